@@ -1,0 +1,54 @@
+//! Typed events over the ledger's opaque payload bytes.
+//!
+//! A domain crate defines an enum of its events and implements [`EventCodec`]
+//! for it. Payloads are encoded with postcard (a documented, stable binary
+//! format); every kind carries a schema version, and `decode` must keep
+//! reading every version ever written (upcasting old ones), because ledgers
+//! are kept for decades.
+
+use serde::{Serialize, de::DeserializeOwned};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EventDecodeError {
+    #[error(
+        "event kind {kind} version {version} is newer than this build understands; upgrade murakumo"
+    )]
+    UnknownVersion { kind: String, version: u16 },
+    #[error("event {kind} v{version} payload is malformed: {reason}")]
+    Malformed {
+        kind: String,
+        version: u16,
+        reason: String,
+    },
+}
+
+/// A family of domain events that can live in a ledger.
+pub trait EventCodec: Sized {
+    /// The `kind` prefix this family owns, e.g. `"tenancy."`.
+    const NAMESPACE: &'static str;
+
+    /// Kind, current schema version and payload bytes.
+    fn encode(&self) -> (&'static str, u16, Vec<u8>);
+
+    /// Decodes an entry of this family. `Ok(None)` if `kind` is not ours.
+    fn decode(kind: &str, version: u16, payload: &[u8]) -> Result<Option<Self>, EventDecodeError>;
+}
+
+/// Encodes a payload struct with postcard.
+pub fn encode_payload<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serialising plain data structs into a Vec cannot fail.
+    postcard::to_stdvec(value).unwrap_or_default()
+}
+
+/// Decodes a postcard payload, naming the kind and version in the error.
+pub fn decode_payload<T: DeserializeOwned>(
+    kind: &str,
+    version: u16,
+    payload: &[u8],
+) -> Result<T, EventDecodeError> {
+    postcard::from_bytes(payload).map_err(|e| EventDecodeError::Malformed {
+        kind: kind.to_string(),
+        version,
+        reason: e.to_string(),
+    })
+}

@@ -1,0 +1,302 @@
+//! Chain verification: detects a changed, dropped, reordered or inserted
+//! entry and says where.
+
+use std::fmt;
+
+use murakumo_core::TenantCode;
+
+use crate::{ChainHash, Entry};
+
+/// The last entry of a chain: `seq` 0 and [`ChainHash::GENESIS`] when empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainHead {
+    pub seq: u64,
+    pub hash: ChainHash,
+}
+
+impl ChainHead {
+    pub const EMPTY: ChainHead = ChainHead {
+        seq: 0,
+        hash: ChainHash::GENESIS,
+    };
+}
+
+/// Why a chain does not verify, and where.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ChainBreak {
+    /// The stored hash is not the hash of the stored content: the entry was
+    /// changed after it was written.
+    #[error("entry {seq} was altered: its content no longer matches its hash")]
+    Altered { seq: u64 },
+    /// Entries are missing before `found`.
+    #[error("entries {expected}..{} are missing (next present entry is {found})", found - 1)]
+    Missing { expected: u64, found: u64 },
+    /// An entry appears where a later one was expected: reordered, duplicated
+    /// or inserted.
+    #[error("entry {found} appears where entry {expected} was expected (reordered or inserted)")]
+    OutOfOrder { expected: u64, found: u64 },
+    /// The entry's previous-hash does not match its predecessor: an entry
+    /// before it was replaced, removed or inserted with recomputed hashes.
+    #[error("entry {seq} does not link to entry {}: an entry was replaced, removed or inserted", seq - 1)]
+    Unlinked { seq: u64 },
+    #[error("entry {seq} belongs to tenant {found}, not {expected}")]
+    WrongTenant {
+        seq: u64,
+        expected: TenantCode,
+        found: TenantCode,
+    },
+    /// The chain ends before, or differs from, the recorded head.
+    #[error("chain ends at entry {found_seq} but its recorded head is entry {head_seq}{}", HeadDetail(*found_seq == *head_seq))]
+    HeadMismatch { head_seq: u64, found_seq: u64 },
+}
+
+struct HeadDetail(bool);
+impl fmt::Display for HeadDetail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 {
+            f.write_str(" with a different hash (the last entry was replaced)")
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl ChainBreak {
+    /// The sequence number where the break was found.
+    pub fn seq(&self) -> u64 {
+        match *self {
+            ChainBreak::Altered { seq }
+            | ChainBreak::Unlinked { seq }
+            | ChainBreak::WrongTenant { seq, .. } => seq,
+            ChainBreak::Missing { found, .. } | ChainBreak::OutOfOrder { found, .. } => found,
+            ChainBreak::HeadMismatch { found_seq, .. } => found_seq,
+        }
+    }
+}
+
+/// Incremental verifier, fed entries in storage order. Keeps O(1) state so a
+/// chain of any length can be streamed through it.
+#[derive(Clone, Debug)]
+pub struct ChainVerifier {
+    tenant: TenantCode,
+    last: ChainHead,
+}
+
+impl ChainVerifier {
+    /// Verifies a chain continuing after `start` (use [`ChainHead::EMPTY`] for
+    /// a whole chain).
+    pub fn new(tenant: TenantCode, start: ChainHead) -> ChainVerifier {
+        ChainVerifier {
+            tenant,
+            last: start,
+        }
+    }
+
+    pub fn push(&mut self, e: &Entry) -> Result<(), ChainBreak> {
+        let expected = self.last.seq + 1;
+        if e.tenant != self.tenant {
+            return Err(ChainBreak::WrongTenant {
+                seq: e.seq,
+                expected: self.tenant.clone(),
+                found: e.tenant.clone(),
+            });
+        }
+        if e.seq > expected {
+            return Err(ChainBreak::Missing {
+                expected,
+                found: e.seq,
+            });
+        }
+        if e.seq < expected {
+            return Err(ChainBreak::OutOfOrder {
+                expected,
+                found: e.seq,
+            });
+        }
+        if e.compute_hash() != e.hash {
+            return Err(ChainBreak::Altered { seq: e.seq });
+        }
+        if e.prev_hash != self.last.hash {
+            return Err(ChainBreak::Unlinked { seq: e.seq });
+        }
+        self.last = ChainHead {
+            seq: e.seq,
+            hash: e.hash,
+        };
+        Ok(())
+    }
+
+    /// The last verified entry.
+    pub fn head(&self) -> ChainHead {
+        self.last
+    }
+
+    /// Checks the verified chain ends exactly at the recorded head.
+    pub fn finish(&self, recorded: ChainHead) -> Result<ChainHead, ChainBreak> {
+        if self.last != recorded {
+            return Err(ChainBreak::HeadMismatch {
+                head_seq: recorded.seq,
+                found_seq: self.last.seq,
+            });
+        }
+        Ok(self.last)
+    }
+}
+
+/// Verifies a whole chain from its first entry against its recorded head.
+pub fn verify_chain<'a>(
+    tenant: &TenantCode,
+    entries: impl IntoIterator<Item = &'a Entry>,
+    recorded_head: ChainHead,
+) -> Result<ChainHead, ChainBreak> {
+    let mut v = ChainVerifier::new(tenant.clone(), ChainHead::EMPTY);
+    for e in entries {
+        v.push(e)?;
+    }
+    v.finish(recorded_head)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::tests::{chain, tenant};
+    use crate::{Entry, RecordedAt};
+
+    fn head(c: &[Entry]) -> ChainHead {
+        c.last().map_or(ChainHead::EMPTY, |e| ChainHead {
+            seq: e.seq,
+            hash: e.hash,
+        })
+    }
+
+    #[test]
+    fn intact_chain_verifies() {
+        let c = chain(10);
+        assert_eq!(verify_chain(&tenant(), &c, head(&c)), Ok(head(&c)));
+        assert_eq!(
+            verify_chain(&tenant(), &[], ChainHead::EMPTY),
+            Ok(ChainHead::EMPTY)
+        );
+    }
+
+    #[test]
+    fn changed_entry_is_found() {
+        let mut c = chain(10);
+        let h = head(&c);
+        c[4].payload = b"forged".to_vec();
+        assert_eq!(
+            verify_chain(&tenant(), &c, h),
+            Err(ChainBreak::Altered { seq: 5 })
+        );
+    }
+
+    #[test]
+    fn changed_entry_with_recomputed_hash_breaks_the_link() {
+        let mut c = chain(10);
+        let h = head(&c);
+        c[4].payload = b"forged".to_vec();
+        c[4].hash = c[4].compute_hash();
+        assert_eq!(
+            verify_chain(&tenant(), &c, h),
+            Err(ChainBreak::Unlinked { seq: 6 })
+        );
+    }
+
+    #[test]
+    fn replaced_last_entry_is_caught_by_the_head() {
+        let mut c = chain(3);
+        let h = head(&c);
+        c[2].payload = b"forged".to_vec();
+        c[2].hash = c[2].compute_hash();
+        assert_eq!(
+            verify_chain(&tenant(), &c, h),
+            Err(ChainBreak::HeadMismatch {
+                head_seq: 3,
+                found_seq: 3
+            })
+        );
+    }
+
+    #[test]
+    fn dropped_entry_is_found() {
+        let mut c = chain(10);
+        let h = head(&c);
+        c.remove(6);
+        assert_eq!(
+            verify_chain(&tenant(), &c, h),
+            Err(ChainBreak::Missing {
+                expected: 7,
+                found: 8
+            })
+        );
+        let mut tail_cut = chain(10);
+        tail_cut.pop();
+        assert_eq!(
+            verify_chain(&tenant(), &tail_cut, h),
+            Err(ChainBreak::HeadMismatch {
+                head_seq: 10,
+                found_seq: 9
+            })
+        );
+    }
+
+    #[test]
+    fn reordered_entries_are_found() {
+        let mut c = chain(10);
+        let h = head(&c);
+        c.swap(3, 4);
+        assert_eq!(
+            verify_chain(&tenant(), &c, h),
+            Err(ChainBreak::Missing {
+                expected: 4,
+                found: 5
+            })
+        );
+    }
+
+    #[test]
+    fn inserted_entry_is_found() {
+        let mut c = chain(10);
+        let h = head(&c);
+        let forged = Entry::seal(
+            tenant(),
+            4,
+            c[2].hash,
+            RecordedAt(1),
+            crate::entry::tests::new_entry(99),
+        );
+        c.insert(4, forged);
+        assert_eq!(
+            verify_chain(&tenant(), &c, h),
+            Err(ChainBreak::OutOfOrder {
+                expected: 5,
+                found: 4
+            })
+        );
+    }
+
+    #[test]
+    fn renumbered_insertion_is_found() {
+        // Insert a forged entry and renumber/rehash everything after it: the
+        // recorded head (kept apart from the entries) no longer matches.
+        let c = chain(5);
+        let h = head(&c);
+        let mut forged = c[..2].to_vec();
+        let mut prev = c[1].hash;
+        for seq in 3..=6 {
+            let e = Entry::seal(
+                tenant(),
+                seq,
+                prev,
+                RecordedAt(seq as i64),
+                crate::entry::tests::new_entry(seq),
+            );
+            prev = e.hash;
+            forged.push(e);
+        }
+        assert!(matches!(
+            verify_chain(&tenant(), &forged, h),
+            Err(ChainBreak::HeadMismatch { .. })
+        ));
+    }
+}

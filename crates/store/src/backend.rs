@@ -1,0 +1,216 @@
+//! What differs between SQLite and PostgreSQL: connecting, migrations, and
+//! how a transaction is opened and bound to a tenant.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use murakumo_core::TenantCode;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, ConnectOptions, Executor, Transaction};
+
+use crate::StoreError;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    Sqlite,
+    Postgres,
+}
+
+/// Which rows a transaction may see.
+#[derive(Clone, Copy, Debug)]
+pub enum Scope<'a> {
+    /// One tenant's rows only.
+    Tenant(&'a TenantCode),
+    /// Platform tables (tenant list, prefecture settings, operators).
+    Platform,
+    /// Creating or renaming a tenant: its rows and the tenant list.
+    TenantAndPlatform(&'a TenantCode),
+}
+
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    fn kind(&self) -> BackendKind;
+    /// Brings the schema to the newest version (idempotent).
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// The pool the application uses.
+    async fn connect_app_pool(&self) -> Result<AnyPool, StoreError>;
+    /// Opens a transaction bound to `scope`. `write` transactions take the
+    /// database's write lock up front where the backend needs that.
+    async fn begin(
+        &self,
+        pool: &AnyPool,
+        scope: Scope<'_>,
+        write: bool,
+    ) -> Result<Transaction<'static, Any>, StoreError>;
+}
+
+pub(crate) struct Sqlite {
+    path: PathBuf,
+}
+
+impl Sqlite {
+    pub(crate) fn new(data_dir: &Path) -> Result<Sqlite, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::DataDir {
+            path: data_dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let dir = data_dir.canonicalize().map_err(|e| StoreError::DataDir {
+            path: data_dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Sqlite {
+            path: dir.join("murakumo.db"),
+        })
+    }
+
+    fn options(&self) -> Result<AnyConnectOptions, StoreError> {
+        let url = format!("sqlite://{}?mode=rwc", self.path.display());
+        let opts: AnyConnectOptions = url.parse()?;
+        Ok(opts.disable_statement_logging())
+    }
+}
+
+/// Durable and concurrent: WAL lets readers run beside the one writer, and
+/// synchronous=FULL makes every acknowledged commit survive power loss.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;";
+
+#[async_trait]
+impl Backend for Sqlite {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Sqlite
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let pool = single_connection(self.options()?, Some(SQLITE_PRAGMAS)).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        pool.close().await;
+        Ok(())
+    }
+
+    async fn connect_app_pool(&self) -> Result<AnyPool, StoreError> {
+        Ok(AnyPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(60))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(SQLITE_PRAGMAS).await?;
+                    Ok(())
+                })
+            })
+            .connect_with(self.options()?)
+            .await?)
+    }
+
+    async fn begin(
+        &self,
+        pool: &AnyPool,
+        _scope: Scope<'_>,
+        write: bool,
+    ) -> Result<Transaction<'static, Any>, StoreError> {
+        // IMMEDIATE takes the write lock now (waiting up to busy_timeout)
+        // instead of failing later when a reader upgrades to a writer.
+        Ok(if write {
+            pool.begin_with("BEGIN IMMEDIATE").await?
+        } else {
+            pool.begin().await?
+        })
+    }
+}
+
+pub(crate) struct Postgres {
+    url: String,
+}
+
+impl Postgres {
+    pub(crate) fn new(url: &str) -> Postgres {
+        Postgres {
+            url: url.to_string(),
+        }
+    }
+
+    fn options(&self) -> Result<AnyConnectOptions, StoreError> {
+        let opts: AnyConnectOptions = self.url.parse()?;
+        Ok(opts.log_statements(tracing::log::LevelFilter::Trace))
+    }
+}
+
+/// The application runs as murakumo_app: owns nothing, subject to RLS.
+const SET_APP_ROLE: &str = "SET ROLE murakumo_app";
+
+#[async_trait]
+impl Backend for Postgres {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Postgres
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        // sqlx's migrator takes a PostgreSQL advisory lock, so nodes starting
+        // together migrate one after the other.
+        let pool = single_connection(self.options()?, None).await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        pool.close().await;
+        Ok(())
+    }
+
+    async fn connect_app_pool(&self) -> Result<AnyPool, StoreError> {
+        Ok(AnyPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(60))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(SET_APP_ROLE).await?;
+                    Ok(())
+                })
+            })
+            .connect_with(self.options()?)
+            .await?)
+    }
+
+    async fn begin(
+        &self,
+        pool: &AnyPool,
+        scope: Scope<'_>,
+        _write: bool,
+    ) -> Result<Transaction<'static, Any>, StoreError> {
+        let mut tx = pool.begin().await?;
+        let (tenant, platform) = match scope {
+            Scope::Tenant(t) => (t.as_str(), "off"),
+            Scope::Platform => ("", "off"),
+            Scope::TenantAndPlatform(t) => (t.as_str(), "on"),
+        };
+        let platform = if matches!(scope, Scope::Platform) {
+            "on"
+        } else {
+            platform
+        };
+        // `true`: local to this transaction, so a pooled connection never
+        // carries a tenant over to its next user.
+        sqlx::query("SELECT set_config('murakumo.tenant', $1, true), set_config('murakumo.platform', $2, true)")
+            .bind(tenant)
+            .bind(platform)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+}
+
+/// A pool of one connection, for migrations (sqlx's migrator wants a pool
+/// or connection it can acquire from).
+async fn single_connection(
+    opts: AnyConnectOptions,
+    init: Option<&'static str>,
+) -> Result<AnyPool, StoreError> {
+    Ok(AnyPoolOptions::new()
+        .max_connections(1)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if let Some(sql) = init {
+                    conn.execute(sql).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(opts)
+        .await?)
+}

@@ -1,0 +1,47 @@
+use murakumo_core::TenantCode;
+use murakumo_ledger::{ChainBreak, EntryDecodeError, EventDecodeError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("schema migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot use data directory {path}: {reason}")]
+    DataDir { path: String, reason: String },
+    #[error(
+        "tenant {0} does not exist; create it with `murakumo tenant create --code {0} --name NAME`"
+    )]
+    TenantNotFound(TenantCode),
+    #[error("tenant {0} already exists")]
+    TenantExists(TenantCode),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("chain of tenant {tenant} ({chain}) does not verify: {source}")]
+    Chain {
+        tenant: TenantCode,
+        chain: &'static str,
+        source: ChainBreak,
+    },
+    #[error("stored entry {seq} of tenant {tenant} cannot be read: {reason}")]
+    Corrupt {
+        tenant: TenantCode,
+        seq: u64,
+        reason: String,
+    },
+    #[error(transparent)]
+    Event(#[from] EventDecodeError),
+    #[error(transparent)]
+    Entry(#[from] EntryDecodeError),
+}
+
+impl StoreError {
+    /// Maps a unique-constraint violation to a [`StoreError::Conflict`] with
+    /// the given message; passes any other error through.
+    pub(crate) fn on_unique(e: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
+        match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(message()),
+            _ => StoreError::Database(e),
+        }
+    }
+}

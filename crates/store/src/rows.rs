@@ -1,0 +1,130 @@
+//! Row types and conversions shared by the tenant and platform handles.
+
+use chrono::NaiveDate;
+use murakumo_core::TenantCode;
+use murakumo_ledger::{ChainHash, Entry, RecordedAt};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::StoreError;
+
+/// The two hash chains every tenant has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chain {
+    /// Domain events: the truth all read models come from.
+    Ledger,
+    /// Who read or changed whose personal data.
+    Access,
+}
+
+impl Chain {
+    pub fn name(self) -> &'static str {
+        match self {
+            Chain::Ledger => "ledger",
+            Chain::Access => "access",
+        }
+    }
+
+    pub(crate) fn table(self) -> &'static str {
+        match self {
+            Chain::Ledger => "ledger_entries",
+            Chain::Access => "access_entries",
+        }
+    }
+}
+
+pub(crate) const ENTRY_COLUMNS: &str =
+    "tenant_code, seq, prev_hash, hash, kind, version, effective_date, recorded_at, actor, payload";
+
+pub(crate) fn date_str(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+pub(crate) fn parse_date(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+pub(crate) fn entry_from_row(tenant: &TenantCode, row: &AnyRow) -> Result<Entry, StoreError> {
+    let seq: i64 = row.try_get("seq")?;
+    let corrupt = |reason: &str| StoreError::Corrupt {
+        tenant: tenant.clone(),
+        seq: seq as u64,
+        reason: reason.into(),
+    };
+    let code: String = row.try_get("tenant_code")?;
+    if code != tenant.as_str() {
+        return Err(corrupt("row belongs to another tenant"));
+    }
+    let prev: Vec<u8> = row.try_get("prev_hash")?;
+    let hash: Vec<u8> = row.try_get("hash")?;
+    let version: i64 = row.try_get("version")?;
+    let date: String = row.try_get("effective_date")?;
+    Ok(Entry {
+        tenant: tenant.clone(),
+        seq: seq as u64,
+        prev_hash: ChainHash::from_slice(&prev)
+            .ok_or_else(|| corrupt("prev_hash is not 32 bytes"))?,
+        kind: row.try_get("kind")?,
+        version: u16::try_from(version).map_err(|_| corrupt("version out of range"))?,
+        effective_date: parse_date(&date).ok_or_else(|| corrupt("effective_date is not a date"))?,
+        recorded_at: RecordedAt(row.try_get("recorded_at")?),
+        actor: row.try_get("actor")?,
+        payload: row.try_get("payload")?,
+        hash: ChainHash::from_slice(&hash).ok_or_else(|| corrupt("hash is not 32 bytes"))?,
+    })
+}
+
+/// One change of a municipal setting, from the ledger.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SettingChange {
+    pub seq: u64,
+    pub key: String,
+    pub value: Option<String>,
+    pub reason: String,
+    pub actor: String,
+    pub effective_date: NaiveDate,
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// One line of the access log as an auditor sees it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AccessLogRow {
+    pub seq: u64,
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub purpose: String,
+    pub detail: String,
+    pub request_id: String,
+}
+
+/// Search conditions for the access log; all optional, combined with AND.
+#[derive(Clone, Debug, Default)]
+pub struct AccessFilter {
+    pub actor: Option<String>,
+    pub subject: Option<String>,
+    pub action: Option<String>,
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    pub limit: u32,
+}
+
+/// `($1, $2, …), (…)` for a multi-row INSERT of `rows` rows of `cols`
+/// values. Both backends read `$n`; sqlx's `QueryBuilder<Any>` would emit
+/// `?`, which PostgreSQL does not.
+pub(crate) fn values_list(rows: usize, cols: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(r * cols + c + 1).to_string());
+        }
+        out.push(')');
+    }
+    out
+}

@@ -1,0 +1,662 @@
+//! The tenant-scoped handle: everything of one municipality.
+
+use chrono::Utc;
+use murakumo_core::TenantCode;
+use murakumo_ledger::{ChainHash, ChainHead, ChainVerifier, Entry, NewEntry, RecordedAt};
+use murakumo_resident::Resident;
+use murakumo_tenancy::{AccessRecord, Staff, parse_roles};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use crate::backend::Scope;
+use crate::rows::{ENTRY_COLUMNS, date_str, entry_from_row, parse_date, values_list};
+use crate::{AccessFilter, AccessLogRow, Chain, SettingChange, Store, StoreError, projection};
+
+/// All access to one tenant's data goes through this handle; every query it
+/// runs names the tenant.
+pub struct TenantStore<'a> {
+    pub(crate) store: &'a Store,
+    pub(crate) tenant: TenantCode,
+}
+
+/// A server-side session of a staff member.
+#[derive(Clone, Debug)]
+pub struct SessionRow {
+    pub staff_id: String,
+    pub created_at: i64,
+    pub last_seen: i64,
+}
+
+/// Rows per multi-row INSERT: well under both backends' parameter limits.
+const INSERT_BATCH: usize = 500;
+
+impl TenantStore<'_> {
+    pub fn code(&self) -> &TenantCode {
+        &self.tenant
+    }
+
+    pub(crate) async fn begin(&self, write: bool) -> Result<Transaction<'static, Any>, StoreError> {
+        self.store
+            .backend
+            .begin(&self.store.pool, Scope::Tenant(&self.tenant), write)
+            .await
+    }
+
+    pub async fn exists(&self) -> Result<bool, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let row = sqlx::query("SELECT 1 FROM tenants WHERE tenant_code = $1")
+            .bind(self.tenant.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(row.is_some())
+    }
+
+    pub async fn head(&self, chain: Chain) -> Result<ChainHead, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let head = read_head(&mut tx, &self.tenant, chain).await?;
+        tx.commit().await?;
+        head.ok_or_else(|| StoreError::TenantNotFound(self.tenant.clone()))
+    }
+
+    /// Appends domain events to the ledger and projects them, atomically.
+    /// Returns the sealed entries once committed (durable).
+    pub async fn append(&self, entries: Vec<NewEntry>) -> Result<Vec<Entry>, StoreError> {
+        if entries.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut tx = self.begin(true).await?;
+        let sealed = append_in(&mut tx, &self.tenant, Chain::Ledger, entries).await?;
+        projection::apply(&mut tx, &self.tenant, &sealed).await?;
+        tx.commit().await?;
+        Ok(sealed)
+    }
+
+    /// Records accesses to personal data in the access log chain.
+    pub async fn log_access(
+        &self,
+        actor: &str,
+        records: &[AccessRecord],
+    ) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let today = Utc::now().date_naive();
+        let news = records.iter().map(|r| r.to_entry(actor, today)).collect();
+        let mut tx = self.begin(true).await?;
+        append_in(&mut tx, &self.tenant, Chain::Access, news).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Entries with `seq > after`, at most `limit`, in order.
+    pub async fn read_after(
+        &self,
+        chain: Chain,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM {} WHERE tenant_code = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            chain.table()
+        ))
+        .bind(self.tenant.as_str())
+        .bind(after as i64)
+        .bind(limit as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| entry_from_row(&self.tenant, r))
+            .collect()
+    }
+
+    /// Verifies a whole chain against its recorded head, streaming it in
+    /// pages, and says where the first break is. Appends running meanwhile
+    /// are fine: the chain is checked up to the head read at the start.
+    pub async fn verify(&self, chain: Chain) -> Result<ChainHead, StoreError> {
+        let head = self.head(chain).await?;
+        let mut verifier = ChainVerifier::new(self.tenant.clone(), ChainHead::EMPTY);
+        let mut after = 0;
+        while after < head.seq {
+            let page = self.read_after(chain, after, 10_000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for e in page.iter().take_while(|e| e.seq <= head.seq) {
+                verifier
+                    .push(e)
+                    .map_err(|source| self.chain_error(chain, source))?;
+            }
+        }
+        verifier
+            .finish(head)
+            .map_err(|source| self.chain_error(chain, source))?;
+        // Rows beyond the recorded head were inserted behind the chain's back
+        // (the head and the rows are read in one statement, one snapshot).
+        let mut tx = self.begin(false).await?;
+        let row = sqlx::query(&format!(
+            "SELECT (SELECT seq FROM chain_heads WHERE tenant_code = $1 AND chain = $2) AS head, \
+                    (SELECT MAX(seq) FROM {} WHERE tenant_code = $1) AS top",
+            chain.table()
+        ))
+        .bind(self.tenant.as_str())
+        .bind(chain.name())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let (now_head, top): (Option<i64>, Option<i64>) =
+            (row.try_get("head")?, row.try_get("top")?);
+        if top > now_head {
+            return Err(self.chain_error(
+                chain,
+                murakumo_ledger::ChainBreak::HeadMismatch {
+                    head_seq: now_head.unwrap_or(0) as u64,
+                    found_seq: top.unwrap_or(0) as u64,
+                },
+            ));
+        }
+        Ok(head)
+    }
+
+    fn chain_error(&self, chain: Chain, source: murakumo_ledger::ChainBreak) -> StoreError {
+        StoreError::Chain {
+            tenant: self.tenant.clone(),
+            chain: chain.name(),
+            source,
+        }
+    }
+
+    /// Drops this tenant's projections and rebuilds them from its ledger.
+    /// Returns the number of entries replayed.
+    pub async fn rebuild_projections(&self) -> Result<u64, StoreError> {
+        let mut tx = self.begin(true).await?;
+        projection::clear(&mut tx, &self.tenant).await?;
+        let mut after = 0u64;
+        loop {
+            let rows = sqlx::query(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE tenant_code = $1 AND seq > $2 ORDER BY seq LIMIT 20000"
+            ))
+            .bind(self.tenant.as_str())
+            .bind(after as i64)
+            .fetch_all(&mut *tx)
+            .await?;
+            let page: Vec<Entry> = rows
+                .iter()
+                .map(|r| entry_from_row(&self.tenant, r))
+                .collect::<Result<_, _>>()?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            projection::apply(&mut tx, &self.tenant, &page).await?;
+        }
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    // ---- settings ----
+
+    /// Municipal (個別) setting values.
+    pub async fn municipal_settings(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let rows =
+            sqlx::query("SELECT key, value FROM settings WHERE tenant_code = $1 ORDER BY key")
+                .bind(self.tenant.as_str())
+                .fetch_all(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("key")?, r.try_get("value")?)))
+            .collect()
+    }
+
+    pub async fn setting_history(
+        &self,
+        key: Option<&str>,
+    ) -> Result<Vec<SettingChange>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let rows = sqlx::query(
+            "SELECT seq, key, value, reason, actor, effective_date, recorded_at FROM setting_history \
+             WHERE tenant_code = $1 AND ($2 = '' OR key = $2) ORDER BY seq",
+        )
+        .bind(self.tenant.as_str())
+        .bind(key.unwrap_or(""))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| {
+                let date: String = r.try_get("effective_date")?;
+                Ok(SettingChange {
+                    seq: r.try_get::<i64, _>("seq")? as u64,
+                    key: r.try_get("key")?,
+                    value: r.try_get("value")?,
+                    reason: r.try_get("reason")?,
+                    actor: r.try_get("actor")?,
+                    effective_date: parse_date(&date).unwrap_or_default(),
+                    recorded_at: RecordedAt(r.try_get("recorded_at")?).to_datetime(),
+                })
+            })
+            .collect()
+    }
+
+    // ---- staff ----
+
+    pub async fn staff_list(&self) -> Result<Vec<Staff>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let rows = sqlx::query(
+            "SELECT staff_id, login, display_name, roles, disabled FROM staff WHERE tenant_code = $1 ORDER BY login",
+        )
+        .bind(self.tenant.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(staff_from_row).collect()
+    }
+
+    /// A staff account and its password hash, by login id.
+    pub async fn staff_for_login(
+        &self,
+        login: &str,
+    ) -> Result<Option<(Staff, String)>, StoreError> {
+        self.staff_where("login", login).await
+    }
+
+    pub async fn staff_by_id(&self, staff_id: &str) -> Result<Option<Staff>, StoreError> {
+        Ok(self
+            .staff_where("staff_id", staff_id)
+            .await?
+            .map(|(s, _)| s))
+    }
+
+    async fn staff_where(
+        &self,
+        column: &str,
+        value: &str,
+    ) -> Result<Option<(Staff, String)>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let row = sqlx::query(&format!(
+            "SELECT staff_id, login, display_name, roles, disabled, password_hash FROM staff \
+             WHERE tenant_code = $1 AND {column} = $2"
+        ))
+        .bind(self.tenant.as_str())
+        .bind(value)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.map(|r| Ok((staff_from_row(&r)?, r.try_get("password_hash")?)))
+            .transpose()
+    }
+
+    // ---- sessions and login throttling ----
+
+    pub async fn create_session(
+        &self,
+        token_hash: &[u8],
+        staff_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin(true).await?;
+        sqlx::query(
+            "INSERT INTO sessions (tenant_code, token_hash, staff_id, created_at, last_seen) VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind(self.tenant.as_str())
+        .bind(token_hash)
+        .bind(staff_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn session(&self, token_hash: &[u8]) -> Result<Option<SessionRow>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let row = sqlx::query(
+            "SELECT staff_id, created_at, last_seen FROM sessions WHERE tenant_code = $1 AND token_hash = $2",
+        )
+        .bind(self.tenant.as_str())
+        .bind(token_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.map(|r| {
+            Ok(SessionRow {
+                staff_id: r.try_get("staff_id")?,
+                created_at: r.try_get("created_at")?,
+                last_seen: r.try_get("last_seen")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn touch_session(&self, token_hash: &[u8], now: i64) -> Result<(), StoreError> {
+        self.exec_write(
+            "UPDATE sessions SET last_seen = $3 WHERE tenant_code = $1 AND token_hash = $2",
+            token_hash,
+            Some(now),
+        )
+        .await
+    }
+
+    pub async fn delete_session(&self, token_hash: &[u8]) -> Result<(), StoreError> {
+        self.exec_write(
+            "DELETE FROM sessions WHERE tenant_code = $1 AND token_hash = $2",
+            token_hash,
+            None,
+        )
+        .await
+    }
+
+    async fn exec_write(
+        &self,
+        sql: &str,
+        token_hash: &[u8],
+        now: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin(true).await?;
+        let mut q = sqlx::query(sql).bind(self.tenant.as_str()).bind(token_hash);
+        if let Some(now) = now {
+            q = q.bind(now);
+        }
+        q.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn record_login_failure(&self, login: &str, at: i64) -> Result<(), StoreError> {
+        let mut tx = self.begin(true).await?;
+        sqlx::query("INSERT INTO login_failures (tenant_code, login, at) VALUES ($1, $2, $3)")
+            .bind(self.tenant.as_str())
+            .bind(login)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Times (µs) of failed logins for `login` since `since`, oldest first.
+    pub async fn login_failures_since(
+        &self,
+        login: &str,
+        since: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let rows = sqlx::query(
+            "SELECT at FROM login_failures WHERE tenant_code = $1 AND login = $2 AND at >= $3 ORDER BY at",
+        )
+        .bind(self.tenant.as_str())
+        .bind(login)
+        .bind(since)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(|r| Ok(r.try_get("at")?)).collect()
+    }
+
+    pub async fn clear_login_failures(&self, login: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin(true).await?;
+        sqlx::query("DELETE FROM login_failures WHERE tenant_code = $1 AND login = $2")
+            .bind(self.tenant.as_str())
+            .bind(login)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ---- residents ----
+
+    pub async fn resident(&self, resident_code: &str) -> Result<Option<Resident>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let row = sqlx::query(&format!(
+            "{RESIDENT_SELECT} WHERE tenant_code = $1 AND resident_code = $2"
+        ))
+        .bind(self.tenant.as_str())
+        .bind(resident_code)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.map(|r| resident_from_row(&r)).transpose()
+    }
+
+    /// Residents whose kana name starts with `kana_prefix` (氏 or 氏名 as one
+    /// string), in kana order.
+    pub async fn search_residents(
+        &self,
+        kana_prefix: &str,
+        limit: u32,
+    ) -> Result<Vec<Resident>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let upper = format!("{kana_prefix}\u{10FFFF}");
+        let rows = sqlx::query(&format!(
+            "{RESIDENT_SELECT} WHERE tenant_code = $1 AND family_kana >= $2 AND family_kana < $3 \
+             ORDER BY family_kana, given_kana, resident_code LIMIT $4"
+        ))
+        .bind(self.tenant.as_str())
+        .bind(kana_prefix)
+        .bind(upper)
+        .bind(limit as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(resident_from_row).collect()
+    }
+
+    pub async fn count_residents(&self) -> Result<u64, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM residents WHERE tenant_code = $1")
+            .bind(self.tenant.as_str())
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
+        tx.commit().await?;
+        Ok(n as u64)
+    }
+
+    // ---- access log ----
+
+    pub async fn search_access_log(
+        &self,
+        f: &AccessFilter,
+    ) -> Result<Vec<AccessLogRow>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let mut sql = format!("SELECT {ENTRY_COLUMNS} FROM access_entries WHERE tenant_code = $1");
+        let mut texts: Vec<String> = Vec::new();
+        for (column, value) in [
+            ("actor", &f.actor),
+            ("subject", &f.subject),
+            ("action", &f.action),
+        ] {
+            if let Some(v) = value {
+                texts.push(v.clone());
+                sql.push_str(&format!(" AND {column} = ${}", texts.len() + 1));
+            }
+        }
+        let n = texts.len() + 1;
+        sql.push_str(&format!(
+            " AND recorded_at >= ${} AND recorded_at < ${} ORDER BY seq DESC LIMIT ${}",
+            n + 1,
+            n + 2,
+            n + 3
+        ));
+        let mut q = sqlx::query(&sql).bind(self.tenant.as_str());
+        for t in &texts {
+            q = q.bind(t.as_str());
+        }
+        let q = q
+            .bind(f.from.map_or(i64::MIN, |t| t.timestamp_micros()))
+            .bind(f.to.map_or(i64::MAX, |t| t.timestamp_micros()))
+            .bind(i64::from(f.limit.clamp(1, 10_000)));
+        let rows = q.fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|row| {
+                let e = entry_from_row(&self.tenant, row)?;
+                let r = AccessRecord::from_payload(e.version, &e.payload)?;
+                Ok(AccessLogRow {
+                    seq: e.seq,
+                    recorded_at: e.recorded_at.to_datetime(),
+                    actor: e.actor,
+                    action: r.action.code().to_string(),
+                    subject: r.subject,
+                    purpose: r.purpose,
+                    detail: r.detail,
+                    request_id: r.request_id,
+                })
+            })
+            .collect()
+    }
+}
+
+const RESIDENT_SELECT: &str = "SELECT resident_code, household_id, family_name, given_name, family_kana, given_kana, \
+     birth_date, sex_code, address, relationship FROM residents";
+
+fn resident_from_row(r: &AnyRow) -> Result<Resident, StoreError> {
+    let birth: String = r.try_get("birth_date")?;
+    Ok(Resident {
+        resident_code: r.try_get("resident_code")?,
+        household_id: r.try_get("household_id")?,
+        family_name: r.try_get("family_name")?,
+        given_name: r.try_get("given_name")?,
+        family_kana: r.try_get("family_kana")?,
+        given_kana: r.try_get("given_kana")?,
+        birth_date: parse_date(&birth).unwrap_or_default(),
+        sex_code: r.try_get::<i64, _>("sex_code")? as u8,
+        address: r.try_get("address")?,
+        relationship: r.try_get("relationship")?,
+    })
+}
+
+fn staff_from_row(r: &AnyRow) -> Result<Staff, StoreError> {
+    let roles: String = r.try_get("roles")?;
+    Ok(Staff {
+        staff_id: r.try_get("staff_id")?,
+        login: r.try_get("login")?,
+        display_name: r.try_get("display_name")?,
+        // A role this build does not know is dropped, never widened.
+        roles: parse_roles(&roles).unwrap_or_default(),
+        disabled: r.try_get::<i64, _>("disabled")? != 0,
+    })
+}
+
+pub(crate) async fn read_head(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &TenantCode,
+    chain: Chain,
+) -> Result<Option<ChainHead>, StoreError> {
+    let row =
+        sqlx::query("SELECT seq, hash FROM chain_heads WHERE tenant_code = $1 AND chain = $2")
+            .bind(tenant.as_str())
+            .bind(chain.name())
+            .fetch_optional(&mut **tx)
+            .await?;
+    row.map(|r| {
+        let seq: i64 = r.try_get("seq")?;
+        let hash: Vec<u8> = r.try_get("hash")?;
+        let hash = ChainHash::from_slice(&hash).ok_or_else(|| StoreError::Corrupt {
+            tenant: tenant.clone(),
+            seq: seq as u64,
+            reason: "chain head hash is not 32 bytes".into(),
+        })?;
+        Ok(ChainHead {
+            seq: seq as u64,
+            hash,
+        })
+    })
+    .transpose()
+}
+
+/// Seals and inserts entries at the end of a chain inside `tx`. Locks the
+/// chain head row first: concurrent appenders (on any node) queue here, so
+/// sequence numbers stay gap-free and the chain never forks.
+pub(crate) async fn append_in(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &TenantCode,
+    chain: Chain,
+    news: Vec<NewEntry>,
+) -> Result<Vec<Entry>, StoreError> {
+    let locked =
+        sqlx::query("UPDATE chain_heads SET seq = seq WHERE tenant_code = $1 AND chain = $2")
+            .bind(tenant.as_str())
+            .bind(chain.name())
+            .execute(&mut **tx)
+            .await?;
+    if locked.rows_affected() == 0 {
+        return Err(StoreError::TenantNotFound(tenant.clone()));
+    }
+    let head = read_head(tx, tenant, chain)
+        .await?
+        .ok_or_else(|| StoreError::TenantNotFound(tenant.clone()))?;
+    let now = RecordedAt::now();
+    let mut prev = head;
+    let sealed: Vec<Entry> = news
+        .into_iter()
+        .map(|n| {
+            let e = Entry::seal(tenant.clone(), prev.seq + 1, prev.hash, now, n);
+            prev = ChainHead {
+                seq: e.seq,
+                hash: e.hash,
+            };
+            e
+        })
+        .collect();
+    insert_entries(tx, chain, &sealed).await?;
+    sqlx::query("UPDATE chain_heads SET seq = $1, hash = $2 WHERE tenant_code = $3 AND chain = $4")
+        .bind(prev.seq as i64)
+        .bind(prev.hash.0.to_vec())
+        .bind(tenant.as_str())
+        .bind(chain.name())
+        .execute(&mut **tx)
+        .await?;
+    Ok(sealed)
+}
+
+/// Inserts already-sealed entries (also used when applying shipped segments).
+pub(crate) async fn insert_entries(
+    tx: &mut Transaction<'static, Any>,
+    chain: Chain,
+    entries: &[Entry],
+) -> Result<(), StoreError> {
+    let extra = matches!(chain, Chain::Access);
+    for batch in entries.chunks(INSERT_BATCH) {
+        let cols = if extra { 13 } else { 10 };
+        let sql = format!(
+            "INSERT INTO {} ({ENTRY_COLUMNS}{}) VALUES {}",
+            chain.table(),
+            if extra {
+                ", action, subject, purpose"
+            } else {
+                ""
+            },
+            values_list(batch.len(), cols)
+        );
+        let mut q = sqlx::query(&sql);
+        for e in batch {
+            q = q
+                .bind(e.tenant.as_str())
+                .bind(e.seq as i64)
+                .bind(e.prev_hash.0.to_vec())
+                .bind(e.hash.0.to_vec())
+                .bind(e.kind.as_str())
+                .bind(i64::from(e.version))
+                .bind(date_str(e.effective_date))
+                .bind(e.recorded_at.0)
+                .bind(e.actor.as_str())
+                .bind(e.payload.as_slice());
+            if extra {
+                // Searchable copies of the access record's fields.
+                let r = AccessRecord::from_payload(e.version, &e.payload).ok();
+                q = q
+                    .bind(
+                        r.as_ref()
+                            .map_or(String::new(), |r| r.action.code().to_string()),
+                    )
+                    .bind(r.as_ref().map_or(String::new(), |r| r.subject.clone()))
+                    .bind(r.map_or(String::new(), |r| r.purpose));
+            }
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}

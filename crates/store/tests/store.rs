@@ -1,0 +1,686 @@
+//! One suite, two backends: every test here runs on SQLite and on a
+//! throwaway PostgreSQL cluster.
+
+use chrono::NaiveDate;
+use murakumo_core::{ResidentCode, TenantCode};
+use murakumo_ledger::{ChainBreak, ChainHead, EventCodec, NewEntry, Segment, cut_segments};
+use murakumo_resident::{MovedIn, ResidentEvent};
+use murakumo_store::{AccessFilter, BackendKind, Chain, Store, StoreError};
+use murakumo_tenancy::{AccessAction, AccessRecord, StaffCreated, TenancyEvent};
+use murakumo_testkit::PgCluster;
+use sqlx::Row;
+
+enum Keep {
+    Sqlite(tempfile::TempDir),
+    Postgres { cluster: PgCluster, url: String },
+}
+
+struct Harness {
+    store: Store,
+    keep: Keep,
+}
+
+impl Harness {
+    async fn sqlite() -> Harness {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open_sqlite(dir.path()).await.expect("open sqlite");
+        Harness {
+            store,
+            keep: Keep::Sqlite(dir),
+        }
+    }
+
+    async fn postgres() -> Harness {
+        let cluster = PgCluster::start().expect("start PostgreSQL");
+        let url = cluster.create_database("murakumo");
+        let store = Store::open_postgres(&url).await.expect("open postgres");
+        Harness {
+            store,
+            keep: Keep::Postgres { cluster, url },
+        }
+    }
+
+    /// A second node on the same database.
+    async fn second_node(&self) -> Store {
+        match &self.keep {
+            Keep::Sqlite(dir) => Store::open_sqlite(dir.path()).await.expect("open"),
+            Keep::Postgres { url, .. } => Store::open_postgres(url).await.expect("open"),
+        }
+    }
+
+    /// Runs SQL with full rights, bypassing append-only rules and RLS, as
+    /// an attacker with database access would.
+    async fn tamper(&self, sql: &str) {
+        match &self.keep {
+            Keep::Sqlite(dir) => {
+                let url = format!("sqlite://{}", dir.path().join("murakumo.db").display());
+                let pool = sqlx::AnyPool::connect(&url).await.expect("connect");
+                for t in [
+                    "ledger_entries_append_only_u",
+                    "ledger_entries_append_only_d",
+                ] {
+                    sqlx::query(&format!("DROP TRIGGER IF EXISTS {t}"))
+                        .execute(&pool)
+                        .await
+                        .expect("drop");
+                }
+                sqlx::query(sql).execute(&pool).await.expect("tamper");
+                pool.close().await;
+            }
+            Keep::Postgres { cluster, .. } => {
+                let admin = format!(
+                    "{}/murakumo",
+                    cluster.admin_url().rsplit_once('/').expect("url").0
+                );
+                cluster.psql(&admin, sql).expect("tamper");
+            }
+        }
+    }
+}
+
+fn code(s: &str) -> TenantCode {
+    TenantCode::parse(s).expect("valid tenant code")
+}
+
+/// 深川市 and 北竜町 (北海道).
+fn fukagawa() -> TenantCode {
+    TenantCode::from_five_digits("01228").expect("valid")
+}
+fn hokuryu() -> TenantCode {
+    TenantCode::from_five_digits("01436").expect("valid")
+}
+
+fn event(e: impl EventCodec) -> NewEntry {
+    let (kind, version, payload) = e.encode();
+    NewEntry {
+        kind: kind.into(),
+        version,
+        effective_date: NaiveDate::from_ymd_opt(2026, 4, 1).expect("date"),
+        actor: "staff:test".into(),
+        payload,
+    }
+}
+
+fn setting(key: &str, value: &str) -> NewEntry {
+    event(TenancyEvent::SettingChanged {
+        key: key.into(),
+        value: Some(value.into()),
+        reason: "test".into(),
+    })
+}
+
+fn resident(n: u32, family: &str) -> NewEntry {
+    let rc = ResidentCode::from_ten_digits(&format!("{:010}", 1_000_000 + n)).expect("valid");
+    event(ResidentEvent::MovedIn(MovedIn {
+        resident_code: rc.as_str().to_string(),
+        household_id: format!("H{n}"),
+        family_name: family.into(),
+        given_name: "花子".into(),
+        family_kana: "ヤマダ".into(),
+        given_kana: "ハナコ".into(),
+        birth_date: NaiveDate::from_ymd_opt(1990, 1, 1).expect("date"),
+        sex_code: 2,
+        address: "北海道深川市1条1番1号".into(),
+        relationship: "世帯主".into(),
+    }))
+}
+
+async fn append_chain_and_read_back(h: &Harness) {
+    let s = &h.store;
+    let t = fukagawa();
+    let genesis = s
+        .create_tenant(&t, "深川市", "operator:test")
+        .await
+        .expect("create");
+    assert_eq!(genesis.seq, 1);
+    let news: Vec<NewEntry> = (0..100)
+        .map(|i| setting("login.max_failures", &(i % 10 + 3).to_string()))
+        .collect();
+    let sealed = s.tenant(&t).append(news).await.expect("append");
+    assert_eq!(sealed.first().map(|e| e.seq), Some(2));
+    assert_eq!(sealed.last().map(|e| e.seq), Some(101));
+    let head = s.tenant(&t).head(Chain::Ledger).await.expect("head");
+    assert_eq!(head.seq, 101);
+    let after = s
+        .tenant(&t)
+        .read_after(Chain::Ledger, 51, 1000)
+        .await
+        .expect("read");
+    assert_eq!(after.len(), 50);
+    assert_eq!(after[0].seq, 52);
+    assert_eq!(
+        s.tenant(&t).verify(Chain::Ledger).await.expect("verifies"),
+        head
+    );
+
+    // Segments cut from stored entries verify on their own.
+    let all = s
+        .tenant(&t)
+        .read_after(Chain::Ledger, 0, 1000)
+        .await
+        .expect("read");
+    let segs = cut_segments(all, 40, usize::MAX).expect("cut");
+    assert_eq!(segs.len(), 3);
+    for seg in segs {
+        assert_eq!(Segment::decode(&seg.encode()).expect("decode"), seg);
+    }
+}
+
+async fn tenant_codes_and_duplicates(h: &Harness) {
+    let s = &h.store;
+    s.create_tenant(&fukagawa(), "深川市", "operator:test")
+        .await
+        .expect("create");
+    assert!(matches!(
+        s.create_tenant(&fukagawa(), "深川市", "operator:test")
+            .await,
+        Err(StoreError::TenantExists(_))
+    ));
+    s.create_tenant(&hokuryu(), "北竜町", "operator:test")
+        .await
+        .expect("create");
+    let list = s.list_tenants().await.expect("list");
+    assert_eq!(
+        list.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+        vec!["深川市", "北竜町"]
+    );
+    assert!(list.iter().all(|t| t.prefecture_code == "01"));
+    let missing = code("131016");
+    assert!(matches!(
+        s.tenant(&missing).append(vec![setting("a", "b")]).await,
+        Err(StoreError::TenantNotFound(_))
+    ));
+}
+
+async fn altered_and_dropped_entries_are_found(h: &Harness) {
+    let s = &h.store;
+    let t = fukagawa();
+    s.create_tenant(&t, "深川市", "operator:test")
+        .await
+        .expect("create");
+    s.tenant(&t)
+        .append((0..20).map(|i| resident(i, "山田")).collect())
+        .await
+        .expect("append");
+    h.tamper(&format!(
+        "UPDATE ledger_entries SET actor = 'staff:mallory' WHERE tenant_code = '{t}' AND seq = 7"
+    ))
+    .await;
+    match s.tenant(&t).verify(Chain::Ledger).await {
+        Err(StoreError::Chain {
+            source: ChainBreak::Altered { seq: 7 },
+            ..
+        }) => {}
+        other => panic!("expected entry 7 altered, got {other:?}"),
+    }
+    h.tamper(&format!(
+        "DELETE FROM ledger_entries WHERE tenant_code = '{t}' AND seq IN (7, 8)"
+    ))
+    .await;
+    match s.tenant(&t).verify(Chain::Ledger).await {
+        Err(StoreError::Chain {
+            source:
+                ChainBreak::Missing {
+                    expected: 7,
+                    found: 9,
+                },
+            ..
+        }) => {}
+        other => panic!("expected 7..8 missing, got {other:?}"),
+    }
+}
+
+async fn appended_beyond_head_is_found(h: &Harness) {
+    let s = &h.store;
+    let t = fukagawa();
+    s.create_tenant(&t, "深川市", "operator:test")
+        .await
+        .expect("create");
+    s.tenant(&t)
+        .append(vec![resident(1, "山田")])
+        .await
+        .expect("append");
+    h.tamper(&format!(
+        "INSERT INTO ledger_entries SELECT tenant_code, 3, hash, hash, kind, version, effective_date, \
+         recorded_at, actor, payload FROM ledger_entries WHERE tenant_code = '{t}' AND seq = 2"
+    ))
+    .await;
+    assert!(matches!(
+        s.tenant(&t).verify(Chain::Ledger).await,
+        Err(StoreError::Chain {
+            source: ChainBreak::HeadMismatch {
+                head_seq: 2,
+                found_seq: 3
+            },
+            ..
+        })
+    ));
+}
+
+async fn two_nodes_append_gap_free(h: &Harness) {
+    let t = fukagawa();
+    h.store
+        .create_tenant(&t, "深川市", "operator:test")
+        .await
+        .expect("create");
+    let other = h.second_node().await;
+    let mut tasks = Vec::new();
+    for node in 0..2 {
+        for worker in 0..4 {
+            let store = if node == 0 {
+                h.store.clone()
+            } else {
+                other.clone()
+            };
+            let t = t.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                for i in 0..25 {
+                    let v = ((worker * 25 + i) % 10 + 3).to_string();
+                    let e = store
+                        .tenant(&t)
+                        .append(vec![setting("login.max_failures", &v)])
+                        .await
+                        .expect("append");
+                    seqs.push(e[0].seq);
+                }
+                seqs
+            }));
+        }
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.expect("task"));
+    }
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (2..=201).collect::<Vec<u64>>(),
+        "sequence numbers are gap-free and unique"
+    );
+    assert_eq!(
+        h.store
+            .tenant(&t)
+            .verify(Chain::Ledger)
+            .await
+            .expect("verifies")
+            .seq,
+        201
+    );
+}
+
+async fn projections_rebuild_to_the_same_state(h: &Harness) {
+    let s = &h.store;
+    let t = fukagawa();
+    s.create_tenant(&t, "深川市", "operator:test")
+        .await
+        .expect("create");
+    let ts = s.tenant(&t);
+    let mut news = vec![
+        setting("certificate.issuer_title", "深川市長"),
+        setting("login.max_failures", "7"),
+        event(TenancyEvent::StaffCreated(StaffCreated {
+            staff_id: "s1".into(),
+            login: "clerk".into(),
+            display_name: "窓口 一郎".into(),
+            roles: vec!["resident.clerk".into()],
+            password_hash: "x".into(),
+        })),
+        event(TenancyEvent::StaffDisabled {
+            staff_id: "s1".into(),
+        }),
+        event(TenancyEvent::SettingChanged {
+            key: "login.max_failures".into(),
+            value: None,
+            reason: "戻す".into(),
+        }),
+    ];
+    news.extend((0..1200).map(|i| resident(i, "山田")));
+    ts.append(news).await.expect("append");
+
+    let settings = ts.municipal_settings().await.expect("settings");
+    assert_eq!(
+        settings,
+        vec![(
+            "certificate.issuer_title".to_string(),
+            "深川市長".to_string()
+        )]
+    );
+    let history = ts.setting_history(None).await.expect("history");
+    assert_eq!(history.len(), 3);
+    let staff = ts.staff_list().await.expect("staff");
+    assert!(staff[0].disabled);
+    assert_eq!(ts.count_residents().await.expect("count"), 1200);
+
+    let replayed = ts.rebuild_projections().await.expect("rebuild");
+    assert_eq!(replayed, 1206);
+    assert_eq!(ts.municipal_settings().await.expect("settings"), settings);
+    assert_eq!(ts.setting_history(None).await.expect("history"), history);
+    assert_eq!(ts.staff_list().await.expect("staff"), staff);
+    assert_eq!(ts.count_residents().await.expect("count"), 1200);
+}
+
+async fn duplicate_login_is_refused_and_changes_nothing(h: &Harness) {
+    let s = &h.store;
+    let t = fukagawa();
+    s.create_tenant(&t, "深川市", "operator:test")
+        .await
+        .expect("create");
+    let staff = |id: &str| {
+        event(TenancyEvent::StaffCreated(StaffCreated {
+            staff_id: id.into(),
+            login: "clerk".into(),
+            display_name: "窓口".into(),
+            roles: vec![],
+            password_hash: "x".into(),
+        }))
+    };
+    s.tenant(&t).append(vec![staff("s1")]).await.expect("first");
+    let head = s.tenant(&t).head(Chain::Ledger).await.expect("head");
+    match s.tenant(&t).append(vec![staff("s2")]).await {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("clerk"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        s.tenant(&t).head(Chain::Ledger).await.expect("head"),
+        head,
+        "the chain did not move"
+    );
+}
+
+async fn tenants_do_not_see_each_other(h: &Harness) {
+    let s = &h.store;
+    let (a, b) = (fukagawa(), hokuryu());
+    s.create_tenant(&a, "深川市", "operator:test")
+        .await
+        .expect("create");
+    s.create_tenant(&b, "北竜町", "operator:test")
+        .await
+        .expect("create");
+    s.tenant(&b)
+        .append((0..5).map(|i| resident(i, "北竜")).collect())
+        .await
+        .expect("append");
+    let rc = ResidentCode::from_ten_digits("0001000001").expect("valid");
+    assert!(
+        s.tenant(&b)
+            .resident(rc.as_str())
+            .await
+            .expect("read")
+            .is_some()
+    );
+    assert!(
+        s.tenant(&a)
+            .resident(rc.as_str())
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert_eq!(s.tenant(&a).count_residents().await.expect("count"), 0);
+    assert!(
+        s.tenant(&a)
+            .search_residents("ヤ", 100)
+            .await
+            .expect("search")
+            .is_empty()
+    );
+    assert_eq!(s.tenant(&a).head(Chain::Ledger).await.expect("head").seq, 1);
+}
+
+async fn access_log_is_a_verifiable_chain(h: &Harness) {
+    let s = &h.store;
+    let t = fukagawa();
+    s.create_tenant(&t, "深川市", "operator:test")
+        .await
+        .expect("create");
+    let rec = |subject: &str, action| AccessRecord {
+        action,
+        subject: subject.into(),
+        purpose: "窓口交付".into(),
+        detail: "name,address".into(),
+        request_id: "r1".into(),
+    };
+    let ts = s.tenant(&t);
+    ts.log_access("staff:a", &[rec("resident:1", AccessAction::Read)])
+        .await
+        .expect("log");
+    ts.log_access(
+        "staff:b",
+        &[
+            rec("resident:2", AccessAction::Read),
+            rec("resident:1", AccessAction::Change),
+        ],
+    )
+    .await
+    .expect("log");
+    let by_subject = ts
+        .search_access_log(&AccessFilter {
+            subject: Some("resident:1".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("search");
+    assert_eq!(by_subject.len(), 2);
+    assert_eq!(by_subject[0].action, "change", "newest first");
+    assert_eq!(by_subject[1].actor, "staff:a");
+    let by_actor = ts
+        .search_access_log(&AccessFilter {
+            actor: Some("staff:b".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("search");
+    assert_eq!(by_actor.len(), 2);
+    assert_eq!(
+        ts.verify(Chain::Access).await.expect("verifies"),
+        ChainHead {
+            seq: 3,
+            ..ts.head(Chain::Access).await.expect("head")
+        }
+    );
+}
+
+async fn prefecture_settings_have_history(h: &Harness) {
+    let s = &h.store;
+    s.set_prefecture_setting(
+        "01",
+        "tax.light_vehicle.due_date",
+        Some("06-01"),
+        "operator:a",
+    )
+    .await
+    .expect("set");
+    s.set_prefecture_setting(
+        "01",
+        "tax.light_vehicle.due_date",
+        Some("06-02"),
+        "operator:a",
+    )
+    .await
+    .expect("set");
+    assert_eq!(
+        s.prefecture_settings("01").await.expect("get"),
+        vec![(
+            "tax.light_vehicle.due_date".to_string(),
+            "06-02".to_string()
+        )]
+    );
+    assert!(s.prefecture_settings("13").await.expect("get").is_empty());
+    s.set_prefecture_setting("01", "tax.light_vehicle.due_date", None, "operator:a")
+        .await
+        .expect("clear");
+    assert!(s.prefecture_settings("01").await.expect("get").is_empty());
+}
+
+async fn migrations_are_idempotent(h: &Harness) {
+    h.store
+        .create_tenant(&fukagawa(), "深川市", "operator:test")
+        .await
+        .expect("create");
+    let again = h.second_node().await;
+    assert_eq!(again.list_tenants().await.expect("list").len(), 1);
+}
+
+async fn sessions_and_login_failures(h: &Harness) {
+    let s = &h.store;
+    let t = fukagawa();
+    s.create_tenant(&t, "深川市", "operator:test")
+        .await
+        .expect("create");
+    let (token, hash) = murakumo_auth::new_session_token();
+    let ts = s.tenant(&t);
+    ts.create_session(&hash, "s1", 10).await.expect("session");
+    assert_eq!(
+        ts.session(&hash).await.expect("get").map(|r| r.staff_id),
+        Some("s1".into())
+    );
+    assert!(
+        s.tenant(&hokuryu())
+            .session(&hash)
+            .await
+            .expect("get")
+            .is_none()
+    );
+    ts.touch_session(&hash, 20).await.expect("touch");
+    assert_eq!(
+        ts.session(&hash).await.expect("get").map(|r| r.last_seen),
+        Some(20)
+    );
+    ts.delete_session(&murakumo_auth::token_hash(&token))
+        .await
+        .expect("delete");
+    assert!(ts.session(&hash).await.expect("get").is_none());
+    for at in [1, 2, 3] {
+        ts.record_login_failure("clerk", at).await.expect("record");
+    }
+    assert_eq!(
+        ts.login_failures_since("clerk", 2).await.expect("since"),
+        vec![2, 3]
+    );
+    ts.clear_login_failures("clerk").await.expect("clear");
+    assert!(
+        ts.login_failures_since("clerk", 0)
+            .await
+            .expect("since")
+            .is_empty()
+    );
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let h = super::Harness::sqlite().await;
+                super::$name(&h).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let h = super::Harness::postgres().await;
+                super::$name(&h).await;
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    append_chain_and_read_back,
+    tenant_codes_and_duplicates,
+    altered_and_dropped_entries_are_found,
+    appended_beyond_head_is_found,
+    two_nodes_append_gap_free,
+    projections_rebuild_to_the_same_state,
+    duplicate_login_is_refused_and_changes_nothing,
+    tenants_do_not_see_each_other,
+    access_log_is_a_verifiable_chain,
+    prefecture_settings_have_history,
+    migrations_are_idempotent,
+    sessions_and_login_failures,
+);
+
+// ---- PostgreSQL's second wall ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_row_level_security_hides_everything_without_a_tenant() {
+    let h = Harness::postgres().await;
+    assert_eq!(h.store.backend_kind(), BackendKind::Postgres);
+    let t = fukagawa();
+    h.store
+        .create_tenant(&t, "深川市", "operator:test")
+        .await
+        .expect("create");
+    h.store
+        .tenant(&t)
+        .append((0..10).map(|i| resident(i, "山田")).collect())
+        .await
+        .expect("append");
+    let pool = h.store.raw_pool();
+
+    let who = sqlx::query("SELECT current_user::text AS u, (SELECT tableowner::text FROM pg_tables WHERE tablename = 'residents') AS owner")
+        .fetch_one(pool)
+        .await
+        .expect("who");
+    let (user, owner): (String, String) = (who.get("u"), who.get("owner"));
+    assert_eq!(user, "murakumo_app");
+    assert_ne!(user, owner, "the server must not own the tables");
+
+    for table in [
+        "residents",
+        "ledger_entries",
+        "staff",
+        "settings",
+        "chain_heads",
+        "tenants",
+        "access_entries",
+    ] {
+        let n: i64 = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
+            .fetch_one(pool)
+            .await
+            .expect("count")
+            .get("n");
+        assert_eq!(n, 0, "{table} must show nothing without a tenant set");
+    }
+
+    // With the tenant set for one transaction, the rows appear; the next
+    // transaction on the same pooled connection sees nothing again.
+    let mut conn = pool.acquire().await.expect("conn");
+    let mut tx = sqlx::Connection::begin(&mut *conn).await.expect("begin");
+    sqlx::query("SELECT set_config('murakumo.tenant', $1, true)")
+        .bind(t.as_str())
+        .execute(&mut *tx)
+        .await
+        .expect("set");
+    let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM residents")
+        .fetch_one(&mut *tx)
+        .await
+        .expect("count")
+        .get("n");
+    assert_eq!(n, 10);
+    tx.commit().await.expect("commit");
+    let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM residents")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("count")
+        .get("n");
+    assert_eq!(
+        n, 0,
+        "the tenant must not carry over to the connection's next use"
+    );
+
+    // Ledger entries are append-only for the application role.
+    let mut tx = sqlx::Connection::begin(&mut *conn).await.expect("begin");
+    sqlx::query("SELECT set_config('murakumo.tenant', $1, true)")
+        .bind(t.as_str())
+        .execute(&mut *tx)
+        .await
+        .expect("set");
+    let err = sqlx::query("UPDATE ledger_entries SET actor = 'x'")
+        .execute(&mut *tx)
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("permission denied"), "{err}");
+}

@@ -1,0 +1,214 @@
+//! Roles per business system and what they allow.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A role a staff member holds within one municipality. Roles are granted
+/// per business system, so a 住民記録 clerk cannot touch taxes.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(into = "String", try_from = "String")]
+pub enum Role {
+    /// 住民記録 担当: reads residents, records 異動, issues certificates.
+    ResidentClerk,
+    /// 住民記録 責任者: also 職権 corrections and 支援措置 (protection orders).
+    ResidentSupervisor,
+    /// 税務 担当.
+    TaxClerk,
+    /// 税務 責任者.
+    TaxSupervisor,
+    /// 国保 担当.
+    NhiClerk,
+    /// 監査: reads everything, changes nothing, searches the access log.
+    Auditor,
+    /// 団体管理者: staff accounts and settings of the municipality.
+    TenantAdmin,
+}
+
+/// Something a request wants to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Permission {
+    ResidentRead,
+    ResidentChange,
+    ResidentSupervise,
+    /// See residents under 支援措置 unmasked.
+    ProtectedResidentView,
+    CertificateIssue,
+    TaxRead,
+    TaxChange,
+    NhiRead,
+    NhiChange,
+    AccessLogRead,
+    LedgerVerify,
+    StaffManage,
+    SettingsManage,
+}
+
+impl Role {
+    pub const ALL: [Role; 7] = [
+        Role::ResidentClerk,
+        Role::ResidentSupervisor,
+        Role::TaxClerk,
+        Role::TaxSupervisor,
+        Role::NhiClerk,
+        Role::Auditor,
+        Role::TenantAdmin,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::ResidentClerk => "resident.clerk",
+            Role::ResidentSupervisor => "resident.supervisor",
+            Role::TaxClerk => "tax.clerk",
+            Role::TaxSupervisor => "tax.supervisor",
+            Role::NhiClerk => "nhi.clerk",
+            Role::Auditor => "auditor",
+            Role::TenantAdmin => "tenant.admin",
+        }
+    }
+
+    /// Japanese label for the staff UI.
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            Role::ResidentClerk => "住民記録 担当",
+            Role::ResidentSupervisor => "住民記録 責任者",
+            Role::TaxClerk => "税務 担当",
+            Role::TaxSupervisor => "税務 責任者",
+            Role::NhiClerk => "国保 担当",
+            Role::Auditor => "監査(閲覧のみ)",
+            Role::TenantAdmin => "団体管理者",
+        }
+    }
+
+    pub fn allows(self, p: Permission) -> bool {
+        use Permission as P;
+        match self {
+            Role::ResidentClerk => {
+                matches!(p, P::ResidentRead | P::ResidentChange | P::CertificateIssue)
+            }
+            Role::ResidentSupervisor => matches!(
+                p,
+                P::ResidentRead
+                    | P::ResidentChange
+                    | P::ResidentSupervise
+                    | P::ProtectedResidentView
+                    | P::CertificateIssue
+            ),
+            Role::TaxClerk => matches!(p, P::TaxRead | P::TaxChange | P::ResidentRead),
+            Role::TaxSupervisor => matches!(p, P::TaxRead | P::TaxChange | P::ResidentRead),
+            Role::NhiClerk => matches!(p, P::NhiRead | P::NhiChange | P::ResidentRead),
+            Role::Auditor => matches!(
+                p,
+                P::ResidentRead | P::TaxRead | P::NhiRead | P::AccessLogRead | P::LedgerVerify
+            ),
+            // An administrator manages accounts and settings but reads no
+            // personal data unless also granted a business role.
+            Role::TenantAdmin => matches!(p, P::StaffManage | P::SettingsManage | P::LedgerVerify),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RoleError {
+    #[error(
+        "unknown role {0:?}; known roles: resident.clerk, resident.supervisor, tax.clerk, tax.supervisor, nhi.clerk, auditor, tenant.admin"
+    )]
+    Unknown(String),
+    #[error("login id {0:?} is not valid: use 3–64 characters of a-z, 0-9, '.', '_' or '-'")]
+    BadLogin(String),
+}
+
+impl FromStr for Role {
+    type Err = RoleError;
+    fn from_str(s: &str) -> Result<Role, RoleError> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.code() == s.trim())
+            .ok_or_else(|| RoleError::Unknown(s.to_string()))
+    }
+}
+
+impl From<Role> for String {
+    fn from(r: Role) -> String {
+        r.code().to_string()
+    }
+}
+
+impl TryFrom<String> for Role {
+    type Error = RoleError;
+    fn try_from(s: String) -> Result<Role, RoleError> {
+        s.parse()
+    }
+}
+
+/// Parses a comma-separated role list, e.g. `resident.clerk,auditor`.
+pub fn parse_roles(s: &str) -> Result<Vec<Role>, RoleError> {
+    let mut roles = s
+        .split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(str::parse)
+        .collect::<Result<Vec<Role>, _>>()?;
+    roles.sort();
+    roles.dedup();
+    Ok(roles)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip() {
+        for r in Role::ALL {
+            assert_eq!(r.code().parse::<Role>(), Ok(r));
+        }
+        assert!(matches!(
+            "mayor".parse::<Role>(),
+            Err(RoleError::Unknown(_))
+        ));
+    }
+
+    #[test]
+    fn business_systems_are_separated() {
+        assert!(!Role::ResidentClerk.allows(Permission::TaxRead));
+        assert!(!Role::TaxClerk.allows(Permission::ResidentChange));
+        assert!(!Role::ResidentClerk.allows(Permission::ProtectedResidentView));
+        assert!(Role::ResidentSupervisor.allows(Permission::ProtectedResidentView));
+    }
+
+    #[test]
+    fn auditor_changes_nothing() {
+        for p in [
+            Permission::ResidentChange,
+            Permission::TaxChange,
+            Permission::NhiChange,
+            Permission::StaffManage,
+            Permission::SettingsManage,
+            Permission::CertificateIssue,
+        ] {
+            assert!(!Role::Auditor.allows(p), "{p:?}");
+        }
+        assert!(Role::Auditor.allows(Permission::AccessLogRead));
+    }
+
+    #[test]
+    fn admin_reads_no_personal_data() {
+        assert!(!Role::TenantAdmin.allows(Permission::ResidentRead));
+    }
+
+    #[test]
+    fn role_lists() {
+        assert_eq!(
+            parse_roles("auditor, resident.clerk,auditor"),
+            Ok(vec![Role::ResidentClerk, Role::Auditor])
+        );
+        assert!(parse_roles("resident.clerk,boss").is_err());
+    }
+}

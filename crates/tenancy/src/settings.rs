@@ -1,0 +1,314 @@
+//! Per-tenant settings, resolved in tiers 標準 → 県版 → 個別.
+//!
+//! The standard tier is the table [`REGISTRY`] below: the national standard
+//! value of each setting, or none where every municipality must set its own
+//! (a 市区町村長's name is never hard-coded). A prefecture tier value
+//! overrides the standard for all municipalities of that prefecture; a
+//! municipal value overrides both.
+
+use std::fmt;
+
+/// Where a resolved value came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    /// 標準
+    Standard,
+    /// 県版
+    Prefecture,
+    /// 個別
+    Municipal,
+}
+
+impl Tier {
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            Tier::Standard => "標準",
+            Tier::Prefecture => "県版",
+            Tier::Municipal => "個別",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettingKind {
+    Text {
+        max_chars: usize,
+    },
+    Integer {
+        min: i64,
+        max: i64,
+    },
+    /// A day of the year as `MM-DD` (e.g. a 納期限).
+    MonthDay,
+}
+
+/// One known setting.
+#[derive(Debug)]
+pub struct SettingDef {
+    pub key: &'static str,
+    pub kind: SettingKind,
+    /// The 標準 value; `None` means each municipality must set it.
+    pub standard: Option<&'static str>,
+    pub label_ja: &'static str,
+}
+
+/// Every setting the platform knows. A key not listed here is refused, so a
+/// typo never silently creates a setting nobody reads.
+pub static REGISTRY: &[SettingDef] = &[
+    SettingDef {
+        key: "certificate.issuer_title",
+        kind: SettingKind::Text { max_chars: 40 },
+        standard: None,
+        label_ja: "証明書の発行者職名(例: 深川市長)",
+    },
+    SettingDef {
+        key: "certificate.issuer_name",
+        kind: SettingKind::Text { max_chars: 40 },
+        standard: None,
+        label_ja: "証明書の発行者氏名",
+    },
+    SettingDef {
+        key: "certificate.fee_yen.resident_copy",
+        kind: SettingKind::Integer {
+            min: 0,
+            max: 10_000,
+        },
+        standard: Some("300"),
+        label_ja: "住民票の写し 手数料(円)",
+    },
+    SettingDef {
+        key: "certificate.fee_yen.seal",
+        kind: SettingKind::Integer {
+            min: 0,
+            max: 10_000,
+        },
+        standard: Some("300"),
+        label_ja: "印鑑登録証明書 手数料(円)",
+    },
+    SettingDef {
+        key: "resident.notification_deadline_days",
+        kind: SettingKind::Integer { min: 1, max: 365 },
+        // 住民基本台帳法 第22条ほか: 届出は異動日から14日以内.
+        standard: Some("14"),
+        label_ja: "届出期限(日)",
+    },
+    SettingDef {
+        key: "tax.light_vehicle.due_date",
+        kind: SettingKind::MonthDay,
+        standard: Some("05-31"),
+        label_ja: "軽自動車税 納期限",
+    },
+    SettingDef {
+        key: "tax.resident_tax.installments",
+        kind: SettingKind::Integer { min: 1, max: 12 },
+        standard: Some("4"),
+        label_ja: "個人住民税 普通徴収 期数",
+    },
+    SettingDef {
+        key: "session.idle_timeout_minutes",
+        kind: SettingKind::Integer { min: 5, max: 480 },
+        standard: Some("30"),
+        label_ja: "無操作でログアウトするまでの時間(分)",
+    },
+    SettingDef {
+        key: "login.max_failures",
+        kind: SettingKind::Integer { min: 3, max: 20 },
+        standard: Some("5"),
+        label_ja: "ログイン失敗の上限回数",
+    },
+    SettingDef {
+        key: "login.lockout_minutes",
+        kind: SettingKind::Integer { min: 1, max: 1440 },
+        standard: Some("15"),
+        label_ja: "ログイン失敗後のロック時間(分)",
+    },
+];
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SettingError {
+    #[error("unknown setting {key:?}; known settings: {known}")]
+    Unknown { key: String, known: String },
+    #[error("setting {key} = {value:?} is not valid: {reason}")]
+    Invalid {
+        key: String,
+        value: String,
+        reason: String,
+    },
+}
+
+pub fn find(key: &str) -> Result<&'static SettingDef, SettingError> {
+    REGISTRY
+        .iter()
+        .find(|d| d.key == key)
+        .ok_or_else(|| SettingError::Unknown {
+            key: key.to_string(),
+            known: REGISTRY
+                .iter()
+                .map(|d| d.key)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+impl SettingDef {
+    /// Checks and normalises a value for this setting.
+    pub fn validate(&self, value: &str) -> Result<String, SettingError> {
+        let v = value.trim();
+        let invalid = |reason: String| SettingError::Invalid {
+            key: self.key.to_string(),
+            value: value.to_string(),
+            reason,
+        };
+        match self.kind {
+            SettingKind::Text { max_chars } => {
+                let n = v.chars().count();
+                if n == 0 || n > max_chars {
+                    return Err(invalid(format!("give 1 to {max_chars} characters")));
+                }
+                if v.chars().any(char::is_control) {
+                    return Err(invalid("control characters are not allowed".into()));
+                }
+                Ok(v.to_string())
+            }
+            SettingKind::Integer { min, max } => match v.parse::<i64>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(n.to_string()),
+                _ => Err(invalid(format!("give a whole number from {min} to {max}"))),
+            },
+            SettingKind::MonthDay => {
+                let parsed = v.split_once('-').and_then(|(m, d)| {
+                    let (m, d) = (m.parse::<u32>().ok()?, d.parse::<u32>().ok()?);
+                    // 2024 is a leap year, so 02-29 is accepted.
+                    chrono::NaiveDate::from_ymd_opt(2024, m, d).map(|_| format!("{m:02}-{d:02}"))
+                });
+                parsed.ok_or_else(|| invalid("give a month and day as MM-DD, e.g. 05-31".into()))
+            }
+        }
+    }
+}
+
+/// A setting's effective value and the tier that supplied it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ResolvedSetting {
+    pub key: &'static str,
+    pub label_ja: &'static str,
+    pub value: Option<String>,
+    pub tier: Tier,
+}
+
+impl fmt::Display for ResolvedSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} = {} ({})",
+            self.key,
+            self.value.as_deref().unwrap_or("(未設定)"),
+            self.tier.label_ja()
+        )
+    }
+}
+
+/// Resolves one setting: 個別 over 県版 over 標準.
+pub fn resolve(
+    def: &'static SettingDef,
+    prefecture: Option<&str>,
+    municipal: Option<&str>,
+) -> ResolvedSetting {
+    let (value, tier) = match (municipal, prefecture) {
+        (Some(m), _) => (Some(m.to_string()), Tier::Municipal),
+        (None, Some(p)) => (Some(p.to_string()), Tier::Prefecture),
+        (None, None) => (def.standard.map(str::to_string), Tier::Standard),
+    };
+    ResolvedSetting {
+        key: def.key,
+        label_ja: def.label_ja,
+        value,
+        tier,
+    }
+}
+
+/// Resolves every known setting given the prefecture and municipal values.
+pub fn resolve_all<'a>(
+    prefecture: impl Fn(&str) -> Option<&'a str>,
+    municipal: impl Fn(&str) -> Option<&'a str>,
+) -> Vec<ResolvedSetting> {
+    REGISTRY
+        .iter()
+        .map(|d| resolve(d, prefecture(d.key), municipal(d.key)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn tiers_override_in_order() {
+        let def = find("tax.light_vehicle.due_date").expect("known");
+        assert_eq!(resolve(def, None, None).value.as_deref(), Some("05-31"));
+        assert_eq!(resolve(def, None, None).tier, Tier::Standard);
+        let pref = resolve(def, Some("06-01"), None);
+        assert_eq!(
+            (pref.value.as_deref(), pref.tier),
+            (Some("06-01"), Tier::Prefecture)
+        );
+        let muni = resolve(def, Some("06-01"), Some("06-30"));
+        assert_eq!(
+            (muni.value.as_deref(), muni.tier),
+            (Some("06-30"), Tier::Municipal)
+        );
+        let muni_only = resolve(def, None, Some("06-30"));
+        assert_eq!(muni_only.tier, Tier::Municipal);
+    }
+
+    #[test]
+    fn resolve_all_covers_registry() {
+        let pref: HashMap<&str, &str> = [("login.max_failures", "7")].into();
+        let muni: HashMap<&str, &str> = [("certificate.issuer_title", "深川市長")].into();
+        let all = resolve_all(|k| pref.get(k).copied(), |k| muni.get(k).copied());
+        assert_eq!(all.len(), REGISTRY.len());
+        let get = |k: &str| all.iter().find(|r| r.key == k).expect("present");
+        assert_eq!(get("login.max_failures").tier, Tier::Prefecture);
+        assert_eq!(
+            get("certificate.issuer_title").value.as_deref(),
+            Some("深川市長")
+        );
+        assert_eq!(get("certificate.issuer_name").value, None);
+    }
+
+    #[test]
+    fn values_are_validated() {
+        let days = find("resident.notification_deadline_days").expect("known");
+        assert_eq!(days.validate(" 14 "), Ok("14".into()));
+        assert!(days.validate("0").is_err());
+        assert!(days.validate("fourteen").is_err());
+        let due = find("tax.light_vehicle.due_date").expect("known");
+        assert_eq!(due.validate("5-31"), Ok("05-31".into()));
+        assert!(due.validate("02-30").is_err());
+        assert!(due.validate("13-01").is_err());
+        let title = find("certificate.issuer_title").expect("known");
+        assert!(title.validate("").is_err());
+        assert!(title.validate("市長\u{7}").is_err());
+        match find("certificate.mayor") {
+            Err(SettingError::Unknown { known, .. }) => {
+                assert!(known.contains("certificate.issuer_title"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn registry_keys_are_unique_and_standards_valid() {
+        for (i, d) in REGISTRY.iter().enumerate() {
+            assert!(
+                REGISTRY[i + 1..].iter().all(|o| o.key != d.key),
+                "{} twice",
+                d.key
+            );
+            if let Some(s) = d.standard {
+                assert_eq!(d.validate(s).as_deref(), Ok(s), "{}", d.key);
+            }
+        }
+    }
+}

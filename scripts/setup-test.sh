@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Install what the test suite needs on a Debian 12 machine. Idempotent: when everything is
+# already there it installs nothing, runs no `apt-get update`, and finishes in well under a
+# second. See docs: DESIGN.md, "Real components, and how tests start them".
+set -euo pipefail
+
+# Debian packages the tests drive for real (never mocks):
+#   postgresql      initdb/pg_ctl/psql; murakumo-testkit starts throwaway clusters with them
+#   chromium, chromium-driver, fonts-ipamj-mincho   UI tests over WebDriver, Japanese glyphs
+#   iproute2        network namespaces + tc for the bad-link tests
+#   rclone          `rclone serve webdav` as the off-site storage target
+#   xmlsec1         SAML signatures
+PACKAGES=(postgresql chromium chromium-driver fonts-ipamj-mincho iproute2 rclone xmlsec1)
+
+# Run as root directly, otherwise through sudo.
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then SUDO=(sudo); fi
+
+# Only the packages dpkg does not report as installed.
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "setup-test: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${SUDO[@]}" apt-get update -qq
+  # We do not start (or rely on) the system PostgreSQL service: each test starts its own
+  # cluster. If the package starts one by itself, that is harmless.
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# cargo-nextest runs the suite (one process per test). Normally preinstalled.
+if ! command -v cargo-nextest >/dev/null 2>&1; then
+  echo "setup-test: installing cargo-nextest"
+  cargo install cargo-nextest --locked
+fi
