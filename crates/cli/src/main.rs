@@ -1,1 +1,517 @@
-fn main() {}
+//! `murakumo`: the one binary of the platform. A thin layer over the
+//! library crates: parse arguments, open the store, call in, print.
+
+mod demo;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use murakumo_core::TenantCode;
+use murakumo_ledger::{EventCodec, NewEntry};
+use murakumo_store::{Chain, Operator, Store};
+use murakumo_tenancy::{StaffCreated, TenancyEvent, parse_roles, settings, validate_login};
+
+#[derive(Parser)]
+#[command(
+    name = "murakumo",
+    version,
+    about = "Murakumo (叢雲): an open-source 自治体クラウド — one platform for many municipalities' standard business systems",
+    long_about = "Murakumo runs the standard business systems (住民記録, taxes, 国保 …) of many municipalities on one \
+platform, with a hash-chained ledger per municipality, backups, replication and standard-format migration.\n\n\
+Data lives in SQLite under --data (the default, nothing else to set up) or in PostgreSQL with --database-url.\n\n\
+Start here:  murakumo serve --demo   then open http://127.0.0.1:8080/"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct Global {
+    /// Data directory for the embedded SQLite database (created if missing).
+    #[arg(long, global = true, env = "MURAKUMO_DATA", default_value = "./data")]
+    data: PathBuf,
+    /// PostgreSQL URL (postgres://user:pass@host/db); overrides --data.
+    /// The role must be able to create roles (for the non-owner app role).
+    #[arg(long, global = true, env = "MURAKUMO_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Log format: `text` for people, `json` for log collectors.
+    #[arg(
+        long,
+        global = true,
+        env = "MURAKUMO_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the platform: JSON API, staff web UI, /healthz and /metrics.
+    Serve(ServeArgs),
+    /// Municipalities on the platform: create, list, settings.
+    #[command(subcommand)]
+    Tenant(TenantCmd),
+    /// Staff accounts of a municipality.
+    #[command(subcommand)]
+    Staff(StaffCmd),
+    /// Platform operator accounts.
+    #[command(subcommand)]
+    Operator(OperatorCmd),
+    /// Ledger maintenance: verify hash chains, rebuild read models.
+    #[command(subcommand)]
+    Ledger(LedgerCmd),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on. Plain HTTP unless --tls-cert/--tls-key are given.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// PEM certificate chain for HTTPS.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Create two demo municipalities (北竜町 ~1,600 and 深川市 ~20,000
+    /// residents) with staff logins on first start, and print the logins.
+    #[arg(long)]
+    demo: bool,
+    /// Seconds that requests in flight may take to finish on shutdown.
+    #[arg(long, default_value_t = 30)]
+    grace_secs: u64,
+}
+
+#[derive(Subcommand)]
+enum TenantCmd {
+    /// Add a municipality. The prefecture follows from the code.
+    Create {
+        /// 全国地方公共団体コード, 6 digits with check digit (e.g. 012289).
+        #[arg(long)]
+        code: String,
+        /// Name, e.g. 深川市.
+        #[arg(long)]
+        name: String,
+    },
+    /// List municipalities.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a municipality's settings (標準 → 県版 → 個別), or change one.
+    Settings {
+        #[arg(long)]
+        code: String,
+        /// Set the municipality's own value: KEY=VALUE (KEY= clears it).
+        #[arg(long)]
+        set: Option<String>,
+        /// Set the prefecture's (県版) value instead of the municipality's.
+        #[arg(long, requires = "set")]
+        prefecture: bool,
+        /// Why (kept in the history).
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Show the history of changes instead.
+        #[arg(long, conflicts_with = "set")]
+        history: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum StaffCmd {
+    /// Create a staff account; prints a generated password.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        login: String,
+        #[arg(long)]
+        name: String,
+        /// Comma-separated roles: resident.clerk, resident.supervisor, tax.clerk,
+        /// tax.supervisor, nhi.clerk, auditor, tenant.admin
+        #[arg(long)]
+        roles: String,
+    },
+    /// List staff accounts.
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum OperatorCmd {
+    /// Create a platform operator; prints a generated password.
+    Create {
+        #[arg(long)]
+        login: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum LedgerCmd {
+    /// Verify the ledger and access-log chains (all municipalities or one).
+    Verify {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Rebuild read models from the ledger.
+    Rebuild {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.global.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("MURAKUMO_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
+        LogFormat::Text => builder.compact().init(),
+    }
+}
+
+async fn open(g: &Global) -> Result<Store> {
+    Store::open(&g.data, g.database_url.as_deref())
+        .await
+        .with_context(|| match &g.database_url {
+            Some(_) => "opening the PostgreSQL database given by --database-url".to_string(),
+            None => format!("opening the data directory {}", g.data.display()),
+        })
+}
+
+fn tenant_code(s: &str) -> Result<TenantCode> {
+    TenantCode::parse(s).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn entry(actor: &str, event: &impl EventCodec) -> NewEntry {
+    let (kind, version, payload) = event.encode();
+    NewEntry {
+        kind: kind.into(),
+        version,
+        effective_date: chrono::Utc::now().date_naive(),
+        actor: actor.into(),
+        payload,
+    }
+}
+
+/// Who acts when the command line changes something.
+fn cli_actor() -> String {
+    format!(
+        "system:cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    )
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let g = cli.global;
+    match cli.command {
+        Command::Serve(args) => serve(&g, args).await,
+        Command::Tenant(cmd) => tenant(&g, cmd).await,
+        Command::Staff(cmd) => staff(&g, cmd).await,
+        Command::Operator(OperatorCmd::Create { login, name }) => {
+            let store = open(&g).await?;
+            validate_login(&login)?;
+            let pw = murakumo_auth::generate_password();
+            let id = format!("op-{}", &murakumo_auth::new_session_token().0[..12]);
+            store
+                .create_operator(&Operator {
+                    operator_id: id,
+                    login: login.clone(),
+                    display_name: name,
+                    password_hash: murakumo_auth::hash_password(&pw)?,
+                })
+                .await?;
+            println!("operator {login} created; password: {pw}");
+            Ok(())
+        }
+        Command::Ledger(cmd) => ledger(&g, cmd).await,
+    }
+}
+
+async fn serve(g: &Global, args: ServeArgs) -> Result<()> {
+    let store = open(g).await?;
+    if args.demo {
+        let logins = demo::ensure(&store, &g.data)
+            .await
+            .context("creating the demo municipalities")?;
+        println!(
+            "Murakumo demo: logins (also in {}):",
+            g.data.join("demo-logins.txt").display()
+        );
+        for l in logins {
+            println!("  {l}");
+        }
+    }
+    let tls = args.tls_cert.zip(args.tls_key);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let config = murakumo_server::ServeConfig {
+        listen: args.listen,
+        tls,
+        grace: Duration::from_secs(args.grace_secs),
+    };
+    murakumo_server::serve(store, config, shutdown_signal(), move |addr| {
+        println!("Murakumo is serving on {scheme}://{addr}/  (API: {scheme}://{addr}/api/v1/openapi.json)");
+        tracing::info!(%addr, "listening");
+    })
+    .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+async fn tenant(g: &Global, cmd: TenantCmd) -> Result<()> {
+    let store = open(g).await?;
+    match cmd {
+        TenantCmd::Create { code, name } => {
+            let code = tenant_code(&code)?;
+            let name = name.trim();
+            if name.is_empty() {
+                bail!("--name is empty: give the municipality's name, e.g. 深川市");
+            }
+            store.create_tenant(&code, name, &cli_actor()).await?;
+            println!("created {code} {name} ({})", code.prefecture().name());
+        }
+        TenantCmd::List { json } => {
+            let list = store.list_tenants().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                println!("{:<8} {:<10} {:<20} created", "code", "prefecture", "name");
+                for t in list {
+                    println!(
+                        "{:<8} {:<10} {:<20} {}",
+                        t.code,
+                        t.code.prefecture().name(),
+                        t.name,
+                        t.created_at.format("%Y-%m-%d %H:%M")
+                    );
+                }
+            }
+        }
+        TenantCmd::Settings {
+            code,
+            set,
+            prefecture,
+            reason,
+            history,
+        } => {
+            let code = tenant_code(&code)?;
+            store.tenant_info(&code).await?;
+            let pref = format!("{:02}", code.prefecture().code());
+            if history {
+                for c in store.tenant(&code).setting_history(None).await? {
+                    println!(
+                        "#{:<6} {} {} = {} ({}) {}",
+                        c.seq,
+                        c.recorded_at.format("%Y-%m-%d %H:%M"),
+                        c.key,
+                        c.value.as_deref().unwrap_or("(cleared)"),
+                        c.actor,
+                        c.reason
+                    );
+                }
+                return Ok(());
+            }
+            if let Some(assign) = set {
+                let (key, value) = assign
+                    .split_once('=')
+                    .context("--set takes KEY=VALUE (KEY= clears the value)")?;
+                let def = settings::find(key.trim())?;
+                let value = if value.trim().is_empty() {
+                    None
+                } else {
+                    Some(def.validate(value)?)
+                };
+                if prefecture {
+                    store
+                        .set_prefecture_setting(&pref, def.key, value.as_deref(), &cli_actor())
+                        .await?;
+                } else {
+                    let event = TenancyEvent::SettingChanged {
+                        key: def.key.into(),
+                        value,
+                        reason,
+                    };
+                    store
+                        .tenant(&code)
+                        .append(vec![entry(&cli_actor(), &event)])
+                        .await?;
+                }
+            }
+            let p = store.prefecture_settings(&pref).await?;
+            let m = store.tenant(&code).municipal_settings().await?;
+            let get = |l: &[(String, String)], k: &str| {
+                l.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone())
+            };
+            for d in settings::REGISTRY {
+                let r = settings::resolve(d, get(&p, d.key).as_deref(), get(&m, d.key).as_deref());
+                println!(
+                    "{:<40} {:<16} {}  # {}",
+                    r.key,
+                    r.value.as_deref().unwrap_or("(未設定)"),
+                    r.tier.label_ja(),
+                    r.label_ja
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn staff(g: &Global, cmd: StaffCmd) -> Result<()> {
+    let store = open(g).await?;
+    match cmd {
+        StaffCmd::Create {
+            tenant,
+            login,
+            name,
+            roles,
+        } => {
+            let code = tenant_code(&tenant)?;
+            store.tenant_info(&code).await?;
+            let login = login.trim().to_lowercase();
+            validate_login(&login)?;
+            let roles = parse_roles(&roles)?;
+            let pw = murakumo_auth::generate_password();
+            let staff_id = format!("s-{}", &murakumo_auth::new_session_token().0[..12]);
+            let event = TenancyEvent::StaffCreated(StaffCreated {
+                staff_id,
+                login: login.clone(),
+                display_name: name,
+                roles: roles.iter().map(|r| r.code().to_string()).collect(),
+                password_hash: murakumo_auth::hash_password(&pw)?,
+            });
+            store
+                .tenant(&code)
+                .append(vec![entry(&cli_actor(), &event)])
+                .await?;
+            println!("staff {login} created in {code}; password: {pw}");
+        }
+        StaffCmd::List { tenant } => {
+            let code = tenant_code(&tenant)?;
+            store.tenant_info(&code).await?;
+            for s in store.tenant(&code).staff_list().await? {
+                let roles: Vec<&str> = s.roles.iter().map(|r| r.code()).collect();
+                println!(
+                    "{:<16} {:<20} {:<30}{}",
+                    s.login,
+                    s.display_name,
+                    roles.join(","),
+                    if s.disabled { " (disabled)" } else { "" }
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn ledger(g: &Global, cmd: LedgerCmd) -> Result<()> {
+    let store = open(g).await?;
+    let (tenant, rebuild) = match cmd {
+        LedgerCmd::Verify { tenant } => (tenant, false),
+        LedgerCmd::Rebuild { tenant } => (tenant, true),
+    };
+    let codes = match tenant {
+        Some(t) => vec![tenant_code(&t)?],
+        None => store
+            .list_tenants()
+            .await?
+            .into_iter()
+            .map(|t| t.code)
+            .collect(),
+    };
+    let bar = indicatif::ProgressBar::new(codes.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} municipalities {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut failed = 0;
+    for code in codes {
+        bar.set_message(code.to_string());
+        let ts = store.tenant(&code);
+        if rebuild {
+            let n = ts.rebuild_projections().await?;
+            bar.println(format!("{code}: rebuilt from {n} ledger entries"));
+        } else {
+            for chain in [Chain::Ledger, Chain::Access] {
+                match ts.verify(chain).await {
+                    Ok(h) => bar.println(format!(
+                        "{code} {}: ok, {} entries, head {}",
+                        chain.name(),
+                        h.seq,
+                        &h.hash.to_hex()[..16]
+                    )),
+                    Err(e) => {
+                        failed += 1;
+                        bar.println(format!("{code} {}: BROKEN: {e}", chain.name()));
+                    }
+                }
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if failed > 0 {
+        bail!("{failed} chain(s) do not verify");
+    }
+    Ok(())
+}

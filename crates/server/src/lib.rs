@@ -1,1 +1,232 @@
-//! murakumo-server
+//! The HTTP face of Murakumo: the JSON API (`/api/v1/`, described by
+//! `/api/v1/openapi.json`), the staff web UI (`/`), health and metrics.
+//!
+//! Invariants:
+//! - A request is bound to exactly one tenant at authentication (the
+//!   session); no staff endpoint takes a tenant from the URL or body.
+//! - Every served `/api/` route is in the OpenAPI document (enforced by
+//!   [`observe::require_documented`]).
+//! - Errors have one JSON shape ([`error::ErrorBody`]); every response
+//!   carries an `x-request-id` that also appears in the structured log.
+//! - Shutdown is graceful: in-flight requests finish, then the database
+//!   closes. A write is acknowledged only after its transaction committed,
+//!   so even a kill -9 loses nothing acknowledged.
+//!
+//! This crate holds no business rules: those are in the domain crates.
+
+mod api;
+pub mod error;
+pub mod observe;
+pub mod session;
+pub mod state;
+mod ui;
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use murakumo_store::Store;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::error::ApiError;
+use crate::observe::DocumentedRoutes;
+pub use crate::state::AppState;
+
+/// How to serve.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    /// PEM certificate chain and private key: HTTPS when given.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// How long in-flight requests may take to finish at shutdown.
+    pub grace: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}; is another server using that port?")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot load the TLS certificate or key ({cert} / {key}): {source}")]
+    Tls {
+        cert: String,
+        key: String,
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The OpenAPI document, as served at `/api/v1/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api::router().1
+}
+
+/// The whole application router.
+pub fn app(state: AppState) -> Router {
+    let (api, doc) = api::router();
+    let documented = documented_routes(&doc);
+    let doc_json = Arc::new(doc.to_pretty_json().unwrap_or_default());
+    Router::new()
+        .merge(api)
+        .route(
+            "/api/v1/openapi.json",
+            get(move || openapi_json(doc_json.clone())),
+        )
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .route("/", get(ui::home))
+        .route("/login", post(ui::login_submit))
+        .route("/logout", post(ui::logout_submit))
+        .route("/residents", get(ui::residents))
+        .route("/assets/murakumo.css", get(ui::css))
+        .fallback(|| async { ApiError::route_not_found() })
+        .method_not_allowed_fallback(|| async {
+            ApiError {
+                status: StatusCode::METHOD_NOT_ALLOWED,
+                code: "method_not_allowed",
+                message: "this endpoint does not accept that method; see /api/v1/openapi.json"
+                    .into(),
+                field: None,
+                retry_after_secs: None,
+            }
+        })
+        .route_layer(axum::middleware::from_fn_with_state(
+            documented,
+            observe::require_documented,
+        ))
+        .layer(axum::middleware::from_fn(observe::request_context))
+        .layer(RequestBodyLimitLayer::new(4 * 1024 * 1024))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal(
+                "the server hit an internal error; the operator has the details in the server log",
+            )
+            .into_response()
+        }))
+        .with_state(state)
+}
+
+fn documented_routes(doc: &utoipa::openapi::OpenApi) -> DocumentedRoutes {
+    let mut set = HashSet::new();
+    for (path, item) in &doc.paths.paths {
+        let ops = [
+            (Method::GET, item.get.is_some()),
+            (Method::POST, item.post.is_some()),
+            (Method::PUT, item.put.is_some()),
+            (Method::DELETE, item.delete.is_some()),
+            (Method::PATCH, item.patch.is_some()),
+        ];
+        for (m, present) in ops {
+            if present {
+                set.insert((m, path.clone()));
+            }
+        }
+    }
+    set.insert((Method::GET, "/api/v1/openapi.json".to_string()));
+    DocumentedRoutes(Arc::new(set))
+}
+
+async fn openapi_json(doc: Arc<String>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        doc.as_str().to_string(),
+    )
+        .into_response()
+}
+
+/// Liveness and readiness: 200 when the database answers.
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store.list_tenants().await {
+        Ok(t) => {
+            axum::Json(serde_json::json!({"status": "ok", "tenants": t.len()})).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({"status": "database unavailable"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    if let Ok(t) = state.store.list_tenants().await {
+        metrics::gauge!("murakumo_tenants").set(t.len() as f64);
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        observe::prometheus().render(),
+    )
+        .into_response()
+}
+
+/// Serves until `shutdown` resolves, then stops gracefully and closes the
+/// database. `on_listening` is called with the bound address.
+pub async fn serve(
+    store: Store,
+    config: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_listening: impl FnOnce(SocketAddr) + Send + 'static,
+) -> Result<(), ServeError> {
+    observe::prometheus();
+    let state = AppState::new(store.clone(), config.tls.is_some());
+    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let handle = axum_server::Handle::new();
+    let grace = config.grace;
+    let h = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing requests in flight");
+        h.graceful_shutdown(Some(grace));
+    });
+    let h = handle.clone();
+    tokio::spawn(async move {
+        if let Some(addr) = h.listening().await {
+            on_listening(addr);
+        }
+    });
+    let listener =
+        std::net::TcpListener::bind(config.listen).map_err(|source| ServeError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    listener.set_nonblocking(true)?;
+    match &config.tls {
+        Some((cert, key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .map_err(|source| ServeError::Tls {
+                    cert: cert.display().to_string(),
+                    key: key.display().to_string(),
+                    source,
+                })?;
+            axum_server::from_tcp_rustls(listener, tls)
+                .handle(handle)
+                .serve(app)
+                .await?;
+        }
+        None => {
+            axum_server::from_tcp(listener)
+                .handle(handle)
+                .serve(app)
+                .await?
+        }
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,85 @@
+//! The JSON API under `/api/v1/`, described by `/api/v1/openapi.json`.
+//!
+//! Every route is registered with `utoipa_axum::routes!`, which adds it to
+//! the router and the OpenAPI document together.
+
+mod access_log;
+mod ledger;
+mod platform;
+mod residents;
+mod settings;
+mod staff;
+
+use axum::Router;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::session;
+
+use crate::state::AppState;
+pub(crate) use residents::log as log_access;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Murakumo API",
+        description = "自治体クラウド Murakumo: the platform API. Staff endpoints act on the caller's own municipality only (bound at login); operator endpoints act on the platform. Errors always have the shape {\"error\": {\"code\", \"message\", \"field\"?, \"request_id\"}}.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "session", description = "Login and logout"),
+        (name = "platform", description = "Platform operators: tenants and 県版 settings"),
+        (name = "tenant", description = "The caller's municipality: settings, staff, ledger"),
+        (name = "resident", description = "住民記録"),
+        (name = "audit", description = "The access log"),
+    )
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(session::COOKIE))),
+        );
+        openapi.security = Some(vec![
+            utoipa::openapi::security::SecurityRequirement::new("bearer", Vec::<String>::new()),
+            utoipa::openapi::security::SecurityRequirement::new("cookie", Vec::<String>::new()),
+        ]);
+    }
+}
+
+/// The API router and its OpenAPI document.
+pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(session::login, session::whoami, session::logout))
+        .routes(routes!(platform::list_tenants, platform::create_tenant))
+        .routes(routes!(platform::verify_tenant))
+        .routes(routes!(platform::rebuild_tenant))
+        .routes(routes!(platform::prefecture_settings))
+        .routes(routes!(platform::set_prefecture_setting))
+        .routes(routes!(settings::own_tenant))
+        .routes(routes!(settings::list_settings))
+        .routes(routes!(settings::set_setting))
+        .routes(routes!(settings::setting_history))
+        .routes(routes!(staff::list_staff, staff::create_staff))
+        .routes(routes!(staff::set_roles))
+        .routes(routes!(staff::disable_staff))
+        .routes(routes!(residents::search_residents, residents::move_in))
+        .routes(routes!(residents::count_residents))
+        .routes(routes!(residents::get_resident))
+        .routes(routes!(access_log::search_access_log))
+        .routes(routes!(ledger::ledger_head))
+        .routes(routes!(ledger::verify_ledger))
+        .split_for_parts()
+}

@@ -1,0 +1,214 @@
+//! Platform operators: the tenant list and 県版 settings. Operators see no
+//! personal data; verifying and rebuilding a tenant touch only its chains.
+
+use axum::Json;
+use axum::extract::State;
+use murakumo_core::TenantCode;
+use murakumo_store::{Chain, TenantInfo};
+use murakumo_tenancy::settings;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
+use crate::session::OperatorSession;
+use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct TenantView {
+    /// 全国地方公共団体コード
+    pub code: String,
+    pub name: String,
+    pub prefecture_code: String,
+    pub prefecture_name: String,
+    pub created_at: String,
+}
+
+impl From<TenantInfo> for TenantView {
+    fn from(t: TenantInfo) -> TenantView {
+        TenantView {
+            prefecture_name: t.code.prefecture().name().to_string(),
+            code: t.code.to_string(),
+            name: t.name,
+            prefecture_code: t.prefecture_code,
+            created_at: t.created_at.to_rfc3339(),
+        }
+    }
+}
+
+pub(crate) fn parse_code(field: &str, s: &str) -> ApiResult<TenantCode> {
+    TenantCode::parse(s).map_err(|e| ApiError::invalid(field, e.to_string()))
+}
+
+/// Lists the municipalities on this platform.
+#[utoipa::path(get, path = "/api/v1/tenants", tag = "platform",
+    responses((status = 200, body = [TenantView]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_tenants(
+    State(state): State<AppState>,
+    _op: OperatorSession,
+) -> ApiResult<Json<Vec<TenantView>>> {
+    Ok(Json(
+        state
+            .store
+            .list_tenants()
+            .await?
+            .into_iter()
+            .map(TenantView::from)
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateTenant {
+    /// 全国地方公共団体コード (6 digits with check digit).
+    pub code: String,
+    pub name: String,
+}
+
+/// Adds a municipality to the platform.
+#[utoipa::path(post, path = "/api/v1/tenants", tag = "platform", request_body = CreateTenant,
+    responses((status = 200, body = TenantView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create_tenant(
+    State(state): State<AppState>,
+    op: OperatorSession,
+    ApiJson(req): ApiJson<CreateTenant>,
+) -> ApiResult<Json<TenantView>> {
+    let code = parse_code("code", &req.code)?;
+    let name = req.name.trim();
+    if name.is_empty() || name.chars().count() > 40 {
+        return Err(ApiError::invalid(
+            "name",
+            "give the municipality's name, 1 to 40 characters (e.g. 深川市)",
+        ));
+    }
+    state.store.create_tenant(&code, name, &op.actor()).await?;
+    tracing::info!(tenant = %code, operator = %op.operator_id, "tenant created");
+    Ok(Json(state.store.tenant_info(&code).await?.into()))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VerifyReport {
+    pub ledger_head_seq: u64,
+    pub ledger_head_hash: String,
+    pub access_head_seq: u64,
+    pub access_head_hash: String,
+}
+
+/// Verifies both hash chains (ledger and access log) of a municipality.
+#[utoipa::path(post, path = "/api/v1/tenants/{code}/verify", tag = "platform",
+    params(("code" = String, Path, description = "全国地方公共団体コード")),
+    responses((status = 200, body = VerifyReport), (status = 500, body = ErrorBody, description = "a chain does not verify; the message says where")))]
+pub async fn verify_tenant(
+    State(state): State<AppState>,
+    _op: OperatorSession,
+    ApiPath(code): ApiPath<String>,
+) -> ApiResult<Json<VerifyReport>> {
+    let code = parse_code("code", &code)?;
+    verify_both(&state, &code).await.map(Json)
+}
+
+pub(crate) async fn verify_both(state: &AppState, code: &TenantCode) -> ApiResult<VerifyReport> {
+    let ts = state.store.tenant(code);
+    let ledger = ts.verify(Chain::Ledger).await?;
+    let access = ts.verify(Chain::Access).await?;
+    Ok(VerifyReport {
+        ledger_head_seq: ledger.seq,
+        ledger_head_hash: ledger.hash.to_hex(),
+        access_head_seq: access.seq,
+        access_head_hash: access.hash.to_hex(),
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RebuildReport {
+    pub entries_replayed: u64,
+}
+
+/// Drops a municipality's read models and rebuilds them from its ledger.
+#[utoipa::path(post, path = "/api/v1/tenants/{code}/rebuild", tag = "platform",
+    params(("code" = String, Path, description = "全国地方公共団体コード")),
+    responses((status = 200, body = RebuildReport), (status = 404, body = ErrorBody)))]
+pub async fn rebuild_tenant(
+    State(state): State<AppState>,
+    op: OperatorSession,
+    ApiPath(code): ApiPath<String>,
+) -> ApiResult<Json<RebuildReport>> {
+    let code = parse_code("code", &code)?;
+    state.store.tenant_info(&code).await?;
+    let n = state.store.tenant(&code).rebuild_projections().await?;
+    tracing::info!(tenant = %code, operator = %op.operator_id, entries = n, "projections rebuilt");
+    Ok(Json(RebuildReport {
+        entries_replayed: n,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PrefectureSetting {
+    pub key: String,
+    pub value: String,
+}
+
+fn parse_prefecture(p: &str) -> ApiResult<String> {
+    match p
+        .parse::<u8>()
+        .ok()
+        .and_then(murakumo_core::Prefecture::from_code)
+    {
+        Some(pref) => Ok(format!("{:02}", pref.code())),
+        None => Err(ApiError::invalid(
+            "prefecture",
+            "give a prefecture code from 01 (北海道) to 47 (沖縄県)",
+        )),
+    }
+}
+
+/// The 県版 values of a prefecture.
+#[utoipa::path(get, path = "/api/v1/prefectures/{prefecture}/settings", tag = "platform",
+    params(("prefecture" = String, Path, description = "prefecture code 01–47")),
+    responses((status = 200, body = [PrefectureSetting])))]
+pub async fn prefecture_settings(
+    State(state): State<AppState>,
+    _op: OperatorSession,
+    ApiPath(prefecture): ApiPath<String>,
+) -> ApiResult<Json<Vec<PrefectureSetting>>> {
+    let p = parse_prefecture(&prefecture)?;
+    let list = state.store.prefecture_settings(&p).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|(key, value)| PrefectureSetting { key, value })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct SetValue {
+    /// The new value; `null` clears it (falls back to the tier below).
+    pub value: Option<String>,
+    /// Why (kept in the history).
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Sets or clears a 県版 value for all municipalities of a prefecture.
+#[utoipa::path(put, path = "/api/v1/prefectures/{prefecture}/settings/{key}", tag = "platform", request_body = SetValue,
+    params(("prefecture" = String, Path), ("key" = String, Path)),
+    responses((status = 204), (status = 400, body = ErrorBody)))]
+pub async fn set_prefecture_setting(
+    State(state): State<AppState>,
+    op: OperatorSession,
+    ApiPath((prefecture, key)): ApiPath<(String, String)>,
+    ApiJson(req): ApiJson<SetValue>,
+) -> ApiResult<axum::http::StatusCode> {
+    let p = parse_prefecture(&prefecture)?;
+    let def = settings::find(&key).map_err(|e| ApiError::invalid("key", e.to_string()))?;
+    let value = req
+        .value
+        .as_deref()
+        .map(|v| def.validate(v))
+        .transpose()
+        .map_err(|e| ApiError::invalid("value", e.to_string()))?;
+    state
+        .store
+        .set_prefecture_setting(&p, def.key, value.as_deref(), &op.actor())
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,148 @@
+//! The caller's municipality: its info and settings (標準 → 県版 → 個別).
+
+use axum::Json;
+use axum::extract::State;
+use chrono::Utc;
+use murakumo_ledger::{EventCodec, NewEntry};
+use murakumo_store::SettingChange;
+use murakumo_tenancy::{Permission, TenancyEvent, settings};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::platform::{SetValue, TenantView};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
+use crate::session::StaffSession;
+use crate::state::AppState;
+
+/// An event of the caller's tenant, effective today, by the caller.
+pub(crate) fn entry(session: &StaffSession, event: &impl EventCodec) -> NewEntry {
+    let (kind, version, payload) = event.encode();
+    NewEntry {
+        kind: kind.to_string(),
+        version,
+        effective_date: Utc::now().date_naive(),
+        actor: session.actor(),
+        payload,
+    }
+}
+
+/// The caller's municipality.
+#[utoipa::path(get, path = "/api/v1/tenant", tag = "tenant",
+    responses((status = 200, body = TenantView), (status = 401, body = ErrorBody)))]
+pub async fn own_tenant(
+    State(state): State<AppState>,
+    session: StaffSession,
+) -> ApiResult<Json<TenantView>> {
+    Ok(Json(state.store.tenant_info(&session.tenant).await?.into()))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SettingView {
+    pub key: String,
+    pub label_ja: String,
+    pub value: Option<String>,
+    /// `standard` (標準), `prefecture` (県版) or `municipal` (個別).
+    pub tier: String,
+}
+
+/// Every setting of the caller's municipality, with the tier it comes from.
+#[utoipa::path(get, path = "/api/v1/settings", tag = "tenant",
+    responses((status = 200, body = [SettingView]), (status = 401, body = ErrorBody)))]
+pub async fn list_settings(
+    State(state): State<AppState>,
+    session: StaffSession,
+) -> ApiResult<Json<Vec<SettingView>>> {
+    let all = state.settings(&session.tenant).await?;
+    Ok(Json(
+        all.into_iter()
+            .map(|r| SettingView {
+                key: r.key.to_string(),
+                label_ja: r.label_ja.to_string(),
+                value: r.value,
+                tier: serde_json::to_value(r.tier)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+            })
+            .collect(),
+    ))
+}
+
+/// Sets (or with `null` clears) the municipality's own (個別) value.
+#[utoipa::path(put, path = "/api/v1/settings/{key}", tag = "tenant", request_body = SetValue,
+    params(("key" = String, Path)),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn set_setting(
+    State(state): State<AppState>,
+    session: StaffSession,
+    ApiPath(key): ApiPath<String>,
+    ApiJson(req): ApiJson<SetValue>,
+) -> ApiResult<axum::http::StatusCode> {
+    session.require(Permission::SettingsManage)?;
+    let def = settings::find(&key).map_err(|e| ApiError::invalid("key", e.to_string()))?;
+    let value = req
+        .value
+        .as_deref()
+        .map(|v| def.validate(v))
+        .transpose()
+        .map_err(|e| ApiError::invalid("value", e.to_string()))?;
+    let event = TenancyEvent::SettingChanged {
+        key: def.key.to_string(),
+        value,
+        reason: req.reason.trim().to_string(),
+    };
+    state
+        .store
+        .tenant(&session.tenant)
+        .append(vec![entry(&session, &event)])
+        .await?;
+    metrics::counter!("murakumo_ledger_entries_appended_total").increment(1);
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct HistoryQuery {
+    /// Only this setting.
+    pub key: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SettingChangeView {
+    pub seq: u64,
+    pub key: String,
+    pub value: Option<String>,
+    pub reason: String,
+    pub actor: String,
+    pub effective_date: String,
+    pub recorded_at: String,
+}
+
+impl From<SettingChange> for SettingChangeView {
+    fn from(c: SettingChange) -> Self {
+        SettingChangeView {
+            seq: c.seq,
+            key: c.key,
+            value: c.value,
+            reason: c.reason,
+            actor: c.actor,
+            effective_date: c.effective_date.to_string(),
+            recorded_at: c.recorded_at.to_rfc3339(),
+        }
+    }
+}
+
+/// Every change of the municipality's own settings, oldest first.
+#[utoipa::path(get, path = "/api/v1/settings/history", tag = "tenant", params(HistoryQuery),
+    responses((status = 200, body = [SettingChangeView])))]
+pub async fn setting_history(
+    State(state): State<AppState>,
+    session: StaffSession,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
+) -> ApiResult<Json<Vec<SettingChangeView>>> {
+    let list = state
+        .store
+        .tenant(&session.tenant)
+        .setting_history(q.key.as_deref())
+        .await?;
+    Ok(Json(list.into_iter().map(Into::into).collect()))
+}

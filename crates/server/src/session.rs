@@ -1,0 +1,463 @@
+//! Who is calling: login, logout, and the extractors that bind a request to
+//! exactly one tenant (staff) or to the platform (operators).
+//!
+//! The tenant comes from the session and nowhere else: no staff endpoint
+//! takes a tenant code from the URL or body, so a staff member cannot even
+//! name another municipality.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use murakumo_auth as auth;
+use murakumo_core::TenantCode;
+use murakumo_tenancy::{Permission, Staff};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ApiJson, ApiResult, ErrorBody};
+use crate::state::{AppState, IP_MAX_FAILURES, IP_WINDOW_US};
+
+pub const COOKIE: &str = "murakumo_session";
+const OPERATOR_SCOPE: &str = "op";
+/// Session activity is written back at most this often (µs).
+const TOUCH_EVERY_US: i64 = 60 * 1_000_000;
+/// Operators' idle timeout (platform-wide).
+const OPERATOR_IDLE_US: i64 = 30 * 60 * 1_000_000;
+
+/// A staff member of one tenant, authenticated.
+#[derive(Clone, Debug)]
+pub struct StaffSession {
+    pub tenant: TenantCode,
+    pub staff: Staff,
+}
+
+impl StaffSession {
+    pub fn actor(&self) -> String {
+        format!("staff:{}", self.staff.staff_id)
+    }
+
+    /// 403 unless one of the staff member's roles allows `p`.
+    pub fn require(&self, p: Permission) -> ApiResult<()> {
+        if self.staff.can(p) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "your roles ({}) do not allow {p:?}; ask your municipality's administrator (団体管理者) for the role",
+                self.staff
+                    .roles
+                    .iter()
+                    .map(|r| r.code())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
+        }
+    }
+}
+
+/// A platform operator, authenticated. Operators run the platform; they
+/// never read residents' personal data.
+#[derive(Clone, Debug)]
+pub struct OperatorSession {
+    pub operator_id: String,
+    pub login: String,
+}
+
+impl OperatorSession {
+    pub fn actor(&self) -> String {
+        format!("operator:{}", self.operator_id)
+    }
+}
+
+/// The raw credential of a request: `(scope, token)` from the cookie or an
+/// `Authorization: Bearer` header.
+fn credential(headers: &HeaderMap) -> Option<(String, String)> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| {
+            c.split(';').find_map(|kv| {
+                kv.trim()
+                    .strip_prefix(COOKIE)
+                    .and_then(|rest| rest.strip_prefix('='))
+            })
+        });
+    let value = bearer.or(cookie)?;
+    let (scope, token) = value.split_once('.')?;
+    (token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| (scope.to_string(), token.to_string()))
+}
+
+fn not_logged_in() -> ApiError {
+    ApiError::unauthorized(
+        "not logged in, or the session has ended; log in again (POST /api/v1/session)",
+    )
+}
+
+impl FromRequestParts<AppState> for StaffSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let (scope, token) = credential(&parts.headers).ok_or_else(not_logged_in)?;
+        if scope == OPERATOR_SCOPE {
+            return Err(ApiError::forbidden(
+                "this endpoint is for a municipality's staff; platform operators cannot use it",
+            ));
+        }
+        let tenant = TenantCode::parse(&scope).map_err(|_| not_logged_in())?;
+        let ts = state.store.tenant(&tenant);
+        let hash = auth::token_hash(&token);
+        let session = ts.session(&hash).await?.ok_or_else(not_logged_in)?;
+        let now = Utc::now().timestamp_micros();
+        let idle_us = state
+            .setting_i64(&tenant, "session.idle_timeout_minutes")
+            .await?
+            * 60
+            * 1_000_000;
+        if now - session.last_seen > idle_us {
+            ts.delete_session(&hash).await?;
+            return Err(ApiError::unauthorized(
+                "the session ended after inactivity; log in again",
+            ));
+        }
+        let staff = ts
+            .staff_by_id(&session.staff_id)
+            .await?
+            .filter(|s| !s.disabled)
+            .ok_or_else(not_logged_in)?;
+        if now - session.last_seen > TOUCH_EVERY_US {
+            ts.touch_session(&hash, now).await?;
+        }
+        Ok(StaffSession { tenant, staff })
+    }
+}
+
+impl FromRequestParts<AppState> for OperatorSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let (scope, token) = credential(&parts.headers).ok_or_else(not_logged_in)?;
+        if scope != OPERATOR_SCOPE {
+            return Err(ApiError::forbidden(
+                "this endpoint is for platform operators only",
+            ));
+        }
+        let hash = auth::token_hash(&token);
+        let (operator_id, last_seen) = state
+            .store
+            .operator_session(&hash)
+            .await?
+            .ok_or_else(not_logged_in)?;
+        if Utc::now().timestamp_micros() - last_seen > OPERATOR_IDLE_US {
+            state.store.delete_operator_session(&hash).await?;
+            return Err(ApiError::unauthorized(
+                "the session ended after inactivity; log in again",
+            ));
+        }
+        let op = state
+            .store
+            .operator_by_id(&operator_id)
+            .await?
+            .ok_or_else(not_logged_in)?;
+        Ok(OperatorSession {
+            operator_id,
+            login: op.login,
+        })
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
+    /// 全国地方公共団体コード of the municipality; omit to log in as a
+    /// platform operator.
+    pub tenant: Option<String>,
+    pub login: String,
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// Send as `Authorization: Bearer <token>` (the cookie is set too).
+    pub token: String,
+    pub who: WhoAmI,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WhoAmI {
+    /// `staff` or `operator`.
+    pub kind: String,
+    pub tenant: Option<String>,
+    pub tenant_name: Option<String>,
+    pub login: String,
+    pub display_name: String,
+    pub roles: Vec<String>,
+}
+
+fn login_failed() -> ApiError {
+    ApiError::unauthorized(
+        "login failed: the login id or password is wrong (ログインIDまたはパスワードが違います)",
+    )
+}
+
+/// Checks the per-address limit; returns seconds to wait if blocked.
+fn ip_blocked(state: &AppState, ip: std::net::IpAddr, now: i64) -> Option<u64> {
+    let map = state.ip_failures.lock().unwrap_or_else(|p| p.into_inner());
+    let fails = map.get(&ip)?;
+    auth::locked_until(fails, IP_MAX_FAILURES, IP_WINDOW_US, now)
+        .map(|until| ((until - now) / 1_000_000).max(1) as u64)
+}
+
+fn ip_failed(state: &AppState, ip: std::net::IpAddr, now: i64) {
+    let mut map = state.ip_failures.lock().unwrap_or_else(|p| p.into_inner());
+    let fails = map.entry(ip).or_default();
+    fails.retain(|&t| t > now - IP_WINDOW_US);
+    fails.push(now);
+    metrics::counter!("murakumo_login_failures_total").increment(1);
+}
+
+async fn verify_blocking(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
+        .await
+        .unwrap_or(false)
+}
+
+fn session_cookie(state: &AppState, value: &str, max_age: Option<i64>) -> HeaderValue {
+    let secure = if state.tls { "; Secure" } else { "" };
+    let age = max_age
+        .map(|a| format!("; Max-Age={a}"))
+        .unwrap_or_default();
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict{secure}{age}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("murakumo_session=; Path=/"))
+}
+
+/// Logs in (staff of a municipality, or a platform operator).
+#[utoipa::path(post, path = "/api/v1/session", tag = "session", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Response> {
+    let (token, who) = login_inner(&state, peer.ip(), req).await?;
+    let mut resp = axum::Json(LoginResponse {
+        token: token.clone(),
+        who,
+    })
+    .into_response();
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&state, &token, None));
+    Ok(resp)
+}
+
+/// Shared by the JSON API and the UI's login form. Returns the credential
+/// (`scope.token`) and who logged in.
+pub async fn login_inner(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    req: LoginRequest,
+) -> ApiResult<(String, WhoAmI)> {
+    let now = Utc::now().timestamp_micros();
+    if let Some(wait) = ip_blocked(state, ip, now) {
+        return Err(ApiError::too_many(
+            format!("too many failed logins from this address; try again in {wait} s"),
+            wait,
+        ));
+    }
+    let tenant_field = req
+        .tenant
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let Some(tenant_str) = tenant_field else {
+        return operator_login(state, ip, now, req).await;
+    };
+    let tenant =
+        TenantCode::parse(tenant_str).map_err(|e| ApiError::invalid("tenant", e.to_string()))?;
+    let info = match state.store.tenant_info(&tenant).await {
+        Ok(info) => info,
+        Err(murakumo_store::StoreError::TenantNotFound(_)) => {
+            return Err(ApiError::invalid(
+                "tenant",
+                format!("no municipality with code {tenant} is on this platform"),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let ts = state.store.tenant(&tenant);
+    let max_failures = state.setting_i64(&tenant, "login.max_failures").await?;
+    let lockout_us = state.setting_i64(&tenant, "login.lockout_minutes").await? * 60 * 1_000_000;
+    let login = req.login.trim().to_lowercase();
+    let failures = ts.login_failures_since(&login, now - lockout_us).await?;
+    if let Some(until) = auth::locked_until(&failures, max_failures as u32, lockout_us, now) {
+        let wait = ((until - now) / 1_000_000).max(1) as u64;
+        return Err(ApiError::too_many(
+            format!(
+                "this account is locked after {max_failures} failed logins; try again in {} min, or ask the administrator (団体管理者)",
+                wait.div_ceil(60)
+            ),
+            wait,
+        ));
+    }
+    let found = ts.staff_for_login(&login).await?;
+    let hash = found
+        .as_ref()
+        .map_or_else(|| auth::dummy_hash().to_string(), |(_, h)| h.clone());
+    let ok = verify_blocking(req.password, hash).await;
+    let staff = match found {
+        Some((staff, _)) if ok && !staff.disabled => staff,
+        _ => {
+            ts.record_login_failure(&login, now).await?;
+            ip_failed(state, ip, now);
+            tracing::warn!(tenant = %tenant, login = %login, "login failed");
+            return Err(login_failed());
+        }
+    };
+    ts.clear_login_failures(&login).await?;
+    let (token, hash) = auth::new_session_token();
+    ts.create_session(&hash, &staff.staff_id, now).await?;
+    tracing::info!(tenant = %tenant, staff_id = %staff.staff_id, "login");
+    Ok((
+        format!("{tenant}.{token}"),
+        WhoAmI {
+            kind: "staff".into(),
+            tenant: Some(tenant.to_string()),
+            tenant_name: Some(info.name),
+            login: staff.login,
+            display_name: staff.display_name,
+            roles: staff.roles.iter().map(|r| r.code().to_string()).collect(),
+        },
+    ))
+}
+
+async fn operator_login(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    now: i64,
+    req: LoginRequest,
+) -> ApiResult<(String, WhoAmI)> {
+    let login = req.login.trim().to_lowercase();
+    let found = state.store.operator_for_login(&login).await?;
+    let hash = found.as_ref().map_or_else(
+        || auth::dummy_hash().to_string(),
+        |o| o.password_hash.clone(),
+    );
+    let ok = verify_blocking(req.password, hash).await;
+    let op = match found {
+        Some(op) if ok => op,
+        _ => {
+            ip_failed(state, ip, now);
+            tracing::warn!(login = %login, "operator login failed");
+            return Err(login_failed());
+        }
+    };
+    let (token, hash) = auth::new_session_token();
+    state
+        .store
+        .create_operator_session(&hash, &op.operator_id, now)
+        .await?;
+    tracing::info!(operator_id = %op.operator_id, "operator login");
+    Ok((
+        format!("{OPERATOR_SCOPE}.{token}"),
+        WhoAmI {
+            kind: "operator".into(),
+            tenant: None,
+            tenant_name: None,
+            login: op.login,
+            display_name: op.display_name,
+            roles: vec!["platform.operator".into()],
+        },
+    ))
+}
+
+/// Who is logged in.
+#[utoipa::path(get, path = "/api/v1/session", tag = "session",
+    responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody)))]
+pub async fn whoami(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> ApiResult<axum::Json<WhoAmI>> {
+    who_from_parts(&state, req.into_parts().0)
+        .await
+        .map(axum::Json)
+}
+
+pub async fn who_from_parts(state: &AppState, mut parts: Parts) -> ApiResult<WhoAmI> {
+    match StaffSession::from_request_parts(&mut parts, state).await {
+        Ok(s) => {
+            let info = state.store.tenant_info(&s.tenant).await?;
+            Ok(WhoAmI {
+                kind: "staff".into(),
+                tenant: Some(s.tenant.to_string()),
+                tenant_name: Some(info.name),
+                login: s.staff.login,
+                display_name: s.staff.display_name,
+                roles: s.staff.roles.iter().map(|r| r.code().to_string()).collect(),
+            })
+        }
+        Err(e) if e.status == StatusCode::FORBIDDEN => {
+            let op = OperatorSession::from_request_parts(&mut parts, state).await?;
+            let display = state
+                .store
+                .operator_by_id(&op.operator_id)
+                .await?
+                .map(|o| o.display_name)
+                .unwrap_or_default();
+            Ok(WhoAmI {
+                kind: "operator".into(),
+                tenant: None,
+                tenant_name: None,
+                login: op.login,
+                display_name: display,
+                roles: vec!["platform.operator".into()],
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Logs out: the session ends on the server, and the cookie is cleared.
+#[utoipa::path(delete, path = "/api/v1/session", tag = "session", responses((status = 204)))]
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    end_session(&state, &headers).await?;
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&state, "", Some(0)));
+    Ok(resp)
+}
+
+pub async fn end_session(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+    if let Some((scope, token)) = credential(headers) {
+        let hash = auth::token_hash(&token);
+        if scope == OPERATOR_SCOPE {
+            state.store.delete_operator_session(&hash).await?;
+        } else if let Ok(t) = TenantCode::parse(&scope) {
+            state.store.tenant(&t).delete_session(&hash).await?;
+        }
+    }
+    Ok(())
+}
+
+pub fn cookie_header(state: &AppState, value: &str) -> HeaderValue {
+    session_cookie(state, value, None)
+}
+
+pub fn clear_cookie_header(state: &AppState) -> HeaderValue {
+    session_cookie(state, "", Some(0))
+}
