@@ -490,19 +490,21 @@ async fn ledger(g: &Global, cmd: LedgerCmd) -> Result<()> {
         let ts = store.tenant(&code);
         if rebuild {
             let n = ts.rebuild_projections().await?;
-            bar.println(format!("{code}: rebuilt from {n} ledger entries"));
+            bar.suspend(|| println!("{code}: rebuilt from {n} ledger entries"));
         } else {
             for chain in [Chain::Ledger, Chain::Access] {
                 match ts.verify(chain).await {
-                    Ok(h) => bar.println(format!(
-                        "{code} {}: ok, {} entries, head {}",
-                        chain.name(),
-                        h.seq,
-                        &h.hash.to_hex()[..16]
-                    )),
+                    Ok(h) => bar.suspend(|| {
+                        println!(
+                            "{code} {}: ok, {} entries, head {}",
+                            chain.name(),
+                            h.seq,
+                            &h.hash.to_hex()[..16]
+                        )
+                    }),
                     Err(e) => {
                         failed += 1;
-                        bar.println(format!("{code} {}: BROKEN: {e}", chain.name()));
+                        bar.suspend(|| println!("{code} {}: BROKEN: {e}", chain.name()));
                     }
                 }
             }

@@ -142,21 +142,24 @@ impl Entry {
     /// The stable, versioned byte form of everything but the hashes.
     ///
     /// Layout (all integers big-endian):
-    /// `"MKE1" tenant[6] seq:u64 kind_len:u16 kind version:u16
-    ///  effective_days_from_ce:i32 recorded_at_micros:i64 actor_len:u16 actor
-    ///  payload_len:u32 payload`
+    /// `"MKE1" tenant[6] seq:u64 kind_len:u32 kind version:u16
+    ///  effective_days_from_ce:i32 recorded_at_micros:i64 actor_len:u32 actor
+    ///  payload_len:u64 payload`
+    ///
+    /// Lengths are wide enough that nothing is ever cut, so the hash always
+    /// covers every byte of the entry.
     pub fn canonical_bytes(&self) -> Vec<u8> {
         let mut out =
             Vec::with_capacity(48 + self.kind.len() + self.actor.len() + self.payload.len());
         out.extend_from_slice(CANONICAL_TAG);
         out.extend_from_slice(self.tenant.as_str().as_bytes());
         out.extend_from_slice(&self.seq.to_be_bytes());
-        put_str16(&mut out, &self.kind);
+        put_bytes32(&mut out, self.kind.as_bytes());
         out.extend_from_slice(&self.version.to_be_bytes());
         out.extend_from_slice(&self.effective_date.num_days_from_ce().to_be_bytes());
         out.extend_from_slice(&self.recorded_at.0.to_be_bytes());
-        put_str16(&mut out, &self.actor);
-        out.extend_from_slice(&(self.payload.len() as u32).to_be_bytes());
+        put_bytes32(&mut out, self.actor.as_bytes());
+        out.extend_from_slice(&(self.payload.len() as u64).to_be_bytes());
         out.extend_from_slice(&self.payload);
         out
     }
@@ -178,14 +181,15 @@ impl Entry {
         let tenant =
             TenantCode::parse(tenant_str).map_err(|e| invalid("tenant", &e.to_string()))?;
         let seq = u64::from_be_bytes(r.array("seq")?);
-        let kind = r.str16("kind")?;
+        let kind = r.str32("kind")?;
         let version = u16::from_be_bytes(r.array("version")?);
         let days = i32::from_be_bytes(r.array("effective_date")?);
         let effective_date = NaiveDate::from_num_days_from_ce_opt(days)
             .ok_or_else(|| invalid("effective_date", "out of range"))?;
         let recorded_at = RecordedAt(i64::from_be_bytes(r.array("recorded_at")?));
-        let actor = r.str16("actor")?;
-        let len = u32::from_be_bytes(r.array("payload length")?) as usize;
+        let actor = r.str32("actor")?;
+        let len =
+            usize::try_from(u64::from_be_bytes(r.array("payload length")?)).unwrap_or(usize::MAX);
         let payload = r.take(len, "payload")?.to_vec();
         if r.pos != bytes.len() {
             return Err(EntryDecodeError::Trailing(bytes.len() - r.pos));
@@ -207,15 +211,12 @@ impl Entry {
     }
 }
 
-fn put_str16(out: &mut Vec<u8>, s: &str) {
-    // Kinds and actors are short identifiers; longer strings are cut at a
-    // char boundary rather than corrupting the layout.
-    let mut end = s.len().min(u16::MAX as usize);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    out.extend_from_slice(&(end as u16).to_be_bytes());
-    out.extend_from_slice(&s.as_bytes()[..end]);
+fn put_bytes32(out: &mut Vec<u8>, b: &[u8]) {
+    // A kind or actor of 4 GiB cannot exist in memory next to its entry;
+    // the conversion is checked anyway rather than cast.
+    let len = u32::try_from(b.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&b[..len as usize]);
 }
 
 fn invalid(field: &'static str, reason: &str) -> EntryDecodeError {
@@ -256,8 +257,8 @@ impl<'a> Reader<'a> {
         Ok(a)
     }
 
-    fn str16(&mut self, field: &'static str) -> Result<String, EntryDecodeError> {
-        let len = u16::from_be_bytes(self.array(field)?) as usize;
+    fn str32(&mut self, field: &'static str) -> Result<String, EntryDecodeError> {
+        let len = u32::from_be_bytes(self.array(field)?) as usize;
         let raw = self.take(len, field)?;
         String::from_utf8(raw.to_vec()).map_err(|_| invalid(field, "not UTF-8"))
     }
@@ -376,5 +377,5 @@ pub(crate) mod tests {
     }
 
     const PINNED_FIRST_HASH: &str =
-        "54ab4d3bb214e9f5085d6064af9fa1e2dafca8c80fef1b5341853451917c6ce7";
+        "72ce257f49c77bcacc093464d0945108e475cbb4ffd8fa20919ab4e29c6c2529";
 }

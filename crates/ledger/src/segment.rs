@@ -23,7 +23,8 @@ use crate::{ChainBreak, ChainHash, ChainHead, ChainVerifier, Entry, EntryDecodeE
 pub const SEGMENT_MAGIC: &[u8; 8] = b"MKSEG001";
 const HEADER_LEN: usize = 8 + 6 + 16 + 32 + 32 + 8 + 32;
 /// A segment body never inflates beyond this; guards against zstd bombs.
-const MAX_BODY: usize = 1 << 30;
+/// Shipped segments are a few MiB; rebuild-sized ones stay well below.
+const MAX_BODY: usize = 256 << 20;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SegmentHeader {
@@ -89,14 +90,19 @@ impl Segment {
             (Some(f), Some(l)) => (f, l),
             _ => return Err(SegmentError::Empty),
         };
+        if first.seq == 0 {
+            return Err(SegmentError::BadHeader(
+                "sequence numbers start at 1".into(),
+            ));
+        }
         let header = SegmentHeader {
-            tenant: first.tenant.clone(),
+            tenant: first.tenant,
             first_seq: first.seq,
             last_seq: last.seq,
             prev_hash: first.prev_hash,
             last_hash: last.hash,
         };
-        let mut v = ChainVerifier::new(header.tenant.clone(), header.start());
+        let mut v = ChainVerifier::new(header.tenant, header.start());
         for e in &entries {
             v.push(e)?;
         }
@@ -180,7 +186,7 @@ impl Segment {
         }
         let raw = decompress_bounded(body)?;
         let mut entries = Vec::new();
-        let mut verifier = ChainVerifier::new(header.tenant.clone(), header.start());
+        let mut verifier = ChainVerifier::new(header.tenant, header.start());
         let mut pos = 0usize;
         while pos < raw.len() {
             let index = entries.len();
@@ -214,7 +220,7 @@ fn decompress_bounded(body: &[u8]) -> Result<Vec<u8>, SegmentError> {
         .read_to_end(&mut out)
         .map_err(|e| SegmentError::Decompress(e.to_string()))?;
     if out.len() > MAX_BODY {
-        return Err(SegmentError::Decompress("body exceeds 1 GiB".into()));
+        return Err(SegmentError::Decompress("body exceeds 256 MiB".into()));
     }
     Ok(out)
 }

@@ -93,12 +93,18 @@ impl ChainVerifier {
     }
 
     pub fn push(&mut self, e: &Entry) -> Result<(), ChainBreak> {
-        let expected = self.last.seq + 1;
+        // A chain ends at u64::MAX; nothing can follow it.
+        let Some(expected) = self.last.seq.checked_add(1) else {
+            return Err(ChainBreak::OutOfOrder {
+                expected: u64::MAX,
+                found: e.seq,
+            });
+        };
         if e.tenant != self.tenant {
             return Err(ChainBreak::WrongTenant {
                 seq: e.seq,
-                expected: self.tenant.clone(),
-                found: e.tenant.clone(),
+                expected: self.tenant,
+                found: e.tenant,
             });
         }
         if e.seq > expected {
@@ -149,7 +155,7 @@ pub fn verify_chain<'a>(
     entries: impl IntoIterator<Item = &'a Entry>,
     recorded_head: ChainHead,
 ) -> Result<ChainHead, ChainBreak> {
-    let mut v = ChainVerifier::new(tenant.clone(), ChainHead::EMPTY);
+    let mut v = ChainVerifier::new(*tenant, ChainHead::EMPTY);
     for e in entries {
         v.push(e)?;
     }

@@ -115,3 +115,51 @@ pub async fn require_documented(
     }
     next.run(req).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn an_undocumented_api_route_is_refused() {
+        let documented: HashSet<(Method, String)> =
+            [(Method::GET, "/api/v1/known".to_string())].into();
+        let app = Router::new()
+            .route("/api/v1/known", get(|| async { "ok" }))
+            .route("/api/v1/sneaky", get(|| async { "leak" }))
+            .route("/healthz", get(|| async { "ok" }))
+            .route_layer(axum::middleware::from_fn_with_state(
+                DocumentedRoutes(Arc::new(documented)),
+                require_documented,
+            ));
+        let status = |uri: &'static str| {
+            let app = app.clone();
+            async move {
+                app.oneshot(
+                    Request::builder()
+                        .uri(uri)
+                        .body(Body::empty())
+                        .expect("request"),
+                )
+                .await
+                .expect("response")
+                .status()
+            }
+        };
+        assert_eq!(status("/api/v1/known").await, StatusCode::OK);
+        assert_eq!(
+            status("/api/v1/sneaky").await,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            status("/healthz").await,
+            StatusCode::OK,
+            "non-API routes are not in the document"
+        );
+    }
+}

@@ -79,7 +79,7 @@ impl Store {
     pub fn tenant(&self, code: &TenantCode) -> TenantStore<'_> {
         TenantStore {
             store: self,
-            tenant: code.clone(),
+            tenant: *code,
         }
     }
 

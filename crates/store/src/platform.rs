@@ -50,7 +50,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| match &e {
-                sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::TenantExists(code.clone()),
+                sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::TenantExists(*code),
                 _ => StoreError::Database(e),
             })?;
         for chain in [Chain::Ledger, Chain::Access] {
@@ -116,9 +116,9 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         tx.commit().await?;
-        let r = row.ok_or_else(|| StoreError::TenantNotFound(code.clone()))?;
+        let r = row.ok_or_else(|| StoreError::TenantNotFound(*code))?;
         Ok(TenantInfo {
-            code: code.clone(),
+            code: *code,
             name: r.try_get("name")?,
             prefecture_code: r.try_get("prefecture_code")?,
             created_at: RecordedAt(r.try_get("created_at")?).to_datetime(),

@@ -47,7 +47,7 @@ pub(crate) fn parse_date(s: &str) -> Option<NaiveDate> {
 pub(crate) fn entry_from_row(tenant: &TenantCode, row: &AnyRow) -> Result<Entry, StoreError> {
     let seq: i64 = row.try_get("seq")?;
     let corrupt = |reason: &str| StoreError::Corrupt {
-        tenant: tenant.clone(),
+        tenant: *tenant,
         seq: seq as u64,
         reason: reason.into(),
     };
@@ -60,7 +60,7 @@ pub(crate) fn entry_from_row(tenant: &TenantCode, row: &AnyRow) -> Result<Entry,
     let version: i64 = row.try_get("version")?;
     let date: String = row.try_get("effective_date")?;
     Ok(Entry {
-        tenant: tenant.clone(),
+        tenant: *tenant,
         seq: seq as u64,
         prev_hash: ChainHash::from_slice(&prev)
             .ok_or_else(|| corrupt("prev_hash is not 32 bytes"))?,

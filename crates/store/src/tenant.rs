@@ -56,7 +56,7 @@ impl TenantStore<'_> {
         let mut tx = self.begin(false).await?;
         let head = read_head(&mut tx, &self.tenant, chain).await?;
         tx.commit().await?;
-        head.ok_or_else(|| StoreError::TenantNotFound(self.tenant.clone()))
+        head.ok_or_else(|| StoreError::TenantNotFound(self.tenant))
     }
 
     /// Appends domain events to the ledger and projects them, atomically.
@@ -117,7 +117,7 @@ impl TenantStore<'_> {
     /// are fine: the chain is checked up to the head read at the start.
     pub async fn verify(&self, chain: Chain) -> Result<ChainHead, StoreError> {
         let head = self.head(chain).await?;
-        let mut verifier = ChainVerifier::new(self.tenant.clone(), ChainHead::EMPTY);
+        let mut verifier = ChainVerifier::new(self.tenant, ChainHead::EMPTY);
         let mut after = 0;
         while after < head.seq {
             let page = self.read_after(chain, after, 10_000).await?;
@@ -161,7 +161,7 @@ impl TenantStore<'_> {
 
     fn chain_error(&self, chain: Chain, source: murakumo_ledger::ChainBreak) -> StoreError {
         StoreError::Chain {
-            tenant: self.tenant.clone(),
+            tenant: self.tenant,
             chain: chain.name(),
             source,
         }
@@ -555,7 +555,7 @@ pub(crate) async fn read_head(
         let seq: i64 = r.try_get("seq")?;
         let hash: Vec<u8> = r.try_get("hash")?;
         let hash = ChainHash::from_slice(&hash).ok_or_else(|| StoreError::Corrupt {
-            tenant: tenant.clone(),
+            tenant: *tenant,
             seq: seq as u64,
             reason: "chain head hash is not 32 bytes".into(),
         })?;
@@ -583,17 +583,17 @@ pub(crate) async fn append_in(
             .execute(&mut **tx)
             .await?;
     if locked.rows_affected() == 0 {
-        return Err(StoreError::TenantNotFound(tenant.clone()));
+        return Err(StoreError::TenantNotFound(*tenant));
     }
     let head = read_head(tx, tenant, chain)
         .await?
-        .ok_or_else(|| StoreError::TenantNotFound(tenant.clone()))?;
+        .ok_or_else(|| StoreError::TenantNotFound(*tenant))?;
     let now = RecordedAt::now();
     let mut prev = head;
     let sealed: Vec<Entry> = news
         .into_iter()
         .map(|n| {
-            let e = Entry::seal(tenant.clone(), prev.seq + 1, prev.hash, now, n);
+            let e = Entry::seal(*tenant, prev.seq + 1, prev.hash, now, n);
             prev = ChainHead {
                 seq: e.seq,
                 hash: e.hash,

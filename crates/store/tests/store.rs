@@ -12,7 +12,10 @@ use sqlx::Row;
 
 enum Keep {
     Sqlite(tempfile::TempDir),
-    Postgres { cluster: PgCluster, url: String },
+    Postgres {
+        cluster: Box<PgCluster>,
+        url: String,
+    },
 }
 
 struct Harness {
@@ -36,7 +39,10 @@ impl Harness {
         let store = Store::open_postgres(&url).await.expect("open postgres");
         Harness {
             store,
-            keep: Keep::Postgres { cluster, url },
+            keep: Keep::Postgres {
+                cluster: Box::new(cluster),
+                url,
+            },
         }
     }
 
@@ -272,7 +278,6 @@ async fn two_nodes_append_gap_free(h: &Harness) {
             } else {
                 other.clone()
             };
-            let t = t.clone();
             tasks.push(tokio::spawn(async move {
                 let mut seqs = Vec::new();
                 for i in 0..25 {

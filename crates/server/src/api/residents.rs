@@ -16,14 +16,44 @@ use crate::observe::current_request_id;
 use crate::session::StaffSession;
 use crate::state::AppState;
 
-/// The purpose of an access (利用目的): header `x-purpose`, else `照会`.
+/// The purpose of an access (利用目的): header `x-purpose` (UTF-8, or
+/// percent-encoded UTF-8 as browsers send it), else `照会`.
 fn purpose(headers: &HeaderMap) -> String {
-    headers
+    let raw = headers
         .get("x-purpose")
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(100).collect())
-        .filter(|s: &String| !s.trim().is_empty())
-        .unwrap_or_else(|| "照会".to_string())
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    let decoded = percent_decode(&raw).unwrap_or(raw);
+    let text: String = decoded
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect();
+    if text.trim().is_empty() {
+        "照会".to_string()
+    } else {
+        text.trim().to_string()
+    }
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    if !s.contains('%') {
+        return None;
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 pub(crate) async fn log(
@@ -266,4 +296,24 @@ pub async fn move_in(
         .await?
         .ok_or_else(|| ApiError::internal("recorded resident not found"))?;
     Ok(Json(r.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn purpose_header() {
+        let mut h = HeaderMap::new();
+        assert_eq!(purpose(&h), "照会");
+        h.insert("x-purpose", "%E4%BA%A4%E4%BB%98".parse().expect("header"));
+        assert_eq!(purpose(&h), "交付");
+        h.insert(
+            "x-purpose",
+            axum::http::HeaderValue::from_bytes("窓口".as_bytes()).expect("header"),
+        );
+        assert_eq!(purpose(&h), "窓口");
+        h.insert("x-purpose", "%ZZ".parse().expect("header"));
+        assert_eq!(purpose(&h), "%ZZ");
+    }
 }

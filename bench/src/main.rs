@@ -1,0 +1,103 @@
+//! `murakumo-bench`: Murakumo's benchmarks, one subcommand each. Every
+//! benchmark measures its peers in the same run, prints a table of rates
+//! and ratios, and writes its section of `bench/RESULTS.md`.
+//!
+//! Timings live here and nowhere else: tests never assert on time.
+
+mod foundation;
+mod peer;
+mod population;
+mod report;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::peer::Engine;
+
+#[derive(Parser)]
+#[command(name = "murakumo-bench", version, about = "Murakumo's benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Bench,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Ledger append, verify, read stream, segments and projection rebuild
+    /// on SQLite and PostgreSQL, against plain INSERT / COPY (issue 3).
+    Foundation {
+        /// Ledger entries to append (and peer rows to insert).
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: usize,
+        /// Residents of the tenant whose projections are rebuilt.
+        #[arg(long, default_value_t = 270_000)]
+        residents: usize,
+        /// Entries per `append` call (one transaction each).
+        #[arg(long, default_value_t = 1_000)]
+        batch: usize,
+        #[arg(long, value_enum, default_value_t = Backend::Both)]
+        backend: Backend,
+        /// Results file whose `foundation` section this run replaces.
+        #[arg(long, default_value = "bench/RESULTS.md")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Backend {
+    Sqlite,
+    Postgres,
+    Both,
+}
+
+impl Backend {
+    fn engines(self) -> Vec<Engine> {
+        match self {
+            Backend::Sqlite => vec![Engine::Sqlite],
+            Backend::Postgres => vec![Engine::Postgres],
+            Backend::Both => vec![Engine::Sqlite, Engine::Postgres],
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Bench::Foundation {
+            entries,
+            residents,
+            batch,
+            backend,
+            out,
+        } => {
+            anyhow::ensure!(
+                entries > 0 && residents > 0 && batch > 0,
+                "sizes must be positive"
+            );
+            let opts = foundation::Options {
+                entries,
+                residents,
+                batch,
+                backends: backend.engines(),
+            };
+            let machine = report::Machine::probe();
+            let reports = foundation::run(&opts).await?;
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            let command = format!(
+                "cargo run --release -p murakumo-bench -- {}",
+                args.join(" ")
+            );
+            println!("\n{}", report::table(&opts, &reports));
+            println!("{}", report::aims(&opts, &reports));
+            report::write_section(
+                &out,
+                "foundation",
+                &report::section(&machine, &report::load_average(), &command, &opts, &reports),
+            )?;
+            eprintln!("results written to {}", out.display());
+        }
+    }
+    Ok(())
+}

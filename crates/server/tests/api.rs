@@ -1,0 +1,696 @@
+//! The API end to end against a real server, on both backends.
+
+mod common;
+
+use common::{B_MARKERS, Db, TestServer, b_resident, tenant_a, tenant_b};
+use murakumo_store::Chain;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// Every (method, path) the OpenAPI document lists.
+fn documented() -> Vec<(Method, String)> {
+    let doc = serde_json::to_value(murakumo_server::openapi()).expect("openapi json");
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for m in ["get", "post", "put", "delete", "patch"] {
+            if item.get(m).is_some() {
+                out.push((m.to_uppercase().parse().expect("method"), path.clone()));
+            }
+        }
+    }
+    assert!(out.len() >= 20, "the API has its routes: {out:?}");
+    out
+}
+
+/// A concrete request for a documented route, aimed at tenant B's data
+/// wherever the route takes an identifier.
+fn aimed_at_b(path: &str) -> String {
+    let filled = path
+        .replace("{resident_code}", &b_resident())
+        .replace("{staff_id}", &format!("s-admin-{}", tenant_b()))
+        .replace("{code}", tenant_b().as_str())
+        .replace("{prefecture}", "01")
+        .replace("{key}", "login.max_failures");
+    let query = format!("kana=ヒトクノ&subject=resident:{}&limit=100", b_resident());
+    format!("{filled}?{query}")
+}
+
+fn body_for(method: &Method, path: &str) -> Option<Value> {
+    if *method == Method::GET || *method == Method::DELETE {
+        return None;
+    }
+    Some(match path {
+        "/api/v1/settings/{key}" => json!({"value": "9", "reason": "isolation test"}),
+        "/api/v1/staff" => {
+            json!({"login": "intruder", "display_name": "侵入", "roles": ["auditor"], "password": "intruder password 123"})
+        }
+        "/api/v1/staff/{staff_id}/roles" => json!({"roles": ["auditor"]}),
+        "/api/v1/residents" => json!({
+            "resident_code": b_resident(), "household_id": "H9", "family_name": "侵入", "family_kana": "シンニュウ",
+            "birth_date": "1990-01-01", "sex_code": 1, "address": "どこか", "relationship": "世帯主"
+        }),
+        "/api/v1/tenants" => json!({"code": tenant_b().to_string(), "name": "乗っ取り"}),
+        "/api/v1/session" => {
+            json!({"tenant": tenant_b().to_string(), "login": "all", "password": "wrong password!!"})
+        }
+        _ => json!({}),
+    })
+}
+
+/// What tenant B has, to prove nothing of it changed.
+async fn b_state(s: &TestServer) -> (u64, u64, u64, String) {
+    let ts = s.store.tenant(&tenant_b());
+    let staff = ts.staff_list().await.expect("staff");
+    (
+        ts.head(Chain::Ledger).await.expect("head").seq,
+        ts.count_residents().await.expect("count"),
+        staff.len() as u64,
+        format!("{:?}", staff),
+    )
+}
+
+async fn staff_of_a_cannot_reach_b_by_any_route(db: Db) {
+    let s = TestServer::start(db).await;
+    let before = b_state(&s).await;
+    let b_access_before = s
+        .store
+        .tenant(&tenant_b())
+        .head(Chain::Access)
+        .await
+        .expect("head")
+        .seq;
+    let mut routes = documented();
+    // Log out last, so the sweep runs with a live session.
+    routes.sort_by_key(|(m, p)| (*m == Method::DELETE && p == "/api/v1/session", p.clone()));
+    for login in ["all", "admin", "auditor"] {
+        let client = s.login(Some(&tenant_a()), login).await;
+        for (method, path) in &routes {
+            let url = s.url(&aimed_at_b(path));
+            let mut req = client.request(method.clone(), &url);
+            if let Some(body) = body_for(method, path) {
+                req = req.json(&body);
+            }
+            let resp = req.send().await.expect("send");
+            let status = resp.status();
+            let text = resp.text().await.expect("body");
+            for marker in B_MARKERS {
+                assert!(
+                    !text.contains(marker),
+                    "{login} of A got B's data ({marker}) from {method} {path}: {status} {text}"
+                );
+            }
+            assert_ne!(
+                status,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "{method} {path}: {text}"
+            );
+        }
+    }
+    assert_eq!(b_state(&s).await, before, "tenant B is unchanged");
+    assert_eq!(
+        s.store
+            .tenant(&tenant_b())
+            .head(Chain::Access)
+            .await
+            .expect("head")
+            .seq,
+        b_access_before,
+        "nothing was logged as an access to B"
+    );
+    // And A's own view is A's: its 5 residents plus the 転入 the sweep
+    // recorded in A (住民票コード stay with a person across moves, so A may
+    // record one that B also has), never B's.
+    let a = s.login(Some(&tenant_a()), "all").await;
+    let count: Value = a
+        .get(s.url("/api/v1/residents/count"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(count["count"], 6);
+    let staff: Value = a
+        .get(s.url("/api/v1/staff"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let ids: Vec<&str> = staff
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|st| st["staff_id"].as_str())
+        .collect();
+    assert!(
+        ids.len() >= 4 && ids.iter().all(|id| !id.ends_with(tenant_b().as_str())),
+        "{ids:?}"
+    );
+    s.stop().await;
+}
+
+async fn every_documented_route_is_served(db: Db) {
+    let s = TestServer::start(db).await;
+    let client = reqwest::Client::new();
+    for (method, path) in documented() {
+        let resp = client
+            .request(method.clone(), s.url(&aimed_at_b(&path)))
+            .send()
+            .await
+            .expect("send");
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        assert_ne!(
+            body["error"]["code"], "route_not_found",
+            "{method} {path} is documented but not served"
+        );
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+    }
+    // Something undocumented is not served.
+    let resp = client
+        .get(s.url("/api/v1/secret-backdoor"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    s.stop().await;
+}
+
+async fn errors_have_one_shape_with_the_request_id(db: Db) {
+    let s = TestServer::start(db).await;
+    let client = s.login(Some(&tenant_a()), "admin").await;
+    let resp = client
+        .put(s.url("/api/v1/settings/login.max_failures"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let rid = resp.headers()["x-request-id"]
+        .to_str()
+        .expect("header")
+        .to_string();
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "bad_request");
+    assert_eq!(body["error"]["request_id"], rid.as_str());
+    let resp = client
+        .put(s.url("/api/v1/settings/login.max_failures"))
+        .json(&json!({"value": "2"}))
+        .send()
+        .await
+        .expect("send");
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "invalid");
+    assert_eq!(body["error"]["field"], "value");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("from 3 to 20"),
+        "{body}"
+    );
+    let resp = reqwest::Client::new()
+        .post(s.url("/api/v1/tenants"))
+        .json(&json!({"code": "012288", "name": "x"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    s.stop().await;
+}
+
+async fn operator_creates_tenants_and_bad_codes_are_refused(db: Db) {
+    let s = TestServer::start(db).await;
+    let op = s.login(None, "op").await;
+    let resp = op
+        .post(s.url("/api/v1/tenants"))
+        .json(&json!({"code": "131017", "name": "千代田区"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["error"]["field"], "code");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("expected 6"),
+        "{body}"
+    );
+    let resp = op
+        .post(s.url("/api/v1/tenants"))
+        .json(&json!({"code": "131016", "name": "千代田区"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let t: Value = resp.json().await.expect("json");
+    assert_eq!(t["prefecture_name"], "東京都");
+    let list: Value = op
+        .get(s.url("/api/v1/tenants"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list.as_array().expect("list").len(), 3);
+    let again = op
+        .post(s.url("/api/v1/tenants"))
+        .json(&json!({"code": "131016", "name": "千代田区"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    // Operators read no personal data.
+    let resp = op
+        .get(s.url("/api/v1/residents/count"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let v: Value = op
+        .post(s.url(&format!("/api/v1/tenants/{}/verify", tenant_a())))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["ledger_head_seq"], 10);
+    s.stop().await;
+}
+
+async fn settings_resolve_in_tiers_with_history(db: Db) {
+    let s = TestServer::start(db).await;
+    let op = s.login(None, "op").await;
+    let admin = s.login(Some(&tenant_a()), "admin").await;
+    let tier = |list: &Value, key: &str| {
+        let item = list
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|i| i["key"] == key)
+            .cloned()
+            .expect("present");
+        (
+            item["value"].as_str().map(str::to_string),
+            item["tier"].as_str().expect("tier").to_string(),
+        )
+    };
+    let key = "tax.light_vehicle.due_date";
+    let list: Value = admin
+        .get(s.url("/api/v1/settings"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(tier(&list, key), (Some("05-31".into()), "standard".into()));
+    let r = op
+        .put(s.url(&format!("/api/v1/prefectures/01/settings/{key}")))
+        .json(&json!({"value": "6-1"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let list: Value = admin
+        .get(s.url("/api/v1/settings"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        tier(&list, key),
+        (Some("06-01".into()), "prefecture".into())
+    );
+    let r = admin
+        .put(s.url(&format!("/api/v1/settings/{key}")))
+        .json(&json!({"value": "06-30", "reason": "条例改正"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let list: Value = admin
+        .get(s.url("/api/v1/settings"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(tier(&list, key), (Some("06-30".into()), "municipal".into()));
+    // Tenant B (same prefecture) gets the 県版 value, not A's.
+    let b = s.login(Some(&tenant_b()), "admin").await;
+    let list: Value = b
+        .get(s.url("/api/v1/settings"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        tier(&list, key),
+        (Some("06-01".into()), "prefecture".into())
+    );
+    admin
+        .put(s.url(&format!("/api/v1/settings/{key}")))
+        .json(&json!({"value": null, "reason": "戻す"}))
+        .send()
+        .await
+        .expect("send");
+    let list: Value = admin
+        .get(s.url("/api/v1/settings"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(tier(&list, key).1, "prefecture");
+    let history: Value = admin
+        .get(s.url(&format!("/api/v1/settings/history?key={key}")))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let h = history.as_array().expect("list");
+    assert_eq!(h.len(), 2);
+    assert_eq!(h[0]["reason"], "条例改正");
+    assert_eq!(h[1]["value"], Value::Null);
+    assert_eq!(h[0]["actor"], format!("staff:s-admin-{}", tenant_a()));
+    // A clerk may not change settings.
+    let clerk = s.login(Some(&tenant_a()), "clerk").await;
+    let r = clerk
+        .put(s.url(&format!("/api/v1/settings/{key}")))
+        .json(&json!({"value": "06-30"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    s.stop().await;
+}
+
+async fn reads_of_personal_data_are_in_the_access_log(db: Db) {
+    let s = TestServer::start(db).await;
+    let clerk = s.login(Some(&tenant_a()), "clerk").await;
+    let code = common::resident_code(1_000_000_002);
+    let r = clerk
+        .get(s.url(&format!("/api/v1/residents/{code}")))
+        .header("x-purpose", "住民票の写し交付")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    let rid = r.headers()["x-request-id"]
+        .to_str()
+        .expect("rid")
+        .to_string();
+    let found: Value = clerk
+        .get(s.url("/api/v1/residents?kana=ヤマ"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(found.as_array().expect("list").len(), 5);
+    // The clerk cannot read the log; the auditor can, and sees who, whom, why.
+    assert_eq!(
+        clerk
+            .get(s.url("/api/v1/access-log"))
+            .send()
+            .await
+            .expect("send")
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let auditor = s.login(Some(&tenant_a()), "auditor").await;
+    let log: Value = auditor
+        .get(s.url(&format!("/api/v1/access-log?subject=resident:{code}")))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let rows = log.as_array().expect("list");
+    assert_eq!(rows.len(), 2, "one read and one search result: {log}");
+    let read = rows
+        .iter()
+        .find(|r| r["action"] == "read")
+        .expect("read logged");
+    assert_eq!(read["actor"], format!("staff:s-clerk-{}", tenant_a()));
+    assert_eq!(read["purpose"], "住民票の写し交付");
+    assert_eq!(read["request_id"], rid.as_str());
+    let searches: Value = auditor
+        .get(s.url("/api/v1/access-log?action=search&subject=search:kana=ヤマ"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(searches.as_array().expect("list").len(), 1);
+    let v: Value = auditor
+        .post(s.url("/api/v1/ledger/verify"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        v["access_head_seq"], 7,
+        "1 read + 1 search + 5 results: {v}"
+    );
+    s.stop().await;
+}
+
+async fn failed_logins_lock_the_account(db: Db) {
+    let s = TestServer::start(db).await;
+    let a = tenant_a();
+    for _ in 0..5 {
+        let (status, body) = s
+            .token(Some(&a), "clerk", "wrong password!!")
+            .await
+            .expect_err("refused");
+        assert_eq!(status, 401);
+        assert_eq!(body["error"]["code"], "unauthorized");
+    }
+    let (status, body) = s
+        .token(Some(&a), "clerk", common::PASSWORD)
+        .await
+        .expect_err("locked");
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("locked")
+    );
+    // The lock is per account: another account of the same tenant logs in.
+    assert!(s.token(Some(&a), "auditor", common::PASSWORD).await.is_ok());
+    // An unknown login and a wrong password look the same.
+    let (_, unknown) = s
+        .token(Some(&a), "nobody", "wrong password!!")
+        .await
+        .expect_err("refused");
+    let (_, wrong) = s
+        .token(Some(&a), "admin", "wrong password!!")
+        .await
+        .expect_err("refused");
+    assert_eq!(unknown["error"]["message"], wrong["error"]["message"]);
+    s.stop().await;
+}
+
+async fn logout_ends_the_session_on_the_server(db: Db) {
+    let s = TestServer::start(db).await;
+    let clerk = s.login(Some(&tenant_a()), "clerk").await;
+    assert_eq!(
+        clerk
+            .get(s.url("/api/v1/session"))
+            .send()
+            .await
+            .expect("send")
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        clerk
+            .delete(s.url("/api/v1/session"))
+            .send()
+            .await
+            .expect("send")
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        clerk
+            .get(s.url("/api/v1/session"))
+            .send()
+            .await
+            .expect("send")
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    s.stop().await;
+}
+
+async fn staff_accounts_are_managed_by_the_admin(db: Db) {
+    let s = TestServer::start(db).await;
+    let admin = s.login(Some(&tenant_a()), "admin").await;
+    let r = admin
+        .post(s.url("/api/v1/staff"))
+        .json(&json!({"login": "newclerk", "display_name": "新人 窓口", "roles": ["resident.clerk"], "password": "a long enough password"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    let created: Value = r.json().await.expect("json");
+    let id = created["staff_id"].as_str().expect("id").to_string();
+    let dup = admin
+        .post(s.url("/api/v1/staff"))
+        .json(&json!({"login": "newclerk", "display_name": "x", "roles": [], "password": "a long enough password"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(dup.status(), StatusCode::CONFLICT);
+    let bad = admin
+        .post(s.url("/api/v1/staff"))
+        .json(&json!({"login": "x2", "display_name": "x", "roles": ["mayor"], "password": "short"}))
+        .send()
+        .await
+        .expect("send");
+    let body: Value = bad.json().await.expect("json");
+    assert_eq!(body["error"]["field"], "login");
+    assert!(
+        s.token(Some(&tenant_a()), "newclerk", "a long enough password")
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        admin
+            .post(s.url(&format!("/api/v1/staff/{id}/disable")))
+            .send()
+            .await
+            .expect("send")
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert!(
+        s.token(Some(&tenant_a()), "newclerk", "a long enough password")
+            .await
+            .is_err()
+    );
+    s.stop().await;
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Db::Sqlite).await } )* }
+        mod postgres { $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Db::Postgres).await } )* }
+    };
+}
+
+on_both_backends!(
+    staff_of_a_cannot_reach_b_by_any_route,
+    every_documented_route_is_served,
+    errors_have_one_shape_with_the_request_id,
+    operator_creates_tenants_and_bad_codes_are_refused,
+    settings_resolve_in_tiers_with_history,
+    reads_of_personal_data_are_in_the_access_log,
+    failed_logins_lock_the_account,
+    logout_ends_the_session_on_the_server,
+    staff_accounts_are_managed_by_the_admin,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_when_a_certificate_is_given() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("cert");
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).expect("write");
+    std::fs::write(&key_path, cert.key_pair.serialize_pem()).expect("write");
+    let data = tempfile::tempdir().expect("tempdir");
+    let store = murakumo_store::Store::open_sqlite(data.path())
+        .await
+        .expect("open");
+    let s = TestServer::serve(store, data, None, Some((cert_path, key_path))).await;
+    assert!(s.base.starts_with("https://"));
+    let client = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).expect("pem"),
+        )
+        .resolve(
+            "localhost",
+            s.base.trim_start_matches("https://").parse().expect("addr"),
+        )
+        .build()
+        .expect("client");
+    let url = s.base.replace("127.0.0.1", "localhost");
+    let r = client
+        .get(format!("{url}/healthz"))
+        .send()
+        .await
+        .expect("https works");
+    assert_eq!(r.status(), StatusCode::OK);
+    // Plain HTTP to the HTTPS port fails.
+    assert!(
+        reqwest::get(format!("{}/healthz", s.base.replace("https", "http")))
+            .await
+            .is_err_or_not_ok()
+    );
+    s.stop().await;
+}
+
+trait NotOk {
+    fn is_err_or_not_ok(&self) -> bool;
+}
+impl NotOk for Result<reqwest::Response, reqwest::Error> {
+    fn is_err_or_not_ok(&self) -> bool {
+        self.as_ref().map_or(true, |r| !r.status().is_success())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_metrics_and_openapi_are_public() {
+    let s = TestServer::start(Db::Sqlite).await;
+    let health: Value = reqwest::get(s.url("/healthz"))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(health["status"], "ok");
+    let metrics = reqwest::get(s.url("/metrics"))
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("murakumo_http_requests_total"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("murakumo_tenants 2"), "{metrics}");
+    let doc: Value = reqwest::get(s.url("/api/v1/openapi.json"))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert!(doc["openapi"].as_str().expect("version").starts_with("3."));
+    assert!(doc["paths"]["/api/v1/residents/{resident_code}"]["get"].is_object());
+    s.stop().await;
+}

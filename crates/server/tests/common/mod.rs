@@ -1,0 +1,270 @@
+//! A real server on a free port, on SQLite or a throwaway PostgreSQL, with
+//! two municipalities, staff and an operator.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use murakumo_core::{ResidentCode, TenantCode};
+use murakumo_ledger::{EventCodec, NewEntry};
+use murakumo_resident::{MovedIn, ResidentEvent};
+use murakumo_server::ServeConfig;
+use murakumo_store::{Operator, Store};
+use murakumo_tenancy::{Role, StaffCreated, TenancyEvent};
+use murakumo_testkit::PgCluster;
+use tokio::sync::oneshot;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+#[derive(Clone, Copy, Debug)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub store: Store,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+    _pg: Option<PgCluster>,
+}
+
+/// 深川市 (A) and 北竜町 (B).
+pub fn tenant_a() -> TenantCode {
+    TenantCode::from_five_digits("01228").expect("valid")
+}
+pub fn tenant_b() -> TenantCode {
+    TenantCode::from_five_digits("01436").expect("valid")
+}
+
+/// Strings that only tenant B's data contains.
+pub const B_MARKERS: [&str; 4] = ["北竜町", "秘匿野", "ヒトクノ", "北竜 職員"];
+
+pub fn resident_code(n: u64) -> String {
+    ResidentCode::from_ten_digits(&format!("{n:010}"))
+        .expect("valid")
+        .as_str()
+        .to_string()
+}
+
+pub fn b_resident() -> String {
+    resident_code(9_000_000_001)
+}
+
+pub fn entry(e: &impl EventCodec) -> NewEntry {
+    let (kind, version, payload) = e.encode();
+    NewEntry {
+        kind: kind.into(),
+        version,
+        effective_date: NaiveDate::from_ymd_opt(2026, 4, 1).expect("date"),
+        actor: "system:test".into(),
+        payload,
+    }
+}
+
+fn moved_in(code: String, family: &str, kana: &str) -> NewEntry {
+    entry(&ResidentEvent::MovedIn(MovedIn {
+        resident_code: code,
+        household_id: "H1".into(),
+        family_name: family.into(),
+        given_name: "花子".into(),
+        family_kana: kana.into(),
+        given_kana: "ハナコ".into(),
+        birth_date: NaiveDate::from_ymd_opt(1980, 5, 5).expect("date"),
+        sex_code: 2,
+        address: "北海道1条1番".into(),
+        relationship: "世帯主".into(),
+    }))
+}
+
+fn staff(id: &str, login: &str, name: &str, roles: &[Role], hash: &str) -> NewEntry {
+    entry(&TenancyEvent::StaffCreated(StaffCreated {
+        staff_id: id.into(),
+        login: login.into(),
+        display_name: name.into(),
+        roles: roles.iter().map(|r| r.code().to_string()).collect(),
+        password_hash: hash.into(),
+    }))
+}
+
+impl TestServer {
+    pub async fn start(db: Db) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, pg) = match db {
+            Db::Sqlite => (Store::open_sqlite(dir.path()).await.expect("sqlite"), None),
+            Db::Postgres => {
+                let pg = PgCluster::start().expect("PostgreSQL");
+                let url = pg.create_database("murakumo");
+                (
+                    Store::open_postgres(&url).await.expect("postgres"),
+                    Some(pg),
+                )
+            }
+        };
+        seed(&store).await;
+        Self::serve(store, dir, pg, None).await
+    }
+
+    pub async fn serve(
+        store: Store,
+        dir: tempfile::TempDir,
+        pg: Option<PgCluster>,
+        tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    ) -> TestServer {
+        let port = murakumo_testkit::free_port();
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let config = ServeConfig {
+            listen: ([127, 0, 0, 1], port).into(),
+            tls,
+            grace: Duration::from_secs(5),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (ready_tx, ready) = oneshot::channel();
+        let s = store.clone();
+        let task = tokio::spawn(async move {
+            murakumo_server::serve(
+                s,
+                config,
+                async {
+                    let _ = stopped.await;
+                },
+                move |_| {
+                    let _ = ready_tx.send(());
+                },
+            )
+            .await
+            .expect("serve");
+        });
+        tokio::time::timeout(Duration::from_secs(20), ready)
+            .await
+            .expect("server starts")
+            .expect("ready");
+        TestServer {
+            base: format!("{scheme}://127.0.0.1:{port}"),
+            store,
+            stop: Some(stop),
+            task: Some(task),
+            _dir: dir,
+            _pg: pg,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Logs in and returns a client that sends the token.
+    pub async fn login(&self, tenant: Option<&TenantCode>, login: &str) -> reqwest::Client {
+        let token = self
+            .token(tenant, login, PASSWORD)
+            .await
+            .expect("login succeeds");
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().expect("header"),
+        );
+        reqwest::Client::builder()
+            .default_headers(h)
+            .build()
+            .expect("client")
+    }
+
+    pub async fn token(
+        &self,
+        tenant: Option<&TenantCode>,
+        login: &str,
+        password: &str,
+    ) -> Result<String, (u16, serde_json::Value)> {
+        let resp = reqwest::Client::new()
+            .post(self.url("/api/v1/session"))
+            .json(&serde_json::json!({"tenant": tenant.map(|t| t.to_string()), "login": login, "password": password}))
+            .send()
+            .await
+            .expect("send");
+        let status = resp.status().as_u16();
+        let body: serde_json::Value = resp.json().await.expect("json");
+        if status == 200 {
+            Ok(body["token"].as_str().expect("token").to_string())
+        } else {
+            Err((status, body))
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Operator `op`; in each tenant: `admin` (団体管理者), `all` (every role),
+/// `clerk` (住民記録 担当), `auditor`; residents; B's are marked.
+pub async fn seed(store: &Store) {
+    let hash = murakumo_auth::hash_password(PASSWORD).expect("hash");
+    store
+        .create_operator(&Operator {
+            operator_id: "op-1".into(),
+            login: "op".into(),
+            display_name: "運用".into(),
+            password_hash: hash.clone(),
+        })
+        .await
+        .expect("operator");
+    for (code, name, staff_name, family, kana, base) in [
+        (
+            tenant_a(),
+            "深川市",
+            "深川 職員",
+            "山田",
+            "ヤマダ",
+            1_000_000_001u64,
+        ),
+        (
+            tenant_b(),
+            "北竜町",
+            "北竜 職員",
+            "秘匿野",
+            "ヒトクノ",
+            9_000_000_001u64,
+        ),
+    ] {
+        store
+            .create_tenant(&code, name, "system:test")
+            .await
+            .expect("tenant");
+        let p = code.as_str();
+        let mut entries = vec![
+            staff(
+                &format!("s-admin-{p}"),
+                "admin",
+                staff_name,
+                &[Role::TenantAdmin],
+                &hash,
+            ),
+            staff(&format!("s-all-{p}"), "all", staff_name, &Role::ALL, &hash),
+            staff(
+                &format!("s-clerk-{p}"),
+                "clerk",
+                staff_name,
+                &[Role::ResidentClerk],
+                &hash,
+            ),
+            staff(
+                &format!("s-auditor-{p}"),
+                "auditor",
+                staff_name,
+                &[Role::Auditor],
+                &hash,
+            ),
+        ];
+        entries.extend((0..5).map(|i| moved_in(resident_code(base + i), family, kana)));
+        store.tenant(&code).append(entries).await.expect("seed");
+    }
+}
