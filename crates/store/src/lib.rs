@@ -22,12 +22,14 @@ mod error;
 mod platform;
 mod projection;
 mod rows;
+mod shipping;
 mod tenant;
 
 pub use backend::{Backend, BackendKind};
 pub use error::StoreError;
 pub use platform::{Operator, TenantInfo};
 pub use rows::{AccessFilter, AccessLogRow, Chain, SettingChange};
+pub use shipping::Applied;
 pub use tenant::{SessionRow, TenantStore};
 
 use std::path::Path;

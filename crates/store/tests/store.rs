@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use murakumo_core::{ResidentCode, TenantCode};
 use murakumo_ledger::{ChainBreak, ChainHead, EventCodec, NewEntry, Segment, cut_segments};
 use murakumo_resident::{MovedIn, ResidentEvent};
-use murakumo_store::{AccessFilter, BackendKind, Chain, Store, StoreError};
+use murakumo_store::{AccessFilter, Applied, BackendKind, Chain, Store, StoreError};
 use murakumo_tenancy::{AccessAction, AccessRecord, StaffCreated, TenancyEvent};
 use murakumo_testkit::PgCluster;
 use sqlx::Row;
@@ -573,6 +573,137 @@ async fn sessions_and_login_failures(h: &Harness) {
     );
 }
 
+async fn segments_ship_a_tenant_to_another_store(h: &Harness) {
+    // Source: an SQLite store with a tenant's ledger and access log.
+    let src_dir = tempfile::tempdir().expect("tempdir");
+    let src = Store::open_sqlite(src_dir.path()).await.expect("open");
+    let t = fukagawa();
+    src.create_tenant(&t, "深川市", "operator:test")
+        .await
+        .expect("create");
+    src.tenant(&t)
+        .append((0..300).map(|i| resident(i, "山田")).collect())
+        .await
+        .expect("append");
+    let rec = AccessRecord {
+        action: AccessAction::Read,
+        subject: "resident:1".into(),
+        purpose: "照会".into(),
+        detail: String::new(),
+        request_id: "r".into(),
+    };
+    src.tenant(&t)
+        .log_access("staff:a", &[rec])
+        .await
+        .expect("log");
+
+    // Destination: the harness's backend.
+    let dst = &h.store;
+    let info = src.tenant_info(&t).await.expect("info");
+    dst.ensure_tenant_shell(&info).await.expect("shell");
+    dst.ensure_tenant_shell(&info).await.expect("idempotent");
+    let ledger = src
+        .tenant(&t)
+        .read_after(Chain::Ledger, 0, 10_000)
+        .await
+        .expect("read");
+    let segs = cut_segments(ledger, 100, usize::MAX).expect("cut");
+    let wire: Vec<Vec<u8>> = segs.iter().map(Segment::encode).collect();
+    let decoded: Vec<Segment> = wire
+        .iter()
+        .map(|b| Segment::decode(b).expect("decode"))
+        .collect();
+
+    // A gap is refused and changes nothing.
+    assert!(matches!(
+        dst.tenant(&t)
+            .apply_segment(Chain::Ledger, &decoded[1])
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        dst.tenant(&t).head(Chain::Ledger).await.expect("head").seq,
+        0
+    );
+    for seg in &decoded {
+        assert!(matches!(
+            dst.tenant(&t).apply_segment(Chain::Ledger, seg).await,
+            Ok(Applied::Appended(_))
+        ));
+    }
+    // Applying again (a resumed transfer) is harmless.
+    assert!(matches!(
+        dst.tenant(&t)
+            .apply_segment(Chain::Ledger, &decoded[0])
+            .await,
+        Ok(Applied::AlreadyHeld(_))
+    ));
+    let access = src
+        .tenant(&t)
+        .read_after(Chain::Access, 0, 10)
+        .await
+        .expect("read");
+    dst.tenant(&t)
+        .apply_segment(Chain::Access, &Segment::new(access).expect("seg"))
+        .await
+        .expect("apply");
+
+    assert_eq!(
+        dst.tenant(&t).verify(Chain::Ledger).await.expect("verify"),
+        src.tenant(&t).head(Chain::Ledger).await.expect("head")
+    );
+    assert_eq!(
+        dst.tenant(&t)
+            .verify(Chain::Access)
+            .await
+            .expect("verify")
+            .seq,
+        1
+    );
+    assert_eq!(
+        dst.tenant(&t).count_residents().await.expect("count"),
+        300,
+        "projected on arrival"
+    );
+    assert_eq!(
+        dst.tenant(&t)
+            .search_residents("ヤマダ", 5)
+            .await
+            .expect("search"),
+        src.tenant(&t)
+            .search_residents("ヤマダ", 5)
+            .await
+            .expect("search")
+    );
+
+    // A forked chain (same numbers, other content) is detected.
+    let forked_src_dir = tempfile::tempdir().expect("tempdir");
+    let forked = Store::open_sqlite(forked_src_dir.path())
+        .await
+        .expect("open");
+    forked
+        .create_tenant(&t, "深川市", "operator:test")
+        .await
+        .expect("create");
+    forked
+        .tenant(&t)
+        .append((0..10).map(|i| resident(i, "別人")).collect())
+        .await
+        .expect("append");
+    let other = Segment::new(
+        forked
+            .tenant(&t)
+            .read_after(Chain::Ledger, 0, 100)
+            .await
+            .expect("read"),
+    )
+    .expect("seg");
+    match dst.tenant(&t).apply_segment(Chain::Ledger, &other).await {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("forked"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -605,6 +736,7 @@ on_both_backends!(
     prefecture_settings_have_history,
     migrations_are_idempotent,
     sessions_and_login_failures,
+    segments_ship_a_tenant_to_another_store,
 );
 
 // ---- PostgreSQL's second wall ----

@@ -1,0 +1,131 @@
+//! Receiving shipped ledger segments: the one mechanism behind restore,
+//! replicas, the municipal-site fallback node and migration import.
+//!
+//! A segment is applied only if it continues the local chain exactly (its
+//! `prev_hash` is the local head); a segment the chain already holds is
+//! accepted again without change, so shipping is idempotent and resumable.
+
+use murakumo_ledger::{ChainHead, Segment};
+
+use crate::backend::Scope;
+use crate::rows::Chain;
+use crate::tenant::{insert_entries, read_head};
+use crate::{Store, StoreError, TenantInfo, TenantStore, projection};
+
+/// What applying a segment did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// The entries were appended; the chain now ends here.
+    Appended(ChainHead),
+    /// The chain already held every entry of the segment (same hashes).
+    AlreadyHeld(ChainHead),
+}
+
+impl Store {
+    /// Makes an empty shell for a tenant whose chains will arrive as
+    /// segments (restore, replica). No genesis entry: that is shipped too.
+    /// Does nothing if the tenant exists.
+    pub async fn ensure_tenant_shell(&self, info: &TenantInfo) -> Result<(), StoreError> {
+        let mut tx = self
+            .backend
+            .begin(&self.pool, Scope::TenantAndPlatform(&info.code), true)
+            .await?;
+        let exists = sqlx::query("SELECT 1 FROM tenants WHERE tenant_code = $1")
+            .bind(info.code.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !exists {
+            sqlx::query("INSERT INTO tenants (tenant_code, name, prefecture_code, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(info.code.as_str())
+                .bind(info.name.as_str())
+                .bind(info.prefecture_code.as_str())
+                .bind(info.created_at.timestamp_micros())
+                .execute(&mut *tx)
+                .await?;
+            for chain in [Chain::Ledger, Chain::Access] {
+                sqlx::query("INSERT INTO chain_heads (tenant_code, chain, seq, hash) VALUES ($1, $2, 0, $3)")
+                    .bind(info.code.as_str())
+                    .bind(chain.name())
+                    .bind(murakumo_ledger::ChainHash::GENESIS.0.to_vec())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl TenantStore<'_> {
+    /// Applies a verified segment to the end of a chain, projecting ledger
+    /// entries, in one transaction.
+    pub async fn apply_segment(
+        &self,
+        chain: Chain,
+        segment: &Segment,
+    ) -> Result<Applied, StoreError> {
+        let h = &segment.header;
+        if h.tenant != self.tenant {
+            return Err(StoreError::Conflict(format!(
+                "segment of tenant {} cannot be applied to tenant {}",
+                h.tenant, self.tenant
+            )));
+        }
+        let mut tx = self.begin(true).await?;
+        let locked =
+            sqlx::query("UPDATE chain_heads SET seq = seq WHERE tenant_code = $1 AND chain = $2")
+                .bind(self.tenant.as_str())
+                .bind(chain.name())
+                .execute(&mut *tx)
+                .await?;
+        if locked.rows_affected() == 0 {
+            return Err(StoreError::TenantNotFound(self.tenant));
+        }
+        let head = read_head(&mut tx, &self.tenant, chain)
+            .await?
+            .ok_or(StoreError::TenantNotFound(self.tenant))?;
+        if h.last_seq <= head.seq {
+            // Already held? The local entry at last_seq must have the same hash.
+            let row = sqlx::query(&format!(
+                "SELECT hash FROM {} WHERE tenant_code = $1 AND seq = $2",
+                chain.table()
+            ))
+            .bind(self.tenant.as_str())
+            .bind(h.last_seq as i64)
+            .fetch_optional(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            let held: Option<Vec<u8>> = row.map(|r| sqlx::Row::try_get(&r, "hash")).transpose()?;
+            return match held {
+                Some(hash) if hash == h.last_hash.0 => Ok(Applied::AlreadyHeld(head)),
+                _ => Err(StoreError::Conflict(format!(
+                    "segment {}..{} of tenant {} differs from the entries held here: the chains have forked",
+                    h.first_seq, h.last_seq, self.tenant
+                ))),
+            };
+        }
+        if h.start() != head {
+            return Err(StoreError::Conflict(format!(
+                "segment {}..{} does not continue the local chain of tenant {} (which ends at entry {}); \
+                 the entries in between are needed first",
+                h.first_seq, h.last_seq, self.tenant, head.seq
+            )));
+        }
+        insert_entries(&mut tx, chain, &segment.entries).await?;
+        sqlx::query(
+            "UPDATE chain_heads SET seq = $1, hash = $2 WHERE tenant_code = $3 AND chain = $4",
+        )
+        .bind(h.last_seq as i64)
+        .bind(h.last_hash.0.to_vec())
+        .bind(self.tenant.as_str())
+        .bind(chain.name())
+        .execute(&mut *tx)
+        .await?;
+        if chain == Chain::Ledger {
+            projection::apply(&mut tx, &self.tenant, &segment.entries).await?;
+        }
+        tx.commit().await?;
+        Ok(Applied::Appended(h.end()))
+    }
+}
