@@ -3,7 +3,8 @@
 //! with plain-SQL peers measured in the same run.
 //!
 //! Per backend, on a fresh database:
-//! 1. append `entries` 転入 (`resident.moved_in`, projected into `residents`)
+//! 1. append `entries` 転入 (`resident.entered`, projected into the resident
+//!    register tables)
 //!    to tenant 362026 鳴門市 in batches through [`TenantStore::append`];
 //! 2. append the same payloads under a kind no projection reads
 //!    (`bench.opaque`) to tenant 362034 小松島市: the ledger alone;
@@ -12,9 +13,9 @@
 //!    cut / encode / decode of tenant 362026's chain;
 //! 4. append `residents` 転入 to tenant 362018 徳島市 and time
 //!    `rebuild_projections()`;
-//! 5. the peers: the same rows by plain multi-row INSERT (and COPY on
-//!    PostgreSQL), without hashing, chain head or projection code (see
-//!    `peer.rs`).
+//! 5. the peers: the rows step 1 wrote, written again by plain multi-row
+//!    INSERT (and UNNEST and COPY on PostgreSQL), without hashing, chain
+//!    head or projection code (see `peer.rs`).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -27,7 +28,7 @@ use murakumo_store::{Chain, Store, TenantStore};
 use murakumo_testkit::PgCluster;
 use tempfile::TempDir;
 
-use crate::peer::{Engine, PeerDb, Placeholders, PlainRun};
+use crate::peer::{Engine, Method, PeerDb, Placeholders, PlainRun, Tables};
 use crate::population::Population;
 
 /// What to run; from the command line.
@@ -80,20 +81,71 @@ pub struct BackendReport {
     /// `residents` projected 転入 into the rebuild tenant.
     pub resident_append: Rate,
     pub rebuild: Rate,
-    /// Plain INSERT of the ledger rows, one transaction.
-    pub peer_one_tx: Rate,
-    /// Plain INSERT of the ledger rows, a transaction per batch.
-    pub peer_per_batch: Rate,
-    /// Plain INSERT of ledger and residents rows, a transaction per batch.
-    pub peer_with_residents: Rate,
-    /// The same with `$n` placeholders as the store writes them (SQLite
-    /// only; on PostgreSQL they are the native ones).
-    pub peer_with_residents_numbered: Option<Rate>,
-    /// COPY of the ledger rows, one transaction (PostgreSQL only).
-    pub peer_copy: Option<Rate>,
-    /// COPY of ledger and residents rows, a transaction per batch
-    /// (PostgreSQL only).
-    pub peer_copy_with_residents: Option<Rate>,
+    /// What the peers wrote: tables and row counts.
+    pub peer_rows: String,
+    pub peers: Vec<Peer>,
+}
+
+/// One plain run and its rate, counted in ledger rows (each with its share
+/// of projection rows when the run writes them).
+#[derive(Clone, Copy, Debug)]
+pub struct Peer {
+    pub run: PlainRun,
+    pub rate: Rate,
+}
+
+impl BackendReport {
+    pub fn peer(&self, run: PlainRun) -> Option<Rate> {
+        self.peers.iter().find(|p| p.run == run).map(|p| p.rate)
+    }
+}
+
+/// The peers of a backend, in the order they run.
+pub fn peer_runs(engine: Engine, batch: usize) -> Vec<PlainRun> {
+    let run = |tables, method, commit_every| PlainRun {
+        tables,
+        method,
+        commit_every,
+    };
+    let native = Method::Insert(Placeholders::Native);
+    let mut runs = vec![
+        run(Tables::Ledger, native, None),
+        run(Tables::Ledger, native, Some(batch)),
+        run(Tables::All, native, Some(batch)),
+    ];
+    match engine {
+        Engine::Sqlite => runs.push(run(
+            Tables::All,
+            Method::Insert(Placeholders::Numbered),
+            Some(batch),
+        )),
+        Engine::Postgres => runs.extend([
+            run(Tables::Ledger, Method::Unnest, Some(batch)),
+            run(Tables::All, Method::Unnest, Some(batch)),
+            run(Tables::Ledger, Method::Copy, None),
+            run(Tables::All, Method::Copy, Some(batch)),
+        ]),
+    }
+    runs
+}
+
+/// A short name of a plain run, for progress lines.
+pub fn peer_label(run: PlainRun) -> String {
+    let method = match run.method {
+        Method::Insert(Placeholders::Native) => "INSERT",
+        Method::Insert(Placeholders::Numbered) => "INSERT $n",
+        Method::Copy => "COPY",
+        Method::Unnest => "UNNEST",
+    };
+    let tables = match run.tables {
+        Tables::Ledger => "ledger",
+        Tables::All => "ledger + projection",
+    };
+    let tx = match run.commit_every {
+        Some(_) => "tx per batch",
+        None => "one tx",
+    };
+    format!("peer: {method}, {tables}, {tx}")
 }
 
 /// Tenant of the raw append: 鳴門市.
@@ -138,6 +190,9 @@ pub fn engine_name(engine: Engine) -> &'static str {
 /// A fresh database and whatever keeps it alive.
 struct Target {
     store: Store,
+    /// The store's database, for the peers to read (as its owner).
+    source_url: String,
+    /// Where the peers write.
     peer_url: String,
     version: String,
     _dir: Option<TempDir>,
@@ -150,6 +205,10 @@ impl Target {
             Engine::Sqlite => {
                 let dir = tempfile::tempdir().context("creating a temporary directory")?;
                 let store = Store::open_sqlite(&dir.path().join("store")).await?;
+                let source_url = format!(
+                    "sqlite://{}",
+                    dir.path().join("store").join("murakumo.db").display()
+                );
                 let peer_url = format!(
                     "sqlite://{}?mode=rwc",
                     dir.path().join("plain.db").display()
@@ -157,6 +216,7 @@ impl Target {
                 let version = scalar(&store, "SELECT sqlite_version() AS v").await?;
                 Ok(Target {
                     store,
+                    source_url,
                     peer_url,
                     version: format!("SQLite {version} (WAL, synchronous=FULL)"),
                     _dir: Some(dir),
@@ -172,7 +232,6 @@ impl Target {
                     .await?
                     .context("starting a throwaway PostgreSQL cluster")?;
                 let url = cluster.try_create_database("murakumo")?;
-                let peer_url = cluster.try_create_database("plain")?;
                 let store = Store::open_postgres(&url).await?;
                 let version =
                     scalar(&store, "SELECT current_setting('server_version') AS v").await?;
@@ -183,7 +242,8 @@ impl Target {
                     .join(", ");
                 Ok(Target {
                     store,
-                    peer_url,
+                    source_url: url.clone(),
+                    peer_url: url,
                     version: format!(
                         "PostgreSQL {version} (fsync=on, synchronous_commit=on, {settings})"
                     ),
@@ -282,77 +342,23 @@ async fn run_backend(engine: Engine, opts: &Options) -> anyhow::Result<BackendRe
         opts.residents
     );
 
-    let peers = PeerDb::open(engine, &target.peer_url).await?;
-    let plain = |with_residents, commit_every| PlainRun {
-        with_residents,
-        commit_every,
-        placeholders: Placeholders::Native,
-    };
-    let peer_one_tx = peer_insert(
-        &peers,
-        &raw_code,
-        n,
-        plain(false, None),
-        "plain INSERT, one tx",
-    )
-    .await?;
-    let peer_per_batch = peer_insert(
-        &peers,
-        &raw_code,
-        n,
-        plain(false, Some(opts.batch)),
-        "plain INSERT, tx per batch",
-    )
-    .await?;
-    let peer_with_residents = peer_insert(
-        &peers,
-        &raw_code,
-        n,
-        plain(true, Some(opts.batch)),
-        "plain INSERT + residents, tx per batch",
-    )
-    .await?;
-    let peer_with_residents_numbered = match engine {
-        Engine::Sqlite => Some(
-            peer_insert(
-                &peers,
-                &raw_code,
-                n,
-                PlainRun {
-                    placeholders: Placeholders::Numbered,
-                    ..plain(true, Some(opts.batch))
-                },
-                "plain INSERT + residents, $n placeholders",
-            )
-            .await?,
-        ),
-        Engine::Postgres => None,
-    };
-    let (peer_copy, peer_copy_with_residents) = match engine {
-        Engine::Postgres => (
-            Some(
-                peer_copy(
-                    &peers,
-                    &raw_code,
-                    n,
-                    plain(false, None),
-                    "plain COPY, one tx",
-                )
-                .await?,
-            ),
-            Some(
-                peer_copy(
-                    &peers,
-                    &raw_code,
-                    n,
-                    plain(true, Some(opts.batch)),
-                    "plain COPY + residents, tx per batch",
-                )
-                .await?,
-            ),
-        ),
-        Engine::Sqlite => (None, None),
-    };
+    let peers = PeerDb::open(engine, &target.source_url, &target.peer_url).await?;
+    let bar = spinner("peers: snapshot of the append's rows");
+    let snapshot = peers.snapshot(&raw_code).await?;
+    bar.finish_and_clear();
+    eprintln!(
+        "  peers write the rows of tenant {raw_code}: {}",
+        snapshot.describe()
+    );
+    let mut peer_rates = Vec::new();
+    for run in peer_runs(engine, opts.batch) {
+        let bar = progress(snapshot.ledger_rows() as u64, &peer_label(run));
+        let spent = peers.run(&snapshot, run, &bar).await?;
+        let rate = finish(&bar, snapshot.ledger_rows() as u64, spent);
+        peer_rates.push(Peer { run, rate });
+    }
+    let peer_rows = snapshot.describe();
+    drop(snapshot);
     peers.close().await;
     target.store.close().await;
 
@@ -373,12 +379,8 @@ async fn run_backend(engine: Engine, opts: &Options) -> anyhow::Result<BackendRe
         encoded_bytes,
         resident_append,
         rebuild,
-        peer_one_tx,
-        peer_per_batch,
-        peer_with_residents,
-        peer_with_residents_numbered,
-        peer_copy,
-        peer_copy_with_residents,
+        peer_rows,
+        peers: peer_rates,
     })
 }
 
@@ -490,30 +492,6 @@ fn segments(entries: Vec<Entry>) -> anyhow::Result<SegmentRates> {
         "decoded {decoded} entries, expected {count}"
     );
     Ok((cut, encode, decode, encoded.len(), raw_bytes, encoded_bytes))
-}
-
-async fn peer_copy(
-    peers: &PeerDb,
-    tenant: &TenantCode,
-    n: usize,
-    run: PlainRun,
-    what: &str,
-) -> anyhow::Result<Rate> {
-    let bar = progress(n as u64, what);
-    let spent = peers.copy(tenant, n, run, &bar).await?;
-    Ok(finish(&bar, n as u64, spent))
-}
-
-async fn peer_insert(
-    peers: &PeerDb,
-    tenant: &TenantCode,
-    n: usize,
-    run: PlainRun,
-    what: &str,
-) -> anyhow::Result<Rate> {
-    let bar = progress(n as u64, what);
-    let spent = peers.insert(tenant, n, run, &bar).await?;
-    Ok(finish(&bar, n as u64, spent))
 }
 
 fn progress(len: u64, what: &str) -> ProgressBar {

@@ -1,27 +1,39 @@
-//! Peers: the same rows written the plain way, with no hashing, no chain
-//! head and no projection code, on the same database engine, disk and
-//! durability settings. The ledger's cost is its ratio to these.
+//! Peers: the very rows the store wrote, written again the plain way — no
+//! hashing, no chain head, no projection code, no row-level security — on
+//! the same engine, disk and durability settings. The store's cost is its
+//! ratio to these.
 //!
-//! The plain tables have the ledger's and the residents projection's exact
-//! columns, keys and indexes, in a database of their own next to the
-//! store's (a second SQLite file in the same directory; a second database in
-//! the same PostgreSQL cluster), so the store's schema is never touched.
+//! The peer takes a [`Snapshot`] of every row one tenant's append produced
+//! (its ledger rows and the projection rows, whatever tables the current
+//! schema has), makes empty copies of those tables with the same columns,
+//! keys and indexes, and inserts the snapshot into them, timed. It reads the
+//! schema from the database, so it follows the store's migrations without
+//! change:
+//! - SQLite: a second database file in the same directory, made with the
+//!   `CREATE TABLE` / `CREATE INDEX` statements from the store's
+//!   `sqlite_master` (triggers left out);
+//! - PostgreSQL: schema `plain` in the store's own database, tables made
+//!   with `CREATE TABLE plain.t (LIKE public.t INCLUDING ALL)` (policies are
+//!   not copied).
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use murakumo_core::TenantCode;
-use murakumo_ledger::{EventCodec, RecordedAt};
-use murakumo_resident::{MovedIn, ResidentEvent};
-use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Connection, Executor};
-
-use crate::population::{ACTOR, Population, Rng, effective_date};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Connection, Executor, Row};
 
 /// Rows per multi-row INSERT statement: the store's own statement size, so
 /// that only the work around the statements differs.
 pub const STATEMENT_ROWS: usize = 500;
+/// Rows per COPY or UNNEST statement when committing once.
+const PG_PIECE: usize = 10_000;
+/// The table every snapshot starts with.
+const LEDGER_TABLE: &str = "ledger_entries";
+/// Tables with a `tenant_code` column that are bookkeeping, not rows a plain
+/// program would write.
+const SKIPPED_TABLES: &[&str] = &["tenants", "chain_heads"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
@@ -29,14 +41,13 @@ pub enum Engine {
     Postgres,
 }
 
-/// What a plain run writes, and how often it commits.
-#[derive(Clone, Copy, Debug)]
-pub struct PlainRun {
-    /// Also insert each resident's projection row (as a 転入 append does).
-    pub with_residents: bool,
-    /// Commit every this many rows; `None`: one transaction for all.
-    pub commit_every: Option<usize>,
-    pub placeholders: Placeholders,
+/// Which tables a plain run writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tables {
+    /// The ledger rows only.
+    Ledger,
+    /// The ledger rows and every projection row the append made.
+    All,
 }
 
 /// How parameters are written in the SQL.
@@ -51,223 +62,555 @@ pub enum Placeholders {
     Numbered,
 }
 
-/// A connection to the peers' database.
+/// How a plain run writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Multi-row `INSERT … VALUES` of [`STATEMENT_ROWS`] rows, through
+    /// sqlx's `Any` driver as the store.
+    Insert(Placeholders),
+    /// PostgreSQL: `COPY … FROM STDIN`, text format (native driver).
+    Copy,
+    /// PostgreSQL: `INSERT … SELECT * FROM UNNEST($1::text[], …)`, one
+    /// statement of fixed shape per table and batch (native driver).
+    Unnest,
+}
+
+/// What a plain run writes, how, and how often it commits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlainRun {
+    pub tables: Tables,
+    pub method: Method,
+    /// Commit every this many ledger rows (with their share of the
+    /// projection rows); `None`: one transaction for all.
+    pub commit_every: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Int,
+    Text,
+    Blob,
+}
+
+#[derive(Clone, Debug)]
+enum Value {
+    Int(Option<i64>),
+    Text(Option<String>),
+    Blob(Option<Vec<u8>>),
+}
+
+/// A table of the store's schema.
+struct TableSchema {
+    name: String,
+    columns: Vec<(String, Kind)>,
+    /// Primary key columns with their position in the key.
+    key: Vec<(i64, String)>,
+}
+
+impl TableSchema {
+    fn new(name: String) -> TableSchema {
+        TableSchema {
+            name,
+            columns: Vec::new(),
+            key: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, column: String, kind: Kind, key_position: i64) {
+        if key_position > 0 {
+            self.key.push((key_position, column.clone()));
+        }
+        self.columns.push((column, kind));
+    }
+
+    /// `ORDER BY` of the primary key (all columns if there is none).
+    fn order_by(&self) -> String {
+        if self.key.is_empty() {
+            return column_list(&self.columns);
+        }
+        let mut key = self.key.clone();
+        key.sort();
+        key.into_iter()
+            .map(|(_, c)| c)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// One table's rows for one tenant, as stored.
+struct TableRows {
+    name: String,
+    columns: Vec<(String, Kind)>,
+    rows: Vec<Vec<Value>>,
+}
+
+/// Every row one tenant's appends wrote, ledger table first.
+pub struct Snapshot {
+    tables: Vec<TableRows>,
+}
+
+impl Snapshot {
+    pub fn ledger_rows(&self) -> usize {
+        self.tables.first().map_or(0, |t| t.rows.len())
+    }
+
+    fn chosen(&self, tables: Tables) -> &[TableRows] {
+        match tables {
+            Tables::Ledger => &self.tables[..self.tables.len().min(1)],
+            Tables::All => &self.tables,
+        }
+    }
+
+    /// `ledger_entries 1,000,001, residents 1,000,000, …`
+    pub fn describe(&self) -> String {
+        self.tables
+            .iter()
+            .map(|t| format!("`{}` {}", t.name, t.rows.len()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The store's database (to read) and the peers' tables (to write).
 pub struct PeerDb {
     engine: Engine,
-    url: String,
-    pool: AnyPool,
+    source: AnyPool,
+    target: AnyPool,
+    target_url: String,
 }
 
 impl PeerDb {
-    pub async fn open(engine: Engine, url: &str) -> anyhow::Result<PeerDb> {
+    /// `source_url`: the store's database, as a role that may read it all;
+    /// `target_url`: where the plain tables go (PostgreSQL: the same).
+    pub async fn open(
+        engine: Engine,
+        source_url: &str,
+        target_url: &str,
+    ) -> anyhow::Result<PeerDb> {
         sqlx::any::install_default_drivers();
-        let pool = AnyPoolOptions::new()
-            .max_connections(1)
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if engine == Engine::Sqlite {
-                        // The store's durability: WAL, fsync on every commit.
-                        conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
-                            .await?;
-                    }
-                    Ok(())
+        let connect = |url: String| async move {
+            AnyPoolOptions::new()
+                .max_connections(1)
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        if engine == Engine::Sqlite {
+                            // The store's durability: WAL, fsync on every commit.
+                            conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
+                                .await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .connect(url)
-            .await
-            .with_context(|| format!("connecting to the peers' database {url}"))?;
+                .connect(&url)
+                .await
+                .with_context(|| format!("connecting to {url}"))
+        };
+        let source = connect(source_url.to_string()).await?;
+        let target = connect(target_url.to_string()).await?;
+        if engine == Engine::Postgres {
+            target.execute("CREATE SCHEMA IF NOT EXISTS plain").await?;
+        }
         Ok(PeerDb {
             engine,
-            url: url.to_string(),
-            pool,
+            source,
+            target,
+            target_url: target_url.to_string(),
         })
     }
 
-    /// Drops and creates the plain tables, so every run starts empty.
-    async fn reset(&self) -> anyhow::Result<()> {
-        let (blob, without_rowid) = match self.engine {
-            Engine::Sqlite => ("BLOB", " WITHOUT ROWID"),
-            Engine::Postgres => ("BYTEA", ""),
-        };
-        let statements = [
-            "DROP TABLE IF EXISTS plain_entries".to_string(),
-            "DROP TABLE IF EXISTS plain_residents".to_string(),
-            format!(
-                "CREATE TABLE plain_entries (tenant_code TEXT NOT NULL, seq BIGINT NOT NULL, \
-                 prev_hash {blob} NOT NULL, hash {blob} NOT NULL, kind TEXT NOT NULL, \
-                 version BIGINT NOT NULL, effective_date TEXT NOT NULL, recorded_at BIGINT NOT NULL, \
-                 actor TEXT NOT NULL, payload {blob} NOT NULL, PRIMARY KEY (tenant_code, seq)){without_rowid}"
-            ),
-            "CREATE TABLE plain_residents (tenant_code TEXT NOT NULL, resident_code TEXT NOT NULL, \
-             household_id TEXT NOT NULL, family_name TEXT NOT NULL, given_name TEXT NOT NULL, \
-             family_kana TEXT NOT NULL, given_kana TEXT NOT NULL, birth_date TEXT NOT NULL, \
-             sex_code BIGINT NOT NULL, address TEXT NOT NULL, relationship TEXT NOT NULL, \
-             PRIMARY KEY (tenant_code, resident_code))"
-                .to_string(),
-            "CREATE INDEX plain_residents_by_kana ON plain_residents (tenant_code, family_kana, given_kana)"
-                .to_string(),
-        ];
-        for s in statements {
-            self.pool.execute(s.as_str()).await?;
+    /// Reads every row of `tenant` in the store's tables (not timed).
+    pub async fn snapshot(&self, tenant: &TenantCode) -> anyhow::Result<Snapshot> {
+        let schema = self.schema().await?;
+        let mut conn = self.source.acquire().await?;
+        if self.engine == Engine::Postgres {
+            // Row-level security applies to the owner too (FORCE).
+            sqlx::query("SELECT set_config('murakumo.tenant', $1, false)")
+                .bind(tenant.as_str())
+                .execute(&mut *conn)
+                .await?;
+        }
+        let mut tables = Vec::new();
+        for table in schema {
+            let TableSchema { name, columns, .. } = &table;
+            if SKIPPED_TABLES.contains(&name.as_str())
+                || !columns.iter().any(|(c, _)| c == "tenant_code")
+            {
+                continue;
+            }
+            let list = column_list(columns);
+            let order = table.order_by();
+            let rows = sqlx::query(&format!(
+                "SELECT {list} FROM {name} WHERE tenant_code = $1 ORDER BY {order}"
+            ))
+            .bind(tenant.as_str())
+            .fetch_all(&mut *conn)
+            .await
+            .with_context(|| format!("reading table {name}"))?;
+            if rows.is_empty() {
+                continue;
+            }
+            let rows = rows
+                .iter()
+                .map(|r| values(r, columns))
+                .collect::<anyhow::Result<Vec<_>>>()
+                .with_context(|| format!("reading table {name}"))?;
+            tables.push(TableRows {
+                name: table.name,
+                columns: table.columns,
+                rows,
+            });
+        }
+        tables.sort_by_key(|t| t.name != LEDGER_TABLE);
+        if tables.first().is_none_or(|t| t.name != LEDGER_TABLE) {
+            bail!("tenant {tenant} has no rows in {LEDGER_TABLE}");
+        }
+        Ok(Snapshot { tables })
+    }
+
+    /// Tables of the store's schema: name, columns with their kinds, and
+    /// primary key columns.
+    async fn schema(&self) -> anyhow::Result<Vec<TableSchema>> {
+        let mut out: Vec<TableSchema> = Vec::new();
+        match self.engine {
+            Engine::Sqlite => {
+                let names = sqlx::query(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' \
+                     AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%' ORDER BY name",
+                )
+                .fetch_all(&self.source)
+                .await?;
+                for n in names {
+                    let mut table = TableSchema::new(n.try_get(0)?);
+                    let cols = sqlx::query(
+                        "SELECT name, type, pk FROM pragma_table_info($1) ORDER BY cid",
+                    )
+                    .bind(table.name.as_str())
+                    .fetch_all(&self.source)
+                    .await?;
+                    for c in cols {
+                        let declared = c.try_get::<String, _>(1)?.to_ascii_uppercase();
+                        let kind = if declared.contains("INT") {
+                            Kind::Int
+                        } else if declared.contains("BLOB") {
+                            Kind::Blob
+                        } else {
+                            Kind::Text
+                        };
+                        table.add(c.try_get(0)?, kind, c.try_get(2)?);
+                    }
+                    out.push(table);
+                }
+            }
+            Engine::Postgres => {
+                let cols = sqlx::query(
+                    "SELECT c.table_name::text, c.column_name::text, c.data_type::text, \
+                     COALESCE((SELECT array_position(i.indkey::int2[], a.attnum) \
+                        FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid \
+                        WHERE i.indrelid = ('public.' || quote_ident(c.table_name))::regclass \
+                          AND i.indisprimary AND a.attname = c.column_name), 0)::int8 \
+                     FROM information_schema.columns c JOIN information_schema.tables t \
+                       ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+                     WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE' \
+                       AND c.table_name NOT LIKE '\\_sqlx%' \
+                     ORDER BY c.table_name, c.ordinal_position",
+                )
+                .fetch_all(&self.source)
+                .await?;
+                for c in cols {
+                    let name: String = c.try_get(0)?;
+                    let column: String = c.try_get(1)?;
+                    let data_type: String = c.try_get(2)?;
+                    let kind = match data_type.as_str() {
+                        "bigint" | "integer" | "smallint" => Kind::Int,
+                        "bytea" => Kind::Blob,
+                        "text" | "character varying" => Kind::Text,
+                        other => bail!(
+                            "column {name}.{column} has type {other}, which the peer cannot copy"
+                        ),
+                    };
+                    if out.last().is_none_or(|t| t.name != name) {
+                        out.push(TableSchema::new(name));
+                    }
+                    if let Some(table) = out.last_mut() {
+                        table.add(column, kind, c.try_get(3)?);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Empty copies of the snapshot's tables, made fresh for every run.
+    async fn reset(&self, snapshot: &Snapshot) -> anyhow::Result<()> {
+        for t in &snapshot.tables {
+            match self.engine {
+                Engine::Sqlite => {
+                    let ddl = sqlx::query(
+                        "SELECT sql FROM sqlite_master WHERE tbl_name = $1 \
+                         AND type IN ('table', 'index') AND sql IS NOT NULL ORDER BY type DESC",
+                    )
+                    .bind(t.name.as_str())
+                    .fetch_all(&self.source)
+                    .await?;
+                    self.target
+                        .execute(format!("DROP TABLE IF EXISTS {}", t.name).as_str())
+                        .await?;
+                    for row in ddl {
+                        let sql: String = row.try_get(0)?;
+                        self.target.execute(sql.as_str()).await?;
+                    }
+                }
+                Engine::Postgres => {
+                    self.target
+                        .execute(
+                            format!(
+                                "DROP TABLE IF EXISTS plain.{0}; \
+                                 CREATE TABLE plain.{0} (LIKE public.{0} INCLUDING ALL)",
+                                t.name
+                            )
+                            .as_str(),
+                        )
+                        .await?;
+                }
+            }
         }
         Ok(())
     }
 
-    /// Inserts `n` rows of `tenant` with multi-row INSERTs of
-    /// [`STATEMENT_ROWS`] rows. Returns the time spent in the database
-    /// (generating rows excluded).
-    pub async fn insert(
-        &self,
-        tenant: &TenantCode,
-        n: usize,
-        run: PlainRun,
-        progress: &indicatif::ProgressBar,
-    ) -> anyhow::Result<Duration> {
-        self.reset().await?;
-        let mut rows = PlainRows::new();
-        let chunk = run.commit_every.unwrap_or(n).max(1);
-        let start = Instant::now();
-        let mut tx = self.pool.begin().await?;
-        let mut spent = start.elapsed();
-        let mut done = 0;
-        while done < n {
-            let take = chunk.min(n - done);
-            let (entries, residents) = rows.next(take);
-            let start = Instant::now();
-            let numbered =
-                run.placeholders == Placeholders::Numbered || self.engine == Engine::Postgres;
-            for batch in entries.chunks(STATEMENT_ROWS) {
-                insert_entries(&mut tx, tenant, batch, numbered).await?;
-            }
-            if run.with_residents {
-                for batch in residents.chunks(STATEMENT_ROWS) {
-                    insert_residents(&mut tx, tenant, batch, numbered).await?;
-                }
-            }
-            done += take;
-            if run.commit_every.is_some() && done < n {
-                tx.commit().await?;
-                tx = self.pool.begin().await?;
-            }
-            spent += start.elapsed();
-            progress.set_position(done as u64);
+    fn target_table(&self, name: &str) -> String {
+        match self.engine {
+            Engine::Sqlite => name.to_string(),
+            Engine::Postgres => format!("plain.{name}"),
         }
-        let start = Instant::now();
-        tx.commit().await?;
-        Ok(spent + start.elapsed())
     }
 
-    /// PostgreSQL only: the rows by `COPY … FROM STDIN` (text format), a
-    /// COPY per table and piece of [`COPY_CHUNK`] rows (or per batch when
-    /// committing per batch).
-    pub async fn copy(
+    /// Writes the snapshot's rows into fresh plain tables; returns the time
+    /// from the first `BEGIN` to the last `COMMIT`.
+    pub async fn run(
         &self,
-        tenant: &TenantCode,
-        n: usize,
+        snapshot: &Snapshot,
         run: PlainRun,
         progress: &indicatif::ProgressBar,
     ) -> anyhow::Result<Duration> {
-        self.reset().await?;
-        let mut conn = sqlx::PgConnection::connect(&self.url).await?;
-        let mut rows = PlainRows::new();
-        let piece = run.commit_every.unwrap_or(COPY_CHUNK).max(1);
-        let start = Instant::now();
-        let mut tx = conn.begin().await?;
-        let mut spent = start.elapsed();
-        let mut done = 0;
-        while done < n {
-            let take = piece.min(n - done);
-            let (entries, residents) = rows.next(take);
-            let mut text = String::with_capacity(take * 600);
-            for e in &entries {
-                e.write_copy_line(tenant, &mut text);
-            }
-            let mut resident_text = String::new();
-            if run.with_residents {
-                for m in &residents {
-                    write_resident_copy_line(tenant, m, &mut resident_text);
+        self.reset(snapshot).await?;
+        let tables = snapshot.chosen(run.tables);
+        let ledger_rows = snapshot.ledger_rows();
+        let piece_rows = run.commit_every.unwrap_or(match run.method {
+            Method::Insert(_) => STATEMENT_ROWS,
+            Method::Copy | Method::Unnest => PG_PIECE,
+        });
+        let pieces = ledger_rows.div_ceil(piece_rows.max(1)).max(1);
+        // Piece `i` of a table of `n` rows: rows n*i/pieces .. n*(i+1)/pieces.
+        let slice = |t: &'_ TableRows, i: usize| {
+            let n = t.rows.len();
+            (n * i / pieces, n * (i + 1) / pieces)
+        };
+        match run.method {
+            Method::Insert(placeholders) => {
+                let numbered =
+                    placeholders == Placeholders::Numbered || self.engine == Engine::Postgres;
+                let start = Instant::now();
+                let mut tx = self.target.begin().await?;
+                for i in 0..pieces {
+                    for t in tables {
+                        let (from, to) = slice(t, i);
+                        for chunk in t.rows[from..to].chunks(STATEMENT_ROWS) {
+                            self.insert(&mut tx, t, chunk, numbered).await?;
+                        }
+                    }
+                    if run.commit_every.is_some() && i + 1 < pieces {
+                        tx.commit().await?;
+                        tx = self.target.begin().await?;
+                    }
+                    progress.set_position(slice(&tables[0], i).1 as u64);
                 }
-            }
-            let start = Instant::now();
-            copy_in(&mut tx, COPY_ENTRIES, text).await?;
-            if run.with_residents {
-                copy_in(&mut tx, COPY_RESIDENTS, resident_text).await?;
-            }
-            done += take;
-            if run.commit_every.is_some() && done < n {
                 tx.commit().await?;
-                tx = conn.begin().await?;
+                Ok(start.elapsed())
             }
-            spent += start.elapsed();
-            progress.set_position(done as u64);
+            Method::Copy | Method::Unnest => {
+                if self.engine != Engine::Postgres {
+                    bail!("COPY and UNNEST are PostgreSQL's");
+                }
+                let mut conn = sqlx::PgConnection::connect(&self.target_url).await?;
+                let start = Instant::now();
+                let mut tx = conn.begin().await?;
+                for i in 0..pieces {
+                    for t in tables {
+                        let (from, to) = slice(t, i);
+                        let rows = &t.rows[from..to];
+                        if rows.is_empty() {
+                            continue;
+                        }
+                        let target = self.target_table(&t.name);
+                        if run.method == Method::Copy {
+                            copy_in(&mut tx, &target, t, rows).await?;
+                        } else {
+                            unnest(&mut tx, &target, t, rows).await?;
+                        }
+                    }
+                    if run.commit_every.is_some() && i + 1 < pieces {
+                        tx.commit().await?;
+                        tx = conn.begin().await?;
+                    }
+                    progress.set_position(slice(&tables[0], i).1 as u64);
+                }
+                tx.commit().await?;
+                let spent = start.elapsed();
+                conn.close().await?;
+                Ok(spent)
+            }
         }
-        let start = Instant::now();
-        tx.commit().await?;
-        spent += start.elapsed();
-        conn.close().await?;
-        Ok(spent)
+    }
+
+    async fn insert(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        t: &TableRows,
+        rows: &[Vec<Value>],
+        numbered: bool,
+    ) -> anyhow::Result<()> {
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES {}",
+            self.target_table(&t.name),
+            column_list(&t.columns),
+            placeholders(rows.len(), t.columns.len(), numbered)
+        );
+        let mut q = sqlx::query(&sql);
+        for row in rows {
+            for v in row {
+                q = match v {
+                    Value::Int(x) => q.bind(*x),
+                    Value::Text(x) => q.bind(x.as_deref()),
+                    Value::Blob(x) => q.bind(x.as_deref()),
+                };
+            }
+        }
+        q.execute(&mut **tx).await?;
+        Ok(())
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.source.close().await;
+        self.target.close().await;
     }
 }
 
-/// A ledger row as the plain peer writes it: the ledger's columns, with
-/// random bytes where the ledger has hashes.
-struct PlainEntry {
-    seq: i64,
-    prev_hash: Vec<u8>,
-    hash: Vec<u8>,
-    kind: &'static str,
-    version: i64,
-    effective_date: String,
-    recorded_at: i64,
-    payload: Vec<u8>,
+fn column_list(columns: &[(String, Kind)]) -> String {
+    columns
+        .iter()
+        .map(|(c, _)| c.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-/// Rows per COPY statement when committing once.
-const COPY_CHUNK: usize = 10_000;
+fn values(row: &AnyRow, columns: &[(String, Kind)]) -> anyhow::Result<Vec<Value>> {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, (_, kind))| {
+            Ok(match kind {
+                Kind::Int => Value::Int(row.try_get(i)?),
+                Kind::Text => Value::Text(row.try_get(i)?),
+                Kind::Blob => Value::Blob(row.try_get(i)?),
+            })
+        })
+        .collect()
+}
 
-const COPY_ENTRIES: &str = "COPY plain_entries (tenant_code, seq, prev_hash, hash, kind, \
-     version, effective_date, recorded_at, actor, payload) FROM STDIN";
-const COPY_RESIDENTS: &str = "COPY plain_residents (tenant_code, resident_code, household_id, \
-     family_name, given_name, family_kana, given_kana, birth_date, sex_code, address, \
-     relationship) FROM STDIN";
+type PgTx<'c> = sqlx::Transaction<'c, sqlx::Postgres>;
 
+/// `COPY target (…) FROM STDIN` of `rows`, text format.
 async fn copy_in(
-    conn: &mut sqlx::PgConnection,
-    statement: &str,
-    text: String,
+    tx: &mut PgTx<'_>,
+    target: &str,
+    t: &TableRows,
+    rows: &[Vec<Value>],
 ) -> anyhow::Result<()> {
-    let mut copy = conn.copy_in_raw(statement).await?;
+    let mut text = String::with_capacity(rows.len() * 400);
+    for row in rows {
+        for (i, v) in row.iter().enumerate() {
+            if i > 0 {
+                text.push('\t');
+            }
+            match v {
+                Value::Int(Some(x)) => {
+                    let _ = write!(text, "{x}");
+                }
+                Value::Text(Some(s)) => copy_text(&mut text, s),
+                Value::Blob(Some(b)) => bytea_text(&mut text, b),
+                Value::Int(None) | Value::Text(None) | Value::Blob(None) => text.push_str("\\N"),
+            }
+        }
+        text.push('\n');
+    }
+    let mut copy = tx
+        .copy_in_raw(&format!(
+            "COPY {target} ({}) FROM STDIN",
+            column_list(&t.columns)
+        ))
+        .await?;
     copy.send(text.into_bytes()).await?;
     copy.finish().await?;
     Ok(())
 }
 
-/// One resident row in COPY text format.
-fn write_resident_copy_line(tenant: &TenantCode, m: &MovedIn, out: &mut String) {
-    let date = m.birth_date.format("%Y-%m-%d").to_string();
-    let texts = [
-        tenant.as_str(),
-        &m.resident_code,
-        &m.household_id,
-        &m.family_name,
-        &m.given_name,
-        &m.family_kana,
-        &m.given_kana,
-        &date,
-    ];
-    for t in texts {
-        copy_text(out, t);
-        out.push('\t');
+/// `INSERT INTO target (…) SELECT * FROM UNNEST($1::int8[], …)`: one array
+/// per column.
+async fn unnest(
+    tx: &mut PgTx<'_>,
+    target: &str,
+    t: &TableRows,
+    rows: &[Vec<Value>],
+) -> anyhow::Result<()> {
+    let casts = t
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, (_, kind))| {
+            let ty = match kind {
+                Kind::Int => "int8",
+                Kind::Text => "text",
+                Kind::Blob => "bytea",
+            };
+            format!("${}::{ty}[]", i + 1)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "INSERT INTO {target} ({}) SELECT * FROM UNNEST({casts})",
+        column_list(&t.columns)
+    );
+    let mut q = sqlx::query(&sql);
+    for (i, (_, kind)) in t.columns.iter().enumerate() {
+        q = match kind {
+            Kind::Int => q.bind(
+                rows.iter()
+                    .map(|r| match &r[i] {
+                        Value::Int(x) => *x,
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            Kind::Text => q.bind(
+                rows.iter()
+                    .map(|r| match &r[i] {
+                        Value::Text(x) => x.as_deref(),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            Kind::Blob => q.bind(
+                rows.iter()
+                    .map(|r| match &r[i] {
+                        Value::Blob(x) => x.as_deref(),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+        };
     }
-    let _ = write!(out, "{}\t", m.sex_code);
-    copy_text(out, &m.address);
-    out.push('\t');
-    copy_text(out, &m.relationship);
-    out.push('\n');
+    q.execute(&mut **tx).await?;
+    Ok(())
 }
 
 /// A text value in COPY text format (backslash, tab and newlines escaped).
@@ -283,141 +626,14 @@ fn copy_text(out: &mut String, s: &str) {
     }
 }
 
-impl PlainEntry {
-    /// One line of COPY text format.
-    fn write_copy_line(&self, tenant: &TenantCode, out: &mut String) {
-        let _ = write!(out, "{}\t{}\t", tenant.as_str(), self.seq);
-        bytea_text(out, &self.prev_hash);
-        out.push('\t');
-        bytea_text(out, &self.hash);
-        out.push('\t');
-        copy_text(out, self.kind);
-        let _ = write!(
-            out,
-            "\t{}\t{}\t{}\t",
-            self.version, self.effective_date, self.recorded_at
-        );
-        copy_text(out, ACTOR);
-        out.push('\t');
-        bytea_text(out, &self.payload);
-        out.push('\n');
-    }
-}
-
 /// A bytea value in COPY text format: `\\x` and hex digits.
 fn bytea_text(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push_str("\\\\x");
     for b in bytes {
-        let _ = write!(out, "{b:02x}");
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
     }
-}
-
-/// The same population the ledger appends, as plain rows.
-struct PlainRows {
-    population: Population,
-    rng: Rng,
-    seq: i64,
-}
-
-impl PlainRows {
-    fn new() -> PlainRows {
-        PlainRows {
-            population: crate::foundation::raw_population(),
-            rng: Rng::new(99),
-            seq: 0,
-        }
-    }
-
-    fn next(&mut self, n: usize) -> (Vec<PlainEntry>, Vec<MovedIn>) {
-        let residents = self.population.residents(n);
-        let now = RecordedAt::now().0;
-        let date = effective_date().format("%Y-%m-%d").to_string();
-        let entries = residents
-            .iter()
-            .map(|m| {
-                self.seq += 1;
-                let (kind, version, payload) = ResidentEvent::MovedIn(m.clone()).encode();
-                PlainEntry {
-                    seq: self.seq,
-                    prev_hash: self.random_hash(),
-                    hash: self.random_hash(),
-                    kind,
-                    version: i64::from(version),
-                    effective_date: date.clone(),
-                    recorded_at: now,
-                    payload,
-                }
-            })
-            .collect();
-        (entries, residents)
-    }
-
-    fn random_hash(&mut self) -> Vec<u8> {
-        (0..4)
-            .flat_map(|_| self.rng.next_u64().to_le_bytes())
-            .collect()
-    }
-}
-
-type Tx = sqlx::Transaction<'static, sqlx::Any>;
-
-async fn insert_entries(
-    tx: &mut Tx,
-    tenant: &TenantCode,
-    rows: &[PlainEntry],
-    numbered: bool,
-) -> anyhow::Result<()> {
-    let sql = format!(
-        "INSERT INTO plain_entries (tenant_code, seq, prev_hash, hash, kind, version, \
-         effective_date, recorded_at, actor, payload) VALUES {}",
-        placeholders(rows.len(), 10, numbered)
-    );
-    let mut q = sqlx::query(&sql);
-    for e in rows {
-        q = q
-            .bind(tenant.as_str())
-            .bind(e.seq)
-            .bind(e.prev_hash.as_slice())
-            .bind(e.hash.as_slice())
-            .bind(e.kind)
-            .bind(e.version)
-            .bind(e.effective_date.as_str())
-            .bind(e.recorded_at)
-            .bind(ACTOR)
-            .bind(e.payload.as_slice());
-    }
-    q.execute(&mut **tx).await?;
-    Ok(())
-}
-
-async fn insert_residents(
-    tx: &mut Tx,
-    tenant: &TenantCode,
-    rows: &[MovedIn],
-    numbered: bool,
-) -> anyhow::Result<()> {
-    let sql = format!(
-        "INSERT INTO plain_residents (tenant_code, resident_code, household_id, family_name, \
-         given_name, family_kana, given_kana, birth_date, sex_code, address, relationship) VALUES {}",
-        placeholders(rows.len(), 11, numbered)
-    );
-    let mut q = sqlx::query(&sql);
-    for m in rows {
-        q = q
-            .bind(tenant.as_str())
-            .bind(m.resident_code.as_str())
-            .bind(m.household_id.as_str())
-            .bind(m.family_name.as_str())
-            .bind(m.given_name.as_str())
-            .bind(m.family_kana.as_str())
-            .bind(m.given_kana.as_str())
-            .bind(m.birth_date.format("%Y-%m-%d").to_string())
-            .bind(i64::from(m.sex_code))
-            .bind(m.address.as_str())
-            .bind(m.relationship.as_str());
-    }
-    q.execute(&mut **tx).await?;
-    Ok(())
 }
 
 /// `($1, …, $cols), (…)` for `rows` rows, or `(?, …), (…)` if not
@@ -439,4 +655,25 @@ fn placeholders(rows: usize, cols: usize, numbered: bool) -> String {
         out.push(')');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_both_ways() {
+        assert_eq!(placeholders(2, 2, true), "($1, $2), ($3, $4)");
+        assert_eq!(placeholders(2, 2, false), "(?, ?), (?, ?)");
+    }
+
+    #[test]
+    fn copy_text_escapes() {
+        let mut s = String::new();
+        copy_text(&mut s, "a\tb\\c\nd");
+        assert_eq!(s, "a\\tb\\\\c\\nd");
+        let mut b = String::new();
+        bytea_text(&mut b, &[0x00, 0xab]);
+        assert_eq!(b, "\\\\x00ab");
+    }
 }

@@ -1,12 +1,12 @@
 //! A synthetic population: households of residents with plausible Japanese
-//! names, kana, addresses and birth dates, as 転入 (`resident.moved_in`)
+//! names, kana, addresses, 本籍 and birth dates, as 転入 (`resident.entered`)
 //! ledger entries. Deterministic (seeded), so every run appends the same
 //! bytes and results compare across runs and machines.
 
 use chrono::NaiveDate;
 use murakumo_core::ResidentCode;
 use murakumo_ledger::{EventCodec, NewEntry};
-use murakumo_resident::{MovedIn, ResidentEvent};
+use murakumo_resident::{Citizenship, EntryReason, Person, ResidentEvent, Sex};
 
 /// 氏 and their フリガナ: the most common family names in Japan.
 const FAMILY: &[(&str, &str)] = &[
@@ -72,6 +72,24 @@ const GIVEN_FEMALE: &[(&str, &str)] = &[
     ("凛", "リン"),
 ];
 
+/// Where people move in from (前住所).
+const PREVIOUS: &[&str] = &[
+    "大阪府大阪市北区梅田一丁目1番1号",
+    "東京都千代田区丸の内一丁目9番1号",
+    "香川県高松市番町一丁目8番15号",
+    "兵庫県神戸市中央区加納町六丁目5番1号",
+    "徳島県鳴門市撫養町南浜字東浜170番地",
+    "高知県高知市本町五丁目1番45号",
+];
+
+/// 方書 of some households.
+const BUILDINGS: &[&str] = &[
+    "コーポ眉山",
+    "ハイツ吉野川",
+    "メゾン新町",
+    "グランドール阿波",
+];
+
 /// 町名 of the address (real 町名 of 徳島市, used for every tenant).
 const TOWNS: &[&str] = &[
     "川内町",
@@ -118,6 +136,14 @@ impl Rng {
     }
 }
 
+/// The actor recorded on generated entries: a migration import job.
+pub const ACTOR: &str = "system:migration";
+
+/// 異動日 (and 届出日) of every generated 転入.
+pub fn effective_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 4, 1).unwrap_or_default()
+}
+
 /// Generates the 転入 of one municipality's residents, household by
 /// household (1–5 people, about 2.2 on average as in the census).
 pub struct Population {
@@ -127,27 +153,7 @@ pub struct Population {
     next_resident: u64,
     next_household: u64,
     /// Residents of the current household still to be generated.
-    pending: Vec<MovedIn>,
-}
-
-/// The actor recorded on generated entries: a migration import job.
-pub const ACTOR: &str = "system:migration";
-
-/// 異動日 of every generated 転入.
-pub fn effective_date() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 4, 1).unwrap_or_default()
-}
-
-/// A 転入 as the ledger entry the resident domain would append.
-pub fn moved_in_entry(m: MovedIn) -> NewEntry {
-    let (kind, version, payload) = ResidentEvent::MovedIn(m).encode();
-    NewEntry {
-        kind: kind.to_string(),
-        version,
-        effective_date: effective_date(),
-        actor: ACTOR.to_string(),
-        payload,
-    }
+    pending: Vec<ResidentEvent>,
 }
 
 impl Population {
@@ -161,20 +167,26 @@ impl Population {
         }
     }
 
-    /// The next `n` residents.
-    pub fn residents(&mut self, n: usize) -> Vec<MovedIn> {
-        (0..n).map(|_| self.next_resident()).collect()
-    }
-
     /// The next `n` 転入 as ledger entries.
     pub fn entries(&mut self, n: usize) -> Vec<NewEntry> {
-        self.residents(n).into_iter().map(moved_in_entry).collect()
+        (0..n)
+            .map(|_| {
+                let (kind, version, payload) = self.next_event().encode();
+                NewEntry {
+                    kind: kind.to_string(),
+                    version,
+                    effective_date: effective_date(),
+                    actor: ACTOR.to_string(),
+                    payload,
+                }
+            })
+            .collect()
     }
 
-    fn next_resident(&mut self) -> MovedIn {
+    fn next_event(&mut self) -> ResidentEvent {
         loop {
-            if let Some(m) = self.pending.pop() {
-                return m;
+            if let Some(e) = self.pending.pop() {
+                return e;
             }
             self.household();
         }
@@ -197,60 +209,92 @@ impl Population {
             1 + self.rng.below(40),
             1 + self.rng.below(30)
         );
-        let head_sex = 1 + self.rng.below(2) as u8;
-        let mut members = vec![self.person(&address, "世帯主", head_sex)];
+        let katagaki = if self.rng.below(3) == 0 {
+            format!(
+                "{} {}号室",
+                self.rng.pick(BUILDINGS),
+                101 + self.rng.below(5) * 100 + self.rng.below(8)
+            )
+        } else {
+            String::new()
+        };
+        let previous = self.rng.pick(PREVIOUS).to_string();
+        let (family_name, family_kana) = *self.rng.pick(FAMILY);
+        let head_sex = if self.rng.below(2) == 0 {
+            Sex::Male
+        } else {
+            Sex::Female
+        };
+        let mut roles = vec![("世帯主", head_sex)];
         if size >= 2 {
-            let (rel, sex) = if head_sex == 1 {
-                ("妻", 2)
-            } else {
-                ("夫", 1)
-            };
-            members.push(self.person(&address, rel, sex));
+            roles.push(match head_sex {
+                Sex::Male => ("妻", Sex::Female),
+                _ => ("夫", Sex::Male),
+            });
         }
         for _ in 2..size {
-            let sex = 1 + self.rng.below(2) as u8;
-            members.push(self.person(&address, "子", sex));
+            let sex = if self.rng.below(2) == 0 {
+                Sex::Male
+            } else {
+                Sex::Female
+            };
+            roles.push(("子", sex));
         }
-        // All members share the head's 氏 and household.
-        let (family, kana) = (
-            members[0].family_name.clone(),
-            members[0].family_kana.clone(),
+        let honseki = format!(
+            "{}{}{}番地",
+            self.city,
+            self.rng.pick(TOWNS),
+            1 + self.rng.below(300)
         );
-        for m in &mut members {
-            m.family_name.clone_from(&family);
-            m.family_kana.clone_from(&kana);
-        }
+        let mut hittosha = String::new();
+        let household_id = format!("{:010}", self.next_household);
         self.next_household += 1;
+        let mut members = Vec::with_capacity(size);
+        for (relationship, sex) in roles {
+            let (given_name, given_kana) = *self.rng.pick(match sex {
+                Sex::Male => GIVEN_MALE,
+                _ => GIVEN_FEMALE,
+            });
+            if hittosha.is_empty() {
+                hittosha = format!("{family_name}　{given_name}");
+            }
+            let born = NaiveDate::from_ymd_opt(1925, 1, 1).unwrap_or_default()
+                + chrono::Days::new(self.rng.below(100 * 365) as u64);
+            let code = ResidentCode::from_ten_digits(&format!(
+                "{:010}",
+                1_000_000_000 + self.next_resident
+            ))
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_default();
+            self.next_resident += 1;
+            members.push(ResidentEvent::Entered {
+                resident_code: code,
+                household_id: household_id.clone(),
+                relationship: relationship.to_string(),
+                person: Person {
+                    family_name: family_name.to_string(),
+                    given_name: given_name.to_string(),
+                    family_kana: family_kana.to_string(),
+                    given_kana: given_kana.to_string(),
+                    romaji: None,
+                    alias: None,
+                    birth_date: born,
+                    sex,
+                    citizenship: Citizenship::Japanese {
+                        honseki: honseki.clone(),
+                        hittosha: hittosha.clone(),
+                    },
+                },
+                address: address.clone(),
+                katagaki: katagaki.clone(),
+                reason: EntryReason::MoveIn {
+                    previous_address: previous.clone(),
+                },
+                notified_date: effective_date(),
+            });
+        }
         members.reverse();
         self.pending = members;
-    }
-
-    fn person(&mut self, address: &str, relationship: &str, sex_code: u8) -> MovedIn {
-        let (family_name, family_kana) = *self.rng.pick(FAMILY);
-        let (given_name, given_kana) = *self.rng.pick(if sex_code == 1 {
-            GIVEN_MALE
-        } else {
-            GIVEN_FEMALE
-        });
-        let born = NaiveDate::from_ymd_opt(1925, 1, 1).unwrap_or_default()
-            + chrono::Days::new(self.rng.below(100 * 365) as u64);
-        let code =
-            ResidentCode::from_ten_digits(&format!("{:010}", 1_000_000_000 + self.next_resident))
-                .map(|c| c.as_str().to_string())
-                .unwrap_or_default();
-        self.next_resident += 1;
-        MovedIn {
-            resident_code: code,
-            household_id: format!("{:010}", self.next_household),
-            family_name: family_name.to_string(),
-            given_name: given_name.to_string(),
-            family_kana: family_kana.to_string(),
-            given_kana: given_kana.to_string(),
-            birth_date: born,
-            sex_code,
-            address: address.to_string(),
-            relationship: relationship.to_string(),
-        }
     }
 }
 
@@ -261,17 +305,19 @@ mod tests {
     #[test]
     fn residents_are_valid_and_unique() {
         let mut p = Population::new(7, "徳島県徳島市");
-        let entries = p.entries(1_000);
         let today = NaiveDate::from_ymd_opt(2026, 4, 1).expect("date");
         let mut codes = std::collections::HashSet::new();
-        for e in &entries {
-            let Ok(Some(ResidentEvent::MovedIn(m))) =
-                ResidentEvent::decode(&e.kind, e.version, &e.payload)
-            else {
-                panic!("not a 転入: {e:?}");
+        for e in p.entries(1_000) {
+            let Ok(Some(ev)) = ResidentEvent::decode(&e.kind, e.version, &e.payload) else {
+                panic!("not a resident event: {e:?}");
             };
-            murakumo_resident::validate_move_in(&m, today).expect("valid 転入");
-            assert!(codes.insert(m.resident_code), "duplicate 住民票コード");
+            assert!(matches!(ev, ResidentEvent::Entered { .. }));
+            murakumo_resident::validate(&ev, None, e.effective_date, today, 14)
+                .expect("valid 転入");
+            assert!(
+                codes.insert(ev.resident_code().to_string()),
+                "duplicate 住民票コード"
+            );
         }
     }
 

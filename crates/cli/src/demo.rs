@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use chrono::{Datelike, NaiveDate, Utc};
 use murakumo_core::{ResidentCode, TenantCode};
 use murakumo_ledger::{EventCodec, NewEntry};
-use murakumo_resident::{MovedIn, ResidentEvent};
+use murakumo_resident::{Citizenship, EntryReason, Person, ResidentEvent, Sex};
 use murakumo_store::{Operator, Store};
 use murakumo_tenancy::{StaffCreated, TenancyEvent};
 use rand::rngs::StdRng;
@@ -57,6 +57,7 @@ const SURNAMES: [(&str, &str); 24] = [
     ("渡邉", "ワタナベ"),
     ("菅原", "スガワラ"),
 ];
+const PREVIOUS: [&str; 4] = ["北海道札幌市中央区北1条西2丁目", "北海道旭川市6条通9丁目", "北海道滝川市大町1丁目", "東京都千代田区丸の内1丁目"];
 const MALE: [(&str, &str); 12] = [
     ("太郎", "タロウ"),
     ("一郎", "イチロウ"),
@@ -225,20 +226,34 @@ pub fn residents(code: &TenantCode, town: &str, population: usize) -> Vec<NewEnt
             let Ok(resident_code) = ResidentCode::from_ten_digits(&ten) else {
                 continue;
             };
-            let event = ResidentEvent::MovedIn(MovedIn {
+            let effective = birth.max(today - chrono::Duration::days(rng.gen_range(0..3650)));
+            let reason = if effective == birth {
+                EntryReason::Birth
+            } else {
+                EntryReason::MoveIn { previous_address: PREVIOUS[rng.gen_range(0..PREVIOUS.len())].into() }
+            };
+            let event = ResidentEvent::Entered {
                 resident_code: resident_code.as_str().to_string(),
                 household_id: format!("H{household:06}"),
-                family_name: surname.into(),
-                given_name: given.into(),
-                family_kana: surname_kana.into(),
-                given_kana: given_kana.into(),
-                birth_date: birth,
-                sex_code: if male { 1 } else { 2 },
-                address: address.clone(),
                 relationship: relationship.into(),
-            });
+                person: Person {
+                    family_name: surname.into(),
+                    given_name: given.into(),
+                    family_kana: surname_kana.into(),
+                    given_kana: given_kana.into(),
+                    romaji: None,
+                    alias: None,
+                    birth_date: birth,
+                    sex: if male { Sex::Male } else { Sex::Female },
+                    citizenship: Citizenship::Japanese { honseki: address.clone(), hittosha: surname.into() },
+                },
+                address: address.clone(),
+                katagaki: String::new(),
+                reason,
+                notified_date: effective,
+            };
             let mut e = entry(&event);
-            e.effective_date = birth.max(today - chrono::Duration::days(rng.gen_range(0..3650)));
+            e.effective_date = effective;
             out.push(e);
         }
     }

@@ -171,59 +171,50 @@ pub async fn residents(
     session: Result<StaffSession, crate::error::ApiError>,
     Query(q): Query<SearchForm>,
 ) -> Response {
-    let Ok(s) = session else {
-        return Redirect::to("/").into_response();
-    };
+    let Ok(s) = session else { return Redirect::to("/").into_response() };
     if !s.staff.can(Permission::ResidentRead) {
         return (
             StatusCode::FORBIDDEN,
-            page(
-                "権限がありません",
-                None,
-                "<p class=\"error\">住民記録を閲覧する権限がありません。</p>",
-            ),
+            page("権限がありません", None, "<p class=\"error\">住民記録を閲覧する権限がありません。</p>"),
         )
             .into_response();
     }
     let kana = q.kana.trim();
-    let found = match state
-        .store
-        .tenant(&s.tenant)
-        .search_residents(kana, 100)
-        .await
-    {
+    let query = murakumo_store::ResidentQuery { kana: Some(kana.to_string()), limit: 100, ..Default::default() };
+    let found = match state.store.tenant(&s.tenant).search_residents(&query).await {
         Ok(f) => f,
         Err(e) => return crate::error::ApiError::from(e).into_response(),
     };
-    let subjects = std::iter::once(format!("search:kana={kana}")).chain(
-        found
-            .iter()
-            .map(|r| format!("resident:{}", r.resident_code)),
-    );
-    if let Err(e) = crate::api::log_access(
-        &state,
-        &s,
-        &headers,
-        AccessAction::Search,
-        subjects,
-        "name,kana,birth_date,address",
-    )
-    .await
+    let today = chrono::Utc::now().date_naive();
+    let may = s.staff.can(Permission::ProtectedResidentView);
+    let visible = |r: &&murakumo_resident::Record| may || !r.protected_on(today);
+    let subjects = std::iter::once(format!("search:kana={kana}"))
+        .chain(found.iter().filter(visible).map(|r| format!("resident:{}", r.resident_code)));
+    if let Err(e) =
+        crate::api::log_access(&state, &s, &headers, AccessAction::Search, subjects, "name,kana,birth_date,address")
+            .await
     {
         return e.into_response();
     }
     let rows: String = found
         .iter()
         .map(|r| {
+            if !visible(&r) {
+                return format!(
+                    "<tr><td>{}</td><td colspan=\"4\">支援措置対象(表示できません)</td></tr>",
+                    esc(&r.resident_code)
+                );
+            }
+            let birth = murakumo_core::WarekiDate::from_gregorian(r.person.birth_date)
+                .map_or(r.person.birth_date.to_string(), |w| w.to_string());
             format!(
-                "<tr><td>{}</td><td>{} {}</td><td>{} {}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td></tr>",
                 esc(&r.resident_code),
-                esc(&r.family_name),
-                esc(&r.given_name),
-                esc(&r.family_kana),
-                esc(&r.given_kana),
-                esc(&r.birth_date.to_string()),
-                esc(&r.address)
+                esc(&r.full_name()),
+                esc(&r.full_kana()),
+                esc(&birth),
+                esc(&r.address.text),
+                esc(&r.address.katagaki)
             )
         })
         .collect();

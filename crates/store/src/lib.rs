@@ -28,7 +28,7 @@ mod tenant;
 pub use backend::{Backend, BackendKind};
 pub use error::StoreError;
 pub use platform::{Operator, TenantInfo};
-pub use rows::{AccessFilter, AccessLogRow, Chain, SettingChange};
+pub use rows::{AccessFilter, AccessLogRow, Chain, ResidentQuery, SettingChange};
 pub use shipping::Applied;
 pub use tenant::{SessionRow, TenantStore};
 
@@ -70,7 +70,38 @@ impl Store {
         sqlx::any::install_default_drivers();
         backend.migrate().await?;
         let pool = backend.connect_app_pool().await?;
-        Ok(Store { pool, backend })
+        let store = Store { pool, backend };
+        store.rebuild_if_projections_changed().await?;
+        Ok(store)
+    }
+
+    /// Read models are rebuilt from the ledger when this build projects
+    /// differently from the one that wrote them.
+    async fn rebuild_if_projections_changed(&self) -> Result<(), StoreError> {
+        let mut tx = self.backend.begin(&self.pool, backend::Scope::Platform, true).await?;
+        let stored: Option<String> = sqlx::query("SELECT value FROM meta WHERE key = 'projection_version'")
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| sqlx::Row::try_get(&r, "value"))
+            .transpose()?;
+        tx.commit().await?;
+        if stored.as_deref() == Some(projection::PROJECTION_VERSION) {
+            return Ok(());
+        }
+        for t in self.list_tenants().await? {
+            tracing::info!(tenant = %t.code, "rebuilding read models for projection version {}", projection::PROJECTION_VERSION);
+            self.tenant(&t.code).rebuild_projections().await?;
+        }
+        let mut tx = self.backend.begin(&self.pool, backend::Scope::Platform, true).await?;
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ('projection_version', $1) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(projection::PROJECTION_VERSION)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub fn backend_kind(&self) -> BackendKind {

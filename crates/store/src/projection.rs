@@ -6,20 +6,23 @@
 
 use murakumo_core::TenantCode;
 use murakumo_ledger::{Entry, EventCodec};
-use murakumo_resident::{MovedIn, ResidentEvent};
+use std::collections::{HashMap, HashSet};
+
+use murakumo_resident::{Record, ResidentEvent, Status, normalize_kana, normalize_name};
 use murakumo_tenancy::TenancyEvent;
-use sqlx::{Any, Transaction};
+use sqlx::{Any, Row, Transaction};
 
 use crate::StoreError;
 use crate::rows::{date_str, values_list};
 
 /// Tables rebuilt from the ledger, cleared before a rebuild.
-const PROJECTION_TABLES: &[&str] = &["settings", "setting_history", "staff", "residents"];
+const PROJECTION_TABLES: &[&str] = &["settings", "setting_history", "staff", "residents", "resident_entries"];
 
-pub(crate) async fn clear(
-    tx: &mut Transaction<'static, Any>,
-    tenant: &TenantCode,
-) -> Result<(), StoreError> {
+/// Bump when a projection's tables or meaning change: every tenant is then
+/// rebuilt from its ledger when the store opens.
+pub(crate) const PROJECTION_VERSION: &str = "2";
+
+pub(crate) async fn clear(tx: &mut Transaction<'static, Any>, tenant: &TenantCode) -> Result<(), StoreError> {
     for t in PROJECTION_TABLES {
         sqlx::query(&format!("DELETE FROM {t} WHERE tenant_code = $1"))
             .bind(tenant.as_str())
@@ -29,72 +32,180 @@ pub(crate) async fn clear(
     Ok(())
 }
 
-/// Applies entries in order. Consecutive 転入 are inserted in multi-row
-/// batches (rebuilds are dominated by them).
+/// Applies entries to the read models, in order, inside the caller's
+/// transaction. For a one-off batch use [`apply`]; a rebuild keeps one
+/// `Projector` across all pages of the ledger.
+pub(crate) struct Projector {
+    residents: ResidentBatch,
+}
+
+impl Projector {
+    /// `fresh`: the resident tables are empty for this tenant (a rebuild),
+    /// so a resident not seen yet in this run has no record to look up.
+    pub(crate) fn new(fresh: bool) -> Projector {
+        Projector { residents: ResidentBatch { fresh, ..ResidentBatch::default() } }
+    }
+
+    pub(crate) async fn apply(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        tenant: &TenantCode,
+        entries: &[Entry],
+    ) -> Result<(), StoreError> {
+        for e in entries {
+            if let Some(ev) = ResidentEvent::decode(&e.kind, e.version, &e.payload)? {
+                self.residents.apply(tx, tenant, e, &ev).await?;
+                if self.residents.dirty.len() >= 500 {
+                    self.residents.flush(tx, tenant).await?;
+                }
+                continue;
+            }
+            if let Some(ev) = TenancyEvent::decode(&e.kind, e.version, &e.payload)? {
+                apply_tenancy(tx, tenant, e, ev).await?;
+            }
+            // Kinds of other domains are not projected here.
+        }
+        self.residents.flush(tx, tenant).await
+    }
+}
+
+/// Applies one batch of entries (an append, a shipped segment).
 pub(crate) async fn apply(
     tx: &mut Transaction<'static, Any>,
     tenant: &TenantCode,
     entries: &[Entry],
 ) -> Result<(), StoreError> {
-    let mut moved_in: Vec<MovedIn> = Vec::new();
-    for e in entries {
-        if let Some(ResidentEvent::MovedIn(m)) =
-            ResidentEvent::decode(&e.kind, e.version, &e.payload)?
-        {
-            moved_in.push(m);
-            if moved_in.len() >= 500 {
-                insert_residents(tx, tenant, &mut moved_in).await?;
-            }
-            continue;
-        }
-        insert_residents(tx, tenant, &mut moved_in).await?;
-        if let Some(ev) = TenancyEvent::decode(&e.kind, e.version, &e.payload)? {
-            apply_tenancy(tx, tenant, e, ev).await?;
-        }
-        // Kinds of other domains are not projected here.
-    }
-    insert_residents(tx, tenant, &mut moved_in).await
+    Projector::new(false).apply(tx, tenant, entries).await
 }
 
-async fn insert_residents(
-    tx: &mut Transaction<'static, Any>,
-    tenant: &TenantCode,
-    batch: &mut Vec<MovedIn>,
-) -> Result<(), StoreError> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let sql = format!(
-        "INSERT INTO residents (tenant_code, resident_code, household_id, family_name, given_name, \
-         family_kana, given_kana, birth_date, sex_code, address, relationship) VALUES {}",
-        values_list(batch.len(), 11)
-    );
-    let mut q = sqlx::query(&sql);
-    for m in batch.iter() {
-        q = q
+/// Resident records changed in this batch, written back in multi-row
+/// upserts.
+#[derive(Default)]
+struct ResidentBatch {
+    fresh: bool,
+    /// Records touched since the last flush.
+    records: HashMap<String, Option<Record>>,
+    dirty: Vec<String>,
+    entries: Vec<(String, u64)>,
+    /// In a fresh run: residents already written, which must be looked up.
+    written: HashSet<String>,
+}
+
+impl ResidentBatch {
+    async fn current(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        tenant: &TenantCode,
+        code: &str,
+    ) -> Result<Option<Record>, StoreError> {
+        if let Some(r) = self.records.get(code) {
+            return Ok(r.clone());
+        }
+        if self.fresh && !self.written.contains(code) {
+            return Ok(None);
+        }
+        let row = sqlx::query("SELECT record FROM residents WHERE tenant_code = $1 AND resident_code = $2")
             .bind(tenant.as_str())
-            .bind(m.resident_code.clone())
-            .bind(m.household_id.clone())
-            .bind(m.family_name.clone())
-            .bind(m.given_name.clone())
-            .bind(m.family_kana.clone())
-            .bind(m.given_kana.clone())
-            .bind(date_str(m.birth_date))
-            .bind(i64::from(m.sex_code))
-            .bind(m.address.clone())
-            .bind(m.relationship.clone());
-    }
-    let codes: Vec<String> = batch.iter().map(|m| m.resident_code.clone()).collect();
-    batch.clear();
-    q.execute(&mut **tx).await.map_err(|e| {
-        StoreError::on_unique(e, || {
-            format!(
-                "住民票コード already registered (one of {})",
-                codes.join(", ")
-            )
+            .bind(code)
+            .fetch_optional(&mut **tx)
+            .await?;
+        row.map(|r| {
+            let json: String = r.try_get("record")?;
+            serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
+                tenant: *tenant,
+                seq: 0,
+                reason: format!("resident record {code} is not readable: {e}"),
+            })
         })
-    })?;
-    Ok(())
+        .transpose()
+    }
+
+    async fn apply(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        tenant: &TenantCode,
+        e: &Entry,
+        ev: &ResidentEvent,
+    ) -> Result<(), StoreError> {
+        let code = ev.resident_code().to_string();
+        let current = self.current(tx, tenant, &code).await?;
+        let updated = match murakumo_resident::apply(current, ev, e.effective_date) {
+            Ok(r) => Some(r),
+            // The ledger is the truth: an event that cannot apply (which
+            // validation prevents) leaves the record as it was.
+            Err(err) => {
+                tracing::warn!(tenant = %tenant, seq = e.seq, error = %err, "resident event not applicable");
+                return Ok(());
+            }
+        };
+        if !self.dirty.contains(&code) {
+            self.dirty.push(code.clone());
+        }
+        self.entries.push((code.clone(), e.seq));
+        self.records.insert(code, updated);
+        Ok(())
+    }
+
+    async fn flush(&mut self, tx: &mut Transaction<'static, Any>, tenant: &TenantCode) -> Result<(), StoreError> {
+        let records: Vec<Record> = self
+            .dirty
+            .drain(..)
+            .filter_map(|code| self.records.get(&code).cloned().flatten())
+            .collect();
+        // Keep memory bounded: what is written is looked up again if needed.
+        if self.fresh {
+            self.written.extend(self.records.drain().map(|(code, _)| code));
+        } else {
+            self.records.clear();
+        }
+        for chunk in records.chunks(500) {
+            let sql = format!(
+                "INSERT INTO residents (tenant_code, resident_code, household_id, status, family_name, given_name, \
+                 search_kana, search_name, birth_date, address, protected_until, record) VALUES {} \
+                 ON CONFLICT (tenant_code, resident_code) DO UPDATE SET household_id = excluded.household_id, \
+                 status = excluded.status, family_name = excluded.family_name, given_name = excluded.given_name, \
+                 search_kana = excluded.search_kana, search_name = excluded.search_name, birth_date = excluded.birth_date, \
+                 address = excluded.address, protected_until = excluded.protected_until, record = excluded.record",
+                values_list(chunk.len(), 12)
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                let status = match r.status {
+                    Status::Current => "current",
+                    Status::MovingOut { .. } => "moving_out",
+                    Status::Removed { .. } => "removed",
+                };
+                let p = &r.person;
+                q = q
+                    .bind(tenant.as_str())
+                    .bind(r.resident_code.clone())
+                    .bind(r.household_id.clone())
+                    .bind(status)
+                    .bind(p.family_name.clone())
+                    .bind(p.given_name.clone())
+                    .bind(normalize_kana(&format!("{}{}", p.family_kana, p.given_kana)))
+                    .bind(normalize_name(&format!("{}{}", p.family_name, p.given_name)))
+                    .bind(date_str(p.birth_date))
+                    .bind(r.address.text.clone())
+                    .bind(r.protection.as_ref().map(|x| date_str(x.until)))
+                    .bind(serde_json::to_string(r).unwrap_or_default());
+            }
+            q.execute(&mut **tx).await?;
+        }
+        for chunk in self.entries.chunks(1000) {
+            let sql = format!(
+                "INSERT INTO resident_entries (tenant_code, resident_code, seq) VALUES {} ON CONFLICT DO NOTHING",
+                values_list(chunk.len(), 3)
+            );
+            let mut q = sqlx::query(&sql);
+            for (code, seq) in chunk {
+                q = q.bind(tenant.as_str()).bind(code.clone()).bind(*seq as i64);
+            }
+            q.execute(&mut **tx).await?;
+        }
+        self.entries.clear();
+        Ok(())
+    }
 }
 
 async fn apply_tenancy(

@@ -128,3 +128,14 @@ pub(crate) fn values_list(rows: usize, cols: usize) -> String {
     }
     out
 }
+
+/// Conditions of a resident search; see `TenantStore::search_residents`.
+#[derive(Clone, Debug, Default)]
+pub struct ResidentQuery {
+    pub kana: Option<String>,
+    pub name: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+    pub address: Option<String>,
+    pub include_removed: bool,
+    pub limit: u32,
+}

@@ -3,14 +3,16 @@
 use chrono::Utc;
 use murakumo_core::TenantCode;
 use murakumo_ledger::{ChainHash, ChainHead, ChainVerifier, Entry, NewEntry, RecordedAt};
-use murakumo_resident::Resident;
+use chrono::NaiveDate;
+use murakumo_ledger::EventCodec;
+use murakumo_resident::{Record, ResidentEvent, normalize_kana, normalize_name};
 use murakumo_tenancy::{AccessRecord, Staff, parse_roles};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use crate::backend::Scope;
 use crate::rows::{ENTRY_COLUMNS, date_str, entry_from_row, parse_date, values_list};
-use crate::{AccessFilter, AccessLogRow, Chain, SettingChange, Store, StoreError, projection};
+use crate::{AccessFilter, AccessLogRow, Chain, ResidentQuery, SettingChange, Store, StoreError, projection};
 
 /// All access to one tenant's data goes through this handle; every query it
 /// runs names the tenant.
@@ -172,6 +174,7 @@ impl TenantStore<'_> {
     pub async fn rebuild_projections(&self) -> Result<u64, StoreError> {
         let mut tx = self.begin(true).await?;
         projection::clear(&mut tx, &self.tenant).await?;
+        let mut projector = projection::Projector::new(true);
         let mut after = 0u64;
         loop {
             let rows = sqlx::query(&format!(
@@ -187,7 +190,7 @@ impl TenantStore<'_> {
                 .collect::<Result<_, _>>()?;
             let Some(last) = page.last() else { break };
             after = last.seq;
-            projection::apply(&mut tx, &self.tenant, &page).await?;
+            projector.apply(&mut tx, &self.tenant, &page).await?;
         }
         tx.commit().await?;
         Ok(after)
@@ -407,45 +410,123 @@ impl TenantStore<'_> {
 
     // ---- residents ----
 
-    pub async fn resident(&self, resident_code: &str) -> Result<Option<Resident>, StoreError> {
+    /// A resident's current record (also a 除票).
+    pub async fn resident(&self, resident_code: &str) -> Result<Option<Record>, StoreError> {
         let mut tx = self.begin(false).await?;
-        let row = sqlx::query(&format!(
-            "{RESIDENT_SELECT} WHERE tenant_code = $1 AND resident_code = $2"
+        let row = sqlx::query("SELECT record FROM residents WHERE tenant_code = $1 AND resident_code = $2")
+            .bind(self.tenant.as_str())
+            .bind(resident_code)
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        row.map(|r| self.record_from_row(&r)).transpose()
+    }
+
+    fn record_from_row(&self, r: &AnyRow) -> Result<Record, StoreError> {
+        let json: String = r.try_get("record")?;
+        serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
+            tenant: self.tenant,
+            seq: 0,
+            reason: format!("resident record is not readable ({e}); rebuild the projections"),
+        })
+    }
+
+    /// Every ledger event of one resident, in ledger order: 異動履歴, and
+    /// the input of as-of replay.
+    pub async fn resident_events(&self, resident_code: &str) -> Result<Vec<(Entry, ResidentEvent)>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM ledger_entries l JOIN resident_entries r \
+             ON r.tenant_code = l.tenant_code AND r.seq = l.seq \
+             WHERE r.tenant_code = $1 AND r.resident_code = $2 ORDER BY l.seq",
+            ENTRY_COLUMNS.split(", ").map(|c| format!("l.{c}")).collect::<Vec<_>>().join(", ")
         ))
         .bind(self.tenant.as_str())
         .bind(resident_code)
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        row.map(|r| resident_from_row(&r)).transpose()
-    }
-
-    /// Residents whose kana name starts with `kana_prefix` (氏 or 氏名 as one
-    /// string), in kana order.
-    pub async fn search_residents(
-        &self,
-        kana_prefix: &str,
-        limit: u32,
-    ) -> Result<Vec<Resident>, StoreError> {
-        let mut tx = self.begin(false).await?;
-        let upper = format!("{kana_prefix}\u{10FFFF}");
-        let rows = sqlx::query(&format!(
-            "{RESIDENT_SELECT} WHERE tenant_code = $1 AND family_kana >= $2 AND family_kana < $3 \
-             ORDER BY family_kana, given_kana, resident_code LIMIT $4"
-        ))
-        .bind(self.tenant.as_str())
-        .bind(kana_prefix)
-        .bind(upper)
-        .bind(limit as i64)
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        rows.iter().map(resident_from_row).collect()
+        rows.iter()
+            .filter_map(|row| {
+                let e = match entry_from_row(&self.tenant, row) {
+                    Ok(e) => e,
+                    Err(err) => return Some(Err(err)),
+                };
+                match ResidentEvent::decode(&e.kind, e.version, &e.payload) {
+                    Ok(Some(ev)) => Some(Ok((e, ev))),
+                    Ok(None) => None,
+                    Err(err) => Some(Err(err.into())),
+                }
+            })
+            .collect()
     }
 
+    /// The record as it stood on `as_of` (bitemporal: by 異動日).
+    pub async fn resident_as_of(&self, resident_code: &str, as_of: NaiveDate) -> Result<Option<Record>, StoreError> {
+        let events = self.resident_events(resident_code).await?;
+        murakumo_resident::replay(events.iter().map(|(e, ev)| (ev, e.effective_date)), as_of)
+            .map_err(|e| StoreError::Conflict(e.to_string()))
+    }
+
+    /// Searches by the start of the kana name, the start of the kanji name
+    /// (異体字 folded), birth date, the start of the address; conditions
+    /// combine with AND. 除票 only when asked.
+    pub async fn search_residents(&self, q: &ResidentQuery) -> Result<Vec<Record>, StoreError> {
+        let mut sql = String::from("SELECT record FROM residents WHERE tenant_code = $1");
+        let mut args: Vec<String> = vec![self.tenant.as_str().to_string()];
+        let mut range = |column: &str, prefix: String, sql: &mut String| {
+            args.push(prefix.clone());
+            args.push(format!("{prefix}\u{10FFFF}"));
+            sql.push_str(&format!(" AND {column} >= ${} AND {column} < ${}", args.len() - 1, args.len()));
+        };
+        if let Some(k) = q.kana.as_deref().map(normalize_kana).filter(|k| !k.is_empty()) {
+            range("search_kana", k, &mut sql);
+        }
+        if let Some(n) = q.name.as_deref().map(normalize_name).filter(|n| !n.is_empty()) {
+            range("search_name", n, &mut sql);
+        }
+        if let Some(a) = q.address.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+            range("address", a.to_string(), &mut sql);
+        }
+        if let Some(d) = q.birth_date {
+            args.push(date_str(d));
+            sql.push_str(&format!(" AND birth_date = ${}", args.len()));
+        }
+        if !q.include_removed {
+            sql.push_str(" AND status <> 'removed'");
+        }
+        sql.push_str(&format!(" ORDER BY search_kana, resident_code LIMIT {}", q.limit.clamp(1, 1000)));
+        let mut query = sqlx::query(&sql);
+        for a in &args {
+            query = query.bind(a.as_str());
+        }
+        let mut tx = self.begin(false).await?;
+        let rows = query.fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        rows.iter().map(|r| self.record_from_row(r)).collect()
+    }
+
+    /// Current members of a household (世帯), head first.
+    pub async fn household(&self, household_id: &str) -> Result<Vec<Record>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let rows = sqlx::query(
+            "SELECT record FROM residents WHERE tenant_code = $1 AND household_id = $2 AND status <> 'removed' \
+             ORDER BY resident_code",
+        )
+        .bind(self.tenant.as_str())
+        .bind(household_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut members: Vec<Record> = rows.iter().map(|r| self.record_from_row(r)).collect::<Result<_, _>>()?;
+        members.sort_by_key(|r| (r.relationship != "世帯主", r.person.birth_date));
+        Ok(members)
+    }
+
+    /// Residents currently registered (not 除票).
     pub async fn count_residents(&self) -> Result<u64, StoreError> {
         let mut tx = self.begin(false).await?;
-        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM residents WHERE tenant_code = $1")
+        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM residents WHERE tenant_code = $1 AND status <> 'removed'")
             .bind(self.tenant.as_str())
             .fetch_one(&mut *tx)
             .await?
@@ -507,25 +588,6 @@ impl TenantStore<'_> {
             })
             .collect()
     }
-}
-
-const RESIDENT_SELECT: &str = "SELECT resident_code, household_id, family_name, given_name, family_kana, given_kana, \
-     birth_date, sex_code, address, relationship FROM residents";
-
-fn resident_from_row(r: &AnyRow) -> Result<Resident, StoreError> {
-    let birth: String = r.try_get("birth_date")?;
-    Ok(Resident {
-        resident_code: r.try_get("resident_code")?,
-        household_id: r.try_get("household_id")?,
-        family_name: r.try_get("family_name")?,
-        given_name: r.try_get("given_name")?,
-        family_kana: r.try_get("family_kana")?,
-        given_kana: r.try_get("given_kana")?,
-        birth_date: parse_date(&birth).unwrap_or_default(),
-        sex_code: r.try_get::<i64, _>("sex_code")? as u8,
-        address: r.try_get("address")?,
-        relationship: r.try_get("relationship")?,
-    })
 }
 
 fn staff_from_row(r: &AnyRow) -> Result<Staff, StoreError> {

@@ -5,7 +5,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::{NaiveDate, Utc};
-use murakumo_resident::{MovedIn, Resident, ResidentEvent, validate_move_in};
+use murakumo_ledger::NewEntry;
+use murakumo_resident::{
+    Citizenship, EntryReason, Person, Record, RemovalReason, ResidentError, ResidentEvent, Sex, Status, Warning,
+    validate,
+};
+use murakumo_store::ResidentQuery;
 use murakumo_tenancy::{AccessAction, AccessRecord, Permission};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -19,21 +24,10 @@ use crate::state::AppState;
 /// The purpose of an access (利用目的): header `x-purpose` (UTF-8, or
 /// percent-encoded UTF-8 as browsers send it), else `照会`.
 fn purpose(headers: &HeaderMap) -> String {
-    let raw = headers
-        .get("x-purpose")
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .unwrap_or_default();
+    let raw = headers.get("x-purpose").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).unwrap_or_default();
     let decoded = percent_decode(&raw).unwrap_or(raw);
-    let text: String = decoded
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(100)
-        .collect();
-    if text.trim().is_empty() {
-        "照会".to_string()
-    } else {
-        text.trim().to_string()
-    }
+    let text: String = decoded.chars().filter(|c| !c.is_control()).take(100).collect();
+    if text.trim().is_empty() { "照会".to_string() } else { text.trim().to_string() }
 }
 
 fn percent_decode(s: &str) -> Option<String> {
@@ -76,61 +70,106 @@ pub(crate) async fn log(
             request_id: request_id.clone(),
         })
         .collect();
-    state
-        .store
-        .tenant(&session.tenant)
-        .log_access(&session.actor(), &records)
-        .await?;
+    state.store.tenant(&session.tenant).log_access(&session.actor(), &records).await?;
     metrics::counter!("murakumo_access_log_entries_total").increment(records.len() as u64);
     Ok(())
 }
 
+/// A resident as shown to staff. Under 支援措置, staff without the right
+/// see only that the record exists (`masked`).
 #[derive(Serialize, ToSchema)]
 pub struct ResidentView {
     /// 住民票コード
     pub resident_code: String,
-    pub household_id: String,
-    pub family_name: String,
-    pub given_name: String,
-    pub family_kana: String,
-    pub given_kana: String,
-    pub birth_date: String,
-    /// 1 男, 2 女, 9 other
-    pub sex_code: u8,
-    pub address: String,
+    pub masked: bool,
+    /// `current`, `moving_out` (転出予定) or `removed` (除票).
+    pub status: String,
+    pub household_id: Option<String>,
     /// 続柄
-    pub relationship: String,
+    pub relationship: Option<String>,
+    pub name: Option<String>,
+    pub kana: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+    /// 1 男, 2 女, 9
+    pub sex_code: Option<u8>,
+    pub address: Option<String>,
+    /// 方書
+    pub katagaki: Option<String>,
+    /// 住民となった年月日
+    pub became_resident: Option<NaiveDate>,
+    /// 支援措置 in force (shown only to staff with the right).
+    pub protected: Option<bool>,
+    /// The full record (absent when masked).
+    #[schema(value_type = Option<Object>)]
+    pub record: Option<serde_json::Value>,
 }
 
-impl From<Resident> for ResidentView {
-    fn from(r: Resident) -> Self {
-        ResidentView {
-            resident_code: r.resident_code,
-            household_id: r.household_id,
-            family_name: r.family_name,
-            given_name: r.given_name,
-            family_kana: r.family_kana,
-            given_kana: r.given_kana,
-            birth_date: r.birth_date.to_string(),
-            sex_code: r.sex_code,
-            address: r.address,
-            relationship: r.relationship,
-        }
+fn status_code(r: &Record) -> &'static str {
+    match r.status {
+        Status::Current => "current",
+        Status::MovingOut { .. } => "moving_out",
+        Status::Removed { .. } => "removed",
+    }
+}
+
+fn view(r: &Record, may_see_protected: bool, today: NaiveDate) -> ResidentView {
+    let protected = r.protected_on(today);
+    if protected && !may_see_protected {
+        return ResidentView {
+            resident_code: r.resident_code.clone(),
+            masked: true,
+            status: status_code(r).into(),
+            household_id: None,
+            relationship: None,
+            name: None,
+            kana: None,
+            birth_date: None,
+            sex_code: None,
+            address: None,
+            katagaki: None,
+            became_resident: None,
+            protected: None,
+            record: None,
+        };
+    }
+    ResidentView {
+        resident_code: r.resident_code.clone(),
+        masked: false,
+        status: status_code(r).into(),
+        household_id: Some(r.household_id.clone()),
+        relationship: Some(r.relationship.clone()),
+        name: Some(r.full_name()),
+        kana: Some(r.full_kana()),
+        birth_date: Some(r.person.birth_date),
+        sex_code: Some(r.person.sex.code()),
+        address: Some(r.address.text.clone()),
+        katagaki: Some(r.address.katagaki.clone()),
+        became_resident: Some(r.became_resident),
+        protected: Some(protected),
+        record: serde_json::to_value(r).ok(),
     }
 }
 
 #[derive(Deserialize, IntoParams)]
 pub struct SearchQuery {
-    /// Start of the family-name kana (カタカナ), e.g. `ヤマ`.
-    pub kana: String,
+    /// Start of the kana name (氏 or 氏名; small/large kana and half-width are folded), e.g. `ヤマ`.
+    pub kana: Option<String>,
+    /// Start of the kanji name (common 異体字 are folded: 髙→高).
+    pub name: Option<String>,
+    /// 生年月日 (YYYY-MM-DD).
+    pub birth_date: Option<NaiveDate>,
+    /// Start of the address: everyone at the same address.
+    pub address: Option<String>,
+    /// Include 除票 (removed records).
+    #[serde(default)]
+    pub include_removed: bool,
     /// At most this many (1–200, default 50).
     pub limit: Option<u32>,
 }
 
-/// Searches residents by the start of their kana name. The search itself is
-/// logged, and so is each person shown.
+/// Searches residents. The search is logged, and so is each person shown.
 #[utoipa::path(get, path = "/api/v1/residents", tag = "resident", params(SearchQuery),
-    responses((status = 200, body = [ResidentView]), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = [ResidentView]), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn search_residents(
     State(state): State<AppState>,
     session: StaffSession,
@@ -138,33 +177,32 @@ pub async fn search_residents(
     ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> ApiResult<Json<Vec<ResidentView>>> {
     session.require(Permission::ResidentRead)?;
-    let kana = q.kana.trim();
-    if kana.is_empty() {
-        return Err(ApiError::invalid(
-            "kana",
-            "give at least one kana character of the family name",
-        ));
+    let blank = |s: &Option<String>| s.as_deref().is_none_or(|v| v.trim().is_empty());
+    if blank(&q.kana) && blank(&q.name) && blank(&q.address) && q.birth_date.is_none() {
+        return Err(ApiError::invalid("kana", "give at least one of kana, name, birth_date or address"));
     }
-    let found = state
-        .store
-        .tenant(&session.tenant)
-        .search_residents(kana, q.limit.unwrap_or(50).clamp(1, 200))
-        .await?;
-    let subjects = std::iter::once(format!("search:kana={kana}")).chain(
-        found
-            .iter()
-            .map(|r| format!("resident:{}", r.resident_code)),
-    );
-    log(
-        &state,
-        &session,
-        &headers,
-        AccessAction::Search,
-        subjects,
-        "name,kana,birth_date,address",
-    )
-    .await?;
-    Ok(Json(found.into_iter().map(Into::into).collect()))
+    let query = ResidentQuery {
+        kana: q.kana.clone(),
+        name: q.name.clone(),
+        birth_date: q.birth_date,
+        address: q.address.clone(),
+        include_removed: q.include_removed,
+        limit: q.limit.unwrap_or(50).clamp(1, 200),
+    };
+    let found = state.store.tenant(&session.tenant).search_residents(&query).await?;
+    let today = Utc::now().date_naive();
+    let may = session.staff.can(Permission::ProtectedResidentView);
+    let views: Vec<ResidentView> = found.iter().map(|r| view(r, may, today)).collect();
+    let described = [("kana", &q.kana), ("name", &q.name), ("address", &q.address)]
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+        .chain(q.birth_date.map(|d| format!("birth_date={d}")))
+        .collect::<Vec<_>>()
+        .join("&");
+    let subjects = std::iter::once(format!("search:{described}"))
+        .chain(views.iter().filter(|v| !v.masked).map(|v| format!("resident:{}", v.resident_code)));
+    log(&state, &session, &headers, AccessAction::Search, subjects, "name,kana,birth_date,address").await?;
+    Ok(Json(views))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -175,127 +213,377 @@ pub struct Count {
 /// How many residents are registered (no personal data).
 #[utoipa::path(get, path = "/api/v1/residents/count", tag = "resident",
     responses((status = 200, body = Count), (status = 403, body = ErrorBody)))]
-pub async fn count_residents(
-    State(state): State<AppState>,
-    session: StaffSession,
-) -> ApiResult<Json<Count>> {
+pub async fn count_residents(State(state): State<AppState>, session: StaffSession) -> ApiResult<Json<Count>> {
     session.require(Permission::ResidentRead)?;
-    Ok(Json(Count {
-        count: state
-            .store
-            .tenant(&session.tenant)
-            .count_residents()
-            .await?,
-    }))
+    Ok(Json(Count { count: state.store.tenant(&session.tenant).count_residents().await? }))
 }
 
-/// One resident by 住民票コード.
+#[derive(Deserialize, IntoParams)]
+pub struct AsOfQuery {
+    /// The record as it stood on this date (YYYY-MM-DD); today if omitted.
+    pub as_of: Option<NaiveDate>,
+}
+
+fn parse_code(code: &str) -> ApiResult<String> {
+    murakumo_core::ResidentCode::parse(code)
+        .map(|c| c.as_str().to_string())
+        .map_err(|e| ApiError::invalid("resident_code", e.to_string()))
+}
+
+/// Loads a record the caller may see, or explains (and logs) why not.
+async fn readable(
+    state: &AppState,
+    session: &StaffSession,
+    headers: &HeaderMap,
+    code: &str,
+    as_of: Option<NaiveDate>,
+) -> ApiResult<Record> {
+    let ts = state.store.tenant(&session.tenant);
+    let not_found = || ApiError::not_found("no resident with this 住民票コード in your municipality");
+    let current = ts.resident(code).await?.ok_or_else(not_found)?;
+    let today = Utc::now().date_naive();
+    if current.protected_on(today) && !session.staff.can(Permission::ProtectedResidentView) {
+        log(state, session, headers, AccessAction::Read, [format!("resident:{code}")], "refused: 支援措置").await?;
+        return Err(ApiError::forbidden(
+            "この住民は支援措置の対象です。閲覧・交付には住民記録責任者の確認が必要です (protected resident: a 住民記録 supervisor must handle this)",
+        ));
+    }
+    match as_of {
+        Some(d) if d != today => ts.resident_as_of(code, d).await?.ok_or_else(|| {
+            ApiError::not_found(format!("this person was not yet in the register on {d}"))
+        }),
+        _ => Ok(current),
+    }
+}
+
+/// One resident by 住民票コード, now or as of a date.
 #[utoipa::path(get, path = "/api/v1/residents/{resident_code}", tag = "resident",
-    params(("resident_code" = String, Path, description = "住民票コード (11 digits)")),
-    responses((status = 200, body = ResidentView), (status = 404, body = ErrorBody)))]
+    params(("resident_code" = String, Path, description = "住民票コード (11 digits)"), AsOfQuery),
+    responses((status = 200, body = ResidentView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_resident(
     State(state): State<AppState>,
     session: StaffSession,
     headers: HeaderMap,
     ApiPath(code): ApiPath<String>,
+    ApiQuery(q): ApiQuery<AsOfQuery>,
 ) -> ApiResult<Json<ResidentView>> {
     session.require(Permission::ResidentRead)?;
-    let code = murakumo_core::ResidentCode::parse(&code)
-        .map_err(|e| ApiError::invalid("resident_code", e.to_string()))?;
-    let r = state
-        .store
-        .tenant(&session.tenant)
-        .resident(code.as_str())
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found("no resident with this 住民票コード in your municipality")
-        })?;
-    log(
-        &state,
-        &session,
-        &headers,
-        AccessAction::Read,
-        [format!("resident:{}", r.resident_code)],
-        "all",
-    )
-    .await?;
-    Ok(Json(r.into()))
+    let code = parse_code(&code)?;
+    let r = readable(&state, &session, &headers, &code, q.as_of).await?;
+    log(&state, &session, &headers, AccessAction::Read, [format!("resident:{code}")], "all").await?;
+    Ok(Json(view(&r, true, Utc::now().date_naive())))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HistoryView {
+    pub seq: u64,
+    /// 異動日
+    pub effective_date: NaiveDate,
+    /// 異動事由 (転入, 転居, …)
+    pub label: String,
+    pub recorded_at: String,
+    pub actor: String,
+}
+
+/// 異動履歴: every change of one resident, oldest first.
+#[utoipa::path(get, path = "/api/v1/residents/{resident_code}/history", tag = "resident",
+    params(("resident_code" = String, Path)),
+    responses((status = 200, body = [HistoryView]), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn resident_history(
+    State(state): State<AppState>,
+    session: StaffSession,
+    headers: HeaderMap,
+    ApiPath(code): ApiPath<String>,
+) -> ApiResult<Json<Vec<HistoryView>>> {
+    session.require(Permission::ResidentRead)?;
+    let code = parse_code(&code)?;
+    readable(&state, &session, &headers, &code, None).await?;
+    let events = state.store.tenant(&session.tenant).resident_events(&code).await?;
+    log(&state, &session, &headers, AccessAction::Read, [format!("resident:{code}")], "history").await?;
+    Ok(Json(
+        events
+            .into_iter()
+            .map(|(e, ev)| HistoryView {
+                seq: e.seq,
+                effective_date: e.effective_date,
+                label: ev.label_ja(),
+                recorded_at: e.recorded_at.to_datetime().to_rfc3339(),
+                actor: e.actor,
+            })
+            .collect(),
+    ))
+}
+
+/// The current members of a household (世帯), head first.
+#[utoipa::path(get, path = "/api/v1/households/{household_id}", tag = "resident",
+    params(("household_id" = String, Path)),
+    responses((status = 200, body = [ResidentView]), (status = 404, body = ErrorBody)))]
+pub async fn get_household(
+    State(state): State<AppState>,
+    session: StaffSession,
+    headers: HeaderMap,
+    ApiPath(household_id): ApiPath<String>,
+) -> ApiResult<Json<Vec<ResidentView>>> {
+    session.require(Permission::ResidentRead)?;
+    let members = state.store.tenant(&session.tenant).household(&household_id).await?;
+    if members.is_empty() {
+        return Err(ApiError::not_found("no current household with this id in your municipality"));
+    }
+    let today = Utc::now().date_naive();
+    let may = session.staff.can(Permission::ProtectedResidentView);
+    let views: Vec<ResidentView> = members.iter().map(|r| view(r, may, today)).collect();
+    let subjects = views.iter().filter(|v| !v.masked).map(|v| format!("resident:{}", v.resident_code));
+    log(&state, &session, &headers, AccessAction::Read, subjects, "household").await?;
+    Ok(Json(views))
 }
 
 #[derive(Deserialize, ToSchema)]
-pub struct MoveInRequest {
+pub struct EntryRequest {
     pub resident_code: String,
-    pub household_id: String,
+    /// Existing household to join; a new one is made if omitted.
+    pub household_id: Option<String>,
+    /// 続柄 (世帯主, 妻, 子, …)
+    pub relationship: String,
     pub family_name: String,
     #[serde(default)]
     pub given_name: String,
     pub family_kana: String,
     #[serde(default)]
     pub given_kana: String,
-    /// YYYY-MM-DD
+    pub romaji: Option<String>,
+    /// 通称
+    pub alias: Option<String>,
     pub birth_date: NaiveDate,
+    /// 1 男, 2 女, 9
     pub sex_code: u8,
+    /// 本籍 (Japanese nationals)
+    pub honseki: Option<String>,
+    /// 筆頭者 (Japanese nationals)
+    pub hittosha: Option<String>,
+    /// 国籍・地域 (foreign residents; omit for Japanese nationals)
+    pub nationality: Option<String>,
+    /// 在留資格
+    pub residence_status: Option<String>,
+    /// 在留期間の満了日
+    pub period_until: Option<NaiveDate>,
     pub address: String,
-    pub relationship: String,
-    /// 異動日 (YYYY-MM-DD); today if omitted.
-    pub effective_date: Option<NaiveDate>,
+    /// 方書
+    #[serde(default)]
+    pub katagaki: String,
+    /// `move_in` (転入), `birth` (出生) or `ex_officio` (職権記載).
+    pub reason: String,
+    /// 前住所 (転入)
+    pub previous_address: Option<String>,
+    /// The reason of a 職権記載.
+    pub ex_officio_reason: Option<String>,
+    /// 異動日
+    pub effective_date: NaiveDate,
+    /// 届出日; today if omitted.
+    pub notified_date: Option<NaiveDate>,
 }
 
-/// Records a 転入 (move-in).
-#[utoipa::path(post, path = "/api/v1/residents", tag = "resident", request_body = MoveInRequest,
-    responses((status = 200, body = ResidentView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn move_in(
+#[derive(Serialize, ToSchema)]
+pub struct ChangeResult {
+    pub resident: ResidentView,
+    /// Things the clerk should know (e.g. 届出期間経過); the change was recorded.
+    pub warnings: Vec<WarningView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WarningView {
+    pub field: String,
+    pub message: String,
+}
+
+fn warnings(w: Vec<Warning>) -> Vec<WarningView> {
+    w.into_iter().map(|w| WarningView { field: w.field.to_string(), message: w.message }).collect()
+}
+
+fn domain_error(e: ResidentError) -> ApiError {
+    match e {
+        ResidentError::Invalid { field, reason } => ApiError::invalid(field, reason),
+        ResidentError::NotFound(_) => ApiError::not_found(e.to_string()),
+        ResidentError::AlreadyRegistered(_) | ResidentError::Removed { .. } => ApiError::conflict(e.to_string()),
+    }
+}
+
+/// Validates, records in the ledger (with the 異動日), logs the change, and
+/// returns the resident as now recorded.
+async fn record_change(
+    state: &AppState,
+    session: &StaffSession,
+    headers: &HeaderMap,
+    event: ResidentEvent,
+    effective: NaiveDate,
+) -> ApiResult<Json<ChangeResult>> {
+    let ts = state.store.tenant(&session.tenant);
+    let code = event.resident_code().to_string();
+    let current = ts.resident(&code).await?;
+    let today = Utc::now().date_naive();
+    let deadline = state.setting_i64(&session.tenant, "resident.notification_deadline_days").await?;
+    let warned = validate(&event, current.as_ref(), effective, today, deadline).map_err(domain_error)?;
+    let label = event.label_ja();
+    let mut e: NewEntry = entry(session, &event);
+    e.effective_date = effective;
+    ts.append(vec![e]).await?;
+    metrics::counter!("murakumo_ledger_entries_appended_total").increment(1);
+    log(state, session, headers, AccessAction::Change, [format!("resident:{code}")], &label).await?;
+    let r = ts.resident(&code).await?.ok_or_else(|| ApiError::internal("the recorded resident was not found"))?;
+    Ok(Json(ChangeResult { resident: view(&r, true, today), warnings: warnings(warned) }))
+}
+
+/// Records a 転入, 出生 or 職権記載.
+#[utoipa::path(post, path = "/api/v1/residents", tag = "resident", request_body = EntryRequest,
+    responses((status = 200, body = ChangeResult), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn enter_resident(
     State(state): State<AppState>,
     session: StaffSession,
     headers: HeaderMap,
-    ApiJson(req): ApiJson<MoveInRequest>,
-) -> ApiResult<Json<ResidentView>> {
+    ApiJson(req): ApiJson<EntryRequest>,
+) -> ApiResult<Json<ChangeResult>> {
     session.require(Permission::ResidentChange)?;
-    let today = Utc::now().date_naive();
-    let m = MovedIn {
-        resident_code: req.resident_code.trim().to_string(),
-        household_id: req.household_id.trim().to_string(),
-        family_name: req.family_name.trim().to_string(),
-        given_name: req.given_name.trim().to_string(),
-        family_kana: req.family_kana.trim().to_string(),
-        given_kana: req.given_kana.trim().to_string(),
-        birth_date: req.birth_date,
-        sex_code: req.sex_code,
-        address: req.address.trim().to_string(),
-        relationship: req.relationship.trim().to_string(),
+    let reason = match req.reason.as_str() {
+        "move_in" => EntryReason::MoveIn { previous_address: req.previous_address.clone().unwrap_or_default() },
+        "birth" => EntryReason::Birth,
+        "ex_officio" => {
+            session.require(Permission::ResidentSupervise)?;
+            EntryReason::ExOfficio { reason: req.ex_officio_reason.clone().unwrap_or_default() }
+        }
+        _ => return Err(ApiError::invalid("reason", "use move_in (転入), birth (出生) or ex_officio (職権記載)")),
     };
-    validate_move_in(&m, today).map_err(
-        |murakumo_resident::ResidentError::Invalid { field, reason }| {
-            ApiError::invalid(field, reason)
+    let sex = Sex::from_code(req.sex_code).ok_or_else(|| ApiError::invalid("sex_code", "性別 is 1 (男), 2 (女) or 9"))?;
+    let citizenship = match req.nationality.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        None => Citizenship::Japanese {
+            honseki: req.honseki.clone().unwrap_or_default(),
+            hittosha: req.hittosha.clone().unwrap_or_default(),
         },
-    )?;
-    let effective = req.effective_date.unwrap_or(today);
-    if effective > today {
-        return Err(ApiError::invalid(
-            "effective_date",
-            "異動日 cannot be in the future",
-        ));
+        Some(n) => Citizenship::Foreign {
+            nationality: n.to_string(),
+            residence_status: req.residence_status.clone().unwrap_or_default(),
+            period_until: req.period_until,
+        },
+    };
+    let household_id = req
+        .household_id
+        .clone()
+        .filter(|h| !h.trim().is_empty())
+        .unwrap_or_else(|| format!("H{}", &super::staff::new_staff_id()[2..]));
+    let event = ResidentEvent::Entered {
+        resident_code: req.resident_code.trim().to_string(),
+        household_id,
+        relationship: req.relationship.trim().to_string(),
+        person: Person {
+            family_name: req.family_name.trim().to_string(),
+            given_name: req.given_name.trim().to_string(),
+            family_kana: req.family_kana.trim().to_string(),
+            given_kana: req.given_kana.trim().to_string(),
+            romaji: req.romaji.clone(),
+            alias: req.alias.clone(),
+            birth_date: req.birth_date,
+            sex,
+            citizenship,
+        },
+        address: req.address.trim().to_string(),
+        katagaki: req.katagaki.trim().to_string(),
+        reason,
+        notified_date: req.notified_date.unwrap_or_else(|| Utc::now().date_naive()),
+    };
+    record_change(&state, &session, &headers, event, req.effective_date).await
+}
+
+/// One 異動 of a registered resident.
+#[derive(Deserialize, ToSchema)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum Change {
+    /// 転居
+    Relocate { address: String, #[serde(default)] katagaki: String },
+    /// 転出予定
+    MoveOutPlanned { planned_date: NaiveDate, destination: String },
+    /// 転出確定
+    MoveOut { destination: String },
+    /// 死亡
+    Death,
+    /// 職権消除
+    ExOfficioRemoval { reason: String },
+    /// 世帯分離 / 世帯合併 / 世帯主変更
+    Household { household_id: String, relationship: String },
+    /// 氏名変更
+    Name { family_name: String, #[serde(default)] given_name: String, family_kana: String, #[serde(default)] given_kana: String },
+    /// 職権修正
+    Correct { field: String, value: String, reason: String },
+    /// 支援措置 start
+    Protect { until: NaiveDate, reason: String },
+    /// 支援措置 end
+    Unprotect { reason: String },
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ChangeRequest {
+    #[serde(flatten)]
+    pub change: Change,
+    /// 異動日
+    pub effective_date: NaiveDate,
+    /// 届出日; today if omitted.
+    pub notified_date: Option<NaiveDate>,
+}
+
+/// Records a 異動 of a registered resident (転居, 転出, 死亡, 世帯変更,
+/// 氏名変更, 職権修正, 支援措置 …).
+#[utoipa::path(post, path = "/api/v1/residents/{resident_code}/changes", tag = "resident", request_body = ChangeRequest,
+    params(("resident_code" = String, Path)),
+    responses((status = 200, body = ChangeResult), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn change_resident(
+    State(state): State<AppState>,
+    session: StaffSession,
+    headers: HeaderMap,
+    ApiPath(code): ApiPath<String>,
+    ApiJson(req): ApiJson<ChangeRequest>,
+) -> ApiResult<Json<ChangeResult>> {
+    session.require(Permission::ResidentChange)?;
+    let code = parse_code(&code)?;
+    let notified = req.notified_date.unwrap_or_else(|| Utc::now().date_naive());
+    let supervised = matches!(
+        req.change,
+        Change::ExOfficioRemoval { .. } | Change::Correct { .. } | Change::Protect { .. } | Change::Unprotect { .. }
+    );
+    if supervised {
+        session.require(Permission::ResidentSupervise)?;
     }
-    let mut e = entry(&session, &ResidentEvent::MovedIn(m.clone()));
-    e.effective_date = effective;
-    state.store.tenant(&session.tenant).append(vec![e]).await?;
-    metrics::counter!("murakumo_ledger_entries_appended_total").increment(1);
-    log(
-        &state,
-        &session,
-        &headers,
-        AccessAction::Change,
-        [format!("resident:{}", m.resident_code)],
-        "move_in",
-    )
-    .await?;
-    let r = state
-        .store
-        .tenant(&session.tenant)
-        .resident(&m.resident_code)
-        .await?
-        .ok_or_else(|| ApiError::internal("recorded resident not found"))?;
-    Ok(Json(r.into()))
+    let resident_code = code.clone();
+    let event = match req.change {
+        Change::Relocate { address, katagaki } => {
+            ResidentEvent::Relocated { resident_code, address: address.trim().into(), katagaki, notified_date: notified }
+        }
+        Change::MoveOutPlanned { planned_date, destination } => {
+            ResidentEvent::MoveOutPlanned { resident_code, planned_date, destination, notified_date: notified }
+        }
+        Change::MoveOut { destination } => ResidentEvent::Removed {
+            resident_code,
+            reason: RemovalReason::MovedOut { destination },
+            notified_date: notified,
+        },
+        Change::Death => ResidentEvent::Removed { resident_code, reason: RemovalReason::Died, notified_date: notified },
+        Change::ExOfficioRemoval { reason } => ResidentEvent::Removed {
+            resident_code,
+            reason: RemovalReason::ExOfficio { reason },
+            notified_date: notified,
+        },
+        Change::Household { household_id, relationship } => {
+            ResidentEvent::HouseholdChanged { resident_code, household_id, relationship, notified_date: notified }
+        }
+        Change::Name { family_name, given_name, family_kana, given_kana } => ResidentEvent::NameChanged {
+            resident_code,
+            family_name,
+            given_name,
+            family_kana,
+            given_kana,
+            notified_date: notified,
+        },
+        Change::Correct { field, value, reason } => ResidentEvent::Corrected { resident_code, field, value, reason },
+        Change::Protect { until, reason } => ResidentEvent::ProtectionSet { resident_code, until, reason },
+        Change::Unprotect { reason } => ResidentEvent::ProtectionLifted { resident_code, reason },
+    };
+    record_change(&state, &session, &headers, event, req.effective_date).await
 }
 
 #[cfg(test)]
@@ -308,10 +596,7 @@ mod tests {
         assert_eq!(purpose(&h), "照会");
         h.insert("x-purpose", "%E4%BA%A4%E4%BB%98".parse().expect("header"));
         assert_eq!(purpose(&h), "交付");
-        h.insert(
-            "x-purpose",
-            axum::http::HeaderValue::from_bytes("窓口".as_bytes()).expect("header"),
-        );
+        h.insert("x-purpose", axum::http::HeaderValue::from_bytes("窓口".as_bytes()).expect("header"));
         assert_eq!(purpose(&h), "窓口");
         h.insert("x-purpose", "%ZZ".parse().expect("header"));
         assert_eq!(purpose(&h), "%ZZ");

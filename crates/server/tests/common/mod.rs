@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use murakumo_core::{ResidentCode, TenantCode};
 use murakumo_ledger::{EventCodec, NewEntry};
-use murakumo_resident::{MovedIn, ResidentEvent};
+use murakumo_resident::{Citizenship, EntryReason, Person, ResidentEvent, Sex};
 use murakumo_server::ServeConfig;
 use murakumo_store::{Operator, Store};
 use murakumo_tenancy::{Role, StaffCreated, TenancyEvent};
@@ -66,18 +66,26 @@ pub fn entry(e: &impl EventCodec) -> NewEntry {
 }
 
 fn moved_in(code: String, family: &str, kana: &str) -> NewEntry {
-    entry(&ResidentEvent::MovedIn(MovedIn {
+    entry(&ResidentEvent::Entered {
         resident_code: code,
-        household_id: "H1".into(),
-        family_name: family.into(),
-        given_name: "花子".into(),
-        family_kana: kana.into(),
-        given_kana: "ハナコ".into(),
-        birth_date: NaiveDate::from_ymd_opt(1980, 5, 5).expect("date"),
-        sex_code: 2,
-        address: "北海道1条1番".into(),
+        household_id: format!("H-{family}"),
         relationship: "世帯主".into(),
-    }))
+        person: Person {
+            family_name: family.into(),
+            given_name: "花子".into(),
+            family_kana: kana.into(),
+            given_kana: "ハナコ".into(),
+            romaji: None,
+            alias: None,
+            birth_date: NaiveDate::from_ymd_opt(1980, 5, 5).expect("date"),
+            sex: Sex::Female,
+            citizenship: Citizenship::Japanese { honseki: "北海道".into(), hittosha: family.into() },
+        },
+        address: "北海道1条1番".into(),
+        katagaki: String::new(),
+        reason: EntryReason::MoveIn { previous_address: "札幌市".into() },
+        notified_date: NaiveDate::from_ymd_opt(2026, 4, 1).expect("date"),
+    })
 }
 
 fn staff(id: &str, login: &str, name: &str, roles: &[Role], hash: &str) -> NewEntry {

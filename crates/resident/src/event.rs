@@ -1,0 +1,235 @@
+//! 異動 events kept in the ledger (`resident.*` kinds).
+//!
+//! Payloads are postcard-encoded structs. postcard writes enum variants by
+//! index, so variants of the enums inside payloads are only ever appended,
+//! never reordered or removed.
+
+use chrono::NaiveDate;
+use murakumo_ledger::{EventCodec, EventDecodeError, decode_payload, encode_payload};
+use serde::{Deserialize, Serialize};
+
+/// 性別 as in the 住民記録 standard: 1 男, 2 女, 9 other/not stated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Sex {
+    Male,
+    Female,
+    Other,
+}
+
+impl Sex {
+    pub fn code(self) -> u8 {
+        match self {
+            Sex::Male => 1,
+            Sex::Female => 2,
+            Sex::Other => 9,
+        }
+    }
+
+    pub fn from_code(c: u8) -> Option<Sex> {
+        match c {
+            1 => Some(Sex::Male),
+            2 => Some(Sex::Female),
+            9 => Some(Sex::Other),
+            _ => None,
+        }
+    }
+
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            Sex::Male => "男",
+            Sex::Female => "女",
+            Sex::Other => "",
+        }
+    }
+}
+
+/// 本籍・筆頭者 for Japanese nationals; 国籍・在留資格・在留期間 for
+/// foreign residents (住民基本台帳法 第30条の45).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Citizenship {
+    Japanese { honseki: String, hittosha: String },
+    Foreign { nationality: String, residence_status: String, period_until: Option<NaiveDate> },
+}
+
+/// Who the resident is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub family_name: String,
+    pub given_name: String,
+    pub family_kana: String,
+    pub given_kana: String,
+    /// ローマ字氏名 (foreign residents).
+    pub romaji: Option<String>,
+    /// 通称 (foreign residents).
+    pub alias: Option<String>,
+    pub birth_date: NaiveDate,
+    pub sex: Sex,
+    pub citizenship: Citizenship,
+}
+
+/// How a resident entered the register.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EntryReason {
+    /// 転入, from the previous address (前住所).
+    MoveIn { previous_address: String },
+    /// 出生
+    Birth,
+    /// 職権記載
+    ExOfficio { reason: String },
+    /// 転入通知 received from the previous municipality, matched to a 転入.
+    MoveInNotice { previous_address: String, notice_number: String },
+}
+
+/// How a resident left the register (the record becomes a 除票).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RemovalReason {
+    /// 転出確定, to the new address.
+    MovedOut { destination: String },
+    /// 死亡
+    Died,
+    /// 職権消除
+    ExOfficio { reason: String },
+}
+
+impl RemovalReason {
+    pub fn label_ja(&self) -> &'static str {
+        match self {
+            RemovalReason::MovedOut { .. } => "転出",
+            RemovalReason::Died => "死亡",
+            RemovalReason::ExOfficio { .. } => "職権消除",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResidentEvent {
+    /// 転入 / 出生 / 職権記載
+    Entered {
+        resident_code: String,
+        household_id: String,
+        /// 続柄 to the household head (世帯主, 妻, 子 …).
+        relationship: String,
+        person: Person,
+        address: String,
+        /// 方書 (building, room).
+        katagaki: String,
+        reason: EntryReason,
+        notified_date: NaiveDate,
+    },
+    /// 転居 within the municipality.
+    Relocated { resident_code: String, address: String, katagaki: String, notified_date: NaiveDate },
+    /// 転出予定 (届出); the record stays current until 転出確定.
+    MoveOutPlanned { resident_code: String, planned_date: NaiveDate, destination: String, notified_date: NaiveDate },
+    /// 転出確定 / 死亡 / 職権消除: the record becomes a 除票.
+    Removed { resident_code: String, reason: RemovalReason, notified_date: NaiveDate },
+    /// 世帯分離 / 世帯合併 / 世帯主変更: a new household or relationship.
+    HouseholdChanged { resident_code: String, household_id: String, relationship: String, notified_date: NaiveDate },
+    /// 氏名変更 (婚姻, 養子縁組 …).
+    NameChanged {
+        resident_code: String,
+        family_name: String,
+        given_name: String,
+        family_kana: String,
+        given_kana: String,
+        notified_date: NaiveDate,
+    },
+    /// 職権修正 of one item, with the reason.
+    Corrected { resident_code: String, field: String, value: String, reason: String },
+    /// 支援措置 (DV, stalking, abuse) until a date.
+    ProtectionSet { resident_code: String, until: NaiveDate, reason: String },
+    ProtectionLifted { resident_code: String, reason: String },
+}
+
+const KINDS: [&str; 9] = [
+    "resident.entered",
+    "resident.relocated",
+    "resident.move_out_planned",
+    "resident.removed",
+    "resident.household_changed",
+    "resident.name_changed",
+    "resident.corrected",
+    "resident.protection_set",
+    "resident.protection_lifted",
+];
+
+impl ResidentEvent {
+    pub fn resident_code(&self) -> &str {
+        match self {
+            ResidentEvent::Entered { resident_code, .. }
+            | ResidentEvent::Relocated { resident_code, .. }
+            | ResidentEvent::MoveOutPlanned { resident_code, .. }
+            | ResidentEvent::Removed { resident_code, .. }
+            | ResidentEvent::HouseholdChanged { resident_code, .. }
+            | ResidentEvent::NameChanged { resident_code, .. }
+            | ResidentEvent::Corrected { resident_code, .. }
+            | ResidentEvent::ProtectionSet { resident_code, .. }
+            | ResidentEvent::ProtectionLifted { resident_code, .. } => resident_code,
+        }
+    }
+
+    fn index(&self) -> usize {
+        match self {
+            ResidentEvent::Entered { .. } => 0,
+            ResidentEvent::Relocated { .. } => 1,
+            ResidentEvent::MoveOutPlanned { .. } => 2,
+            ResidentEvent::Removed { .. } => 3,
+            ResidentEvent::HouseholdChanged { .. } => 4,
+            ResidentEvent::NameChanged { .. } => 5,
+            ResidentEvent::Corrected { .. } => 6,
+            ResidentEvent::ProtectionSet { .. } => 7,
+            ResidentEvent::ProtectionLifted { .. } => 8,
+        }
+    }
+
+    /// 異動事由 as printed in 異動履歴.
+    pub fn label_ja(&self) -> String {
+        match self {
+            ResidentEvent::Entered { reason, .. } => match reason {
+                EntryReason::MoveIn { .. } => "転入".into(),
+                EntryReason::Birth => "出生".into(),
+                EntryReason::ExOfficio { .. } => "職権記載".into(),
+                EntryReason::MoveInNotice { .. } => "転入(通知)".into(),
+            },
+            ResidentEvent::Relocated { .. } => "転居".into(),
+            ResidentEvent::MoveOutPlanned { .. } => "転出予定".into(),
+            ResidentEvent::Removed { reason, .. } => reason.label_ja().into(),
+            ResidentEvent::HouseholdChanged { relationship, .. } => format!("世帯変更({relationship})"),
+            ResidentEvent::NameChanged { .. } => "氏名変更".into(),
+            ResidentEvent::Corrected { field, .. } => format!("職権修正({field})"),
+            ResidentEvent::ProtectionSet { .. } => "支援措置開始".into(),
+            ResidentEvent::ProtectionLifted { .. } => "支援措置終了".into(),
+        }
+    }
+}
+
+impl EventCodec for ResidentEvent {
+    const NAMESPACE: &'static str = "resident.";
+
+    fn encode(&self) -> (&'static str, u16, Vec<u8>) {
+        // The whole enum is the payload; its variant index matches the kind,
+        // so decoding checks the two agree.
+        (KINDS[self.index()], 1, encode_payload(self))
+    }
+
+    fn decode(kind: &str, version: u16, payload: &[u8]) -> Result<Option<Self>, EventDecodeError> {
+        let Some(pos) = KINDS.iter().position(|k| *k == kind) else {
+            return if kind.starts_with(Self::NAMESPACE) {
+                Err(EventDecodeError::UnknownVersion { kind: kind.to_string(), version })
+            } else {
+                Ok(None)
+            };
+        };
+        if version != 1 {
+            return Err(EventDecodeError::UnknownVersion { kind: kind.to_string(), version });
+        }
+        let e: ResidentEvent = decode_payload(kind, version, payload)?;
+        if e.index() != pos {
+            return Err(EventDecodeError::Malformed {
+                kind: kind.to_string(),
+                version,
+                reason: "payload is of another event kind".into(),
+            });
+        }
+        Ok(Some(e))
+    }
+}

@@ -1,0 +1,521 @@
+//! The resident record and how events change it.
+
+use chrono::NaiveDate;
+use murakumo_core::ResidentCode;
+use serde::{Deserialize, Serialize};
+
+use crate::{Citizenship, EntryReason, Person, RemovalReason, ResidentError, ResidentEvent, Warning};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub text: String,
+    /// 方書
+    pub katagaki: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    Current,
+    /// 転出予定: still a resident until 転出確定.
+    MovingOut { planned_date: NaiveDate, destination: String },
+    /// 除票
+    Removed { reason: RemovalReason, date: NaiveDate },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Protection {
+    pub until: NaiveDate,
+    pub reason: String,
+}
+
+/// A resident's 住民票 as of some date.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub resident_code: String,
+    pub household_id: String,
+    pub relationship: String,
+    pub person: Person,
+    pub address: Address,
+    pub status: Status,
+    /// 住民となった年月日
+    pub became_resident: NaiveDate,
+    /// 住所を定めた年月日
+    pub address_since: NaiveDate,
+    pub entry_reason: EntryReason,
+    /// 支援措置, if in force.
+    pub protection: Option<Protection>,
+}
+
+impl Record {
+    pub fn is_removed(&self) -> bool {
+        matches!(self.status, Status::Removed { .. })
+    }
+
+    /// Whether a 支援措置 is in force on `date`.
+    pub fn protected_on(&self, date: NaiveDate) -> bool {
+        self.protection.as_ref().is_some_and(|p| p.until >= date)
+    }
+
+    pub fn full_name(&self) -> String {
+        format!("{}　{}", self.person.family_name, self.person.given_name).trim().to_string()
+    }
+
+    pub fn full_kana(&self) -> String {
+        format!("{} {}", self.person.family_kana, self.person.given_kana).trim().to_string()
+    }
+}
+
+/// One line of 異動履歴.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HistoryItem {
+    pub seq: u64,
+    pub effective_date: NaiveDate,
+    pub label: String,
+}
+
+fn invalid<T>(field: &'static str, reason: impl Into<String>) -> Result<T, ResidentError> {
+    Err(ResidentError::Invalid { field, reason: reason.into() })
+}
+
+fn is_katakana(s: &str) -> bool {
+    s.chars().all(|c| matches!(c, 'ァ'..='ヶ' | 'ー' | '・' | ' ' | '　'))
+}
+
+fn check_kana(field: &'static str, s: &str, required: bool) -> Result<(), ResidentError> {
+    if required && s.trim().is_empty() {
+        return invalid(field, "フリガナ is required");
+    }
+    if !is_katakana(s) {
+        return invalid(field, "write フリガナ in full-width katakana (e.g. ヤマダ)");
+    }
+    Ok(())
+}
+
+/// Checks a change against the current record before it is recorded.
+/// Returns warnings that do not block it; refuses what must not happen.
+pub fn validate(
+    event: &ResidentEvent,
+    current: Option<&Record>,
+    effective: NaiveDate,
+    today: NaiveDate,
+    deadline_days: i64,
+) -> Result<Vec<Warning>, ResidentError> {
+    let code = event.resident_code();
+    if let Err(e) = ResidentCode::parse(code) {
+        return invalid("resident_code", e.to_string());
+    }
+    let planned = matches!(event, ResidentEvent::MoveOutPlanned { .. });
+    if effective > today && !planned {
+        return invalid("effective_date", "異動日 is in the future; record the change on or after the day it happens");
+    }
+    let live = |r: Option<&Record>| -> Result<(), ResidentError> {
+        match r {
+            None => Err(ResidentError::NotFound(code.to_string())),
+            Some(r) => match &r.status {
+                Status::Removed { reason, .. } => {
+                    Err(ResidentError::Removed { code: code.to_string(), reason: reason.label_ja().to_string() })
+                }
+                _ => Ok(()),
+            },
+        }
+    };
+    let mut warnings = Vec::new();
+    let mut notified = None;
+    match event {
+        ResidentEvent::Entered { person, reason, address, relationship, household_id, notified_date, .. } => {
+            if current.is_some_and(|r| !r.is_removed()) {
+                return Err(ResidentError::AlreadyRegistered(code.to_string()));
+            }
+            if person.family_name.trim().is_empty() {
+                return invalid("family_name", "氏 is required");
+            }
+            check_kana("family_kana", &person.family_kana, true)?;
+            check_kana("given_kana", &person.given_kana, false)?;
+            if person.birth_date > effective {
+                return invalid("birth_date", "生年月日 is after the 異動日");
+            }
+            if matches!(reason, EntryReason::Birth) && person.birth_date != effective {
+                return invalid("effective_date", "for 出生 the 異動日 is the birth date");
+            }
+            if let EntryReason::MoveIn { previous_address } | EntryReason::MoveInNotice { previous_address, .. } = reason {
+                if previous_address.trim().is_empty() {
+                    return invalid("previous_address", "前住所 is required for 転入");
+                }
+                if *notified_date < effective {
+                    return invalid("notified_date", "a 転入届 is made on or after the day of moving in");
+                }
+            }
+            match &person.citizenship {
+                Citizenship::Japanese { honseki, .. } if honseki.trim().is_empty() => {
+                    return invalid("honseki", "本籍 is required for a Japanese national");
+                }
+                Citizenship::Foreign { nationality, residence_status, .. }
+                    if nationality.trim().is_empty() || residence_status.trim().is_empty() =>
+                {
+                    return invalid("nationality", "国籍・地域 and 在留資格 are required for a foreign resident");
+                }
+                _ => {}
+            }
+            if address.trim().is_empty() {
+                return invalid("address", "住所 is required");
+            }
+            if household_id.trim().is_empty() || relationship.trim().is_empty() {
+                return invalid("household_id", "世帯 and 続柄 are required");
+            }
+            notified = Some(*notified_date);
+        }
+        ResidentEvent::Relocated { address, notified_date, .. } => {
+            live(current)?;
+            if address.trim().is_empty() {
+                return invalid("address", "the new 住所 is required");
+            }
+            if current.is_some_and(|r| r.address.text == address.trim()) {
+                return invalid("address", "the new 住所 is the same as the current one");
+            }
+            notified = Some(*notified_date);
+        }
+        ResidentEvent::MoveOutPlanned { planned_date, destination, notified_date, .. } => {
+            live(current)?;
+            if destination.trim().is_empty() {
+                return invalid("destination", "転出先 is required");
+            }
+            if *planned_date < *notified_date - chrono::Duration::days(deadline_days) {
+                warnings.push(Warning {
+                    field: "planned_date",
+                    message: "転出予定日 is long before the 届出日: check the date".into(),
+                });
+            }
+        }
+        ResidentEvent::Removed { reason, notified_date, .. } => {
+            live(current)?;
+            if matches!(reason, RemovalReason::Died) && effective > today {
+                return invalid("effective_date", "a death cannot be recorded for a future date");
+            }
+            if let RemovalReason::ExOfficio { reason } = reason {
+                if reason.trim().is_empty() {
+                    return invalid("reason", "職権消除 needs its reason");
+                }
+            }
+            notified = Some(*notified_date);
+        }
+        ResidentEvent::HouseholdChanged { household_id, relationship, notified_date, .. } => {
+            live(current)?;
+            if household_id.trim().is_empty() || relationship.trim().is_empty() {
+                return invalid("household_id", "世帯 and 続柄 are required");
+            }
+            notified = Some(*notified_date);
+        }
+        ResidentEvent::NameChanged { family_name, family_kana, given_kana, notified_date, .. } => {
+            live(current)?;
+            if family_name.trim().is_empty() {
+                return invalid("family_name", "氏 is required");
+            }
+            check_kana("family_kana", family_kana, true)?;
+            check_kana("given_kana", given_kana, false)?;
+            notified = Some(*notified_date);
+        }
+        ResidentEvent::Corrected { field, value, reason, .. } => {
+            if current.is_none() {
+                return Err(ResidentError::NotFound(code.to_string()));
+            }
+            if reason.trim().is_empty() {
+                return invalid("reason", "職権修正 needs its reason (e.g. 戸籍照合による)");
+            }
+            if !CORRECTABLE.contains(&field.as_str()) {
+                return invalid("field", format!("cannot correct {field:?}; correctable items: {}", CORRECTABLE.join(", ")));
+            }
+            if field == "birth_date" && NaiveDate::parse_from_str(value, "%Y-%m-%d").is_err() {
+                return invalid("value", "生年月日 as YYYY-MM-DD");
+            }
+            if field == "sex" && !matches!(value.as_str(), "1" | "2" | "9") {
+                return invalid("value", "性別 as 1 (男), 2 (女) or 9");
+            }
+            if field.ends_with("kana") {
+                check_kana("value", value, false)?;
+            }
+        }
+        ResidentEvent::ProtectionSet { until, reason, .. } => {
+            live(current)?;
+            if *until <= effective {
+                return invalid("until", "the end of the 支援措置 must be after its start");
+            }
+            if reason.trim().is_empty() {
+                return invalid("reason", "state the kind of 支援措置 (DV, ストーカー, 児童虐待 …)");
+            }
+        }
+        ResidentEvent::ProtectionLifted { .. } => {
+            if current.and_then(|r| r.protection.as_ref()).is_none() {
+                return invalid("resident_code", "no 支援措置 is in force for this resident");
+            }
+        }
+    }
+    if let Some(n) = notified {
+        if n > today {
+            return invalid("notified_date", "届出日 is in the future");
+        }
+        if (n - effective).num_days() > deadline_days {
+            warnings.push(Warning {
+                field: "notified_date",
+                message: format!(
+                    "届出期間({deadline_days}日)を過ぎています(異動日から{}日): 届出期間経過の処理が必要です",
+                    (n - effective).num_days()
+                ),
+            });
+        }
+    }
+    Ok(warnings)
+}
+
+/// Items a 職権修正 may change.
+pub const CORRECTABLE: [&str; 12] = [
+    "family_name",
+    "given_name",
+    "family_kana",
+    "given_kana",
+    "birth_date",
+    "sex",
+    "katagaki",
+    "relationship",
+    "honseki",
+    "hittosha",
+    "nationality",
+    "residence_status",
+];
+
+/// Applies one event. Events that do not fit (e.g. a change before the
+/// resident entered) are refused: replay then stops with the reason.
+pub fn apply(record: Option<Record>, event: &ResidentEvent, effective: NaiveDate) -> Result<Record, ResidentError> {
+    let code = event.resident_code().to_string();
+    if let ResidentEvent::Entered { household_id, relationship, person, address, katagaki, reason, .. } = event {
+        return Ok(Record {
+            resident_code: code,
+            household_id: household_id.clone(),
+            relationship: relationship.clone(),
+            person: person.clone(),
+            address: Address { text: address.clone(), katagaki: katagaki.clone() },
+            status: Status::Current,
+            became_resident: effective,
+            address_since: effective,
+            entry_reason: reason.clone(),
+            protection: None,
+        });
+    }
+    let mut r = record.ok_or(ResidentError::NotFound(code))?;
+    match event {
+        ResidentEvent::Entered { .. } => {}
+        ResidentEvent::Relocated { address, katagaki, .. } => {
+            r.address = Address { text: address.clone(), katagaki: katagaki.clone() };
+            r.address_since = effective;
+        }
+        ResidentEvent::MoveOutPlanned { planned_date, destination, .. } => {
+            r.status = Status::MovingOut { planned_date: *planned_date, destination: destination.clone() };
+        }
+        ResidentEvent::Removed { reason, .. } => {
+            r.status = Status::Removed { reason: reason.clone(), date: effective };
+        }
+        ResidentEvent::HouseholdChanged { household_id, relationship, .. } => {
+            r.household_id = household_id.clone();
+            r.relationship = relationship.clone();
+        }
+        ResidentEvent::NameChanged { family_name, given_name, family_kana, given_kana, .. } => {
+            r.person.family_name = family_name.clone();
+            r.person.given_name = given_name.clone();
+            r.person.family_kana = family_kana.clone();
+            r.person.given_kana = given_kana.clone();
+        }
+        ResidentEvent::Corrected { field, value, .. } => correct(&mut r, field, value),
+        ResidentEvent::ProtectionSet { until, reason, .. } => {
+            r.protection = Some(Protection { until: *until, reason: reason.clone() });
+        }
+        ResidentEvent::ProtectionLifted { .. } => r.protection = None,
+    }
+    Ok(r)
+}
+
+fn correct(r: &mut Record, field: &str, value: &str) {
+    let p = &mut r.person;
+    match field {
+        "family_name" => p.family_name = value.into(),
+        "given_name" => p.given_name = value.into(),
+        "family_kana" => p.family_kana = value.into(),
+        "given_kana" => p.given_kana = value.into(),
+        "birth_date" => {
+            if let Ok(d) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+                p.birth_date = d;
+            }
+        }
+        "sex" => {
+            if let Some(s) = value.parse().ok().and_then(crate::Sex::from_code) {
+                p.sex = s;
+            }
+        }
+        "katagaki" => r.address.katagaki = value.into(),
+        "relationship" => r.relationship = value.into(),
+        "honseki" | "hittosha" => {
+            if let Citizenship::Japanese { honseki, hittosha } = &mut p.citizenship {
+                if field == "honseki" { *honseki = value.into() } else { *hittosha = value.into() }
+            }
+        }
+        "nationality" | "residence_status" => {
+            if let Citizenship::Foreign { nationality, residence_status, .. } = &mut p.citizenship {
+                if field == "nationality" { *nationality = value.into() } else { *residence_status = value.into() }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The record as of `as_of`: the events (in ledger order) whose 異動日 is on
+/// or before that date, applied in turn. `None` if not yet a resident then.
+pub fn replay<'a>(
+    events: impl IntoIterator<Item = (&'a ResidentEvent, NaiveDate)>,
+    as_of: NaiveDate,
+) -> Result<Option<Record>, ResidentError> {
+    let mut record = None;
+    for (event, effective) in events {
+        if effective > as_of {
+            continue;
+        }
+        record = Some(apply(record, event, effective)?);
+    }
+    Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Sex;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).expect("date")
+    }
+
+    fn code() -> String {
+        ResidentCode::from_ten_digits("1234567890").expect("valid").as_str().to_string()
+    }
+
+    fn person() -> Person {
+        Person {
+            family_name: "山田".into(),
+            given_name: "太郎".into(),
+            family_kana: "ヤマダ".into(),
+            given_kana: "タロウ".into(),
+            romaji: None,
+            alias: None,
+            birth_date: d(1980, 1, 2),
+            sex: Sex::Male,
+            citizenship: Citizenship::Japanese { honseki: "北海道深川市1条1番".into(), hittosha: "山田太郎".into() },
+        }
+    }
+
+    fn move_in(notified: NaiveDate) -> ResidentEvent {
+        ResidentEvent::Entered {
+            resident_code: code(),
+            household_id: "H1".into(),
+            relationship: "世帯主".into(),
+            person: person(),
+            address: "北海道深川市1条1番1号".into(),
+            katagaki: "".into(),
+            reason: EntryReason::MoveIn { previous_address: "札幌市中央区北1条西2丁目".into() },
+            notified_date: notified,
+        }
+    }
+
+    const TODAY: (i32, u32, u32) = (2026, 11, 23);
+
+    fn today() -> NaiveDate {
+        d(TODAY.0, TODAY.1, TODAY.2)
+    }
+
+    #[test]
+    fn move_in_then_relocate_then_move_out_replays_as_of_any_date() {
+        let events = [
+            (move_in(d(2020, 4, 3)), d(2020, 4, 1)),
+            (
+                ResidentEvent::Relocated {
+                    resident_code: code(),
+                    address: "北海道深川市2条2番2号".into(),
+                    katagaki: "301号室".into(),
+                    notified_date: d(2023, 6, 1),
+                },
+                d(2023, 6, 1),
+            ),
+            (
+                ResidentEvent::Removed {
+                    resident_code: code(),
+                    reason: RemovalReason::MovedOut { destination: "東京都千代田区".into() },
+                    notified_date: d(2026, 3, 31),
+                },
+                d(2026, 3, 31),
+            ),
+        ];
+        let at = |date| replay(events.iter().map(|(e, eff)| (e, *eff)), date).expect("replays");
+        assert_eq!(at(d(2019, 1, 1)), None);
+        let r2021 = at(d(2021, 1, 1)).expect("resident");
+        assert_eq!(r2021.address.text, "北海道深川市1条1番1号");
+        assert_eq!(r2021.became_resident, d(2020, 4, 1));
+        let r2024 = at(d(2024, 1, 1)).expect("resident");
+        assert_eq!((r2024.address.katagaki.as_str(), r2024.address_since), ("301号室", d(2023, 6, 1)));
+        assert_eq!(r2024.status, Status::Current);
+        let now = at(today()).expect("除票");
+        assert!(now.is_removed());
+        assert_eq!(now.address.text, "北海道深川市2条2番2号", "a 除票 keeps the last address");
+    }
+
+    #[test]
+    fn rules() {
+        let t = today();
+        assert!(validate(&move_in(d(2026, 11, 20)), None, d(2026, 11, 20), t, 14).expect("ok").is_empty());
+        let current = apply(None, &move_in(d(2026, 11, 20)), d(2026, 11, 20)).expect("applies");
+        assert!(matches!(
+            validate(&move_in(t), Some(&current), t, t, 14),
+            Err(ResidentError::AlreadyRegistered(_))
+        ));
+        // Late notification: a warning, not a refusal.
+        let w = validate(&move_in(d(2026, 11, 20)), None, d(2026, 10, 1), t, 14).expect("ok");
+        assert_eq!(w.len(), 1);
+        assert!(w[0].message.contains("届出期間"));
+        // 転入届 before moving in: refused.
+        assert!(validate(&move_in(d(2026, 9, 1)), None, d(2026, 10, 1), t, 14).is_err());
+        // Future 異動日: refused.
+        assert!(validate(&move_in(d(2026, 12, 1)), None, d(2026, 12, 1), t, 14).is_err());
+        // No future death, no 転居 of a removed resident.
+        let died = |date| ResidentEvent::Removed { resident_code: code(), reason: RemovalReason::Died, notified_date: t.min(date) };
+        assert!(validate(&died(d(2026, 12, 24)), Some(&current), d(2026, 12, 24), t, 14).is_err());
+        let removed = apply(Some(current.clone()), &died(t), t).expect("applies");
+        let relocate = ResidentEvent::Relocated { resident_code: code(), address: "別".into(), katagaki: "".into(), notified_date: t };
+        assert!(matches!(validate(&relocate, Some(&removed), t, t, 14), Err(ResidentError::Removed { .. })));
+        // A 除票 can still be corrected by 職権修正, with a reason.
+        let fix = |reason: &str| ResidentEvent::Corrected { resident_code: code(), field: "given_kana".into(), value: "タロー".into(), reason: reason.into() };
+        assert!(validate(&fix("戸籍照合"), Some(&removed), t, t, 14).is_ok());
+        assert!(validate(&fix(""), Some(&removed), t, t, 14).is_err());
+        // Kana must be katakana.
+        let mut bad = move_in(t);
+        if let ResidentEvent::Entered { person, .. } = &mut bad {
+            person.family_kana = "やまだ".into();
+        }
+        assert!(matches!(validate(&bad, None, t, t, 14), Err(ResidentError::Invalid { field: "family_kana", .. })));
+    }
+
+    #[test]
+    fn protection_is_in_force_until_its_end() {
+        let r = apply(None, &move_in(d(2026, 1, 5)), d(2026, 1, 5)).expect("applies");
+        let set = ResidentEvent::ProtectionSet { resident_code: code(), until: d(2027, 1, 31), reason: "DV".into() };
+        assert!(validate(&set, Some(&r), d(2026, 2, 1), today(), 14).is_ok());
+        let p = apply(Some(r), &set, d(2026, 2, 1)).expect("applies");
+        assert!(p.protected_on(d(2026, 12, 1)));
+        assert!(!p.protected_on(d(2027, 2, 1)));
+    }
+
+    #[test]
+    fn events_round_trip_through_the_codec() {
+        use murakumo_ledger::EventCodec;
+        let e = move_in(today());
+        let (k, v, b) = e.encode();
+        assert_eq!(k, "resident.entered");
+        assert_eq!(ResidentEvent::decode(k, v, &b), Ok(Some(e)));
+        // The kind and the payload must agree.
+        assert!(ResidentEvent::decode("resident.relocated", 1, &b).is_err());
+        assert_eq!(ResidentEvent::decode("tenancy.x", 1, &b), Ok(None));
+    }
+}
