@@ -57,7 +57,12 @@ const SURNAMES: [(&str, &str); 24] = [
     ("渡邉", "ワタナベ"),
     ("菅原", "スガワラ"),
 ];
-const PREVIOUS: [&str; 4] = ["北海道札幌市中央区北1条西2丁目", "北海道旭川市6条通9丁目", "北海道滝川市大町1丁目", "東京都千代田区丸の内1丁目"];
+const PREVIOUS: [&str; 4] = [
+    "北海道札幌市中央区北1条西2丁目",
+    "北海道旭川市6条通9丁目",
+    "北海道滝川市大町1丁目",
+    "東京都千代田区丸の内1丁目",
+];
 const MALE: [(&str, &str); 12] = [
     ("太郎", "タロウ"),
     ("一郎", "イチロウ"),
@@ -230,7 +235,9 @@ pub fn residents(code: &TenantCode, town: &str, population: usize) -> Vec<NewEnt
             let reason = if effective == birth {
                 EntryReason::Birth
             } else {
-                EntryReason::MoveIn { previous_address: PREVIOUS[rng.gen_range(0..PREVIOUS.len())].into() }
+                EntryReason::MoveIn {
+                    previous_address: PREVIOUS[rng.gen_range(0..PREVIOUS.len())].into(),
+                }
             };
             let event = ResidentEvent::Entered {
                 resident_code: resident_code.as_str().to_string(),
@@ -245,7 +252,10 @@ pub fn residents(code: &TenantCode, town: &str, population: usize) -> Vec<NewEnt
                     alias: None,
                     birth_date: birth,
                     sex: if male { Sex::Male } else { Sex::Female },
-                    citizenship: Citizenship::Japanese { honseki: address.clone(), hittosha: surname.into() },
+                    citizenship: Citizenship::Japanese {
+                        honseki: address.clone(),
+                        hittosha: surname.into(),
+                    },
                 },
                 address: address.clone(),
                 katagaki: String::new(),

@@ -1,6 +1,7 @@
 //! `murakumo`: the one binary of the platform. A thin layer over the
 //! library crates: parse arguments, open the store, call in, print.
 
+mod backup_cmd;
 mod demo;
 
 use std::net::SocketAddr;
@@ -72,6 +73,12 @@ enum Command {
     /// Ledger maintenance: verify hash chains, rebuild read models.
     #[command(subcommand)]
     Ledger(LedgerCmd),
+    /// Back up ledgers, access logs and settings into a repository (incremental).
+    Backup(backup_cmd::BackupArgs),
+    /// Restore from a repository: all, one municipality, or a point in time; --drill to rehearse.
+    Restore(backup_cmd::RestoreArgs),
+    /// Check every object and every chain in a backup repository.
+    Verify(backup_cmd::VerifyArgs),
 }
 
 #[derive(Args)]
@@ -271,6 +278,9 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Ledger(cmd) => ledger(&g, cmd).await,
+        Command::Backup(args) => backup_cmd::backup(&g, args).await,
+        Command::Restore(args) => backup_cmd::restore(&g, args).await,
+        Command::Verify(args) => backup_cmd::verify(args).await,
     }
 }
 

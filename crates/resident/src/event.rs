@@ -47,8 +47,15 @@ impl Sex {
 /// foreign residents (住民基本台帳法 第30条の45).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Citizenship {
-    Japanese { honseki: String, hittosha: String },
-    Foreign { nationality: String, residence_status: String, period_until: Option<NaiveDate> },
+    Japanese {
+        honseki: String,
+        hittosha: String,
+    },
+    Foreign {
+        nationality: String,
+        residence_status: String,
+        period_until: Option<NaiveDate>,
+    },
 }
 
 /// Who the resident is.
@@ -77,7 +84,10 @@ pub enum EntryReason {
     /// 職権記載
     ExOfficio { reason: String },
     /// 転入通知 received from the previous municipality, matched to a 転入.
-    MoveInNotice { previous_address: String, notice_number: String },
+    MoveInNotice {
+        previous_address: String,
+        notice_number: String,
+    },
 }
 
 /// How a resident left the register (the record becomes a 除票).
@@ -101,6 +111,9 @@ impl RemovalReason {
     }
 }
 
+// `Entered` carries the whole person and is much larger than the other
+// variants; events are decoded one at a time, so boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ResidentEvent {
     /// 転入 / 出生 / 職権記載
@@ -117,13 +130,32 @@ pub enum ResidentEvent {
         notified_date: NaiveDate,
     },
     /// 転居 within the municipality.
-    Relocated { resident_code: String, address: String, katagaki: String, notified_date: NaiveDate },
+    Relocated {
+        resident_code: String,
+        address: String,
+        katagaki: String,
+        notified_date: NaiveDate,
+    },
     /// 転出予定 (届出); the record stays current until 転出確定.
-    MoveOutPlanned { resident_code: String, planned_date: NaiveDate, destination: String, notified_date: NaiveDate },
+    MoveOutPlanned {
+        resident_code: String,
+        planned_date: NaiveDate,
+        destination: String,
+        notified_date: NaiveDate,
+    },
     /// 転出確定 / 死亡 / 職権消除: the record becomes a 除票.
-    Removed { resident_code: String, reason: RemovalReason, notified_date: NaiveDate },
+    Removed {
+        resident_code: String,
+        reason: RemovalReason,
+        notified_date: NaiveDate,
+    },
     /// 世帯分離 / 世帯合併 / 世帯主変更: a new household or relationship.
-    HouseholdChanged { resident_code: String, household_id: String, relationship: String, notified_date: NaiveDate },
+    HouseholdChanged {
+        resident_code: String,
+        household_id: String,
+        relationship: String,
+        notified_date: NaiveDate,
+    },
     /// 氏名変更 (婚姻, 養子縁組 …).
     NameChanged {
         resident_code: String,
@@ -134,10 +166,22 @@ pub enum ResidentEvent {
         notified_date: NaiveDate,
     },
     /// 職権修正 of one item, with the reason.
-    Corrected { resident_code: String, field: String, value: String, reason: String },
+    Corrected {
+        resident_code: String,
+        field: String,
+        value: String,
+        reason: String,
+    },
     /// 支援措置 (DV, stalking, abuse) until a date.
-    ProtectionSet { resident_code: String, until: NaiveDate, reason: String },
-    ProtectionLifted { resident_code: String, reason: String },
+    ProtectionSet {
+        resident_code: String,
+        until: NaiveDate,
+        reason: String,
+    },
+    ProtectionLifted {
+        resident_code: String,
+        reason: String,
+    },
 }
 
 const KINDS: [&str; 9] = [
@@ -193,7 +237,9 @@ impl ResidentEvent {
             ResidentEvent::Relocated { .. } => "転居".into(),
             ResidentEvent::MoveOutPlanned { .. } => "転出予定".into(),
             ResidentEvent::Removed { reason, .. } => reason.label_ja().into(),
-            ResidentEvent::HouseholdChanged { relationship, .. } => format!("世帯変更({relationship})"),
+            ResidentEvent::HouseholdChanged { relationship, .. } => {
+                format!("世帯変更({relationship})")
+            }
             ResidentEvent::NameChanged { .. } => "氏名変更".into(),
             ResidentEvent::Corrected { field, .. } => format!("職権修正({field})"),
             ResidentEvent::ProtectionSet { .. } => "支援措置開始".into(),
@@ -214,13 +260,19 @@ impl EventCodec for ResidentEvent {
     fn decode(kind: &str, version: u16, payload: &[u8]) -> Result<Option<Self>, EventDecodeError> {
         let Some(pos) = KINDS.iter().position(|k| *k == kind) else {
             return if kind.starts_with(Self::NAMESPACE) {
-                Err(EventDecodeError::UnknownVersion { kind: kind.to_string(), version })
+                Err(EventDecodeError::UnknownVersion {
+                    kind: kind.to_string(),
+                    version,
+                })
             } else {
                 Ok(None)
             };
         };
         if version != 1 {
-            return Err(EventDecodeError::UnknownVersion { kind: kind.to_string(), version });
+            return Err(EventDecodeError::UnknownVersion {
+                kind: kind.to_string(),
+                version,
+            });
         }
         let e: ResidentEvent = decode_payload(kind, version, payload)?;
         if e.index() != pos {

@@ -16,7 +16,9 @@ mod record;
 
 pub use event::{Citizenship, EntryReason, Person, RemovalReason, ResidentEvent, Sex};
 pub use kana::{normalize_kana, normalize_name};
-pub use record::{Address, CORRECTABLE, HistoryItem, Protection, Record, Status, apply, replay, validate};
+pub use record::{
+    Address, CORRECTABLE, HistoryItem, Protection, Record, Status, apply, replay, validate,
+};
 
 /// Why a change was refused, naming the field and what to do.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -27,7 +29,9 @@ pub enum ResidentError {
     NotFound(String),
     #[error("住民票コード {0} is already in the register")]
     AlreadyRegistered(String),
-    #[error("resident {code} has been removed ({reason}); a removed record (除票) cannot be changed except by 職権修正")]
+    #[error(
+        "resident {code} has been removed ({reason}); a removed record (除票) cannot be changed except by 職権修正"
+    )]
     Removed { code: String, reason: String },
 }
 

@@ -4,7 +4,9 @@ use chrono::NaiveDate;
 use murakumo_core::ResidentCode;
 use serde::{Deserialize, Serialize};
 
-use crate::{Citizenship, EntryReason, Person, RemovalReason, ResidentError, ResidentEvent, Warning};
+use crate::{
+    Citizenship, EntryReason, Person, RemovalReason, ResidentError, ResidentEvent, Warning,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Address {
@@ -17,9 +19,15 @@ pub struct Address {
 pub enum Status {
     Current,
     /// 転出予定: still a resident until 転出確定.
-    MovingOut { planned_date: NaiveDate, destination: String },
+    MovingOut {
+        planned_date: NaiveDate,
+        destination: String,
+    },
     /// 除票
-    Removed { reason: RemovalReason, date: NaiveDate },
+    Removed {
+        reason: RemovalReason,
+        date: NaiveDate,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,11 +65,15 @@ impl Record {
     }
 
     pub fn full_name(&self) -> String {
-        format!("{}　{}", self.person.family_name, self.person.given_name).trim().to_string()
+        format!("{}　{}", self.person.family_name, self.person.given_name)
+            .trim()
+            .to_string()
     }
 
     pub fn full_kana(&self) -> String {
-        format!("{} {}", self.person.family_kana, self.person.given_kana).trim().to_string()
+        format!("{} {}", self.person.family_kana, self.person.given_kana)
+            .trim()
+            .to_string()
     }
 }
 
@@ -74,11 +86,15 @@ pub struct HistoryItem {
 }
 
 fn invalid<T>(field: &'static str, reason: impl Into<String>) -> Result<T, ResidentError> {
-    Err(ResidentError::Invalid { field, reason: reason.into() })
+    Err(ResidentError::Invalid {
+        field,
+        reason: reason.into(),
+    })
 }
 
 fn is_katakana(s: &str) -> bool {
-    s.chars().all(|c| matches!(c, 'ァ'..='ヶ' | 'ー' | '・' | ' ' | '　'))
+    s.chars()
+        .all(|c| matches!(c, 'ァ'..='ヶ' | 'ー' | '・' | ' ' | '　'))
 }
 
 fn check_kana(field: &'static str, s: &str, required: bool) -> Result<(), ResidentError> {
@@ -106,15 +122,19 @@ pub fn validate(
     }
     let planned = matches!(event, ResidentEvent::MoveOutPlanned { .. });
     if effective > today && !planned {
-        return invalid("effective_date", "異動日 is in the future; record the change on or after the day it happens");
+        return invalid(
+            "effective_date",
+            "異動日 is in the future; record the change on or after the day it happens",
+        );
     }
     let live = |r: Option<&Record>| -> Result<(), ResidentError> {
         match r {
             None => Err(ResidentError::NotFound(code.to_string())),
             Some(r) => match &r.status {
-                Status::Removed { reason, .. } => {
-                    Err(ResidentError::Removed { code: code.to_string(), reason: reason.label_ja().to_string() })
-                }
+                Status::Removed { reason, .. } => Err(ResidentError::Removed {
+                    code: code.to_string(),
+                    reason: reason.label_ja().to_string(),
+                }),
                 _ => Ok(()),
             },
         }
@@ -122,7 +142,15 @@ pub fn validate(
     let mut warnings = Vec::new();
     let mut notified = None;
     match event {
-        ResidentEvent::Entered { person, reason, address, relationship, household_id, notified_date, .. } => {
+        ResidentEvent::Entered {
+            person,
+            reason,
+            address,
+            relationship,
+            household_id,
+            notified_date,
+            ..
+        } => {
             if current.is_some_and(|r| !r.is_removed()) {
                 return Err(ResidentError::AlreadyRegistered(code.to_string()));
             }
@@ -137,22 +165,34 @@ pub fn validate(
             if matches!(reason, EntryReason::Birth) && person.birth_date != effective {
                 return invalid("effective_date", "for 出生 the 異動日 is the birth date");
             }
-            if let EntryReason::MoveIn { previous_address } | EntryReason::MoveInNotice { previous_address, .. } = reason {
+            if let EntryReason::MoveIn { previous_address }
+            | EntryReason::MoveInNotice {
+                previous_address, ..
+            } = reason
+            {
                 if previous_address.trim().is_empty() {
                     return invalid("previous_address", "前住所 is required for 転入");
                 }
                 if *notified_date < effective {
-                    return invalid("notified_date", "a 転入届 is made on or after the day of moving in");
+                    return invalid(
+                        "notified_date",
+                        "a 転入届 is made on or after the day of moving in",
+                    );
                 }
             }
             match &person.citizenship {
                 Citizenship::Japanese { honseki, .. } if honseki.trim().is_empty() => {
                     return invalid("honseki", "本籍 is required for a Japanese national");
                 }
-                Citizenship::Foreign { nationality, residence_status, .. }
-                    if nationality.trim().is_empty() || residence_status.trim().is_empty() =>
-                {
-                    return invalid("nationality", "国籍・地域 and 在留資格 are required for a foreign resident");
+                Citizenship::Foreign {
+                    nationality,
+                    residence_status,
+                    ..
+                } if nationality.trim().is_empty() || residence_status.trim().is_empty() => {
+                    return invalid(
+                        "nationality",
+                        "国籍・地域 and 在留資格 are required for a foreign resident",
+                    );
                 }
                 _ => {}
             }
@@ -164,7 +204,11 @@ pub fn validate(
             }
             notified = Some(*notified_date);
         }
-        ResidentEvent::Relocated { address, notified_date, .. } => {
+        ResidentEvent::Relocated {
+            address,
+            notified_date,
+            ..
+        } => {
             live(current)?;
             if address.trim().is_empty() {
                 return invalid("address", "the new 住所 is required");
@@ -174,7 +218,12 @@ pub fn validate(
             }
             notified = Some(*notified_date);
         }
-        ResidentEvent::MoveOutPlanned { planned_date, destination, notified_date, .. } => {
+        ResidentEvent::MoveOutPlanned {
+            planned_date,
+            destination,
+            notified_date,
+            ..
+        } => {
             live(current)?;
             if destination.trim().is_empty() {
                 return invalid("destination", "転出先 is required");
@@ -186,10 +235,17 @@ pub fn validate(
                 });
             }
         }
-        ResidentEvent::Removed { reason, notified_date, .. } => {
+        ResidentEvent::Removed {
+            reason,
+            notified_date,
+            ..
+        } => {
             live(current)?;
             if matches!(reason, RemovalReason::Died) && effective > today {
-                return invalid("effective_date", "a death cannot be recorded for a future date");
+                return invalid(
+                    "effective_date",
+                    "a death cannot be recorded for a future date",
+                );
             }
             if let RemovalReason::ExOfficio { reason } = reason {
                 if reason.trim().is_empty() {
@@ -198,14 +254,25 @@ pub fn validate(
             }
             notified = Some(*notified_date);
         }
-        ResidentEvent::HouseholdChanged { household_id, relationship, notified_date, .. } => {
+        ResidentEvent::HouseholdChanged {
+            household_id,
+            relationship,
+            notified_date,
+            ..
+        } => {
             live(current)?;
             if household_id.trim().is_empty() || relationship.trim().is_empty() {
                 return invalid("household_id", "世帯 and 続柄 are required");
             }
             notified = Some(*notified_date);
         }
-        ResidentEvent::NameChanged { family_name, family_kana, given_kana, notified_date, .. } => {
+        ResidentEvent::NameChanged {
+            family_name,
+            family_kana,
+            given_kana,
+            notified_date,
+            ..
+        } => {
             live(current)?;
             if family_name.trim().is_empty() {
                 return invalid("family_name", "氏 is required");
@@ -214,7 +281,12 @@ pub fn validate(
             check_kana("given_kana", given_kana, false)?;
             notified = Some(*notified_date);
         }
-        ResidentEvent::Corrected { field, value, reason, .. } => {
+        ResidentEvent::Corrected {
+            field,
+            value,
+            reason,
+            ..
+        } => {
             if current.is_none() {
                 return Err(ResidentError::NotFound(code.to_string()));
             }
@@ -222,7 +294,13 @@ pub fn validate(
                 return invalid("reason", "職権修正 needs its reason (e.g. 戸籍照合による)");
             }
             if !CORRECTABLE.contains(&field.as_str()) {
-                return invalid("field", format!("cannot correct {field:?}; correctable items: {}", CORRECTABLE.join(", ")));
+                return invalid(
+                    "field",
+                    format!(
+                        "cannot correct {field:?}; correctable items: {}",
+                        CORRECTABLE.join(", ")
+                    ),
+                );
             }
             if field == "birth_date" && NaiveDate::parse_from_str(value, "%Y-%m-%d").is_err() {
                 return invalid("value", "生年月日 as YYYY-MM-DD");
@@ -240,7 +318,10 @@ pub fn validate(
                 return invalid("until", "the end of the 支援措置 must be after its start");
             }
             if reason.trim().is_empty() {
-                return invalid("reason", "state the kind of 支援措置 (DV, ストーカー, 児童虐待 …)");
+                return invalid(
+                    "reason",
+                    "state the kind of 支援措置 (DV, ストーカー, 児童虐待 …)",
+                );
             }
         }
         ResidentEvent::ProtectionLifted { .. } => {
@@ -284,15 +365,31 @@ pub const CORRECTABLE: [&str; 12] = [
 
 /// Applies one event. Events that do not fit (e.g. a change before the
 /// resident entered) are refused: replay then stops with the reason.
-pub fn apply(record: Option<Record>, event: &ResidentEvent, effective: NaiveDate) -> Result<Record, ResidentError> {
+pub fn apply(
+    record: Option<Record>,
+    event: &ResidentEvent,
+    effective: NaiveDate,
+) -> Result<Record, ResidentError> {
     let code = event.resident_code().to_string();
-    if let ResidentEvent::Entered { household_id, relationship, person, address, katagaki, reason, .. } = event {
+    if let ResidentEvent::Entered {
+        household_id,
+        relationship,
+        person,
+        address,
+        katagaki,
+        reason,
+        ..
+    } = event
+    {
         return Ok(Record {
             resident_code: code,
             household_id: household_id.clone(),
             relationship: relationship.clone(),
             person: person.clone(),
-            address: Address { text: address.clone(), katagaki: katagaki.clone() },
+            address: Address {
+                text: address.clone(),
+                katagaki: katagaki.clone(),
+            },
             status: Status::Current,
             became_resident: effective,
             address_since: effective,
@@ -303,21 +400,46 @@ pub fn apply(record: Option<Record>, event: &ResidentEvent, effective: NaiveDate
     let mut r = record.ok_or(ResidentError::NotFound(code))?;
     match event {
         ResidentEvent::Entered { .. } => {}
-        ResidentEvent::Relocated { address, katagaki, .. } => {
-            r.address = Address { text: address.clone(), katagaki: katagaki.clone() };
+        ResidentEvent::Relocated {
+            address, katagaki, ..
+        } => {
+            r.address = Address {
+                text: address.clone(),
+                katagaki: katagaki.clone(),
+            };
             r.address_since = effective;
         }
-        ResidentEvent::MoveOutPlanned { planned_date, destination, .. } => {
-            r.status = Status::MovingOut { planned_date: *planned_date, destination: destination.clone() };
+        ResidentEvent::MoveOutPlanned {
+            planned_date,
+            destination,
+            ..
+        } => {
+            r.status = Status::MovingOut {
+                planned_date: *planned_date,
+                destination: destination.clone(),
+            };
         }
         ResidentEvent::Removed { reason, .. } => {
-            r.status = Status::Removed { reason: reason.clone(), date: effective };
+            r.status = Status::Removed {
+                reason: reason.clone(),
+                date: effective,
+            };
         }
-        ResidentEvent::HouseholdChanged { household_id, relationship, .. } => {
+        ResidentEvent::HouseholdChanged {
+            household_id,
+            relationship,
+            ..
+        } => {
             r.household_id = household_id.clone();
             r.relationship = relationship.clone();
         }
-        ResidentEvent::NameChanged { family_name, given_name, family_kana, given_kana, .. } => {
+        ResidentEvent::NameChanged {
+            family_name,
+            given_name,
+            family_kana,
+            given_kana,
+            ..
+        } => {
             r.person.family_name = family_name.clone();
             r.person.given_name = given_name.clone();
             r.person.family_kana = family_kana.clone();
@@ -325,7 +447,10 @@ pub fn apply(record: Option<Record>, event: &ResidentEvent, effective: NaiveDate
         }
         ResidentEvent::Corrected { field, value, .. } => correct(&mut r, field, value),
         ResidentEvent::ProtectionSet { until, reason, .. } => {
-            r.protection = Some(Protection { until: *until, reason: reason.clone() });
+            r.protection = Some(Protection {
+                until: *until,
+                reason: reason.clone(),
+            });
         }
         ResidentEvent::ProtectionLifted { .. } => r.protection = None,
     }
@@ -353,12 +478,25 @@ fn correct(r: &mut Record, field: &str, value: &str) {
         "relationship" => r.relationship = value.into(),
         "honseki" | "hittosha" => {
             if let Citizenship::Japanese { honseki, hittosha } = &mut p.citizenship {
-                if field == "honseki" { *honseki = value.into() } else { *hittosha = value.into() }
+                if field == "honseki" {
+                    *honseki = value.into()
+                } else {
+                    *hittosha = value.into()
+                }
             }
         }
         "nationality" | "residence_status" => {
-            if let Citizenship::Foreign { nationality, residence_status, .. } = &mut p.citizenship {
-                if field == "nationality" { *nationality = value.into() } else { *residence_status = value.into() }
+            if let Citizenship::Foreign {
+                nationality,
+                residence_status,
+                ..
+            } = &mut p.citizenship
+            {
+                if field == "nationality" {
+                    *nationality = value.into()
+                } else {
+                    *residence_status = value.into()
+                }
             }
         }
         _ => {}
@@ -391,7 +529,10 @@ mod tests {
     }
 
     fn code() -> String {
-        ResidentCode::from_ten_digits("1234567890").expect("valid").as_str().to_string()
+        ResidentCode::from_ten_digits("1234567890")
+            .expect("valid")
+            .as_str()
+            .to_string()
     }
 
     fn person() -> Person {
@@ -404,7 +545,10 @@ mod tests {
             alias: None,
             birth_date: d(1980, 1, 2),
             sex: Sex::Male,
-            citizenship: Citizenship::Japanese { honseki: "北海道深川市1条1番".into(), hittosha: "山田太郎".into() },
+            citizenship: Citizenship::Japanese {
+                honseki: "北海道深川市1条1番".into(),
+                hittosha: "山田太郎".into(),
+            },
         }
     }
 
@@ -416,7 +560,9 @@ mod tests {
             person: person(),
             address: "北海道深川市1条1番1号".into(),
             katagaki: "".into(),
-            reason: EntryReason::MoveIn { previous_address: "札幌市中央区北1条西2丁目".into() },
+            reason: EntryReason::MoveIn {
+                previous_address: "札幌市中央区北1条西2丁目".into(),
+            },
             notified_date: notified,
         }
     }
@@ -443,7 +589,9 @@ mod tests {
             (
                 ResidentEvent::Removed {
                     resident_code: code(),
-                    reason: RemovalReason::MovedOut { destination: "東京都千代田区".into() },
+                    reason: RemovalReason::MovedOut {
+                        destination: "東京都千代田区".into(),
+                    },
                     notified_date: d(2026, 3, 31),
                 },
                 d(2026, 3, 31),
@@ -455,17 +603,27 @@ mod tests {
         assert_eq!(r2021.address.text, "北海道深川市1条1番1号");
         assert_eq!(r2021.became_resident, d(2020, 4, 1));
         let r2024 = at(d(2024, 1, 1)).expect("resident");
-        assert_eq!((r2024.address.katagaki.as_str(), r2024.address_since), ("301号室", d(2023, 6, 1)));
+        assert_eq!(
+            (r2024.address.katagaki.as_str(), r2024.address_since),
+            ("301号室", d(2023, 6, 1))
+        );
         assert_eq!(r2024.status, Status::Current);
         let now = at(today()).expect("除票");
         assert!(now.is_removed());
-        assert_eq!(now.address.text, "北海道深川市2条2番2号", "a 除票 keeps the last address");
+        assert_eq!(
+            now.address.text, "北海道深川市2条2番2号",
+            "a 除票 keeps the last address"
+        );
     }
 
     #[test]
     fn rules() {
         let t = today();
-        assert!(validate(&move_in(d(2026, 11, 20)), None, d(2026, 11, 20), t, 14).expect("ok").is_empty());
+        assert!(
+            validate(&move_in(d(2026, 11, 20)), None, d(2026, 11, 20), t, 14)
+                .expect("ok")
+                .is_empty()
+        );
         let current = apply(None, &move_in(d(2026, 11, 20)), d(2026, 11, 20)).expect("applies");
         assert!(matches!(
             validate(&move_in(t), Some(&current), t, t, 14),
@@ -480,13 +638,39 @@ mod tests {
         // Future 異動日: refused.
         assert!(validate(&move_in(d(2026, 12, 1)), None, d(2026, 12, 1), t, 14).is_err());
         // No future death, no 転居 of a removed resident.
-        let died = |date| ResidentEvent::Removed { resident_code: code(), reason: RemovalReason::Died, notified_date: t.min(date) };
-        assert!(validate(&died(d(2026, 12, 24)), Some(&current), d(2026, 12, 24), t, 14).is_err());
+        let died = |date| ResidentEvent::Removed {
+            resident_code: code(),
+            reason: RemovalReason::Died,
+            notified_date: t.min(date),
+        };
+        assert!(
+            validate(
+                &died(d(2026, 12, 24)),
+                Some(&current),
+                d(2026, 12, 24),
+                t,
+                14
+            )
+            .is_err()
+        );
         let removed = apply(Some(current.clone()), &died(t), t).expect("applies");
-        let relocate = ResidentEvent::Relocated { resident_code: code(), address: "別".into(), katagaki: "".into(), notified_date: t };
-        assert!(matches!(validate(&relocate, Some(&removed), t, t, 14), Err(ResidentError::Removed { .. })));
+        let relocate = ResidentEvent::Relocated {
+            resident_code: code(),
+            address: "別".into(),
+            katagaki: "".into(),
+            notified_date: t,
+        };
+        assert!(matches!(
+            validate(&relocate, Some(&removed), t, t, 14),
+            Err(ResidentError::Removed { .. })
+        ));
         // A 除票 can still be corrected by 職権修正, with a reason.
-        let fix = |reason: &str| ResidentEvent::Corrected { resident_code: code(), field: "given_kana".into(), value: "タロー".into(), reason: reason.into() };
+        let fix = |reason: &str| ResidentEvent::Corrected {
+            resident_code: code(),
+            field: "given_kana".into(),
+            value: "タロー".into(),
+            reason: reason.into(),
+        };
         assert!(validate(&fix("戸籍照合"), Some(&removed), t, t, 14).is_ok());
         assert!(validate(&fix(""), Some(&removed), t, t, 14).is_err());
         // Kana must be katakana.
@@ -494,13 +678,23 @@ mod tests {
         if let ResidentEvent::Entered { person, .. } = &mut bad {
             person.family_kana = "やまだ".into();
         }
-        assert!(matches!(validate(&bad, None, t, t, 14), Err(ResidentError::Invalid { field: "family_kana", .. })));
+        assert!(matches!(
+            validate(&bad, None, t, t, 14),
+            Err(ResidentError::Invalid {
+                field: "family_kana",
+                ..
+            })
+        ));
     }
 
     #[test]
     fn protection_is_in_force_until_its_end() {
         let r = apply(None, &move_in(d(2026, 1, 5)), d(2026, 1, 5)).expect("applies");
-        let set = ResidentEvent::ProtectionSet { resident_code: code(), until: d(2027, 1, 31), reason: "DV".into() };
+        let set = ResidentEvent::ProtectionSet {
+            resident_code: code(),
+            until: d(2027, 1, 31),
+            reason: "DV".into(),
+        };
         assert!(validate(&set, Some(&r), d(2026, 2, 1), today(), 14).is_ok());
         let p = apply(Some(r), &set, d(2026, 2, 1)).expect("applies");
         assert!(p.protected_on(d(2026, 12, 1)));

@@ -171,16 +171,26 @@ pub async fn residents(
     session: Result<StaffSession, crate::error::ApiError>,
     Query(q): Query<SearchForm>,
 ) -> Response {
-    let Ok(s) = session else { return Redirect::to("/").into_response() };
+    let Ok(s) = session else {
+        return Redirect::to("/").into_response();
+    };
     if !s.staff.can(Permission::ResidentRead) {
         return (
             StatusCode::FORBIDDEN,
-            page("権限がありません", None, "<p class=\"error\">住民記録を閲覧する権限がありません。</p>"),
+            page(
+                "権限がありません",
+                None,
+                "<p class=\"error\">住民記録を閲覧する権限がありません。</p>",
+            ),
         )
             .into_response();
     }
     let kana = q.kana.trim();
-    let query = murakumo_store::ResidentQuery { kana: Some(kana.to_string()), limit: 100, ..Default::default() };
+    let query = murakumo_store::ResidentQuery {
+        kana: Some(kana.to_string()),
+        limit: 100,
+        ..Default::default()
+    };
     let found = match state.store.tenant(&s.tenant).search_residents(&query).await {
         Ok(f) => f,
         Err(e) => return crate::error::ApiError::from(e).into_response(),
@@ -188,11 +198,21 @@ pub async fn residents(
     let today = chrono::Utc::now().date_naive();
     let may = s.staff.can(Permission::ProtectedResidentView);
     let visible = |r: &&murakumo_resident::Record| may || !r.protected_on(today);
-    let subjects = std::iter::once(format!("search:kana={kana}"))
-        .chain(found.iter().filter(visible).map(|r| format!("resident:{}", r.resident_code)));
-    if let Err(e) =
-        crate::api::log_access(&state, &s, &headers, AccessAction::Search, subjects, "name,kana,birth_date,address")
-            .await
+    let subjects = std::iter::once(format!("search:kana={kana}")).chain(
+        found
+            .iter()
+            .filter(visible)
+            .map(|r| format!("resident:{}", r.resident_code)),
+    );
+    if let Err(e) = crate::api::log_access(
+        &state,
+        &s,
+        &headers,
+        AccessAction::Search,
+        subjects,
+        "name,kana,birth_date,address",
+    )
+    .await
     {
         return e.into_response();
     }

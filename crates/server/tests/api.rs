@@ -32,7 +32,10 @@ fn aimed_at_b(path: &str) -> String {
         .replace("{prefecture}", "01")
         .replace("{key}", "login.max_failures")
         .replace("{household_id}", "H-秘匿野");
-    let query = format!("kana=ヒトクノ&name=秘匿野&subject=resident:{}&limit=100", b_resident());
+    let query = format!(
+        "kana=ヒトクノ&name=秘匿野&subject=resident:{}&limit=100",
+        b_resident()
+    );
     format!("{filled}?{query}")
 }
 
@@ -51,7 +54,9 @@ fn body_for(method: &Method, path: &str) -> Option<Value> {
             "birth_date": "1990-01-01", "sex_code": 1, "address": "どこか", "relationship": "世帯主", "honseki": "x",
             "reason": "move_in", "previous_address": "x", "effective_date": "2026-01-01"
         }),
-        "/api/v1/residents/{resident_code}/changes" => json!({"change": "relocate", "address": "乗っ取り", "effective_date": "2026-01-01"}),
+        "/api/v1/residents/{resident_code}/changes" => {
+            json!({"change": "relocate", "address": "乗っ取り", "effective_date": "2026-01-01"})
+        }
         "/api/v1/tenants" => json!({"code": tenant_b().to_string(), "name": "乗っ取り"}),
         "/api/v1/session" => {
             json!({"tenant": tenant_b().to_string(), "login": "all", "password": "wrong password!!"})
@@ -623,8 +628,17 @@ async fn resident_changes_history_and_protection(db: Db) {
         "reason": "move_in", "previous_address": "札幌市北区", "effective_date": moved_in
     })).await;
     assert_eq!(st, StatusCode::OK, "{body}");
-    assert!(body["warnings"][0]["message"].as_str().expect("warning").contains("届出期間"), "{body}");
-    let household = body["resident"]["household_id"].as_str().expect("household").to_string();
+    assert!(
+        body["warnings"][0]["message"]
+            .as_str()
+            .expect("warning")
+            .contains("届出期間"),
+        "{body}"
+    );
+    let household = body["resident"]["household_id"]
+        .as_str()
+        .expect("household")
+        .to_string();
     // The same person again: refused.
     let (st, _) = post(&clerk, "/api/v1/residents".into(), json!({
         "resident_code": code, "relationship": "世帯主", "family_name": "髙橋", "family_kana": "タカハシ",
@@ -638,49 +652,156 @@ async fn resident_changes_history_and_protection(db: Db) {
     assert_eq!(st, StatusCode::OK, "{body}");
     // A future death is refused; a clerk may not 職権修正.
     let tomorrow = (today + chrono::Duration::days(1)).to_string();
-    let (st, body) = post(&clerk, changes.clone(), json!({"change": "death", "effective_date": tomorrow})).await;
+    let (st, body) = post(
+        &clerk,
+        changes.clone(),
+        json!({"change": "death", "effective_date": tomorrow}),
+    )
+    .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"]["field"], "effective_date");
     let (st, _) = post(&clerk, changes.clone(), json!({"change": "correct", "field": "given_kana", "value": "イチロー", "reason": "戸籍照合", "effective_date": today.to_string()})).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
     // Search by the folded kanji name finds him; as of before the 転居 shows the old address.
-    let found: Value = clerk.get(s.url("/api/v1/residents?name=高橋")).send().await.expect("send").json().await.expect("json");
+    let found: Value = clerk
+        .get(s.url("/api/v1/residents?name=高橋"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(found.as_array().expect("list").len(), 1, "{found}");
     let before = (today - chrono::Duration::days(1)).to_string();
-    let then: Value = clerk.get(s.url(&format!("/api/v1/residents/{code}?as_of={before}"))).send().await.expect("send").json().await.expect("json");
+    let then: Value = clerk
+        .get(s.url(&format!("/api/v1/residents/{code}?as_of={before}")))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(then["address"], "北海道深川市3条3番3号");
-    let history: Value = clerk.get(s.url(&format!("/api/v1/residents/{code}/history"))).send().await.expect("send").json().await.expect("json");
-    let labels: Vec<&str> = history.as_array().expect("list").iter().filter_map(|h| h["label"].as_str()).collect();
+    let history: Value = clerk
+        .get(s.url(&format!("/api/v1/residents/{code}/history")))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let labels: Vec<&str> = history
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|h| h["label"].as_str())
+        .collect();
     assert_eq!(labels, vec!["転入", "転居"]);
-    let members: Value = clerk.get(s.url(&format!("/api/v1/households/{household}"))).send().await.expect("send").json().await.expect("json");
+    let members: Value = clerk
+        .get(s.url(&format!("/api/v1/households/{household}")))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(members.as_array().expect("list").len(), 1);
 
     // 支援措置 (supervisor): masked for the clerk, refused in detail and logged.
     let until = (today + chrono::Duration::days(365)).to_string();
     let (st, body) = post(&all, changes.clone(), json!({"change": "protect", "until": until, "reason": "DV", "effective_date": today.to_string()})).await;
     assert_eq!(st, StatusCode::OK, "{body}");
-    let masked: Value = clerk.get(s.url("/api/v1/residents?name=高橋")).send().await.expect("send").json().await.expect("json");
+    let masked: Value = clerk
+        .get(s.url("/api/v1/residents?name=高橋"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
     let m = &masked.as_array().expect("list")[0];
-    assert_eq!((m["masked"].as_bool(), m["name"].is_null(), m["address"].is_null()), (Some(true), true, true), "{m}");
-    assert!(!masked.to_string().contains("深川市7条"), "no protected data in the list");
-    let r = clerk.get(s.url(&format!("/api/v1/residents/{code}"))).send().await.expect("send");
+    assert_eq!(
+        (
+            m["masked"].as_bool(),
+            m["name"].is_null(),
+            m["address"].is_null()
+        ),
+        (Some(true), true, true),
+        "{m}"
+    );
+    assert!(
+        !masked.to_string().contains("深川市7条"),
+        "no protected data in the list"
+    );
+    let r = clerk
+        .get(s.url(&format!("/api/v1/residents/{code}")))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let seen: Value = all.get(s.url(&format!("/api/v1/residents/{code}"))).send().await.expect("send").json().await.expect("json");
+    let seen: Value = all
+        .get(s.url(&format!("/api/v1/residents/{code}")))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(seen["protected"], true);
     let auditor = s.login(Some(&a), "auditor").await;
-    let log: Value = auditor.get(s.url(&format!("/api/v1/access-log?subject=resident:{code}&action=read"))).send().await.expect("send").json().await.expect("json");
-    assert!(log.as_array().expect("list").iter().any(|l| l["detail"] == "refused: 支援措置" && l["actor"] == format!("staff:s-clerk-{a}")), "{log}");
+    let log: Value = auditor
+        .get(s.url(&format!(
+            "/api/v1/access-log?subject=resident:{code}&action=read"
+        )))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        log.as_array()
+            .expect("list")
+            .iter()
+            .any(|l| l["detail"] == "refused: 支援措置"
+                && l["actor"] == format!("staff:s-clerk-{a}")),
+        "{log}"
+    );
 
     // 死亡 today: a 除票, found only when asked, still readable, no more 転居.
     let (st, _) = post(&all, changes.clone(), json!({"change": "unprotect", "reason": "期間満了前の終了申出", "effective_date": today.to_string()})).await;
     assert_eq!(st, StatusCode::OK);
-    let (st, _) = post(&clerk, changes.clone(), json!({"change": "death", "effective_date": today.to_string()})).await;
+    let (st, _) = post(
+        &clerk,
+        changes.clone(),
+        json!({"change": "death", "effective_date": today.to_string()}),
+    )
+    .await;
     assert_eq!(st, StatusCode::OK);
-    let (st, _) = post(&clerk, changes.clone(), json!({"change": "relocate", "address": "x", "effective_date": today.to_string()})).await;
+    let (st, _) = post(
+        &clerk,
+        changes.clone(),
+        json!({"change": "relocate", "address": "x", "effective_date": today.to_string()}),
+    )
+    .await;
     assert_eq!(st, StatusCode::CONFLICT);
-    let current: Value = clerk.get(s.url("/api/v1/residents?name=高橋")).send().await.expect("send").json().await.expect("json");
+    let current: Value = clerk
+        .get(s.url("/api/v1/residents?name=高橋"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
     assert!(current.as_array().expect("list").is_empty());
-    let removed: Value = clerk.get(s.url("/api/v1/residents?name=高橋&include_removed=true")).send().await.expect("send").json().await.expect("json");
+    let removed: Value = clerk
+        .get(s.url("/api/v1/residents?name=高橋&include_removed=true"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(removed[0]["status"], "removed");
     s.stop().await;
 }

@@ -19,6 +19,7 @@
 
 mod backend;
 mod error;
+mod export;
 mod platform;
 mod projection;
 mod rows;
@@ -78,12 +79,16 @@ impl Store {
     /// Read models are rebuilt from the ledger when this build projects
     /// differently from the one that wrote them.
     async fn rebuild_if_projections_changed(&self) -> Result<(), StoreError> {
-        let mut tx = self.backend.begin(&self.pool, backend::Scope::Platform, true).await?;
-        let stored: Option<String> = sqlx::query("SELECT value FROM meta WHERE key = 'projection_version'")
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| sqlx::Row::try_get(&r, "value"))
-            .transpose()?;
+        let mut tx = self
+            .backend
+            .begin(&self.pool, backend::Scope::Platform, true)
+            .await?;
+        let stored: Option<String> =
+            sqlx::query("SELECT value FROM meta WHERE key = 'projection_version'")
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| sqlx::Row::try_get(&r, "value"))
+                .transpose()?;
         tx.commit().await?;
         if stored.as_deref() == Some(projection::PROJECTION_VERSION) {
             return Ok(());
@@ -92,7 +97,10 @@ impl Store {
             tracing::info!(tenant = %t.code, "rebuilding read models for projection version {}", projection::PROJECTION_VERSION);
             self.tenant(&t.code).rebuild_projections().await?;
         }
-        let mut tx = self.backend.begin(&self.pool, backend::Scope::Platform, true).await?;
+        let mut tx = self
+            .backend
+            .begin(&self.pool, backend::Scope::Platform, true)
+            .await?;
         sqlx::query(
             "INSERT INTO meta (key, value) VALUES ('projection_version', $1) \
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -16,13 +16,22 @@ use crate::StoreError;
 use crate::rows::{date_str, values_list};
 
 /// Tables rebuilt from the ledger, cleared before a rebuild.
-const PROJECTION_TABLES: &[&str] = &["settings", "setting_history", "staff", "residents", "resident_entries"];
+const PROJECTION_TABLES: &[&str] = &[
+    "settings",
+    "setting_history",
+    "staff",
+    "residents",
+    "resident_entries",
+];
 
 /// Bump when a projection's tables or meaning change: every tenant is then
 /// rebuilt from its ledger when the store opens.
 pub(crate) const PROJECTION_VERSION: &str = "2";
 
-pub(crate) async fn clear(tx: &mut Transaction<'static, Any>, tenant: &TenantCode) -> Result<(), StoreError> {
+pub(crate) async fn clear(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &TenantCode,
+) -> Result<(), StoreError> {
     for t in PROJECTION_TABLES {
         sqlx::query(&format!("DELETE FROM {t} WHERE tenant_code = $1"))
             .bind(tenant.as_str())
@@ -43,7 +52,12 @@ impl Projector {
     /// `fresh`: the resident tables are empty for this tenant (a rebuild),
     /// so a resident not seen yet in this run has no record to look up.
     pub(crate) fn new(fresh: bool) -> Projector {
-        Projector { residents: ResidentBatch { fresh, ..ResidentBatch::default() } }
+        Projector {
+            residents: ResidentBatch {
+                fresh,
+                ..ResidentBatch::default()
+            },
+        }
     }
 
     pub(crate) async fn apply(
@@ -104,11 +118,13 @@ impl ResidentBatch {
         if self.fresh && !self.written.contains(code) {
             return Ok(None);
         }
-        let row = sqlx::query("SELECT record FROM residents WHERE tenant_code = $1 AND resident_code = $2")
-            .bind(tenant.as_str())
-            .bind(code)
-            .fetch_optional(&mut **tx)
-            .await?;
+        let row = sqlx::query(
+            "SELECT record FROM residents WHERE tenant_code = $1 AND resident_code = $2",
+        )
+        .bind(tenant.as_str())
+        .bind(code)
+        .fetch_optional(&mut **tx)
+        .await?;
         row.map(|r| {
             let json: String = r.try_get("record")?;
             serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
@@ -146,7 +162,11 @@ impl ResidentBatch {
         Ok(())
     }
 
-    async fn flush(&mut self, tx: &mut Transaction<'static, Any>, tenant: &TenantCode) -> Result<(), StoreError> {
+    async fn flush(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        tenant: &TenantCode,
+    ) -> Result<(), StoreError> {
         let records: Vec<Record> = self
             .dirty
             .drain(..)
@@ -154,7 +174,8 @@ impl ResidentBatch {
             .collect();
         // Keep memory bounded: what is written is looked up again if needed.
         if self.fresh {
-            self.written.extend(self.records.drain().map(|(code, _)| code));
+            self.written
+                .extend(self.records.drain().map(|(code, _)| code));
         } else {
             self.records.clear();
         }
@@ -183,8 +204,14 @@ impl ResidentBatch {
                     .bind(status)
                     .bind(p.family_name.clone())
                     .bind(p.given_name.clone())
-                    .bind(normalize_kana(&format!("{}{}", p.family_kana, p.given_kana)))
-                    .bind(normalize_name(&format!("{}{}", p.family_name, p.given_name)))
+                    .bind(normalize_kana(&format!(
+                        "{}{}",
+                        p.family_kana, p.given_kana
+                    )))
+                    .bind(normalize_name(&format!(
+                        "{}{}",
+                        p.family_name, p.given_name
+                    )))
                     .bind(date_str(p.birth_date))
                     .bind(r.address.text.clone())
                     .bind(r.protection.as_ref().map(|x| date_str(x.until)))

@@ -1,10 +1,10 @@
 //! The tenant-scoped handle: everything of one municipality.
 
+use chrono::NaiveDate;
 use chrono::Utc;
 use murakumo_core::TenantCode;
-use murakumo_ledger::{ChainHash, ChainHead, ChainVerifier, Entry, NewEntry, RecordedAt};
-use chrono::NaiveDate;
 use murakumo_ledger::EventCodec;
+use murakumo_ledger::{ChainHash, ChainHead, ChainVerifier, Entry, NewEntry, RecordedAt};
 use murakumo_resident::{Record, ResidentEvent, normalize_kana, normalize_name};
 use murakumo_tenancy::{AccessRecord, Staff, parse_roles};
 use sqlx::any::AnyRow;
@@ -12,7 +12,9 @@ use sqlx::{Any, Row, Transaction};
 
 use crate::backend::Scope;
 use crate::rows::{ENTRY_COLUMNS, date_str, entry_from_row, parse_date, values_list};
-use crate::{AccessFilter, AccessLogRow, Chain, ResidentQuery, SettingChange, Store, StoreError, projection};
+use crate::{
+    AccessFilter, AccessLogRow, Chain, ResidentQuery, SettingChange, Store, StoreError, projection,
+};
 
 /// All access to one tenant's data goes through this handle; every query it
 /// runs names the tenant.
@@ -413,11 +415,13 @@ impl TenantStore<'_> {
     /// A resident's current record (also a 除票).
     pub async fn resident(&self, resident_code: &str) -> Result<Option<Record>, StoreError> {
         let mut tx = self.begin(false).await?;
-        let row = sqlx::query("SELECT record FROM residents WHERE tenant_code = $1 AND resident_code = $2")
-            .bind(self.tenant.as_str())
-            .bind(resident_code)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let row = sqlx::query(
+            "SELECT record FROM residents WHERE tenant_code = $1 AND resident_code = $2",
+        )
+        .bind(self.tenant.as_str())
+        .bind(resident_code)
+        .fetch_optional(&mut *tx)
+        .await?;
         tx.commit().await?;
         row.map(|r| self.record_from_row(&r)).transpose()
     }
@@ -433,13 +437,20 @@ impl TenantStore<'_> {
 
     /// Every ledger event of one resident, in ledger order: 異動履歴, and
     /// the input of as-of replay.
-    pub async fn resident_events(&self, resident_code: &str) -> Result<Vec<(Entry, ResidentEvent)>, StoreError> {
+    pub async fn resident_events(
+        &self,
+        resident_code: &str,
+    ) -> Result<Vec<(Entry, ResidentEvent)>, StoreError> {
         let mut tx = self.begin(false).await?;
         let rows = sqlx::query(&format!(
             "SELECT {} FROM ledger_entries l JOIN resident_entries r \
              ON r.tenant_code = l.tenant_code AND r.seq = l.seq \
              WHERE r.tenant_code = $1 AND r.resident_code = $2 ORDER BY l.seq",
-            ENTRY_COLUMNS.split(", ").map(|c| format!("l.{c}")).collect::<Vec<_>>().join(", ")
+            ENTRY_COLUMNS
+                .split(", ")
+                .map(|c| format!("l.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
         .bind(self.tenant.as_str())
         .bind(resident_code)
@@ -462,7 +473,11 @@ impl TenantStore<'_> {
     }
 
     /// The record as it stood on `as_of` (bitemporal: by 異動日).
-    pub async fn resident_as_of(&self, resident_code: &str, as_of: NaiveDate) -> Result<Option<Record>, StoreError> {
+    pub async fn resident_as_of(
+        &self,
+        resident_code: &str,
+        as_of: NaiveDate,
+    ) -> Result<Option<Record>, StoreError> {
         let events = self.resident_events(resident_code).await?;
         murakumo_resident::replay(events.iter().map(|(e, ev)| (ev, e.effective_date)), as_of)
             .map_err(|e| StoreError::Conflict(e.to_string()))
@@ -477,15 +492,34 @@ impl TenantStore<'_> {
         let mut range = |column: &str, prefix: String, sql: &mut String| {
             args.push(prefix.clone());
             args.push(format!("{prefix}\u{10FFFF}"));
-            sql.push_str(&format!(" AND {column} >= ${} AND {column} < ${}", args.len() - 1, args.len()));
+            sql.push_str(&format!(
+                " AND {column} >= ${} AND {column} < ${}",
+                args.len() - 1,
+                args.len()
+            ));
         };
-        if let Some(k) = q.kana.as_deref().map(normalize_kana).filter(|k| !k.is_empty()) {
+        if let Some(k) = q
+            .kana
+            .as_deref()
+            .map(normalize_kana)
+            .filter(|k| !k.is_empty())
+        {
             range("search_kana", k, &mut sql);
         }
-        if let Some(n) = q.name.as_deref().map(normalize_name).filter(|n| !n.is_empty()) {
+        if let Some(n) = q
+            .name
+            .as_deref()
+            .map(normalize_name)
+            .filter(|n| !n.is_empty())
+        {
             range("search_name", n, &mut sql);
         }
-        if let Some(a) = q.address.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+        if let Some(a) = q
+            .address
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+        {
             range("address", a.to_string(), &mut sql);
         }
         if let Some(d) = q.birth_date {
@@ -495,7 +529,10 @@ impl TenantStore<'_> {
         if !q.include_removed {
             sql.push_str(" AND status <> 'removed'");
         }
-        sql.push_str(&format!(" ORDER BY search_kana, resident_code LIMIT {}", q.limit.clamp(1, 1000)));
+        sql.push_str(&format!(
+            " ORDER BY search_kana, resident_code LIMIT {}",
+            q.limit.clamp(1, 1000)
+        ));
         let mut query = sqlx::query(&sql);
         for a in &args {
             query = query.bind(a.as_str());
@@ -518,7 +555,10 @@ impl TenantStore<'_> {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        let mut members: Vec<Record> = rows.iter().map(|r| self.record_from_row(r)).collect::<Result<_, _>>()?;
+        let mut members: Vec<Record> = rows
+            .iter()
+            .map(|r| self.record_from_row(r))
+            .collect::<Result<_, _>>()?;
         members.sort_by_key(|r| (r.relationship != "世帯主", r.person.birth_date));
         Ok(members)
     }
@@ -526,11 +566,13 @@ impl TenantStore<'_> {
     /// Residents currently registered (not 除票).
     pub async fn count_residents(&self) -> Result<u64, StoreError> {
         let mut tx = self.begin(false).await?;
-        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM residents WHERE tenant_code = $1 AND status <> 'removed'")
-            .bind(self.tenant.as_str())
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("n")?;
+        let n: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM residents WHERE tenant_code = $1 AND status <> 'removed'",
+        )
+        .bind(self.tenant.as_str())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
         tx.commit().await?;
         Ok(n as u64)
     }

@@ -130,17 +130,26 @@ fn resident(n: u32, family: &str) -> NewEntry {
             alias: None,
             birth_date: NaiveDate::from_ymd_opt(1990, 1, 1).expect("date"),
             sex: Sex::Female,
-            citizenship: Citizenship::Japanese { honseki: "北海道".into(), hittosha: family.into() },
+            citizenship: Citizenship::Japanese {
+                honseki: "北海道".into(),
+                hittosha: family.into(),
+            },
         },
         address: "北海道深川市1条1番1号".into(),
         katagaki: String::new(),
-        reason: EntryReason::MoveIn { previous_address: "札幌市".into() },
+        reason: EntryReason::MoveIn {
+            previous_address: "札幌市".into(),
+        },
         notified_date: NaiveDate::from_ymd_opt(2026, 4, 1).expect("date"),
     })
 }
 
 fn kana(prefix: &str) -> ResidentQuery {
-    ResidentQuery { kana: Some(prefix.into()), limit: 100, ..Default::default() }
+    ResidentQuery {
+        kana: Some(prefix.into()),
+        limit: 100,
+        ..Default::default()
+    }
 }
 
 async fn append_chain_and_read_back(h: &Harness) {
@@ -719,12 +728,19 @@ async fn segments_ship_a_tenant_to_another_store(h: &Harness) {
 async fn register_history_as_of_and_search(h: &Harness) {
     let s = &h.store;
     let t = fukagawa();
-    s.create_tenant(&t, "深川市", "operator:test").await.expect("create");
+    s.create_tenant(&t, "深川市", "operator:test")
+        .await
+        .expect("create");
     let ts = s.tenant(&t);
     let mut first = resident(1, "髙橋");
     first.effective_date = NaiveDate::from_ymd_opt(2020, 4, 1).expect("date");
-    let code = ResidentCode::from_ten_digits("0001000001").expect("valid").as_str().to_string();
-    ts.append(vec![first, resident(2, "山田")]).await.expect("append");
+    let code = ResidentCode::from_ten_digits("0001000001")
+        .expect("valid")
+        .as_str()
+        .to_string();
+    ts.append(vec![first, resident(2, "山田")])
+        .await
+        .expect("append");
     let mut relocate = event(ResidentEvent::Relocated {
         resident_code: code.clone(),
         address: "北海道深川市5条5番5号".into(),
@@ -743,20 +759,74 @@ async fn register_history_as_of_and_search(h: &Harness) {
     let now = ts.resident(&code).await.expect("read").expect("除票 kept");
     assert!(now.is_removed());
     let history = ts.resident_events(&code).await.expect("history");
-    assert_eq!(history.iter().map(|(_, ev)| ev.label_ja()).collect::<Vec<_>>(), vec!["転入", "転居", "死亡"]);
-    let in_2022 = ts.resident_as_of(&code, NaiveDate::from_ymd_opt(2022, 1, 1).expect("date")).await.expect("as of").expect("resident");
+    assert_eq!(
+        history
+            .iter()
+            .map(|(_, ev)| ev.label_ja())
+            .collect::<Vec<_>>(),
+        vec!["転入", "転居", "死亡"]
+    );
+    let in_2022 = ts
+        .resident_as_of(&code, NaiveDate::from_ymd_opt(2022, 1, 1).expect("date"))
+        .await
+        .expect("as of")
+        .expect("resident");
     assert_eq!(in_2022.address.text, "北海道深川市1条1番1号");
-    let in_2025 = ts.resident_as_of(&code, NaiveDate::from_ymd_opt(2025, 1, 1).expect("date")).await.expect("as of").expect("resident");
-    assert_eq!((in_2025.address.text.as_str(), in_2025.is_removed()), ("北海道深川市5条5番5号", false));
-    assert!(ts.resident_as_of(&code, NaiveDate::from_ymd_opt(2019, 1, 1).expect("date")).await.expect("as of").is_none());
+    let in_2025 = ts
+        .resident_as_of(&code, NaiveDate::from_ymd_opt(2025, 1, 1).expect("date"))
+        .await
+        .expect("as of")
+        .expect("resident");
+    assert_eq!(
+        (in_2025.address.text.as_str(), in_2025.is_removed()),
+        ("北海道深川市5条5番5号", false)
+    );
+    assert!(
+        ts.resident_as_of(&code, NaiveDate::from_ymd_opt(2019, 1, 1).expect("date"))
+            .await
+            .expect("as of")
+            .is_none()
+    );
 
     // Search: removed only when asked; 異体字 folded; small kana ignored.
-    assert_eq!(ts.search_residents(&kana("ﾔﾏﾀﾞ")).await.expect("search").len(), 1);
-    let by_name = |name: &str, include_removed| ResidentQuery { name: Some(name.into()), include_removed, limit: 10, ..Default::default() };
-    assert!(ts.search_residents(&by_name("高橋", false)).await.expect("search").is_empty());
-    assert_eq!(ts.search_residents(&by_name("高橋", true)).await.expect("search").len(), 1);
-    let by_address = ResidentQuery { address: Some("北海道深川市1条".into()), limit: 10, ..Default::default() };
-    assert_eq!(ts.search_residents(&by_address).await.expect("search").len(), 1);
+    assert_eq!(
+        ts.search_residents(&kana("ﾔﾏﾀﾞ"))
+            .await
+            .expect("search")
+            .len(),
+        1
+    );
+    let by_name = |name: &str, include_removed| ResidentQuery {
+        name: Some(name.into()),
+        include_removed,
+        limit: 10,
+        ..Default::default()
+    };
+    assert!(
+        ts.search_residents(&by_name("高橋", false))
+            .await
+            .expect("search")
+            .is_empty()
+    );
+    assert_eq!(
+        ts.search_residents(&by_name("高橋", true))
+            .await
+            .expect("search")
+            .len(),
+        1
+    );
+    let by_address = ResidentQuery {
+        address: Some("北海道深川市1条".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(
+        ts.search_residents(&by_address)
+            .await
+            .expect("search")
+            .len(),
+        1
+    );
     assert_eq!(ts.count_residents().await.expect("count"), 1);
     assert_eq!(ts.household("H2").await.expect("household").len(), 1);
 

@@ -40,10 +40,12 @@
 
 mod binaries;
 mod error;
+mod netns;
 mod port;
 mod postgres;
 
 pub use binaries::cargo_bin;
 pub use error::Error;
+pub use netns::{BadLink, Impairment, Side};
 pub use port::free_port;
 pub use postgres::{ADMIN_URL_ENV, PgCluster, PgClusterBuilder};

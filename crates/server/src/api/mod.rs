@@ -4,6 +4,7 @@
 //! the router and the OpenAPI document together.
 
 mod access_log;
+mod backup_target;
 mod ledger;
 mod platform;
 mod residents;
@@ -75,7 +76,10 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(staff::list_staff, staff::create_staff))
         .routes(routes!(staff::set_roles))
         .routes(routes!(staff::disable_staff))
-        .routes(routes!(residents::search_residents, residents::enter_resident))
+        .routes(routes!(
+            residents::search_residents,
+            residents::enter_resident
+        ))
         .routes(routes!(residents::count_residents))
         .routes(routes!(residents::get_resident))
         .routes(routes!(residents::resident_history))
@@ -84,5 +88,6 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(access_log::search_access_log))
         .routes(routes!(ledger::ledger_head))
         .routes(routes!(ledger::verify_ledger))
+        .merge(backup_target::router())
         .split_for_parts()
 }

@@ -7,8 +7,8 @@ use axum::http::HeaderMap;
 use chrono::{NaiveDate, Utc};
 use murakumo_ledger::NewEntry;
 use murakumo_resident::{
-    Citizenship, EntryReason, Person, Record, RemovalReason, ResidentError, ResidentEvent, Sex, Status, Warning,
-    validate,
+    Citizenship, EntryReason, Person, Record, RemovalReason, ResidentError, ResidentEvent, Sex,
+    Status, Warning, validate,
 };
 use murakumo_store::ResidentQuery;
 use murakumo_tenancy::{AccessAction, AccessRecord, Permission};
@@ -24,10 +24,21 @@ use crate::state::AppState;
 /// The purpose of an access (利用目的): header `x-purpose` (UTF-8, or
 /// percent-encoded UTF-8 as browsers send it), else `照会`.
 fn purpose(headers: &HeaderMap) -> String {
-    let raw = headers.get("x-purpose").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).unwrap_or_default();
+    let raw = headers
+        .get("x-purpose")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
     let decoded = percent_decode(&raw).unwrap_or(raw);
-    let text: String = decoded.chars().filter(|c| !c.is_control()).take(100).collect();
-    if text.trim().is_empty() { "照会".to_string() } else { text.trim().to_string() }
+    let text: String = decoded
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect();
+    if text.trim().is_empty() {
+        "照会".to_string()
+    } else {
+        text.trim().to_string()
+    }
 }
 
 fn percent_decode(s: &str) -> Option<String> {
@@ -70,7 +81,11 @@ pub(crate) async fn log(
             request_id: request_id.clone(),
         })
         .collect();
-    state.store.tenant(&session.tenant).log_access(&session.actor(), &records).await?;
+    state
+        .store
+        .tenant(&session.tenant)
+        .log_access(&session.actor(), &records)
+        .await?;
     metrics::counter!("murakumo_access_log_entries_total").increment(records.len() as u64);
     Ok(())
 }
@@ -179,7 +194,10 @@ pub async fn search_residents(
     session.require(Permission::ResidentRead)?;
     let blank = |s: &Option<String>| s.as_deref().is_none_or(|v| v.trim().is_empty());
     if blank(&q.kana) && blank(&q.name) && blank(&q.address) && q.birth_date.is_none() {
-        return Err(ApiError::invalid("kana", "give at least one of kana, name, birth_date or address"));
+        return Err(ApiError::invalid(
+            "kana",
+            "give at least one of kana, name, birth_date or address",
+        ));
     }
     let query = ResidentQuery {
         kana: q.kana.clone(),
@@ -189,19 +207,39 @@ pub async fn search_residents(
         include_removed: q.include_removed,
         limit: q.limit.unwrap_or(50).clamp(1, 200),
     };
-    let found = state.store.tenant(&session.tenant).search_residents(&query).await?;
+    let found = state
+        .store
+        .tenant(&session.tenant)
+        .search_residents(&query)
+        .await?;
     let today = Utc::now().date_naive();
     let may = session.staff.can(Permission::ProtectedResidentView);
     let views: Vec<ResidentView> = found.iter().map(|r| view(r, may, today)).collect();
-    let described = [("kana", &q.kana), ("name", &q.name), ("address", &q.address)]
-        .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
-        .chain(q.birth_date.map(|d| format!("birth_date={d}")))
-        .collect::<Vec<_>>()
-        .join("&");
-    let subjects = std::iter::once(format!("search:{described}"))
-        .chain(views.iter().filter(|v| !v.masked).map(|v| format!("resident:{}", v.resident_code)));
-    log(&state, &session, &headers, AccessAction::Search, subjects, "name,kana,birth_date,address").await?;
+    let described = [
+        ("kana", &q.kana),
+        ("name", &q.name),
+        ("address", &q.address),
+    ]
+    .iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+    .chain(q.birth_date.map(|d| format!("birth_date={d}")))
+    .collect::<Vec<_>>()
+    .join("&");
+    let subjects = std::iter::once(format!("search:{described}")).chain(
+        views
+            .iter()
+            .filter(|v| !v.masked)
+            .map(|v| format!("resident:{}", v.resident_code)),
+    );
+    log(
+        &state,
+        &session,
+        &headers,
+        AccessAction::Search,
+        subjects,
+        "name,kana,birth_date,address",
+    )
+    .await?;
     Ok(Json(views))
 }
 
@@ -213,9 +251,18 @@ pub struct Count {
 /// How many residents are registered (no personal data).
 #[utoipa::path(get, path = "/api/v1/residents/count", tag = "resident",
     responses((status = 200, body = Count), (status = 403, body = ErrorBody)))]
-pub async fn count_residents(State(state): State<AppState>, session: StaffSession) -> ApiResult<Json<Count>> {
+pub async fn count_residents(
+    State(state): State<AppState>,
+    session: StaffSession,
+) -> ApiResult<Json<Count>> {
     session.require(Permission::ResidentRead)?;
-    Ok(Json(Count { count: state.store.tenant(&session.tenant).count_residents().await? }))
+    Ok(Json(Count {
+        count: state
+            .store
+            .tenant(&session.tenant)
+            .count_residents()
+            .await?,
+    }))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -239,11 +286,20 @@ async fn readable(
     as_of: Option<NaiveDate>,
 ) -> ApiResult<Record> {
     let ts = state.store.tenant(&session.tenant);
-    let not_found = || ApiError::not_found("no resident with this 住民票コード in your municipality");
+    let not_found =
+        || ApiError::not_found("no resident with this 住民票コード in your municipality");
     let current = ts.resident(code).await?.ok_or_else(not_found)?;
     let today = Utc::now().date_naive();
     if current.protected_on(today) && !session.staff.can(Permission::ProtectedResidentView) {
-        log(state, session, headers, AccessAction::Read, [format!("resident:{code}")], "refused: 支援措置").await?;
+        log(
+            state,
+            session,
+            headers,
+            AccessAction::Read,
+            [format!("resident:{code}")],
+            "refused: 支援措置",
+        )
+        .await?;
         return Err(ApiError::forbidden(
             "この住民は支援措置の対象です。閲覧・交付には住民記録責任者の確認が必要です (protected resident: a 住民記録 supervisor must handle this)",
         ));
@@ -270,7 +326,15 @@ pub async fn get_resident(
     session.require(Permission::ResidentRead)?;
     let code = parse_code(&code)?;
     let r = readable(&state, &session, &headers, &code, q.as_of).await?;
-    log(&state, &session, &headers, AccessAction::Read, [format!("resident:{code}")], "all").await?;
+    log(
+        &state,
+        &session,
+        &headers,
+        AccessAction::Read,
+        [format!("resident:{code}")],
+        "all",
+    )
+    .await?;
     Ok(Json(view(&r, true, Utc::now().date_naive())))
 }
 
@@ -298,8 +362,20 @@ pub async fn resident_history(
     session.require(Permission::ResidentRead)?;
     let code = parse_code(&code)?;
     readable(&state, &session, &headers, &code, None).await?;
-    let events = state.store.tenant(&session.tenant).resident_events(&code).await?;
-    log(&state, &session, &headers, AccessAction::Read, [format!("resident:{code}")], "history").await?;
+    let events = state
+        .store
+        .tenant(&session.tenant)
+        .resident_events(&code)
+        .await?;
+    log(
+        &state,
+        &session,
+        &headers,
+        AccessAction::Read,
+        [format!("resident:{code}")],
+        "history",
+    )
+    .await?;
     Ok(Json(
         events
             .into_iter()
@@ -325,15 +401,32 @@ pub async fn get_household(
     ApiPath(household_id): ApiPath<String>,
 ) -> ApiResult<Json<Vec<ResidentView>>> {
     session.require(Permission::ResidentRead)?;
-    let members = state.store.tenant(&session.tenant).household(&household_id).await?;
+    let members = state
+        .store
+        .tenant(&session.tenant)
+        .household(&household_id)
+        .await?;
     if members.is_empty() {
-        return Err(ApiError::not_found("no current household with this id in your municipality"));
+        return Err(ApiError::not_found(
+            "no current household with this id in your municipality",
+        ));
     }
     let today = Utc::now().date_naive();
     let may = session.staff.can(Permission::ProtectedResidentView);
     let views: Vec<ResidentView> = members.iter().map(|r| view(r, may, today)).collect();
-    let subjects = views.iter().filter(|v| !v.masked).map(|v| format!("resident:{}", v.resident_code));
-    log(&state, &session, &headers, AccessAction::Read, subjects, "household").await?;
+    let subjects = views
+        .iter()
+        .filter(|v| !v.masked)
+        .map(|v| format!("resident:{}", v.resident_code));
+    log(
+        &state,
+        &session,
+        &headers,
+        AccessAction::Read,
+        subjects,
+        "household",
+    )
+    .await?;
     Ok(Json(views))
 }
 
@@ -396,14 +489,21 @@ pub struct WarningView {
 }
 
 fn warnings(w: Vec<Warning>) -> Vec<WarningView> {
-    w.into_iter().map(|w| WarningView { field: w.field.to_string(), message: w.message }).collect()
+    w.into_iter()
+        .map(|w| WarningView {
+            field: w.field.to_string(),
+            message: w.message,
+        })
+        .collect()
 }
 
 fn domain_error(e: ResidentError) -> ApiError {
     match e {
         ResidentError::Invalid { field, reason } => ApiError::invalid(field, reason),
         ResidentError::NotFound(_) => ApiError::not_found(e.to_string()),
-        ResidentError::AlreadyRegistered(_) | ResidentError::Removed { .. } => ApiError::conflict(e.to_string()),
+        ResidentError::AlreadyRegistered(_) | ResidentError::Removed { .. } => {
+            ApiError::conflict(e.to_string())
+        }
     }
 }
 
@@ -420,16 +520,33 @@ async fn record_change(
     let code = event.resident_code().to_string();
     let current = ts.resident(&code).await?;
     let today = Utc::now().date_naive();
-    let deadline = state.setting_i64(&session.tenant, "resident.notification_deadline_days").await?;
-    let warned = validate(&event, current.as_ref(), effective, today, deadline).map_err(domain_error)?;
+    let deadline = state
+        .setting_i64(&session.tenant, "resident.notification_deadline_days")
+        .await?;
+    let warned =
+        validate(&event, current.as_ref(), effective, today, deadline).map_err(domain_error)?;
     let label = event.label_ja();
     let mut e: NewEntry = entry(session, &event);
     e.effective_date = effective;
     ts.append(vec![e]).await?;
     metrics::counter!("murakumo_ledger_entries_appended_total").increment(1);
-    log(state, session, headers, AccessAction::Change, [format!("resident:{code}")], &label).await?;
-    let r = ts.resident(&code).await?.ok_or_else(|| ApiError::internal("the recorded resident was not found"))?;
-    Ok(Json(ChangeResult { resident: view(&r, true, today), warnings: warnings(warned) }))
+    log(
+        state,
+        session,
+        headers,
+        AccessAction::Change,
+        [format!("resident:{code}")],
+        &label,
+    )
+    .await?;
+    let r = ts
+        .resident(&code)
+        .await?
+        .ok_or_else(|| ApiError::internal("the recorded resident was not found"))?;
+    Ok(Json(ChangeResult {
+        resident: view(&r, true, today),
+        warnings: warnings(warned),
+    }))
 }
 
 /// Records a 転入, 出生 or 職権記載.
@@ -443,16 +560,31 @@ pub async fn enter_resident(
 ) -> ApiResult<Json<ChangeResult>> {
     session.require(Permission::ResidentChange)?;
     let reason = match req.reason.as_str() {
-        "move_in" => EntryReason::MoveIn { previous_address: req.previous_address.clone().unwrap_or_default() },
+        "move_in" => EntryReason::MoveIn {
+            previous_address: req.previous_address.clone().unwrap_or_default(),
+        },
         "birth" => EntryReason::Birth,
         "ex_officio" => {
             session.require(Permission::ResidentSupervise)?;
-            EntryReason::ExOfficio { reason: req.ex_officio_reason.clone().unwrap_or_default() }
+            EntryReason::ExOfficio {
+                reason: req.ex_officio_reason.clone().unwrap_or_default(),
+            }
         }
-        _ => return Err(ApiError::invalid("reason", "use move_in (転入), birth (出生) or ex_officio (職権記載)")),
+        _ => {
+            return Err(ApiError::invalid(
+                "reason",
+                "use move_in (転入), birth (出生) or ex_officio (職権記載)",
+            ));
+        }
     };
-    let sex = Sex::from_code(req.sex_code).ok_or_else(|| ApiError::invalid("sex_code", "性別 is 1 (男), 2 (女) or 9"))?;
-    let citizenship = match req.nationality.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+    let sex = Sex::from_code(req.sex_code)
+        .ok_or_else(|| ApiError::invalid("sex_code", "性別 is 1 (男), 2 (女) or 9"))?;
+    let citizenship = match req
+        .nationality
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
         None => Citizenship::Japanese {
             honseki: req.honseki.clone().unwrap_or_default(),
             hittosha: req.hittosha.clone().unwrap_or_default(),
@@ -496,9 +628,16 @@ pub async fn enter_resident(
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum Change {
     /// 転居
-    Relocate { address: String, #[serde(default)] katagaki: String },
+    Relocate {
+        address: String,
+        #[serde(default)]
+        katagaki: String,
+    },
     /// 転出予定
-    MoveOutPlanned { planned_date: NaiveDate, destination: String },
+    MoveOutPlanned {
+        planned_date: NaiveDate,
+        destination: String,
+    },
     /// 転出確定
     MoveOut { destination: String },
     /// 死亡
@@ -506,11 +645,25 @@ pub enum Change {
     /// 職権消除
     ExOfficioRemoval { reason: String },
     /// 世帯分離 / 世帯合併 / 世帯主変更
-    Household { household_id: String, relationship: String },
+    Household {
+        household_id: String,
+        relationship: String,
+    },
     /// 氏名変更
-    Name { family_name: String, #[serde(default)] given_name: String, family_kana: String, #[serde(default)] given_kana: String },
+    Name {
+        family_name: String,
+        #[serde(default)]
+        given_name: String,
+        family_kana: String,
+        #[serde(default)]
+        given_kana: String,
+    },
     /// 職権修正
-    Correct { field: String, value: String, reason: String },
+    Correct {
+        field: String,
+        value: String,
+        reason: String,
+    },
     /// 支援措置 start
     Protect { until: NaiveDate, reason: String },
     /// 支援措置 end
@@ -544,34 +697,61 @@ pub async fn change_resident(
     let notified = req.notified_date.unwrap_or_else(|| Utc::now().date_naive());
     let supervised = matches!(
         req.change,
-        Change::ExOfficioRemoval { .. } | Change::Correct { .. } | Change::Protect { .. } | Change::Unprotect { .. }
+        Change::ExOfficioRemoval { .. }
+            | Change::Correct { .. }
+            | Change::Protect { .. }
+            | Change::Unprotect { .. }
     );
     if supervised {
         session.require(Permission::ResidentSupervise)?;
     }
     let resident_code = code.clone();
     let event = match req.change {
-        Change::Relocate { address, katagaki } => {
-            ResidentEvent::Relocated { resident_code, address: address.trim().into(), katagaki, notified_date: notified }
-        }
-        Change::MoveOutPlanned { planned_date, destination } => {
-            ResidentEvent::MoveOutPlanned { resident_code, planned_date, destination, notified_date: notified }
-        }
+        Change::Relocate { address, katagaki } => ResidentEvent::Relocated {
+            resident_code,
+            address: address.trim().into(),
+            katagaki,
+            notified_date: notified,
+        },
+        Change::MoveOutPlanned {
+            planned_date,
+            destination,
+        } => ResidentEvent::MoveOutPlanned {
+            resident_code,
+            planned_date,
+            destination,
+            notified_date: notified,
+        },
         Change::MoveOut { destination } => ResidentEvent::Removed {
             resident_code,
             reason: RemovalReason::MovedOut { destination },
             notified_date: notified,
         },
-        Change::Death => ResidentEvent::Removed { resident_code, reason: RemovalReason::Died, notified_date: notified },
+        Change::Death => ResidentEvent::Removed {
+            resident_code,
+            reason: RemovalReason::Died,
+            notified_date: notified,
+        },
         Change::ExOfficioRemoval { reason } => ResidentEvent::Removed {
             resident_code,
             reason: RemovalReason::ExOfficio { reason },
             notified_date: notified,
         },
-        Change::Household { household_id, relationship } => {
-            ResidentEvent::HouseholdChanged { resident_code, household_id, relationship, notified_date: notified }
-        }
-        Change::Name { family_name, given_name, family_kana, given_kana } => ResidentEvent::NameChanged {
+        Change::Household {
+            household_id,
+            relationship,
+        } => ResidentEvent::HouseholdChanged {
+            resident_code,
+            household_id,
+            relationship,
+            notified_date: notified,
+        },
+        Change::Name {
+            family_name,
+            given_name,
+            family_kana,
+            given_kana,
+        } => ResidentEvent::NameChanged {
             resident_code,
             family_name,
             given_name,
@@ -579,9 +759,25 @@ pub async fn change_resident(
             given_kana,
             notified_date: notified,
         },
-        Change::Correct { field, value, reason } => ResidentEvent::Corrected { resident_code, field, value, reason },
-        Change::Protect { until, reason } => ResidentEvent::ProtectionSet { resident_code, until, reason },
-        Change::Unprotect { reason } => ResidentEvent::ProtectionLifted { resident_code, reason },
+        Change::Correct {
+            field,
+            value,
+            reason,
+        } => ResidentEvent::Corrected {
+            resident_code,
+            field,
+            value,
+            reason,
+        },
+        Change::Protect { until, reason } => ResidentEvent::ProtectionSet {
+            resident_code,
+            until,
+            reason,
+        },
+        Change::Unprotect { reason } => ResidentEvent::ProtectionLifted {
+            resident_code,
+            reason,
+        },
     };
     record_change(&state, &session, &headers, event, req.effective_date).await
 }
@@ -596,7 +792,10 @@ mod tests {
         assert_eq!(purpose(&h), "照会");
         h.insert("x-purpose", "%E4%BA%A4%E4%BB%98".parse().expect("header"));
         assert_eq!(purpose(&h), "交付");
-        h.insert("x-purpose", axum::http::HeaderValue::from_bytes("窓口".as_bytes()).expect("header"));
+        h.insert(
+            "x-purpose",
+            axum::http::HeaderValue::from_bytes("窓口".as_bytes()).expect("header"),
+        );
         assert_eq!(purpose(&h), "窓口");
         h.insert("x-purpose", "%ZZ".parse().expect("header"));
         assert_eq!(purpose(&h), "%ZZ");

@@ -79,11 +79,16 @@ fn moved_in(code: String, family: &str, kana: &str) -> NewEntry {
             alias: None,
             birth_date: NaiveDate::from_ymd_opt(1980, 5, 5).expect("date"),
             sex: Sex::Female,
-            citizenship: Citizenship::Japanese { honseki: "北海道".into(), hittosha: family.into() },
+            citizenship: Citizenship::Japanese {
+                honseki: "北海道".into(),
+                hittosha: family.into(),
+            },
         },
         address: "北海道1条1番".into(),
         katagaki: String::new(),
-        reason: EntryReason::MoveIn { previous_address: "札幌市".into() },
+        reason: EntryReason::MoveIn {
+            previous_address: "札幌市".into(),
+        },
         notified_date: NaiveDate::from_ymd_opt(2026, 4, 1).expect("date"),
     })
 }

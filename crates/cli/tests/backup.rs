@@ -1,0 +1,686 @@
+//! Backup, restore and verify, end to end through the real binary, against
+//! real targets: a directory, `rclone serve webdav`, another `murakumo serve`
+//! (also across an impaired link in network namespaces), and three sites
+//! for 2-of-3 dispersal.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use murakumo_core::TenantCode;
+use murakumo_store::{Chain, ResidentQuery, Store};
+
+const BIN: &str = env!("CARGO_BIN_EXE_murakumo");
+const PASS: &str = "correct horse battery staple 馬";
+const TOKEN: &str = "test-replication-token-0123456789";
+const HOKURYU: &str = "014362";
+const FUKAGAWA: &str = "012289";
+const CHIYODA: &str = "131016";
+const SAPPORO: &str = "011002";
+
+fn murakumo(data: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .arg("--data")
+        .arg(data)
+        .env("MURAKUMO_LOG", "warn")
+        .env("MURAKUMO_BACKUP_PASSPHRASE", PASS)
+        .env("MURAKUMO_REPLICATION_TOKEN", TOKEN);
+    c
+}
+
+fn run(data: &Path, args: &[&str]) -> Output {
+    murakumo(data, args).output().expect("run murakumo")
+}
+
+fn ok(data: &Path, args: &[&str]) -> String {
+    let out = run(data, args);
+    assert!(
+        out.status.success(),
+        "murakumo {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn fails(data: &Path, args: &[&str]) -> String {
+    let out = run(data, args);
+    assert!(
+        !out.status.success(),
+        "murakumo {args:?} should have failed"
+    );
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// `sent: chunks=N bytes=B; already stored: chunks=M bytes=C` → (N, M).
+fn sent(out: &str) -> (u64, u64) {
+    let line = out.lines().find(|l| l.starts_with("sent:")).expect(out);
+    let nums: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    (nums[0], nums[2])
+}
+
+fn url(dir: &Path) -> String {
+    format!("file://{}", dir.display())
+}
+
+/// Two demo municipalities with residents (北竜町 1,600, 深川市 20,000).
+fn demo(data: &Path) {
+    let port = murakumo_testkit::free_port();
+    let mut child = murakumo(
+        data,
+        &["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("spawn");
+    wait_port("127.0.0.1", port, &mut child);
+    stop(child);
+}
+
+fn wait_port(host: &str, port: u16, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while std::net::TcpStream::connect((host, port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("server exited early: {status}");
+        }
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+/// A municipality with a few ledger entries, made through the CLI.
+fn small_tenant(data: &Path, code: &str, name: &str, changes: usize) {
+    ok(data, &["tenant", "create", "--code", code, "--name", name]);
+    for i in 0..changes {
+        ok(
+            data,
+            &[
+                "tenant",
+                "settings",
+                "--code",
+                code,
+                "--set",
+                &format!("certificate.issuer_name={name}長 {i}"),
+                "--reason",
+                "test",
+            ],
+        );
+    }
+}
+
+/// What a person would compare: every resident (search by empty prefix),
+/// and each chain's head.
+type Picture = Vec<(String, u64, String, u64, Vec<String>)>;
+
+fn picture(data: &Path) -> Picture {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let store = Store::open_sqlite(data).await.expect("open");
+        let mut out = Vec::new();
+        for t in store.list_tenants().await.expect("list") {
+            let ts = store.tenant(&t.code);
+            let l = ts.verify(Chain::Ledger).await.expect("ledger verifies");
+            let a = ts.verify(Chain::Access).await.expect("access verifies");
+            let residents = ts
+                .search_residents(&ResidentQuery {
+                    include_removed: true,
+                    limit: 1_000_000,
+                    ..ResidentQuery::default()
+                })
+                .await
+                .expect("search")
+                .into_iter()
+                .map(|r| format!("{r:?}"))
+                .collect();
+            out.push((
+                format!("{} {}", t.code, t.name),
+                l.seq,
+                l.hash.to_hex(),
+                a.seq,
+                residents,
+            ));
+        }
+        store.close().await;
+        out
+    })
+}
+
+fn head(data: &Path, code: &str) -> (u64, String) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let store = Store::open_sqlite(data).await.expect("open");
+        let code = TenantCode::parse(code).expect("code");
+        let h = store
+            .tenant(&code)
+            .verify(Chain::Ledger)
+            .await
+            .expect("verifies");
+        store.close().await;
+        (h.seq, h.hash.to_hex())
+    })
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn backup_restores_equal_data_and_incrementals_send_only_what_is_new() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (a, b, repo) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("repo"),
+    );
+    demo(&a);
+    let before = picture(&a);
+    assert_eq!(before.len(), 2);
+    assert!(before.iter().all(|t| !t.4.is_empty()), "demo has residents");
+
+    let out = ok(&a, &["backup", "--to", &url(&repo)]);
+    let (first_sent, _) = sent(&out);
+    assert!(first_sent >= 2, "{out}");
+    let verify = ok(&a, &["verify", "--repo", &url(&repo)]);
+    assert!(verify.contains("repository ok"), "{verify}");
+    assert!(
+        verify.contains(&format!("{FUKAGAWA} ledger: ok, 20008 entries")),
+        "{verify}"
+    );
+
+    // Nothing new: nothing but the snapshot is sent.
+    let out = ok(&a, &["backup", "--to", &url(&repo)]);
+    assert_eq!(sent(&out).0, 0, "{out}");
+    let between = chrono::Utc::now();
+    std::thread::sleep(Duration::from_millis(20));
+
+    // One new entry: one new chunk.
+    small_change(&a);
+    let out = ok(&a, &["backup", "--to", &url(&repo)]);
+    assert_eq!(sent(&out), (1, 1), "only the new segment is sent: {out}");
+    let after = picture(&a);
+
+    // Full restore into an empty instance: equal data, chains verify.
+    let out = ok(&b, &["restore", "--from", &url(&repo)]);
+    assert!(out.contains("chains verify"), "{out}");
+    assert_eq!(picture(&b), after);
+    // Restoring again changes nothing (idempotent).
+    ok(&b, &["restore", "--from", &url(&repo)]);
+    assert_eq!(picture(&b), after);
+
+    // Point in time: before the change.
+    let c = tmp.path().join("c");
+    ok(
+        &c,
+        &[
+            "restore",
+            "--from",
+            &url(&repo),
+            "--at",
+            &between.to_rfc3339(),
+        ],
+    );
+    assert_eq!(picture(&c), before);
+
+    // A drill reports RPO and RTO and leaves the real data alone.
+    let d = tmp.path().join("d");
+    let out = ok(&d, &["restore", "--from", &url(&repo), "--drill"]);
+    assert!(out.contains("RPO: ") && out.contains("RTO: "), "{out}");
+    assert!(
+        !d.join("murakumo.db").exists(),
+        "a drill does not touch --data"
+    );
+}
+
+fn small_change(data: &Path) {
+    ok(
+        data,
+        &[
+            "tenant",
+            "settings",
+            "--code",
+            HOKURYU,
+            "--set",
+            "certificate.issuer_name=北竜町長 新",
+            "--reason",
+            "就任",
+        ],
+    );
+}
+
+#[test]
+fn a_changed_byte_is_named_and_a_wrong_key_is_explained() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (a, repo) = (tmp.path().join("a"), tmp.path().join("repo"));
+    small_tenant(&a, CHIYODA, "千代田区", 3);
+    ok(&a, &["backup", "--to", &url(&repo)]);
+
+    // Wrong passphrase: a clear explanation, no bypass.
+    let out = murakumo(&a, &["verify", "--repo", &url(&repo)])
+        .env("MURAKUMO_BACKUP_PASSPHRASE", "wrong")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("does not unlock") && err.contains("no way around"),
+        "{err}"
+    );
+    // No key at all.
+    let out = Command::new(BIN)
+        .args(["verify", "--repo", &url(&repo)])
+        .env_remove("MURAKUMO_BACKUP_PASSPHRASE")
+        .output()
+        .expect("run");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MURAKUMO_BACKUP_PASSPHRASE"));
+    // A key file on a passphrase repository says which it needs.
+    let key = tmp.path().join("key");
+    std::fs::write(&key, [7u8; 64]).expect("key");
+    let err = fails(
+        &a,
+        &[
+            "verify",
+            "--repo",
+            &url(&repo),
+            "--key-file",
+            &key.display().to_string(),
+        ],
+    );
+    assert!(err.contains("locked with a passphrase"), "{err}");
+
+    // One changed byte in one stored object: verify names it.
+    let data = files_under(&repo.join("data"));
+    let victim = &data[0];
+    let mut bytes = std::fs::read(victim).expect("read");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(victim, bytes).expect("write");
+    let name = victim
+        .strip_prefix(&repo)
+        .expect("under repo")
+        .display()
+        .to_string();
+    let out = fails(&a, &["verify", "--repo", &url(&repo)]);
+    assert!(out.contains(&format!("CORRUPTED {name}")), "{out}");
+    // A missing one too.
+    std::fs::remove_file(victim).expect("rm");
+    let out = fails(&a, &["verify", "--repo", &url(&repo)]);
+    assert!(out.contains(&format!("MISSING {name}")), "{out}");
+
+    // Key files work too (a new repository).
+    let repo2 = tmp.path().join("repo2");
+    let k = key.display().to_string();
+    ok(&a, &["backup", "--to", &url(&repo2), "--key-file", &k]);
+    ok(&a, &["verify", "--repo", &url(&repo2), "--key-file", &k]);
+}
+
+#[test]
+fn restoring_one_municipality_leaves_the_others_untouched() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (a, b, repo) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("repo"),
+    );
+    small_tenant(&a, CHIYODA, "千代田区", 2);
+    small_tenant(&a, SAPPORO, "札幌市", 4);
+    ok(&a, &["backup", "--to", &url(&repo)]);
+    // The target has its own 札幌市 with other history.
+    small_tenant(&b, SAPPORO, "札幌市", 1);
+    let theirs = head(&b, SAPPORO);
+    let out = ok(&b, &["restore", "--from", &url(&repo), "--tenant", CHIYODA]);
+    assert!(out.contains(CHIYODA) && !out.contains(SAPPORO), "{out}");
+    assert_eq!(head(&b, CHIYODA), head(&a, CHIYODA));
+    assert_eq!(
+        head(&b, SAPPORO),
+        theirs,
+        "the other municipality is untouched"
+    );
+    let err = fails(
+        &b,
+        &["restore", "--from", &url(&repo), "--tenant", "011002x"],
+    );
+    assert!(err.contains("error"), "{err}");
+}
+
+struct Rclone(Child);
+impl Drop for Rclone {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn webdav_repository_on_a_real_rclone_server() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (a, b, dav) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("dav"),
+    );
+    std::fs::create_dir_all(&dav).expect("dav");
+    let port = murakumo_testkit::free_port();
+    let mut child = Command::new("rclone")
+        .args(["serve", "webdav", "--addr", &format!("127.0.0.1:{port}")])
+        .arg(&dav)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("rclone (apt-get install rclone)");
+    wait_port("127.0.0.1", port, &mut child);
+    let _rclone = Rclone(child);
+    small_tenant(&a, CHIYODA, "千代田区", 3);
+    let repo = format!("webdav://127.0.0.1:{port}/backups/murakumo");
+    let out = ok(&a, &["backup", "--to", &repo, "--limit-rate", "1MiB"]);
+    assert!(sent(&out).0 >= 2, "{out}");
+    assert!(dav.join("backups/murakumo/config").exists());
+    small_change_on(&a, CHIYODA);
+    let out = ok(&a, &["backup", "--to", &repo]);
+    assert_eq!(sent(&out).0, 1, "{out}");
+    ok(&a, &["verify", "--repo", &repo]);
+    ok(&b, &["restore", "--from", &repo]);
+    assert_eq!(picture(&b), picture(&a));
+}
+
+fn small_change_on(data: &Path, code: &str) {
+    ok(
+        data,
+        &[
+            "tenant",
+            "settings",
+            "--code",
+            code,
+            "--set",
+            "certificate.issuer_title=区長",
+        ],
+    );
+}
+
+#[test]
+fn a_backup_killed_mid_way_resumes_without_resending() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (a, b, repo) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("repo"),
+    );
+    demo(&a);
+    let mut child = murakumo(
+        &a,
+        &[
+            "backup",
+            "--to",
+            &url(&repo),
+            "--chunk-size",
+            "4KiB",
+            "--limit-rate",
+            "256KiB",
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("spawn");
+    // Wait until some chunks have arrived, then kill -9.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while files_under(&repo.join("data")).len() < 20 {
+        assert!(Instant::now() < deadline, "no chunks arrived");
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "backup finished too fast"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9");
+    child.wait().expect("wait");
+    let arrived = files_under(&repo.join("data")).len() as u64;
+    assert!(
+        files_under(&repo.join("snapshots")).is_empty(),
+        "no snapshot yet"
+    );
+
+    let out = ok(&a, &["backup", "--to", &url(&repo), "--chunk-size", "4KiB"]);
+    let (sent_now, already) = sent(&out);
+    assert!(
+        already >= arrived,
+        "every chunk that arrived is reused: {out} (arrived {arrived})"
+    );
+    let total = files_under(&repo.join("data")).len() as u64;
+    assert_eq!(sent_now + arrived, total, "nothing was sent twice: {out}");
+    ok(&a, &["verify", "--repo", &url(&repo)]);
+    ok(&b, &["restore", "--from", &url(&repo)]);
+    assert_eq!(picture(&b), picture(&a));
+}
+
+/// Another Murakumo centre as the target.
+fn spawn_target(dir: &Path, listen: &str, token: Option<&str>, cmd: Option<Command>) -> Child {
+    let mut c = cmd.unwrap_or_else(|| Command::new(BIN));
+    c.args(["serve", "--listen", listen, "--data"])
+        .arg(dir.join("data"))
+        .env("MURAKUMO_LOG", "warn")
+        .env("MURAKUMO_BACKUP_TARGET_DIR", dir.join("objects"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    match token {
+        Some(t) => c.env("MURAKUMO_REPLICATION_TOKEN", t),
+        None => c.env_remove("MURAKUMO_REPLICATION_TOKEN"),
+    };
+    c.spawn().expect("spawn target")
+}
+
+#[test]
+fn another_centre_stores_backups_only_with_the_token() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (a, b, dc2) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("dc2"),
+    );
+    small_tenant(&a, CHIYODA, "千代田区", 3);
+    let port = murakumo_testkit::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let repo = format!("murakumo://{listen}");
+
+    // Not configured: refused, saying what to set.
+    let mut child = spawn_target(&dc2, &listen, None, None);
+    wait_port("127.0.0.1", port, &mut child);
+    let err = fails(&a, &["backup", "--to", &repo, "--retries", "2"]);
+    assert!(err.contains("MURAKUMO_REPLICATION_TOKEN"), "{err}");
+    stop(child);
+
+    let mut child = spawn_target(&dc2, &listen, Some(TOKEN), None);
+    wait_port("127.0.0.1", port, &mut child);
+    let out = murakumo(&a, &["backup", "--to", &repo, "--retries", "2"])
+        .env("MURAKUMO_REPLICATION_TOKEN", "wrong")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("403"));
+
+    let out = ok(&a, &["backup", "--to", &repo]);
+    assert!(sent(&out).0 >= 2, "{out}");
+    small_change_on(&a, CHIYODA);
+    assert_eq!(sent(&ok(&a, &["backup", "--to", &repo])).0, 1);
+    ok(&a, &["verify", "--repo", &repo]);
+    ok(&b, &["restore", "--from", &repo]);
+    assert_eq!(picture(&b), picture(&a));
+    // The receiving centre holds only opaque objects.
+    assert!(dc2.join("objects/config").exists());
+    stop(child);
+}
+
+#[test]
+fn backup_over_a_bad_link_with_a_cut_resumes_and_restores() {
+    use murakumo_testkit::{BadLink, Side};
+    let Some(link) = BadLink::create(&BadLink::LGWAN_WORST).expect("netns") else {
+        eprintln!("SKIPPED: network namespaces are not permitted here");
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (a, b, dc2) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("dc2"),
+    );
+    small_tenant(&a, CHIYODA, "千代田区", 30);
+    small_tenant(&a, SAPPORO, "札幌市", 30);
+    let listen = format!("{}:8080", link.far_addr());
+    let mut server = spawn_target(
+        &dc2,
+        &listen,
+        Some(TOKEN),
+        Some(link.command(Side::Far, BIN)),
+    );
+    // Wait for the server from inside the near namespace.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let probe = link
+            .command(Side::Near, "bash")
+            .args(["-c", &format!("exec 3<>/dev/tcp/{}/8080", link.far_addr())])
+            .output()
+            .expect("probe");
+        if probe.status.success() {
+            break;
+        }
+        assert!(server.try_wait().expect("wait").is_none(), "server exited");
+        assert!(
+            Instant::now() < deadline,
+            "server not reachable over the link"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let repo = format!("murakumo://{listen}");
+    let mut backup = link.command(Side::Near, BIN);
+    backup
+        .args([
+            "backup",
+            "--to",
+            &repo,
+            "--limit-rate",
+            "48KiB",
+            "--chunk-size",
+            "4KiB",
+            "--data",
+        ])
+        .arg(&a)
+        .env("MURAKUMO_LOG", "warn")
+        .env("MURAKUMO_BACKUP_PASSPHRASE", PASS)
+        .env("MURAKUMO_REPLICATION_TOKEN", TOKEN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = backup.spawn().expect("backup");
+    // Cut the link while objects are arriving, for 8 s.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while files_under(&dc2.join("objects")).len() < 3 {
+        assert!(Instant::now() < deadline, "nothing arrived over the link");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    link.cut().expect("cut");
+    std::thread::sleep(Duration::from_secs(8));
+    link.restore().expect("restore link");
+    let out = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "backup over the bad link failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut restore = link.command(Side::Near, BIN);
+    restore
+        .args(["restore", "--from", &repo, "--data"])
+        .arg(&b)
+        .env("MURAKUMO_LOG", "warn")
+        .env("MURAKUMO_BACKUP_PASSPHRASE", PASS)
+        .env("MURAKUMO_REPLICATION_TOKEN", TOKEN);
+    let out = restore.output().expect("restore");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(picture(&b), picture(&a));
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn dispersed_over_three_sites_any_two_restore_one_reveals_nothing() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let a = tmp.path().join("a");
+    let sites: Vec<PathBuf> = (1..=3)
+        .map(|i| tmp.path().join(format!("site{i}")))
+        .collect();
+    let repo = format!(
+        "dispersed:{},{},{}",
+        url(&sites[0]),
+        url(&sites[1]),
+        url(&sites[2])
+    );
+    small_tenant(&a, CHIYODA, "千代田区", 3);
+    ok(&a, &["backup", "--to", &repo]);
+    small_change_on(&a, CHIYODA);
+    assert_eq!(sent(&ok(&a, &["backup", "--to", &repo])).0, 1);
+    ok(&a, &["verify", "--repo", &repo]);
+    let want = picture(&a);
+
+    // Restore with each one of the three sites gone.
+    for (gone, site) in sites.iter().enumerate() {
+        let moved = tmp.path().join("moved");
+        std::fs::rename(site, &moved).expect("take site away");
+        let b = tmp.path().join(format!("b{gone}"));
+        ok(&b, &["restore", "--from", &repo]);
+        assert_eq!(picture(&b), want, "without site {}", gone + 1);
+        // Opening the repository made an empty directory there.
+        let _ = std::fs::remove_dir_all(site);
+        std::fs::rename(&moved, site).expect("bring site back");
+    }
+
+    // One site with the passphrase: its objects do not open.
+    let c = tmp.path().join("c");
+    let err = fails(&c, &["restore", "--from", &url(&sites[0])]);
+    assert!(
+        err.contains("corrupted") || err.contains("not a Murakumo"),
+        "{err}"
+    );
+
+    // A corrupted share is detected, named, and the other two are used.
+    let victim = files_under(&sites[1].join("data"))[0].clone();
+    let mut bytes = std::fs::read(&victim).expect("read");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    std::fs::write(&victim, bytes).expect("write");
+    let out = fails(&a, &["verify", "--repo", &repo]);
+    assert!(out.contains("CORRUPTED share"), "{out}");
+    let d = tmp.path().join("d");
+    ok(&d, &["restore", "--from", &repo]);
+    assert_eq!(picture(&d), want);
+}
