@@ -187,7 +187,7 @@ impl ResidentBatch {
                  status = excluded.status, family_name = excluded.family_name, given_name = excluded.given_name, \
                  search_kana = excluded.search_kana, search_name = excluded.search_name, birth_date = excluded.birth_date, \
                  address = excluded.address, protected_until = excluded.protected_until, record = excluded.record",
-                values_list(chunk.len(), 12)
+                values_list(tx, chunk.len(), 12)
             );
             let mut q = sqlx::query(&sql);
             for r in chunk {
@@ -222,7 +222,7 @@ impl ResidentBatch {
         for chunk in self.entries.chunks(1000) {
             let sql = format!(
                 "INSERT INTO resident_entries (tenant_code, resident_code, seq) VALUES {} ON CONFLICT DO NOTHING",
-                values_list(chunk.len(), 3)
+                values_list(tx, chunk.len(), 3)
             );
             let mut q = sqlx::query(&sql);
             for (code, seq) in chunk {

@@ -111,9 +111,16 @@ pub struct AccessFilter {
 }
 
 /// `($1, $2, …), (…)` for a multi-row INSERT of `rows` rows of `cols`
-/// values. Both backends read `$n`; sqlx's `QueryBuilder<Any>` would emit
-/// `?`, which PostgreSQL does not.
-pub(crate) fn values_list(rows: usize, cols: usize) -> String {
+/// values, in the placeholder style of the connection: `?n` on SQLite,
+/// `$n` on PostgreSQL. (SQLite looks up `$n` as a *named* parameter, a
+/// linear search per placeholder: 5× slower for a 500-row insert. sqlx's
+/// `QueryBuilder<Any>` would emit bare `?`, which PostgreSQL rejects.)
+pub(crate) fn values_list(conn: &sqlx::AnyConnection, rows: usize, cols: usize) -> String {
+    let mark = if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+        '?'
+    } else {
+        '$'
+    };
     let mut out = String::with_capacity(rows * cols * 5);
     for r in 0..rows {
         out.push_str(if r == 0 { "(" } else { ", (" });
@@ -121,7 +128,7 @@ pub(crate) fn values_list(rows: usize, cols: usize) -> String {
             if c > 0 {
                 out.push_str(", ");
             }
-            out.push('$');
+            out.push(mark);
             out.push_str(&(r * cols + c + 1).to_string());
         }
         out.push(')');

@@ -733,7 +733,7 @@ pub(crate) async fn insert_entries(
             } else {
                 ""
             },
-            values_list(batch.len(), cols)
+            values_list(tx, batch.len(), cols)
         );
         let mut q = sqlx::query(&sql);
         for e in batch {

@@ -1,0 +1,756 @@
+//! Laying out a certificate on A4 portrait with krilla, IPAmj明朝 embedded as a subset.
+//!
+//! Layout, in PDF points (1 pt = 0.3528 mm; origin top-left, y down):
+//!
+//! - every sheet: the title (spaced out for short titles), the 住所/世帯主 box, then up to
+//!   [`MEMBERS_PER_PAGE`] member blocks (世帯連記式); at the bottom left the QR code (drawn as
+//!   vector squares) with the 発行番号 beside it, and "n / m" when there is more than one sheet;
+//! - the last sheet: "以下余白", the certification sentence, the 和暦 issue date and
+//!   「{issuer_title}　{issuer_name}」 with the 公印 overlapping the end of the name.
+//!
+//! The 印鑑登録証明書 has one sheet: the 印影 box beside 登録番号, 氏名, 生年月日 and 住所.
+//!
+//! Every string is drawn as real text (selectable, searchable; ToUnicode maps each glyph back
+//! to its characters, including a variation selector). Before drawing, every character is
+//! checked against the font's cmap — and every IVS against its format-14 subtable — so a
+//! character IPAmj明朝 cannot print is an error, never a blank box or a silently wrong 字形.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{NaiveDate, NaiveTime, Timelike};
+use krilla::Document;
+use krilla::color::luma;
+use krilla::embed::{AssociationKind, EmbeddedFile, MimeType};
+use krilla::geom::{PathBuilder, Point, Rect, Size, Transform};
+use krilla::image::Image;
+use krilla::metadata::{DateTime, Metadata};
+use krilla::num::NormalizedF32;
+use krilla::page::PageSettings;
+use krilla::paint::{Fill, Stroke};
+use krilla::surface::Surface;
+use krilla::text::{Font, TextDirection};
+use murakumo_core::WarekiDate;
+use qrcode::{EcLevel, QrCode};
+use skrifa::charmap::MapVariant;
+use skrifa::instance::{LocationRef, Size as FontSize};
+use skrifa::{FontRef, MetadataProvider};
+
+use crate::certificate::{Certificate, CertificateKind, Member};
+use crate::error::DocumentError;
+use crate::signing::{SealPayload, SigningKeyPair};
+
+/// Persons per sheet on a 世帯連記式 住民票 (national standard).
+pub const MEMBERS_PER_PAGE: usize = 4;
+
+/// Version of the layout. Verification re-renders a certificate and compares page contents
+/// only when the embedded layout version equals this one; bump it with any change that moves
+/// a mark on the page (including a krilla or font upgrade that changes the output).
+pub const LAYOUT_VERSION: u32 = 1;
+
+/// Name of the embedded file holding the certificate as JSON.
+pub const DATA_FILE_NAME: &str = "murakumo-certificate.json";
+/// Name of the embedded file holding the signed payload (same text as the QR code).
+pub const PAYLOAD_FILE_NAME: &str = "murakumo-seal.txt";
+/// Name of the embedded file holding the layout version (decimal).
+pub const LAYOUT_FILE_NAME: &str = "murakumo-layout.txt";
+
+/// Where [`Renderer::system`] looks for IPAmj明朝 (Debian `fonts-ipamj-mincho`).
+pub const DEFAULT_FONT_PATHS: &[&str] = &[
+    "/usr/share/fonts/truetype/ipamj/ipamjm.ttf",
+    "/usr/share/fonts/opentype/ipamj/ipamjm.ttf",
+    "/usr/local/share/fonts/ipamjm.ttf",
+];
+
+const PAGE_W: f32 = 595.28;
+const PAGE_H: f32 = 841.89;
+const MARGIN_X: f32 = 42.0;
+const CONTENT_W: f32 = PAGE_W - 2.0 * MARGIN_X;
+const MEMBERS_TOP: f32 = 160.0;
+const MEMBER_H: f32 = 124.0;
+const MEMBER_GAP: f32 = 4.0;
+const QR_TOP: f32 = 744.0;
+const QR_SIZE: f32 = 78.0;
+const LINE: f32 = 0.6;
+const LABEL_SIZE: f32 = 7.0;
+const VALUE_SIZE: f32 = 10.0;
+const MIN_SIZE: f32 = 5.0;
+
+/// A certificate just issued: the PDF and the payload its QR code carries.
+#[derive(Debug, Clone)]
+pub struct IssuedCertificate {
+    /// The PDF file.
+    pub pdf: Vec<u8>,
+    /// The signed payload (QR code text), to record with the issuance.
+    pub payload: SealPayload,
+}
+
+/// Renders certificates. Holds the parsed font: create one and share it (it is cheap to clone
+/// and `Send + Sync`); loading the 46 MB IPAmj明朝 file takes a while, rendering does not.
+#[derive(Clone)]
+pub struct Renderer {
+    font: Font,
+    data: Arc<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer")
+            .field("font_bytes", &self.data.len())
+            .finish()
+    }
+}
+
+impl Renderer {
+    /// A renderer with the font bytes given (IPAmj明朝, `ipamjm.ttf`).
+    pub fn from_font_bytes(data: Vec<u8>) -> Result<Renderer, DocumentError> {
+        let data = Arc::new(data);
+        FontRef::new(&data).map_err(|e| DocumentError::BadFont {
+            reason: e.to_string(),
+        })?;
+        let font = Font::new(krilla::Data::from(data.clone()), 0).ok_or_else(|| {
+            DocumentError::BadFont {
+                reason: "krilla could not read it".to_owned(),
+            }
+        })?;
+        Ok(Renderer { font, data })
+    }
+
+    /// A renderer with the font file at `path`.
+    pub fn from_font_file(path: &Path) -> Result<Renderer, DocumentError> {
+        let data = std::fs::read(path).map_err(|source| DocumentError::FontFile {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_font_bytes(data)
+    }
+
+    /// A renderer with the installed IPAmj明朝 (see [`DEFAULT_FONT_PATHS`]).
+    pub fn system() -> Result<Renderer, DocumentError> {
+        let path = DEFAULT_FONT_PATHS
+            .iter()
+            .map(Path::new)
+            .find(|p| p.is_file())
+            .ok_or_else(|| DocumentError::FontNotFound {
+                searched: DEFAULT_FONT_PATHS.join(", "),
+            })?;
+        Self::from_font_file(path)
+    }
+
+    /// Signs `cert` with the tenant's key and renders it.
+    pub fn issue(
+        &self,
+        cert: &Certificate,
+        key: &SigningKeyPair,
+    ) -> Result<IssuedCertificate, DocumentError> {
+        let payload = SealPayload::for_certificate(cert, key)?;
+        let pdf = self.render(cert, &payload)?;
+        Ok(IssuedCertificate { pdf, payload })
+    }
+
+    /// Renders `cert` with an already signed `payload` (which must belong to it). The output is
+    /// a pure function of the inputs: the same certificate and payload give the same bytes.
+    pub fn render(
+        &self,
+        cert: &Certificate,
+        payload: &SealPayload,
+    ) -> Result<Vec<u8>, DocumentError> {
+        let text = TextKit::new(&self.data, self.font.clone())?;
+        text.check_certificate(cert)?;
+        let official_seal = load_png(cert.official_seal_image.as_deref(), "公印")?;
+        let seal = load_png(cert.seal_image.as_deref(), "印影")?;
+        let qr = QrCode::with_error_correction_level(payload.to_string().as_bytes(), EcLevel::M)
+            .map_err(|e| DocumentError::Pdf {
+                reason: format!("QR code: {e}"),
+            })?;
+
+        let mut doc = Document::new();
+        let pages: Vec<&[Member]> = match cert.kind {
+            CertificateKind::SealCertificate => vec![&cert.members[..cert.members.len().min(1)]],
+            _ if cert.members.is_empty() => vec![&[]],
+            _ => cert.members.chunks(MEMBERS_PER_PAGE).collect(),
+        };
+        let page_count = pages.len();
+        let size = Size::from_wh(PAGE_W, PAGE_H).ok_or_else(|| pdf_error("page size"))?;
+        for (index, members) in pages.into_iter().enumerate() {
+            let mut page = doc.start_page_with(PageSettings::new(size));
+            let mut surface = page.surface();
+            let mut p = Painter {
+                s: &mut surface,
+                t: &text,
+            };
+            p.title(cert.kind.title());
+            let last = index + 1 == page_count;
+            let footer_top = match cert.kind {
+                CertificateKind::SealCertificate => {
+                    p.seal_body(cert, members.first(), seal.as_ref());
+                    300.0
+                }
+                _ => {
+                    p.household_box(cert);
+                    for (i, m) in members.iter().enumerate() {
+                        let top = MEMBERS_TOP + i as f32 * (MEMBER_H + MEMBER_GAP);
+                        p.member_block(cert, m, index * MEMBERS_PER_PAGE + i + 1, top);
+                    }
+                    if last {
+                        let after = MEMBERS_TOP + members.len() as f32 * (MEMBER_H + MEMBER_GAP);
+                        p.text_at("以下余白", PAGE_W / 2.0 - 20.0, after + 10.0, 9.0);
+                    }
+                    MEMBERS_TOP + MEMBERS_PER_PAGE as f32 * (MEMBER_H + MEMBER_GAP) + 14.0
+                }
+            };
+            if last {
+                p.certification(cert, footer_top, official_seal.as_ref());
+            }
+            p.qr(&qr, &cert.issue_number);
+            if page_count > 1 {
+                let label = format!("{} / {}", index + 1, page_count);
+                let w = text.width(&label, 9.0);
+                p.text_at(&label, (PAGE_W - w) / 2.0, PAGE_H - 16.0, 9.0);
+            }
+            surface.finish();
+            page.finish();
+        }
+
+        let created = pdf_datetime(cert.issue_date, cert.issue_time);
+        let payload_text = payload.to_string();
+        doc.set_metadata(
+            Metadata::new()
+                .title(format!(
+                    "{}（発行番号 {}）",
+                    cert.kind.title(),
+                    cert.issue_number
+                ))
+                .creator("Murakumo".to_owned())
+                .producer("Murakumo".to_owned())
+                .language("ja".to_owned())
+                .keywords(vec![payload_text.clone()])
+                .creation_date(created)
+                .document_id(format!("{}/{}", cert.tenant_code, cert.issue_number)),
+        );
+        let json = serde_json::to_vec(cert).map_err(|e| pdf_error(&e.to_string()))?;
+        for (path, mime, data) in [
+            (DATA_FILE_NAME, "application/json", json),
+            (PAYLOAD_FILE_NAME, "text/plain", payload_text.into_bytes()),
+            (
+                LAYOUT_FILE_NAME,
+                "text/plain",
+                LAYOUT_VERSION.to_string().into_bytes(),
+            ),
+        ] {
+            doc.embed_file(EmbeddedFile {
+                path: path.to_owned(),
+                mime_type: MimeType::new(mime),
+                description: Some("Murakumo certificate verification data".to_owned()),
+                association_kind: AssociationKind::Data,
+                data: data.into(),
+                modification_date: Some(created),
+                compress: Some(true),
+                location: None,
+            })
+            .ok_or_else(|| pdf_error("embedded file name used twice"))?;
+        }
+        doc.finish().map_err(|e| pdf_error(&e.to_string()))
+    }
+}
+
+fn pdf_error(reason: &str) -> DocumentError {
+    DocumentError::Pdf {
+        reason: reason.to_owned(),
+    }
+}
+
+fn load_png(bytes: Option<&[u8]>, which: &'static str) -> Result<Option<Image>, DocumentError> {
+    let Some(bytes) = bytes else { return Ok(None) };
+    let image = Image::from_png(bytes.to_vec().into(), true)
+        .map_err(|reason| DocumentError::BadImage { which, reason })?;
+    Ok(Some(image))
+}
+
+/// The PDF creation date: issue date and time, Japan Standard Time.
+fn pdf_datetime(date: NaiveDate, time: Option<NaiveTime>) -> DateTime {
+    use chrono::Datelike;
+    let time = time.unwrap_or(NaiveTime::MIN);
+    let narrow = |v: u32| u8::try_from(v).unwrap_or(0);
+    DateTime::new(u16::try_from(date.year()).unwrap_or(0))
+        .month(narrow(date.month()))
+        .day(narrow(date.day()))
+        .hour(narrow(time.hour()))
+        .minute(narrow(time.minute()))
+        .second(narrow(time.second()))
+        .utc_offset_hour(9)
+        .utc_offset_minute(0)
+}
+
+/// A date as printed: 和暦 ("令和6年4月1日"), or Gregorian before 明治.
+pub fn wareki(date: NaiveDate) -> String {
+    match WarekiDate::from_gregorian(date) {
+        Some(w) => w.to_string(),
+        None => date.format("%Y年%-m月%-d日").to_string(),
+    }
+}
+
+/// The font seen through skrifa: glyph coverage and advance widths for layout.
+struct TextKit<'a> {
+    font: Font,
+    charmap: skrifa::charmap::Charmap<'a>,
+    metrics: skrifa::metrics::GlyphMetrics<'a>,
+}
+
+fn is_variation_selector(c: char) -> bool {
+    matches!(c as u32, 0xFE00..=0xFE0F | 0xE0100..=0xE01EF)
+}
+
+impl<'a> TextKit<'a> {
+    fn new(data: &'a [u8], font: Font) -> Result<TextKit<'a>, DocumentError> {
+        let f = FontRef::new(data).map_err(|e| DocumentError::BadFont {
+            reason: e.to_string(),
+        })?;
+        Ok(TextKit {
+            font,
+            charmap: f.charmap(),
+            // Size 1.0 gives advances in ems.
+            metrics: f.glyph_metrics(FontSize::new(1.0), LocationRef::default()),
+        })
+    }
+
+    /// Width of `s` at `size` (sum of advances; variation selectors have none).
+    fn width(&self, s: &str, size: f32) -> f32 {
+        s.chars()
+            .filter(|c| !is_variation_selector(*c))
+            .map(|c| {
+                self.charmap
+                    .map(c)
+                    .and_then(|g| self.metrics.advance_width(g))
+                    .unwrap_or(1.0)
+            })
+            .sum::<f32>()
+            * size
+    }
+
+    fn check(&self, field: &'static str, s: &str) -> Result<(), DocumentError> {
+        let mut prev: Option<char> = None;
+        for c in s.chars() {
+            if is_variation_selector(c) {
+                let base = prev.ok_or(DocumentError::MissingGlyph {
+                    field,
+                    codepoint: c as u32,
+                })?;
+                match self.charmap.map_variant(base, c) {
+                    Some(MapVariant::Variant(_)) | Some(MapVariant::UseDefault) => {}
+                    None => {
+                        return Err(DocumentError::MissingGlyph {
+                            field,
+                            codepoint: c as u32,
+                        });
+                    }
+                }
+            } else if c.is_control() || self.charmap.map(c).is_none_or(|g| g.to_u32() == 0) {
+                return Err(DocumentError::MissingGlyph {
+                    field,
+                    codepoint: c as u32,
+                });
+            }
+            prev = Some(c);
+        }
+        Ok(())
+    }
+
+    fn check_certificate(&self, c: &Certificate) -> Result<(), DocumentError> {
+        self.check("tenant_name", &c.tenant_name)?;
+        self.check("issuer_title", &c.issuer_title)?;
+        self.check("issuer_name", &c.issuer_name)?;
+        self.check("issue_number", &c.issue_number)?;
+        self.check("household_head", &c.household_head)?;
+        self.check("address", &c.address.one_line())?;
+        if let Some(n) = &c.seal_registration_number {
+            self.check("seal_registration_number", n)?;
+        }
+        for m in &c.members {
+            self.check("name", &m.name)?;
+            self.check("kana", &m.kana)?;
+            self.check("relationship", &m.relationship)?;
+            for (field, v) in [
+                ("resident_code", &m.resident_code),
+                ("individual_number", &m.individual_number),
+                ("honseki", &m.honseki),
+                ("honseki_head", &m.honseki_head),
+                ("previous_address", &m.previous_address),
+            ] {
+                if let Some(v) = v {
+                    self.check(field, v)?;
+                }
+            }
+            for n in &m.notes {
+                self.check("notes", n)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Splits `s` into lines no wider than `max_w`, never separating a base character from
+    /// its variation selector.
+    fn wrap(&self, s: &str, max_w: f32, size: f32) -> Vec<String> {
+        let mut lines = vec![String::new()];
+        let mut line_w = 0.0;
+        let mut clusters: Vec<String> = Vec::new();
+        for c in s.chars() {
+            match clusters.last_mut() {
+                Some(last) if is_variation_selector(c) => last.push(c),
+                _ => clusters.push(c.to_string()),
+            }
+        }
+        for cluster in clusters {
+            let w = self.width(&cluster, size);
+            let current = lines.last_mut();
+            if let Some(current) = current {
+                if line_w + w > max_w && !current.is_empty() {
+                    lines.push(cluster);
+                    line_w = w;
+                } else {
+                    current.push_str(&cluster);
+                    line_w += w;
+                }
+            }
+        }
+        lines
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Align {
+    Left,
+    Center,
+}
+
+struct Painter<'s, 'f, 'a> {
+    s: &'s mut Surface<'f>,
+    t: &'s TextKit<'a>,
+}
+
+impl Painter<'_, '_, '_> {
+    fn text_at(&mut self, text: &str, x: f32, baseline: f32, size: f32) {
+        if text.is_empty() {
+            return;
+        }
+        self.s.set_fill(Some(Fill::default()));
+        self.s.draw_text(
+            Point::from_xy(x, baseline),
+            self.t.font.clone(),
+            size,
+            text,
+            false,
+            TextDirection::LeftToRight,
+        );
+    }
+
+    fn stroke_rect(&mut self, x: f32, y: f32, w: f32, h: f32, width: f32) {
+        let Some(rect) = Rect::from_xywh(x, y, w, h) else {
+            return;
+        };
+        let mut pb = PathBuilder::new();
+        pb.push_rect(rect);
+        let Some(path) = pb.finish() else { return };
+        self.s.set_fill(None);
+        self.s.set_stroke(Some(Stroke {
+            width,
+            ..Stroke::default()
+        }));
+        self.s.draw_path(&path);
+        self.s.set_stroke(None);
+    }
+
+    /// Text fitted into a box: shrinks, then wraps, never spills.
+    fn fitted(&mut self, text: &str, (x, y, w, h): (f32, f32, f32, f32), size: f32, align: Align) {
+        if text.is_empty() || w <= 2.0 || h <= 2.0 {
+            return;
+        }
+        let mut s = size.min(h * 0.8);
+        loop {
+            let one_line = self.t.width(text, s);
+            if one_line <= w {
+                let dx = match align {
+                    Align::Left => 0.0,
+                    Align::Center => (w - one_line) / 2.0,
+                };
+                self.text_at(text, x + dx, y + (h + s * 0.76) / 2.0, s);
+                return;
+            }
+            let lines = self.t.wrap(text, w, s);
+            let needed = lines.len() as f32 * s * 1.15;
+            if lines.len() > 1 && needed <= h || s <= MIN_SIZE {
+                let top = y + (h - needed.min(h)) / 2.0;
+                for (i, line) in lines.iter().enumerate() {
+                    let baseline = top + (i as f32 + 1.0) * s * 1.15 - s * 0.2;
+                    if baseline > y + h + 0.5 {
+                        break;
+                    }
+                    self.text_at(line, x, baseline, s);
+                }
+                return;
+            }
+            s -= 0.5;
+        }
+    }
+
+    /// A bordered cell with a small label at the left and the value beside it.
+    fn cell(&mut self, label: &str, value: &str, x: f32, y: f32, w: f32, h: f32) {
+        self.stroke_rect(x, y, w, h, LINE);
+        let label_w = self.t.width(label, LABEL_SIZE) + 8.0;
+        self.fitted(label, (x + 3.0, y, label_w, h), LABEL_SIZE, Align::Left);
+        self.fitted(
+            value,
+            (x + label_w + 2.0, y + 1.0, w - label_w - 5.0, h - 2.0),
+            VALUE_SIZE,
+            Align::Left,
+        );
+    }
+
+    fn title(&mut self, title: &str) {
+        let spaced: String = if title.chars().count() <= 7 {
+            let chars: Vec<String> = title.chars().map(String::from).collect();
+            chars.join("　")
+        } else {
+            title.to_owned()
+        };
+        let size = 20.0;
+        let w = self.t.width(&spaced, size);
+        self.text_at(&spaced, (PAGE_W - w) / 2.0, 70.0, size);
+    }
+
+    fn household_box(&mut self, cert: &Certificate) {
+        if cert.as_of != cert.issue_date {
+            let note = format!("（{}現在）", wareki(cert.as_of));
+            let w = self.t.width(&note, 8.0);
+            self.text_at(&note, PAGE_W - MARGIN_X - w, 92.0, 8.0);
+        }
+        let (x, w, h) = (MARGIN_X, CONTENT_W, 26.0);
+        self.cell("住所", &cert.address.one_line(), x, 98.0, w, h);
+        self.cell("世帯主", &cert.household_head, x, 98.0 + h, w, h);
+    }
+
+    fn member_block(&mut self, cert: &Certificate, m: &Member, number: usize, top: f32) {
+        let o = cert.options;
+        let omitted = "省略";
+        let (x0, w0) = (MARGIN_X, CONTENT_W);
+        self.stroke_rect(x0, top, w0, MEMBER_H, 1.0);
+        let nx = 18.0;
+        self.fitted(
+            &number.to_string(),
+            (x0, top, nx, MEMBER_H),
+            11.0,
+            Align::Center,
+        );
+        let x = x0 + nx;
+        let w = w0 - nx;
+        // Row 1: 氏名 (with フリガナ), 生年月日, 性別, 続柄.
+        let h1 = 34.0;
+        let name_w = 240.0;
+        self.stroke_rect(x, top, name_w, h1, LINE);
+        self.fitted("氏名", (x + 3.0, top, 20.0, h1), LABEL_SIZE, Align::Left);
+        self.fitted(
+            &m.kana,
+            (x + 26.0, top + 1.0, name_w - 30.0, 10.0),
+            7.0,
+            Align::Left,
+        );
+        self.fitted(
+            &m.name,
+            (x + 26.0, top + 11.0, name_w - 30.0, 22.0),
+            15.0,
+            Align::Left,
+        );
+        let bw = 125.0;
+        self.cell("生年月日", &wareki(m.birth_date), x + name_w, top, bw, h1);
+        let sw = 40.0;
+        self.cell("性別", m.sex.label(), x + name_w + bw, top, sw, h1);
+        let rel = if o.relationship {
+            m.relationship.as_str()
+        } else {
+            omitted
+        };
+        let rx = x + name_w + bw + sw;
+        self.cell("続柄", rel, rx, top, x + w - rx, h1);
+        // Row 2: 住民となった年月日, 前住所.
+        let h = 22.0;
+        let y2 = top + h1;
+        let became = m.became_resident_date.map(wareki).unwrap_or_default();
+        self.cell("住民となった年月日", &became, x, y2, 200.0, h);
+        let prev = m.previous_address.as_deref().unwrap_or("");
+        self.cell("前住所", prev, x + 200.0, y2, w - 200.0, h);
+        // Row 3: 本籍, 筆頭者.
+        let y3 = y2 + h;
+        let (honseki, head) = if o.honseki {
+            (
+                m.honseki.as_deref().unwrap_or(""),
+                m.honseki_head.as_deref().unwrap_or(""),
+            )
+        } else {
+            (omitted, omitted)
+        };
+        self.cell("本籍", honseki, x, y3, 343.0, h);
+        self.cell("筆頭者", head, x + 343.0, y3, w - 343.0, h);
+        // Row 4: 住民票コード, 個人番号.
+        let y4 = y3 + h;
+        let code = if o.resident_code {
+            m.resident_code.as_deref().unwrap_or("")
+        } else {
+            omitted
+        };
+        let number = if o.individual_number {
+            m.individual_number.as_deref().unwrap_or("")
+        } else {
+            omitted
+        };
+        self.cell("住民票コード", code, x, y4, 200.0, h);
+        self.cell("個人番号", number, x + 200.0, y4, w - 200.0, h);
+        // Row 5: 備考.
+        let y5 = y4 + h;
+        self.cell("備考", &m.notes.join("　"), x, y5, w, top + MEMBER_H - y5);
+    }
+
+    fn seal_body(&mut self, cert: &Certificate, registrant: Option<&Member>, seal: Option<&Image>) {
+        let top = 110.0;
+        let box_size = 150.0;
+        let x = MARGIN_X;
+        self.stroke_rect(x, top, box_size, box_size, 1.0);
+        self.text_at("印影", x + 4.0, top + 11.0, LABEL_SIZE);
+        if let Some(seal) = seal {
+            self.image_fit(seal, x + 15.0, top + 15.0, box_size - 30.0, box_size - 30.0);
+        }
+        let rx = x + box_size;
+        let rw = CONTENT_W - box_size;
+        let h = box_size / 4.0;
+        let number = cert.seal_registration_number.as_deref().unwrap_or("");
+        self.cell("登録番号", number, rx, top, rw, h);
+        let (name, kana, birth) = match registrant {
+            Some(m) => (m.name.as_str(), m.kana.as_str(), wareki(m.birth_date)),
+            None => ("", "", String::new()),
+        };
+        self.stroke_rect(rx, top + h, rw, h, LINE);
+        self.fitted(
+            "氏名",
+            (rx + 3.0, top + h, 24.0, h),
+            LABEL_SIZE,
+            Align::Left,
+        );
+        self.fitted(
+            kana,
+            (rx + 40.0, top + h + 1.0, rw - 44.0, 10.0),
+            7.0,
+            Align::Left,
+        );
+        self.fitted(
+            name,
+            (rx + 40.0, top + h + 10.0, rw - 44.0, h - 11.0),
+            15.0,
+            Align::Left,
+        );
+        self.cell("生年月日", &birth, rx, top + 2.0 * h, rw, h);
+        self.cell("住所", &cert.address.one_line(), rx, top + 3.0 * h, rw, h);
+    }
+
+    fn certification(&mut self, cert: &Certificate, top: f32, official_seal: Option<&Image>) {
+        let sentence = match cert.kind {
+            CertificateKind::ResidentCopy if cert.options.whole_household => {
+                "この写しは、世帯全員の住民票の原本と相違ないことを証明する。"
+            }
+            CertificateKind::ResidentCopy => "この写しは、住民票の原本と相違ないことを証明する。",
+            CertificateKind::ResidentRecordStatement => {
+                "上記のとおり住民票に記載されていることを証明する。"
+            }
+            CertificateKind::RemovedRecordCopy => {
+                "この写しは、除票の原本と相違ないことを証明する。"
+            }
+            CertificateKind::SealCertificate => {
+                "この写しは、登録されている印影と相違ないことを証明する。"
+            }
+        };
+        self.text_at(sentence, MARGIN_X + 18.0, top + 12.0, 11.0);
+        self.text_at(&wareki(cert.issue_date), MARGIN_X + 36.0, top + 32.0, 11.0);
+        let issuer = format!("{}　{}", cert.issuer_title, cert.issuer_name);
+        let size = 14.0;
+        let right = PAGE_W - MARGIN_X - 40.0;
+        let w = self.t.width(&issuer, size).min(right - PAGE_W / 2.0);
+        let x = right - w;
+        let baseline = top + 48.0;
+        self.fitted(
+            &issuer,
+            (x, baseline - 17.0, w + 1.0, 22.0),
+            size,
+            Align::Left,
+        );
+        if let Some(seal) = official_seal {
+            // The 公印 overlaps the last character of the name, as stamped by hand.
+            let s = 62.0;
+            self.image_fit(seal, right - s / 2.0 + 14.0, baseline - 5.0 - s / 2.0, s, s);
+        }
+    }
+
+    fn image_fit(&mut self, image: &Image, x: f32, y: f32, w: f32, h: f32) {
+        let (iw, ih) = image.size();
+        if iw == 0 || ih == 0 {
+            return;
+        }
+        let scale = (w / iw as f32).min(h / ih as f32);
+        let (dw, dh) = (iw as f32 * scale, ih as f32 * scale);
+        let Some(size) = Size::from_wh(dw, dh) else {
+            return;
+        };
+        self.s.push_transform(&Transform::from_translate(
+            x + (w - dw) / 2.0,
+            y + (h - dh) / 2.0,
+        ));
+        self.s.draw_image(image.clone(), size);
+        self.s.pop();
+    }
+
+    /// The QR code as filled squares (one path; horizontal runs merged), with a quiet zone.
+    fn qr(&mut self, code: &QrCode, issue_number: &str) {
+        let n = code.width();
+        let quiet = 4.0;
+        let module = QR_SIZE / (n as f32 + 2.0 * quiet);
+        let (x0, y0) = (MARGIN_X + quiet * module, QR_TOP + quiet * module);
+        let colors = code.to_colors();
+        let mut pb = PathBuilder::new();
+        for (row, line) in colors.chunks(n).enumerate() {
+            let mut col = 0;
+            while col < n {
+                if line[col] == qrcode::Color::Dark {
+                    let start = col;
+                    while col < n && line[col] == qrcode::Color::Dark {
+                        col += 1;
+                    }
+                    if let Some(r) = Rect::from_xywh(
+                        x0 + start as f32 * module,
+                        y0 + row as f32 * module,
+                        (col - start) as f32 * module,
+                        module,
+                    ) {
+                        pb.push_rect(r);
+                    }
+                } else {
+                    col += 1;
+                }
+            }
+        }
+        if let Some(path) = pb.finish() {
+            self.s.set_stroke(None);
+            self.s.set_fill(Some(Fill {
+                paint: luma::Color::black().into(),
+                opacity: NormalizedF32::ONE,
+                rule: Default::default(),
+            }));
+            self.s.draw_path(&path);
+        }
+        let tx = MARGIN_X + QR_SIZE + 6.0;
+        self.text_at(&format!("発行番号　{issue_number}"), tx, QR_TOP + 30.0, 9.0);
+        self.text_at(
+            "このQRコードで発行番号と改ざんの有無を確認できます。",
+            tx,
+            QR_TOP + 46.0,
+            6.5,
+        );
+        self.text_at("（murakumo verify-certificate）", tx, QR_TOP + 56.0, 6.5);
+    }
+}

@@ -1,0 +1,491 @@
+//! Digest rules, signing, verification and tampering, PDF structure, determinism, pagination.
+
+mod common;
+mod pdf_tools;
+
+use chrono::NaiveTime;
+use murakumo_documents::{
+    CertificateKind, DocumentError, SealPayload, SigningKeyPair, VerifyingKey, certified_digest,
+    verify_certificate_pdf, verify_report,
+};
+
+fn key(seed: u8) -> SigningKeyPair {
+    SigningKeyPair::from_secret_bytes(&[seed; 32])
+}
+
+/// A key lookup publishing exactly `keys` for tenant 012289.
+fn published(keys: &[&SigningKeyPair]) -> impl Fn(&str, &str) -> Option<VerifyingKey> + use<> {
+    let keys: Vec<(String, VerifyingKey)> = keys
+        .iter()
+        .map(|k| (k.key_id().to_owned(), k.verifying_key()))
+        .collect();
+    move |tenant, key_id| {
+        (tenant == "012289")
+            .then(|| keys.iter().find(|(id, _)| id == key_id).map(|(_, k)| *k))
+            .flatten()
+    }
+}
+
+// ---- certified digest ----
+
+#[test]
+fn digest_ignores_issue_number_and_time() {
+    let a = common::household(3);
+    let mut b = a.clone();
+    b.issue_number = "R06-9999999".to_owned();
+    b.issue_time = NaiveTime::from_hms_opt(16, 59, 59);
+    assert_eq!(certified_digest(&a), certified_digest(&b));
+}
+
+#[test]
+fn digest_changes_with_any_certified_field() {
+    let a = common::household(3);
+    let base = certified_digest(&a);
+    type Change = Box<dyn Fn(&mut murakumo_documents::Certificate)>;
+    let variants: Vec<(&str, Change)> = vec![
+        (
+            "kind",
+            Box::new(|c| c.kind = CertificateKind::ResidentRecordStatement),
+        ),
+        (
+            "issue_date",
+            Box::new(|c| c.issue_date = common::date(2024, 4, 2)),
+        ),
+        ("as_of", Box::new(|c| c.as_of = common::date(2024, 3, 31))),
+        ("issuer", Box::new(|c| c.issuer_name.push('x'))),
+        ("tenant", Box::new(|c| c.tenant_code = "011002".to_owned())),
+        // The IVS alone makes a different person's name.
+        (
+            "ivs",
+            Box::new(|c| c.members[0].name = "葛城　太郎".to_owned()),
+        ),
+        ("katagaki", Box::new(|c| c.address.katagaki = None)),
+        ("option", Box::new(|c| c.options.individual_number = true)),
+        ("order", Box::new(|c| c.members.swap(0, 1))),
+        (
+            "notes",
+            Box::new(|c| c.members[2].notes.push("転出".to_owned())),
+        ),
+        ("official seal", Box::new(|c| c.official_seal_image = None)),
+        (
+            "seal image",
+            Box::new(|c| c.seal_image = Some(vec![1, 2, 3])),
+        ),
+        // Moving text between fields must not collide (length prefixes).
+        (
+            "field boundary",
+            Box::new(|c| {
+                c.members[0].name = "葛\u{E0102}城　".to_owned();
+                c.members[0].kana = "太郎カツラギ　タロウ".to_owned();
+            }),
+        ),
+        (
+            "absent vs empty",
+            Box::new(|c| c.members[0].honseki_head = Some(String::new())),
+        ),
+    ];
+    for (what, change) in variants {
+        let mut b = a.clone();
+        change(&mut b);
+        assert_ne!(base, certified_digest(&b), "{what} must change the digest");
+    }
+}
+
+#[test]
+fn canonical_encoding_is_frozen() {
+    // If this fails, the canonical encoding changed: every signature ever issued would stop
+    // verifying. Introduce a new version (new magic) instead of changing v1.
+    let mut c = common::household(2);
+    c.official_seal_image = Some(vec![0x89, b'P', b'N', b'G']);
+    assert_eq!(
+        hex::encode(certified_digest(&c)),
+        "af8b50e81d23fd2abf903f5694c640faed26990595c0c74b528f259e707a3339",
+    );
+}
+
+// ---- signing and verification ----
+
+#[test]
+fn sign_verify_round_trip() {
+    let k = key(1);
+    let cert = common::household(3);
+    let issued = common::renderer().issue(&cert, &k).expect("renders");
+    let v = verify_certificate_pdf(&issued.pdf, &published(&[&k])).expect("genuine");
+    assert_eq!(v.tenant_code, "012289");
+    assert_eq!(v.issue_number, "R06-0000123");
+    assert_eq!(v.issue_date, common::date(2024, 4, 1));
+    assert_eq!(v.key_id, k.key_id());
+    assert!(!v.appearance_checked);
+    let v = common::renderer()
+        .verify_certificate_pdf(&issued.pdf, &published(&[&k]))
+        .expect("genuine, appearance too");
+    assert!(v.appearance_checked);
+    // The payload round-trips through its text form.
+    let text = issued.payload.to_string();
+    assert!(text.starts_with("MKC1|012289|R06-0000123|20240401|"));
+    assert_eq!(SealPayload::parse(&text).expect("parses"), issued.payload);
+    // The report shows no personal data.
+    let report = verify_report(&issued.pdf, &published(&[&k]), Some(common::renderer()));
+    assert!(report.is_genuine());
+    let shown = report.to_string();
+    assert!(shown.contains("R06-0000123"), "{shown}");
+    for personal in ["葛", "太郎", "北海道深川市2条", "カツラギ"] {
+        assert!(
+            !shown.contains(personal),
+            "report leaks {personal}: {shown}"
+        );
+    }
+}
+
+#[test]
+fn key_id_is_first_8_bytes_of_blake3_of_public_key() {
+    let k = key(3);
+    let expected = hex::encode(&blake3::hash(k.verifying_key().as_bytes()).as_bytes()[..8]);
+    assert_eq!(k.key_id(), expected);
+    assert_eq!(
+        SigningKeyPair::from_secret_bytes(&k.secret_bytes()).key_id(),
+        expected
+    );
+    assert!(!format!("{k:?}").contains(&hex::encode(k.secret_bytes())));
+}
+
+#[test]
+fn wrong_or_unknown_key_is_refused() {
+    let k = key(1);
+    let issued = common::renderer()
+        .issue(&common::household(1), &k)
+        .expect("renders");
+    // Nothing published under that key id.
+    let err =
+        verify_certificate_pdf(&issued.pdf, &published(&[&key(2)])).expect_err("must be refused");
+    assert!(matches!(err, DocumentError::UnknownKey { .. }), "{err}");
+    // Another tenant's lookup.
+    let none = |_: &str, _: &str| None;
+    assert!(matches!(
+        verify_certificate_pdf(&issued.pdf, &none).expect_err("must be refused"),
+        DocumentError::UnknownKey { .. }
+    ));
+    // A lookup that answers the key id with a different key.
+    let other = key(2).verifying_key();
+    let liar = move |_: &str, _: &str| Some(other);
+    assert!(matches!(
+        verify_certificate_pdf(&issued.pdf, &liar).expect_err("must be refused"),
+        DocumentError::BadSignature { .. }
+    ));
+    // A certificate signed by a key that claims someone else's key id.
+    let forger = key(9);
+    let mut forged = SealPayload::for_certificate(&common::household(1), &forger).expect("signs");
+    forged.key_id = k.key_id().to_owned();
+    let pdf = common::renderer()
+        .render(&common::household(1), &forged)
+        .expect("renders");
+    assert!(matches!(
+        verify_certificate_pdf(&pdf, &published(&[&k])).expect_err("must be refused"),
+        DocumentError::BadSignature { .. }
+    ));
+}
+
+#[test]
+fn rotated_key_still_verifies_old_certificates() {
+    let old = key(1);
+    let new = key(2);
+    let r = common::renderer();
+    let old_pdf = r.issue(&common::household(2), &old).expect("renders").pdf;
+    let mut later = common::household(2);
+    later.issue_number = "R06-0000456".to_owned();
+    let new_pdf = r.issue(&later, &new).expect("renders").pdf;
+    let both = published(&[&new, &old]);
+    assert_eq!(
+        r.verify_certificate_pdf(&old_pdf, &both)
+            .expect("old key")
+            .key_id,
+        old.key_id()
+    );
+    assert_eq!(
+        r.verify_certificate_pdf(&new_pdf, &both)
+            .expect("new key")
+            .key_id,
+        new.key_id()
+    );
+}
+
+#[test]
+fn edited_embedded_data_is_detected() {
+    let k = key(1);
+    let pdf = common::renderer()
+        .issue(&common::household(2), &k)
+        .expect("renders")
+        .pdf;
+    let keys = published(&[&k]);
+    let edited = pdf_tools::edit_embedded(&pdf, "murakumo-certificate.json", |json| {
+        String::from_utf8(json)
+            .expect("utf8")
+            .replace("1958-03-14", "1968-03-14")
+            .into_bytes()
+    });
+    let err = verify_certificate_pdf(&edited, &keys).expect_err("must be refused");
+    assert!(matches!(err, DocumentError::Altered { .. }), "{err}");
+    // Garbage instead of JSON.
+    let garbage = pdf_tools::edit_embedded(&pdf, "murakumo-certificate.json", |_| b"{".to_vec());
+    assert!(matches!(
+        verify_certificate_pdf(&garbage, &keys).expect_err("must be refused"),
+        DocumentError::Altered { .. }
+    ));
+}
+
+#[test]
+fn swapped_payload_is_detected() {
+    let k = key(1);
+    let r = common::renderer();
+    let victim = r.issue(&common::household(2), &k).expect("renders");
+    let mut other = common::household(1);
+    other.issue_number = "R06-0000777".to_owned();
+    let donor = r.issue(&other, &k).expect("renders");
+    let keys = published(&[&k]);
+    let donor_payload = donor.payload.to_string();
+
+    // Payload swapped in the embedded file only: /Keywords disagrees.
+    let swapped = pdf_tools::edit_embedded(&victim.pdf, "murakumo-seal.txt", |_| {
+        donor_payload.clone().into_bytes()
+    });
+    assert!(matches!(
+        verify_certificate_pdf(&swapped, &keys).expect_err("must be refused"),
+        DocumentError::Altered { .. }
+    ));
+    // Swapped in both places: the data no longer matches the signed digest.
+    let swapped = pdf_tools::set_keywords(&swapped, &donor_payload);
+    let err = verify_certificate_pdf(&swapped, &keys).expect_err("must be refused");
+    assert!(matches!(err, DocumentError::Altered { .. }), "{err}");
+    // Payload and data of a genuine certificate pasted into another one's pages: only the
+    // appearance check can see that.
+    let donor_json = pdf_tools::embedded(&donor.pdf, "murakumo-certificate.json");
+    let pasted = pdf_tools::edit_embedded(&swapped, "murakumo-certificate.json", |_| {
+        donor_json.clone()
+    });
+    assert!(verify_certificate_pdf(&pasted, &keys).is_ok());
+    let err = r
+        .verify_certificate_pdf(&pasted, &keys)
+        .expect_err("must be refused");
+    assert!(matches!(err, DocumentError::Altered { .. }), "{err}");
+    // A malformed payload.
+    let broken = pdf_tools::edit_embedded(&victim.pdf, "murakumo-seal.txt", |_| b"MKC1|x".to_vec());
+    let broken = pdf_tools::set_keywords(&broken, "MKC1|x");
+    assert!(matches!(
+        verify_certificate_pdf(&broken, &keys).expect_err("must be refused"),
+        DocumentError::BadPayload { .. }
+    ));
+}
+
+#[test]
+fn edited_page_content_is_detected_by_the_appearance_check() {
+    let k = key(1);
+    let r = common::renderer();
+    let pdf = r.issue(&common::household(2), &k).expect("renders").pdf;
+    let keys = published(&[&k]);
+    // A forger moves every text object 1 pt: same data, different page.
+    let edited = pdf_tools::edit_page_content(&pdf, |content| {
+        String::from_utf8_lossy(&content)
+            .replace(" Tm", " Tm 1 0 Td")
+            .into_bytes()
+    });
+    assert_ne!(edited, pdf);
+    assert!(verify_certificate_pdf(&edited, &keys).is_ok());
+    let err = r
+        .verify_certificate_pdf(&edited, &keys)
+        .expect_err("must be refused");
+    assert!(matches!(err, DocumentError::Altered { .. }), "{err}");
+    // Re-saving without changes (another tool's object layout) keeps it genuine.
+    let mut doc = pdf_tools::load(&pdf);
+    let resaved = pdf_tools::save(&mut doc);
+    assert_ne!(resaved, pdf);
+    assert!(
+        r.verify_certificate_pdf(&resaved, &keys)
+            .expect("genuine")
+            .appearance_checked
+    );
+}
+
+#[test]
+fn non_certificates_are_refused_without_panicking() {
+    let keys = published(&[&key(1)]);
+    for junk in [&b""[..], b"hello", b"%PDF-1.7\n%%EOF", &[0xFF; 100]] {
+        let err = verify_certificate_pdf(junk, &keys).expect_err("must be refused");
+        assert!(matches!(err, DocumentError::NotAPdf { .. }), "{err}");
+    }
+    let pdf = common::renderer()
+        .issue(&common::household(1), &key(1))
+        .expect("renders")
+        .pdf;
+    assert!(verify_certificate_pdf(&pdf[..100], &keys).is_err());
+    // Cut anywhere: an error or (when only the trailer was lost) a genuine result, no panic.
+    for cut in (0..pdf.len()).step_by(997) {
+        let _ = verify_certificate_pdf(&pdf[..cut], &keys);
+    }
+    let plain = krilla::Document::new().finish().expect("empty pdf");
+    let err = verify_certificate_pdf(&plain, &keys).expect_err("must be refused");
+    assert!(
+        matches!(err, DocumentError::NotACertificate { .. }),
+        "{err}"
+    );
+    assert!(!verify_report(&plain, &keys, None).is_genuine());
+}
+
+// ---- the PDF itself ----
+
+#[test]
+fn font_is_embedded_as_a_subset() {
+    let pdf = common::renderer()
+        .issue(&common::household(1), &key(1))
+        .expect("renders")
+        .pdf;
+    let text = String::from_utf8_lossy(&pdf);
+    assert!(
+        text.contains("/FontFile2"),
+        "TrueType font program embedded"
+    );
+    let tagged = text.match_indices("/BaseFont").any(|(i, m)| {
+        let rest = text[i + m.len()..].trim_start();
+        let tag = rest.strip_prefix('/').unwrap_or(rest).as_bytes();
+        tag.len() > 7 && tag[..6].iter().all(u8::is_ascii_uppercase) && tag[6] == b'+'
+    });
+    assert!(tagged, "subset tag ABCDEF+ present");
+    let fonts = pdf_tools::fonts(&pdf);
+    assert_eq!(fonts.len(), 1);
+    assert!(
+        fonts[0].0.len() < 1_000_000,
+        "subset is small ({} bytes), not the 46 MB font",
+        fonts[0].0.len()
+    );
+    assert!(pdf.len() < 200_000, "PDF is {} bytes", pdf.len());
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    let k = key(1);
+    let cert = common::household(6);
+    let a = common::renderer().issue(&cert, &k).expect("renders").pdf;
+    let b = common::renderer().issue(&cert, &k).expect("renders").pdf;
+    assert!(a == b, "same input, same bytes");
+    let fresh = murakumo_documents::Renderer::system().expect("font");
+    assert!(
+        fresh.issue(&cert, &k).expect("renders").pdf == a,
+        "across renderers"
+    );
+}
+
+#[test]
+fn four_members_per_sheet() {
+    let k = key(1);
+    for (members, pages) in [(0, 1), (1, 1), (4, 1), (5, 2), (8, 2), (9, 3)] {
+        let pdf = common::renderer()
+            .issue(&common::household(members), &k)
+            .expect("renders")
+            .pdf;
+        assert_eq!(pdf_tools::page_count(&pdf), pages, "{members} members");
+    }
+    let seal = common::renderer()
+        .issue(&common::seal_certificate(), &k)
+        .expect("renders")
+        .pdf;
+    assert_eq!(pdf_tools::page_count(&seal), 1);
+}
+
+#[test]
+fn text_is_real_text() {
+    let pdf = common::renderer()
+        .issue(&common::household(5), &key(1))
+        .expect("renders")
+        .pdf;
+    let Some(text) = pdf_tools::pdftotext(&pdf) else {
+        eprintln!("pdftotext not installed; skipped");
+        return;
+    };
+    for needle in [
+        "この写しは、世帯全員の住民票の原本と相違ないことを証明する。",
+        "令和6年4月1日",
+        "深川市長",
+        "R06-0000123",
+        "昭和33年3月14日",
+        "1/2",
+        "2/2",
+    ] {
+        let squeezed = text.replace(' ', "");
+        assert!(
+            squeezed.contains(needle),
+            "{needle} not in text layer:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn odd_fields_do_not_panic() {
+    let k = key(1);
+    let r = common::renderer();
+    let mut c = common::household(2);
+    c.tenant_name.clear();
+    c.issuer_title.clear();
+    c.issuer_name.clear();
+    c.household_head.clear();
+    c.address.text = "北海道深川市".repeat(40);
+    c.address.katagaki = Some(String::new());
+    c.issue_time = None;
+    c.official_seal_image = None;
+    c.members[0].name.clear();
+    c.members[0].kana = "ア".repeat(200);
+    c.members[0].birth_date = common::date(1860, 1, 1); // before 明治
+    c.members[0].notes = vec!["転出".repeat(100); 5];
+    c.members[1].resident_code = None;
+    c.members[1].became_resident_date = None;
+    c.options = Default::default();
+    let issued = r.issue(&c, &k).expect("odd but printable");
+    assert!(
+        r.verify_certificate_pdf(&issued.pdf, &published(&[&k]))
+            .is_ok()
+    );
+
+    // The seal certificate without a registrant or 印影.
+    let mut s = common::seal_certificate();
+    s.members.clear();
+    s.seal_image = None;
+    r.issue(&s, &k).expect("renders");
+
+    // Unprintable input is an error, not a panic.
+    let mut bad = common::household(1);
+    bad.members[0].name = "😀".to_owned();
+    assert!(matches!(
+        r.issue(&bad, &k).expect_err("must be refused"),
+        DocumentError::MissingGlyph { .. }
+    ));
+    let mut bad = common::household(1);
+    bad.issue_number = "R06|1".to_owned();
+    assert!(matches!(
+        r.issue(&bad, &k).expect_err("must be refused"),
+        DocumentError::InvalidField { .. }
+    ));
+    let mut bad = common::household(1);
+    bad.issue_number.clear();
+    assert!(r.issue(&bad, &k).is_err());
+    let mut bad = common::household(1);
+    bad.address.text = "深川\u{7}市".to_owned();
+    assert!(r.issue(&bad, &k).is_err());
+    let mut bad = common::household(1);
+    bad.official_seal_image = Some(b"not a png".to_vec());
+    assert!(matches!(
+        r.issue(&bad, &k).expect_err("must be refused"),
+        DocumentError::BadImage { .. }
+    ));
+    let mut bad = common::household(1);
+    let mut png = common::official_seal_png();
+    png.truncate(png.len() / 2);
+    bad.official_seal_image = Some(png);
+    assert!(r.issue(&bad, &k).is_err());
+}
+
+#[test]
+fn certificate_json_round_trips() {
+    let c = common::seal_certificate();
+    let json = serde_json::to_string(&c).expect("serializes");
+    let back: murakumo_documents::Certificate = serde_json::from_str(&json).expect("parses");
+    assert_eq!(back, c);
+    assert_eq!(certified_digest(&back), certified_digest(&c));
+}

@@ -1,0 +1,224 @@
+//! Reading and editing certificate PDFs in tests (the forger's tools).
+
+#![allow(dead_code)]
+
+use lopdf::{Document, Object, ObjectId};
+
+pub fn load(pdf: &[u8]) -> Document {
+    Document::load_mem(pdf).expect("test PDF parses")
+}
+
+pub fn save(doc: &mut Document) -> Vec<u8> {
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("test PDF saves");
+    out
+}
+
+pub fn page_count(pdf: &[u8]) -> usize {
+    load(pdf).get_pages().len()
+}
+
+fn deref<'a>(doc: &'a Document, obj: &'a Object) -> &'a Object {
+    match obj {
+        Object::Reference(id) => doc.get_object(*id).expect("reference resolves"),
+        o => o,
+    }
+}
+
+/// Id of the stream of the embedded file `name`.
+pub fn embedded_stream_id(doc: &Document, name: &str) -> ObjectId {
+    for obj in doc.objects.values() {
+        let Ok(dict) = obj.as_dict() else { continue };
+        let Ok(ef) = dict.get(b"EF") else { continue };
+        let file_name = dict.get(b"F").and_then(Object::as_str).unwrap_or(b"");
+        if file_name != name.as_bytes() {
+            continue;
+        }
+        let ef = deref(doc, ef).as_dict().expect("EF dict");
+        return ef
+            .get(b"F")
+            .and_then(Object::as_reference)
+            .expect("EF/F ref");
+    }
+    panic!("no embedded file {name}");
+}
+
+pub fn embedded(pdf: &[u8], name: &str) -> Vec<u8> {
+    let doc = load(pdf);
+    let id = embedded_stream_id(&doc, name);
+    doc.get_object(id)
+        .and_then(Object::as_stream)
+        .expect("stream")
+        .decompressed_content()
+        .expect("decompresses")
+}
+
+/// Replaces the embedded file `name` by `f(old)`.
+pub fn edit_embedded(pdf: &[u8], name: &str, f: impl Fn(Vec<u8>) -> Vec<u8>) -> Vec<u8> {
+    let mut doc = load(pdf);
+    let id = embedded_stream_id(&doc, name);
+    let stream = doc
+        .get_object_mut(id)
+        .and_then(Object::as_stream_mut)
+        .expect("stream");
+    let old = stream.decompressed_content().expect("decompresses");
+    stream.set_plain_content(f(old));
+    save(&mut doc)
+}
+
+/// Sets the document's /Keywords.
+pub fn set_keywords(pdf: &[u8], keywords: &str) -> Vec<u8> {
+    let mut doc = load(pdf);
+    let info_id = doc
+        .trailer
+        .get(b"Info")
+        .and_then(Object::as_reference)
+        .expect("Info");
+    let info = doc
+        .get_object_mut(info_id)
+        .and_then(Object::as_dict_mut)
+        .expect("Info dict");
+    info.set(
+        "Keywords",
+        Object::string_literal(keywords.as_bytes().to_vec()),
+    );
+    save(&mut doc)
+}
+
+/// Applies `f` to the decompressed content stream of page 1.
+pub fn edit_page_content(pdf: &[u8], f: impl Fn(Vec<u8>) -> Vec<u8>) -> Vec<u8> {
+    let mut doc = load(pdf);
+    let page = *doc.get_pages().values().next().expect("a page");
+    let ids = doc.get_page_contents(page);
+    let stream = doc
+        .get_object_mut(ids[0])
+        .and_then(Object::as_stream_mut)
+        .expect("content stream");
+    let old = stream.decompressed_content().expect("decompresses");
+    stream.set_plain_content(f(old));
+    save(&mut doc)
+}
+
+/// The fonts of the PDF: (decompressed FontFile2 bytes, ToUnicode CMap text, CIDToGIDMap
+/// stream if not Identity).
+pub fn fonts(pdf: &[u8]) -> Vec<(Vec<u8>, String, Option<Vec<u8>>)> {
+    let doc = load(pdf);
+    let mut out = Vec::new();
+    for obj in doc.objects.values() {
+        let Ok(font) = obj.as_dict() else { continue };
+        if font.get(b"Subtype").and_then(Object::as_name).ok() != Some(b"Type0") {
+            continue;
+        }
+        let to_unicode = font
+            .get(b"ToUnicode")
+            .map(|o| deref(&doc, o))
+            .and_then(Object::as_stream)
+            .and_then(|s| s.decompressed_content())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        let descendants = deref(&doc, font.get(b"DescendantFonts").expect("descendants"))
+            .as_array()
+            .expect("array");
+        let cid_font = deref(&doc, &descendants[0]).as_dict().expect("CID font");
+        let cid_to_gid = match cid_font.get(b"CIDToGIDMap").map(|o| deref(&doc, o)) {
+            Ok(Object::Stream(s)) => Some(s.decompressed_content().expect("map")),
+            _ => None,
+        };
+        let descriptor = deref(&doc, cid_font.get(b"FontDescriptor").expect("descriptor"))
+            .as_dict()
+            .expect("dict");
+        let file = deref(&doc, descriptor.get(b"FontFile2").expect("FontFile2"))
+            .as_stream()
+            .expect("stream")
+            .decompressed_content()
+            .expect("font decompresses");
+        out.push((file, to_unicode, cid_to_gid));
+    }
+    out
+}
+
+/// CID → text pairs from a ToUnicode CMap's bfchar and bfrange sections.
+pub fn to_unicode_map(cmap: &str) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    let hexes = |line: &str| -> Vec<String> {
+        line.split('<')
+            .skip(1)
+            .filter_map(|p| p.split('>').next().map(str::to_owned))
+            .collect()
+    };
+    let utf16 = |hex: &str| -> String {
+        let units: Vec<u16> = (0..hex.len() / 4)
+            .filter_map(|i| u16::from_str_radix(&hex[i * 4..i * 4 + 4], 16).ok())
+            .collect();
+        String::from_utf16_lossy(&units)
+    };
+    let mut mode = "";
+    for line in cmap.lines() {
+        let line = line.trim();
+        if line.ends_with("beginbfchar") {
+            mode = "char";
+            continue;
+        }
+        if line.ends_with("beginbfrange") {
+            mode = "range";
+            continue;
+        }
+        if line.starts_with("end") {
+            mode = "";
+            continue;
+        }
+        let h = hexes(line);
+        match (mode, h.as_slice()) {
+            ("char", [cid, text]) => {
+                if let Ok(cid) = u32::from_str_radix(cid, 16) {
+                    out.push((cid, utf16(text)));
+                }
+            }
+            ("range", [lo, hi, text]) => {
+                let (Ok(lo), Ok(hi)) = (u32::from_str_radix(lo, 16), u32::from_str_radix(hi, 16))
+                else {
+                    continue;
+                };
+                let start: Vec<char> = utf16(text).chars().collect();
+                for (i, cid) in (lo..=hi).enumerate() {
+                    let mut s: Vec<char> = start.clone();
+                    if let Some(last) = s.last_mut() {
+                        *last = char::from_u32(*last as u32 + i as u32).unwrap_or(*last);
+                    }
+                    out.push((cid, s.into_iter().collect()));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// `pdftotext` output, or `None` when poppler-utils is not installed.
+pub fn pdftotext(pdf: &[u8]) -> Option<String> {
+    let dir = tempdir();
+    let path = dir.join("in.pdf");
+    std::fs::write(&path, pdf).expect("write temp pdf");
+    let out = std::process::Command::new("pdftotext")
+        .args(["-enc", "UTF-8"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .ok()?;
+    let _ = std::fs::remove_dir_all(&dir);
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn tempdir() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "murakumo-documents-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
