@@ -73,6 +73,13 @@ enum Command {
     /// Ledger maintenance: verify hash chains, rebuild read models.
     #[command(subcommand)]
     Ledger(LedgerCmd),
+    /// Check that a certificate PDF is genuine and unaltered, with the
+    /// issuing municipality's public keys from this platform's database.
+    /// Prints only the issuer, number and date; exit status 1 if not genuine.
+    VerifyCertificate {
+        /// The certificate PDF.
+        file: PathBuf,
+    },
     /// Back up ledgers, access logs and settings into a repository (incremental).
     Backup(backup_cmd::BackupArgs),
     /// Restore from a repository: all, one municipality, or a point in time; --drill to rehearse.
@@ -278,6 +285,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Ledger(cmd) => ledger(&g, cmd).await,
+        Command::VerifyCertificate { file } => verify_certificate(&g, &file).await,
         Command::Backup(args) => backup_cmd::backup(&g, args).await,
         Command::Restore(args) => backup_cmd::restore(&g, args).await,
         Command::Verify(args) => backup_cmd::verify(args).await,
@@ -524,6 +532,55 @@ async fn ledger(g: &Global, cmd: LedgerCmd) -> Result<()> {
     bar.finish_and_clear();
     if failed > 0 {
         bail!("{failed} chain(s) do not verify");
+    }
+    Ok(())
+}
+
+async fn verify_certificate(g: &Global, file: &std::path::Path) -> Result<()> {
+    let pdf = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    // Which municipality issued it? Learn from the PDF, then load its keys.
+    let named = std::sync::Mutex::new(None::<String>);
+    let _ = murakumo_documents::verify_report(
+        &pdf,
+        &|tenant, _| {
+            *named.lock().unwrap_or_else(|p| p.into_inner()) = Some(tenant.to_string());
+            None
+        },
+        None,
+    );
+    let store = open(g).await?;
+    let mut keys = std::collections::HashMap::new();
+    let tenant = named
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .unwrap_or_default();
+    if let Ok(code) = TenantCode::parse(&tenant) {
+        if store.tenant_info(&code).await.is_ok() {
+            for k in store.tenant(&code).public_keys().await? {
+                let key = <[u8; 32]>::try_from(k.public_key.as_slice())
+                    .ok()
+                    .and_then(|b| murakumo_documents::VerifyingKey::from_bytes(&b).ok());
+                if let Some(key) = key {
+                    keys.insert(k.key_id, key);
+                }
+            }
+        }
+    }
+    let renderer = murakumo_documents::Renderer::system().ok();
+    let report = murakumo_documents::verify_report(
+        &pdf,
+        &|t, key_id| {
+            if t == tenant {
+                keys.get(key_id).copied()
+            } else {
+                None
+            }
+        },
+        renderer.as_ref(),
+    );
+    println!("{report}");
+    if !report.is_genuine() {
+        bail!("{} is not a genuine, unaltered certificate", file.display());
     }
     Ok(())
 }

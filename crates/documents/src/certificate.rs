@@ -52,6 +52,8 @@ pub enum Sex {
     Male,
     /// 女
     Female,
+    /// Not stated (性別コード 9): printed blank.
+    Unstated,
 }
 
 impl Sex {
@@ -60,6 +62,7 @@ impl Sex {
         match self {
             Sex::Male => "男",
             Sex::Female => "女",
+            Sex::Unstated => "",
         }
     }
 
@@ -67,6 +70,7 @@ impl Sex {
         match self {
             Sex::Male => 1,
             Sex::Female => 2,
+            Sex::Unstated => 9,
         }
     }
 }

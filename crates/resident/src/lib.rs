@@ -10,10 +10,12 @@
 //! Pure: no I/O, no SQL. The store projects events into search tables; the
 //! server turns requests into events with [`validate`].
 
+mod certificate;
 mod event;
 mod kana;
 mod record;
 
+pub use certificate::CertificateIssued;
 pub use event::{Citizenship, EntryReason, Person, RemovalReason, ResidentEvent, Sex};
 pub use kana::{normalize_kana, normalize_name};
 pub use record::{

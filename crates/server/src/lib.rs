@@ -90,6 +90,7 @@ pub fn app(state: AppState) -> Router {
         .route("/login", post(ui::login_submit))
         .route("/logout", post(ui::logout_submit))
         .route("/residents", get(ui::residents))
+        .route("/verify", get(ui::verify_page))
         .route("/assets/murakumo.css", get(ui::css))
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async {

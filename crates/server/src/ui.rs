@@ -247,3 +247,28 @@ pub async fn residents(
     );
     page("住民検索", Some(&s.staff.display_name), &body).into_response()
 }
+
+/// `/verify`: a public page where anyone holding a certificate PDF can
+/// check it is genuine. The file is checked by this server and never
+/// stored; the answer names only the issuer, number and date.
+pub async fn verify_page() -> Html<String> {
+    page(
+        "証明書の真正性確認",
+        None,
+        "<div class=\"card\" style=\"max-width:40rem\"><h1>証明書の真正性確認</h1>\
+         <p>Murakumo で交付された証明書(PDF)が、発行団体の署名どおり改ざんされていないかを確認します。\
+         ファイルの内容(個人情報)は表示も保存もしません。</p>\
+         <label for=\"pdf\">証明書ファイル(PDF)</label><input id=\"pdf\" type=\"file\" accept=\"application/pdf\">\
+         <p><button id=\"check\" type=\"button\">確認する</button></p><p id=\"result\" role=\"status\"></p></div>\
+         <script>\
+         document.getElementById('check').addEventListener('click', async () => {\
+           const f = document.getElementById('pdf').files[0]; const out = document.getElementById('result');\
+           if (!f) { out.textContent = 'ファイルを選んでください。'; return; }\
+           const r = await fetch('/api/v1/public/verify-certificate', {method: 'POST', headers: {'content-type': 'application/pdf'}, body: f});\
+           const v = await r.json();\
+           out.className = v.genuine ? '' : 'error';\
+           out.textContent = v.genuine ? `真正な証明書です(団体コード ${v.tenant}、発行番号 ${v.issue_number}、発行日 ${v.issue_date})。` : `確認できません: ${v.message}`;\
+         });\
+         </script>",
+    )
+}

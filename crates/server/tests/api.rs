@@ -806,6 +806,181 @@ async fn resident_changes_history_and_protection(db: Db) {
     s.stop().await;
 }
 
+async fn certificates_are_issued_signed_and_verifiable(db: Db) {
+    let s = TestServer::start(db).await;
+    let a = tenant_a();
+    let admin = s.login(Some(&a), "admin").await;
+    let clerk = s.login(Some(&a), "clerk").await;
+    let household = "H-山田";
+    let request = json!({"kind": "resident_copy", "household_id": household, "requester": "本人", "purpose": "勤務先提出"});
+    // Without the issuer's title and name there is nothing to sign as.
+    let r = clerk
+        .post(s.url("/api/v1/certificates"))
+        .json(&request)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    for (key, value) in [
+        ("certificate.issuer_title", "深川市長"),
+        ("certificate.issuer_name", "山下 貴史"),
+    ] {
+        let r = admin
+            .put(s.url(&format!("/api/v1/settings/{key}")))
+            .json(&json!({"value": value}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    }
+    let issue = |body: Value| {
+        let req = clerk.post(s.url("/api/v1/certificates")).json(&body);
+        async move {
+            let r = req.send().await.expect("send");
+            assert_eq!(r.status(), StatusCode::OK, "{:?}", r.headers());
+            assert_eq!(r.headers()["content-type"], "application/pdf");
+            let number = r.headers()["x-issue-number"]
+                .to_str()
+                .expect("number")
+                .to_string();
+            let digest = r.headers()["x-certified-digest"]
+                .to_str()
+                .expect("digest")
+                .to_string();
+            (number, digest, r.bytes().await.expect("pdf").to_vec())
+        }
+    };
+    let (n1, d1, pdf1) = issue(request.clone()).await;
+    let (n2, d2, _) = issue(request.clone()).await;
+    assert_ne!(n1, n2, "every certificate has its own 発行番号");
+    assert_eq!(d1, d2, "the same request certifies the same content");
+    assert!(pdf1.starts_with(b"%PDF-"));
+
+    // Anyone can verify it; the answer discloses no personal data.
+    let verify = |pdf: Vec<u8>| {
+        let req = reqwest::Client::new()
+            .post(s.url("/api/v1/public/verify-certificate"))
+            .header("content-type", "application/pdf")
+            .body(pdf);
+        async move {
+            req.send()
+                .await
+                .expect("send")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let v = verify(pdf1.clone()).await;
+    assert_eq!(v["genuine"], true, "{v}");
+    assert_eq!(v["issue_number"], n1.as_str());
+    assert!(
+        !v.to_string().contains("山田") && !v.to_string().contains("花子"),
+        "{v}"
+    );
+    let mut forged = pdf1.clone();
+    let at = forged
+        .windows(4)
+        .position(|w| w == b"MKC1")
+        .expect("payload");
+    forged[at + 10] ^= 0x01;
+    assert_eq!(verify(forged).await["genuine"], false);
+    assert_eq!(verify(b"not a pdf".to_vec()).await["genuine"], false);
+
+    // Rotation: old certificates keep verifying; new ones use the new key.
+    let old_keys: Value = reqwest::get(s.url(&format!("/api/v1/public/tenants/{a}/signing-keys")))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(old_keys.as_array().expect("keys").len(), 1);
+    let rotated: Value = admin
+        .post(s.url("/api/v1/signing-keys/rotate"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(verify(pdf1).await["genuine"], true);
+    let (_, _, pdf3) = issue(request.clone()).await;
+    assert_eq!(verify(pdf3).await["key_id"], rotated["key_id"]);
+
+    // The ledger and the access log hold every issuance.
+    let auditor = s.login(Some(&a), "auditor").await;
+    let log: Value = auditor
+        .get(s.url("/api/v1/access-log?action=issue"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        log.as_array().expect("list").len(),
+        15,
+        "3 certificates × 5 members: {log}"
+    );
+
+    // 支援措置: refused to a third party, with the refusal logged.
+    let code = common::resident_code(1_000_000_001);
+    let all = s.login(Some(&a), "all").await;
+    let today = chrono::Utc::now().date_naive();
+    let r = all.post(s.url(&format!("/api/v1/residents/{code}/changes")))
+        .json(&json!({"change": "protect", "until": (today + chrono::Duration::days(365)).to_string(), "reason": "DV", "effective_date": today.to_string()}))
+        .send().await.expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    let third = json!({"kind": "resident_copy", "resident_codes": [code], "requester": "第三者", "purpose": "債権回収"});
+    let r = all
+        .post(s.url("/api/v1/certificates"))
+        .json(&third)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let refused: Value = auditor
+        .get(s.url(&format!(
+            "/api/v1/access-log?action=issue&subject=resident:{code}"
+        )))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        refused
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|l| l["detail"] == "refused: 支援措置"),
+        "{refused}"
+    );
+    let own = json!({"kind": "resident_copy", "resident_codes": [code], "requester": "本人", "purpose": "本人確認"});
+    assert_eq!(
+        all.post(s.url("/api/v1/certificates"))
+            .json(&own)
+            .send()
+            .await
+            .expect("send")
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        clerk
+            .post(s.url("/api/v1/certificates"))
+            .json(&own)
+            .send()
+            .await
+            .expect("send")
+            .status(),
+        StatusCode::FORBIDDEN,
+        "a clerk does not handle protected residents"
+    );
+    s.stop().await;
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite { $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Db::Sqlite).await } )* }
@@ -824,6 +999,7 @@ on_both_backends!(
     logout_ends_the_session_on_the_server,
     staff_accounts_are_managed_by_the_admin,
     resident_changes_history_and_protection,
+    certificates_are_issued_signed_and_verifiable,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,6 +18,7 @@
 //! - Projections can be dropped and rebuilt from the ledger at any time.
 
 mod backend;
+mod certificates;
 mod error;
 mod export;
 mod platform;
@@ -27,6 +28,7 @@ mod shipping;
 mod tenant;
 
 pub use backend::{Backend, BackendKind};
+pub use certificates::{IssuedRow, PublicKeyRow};
 pub use error::StoreError;
 pub use platform::{Operator, TenantInfo};
 pub use rows::{AccessFilter, AccessLogRow, Chain, ResidentQuery, SettingChange};

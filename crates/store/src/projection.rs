@@ -8,7 +8,9 @@ use murakumo_core::TenantCode;
 use murakumo_ledger::{Entry, EventCodec};
 use std::collections::{HashMap, HashSet};
 
-use murakumo_resident::{Record, ResidentEvent, Status, normalize_kana, normalize_name};
+use murakumo_resident::{
+    CertificateIssued, Record, ResidentEvent, Status, normalize_kana, normalize_name,
+};
 use murakumo_tenancy::TenancyEvent;
 use sqlx::{Any, Row, Transaction};
 
@@ -26,7 +28,7 @@ const PROJECTION_TABLES: &[&str] = &[
 
 /// Bump when a projection's tables or meaning change: every tenant is then
 /// rebuilt from its ledger when the store opens.
-pub(crate) const PROJECTION_VERSION: &str = "2";
+pub(crate) const PROJECTION_VERSION: &str = "3";
 
 pub(crate) async fn clear(
     tx: &mut Transaction<'static, Any>,
@@ -76,6 +78,24 @@ impl Projector {
             }
             if let Some(ev) = TenancyEvent::decode(&e.kind, e.version, &e.payload)? {
                 apply_tenancy(tx, tenant, e, ev).await?;
+            }
+            if let Some(c) = CertificateIssued::decode(&e.kind, e.version, &e.payload)? {
+                sqlx::query(
+                    "INSERT INTO certificates (tenant_code, issue_number, seq, kind, subjects, digest, key_id, issue_date, actor) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(tenant.as_str())
+                .bind(c.issue_number.as_str())
+                .bind(e.seq as i64)
+                .bind(c.kind.as_str())
+                .bind(c.subjects.join(","))
+                .bind(c.digest.as_str())
+                .bind(c.key_id.as_str())
+                .bind(date_str(e.effective_date))
+                .bind(e.actor.as_str())
+                .execute(&mut **tx)
+                .await
+                .map_err(|err| StoreError::on_unique(err, || format!("発行番号 {} was issued before", c.issue_number)))?;
             }
             // Kinds of other domains are not projected here.
         }

@@ -5,6 +5,7 @@
 
 mod access_log;
 mod backup_target;
+mod certificates;
 mod ledger;
 mod platform;
 mod residents;
@@ -36,6 +37,7 @@ pub(crate) use residents::log as log_access;
         (name = "tenant", description = "The caller's municipality: settings, staff, ledger"),
         (name = "resident", description = "住民記録"),
         (name = "audit", description = "The access log"),
+        (name = "public", description = "No login: certificate verification for banks and other offices"),
     )
 )]
 struct ApiDoc;
@@ -85,6 +87,10 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(residents::resident_history))
         .routes(routes!(residents::change_resident))
         .routes(routes!(residents::get_household))
+        .routes(routes!(certificates::issue_certificate))
+        .routes(routes!(certificates::rotate_signing_key))
+        .routes(routes!(certificates::public_keys))
+        .routes(routes!(certificates::verify_certificate))
         .routes(routes!(access_log::search_access_log))
         .routes(routes!(ledger::ledger_head))
         .routes(routes!(ledger::verify_ledger))

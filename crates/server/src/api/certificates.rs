@@ -1,0 +1,500 @@
+//! 証明書: issuing 住民票の写し, 記載事項証明書 and 除票の写し as signed
+//! PDFs, publishing each tenant's public keys, and verifying a PDF without
+//! disclosing anything in it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{NaiveDate, Utc};
+use murakumo_core::{TenantCode, WarekiDate};
+use murakumo_documents::{
+    Address, Certificate, CertificateKind, CertificateOptions, Member, Renderer, Sex as DocSex,
+    SigningKeyPair, VerifyingKey, verify_report,
+};
+use murakumo_resident::{CertificateIssued, Citizenship, EntryReason, Record, Sex, Status};
+use murakumo_tenancy::{AccessAction, Permission};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::residents::log;
+use super::settings::entry;
+use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
+use crate::session::StaffSession;
+use crate::state::AppState;
+
+/// The renderer holds the parsed IPAmj明朝 font: loaded once per process.
+fn renderer() -> ApiResult<Arc<Renderer>> {
+    static RENDERER: OnceLock<Result<Arc<Renderer>, String>> = OnceLock::new();
+    RENDERER
+        .get_or_init(|| Renderer::system().map(Arc::new).map_err(|e| e.to_string()))
+        .clone()
+        .map_err(|e| ApiError::internal(format!("certificates cannot be printed: {e}")))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CertificateRequest {
+    /// `resident_copy` (住民票の写し), `record_statement` (住民票記載事項証明書)
+    /// or `removed_copy` (除票の写し).
+    pub kind: String,
+    /// The people to certify (住民票コード). Omit and give `household_id` for
+    /// the whole household.
+    pub resident_codes: Option<Vec<String>>,
+    /// The whole household (世帯全員).
+    pub household_id: Option<String>,
+    /// Certify the record as it stood on this date; today if omitted.
+    pub as_of: Option<NaiveDate>,
+    #[serde(default)]
+    pub include_honseki: bool,
+    #[serde(default = "yes")]
+    pub include_relationship: bool,
+    #[serde(default)]
+    pub include_resident_code: bool,
+    /// 請求者: `本人`, `同一世帯`, `代理人`, `第三者` or `公用`.
+    pub requester: String,
+    /// 利用目的
+    pub purpose: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+const REQUESTERS: [&str; 5] = ["本人", "同一世帯", "代理人", "第三者", "公用"];
+
+fn member(r: &Record, include_honseki: bool) -> Member {
+    let (honseki, head) = match &r.person.citizenship {
+        Citizenship::Japanese { honseki, hittosha } if include_honseki => {
+            (Some(honseki.clone()), Some(hittosha.clone()))
+        }
+        _ => (None, None),
+    };
+    let previous = match &r.entry_reason {
+        EntryReason::MoveIn { previous_address }
+        | EntryReason::MoveInNotice {
+            previous_address, ..
+        } => Some(previous_address.clone()),
+        _ => None,
+    };
+    let mut notes = Vec::new();
+    if let Status::Removed { reason, date } = &r.status {
+        notes.push(format!(
+            "{} {}",
+            murakumo_documents::wareki(*date),
+            reason.label_ja()
+        ));
+    }
+    if let Citizenship::Foreign {
+        nationality,
+        residence_status,
+        period_until,
+    } = &r.person.citizenship
+    {
+        notes.push(format!(
+            "国籍・地域 {nationality}　在留資格 {residence_status}"
+        ));
+        if let Some(until) = period_until {
+            notes.push(format!(
+                "在留期間の満了日 {}",
+                murakumo_documents::wareki(*until)
+            ));
+        }
+    }
+    Member {
+        name: r.full_name(),
+        kana: r.full_kana(),
+        birth_date: r.person.birth_date,
+        sex: match r.person.sex {
+            Sex::Male => DocSex::Male,
+            Sex::Female => DocSex::Female,
+            Sex::Other => DocSex::Unstated,
+        },
+        relationship: r.relationship.clone(),
+        resident_code: Some(r.resident_code.clone()),
+        individual_number: None,
+        honseki,
+        honseki_head: head,
+        became_resident_date: Some(r.became_resident),
+        previous_address: previous,
+        notes,
+    }
+}
+
+/// Issues a certificate as a signed PDF (`application/pdf`). The issuance is
+/// recorded in the ledger (who, for whom, why, digest) and the access log.
+/// Certificates of residents under 支援措置 are refused to third parties.
+#[utoipa::path(post, path = "/api/v1/certificates", tag = "resident", request_body = CertificateRequest,
+    responses(
+        (status = 200, description = "the PDF; headers x-issue-number and x-certified-digest", content_type = "application/pdf"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn issue_certificate(
+    State(state): State<AppState>,
+    session: StaffSession,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<CertificateRequest>,
+) -> ApiResult<Response> {
+    session.require(Permission::CertificateIssue)?;
+    let kind = match req.kind.as_str() {
+        "resident_copy" => CertificateKind::ResidentCopy,
+        "record_statement" => CertificateKind::ResidentRecordStatement,
+        "removed_copy" => CertificateKind::RemovedRecordCopy,
+        _ => {
+            return Err(ApiError::invalid(
+                "kind",
+                "use resident_copy, record_statement or removed_copy",
+            ));
+        }
+    };
+    if !REQUESTERS.contains(&req.requester.as_str()) {
+        return Err(ApiError::invalid(
+            "requester",
+            format!("use one of {}", REQUESTERS.join(", ")),
+        ));
+    }
+    if req.purpose.trim().is_empty() {
+        return Err(ApiError::invalid(
+            "purpose",
+            "state the purpose of the request (利用目的)",
+        ));
+    }
+    let today = Utc::now().date_naive();
+    let as_of = req.as_of.unwrap_or(today);
+    if as_of > today {
+        return Err(ApiError::invalid(
+            "as_of",
+            "a certificate cannot be as of a future date",
+        ));
+    }
+    let ts = state.store.tenant(&session.tenant);
+    let (codes, whole_household) = match (&req.resident_codes, &req.household_id) {
+        (Some(codes), None) if !codes.is_empty() => (codes.clone(), false),
+        (None, Some(h)) => (
+            ts.household(h)
+                .await?
+                .into_iter()
+                .map(|r| r.resident_code)
+                .collect::<Vec<_>>(),
+            true,
+        ),
+        _ => {
+            return Err(ApiError::invalid(
+                "resident_codes",
+                "give either resident_codes or household_id",
+            ));
+        }
+    };
+    if codes.is_empty() {
+        return Err(ApiError::not_found(
+            "no current household with this id in your municipality",
+        ));
+    }
+    let mut records = Vec::new();
+    for code in &codes {
+        let current = ts.resident(code).await?.ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no resident with 住民票コード {code} in your municipality"
+            ))
+        })?;
+        if current.protected_on(today) {
+            let third_party = !matches!(req.requester.as_str(), "本人" | "公用");
+            if third_party || !session.staff.can(Permission::ProtectedResidentView) {
+                log(
+                    &state,
+                    &session,
+                    &headers,
+                    AccessAction::Issue,
+                    [format!("resident:{code}")],
+                    "refused: 支援措置",
+                )
+                .await?;
+                return Err(ApiError::forbidden(if third_party {
+                    "支援措置の対象者の証明書は、本人以外からの請求には交付できません (protected resident: refused to third parties)"
+                } else {
+                    "支援措置の対象者の証明書は住民記録責任者が交付します (a 住民記録 supervisor must issue this)"
+                }));
+            }
+        }
+        let record = ts.resident_as_of(code, as_of).await?.ok_or_else(|| {
+            ApiError::not_found(format!("{code} was not in the register on {as_of}"))
+        })?;
+        match (kind, record.is_removed()) {
+            (CertificateKind::RemovedRecordCopy, false) => {
+                return Err(ApiError::invalid(
+                    "kind",
+                    format!("{code} is not a removed record (除票) on {as_of}"),
+                ));
+            }
+            (CertificateKind::ResidentCopy | CertificateKind::ResidentRecordStatement, true) => {
+                return Err(ApiError::invalid(
+                    "kind",
+                    format!("{code} is a removed record (除票) on {as_of}: issue a removed_copy"),
+                ));
+            }
+            _ => {}
+        }
+        records.push(record);
+    }
+    records.sort_by_key(|r| (r.relationship != "世帯主", r.person.birth_date));
+
+    let settings = state.settings(&session.tenant).await?;
+    let setting = |key: &str| {
+        settings.iter().find(|s| s.key == key).and_then(|s| s.value.clone()).ok_or_else(|| {
+            ApiError::conflict(format!(
+                "the setting {key} is not set for your municipality; the administrator (団体管理者) sets it under 設定"
+            ))
+        })
+    };
+    let (issuer_title, issuer_name) = (
+        setting("certificate.issuer_title")?,
+        setting("certificate.issuer_name")?,
+    );
+    let key = signing_key(&state, &session.tenant).await?;
+    let series = WarekiDate::from_gregorian(today).map_or(today.format("%Y").to_string(), |w| {
+        format!("{}{}", w.era().letter(), w.year())
+    });
+    let number = ts.next_issue_number(&series).await?;
+    let issue_number = format!("{series}-{number:07}");
+    let info = state.store.tenant_info(&session.tenant).await?;
+    let head = records
+        .iter()
+        .find(|r| r.relationship == "世帯主")
+        .unwrap_or(&records[0]);
+    let cert = Certificate {
+        kind,
+        tenant_code: session.tenant.to_string(),
+        tenant_name: info.name,
+        issuer_title,
+        issuer_name,
+        issue_number: issue_number.clone(),
+        issue_date: today,
+        issue_time: Some(Utc::now().time()),
+        as_of,
+        household_head: head.full_name(),
+        address: Address {
+            text: head.address.text.clone(),
+            katagaki: Some(head.address.katagaki.clone()).filter(|k| !k.is_empty()),
+        },
+        members: records
+            .iter()
+            .map(|r| member(r, req.include_honseki))
+            .collect(),
+        options: CertificateOptions {
+            whole_household,
+            honseki: req.include_honseki,
+            relationship: req.include_relationship,
+            resident_code: req.include_resident_code,
+            individual_number: false,
+        },
+        seal_registration_number: None,
+        seal_image: None,
+        official_seal_image: None,
+    };
+    let renderer = renderer()?;
+    let issued = tokio::task::spawn_blocking(move || renderer.issue(&cert, &key))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::invalid("resident_codes", e.to_string()))?;
+    let digest = hex_digest(&issued.payload.digest);
+    let event = CertificateIssued {
+        issue_number: issue_number.clone(),
+        kind: req.kind.clone(),
+        subjects: codes.clone(),
+        as_of,
+        requester: req.requester.clone(),
+        purpose: req.purpose.clone(),
+        digest: digest.clone(),
+        key_id: issued.payload.key_id.clone(),
+    };
+    ts.append(vec![entry(&session, &event)]).await?;
+    log(
+        &state,
+        &session,
+        &headers,
+        AccessAction::Issue,
+        codes.iter().map(|c| format!("resident:{c}")),
+        &issue_number,
+    )
+    .await?;
+    metrics::counter!("murakumo_certificates_issued_total").increment(1);
+    let mut resp = ([(header::CONTENT_TYPE, "application/pdf")], issued.pdf).into_response();
+    if let Ok(v) = HeaderValue::from_str(&issue_number) {
+        resp.headers_mut().insert("x-issue-number", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&digest) {
+        resp.headers_mut().insert("x-certified-digest", v);
+    }
+    Ok(resp)
+}
+
+fn hex_digest(d: &[u8; 32]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The tenant's active signing key; the first issuance creates one.
+async fn signing_key(state: &AppState, tenant: &TenantCode) -> ApiResult<SigningKeyPair> {
+    let ts = state.store.tenant(tenant);
+    if let Some((_, secret)) = ts.active_signing_key().await? {
+        let bytes: [u8; 32] = secret
+            .as_slice()
+            .try_into()
+            .map_err(|_| ApiError::internal("the stored signing key is damaged; rotate the key"))?;
+        return Ok(SigningKeyPair::from_secret_bytes(&bytes));
+    }
+    rotate(state, tenant).await
+}
+
+async fn rotate(state: &AppState, tenant: &TenantCode) -> ApiResult<SigningKeyPair> {
+    let key = SigningKeyPair::generate(&mut rand_core::OsRng);
+    state
+        .store
+        .tenant(tenant)
+        .rotate_signing_key(
+            key.key_id(),
+            key.verifying_key().as_bytes(),
+            &key.secret_bytes(),
+        )
+        .await?;
+    Ok(key)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PublicKeyView {
+    pub key_id: String,
+    /// Ed25519 public key, hex.
+    pub public_key: String,
+    pub created_at: String,
+    /// Retired keys still verify what they signed.
+    pub retired_at: Option<String>,
+}
+
+/// Starts signing with a new key (団体管理者). Certificates signed with the
+/// old one keep verifying.
+#[utoipa::path(post, path = "/api/v1/signing-keys/rotate", tag = "tenant",
+    responses((status = 200, body = PublicKeyView), (status = 403, body = ErrorBody)))]
+pub async fn rotate_signing_key(
+    State(state): State<AppState>,
+    session: StaffSession,
+) -> ApiResult<Json<PublicKeyView>> {
+    session.require(Permission::SettingsManage)?;
+    let key = rotate(&state, &session.tenant).await?;
+    Ok(Json(PublicKeyView {
+        key_id: key.key_id().to_string(),
+        public_key: hex_digest(key.verifying_key().as_bytes()),
+        created_at: Utc::now().to_rfc3339(),
+        retired_at: None,
+    }))
+}
+
+/// A municipality's public certificate keys (no login needed): banks and
+/// other offices use them to check certificates offline.
+#[utoipa::path(get, path = "/api/v1/public/tenants/{code}/signing-keys", tag = "public",
+    params(("code" = String, Path, description = "全国地方公共団体コード")),
+    responses((status = 200, body = [PublicKeyView]), (status = 404, body = ErrorBody)))]
+pub async fn public_keys(
+    State(state): State<AppState>,
+    ApiPath(code): ApiPath<String>,
+) -> ApiResult<Json<Vec<PublicKeyView>>> {
+    let code = TenantCode::parse(&code).map_err(|e| ApiError::invalid("code", e.to_string()))?;
+    state.store.tenant_info(&code).await?;
+    let keys = state.store.tenant(&code).public_keys().await?;
+    Ok(Json(
+        keys.into_iter()
+            .map(|k| PublicKeyView {
+                key_id: k.key_id,
+                public_key: k.public_key.iter().map(|b| format!("{b:02x}")).collect(),
+                created_at: k.created_at.to_rfc3339(),
+                retired_at: k.retired_at.map(|t| t.to_rfc3339()),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VerificationView {
+    /// Signed by the municipality and unaltered.
+    pub genuine: bool,
+    /// What was checked, or why it failed. Never personal data.
+    pub message: String,
+    pub tenant: Option<String>,
+    pub issue_number: Option<String>,
+    pub issue_date: Option<NaiveDate>,
+    pub key_id: Option<String>,
+}
+
+/// Checks whether a certificate PDF (request body, `application/pdf`) is
+/// genuine and unaltered. Answers only that — never the personal data in it.
+#[utoipa::path(post, path = "/api/v1/public/verify-certificate", tag = "public",
+    request_body(content = Vec<u8>, content_type = "application/pdf"),
+    responses((status = 200, body = VerificationView)))]
+pub async fn verify_certificate(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> ApiResult<Json<VerificationView>> {
+    Ok(Json(verify_pdf(&state, body.to_vec()).await?))
+}
+
+/// Verifies with the keys in this platform's database.
+pub(crate) async fn verify_pdf(state: &AppState, pdf: Vec<u8>) -> ApiResult<VerificationView> {
+    // First pass: learn which tenant and key the PDF names.
+    let wanted = std::sync::Mutex::new(None::<String>);
+    let _ = verify_report(
+        &pdf,
+        &|tenant, _| {
+            *wanted.lock().unwrap_or_else(|p| p.into_inner()) = Some(tenant.to_string());
+            None
+        },
+        None,
+    );
+    let mut keys: HashMap<String, VerifyingKey> = HashMap::new();
+    let tenant = wanted.into_inner().unwrap_or_else(|p| p.into_inner());
+    if let Some(t) = tenant.as_deref().and_then(|t| TenantCode::parse(t).ok()) {
+        if state.store.tenant_info(&t).await.is_ok() {
+            for k in state.store.tenant(&t).public_keys().await? {
+                if let Ok(bytes) = <[u8; 32]>::try_from(k.public_key.as_slice()) {
+                    if let Ok(vk) = VerifyingKey::from_bytes(&bytes) {
+                        keys.insert(k.key_id, vk);
+                    }
+                }
+            }
+        }
+    }
+    let tenant_for_lookup = tenant.clone().unwrap_or_default();
+    let renderer = renderer().ok();
+    let report = tokio::task::spawn_blocking(move || {
+        verify_report(
+            &pdf,
+            &|t, key_id| {
+                if t == tenant_for_lookup {
+                    keys.get(key_id).copied()
+                } else {
+                    None
+                }
+            },
+            renderer.as_deref(),
+        )
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(match &report.0 {
+        Ok(v) => VerificationView {
+            genuine: true,
+            message: report.to_string(),
+            tenant: Some(v.tenant_code.clone()),
+            issue_number: Some(v.issue_number.clone()),
+            issue_date: Some(v.issue_date),
+            key_id: Some(v.key_id.clone()),
+        },
+        Err(_) => VerificationView {
+            genuine: false,
+            message: report.to_string(),
+            tenant: None,
+            issue_number: None,
+            issue_date: None,
+            key_id: None,
+        },
+    })
+}

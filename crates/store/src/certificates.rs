@@ -1,0 +1,161 @@
+//! Certificate support: per-tenant signing keys, 発行番号 counters, and
+//! lookup of issued certificates.
+
+use murakumo_ledger::RecordedAt;
+use sqlx::Row;
+
+use crate::{StoreError, TenantStore};
+
+/// A public signing key of a tenant, as published for verifiers.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PublicKeyRow {
+    pub key_id: String,
+    pub public_key: Vec<u8>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub retired_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// An issued certificate as the read model holds it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct IssuedRow {
+    pub issue_number: String,
+    pub seq: u64,
+    pub kind: String,
+    pub subjects: Vec<String>,
+    pub digest: String,
+    pub key_id: String,
+    pub issue_date: String,
+    pub actor: String,
+}
+
+impl TenantStore<'_> {
+    /// The key certificates are signed with now: (key_id, secret bytes).
+    pub async fn active_signing_key(&self) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let row = sqlx::query(
+            "SELECT key_id, secret_key FROM signing_keys WHERE tenant_code = $1 AND retired_at IS NULL \
+             ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(self.tenant.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.map(|r| Ok((r.try_get("key_id")?, r.try_get("secret_key")?)))
+            .transpose()
+    }
+
+    /// Adds a new signing key and retires the previous ones (they keep
+    /// verifying what they signed).
+    pub async fn rotate_signing_key(
+        &self,
+        key_id: &str,
+        public: &[u8],
+        secret: &[u8],
+    ) -> Result<(), StoreError> {
+        let now = RecordedAt::now().0;
+        let mut tx = self.begin(true).await?;
+        sqlx::query(
+            "UPDATE signing_keys SET retired_at = $2 WHERE tenant_code = $1 AND retired_at IS NULL",
+        )
+        .bind(self.tenant.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO signing_keys (tenant_code, key_id, public_key, secret_key, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(self.tenant.as_str())
+        .bind(key_id)
+        .bind(public)
+        .bind(secret)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::on_unique(e, || format!("signing key {key_id} exists already")))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every public key of the tenant, newest first.
+    pub async fn public_keys(&self) -> Result<Vec<PublicKeyRow>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let rows = sqlx::query(
+            "SELECT key_id, public_key, created_at, retired_at FROM signing_keys WHERE tenant_code = $1 \
+             ORDER BY created_at DESC",
+        )
+        .bind(self.tenant.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| {
+                let retired: Option<i64> = r.try_get("retired_at")?;
+                Ok(PublicKeyRow {
+                    key_id: r.try_get("key_id")?,
+                    public_key: r.try_get("public_key")?,
+                    created_at: RecordedAt(r.try_get("created_at")?).to_datetime(),
+                    retired_at: retired.map(|t| RecordedAt(t).to_datetime()),
+                })
+            })
+            .collect()
+    }
+
+    /// Takes the next number of a series (e.g. a fiscal year). A number is
+    /// never handed out twice; one whose certificate failed to print is
+    /// skipped, and the gap is visible in the ledger.
+    pub async fn next_issue_number(&self, series: &str) -> Result<u64, StoreError> {
+        let mut tx = self.begin(true).await?;
+        sqlx::query(
+            "INSERT INTO issue_counters (tenant_code, series, next_number) VALUES ($1, $2, 1) \
+             ON CONFLICT (tenant_code, series) DO UPDATE SET next_number = issue_counters.next_number + 1",
+        )
+        .bind(self.tenant.as_str())
+        .bind(series)
+        .execute(&mut *tx)
+        .await?;
+        let n: i64 = sqlx::query(
+            "SELECT next_number FROM issue_counters WHERE tenant_code = $1 AND series = $2",
+        )
+        .bind(self.tenant.as_str())
+        .bind(series)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("next_number")?;
+        tx.commit().await?;
+        Ok(n as u64)
+    }
+
+    pub async fn issued_certificate(
+        &self,
+        issue_number: &str,
+    ) -> Result<Option<IssuedRow>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let row = sqlx::query(
+            "SELECT issue_number, seq, kind, subjects, digest, key_id, issue_date, actor FROM certificates \
+             WHERE tenant_code = $1 AND issue_number = $2",
+        )
+        .bind(self.tenant.as_str())
+        .bind(issue_number)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.map(|r| {
+            let subjects: String = r.try_get("subjects")?;
+            Ok(IssuedRow {
+                issue_number: r.try_get("issue_number")?,
+                seq: r.try_get::<i64, _>("seq")? as u64,
+                kind: r.try_get("kind")?,
+                subjects: subjects
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                digest: r.try_get("digest")?,
+                key_id: r.try_get("key_id")?,
+                issue_date: r.try_get("issue_date")?,
+                actor: r.try_get("actor")?,
+            })
+        })
+        .transpose()
+    }
+}
