@@ -23,7 +23,7 @@
 //!    length, the nonce, the `key_id`, its key share, its shard, and a BLAKE3
 //!    hash over all of that — Reed–Solomon by itself detects no corruption.
 //!
-//! The wire format is given byte by byte in `DESIGN.md` beside this crate.
+//! The wire format is given byte by byte in `docs/design/dispersal.md` beside this crate.
 //!
 //! # Threat model
 //!

@@ -1,4 +1,4 @@
-//! The [`Share`] type and its wire format (see `DESIGN.md`, "Wire format").
+//! The [`Share`] type and its wire format (see `docs/design/dispersal.md`, "Wire format").
 
 use core::fmt;
 
@@ -77,7 +77,7 @@ impl Share {
         self.object_len
     }
 
-    /// The share in its wire format (see `DESIGN.md`). The stored hash is
+    /// The share in its wire format (see `docs/design/dispersal.md`). The stored hash is
     /// written as it is, so a damaged share stays detectably damaged.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(SHARE_OVERHEAD + self.key_id.len() + self.shard.len());

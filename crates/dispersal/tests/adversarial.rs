@@ -114,7 +114,7 @@ fn one_share_with_the_key_id_reveals_nothing() {
     let shares = split(&object, key_id).expect("split");
     for s in &shares {
         let bytes = s.to_bytes();
-        // Layout (DESIGN.md): nonce at 16..40, key share and shard after the key_id.
+        // Layout (docs/design/dispersal.md): nonce at 16..40, key share and shard after the key_id.
         let k = 42 + key_id.len();
         let nonce = XNonce::try_from(&bytes[16..40]).expect("24 bytes");
         let key_share: [u8; 32] = bytes[k..k + 32].try_into().expect("32 bytes");
