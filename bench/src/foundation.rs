@@ -133,7 +133,7 @@ pub fn peer_runs(engine: Engine, batch: usize) -> Vec<PlainRun> {
 pub fn peer_label(run: PlainRun) -> String {
     let method = match run.method {
         Method::Insert(Placeholders::Native) => "INSERT",
-        Method::Insert(Placeholders::Numbered) => "INSERT $n",
+        Method::Insert(Placeholders::Numbered) => "INSERT ?NNN",
         Method::Copy => "COPY",
         Method::Unnest => "UNNEST",
     };

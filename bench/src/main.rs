@@ -4,6 +4,7 @@
 //!
 //! Timings live here and nowhere else: tests never assert on time.
 
+mod backup;
 mod foundation;
 mod peer;
 mod population;
@@ -39,6 +40,29 @@ enum Bench {
         #[arg(long, value_enum, default_value_t = Backend::Both)]
         backend: Backend,
         /// Results file whose `foundation` section this run replaces.
+        #[arg(long, default_value = "bench/RESULTS.md")]
+        out: PathBuf,
+    },
+    /// Daily incremental backups of a city (an ordinary and a month-end
+    /// day), full backup and restore, against restic and borg (issue 6).
+    Backup {
+        /// Residents of the generated city.
+        #[arg(long, default_value_t = 190_000)]
+        residents: usize,
+        /// Residents per `append` call while loading the city.
+        #[arg(long, default_value_t = 1_000)]
+        batch: usize,
+        /// Records touched by the month-end batch.
+        #[arg(long, default_value_t = 20_000)]
+        batch_records: usize,
+        /// The `murakumo` binary (build it with
+        /// `cargo build --release -p murakumo-cli`).
+        #[arg(long, default_value = "target/release/murakumo")]
+        murakumo: PathBuf,
+        /// Skip restic and borg.
+        #[arg(long)]
+        no_peers: bool,
+        /// Results file whose `backup` section this run replaces.
         #[arg(long, default_value = "bench/RESULTS.md")]
         out: PathBuf,
     },
@@ -95,6 +119,40 @@ async fn main() -> anyhow::Result<()> {
                 &out,
                 "foundation",
                 &report::section(&machine, &report::load_average(), &command, &opts, &reports),
+            )?;
+            eprintln!("results written to {}", out.display());
+        }
+        Bench::Backup {
+            residents,
+            batch,
+            batch_records,
+            murakumo,
+            no_peers,
+            out,
+        } => {
+            anyhow::ensure!(residents > 0 && batch > 0, "sizes must be positive");
+            let opts = backup::Options {
+                residents,
+                batch,
+                day: backup::DayMix::ORDINARY,
+                batch_records,
+                murakumo,
+                peers: !no_peers,
+            };
+            let machine = report::Machine::probe();
+            let r = backup::run(&opts).await?;
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            let command = format!(
+                "cargo build --release -p murakumo-cli -p murakumo-bench\n\
+                 target/release/murakumo-bench {}",
+                args.join(" ")
+            );
+            println!("\n{}", backup::table(&r));
+            println!("{}", backup::aims(&r));
+            report::write_section(
+                &out,
+                "backup",
+                &backup::section(&machine, &report::load_average(), &command, &r),
             )?;
             eprintln!("results written to {}", out.display());
         }

@@ -53,12 +53,15 @@ pub enum Tables {
 /// How parameters are written in the SQL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Placeholders {
-    /// What a plain program writes for its engine: `?` on SQLite, `$n` on
-    /// PostgreSQL.
+    /// What a plain program writes for its engine: bare `?` on SQLite, `$n`
+    /// on PostgreSQL.
     Native,
-    /// `$n` on both, as the store writes them (sqlx's `Any` driver). On
-    /// SQLite, binding `$n` costs O(parameters) per parameter: sqlx asks
-    /// `sqlite3_bind_parameter_name` for each, which scans a list.
+    /// Numbered on both, as the store writes them: `?NNN` on SQLite, `$n` on
+    /// PostgreSQL. On SQLite, a numbered parameter (`?NNN`, `$n`, `:name`)
+    /// is a *named* one: sqlx asks `sqlite3_bind_parameter_name` for each
+    /// parameter it binds, and SQLite finds the name by scanning the list of
+    /// all of the statement's names, so binding a statement of P parameters
+    /// costs O(P²). Bare `?` has no name: O(P).
     Numbered,
 }
 
@@ -407,15 +410,18 @@ impl PeerDb {
         };
         match run.method {
             Method::Insert(placeholders) => {
-                let numbered =
-                    placeholders == Placeholders::Numbered || self.engine == Engine::Postgres;
+                let style = match (self.engine, placeholders) {
+                    (Engine::Postgres, _) => Style::Dollar,
+                    (Engine::Sqlite, Placeholders::Native) => Style::Bare,
+                    (Engine::Sqlite, Placeholders::Numbered) => Style::Question,
+                };
                 let start = Instant::now();
                 let mut tx = self.target.begin().await?;
                 for i in 0..pieces {
                     for t in tables {
                         let (from, to) = slice(t, i);
                         for chunk in t.rows[from..to].chunks(STATEMENT_ROWS) {
-                            self.insert(&mut tx, t, chunk, numbered).await?;
+                            self.insert(&mut tx, t, chunk, style).await?;
                         }
                     }
                     if run.commit_every.is_some() && i + 1 < pieces {
@@ -467,13 +473,13 @@ impl PeerDb {
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         t: &TableRows,
         rows: &[Vec<Value>],
-        numbered: bool,
+        style: Style,
     ) -> anyhow::Result<()> {
         let sql = format!(
             "INSERT INTO {} ({}) VALUES {}",
             self.target_table(&t.name),
             column_list(&t.columns),
-            placeholders(rows.len(), t.columns.len(), numbered)
+            placeholders(rows.len(), t.columns.len(), style)
         );
         let mut q = sqlx::query(&sql);
         for row in rows {
@@ -636,9 +642,19 @@ fn bytea_text(out: &mut String, bytes: &[u8]) {
     }
 }
 
-/// `($1, …, $cols), (…)` for `rows` rows, or `(?, …), (…)` if not
-/// `numbered`.
-fn placeholders(rows: usize, cols: usize, numbered: bool) -> String {
+/// How a placeholder is spelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Style {
+    /// `?`
+    Bare,
+    /// `$1`
+    Dollar,
+    /// `?1`
+    Question,
+}
+
+/// `(…, …), (…)` for `rows` rows of `cols` placeholders, numbered from 1.
+fn placeholders(rows: usize, cols: usize, style: Style) -> String {
     let mut out = String::with_capacity(rows * cols * 6);
     for r in 0..rows {
         out.push_str(if r == 0 { "(" } else { ", (" });
@@ -646,11 +662,12 @@ fn placeholders(rows: usize, cols: usize, numbered: bool) -> String {
             if c > 0 {
                 out.push_str(", ");
             }
-            if numbered {
-                let _ = write!(out, "${}", r * cols + c + 1);
-            } else {
-                out.push('?');
-            }
+            let n = r * cols + c + 1;
+            let _ = match style {
+                Style::Bare => write!(out, "?"),
+                Style::Dollar => write!(out, "${n}"),
+                Style::Question => write!(out, "?{n}"),
+            };
         }
         out.push(')');
     }
@@ -663,8 +680,9 @@ mod tests {
 
     #[test]
     fn placeholders_both_ways() {
-        assert_eq!(placeholders(2, 2, true), "($1, $2), ($3, $4)");
-        assert_eq!(placeholders(2, 2, false), "(?, ?), (?, ?)");
+        assert_eq!(placeholders(2, 2, Style::Dollar), "($1, $2), ($3, $4)");
+        assert_eq!(placeholders(2, 2, Style::Question), "(?1, ?2), (?3, ?4)");
+        assert_eq!(placeholders(2, 2, Style::Bare), "(?, ?), (?, ?)");
     }
 
     #[test]

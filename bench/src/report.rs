@@ -139,7 +139,7 @@ pub fn table(opts: &Options, reports: &[BackendReport]) -> String {
             Box::new(peer(all_per_batch)),
         ),
         (
-            "Peer: the same with `$n` placeholders, as the store binds them (SQLite): entries/s".into(),
+            "Peer: the same with numbered placeholders `?NNN`, as the store writes them (SQLite): entries/s".into(),
             Box::new(peer(run(Tables::All, Method::Insert(Placeholders::Numbered), true))),
         ),
         (
