@@ -684,3 +684,78 @@ fn dispersed_over_three_sites_any_two_restore_one_reveals_nothing() {
     ok(&d, &["restore", "--from", &repo]);
     assert_eq!(picture(&d), want);
 }
+
+/// Issues a 住民票の写し of one household through a running server and
+/// returns its certified digest.
+fn issue_household_copy(data: &Path, password: &str, as_of: &str) -> String {
+    let port = murakumo_testkit::free_port();
+    let mut child = murakumo(data, &["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    wait_port("127.0.0.1", port, &mut child);
+    let base = format!("http://127.0.0.1:{port}");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let digest = rt.block_on(async {
+        let c = reqwest::Client::new();
+        let login: serde_json::Value = c
+            .post(format!("{base}/api/v1/session"))
+            .json(&serde_json::json!({"tenant": HOKURYU, "login": "clerk", "password": password}))
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("json");
+        let token = login["token"].as_str().expect("token").to_string();
+        let found: serde_json::Value = c
+            .get(format!("{base}/api/v1/residents?kana=サ&limit=1"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("search")
+            .json()
+            .await
+            .expect("json");
+        let household = found[0]["household_id"].as_str().expect("a household").to_string();
+        let r = c
+            .post(format!("{base}/api/v1/certificates"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"kind": "resident_copy", "household_id": household, "as_of": as_of,
+                "requester": "本人", "purpose": "復元確認"}))
+            .send()
+            .await
+            .expect("issue");
+        assert_eq!(r.status(), reqwest::StatusCode::OK);
+        r.headers()["x-certified-digest"].to_str().expect("digest").to_string()
+    });
+    stop(child);
+    digest
+}
+
+#[test]
+fn certificates_after_restore_certify_the_same_content() {
+    let src = tempfile::tempdir().expect("tempdir");
+    demo(src.path());
+    let logins = std::fs::read_to_string(src.path().join("demo-logins.txt")).expect("logins");
+    let password = logins
+        .lines()
+        .find(|l| l.contains(HOKURYU) && l.contains("login: clerk "))
+        .and_then(|l| l.split("password: ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("clerk password")
+        .to_string();
+    let as_of = chrono::Utc::now().date_naive().to_string();
+    let before = issue_household_copy(src.path(), &password, &as_of);
+
+    let repo = tempfile::tempdir().expect("tempdir");
+    ok(src.path(), &["backup", "--to", &url(repo.path())]);
+    let dst = tempfile::tempdir().expect("tempdir");
+    ok(dst.path(), &["restore", "--from", &url(repo.path())]);
+    let after = issue_household_copy(dst.path(), &password, &as_of);
+    assert_eq!(
+        before, after,
+        "the restored instance certifies exactly the same content"
+    );
+}

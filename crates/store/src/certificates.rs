@@ -100,29 +100,57 @@ impl TenantStore<'_> {
             .collect()
     }
 
-    /// Takes the next number of a series (e.g. a fiscal year). A number is
-    /// never handed out twice; one whose certificate failed to print is
-    /// skipped, and the gap is visible in the ledger.
-    pub async fn next_issue_number(&self, series: &str) -> Result<u64, StoreError> {
+    /// Takes the next 発行番号 of a series (e.g. `R8`), as `R8-0000123`. A
+    /// number is never handed out twice: the counter is a cache, and never
+    /// goes below the highest number the ledger shows as issued (so after a
+    /// restore or on a promoted replica it continues, not restarts). A number
+    /// whose certificate failed to print is skipped, visibly.
+    pub async fn next_issue_number(&self, series: &str) -> Result<String, StoreError> {
+        let prefix = format!("{series}-");
         let mut tx = self.begin(true).await?;
-        sqlx::query(
-            "INSERT INTO issue_counters (tenant_code, series, next_number) VALUES ($1, $2, 1) \
-             ON CONFLICT (tenant_code, series) DO UPDATE SET next_number = issue_counters.next_number + 1",
-        )
-        .bind(self.tenant.as_str())
-        .bind(series)
-        .execute(&mut *tx)
-        .await?;
-        let n: i64 = sqlx::query(
+        // Lock the counter row (if any) first, as appends lock the chain head.
+        sqlx::query("UPDATE issue_counters SET next_number = next_number WHERE tenant_code = $1 AND series = $2")
+            .bind(self.tenant.as_str())
+            .bind(series)
+            .execute(&mut *tx)
+            .await?;
+        let counter: Option<i64> = sqlx::query(
             "SELECT next_number FROM issue_counters WHERE tenant_code = $1 AND series = $2",
         )
         .bind(self.tenant.as_str())
         .bind(series)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| r.try_get("next_number"))
+        .transpose()?;
+        // Numbers are zero-padded, so the greatest string is the greatest number.
+        let issued: Option<String> = sqlx::query(
+            "SELECT MAX(issue_number) AS top FROM certificates \
+             WHERE tenant_code = $1 AND issue_number >= $2 AND issue_number < $3",
+        )
+        .bind(self.tenant.as_str())
+        .bind(prefix.as_str())
+        .bind(format!("{series}."))
         .fetch_one(&mut *tx)
         .await?
-        .try_get("next_number")?;
+        .try_get("top")?;
+        let after_issued = issued
+            .as_deref()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|n| n.parse::<i64>().ok())
+            .map_or(1, |n| n + 1);
+        let next = counter.map_or(1, |c| c + 1).max(after_issued);
+        sqlx::query(
+            "INSERT INTO issue_counters (tenant_code, series, next_number) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant_code, series) DO UPDATE SET next_number = excluded.next_number",
+        )
+        .bind(self.tenant.as_str())
+        .bind(series)
+        .bind(next)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(n as u64)
+        Ok(format!("{prefix}{next:07}"))
     }
 
     pub async fn issued_certificate(

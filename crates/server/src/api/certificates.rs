@@ -256,8 +256,7 @@ pub async fn issue_certificate(
     let series = WarekiDate::from_gregorian(today).map_or(today.format("%Y").to_string(), |w| {
         format!("{}{}", w.era().letter(), w.year())
     });
-    let number = ts.next_issue_number(&series).await?;
-    let issue_number = format!("{series}-{number:07}");
+    let issue_number = ts.next_issue_number(&series).await?;
     let info = state.store.tenant_info(&session.tenant).await?;
     let head = records
         .iter()
