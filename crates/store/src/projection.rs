@@ -6,7 +6,7 @@
 
 use murakumo_core::TenantCode;
 use murakumo_ledger::{Entry, EventCodec};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use murakumo_resident::{
     CertificateIssued, Record, ResidentEvent, Status, normalize_kana, normalize_name,
@@ -15,7 +15,7 @@ use murakumo_tenancy::TenancyEvent;
 use sqlx::{Any, Row, Transaction};
 
 use crate::StoreError;
-use crate::rows::{date_str, values_list};
+use crate::rows::{Placeholders, date_str, values_list};
 
 /// Tables rebuilt from the ledger, cleared before a rebuild.
 const PROJECTION_TABLES: &[&str] = &[
@@ -68,40 +68,52 @@ impl Projector {
         tenant: &TenantCode,
         entries: &[Entry],
     ) -> Result<(), StoreError> {
-        for e in entries {
-            if let Some(ev) = ResidentEvent::decode(&e.kind, e.version, &e.payload)? {
-                self.residents.apply(tx, tenant, e, &ev).await?;
-                if self.residents.dirty.len() >= 500 {
-                    self.residents.flush(tx, tenant).await?;
+        // Batches of entries: the records of all residents a batch changes
+        // are fetched in one query before it is applied, not one per event.
+        for batch in entries.chunks(BATCH) {
+            let mut events = Vec::with_capacity(batch.len());
+            for e in batch {
+                events.push(ResidentEvent::decode(&e.kind, e.version, &e.payload)?);
+            }
+            self.residents
+                .prefetch(tx, tenant, events.iter().flatten())
+                .await?;
+            for (e, ev) in batch.iter().zip(&events) {
+                if let Some(ev) = ev {
+                    self.residents.apply(tenant, e, ev);
+                    continue;
                 }
-                continue;
+                if let Some(ev) = TenancyEvent::decode(&e.kind, e.version, &e.payload)? {
+                    apply_tenancy(tx, tenant, e, ev).await?;
+                }
+                if let Some(c) = CertificateIssued::decode(&e.kind, e.version, &e.payload)? {
+                    sqlx::query(
+                        "INSERT INTO certificates (tenant_code, issue_number, seq, kind, subjects, digest, key_id, issue_date, actor) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(tenant.as_str())
+                    .bind(c.issue_number.as_str())
+                    .bind(e.seq as i64)
+                    .bind(c.kind.as_str())
+                    .bind(c.subjects.join(","))
+                    .bind(c.digest.as_str())
+                    .bind(c.key_id.as_str())
+                    .bind(date_str(e.effective_date))
+                    .bind(e.actor.as_str())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(|err| StoreError::on_unique(err, || format!("発行番号 {} was issued before", c.issue_number)))?;
+                }
+                // Kinds of other domains are not projected here.
             }
-            if let Some(ev) = TenancyEvent::decode(&e.kind, e.version, &e.payload)? {
-                apply_tenancy(tx, tenant, e, ev).await?;
-            }
-            if let Some(c) = CertificateIssued::decode(&e.kind, e.version, &e.payload)? {
-                sqlx::query(
-                    "INSERT INTO certificates (tenant_code, issue_number, seq, kind, subjects, digest, key_id, issue_date, actor) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(tenant.as_str())
-                .bind(c.issue_number.as_str())
-                .bind(e.seq as i64)
-                .bind(c.kind.as_str())
-                .bind(c.subjects.join(","))
-                .bind(c.digest.as_str())
-                .bind(c.key_id.as_str())
-                .bind(date_str(e.effective_date))
-                .bind(e.actor.as_str())
-                .execute(&mut **tx)
-                .await
-                .map_err(|err| StoreError::on_unique(err, || format!("発行番号 {} was issued before", c.issue_number)))?;
-            }
-            // Kinds of other domains are not projected here.
+            self.residents.flush(tx, tenant).await?;
         }
-        self.residents.flush(tx, tenant).await
+        Ok(())
     }
 }
+
+/// Entries applied between two writes of the resident tables.
+const BATCH: usize = 500;
 
 /// Applies one batch of entries (an append, a shipped segment).
 pub(crate) async fn apply(
@@ -117,58 +129,74 @@ pub(crate) async fn apply(
 #[derive(Default)]
 struct ResidentBatch {
     fresh: bool,
-    /// Records touched since the last flush.
+    /// Records fetched or changed since the last flush (`None`: no record).
     records: HashMap<String, Option<Record>>,
-    dirty: Vec<String>,
+    /// Changed since the last flush, in a stable order.
+    dirty: BTreeSet<String>,
     entries: Vec<(String, u64)>,
     /// In a fresh run: residents already written, which must be looked up.
     written: HashSet<String>,
 }
 
 impl ResidentBatch {
-    async fn current(
+    /// Fetches, in one query per 500, the stored records of the residents
+    /// these events change that are not known yet.
+    async fn prefetch<'a>(
         &mut self,
         tx: &mut Transaction<'static, Any>,
         tenant: &TenantCode,
-        code: &str,
-    ) -> Result<Option<Record>, StoreError> {
-        if let Some(r) = self.records.get(code) {
-            return Ok(r.clone());
+        events: impl Iterator<Item = &'a ResidentEvent>,
+    ) -> Result<(), StoreError> {
+        let mut wanted: Vec<String> = Vec::new();
+        for ev in events {
+            let code = ev.resident_code().to_string();
+            // An entry (転入/出生/職権記載) starts a record: nothing to look
+            // up, which keeps bulk loads and rebuilds at one write per batch.
+            if matches!(ev, ResidentEvent::Entered { .. })
+                || self.records.contains_key(&code)
+                || (self.fresh && !self.written.contains(&code))
+            {
+                continue;
+            }
+            self.records.insert(code.clone(), None);
+            wanted.push(code);
         }
-        if self.fresh && !self.written.contains(code) {
-            return Ok(None);
+        for chunk in wanted.chunks(500) {
+            let mut p = Placeholders::new(tx, 1);
+            let sql = format!(
+                "SELECT resident_code, record FROM residents WHERE tenant_code = {} AND resident_code IN ({})",
+                p.next(),
+                p.list(chunk.len())
+            );
+            // Not kept prepared: a generic plan made while the table was
+            // nearly empty (a new tenant's import) would stay a sequential
+            // scan and make the append O(n²).
+            let mut q = sqlx::query(&sql).persistent(false).bind(tenant.as_str());
+            for code in chunk {
+                q = q.bind(code.as_str());
+            }
+            for row in q.fetch_all(&mut **tx).await? {
+                let code: String = row.try_get("resident_code")?;
+                let json: String = row.try_get("record")?;
+                let record: Record =
+                    serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
+                        tenant: *tenant,
+                        seq: 0,
+                        reason: format!("resident record {code} is not readable: {e}"),
+                    })?;
+                self.records.insert(code, Some(record));
+            }
         }
-        let row = sqlx::query(
-            "SELECT record FROM residents WHERE tenant_code = $1 AND resident_code = $2",
-        )
-        .bind(tenant.as_str())
-        .bind(code)
-        .fetch_optional(&mut **tx)
-        .await?;
-        row.map(|r| {
-            let json: String = r.try_get("record")?;
-            serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
-                tenant: *tenant,
-                seq: 0,
-                reason: format!("resident record {code} is not readable: {e}"),
-            })
-        })
-        .transpose()
+        Ok(())
     }
 
-    async fn apply(
-        &mut self,
-        tx: &mut Transaction<'static, Any>,
-        tenant: &TenantCode,
-        e: &Entry,
-        ev: &ResidentEvent,
-    ) -> Result<(), StoreError> {
+    /// Applies one event to the fetched records; `prefetch` must have run
+    /// for the batch it belongs to.
+    fn apply(&mut self, tenant: &TenantCode, e: &Entry, ev: &ResidentEvent) {
         let code = ev.resident_code().to_string();
-        // An entry (転入/出生/職権記載) starts a record: nothing to look up,
-        // which keeps bulk loads and rebuilds at one write per 500 residents.
         let current = match ev {
             ResidentEvent::Entered { .. } => None,
-            _ => self.current(tx, tenant, &code).await?,
+            _ => self.records.get(&code).cloned().flatten(),
         };
         let updated = match murakumo_resident::apply(current, ev, e.effective_date) {
             Ok(r) => Some(r),
@@ -176,15 +204,12 @@ impl ResidentBatch {
             // validation prevents) leaves the record as it was.
             Err(err) => {
                 tracing::warn!(tenant = %tenant, seq = e.seq, error = %err, "resident event not applicable");
-                return Ok(());
+                return;
             }
         };
-        if !self.dirty.contains(&code) {
-            self.dirty.push(code.clone());
-        }
+        self.dirty.insert(code.clone());
         self.entries.push((code.clone(), e.seq));
         self.records.insert(code, updated);
-        Ok(())
     }
 
     async fn flush(
@@ -192,15 +217,18 @@ impl ResidentBatch {
         tx: &mut Transaction<'static, Any>,
         tenant: &TenantCode,
     ) -> Result<(), StoreError> {
-        let records: Vec<Record> = self
-            .dirty
-            .drain(..)
+        let records: Vec<Record> = std::mem::take(&mut self.dirty)
+            .into_iter()
             .filter_map(|code| self.records.get(&code).cloned().flatten())
             .collect();
         // Keep memory bounded: what is written is looked up again if needed.
         if self.fresh {
-            self.written
-                .extend(self.records.drain().map(|(code, _)| code));
+            self.written.extend(
+                self.records
+                    .drain()
+                    .filter(|(_, r)| r.is_some())
+                    .map(|(code, _)| code),
+            );
         } else {
             self.records.clear();
         }
