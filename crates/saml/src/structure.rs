@@ -179,6 +179,22 @@ pub fn check_response(xml: &str) -> Result<Shape, Rejection> {
     })
 }
 
+/// The root's `InResponseTo` and the Response's `Issuer` of a document that
+/// may fail [`check_response`]: only to learn which tenant a refused
+/// response was meant for, so that the refusal lands in its access log.
+pub fn hints(xml: &str) -> (Option<String>, Option<String>) {
+    let Ok(doc) = parse(xml) else {
+        return (None, None);
+    };
+    let root = doc.root_element();
+    let issuer = root
+        .children()
+        .find(|c| is(c, ASSERTION_NS, "Issuer"))
+        .and_then(|i| i.text())
+        .map(|t| t.trim().to_string());
+    (root.attribute("InResponseTo").map(str::to_string), issuer)
+}
+
 /// Parses with DTDs refused, and refuses comments and processing
 /// instructions anywhere (used for logout messages too).
 pub(crate) fn parse(xml: &str) -> Result<roxmltree::Document<'_>, Rejection> {

@@ -34,7 +34,7 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-fn page(title: &str, who: Option<&str>, body: &str) -> Html<String> {
+pub(crate) fn page(title: &str, who: Option<&str>, body: &str) -> Html<String> {
     let bar = who.map_or(String::new(), |w| {
         format!(
             "<span>{}</span> <form method=\"post\" action=\"/logout\" style=\"display:inline\"><button type=\"submit\">ログアウト</button></form>",
@@ -119,7 +119,11 @@ fn login_page(error: Option<&str>) -> Html<String> {
              <label for=\"login\">ログインID</label><input id=\"login\" name=\"login\" autocomplete=\"username\">\
              <label for=\"password\">パスワード</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\">\
              <p><button type=\"submit\">ログイン</button></p>\
-             <p class=\"muted\">運用者は団体コードを空欄にしてください。</p></form>"
+             <p class=\"muted\">運用者は団体コードを空欄にしてください。</p></form>\
+             <form class=\"card\" method=\"get\" action=\"/saml/login\" style=\"max-width:28rem\"><h2>シングルサインオン</h2>\
+             <p class=\"muted\">団体のIdP(認証基盤)でログインします。</p>\
+             <label for=\"sso-tenant\">団体コード(6桁)</label><input id=\"sso-tenant\" name=\"tenant\" inputmode=\"numeric\">\
+             <p><button id=\"sso-login\" type=\"submit\">IdPでログイン</button></p></form>"
         ),
     )
 }

@@ -10,6 +10,7 @@ mod ledger;
 mod platform;
 mod residents;
 mod settings;
+mod sso;
 mod staff;
 
 use axum::Router;
@@ -22,6 +23,7 @@ use crate::session;
 
 use crate::state::AppState;
 pub(crate) use residents::log as log_access;
+pub(crate) use staff::new_staff_id;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -37,6 +39,7 @@ pub(crate) use residents::log as log_access;
         (name = "tenant", description = "The caller's municipality: settings, staff, ledger"),
         (name = "resident", description = "住民記録"),
         (name = "audit", description = "The access log"),
+        (name = "sso", description = "SAML single sign-on: a municipality's IdP, attribute mapping and just-in-time accounts"),
         (name = "public", description = "No login: certificate verification for banks and other offices"),
     )
 )]
@@ -94,6 +97,12 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(access_log::search_access_log))
         .routes(routes!(ledger::ledger_head))
         .routes(routes!(ledger::verify_ledger))
+        .routes(routes!(
+            sso::get_tenant_sso,
+            sso::put_tenant_sso,
+            sso::delete_tenant_sso
+        ))
+        .routes(routes!(sso::get_own_sso, sso::put_own_sso))
         .merge(backup_target::router())
         .split_for_parts()
 }
