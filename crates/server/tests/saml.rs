@@ -122,6 +122,9 @@ fn user(sp: &SpConfig, req: &str, uid: &str, lg: &TenantCode, groups: &[&str]) -
         .attr("groups", groups)
 }
 
+/// Builds a SAMLResponse answering a request id.
+type MakeResponse<'a> = Box<dyn Fn(&str) -> String + 'a>;
+
 async fn refusals_in_access_log(s: &TestServer, tenant: &TenantCode) -> String {
     s.store
         .tenant(tenant)
@@ -251,7 +254,7 @@ async fn single_sign_on_end_to_end(db: Db) {
     configure(&s, &op, &tenant_a(), &idp_a, false).await;
 
     // Each refusal, each with a fresh login started at A.
-    let cases: Vec<(&str, Box<dyn Fn(&str) -> String>)> = vec![
+    let cases: Vec<(&str, MakeResponse)> = vec![
         (
             "unsigned",
             Box::new(|r: &str| {

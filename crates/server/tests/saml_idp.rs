@@ -72,7 +72,12 @@ async fn login_through_simplesamlphp() {
         .send()
         .await
         .expect("send");
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap_or_default());
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
 
     let browser = reqwest::Client::builder()
         .cookie_store(true)
@@ -87,27 +92,43 @@ async fn login_through_simplesamlphp() {
     let form_url = r.url().clone();
     assert!(form_url.as_str().starts_with(&idp.base), "{form_url}");
     let page = r.text().await.expect("login form");
-    let auth_state = input(&page, "AuthState").unwrap_or_else(|| panic!("AuthState in {page}\n{}", idp.log()));
+    let auth_state =
+        input(&page, "AuthState").unwrap_or_else(|| panic!("AuthState in {page}\n{}", idp.log()));
     // The user logs in at the IdP; the IdP answers with a form that posts
     // the signed Response to Murakumo's ACS.
-    let action = form_url.join(&form_action(&page).unwrap_or_else(|| "?".into())).expect("action");
+    let action = form_url
+        .join(&form_action(&page).unwrap_or_else(|| "?".into()))
+        .expect("action");
     let r = browser
         .post(action)
-        .form(&[("username", "clerk"), ("password", "clerk-password-1"), ("AuthState", auth_state.as_str())])
+        .form(&[
+            ("username", "clerk"),
+            ("password", "clerk-password-1"),
+            ("AuthState", auth_state.as_str()),
+        ])
         .send()
         .await
         .expect("login at the IdP");
     let page = r.text().await.expect("post form");
-    let saml_response = input(&page, "SAMLResponse").unwrap_or_else(|| panic!("SAMLResponse in {page}\n{}", idp.log()));
+    let saml_response = input(&page, "SAMLResponse")
+        .unwrap_or_else(|| panic!("SAMLResponse in {page}\n{}", idp.log()));
     let relay_state = input(&page, "RelayState").unwrap_or_default();
     assert_eq!(form_action(&page).as_deref(), Some(sp.acs_url.as_str()));
     let r = browser
         .post(&sp.acs_url)
-        .form(&[("SAMLResponse", saml_response.as_str()), ("RelayState", relay_state.as_str())])
+        .form(&[
+            ("SAMLResponse", saml_response.as_str()),
+            ("RelayState", relay_state.as_str()),
+        ])
         .send()
         .await
         .expect("to the ACS");
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap_or_default());
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
     // The same server-side session a password login gives.
     let who: Value = browser
         .get(s.url("/api/v1/session"))
@@ -122,7 +143,14 @@ async fn login_through_simplesamlphp() {
     assert_eq!(who["login"], "clerk");
     assert_eq!(who["roles"], json!(["resident.clerk"]));
     // The overview page greets them.
-    let home = browser.get(s.url("/")).send().await.expect("home").text().await.expect("text");
+    let home = browser
+        .get(s.url("/"))
+        .send()
+        .await
+        .expect("home")
+        .text()
+        .await
+        .expect("text");
     assert!(home.contains("住民記録 担当"), "{home}");
     // The same Response posted again is refused (its request is used up).
     let r = reqwest::Client::new()
@@ -133,12 +161,24 @@ async fn login_through_simplesamlphp() {
         .expect("replay");
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // Single logout: Murakumo → IdP → back to Murakumo's SLO endpoint.
-    let r = browser.post(s.url("/saml/logout")).send().await.expect("logout");
+    let r = browser
+        .post(s.url("/saml/logout"))
+        .send()
+        .await
+        .expect("logout");
     let end = r.url().clone();
     let body = r.text().await.unwrap_or_default();
-    assert!(end.as_str().starts_with(&sp.slo_url), "ended at {end}: {body}\n{}", idp.log());
+    assert!(
+        end.as_str().starts_with(&sp.slo_url),
+        "ended at {end}: {body}\n{}",
+        idp.log()
+    );
     assert!(body.contains("ログアウトしました"));
-    let r = browser.get(s.url("/api/v1/session")).send().await.expect("whoami");
+    let r = browser
+        .get(s.url("/api/v1/session"))
+        .send()
+        .await
+        .expect("whoami");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     s.stop().await;
 }

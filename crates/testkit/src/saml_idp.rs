@@ -55,7 +55,9 @@ impl SimpleSamlIdp {
             std::fs::create_dir_all(d.join(sub)).map_err(|e| Error::io("creating IdP dirs", e))?;
         }
         let out = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30"])
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+            ])
             .args(["-subj", "/CN=murakumo-test-idp"])
             .arg("-keyout")
             .arg(d.join("cert/idp.key"))
@@ -81,7 +83,9 @@ impl SimpleSamlIdp {
             data = php_str(&p("data")),
             md = php_str(&p("metadata")),
         );
-        let mut sources = String::from("<?php\n$config = [\n  'admin' => ['core:AdminPassword'],\n  'users' => ['exampleauth:UserPass',\n");
+        let mut sources = String::from(
+            "<?php\n$config = [\n  'admin' => ['core:AdminPassword'],\n  'users' => ['exampleauth:UserPass',\n",
+        );
         for u in users {
             let attrs: Vec<String> = u
                 .attributes
@@ -127,7 +131,12 @@ impl SimpleSamlIdp {
             .stdout(log)
             .stderr(log2)
             .spawn()
-            .map_err(|e| Error::io("starting php -S (scripts/setup-test.sh installs php-cli)", e))?;
+            .map_err(|e| {
+                Error::io(
+                    "starting php -S (scripts/setup-test.sh installs php-cli)",
+                    e,
+                )
+            })?;
         let idp = SimpleSamlIdp {
             base,
             entity_id,
