@@ -37,8 +37,22 @@ fn php_str(s: &str) -> String {
 }
 
 impl SimpleSamlIdp {
-    /// Starts the IdP with one SP (`sp_entity_id`, its ACS and SLO URLs).
+    /// Starts the IdP at `http://127.0.0.1:PORT` with one SP
+    /// (`sp_entity_id`, its ACS and SLO URLs).
     pub fn start(
+        sp_entity_id: &str,
+        acs_url: &str,
+        slo_url: &str,
+        users: &[IdpUser<'_>],
+    ) -> Result<SimpleSamlIdp, Error> {
+        Self::start_at("127.0.0.1", sp_entity_id, acs_url, slo_url, users)
+    }
+
+    /// As [`Self::start`], with the IdP's URLs naming `host` (e.g.
+    /// `localhost`, so that a browser sees the IdP and a service on
+    /// 127.0.0.1 as different sites). It listens on 127.0.0.1.
+    pub fn start_at(
+        host: &str,
         sp_entity_id: &str,
         acs_url: &str,
         slo_url: &str,
@@ -73,7 +87,7 @@ impl SimpleSamlIdp {
             });
         }
         let port = free_port();
-        let base = format!("http://127.0.0.1:{port}");
+        let base = format!("http://{host}:{port}");
         let entity_id = format!("{base}/idp");
         let p = |s: &str| d.join(s).display().to_string() + "/";
         let config = format!(
