@@ -24,6 +24,7 @@ mod export;
 mod platform;
 mod projection;
 mod rows;
+mod seals;
 mod shipping;
 mod tenant;
 
@@ -32,6 +33,7 @@ pub use certificates::{IssuedRow, PublicKeyRow};
 pub use error::StoreError;
 pub use platform::{Operator, TenantInfo};
 pub use rows::{AccessFilter, AccessLogRow, Chain, ResidentQuery, SettingChange};
+pub use seals::SealQuery;
 pub use shipping::Applied;
 pub use tenant::{SessionRow, TenantStore};
 

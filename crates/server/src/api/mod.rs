@@ -5,10 +5,11 @@
 
 mod access_log;
 mod backup_target;
-mod certificates;
+pub(crate) mod certificates;
 mod ledger;
 mod platform;
-mod residents;
+pub(crate) mod residents;
+pub(crate) mod seals;
 mod settings;
 mod staff;
 
@@ -21,7 +22,6 @@ use utoipa_axum::routes;
 use crate::session;
 
 use crate::state::AppState;
-pub(crate) use residents::log as log_access;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,6 +36,7 @@ pub(crate) use residents::log as log_access;
         (name = "platform", description = "Platform operators: tenants and 県版 settings"),
         (name = "tenant", description = "The caller's municipality: settings, staff, ledger"),
         (name = "resident", description = "住民記録"),
+        (name = "seal", description = "印鑑登録"),
         (name = "audit", description = "The access log"),
         (name = "public", description = "No login: certificate verification for banks and other offices"),
     )
@@ -87,6 +88,10 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(residents::resident_history))
         .routes(routes!(residents::change_resident))
         .routes(routes!(residents::get_household))
+        .routes(routes!(seals::search_seals, seals::register_seal))
+        .routes(routes!(seals::cancel_seal))
+        .routes(routes!(seals::seal_impression))
+        .routes(routes!(seals::get_official_seal, seals::set_official_seal))
         .routes(routes!(certificates::issue_certificate))
         .routes(routes!(certificates::rotate_signing_key))
         .routes(routes!(certificates::public_keys))
