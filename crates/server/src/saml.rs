@@ -565,7 +565,7 @@ async fn establish(
 
 /// SP-initiated single logout: ends the session here, then asks the IdP to
 /// end its session (when it has a logout endpoint).
-async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let mut target = "/".to_string();
     if let Some((tenant, hash)) = session::staff_credential(&headers) {
         let ts = state.store.tenant(&tenant);

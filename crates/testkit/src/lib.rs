@@ -15,6 +15,8 @@
 //! - [`free_port`]: a currently unused TCP port on 127.0.0.1.
 //! - [`SimpleSamlIdp`]: a real SAML 2.0 IdP (Debian's SimpleSAMLphp under `php -S`) with
 //!   given users and one registered service provider.
+//! - [`browser::Browser`] (feature `browser`): headless chromium over WebDriver at 1366×768,
+//!   with screenshots saved under `target/screenshots/`.
 //!
 //! ```no_run
 //! let pg = murakumo_testkit::PgCluster::start()?;
@@ -41,6 +43,8 @@
 //! - No timing assertions or benchmarks.
 
 mod binaries;
+#[cfg(feature = "browser")]
+pub mod browser;
 mod error;
 mod netns;
 mod port;

@@ -5,10 +5,11 @@
 
 mod access_log;
 mod backup_target;
-mod certificates;
+pub(crate) mod certificates;
 mod ledger;
 mod platform;
-mod residents;
+pub(crate) mod residents;
+pub(crate) mod seals;
 mod settings;
 mod sso;
 mod staff;
@@ -22,7 +23,6 @@ use utoipa_axum::routes;
 use crate::session;
 
 use crate::state::AppState;
-pub(crate) use residents::log as log_access;
 pub(crate) use staff::new_staff_id;
 
 #[derive(OpenApi)]
@@ -38,6 +38,7 @@ pub(crate) use staff::new_staff_id;
         (name = "platform", description = "Platform operators: tenants and 県版 settings"),
         (name = "tenant", description = "The caller's municipality: settings, staff, ledger"),
         (name = "resident", description = "住民記録"),
+        (name = "seal", description = "印鑑登録"),
         (name = "audit", description = "The access log"),
         (name = "sso", description = "SAML single sign-on: a municipality's IdP, attribute mapping and just-in-time accounts"),
         (name = "public", description = "No login: certificate verification for banks and other offices"),
@@ -90,6 +91,10 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(residents::resident_history))
         .routes(routes!(residents::change_resident))
         .routes(routes!(residents::get_household))
+        .routes(routes!(seals::search_seals, seals::register_seal))
+        .routes(routes!(seals::cancel_seal))
+        .routes(routes!(seals::seal_impression))
+        .routes(routes!(seals::get_official_seal, seals::set_official_seal))
         .routes(routes!(certificates::issue_certificate))
         .routes(routes!(certificates::rotate_signing_key))
         .routes(routes!(certificates::public_keys))
