@@ -29,7 +29,7 @@ mod shipping;
 mod tenant;
 
 pub use backend::{Backend, BackendKind};
-pub use certificates::{IssuedRow, PublicKeyRow};
+pub use certificates::{IssuedRow, PublicKeyRow, SigningKeyRow};
 pub use error::StoreError;
 pub use platform::{Operator, TenantInfo};
 pub use rows::{AccessFilter, AccessLogRow, Chain, ResidentQuery, SettingChange};

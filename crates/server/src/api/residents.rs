@@ -532,8 +532,7 @@ async fn record_change(
     if let ResidentEvent::Removed { reason, .. } = &event {
         // A removed resident's 印鑑登録 ends with the removal (職権抹消).
         for mut c in
-            super::seals::cancellations_on_removal(state, session, &code, reason.label_ja())
-                .await?
+            super::seals::cancellations_on_removal(state, session, &code, reason.label_ja()).await?
         {
             c.effective_date = effective;
             batch.push(c);
