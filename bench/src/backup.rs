@@ -460,7 +460,11 @@ async fn simulate_day(
                 *b = rng.next_u64() as u8;
             }
             let e = CertificateIssued {
-                issue_number: format!("R{}-{:07}", date.year() - 2018, date.ordinal() as usize * 100_000 + i),
+                issue_number: format!(
+                    "R{}-{:07}",
+                    date.year() - 2018,
+                    date.ordinal() as usize * 100_000 + i
+                ),
                 kind: "resident_copy".into(),
                 subjects: vec![subject.clone()],
                 as_of: date,
