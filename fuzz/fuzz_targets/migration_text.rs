@@ -2,7 +2,8 @@
 //! both encodings, and `encode_text` on arbitrary strings.
 //!
 //! Properties: never panic; whatever decodes encodes back to bytes that
-//! decode to the same text (so an export of imported data keeps it); any
+//! decode to the same text and are no longer (so an export of imported data
+//! keeps it and fits the same fixed-length item); any
 //! text without private-use or control characters survives
 //! encode → decode in both encodings (the writer can carry anything a
 //! resident's name or address may hold).
@@ -52,6 +53,8 @@ fuzz_target!(|data: &[u8]| {
             let mut again = Vec::new();
             encode_text(&text, enc, &t, &mut again);
             assert_eq!(decode_field(&again, enc, &t).as_deref(), Ok(text.as_str()));
+            // A field never grows on its way back out.
+            assert!(again.len() <= data.len(), "{enc:?} {} > {}", again.len(), data.len());
         }
     }
     let s = String::from_utf8_lossy(data);

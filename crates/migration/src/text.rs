@@ -380,14 +380,46 @@ pub fn decode_field(
 /// Encodes one field's text (no padding) for a file.
 pub fn encode_text(text: &str, encoding: Encoding, table: &GaijiTable, out: &mut Vec<u8>) {
     match encoding {
-        Encoding::Utf8 => {
-            if text.contains('&') {
-                out.extend_from_slice(text.replace('&', "&amp;").as_bytes());
-            } else {
-                out.extend_from_slice(text.as_bytes());
-            }
-        }
+        Encoding::Utf8 => encode_utf8(text, table, out),
         Encoding::Cp932 => encode_cp932(text, table, out),
+    }
+}
+
+/// The (base, optional selector) clusters of a text, as byte ranges.
+fn clusters(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let mut iter = text.char_indices().peekable();
+    std::iter::from_fn(move || {
+        let (i, c) = iter.next()?;
+        let mut end = i + c.len_utf8();
+        if let Some(&(j, vs)) = iter.peek().filter(|(_, n)| is_variation_selector(*n)) {
+            iter.next();
+            end = j + vs.len_utf8();
+        }
+        Some((i, end))
+    })
+}
+
+/// UTF-8: as it is, but `&` as `&amp;` and a character the table maps from
+/// a legacy code back as that (private-use) code, so that a field never
+/// grows on its way out and back.
+fn encode_utf8(text: &str, table: &GaijiTable, out: &mut Vec<u8>) {
+    if table.is_empty() && !text.contains('&') {
+        out.extend_from_slice(text.as_bytes());
+        return;
+    }
+    for (i, end) in clusters(text) {
+        let cluster = &text[i..end];
+        if cluster == "&" {
+            out.extend_from_slice(b"&amp;");
+        } else if let Some(code) = table.by_ucs(cluster).and_then(|e| e.code) {
+            let mut b = [0u8; 4];
+            out.extend_from_slice(code.encode_utf8(&mut b).as_bytes());
+        } else if cluster.starts_with('&') {
+            out.extend_from_slice(b"&amp;");
+            out.extend_from_slice(&cluster.as_bytes()[1..]);
+        } else {
+            out.extend_from_slice(cluster.as_bytes());
+        }
     }
 }
 
@@ -443,12 +475,14 @@ fn encode_cp932(text: &str, table: &GaijiTable, out: &mut Vec<u8>) {
         } else if let Some(e) = table.by_ucs(cluster) {
             match (e.code.and_then(pua_to_sjis), &e.mj) {
                 (Some(code), _) => out.extend_from_slice(&code.to_be_bytes()),
-                (None, Some(mj)) => {
+                // The MJ name when it is the shorter escape (an IVS
+                // sequence); a single character as its code point.
+                (None, Some(mj)) if cluster.chars().count() > 1 => {
                     out.push(b'&');
                     out.extend_from_slice(mj.as_bytes());
                     out.push(b';');
                 }
-                (None, None) => cluster.chars().for_each(|c| escape(c, out)),
+                (None, _) => cluster.chars().for_each(|c| escape(c, out)),
             }
         } else {
             // A variation sequence the table does not know: the base
