@@ -193,3 +193,44 @@ fn a_changed_file_is_caught_by_the_manifest_and_a_wrong_municipality_refused() {
     );
     assert!(matches!(other, Err(ReadError::Inputs(m)) if m.contains("362018")));
 }
+
+#[test]
+fn csv_quotes_commas_and_quotes_and_checks_the_header() {
+    let mut g = generated(50);
+    let mut changed = 0;
+    for d in &mut g.events {
+        if let murakumo_resident::ResidentEvent::Entered { katagaki, .. } = &mut d.event {
+            *katagaki = "コーポ\"A,B\" 1号室".into();
+            changed += 1;
+        }
+    }
+    assert!(changed > 0);
+    for encoding in [Encoding::Cp932, Encoding::Utf8] {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path().join("d");
+        let opts = WriteOptions {
+            encoding,
+            form: Form::Csv,
+        };
+        write_dir(&dir, &tokushima(), &g.gaiji, &g.events, opts).expect("write");
+        let ds = read_dir(&dir).expect("reads");
+        assert_eq!(ds.events, g.events);
+        // A header that does not name the items is refused.
+        std::fs::remove_file(dir.join("manifest.json")).expect("rm");
+        let path = dir.join("01-01_juminkihon.csv");
+        let bytes = std::fs::read(&path).expect("read");
+        let mut broken = b"a,b\r\n".to_vec();
+        broken.extend_from_slice(&bytes[bytes.iter().position(|b| *b == b'\n').expect("nl") + 1..]);
+        std::fs::write(&path, broken).expect("write");
+        let Err(ReadError::Rejected(r)) = read_dir(&dir) else {
+            panic!("a wrong header was accepted");
+        };
+        assert!(
+            r.problems
+                .iter()
+                .any(|p| p.line == 1 && p.reason.contains("header row")),
+            "{:#?}",
+            r.problems
+        );
+    }
+}
