@@ -489,6 +489,8 @@ fn encode_cp932(text: &str, table: &GaijiTable, out: &mut Vec<u8>) {
             // character as it is if CP932 holds it, the selector escaped.
             if LOSSY_IN_CP932.contains(&c) {
                 escape(c, out);
+            } else if c == '&' {
+                out.extend_from_slice(b"&amp;");
             } else {
                 flush(&mut encoder, &cluster[..c.len_utf8()], out);
             }
@@ -561,7 +563,8 @@ mod tests {
     #[test]
     fn cp932_round_trip_with_gaiji_escapes_and_padding() {
         let t = table();
-        let text = "𠮷田 葛\u{E0100}城 辻\u{E0101} 邉\u{E0102} 髙橋 A&B 𩸽";
+        // (`&` before a variation selector: found by fuzzing.)
+        let text = "𠮷田 葛\u{E0100}城 辻\u{E0101} 邉\u{E0102} 髙橋 A&B 𩸽 &\u{E0130}¥\u{FE00}";
         let mut bytes = Vec::new();
         encode_text(text, Encoding::Cp932, &t, &mut bytes);
         let shown = String::from_utf8_lossy(&bytes);
