@@ -6,6 +6,7 @@
 
 mod backup;
 mod foundation;
+mod migration;
 mod peer;
 mod population;
 mod report;
@@ -63,6 +64,21 @@ enum Bench {
         #[arg(long)]
         no_peers: bool,
         /// Results file whose `backup` section this run replaces.
+        #[arg(long, default_value = "bench/RESULTS.md")]
+        out: PathBuf,
+    },
+    /// Import and export of a city in the standard migration format
+    /// (CP932 fixed-length files), against the raw read of the same files
+    /// (issue 5).
+    Migration {
+        /// Residents of the generated city (徳島市 has 267,833).
+        #[arg(long, default_value_t = 267_833)]
+        residents: usize,
+        /// The `murakumo` binary (build it with
+        /// `cargo build --release -p murakumo-cli`).
+        #[arg(long, default_value = "target/release/murakumo")]
+        murakumo: PathBuf,
+        /// Results file whose `migration` section this run replaces.
         #[arg(long, default_value = "bench/RESULTS.md")]
         out: PathBuf,
     },
@@ -153,6 +169,32 @@ async fn main() -> anyhow::Result<()> {
                 &out,
                 "backup",
                 &backup::section(&machine, &report::load_average(), &command, &r),
+            )?;
+            eprintln!("results written to {}", out.display());
+        }
+        Bench::Migration {
+            residents,
+            murakumo,
+            out,
+        } => {
+            anyhow::ensure!(residents > 0, "sizes must be positive");
+            let machine = report::Machine::probe();
+            let r = migration::run(&migration::Options {
+                residents,
+                murakumo,
+            })?;
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            let command = format!(
+                "cargo build --release -p murakumo-cli -p murakumo-bench\n\
+                 target/release/murakumo-bench {}",
+                args.join(" ")
+            );
+            println!("\n{}", migration::table(&r));
+            println!("{}", migration::aims(&r));
+            report::write_section(
+                &out,
+                "migration",
+                &migration::section(&machine, &report::load_average(), &command, &r),
             )?;
             eprintln!("results written to {}", out.display());
         }

@@ -3,6 +3,7 @@
 
 mod backup_cmd;
 mod demo;
+mod migration_cmd;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -86,6 +87,12 @@ enum Command {
     Restore(backup_cmd::RestoreArgs),
     /// Check every object and every chain in a backup repository.
     Verify(backup_cmd::VerifyArgs),
+    /// Generate a synthetic municipality in the standard migration format.
+    Gen(migration_cmd::GenArgs),
+    /// Import a data set in the standard migration format (all or nothing).
+    Import(migration_cmd::ImportArgs),
+    /// Export a municipality's register in the standard migration format.
+    Export(migration_cmd::ExportArgs),
 }
 
 #[derive(Args)]
@@ -289,6 +296,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Backup(args) => backup_cmd::backup(&g, args).await,
         Command::Restore(args) => backup_cmd::restore(&g, args).await,
         Command::Verify(args) => backup_cmd::verify(args).await,
+        Command::Gen(args) => migration_cmd::generate(args),
+        Command::Import(args) => migration_cmd::import(&g, args).await,
+        Command::Export(args) => migration_cmd::export(&g, args).await,
     }
 }
 

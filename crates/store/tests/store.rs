@@ -836,6 +836,111 @@ async fn register_history_as_of_and_search(h: &Harness) {
     assert_eq!(ts.resident_events(&code).await.expect("history").len(), 3);
 }
 
+async fn bulk_import_is_one_transaction_and_projects_like_append(h: &Harness) {
+    let s = &h.store;
+    let (a, b) = (fukagawa(), hokuryu());
+    s.create_tenant(&a, "深川市", "operator:test")
+        .await
+        .expect("create");
+    s.create_tenant(&b, "北竜町", "operator:test")
+        .await
+        .expect("create");
+    let moved = |n: u32| {
+        event(ResidentEvent::Relocated {
+            resident_code: ResidentCode::from_ten_digits(&format!("{:010}", 1_000_000 + n))
+                .expect("valid")
+                .as_str()
+                .to_string(),
+            address: format!("北海道深川市{n}条"),
+            katagaki: String::new(),
+            notified_date: NaiveDate::from_ymd_opt(2026, 4, 1).expect("date"),
+        })
+    };
+    let mut news: Vec<NewEntry> = (0..1_500).map(|i| resident(i, "山田")).collect();
+    news.extend((0..1_500).step_by(7).map(moved));
+    // The same entries through import (bulk, fresh) and through append.
+    let head = s.tenant(&a).import(news.clone()).await.expect("import");
+    assert_eq!(head.seq, 1 + news.len() as u64, "after the genesis entry");
+    for chunk in news.chunks(400) {
+        s.tenant(&b).append(chunk.to_vec()).await.expect("append");
+    }
+    let all = ResidentQuery {
+        kana: Some("ヤマダ".into()),
+        include_removed: true,
+        limit: 1000,
+        ..Default::default()
+    };
+    let (ra, rb) = (
+        s.tenant(&a).search_residents(&all).await.expect("search"),
+        s.tenant(&b).search_residents(&all).await.expect("search"),
+    );
+    assert_eq!(ra.len(), 1000);
+    assert_eq!(ra, rb, "bulk import projects what append projects");
+    assert_eq!(s.tenant(&a).count_residents().await.expect("count"), 1_500);
+    assert!(s.tenant(&a).has_residents().await.expect("has"));
+    let code7 = ResidentCode::from_ten_digits("0001000007").expect("valid");
+    assert_eq!(
+        s.tenant(&a)
+            .resident_events(code7.as_str())
+            .await
+            .expect("events")
+            .len(),
+        2
+    );
+    // A second import into a tenant with residents projects incrementally.
+    s.tenant(&a)
+        .import(vec![moved(8)])
+        .await
+        .expect("import more");
+    let code8 = ResidentCode::from_ten_digits("0001000008").expect("valid");
+    let r = s
+        .tenant(&a)
+        .resident(code8.as_str())
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(r.address.text, "北海道深川市8条");
+    s.tenant(&a)
+        .verify(Chain::Ledger)
+        .await
+        .expect("chain verifies");
+
+    // All or nothing: an import whose projection fails leaves no trace.
+    let before = s.tenant(&a).head(Chain::Ledger).await.expect("head");
+    let staff = |id: &str| {
+        event(TenancyEvent::StaffCreated(StaffCreated {
+            staff_id: id.into(),
+            login: "same".into(),
+            display_name: "x".into(),
+            roles: vec![],
+            password_hash: "x".into(),
+        }))
+    };
+    let mut bad: Vec<NewEntry> = (5_000..5_600).map(|i| resident(i, "佐藤")).collect();
+    bad.push(staff("s1"));
+    bad.push(staff("s2"));
+    assert!(s.tenant(&a).import(bad).await.is_err());
+    assert_eq!(
+        s.tenant(&a).head(Chain::Ledger).await.expect("head"),
+        before
+    );
+    assert_eq!(s.tenant(&a).count_residents().await.expect("count"), 1_500);
+    assert!(
+        s.tenant(&a)
+            .search_residents(&kana("サトウ"))
+            .await
+            .expect("search")
+            .is_empty()
+    );
+    assert!(
+        !s.tenant(&b)
+            .entries_of_kind("resident.relocated")
+            .await
+            .expect("kind")
+            .is_empty()
+    );
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -870,6 +975,7 @@ on_both_backends!(
     sessions_and_login_failures,
     segments_ship_a_tenant_to_another_store,
     register_history_as_of_and_search,
+    bulk_import_is_one_transaction_and_projects_like_append,
 );
 
 // ---- PostgreSQL's second wall ----
