@@ -80,7 +80,10 @@ pub async fn ensure(store: &Store, data_dir: &Path) -> Result<Vec<String>> {
             ));
         }
         ts.append(entries).await?;
-        ts.import(residents(&code, population)).await?;
+        let people = residents(&code, population);
+        let seals = seals(&people, five.parse().unwrap_or(1));
+        ts.import(people).await?;
+        ts.append(seals).await?;
     }
     if !lines.is_empty() {
         let mut text = std::fs::read_to_string(&creds_path).unwrap_or_default();
@@ -116,6 +119,53 @@ fn entry(event: &impl EventCodec) -> NewEntry {
     }
 }
 
+/// The town's 公印 and a 印鑑登録 for every tenth resident of 15 or more
+/// who is still registered (cards `D-000001` …), so the counter has seals
+/// to look up and 印鑑登録証明書 to issue.
+fn seals(people: &[NewEntry], seed: u64) -> Vec<NewEntry> {
+    use murakumo_resident::ResidentEvent;
+    use murakumo_seal::{OfficialSealSet, SealEvent, sample_impression};
+    let today = Utc::now().date_naive();
+    let adult = today - chrono::Months::new(12 * 16);
+    let mut entered = Vec::new();
+    let mut gone = std::collections::HashSet::new();
+    for e in people {
+        match ResidentEvent::decode(&e.kind, e.version, &e.payload) {
+            Ok(Some(ResidentEvent::Entered {
+                resident_code,
+                person,
+                ..
+            })) if person.birth_date <= adult => entered.push(resident_code),
+            Ok(Some(
+                ResidentEvent::Removed { resident_code, .. }
+                | ResidentEvent::MoveOutPlanned { resident_code, .. },
+            )) => {
+                gone.insert(resident_code);
+            }
+            _ => {}
+        }
+    }
+    let mut out = vec![entry(&OfficialSealSet {
+        png: sample_impression(seed),
+        reason: "demo".into(),
+    })];
+    for (i, code) in entered
+        .into_iter()
+        .filter(|c| !gone.contains(c))
+        .step_by(10)
+        .enumerate()
+    {
+        out.push(entry(&SealEvent::Registered {
+            registration_number: format!("S-{:07}", i + 1),
+            resident_code: code,
+            card_number: format!("D-{:06}", i + 1),
+            impression_png: sample_impression(seed * 1_000_003 + i as u64),
+            notified_date: today,
+        }));
+    }
+    out
+}
+
 /// Synthetic residents of one town from the generator (`murakumo gen`'s
 /// model): households, an age pyramid, 外字 names, real 町名 and a year of
 /// 異動 up to today; the same every day for the same code.
@@ -143,4 +193,51 @@ pub fn residents(code: &TenantCode, population: usize) -> Vec<NewEntry> {
     table.effective_date = today;
     out.push(table);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use murakumo_resident::{Record, ResidentEvent};
+    use murakumo_seal::{Context, OfficialSealSet, SealEvent};
+    use std::collections::HashMap;
+
+    #[test]
+    fn demo_seals_are_valid_registrations_of_adults_still_registered() {
+        let code = TenantCode::from_five_digits("01436").expect("code");
+        let people = residents(&code, 800);
+        let mut records: HashMap<String, Record> = HashMap::new();
+        for e in &people {
+            if let Ok(Some(ev)) = ResidentEvent::decode(&e.kind, e.version, &e.payload) {
+                let code = ev.resident_code().to_string();
+                if let Ok(r) =
+                    murakumo_resident::apply(records.remove(&code), &ev, e.effective_date)
+                {
+                    records.insert(code, r);
+                }
+            }
+        }
+        let seals = seals(&people, 1);
+        assert!(
+            OfficialSealSet::decode(&seals[0].kind, seals[0].version, &seals[0].payload)
+                .expect("decode")
+                .is_some()
+        );
+        let today = Utc::now().date_naive();
+        let mut registered = 0;
+        for e in &seals[1..] {
+            let Ok(Some(ev)) = SealEvent::decode(&e.kind, e.version, &e.payload) else {
+                panic!("not a seal event: {}", e.kind);
+            };
+            let ctx = Context {
+                resident: records.get(ev.resident_code()),
+                registration: None,
+                active_of_resident: None,
+                card_in_use: false,
+            };
+            assert_eq!(murakumo_seal::validate(&ev, &ctx, today, today), Ok(()));
+            registered += 1;
+        }
+        assert!(registered >= 20, "{registered} seals for 800 residents");
+    }
 }
