@@ -10,7 +10,11 @@ set -euo pipefail
 #   iproute2        network namespaces + tc for the bad-link tests
 #   rclone          `rclone serve webdav` as the off-site storage target
 #   xmlsec1         SAML signatures
-PACKAGES=(postgresql chromium chromium-driver fonts-ipamj-mincho iproute2 rclone xmlsec1)
+#   libxmlsec1-dev, libclang-dev, pkg-config   to build murakumo-saml (samael binds xmlsec1)
+#   simplesamlphp, php-cli, php-xml, php-mbstring, openssl   the real SAML IdP the SSO tests
+#                   log in through (murakumo_testkit::SimpleSamlIdp runs it under `php -S`)
+PACKAGES=(postgresql chromium chromium-driver fonts-ipamj-mincho iproute2 rclone xmlsec1
+  libxmlsec1-dev libclang-dev pkg-config simplesamlphp php-cli php-xml php-mbstring openssl)
 
 # Run as root directly, otherwise through sudo.
 SUDO=()

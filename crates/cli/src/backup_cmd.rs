@@ -287,6 +287,7 @@ async fn drill(
         listen: "127.0.0.1:0".parse()?,
         tls: None,
         grace: Duration::from_secs(2),
+        public_url: None,
     };
     let server = tokio::spawn(murakumo_server::serve(
         store.clone(),

@@ -113,6 +113,11 @@ struct ServeArgs {
     /// Seconds that requests in flight may take to finish on shutdown.
     #[arg(long, default_value_t = 30)]
     grace_secs: u64,
+    /// How browsers reach this platform, e.g. https://cloud.example.lg.jp
+    /// (the SAML SP entity id is <URL>/saml/metadata). Default: the
+    /// scheme and the address listened on.
+    #[arg(long, env = "MURAKUMO_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -322,6 +327,7 @@ async fn serve(g: &Global, args: ServeArgs) -> Result<()> {
         listen: args.listen,
         tls,
         grace: Duration::from_secs(args.grace_secs),
+        public_url: args.public_url,
     };
     murakumo_server::serve(store, config, shutdown_signal(), move |addr| {
         println!("Murakumo is serving on {scheme}://{addr}/  (API: {scheme}://{addr}/api/v1/openapi.json)");

@@ -17,6 +17,7 @@
 mod api;
 pub mod error;
 pub mod observe;
+mod saml;
 pub mod session;
 pub mod state;
 mod ui;
@@ -49,6 +50,9 @@ pub struct ServeConfig {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// How long in-flight requests may take to finish at shutdown.
     pub grace: Duration,
+    /// How browsers reach the platform (SAML SP entity id and endpoints);
+    /// `None`: the scheme and the address listened on.
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +117,7 @@ pub fn app(state: AppState) -> Router {
         .route("/official-seal/image", get(ui::official_seal_image))
         .route("/verify", get(ui::verify_page))
         .route("/assets/murakumo.css", get(ui::css))
+        .merge(saml::router())
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async {
             ApiError {
@@ -204,7 +209,22 @@ pub async fn serve(
     on_listening: impl FnOnce(SocketAddr) + Send + 'static,
 ) -> Result<(), ServeError> {
     observe::prometheus();
-    let state = AppState::new(store.clone(), config.tls.is_some());
+    let listener =
+        std::net::TcpListener::bind(config.listen).map_err(|source| ServeError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    listener.set_nonblocking(true)?;
+    let mut state = AppState::new(store.clone(), config.tls.is_some());
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    state.public_url = Some(match &config.public_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => format!("{scheme}://{}", listener.local_addr()?),
+    });
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     let grace = config.grace;
@@ -220,12 +240,6 @@ pub async fn serve(
             on_listening(addr);
         }
     });
-    let listener =
-        std::net::TcpListener::bind(config.listen).map_err(|source| ServeError::Bind {
-            addr: config.listen,
-            source,
-        })?;
-    listener.set_nonblocking(true)?;
     match &config.tls {
         Some((cert, key)) => {
             let _ = rustls::crypto::ring::default_provider().install_default();

@@ -97,6 +97,13 @@ fn credential(headers: &HeaderMap) -> Option<(String, String)> {
         .then(|| (scope.to_string(), token.to_string()))
 }
 
+/// A staff credential of a request: the tenant and the token's hash.
+pub fn staff_credential(headers: &HeaderMap) -> Option<(TenantCode, Vec<u8>)> {
+    let (scope, token) = credential(headers)?;
+    let tenant = TenantCode::parse(&scope).ok()?;
+    Some((tenant, auth::token_hash(&token).to_vec()))
+}
+
 fn not_logged_in() -> ApiError {
     ApiError::unauthorized(
         "not logged in, or the session has ended; log in again (POST /api/v1/session)",

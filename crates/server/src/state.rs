@@ -16,6 +16,10 @@ pub struct AppState {
     /// Failed logins per client address, this node only; the per-account
     /// lock is in the database and holds across nodes.
     pub ip_failures: Arc<Mutex<HashMap<std::net::IpAddr, Vec<i64>>>>,
+    /// How browsers reach this platform (`--public-url`), e.g.
+    /// `https://cloud.example.lg.jp`: the SAML SP entity id and endpoints
+    /// derive from it, never from a request's Host header.
+    pub public_url: Option<String>,
 }
 
 /// Per client address: this many failures in [`IP_WINDOW_US`] block it.
@@ -28,7 +32,18 @@ impl AppState {
             store,
             tls,
             ip_failures: Arc::default(),
+            public_url: None,
         }
+    }
+
+    /// The platform as a SAML service provider.
+    pub fn sp(&self) -> murakumo_saml::SpConfig {
+        let scheme = if self.tls { "https" } else { "http" };
+        murakumo_saml::SpConfig::from_base_url(
+            self.public_url
+                .as_deref()
+                .unwrap_or(&format!("{scheme}://127.0.0.1")),
+        )
     }
 
     /// Every setting of a tenant, resolved 個別 → 県版 → 標準.

@@ -25,6 +25,7 @@ const PROJECTION_TABLES: &[&str] = &[
     "staff",
     "residents",
     "resident_entries",
+    "sso_configs",
     "certificates",
     "seals",
     "official_seals",
@@ -32,7 +33,7 @@ const PROJECTION_TABLES: &[&str] = &[
 
 /// Bump when a projection's tables or meaning change: every tenant is then
 /// rebuilt from its ledger when the store opens.
-pub(crate) const PROJECTION_VERSION: &str = "4";
+pub(crate) const PROJECTION_VERSION: &str = "5";
 
 pub(crate) async fn clear(
     tx: &mut Transaction<'static, Any>,
@@ -463,6 +464,26 @@ async fn apply_tenancy(
             sqlx::query("UPDATE staff SET disabled = 1 WHERE tenant_code = $1 AND staff_id = $2")
                 .bind(t)
                 .bind(staff_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        TenancyEvent::SsoConfigured {
+            idp_entity_id,
+            config_json,
+        } => {
+            sqlx::query(
+                "INSERT INTO sso_configs (tenant_code, idp_entity_id, config_json) VALUES ($1, $2, $3) \
+                 ON CONFLICT (tenant_code) DO UPDATE SET idp_entity_id = excluded.idp_entity_id, config_json = excluded.config_json",
+            )
+            .bind(t)
+            .bind(idp_entity_id)
+            .bind(config_json)
+            .execute(&mut **tx)
+            .await?;
+        }
+        TenancyEvent::SsoRemoved => {
+            sqlx::query("DELETE FROM sso_configs WHERE tenant_code = $1")
+                .bind(t)
                 .execute(&mut **tx)
                 .await?;
         }

@@ -15,6 +15,8 @@ pub enum AccessAction {
     Change,
     Issue,
     Export,
+    /// A single sign-on login, accepted or refused (with the reason).
+    Login,
 }
 
 impl AccessAction {
@@ -25,6 +27,7 @@ impl AccessAction {
             AccessAction::Change => "change",
             AccessAction::Issue => "issue",
             AccessAction::Export => "export",
+            AccessAction::Login => "login",
         }
     }
 
@@ -35,6 +38,7 @@ impl AccessAction {
             Self::Change,
             Self::Issue,
             Self::Export,
+            Self::Login,
         ]
         .into_iter()
         .find(|a| a.code() == s)

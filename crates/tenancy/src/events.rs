@@ -44,6 +44,15 @@ pub enum TenancyEvent {
     StaffDisabled {
         staff_id: String,
     },
+    /// Single sign-on configured (or replaced): the IdP's entity id and the
+    /// whole configuration as JSON (`murakumo_saml::TenantSso`: IdP
+    /// metadata, attribute mapping, just-in-time creation).
+    SsoConfigured {
+        idp_entity_id: String,
+        config_json: String,
+    },
+    /// Single sign-on switched off; password logins only.
+    SsoRemoved,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -75,6 +84,11 @@ struct StaffPasswordV1 {
 struct StaffIdV1 {
     staff_id: String,
 }
+#[derive(Serialize, Deserialize)]
+struct SsoConfiguredV1 {
+    idp_entity_id: String,
+    config_json: String,
+}
 
 const TENANT_CREATED: &str = "tenancy.tenant_created";
 const TENANT_RENAMED: &str = "tenancy.tenant_renamed";
@@ -83,6 +97,8 @@ const STAFF_CREATED: &str = "tenancy.staff_created";
 const STAFF_ROLES_CHANGED: &str = "tenancy.staff_roles_changed";
 const STAFF_PASSWORD_CHANGED: &str = "tenancy.staff_password_changed";
 const STAFF_DISABLED: &str = "tenancy.staff_disabled";
+const SSO_CONFIGURED: &str = "tenancy.sso_configured";
+const SSO_REMOVED: &str = "tenancy.sso_removed";
 
 impl EventCodec for TenancyEvent {
     const NAMESPACE: &'static str = "tenancy.";
@@ -138,6 +154,18 @@ impl EventCodec for TenancyEvent {
                     staff_id: staff_id.clone(),
                 }),
             ),
+            TenancyEvent::SsoConfigured {
+                idp_entity_id,
+                config_json,
+            } => (
+                SSO_CONFIGURED,
+                1,
+                encode_payload(&SsoConfiguredV1 {
+                    idp_entity_id: idp_entity_id.clone(),
+                    config_json: config_json.clone(),
+                }),
+            ),
+            TenancyEvent::SsoRemoved => (SSO_REMOVED, 1, encode_payload(&())),
         }
     }
 
@@ -192,6 +220,17 @@ impl EventCodec for TenancyEvent {
                     staff_id: v.staff_id,
                 }
             }
+            SSO_CONFIGURED => {
+                let v: SsoConfiguredV1 = decode_payload(kind, version, payload)?;
+                TenancyEvent::SsoConfigured {
+                    idp_entity_id: v.idp_entity_id,
+                    config_json: v.config_json,
+                }
+            }
+            SSO_REMOVED => {
+                let () = decode_payload(kind, version, payload)?;
+                TenancyEvent::SsoRemoved
+            }
             _ => {
                 return Err(EventDecodeError::UnknownVersion {
                     kind: kind.to_string(),
@@ -243,6 +282,11 @@ mod tests {
             TenancyEvent::StaffDisabled {
                 staff_id: "s1".into(),
             },
+            TenancyEvent::SsoConfigured {
+                idp_entity_id: "https://idp.example".into(),
+                config_json: "{}".into(),
+            },
+            TenancyEvent::SsoRemoved,
         ]
     }
 

@@ -13,6 +13,8 @@
 //! - [`cargo_bin`]: the path of a workspace binary (e.g. `murakumo`) for end-to-end tests that
 //!   drive the real executable.
 //! - [`free_port`]: a currently unused TCP port on 127.0.0.1.
+//! - [`SimpleSamlIdp`]: a real SAML 2.0 IdP (Debian's SimpleSAMLphp under `php -S`) with
+//!   given users and one registered service provider.
 //! - [`browser::Browser`] (feature `browser`): headless chromium over WebDriver at 1366×768,
 //!   with screenshots saved under `target/screenshots/`.
 //!
@@ -47,9 +49,11 @@ mod error;
 mod netns;
 mod port;
 mod postgres;
+mod saml_idp;
 
 pub use binaries::cargo_bin;
 pub use error::Error;
 pub use netns::{BadLink, Impairment, Side};
 pub use port::free_port;
 pub use postgres::{ADMIN_URL_ENV, PgCluster, PgClusterBuilder};
+pub use saml_idp::{IdpUser, SimpleSamlIdp};

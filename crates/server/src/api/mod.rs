@@ -11,6 +11,7 @@ mod platform;
 pub(crate) mod residents;
 pub(crate) mod seals;
 mod settings;
+mod sso;
 mod staff;
 
 use axum::Router;
@@ -22,6 +23,7 @@ use utoipa_axum::routes;
 use crate::session;
 
 use crate::state::AppState;
+pub(crate) use staff::new_staff_id;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -38,6 +40,7 @@ use crate::state::AppState;
         (name = "resident", description = "住民記録"),
         (name = "seal", description = "印鑑登録"),
         (name = "audit", description = "The access log"),
+        (name = "sso", description = "SAML single sign-on: a municipality's IdP, attribute mapping and just-in-time accounts"),
         (name = "public", description = "No login: certificate verification for banks and other offices"),
     )
 )]
@@ -99,6 +102,12 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(access_log::search_access_log))
         .routes(routes!(ledger::ledger_head))
         .routes(routes!(ledger::verify_ledger))
+        .routes(routes!(
+            sso::get_tenant_sso,
+            sso::put_tenant_sso,
+            sso::delete_tenant_sso
+        ))
+        .routes(routes!(sso::get_own_sso, sso::put_own_sso))
         .merge(backup_target::router())
         .split_for_parts()
 }

@@ -54,7 +54,7 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-fn page(title: &str, who: Option<&str>, body: &str) -> Html<String> {
+pub(crate) fn page(title: &str, who: Option<&str>, body: &str) -> Html<String> {
     let bar = who.map_or(String::new(), |w| {
         format!(
             "<nav aria-label=\"メニュー\"><a href=\"/\" accesskey=\"1\">トップ</a><a href=\"/residents\" accesskey=\"2\">住民検索</a>\
@@ -236,7 +236,11 @@ fn login_page(error: Option<&str>) -> Html<String> {
              <label for=\"login\">ログインID</label><input id=\"login\" name=\"login\" autocomplete=\"username\">\
              <label for=\"password\">パスワード</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\">\
              <p><button type=\"submit\">ログイン</button></p>\
-             <p class=\"muted\">運用者は団体コードを空欄にしてください。</p></form>"
+             <p class=\"muted\">運用者は団体コードを空欄にしてください。</p></form>\
+             <form class=\"card\" method=\"get\" action=\"/saml/login\" style=\"max-width:28rem\"><h2>シングルサインオン</h2>\
+             <p class=\"muted\">団体のIdP(認証基盤)でログインします。</p>\
+             <label for=\"sso-tenant\">団体コード(6桁)</label><input id=\"sso-tenant\" name=\"tenant\" inputmode=\"numeric\">\
+             <p><button id=\"sso-login\" type=\"submit\">IdPでログイン</button></p></form>"
         ),
     )
 }
@@ -269,12 +273,10 @@ pub async fn login_submit(
     }
 }
 
-pub async fn logout_submit(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let _ = session::end_session(&state, &headers).await;
-    let mut resp = Redirect::to("/").into_response();
-    resp.headers_mut()
-        .insert(header::SET_COOKIE, session::clear_cookie_header(&state));
-    resp
+/// Ends the session; a session opened by SAML also ends at the IdP
+/// (single logout), which sends the browser back here.
+pub async fn logout_submit(state: State<AppState>, headers: HeaderMap) -> Response {
+    crate::saml::logout(state, headers).await
 }
 
 /// `/verify`: a public page where anyone holding a certificate PDF can

@@ -136,6 +136,7 @@ impl TestServer {
             listen: ([127, 0, 0, 1], port).into(),
             tls,
             grace: Duration::from_secs(5),
+            public_url: None,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let (ready_tx, ready) = oneshot::channel();
