@@ -3,6 +3,7 @@
 
 mod backup_cmd;
 mod demo;
+mod replication_cmd;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,7 +34,7 @@ struct Cli {
 }
 
 #[derive(Args, Clone)]
-struct Global {
+pub(crate) struct Global {
     /// Data directory for the embedded SQLite database (created if missing).
     #[arg(long, global = true, env = "MURAKUMO_DATA", default_value = "./data")]
     data: PathBuf,
@@ -86,6 +87,11 @@ enum Command {
     Restore(backup_cmd::RestoreArgs),
     /// Check every object and every chain in a backup repository.
     Verify(backup_cmd::VerifyArgs),
+    /// Follow a primary: a replica (another centre) or, with --fallback, a
+    /// municipal-site fallback node; serves HTTP meanwhile.
+    Follow(replication_cmd::FollowArgs),
+    /// Make this node (a replica) the primary, with a new fencing epoch.
+    Promote,
 }
 
 #[derive(Args)]
@@ -106,6 +112,8 @@ struct ServeArgs {
     /// Seconds that requests in flight may take to finish on shutdown.
     #[arg(long, default_value_t = 30)]
     grace_secs: u64,
+    #[command(flatten)]
+    replication: replication_cmd::PrimaryArgs,
 }
 
 #[derive(Subcommand)]
@@ -230,7 +238,7 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-async fn open(g: &Global) -> Result<Store> {
+pub(crate) async fn open(g: &Global) -> Result<Store> {
     Store::open(&g.data, g.database_url.as_deref())
         .await
         .with_context(|| match &g.database_url {
@@ -239,7 +247,7 @@ async fn open(g: &Global) -> Result<Store> {
         })
 }
 
-fn tenant_code(s: &str) -> Result<TenantCode> {
+pub(crate) fn tenant_code(s: &str) -> Result<TenantCode> {
     TenantCode::parse(s).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
@@ -289,6 +297,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Backup(args) => backup_cmd::backup(&g, args).await,
         Command::Restore(args) => backup_cmd::restore(&g, args).await,
         Command::Verify(args) => backup_cmd::verify(args).await,
+        Command::Follow(args) => replication_cmd::follow(&g, args).await,
+        Command::Promote => replication_cmd::promote(&g).await,
     }
 }
 
@@ -313,7 +323,12 @@ async fn serve(g: &Global, args: ServeArgs) -> Result<()> {
         tls,
         grace: Duration::from_secs(args.grace_secs),
     };
-    murakumo_server::serve(store, config, shutdown_signal(), move |addr| {
+    replication_cmd::fence_at_start(&store).await?;
+    let state = murakumo_server::AppState {
+        replication: args.replication.runtime(),
+        ..murakumo_server::AppState::new(store, config.tls.is_some())
+    };
+    murakumo_server::serve_state(state, config, shutdown_signal(), move |addr| {
         println!("Murakumo is serving on {scheme}://{addr}/  (API: {scheme}://{addr}/api/v1/openapi.json)");
         tracing::info!(%addr, "listening");
     })
@@ -321,7 +336,7 @@ async fn serve(g: &Global, args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

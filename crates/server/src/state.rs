@@ -16,6 +16,9 @@ pub struct AppState {
     /// Failed logins per client address, this node only; the per-account
     /// lock is in the database and holds across nodes.
     pub ip_failures: Arc<Mutex<HashMap<std::net::IpAddr, Vec<i64>>>>,
+    /// Follower acknowledgements, synchronous mode, and (on a follower)
+    /// whether the primary is reachable.
+    pub replication: murakumo_replication::ReplicationRuntime,
 }
 
 /// Per client address: this many failures in [`IP_WINDOW_US`] block it.
@@ -28,6 +31,7 @@ impl AppState {
             store,
             tls,
             ip_failures: Arc::default(),
+            replication: Default::default(),
         }
     }
 

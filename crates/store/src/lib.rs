@@ -23,6 +23,7 @@ mod error;
 mod export;
 mod platform;
 mod projection;
+mod replication;
 mod rows;
 mod shipping;
 mod tenant;
@@ -31,6 +32,7 @@ pub use backend::{Backend, BackendKind};
 pub use certificates::{IssuedRow, PublicKeyRow};
 pub use error::StoreError;
 pub use platform::{Operator, TenantInfo};
+pub use replication::{AppendWatch, NodeRole, NodeState, OutboxItem, Replayed, SigningKeyExport};
 pub use rows::{AccessFilter, AccessLogRow, Chain, ResidentQuery, SettingChange};
 pub use shipping::Applied;
 pub use tenant::{SessionRow, TenantStore};
@@ -46,6 +48,8 @@ use sqlx::AnyPool;
 pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Arc<dyn Backend>,
+    /// Commits made through this handle (long polls, synchronous mode).
+    pub(crate) appended: replication::SharedWatch,
 }
 
 impl Store {
@@ -73,7 +77,11 @@ impl Store {
         sqlx::any::install_default_drivers();
         backend.migrate().await?;
         let pool = backend.connect_app_pool().await?;
-        let store = Store { pool, backend };
+        let store = Store {
+            pool,
+            backend,
+            appended: Arc::default(),
+        };
         store.rebuild_if_projections_changed().await?;
         Ok(store)
     }

@@ -8,6 +8,7 @@ mod backup_target;
 mod certificates;
 mod ledger;
 mod platform;
+pub(crate) mod replication;
 mod residents;
 mod settings;
 mod staff;
@@ -37,6 +38,7 @@ pub(crate) use residents::log as log_access;
         (name = "tenant", description = "The caller's municipality: settings, staff, ledger"),
         (name = "resident", description = "住民記録"),
         (name = "audit", description = "The access log"),
+        (name = "replication", description = "Between centres and sites: followers pull ledger segments (token-protected)"),
         (name = "public", description = "No login: certificate verification for banks and other offices"),
     )
 )]
@@ -95,5 +97,6 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(ledger::ledger_head))
         .routes(routes!(ledger::verify_ledger))
         .merge(backup_target::router())
+        .merge(replication::router())
         .split_for_parts()
 }
