@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -398,25 +398,36 @@ pub async fn fence(
     }))
 }
 
-/// Synchronous mode: a changing request is answered only once the named
-/// follower holds every entry this node has committed so far (a superset of
-/// the request's own entries). If it does not within the timeout, the
-/// client is told the change is recorded here but not yet replicated.
+/// Synchronous mode: a request that changed a tenant ledger is answered
+/// only once the named follower holds every ledger entry this node has
+/// committed so far (a superset of the request's own). If it does not
+/// within the timeout, the client is told the change is recorded here but
+/// not yet replicated. Requests that append no ledger entry (reads, logins:
+/// access-log records only) are not held.
 pub async fn sync_barrier(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let changing = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
-        && !req.uri().path().starts_with("/api/v1/replication/");
-    let resp = next.run(req).await;
     let Some(sync) = state.replication.sync.as_ref() else {
-        return resp;
+        return next.run(req).await;
     };
-    if !changing || !(resp.status().is_success() || resp.status().is_redirection()) {
+    // The followers' own requests are never held (a long poll that saw a
+    // commit would otherwise wait for its own acknowledgement).
+    if req.uri().path().starts_with("/api/v1/replication/") {
+        return next.run(req).await;
+    }
+    let ledger_heads = |store: &Store| {
+        let mut h = store.append_watch().heads();
+        h.retain(|(_, chain), _| *chain == Chain::Ledger);
+        h
+    };
+    let before = ledger_heads(&state.store);
+    let resp = next.run(req).await;
+    let after = ledger_heads(&state.store);
+    if after == before {
         return resp;
     }
-    let heads = state.store.append_watch().heads();
     if state
         .replication
         .acks
-        .wait_until_covered(&sync.follower, &heads, sync.timeout)
+        .wait_until_covered(&sync.follower, &after, sync.timeout)
         .await
     {
         return resp;
