@@ -8,9 +8,10 @@ set -euo pipefail
 #   postgresql      initdb/pg_ctl/psql; murakumo-testkit starts throwaway clusters with them
 #   chromium, chromium-driver, fonts-ipamj-mincho   UI tests over WebDriver, Japanese glyphs
 #   iproute2        network namespaces + tc for the bad-link tests
+#   curl            HTTP requests from inside a namespace (replication tests)
 #   rclone          `rclone serve webdav` as the off-site storage target
 #   xmlsec1         SAML signatures
-PACKAGES=(postgresql chromium chromium-driver fonts-ipamj-mincho iproute2 rclone xmlsec1)
+PACKAGES=(postgresql chromium chromium-driver fonts-ipamj-mincho iproute2 rclone xmlsec1 curl)
 
 # Run as root directly, otherwise through sudo.
 SUDO=()

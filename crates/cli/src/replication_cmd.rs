@@ -197,8 +197,9 @@ pub async fn follow(g: &Global, args: FollowArgs) -> Result<()> {
         "replica"
     };
     let url = args.url.clone();
+    let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<()>();
     let follow_task = tokio::spawn(async move {
-        match follower.run(stop_rx).await {
+        let r = match follower.run(stop_rx).await {
             Ok(FollowerExit::Promoted { epoch }) => {
                 println!(
                     "promoted: this node is now the primary (epoch {epoch}); it no longer follows {url}"
@@ -207,10 +208,21 @@ pub async fn follow(g: &Global, args: FollowArgs) -> Result<()> {
             }
             Ok(FollowerExit::Shutdown) => Ok(()),
             Err(e) => Err(e),
+        };
+        if r.is_err() {
+            // Stop serving too: a follower that cannot follow must not
+            // look healthy.
+            let _ = failed_tx.send(());
         }
+        r
     });
     let shutdown = async move {
-        shutdown_signal().await;
+        tokio::select! {
+            _ = shutdown_signal() => {}
+            // A dropped sender (following ended well, e.g. promoted) is no
+            // reason to stop serving.
+            Ok(()) = failed_rx => {}
+        }
         let _ = stop_tx.send(true);
     };
     let served = murakumo_server::serve_state(state, config, shutdown, move |addr| {

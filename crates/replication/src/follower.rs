@@ -159,7 +159,9 @@ impl Follower {
             };
             match round {
                 Ok(()) => backoff = Duration::from_millis(200),
-                Err(ReplicationError::Store(e)) => break Err(ReplicationError::Store(e)),
+                Err(e @ (ReplicationError::Store(_) | ReplicationError::Forked { .. })) => {
+                    break Err(e);
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "replication round failed; retrying");
                     tokio::select! {
@@ -352,6 +354,7 @@ impl Follower {
                     if m.epoch > epoch {
                         self.store.observe_epoch(m.epoch, &self.cfg.primary).await?;
                     }
+                    self.check_not_forked(&m).await?;
                     meta = Some(m);
                     continue;
                 }
@@ -373,6 +376,48 @@ impl Follower {
                 .increment(applied_entries);
         }
         Ok(meta)
+    }
+
+    /// Refuses to go on when this node's chains are not a prefix of the
+    /// primary's: it holds entries beyond the primary's head, or its last
+    /// entry differs from the primary's at the same position.
+    async fn check_not_forked(&self, meta: &PullMeta) -> Result<(), ReplicationError> {
+        for h in &meta.heads {
+            let Ok(code) = TenantCode::parse(&h.tenant) else {
+                continue;
+            };
+            if !self.store.tenant(&code).exists().await? {
+                continue;
+            }
+            let ts = self.store.tenant(&code);
+            for (chain, primary_head, hash) in [
+                (Chain::Ledger, h.ledger, &h.ledger_hash_at_position),
+                (Chain::Access, h.access, &h.access_hash_at_position),
+            ] {
+                let local = ts.head(chain).await?;
+                let forked = |detail: String| ReplicationError::Forked {
+                    tenant: code.to_string(),
+                    detail,
+                };
+                if local.seq > primary_head {
+                    return Err(forked(format!(
+                        "its {} holds entries up to {}, the primary's only up to {primary_head}",
+                        chain.name(),
+                        local.seq
+                    )));
+                }
+                if let Some(hash) = hash {
+                    if local.seq > 0 && *hash != hex_of(&local.hash.0) {
+                        return Err(forked(format!(
+                            "entry {} of its {} differs from the primary's",
+                            local.seq,
+                            chain.name()
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn apply_frame(&mut self, f: &[u8]) -> Result<u64, ReplicationError> {
@@ -512,6 +557,10 @@ impl Follower {
             by,
         );
     }
+}
+
+fn hex_of(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Tells each peer about `epoch` (`POST /api/v1/replication/fence`),

@@ -40,6 +40,12 @@ pub enum ReplicationError {
     },
     #[error("the primary at {url} sent data that does not verify: {reason}")]
     BadData { url: String, reason: String },
+    #[error(
+        "the chain of tenant {tenant} here has forked from the primary's: {detail}. This node holds entries the \
+         primary never had (writes of an old primary that were never replicated). Keep this data for inspection \
+         and make a fresh follower: murakumo follow URL --data NEW_DIR"
+    )]
+    Forked { tenant: String, detail: String },
     #[error("{0}")]
     Config(String),
 }

@@ -71,6 +71,14 @@ pub struct HeadInfo {
     /// still lacks after this response, if it lacks any: the lag in time.
     #[serde(default)]
     pub pending_since: Option<i64>,
+    /// BLAKE3 (hex) of the primary's ledger entry at the follower's ledger
+    /// position, if the primary has one there: a follower whose own entry
+    /// differs has forked (e.g. an old primary's unreplicated write).
+    #[serde(default)]
+    pub ledger_hash_at_position: Option<String>,
+    /// The same for the access log.
+    #[serde(default)]
+    pub access_hash_at_position: Option<String>,
 }
 
 /// The first frame of a pull response.

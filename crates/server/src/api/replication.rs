@@ -170,6 +170,21 @@ async fn collect(
         let (mut l, mut a) = positions.get(code).copied().unwrap_or((0, 0));
         let lh = ts.head(Chain::Ledger).await?.seq;
         let ah = ts.head(Chain::Access).await?.seq;
+        let hash_at = |chain: Chain, pos: u64, head: u64| {
+            let ts = store.tenant(code);
+            async move {
+                if pos == 0 || pos > head {
+                    return Ok::<_, ApiError>(None);
+                }
+                Ok(ts
+                    .read_after(chain, pos - 1, 1)
+                    .await?
+                    .first()
+                    .map(|e| hex::encode(e.hash.0)))
+            }
+        };
+        let ledger_hash_at_position = hash_at(Chain::Ledger, l, lh).await?;
+        let access_hash_at_position = hash_at(Chain::Access, a, ah).await?;
         for (chain, tag, pos, head) in [
             (Chain::Ledger, CHAIN_LEDGER, &mut l, lh),
             (Chain::Access, CHAIN_ACCESS, &mut a, ah),
@@ -201,6 +216,8 @@ async fn collect(
             ledger: lh,
             access: ah,
             pending_since,
+            ledger_hash_at_position,
+            access_hash_at_position,
         });
     }
     let any = !frames.is_empty();
