@@ -90,6 +90,27 @@ pub fn app(state: AppState) -> Router {
         .route("/login", post(ui::login_submit))
         .route("/logout", post(ui::logout_submit))
         .route("/residents", get(ui::residents))
+        .route("/residents/new", get(ui::entry_form).post(ui::entry_submit))
+        .route("/residents/{code}", get(ui::resident_detail))
+        .route(
+            "/residents/{code}/change",
+            get(ui::change_form).post(ui::change_submit),
+        )
+        .route(
+            "/residents/{code}/certificate",
+            get(ui::certificate_form).post(ui::certificate_submit),
+        )
+        .route("/seals", get(ui::seals))
+        .route("/seals/new", get(ui::seal_form).post(ui::seal_submit))
+        .route("/seals/certificate", post(ui::seal_certificate_submit))
+        .route("/seals/{number}", get(ui::seal_detail))
+        .route("/seals/{number}/cancel", post(ui::seal_cancel_submit))
+        .route("/seals/{number}/image", get(ui::seal_image))
+        .route(
+            "/official-seal",
+            get(ui::official_seal_form).post(ui::official_seal_submit),
+        )
+        .route("/official-seal/image", get(ui::official_seal_image))
         .route("/verify", get(ui::verify_page))
         .route("/assets/murakumo.css", get(ui::css))
         .fallback(|| async { ApiError::route_not_found() })

@@ -31,10 +31,12 @@ fn aimed_at_b(path: &str) -> String {
         .replace("{code}", tenant_b().as_str())
         .replace("{prefecture}", "01")
         .replace("{key}", "login.max_failures")
-        .replace("{household_id}", "H-秘匿野");
+        .replace("{household_id}", "H-秘匿野")
+        .replace("{registration_number}", common::B_SEAL);
     let query = format!(
-        "kana=ヒトクノ&name=秘匿野&subject=resident:{}&limit=100",
-        b_resident()
+        "kana=ヒトクノ&name=秘匿野&subject=resident:{}&limit=100&registration_number={}&card_number=B-CARD-1&include_cancelled=true",
+        b_resident(),
+        common::B_SEAL
     );
     format!("{filled}?{query}")
 }
@@ -58,6 +60,12 @@ fn body_for(method: &Method, path: &str) -> Option<Value> {
             json!({"change": "relocate", "address": "乗っ取り", "effective_date": "2026-01-01"})
         }
         "/api/v1/tenants" => json!({"code": tenant_b().to_string(), "name": "乗っ取り"}),
+        "/api/v1/seals" => json!({"resident_code": b_resident(), "card_number": "B-CARD-2",
+            "impression_png": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, murakumo_seal::sample_impression(5))}),
+        "/api/v1/seals/{registration_number}/cancel" => json!({"reason": "card_lost"}),
+        "/api/v1/certificates" => {
+            json!({"kind": "seal", "card_number": "B-CARD-1", "requester": "本人", "purpose": "x"})
+        }
         "/api/v1/session" => {
             json!({"tenant": tenant_b().to_string(), "login": "all", "password": "wrong password!!"})
         }
@@ -981,6 +989,206 @@ async fn certificates_are_issued_signed_and_verifiable(db: Db) {
     s.stop().await;
 }
 
+/// 印鑑登録: register, one per person, the 印鑑登録証明書 with the card,
+/// 亡失 voids the card, removal of the resident ends it ex officio, and
+/// cancelled registrations stay searchable.
+async fn seals_are_registered_certified_and_cancelled(db: Db) {
+    use base64::Engine;
+    let s = TestServer::start(db).await;
+    let a = tenant_a();
+    let admin = s.login(Some(&a), "admin").await;
+    let clerk = s.login(Some(&a), "clerk").await;
+    let all = s.login(Some(&a), "all").await;
+    for (key, value) in [
+        ("certificate.issuer_title", "深川市長"),
+        ("certificate.issuer_name", "山下 貴史"),
+    ] {
+        admin
+            .put(s.url(&format!("/api/v1/settings/{key}")))
+            .json(&json!({"value": value}))
+            .send()
+            .await
+            .expect("send");
+    }
+    // The 公印: only a real image is accepted, and only from the administrator.
+    let official = murakumo_seal::sample_impression(1);
+    let put = |who: &reqwest::Client, body: Vec<u8>| {
+        who.put(s.url("/api/v1/official-seal"))
+            .header("content-type", "image/png")
+            .body(body)
+            .send()
+    };
+    assert_eq!(
+        put(&clerk, official.clone()).await.expect("send").status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        put(&admin, b"not a png".to_vec())
+            .await
+            .expect("send")
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        put(&admin, official.clone()).await.expect("send").status(),
+        StatusCode::NO_CONTENT
+    );
+    let got = clerk
+        .get(s.url("/api/v1/official-seal"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(got.bytes().await.expect("png").to_vec(), official);
+
+    let code = common::resident_code(1_000_000_002);
+    let png =
+        base64::engine::general_purpose::STANDARD.encode(murakumo_seal::sample_impression(42));
+    let register = |card: &str, png: &str| {
+        clerk
+            .post(s.url("/api/v1/seals"))
+            .json(&json!({"resident_code": code, "card_number": card, "impression_png": png}))
+            .send()
+    };
+    let r = register("A-100", &png).await.expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    let seal: Value = r.json().await.expect("json");
+    let number = seal["registration_number"]
+        .as_str()
+        .expect("number")
+        .to_string();
+    assert!(number.starts_with("S-"), "{seal}");
+    assert_eq!(seal["status"], "active");
+    // One seal per person; a broken image says what is wrong with it.
+    let r = register("A-101", &png).await.expect("send");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let r = clerk
+        .post(s.url("/api/v1/seals"))
+        .json(&json!({"resident_code": common::resident_code(1_000_000_003), "card_number": "A-101", "impression_png": "aGVsbG8="}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["field"], "impression", "{body}");
+
+    // 印鑑登録証明書 with the card: the 印影 and 登録番号 are certified.
+    let cert = |card: &str| {
+        clerk
+            .post(s.url("/api/v1/certificates"))
+            .json(&json!({"kind": "seal", "card_number": card, "requester": "本人", "purpose": "不動産登記"}))
+            .send()
+    };
+    let r = cert("A-100").await.expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    let pdf = r.bytes().await.expect("pdf").to_vec();
+    let v: Value = reqwest::Client::new()
+        .post(s.url("/api/v1/public/verify-certificate"))
+        .header("content-type", "application/pdf")
+        .body(pdf)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["genuine"], true, "{v}");
+    assert_eq!(
+        cert("NO-SUCH").await.expect("send").status(),
+        StatusCode::NOT_FOUND
+    );
+    let imp = clerk
+        .get(s.url(&format!("/api/v1/seals/{number}/impression")))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(imp.headers()["content-type"], "image/png");
+
+    // 亡失: the card is void at once; the registration stays searchable.
+    let r = clerk
+        .post(s.url(&format!("/api/v1/seals/{number}/cancel")))
+        .json(&json!({"reason": "card_lost"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        cert("A-100").await.expect("send").status(),
+        StatusCode::NOT_FOUND
+    );
+    let again = clerk
+        .post(s.url(&format!("/api/v1/seals/{number}/cancel")))
+        .json(&json!({"reason": "abolished"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    let search = |q: String| clerk.get(s.url(&format!("/api/v1/seals?{q}"))).send();
+    let active: Value = search(format!("resident_code={code}"))
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(active.as_array().expect("list").len(), 0);
+    let history: Value = search(format!("resident_code={code}&include_cancelled=true"))
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(history[0]["cancel_reason"], "亡失", "{history}");
+
+    // A new registration, then the resident moves out: 職権抹消 with it.
+    let r = register("A-102", &png).await.expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    let today = chrono::Utc::now().date_naive().to_string();
+    let r = all
+        .post(s.url(&format!("/api/v1/residents/{code}/changes")))
+        .json(&json!({"change": "move_out", "destination": "札幌市", "effective_date": today}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        cert("A-102").await.expect("send").status(),
+        StatusCode::NOT_FOUND
+    );
+    let history: Value = search("card_number=A-102&include_cancelled=true".to_string())
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        history[0]["cancel_reason"]
+            .as_str()
+            .expect("reason")
+            .starts_with("職権抹消"),
+        "{history}"
+    );
+    // A removed resident cannot register.
+    assert_eq!(
+        register("A-103", &png).await.expect("send").status(),
+        StatusCode::BAD_REQUEST
+    );
+
+    // The projections rebuild to the same seals, certificates and 公印.
+    let ts = s.store.tenant(&a);
+    let before = (
+        ts.seals_of_resident(&code).await.expect("seals"),
+        ts.official_seal().await.expect("seal"),
+    );
+    ts.rebuild_projections().await.expect("rebuild");
+    assert_eq!(
+        (
+            ts.seals_of_resident(&code).await.expect("seals"),
+            ts.official_seal().await.expect("seal")
+        ),
+        before
+    );
+    s.stop().await;
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite { $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Db::Sqlite).await } )* }
@@ -989,6 +1197,7 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    seals_are_registered_certified_and_cancelled,
     staff_of_a_cannot_reach_b_by_any_route,
     every_documented_route_is_served,
     errors_have_one_shape_with_the_request_id,

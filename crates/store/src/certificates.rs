@@ -106,6 +106,19 @@ impl TenantStore<'_> {
     /// restore or on a promoted replica it continues, not restarts). A number
     /// whose certificate failed to print is skipped, visibly.
     pub async fn next_issue_number(&self, series: &str) -> Result<String, StoreError> {
+        self.next_number(series, "certificates", "issue_number")
+            .await
+    }
+
+    /// Takes the next number of `series` (`{series}-0000123`), never below
+    /// the highest such number in `table.column` (a read model rebuilt from
+    /// the ledger): the counter row is only a cache.
+    pub(crate) async fn next_number(
+        &self,
+        series: &str,
+        table: &str,
+        column: &str,
+    ) -> Result<String, StoreError> {
         let prefix = format!("{series}-");
         let mut tx = self.begin(true).await?;
         // Lock the counter row (if any) first, as appends lock the chain head.
@@ -124,10 +137,10 @@ impl TenantStore<'_> {
         .map(|r| r.try_get("next_number"))
         .transpose()?;
         // Numbers are zero-padded, so the greatest string is the greatest number.
-        let issued: Option<String> = sqlx::query(
-            "SELECT MAX(issue_number) AS top FROM certificates \
-             WHERE tenant_code = $1 AND issue_number >= $2 AND issue_number < $3",
-        )
+        let issued: Option<String> = sqlx::query(&format!(
+            "SELECT MAX({column}) AS top FROM {table} \
+             WHERE tenant_code = $1 AND {column} >= $2 AND {column} < $3"
+        ))
         .bind(self.tenant.as_str())
         .bind(prefix.as_str())
         .bind(format!("{series}."))

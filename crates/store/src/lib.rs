@@ -25,6 +25,7 @@ mod platform;
 mod projection;
 mod replication;
 mod rows;
+mod seals;
 mod shipping;
 mod tenant;
 
@@ -34,6 +35,7 @@ pub use error::StoreError;
 pub use platform::{Operator, TenantInfo};
 pub use replication::{AppendWatch, NodeRole, NodeState, OutboxItem, Replayed, SigningKeyExport};
 pub use rows::{AccessFilter, AccessLogRow, Chain, ResidentQuery, SettingChange};
+pub use seals::SealQuery;
 pub use shipping::Applied;
 pub use tenant::{SessionRow, TenantStore};
 

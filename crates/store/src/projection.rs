@@ -11,6 +11,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use murakumo_resident::{
     CertificateIssued, Record, ResidentEvent, Status, normalize_kana, normalize_name,
 };
+use murakumo_seal::{OfficialSealSet, SealEvent, SealRecord, SealStatus};
 use murakumo_tenancy::TenancyEvent;
 use sqlx::{Any, Row, Transaction};
 
@@ -24,11 +25,14 @@ const PROJECTION_TABLES: &[&str] = &[
     "staff",
     "residents",
     "resident_entries",
+    "certificates",
+    "seals",
+    "official_seals",
 ];
 
 /// Bump when a projection's tables or meaning change: every tenant is then
 /// rebuilt from its ledger when the store opens.
-pub(crate) const PROJECTION_VERSION: &str = "3";
+pub(crate) const PROJECTION_VERSION: &str = "4";
 
 pub(crate) async fn clear(
     tx: &mut Transaction<'static, Any>,
@@ -103,6 +107,20 @@ impl Projector {
                     .execute(&mut **tx)
                     .await
                     .map_err(|err| StoreError::on_unique(err, || format!("発行番号 {} was issued before", c.issue_number)))?;
+                }
+                if let Some(ev) = SealEvent::decode(&e.kind, e.version, &e.payload)? {
+                    apply_seal(tx, tenant, e, &ev).await?;
+                }
+                if let Some(ev) = OfficialSealSet::decode(&e.kind, e.version, &e.payload)? {
+                    sqlx::query(
+                        "INSERT INTO official_seals (tenant_code, png, seq) VALUES ($1, $2, $3) \
+                         ON CONFLICT (tenant_code) DO UPDATE SET png = excluded.png, seq = excluded.seq",
+                    )
+                    .bind(tenant.as_str())
+                    .bind(ev.png)
+                    .bind(e.seq as i64)
+                    .execute(&mut **tx)
+                    .await?;
                 }
                 // Kinds of other domains are not projected here.
             }
@@ -286,6 +304,87 @@ impl ResidentBatch {
         self.entries.clear();
         Ok(())
     }
+}
+
+/// 印鑑登録: one row per registration, rewritten on cancellation. Rare
+/// compared with resident events, so written one by one.
+async fn apply_seal(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &TenantCode,
+    e: &Entry,
+    ev: &SealEvent,
+) -> Result<(), StoreError> {
+    let number = ev.registration_number();
+    let current: Option<SealRecord> =
+        sqlx::query("SELECT record FROM seals WHERE tenant_code = $1 AND registration_number = $2")
+            .bind(tenant.as_str())
+            .bind(number)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| -> Result<SealRecord, StoreError> {
+                let json: String = r.try_get("record")?;
+                serde_json::from_str(&json).map_err(|err| StoreError::Corrupt {
+                    tenant: *tenant,
+                    seq: e.seq,
+                    reason: format!("seal record {number} is not readable: {err}"),
+                })
+            })
+            .transpose()?;
+    let existed = current.is_some();
+    let Some(record) = murakumo_seal::apply(current, ev, e.effective_date) else {
+        tracing::warn!(tenant = %tenant, seq = e.seq, number, "seal event not applicable");
+        return Ok(());
+    };
+    let (status, cancelled_on, reason) = match &record.status {
+        SealStatus::Active => ("active", None, None),
+        SealStatus::Cancelled { date, reason } => {
+            ("cancelled", Some(date_str(*date)), Some(reason.code()))
+        }
+    };
+    let json = serde_json::to_string(&record).unwrap_or_default();
+    match ev {
+        SealEvent::Registered { impression_png, .. } if !existed => {
+            sqlx::query(
+                "INSERT INTO seals (tenant_code, registration_number, resident_code, card_number, status, \
+                 registered_on, cancelled_on, cancel_reason, record, impression) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(tenant.as_str())
+            .bind(number)
+            .bind(record.resident_code.as_str())
+            .bind(record.card_number.as_str())
+            .bind(status)
+            .bind(date_str(record.registered_on))
+            .bind(cancelled_on)
+            .bind(reason)
+            .bind(json)
+            .bind(impression_png.as_slice())
+            .execute(&mut **tx)
+            .await
+            .map_err(|err| {
+                StoreError::on_unique(err, || {
+                    format!(
+                        "印鑑登録番号 {number}: the resident or the card already has a registration in force"
+                    )
+                })
+            })?;
+        }
+        _ => {
+            sqlx::query(
+                "UPDATE seals SET status = $3, cancelled_on = $4, cancel_reason = $5, record = $6 \
+                 WHERE tenant_code = $1 AND registration_number = $2",
+            )
+            .bind(tenant.as_str())
+            .bind(number)
+            .bind(status)
+            .bind(cancelled_on)
+            .bind(reason)
+            .bind(json)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 async fn apply_tenancy(

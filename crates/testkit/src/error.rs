@@ -87,6 +87,9 @@ pub enum Error {
         /// The operation that was refused.
         operation: &'static str,
     },
+    /// The browser or its driver failed (UI tests; feature `browser`).
+    #[error("browser: {0}")]
+    Browser(String),
 }
 
 impl Error {

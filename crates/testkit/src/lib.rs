@@ -13,6 +13,8 @@
 //! - [`cargo_bin`]: the path of a workspace binary (e.g. `murakumo`) for end-to-end tests that
 //!   drive the real executable.
 //! - [`free_port`]: a currently unused TCP port on 127.0.0.1.
+//! - [`browser::Browser`] (feature `browser`): headless chromium over WebDriver at 1366×768,
+//!   with screenshots saved under `target/screenshots/`.
 //!
 //! ```no_run
 //! let pg = murakumo_testkit::PgCluster::start()?;
@@ -39,6 +41,8 @@
 //! - No timing assertions or benchmarks.
 
 mod binaries;
+#[cfg(feature = "browser")]
+pub mod browser;
 mod error;
 mod netns;
 mod port;

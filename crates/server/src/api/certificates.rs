@@ -120,9 +120,12 @@ fn renderer() -> ApiResult<Arc<Renderer>> {
 
 #[derive(Deserialize, ToSchema)]
 pub struct CertificateRequest {
-    /// `resident_copy` (住民票の写し), `record_statement` (住民票記載事項証明書)
-    /// or `removed_copy` (除票の写し).
+    /// `resident_copy` (住民票の写し), `record_statement` (住民票記載事項証明書),
+    /// `removed_copy` (除票の写し) or `seal` (印鑑登録証明書: give `card_number`).
     pub kind: String,
+    /// 印鑑登録証番号 of the card presented (`seal` only: the card is what
+    /// entitles the bearer to the certificate).
+    pub card_number: Option<String>,
     /// The people to certify (住民票コード). Omit and give `household_id` for
     /// the whole household.
     pub resident_codes: Option<Vec<String>>,
@@ -225,10 +228,11 @@ pub async fn issue_certificate(
         "resident_copy" => CertificateKind::ResidentCopy,
         "record_statement" => CertificateKind::ResidentRecordStatement,
         "removed_copy" => CertificateKind::RemovedRecordCopy,
+        "seal" => CertificateKind::SealCertificate,
         _ => {
             return Err(ApiError::invalid(
                 "kind",
-                "use resident_copy, record_statement or removed_copy",
+                "use resident_copy, record_statement, removed_copy or seal",
             ));
         }
     };
@@ -253,7 +257,15 @@ pub async fn issue_certificate(
         ));
     }
     let ts = state.store.tenant(&session.tenant);
+    let seal = match kind {
+        CertificateKind::SealCertificate => Some(seal_for_card(&ts, &req, as_of, today).await?),
+        _ => None,
+    };
     let (codes, whole_household) = match (&req.resident_codes, &req.household_id) {
+        _ if seal.is_some() => (
+            seal.iter().map(|s| s.resident_code.clone()).collect(),
+            false,
+        ),
         (Some(codes), None) if !codes.is_empty() => (codes.clone(), false),
         (None, Some(h)) => (
             ts.household(h)
@@ -311,7 +323,12 @@ pub async fn issue_certificate(
                     format!("{code} is not a removed record (除票) on {as_of}"),
                 ));
             }
-            (CertificateKind::ResidentCopy | CertificateKind::ResidentRecordStatement, true) => {
+            (
+                CertificateKind::ResidentCopy
+                | CertificateKind::ResidentRecordStatement
+                | CertificateKind::SealCertificate,
+                true,
+            ) => {
                 return Err(ApiError::invalid(
                     "kind",
                     format!("{code} is a removed record (除票) on {as_of}: issue a removed_copy"),
@@ -371,9 +388,12 @@ pub async fn issue_certificate(
             resident_code: req.include_resident_code,
             individual_number: false,
         },
-        seal_registration_number: None,
-        seal_image: None,
-        official_seal_image: None,
+        seal_registration_number: seal.as_ref().map(|s| s.registration_number.clone()),
+        seal_image: match &seal {
+            Some(s) => ts.seal_impression(&s.registration_number).await?,
+            None => None,
+        },
+        official_seal_image: ts.official_seal().await?,
     };
     let renderer = renderer()?;
     let issued = tokio::task::spawn_blocking(move || renderer.issue(&cert, &key))
@@ -411,6 +431,54 @@ pub async fn issue_certificate(
         resp.headers_mut().insert("x-certified-digest", v);
     }
     Ok(resp)
+}
+
+/// The registration a presented 印鑑登録証 stands for, in force on `as_of`
+/// (印鑑登録証明書 certify only what is registered now: `as_of` is today).
+async fn seal_for_card(
+    ts: &murakumo_store::TenantStore<'_>,
+    req: &CertificateRequest,
+    as_of: NaiveDate,
+    today: NaiveDate,
+) -> ApiResult<murakumo_seal::SealRecord> {
+    if as_of != today {
+        return Err(ApiError::invalid(
+            "as_of",
+            "印鑑登録証明書 certifies the registration in force today; omit as_of",
+        ));
+    }
+    let card = req
+        .card_number
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "card_number",
+                "印鑑登録証明書 requires the 印鑑登録証 (give its number)",
+            )
+        })?;
+    let found = ts
+        .search_seals(&murakumo_store::SealQuery {
+            card_number: Some(card.to_string()),
+            limit: 1,
+            ..Default::default()
+        })
+        .await?;
+    let reg = found.into_iter().next().ok_or_else(|| {
+        ApiError::not_found(format!(
+            "印鑑登録証 {card} is not on a registration in force (廃止・亡失 cards are void)"
+        ))
+    })?;
+    if let Some(codes) = &req.resident_codes
+        && !codes.iter().all(|c| *c == reg.resident_code)
+    {
+        return Err(ApiError::invalid(
+            "card_number",
+            "this 印鑑登録証 belongs to another resident",
+        ));
+    }
+    Ok(reg)
 }
 
 fn hex_digest(d: &[u8; 32]) -> String {

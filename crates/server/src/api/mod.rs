@@ -5,11 +5,12 @@
 
 mod access_log;
 mod backup_target;
-mod certificates;
+pub(crate) mod certificates;
 mod ledger;
 mod platform;
 pub(crate) mod replication;
-mod residents;
+pub(crate) mod residents;
+pub(crate) mod seals;
 mod settings;
 mod staff;
 
@@ -22,7 +23,6 @@ use utoipa_axum::routes;
 use crate::session;
 
 use crate::state::AppState;
-pub(crate) use residents::log as log_access;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -37,6 +37,7 @@ pub(crate) use residents::log as log_access;
         (name = "platform", description = "Platform operators: tenants and 県版 settings"),
         (name = "tenant", description = "The caller's municipality: settings, staff, ledger"),
         (name = "resident", description = "住民記録"),
+        (name = "seal", description = "印鑑登録"),
         (name = "audit", description = "The access log"),
         (name = "replication", description = "Between centres and sites: followers pull ledger segments (token-protected)"),
         (name = "public", description = "No login: certificate verification for banks and other offices"),
@@ -89,6 +90,10 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(residents::resident_history))
         .routes(routes!(residents::change_resident))
         .routes(routes!(residents::get_household))
+        .routes(routes!(seals::search_seals, seals::register_seal))
+        .routes(routes!(seals::cancel_seal))
+        .routes(routes!(seals::seal_impression))
+        .routes(routes!(seals::get_official_seal, seals::set_official_seal))
         .routes(routes!(certificates::issue_certificate))
         .routes(routes!(certificates::rotate_signing_key))
         .routes(routes!(certificates::public_keys))

@@ -510,9 +510,9 @@ pub async fn banner_layer(State(state): State<AppState>, req: Request, next: Nex
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     let html = String::from_utf8_lossy(&bytes).replacen(
-        "<main>",
+        "<main",
         &format!(
-            "<div class=\"node-banner\" role=\"alert\">{}</div><main>",
+            "<div class=\"node-banner\" role=\"alert\">{}</div><main",
             crate::ui::esc(&text)
         ),
         1,

@@ -528,7 +528,17 @@ async fn record_change(
     let label = event.label_ja();
     let mut e: NewEntry = entry(session, &event);
     e.effective_date = effective;
-    ts.append(vec![e]).await?;
+    let mut batch = vec![e];
+    if let ResidentEvent::Removed { reason, .. } = &event {
+        // A removed resident's 印鑑登録 ends with the removal (職権抹消).
+        for mut c in
+            super::seals::cancellations_on_removal(state, session, &code, reason.label_ja()).await?
+        {
+            c.effective_date = effective;
+            batch.push(c);
+        }
+    }
+    ts.append(batch).await?;
     metrics::counter!("murakumo_ledger_entries_appended_total").increment(1);
     log(
         state,

@@ -54,6 +54,9 @@ pub fn resident_code(n: u64) -> String {
         .to_string()
 }
 
+/// 印鑑登録番号 of tenant B's one registration.
+pub const B_SEAL: &str = "S-0000001";
+
 pub fn b_resident() -> String {
     resident_code(9_000_000_001)
 }
@@ -363,6 +366,16 @@ pub async fn seed(store: &Store) {
             ),
         ];
         entries.extend((0..5).map(|i| moved_in(resident_code(base + i), family, kana)));
+        if code == tenant_b() {
+            // B has a registered seal, so routes by 印鑑登録番号 have a target.
+            entries.push(entry(&murakumo_seal::SealEvent::Registered {
+                registration_number: B_SEAL.into(),
+                resident_code: b_resident(),
+                card_number: "B-CARD-1".into(),
+                impression_png: murakumo_seal::sample_impression(99),
+                notified_date: NaiveDate::from_ymd_opt(2026, 4, 1).expect("date"),
+            }));
+        }
         store.tenant(&code).append(entries).await.expect("seed");
     }
 }

@@ -1,22 +1,42 @@
 //! The staff web UI: server-rendered Japanese pages, usable with the
 //! keyboard alone, with every asset served from this server.
 //!
-//! This is the entrance (login, the municipality's overview, resident
-//! search); the counter (窓口) screens of each business system grow here.
+//! Screens: login, the municipality's overview (`mod.rs`); the 住民記録
+//! counter — search, resident and household detail with 異動履歴, 異動 forms
+//! (`residents.rs`); certificate issuance and printing (`certificates.rs`);
+//! 印鑑登録 (`seals.rs`). The screens call the same handlers as the JSON API,
+//! so validation, access logging and the ledger are shared, and turn their
+//! errors into Japanese messages next to the form.
+//!
+//! Keyboard: every screen starts with a skip link, each form's first field
+//! has focus, and the header's menu has access keys (Alt+1 … Alt+4).
+
+mod certificates;
+mod residents;
+mod seals;
+
+pub use certificates::{certificate_form, certificate_submit};
+pub use residents::{
+    change_form, change_submit, entry_form, entry_submit, resident_detail, residents,
+};
+pub use seals::{
+    official_seal_form, official_seal_image, official_seal_submit, seal_cancel_submit,
+    seal_certificate_submit, seal_detail, seal_form, seal_image, seal_submit, seals,
+};
 
 use std::net::SocketAddr;
 
 use axum::Form;
-use axum::extract::{ConnectInfo, FromRequestParts, Query, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use murakumo_tenancy::{AccessAction, Permission};
+use murakumo_tenancy::Permission;
 use serde::Deserialize;
 
 use crate::session::{self, LoginRequest, StaffSession};
 use crate::state::AppState;
 
-pub const CSS: &str = include_str!("../assets/murakumo.css");
+pub const CSS: &str = include_str!("../../assets/murakumo.css");
 
 /// Escapes text for HTML.
 pub fn esc(s: &str) -> String {
@@ -37,16 +57,104 @@ pub fn esc(s: &str) -> String {
 fn page(title: &str, who: Option<&str>, body: &str) -> Html<String> {
     let bar = who.map_or(String::new(), |w| {
         format!(
-            "<span>{}</span> <form method=\"post\" action=\"/logout\" style=\"display:inline\"><button type=\"submit\">ログアウト</button></form>",
+            "<nav aria-label=\"メニュー\"><a href=\"/\" accesskey=\"1\">トップ</a><a href=\"/residents\" accesskey=\"2\">住民検索</a>\
+             <a href=\"/residents/new\" accesskey=\"3\">転入・出生</a><a href=\"/seals\" accesskey=\"4\">印鑑登録</a></nav>\
+             <span><span class=\"who\">{}</span> <form method=\"post\" action=\"/logout\" style=\"display:inline\"><button type=\"submit\">ログアウト</button></form></span>",
             esc(w)
         )
     });
     Html(format!(
         "<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
          <title>{} | Murakumo</title><link rel=\"stylesheet\" href=\"/assets/murakumo.css\"></head>\
-         <body><header><strong>Murakumo 自治体クラウド</strong>{bar}</header><main>{body}</main></body></html>",
+         <body><a class=\"skip\" href=\"#main\">本文へ移動</a><header><strong>Murakumo 自治体クラウド</strong>{bar}</header><main id=\"main\" tabindex=\"-1\">{body}</main></body></html>",
         esc(title)
     ))
+}
+
+/// The staff member of a screen, or the response that sends them to log in
+/// or says they lack the right.
+#[allow(clippy::result_large_err)] // the Err is the page itself, returned at once
+pub(crate) fn staff(
+    session: Result<StaffSession, crate::error::ApiError>,
+    need: Permission,
+) -> Result<StaffSession, Response> {
+    let Ok(s) = session else {
+        return Err(Redirect::to("/").into_response());
+    };
+    if !s.staff.can(need) {
+        return Err((
+            StatusCode::FORBIDDEN,
+            page(
+                "権限がありません",
+                Some(&s.staff.display_name),
+                "<p class=\"error\" role=\"alert\">この操作を行う権限がありません。団体管理者に役割の付与を依頼してください。</p>",
+            ),
+        )
+            .into_response());
+    }
+    Ok(s)
+}
+
+/// The Japanese name of an input field, for error messages.
+pub(crate) fn field_label(field: &str) -> &str {
+    match field {
+        "resident_code" | "resident_codes" => "住民票コード",
+        "household_id" => "世帯",
+        "relationship" => "続柄",
+        "family_name" => "氏",
+        "given_name" => "名",
+        "family_kana" => "氏(フリガナ)",
+        "given_kana" => "名(フリガナ)",
+        "birth_date" => "生年月日",
+        "sex_code" => "性別",
+        "address" => "住所",
+        "katagaki" => "方書",
+        "honseki" => "本籍",
+        "hittosha" => "筆頭者",
+        "nationality" => "国籍・地域",
+        "residence_status" => "在留資格",
+        "period_until" => "在留期間の満了日",
+        "previous_address" => "前住所",
+        "destination" => "転出先",
+        "planned_date" => "転出予定日",
+        "effective_date" => "異動日",
+        "notified_date" => "届出日",
+        "card_number" => "印鑑登録証番号",
+        "impression" | "impression_png" => "印影",
+        "reason" => "事由",
+        "kind" => "証明書の種類",
+        "requester" => "請求者",
+        "purpose" => "利用目的",
+        "as_of" => "基準日",
+        "until" => "支援措置の期限",
+        "field" => "修正する項目",
+        "value" => "修正後の内容",
+        other => other,
+    }
+}
+
+/// An error of a submitted form, shown above it (and announced).
+pub(crate) fn error_box(e: &crate::error::ApiError) -> String {
+    let what = match e.status {
+        StatusCode::BAD_REQUEST => "入力内容を確認してください",
+        StatusCode::CONFLICT => "登録できません",
+        StatusCode::FORBIDDEN => "この操作はできません",
+        StatusCode::NOT_FOUND => "見つかりません",
+        _ => "処理できませんでした",
+    };
+    let field = e
+        .field
+        .as_deref()
+        .map_or(String::new(), |f| format!("【{}】", esc(field_label(f))));
+    format!(
+        "<div class=\"error-box\" role=\"alert\" tabindex=\"-1\" id=\"form-error\"><strong>{what}</strong><p>{field}{}</p></div>",
+        esc(&e.message)
+    )
+}
+
+/// 和暦 for display, e.g. 令和8年4月1日.
+pub(crate) fn wareki(d: chrono::NaiveDate) -> String {
+    murakumo_documents::wareki(d)
 }
 
 pub async fn css() -> Response {
@@ -84,12 +192,21 @@ pub async fn home(State(state): State<AppState>, req: Request) -> Response {
         "—".to_string()
     };
     let roles: Vec<&str> = s.staff.roles.iter().map(|r| r.label_ja()).collect();
-    let search = if s.staff.can(Permission::ResidentRead) {
-        "<form class=\"card\" method=\"get\" action=\"/residents\"><label for=\"kana\">住民検索(氏のフリガナ)</label>\
-         <input id=\"kana\" name=\"kana\" autofocus placeholder=\"ヤマダ\"> <button type=\"submit\">検索</button></form>"
-    } else {
-        ""
-    };
+    let mut search = String::new();
+    if s.staff.can(Permission::ResidentRead) {
+        search.push_str(
+            "<form class=\"card\" method=\"get\" action=\"/residents\"><label for=\"kana\">住民検索(フリガナ)</label>\
+             <input id=\"kana\" name=\"kana\" autofocus placeholder=\"ヤマダ タロウ\"> <button type=\"submit\">検索</button>\
+             <p class=\"muted\">氏名・生年月日・住所・住民票コードでの検索は<a href=\"/residents\">住民検索</a>から。</p></form>\
+             <div class=\"card\"><h2>窓口業務</h2><ul class=\"menu\"><li><a href=\"/residents\">住民検索・異動・証明書交付</a></li>\
+             <li><a href=\"/residents/new\">転入・出生の届出</a></li><li><a href=\"/seals\">印鑑登録・廃止・亡失</a></li></ul></div>",
+        );
+    }
+    if s.staff.can(Permission::SettingsManage) {
+        search.push_str(
+            "<div class=\"card\"><h2>団体の管理</h2><ul class=\"menu\"><li><a href=\"/official-seal\">公印の登録</a></li></ul></div>",
+        );
+    }
     let body = format!(
         "<div class=\"card\"><h1>{}</h1><p>団体コード {} ・ 住民数 {}</p><p class=\"muted\">{} さん({})</p></div>{search}",
         esc(&name),
@@ -158,94 +275,6 @@ pub async fn logout_submit(State(state): State<AppState>, headers: HeaderMap) ->
     resp.headers_mut()
         .insert(header::SET_COOKIE, session::clear_cookie_header(&state));
     resp
-}
-
-#[derive(Deserialize)]
-pub struct SearchForm {
-    kana: String,
-}
-
-pub async fn residents(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    session: Result<StaffSession, crate::error::ApiError>,
-    Query(q): Query<SearchForm>,
-) -> Response {
-    let Ok(s) = session else {
-        return Redirect::to("/").into_response();
-    };
-    if !s.staff.can(Permission::ResidentRead) {
-        return (
-            StatusCode::FORBIDDEN,
-            page(
-                "権限がありません",
-                None,
-                "<p class=\"error\">住民記録を閲覧する権限がありません。</p>",
-            ),
-        )
-            .into_response();
-    }
-    let kana = q.kana.trim();
-    let query = murakumo_store::ResidentQuery {
-        kana: Some(kana.to_string()),
-        limit: 100,
-        ..Default::default()
-    };
-    let found = match state.store.tenant(&s.tenant).search_residents(&query).await {
-        Ok(f) => f,
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
-    };
-    let today = chrono::Utc::now().date_naive();
-    let may = s.staff.can(Permission::ProtectedResidentView);
-    let visible = |r: &&murakumo_resident::Record| may || !r.protected_on(today);
-    let subjects = std::iter::once(format!("search:kana={kana}")).chain(
-        found
-            .iter()
-            .filter(visible)
-            .map(|r| format!("resident:{}", r.resident_code)),
-    );
-    if let Err(e) = crate::api::log_access(
-        &state,
-        &s,
-        &headers,
-        AccessAction::Search,
-        subjects,
-        "name,kana,birth_date,address",
-    )
-    .await
-    {
-        return e.into_response();
-    }
-    let rows: String = found
-        .iter()
-        .map(|r| {
-            if !visible(&r) {
-                return format!(
-                    "<tr><td>{}</td><td colspan=\"4\">支援措置対象(表示できません)</td></tr>",
-                    esc(&r.resident_code)
-                );
-            }
-            let birth = murakumo_core::WarekiDate::from_gregorian(r.person.birth_date)
-                .map_or(r.person.birth_date.to_string(), |w| w.to_string());
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td></tr>",
-                esc(&r.resident_code),
-                esc(&r.full_name()),
-                esc(&r.full_kana()),
-                esc(&birth),
-                esc(&r.address.text),
-                esc(&r.address.katagaki)
-            )
-        })
-        .collect();
-    let body = format!(
-        "<nav><a href=\"/\">← トップ</a></nav><form class=\"card\" method=\"get\" action=\"/residents\"><label for=\"kana\">住民検索(氏のフリガナ)</label>\
-         <input id=\"kana\" name=\"kana\" value=\"{}\" autofocus> <button type=\"submit\">検索</button></form>\
-         <p>{} 件</p><table><thead><tr><th>住民票コード</th><th>氏名</th><th>フリガナ</th><th>生年月日</th><th>住所</th></tr></thead><tbody>{rows}</tbody></table>",
-        esc(kana),
-        found.len()
-    );
-    page("住民検索", Some(&s.staff.display_name), &body).into_response()
 }
 
 /// `/verify`: a public page where anyone holding a certificate PDF can

@@ -1,0 +1,876 @@
+//! 住民記録 counter screens: search, resident and household detail with
+//! 異動履歴, and the 異動 forms (転入・出生, 転居, 転出, 死亡, 世帯変更,
+//! 氏名変更, 職権修正, 支援措置).
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{NaiveDate, Utc};
+use murakumo_resident::{Citizenship, Record, Status};
+use murakumo_tenancy::Permission;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::{error_box, esc, page, staff, wareki};
+use crate::api::residents as api;
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::session::StaffSession;
+use crate::state::AppState;
+
+type Session = Result<StaffSession, ApiError>;
+
+/// The submitted fields of a form as a JSON object for the API's request
+/// types: blank fields are left out (so they take their defaults), `numbers`
+/// become numbers and `lists` collect repeated fields.
+pub(crate) fn form_json(fields: &[(String, String)], numbers: &[&str], lists: &[&str]) -> Value {
+    let mut out = Map::new();
+    for (k, v) in fields {
+        let v = v.trim();
+        if lists.contains(&k.as_str()) {
+            let list = out
+                .entry(k.clone())
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(a) = list
+                && !v.is_empty()
+            {
+                a.push(Value::String(v.to_string()));
+            }
+            continue;
+        }
+        if v.is_empty() {
+            continue;
+        }
+        let value = match (numbers.contains(&k.as_str()), v.parse::<u64>()) {
+            (true, Ok(n)) => Value::from(n),
+            _ => Value::String(v.to_string()),
+        };
+        out.insert(k.clone(), value);
+    }
+    Value::Object(out)
+}
+
+/// A request type from form fields, or a 400 naming the field at fault.
+pub(crate) fn from_form<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, ApiError> {
+    serde_json::from_value(v).map_err(|e| {
+        let msg = e.to_string();
+        // serde says "missing field `x`" or "invalid type … for key `x`".
+        let field = msg.split('`').nth(1).unwrap_or("").to_string();
+        let label = super::field_label(&field).to_string();
+        if msg.starts_with("missing field") {
+            ApiError::invalid(&field, format!("{label}を入力してください"))
+        } else {
+            ApiError::invalid(&field, format!("{label}の形式が正しくありません ({msg})"))
+        }
+    })
+}
+
+fn status_label(r: &Record) -> String {
+    match &r.status {
+        Status::Current => "住民".into(),
+        Status::MovingOut { planned_date, .. } => format!("転出予定({})", wareki(*planned_date)),
+        Status::Removed { reason, date } => {
+            format!("除票({} {})", reason.label_ja(), wareki(*date))
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct SearchForm {
+    #[serde(default)]
+    kana: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    birth_date: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    include_removed: Option<String>,
+}
+
+fn search_form(q: &SearchForm) -> String {
+    format!(
+        "<form class=\"card search\" method=\"get\" action=\"/residents\" role=\"search\"><h1>住民検索</h1>\
+         <div class=\"grid\"><div><label for=\"kana\">フリガナ(前方一致)</label><input id=\"kana\" name=\"kana\" value=\"{}\" autofocus placeholder=\"ヤマダ タロウ\"></div>\
+         <div><label for=\"name\">氏名(漢字)</label><input id=\"name\" name=\"name\" value=\"{}\" placeholder=\"山田\"></div>\
+         <div><label for=\"birth_date\">生年月日</label><input id=\"birth_date\" name=\"birth_date\" type=\"date\" value=\"{}\"></div>\
+         <div><label for=\"address\">住所(同一住所の方)</label><input id=\"address\" name=\"address\" value=\"{}\"></div>\
+         <div><label for=\"code\">住民票コード</label><input id=\"code\" name=\"code\" inputmode=\"numeric\" value=\"{}\"></div></div>\
+         <p><label class=\"inline\"><input type=\"checkbox\" name=\"include_removed\" value=\"1\"{}> 除票も含める</label> \
+         <button type=\"submit\">検索</button></p></form>",
+        esc(&q.kana),
+        esc(&q.name),
+        esc(&q.birth_date),
+        esc(&q.address),
+        esc(&q.code),
+        if q.include_removed.is_some() {
+            " checked"
+        } else {
+            ""
+        }
+    )
+}
+
+/// `/residents`: search by kana, kanji name, birth date, address or
+/// 住民票コード; a code goes straight to the resident.
+pub async fn residents(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    session: Session,
+    Query(q): Query<SearchForm>,
+) -> Response {
+    let s = match staff(session, Permission::ResidentRead) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let who = s.staff.display_name.clone();
+    let code = q.code.trim();
+    if !code.is_empty() {
+        return match murakumo_core::ResidentCode::parse(code) {
+            Ok(c) => Redirect::to(&format!("/residents/{}", c.as_str())).into_response(),
+            Err(e) => page(
+                "住民検索",
+                Some(&who),
+                &format!(
+                    "{}{}",
+                    error_box(&ApiError::invalid("resident_code", e.to_string())),
+                    search_form(&q)
+                ),
+            )
+            .into_response(),
+        };
+    }
+    let blank = q.kana.trim().is_empty()
+        && q.name.trim().is_empty()
+        && q.address.trim().is_empty()
+        && q.birth_date.trim().is_empty();
+    if blank {
+        return page("住民検索", Some(&who), &search_form(&q)).into_response();
+    }
+    let birth_date = match q.birth_date.trim() {
+        "" => None,
+        d => match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
+            Ok(d) => Some(d),
+            Err(_) => {
+                let e =
+                    ApiError::invalid("birth_date", "生年月日は 1980-05-05 の形で入力してください");
+                return page(
+                    "住民検索",
+                    Some(&who),
+                    &format!("{}{}", error_box(&e), search_form(&q)),
+                )
+                .into_response();
+            }
+        },
+    };
+    let opt = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
+    let query = api::SearchQuery {
+        kana: opt(&q.kana),
+        name: opt(&q.name),
+        birth_date,
+        address: opt(&q.address),
+        include_removed: q.include_removed.is_some(),
+        limit: Some(100),
+    };
+    let found = match api::search_residents(State(state), s, headers, ApiQuery(query)).await {
+        Ok(axum::Json(v)) => v,
+        Err(e) => {
+            return page(
+                "住民検索",
+                Some(&who),
+                &format!("{}{}", error_box(&e), search_form(&q)),
+            )
+            .into_response();
+        }
+    };
+    let rows: String = found
+        .iter()
+        .map(|v| {
+            if v.masked {
+                return format!(
+                    "<tr class=\"masked\"><td>{}</td><td colspan=\"5\">支援措置対象(表示できません。住民記録責任者に引き継いでください)</td></tr>",
+                    esc(&v.resident_code)
+                );
+            }
+            let status = match v.status.as_str() {
+                "removed" => "除票",
+                "moving_out" => "転出予定",
+                _ => "住民",
+            };
+            format!(
+                "<tr><td><a href=\"/residents/{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4} {5}</td><td>{6}</td></tr>",
+                esc(&v.resident_code),
+                esc(v.name.as_deref().unwrap_or("")),
+                esc(v.kana.as_deref().unwrap_or("")),
+                v.birth_date.map(wareki).unwrap_or_default(),
+                esc(v.address.as_deref().unwrap_or("")),
+                esc(v.katagaki.as_deref().unwrap_or("")),
+                status
+            )
+        })
+        .collect();
+    let body = format!(
+        "{}<p role=\"status\">{} 件{}</p><table class=\"results\"><thead><tr><th>住民票コード</th><th>氏名</th><th>フリガナ</th><th>生年月日</th><th>住所</th><th>状態</th></tr></thead><tbody>{rows}</tbody></table>",
+        search_form(&q),
+        found.len(),
+        if found.len() >= 100 {
+            "(上位100件。条件を絞ってください)"
+        } else {
+            ""
+        }
+    );
+    page("住民検索", Some(&who), &body).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct DetailQuery {
+    as_of: Option<NaiveDate>,
+}
+
+/// `/residents/{code}`: the record (now or as of a date), the household,
+/// 異動履歴, 印鑑登録, and what can be done next.
+pub async fn resident_detail(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    session: Session,
+    Path(code): Path<String>,
+    Query(q): Query<DetailQuery>,
+) -> Response {
+    let s = match staff(session, Permission::ResidentRead) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let who = s.staff.display_name.clone();
+    let fail = |e: ApiError| {
+        (
+            e.status,
+            page(
+                "住民の詳細",
+                Some(&who),
+                &format!(
+                    "{}<p><a href=\"/residents\">住民検索へ戻る</a></p>",
+                    error_box(&e)
+                ),
+            ),
+        )
+            .into_response()
+    };
+    let view = match api::get_resident(
+        State(state.clone()),
+        s.clone(),
+        headers.clone(),
+        ApiPath(code.clone()),
+        ApiQuery(api::AsOfQuery { as_of: q.as_of }),
+    )
+    .await
+    {
+        Ok(axum::Json(v)) => v,
+        Err(e) => return fail(e),
+    };
+    let Some(r) = view
+        .record
+        .and_then(|v| serde_json::from_value::<Record>(v).ok())
+    else {
+        return fail(ApiError::internal("the record could not be read"));
+    };
+    let history = match api::resident_history(
+        State(state.clone()),
+        s.clone(),
+        headers.clone(),
+        ApiPath(code.clone()),
+    )
+    .await
+    {
+        Ok(axum::Json(h)) => h,
+        Err(e) => return fail(e),
+    };
+    let household = if r.is_removed() {
+        Vec::new()
+    } else {
+        api::get_household(
+            State(state.clone()),
+            s.clone(),
+            headers.clone(),
+            ApiPath(r.household_id.clone()),
+        )
+        .await
+        .map(|j| j.0)
+        .unwrap_or_default()
+    };
+    let seals = state
+        .store
+        .tenant(&s.tenant)
+        .seals_of_resident(&r.resident_code)
+        .await
+        .unwrap_or_default();
+
+    let p = &r.person;
+    let mut facts = vec![
+        ("住民票コード", esc(&r.resident_code)),
+        ("状態", esc(&status_label(&r))),
+        ("氏名", esc(&r.full_name())),
+        ("フリガナ", esc(&r.full_kana())),
+        ("生年月日", wareki(p.birth_date)),
+        ("性別", p.sex.label_ja().to_string()),
+        ("続柄", esc(&r.relationship)),
+        (
+            "住所",
+            format!("{} {}", esc(&r.address.text), esc(&r.address.katagaki)),
+        ),
+        ("住民となった年月日", wareki(r.became_resident)),
+        ("住所を定めた年月日", wareki(r.address_since)),
+    ];
+    if let Some(romaji) = &p.romaji {
+        facts.push(("ローマ字", esc(romaji)));
+    }
+    if let Some(alias) = &p.alias {
+        facts.push(("通称", esc(alias)));
+    }
+    match &p.citizenship {
+        Citizenship::Japanese { honseki, hittosha } => {
+            facts.push(("本籍", esc(honseki)));
+            facts.push(("筆頭者", esc(hittosha)));
+        }
+        Citizenship::Foreign {
+            nationality,
+            residence_status,
+            period_until,
+        } => {
+            facts.push(("国籍・地域", esc(nationality)));
+            facts.push(("在留資格", esc(residence_status)));
+            if let Some(d) = period_until {
+                facts.push(("在留期間の満了日", wareki(*d)));
+            }
+        }
+    }
+    if let Some(prot) = &r.protection {
+        facts.push((
+            "支援措置",
+            format!(
+                "<span class=\"badge warn\">対象({}まで)</span>",
+                wareki(prot.until)
+            ),
+        ));
+    }
+    let facts: String = facts
+        .iter()
+        .map(|(k, v)| format!("<tr><th scope=\"row\">{k}</th><td>{v}</td></tr>"))
+        .collect();
+    let members: String = household
+        .iter()
+        .map(|m| {
+            if m.masked {
+                return format!("<li>{}(支援措置対象)</li>", esc(&m.resident_code));
+            }
+            format!(
+                "<li><a href=\"/residents/{0}\">{1}</a>({2}・{3})</li>",
+                esc(&m.resident_code),
+                esc(m.name.as_deref().unwrap_or("")),
+                esc(m.relationship.as_deref().unwrap_or("")),
+                m.birth_date.map(wareki).unwrap_or_default()
+            )
+        })
+        .collect();
+    let history: String = history
+        .iter()
+        .map(|h| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                wareki(h.effective_date),
+                esc(&h.label),
+                esc(&h
+                    .recorded_at
+                    .chars()
+                    .take(19)
+                    .collect::<String>()
+                    .replace('T', " ")),
+                esc(&h.actor)
+            )
+        })
+        .collect();
+    let seal_rows: String = seals
+        .iter()
+        .map(|x| {
+            let v = crate::api::seals::seal_view(x);
+            format!(
+                "<tr><td><a href=\"/seals/{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td></tr>",
+                esc(&v.registration_number),
+                esc(&v.card_number),
+                wareki(v.registered_on),
+                v.cancel_reason.map_or("登録中".to_string(), |c| format!(
+                    "{}({})",
+                    esc(&c),
+                    v.cancelled_on.map(wareki).unwrap_or_default()
+                ))
+            )
+        })
+        .collect();
+    let code = esc(&r.resident_code);
+    let actions = if r.is_removed() {
+        format!("<a class=\"button\" href=\"/residents/{code}/certificate\">除票の写しを交付</a>")
+    } else {
+        format!(
+            "<a class=\"button\" href=\"/residents/{code}/certificate\" accesskey=\"c\">証明書を交付(C)</a> \
+             <a class=\"button\" href=\"/residents/{code}/change\" accesskey=\"i\">異動を入力(I)</a> \
+             <a class=\"button\" href=\"/seals/new?resident_code={code}\">印鑑登録</a>"
+        )
+    };
+    let as_of_note = q.as_of.map_or(String::new(), |d| {
+        format!("<p class=\"badge\">{}時点の記載</p>", wareki(d))
+    });
+    let body = format!(
+        "<nav class=\"crumbs\"><a href=\"/residents\">住民検索</a> › 住民の詳細</nav>\
+         <div class=\"card\"><h1>{name}</h1>{as_of_note}<p class=\"actions\">{actions}</p>\
+         <form method=\"get\" action=\"/residents/{code}\" class=\"inline-form\"><label class=\"inline\" for=\"as_of\">基準日</label> \
+         <input id=\"as_of\" name=\"as_of\" type=\"date\" value=\"{as_of}\"> <button type=\"submit\">この日の記載を表示</button></form></div>\
+         <div class=\"columns\"><section class=\"card\"><h2>記載事項</h2><table class=\"facts\">{facts}</table></section>\
+         <section class=\"card\"><h2>世帯({hh})</h2><ul>{members}</ul><h2>印鑑登録</h2>\
+         <table><thead><tr><th>登録番号</th><th>登録証番号</th><th>登録日</th><th>状態</th></tr></thead><tbody>{seal_rows}</tbody></table></section></div>\
+         <section class=\"card\"><h2>異動履歴</h2><table><thead><tr><th>異動日</th><th>事由</th><th>記録日時(UTC)</th><th>記録者</th></tr></thead><tbody>{history}</tbody></table></section>",
+        name = esc(&r.full_name()),
+        as_of = q.as_of.map(|d| d.to_string()).unwrap_or_default(),
+        hh = esc(&r.household_id),
+    );
+    page(&r.full_name(), Some(&who), &body).into_response()
+}
+
+/// A form field: (name, label, input type).
+type Field = (&'static str, &'static str, &'static str);
+
+/// The 異動 a clerk can enter for a registered resident, with the fields
+/// each needs: (code, label, fields).
+const CHANGES: &[(&str, &str, &[Field])] = &[
+    (
+        "relocate",
+        "転居",
+        &[
+            ("address", "新しい住所", "text"),
+            ("katagaki", "方書", "text"),
+        ],
+    ),
+    (
+        "move_out_planned",
+        "転出届(転出予定)",
+        &[
+            ("planned_date", "転出予定日", "date"),
+            ("destination", "転出先", "text"),
+        ],
+    ),
+    (
+        "move_out",
+        "転出確定(転入通知受理)",
+        &[("destination", "転出先", "text")],
+    ),
+    ("death", "死亡", &[]),
+    (
+        "household",
+        "世帯変更(分離・合併・世帯主変更)",
+        &[
+            ("household_id", "世帯番号(新しい世帯なら新しい番号)", "text"),
+            ("relationship", "続柄", "text"),
+        ],
+    ),
+    (
+        "name",
+        "氏名変更",
+        &[
+            ("family_name", "氏", "text"),
+            ("given_name", "名", "text"),
+            ("family_kana", "氏(フリガナ)", "text"),
+            ("given_kana", "名(フリガナ)", "text"),
+        ],
+    ),
+    (
+        "correct",
+        "職権修正",
+        &[
+            ("field", "修正する項目(例: birth_date)", "text"),
+            ("value", "修正後の内容", "text"),
+            ("reason", "修正の理由", "text"),
+        ],
+    ),
+    (
+        "ex_officio_removal",
+        "職権消除",
+        &[("reason", "消除の理由", "text")],
+    ),
+    (
+        "protect",
+        "支援措置の開始",
+        &[
+            ("until", "支援措置の期限", "date"),
+            ("reason", "理由", "text"),
+        ],
+    ),
+    ("unprotect", "支援措置の終了", &[("reason", "理由", "text")]),
+];
+
+#[derive(Deserialize)]
+pub struct ChangeKind {
+    kind: Option<String>,
+}
+
+fn change_page(
+    who: &str,
+    r: &Record,
+    kind: &str,
+    values: &[(String, String)],
+    error: Option<&ApiError>,
+) -> Response {
+    let today = Utc::now().date_naive().to_string();
+    let value = |name: &str| {
+        values
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let code = esc(&r.resident_code);
+    let tabs: String = CHANGES
+        .iter()
+        .map(|(k, label, _)| {
+            if *k == kind {
+                format!("<li><strong aria-current=\"page\">{label}</strong></li>")
+            } else {
+                format!("<li><a href=\"/residents/{code}/change?kind={k}\">{label}</a></li>")
+            }
+        })
+        .collect();
+    let form = CHANGES.iter().find(|(k, ..)| *k == kind).map_or(
+        "<p>上の一覧から異動の種類を選んでください。</p>".to_string(),
+        |(k, label, fields)| {
+            let inputs: String = fields
+                .iter()
+                .enumerate()
+                .map(|(i, (name, label, ty))| {
+                    format!(
+                        "<label for=\"{name}\">{label}</label><input id=\"{name}\" name=\"{name}\" type=\"{ty}\" value=\"{}\"{}>",
+                        esc(&value(name)),
+                        if i == 0 { " autofocus" } else { "" }
+                    )
+                })
+                .collect();
+            let effective = Some(value("effective_date")).filter(|v| !v.is_empty()).unwrap_or(today.clone());
+            let notified = Some(value("notified_date")).filter(|v| !v.is_empty()).unwrap_or(today.clone());
+            format!(
+                "<form class=\"card\" method=\"post\" action=\"/residents/{code}/change\"><h2>{label}</h2>\
+                 <input type=\"hidden\" name=\"change\" value=\"{k}\">{inputs}\
+                 <div class=\"grid\"><div><label for=\"effective_date\">異動日</label><input id=\"effective_date\" name=\"effective_date\" type=\"date\" value=\"{effective}\" required></div>\
+                 <div><label for=\"notified_date\">届出日</label><input id=\"notified_date\" name=\"notified_date\" type=\"date\" value=\"{notified}\"></div></div>\
+                 <p><button type=\"submit\">記録する</button> <a href=\"/residents/{code}\">取消</a></p></form>"
+            )
+        },
+    );
+    let body = format!(
+        "<nav class=\"crumbs\"><a href=\"/residents\">住民検索</a> › <a href=\"/residents/{code}\">{name}</a> › 異動の入力</nav>\
+         <h1>異動の入力:{name}</h1>{err}<ul class=\"tabs\">{tabs}</ul>{form}",
+        name = esc(&r.full_name()),
+        err = error.map(error_box).unwrap_or_default(),
+    );
+    let status = error.map_or(axum::http::StatusCode::OK, |e| e.status);
+    (status, page("異動の入力", Some(who), &body)).into_response()
+}
+
+async fn current_record(
+    state: &AppState,
+    s: &StaffSession,
+    headers: &HeaderMap,
+    code: &str,
+) -> Result<Record, ApiError> {
+    let v = api::get_resident(
+        State(state.clone()),
+        s.clone(),
+        headers.clone(),
+        ApiPath(code.to_string()),
+        ApiQuery(api::AsOfQuery { as_of: None }),
+    )
+    .await?
+    .0;
+    v.record
+        .and_then(|v| serde_json::from_value(v).ok())
+        .ok_or_else(|| ApiError::internal("the record could not be read"))
+}
+
+/// `GET /residents/{code}/change?kind=…`: the 異動 form.
+pub async fn change_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    session: Session,
+    Path(code): Path<String>,
+    Query(q): Query<ChangeKind>,
+) -> Response {
+    let s = match staff(session, Permission::ResidentChange) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match current_record(&state, &s, &headers, &code).await {
+        Ok(r) => change_page(
+            &s.staff.display_name,
+            &r,
+            q.kind.as_deref().unwrap_or(""),
+            &[],
+            None,
+        ),
+        Err(e) => (
+            e.status,
+            page("異動の入力", Some(&s.staff.display_name), &error_box(&e)),
+        )
+            .into_response(),
+    }
+}
+
+/// `POST /residents/{code}/change`: records the 異動, or shows the form
+/// again with what to correct.
+pub async fn change_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    session: Session,
+    Path(code): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let s = match staff(session, Permission::ResidentChange) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let who = s.staff.display_name.clone();
+    let r = match current_record(&state, &s, &headers, &code).await {
+        Ok(r) => r,
+        Err(e) => {
+            return (e.status, page("異動の入力", Some(&who), &error_box(&e))).into_response();
+        }
+    };
+    let kind = fields
+        .iter()
+        .find(|(k, _)| k == "change")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let label = CHANGES
+        .iter()
+        .find(|(k, ..)| *k == kind)
+        .map_or("異動", |(_, l, _)| l);
+    let result = match from_form::<api::ChangeRequest>(form_json(&fields, &[], &[])) {
+        Ok(req) => {
+            api::change_resident(
+                State(state),
+                s,
+                headers,
+                ApiPath(code.clone()),
+                ApiJson(req),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(axum::Json(done)) => done_page(&who, label, &done),
+        Err(e) => change_page(&who, &r, &kind, &fields, Some(&e)),
+    }
+}
+
+fn done_page(who: &str, label: &str, done: &api::ChangeResult) -> Response {
+    let code = esc(&done.resident.resident_code);
+    let warnings: String = done
+        .warnings
+        .iter()
+        .map(|w| {
+            format!(
+                "<li>【{}】{}</li>",
+                esc(super::field_label(&w.field)),
+                esc(&w.message)
+            )
+        })
+        .collect();
+    let warn = if warnings.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<div class=\"warn-box\" role=\"status\"><strong>確認してください</strong><ul>{warnings}</ul></div>"
+        )
+    };
+    let body = format!(
+        "<div class=\"card\"><h1 tabindex=\"-1\" autofocus>{label}を記録しました</h1>\
+         <p>{} ({code})</p>{warn}\
+         <p class=\"actions\"><a class=\"button\" href=\"/residents/{code}\" autofocus>住民の詳細へ</a> \
+         <a class=\"button\" href=\"/residents/{code}/certificate\">証明書を交付</a> <a href=\"/residents\">住民検索へ</a></p></div>",
+        esc(done.resident.name.as_deref().unwrap_or("")),
+    );
+    page("記録しました", Some(who), &body).into_response()
+}
+
+fn entry_page(who: &str, values: &[(String, String)], error: Option<&ApiError>) -> Response {
+    let today = Utc::now().date_naive().to_string();
+    let value = |name: &str| {
+        values
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| esc(v))
+            .unwrap_or_default()
+    };
+    let input = |name: &str, label: &str, ty: &str, extra: &str| {
+        format!(
+            "<div><label for=\"{name}\">{label}</label><input id=\"{name}\" name=\"{name}\" type=\"{ty}\" value=\"{}\"{extra}></div>",
+            value(name)
+        )
+    };
+    let reason = value("reason");
+    let option = |v: &str, l: &str| {
+        format!(
+            "<option value=\"{v}\"{}>{l}</option>",
+            if reason == v { " selected" } else { "" }
+        )
+    };
+    let sex = value("sex_code");
+    let sex_option = |v: &str, l: &str| {
+        format!(
+            "<option value=\"{v}\"{}>{l}</option>",
+            if sex == v { " selected" } else { "" }
+        )
+    };
+    let date_or_today = |name: &str| {
+        Some(value(name))
+            .filter(|v| !v.is_empty())
+            .unwrap_or(today.clone())
+    };
+    let body = format!(
+        "<nav class=\"crumbs\"><a href=\"/residents\">住民検索</a> › 転入・出生</nav><h1>転入・出生の届出</h1>{err}\
+         <form class=\"card\" method=\"post\" action=\"/residents/new\">\
+         <div class=\"grid\"><div><label for=\"reason\">届出の種類</label><select id=\"reason\" name=\"reason\" autofocus>{}{}{}</select></div>\
+         {}{}</div>\
+         <h2>本人</h2><div class=\"grid\">{}{}{}{}{}\
+         <div><label for=\"sex_code\">性別</label><select id=\"sex_code\" name=\"sex_code\">{}{}{}</select></div>{}{}</div>\
+         <h2>住所・世帯</h2><div class=\"grid\">{}{}{}{}{}</div>\
+         <h2>本籍(日本国籍の方)</h2><div class=\"grid\">{}{}</div>\
+         <h2>外国人住民の方</h2><div class=\"grid\">{}{}{}{}{}</div>\
+         <h2>日付</h2><div class=\"grid\"><div><label for=\"effective_date\">異動日</label><input id=\"effective_date\" name=\"effective_date\" type=\"date\" value=\"{}\"></div>\
+         <div><label for=\"notified_date\">届出日</label><input id=\"notified_date\" name=\"notified_date\" type=\"date\" value=\"{}\"></div></div>\
+         <p><button type=\"submit\">記録する</button></p></form>",
+        option("move_in", "転入"),
+        option("birth", "出生"),
+        option("ex_officio", "職権記載"),
+        input(
+            "resident_code",
+            "住民票コード(11桁)",
+            "text",
+            " inputmode=\"numeric\" required"
+        ),
+        input("previous_address", "前住所(転入)", "text", ""),
+        input("family_name", "氏", "text", " required"),
+        input("given_name", "名", "text", ""),
+        input("family_kana", "氏(フリガナ)", "text", " required"),
+        input("given_kana", "名(フリガナ)", "text", ""),
+        input("birth_date", "生年月日", "date", " required"),
+        sex_option("1", "男"),
+        sex_option("2", "女"),
+        sex_option("9", "記載しない"),
+        input("romaji", "ローマ字", "text", ""),
+        input("alias", "通称", "text", ""),
+        input("address", "住所", "text", " required"),
+        input("katagaki", "方書", "text", ""),
+        input("household_id", "世帯番号(既存の世帯に入る場合)", "text", ""),
+        input(
+            "relationship",
+            "続柄",
+            "text",
+            " required placeholder=\"世帯主\""
+        ),
+        input("ex_officio_reason", "職権記載の理由", "text", ""),
+        input("honseki", "本籍", "text", ""),
+        input("hittosha", "筆頭者", "text", ""),
+        input("nationality", "国籍・地域", "text", ""),
+        input("residence_status", "在留資格", "text", ""),
+        input("period_until", "在留期間の満了日", "date", ""),
+        "",
+        "",
+        date_or_today("effective_date"),
+        date_or_today("notified_date"),
+        err = error.map(error_box).unwrap_or_default(),
+    );
+    let status = error.map_or(axum::http::StatusCode::OK, |e| e.status);
+    (status, page("転入・出生", Some(who), &body)).into_response()
+}
+
+/// `GET /residents/new`: the 転入・出生・職権記載 form.
+pub async fn entry_form(session: Session) -> Response {
+    match staff(session, Permission::ResidentChange) {
+        Ok(s) => entry_page(&s.staff.display_name, &[], None),
+        Err(r) => r,
+    }
+}
+
+/// `POST /residents/new`: records the entry, or shows the form again.
+pub async fn entry_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    session: Session,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let s = match staff(session, Permission::ResidentChange) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let who = s.staff.display_name.clone();
+    let label = match fields
+        .iter()
+        .find(|(k, _)| k == "reason")
+        .map(|(_, v)| v.as_str())
+    {
+        Some("birth") => "出生",
+        Some("ex_officio") => "職権記載",
+        _ => "転入",
+    };
+    let result = match from_form::<api::EntryRequest>(form_json(&fields, &["sex_code"], &[])) {
+        Ok(req) => api::enter_resident(State(state), s, headers, ApiJson(req)).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(axum::Json(done)) => done_page(&who, label, &done),
+        Err(e) => entry_page(&who, &fields, Some(&e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn blank_fields_are_left_out_numbers_and_lists_are_typed() {
+        let v = form_json(
+            &f(&[
+                ("a", " x "),
+                ("b", ""),
+                ("n", "2"),
+                ("l", "1"),
+                ("l", ""),
+                ("l", "3"),
+            ]),
+            &["n"],
+            &["l"],
+        );
+        assert_eq!(v, serde_json::json!({"a": "x", "n": 2, "l": ["1", "3"]}));
+    }
+
+    #[test]
+    fn a_missing_field_is_named_in_japanese() {
+        let Err(e) = from_form::<api::ChangeRequest>(
+            serde_json::json!({"change": "relocate", "address": "x"}),
+        ) else {
+            panic!("accepted without 異動日");
+        };
+        assert_eq!(e.field.as_deref(), Some("effective_date"));
+        assert!(
+            e.message.contains("異動日を入力してください"),
+            "{}",
+            e.message
+        );
+    }
+}

@@ -1,0 +1,131 @@
+//! 印鑑登録 read model: registrations (in force and cancelled), their 印影,
+//! and the tenant's 公印 image. Written only by `projection.rs`.
+
+use murakumo_seal::SealRecord;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{StoreError, TenantStore};
+
+/// Search conditions for registrations; all optional, combined with AND.
+#[derive(Clone, Debug, Default)]
+pub struct SealQuery {
+    /// 印鑑登録番号, exactly.
+    pub registration_number: Option<String>,
+    /// 印鑑登録証番号, exactly.
+    pub card_number: Option<String>,
+    /// 住民票コード of the registrant.
+    pub resident_code: Option<String>,
+    /// Include cancelled registrations (廃止・亡失・職権抹消).
+    pub include_cancelled: bool,
+    pub limit: u32,
+}
+
+/// The series of 印鑑登録番号: `S-0000001`, …
+const SERIES: &str = "S";
+
+impl TenantStore<'_> {
+    /// Registrations matching `q`, in force first, then newest first.
+    pub async fn search_seals(&self, q: &SealQuery) -> Result<Vec<SealRecord>, StoreError> {
+        let mut sql = String::from("SELECT record FROM seals WHERE tenant_code = $1");
+        let mut binds: Vec<&str> = Vec::new();
+        for (col, v) in [
+            ("registration_number", &q.registration_number),
+            ("card_number", &q.card_number),
+            ("resident_code", &q.resident_code),
+        ] {
+            if let Some(v) = v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+                binds.push(v);
+                sql.push_str(&format!(" AND {col} = ${}", binds.len() + 1));
+            }
+        }
+        if !q.include_cancelled {
+            sql.push_str(" AND status = 'active'");
+        }
+        sql.push_str(&format!(
+            " ORDER BY status, registered_on DESC, registration_number DESC LIMIT {}",
+            q.limit.clamp(1, 500)
+        ));
+        let mut tx = self.begin(false).await?;
+        let mut query = sqlx::query(&sql).bind(self.tenant.as_str());
+        for b in binds {
+            query = query.bind(b);
+        }
+        let rows = query.fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        rows.iter().map(|r| self.seal_from_row(r)).collect()
+    }
+
+    /// One registration by 印鑑登録番号.
+    pub async fn seal(&self, registration_number: &str) -> Result<Option<SealRecord>, StoreError> {
+        Ok(self
+            .search_seals(&SealQuery {
+                registration_number: Some(registration_number.to_string()),
+                include_cancelled: true,
+                limit: 1,
+                ..Default::default()
+            })
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Every registration of a resident, in force first.
+    pub async fn seals_of_resident(
+        &self,
+        resident_code: &str,
+    ) -> Result<Vec<SealRecord>, StoreError> {
+        self.search_seals(&SealQuery {
+            resident_code: Some(resident_code.to_string()),
+            include_cancelled: true,
+            limit: 500,
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// The 印影 (PNG) of a registration.
+    pub async fn seal_impression(
+        &self,
+        registration_number: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let row = sqlx::query(
+            "SELECT impression FROM seals WHERE tenant_code = $1 AND registration_number = $2",
+        )
+        .bind(self.tenant.as_str())
+        .bind(registration_number)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.map(|r| r.try_get("impression").map_err(StoreError::from))
+            .transpose()
+    }
+
+    /// The tenant's 公印 image (PNG), if one was set.
+    pub async fn official_seal(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let row = sqlx::query("SELECT png FROM official_seals WHERE tenant_code = $1")
+            .bind(self.tenant.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        row.map(|r| r.try_get("png").map_err(StoreError::from))
+            .transpose()
+    }
+
+    /// Takes the next 印鑑登録番号 (`S-0000123`); see `next_issue_number`.
+    pub async fn next_seal_number(&self) -> Result<String, StoreError> {
+        self.next_number(SERIES, "seals", "registration_number")
+            .await
+    }
+
+    fn seal_from_row(&self, r: &AnyRow) -> Result<SealRecord, StoreError> {
+        let json: String = r.try_get("record")?;
+        serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
+            tenant: self.tenant,
+            seq: 0,
+            reason: format!("seal record is not readable ({e}); rebuild the projections"),
+        })
+    }
+}

@@ -1,0 +1,156 @@
+//! A real browser for UI tests: Debian's chromium, driven over WebDriver by
+//! `chromedriver` (both installed by `scripts/setup-test.sh`).
+//!
+//! Each [`Browser`] is its own chromedriver process on a free port, with a
+//! headless chromium in a throwaway profile, at the 1366×768 of a counter
+//! terminal, in Japanese. Screenshots go to `target/screenshots/` (or
+//! `$MURAKUMO_SCREENSHOTS`), named by the test, so a reviewer can look at
+//! every main screen after a run.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::ClientBuilder;
+pub use fantoccini::{self, Client, Locator, key::Key};
+
+use crate::{Error, free_port};
+
+/// The counter terminals' screen size (LGWAN 端末 are commonly 1366×768).
+pub const WINDOW: (u32, u32) = (1366, 768);
+
+/// A headless chromium session; the driver is killed on drop.
+pub struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts chromedriver and a chromium session.
+    pub async fn start() -> Result<Browser, Error> {
+        // The WebDriver client is built with rustls; pick its provider once
+        // (an error only means another part of the test already did).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let port = free_port();
+        let mut driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| {
+                Error::Browser(format!(
+                    "chromedriver did not start ({e}): run scripts/setup-test.sh"
+                ))
+            })?;
+        let profile = tempfile::tempdir().map_err(|e| Error::Browser(e.to_string()))?;
+        let caps = serde_json::json!({
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--lang=ja-JP", "--hide-scrollbars", "--force-device-scale-factor=1",
+                    format!("--window-size={},{}", WINDOW.0, WINDOW.1),
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }
+        });
+        let caps = match caps {
+            serde_json::Value::Object(m) => m,
+            _ => unreachable!("a JSON object literal"),
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            match ClientBuilder::rustls()
+                .map_err(|e| Error::Browser(e.to_string()))?
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if Instant::now() < deadline => {
+                    if let Ok(Some(status)) = driver.try_wait() {
+                        return Err(Error::Browser(format!("chromedriver exited with {status}")));
+                    }
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => {
+                    let _ = driver.kill();
+                    return Err(Error::Browser(format!(
+                        "no WebDriver session at {url}: {e}"
+                    )));
+                }
+            }
+        };
+        Ok(Browser {
+            client,
+            driver,
+            _profile: profile,
+        })
+    }
+
+    /// The WebDriver client, for navigation, finding elements, typing.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Opens `url` and waits until `css` matches an element.
+    pub async fn open(&self, url: &str, css: &str) -> Result<(), Error> {
+        self.client.goto(url).await.map_err(browser_err)?;
+        self.wait_for(css).await
+    }
+
+    /// Waits (up to 10 s) until `css` matches an element.
+    pub async fn wait_for(&self, css: &str) -> Result<(), Error> {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::Browser(format!("waiting for `{css}`: {e}")))
+    }
+
+    /// Saves a PNG of the window as `<dir>/<name>.png` and returns its path.
+    pub async fn screenshot(&self, name: &str) -> Result<PathBuf, Error> {
+        let png = self.client.screenshot().await.map_err(browser_err)?;
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| Error::Browser(e.to_string()))?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).map_err(|e| Error::Browser(e.to_string()))?;
+        Ok(path)
+    }
+
+    /// Ends the session and stops the driver.
+    pub async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn browser_err(e: fantoccini::error::CmdError) -> Error {
+    Error::Browser(e.to_string())
+}
+
+/// `$MURAKUMO_SCREENSHOTS`, else `target/screenshots` of the running test's build.
+fn screenshot_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("MURAKUMO_SCREENSHOTS") {
+        return PathBuf::from(dir);
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    // target/<profile>/deps/<test> → target/screenshots
+    exe.ancestors()
+        .nth(3)
+        .map(|t| t.join("screenshots"))
+        .unwrap_or_else(|| PathBuf::from("screenshots"))
+}
