@@ -323,6 +323,9 @@ impl Follower {
         let mut meta: Option<PullMeta> = None;
         let mut done = false;
         let mut applied_entries = 0u64;
+        // Recorded time of the oldest entry applied in this exchange.
+        let mut oldest_applied: Option<i64> = None;
+        let started = Instant::now();
         while !done {
             let chunk = tokio::time::timeout(idle, resp.chunk())
                 .await
@@ -362,7 +365,11 @@ impl Follower {
                     done = true;
                     break;
                 }
-                applied_entries += self.apply_frame(&f).await?;
+                let (n, oldest) = self.apply_frame(&f).await?;
+                applied_entries += n;
+                if let Some(t) = oldest {
+                    oldest_applied = Some(oldest_applied.map_or(t, |o: i64| o.min(t)));
+                }
             }
         }
         let meta = meta.ok_or_else(|| self.unreachable("the answer ended before its header"))?;
@@ -370,7 +377,9 @@ impl Follower {
             return Err(self.unreachable("the answer was cut off (whole segments were kept)"));
         }
         self.status.set_online_now();
-        self.report_lag(&meta).await?;
+        // The primary's clock at its answer, moved on by the time spent here.
+        let primary_now = meta.now + started.elapsed().as_micros() as i64;
+        self.report_lag(&meta, primary_now, oldest_applied).await?;
         if applied_entries > 0 {
             metrics::counter!("murakumo_replication_applied_entries_total")
                 .increment(applied_entries);
@@ -420,7 +429,9 @@ impl Follower {
         Ok(())
     }
 
-    async fn apply_frame(&mut self, f: &[u8]) -> Result<u64, ReplicationError> {
+    /// Applies one segment frame: (entries appended, recorded time of the
+    /// first of them).
+    async fn apply_frame(&mut self, f: &[u8]) -> Result<(u64, Option<i64>), ReplicationError> {
         let bad = |reason: String| ReplicationError::BadData {
             url: self.cfg.primary.clone(),
             reason,
@@ -434,24 +445,33 @@ impl Follower {
         let seg = Segment::decode(bytes).map_err(|e| bad(format!("segment: {e}")))?;
         let tenant = seg.header.tenant;
         if !self.followed(&tenant) {
-            return Ok(0);
+            return Ok((0, None));
         }
         if !self.store.tenant(&tenant).exists().await? {
             self.fetch_platform().await?;
         }
         let n = seg.entries.len() as u64;
-        match self
-            .store
-            .tenant(&tenant)
-            .apply_segment(chain, &seg)
-            .await?
-        {
-            Applied::Appended(_) => Ok(n),
-            Applied::AlreadyHeld(_) => Ok(0),
+        match self.store.tenant(&tenant).apply_segment(chain, &seg).await {
+            Ok(Applied::Appended(_)) => Ok((n, seg.entries.first().map(|e| e.recorded_at.0))),
+            Ok(Applied::AlreadyHeld(_)) => Ok((0, None)),
+            Err(murakumo_store::StoreError::Conflict(detail)) => Err(ReplicationError::Forked {
+                tenant: tenant.to_string(),
+                detail,
+            }),
+            Err(e) => Err(e.into()),
         }
     }
 
-    async fn report_lag(&self, meta: &PullMeta) -> Result<(), ReplicationError> {
+    /// Lag: entries the primary had that this node still lacks, and in
+    /// seconds the age (on the primary's clock) of the oldest entry that was
+    /// outstanding in this exchange — still missing, or applied only now.
+    /// Both are 0 once caught up with an idle primary.
+    async fn report_lag(
+        &self,
+        meta: &PullMeta,
+        primary_now: i64,
+        oldest_applied: Option<i64>,
+    ) -> Result<(), ReplicationError> {
         let mut entries = 0u64;
         let mut oldest: Option<i64> = None;
         for h in &meta.heads {
@@ -472,7 +492,11 @@ impl Follower {
                 }
             }
         }
-        let seconds = oldest.map_or(0.0, |t| ((meta.now - t).max(0) as f64) / 1e6);
+        let oldest = match (oldest, oldest_applied) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let seconds = oldest.map_or(0.0, |t| ((primary_now - t).max(0) as f64) / 1e6);
         metrics::gauge!("murakumo_replication_lag_entries").set(entries as f64);
         metrics::gauge!("murakumo_replication_lag_seconds").set(seconds);
         metrics::gauge!("murakumo_replication_primary_epoch").set(meta.epoch as f64);
