@@ -9,6 +9,7 @@ mod foundation;
 mod migration;
 mod peer;
 mod population;
+mod replication;
 mod report;
 
 use std::path::PathBuf;
@@ -79,6 +80,32 @@ enum Bench {
         #[arg(long, default_value = "target/release/murakumo")]
         murakumo: PathBuf,
         /// Results file whose `migration` section this run replaces.
+        #[arg(long, default_value = "bench/RESULTS.md")]
+        out: PathBuf,
+    },
+    /// Online replication across a rate-capped link in network namespaces:
+    /// lag under certificate issuance + a 転入 burst, link cut → first
+    /// fallback certificate, catch-up after an outage (issue 7; needs root).
+    Replication {
+        /// The `murakumo` binary.
+        #[arg(long, default_value = "target/release/murakumo")]
+        murakumo: PathBuf,
+        /// Link rate in kbit/s (20 Mbit/s: 20000; 48 KB/s: 384).
+        #[arg(long, default_value_t = 20_000)]
+        rate_kbit: u32,
+        #[arg(long, default_value_t = 1500)]
+        mtu: u32,
+        /// Seconds of certificate issuance.
+        #[arg(long, default_value_t = 60)]
+        load_secs: u64,
+        /// 転入 in the burst.
+        #[arg(long, default_value_t = 5_000)]
+        burst: usize,
+        /// Certificates recorded at the centre during the outage (an hour
+        /// at 1/s by default).
+        #[arg(long, default_value_t = 3_600)]
+        outage_certificates: usize,
+        /// Results file whose `replication` section this run replaces.
         #[arg(long, default_value = "bench/RESULTS.md")]
         out: PathBuf,
     },
@@ -196,6 +223,41 @@ async fn main() -> anyhow::Result<()> {
                 "migration",
                 &migration::section(&machine, &report::load_average(), &command, &r),
             )?;
+            eprintln!("results written to {}", out.display());
+        }
+        Bench::Replication {
+            murakumo,
+            rate_kbit,
+            mtu,
+            load_secs,
+            burst,
+            outage_certificates,
+            out,
+        } => {
+            let opts = replication::Options {
+                murakumo,
+                rate_kbit,
+                mtu,
+                load_secs,
+                burst,
+                outage_certificates,
+            };
+            let machine = report::Machine::probe();
+            // Own thread: the run drives processes and opens stores with
+            // runtimes of its own.
+            let (r, opts) = std::thread::spawn(move || (replication::run(&opts), opts))
+                .join()
+                .map_err(|_| anyhow::anyhow!("the replication benchmark panicked"))?;
+            let r = r?;
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            let command = format!(
+                "cargo build --release -p murakumo-cli -p murakumo-bench\n\
+                 target/release/murakumo-bench {}",
+                args.join(" ")
+            );
+            let body = replication::section(&machine, &command, &opts, &r);
+            println!("{body}");
+            report::write_section(&out, "replication", &body)?;
             eprintln!("results written to {}", out.display());
         }
     }

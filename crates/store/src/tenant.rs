@@ -31,6 +31,14 @@ pub struct SessionRow {
     pub last_seen: i64,
 }
 
+/// 128 random bits in hex: outbox keys of access records made off-primary.
+fn random_key() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
 /// Rows per multi-row INSERT: well under both backends' parameter limits.
 const INSERT_BATCH: usize = 500;
 
@@ -70,9 +78,11 @@ impl TenantStore<'_> {
             return Ok(vec![]);
         }
         let mut tx = self.begin(true).await?;
+        crate::replication::require_primary(&mut tx).await?;
         let sealed = append_in(&mut tx, &self.tenant, Chain::Ledger, entries).await?;
         projection::apply(&mut tx, &self.tenant, &sealed).await?;
         tx.commit().await?;
+        self.committed(Chain::Ledger, &sealed);
         Ok(sealed)
     }
 
@@ -135,11 +145,32 @@ impl TenantStore<'_> {
             return Ok(());
         }
         let today = Utc::now().date_naive();
-        let news = records.iter().map(|r| r.to_entry(actor, today)).collect();
+        let news: Vec<NewEntry> = records.iter().map(|r| r.to_entry(actor, today)).collect();
         let mut tx = self.begin(true).await?;
-        append_in(&mut tx, &self.tenant, Chain::Access, news).await?;
+        if let Err(StoreError::NotPrimary { .. }) =
+            crate::replication::require_primary(&mut tx).await
+        {
+            // A replica or fallback node: the access chain is the primary's;
+            // reads here are logged in the outbox and replayed to it.
+            tx.commit().await?;
+            for n in &news {
+                let key = format!("access:{}", random_key());
+                self.outbox_push(Chain::Access, &key, n).await?;
+            }
+            return Ok(());
+        }
+        let sealed = append_in(&mut tx, &self.tenant, Chain::Access, news).await?;
         tx.commit().await?;
+        self.committed(Chain::Access, &sealed);
         Ok(())
+    }
+
+    fn committed(&self, chain: Chain, sealed: &[Entry]) {
+        if let Some(last) = sealed.last() {
+            self.store
+                .appended
+                .committed(self.tenant, chain, last.seq, last.recorded_at.0);
+        }
     }
 
     /// Entries with `seq > after`, at most `limit`, in order.
