@@ -8,13 +8,14 @@ set -euo pipefail
 #   postgresql      initdb/pg_ctl/psql; murakumo-testkit starts throwaway clusters with them
 #   chromium, chromium-driver, fonts-ipamj-mincho   UI tests over WebDriver, Japanese glyphs
 #   iproute2        network namespaces + tc for the bad-link tests
+#   curl            HTTP requests from inside a namespace (replication tests)
 #   rclone          `rclone serve webdav` as the off-site storage target
 #   xmlsec1         SAML signatures
 #   libxmlsec1-dev, libclang-dev, pkg-config   to build murakumo-saml (samael binds xmlsec1)
 #   simplesamlphp, php-cli, php-xml, php-mbstring, openssl   the real SAML IdP the SSO tests
 #                   log in through (murakumo_testkit::SimpleSamlIdp runs it under `php -S`)
 PACKAGES=(postgresql chromium chromium-driver fonts-ipamj-mincho iproute2 rclone xmlsec1
-  libxmlsec1-dev libclang-dev pkg-config simplesamlphp php-cli php-xml php-mbstring openssl)
+  libxmlsec1-dev libclang-dev pkg-config simplesamlphp php-cli php-xml php-mbstring openssl curl)
 
 # Run as root directly, otherwise through sudo.
 SUDO=()

@@ -6,9 +6,10 @@
 //!    362018 徳島市 in a fresh SQLite data directory, then a full
 //!    `murakumo backup --to file://…` runs (the real binary);
 //! 2. an ordinary day: 転居 (`Relocated`), 転入/出生 (`Entered`), 転出/死亡
-//!    (`Removed`) and certificate issuances — there is no certificate event
-//!    yet, so each issuance is an access-log entry (`AccessAction::Issue`),
-//!    which is what the 交付 screen records — then an incremental backup;
+//!    (`Removed`) and certificate issuances — each as the server records
+//!    it: a `certificate.issued` ledger entry (発行番号, subjects, digest)
+//!    and an access-log entry (`AccessAction::Issue`) — then an incremental
+//!    backup;
 //! 3. a month-end day: ten times that, plus a batch of `Corrected`
 //!    (本籍 after a 地番整理) touching `batch_records` residents, then
 //!    another incremental;
@@ -30,7 +31,7 @@ use anyhow::{Context, bail, ensure};
 use chrono::{Datelike, NaiveDate};
 use murakumo_core::{ResidentCode, TenantCode};
 use murakumo_ledger::{EventCodec, NewEntry};
-use murakumo_resident::{EntryReason, RemovalReason, ResidentEvent};
+use murakumo_resident::{CertificateIssued, EntryReason, RemovalReason, ResidentEvent};
 use murakumo_store::{Chain, Store};
 use murakumo_tenancy::{AccessAction, AccessRecord};
 
@@ -346,7 +347,7 @@ fn code_of(n: u64) -> String {
         .unwrap_or_default()
 }
 
-fn entry(event: &ResidentEvent, date: NaiveDate, actor: &str) -> NewEntry {
+fn entry(event: &impl EventCodec, date: NaiveDate, actor: &str) -> NewEntry {
     let (kind, version, payload) = event.encode();
     NewEntry {
         kind: kind.to_string(),
@@ -446,14 +447,44 @@ async fn simulate_day(
         tenant.append(chunk.to_vec()).await?;
     }
 
-    // 交付 of 住民票の写し etc.: one access-log record each.
-    let records: Vec<AccessRecord> = (0..mix.certificates)
-        .map(|i| AccessRecord {
+    // 交付 of 住民票の写し etc.: a ledger entry and an access-log record each.
+    let subjects: Vec<String> = (0..mix.certificates)
+        .map(|_| code_of(1 + rng.below(touch.n as usize) as u64))
+        .collect();
+    let issued: Vec<NewEntry> = subjects
+        .iter()
+        .enumerate()
+        .map(|(i, subject)| {
+            let mut digest = [0u8; 32];
+            for b in &mut digest {
+                *b = rng.next_u64() as u8;
+            }
+            let e = CertificateIssued {
+                issue_number: format!(
+                    "R{}-{:07}",
+                    date.year() - 2018,
+                    date.ordinal() as usize * 100_000 + i
+                ),
+                kind: "resident_copy".into(),
+                subjects: vec![subject.clone()],
+                as_of: date,
+                requester: ["本人", "同一世帯", "第三者", "公用"][i % 4].into(),
+                purpose: ["勤務先提出", "年金手続", "相続手続", "公用"][i % 4].into(),
+                digest: hex::encode(digest),
+                key_id: "k-bench".into(),
+            };
+            entry(&e, date, "staff:madoguchi02")
+        })
+        .collect();
+    for chunk in issued.chunks(DAY_BATCH) {
+        tenant.append(chunk.to_vec()).await?;
+    }
+    let records: Vec<AccessRecord> = subjects
+        .iter()
+        .enumerate()
+        .map(|(i, subject)| AccessRecord {
             action: AccessAction::Issue,
-            subject: format!(
-                "resident:{}",
-                code_of(1 + rng.below(touch.n as usize) as u64)
-            ),
+            subject: format!("resident:{subject}"),
             purpose: [
                 "本人請求",
                 "同一世帯員請求",
@@ -889,8 +920,8 @@ pub fn section(
     ));
     s.push_str(
         "- Days: 転居 = `Relocated`, 転入/出生 = `Entered` (half 出生), 転出/死亡 = `Removed`; \
-         there is no certificate event yet, so each certificate issued is an access-log record \
-         (`log_access`, `AccessAction::Issue`), as the 交付 screen records it. The month-end \
+         each certificate issued is what the server records: a `certificate.issued` ledger entry \
+         and an access-log record (`AccessAction::Issue`). The month-end \
          batch is `Corrected` (本籍 after a 地番整理) on distinct residents.\n",
     );
     s.push_str(

@@ -6,8 +6,10 @@
 
 mod backup;
 mod foundation;
+mod migration;
 mod peer;
 mod population;
+mod replication;
 mod report;
 
 use std::path::PathBuf;
@@ -63,6 +65,47 @@ enum Bench {
         #[arg(long)]
         no_peers: bool,
         /// Results file whose `backup` section this run replaces.
+        #[arg(long, default_value = "bench/RESULTS.md")]
+        out: PathBuf,
+    },
+    /// Import and export of a city in the standard migration format
+    /// (CP932 fixed-length files), against the raw read of the same files
+    /// (issue 5).
+    Migration {
+        /// Residents of the generated city (徳島市 has 267,833).
+        #[arg(long, default_value_t = 267_833)]
+        residents: usize,
+        /// The `murakumo` binary (build it with
+        /// `cargo build --release -p murakumo-cli`).
+        #[arg(long, default_value = "target/release/murakumo")]
+        murakumo: PathBuf,
+        /// Results file whose `migration` section this run replaces.
+        #[arg(long, default_value = "bench/RESULTS.md")]
+        out: PathBuf,
+    },
+    /// Online replication across a rate-capped link in network namespaces:
+    /// lag under certificate issuance + a 転入 burst, link cut → first
+    /// fallback certificate, catch-up after an outage (issue 7; needs root).
+    Replication {
+        /// The `murakumo` binary.
+        #[arg(long, default_value = "target/release/murakumo")]
+        murakumo: PathBuf,
+        /// Link rate in kbit/s (20 Mbit/s: 20000; 48 KB/s: 384).
+        #[arg(long, default_value_t = 20_000)]
+        rate_kbit: u32,
+        #[arg(long, default_value_t = 1500)]
+        mtu: u32,
+        /// Seconds of certificate issuance.
+        #[arg(long, default_value_t = 60)]
+        load_secs: u64,
+        /// 転入 in the burst.
+        #[arg(long, default_value_t = 5_000)]
+        burst: usize,
+        /// Certificates recorded at the centre during the outage (an hour
+        /// at 1/s by default).
+        #[arg(long, default_value_t = 3_600)]
+        outage_certificates: usize,
+        /// Results file whose `replication` section this run replaces.
         #[arg(long, default_value = "bench/RESULTS.md")]
         out: PathBuf,
     },
@@ -154,6 +197,67 @@ async fn main() -> anyhow::Result<()> {
                 "backup",
                 &backup::section(&machine, &report::load_average(), &command, &r),
             )?;
+            eprintln!("results written to {}", out.display());
+        }
+        Bench::Migration {
+            residents,
+            murakumo,
+            out,
+        } => {
+            anyhow::ensure!(residents > 0, "sizes must be positive");
+            let machine = report::Machine::probe();
+            let r = migration::run(&migration::Options {
+                residents,
+                murakumo,
+            })?;
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            let command = format!(
+                "cargo build --release -p murakumo-cli -p murakumo-bench\n\
+                 target/release/murakumo-bench {}",
+                args.join(" ")
+            );
+            println!("\n{}", migration::table(&r));
+            println!("{}", migration::aims(&r));
+            report::write_section(
+                &out,
+                "migration",
+                &migration::section(&machine, &report::load_average(), &command, &r),
+            )?;
+            eprintln!("results written to {}", out.display());
+        }
+        Bench::Replication {
+            murakumo,
+            rate_kbit,
+            mtu,
+            load_secs,
+            burst,
+            outage_certificates,
+            out,
+        } => {
+            let opts = replication::Options {
+                murakumo,
+                rate_kbit,
+                mtu,
+                load_secs,
+                burst,
+                outage_certificates,
+            };
+            let machine = report::Machine::probe();
+            // Own thread: the run drives processes and opens stores with
+            // runtimes of its own.
+            let (r, opts) = std::thread::spawn(move || (replication::run(&opts), opts))
+                .join()
+                .map_err(|_| anyhow::anyhow!("the replication benchmark panicked"))?;
+            let r = r?;
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            let command = format!(
+                "cargo build --release -p murakumo-cli -p murakumo-bench\n\
+                 target/release/murakumo-bench {}",
+                args.join(" ")
+            );
+            let body = replication::section(&machine, &command, &opts, &r);
+            println!("{body}");
+            report::write_section(&out, "replication", &body)?;
             eprintln!("results written to {}", out.display());
         }
     }

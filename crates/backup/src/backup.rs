@@ -11,7 +11,8 @@ use murakumo_ledger::{ChainHash, ChainHead, Entry, cut_segments};
 use murakumo_store::{Chain, Store, TenantInfo};
 
 use crate::manifest::{
-    ChainSnapshot, FORMAT, OperatorRecord, PlatformData, SegmentRef, Snapshot, TenantSnapshot,
+    ChainSnapshot, FORMAT, OperatorRecord, PlatformData, SegmentRef, SigningKeyRecord, Snapshot,
+    TenantSnapshot,
 };
 use crate::repo::{Repository, Stats};
 use crate::{BackupError, Result};
@@ -119,6 +120,19 @@ pub async fn backup(
             ledger,
             access,
             files: previous.map(|p| p.files).unwrap_or_default(),
+            signing_keys: store
+                .tenant(&info.code)
+                .signing_keys_for_backup()
+                .await?
+                .into_iter()
+                .map(|k| SigningKeyRecord {
+                    key_id: k.key_id,
+                    public_key: hex::encode(k.public_key),
+                    secret_key: hex::encode(k.secret_key),
+                    created_at: k.created_at,
+                    retired_at: k.retired_at,
+                })
+                .collect(),
         });
     }
     tenants.sort_by(|a, b| a.code.cmp(&b.code));

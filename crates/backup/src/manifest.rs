@@ -7,8 +7,7 @@
 //! so a daily incremental uploads only the day's segments and a few KiB.
 //!
 //! Unknown fields are ignored and new ones have defaults, so later versions
-//! can add to the format (stored files such as 印影 and 公印 images will go in
-//! `TenantSnapshot::files` as content-addressed blobs, like segments).
+//! can add to the format (`TenantSnapshot::signing_keys` came that way).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -40,9 +39,26 @@ pub struct TenantSnapshot {
     pub created_at: i64,
     pub ledger: ChainSnapshot,
     pub access: ChainSnapshot,
-    /// Reserved: stored files (印影, 公印 images …), content-addressed.
+    /// Reserved: stored files, content-addressed. (印影 and 公印 images
+    /// travel inside ledger entries, so none are stored here so far.)
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileRef>,
+    /// The tenant's certificate signing keys (the snapshot is encrypted),
+    /// so a restored instance keeps signing with the same key and keeps
+    /// publishing the keys of certificates already issued.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signing_keys: Vec<SigningKeyRecord>,
+}
+
+/// One signing key; byte strings in hex.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    pub key_id: String,
+    pub public_key: String,
+    pub secret_key: String,
+    /// µs since 1970 UTC.
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]

@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use murakumo_core::TenantCode;
 use murakumo_ledger::{ChainHead, RecordedAt, Segment};
+use murakumo_store::SigningKeyRow;
 use murakumo_store::{Chain, Operator, Store, TenantInfo};
 
 use crate::manifest::{PlatformData, SegmentRef, Snapshot, TenantSnapshot};
@@ -241,6 +242,20 @@ async fn restore_tenant(
         }
         progress.message(&format!("verifying {code} {}", chain.name()));
         heads[i] = ts.verify(chain).await?;
+    }
+    for k in &t.signing_keys {
+        let bytes = |hex_text: &str, what: &str| {
+            hex::decode(hex_text)
+                .map_err(|e| bad(format!("signing key {} of {code}: {what}: {e}", k.key_id)))
+        };
+        ts.restore_signing_key(&SigningKeyRow {
+            key_id: k.key_id.clone(),
+            public_key: bytes(&k.public_key, "public key")?,
+            secret_key: bytes(&k.secret_key, "secret key")?,
+            created_at: k.created_at,
+            retired_at: k.retired_at,
+        })
+        .await?;
     }
     Ok(Some(TenantRestored {
         code,

@@ -1,21 +1,18 @@
 //! `serve --demo`: two demo municipalities with synthetic residents and
 //! staff logins, created on first start and reused afterwards.
 //!
-//! The residents are plausible but invented (common surnames and given
-//! names, households, an age spread); the standard-format generator
-//! (`murakumo gen`) is the full version of this.
+//! The residents come from the synthetic data generator that `murakumo gen`
+//! writes files from (crate `murakumo-migration`, module `synth`).
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use chrono::{Datelike, NaiveDate, Utc};
-use murakumo_core::{ResidentCode, TenantCode};
+use chrono::Utc;
+use murakumo_core::TenantCode;
 use murakumo_ledger::{EventCodec, NewEntry};
-use murakumo_resident::{Citizenship, EntryReason, Person, ResidentEvent, Sex};
+use murakumo_migration::{MigrationEvent, synth};
 use murakumo_store::{Operator, Store};
 use murakumo_tenancy::{StaffCreated, TenancyEvent};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 
 /// (5-digit code, name, residents, 市区町村長 title)
 const DEMO_TOWNS: [(&str, &str, usize, &str); 2] = [
@@ -29,67 +26,6 @@ const STAFF: [(&str, &str, &str); 5] = [
     ("supervisor", "係長 一郎", "resident.supervisor"),
     ("tax", "税務 次郎", "tax.clerk"),
     ("auditor", "監査 三郎", "auditor"),
-];
-
-const SURNAMES: [(&str, &str); 24] = [
-    ("佐藤", "サトウ"),
-    ("鈴木", "スズキ"),
-    ("高橋", "タカハシ"),
-    ("田中", "タナカ"),
-    ("伊藤", "イトウ"),
-    ("渡辺", "ワタナベ"),
-    ("山本", "ヤマモト"),
-    ("中村", "ナカムラ"),
-    ("小林", "コバヤシ"),
-    ("加藤", "カトウ"),
-    ("吉田", "ヨシダ"),
-    ("山田", "ヤマダ"),
-    ("佐々木", "ササキ"),
-    ("山口", "ヤマグチ"),
-    ("松本", "マツモト"),
-    ("井上", "イノウエ"),
-    ("木村", "キムラ"),
-    ("林", "ハヤシ"),
-    ("斎藤", "サイトウ"),
-    ("清水", "シミズ"),
-    ("髙橋", "タカハシ"),
-    ("齋藤", "サイトウ"),
-    ("渡邉", "ワタナベ"),
-    ("菅原", "スガワラ"),
-];
-const PREVIOUS: [&str; 4] = [
-    "北海道札幌市中央区北1条西2丁目",
-    "北海道旭川市6条通9丁目",
-    "北海道滝川市大町1丁目",
-    "東京都千代田区丸の内1丁目",
-];
-const MALE: [(&str, &str); 12] = [
-    ("太郎", "タロウ"),
-    ("一郎", "イチロウ"),
-    ("健", "ケン"),
-    ("翔太", "ショウタ"),
-    ("大輔", "ダイスケ"),
-    ("誠", "マコト"),
-    ("蓮", "レン"),
-    ("悠真", "ユウマ"),
-    ("浩", "ヒロシ"),
-    ("茂", "シゲル"),
-    ("勇", "イサム"),
-    ("湊", "ミナト"),
-];
-const FEMALE: [(&str, &str); 12] = [
-    ("花子", "ハナコ"),
-    ("陽子", "ヨウコ"),
-    ("美咲", "ミサキ"),
-    ("結衣", "ユイ"),
-    ("恵子", "ケイコ"),
-    ("幸子", "サチコ"),
-    ("陽菜", "ヒナ"),
-    ("葵", "アオイ"),
-    ("和子", "カズコ"),
-    ("由美", "ユミ"),
-    ("さくら", "サクラ"),
-    ("凛", "リン"),
 ];
 
 /// Creates the demo on first start; returns the login lines to print.
@@ -144,10 +80,10 @@ pub async fn ensure(store: &Store, data_dir: &Path) -> Result<Vec<String>> {
             ));
         }
         ts.append(entries).await?;
-        let residents = residents(&code, name, population);
-        for chunk in residents.chunks(2_000) {
-            ts.append(chunk.to_vec()).await?;
-        }
+        let people = residents(&code, population);
+        let seals = seals(&people, five.parse().unwrap_or(1));
+        ts.import(people).await?;
+        ts.append(seals).await?;
     }
     if !lines.is_empty() {
         let mut text = std::fs::read_to_string(&creds_path).unwrap_or_default();
@@ -183,89 +119,125 @@ fn entry(event: &impl EventCodec) -> NewEntry {
     }
 }
 
-/// Deterministic synthetic residents for one town, in households.
-pub fn residents(code: &TenantCode, town: &str, population: usize) -> Vec<NewEntry> {
-    let seed: u64 = code.as_str().parse().unwrap_or(1);
-    let mut rng = StdRng::seed_from_u64(seed);
+/// The town's 公印 and a 印鑑登録 for every tenth resident of 15 or more
+/// who is still registered (cards `D-000001` …), so the counter has seals
+/// to look up and 印鑑登録証明書 to issue.
+fn seals(people: &[NewEntry], seed: u64) -> Vec<NewEntry> {
+    use murakumo_resident::ResidentEvent;
+    use murakumo_seal::{OfficialSealSet, SealEvent, sample_impression};
     let today = Utc::now().date_naive();
-    let mut out = Vec::with_capacity(population);
-    let mut household = 0u32;
-    while out.len() < population {
-        household += 1;
-        let (surname, surname_kana) = SURNAMES[rng.gen_range(0..SURNAMES.len())];
-        let address = format!(
-            "北海道{town}{}条{}丁目{}番{}号",
-            rng.gen_range(1..=9),
-            rng.gen_range(1..=6),
-            rng.gen_range(1..=30),
-            rng.gen_range(1..=20)
-        );
-        let size = [1, 1, 2, 2, 2, 3, 3, 4, 5][rng.gen_range(0..9)];
-        let head_age = rng.gen_range(22..=92);
-        for member in 0..size {
-            if out.len() >= population {
-                break;
+    let adult = today - chrono::Months::new(12 * 16);
+    let mut entered = Vec::new();
+    let mut gone = std::collections::HashSet::new();
+    for e in people {
+        match ResidentEvent::decode(&e.kind, e.version, &e.payload) {
+            Ok(Some(ResidentEvent::Entered {
+                resident_code,
+                person,
+                ..
+            })) if person.birth_date <= adult => entered.push(resident_code),
+            Ok(Some(
+                ResidentEvent::Removed { resident_code, .. }
+                | ResidentEvent::MoveOutPlanned { resident_code, .. },
+            )) => {
+                gone.insert(resident_code);
             }
-            let (age, relationship, male) = match member {
-                0 => (head_age, "世帯主", rng.gen_bool(0.6)),
-                1 => ((head_age + rng.gen_range(-5..=5)).max(20), "妻", false),
-                _ => (
-                    rng.gen_range(0..(head_age - 20).clamp(1, 30)),
-                    "子",
-                    rng.gen_bool(0.5),
-                ),
-            };
-            let (given, given_kana) = if male {
-                MALE[rng.gen_range(0..12)]
-            } else {
-                FEMALE[rng.gen_range(0..12)]
-            };
-            let birth = NaiveDate::from_ymd_opt(
-                today.year() - age,
-                rng.gen_range(1..=12),
-                rng.gen_range(1..=28),
-            )
-            .unwrap_or(today);
-            let n = out.len() as u64 + 1;
-            let ten = format!("{:05}{:05}", &code.as_str()[..5], n % 100_000);
-            let Ok(resident_code) = ResidentCode::from_ten_digits(&ten) else {
-                continue;
-            };
-            let effective = birth.max(today - chrono::Duration::days(rng.gen_range(0..3650)));
-            let reason = if effective == birth {
-                EntryReason::Birth
-            } else {
-                EntryReason::MoveIn {
-                    previous_address: PREVIOUS[rng.gen_range(0..PREVIOUS.len())].into(),
-                }
-            };
-            let event = ResidentEvent::Entered {
-                resident_code: resident_code.as_str().to_string(),
-                household_id: format!("H{household:06}"),
-                relationship: relationship.into(),
-                person: Person {
-                    family_name: surname.into(),
-                    given_name: given.into(),
-                    family_kana: surname_kana.into(),
-                    given_kana: given_kana.into(),
-                    romaji: None,
-                    alias: None,
-                    birth_date: birth,
-                    sex: if male { Sex::Male } else { Sex::Female },
-                    citizenship: Citizenship::Japanese {
-                        honseki: address.clone(),
-                        hittosha: surname.into(),
-                    },
-                },
-                address: address.clone(),
-                katagaki: String::new(),
-                reason,
-                notified_date: effective,
-            };
-            let mut e = entry(&event);
-            e.effective_date = effective;
-            out.push(e);
+            _ => {}
         }
     }
+    let mut out = vec![entry(&OfficialSealSet {
+        png: sample_impression(seed),
+        reason: "demo".into(),
+    })];
+    for (i, code) in entered
+        .into_iter()
+        .filter(|c| !gone.contains(c))
+        .step_by(10)
+        .enumerate()
+    {
+        out.push(entry(&SealEvent::Registered {
+            registration_number: format!("S-{:07}", i + 1),
+            resident_code: code,
+            card_number: format!("D-{:06}", i + 1),
+            impression_png: sample_impression(seed * 1_000_003 + i as u64),
+            notified_date: today,
+        }));
+    }
     out
+}
+
+/// Synthetic residents of one town from the generator (`murakumo gen`'s
+/// model): households, an age pyramid, 外字 names, real 町名 and a year of
+/// 異動 up to today; the same every day for the same code.
+pub fn residents(code: &TenantCode, population: usize) -> Vec<NewEntry> {
+    let g = synth::generate(&synth::Options {
+        municipality: *code,
+        population,
+        seed: code.as_str().parse().unwrap_or(1),
+        as_of: Utc::now().date_naive(),
+        history_days: 365,
+    });
+    let today = Utc::now().date_naive();
+    let mut out: Vec<NewEntry> = g
+        .events
+        .iter()
+        .map(|d| {
+            let mut e = entry(&d.event);
+            e.effective_date = d.effective;
+            e
+        })
+        .collect();
+    let mut table = entry(&MigrationEvent::GaijiTableSet {
+        entries: g.gaiji.entries().to_vec(),
+    });
+    table.effective_date = today;
+    out.push(table);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use murakumo_resident::{Record, ResidentEvent};
+    use murakumo_seal::{Context, OfficialSealSet, SealEvent};
+    use std::collections::HashMap;
+
+    #[test]
+    fn demo_seals_are_valid_registrations_of_adults_still_registered() {
+        let code = TenantCode::from_five_digits("01436").expect("code");
+        let people = residents(&code, 800);
+        let mut records: HashMap<String, Record> = HashMap::new();
+        for e in &people {
+            if let Ok(Some(ev)) = ResidentEvent::decode(&e.kind, e.version, &e.payload) {
+                let code = ev.resident_code().to_string();
+                if let Ok(r) =
+                    murakumo_resident::apply(records.remove(&code), &ev, e.effective_date)
+                {
+                    records.insert(code, r);
+                }
+            }
+        }
+        let seals = seals(&people, 1);
+        assert!(
+            OfficialSealSet::decode(&seals[0].kind, seals[0].version, &seals[0].payload)
+                .expect("decode")
+                .is_some()
+        );
+        let today = Utc::now().date_naive();
+        let mut registered = 0;
+        for e in &seals[1..] {
+            let Ok(Some(ev)) = SealEvent::decode(&e.kind, e.version, &e.payload) else {
+                panic!("not a seal event: {}", e.kind);
+            };
+            let ctx = Context {
+                resident: records.get(ev.resident_code()),
+                registration: None,
+                active_of_resident: None,
+                card_in_use: false,
+            };
+            assert_eq!(murakumo_seal::validate(&ev, &ctx, today, today), Ok(()));
+            registered += 1;
+        }
+        assert!(registered >= 20, "{registered} seals for 800 residents");
+    }
 }

@@ -3,6 +3,8 @@
 
 mod backup_cmd;
 mod demo;
+mod migration_cmd;
+mod replication_cmd;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,7 +35,7 @@ struct Cli {
 }
 
 #[derive(Args, Clone)]
-struct Global {
+pub(crate) struct Global {
     /// Data directory for the embedded SQLite database (created if missing).
     #[arg(long, global = true, env = "MURAKUMO_DATA", default_value = "./data")]
     data: PathBuf,
@@ -86,6 +88,17 @@ enum Command {
     Restore(backup_cmd::RestoreArgs),
     /// Check every object and every chain in a backup repository.
     Verify(backup_cmd::VerifyArgs),
+    /// Generate a synthetic municipality in the standard migration format.
+    Gen(migration_cmd::GenArgs),
+    /// Import a data set in the standard migration format (all or nothing).
+    Import(migration_cmd::ImportArgs),
+    /// Export a municipality's register in the standard migration format.
+    Export(migration_cmd::ExportArgs),
+    /// Follow a primary: a replica (another centre) or, with --fallback, a
+    /// municipal-site fallback node; serves HTTP meanwhile.
+    Follow(replication_cmd::FollowArgs),
+    /// Make this node (a replica) the primary, with a new fencing epoch.
+    Promote,
 }
 
 #[derive(Args)]
@@ -111,6 +124,8 @@ struct ServeArgs {
     /// scheme and the address listened on.
     #[arg(long, env = "MURAKUMO_PUBLIC_URL")]
     public_url: Option<String>,
+    #[command(flatten)]
+    replication: replication_cmd::PrimaryArgs,
 }
 
 #[derive(Subcommand)]
@@ -235,7 +250,7 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-async fn open(g: &Global) -> Result<Store> {
+pub(crate) async fn open(g: &Global) -> Result<Store> {
     Store::open(&g.data, g.database_url.as_deref())
         .await
         .with_context(|| match &g.database_url {
@@ -244,7 +259,7 @@ async fn open(g: &Global) -> Result<Store> {
         })
 }
 
-fn tenant_code(s: &str) -> Result<TenantCode> {
+pub(crate) fn tenant_code(s: &str) -> Result<TenantCode> {
     TenantCode::parse(s).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
@@ -294,6 +309,11 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Backup(args) => backup_cmd::backup(&g, args).await,
         Command::Restore(args) => backup_cmd::restore(&g, args).await,
         Command::Verify(args) => backup_cmd::verify(args).await,
+        Command::Gen(args) => migration_cmd::generate(args),
+        Command::Import(args) => migration_cmd::import(&g, args).await,
+        Command::Export(args) => migration_cmd::export(&g, args).await,
+        Command::Follow(args) => replication_cmd::follow(&g, args).await,
+        Command::Promote => replication_cmd::promote(&g).await,
     }
 }
 
@@ -319,7 +339,12 @@ async fn serve(g: &Global, args: ServeArgs) -> Result<()> {
         grace: Duration::from_secs(args.grace_secs),
         public_url: args.public_url,
     };
-    murakumo_server::serve(store, config, shutdown_signal(), move |addr| {
+    replication_cmd::fence_at_start(&store).await?;
+    let state = murakumo_server::AppState {
+        replication: args.replication.runtime(),
+        ..murakumo_server::AppState::new(store, config.tls.is_some())
+    };
+    murakumo_server::serve_state(state, config, shutdown_signal(), move |addr| {
         println!("Murakumo is serving on {scheme}://{addr}/  (API: {scheme}://{addr}/api/v1/openapi.json)");
         tracing::info!(%addr, "listening");
     })
@@ -327,7 +352,7 @@ async fn serve(g: &Global, args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

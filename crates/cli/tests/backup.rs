@@ -211,8 +211,9 @@ fn backup_restores_equal_data_and_incrementals_send_only_what_is_new() {
     assert!(first_sent >= 2, "{out}");
     let verify = ok(&a, &["verify", "--repo", &url(&repo)]);
     assert!(verify.contains("repository ok"), "{verify}");
+    let (entries, _) = head(&a, FUKAGAWA);
     assert!(
-        verify.contains(&format!("{FUKAGAWA} ledger: ok, 20008 entries")),
+        verify.contains(&format!("{FUKAGAWA} ledger: ok, {entries} entries")),
         "{verify}"
     );
 
@@ -686,8 +687,14 @@ fn dispersed_over_three_sites_any_two_restore_one_reveals_nothing() {
 }
 
 /// Issues a 住民票の写し of one household through a running server and
-/// returns its certified digest.
-fn issue_household_copy(data: &Path, password: &str, as_of: &str) -> String {
+/// returns its certified digest, the key it was signed with, and whether
+/// `earlier` (a PDF from before) still verifies there.
+fn issue_household_copy(
+    data: &Path,
+    password: &str,
+    as_of: &str,
+    earlier: Option<&[u8]>,
+) -> (String, String, Vec<u8>, bool) {
     let port = murakumo_testkit::free_port();
     let mut child = murakumo(data, &["serve", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
@@ -728,7 +735,21 @@ fn issue_household_copy(data: &Path, password: &str, as_of: &str) -> String {
             .await
             .expect("issue");
         assert_eq!(r.status(), reqwest::StatusCode::OK);
-        r.headers()["x-certified-digest"].to_str().expect("digest").to_string()
+        let digest = r.headers()["x-certified-digest"].to_str().expect("digest").to_string();
+        let pdf = r.bytes().await.expect("pdf").to_vec();
+        let verify = |pdf: Vec<u8>| {
+            let req = c
+                .post(format!("{base}/api/v1/public/verify-certificate"))
+                .header("content-type", "application/pdf")
+                .body(pdf);
+            async move { req.send().await.expect("verify").json::<serde_json::Value>().await.expect("json") }
+        };
+        let key_id = verify(pdf.clone()).await["key_id"].as_str().unwrap_or("").to_string();
+        let earlier_ok = match earlier {
+            Some(e) => verify(e.to_vec()).await["genuine"] == true,
+            None => false,
+        };
+        (digest, key_id, pdf, earlier_ok)
     });
     stop(child);
     digest
@@ -747,15 +768,23 @@ fn certificates_after_restore_certify_the_same_content() {
         .expect("clerk password")
         .to_string();
     let as_of = chrono::Utc::now().date_naive().to_string();
-    let before = issue_household_copy(src.path(), &password, &as_of);
+    let (before, key_before, pdf_before, _) =
+        issue_household_copy(src.path(), &password, &as_of, None);
 
     let repo = tempfile::tempdir().expect("tempdir");
     ok(src.path(), &["backup", "--to", &url(repo.path())]);
     let dst = tempfile::tempdir().expect("tempdir");
     ok(dst.path(), &["restore", "--from", &url(repo.path())]);
-    let after = issue_household_copy(dst.path(), &password, &as_of);
+    let (after, key_after, _, earlier_verifies) =
+        issue_household_copy(dst.path(), &password, &as_of, Some(&pdf_before));
     assert_eq!(
         before, after,
         "the restored instance certifies exactly the same content"
+    );
+    assert!(!key_before.is_empty());
+    assert_eq!(key_before, key_after, "and signs with the same key");
+    assert!(
+        earlier_verifies,
+        "a certificate issued before the backup verifies on the restored instance"
     );
 }

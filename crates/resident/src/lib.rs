@@ -27,12 +27,12 @@ pub use record::{
 pub enum ResidentError {
     #[error("{field}: {reason}")]
     Invalid { field: &'static str, reason: String },
-    #[error("住民票コード {0} is not in this municipality's register")]
+    #[error("住民票コード {0} はこの団体の住民記録にありません")]
     NotFound(String),
-    #[error("住民票コード {0} is already in the register")]
+    #[error("住民票コード {0} は既に記録されています")]
     AlreadyRegistered(String),
     #[error(
-        "resident {code} has been removed ({reason}); a removed record (除票) cannot be changed except by 職権修正"
+        "住民票コード {code} は{reason}により除票になっています。除票は職権修正以外で変更できません"
     )]
     Removed { code: String, reason: String },
 }

@@ -99,10 +99,13 @@ fn is_katakana(s: &str) -> bool {
 
 fn check_kana(field: &'static str, s: &str, required: bool) -> Result<(), ResidentError> {
     if required && s.trim().is_empty() {
-        return invalid(field, "フリガナ is required");
+        return invalid(field, "フリガナを入力してください");
     }
     if !is_katakana(s) {
-        return invalid(field, "write フリガナ in full-width katakana (e.g. ヤマダ)");
+        return invalid(
+            field,
+            "フリガナは全角カタカナで入力してください(例: ヤマダ)",
+        );
     }
     Ok(())
 }
@@ -124,7 +127,7 @@ pub fn validate(
     if effective > today && !planned {
         return invalid(
             "effective_date",
-            "異動日 is in the future; record the change on or after the day it happens",
+            "異動日が未来の日付です。異動の当日以降に記録してください",
         );
     }
     let live = |r: Option<&Record>| -> Result<(), ResidentError> {
@@ -155,15 +158,18 @@ pub fn validate(
                 return Err(ResidentError::AlreadyRegistered(code.to_string()));
             }
             if person.family_name.trim().is_empty() {
-                return invalid("family_name", "氏 is required");
+                return invalid("family_name", "氏を入力してください");
             }
             check_kana("family_kana", &person.family_kana, true)?;
             check_kana("given_kana", &person.given_kana, false)?;
             if person.birth_date > effective {
-                return invalid("birth_date", "生年月日 is after the 異動日");
+                return invalid("birth_date", "生年月日が異動日より後になっています");
             }
             if matches!(reason, EntryReason::Birth) && person.birth_date != effective {
-                return invalid("effective_date", "for 出生 the 異動日 is the birth date");
+                return invalid(
+                    "effective_date",
+                    "出生の異動日は生年月日と同じ日にしてください",
+                );
             }
             if let EntryReason::MoveIn { previous_address }
             | EntryReason::MoveInNotice {
@@ -171,36 +177,30 @@ pub fn validate(
             } = reason
             {
                 if previous_address.trim().is_empty() {
-                    return invalid("previous_address", "前住所 is required for 転入");
+                    return invalid("previous_address", "転入には前住所が必要です");
                 }
                 if *notified_date < effective {
-                    return invalid(
-                        "notified_date",
-                        "a 転入届 is made on or after the day of moving in",
-                    );
+                    return invalid("notified_date", "転入届の届出日は転入した日以降になります");
                 }
             }
             match &person.citizenship {
                 Citizenship::Japanese { honseki, .. } if honseki.trim().is_empty() => {
-                    return invalid("honseki", "本籍 is required for a Japanese national");
+                    return invalid("honseki", "日本国籍の方は本籍が必要です");
                 }
                 Citizenship::Foreign {
                     nationality,
                     residence_status,
                     ..
                 } if nationality.trim().is_empty() || residence_status.trim().is_empty() => {
-                    return invalid(
-                        "nationality",
-                        "国籍・地域 and 在留資格 are required for a foreign resident",
-                    );
+                    return invalid("nationality", "外国人住民は国籍・地域と在留資格が必要です");
                 }
                 _ => {}
             }
             if address.trim().is_empty() {
-                return invalid("address", "住所 is required");
+                return invalid("address", "住所を入力してください");
             }
             if household_id.trim().is_empty() || relationship.trim().is_empty() {
-                return invalid("household_id", "世帯 and 続柄 are required");
+                return invalid("household_id", "世帯と続柄を入力してください");
             }
             notified = Some(*notified_date);
         }
@@ -211,10 +211,10 @@ pub fn validate(
         } => {
             live(current)?;
             if address.trim().is_empty() {
-                return invalid("address", "the new 住所 is required");
+                return invalid("address", "新しい住所を入力してください");
             }
             if current.is_some_and(|r| r.address.text == address.trim()) {
-                return invalid("address", "the new 住所 is the same as the current one");
+                return invalid("address", "新しい住所が現在の住所と同じです");
             }
             notified = Some(*notified_date);
         }
@@ -226,12 +226,12 @@ pub fn validate(
         } => {
             live(current)?;
             if destination.trim().is_empty() {
-                return invalid("destination", "転出先 is required");
+                return invalid("destination", "転出先を入力してください");
             }
             if *planned_date < *notified_date - chrono::Duration::days(deadline_days) {
                 warnings.push(Warning {
                     field: "planned_date",
-                    message: "転出予定日 is long before the 届出日: check the date".into(),
+                    message: "転出予定日が届出日よりかなり前です。日付を確認してください".into(),
                 });
             }
         }
@@ -244,12 +244,12 @@ pub fn validate(
             if matches!(reason, RemovalReason::Died) && effective > today {
                 return invalid(
                     "effective_date",
-                    "a death cannot be recorded for a future date",
+                    "未来の日付で死亡を記録することはできません",
                 );
             }
             if let RemovalReason::ExOfficio { reason } = reason {
                 if reason.trim().is_empty() {
-                    return invalid("reason", "職権消除 needs its reason");
+                    return invalid("reason", "職権消除の理由を入力してください");
                 }
             }
             notified = Some(*notified_date);
@@ -262,7 +262,7 @@ pub fn validate(
         } => {
             live(current)?;
             if household_id.trim().is_empty() || relationship.trim().is_empty() {
-                return invalid("household_id", "世帯 and 続柄 are required");
+                return invalid("household_id", "世帯と続柄を入力してください");
             }
             notified = Some(*notified_date);
         }
@@ -275,7 +275,7 @@ pub fn validate(
         } => {
             live(current)?;
             if family_name.trim().is_empty() {
-                return invalid("family_name", "氏 is required");
+                return invalid("family_name", "氏を入力してください");
             }
             check_kana("family_kana", family_kana, true)?;
             check_kana("given_kana", given_kana, false)?;
@@ -291,22 +291,25 @@ pub fn validate(
                 return Err(ResidentError::NotFound(code.to_string()));
             }
             if reason.trim().is_empty() {
-                return invalid("reason", "職権修正 needs its reason (e.g. 戸籍照合による)");
+                return invalid(
+                    "reason",
+                    "職権修正の理由を入力してください(例: 戸籍照合による)",
+                );
             }
             if !CORRECTABLE.contains(&field.as_str()) {
                 return invalid(
                     "field",
                     format!(
-                        "cannot correct {field:?}; correctable items: {}",
+                        "{field:?} は職権修正できる項目ではありません。修正できる項目: {}",
                         CORRECTABLE.join(", ")
                     ),
                 );
             }
             if field == "birth_date" && NaiveDate::parse_from_str(value, "%Y-%m-%d").is_err() {
-                return invalid("value", "生年月日 as YYYY-MM-DD");
+                return invalid("value", "生年月日は 1980-05-05 の形で入力してください");
             }
             if field == "sex" && !matches!(value.as_str(), "1" | "2" | "9") {
-                return invalid("value", "性別 as 1 (男), 2 (女) or 9");
+                return invalid("value", "性別は 1(男)、2(女)、9 のいずれかです");
             }
             if field.ends_with("kana") {
                 check_kana("value", value, false)?;
@@ -315,24 +318,24 @@ pub fn validate(
         ResidentEvent::ProtectionSet { until, reason, .. } => {
             live(current)?;
             if *until <= effective {
-                return invalid("until", "the end of the 支援措置 must be after its start");
+                return invalid("until", "支援措置の期限は開始日より後にしてください");
             }
             if reason.trim().is_empty() {
                 return invalid(
                     "reason",
-                    "state the kind of 支援措置 (DV, ストーカー, 児童虐待 …)",
+                    "支援措置の種類を入力してください(DV、ストーカー、児童虐待 など)",
                 );
             }
         }
         ResidentEvent::ProtectionLifted { .. } => {
             if current.and_then(|r| r.protection.as_ref()).is_none() {
-                return invalid("resident_code", "no 支援措置 is in force for this resident");
+                return invalid("resident_code", "この方には支援措置が設定されていません");
             }
         }
     }
     if let Some(n) = notified {
         if n > today {
-            return invalid("notified_date", "届出日 is in the future");
+            return invalid("notified_date", "届出日が未来の日付です");
         }
         if (n - effective).num_days() > deadline_days {
             warnings.push(Warning {

@@ -10,17 +10,19 @@ pub const MAX_SIDE: u32 = 2048;
 /// Why an image is not an acceptable 印影.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ImageError {
-    #[error("印影 is empty: scan the impression and attach it as a PNG file")]
+    #[error("印影の画像がありません。印影をスキャンして PNG ファイルで添付してください")]
     Empty,
-    #[error("印影 is {0} bytes, more than {MAX_BYTES}: scan at 300–600 dpi")]
+    #[error(
+        "印影の画像が大きすぎます({0} バイト、上限 {MAX_BYTES})。300〜600 dpi でスキャンしてください"
+    )]
     TooLarge(usize),
-    #[error("印影 is not a readable PNG ({0}): save the scan as PNG")]
+    #[error("印影の画像を PNG として読めません({0})。PNG 形式で保存してください")]
     NotPng(String),
     #[error(
-        "印影 is {0}×{1} pixels: each side must be {MIN_SIDE}–{MAX_SIDE} (scan the impression alone, at 300–600 dpi)"
+        "印影の画像が {0}×{1} ピクセルです。縦横とも {MIN_SIDE}〜{MAX_SIDE} ピクセルにしてください(印影だけを 300〜600 dpi で)"
     )]
     BadSize(u32, u32),
-    #[error("印影 shows no impression (the image is blank)")]
+    #[error("印影の画像に何も写っていません")]
     Blank,
 }
 

@@ -217,7 +217,7 @@ impl SealRecord {
 pub enum SealError {
     #[error("{field}: {reason}")]
     Invalid { field: &'static str, reason: String },
-    #[error("印鑑登録番号 {0} is not registered in this municipality")]
+    #[error("印鑑登録番号 {0} はこの団体に登録されていません")]
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
@@ -250,10 +250,7 @@ pub fn validate(
     today: NaiveDate,
 ) -> Result<(), SealError> {
     if effective > today {
-        return invalid(
-            "effective_date",
-            "登録日 is in the future; record it on or after the day it happens",
-        );
+        return invalid("effective_date", "登録日が未来の日付です");
     }
     match event {
         SealEvent::Registered {
@@ -265,32 +262,28 @@ pub fn validate(
         } => {
             if ctx.registration.is_some() {
                 return Err(SealError::Conflict(format!(
-                    "印鑑登録番号 {registration_number} is already used"
+                    "印鑑登録番号 {registration_number} は使用済みです"
                 )));
             }
             let r = ctx.resident.ok_or_else(|| SealError::Invalid {
                 field: "resident_code",
-                reason: format!(
-                    "住民票コード {resident_code} is not in this municipality's register"
-                ),
+                reason: format!("住民票コード {resident_code} はこの団体の住民記録にありません"),
             })?;
             if !matches!(r.status, Status::Current) {
                 return invalid(
                     "resident_code",
-                    "only a current resident can register a seal (転出予定者・除票の者は登録できません)",
+                    "印鑑登録できるのは現に住民の方だけです(転出予定者・除票の方は登録できません)",
                 );
             }
             if age_on(r.person.birth_date, effective) < MINIMUM_AGE {
                 return invalid(
                     "resident_code",
-                    format!(
-                        "印鑑登録は{MINIMUM_AGE}歳以上の方に限ります (registrant is under {MINIMUM_AGE})"
-                    ),
+                    format!("印鑑登録は{MINIMUM_AGE}歳以上の方に限ります"),
                 );
             }
             if let Some(active) = ctx.active_of_resident {
                 return Err(SealError::Conflict(format!(
-                    "この方は印鑑登録番号 {} を登録済みです。先に廃止してください (one seal per person)",
+                    "この方は印鑑登録番号 {} を登録済みです。先に廃止してください(1人1個)",
                     active.registration_number
                 )));
             }
@@ -299,14 +292,11 @@ pub fn validate(
                 || card.len() > 20
                 || !card.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             {
-                return invalid(
-                    "card_number",
-                    "印鑑登録証番号 is 1–20 letters, digits or '-'",
-                );
+                return invalid("card_number", "印鑑登録証番号は英数字と - の20文字以内です");
             }
             if ctx.card_in_use {
                 return Err(SealError::Conflict(format!(
-                    "印鑑登録証番号 {card} is on another registration in force"
+                    "印鑑登録証番号 {card} は別の登録で使用中です"
                 )));
             }
             check_impression(impression_png).map_err(|e| SealError::Invalid {
@@ -324,14 +314,11 @@ pub fn validate(
                 .registration
                 .ok_or_else(|| SealError::NotFound(registration_number.clone()))?;
             if &reg.resident_code != resident_code {
-                return invalid(
-                    "resident_code",
-                    "the registration belongs to another resident",
-                );
+                return invalid("resident_code", "この登録は別の方のものです");
             }
             if !reg.is_active() {
                 return Err(SealError::Conflict(format!(
-                    "印鑑登録番号 {registration_number} is already cancelled"
+                    "印鑑登録番号 {registration_number} は既に廃止されています"
                 )));
             }
             Ok(())

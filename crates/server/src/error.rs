@@ -141,6 +141,13 @@ impl From<StoreError> for ApiError {
                     )
                 }
             }
+            StoreError::NotPrimary { .. } => ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "read_only",
+                message: e.to_string(),
+                field: None,
+                retry_after_secs: None,
+            },
             StoreError::Event(_) | StoreError::Entry(_) => ApiError::internal(e.to_string()),
         }
     }

@@ -133,6 +133,14 @@ pub fn app(state: AppState) -> Router {
             documented,
             observe::require_documented,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            api::replication::sync_barrier,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            api::replication::banner_layer,
+        ))
         .layer(axum::middleware::from_fn(observe::request_context))
         .layer(RequestBodyLimitLayer::new(4 * 1024 * 1024))
         .layer(CatchPanicLayer::custom(|_| {
@@ -193,6 +201,7 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
     if let Ok(t) = state.store.list_tenants().await {
         metrics::gauge!("murakumo_tenants").set(t.len() as f64);
     }
+    api::replication::update_metrics(&state).await;
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         observe::prometheus().render(),
@@ -208,14 +217,27 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_listening: impl FnOnce(SocketAddr) + Send + 'static,
 ) -> Result<(), ServeError> {
+    let state = AppState::new(store, config.tls.is_some());
+    serve_state(state, config, shutdown, on_listening).await
+}
+
+/// [`serve`] with a prepared state (replication settings of `follow` and
+/// of a synchronous primary).
+pub async fn serve_state(
+    state: AppState,
+    config: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_listening: impl FnOnce(SocketAddr) + Send + 'static,
+) -> Result<(), ServeError> {
     observe::prometheus();
+    let store = state.store.clone();
     let listener =
         std::net::TcpListener::bind(config.listen).map_err(|source| ServeError::Bind {
             addr: config.listen,
             source,
         })?;
     listener.set_nonblocking(true)?;
-    let mut state = AppState::new(store.clone(), config.tls.is_some());
+    let mut state = state;
     let scheme = if config.tls.is_some() {
         "https"
     } else {

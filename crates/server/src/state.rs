@@ -20,6 +20,9 @@ pub struct AppState {
     /// `https://cloud.example.lg.jp`: the SAML SP entity id and endpoints
     /// derive from it, never from a request's Host header.
     pub public_url: Option<String>,
+    /// Follower acknowledgements, synchronous mode, and (on a follower)
+    /// whether the primary is reachable.
+    pub replication: murakumo_replication::ReplicationRuntime,
 }
 
 /// Per client address: this many failures in [`IP_WINDOW_US`] block it.
@@ -33,6 +36,7 @@ impl AppState {
             tls,
             ip_failures: Arc::default(),
             public_url: None,
+            replication: Default::default(),
         }
     }
 

@@ -15,6 +15,17 @@ pub struct PublicKeyRow {
     pub retired_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// A signing key with its secret, for backups and restores only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningKeyRow {
+    pub key_id: String,
+    pub public_key: Vec<u8>,
+    pub secret_key: Vec<u8>,
+    /// µs since 1970 UTC.
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
 /// An issued certificate as the read model holds it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct IssuedRow {
@@ -74,6 +85,73 @@ impl TenantStore<'_> {
         .map_err(|e| StoreError::on_unique(e, || format!("signing key {key_id} exists already")))?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Every signing key with its secret, oldest first (for backups, which
+    /// are encrypted: a restored instance signs with the same key, and
+    /// certificates issued before verify against keys it still publishes).
+    pub async fn signing_keys_for_backup(&self) -> Result<Vec<SigningKeyRow>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let rows = sqlx::query(
+            "SELECT key_id, public_key, secret_key, created_at, retired_at FROM signing_keys \
+             WHERE tenant_code = $1 ORDER BY created_at, key_id",
+        )
+        .bind(self.tenant.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SigningKeyRow {
+                    key_id: r.try_get("key_id")?,
+                    public_key: r.try_get("public_key")?,
+                    secret_key: r.try_get("secret_key")?,
+                    created_at: r.try_get("created_at")?,
+                    retired_at: r.try_get("retired_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Adds a restored signing key unless one with its id exists; returns
+    /// whether it was added. When the backup's active key is restored, any
+    /// key this instance made meanwhile is retired, so exactly one is active.
+    pub async fn restore_signing_key(&self, key: &SigningKeyRow) -> Result<bool, StoreError> {
+        let mut tx = self.begin(true).await?;
+        let exists =
+            sqlx::query("SELECT 1 FROM signing_keys WHERE tenant_code = $1 AND key_id = $2")
+                .bind(self.tenant.as_str())
+                .bind(key.key_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+        if exists {
+            tx.commit().await?;
+            return Ok(false);
+        }
+        if key.retired_at.is_none() {
+            sqlx::query(
+                "UPDATE signing_keys SET retired_at = $2 WHERE tenant_code = $1 AND retired_at IS NULL",
+            )
+            .bind(self.tenant.as_str())
+            .bind(RecordedAt::now().0)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO signing_keys (tenant_code, key_id, public_key, secret_key, created_at, retired_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(self.tenant.as_str())
+        .bind(key.key_id.as_str())
+        .bind(key.public_key.as_slice())
+        .bind(key.secret_key.as_slice())
+        .bind(key.created_at)
+        .bind(key.retired_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Every public key of the tenant, newest first.

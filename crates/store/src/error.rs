@@ -29,6 +29,11 @@ pub enum StoreError {
         seq: u64,
         reason: String,
     },
+    #[error(
+        "this node is a {role} (epoch {epoch}) and does not change tenant data: make the change at the primary \
+         data centre; if the primary is lost for good, its operator promotes a replica with `murakumo promote`"
+    )]
+    NotPrimary { role: &'static str, epoch: u64 },
     #[error(transparent)]
     Event(#[from] EventDecodeError),
     #[error(transparent)]

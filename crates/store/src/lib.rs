@@ -23,6 +23,7 @@ mod error;
 mod export;
 mod platform;
 mod projection;
+mod replication;
 mod rows;
 mod saml;
 mod seals;
@@ -30,9 +31,10 @@ mod shipping;
 mod tenant;
 
 pub use backend::{Backend, BackendKind};
-pub use certificates::{IssuedRow, PublicKeyRow};
+pub use certificates::{IssuedRow, PublicKeyRow, SigningKeyRow};
 pub use error::StoreError;
 pub use platform::{Operator, TenantInfo};
+pub use replication::{AppendWatch, NodeRole, NodeState, OutboxItem, Replayed, SigningKeyExport};
 pub use rows::{AccessFilter, AccessLogRow, Chain, ResidentQuery, SettingChange};
 pub use saml::SamlSessionRow;
 pub use seals::SealQuery;
@@ -50,6 +52,8 @@ use sqlx::AnyPool;
 pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Arc<dyn Backend>,
+    /// Commits made through this handle (long polls, synchronous mode).
+    pub(crate) appended: replication::SharedWatch,
 }
 
 impl Store {
@@ -77,7 +81,11 @@ impl Store {
         sqlx::any::install_default_drivers();
         backend.migrate().await?;
         let pool = backend.connect_app_pool().await?;
-        let store = Store { pool, backend };
+        let store = Store {
+            pool,
+            backend,
+            appended: Arc::default(),
+        };
         store.rebuild_if_projections_changed().await?;
         Ok(store)
     }

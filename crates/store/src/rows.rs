@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 use crate::StoreError;
 
 /// The two hash chains every tenant has.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Chain {
     /// Domain events: the truth all read models come from.
     Ledger,

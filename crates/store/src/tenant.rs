@@ -31,6 +31,14 @@ pub struct SessionRow {
     pub last_seen: i64,
 }
 
+/// 128 random bits in hex: outbox keys of access records made off-primary.
+fn random_key() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
 /// Rows per multi-row INSERT: well under both backends' parameter limits.
 const INSERT_BATCH: usize = 500;
 
@@ -70,10 +78,61 @@ impl TenantStore<'_> {
             return Ok(vec![]);
         }
         let mut tx = self.begin(true).await?;
+        crate::replication::require_primary(&mut tx).await?;
         let sealed = append_in(&mut tx, &self.tenant, Chain::Ledger, entries).await?;
         projection::apply(&mut tx, &self.tenant, &sealed).await?;
         tx.commit().await?;
+        self.committed(Chain::Ledger, &sealed);
         Ok(sealed)
+    }
+
+    /// Appends a bulk import (a migration) in one transaction: the ledger
+    /// entries, then their projection, committed together — so the tenant
+    /// never shows a ledger and read models that disagree, and a crash
+    /// leaves it as it was. Projects in bulk (one write per 500 residents,
+    /// no lookups) when the tenant has no residents yet.
+    pub async fn import(&self, entries: Vec<NewEntry>) -> Result<ChainHead, StoreError> {
+        let mut tx = self.begin(true).await?;
+        let fresh = sqlx::query("SELECT 1 FROM residents WHERE tenant_code = $1 LIMIT 1")
+            .bind(self.tenant.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_none();
+        let sealed = append_in(&mut tx, &self.tenant, Chain::Ledger, entries).await?;
+        let mut projector = projection::Projector::new(fresh);
+        projector.apply(&mut tx, &self.tenant, &sealed).await?;
+        let head = read_head(&mut tx, &self.tenant, Chain::Ledger)
+            .await?
+            .ok_or(StoreError::TenantNotFound(self.tenant))?;
+        tx.commit().await?;
+        Ok(head)
+    }
+
+    /// Ledger entries of one kind, in order (e.g. `migration.imported`).
+    pub async fn entries_of_kind(&self, kind: &str) -> Result<Vec<Entry>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE tenant_code = $1 AND kind = $2 ORDER BY seq"
+        ))
+        .bind(self.tenant.as_str())
+        .bind(kind)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| entry_from_row(&self.tenant, r))
+            .collect()
+    }
+
+    /// Whether any resident (current or 除票) is in the register.
+    pub async fn has_residents(&self) -> Result<bool, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let row = sqlx::query("SELECT 1 FROM residents WHERE tenant_code = $1 LIMIT 1")
+            .bind(self.tenant.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(row.is_some())
     }
 
     /// Records accesses to personal data in the access log chain.
@@ -86,11 +145,32 @@ impl TenantStore<'_> {
             return Ok(());
         }
         let today = Utc::now().date_naive();
-        let news = records.iter().map(|r| r.to_entry(actor, today)).collect();
+        let news: Vec<NewEntry> = records.iter().map(|r| r.to_entry(actor, today)).collect();
         let mut tx = self.begin(true).await?;
-        append_in(&mut tx, &self.tenant, Chain::Access, news).await?;
+        if let Err(StoreError::NotPrimary { .. }) =
+            crate::replication::require_primary(&mut tx).await
+        {
+            // A replica or fallback node: the access chain is the primary's;
+            // reads here are logged in the outbox and replayed to it.
+            tx.commit().await?;
+            for n in &news {
+                let key = format!("access:{}", random_key());
+                self.outbox_push(Chain::Access, &key, n).await?;
+            }
+            return Ok(());
+        }
+        let sealed = append_in(&mut tx, &self.tenant, Chain::Access, news).await?;
         tx.commit().await?;
+        self.committed(Chain::Access, &sealed);
         Ok(())
+    }
+
+    fn committed(&self, chain: Chain, sealed: &[Entry]) {
+        if let Some(last) = sealed.last() {
+            self.store
+                .appended
+                .committed(self.tenant, chain, last.seq, last.recorded_at.0);
+        }
     }
 
     /// Entries with `seq > after`, at most `limit`, in order.

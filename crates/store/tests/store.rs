@@ -836,6 +836,225 @@ async fn register_history_as_of_and_search(h: &Harness) {
     assert_eq!(ts.resident_events(&code).await.expect("history").len(), 3);
 }
 
+async fn bulk_import_is_one_transaction_and_projects_like_append(h: &Harness) {
+    let s = &h.store;
+    let (a, b) = (fukagawa(), hokuryu());
+    s.create_tenant(&a, "深川市", "operator:test")
+        .await
+        .expect("create");
+    s.create_tenant(&b, "北竜町", "operator:test")
+        .await
+        .expect("create");
+    let moved = |n: u32| {
+        event(ResidentEvent::Relocated {
+            resident_code: ResidentCode::from_ten_digits(&format!("{:010}", 1_000_000 + n))
+                .expect("valid")
+                .as_str()
+                .to_string(),
+            address: format!("北海道深川市{n}条"),
+            katagaki: String::new(),
+            notified_date: NaiveDate::from_ymd_opt(2026, 4, 1).expect("date"),
+        })
+    };
+    let mut news: Vec<NewEntry> = (0..1_500).map(|i| resident(i, "山田")).collect();
+    news.extend((0..1_500).step_by(7).map(moved));
+    // The same entries through import (bulk, fresh) and through append.
+    let head = s.tenant(&a).import(news.clone()).await.expect("import");
+    assert_eq!(head.seq, 1 + news.len() as u64, "after the genesis entry");
+    for chunk in news.chunks(400) {
+        s.tenant(&b).append(chunk.to_vec()).await.expect("append");
+    }
+    let all = ResidentQuery {
+        kana: Some("ヤマダ".into()),
+        include_removed: true,
+        limit: 1000,
+        ..Default::default()
+    };
+    let (ra, rb) = (
+        s.tenant(&a).search_residents(&all).await.expect("search"),
+        s.tenant(&b).search_residents(&all).await.expect("search"),
+    );
+    assert_eq!(ra.len(), 1000);
+    assert_eq!(ra, rb, "bulk import projects what append projects");
+    assert_eq!(s.tenant(&a).count_residents().await.expect("count"), 1_500);
+    assert!(s.tenant(&a).has_residents().await.expect("has"));
+    let code7 = ResidentCode::from_ten_digits("0001000007").expect("valid");
+    assert_eq!(
+        s.tenant(&a)
+            .resident_events(code7.as_str())
+            .await
+            .expect("events")
+            .len(),
+        2
+    );
+    // A second import into a tenant with residents projects incrementally.
+    s.tenant(&a)
+        .import(vec![moved(8)])
+        .await
+        .expect("import more");
+    let code8 = ResidentCode::from_ten_digits("0001000008").expect("valid");
+    let r = s
+        .tenant(&a)
+        .resident(code8.as_str())
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(r.address.text, "北海道深川市8条");
+    s.tenant(&a)
+        .verify(Chain::Ledger)
+        .await
+        .expect("chain verifies");
+
+    // All or nothing: an import whose projection fails leaves no trace.
+    let before = s.tenant(&a).head(Chain::Ledger).await.expect("head");
+    let staff = |id: &str| {
+        event(TenancyEvent::StaffCreated(StaffCreated {
+            staff_id: id.into(),
+            login: "same".into(),
+            display_name: "x".into(),
+            roles: vec![],
+            password_hash: "x".into(),
+        }))
+    };
+    let mut bad: Vec<NewEntry> = (5_000..5_600).map(|i| resident(i, "佐藤")).collect();
+    bad.push(staff("s1"));
+    bad.push(staff("s2"));
+    assert!(s.tenant(&a).import(bad).await.is_err());
+    assert_eq!(
+        s.tenant(&a).head(Chain::Ledger).await.expect("head"),
+        before
+    );
+    assert_eq!(s.tenant(&a).count_residents().await.expect("count"), 1_500);
+    assert!(
+        s.tenant(&a)
+            .search_residents(&kana("サトウ"))
+            .await
+            .expect("search")
+            .is_empty()
+    );
+    assert!(
+        !s.tenant(&b)
+            .entries_of_kind("resident.relocated")
+            .await
+            .expect("kind")
+            .is_empty()
+    );
+}
+
+// ---- replication: fencing, outbox, idempotent replay ----
+
+fn issued(number: &str) -> NewEntry {
+    let (kind, version, payload) = murakumo_resident::CertificateIssued {
+        issue_number: number.into(),
+        kind: "resident_copy".into(),
+        subjects: vec!["10000000019".into()],
+        as_of: NaiveDate::from_ymd_opt(2026, 4, 1).expect("date"),
+        requester: "本人".into(),
+        purpose: "test".into(),
+        digest: "ab".repeat(32),
+        key_id: "k1".into(),
+    }
+    .encode();
+    NewEntry {
+        kind: kind.into(),
+        version,
+        effective_date: NaiveDate::from_ymd_opt(2026, 4, 1).expect("date"),
+        actor: "staff:site".into(),
+        payload,
+    }
+}
+
+async fn fenced_node_refuses_appends_and_outbox_replays_once(h: &Harness) {
+    use murakumo_store::{NodeRole, Replayed};
+    let s = &h.store;
+    let t = fukagawa();
+    s.create_tenant(&t, "深川市", "operator:test")
+        .await
+        .expect("create");
+    let state = s.node_state().await.expect("state");
+    assert_eq!((state.role, state.epoch), (NodeRole::Primary, 1));
+
+    // A fallback's certificate replayed twice is appended once.
+    let ts = s.tenant(&t);
+    let before = ts.head(Chain::Ledger).await.expect("head").seq;
+    let key = "certificate:R8B1-0000001";
+    let first = ts
+        .append_once(Chain::Ledger, key, issued("R8B1-0000001"))
+        .await
+        .expect("replay");
+    assert_eq!(first, Replayed::Appended(before + 1));
+    let again = ts
+        .append_once(Chain::Ledger, key, issued("R8B1-0000001"))
+        .await
+        .expect("replay again");
+    assert_eq!(again, Replayed::AlreadyHeld(before + 1));
+    assert_eq!(ts.head(Chain::Ledger).await.expect("head").seq, before + 1);
+    assert!(
+        ts.issued_certificate("R8B1-0000001")
+            .await
+            .expect("lookup")
+            .is_some()
+    );
+
+    // A newer epoch seen anywhere fences the primary: no node on this
+    // database appends any more, and nothing changes.
+    let (fenced, changed) = s.observe_epoch(2, "http://dc2").await.expect("observe");
+    assert!(changed);
+    assert_eq!((fenced.role, fenced.epoch), (NodeRole::Fenced, 2));
+    let other = h.second_node().await;
+    let head = ts.head(Chain::Ledger).await.expect("head");
+    for store in [s, &other] {
+        let err = store
+            .tenant(&t)
+            .append(vec![resident(1, "山田")])
+            .await
+            .expect_err("fenced");
+        assert!(
+            matches!(
+                err,
+                StoreError::NotPrimary {
+                    role: "fenced",
+                    epoch: 2
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            store
+                .tenant(&t)
+                .append_once(Chain::Ledger, "certificate:X-1", issued("X-1"))
+                .await
+                .is_err()
+        );
+    }
+    assert_eq!(ts.head(Chain::Ledger).await.expect("head"), head);
+    // An older epoch changes nothing.
+    assert!(!s.observe_epoch(1, "old").await.expect("observe").1);
+
+    // Reads on a node that may not append are logged in its outbox.
+    let access_head = ts.head(Chain::Access).await.expect("head");
+    let rec = AccessRecord {
+        action: AccessAction::Read,
+        subject: "resident:1".into(),
+        purpose: "照会".into(),
+        detail: String::new(),
+        request_id: "r".into(),
+    };
+    ts.log_access("staff:a", &[rec]).await.expect("log");
+    assert_eq!(ts.head(Chain::Access).await.expect("head"), access_head);
+    assert_eq!(ts.outbox_counts().await.expect("counts"), (1, 0));
+    let pending = ts.outbox_pending(10).await.expect("pending");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].chain, Chain::Access);
+    ts.outbox_mark_sent(pending[0].id, 7).await.expect("mark");
+    assert_eq!(ts.outbox_counts().await.expect("counts"), (0, 1));
+
+    // Promotion takes an epoch above every one seen, and writes resume.
+    let promoted = s.promote().await.expect("promote");
+    assert_eq!((promoted.role, promoted.epoch), (NodeRole::Primary, 3));
+    ts.append(vec![resident(1, "山田")]).await.expect("append");
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -870,6 +1089,8 @@ on_both_backends!(
     sessions_and_login_failures,
     segments_ship_a_tenant_to_another_store,
     register_history_as_of_and_search,
+    bulk_import_is_one_transaction_and_projects_like_append,
+    fenced_node_refuses_appends_and_outbox_replays_once,
 );
 
 // ---- PostgreSQL's second wall ----

@@ -12,7 +12,7 @@ mod events;
 mod roles;
 pub mod settings;
 
-pub use access::{AccessAction, AccessRecord};
+pub use access::{ACCESS_KIND, AccessAction, AccessRecord};
 pub use events::{StaffCreated, TenancyEvent};
 pub use roles::{Permission, Role, RoleError, parse_roles};
 pub use settings::{ResolvedSetting, SettingDef, SettingError, SettingKind, Tier};

@@ -97,26 +97,27 @@ pub struct ObjectList {
     names: Vec<String>,
 }
 
-/// Checks the token and returns the storage directory.
-fn authorize(headers: &HeaderMap) -> ApiResult<PathBuf> {
-    let not_configured = |what: &str| ApiError {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        code: "backup_target_not_configured",
-        message: format!(
-            "this centre does not accept backups: {what} is not set on its server; its operator \
-             sets {TOKEN_ENV} (the token shared with the sending centre) and {DIR_ENV} (where the \
-             objects go) and restarts it"
-        ),
-        field: None,
-        retry_after_secs: None,
-    };
-    let expected = std::env::var(TOKEN_ENV).unwrap_or_default();
+/// Checks the replication token (`Authorization: Bearer …`, compared in
+/// constant time with `MURAKUMO_REPLICATION_TOKEN`); shared by the
+/// replication endpoints.
+pub(crate) fn check_replication_token(
+    headers: &HeaderMap,
+    configured: Option<&str>,
+) -> ApiResult<()> {
+    let expected = configured
+        .map(str::to_string)
+        .unwrap_or_else(|| std::env::var(TOKEN_ENV).unwrap_or_default());
     if expected.is_empty() {
-        return Err(not_configured(TOKEN_ENV));
-    }
-    let dir = std::env::var(DIR_ENV).unwrap_or_default();
-    if dir.is_empty() {
-        return Err(not_configured(DIR_ENV));
+        return Err(ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "replication_not_configured",
+            message: format!(
+                "this node serves no replication or backup peers: {TOKEN_ENV} is not set on its server; its \
+                 operator sets it (the token shared with the other centre or site) and restarts it"
+            ),
+            field: None,
+            retry_after_secs: None,
+        });
     }
     let given = headers
         .get(header::AUTHORIZATION)
@@ -134,6 +135,30 @@ fn authorize(headers: &HeaderMap) -> ApiResult<PathBuf> {
              both sides"
         )));
     }
+    Ok(())
+}
+
+/// Checks the token and returns the storage directory.
+fn authorize(headers: &HeaderMap) -> ApiResult<PathBuf> {
+    let not_configured = |what: &str| ApiError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        code: "backup_target_not_configured",
+        message: format!(
+            "this centre does not accept backups: {what} is not set on its server; its operator \
+             sets {TOKEN_ENV} (the token shared with the sending centre) and {DIR_ENV} (where the \
+             objects go) and restarts it"
+        ),
+        field: None,
+        retry_after_secs: None,
+    };
+    if std::env::var(TOKEN_ENV).unwrap_or_default().is_empty() {
+        return Err(not_configured(TOKEN_ENV));
+    }
+    let dir = std::env::var(DIR_ENV).unwrap_or_default();
+    if dir.is_empty() {
+        return Err(not_configured(DIR_ENV));
+    }
+    check_replication_token(headers, None)?;
     Ok(PathBuf::from(dir))
 }
 

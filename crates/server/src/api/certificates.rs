@@ -27,6 +27,88 @@ use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
 use crate::session::StaffSession;
 use crate::state::AppState;
 
+/// Where an issuance goes: the tenant ledger on the primary, or — on a
+/// municipal-site fallback node (利用拠点バックアップ) while the centre is
+/// unreachable — the node-local outbox, with a 発行番号 from the site's own
+/// series (`R8B1-0000001`), replayed to the centre by 発行番号 when the
+/// link returns. Every certificate kind goes through this (住民票の写し now,
+/// 印鑑登録証明書 the same way).
+#[derive(Clone, Debug)]
+pub(crate) enum IssueSlot {
+    Ledger,
+    Outbox { series_suffix: String },
+}
+
+/// Decides where issuances go now; refuses on a node that may not issue.
+pub(crate) async fn issue_slot(state: &AppState) -> ApiResult<IssueSlot> {
+    use murakumo_store::NodeRole;
+    let node = state.store.node_state().await?;
+    let follow = state.replication.follow.as_ref();
+    let unavailable = |message: String| ApiError {
+        status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        code: "use_primary",
+        message,
+        field: None,
+        retry_after_secs: None,
+    };
+    match (node.role, follow) {
+        (NodeRole::Primary, _) => Ok(IssueSlot::Ledger),
+        (NodeRole::Fallback, Some(f)) if !f.online() => Ok(IssueSlot::Outbox {
+            series_suffix: f.series_suffix.clone(),
+        }),
+        (NodeRole::Fallback, Some(f)) => Err(unavailable(format!(
+            "データセンターに接続できているため、証明書はデータセンター（{}）で交付してください。この拠点端末での交付は回線断のときだけです",
+            f.primary_url
+        ))),
+        (role, _) => Err(unavailable(format!(
+            "このサーバー（{}）では証明書を交付できません。プライマリのデータセンターで交付してください",
+            role.name()
+        ))),
+    }
+}
+
+impl IssueSlot {
+    /// The next 発行番号: the centre's series, or this site's own.
+    pub(crate) async fn take_number(
+        &self,
+        ts: &murakumo_store::TenantStore<'_>,
+        series: &str,
+    ) -> ApiResult<String> {
+        Ok(match self {
+            IssueSlot::Ledger => ts.next_issue_number(series).await?,
+            IssueSlot::Outbox { series_suffix } => {
+                ts.next_issue_number(&format!("{series}{series_suffix}"))
+                    .await?
+            }
+        })
+    }
+
+    /// Records the issuance: appended to the ledger, or kept in the outbox
+    /// under `certificate:<発行番号>`.
+    pub(crate) async fn record(
+        &self,
+        ts: &murakumo_store::TenantStore<'_>,
+        issue_number: &str,
+        entry: murakumo_ledger::NewEntry,
+    ) -> ApiResult<()> {
+        match self {
+            IssueSlot::Ledger => {
+                ts.append(vec![entry]).await?;
+            }
+            IssueSlot::Outbox { .. } => {
+                ts.outbox_push(
+                    murakumo_store::Chain::Ledger,
+                    &format!("certificate:{issue_number}"),
+                    &entry,
+                )
+                .await?;
+                metrics::counter!("murakumo_fallback_certificates_issued_total").increment(1);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The renderer holds the parsed IPAmj明朝 font: loaded once per process.
 fn renderer() -> ApiResult<Arc<Renderer>> {
     static RENDERER: OnceLock<Result<Arc<Renderer>, String>> = OnceLock::new();
@@ -141,6 +223,7 @@ pub async fn issue_certificate(
     ApiJson(req): ApiJson<CertificateRequest>,
 ) -> ApiResult<Response> {
     session.require(Permission::CertificateIssue)?;
+    let slot = issue_slot(&state).await?;
     let kind = match req.kind.as_str() {
         "resident_copy" => CertificateKind::ResidentCopy,
         "record_statement" => CertificateKind::ResidentRecordStatement,
@@ -273,7 +356,7 @@ pub async fn issue_certificate(
     let series = WarekiDate::from_gregorian(today).map_or(today.format("%Y").to_string(), |w| {
         format!("{}{}", w.era().letter(), w.year())
     });
-    let issue_number = ts.next_issue_number(&series).await?;
+    let issue_number = slot.take_number(&ts, &series).await?;
     let info = state.store.tenant_info(&session.tenant).await?;
     let head = records
         .iter()
@@ -328,7 +411,8 @@ pub async fn issue_certificate(
         digest: digest.clone(),
         key_id: issued.payload.key_id.clone(),
     };
-    ts.append(vec![entry(&session, &event)]).await?;
+    slot.record(&ts, &issue_number, entry(&session, &event))
+        .await?;
     log(
         &state,
         &session,

@@ -8,6 +8,7 @@ mod backup_target;
 pub(crate) mod certificates;
 mod ledger;
 mod platform;
+pub(crate) mod replication;
 pub(crate) mod residents;
 pub(crate) mod seals;
 mod settings;
@@ -41,6 +42,7 @@ pub(crate) use staff::new_staff_id;
         (name = "seal", description = "印鑑登録"),
         (name = "audit", description = "The access log"),
         (name = "sso", description = "SAML single sign-on: a municipality's IdP, attribute mapping and just-in-time accounts"),
+        (name = "replication", description = "Between centres and sites: followers pull ledger segments (token-protected)"),
         (name = "public", description = "No login: certificate verification for banks and other offices"),
     )
 )]
@@ -109,5 +111,6 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(sso::get_own_sso, sso::put_own_sso))
         .merge(backup_target::router())
+        .merge(replication::router())
         .split_for_parts()
 }

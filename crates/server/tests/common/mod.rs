@@ -30,6 +30,10 @@ pub struct TestServer {
     task: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
     _pg: Option<PgCluster>,
+    port: u16,
+    tls: bool,
+    replication: murakumo_replication::ReplicationRuntime,
+    pub postgres_url: Option<String>,
 }
 
 /// 深川市 (A) and 北竜町 (B).
@@ -108,20 +112,39 @@ fn staff(id: &str, login: &str, name: &str, roles: &[Role], hash: &str) -> NewEn
 
 impl TestServer {
     pub async fn start(db: Db) -> TestServer {
+        Self::start_with(db, Default::default()).await
+    }
+
+    /// [`TestServer::start`] with replication settings (token, sync mode).
+    pub async fn start_with(
+        db: Db,
+        replication: murakumo_replication::ReplicationRuntime,
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (store, pg) = match db {
-            Db::Sqlite => (Store::open_sqlite(dir.path()).await.expect("sqlite"), None),
+        let (store, pg, url) = match db {
+            Db::Sqlite => (
+                Store::open_sqlite(dir.path()).await.expect("sqlite"),
+                None,
+                None,
+            ),
             Db::Postgres => {
                 let pg = PgCluster::start().expect("PostgreSQL");
                 let url = pg.create_database("murakumo");
                 (
                     Store::open_postgres(&url).await.expect("postgres"),
                     Some(pg),
+                    Some(url),
                 )
             }
         };
         seed(&store).await;
-        Self::serve(store, dir, pg, None).await
+        let state = murakumo_server::AppState {
+            replication,
+            ..murakumo_server::AppState::new(store, false)
+        };
+        let mut s = Self::serve_state(state, dir, pg, None, None).await;
+        s.postgres_url = url;
+        s
     }
 
     pub async fn serve(
@@ -130,8 +153,21 @@ impl TestServer {
         pg: Option<PgCluster>,
         tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
     ) -> TestServer {
-        let port = murakumo_testkit::free_port();
+        let state = murakumo_server::AppState::new(store, tls.is_some());
+        Self::serve_state(state, dir, pg, tls, None).await
+    }
+
+    /// Serves a prepared state (replication settings), on `port` if given.
+    pub async fn serve_state(
+        state: murakumo_server::AppState,
+        dir: tempfile::TempDir,
+        pg: Option<PgCluster>,
+        tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+        port: Option<u16>,
+    ) -> TestServer {
+        let port = port.unwrap_or_else(murakumo_testkit::free_port);
         let scheme = if tls.is_some() { "https" } else { "http" };
+        let has_tls = tls.is_some();
         let config = ServeConfig {
             listen: ([127, 0, 0, 1], port).into(),
             tls,
@@ -140,10 +176,11 @@ impl TestServer {
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let (ready_tx, ready) = oneshot::channel();
-        let s = store.clone();
+        let store = state.store.clone();
+        let replication = state.replication.clone();
         let task = tokio::spawn(async move {
-            murakumo_server::serve(
-                s,
+            murakumo_server::serve_state(
+                state,
                 config,
                 async {
                     let _ = stopped.await;
@@ -166,6 +203,28 @@ impl TestServer {
             task: Some(task),
             _dir: dir,
             _pg: pg,
+            port,
+            tls: has_tls,
+            replication,
+            postgres_url: None,
+        }
+    }
+
+    /// Stops serving (the database stays), as when the centre goes away.
+    /// Returns what [`TestServer::resume`] needs.
+    pub async fn halt(mut self) -> Halted {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+        Halted {
+            dir: std::mem::replace(&mut self._dir, tempfile::tempdir().expect("tempdir")),
+            pg: self._pg.take(),
+            port: self.port,
+            replication: self.replication.clone(),
+            postgres_url: self.postgres_url.clone(),
         }
     }
 
@@ -218,6 +277,32 @@ impl TestServer {
         if let Some(t) = self.task.take() {
             let _ = t.await;
         }
+    }
+}
+
+/// A stopped [`TestServer`]'s database and port.
+pub struct Halted {
+    pub dir: tempfile::TempDir,
+    pub pg: Option<PgCluster>,
+    pub port: u16,
+    pub replication: murakumo_replication::ReplicationRuntime,
+    pub postgres_url: Option<String>,
+}
+
+impl Halted {
+    /// Opens the database again and serves on the same port.
+    pub async fn resume(self) -> TestServer {
+        let store = match &self.postgres_url {
+            Some(url) => Store::open_postgres(url).await.expect("postgres"),
+            None => Store::open_sqlite(self.dir.path()).await.expect("sqlite"),
+        };
+        let state = murakumo_server::AppState {
+            replication: self.replication,
+            ..murakumo_server::AppState::new(store, false)
+        };
+        let mut s = TestServer::serve_state(state, self.dir, self.pg, None, Some(self.port)).await;
+        s.postgres_url = self.postgres_url;
+        s
     }
 }
 

@@ -1,0 +1,522 @@
+//! Replication (issue 7): a primary, a second data centre and a municipal
+//! site (fallback node), the real `murakumo` binary on each, the followers
+//! across a rate-capped link in network namespaces.
+//!
+//! Measured: replication lag (the follower's own `murakumo_replication_lag_*`
+//! metrics, sampled every 250 ms) under certificate issuance plus a 転入
+//! burst; the time from a link cut to the site's first certificate; and the
+//! time both followers take to catch up after an outage during which the
+//! primary recorded an hour's worth of issuances.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use murakumo_core::TenantCode;
+use murakumo_ledger::{EventCodec, NewEntry};
+use murakumo_store::Store;
+use murakumo_testkit::{BadLink, Impairment, Side};
+
+use crate::population::Population;
+
+const TOKEN: &str = "bench-replication-token-0123456789";
+const HOKURYU: &str = "014362";
+const TOKUSHIMA: &str = "362018";
+
+pub struct Options {
+    pub murakumo: PathBuf,
+    pub rate_kbit: u32,
+    pub mtu: u32,
+    /// Seconds of certificate issuance at the primary.
+    pub load_secs: u64,
+    /// 転入 in the burst (appended in batches of 500 mid-load).
+    pub burst: usize,
+    /// Certificates the primary records during the outage ("an hour's worth").
+    pub outage_certificates: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub initial_entries: u64,
+    pub initial_copy: Duration,
+    pub certificates: usize,
+    pub load: Duration,
+    pub burst: usize,
+    /// (max, p95, p50) of the second centre's lag in seconds and entries.
+    pub lag_seconds: (f64, f64, f64),
+    pub lag_entries: (f64, f64, f64),
+    pub site_lag_seconds_max: f64,
+    pub cut_to_first_certificate: Duration,
+    pub outage_entries: usize,
+    pub catch_up_replica: Duration,
+    pub catch_up_site: Duration,
+    pub degraded: bool,
+}
+
+fn murakumo(bin: &Path, mut c: Command, data: &Path, args: &[&str]) -> Command {
+    let _ = bin;
+    c.args(args)
+        .arg("--data")
+        .arg(data)
+        .env("MURAKUMO_LOG", "warn")
+        .env("MURAKUMO_REPLICATION_TOKEN", TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    c
+}
+
+fn term(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+/// curl inside a namespace: (status, headers, body).
+fn curl(
+    link: &BadLink,
+    side: Side,
+    method: &str,
+    url: &str,
+    bearer: Option<&str>,
+    json: Option<&str>,
+) -> (u16, String, Vec<u8>) {
+    let mut c = link.command(side, "curl");
+    c.args(["-s", "-m", "30", "-D", "-", "-X", method, url]);
+    if let Some(b) = bearer {
+        c.args(["-H", &format!("authorization: Bearer {b}")]);
+    }
+    if let Some(j) = json {
+        c.args(["-H", "content-type: application/json", "--data-binary", j]);
+    }
+    let Ok(out) = c.output() else {
+        return (0, String::new(), vec![]);
+    };
+    let raw = out.stdout;
+    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return (0, String::new(), vec![]);
+    };
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head, raw[split + 4..].to_vec())
+}
+
+fn metric(link: &BadLink, base: &str, name: &str) -> Option<f64> {
+    let (_, _, b) = curl(
+        link,
+        Side::Near,
+        "GET",
+        &format!("{base}/metrics"),
+        None,
+        None,
+    );
+    String::from_utf8_lossy(&b)
+        .lines()
+        .find(|l| l.starts_with(&format!("{name} ")))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+fn wait_for(what: &str, secs: u64, mut ok: impl FnMut() -> bool) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    while !ok() {
+        if start.elapsed() > Duration::from_secs(secs) {
+            bail!("timed out waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(start.elapsed())
+}
+
+fn login(link: &BadLink, side: Side, base: &str, password: &str) -> anyhow::Result<String> {
+    let body = format!(r#"{{"tenant":"{HOKURYU}","login":"supervisor","password":"{password}"}}"#);
+    let mut token = None;
+    wait_for("a login", 120, || {
+        let (s, _, b) = curl(
+            link,
+            side,
+            "POST",
+            &format!("{base}/api/v1/session"),
+            None,
+            Some(&body),
+        );
+        if s == 200 {
+            token = serde_json::from_slice::<serde_json::Value>(&b)
+                .ok()
+                .and_then(|v| v["token"].as_str().map(str::to_string));
+        }
+        token.is_some()
+    })?;
+    token.context("login")
+}
+
+fn issue(link: &BadLink, side: Side, base: &str, token: &str, resident: &str) -> u16 {
+    let body = format!(
+        r#"{{"kind":"resident_copy","resident_codes":["{resident}"],"requester":"本人","purpose":"ベンチマーク"}}"#
+    );
+    curl(
+        link,
+        side,
+        "POST",
+        &format!("{base}/api/v1/certificates"),
+        Some(token),
+        Some(&body),
+    )
+    .0
+}
+
+fn percentiles(mut v: Vec<f64>) -> (f64, f64, f64) {
+    if v.is_empty() {
+        return (0.0, 0.0, 0.0);
+    }
+    v.sort_by(f64::total_cmp);
+    let at = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+    (at(1.0), at(0.95), at(0.5))
+}
+
+fn with_store<T>(
+    data: &Path,
+    f: impl AsyncFnOnce(&Store) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let store = Store::open_sqlite(data).await?;
+        let out = f(&store).await;
+        store.close().await;
+        out
+    })
+}
+
+fn certificate_entries(n: usize, from: usize) -> Vec<NewEntry> {
+    (0..n)
+        .map(|i| {
+            let (kind, version, payload) = murakumo_resident::CertificateIssued {
+                issue_number: format!("R8-{:07}", 5_000_000 + from + i),
+                kind: "resident_copy".into(),
+                subjects: vec!["01436009557".into()],
+                as_of: crate::population::as_of(),
+                requester: "本人".into(),
+                purpose: "ベンチマーク".into(),
+                digest: "00".repeat(32),
+                key_id: "bench".into(),
+            }
+            .encode();
+            NewEntry {
+                kind: kind.into(),
+                version,
+                effective_date: crate::population::as_of(),
+                actor: "staff:bench".into(),
+                payload,
+            }
+        })
+        .collect()
+}
+
+pub fn run(opts: &Options) -> anyhow::Result<Report> {
+    let bin = std::fs::canonicalize(&opts.murakumo)
+        .with_context(|| format!("{} (build it first)", opts.murakumo.display()))?;
+    let tmp = tempfile::tempdir()?;
+    let (a, b, c) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("c"),
+    );
+    let mut report = Report {
+        burst: opts.burst,
+        ..Report::default()
+    };
+
+    // The centre: the two demo municipalities, plus a city for the burst.
+    let port = murakumo_testkit::free_port();
+    let demo = murakumo(
+        &bin,
+        Command::new(&bin),
+        &a,
+        &["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")],
+    )
+    .spawn()?;
+    wait_for("the demo data", 600, || {
+        a.join("demo-logins.txt").exists()
+            && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })?;
+    term(demo);
+    let out = murakumo(
+        &bin,
+        Command::new(&bin),
+        &a,
+        &["tenant", "create", "--code", TOKUSHIMA, "--name", "徳島市"],
+    )
+    .output()?;
+    if !out.status.success() {
+        bail!("tenant create failed");
+    }
+    let logins = std::fs::read_to_string(a.join("demo-logins.txt"))?;
+    let password = logins
+        .lines()
+        .find(|l| l.contains(HOKURYU) && l.contains("login: supervisor"))
+        .and_then(|l| l.split("password: ").nth(1))
+        .and_then(|p| p.split_whitespace().next())
+        .context("supervisor password")?
+        .to_string();
+
+    let imp = Impairment {
+        delay_ms: 0,
+        loss_percent: 0.0,
+        rate_kbit: opts.rate_kbit,
+        mtu: opts.mtu,
+    };
+    let link = BadLink::create(&imp)?.context("network namespaces are not permitted here")?;
+    report.degraded = link.degraded();
+    let ua = format!("http://{}:8080", link.far_addr());
+    let (ub, uc) = ("http://127.0.0.1:8081", "http://127.0.0.1:8082");
+    let primary = murakumo(
+        &bin,
+        link.command(Side::Far, &bin),
+        &a,
+        &["serve", "--listen", &format!("{}:8080", link.far_addr())],
+    )
+    .spawn()?;
+    let ta = login(&link, Side::Far, &ua, &password)?;
+    let started = Instant::now();
+    let replica = murakumo(
+        &bin,
+        link.command(Side::Near, &bin),
+        &b,
+        &["follow", &ua, "--name", "dc2", "--listen", "127.0.0.1:8081"],
+    )
+    .spawn()?;
+    let site = murakumo(
+        &bin,
+        link.command(Side::Near, &bin),
+        &c,
+        &[
+            "follow",
+            &ua,
+            "--fallback",
+            "--tenant",
+            HOKURYU,
+            "--name",
+            "site",
+            "--listen",
+            "127.0.0.1:8082",
+        ],
+    )
+    .spawn()?;
+    let caught_up = |base: &str| {
+        metric(&link, base, "murakumo_replication_lag_entries") == Some(0.0)
+            && metric(&link, base, "murakumo_replication_connected") == Some(1.0)
+    };
+    wait_for("the initial copy", 3600, || caught_up(ub) && caught_up(uc))?;
+    report.initial_copy = started.elapsed();
+    report.initial_entries = with_store(&b, async |s: &Store| {
+        let mut n = 0;
+        for t in s.list_tenants().await? {
+            let ts = s.tenant(&t.code);
+            n += ts.head(murakumo_store::Chain::Ledger).await?.seq
+                + ts.head(murakumo_store::Chain::Access).await?.seq;
+        }
+        Ok(n)
+    })?;
+
+    // Load: certificates at the centre, a 転入 burst in the middle; the
+    // second centre's lag sampled meanwhile.
+    let (_, _, body) = curl(
+        &link,
+        Side::Far,
+        "GET",
+        &format!("{ua}/api/v1/residents?address=%E5%8C%97"),
+        Some(&ta),
+        None,
+    );
+    let resident = serde_json::from_slice::<serde_json::Value>(&body)?[0]["resident_code"]
+        .as_str()
+        .context("a resident")?
+        .to_string();
+    let stop = Arc::new(AtomicBool::new(false));
+    let samples = Arc::new(Mutex::new((Vec::new(), Vec::new(), Vec::new())));
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let (stop2, samples2, link2) = (stop.clone(), samples.clone(), &link);
+        scope.spawn(move || {
+            while !stop2.load(Ordering::SeqCst) {
+                let s = metric(link2, ub, "murakumo_replication_lag_seconds");
+                let e = metric(link2, ub, "murakumo_replication_lag_entries");
+                let site = metric(link2, uc, "murakumo_replication_lag_seconds");
+                if let Ok(mut g) = samples2.lock() {
+                    g.0.extend(s);
+                    g.1.extend(e);
+                    g.2.extend(site);
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        });
+        let load_start = Instant::now();
+        let mut burst_done = false;
+        let mut issued = 0;
+        while load_start.elapsed() < Duration::from_secs(opts.load_secs) {
+            if issue(&link, Side::Far, &ua, &ta, &resident) == 200 {
+                issued += 1;
+            }
+            if !burst_done && load_start.elapsed() > Duration::from_secs(opts.load_secs / 3) {
+                burst_done = true;
+                let n = opts.burst;
+                let a = a.clone();
+                scope.spawn(move || {
+                    let _ = with_store(&a, async |s: &Store| {
+                        let t = TenantCode::parse(TOKUSHIMA)?;
+                        let mut pop = Population::new(7, "徳島県徳島市");
+                        let mut left = n;
+                        while left > 0 {
+                            let k = left.min(500);
+                            s.tenant(&t).append(pop.entries(k)).await?;
+                            left -= k;
+                        }
+                        Ok(())
+                    });
+                });
+            }
+        }
+        report.certificates = issued;
+        report.load = load_start.elapsed();
+        // Let the followers drain, then stop sampling.
+        let _ = wait_for("the followers to drain", 600, || {
+            caught_up(ub) && caught_up(uc)
+        });
+        stop.store(true, Ordering::SeqCst);
+        Ok(())
+    })?;
+    {
+        let g = samples.lock().map_err(|_| anyhow::anyhow!("lock"))?;
+        report.lag_seconds = percentiles(g.0.clone());
+        report.lag_entries = percentiles(g.1.clone());
+        report.site_lag_seconds_max = percentiles(g.2.clone()).0;
+    }
+
+    // Link cut: time to the site's first certificate.
+    let tc = login(&link, Side::Near, uc, &password)?;
+    link.cut()?;
+    let cut = Instant::now();
+    wait_for("the first fallback certificate", 120, || {
+        issue(&link, Side::Near, uc, &tc, &resident) == 200
+    })?;
+    report.cut_to_first_certificate = cut.elapsed();
+
+    // An hour of the centre's work recorded during the outage.
+    let n = opts.outage_certificates;
+    with_store(&a, async |s: &Store| {
+        let t = TenantCode::parse(HOKURYU)?;
+        let mut done = 0;
+        while done < n {
+            let k = (n - done).min(500);
+            s.tenant(&t).append(certificate_entries(k, done)).await?;
+            done += k;
+        }
+        Ok(())
+    })?;
+    report.outage_entries = n;
+    link.restore()?;
+    let healed = Instant::now();
+    let mut replica_done = None;
+    let mut site_done = None;
+    wait_for("the catch-up", 3600, || {
+        if replica_done.is_none() && caught_up(ub) {
+            replica_done = Some(healed.elapsed());
+        }
+        if site_done.is_none()
+            && caught_up(uc)
+            && metric(&link, uc, "murakumo_outbox_pending") == Some(0.0)
+        {
+            site_done = Some(healed.elapsed());
+        }
+        replica_done.is_some() && site_done.is_some()
+    })?;
+    report.catch_up_replica = replica_done.unwrap_or_default();
+    report.catch_up_site = site_done.unwrap_or_default();
+    term(site);
+    term(replica);
+    term(primary);
+    Ok(report)
+}
+
+pub fn section(
+    machine: &crate::report::Machine,
+    command: &str,
+    opts: &Options,
+    r: &Report,
+) -> String {
+    let mut s = String::new();
+    s.push_str("## Replication: lag, fallback take-over, catch-up (issue 7)\n\n");
+    s.push_str(&format!(
+        "Run {} at commit `{}` on {} CPUs ({}), {} RAM, Linux {}; load average {} before the run.\n\n",
+        machine.date, machine.commit, machine.cpus, machine.cpu_model, machine.memory, machine.kernel, machine.load
+    ));
+    s.push_str(&format!("```sh\n{command}\n```\n\n"));
+    s.push_str(&format!(
+        "- Topology: primary (`murakumo serve`, SQLite) in one network namespace; a second centre \
+         (`follow --name dc2`, all tenants) and a municipal site (`follow --fallback --tenant 014362`) \
+         in the other, behind one veth link capped at {} kbit/s, MTU {}{}.\n",
+        opts.rate_kbit,
+        opts.mtu,
+        if r.degraded {
+            " (this kernel has no netem: no delay or loss could be added)"
+        } else {
+            ""
+        }
+    ));
+    s.push_str(&format!(
+        "- Initial copy: {} entries (demo 北竜町 + 深川市, ledger and access log) in {:.1} s.\n",
+        r.initial_entries,
+        r.initial_copy.as_secs_f64()
+    ));
+    s.push_str(&format!(
+        "- Load: {} 住民票の写し issued one after another over HTTP at the primary in {:.1} s \
+         ({:.1}/s, each a ledger entry and an access record), with a 転入 burst of {} residents \
+         (batches of 500) a third of the way in.\n\n",
+        r.certificates,
+        r.load.as_secs_f64(),
+        r.certificates as f64 / r.load.as_secs_f64().max(0.001),
+        r.burst
+    ));
+    s.push_str("| measure | result | aim |\n|---|---|---|\n");
+    s.push_str(&format!(
+        "| second centre lag, seconds (max / p95 / median) | {:.2} / {:.2} / {:.2} | < 2 s on 20 Mbit/s |\n",
+        r.lag_seconds.0, r.lag_seconds.1, r.lag_seconds.2
+    ));
+    s.push_str(&format!(
+        "| second centre lag, entries (max / p95 / median) | {:.0} / {:.0} / {:.0} | |\n",
+        r.lag_entries.0, r.lag_entries.1, r.lag_entries.2
+    ));
+    s.push_str(&format!(
+        "| site lag, seconds (max) | {:.2} | |\n",
+        r.site_lag_seconds_max
+    ));
+    s.push_str(&format!(
+        "| link cut → first certificate at the site | {:.1} s | < 10 s (seed: about 10 minutes, 8 manual steps) |\n",
+        r.cut_to_first_certificate.as_secs_f64()
+    ));
+    s.push_str(&format!(
+        "| catch-up after the outage ({} certificates recorded meanwhile = {} entries): second centre | {:.1} s | |\n",
+        r.outage_entries,
+        r.outage_entries,
+        r.catch_up_replica.as_secs_f64()
+    ));
+    s.push_str(&format!(
+        "| catch-up after the outage: site (its tenant, and its outbox replayed) | {:.1} s | |\n\n",
+        r.catch_up_site.as_secs_f64()
+    ));
+    s.push_str(
+        "Lag is what the followers report in `/metrics` (`murakumo_replication_lag_seconds`: age of the \
+         oldest entry not yet applied; `murakumo_replication_lag_entries`), sampled every 250 ms. \
+         Peers: PostgreSQL streaming replication ships WAL bytes continuously and has no notion of a \
+         tenant or a site; Litestream ships SQLite WAL about every second with no failover (see \
+         docs/replication.md); neither serves a municipal site a subset of tenants, so no peer number \
+         is given here.\n",
+    );
+    s
+}

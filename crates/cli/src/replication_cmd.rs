@@ -1,0 +1,284 @@
+//! `murakumo follow`, `murakumo promote`, and the replication options of
+//! `murakumo serve` (synchronous mode, fencing at start).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use murakumo_replication::{
+    FollowConfig, FollowStatus, Follower, FollowerExit, ReplicationRuntime, SyncConfig,
+};
+use murakumo_store::{NodeRole, Store};
+
+use crate::{Global, open, shutdown_signal, tenant_code};
+
+const TOKEN_ENV: &str = "MURAKUMO_REPLICATION_TOKEN";
+
+/// Replication options of a (possible) primary.
+#[derive(Args, Clone, Default)]
+pub struct PrimaryArgs {
+    /// Synchronous mode: acknowledge a change only once the follower of this
+    /// name (`murakumo follow --name`) holds it.
+    #[arg(long)]
+    pub sync_follower: Option<String>,
+    /// How long a change waits for the synchronous follower before the
+    /// client is told it is not replicated yet.
+    #[arg(long, default_value_t = 10)]
+    pub sync_timeout_secs: u64,
+}
+
+impl PrimaryArgs {
+    pub fn runtime(&self) -> ReplicationRuntime {
+        ReplicationRuntime {
+            sync: self.sync_follower.clone().map(|follower| SyncConfig {
+                follower,
+                timeout: Duration::from_secs(self.sync_timeout_secs),
+            }),
+            ..Default::default()
+        }
+    }
+}
+
+/// A primary that starts asks the peers it knows (its followers) for their
+/// epoch first: if one of them was promoted meanwhile, this node fences
+/// itself before it serves a single write.
+pub async fn fence_at_start(store: &Store) -> Result<()> {
+    let state = store.node_state().await?;
+    if state.role != NodeRole::Primary {
+        if state.role == NodeRole::Fenced {
+            eprintln!(
+                "this node is fenced (a newer primary exists, epoch {}): it serves reads only. {}",
+                state.epoch,
+                state.note.unwrap_or_default()
+            );
+        }
+        return Ok(());
+    }
+    let peers = store.peers().await?;
+    let token = std::env::var(TOKEN_ENV).unwrap_or_default();
+    if peers.is_empty() || token.is_empty() {
+        return Ok(());
+    }
+    if let Some((epoch, url)) =
+        murakumo_replication::follower::highest_peer_epoch(&peers, &token).await
+    {
+        let (s, changed) = store.observe_epoch(epoch, &url).await?;
+        if changed && s.role == NodeRole::Fenced {
+            eprintln!(
+                "a newer primary is serving at {url} (epoch {epoch}, this node had {}): this node is fenced and \
+                 refuses every change. To make it a replica of the new primary: murakumo follow {url}",
+                state.epoch
+            );
+        }
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct FollowArgs {
+    /// The primary's URL (http:// or https://), e.g. https://dc1.example:8443
+    pub url: String,
+    /// Follow only these municipalities (a municipal site); default: all of
+    /// them (another data centre).
+    #[arg(long = "tenant")]
+    pub tenants: Vec<String>,
+    /// Municipal-site fallback node (利用拠点バックアップ): when the primary is
+    /// unreachable, serve search, resident detail and certificates read-only,
+    /// numbering certificates in this site's series, and replay them when the
+    /// link returns.
+    #[arg(long)]
+    pub fallback: bool,
+    /// This follower's name (what `serve --sync-follower` names).
+    #[arg(long, default_value = "replica")]
+    pub name: String,
+    /// 発行番号 series suffix of this site: certificates are numbered e.g.
+    /// R8B1-0000001 (the centre's own are R8-0000001).
+    #[arg(long, default_value = "B1")]
+    pub site_series: String,
+    /// Address to serve HTTP on (the staff UI and API of this node).
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub listen: SocketAddr,
+    /// URL the primary and peers reach this node at (default: from --listen).
+    #[arg(long)]
+    pub advertise: Option<String>,
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Seconds without contact after which the primary counts as unreachable.
+    #[arg(long, default_value_t = 4)]
+    pub detect_secs: u64,
+    /// Long-poll wait in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    pub wait_ms: u64,
+    /// Bytes of segments per answer (smaller on slow links).
+    #[arg(long, default_value_t = 256 * 1024)]
+    pub max_bytes: u64,
+    /// Replication options that apply once this node is promoted.
+    #[command(flatten)]
+    pub primary: PrimaryArgs,
+}
+
+fn valid_series(s: &str) -> bool {
+    (1..=4).contains(&s.len())
+        && s.starts_with(|c: char| c.is_ascii_uppercase())
+        && s.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+pub async fn follow(g: &Global, args: FollowArgs) -> Result<()> {
+    let token = std::env::var(TOKEN_ENV).unwrap_or_default();
+    if token.is_empty() {
+        bail!(
+            "{TOKEN_ENV} is not set: set it to the replication token the primary's operator gave you (the same value as on the primary)"
+        );
+    }
+    if !(args.url.starts_with("http://") || args.url.starts_with("https://")) {
+        bail!(
+            "{} is not an http:// or https:// URL of the primary",
+            args.url
+        );
+    }
+    if !valid_series(&args.site_series) {
+        bail!(
+            "--site-series {:?}: use 1 to 4 capital letters and digits starting with a letter (e.g. B1), so this site's 発行番号 never collide with the centre's",
+            args.site_series
+        );
+    }
+    let tenants = args
+        .tenants
+        .iter()
+        .map(|t| tenant_code(t))
+        .collect::<Result<Vec<_>>>()?;
+    let store = open(g).await?;
+    let tls = args.tls_cert.clone().zip(args.tls_key.clone());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let advertise = args.advertise.clone().or_else(|| {
+        (!args.listen.ip().is_unspecified()).then(|| format!("{scheme}://{}", args.listen))
+    });
+    let status = Arc::new(FollowStatus::new(
+        args.url.clone(),
+        args.fallback,
+        args.site_series.clone(),
+    ));
+    let mut runtime = args.primary.runtime();
+    runtime.follow = Some(status.clone());
+    let state = murakumo_server::AppState {
+        replication: runtime,
+        ..murakumo_server::AppState::new(store.clone(), tls.is_some())
+    };
+    let config = murakumo_server::ServeConfig {
+        listen: args.listen,
+        tls,
+        grace: Duration::from_secs(10),
+        // SAML on a fallback node answers as the node itself.
+        public_url: None,
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let follower = Follower::new(
+        store.clone(),
+        FollowConfig {
+            primary: args.url.clone(),
+            token,
+            name: args.name.clone(),
+            advertise_url: advertise,
+            tenants,
+            fallback: args.fallback,
+            wait: Duration::from_millis(args.wait_ms),
+            detect_after: Duration::from_secs(args.detect_secs),
+            max_bytes: args.max_bytes,
+        },
+        status,
+    )?;
+    let what = if args.fallback {
+        "municipal-site fallback node"
+    } else {
+        "replica"
+    };
+    let url = args.url.clone();
+    let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<()>();
+    let follow_task = tokio::spawn(async move {
+        let r = match follower.run(stop_rx).await {
+            Ok(FollowerExit::Promoted { epoch }) => {
+                println!(
+                    "promoted: this node is now the primary (epoch {epoch}); it no longer follows {url}"
+                );
+                Ok(())
+            }
+            Ok(FollowerExit::Shutdown) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if r.is_err() {
+            // Stop serving too: a follower that cannot follow must not
+            // look healthy.
+            let _ = failed_tx.send(());
+        }
+        r
+    });
+    let shutdown = async move {
+        tokio::select! {
+            _ = shutdown_signal() => {}
+            // A dropped sender (following ended well, e.g. promoted) is no
+            // reason to stop serving.
+            Ok(()) = failed_rx => {}
+        }
+        let _ = stop_tx.send(true);
+    };
+    let served = murakumo_server::serve_state(state, config, shutdown, move |addr| {
+        println!(
+            "Murakumo {what} of {} serving on {scheme}://{addr}/",
+            args.url
+        );
+        tracing::info!(%addr, "listening");
+    });
+    served.await?;
+    match follow_task.await {
+        Ok(r) => r.context("following the primary")?,
+        Err(e) => bail!("the follower task failed: {e}"),
+    }
+    Ok(())
+}
+
+/// `murakumo promote`: this database's node becomes the primary with a new
+/// epoch. A running `murakumo follow` on it notices within seconds, stops
+/// following and tells the old primary (which fences itself).
+pub async fn promote(g: &Global) -> Result<()> {
+    let store = open(g).await?;
+    let before = store.node_state().await?;
+    if before.role == NodeRole::Primary {
+        println!(
+            "this node is the primary already (epoch {}); nothing changed",
+            before.epoch
+        );
+        return Ok(());
+    }
+    let after = store.promote().await?;
+    println!(
+        "promoted: {} → primary, epoch {} → {}{}",
+        before.role.name(),
+        before.epoch,
+        after.epoch,
+        before
+            .primary_url
+            .map(|u| format!(" (the old primary {u} will be fenced when it is reachable)"))
+            .unwrap_or_default()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_series;
+
+    #[test]
+    fn site_series_cannot_collide_with_the_centre() {
+        assert!(valid_series("B1"));
+        assert!(valid_series("S12"));
+        for bad in ["", "1B", "b1", "B-1", "B1234", "B.1"] {
+            assert!(!valid_series(bad), "{bad:?}");
+        }
+    }
+}

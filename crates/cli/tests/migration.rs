@@ -1,0 +1,295 @@
+//! `murakumo gen`, `import` and `export` through the real binary, on SQLite
+//! and PostgreSQL: round trips byte for byte, re-imports, rejected data,
+//! unmapped 外字, and kill -9 during an import.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use murakumo_testkit::PgCluster;
+
+const BIN: &str = env!("CARGO_BIN_EXE_murakumo");
+const TOKUSHIMA: &str = "362018";
+
+/// One murakumo instance: a data directory or a PostgreSQL database.
+struct Instance {
+    args: Vec<String>,
+    _dir: tempfile::TempDir,
+    _pg: Option<PgCluster>,
+}
+
+impl Instance {
+    fn sqlite() -> Instance {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Instance {
+            args: vec![
+                "--data".into(),
+                dir.path().join("data").display().to_string(),
+            ],
+            _dir: dir,
+            _pg: None,
+        }
+    }
+
+    fn postgres() -> Instance {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pg = PgCluster::start().expect("PostgreSQL");
+        let url = pg.create_database("murakumo");
+        Instance {
+            args: vec!["--database-url".into(), url],
+            _dir: dir,
+            _pg: Some(pg),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args).args(&self.args).env("MURAKUMO_LOG", "warn");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run murakumo")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "murakumo {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A new municipality 徳島市 with an empty register.
+    fn with_tokushima(self) -> Instance {
+        self.ok(&["tenant", "create", "--code", TOKUSHIMA, "--name", "徳島市"]);
+        self
+    }
+
+    fn ledger_entries(&self) -> u64 {
+        let out = self.ok(&["ledger", "verify", "--tenant", TOKUSHIMA]);
+        let line = out
+            .lines()
+            .find(|l| l.contains(" ledger: ok"))
+            .unwrap_or_else(|| panic!("no ledger line in {out}"));
+        line.split(", ")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no count in {line}"))
+    }
+}
+
+fn generate(out: &Path, population: &str, extra: &[&str]) {
+    let out = out.display().to_string();
+    let mut args = vec![
+        "gen",
+        "--municipality",
+        TOKUSHIMA,
+        "--population",
+        population,
+        "--out",
+        &out,
+    ];
+    args.extend_from_slice(extra);
+    let o = Command::new(BIN).args(&args).output().expect("gen");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .expect("dir")
+        .flatten()
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).expect("read"),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+fn round_trip(a: Instance, b: Instance, encoding: &str, form: &str) {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (generated, first, second) = (
+        tmp.path().join("gen"),
+        tmp.path().join("ex1"),
+        tmp.path().join("ex2"),
+    );
+    generate(
+        &generated,
+        "1500",
+        &["--encoding", encoding, "--form", form],
+    );
+    // The generated 外字 are in the files: through the table or as escapes.
+    let all: Vec<u8> = files(&generated).into_iter().flat_map(|(_, b)| b).collect();
+    let text = String::from_utf8_lossy(&all);
+    if encoding == "cp932" {
+        assert!(text.contains("&MJ026200;") || text.contains("MJ026200"));
+        assert!(all.windows(2).any(|w| w[0] == 0xF0 && w[1] >= 0x40));
+    } else {
+        // Mapped 外字 go out as their legacy (private-use) code, the one
+        // without a code as the character itself.
+        assert!(text.chars().any(|c| ('\u{E000}'..='\u{E007}').contains(&c)));
+        assert!(text.contains("邊\u{E0108}"));
+    }
+    let a = a.with_tokushima();
+    let out = a.ok(&["import", "--tenant", TOKUSHIMA, &s(&generated)]);
+    assert!(out.contains("imported into 362018"), "{out}");
+    let entries = a.ledger_entries();
+    // Importing the same files again changes nothing.
+    let again = a.ok(&["import", "--tenant", TOKUSHIMA, &s(&generated)]);
+    assert!(again.contains("nothing changed"), "{again}");
+    assert_eq!(a.ledger_entries(), entries);
+    a.ok(&[
+        "export",
+        "--tenant",
+        TOKUSHIMA,
+        "--out",
+        &s(&first),
+        "--encoding",
+        encoding,
+        "--form",
+        form,
+    ]);
+    // A fresh instance: import the export, export again.
+    let b = b.with_tokushima();
+    b.ok(&["import", "--tenant", TOKUSHIMA, &s(&first)]);
+    b.ok(&[
+        "export",
+        "--tenant",
+        TOKUSHIMA,
+        "--out",
+        &s(&second),
+        "--encoding",
+        encoding,
+        "--form",
+        form,
+    ]);
+    assert_eq!(files(&first), files(&second), "export → import → export");
+    assert_eq!(files(&generated), files(&first), "gen → import → export");
+}
+
+#[test]
+fn round_trip_cp932_fixed_on_sqlite() {
+    round_trip(Instance::sqlite(), Instance::sqlite(), "cp932", "fixed");
+}
+
+#[test]
+fn round_trip_utf8_csv_from_postgresql_to_sqlite() {
+    round_trip(Instance::postgres(), Instance::sqlite(), "utf-8", "csv");
+}
+
+/// Rewrites bytes of a fixed-length file's line (1-based) at a byte offset.
+fn patch(path: &PathBuf, line: usize, at: usize, bytes: &[u8]) {
+    let data = std::fs::read(path).expect("read");
+    let mut lines: Vec<Vec<u8>> = data
+        .split_inclusive(|b| *b == b'\n')
+        .map(<[u8]>::to_vec)
+        .collect();
+    lines[line - 1][at..at + bytes.len()].copy_from_slice(bytes);
+    std::fs::write(path, lines.concat()).expect("write");
+}
+
+#[test]
+fn bad_data_and_unmapped_gaiji_are_reported_and_import_nothing() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("gen");
+    generate(&dir, "400", &[]);
+    std::fs::remove_file(dir.join("manifest.json")).expect("rm");
+    // 異動日 of line 4 is not a date; line 9 has 外字 F0 7E, which the
+    // table does not list.
+    let hist = dir.join("01-02_idorireki.dat");
+    patch(&hist, 4, 5 + 15 + 11 + 10 + 2, b"20261399");
+    patch(
+        &hist,
+        9,
+        5 + 15 + 11 + 10 + 2 + 8 + 8 + 15 + 20,
+        &[0xF0, 0x7E],
+    );
+    let i = Instance::sqlite().with_tokushima();
+    let before = i.ledger_entries();
+    for dry in [true, false] {
+        let mut args = vec!["import", "--tenant", TOKUSHIMA];
+        if dry {
+            args.push("--dry-run");
+        }
+        let d = s(&dir);
+        args.push(&d);
+        let out = i.run(&args);
+        assert!(!out.status.success(), "bad data accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("01-02_idorireki.dat:4: 異動日 \"20261399\": not a calendar date"),
+            "{err}"
+        );
+        assert!(err.contains("01-02_idorireki.dat:9: 氏"), "{err}");
+        assert!(err.contains("F07E (U+E03E): 1 occurrence"), "{err}");
+        assert!(err.contains("nothing was imported"), "{err}");
+    }
+    assert_eq!(i.ledger_entries(), before, "nothing recorded");
+}
+
+#[test]
+fn kill_9_during_an_import_leaves_nothing_half_done() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("gen");
+    generate(&dir, "10000", &["--encoding", "utf-8"]);
+    let i = Instance::sqlite().with_tokushima();
+    let before = i.ledger_entries();
+    let mut killed_mid_import = false;
+    let mut seen = Vec::new();
+    for delay_ms in [0u64, 50, 150, 300] {
+        let mut child = i
+            .command(&["import", "--tenant", TOKUSHIMA, &s(&dir)])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        // Wait until validation is done and the transaction is running.
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+        let validated = lines.any(|l| l.is_ok_and(|l| l.starts_with("valid:")));
+        assert!(validated, "the import did not validate");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let running = child.try_wait().expect("wait").is_none();
+        let _ = child.kill();
+        let _ = child.wait();
+        let n = i.ledger_entries();
+        seen.push(n);
+        if n != before {
+            break; // it committed before the kill landed
+        }
+        killed_mid_import |= running;
+    }
+    assert!(killed_mid_import, "no kill landed during an import");
+    let out = i.ok(&["import", "--tenant", TOKUSHIMA, &s(&dir)]);
+    assert!(
+        out.contains("imported into") || out.contains("nothing changed"),
+        "{out}"
+    );
+    let full = i.ledger_entries();
+    assert!(
+        seen.iter().all(|&n| n == before || n == full),
+        "a killed import left part of its entries: {seen:?}, before {before}, complete {full}"
+    );
+    let ex = tmp.path().join("ex");
+    i.ok(&[
+        "export",
+        "--tenant",
+        TOKUSHIMA,
+        "--out",
+        &s(&ex),
+        "--encoding",
+        "utf-8",
+    ]);
+    assert_eq!(files(&dir), files(&ex));
+}

@@ -1,0 +1,892 @@
+//! Reading and validating a data set. Files are streamed (memory holds the
+//! events and the replayed records, not the files). Every problem is
+//! collected with file, line, field, value and reason; nothing is returned
+//! unless the whole data set is valid.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufRead, Read};
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use murakumo_core::TenantCode;
+use murakumo_ledger::EventCodec;
+use murakumo_resident::{Record, ResidentError};
+
+use crate::convert::{Dated, base_row, history_row, parse_history};
+use crate::layout::{Kind, Layout, MUNICIPALITY, base, history};
+use crate::manifest::{Form, GAIJI_FILE, MANIFEST_FILE, Manifest};
+use crate::text::{
+    Encoding, GaijiEntry, GaijiTable, TextProblem, decode_field, parse_code, parse_code_points,
+    pua_to_sjis,
+};
+
+/// One rejected value.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    pub file: String,
+    /// 1-based; 0 when the problem is with the file as a whole.
+    pub line: u64,
+    /// 項目名, or `-` for the whole record.
+    pub field: String,
+    pub value: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}: {} {:?}: {}",
+            self.file, self.line, self.field, self.value, self.reason
+        )
+    }
+}
+
+/// Problems beyond this many are counted, not kept.
+const KEEP_PROBLEMS: usize = 1_000;
+
+/// A data set that was refused, with why.
+#[derive(Clone, Debug, Default)]
+pub struct Rejected {
+    /// The first problems, in file order.
+    pub problems: Vec<Problem>,
+    /// How many problems there were in all.
+    pub total: u64,
+    /// Every unmapped 外字 code (e.g. `F041 (U+E001)`) and how often it occurs.
+    pub unmapped: BTreeMap<String, u64>,
+}
+
+impl Rejected {
+    fn push(&mut self, p: Problem) {
+        self.total += 1;
+        if self.problems.len() < KEEP_PROBLEMS {
+            self.problems.push(p);
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("reading {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Inputs(String),
+    #[error("{} problem(s) in the data; nothing was imported", .0.total)]
+    Rejected(Rejected),
+}
+
+/// The files of one data set.
+#[derive(Clone, Debug)]
+pub struct Inputs {
+    pub base: PathBuf,
+    pub history: PathBuf,
+    pub gaiji: Option<PathBuf>,
+    pub manifest: Option<PathBuf>,
+}
+
+impl Inputs {
+    /// Finds the files in the given directories and files: `01-01*` and
+    /// `01-02*` (`.dat` or `.csv`), `gaiji.csv`, `manifest.json`.
+    pub fn find(paths: &[PathBuf]) -> Result<Inputs, ReadError> {
+        let mut files = Vec::new();
+        for p in paths {
+            if p.is_dir() {
+                let rd = std::fs::read_dir(p).map_err(|source| ReadError::Io {
+                    path: p.clone(),
+                    source,
+                })?;
+                for e in rd.flatten() {
+                    files.push(e.path());
+                }
+            } else if p.is_file() {
+                files.push(p.clone());
+            } else {
+                return Err(ReadError::Inputs(format!(
+                    "{} is neither a file nor a directory",
+                    p.display()
+                )));
+            }
+        }
+        files.sort();
+        let name = |p: &Path| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let pick = |prefix: &str| -> Result<Option<PathBuf>, ReadError> {
+            let found: Vec<&PathBuf> = files
+                .iter()
+                .filter(|p| {
+                    let n = name(p);
+                    n.starts_with(prefix) && (n.ends_with(".dat") || n.ends_with(".csv"))
+                })
+                .collect();
+            match found.as_slice() {
+                [] => Ok(None),
+                [one] => Ok(Some((*one).clone())),
+                many => Err(ReadError::Inputs(format!(
+                    "more than one {prefix} file: {}",
+                    many.iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))),
+            }
+        };
+        let missing = |what: &str| {
+            ReadError::Inputs(format!(
+                "no {what} file among the inputs (expected a name starting with {}, ending .dat or .csv)",
+                &what[..5]
+            ))
+        };
+        Ok(Inputs {
+            base: pick("01-01")?.ok_or_else(|| missing("01-01 住民基本台帳"))?,
+            history: pick("01-02")?.ok_or_else(|| missing("01-02 異動履歴"))?,
+            gaiji: files.iter().find(|p| name(p) == GAIJI_FILE).cloned(),
+            manifest: files.iter().find(|p| name(p) == MANIFEST_FILE).cloned(),
+        })
+    }
+
+    /// Bytes of the data files (for progress).
+    pub fn total_bytes(&self) -> u64 {
+        [&self.base, &self.history]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ReadOptions {
+    /// The municipality being imported into; the files must be for it.
+    pub municipality: TenantCode,
+    /// Overrides the manifest and detection.
+    pub encoding: Option<Encoding>,
+    /// Today: no 異動 may be later.
+    pub today: NaiveDate,
+}
+
+/// How far reading has got.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Progress {
+    pub bytes: u64,
+    pub records: u64,
+}
+
+/// A valid data set, ready to be recorded.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub gaiji: GaijiTable,
+    /// In file (= ledger) order.
+    pub events: Vec<Dated>,
+    pub residents: u64,
+    /// BLAKE3 over the events and the 外字 table: the same data gives the
+    /// same digest whatever the encoding or form it came in.
+    pub digest: String,
+}
+
+/// The digest of a data set's content.
+pub fn content_digest(gaiji: &GaijiTable, events: &[Dated]) -> String {
+    let mut h = blake3::Hasher::new();
+    for e in gaiji.entries() {
+        h.update(&murakumo_ledger::encode_payload(e));
+    }
+    for d in events {
+        let (kind, _, payload) = d.event.encode();
+        h.update(kind.as_bytes());
+        h.update(d.effective.format("%Y%m%d").to_string().as_bytes());
+        h.update(&(payload.len() as u64).to_le_bytes());
+        h.update(&payload);
+    }
+    h.finalize().to_hex().to_string()
+}
+
+/// Reads and validates a whole data set.
+pub fn read(
+    inputs: &Inputs,
+    opts: &ReadOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Dataset, ReadError> {
+    let mut rej = Rejected::default();
+    let manifest = match &inputs.manifest {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|source| ReadError::Io {
+                path: p.clone(),
+                source,
+            })?;
+            let m: Manifest = serde_json::from_str(&text).map_err(|e| {
+                ReadError::Inputs(format!("{} is not a valid manifest: {e}", p.display()))
+            })?;
+            if m.format != crate::manifest::FORMAT || m.version != crate::manifest::VERSION {
+                return Err(ReadError::Inputs(format!(
+                    "{} is format {} {}; this build reads {} {}",
+                    p.display(),
+                    m.format,
+                    m.version,
+                    crate::manifest::FORMAT,
+                    crate::manifest::VERSION
+                )));
+            }
+            if m.municipality != opts.municipality.as_str() {
+                return Err(ReadError::Inputs(format!(
+                    "the data set is for municipality {}, not {}: check --tenant",
+                    m.municipality, opts.municipality
+                )));
+            }
+            Some(m)
+        }
+        None => None,
+    };
+    let gaiji = match &inputs.gaiji {
+        Some(p) => read_gaiji(p, &mut rej, manifest.as_ref())?,
+        None => GaijiTable::default(),
+    };
+    let mut ctx = Ctx {
+        m5: opts.municipality.as_five_digits().to_string(),
+        gaiji: &gaiji,
+        rej,
+        progress: Progress::default(),
+        report: progress,
+    };
+    let encoding_of = |path: &Path| -> Result<Encoding, ReadError> {
+        if let Some(e) = opts.encoding {
+            return Ok(e);
+        }
+        if let Some(m) = &manifest {
+            return Ok(m.encoding);
+        }
+        let mut sample = vec![0u8; 1 << 16];
+        let mut f = std::fs::File::open(path).map_err(|source| ReadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let n = f.read(&mut sample).map_err(|source| ReadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Encoding::detect(&sample[..n]))
+    };
+
+    // 01-02 first: the events, replayed into records as they come.
+    let mut records: HashMap<String, Record> = HashMap::new();
+    let mut events: Vec<Dated> = Vec::new();
+    let enc = encoding_of(&inputs.history)?;
+    let today = opts.today;
+    let hist_hash = each_record(
+        &inputs.history,
+        &history::LAYOUT,
+        enc,
+        &mut ctx,
+        &mut |ctx, file, line, values| {
+            let expected_serial = events.len() as u64 + 1;
+            let fault = |ctx: &mut Ctx, field: usize, reason: String| {
+                ctx.problem(file, line, &history::LAYOUT, Some(field), values, reason);
+            };
+            let dated = match parse_history(values) {
+                Ok(d) => d,
+                Err((field, reason)) => return fault(ctx, field, reason),
+            };
+            let again = history_row(&ctx.m5, expected_serial, &dated);
+            if let Some(i) = (0..values.len()).find(|&i| again[i] != values[i]) {
+                let reason = if i == history::F::Serial as usize {
+                    format!(
+                        "異動連番 must run 1, 2, 3 … in file order; expected {}",
+                        again[i]
+                    )
+                } else if again[i].is_empty() || again[i] == "00000000" {
+                    format!(
+                        "must be blank for 異動事由 {}: the 異動 does not use this item",
+                        values[history::F::Event as usize]
+                    )
+                } else {
+                    format!(
+                        "does not match the rest of the record: expected {:?}",
+                        again[i]
+                    )
+                };
+                return fault(ctx, i, reason);
+            }
+            let code = dated.event.resident_code().to_string();
+            let current = records.get(&code);
+            if let Err(e) =
+                murakumo_resident::validate(&dated.event, current, dated.effective, today, 14)
+            {
+                let field = match &e {
+                    ResidentError::Invalid { field, .. } => history_field(field),
+                    _ => history::F::ResidentCode as usize,
+                };
+                return fault(ctx, field, e.to_string());
+            }
+            match murakumo_resident::apply(current.cloned(), &dated.event, dated.effective) {
+                Ok(r) => {
+                    records.insert(code, r);
+                    events.push(dated);
+                }
+                Err(e) => fault(ctx, history::F::ResidentCode as usize, e.to_string()),
+            }
+        },
+    )?;
+
+    // 01-01: each record must be what the events replay to.
+    let mut seen: HashSet<String> = HashSet::new();
+    let enc = encoding_of(&inputs.base)?;
+    let base_hash = each_record(
+        &inputs.base,
+        &base::LAYOUT,
+        enc,
+        &mut ctx,
+        &mut |ctx, file, line, values| {
+            let code = &values[base::F::ResidentCode as usize];
+            let Some(r) = records.get(code) else {
+                return ctx.problem(
+                    file,
+                    line,
+                    &base::LAYOUT,
+                    Some(base::F::ResidentCode as usize),
+                    values,
+                    "this resident has no 異動 in 01-02 異動履歴 (or its 異動 were refused)".into(),
+                );
+            };
+            if !seen.insert(code.clone()) {
+                return ctx.problem(
+                    file,
+                    line,
+                    &base::LAYOUT,
+                    Some(base::F::ResidentCode as usize),
+                    values,
+                    "this 住民票コード has a record earlier in the file".into(),
+                );
+            }
+            let expected = base_row(&ctx.m5, r);
+            if let Some(i) = (0..values.len()).find(|&i| expected[i] != values[i]) {
+                ctx.problem(
+                    file,
+                    line,
+                    &base::LAYOUT,
+                    Some(i),
+                    values,
+                    format!(
+                        "does not match the record replayed from 01-02 異動履歴: expected {:?}",
+                        expected[i]
+                    ),
+                );
+            }
+        },
+    )?;
+    let mut missing: Vec<&String> = records.keys().filter(|c| !seen.contains(*c)).collect();
+    missing.sort();
+    let base_name = display_name(&inputs.base);
+    for code in missing {
+        ctx.rej.push(Problem {
+            file: base_name.clone(),
+            line: 0,
+            field: "住民票コード".into(),
+            value: code.clone(),
+            reason: "has 異動 in 01-02 異動履歴 but no record in 01-01 住民基本台帳".into(),
+        });
+    }
+
+    if let Some(m) = &manifest {
+        for (path, (hash, n)) in [(&inputs.history, hist_hash), (&inputs.base, base_hash)] {
+            let name = display_name(path);
+            match m.file(&name) {
+                Some(f) if f.blake3 == hash && f.records == n => {}
+                Some(_) => ctx.rej.push(Problem {
+                    file: name,
+                    line: 0,
+                    field: "-".into(),
+                    value: String::new(),
+                    reason: "checksum or record count differs from manifest.json: the file was altered or cut short".into(),
+                }),
+                None => ctx.rej.push(Problem {
+                    file: name,
+                    line: 0,
+                    field: "-".into(),
+                    value: String::new(),
+                    reason: "manifest.json does not list this file".into(),
+                }),
+            }
+        }
+    }
+    let rej = ctx.rej;
+    if rej.total > 0 {
+        return Err(ReadError::Rejected(rej));
+    }
+    let digest = content_digest(&gaiji, &events);
+    Ok(Dataset {
+        gaiji,
+        residents: records.len() as u64,
+        events,
+        digest,
+    })
+}
+
+fn display_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+/// The 01-02 field of a validation message's field key.
+fn history_field(key: &str) -> usize {
+    use history::F;
+    (match key {
+        "family_name" => F::FamilyName,
+        "family_kana" => F::FamilyKana,
+        "given_kana" => F::GivenKana,
+        "birth_date" => F::BirthDate,
+        "previous_address" => F::OtherAddress,
+        "destination" => F::OtherAddress,
+        "notified_date" => F::NotifiedDate,
+        "effective_date" => F::EffectiveDate,
+        "honseki" => F::Honseki,
+        "nationality" => F::Nationality,
+        "address" => F::Address,
+        "household_id" => F::Household,
+        "reason" => F::Note,
+        "field" => F::Item,
+        "value" => F::Value,
+        "until" => F::Date,
+        "planned_date" => F::Date,
+        _ => F::ResidentCode,
+    }) as usize
+}
+
+struct Ctx<'a> {
+    m5: String,
+    gaiji: &'a GaijiTable,
+    rej: Rejected,
+    progress: Progress,
+    report: &'a mut dyn FnMut(Progress),
+}
+
+impl Ctx<'_> {
+    fn problem(
+        &mut self,
+        file: &str,
+        line: u64,
+        layout: &Layout,
+        field: Option<usize>,
+        values: &[String],
+        reason: String,
+    ) {
+        self.rej.push(Problem {
+            file: file.to_string(),
+            line,
+            field: field
+                .and_then(|i| layout.fields.get(i))
+                .map_or("-".to_string(), |f| f.name.to_string()),
+            value: field
+                .and_then(|i| values.get(i))
+                .cloned()
+                .unwrap_or_default(),
+            reason,
+        });
+    }
+}
+
+/// A reader that hashes and counts what passes through it.
+struct Hashing<R> {
+    inner: R,
+    hasher: blake3::Hasher,
+    bytes: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+type RowFn<'f> = dyn FnMut(&mut Ctx<'_>, &str, u64, &[String]) + 'f;
+
+/// Streams the records of one file, checks every field, and calls `row`
+/// with the decoded values of each record whose fields are all valid.
+/// Returns the file's BLAKE3 and its record count.
+fn each_record(
+    path: &Path,
+    layout: &'static Layout,
+    encoding: Encoding,
+    ctx: &mut Ctx<'_>,
+    row: &mut RowFn<'_>,
+) -> Result<(String, u64), ReadError> {
+    let io = |source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut src = Hashing {
+        inner: file,
+        hasher: blake3::Hasher::new(),
+        bytes: 0,
+    };
+    let name = display_name(path);
+    let form = if name.ends_with(".csv") {
+        Form::Csv
+    } else {
+        Form::Fixed
+    };
+    let mut values: Vec<String> = vec![String::new(); layout.fields.len()];
+    let mut records = 0u64;
+    let offsets = layout.offsets();
+    let width = layout.record_bytes();
+    let base_bytes = ctx.progress.bytes;
+    let mut last_report = 0u64;
+    match form {
+        Form::Fixed => {
+            let mut reader = std::io::BufReader::with_capacity(1 << 20, &mut src);
+            let mut line = Vec::with_capacity(width + 2);
+            let mut n = 0u64;
+            loop {
+                line.clear();
+                let got = reader.read_until(b'\n', &mut line).map_err(io)?;
+                if got == 0 {
+                    break;
+                }
+                n += 1;
+                ctx.progress.bytes += got as u64;
+                if line.ends_with(b"\n") {
+                    line.pop();
+                    if line.ends_with(b"\r") {
+                        line.pop();
+                    }
+                }
+                if line.is_empty() {
+                    continue;
+                }
+                records += 1;
+                if line.len() != width {
+                    ctx.rej.push(Problem {
+                        file: name.clone(),
+                        line: n,
+                        field: "-".into(),
+                        value: String::new(),
+                        reason: format!(
+                            "the record is {} bytes; layout {} {} records are {width} bytes (then CR LF)",
+                            line.len(),
+                            layout.id,
+                            layout.name
+                        ),
+                    });
+                    continue;
+                }
+                let cells: Vec<&[u8]> = layout
+                    .fields
+                    .iter()
+                    .zip(&offsets)
+                    .map(|(f, &o)| &line[o..o + f.bytes])
+                    .collect();
+                if decode_cells(ctx, &name, n, layout, encoding, &cells, form, &mut values) {
+                    row(ctx, &name, n, &values);
+                }
+                ctx.progress.records += 1;
+                if ctx.progress.records - last_report >= 4096 {
+                    last_report = ctx.progress.records;
+                    (ctx.report)(ctx.progress);
+                }
+            }
+        }
+        Form::Csv => {
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(&mut src);
+            let mut rec = csv::ByteRecord::new();
+            let mut header = true;
+            loop {
+                let ok = match reader.read_byte_record(&mut rec) {
+                    Ok(ok) => ok,
+                    Err(e) => {
+                        let line = e.position().map_or(0, |p| p.line());
+                        ctx.rej.push(Problem {
+                            file: name.clone(),
+                            line,
+                            field: "-".into(),
+                            value: String::new(),
+                            reason: format!("not valid CSV: {e}"),
+                        });
+                        break;
+                    }
+                };
+                if !ok {
+                    break;
+                }
+                let line = rec.position().map_or(0, |p| p.line());
+                ctx.progress.bytes = base_bytes + rec.position().map_or(0, |p| p.byte());
+                let cells: Vec<&[u8]> = rec.iter().collect();
+                if header {
+                    header = false;
+                    let names: Vec<String> = cells
+                        .iter()
+                        .map(|c| decode_field(c, encoding, ctx.gaiji).unwrap_or_default())
+                        .collect();
+                    let want: Vec<&str> = layout.fields.iter().map(|f| f.name).collect();
+                    if names != want {
+                        ctx.rej.push(Problem {
+                            file: name.clone(),
+                            line,
+                            field: "-".into(),
+                            value: names.join(","),
+                            reason: format!(
+                                "the header row must name the {} items of layout {} in order: {}",
+                                want.len(),
+                                layout.id,
+                                want.join(",")
+                            ),
+                        });
+                        return Ok((String::new(), 0));
+                    }
+                    continue;
+                }
+                records += 1;
+                if cells.len() != layout.fields.len() {
+                    ctx.rej.push(Problem {
+                        file: name.clone(),
+                        line,
+                        field: "-".into(),
+                        value: String::new(),
+                        reason: format!(
+                            "the record has {} items; layout {} has {}",
+                            cells.len(),
+                            layout.id,
+                            layout.fields.len()
+                        ),
+                    });
+                    continue;
+                }
+                if decode_cells(
+                    ctx,
+                    &name,
+                    line,
+                    layout,
+                    encoding,
+                    &cells,
+                    form,
+                    &mut values,
+                ) {
+                    row(ctx, &name, line, &values);
+                }
+                ctx.progress.records += 1;
+                if ctx.progress.records - last_report >= 4096 {
+                    last_report = ctx.progress.records;
+                    (ctx.report)(ctx.progress);
+                }
+            }
+            drop(reader);
+            // The reader may stop before the end (an error); count it all.
+            std::io::copy(&mut src, &mut std::io::sink()).map_err(io)?;
+            ctx.progress.bytes = base_bytes + src.bytes;
+        }
+    }
+    (ctx.report)(ctx.progress);
+    Ok((src.hasher.finalize().to_hex().to_string(), records))
+}
+
+/// Decodes and checks each field of a record; false if any is bad.
+#[allow(clippy::too_many_arguments)]
+fn decode_cells(
+    ctx: &mut Ctx<'_>,
+    file: &str,
+    line: u64,
+    layout: &Layout,
+    encoding: Encoding,
+    cells: &[&[u8]],
+    form: Form,
+    values: &mut [String],
+) -> bool {
+    let mut ok = true;
+    for (i, (f, raw)) in layout.fields.iter().zip(cells).enumerate() {
+        let mut fail = |ctx: &mut Ctx<'_>, value: String, reason: String| {
+            ok = false;
+            ctx.rej.push(Problem {
+                file: file.to_string(),
+                line,
+                field: f.name.to_string(),
+                value,
+                reason,
+            });
+        };
+        let v = match decode_field(raw, encoding, ctx.gaiji) {
+            Ok(v) => v,
+            Err(p) => {
+                if let TextProblem::Unmapped(c) = p {
+                    let label = match pua_to_sjis(c) {
+                        Some(s) => format!("{s:04X} (U+{:04X})", c as u32),
+                        None => format!("U+{:04X}", c as u32),
+                    };
+                    *ctx.rej.unmapped.entry(label).or_default() += 1;
+                }
+                let shown = String::from_utf8_lossy(raw).trim_end().to_string();
+                fail(ctx, shown, p.reason());
+                continue;
+            }
+        };
+        if form == Form::Csv && raw.len() > f.bytes {
+            fail(
+                ctx,
+                v,
+                format!("{} bytes; the item holds {}", raw.len(), f.bytes),
+            );
+            continue;
+        }
+        let reason = match f.kind {
+            Kind::X if !v.bytes().all(|b| (0x20..0x7F).contains(&b)) => {
+                Some("an X item holds printable ASCII only".to_string())
+            }
+            Kind::Nine if v.len() != f.bytes || !v.bytes().all(|b| b.is_ascii_digit()) => {
+                Some(format!("a 9 item is exactly {} digits", f.bytes))
+            }
+            _ if f.required && v.is_empty() => Some("required".to_string()),
+            _ => match f.code {
+                Some(t) if std::ptr::eq(t, &MUNICIPALITY) => (v != ctx.m5).then(|| {
+                    format!(
+                        "the record is for municipality {v}, the import is into {}",
+                        ctx.m5
+                    )
+                }),
+                Some(t) if !v.is_empty() && t.label(&v).is_none() => Some(format!(
+                    "not a code of the {} table ({})",
+                    t.name,
+                    t.values
+                        .iter()
+                        .map(|(c, _)| *c)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+                _ => None,
+            },
+        };
+        match reason {
+            Some(r) => fail(ctx, v, r),
+            None => values[i] = v,
+        }
+    }
+    ok
+}
+
+fn read_gaiji(
+    path: &Path,
+    rej: &mut Rejected,
+    manifest: Option<&Manifest>,
+) -> Result<GaijiTable, ReadError> {
+    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let name = display_name(path);
+    if let Some(m) = manifest {
+        if m.file(GAIJI_FILE)
+            .is_some_and(|f| f.blake3 != blake3::hash(&bytes).to_hex().as_str())
+        {
+            rej.push(Problem {
+                file: name.clone(),
+                line: 0,
+                field: "-".into(),
+                value: String::new(),
+                reason: "checksum differs from manifest.json: the 外字対応表 was changed".into(),
+            });
+        }
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(bytes.as_slice());
+    let mut entries = Vec::new();
+    for rec in reader.records() {
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                rej.push(Problem {
+                    file: name.clone(),
+                    line: e.position().map_or(0, |p| p.line()),
+                    field: "-".into(),
+                    value: String::new(),
+                    reason: format!("not valid UTF-8 CSV: {e}"),
+                });
+                break;
+            }
+        };
+        let line = rec.position().map_or(0, |p| p.line());
+        let col = |i: usize| rec.get(i).unwrap_or("").trim().to_string();
+        let mut bad = |field: &str, value: String, reason: &str| {
+            rej.push(Problem {
+                file: name.clone(),
+                line,
+                field: field.into(),
+                value,
+                reason: reason.into(),
+            })
+        };
+        let code = col(0);
+        let code = if code.is_empty() {
+            None
+        } else {
+            match parse_code(&code) {
+                Some(c) => Some(c),
+                None => {
+                    bad(
+                        "外字コード",
+                        code,
+                        "a CP932 user-defined code F040–F9FC, or U+ and a private-use code point",
+                    );
+                    continue;
+                }
+            }
+        };
+        let mj = col(1);
+        let mj = if mj.is_empty() {
+            None
+        } else if mj.len() == 8
+            && mj.starts_with("MJ")
+            && mj[2..].bytes().all(|b| b.is_ascii_digit())
+        {
+            Some(mj)
+        } else {
+            bad("MJ文字図形名", mj, "MJ and six digits, e.g. MJ012345");
+            continue;
+        };
+        let shown = col(2);
+        let ucs = match col(3) {
+            s if s.is_empty() => shown.clone(),
+            s => match parse_code_points(&s) {
+                Some(u) => {
+                    if !shown.is_empty() && shown != u {
+                        bad("対応文字", shown, "differs from the code points in UCS");
+                        continue;
+                    }
+                    u
+                }
+                None => {
+                    bad("UCS", s, "code points written U+845B U+E0100");
+                    continue;
+                }
+            },
+        };
+        entries.push(GaijiEntry {
+            code,
+            mj,
+            ucs,
+            note: col(4),
+        });
+    }
+    match GaijiTable::new(entries) {
+        Ok(t) => Ok(t),
+        Err(e) => {
+            rej.push(Problem {
+                file: name,
+                line: 0,
+                field: "-".into(),
+                value: String::new(),
+                reason: e.to_string(),
+            });
+            Ok(GaijiTable::default())
+        }
+    }
+}

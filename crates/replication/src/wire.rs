@@ -1,0 +1,241 @@
+//! The replication protocol on the wire (see `docs/design/replication.md`).
+//!
+//! A follower long-polls `POST /api/v1/replication/pull` with where each of
+//! its chains ends; the primary answers as soon as it has entries after
+//! those positions (or after `wait_ms` with none) with a body of frames:
+//!
+//! ```text
+//! frame  = u32 big-endian length, then that many bytes
+//! body   = frame(JSON PullMeta) frame(chain byte ++ MKSEG001 segment)* frame(empty)
+//! ```
+//!
+//! The empty last frame says the body is whole: a body cut by a broken link
+//! is recognised and nothing after the last whole segment is used (every
+//! whole segment is still applied, so a slow link always makes progress).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Content type of a pull response.
+pub const SEGMENTS_CONTENT_TYPE: &str = "application/x-murakumo-segments";
+
+/// Chain tags inside segment frames.
+pub const CHAIN_LEDGER: u8 = 0;
+pub const CHAIN_ACCESS: u8 = 1;
+
+/// Where a follower's copy of one tenant's chains ends.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Position {
+    /// 全国地方公共団体コード.
+    pub tenant: String,
+    /// Last ledger entry held (0: none).
+    pub ledger: u64,
+    /// Last access-log entry held (0: none).
+    pub access: u64,
+}
+
+/// A long poll for entries.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct PullRequest {
+    /// The follower's name (what `--sync-follower` names on the primary).
+    pub follower: String,
+    /// Where the follower can be reached, if it serves HTTP (told about a
+    /// new epoch after a promotion).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The highest epoch the follower knows: a primary with a lower one
+    /// fences itself and answers 409.
+    pub epoch: u64,
+    /// Where each followed tenant's chains end here. Tenants of the primary
+    /// not listed are sent from the start if `all_tenants`.
+    pub positions: Vec<Position>,
+    /// Follow every tenant of the primary (another data centre), not only
+    /// those in `positions` (a municipal site).
+    #[serde(default)]
+    pub all_tenants: bool,
+    /// How long to wait for new entries, in ms (at most 25 000).
+    #[serde(default)]
+    pub wait_ms: u64,
+    /// Stop adding segments after about this many bytes (default 256 KiB).
+    #[serde(default)]
+    pub max_bytes: Option<u64>,
+}
+
+/// The head of one tenant's chains on the primary.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HeadInfo {
+    pub tenant: String,
+    pub ledger: u64,
+    pub access: u64,
+    /// Recorded time (µs since the epoch) of the first entry the follower
+    /// still lacks after this response, if it lacks any: the lag in time.
+    #[serde(default)]
+    pub pending_since: Option<i64>,
+    /// BLAKE3 (hex) of the primary's ledger entry at the follower's ledger
+    /// position, if the primary has one there: a follower whose own entry
+    /// differs has forked (e.g. an old primary's unreplicated write).
+    #[serde(default)]
+    pub ledger_hash_at_position: Option<String>,
+    /// The same for the access log.
+    #[serde(default)]
+    pub access_hash_at_position: Option<String>,
+}
+
+/// The first frame of a pull response.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct PullMeta {
+    /// The primary's epoch.
+    pub epoch: u64,
+    /// The primary's clock (µs since the epoch) when it answered.
+    pub now: i64,
+    /// Heads of every tenant the follower follows.
+    pub heads: Vec<HeadInfo>,
+    /// Changes when tenants, operators, 県版 settings or signing keys
+    /// change: the follower fetches `/replication/platform` again.
+    pub platform_version: String,
+}
+
+/// A platform operator with its password hash.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct OperatorWire {
+    pub operator_id: String,
+    pub login: String,
+    pub display_name: String,
+    pub password_hash: String,
+}
+
+/// A tenant of the platform.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct TenantWire {
+    pub code: String,
+    pub name: String,
+    pub prefecture_code: String,
+    /// µs since the epoch.
+    pub created_at: i64,
+}
+
+/// A tenant's certificate signing key, secret included (token-protected).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct SigningKeyWire {
+    pub tenant: String,
+    pub key_id: String,
+    /// base64
+    pub public_key: String,
+    /// base64
+    pub secret_key: String,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+/// Everything a follower needs that is not in the tenant chains.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct PlatformSnapshot {
+    pub epoch: u64,
+    pub version: String,
+    pub tenants: Vec<TenantWire>,
+    pub operators: Vec<OperatorWire>,
+    /// (prefecture code, key, value)
+    pub prefecture_settings: Vec<(String, String, String)>,
+    pub signing_keys: Vec<SigningKeyWire>,
+}
+
+/// One outbox item sent to the primary.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct OutboxEntryWire {
+    pub tenant: String,
+    /// `ledger` or `access`.
+    pub chain: String,
+    /// Idempotency key: `certificate:<発行番号>` for certificates.
+    pub dedupe_key: String,
+    pub kind: String,
+    pub version: u16,
+    /// YYYY-MM-DD
+    pub effective_date: String,
+    pub actor: String,
+    /// base64 of the payload bytes.
+    pub payload: String,
+}
+
+/// A batch of outbox items from a follower.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct OutboxRequest {
+    pub follower: String,
+    pub epoch: u64,
+    pub items: Vec<OutboxEntryWire>,
+}
+
+/// What the primary did with one item.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct OutboxResult {
+    pub dedupe_key: String,
+    /// `appended` or `already_held`.
+    pub status: String,
+    /// Where the entry is in the tenant's chain.
+    pub seq: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct OutboxResponse {
+    pub results: Vec<OutboxResult>,
+}
+
+/// A node's replication status.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct StatusView {
+    /// `primary`, `replica`, `fallback` or `fenced`.
+    pub role: String,
+    pub epoch: u64,
+    pub primary_url: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Tells an old primary about a newer epoch.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct FenceRequest {
+    pub epoch: u64,
+    /// Who says so (the new primary's URL or name).
+    pub by: String,
+}
+
+/// Appends one frame.
+pub fn put_frame(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// Splits whole frames off the front of `buf`; returns them and how many
+/// bytes they used. An incomplete frame at the end stays in `buf`.
+pub fn take_frames(buf: &[u8]) -> (Vec<&[u8]>, usize) {
+    let mut frames = Vec::new();
+    let mut pos = 0;
+    while buf.len() >= pos + 4 {
+        let n = u32::from_be_bytes([buf[pos], buf[pos + 1], buf[pos + 2], buf[pos + 3]]) as usize;
+        let Some(frame) = buf.get(pos + 4..pos + 4 + n) else {
+            break;
+        };
+        frames.push(frame);
+        pos += 4 + n;
+    }
+    (frames, pos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_split_whole_and_keep_a_partial_tail() {
+        let mut body = Vec::new();
+        put_frame(&mut body, b"meta");
+        put_frame(&mut body, b"\x00segment");
+        put_frame(&mut body, b"");
+        let (frames, used) = take_frames(&body);
+        assert_eq!(frames, vec![&b"meta"[..], b"\x00segment", b""]);
+        assert_eq!(used, body.len());
+        // Cut in the middle of the second frame: only the first is whole.
+        let cut = &body[..4 + 4 + 4 + 3];
+        let (frames, used) = take_frames(cut);
+        assert_eq!(frames, vec![&b"meta"[..]]);
+        assert_eq!(used, 8);
+    }
+}

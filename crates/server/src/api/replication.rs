@@ -1,0 +1,584 @@
+//! The primary's side of online replication (`murakumo follow`), and the
+//! node-level middleware: synchronous mode, the staff banner of a replica or
+//! municipal-site fallback node, and the replication metrics.
+//!
+//! Every route here is protected by the replication token
+//! (`MURAKUMO_REPLICATION_TOKEN`, as for `murakumo://` backups). Protocol:
+//! `docs/design/replication.md`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use murakumo_core::TenantCode;
+use murakumo_ledger::{NewEntry, Segment};
+use murakumo_replication::wire::{
+    CHAIN_ACCESS, CHAIN_LEDGER, FenceRequest, HeadInfo, OperatorWire, OutboxRequest,
+    OutboxResponse, OutboxResult, PlatformSnapshot, PullMeta, PullRequest, SEGMENTS_CONTENT_TYPE,
+    SigningKeyWire, StatusView, TenantWire, put_frame,
+};
+use murakumo_store::{Chain, NodeRole, Replayed, Store};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::state::AppState;
+
+/// The replication routes, each in the OpenAPI document.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(pull))
+        .routes(routes!(platform))
+        .routes(routes!(outbox))
+        .routes(routes!(status))
+        .routes(routes!(fence))
+}
+
+fn not_primary(role: NodeRole, epoch: u64) -> ApiError {
+    ApiError {
+        status: StatusCode::CONFLICT,
+        code: "not_primary",
+        message: format!(
+            "this node is a {} at epoch {epoch}, not the primary: follow the current primary instead",
+            role.name()
+        ),
+        field: None,
+        retry_after_secs: None,
+    }
+}
+
+/// Entries per segment read at a time.
+const PAGE: u32 = 2_000;
+
+/// Long-polls for ledger and access-log entries after the follower's
+/// positions; answers with framed segments (`application/x-murakumo-segments`,
+/// see the replication design note). Pulling after N acknowledges entries up
+/// to N (synchronous mode counts on it).
+#[utoipa::path(post, path = "/api/v1/replication/pull", tag = "replication",
+    request_body = PullRequest, security(("bearer" = [])),
+    responses((status = 200, description = "frames: PullMeta JSON, then chain byte + MKSEG001 segment each, then an empty frame", content_type = "application/x-murakumo-segments"),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn pull(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(req): Json<PullRequest>,
+) -> ApiResult<Response> {
+    super::backup_target::check_replication_token(&headers, state.replication.token.as_deref())?;
+    let store = &state.store;
+    let node = checked_primary(store, req.epoch, &req.follower).await?;
+    if let Some(url) = req.url.as_deref().filter(|u| !u.is_empty()) {
+        store.record_peer(url).await?;
+    }
+    state.replication.acks.record(&req.follower, &req.positions);
+    let mut positions: HashMap<TenantCode, (u64, u64)> = HashMap::new();
+    for p in &req.positions {
+        let code = TenantCode::parse(&p.tenant)
+            .map_err(|e| ApiError::invalid("positions", format!("{}: {e}", p.tenant)))?;
+        positions.insert(code, (p.ledger, p.access));
+    }
+    let tenants: Vec<TenantCode> = if req.all_tenants {
+        store
+            .list_tenants()
+            .await?
+            .into_iter()
+            .map(|t| t.code)
+            .collect()
+    } else {
+        positions.keys().copied().collect()
+    };
+    let budget = req
+        .max_bytes
+        .unwrap_or(256 * 1024)
+        .clamp(4 * 1024, 16 << 20) as usize;
+    let wait = Duration::from_millis(req.wait_ms.min(25_000));
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut rx = store.append_watch().subscribe();
+    loop {
+        let (frames, heads, sent_any) = collect(store, &tenants, &positions, budget).await?;
+        if sent_any || tokio::time::Instant::now() >= deadline {
+            let meta = PullMeta {
+                epoch: node.epoch,
+                now: murakumo_ledger::RecordedAt::now().0,
+                heads,
+                platform_version: platform_snapshot(store).await?.version,
+            };
+            let mut body = Vec::new();
+            put_frame(
+                &mut body,
+                &serde_json::to_vec(&meta).map_err(|e| ApiError::internal(e.to_string()))?,
+            );
+            for f in &frames {
+                put_frame(&mut body, f);
+            }
+            put_frame(&mut body, &[]);
+            let mut resp = ([(header::CONTENT_TYPE, SEGMENTS_CONTENT_TYPE)], body).into_response();
+            if let Ok(v) = HeaderValue::from_str(&node.epoch.to_string()) {
+                resp.headers_mut().insert("x-murakumo-epoch", v);
+            }
+            return Ok(resp);
+        }
+        // Woken by a commit on this node; polled every 500 ms for commits by
+        // other nodes on the same PostgreSQL.
+        let _ = tokio::time::timeout(
+            Duration::from_millis(500).min(deadline - tokio::time::Instant::now()),
+            rx.changed(),
+        )
+        .await;
+    }
+}
+
+/// Refuses unless this node is primary; a follower that knows a newer
+/// epoch fences this node first.
+async fn checked_primary(
+    store: &Store,
+    their_epoch: u64,
+    who: &str,
+) -> ApiResult<murakumo_store::NodeState> {
+    let (node, changed) = store.observe_epoch(their_epoch, who).await?;
+    if changed && node.role == NodeRole::Fenced {
+        tracing::error!(epoch = their_epoch, by = %who, "a newer primary exists: this node is fenced and refuses writes");
+    }
+    if node.role != NodeRole::Primary {
+        return Err(not_primary(node.role, node.epoch));
+    }
+    Ok(node)
+}
+
+type Collected = (Vec<Vec<u8>>, Vec<HeadInfo>, bool);
+
+async fn collect(
+    store: &Store,
+    tenants: &[TenantCode],
+    positions: &HashMap<TenantCode, (u64, u64)>,
+    budget: usize,
+) -> ApiResult<Collected> {
+    let mut frames = Vec::new();
+    let mut heads = Vec::new();
+    let mut used = 0usize;
+    for code in tenants {
+        let ts = store.tenant(code);
+        if !ts.exists().await? {
+            continue;
+        }
+        let (mut l, mut a) = positions.get(code).copied().unwrap_or((0, 0));
+        let lh = ts.head(Chain::Ledger).await?.seq;
+        let ah = ts.head(Chain::Access).await?.seq;
+        let hash_at = |chain: Chain, pos: u64, head: u64| {
+            let ts = store.tenant(code);
+            async move {
+                if pos == 0 || pos > head {
+                    return Ok::<_, ApiError>(None);
+                }
+                Ok(ts
+                    .read_after(chain, pos - 1, 1)
+                    .await?
+                    .first()
+                    .map(|e| hex::encode(e.hash.0)))
+            }
+        };
+        let ledger_hash_at_position = hash_at(Chain::Ledger, l, lh).await?;
+        let access_hash_at_position = hash_at(Chain::Access, a, ah).await?;
+        for (chain, tag, pos, head) in [
+            (Chain::Ledger, CHAIN_LEDGER, &mut l, lh),
+            (Chain::Access, CHAIN_ACCESS, &mut a, ah),
+        ] {
+            while *pos < head && used < budget {
+                let entries = ts.read_after(chain, *pos, PAGE).await?;
+                let Some(last) = entries.last() else { break };
+                let last_seq = last.seq;
+                let seg = Segment::new(entries)
+                    .map_err(|e| ApiError::internal(format!("cannot cut a segment: {e}")))?;
+                let mut f = vec![tag];
+                f.extend_from_slice(&seg.encode());
+                used += f.len();
+                frames.push(f);
+                *pos = last_seq;
+            }
+        }
+        let mut pending_since = None;
+        for (chain, pos, head) in [(Chain::Ledger, l, lh), (Chain::Access, a, ah)] {
+            if pos < head {
+                if let Some(e) = ts.read_after(chain, pos, 1).await?.first() {
+                    let t = e.recorded_at.0;
+                    pending_since = Some(pending_since.map_or(t, |p: i64| p.min(t)));
+                }
+            }
+        }
+        heads.push(HeadInfo {
+            tenant: code.to_string(),
+            ledger: lh,
+            access: ah,
+            pending_since,
+            ledger_hash_at_position,
+            access_hash_at_position,
+        });
+    }
+    let any = !frames.is_empty();
+    Ok((frames, heads, any))
+}
+
+async fn platform_snapshot(store: &Store) -> ApiResult<PlatformSnapshot> {
+    let node = store.node_state().await?;
+    let tenants = store.list_tenants().await?;
+    let mut keys = Vec::new();
+    for t in &tenants {
+        for k in store.tenant(&t.code).signing_keys_export().await? {
+            keys.push(SigningKeyWire {
+                tenant: t.code.to_string(),
+                key_id: k.key_id,
+                public_key: B64.encode(&k.public_key),
+                secret_key: B64.encode(&k.secret_key),
+                created_at: k.created_at,
+                retired_at: k.retired_at,
+            });
+        }
+    }
+    let mut snap = PlatformSnapshot {
+        epoch: node.epoch,
+        version: String::new(),
+        tenants: tenants
+            .iter()
+            .map(|t| TenantWire {
+                code: t.code.to_string(),
+                name: t.name.clone(),
+                prefecture_code: t.prefecture_code.clone(),
+                created_at: t.created_at.timestamp_micros(),
+            })
+            .collect(),
+        operators: store
+            .operators_all()
+            .await?
+            .into_iter()
+            .map(|o| OperatorWire {
+                operator_id: o.operator_id,
+                login: o.login,
+                display_name: o.display_name,
+                password_hash: o.password_hash,
+            })
+            .collect(),
+        prefecture_settings: store.prefecture_settings_all().await?,
+        signing_keys: keys,
+    };
+    let bytes = serde_json::to_vec(&snap).map_err(|e| ApiError::internal(e.to_string()))?;
+    snap.version = blake3::hash(&bytes).to_hex()[..16].to_string();
+    Ok(snap)
+}
+
+/// Everything a follower needs besides the tenant chains: tenants,
+/// operators, 県版 settings and the tenants' certificate signing keys
+/// (secrets included: a fallback node signs certificates).
+#[utoipa::path(get, path = "/api/v1/replication/platform", tag = "replication",
+    security(("bearer" = [])),
+    responses((status = 200, body = PlatformSnapshot), (status = 403, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+pub async fn platform(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<PlatformSnapshot>> {
+    super::backup_target::check_replication_token(&headers, state.replication.token.as_deref())?;
+    Ok(Json(platform_snapshot(&state.store).await?))
+}
+
+/// Kinds a follower's outbox may append to the ledger: certificate
+/// issuances (住民票の写し now, 印鑑登録証明書 and others as they come).
+fn replayable(chain: Chain, kind: &str) -> bool {
+    match chain {
+        Chain::Ledger => kind.starts_with("certificate."),
+        Chain::Access => kind == murakumo_tenancy::ACCESS_KIND,
+    }
+}
+
+/// Replays a follower's outbox (certificates issued on a municipal-site
+/// fallback node while the centre was unreachable, and access records of
+/// reads there). Each item is appended once: a second replay of the same
+/// key (`certificate:<発行番号>`) returns where it already is.
+#[utoipa::path(post, path = "/api/v1/replication/outbox", tag = "replication",
+    request_body = OutboxRequest, security(("bearer" = [])),
+    responses((status = 200, body = OutboxResponse), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn outbox(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(req): Json<OutboxRequest>,
+) -> ApiResult<Json<OutboxResponse>> {
+    super::backup_target::check_replication_token(&headers, state.replication.token.as_deref())?;
+    checked_primary(&state.store, req.epoch, &req.follower).await?;
+    // Validate the whole batch before appending any of it.
+    let mut parsed = Vec::new();
+    for (i, item) in req.items.iter().enumerate() {
+        let field = |f: &str| format!("items[{i}].{f}");
+        let tenant = TenantCode::parse(&item.tenant)
+            .map_err(|e| ApiError::invalid(&field("tenant"), e.to_string()))?;
+        let chain = match item.chain.as_str() {
+            "ledger" => Chain::Ledger,
+            "access" => Chain::Access,
+            _ => return Err(ApiError::invalid(&field("chain"), "use ledger or access")),
+        };
+        if !replayable(chain, &item.kind) {
+            return Err(ApiError::invalid(
+                &field("kind"),
+                format!(
+                    "{} entries of kind {} are not accepted from a follower's outbox (only certificate issuances and access records)",
+                    item.chain, item.kind
+                ),
+            ));
+        }
+        if item.dedupe_key.is_empty() || item.dedupe_key.len() > 200 {
+            return Err(ApiError::invalid(
+                &field("dedupe_key"),
+                "1 to 200 characters",
+            ));
+        }
+        let effective_date = chrono::NaiveDate::parse_from_str(&item.effective_date, "%Y-%m-%d")
+            .map_err(|_| ApiError::invalid(&field("effective_date"), "use YYYY-MM-DD"))?;
+        let payload = B64
+            .decode(&item.payload)
+            .map_err(|_| ApiError::invalid(&field("payload"), "not base64"))?;
+        parsed.push((
+            tenant,
+            chain,
+            item.dedupe_key.clone(),
+            NewEntry {
+                kind: item.kind.clone(),
+                version: item.version,
+                effective_date,
+                actor: item.actor.clone(),
+                payload,
+            },
+        ));
+    }
+    let mut results = Vec::new();
+    for (tenant, chain, key, entry) in parsed {
+        let r = state
+            .store
+            .tenant(&tenant)
+            .append_once(chain, &key, entry)
+            .await?;
+        let (status, seq) = match r {
+            Replayed::Appended(s) => ("appended", s),
+            Replayed::AlreadyHeld(s) => ("already_held", s),
+        };
+        results.push(OutboxResult {
+            dedupe_key: key,
+            status: status.into(),
+            seq,
+        });
+    }
+    Ok(Json(OutboxResponse { results }))
+}
+
+/// This node's role and epoch.
+#[utoipa::path(get, path = "/api/v1/replication/status", tag = "replication",
+    security(("bearer" = [])),
+    responses((status = 200, body = StatusView), (status = 403, body = ErrorBody)))]
+pub async fn status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<StatusView>> {
+    super::backup_target::check_replication_token(&headers, state.replication.token.as_deref())?;
+    let s = state.store.node_state().await?;
+    Ok(Json(StatusView {
+        role: s.role.name().into(),
+        epoch: s.epoch,
+        primary_url: s.primary_url,
+        note: s.note,
+    }))
+}
+
+/// Tells this node that a primary with a newer epoch exists: if this node
+/// is a primary with an older epoch, it fences itself (refuses writes).
+#[utoipa::path(post, path = "/api/v1/replication/fence", tag = "replication",
+    request_body = FenceRequest, security(("bearer" = [])),
+    responses((status = 200, body = StatusView), (status = 403, body = ErrorBody)))]
+pub async fn fence(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(req): Json<FenceRequest>,
+) -> ApiResult<Json<StatusView>> {
+    super::backup_target::check_replication_token(&headers, state.replication.token.as_deref())?;
+    let (s, changed) = state.store.observe_epoch(req.epoch, &req.by).await?;
+    if changed {
+        tracing::warn!(epoch = req.epoch, by = %req.by, role = s.role.name(), "told of a newer epoch");
+    }
+    Ok(Json(StatusView {
+        role: s.role.name().into(),
+        epoch: s.epoch,
+        primary_url: s.primary_url,
+        note: s.note,
+    }))
+}
+
+/// Synchronous mode: a request that changed a tenant ledger is answered
+/// only once the named follower holds every ledger entry this node has
+/// committed so far (a superset of the request's own). If it does not
+/// within the timeout, the client is told the change is recorded here but
+/// not yet replicated. Requests that append no ledger entry (reads, logins:
+/// access-log records only) are not held.
+pub async fn sync_barrier(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(sync) = state.replication.sync.as_ref() else {
+        return next.run(req).await;
+    };
+    // The followers' own requests are never held (a long poll that saw a
+    // commit would otherwise wait for its own acknowledgement).
+    if req.uri().path().starts_with("/api/v1/replication/") {
+        return next.run(req).await;
+    }
+    let ledger_heads = |store: &Store| {
+        let mut h = store.append_watch().heads();
+        h.retain(|(_, chain), _| *chain == Chain::Ledger);
+        h
+    };
+    let before = ledger_heads(&state.store);
+    let resp = next.run(req).await;
+    let after = ledger_heads(&state.store);
+    if after == before {
+        return resp;
+    }
+    if state
+        .replication
+        .acks
+        .wait_until_covered(&sync.follower, &after, sync.timeout)
+        .await
+    {
+        return resp;
+    }
+    metrics::counter!("murakumo_replication_sync_timeouts_total").increment(1);
+    ApiError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        code: "not_replicated",
+        message: format!(
+            "the change was recorded at this centre, but the synchronous replica {} did not confirm it within {} s; \
+             it is not yet safe against losing this centre. Check the replica and its link; the change needs no repeating",
+            sync.follower,
+            sync.timeout.as_secs()
+        ),
+        field: None,
+        retry_after_secs: Some(5),
+    }
+    .into_response()
+}
+
+/// The staff banner (Japanese) of a node that is not the primary.
+pub async fn banner(state: &AppState) -> Option<String> {
+    let node = state.store.node_state().await.ok()?;
+    let follow = state.replication.follow.as_ref();
+    match (node.role, follow) {
+        (NodeRole::Primary, _) => None,
+        (NodeRole::Fenced, _) => Some(
+            "このサーバーは旧プライマリです。新しいプライマリが稼働しているため、更新はできません（読み取り専用）。".into(),
+        ),
+        (_, Some(f)) if f.fallback && !f.online() => Some(format!(
+            "データセンターに接続できません（{}から）。利用拠点バックアップで運用中です：検索・照会・証明書交付のみ可能（読み取り専用）。\
+             証明書の発行番号は拠点用の番号（{}）で、回線復旧後にデータセンターへ自動で送られます。",
+            f.offline_since()
+                .map(|t| (t + chrono::Duration::hours(9)).format("%H:%M:%S 日本時間").to_string())
+                .unwrap_or_default(),
+            f.series_suffix
+        )),
+        (_, Some(f)) if f.fallback => Some(
+            "データセンターに接続中です。通常の業務はデータセンターで行ってください（この端末は利用拠点バックアップです）。".into(),
+        ),
+        _ => Some(
+            "このサーバーはレプリカ（副本）です。更新はプライマリのデータセンターで行ってください（読み取り専用）。".into(),
+        ),
+    }
+}
+
+/// Puts the banner at the top of every staff page of a non-primary node.
+pub async fn banner_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let is_html = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !is_html {
+        return resp;
+    }
+    let Some(text) = banner(&state).await else {
+        return resp;
+    };
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 8 << 20).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let html = String::from_utf8_lossy(&bytes).replacen(
+        "<main",
+        &format!(
+            "<div class=\"node-banner\" role=\"alert\">{}</div><main",
+            crate::ui::esc(&text)
+        ),
+        1,
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(html))
+}
+
+/// Replication gauges for /metrics: on a primary, each follower's
+/// unacknowledged entries and the age of the oldest (the loss window of
+/// asynchronous mode); on a follower the lag is set by the follower task.
+pub async fn update_metrics(state: &AppState) {
+    let Ok(node) = state.store.node_state().await else {
+        return;
+    };
+    metrics::gauge!("murakumo_node_epoch").set(node.epoch as f64);
+    metrics::gauge!("murakumo_node_is_primary").set(if node.role == NodeRole::Primary {
+        1.0
+    } else {
+        0.0
+    });
+    if node.role != NodeRole::Primary {
+        return;
+    }
+    let Ok(tenants) = state.store.list_tenants().await else {
+        return;
+    };
+    let mut heads = HashMap::new();
+    for t in &tenants {
+        let ts = state.store.tenant(&t.code);
+        for chain in [Chain::Ledger, Chain::Access] {
+            if let Ok(h) = ts.head(chain).await {
+                heads.insert((t.code, chain), h.seq);
+            }
+        }
+    }
+    let now = murakumo_ledger::RecordedAt::now().0;
+    for lag in state.replication.acks.lags(&heads) {
+        let entries: u64 = lag.behind.iter().map(|b| b.3 - b.2).sum();
+        let mut oldest: Option<i64> = None;
+        for (tenant, chain, ack, _) in &lag.behind {
+            if let Ok(e) = state.store.tenant(tenant).read_after(*chain, *ack, 1).await {
+                if let Some(e) = e.first() {
+                    oldest = Some(oldest.map_or(e.recorded_at.0, |o| o.min(e.recorded_at.0)));
+                }
+            }
+        }
+        let seconds = oldest.map_or(0.0, |t| ((now - t).max(0) as f64) / 1e6);
+        let sync = state
+            .replication
+            .sync
+            .as_ref()
+            .is_some_and(|s| s.follower == lag.follower);
+        let labels = [
+            ("follower", lag.follower.clone()),
+            ("mode", if sync { "sync" } else { "async" }.to_string()),
+        ];
+        metrics::gauge!(
+            "murakumo_replication_follower_unacknowledged_entries",
+            &labels
+        )
+        .set(entries as f64);
+        metrics::gauge!("murakumo_replication_loss_window_seconds", &labels).set(seconds);
+        if let Some(d) = lag.last_pull {
+            metrics::gauge!("murakumo_replication_follower_last_pull_seconds", &labels)
+                .set(d.as_secs_f64());
+        }
+    }
+}

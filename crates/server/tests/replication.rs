@@ -1,0 +1,659 @@
+//! Online replication against a real primary server (SQLite or a throwaway
+//! PostgreSQL) and a real follower (the same code `murakumo follow` runs)
+//! on its own SQLite database: following, the token, synchronous mode,
+//! fencing, and the municipal-site fallback with its outbox.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Db, TestServer, tenant_a, tenant_b};
+use murakumo_core::TenantCode;
+use murakumo_ledger::EventCodec;
+use murakumo_replication::{FollowConfig, FollowStatus, Follower, ReplicationRuntime, SyncConfig};
+use murakumo_resident::CertificateIssued;
+use murakumo_store::{Chain, NodeRole, Store};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "replication-token-for-tests-0123";
+
+fn runtime(sync: Option<&str>) -> ReplicationRuntime {
+    ReplicationRuntime {
+        token: Some(TOKEN.into()),
+        sync: sync.map(|f| SyncConfig {
+            follower: f.into(),
+            timeout: Duration::from_secs(2),
+        }),
+        ..Default::default()
+    }
+}
+
+async fn set_issuer(s: &TestServer, tenant: &TenantCode) {
+    let admin = s.login(Some(tenant), "admin").await;
+    for (key, value) in [
+        ("certificate.issuer_title", "深川市長"),
+        ("certificate.issuer_name", "山下 貴史"),
+    ] {
+        let r = admin
+            .put(s.url(&format!("/api/v1/settings/{key}")))
+            .json(&json!({"value": value}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    }
+}
+
+/// Issues 住民票の写し of the 山田 household: (発行番号, digest, pdf) or the error.
+async fn issue(
+    client: &reqwest::Client,
+    base: &str,
+) -> Result<(String, String, Vec<u8>), (StatusCode, Value)> {
+    let r = client
+        .post(format!("{base}/api/v1/certificates"))
+        .json(&json!({"kind": "resident_copy", "household_id": "H-山田", "requester": "本人", "purpose": "勤務先提出"}))
+        .send()
+        .await
+        .expect("send");
+    let status = r.status();
+    if status != StatusCode::OK {
+        return Err((status, r.json().await.unwrap_or(Value::Null)));
+    }
+    let h = |k: &str| r.headers()[k].to_str().expect("header").to_string();
+    let (n, d) = (h("x-issue-number"), h("x-certified-digest"));
+    Ok((n, d, r.bytes().await.expect("pdf").to_vec()))
+}
+
+struct RunningFollower {
+    store: Store,
+    status: Arc<FollowStatus>,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    server: Option<TestServer>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl RunningFollower {
+    async fn start(
+        primary: &TestServer,
+        name: &str,
+        tenants: Vec<TenantCode>,
+        fallback: bool,
+    ) -> RunningFollower {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open_sqlite(dir.path()).await.expect("sqlite");
+        let status = Arc::new(FollowStatus::new(
+            primary.base.clone(),
+            fallback,
+            "B1".into(),
+        ));
+        let follower = Follower::new(
+            store.clone(),
+            FollowConfig {
+                primary: primary.base.clone(),
+                token: TOKEN.into(),
+                name: name.into(),
+                advertise_url: None,
+                tenants,
+                fallback,
+                wait: Duration::from_millis(500),
+                detect_after: Duration::from_secs(1),
+                max_bytes: 64 * 1024,
+            },
+            status.clone(),
+        )
+        .expect("follower");
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            follower.run(rx).await.expect("follower runs");
+        });
+        let (server, dir) = if fallback {
+            let state = murakumo_server::AppState {
+                replication: ReplicationRuntime {
+                    token: Some(TOKEN.into()),
+                    follow: Some(status.clone()),
+                    ..Default::default()
+                },
+                ..murakumo_server::AppState::new(store.clone(), false)
+            };
+            (
+                Some(TestServer::serve_state(state, dir, None, None, None).await),
+                None,
+            )
+        } else {
+            (None, Some(dir))
+        };
+        RunningFollower {
+            store,
+            status,
+            stop,
+            task,
+            server,
+            _dir: dir,
+        }
+    }
+
+    async fn stop(self) -> Store {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        if let Some(s) = self.server {
+            s.stop().await;
+        }
+        self.store
+    }
+}
+
+async fn heads(store: &Store, t: &TenantCode) -> (u64, u64) {
+    let ts = store.tenant(t);
+    (
+        ts.head(Chain::Ledger).await.expect("head").seq,
+        ts.head(Chain::Access).await.expect("head").seq,
+    )
+}
+
+/// Waits until the follower holds every entry the primary has.
+async fn caught_up(primary: &Store, follower: &Store, tenants: &[TenantCode]) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut same = true;
+        for t in tenants {
+            let exists = follower.tenant(t).exists().await.expect("exists");
+            if !exists || heads(primary, t).await != heads(follower, t).await {
+                same = false;
+            }
+        }
+        if same {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the follower did not catch up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn metric(base: &str, line_prefix: &str) -> Option<f64> {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find(|l| l.starts_with(line_prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+async fn a_replica_follows_every_tenant_with_verified_chains(db: Db) {
+    let s = TestServer::start_with(db, runtime(None)).await;
+    let a = tenant_a();
+    set_issuer(&s, &a).await;
+    let clerk = s.login(Some(&a), "clerk").await;
+    let (n1, _, _) = issue(&clerk, &s.base).await.expect("issue");
+    let f = RunningFollower::start(&s, "dc2", vec![], false).await;
+    caught_up(&s.store, &f.store, &[a, tenant_b()]).await;
+    // Entries that arrive while following, too.
+    let (n2, _, _) = issue(&clerk, &s.base).await.expect("issue");
+    caught_up(&s.store, &f.store, &[a, tenant_b()]).await;
+    for t in [a, tenant_b()] {
+        let ts = f.store.tenant(&t);
+        ts.verify(Chain::Ledger).await.expect("ledger verifies");
+        ts.verify(Chain::Access).await.expect("access log verifies");
+        assert_eq!(
+            ts.count_residents().await.expect("count"),
+            s.store.tenant(&t).count_residents().await.expect("count")
+        );
+    }
+    for n in [&n1, &n2] {
+        assert!(
+            f.store
+                .tenant(&a)
+                .issued_certificate(n)
+                .await
+                .expect("lookup")
+                .is_some()
+        );
+    }
+    assert_eq!(
+        f.store.node_state().await.expect("state").role,
+        NodeRole::Replica
+    );
+    // Caught up with an idle primary: no lag, nothing unacknowledged.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let lag = metric(&s.base, "murakumo_replication_lag_entries ").await;
+        let unacked = metric(
+            &s.base,
+            "murakumo_replication_follower_unacknowledged_entries{follower=\"dc2\"",
+        )
+        .await;
+        let window = metric(
+            &s.base,
+            "murakumo_replication_loss_window_seconds{follower=\"dc2\"",
+        )
+        .await;
+        // Seconds fall to 0 on the first pull that finds nothing new (the
+        // pull that applied the last entries reports their age).
+        let seconds = metric(&s.base, "murakumo_replication_lag_seconds ").await;
+        if lag == Some(0.0) && seconds == Some(0.0) && unacked == Some(0.0) && window == Some(0.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "lag {lag:?} entries, {seconds:?} s, unacknowledged {unacked:?}, window {window:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Stopped: what the primary records next is the asynchronous loss window.
+    f.stop().await;
+    issue(&clerk, &s.base).await.expect("issue");
+    let unacked = metric(
+        &s.base,
+        "murakumo_replication_follower_unacknowledged_entries{follower=\"dc2\"",
+    )
+    .await
+    .expect("metric");
+    assert!(unacked >= 1.0, "{unacked}");
+    s.stop().await;
+}
+
+async fn the_token_guards_every_replication_route(db: Db) {
+    let s = TestServer::start_with(db, runtime(None)).await;
+    let c = reqwest::Client::new();
+    let body =
+        json!({"follower": "x", "epoch": 1, "positions": [], "all_tenants": true, "wait_ms": 0});
+    let r = c
+        .post(s.url("/api/v1/replication/pull"))
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = c
+        .post(s.url("/api/v1/replication/pull"))
+        .bearer_auth("wrong")
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    for path in ["/api/v1/replication/platform", "/api/v1/replication/status"] {
+        let r = c.get(s.url(path)).send().await.expect("send");
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let r = c
+        .get(s.url("/api/v1/replication/platform"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    // Every replication route is in the OpenAPI document.
+    let doc: Value = reqwest::get(s.url("/api/v1/openapi.json"))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    for p in ["pull", "platform", "outbox", "status", "fence"] {
+        assert!(
+            doc["paths"][format!("/api/v1/replication/{p}")].is_object(),
+            "{p}"
+        );
+    }
+    s.stop().await;
+    // A server given no token serves no followers at all.
+    let s = TestServer::start(db).await;
+    let r = c
+        .get(s.url("/api/v1/replication/platform"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    s.stop().await;
+}
+
+async fn synchronous_mode_acknowledges_only_what_the_follower_holds(db: Db) {
+    let s = TestServer::start_with(db, runtime(Some("dc2"))).await;
+    let a = tenant_a();
+    let clerk = s.login(Some(&a), "clerk").await;
+    // Without its synchronous follower, the primary does not acknowledge.
+    let admin = s.login(Some(&a), "admin").await;
+    let r = admin
+        .put(s.url("/api/v1/settings/certificate.issuer_title"))
+        .json(&json!({"value": "深川市長"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "not_replicated", "{body}");
+    let f = RunningFollower::start(&s, "dc2", vec![], false).await;
+    caught_up(&s.store, &f.store, &[a, tenant_b()]).await;
+    set_issuer(&s, &a).await;
+    let mut acknowledged = Vec::new();
+    for _ in 0..5 {
+        let (n, _, _) = issue(&clerk, &s.base).await.expect("issue");
+        // Acknowledged means the follower has it, at this very moment.
+        assert!(
+            f.store
+                .tenant(&a)
+                .issued_certificate(&n)
+                .await
+                .expect("lookup")
+                .is_some(),
+            "{n} acknowledged but not on the synchronous follower"
+        );
+        acknowledged.push(n);
+    }
+    // The centre is lost; the replica is promoted and has everything.
+    s.stop().await;
+    let store = f.stop().await;
+    let promoted = store.promote().await.expect("promote");
+    assert_eq!(promoted.role, NodeRole::Primary);
+    assert_eq!(promoted.epoch, 2);
+    for n in &acknowledged {
+        assert!(
+            store
+                .tenant(&a)
+                .issued_certificate(n)
+                .await
+                .expect("lookup")
+                .is_some()
+        );
+    }
+    store
+        .tenant(&a)
+        .verify(Chain::Ledger)
+        .await
+        .expect("verifies");
+}
+
+async fn an_old_primary_that_learns_a_newer_epoch_refuses_writes(db: Db) {
+    let s = TestServer::start_with(db, runtime(None)).await;
+    let a = tenant_a();
+    set_issuer(&s, &a).await;
+    let clerk = s.login(Some(&a), "clerk").await;
+    let f = RunningFollower::start(&s, "dc2", vec![], false).await;
+    caught_up(&s.store, &f.store, &[a]).await;
+    let store = f.stop().await;
+    assert_eq!(store.promote().await.expect("promote").epoch, 2);
+    // A follower that already follows the new primary (epoch 2) reaches
+    // the old one: the old one fences itself and serves it nothing.
+    let c = reqwest::Client::new();
+    let r = c
+        .post(s.url("/api/v1/replication/pull"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"follower": "site", "epoch": 2, "positions": [], "all_tenants": true, "wait_ms": 0}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let st: Value = c
+        .get(s.url("/api/v1/replication/status"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(st["role"], "fenced", "{st}");
+    assert_eq!(st["epoch"], 2);
+    // It changes nothing any more: no certificate, no setting, no chain grows.
+    let before = heads(&s.store, &a).await.0;
+    let (status, body) = issue(&clerk, &s.base).await.expect_err("fenced");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let admin = s.login(Some(&a), "admin").await;
+    let r = admin
+        .put(s.url("/api/v1/settings/certificate.issuer_name"))
+        .json(&json!({"value": "別人"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "read_only", "{body}");
+    assert_eq!(heads(&s.store, &a).await.0, before);
+    // Staff see why.
+    let page = admin
+        .get(s.url("/"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(page.contains("旧プライマリ"), "{page}");
+    // The new primary's chain extends; the old one's is a prefix of it.
+    store
+        .tenant(&a)
+        .append(vec![common::entry(
+            &murakumo_tenancy::TenancyEvent::SettingChanged {
+                key: "certificate.issuer_name".into(),
+                value: Some("新".into()),
+                reason: "after failover".into(),
+            },
+        )])
+        .await
+        .expect("new primary appends");
+    let old = s
+        .store
+        .tenant(&a)
+        .read_after(Chain::Ledger, 0, 100_000)
+        .await
+        .expect("read");
+    let new = store
+        .tenant(&a)
+        .read_after(Chain::Ledger, 0, 100_000)
+        .await
+        .expect("read");
+    assert!(new.len() > old.len());
+    assert_eq!(&new[..old.len()], &old[..]);
+    s.stop().await;
+}
+
+/// How many ledger entries record the issuance of `number`.
+async fn issuances(store: &Store, t: &TenantCode, number: &str) -> usize {
+    store
+        .tenant(t)
+        .read_after(Chain::Ledger, 0, 1_000_000)
+        .await
+        .expect("read")
+        .iter()
+        .filter(|e| e.kind == "certificate.issued")
+        .filter(|e| {
+            CertificateIssued::decode(&e.kind, e.version, &e.payload)
+                .is_ok_and(|c| c.is_some_and(|c| c.issue_number == number))
+        })
+        .count()
+}
+
+async fn the_fallback_issues_while_the_centre_is_away_and_replays_once(db: Db) {
+    let s = TestServer::start_with(db, runtime(None)).await;
+    let a = tenant_a();
+    set_issuer(&s, &a).await;
+    let clerk = s.login(Some(&a), "clerk").await;
+    let (_, centre_digest, _) = issue(&clerk, &s.base).await.expect("issue at the centre");
+    let f = RunningFollower::start(&s, "site", vec![a], true).await;
+    caught_up(&s.store, &f.store, &[a]).await;
+    assert!(
+        !f.store.tenant(&tenant_b()).exists().await.expect("exists"),
+        "a site follows its own municipality only"
+    );
+    let site = f.server.as_ref().expect("site server");
+    let site_clerk = site.login(Some(&a), "clerk").await;
+    // While the centre is reachable, staff use the centre.
+    let (status, body) = issue(&site_clerk, &site.base).await.expect_err("online");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"]["code"], "use_primary", "{body}");
+    let page = site_clerk
+        .get(site.url("/"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(page.contains("データセンターに接続中"), "{page}");
+
+    // The centre goes away.
+    let halted = s.halt().await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let first = loop {
+        match issue(&site_clerk, &site.base).await {
+            Ok(c) => break c,
+            Err((StatusCode::SERVICE_UNAVAILABLE, _)) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+        assert!(Instant::now() < deadline, "the fallback did not take over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(!f.status.online());
+    let page = site_clerk
+        .get(site.url("/"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(page.contains("データセンターに接続できません"), "{page}");
+    // Search and detail work; certificates certify what the centre's did.
+    let found: Value = site_clerk
+        .get(site.url("/api/v1/residents?name=山田"))
+        .send()
+        .await
+        .expect("search")
+        .json()
+        .await
+        .expect("json");
+    assert!(!found.as_array().expect("list").is_empty());
+    assert_eq!(
+        first.1, centre_digest,
+        "same certified content as the centre's"
+    );
+    let mut numbers = vec![first.0.clone()];
+    for _ in 0..2 {
+        numbers.push(
+            issue(&site_clerk, &site.base)
+                .await
+                .expect("fallback issue")
+                .0,
+        );
+    }
+    for n in &numbers {
+        assert!(n.contains("B1-"), "the site's own 発行番号 series: {n}");
+    }
+    let (pending, _) = f.store.tenant(&a).outbox_counts().await.expect("counts");
+    assert!(pending >= 3, "{pending}");
+
+    // The centre returns: the outbox is replayed, the site switches back.
+    let s = halted.resume().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while f.store.tenant(&a).outbox_counts().await.expect("counts").0 > 0 || !f.status.online() {
+        assert!(Instant::now() < deadline, "the outbox was not replayed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for n in &numbers {
+        assert_eq!(
+            issuances(&s.store, &a, n).await,
+            1,
+            "{n} in the centre's ledger once"
+        );
+    }
+    // Replaying again changes nothing.
+    let item = s
+        .store
+        .tenant(&a)
+        .read_after(Chain::Ledger, 0, 1_000_000)
+        .await
+        .expect("read")
+        .into_iter()
+        .rfind(|e| e.kind == "certificate.issued")
+        .expect("issued");
+    let cert = CertificateIssued::decode(&item.kind, item.version, &item.payload)
+        .expect("decode")
+        .expect("a certificate");
+    let before = heads(&s.store, &a).await;
+    let replay = json!({"follower": "site", "epoch": 1, "items": [{
+        "tenant": a.to_string(), "chain": "ledger",
+        "dedupe_key": format!("certificate:{}", cert.issue_number),
+        "kind": item.kind, "version": item.version,
+        "effective_date": item.effective_date.format("%Y-%m-%d").to_string(),
+        "actor": item.actor,
+        "payload": base64_encode(&item.payload),
+    }]});
+    let c = reqwest::Client::new();
+    let r: Value = c
+        .post(s.url("/api/v1/replication/outbox"))
+        .bearer_auth(TOKEN)
+        .json(&replay)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["results"][0]["status"], "already_held", "{r}");
+    assert_eq!(heads(&s.store, &a).await, before);
+    // Only certificate issuances and access records come from an outbox.
+    let mut bad = replay.clone();
+    bad["items"][0]["kind"] = json!("resident.entered");
+    bad["items"][0]["dedupe_key"] = json!("x:1");
+    let r = c
+        .post(s.url("/api/v1/replication/outbox"))
+        .bearer_auth(TOKEN)
+        .json(&bad)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(heads(&s.store, &a).await, before);
+    // The fallback's certificate verifies at the centre.
+    let v: Value = c
+        .post(s.url("/api/v1/public/verify-certificate"))
+        .header("content-type", "application/pdf")
+        .body(first.2.clone())
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["genuine"], true, "{v}");
+    // Back online: the site refuses again, and gets its certificates back
+    // through the ledger.
+    let (status, _) = issue(&site_clerk, &site.base)
+        .await
+        .expect_err("online again");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    caught_up(&s.store, &f.store, &[a]).await;
+    for n in &numbers {
+        assert_eq!(issuances(&f.store, &a, n).await, 1);
+    }
+    f.stop().await;
+    s.stop().await;
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Db::Sqlite).await } )* }
+        mod postgres { $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Db::Postgres).await } )* }
+    };
+}
+
+on_both_backends!(
+    a_replica_follows_every_tenant_with_verified_chains,
+    the_token_guards_every_replication_route,
+    synchronous_mode_acknowledges_only_what_the_follower_holds,
+    an_old_primary_that_learns_a_newer_epoch_refuses_writes,
+    the_fallback_issues_while_the_centre_is_away_and_replays_once,
+);
