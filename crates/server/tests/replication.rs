@@ -24,7 +24,7 @@ fn runtime(sync: Option<&str>) -> ReplicationRuntime {
         token: Some(TOKEN.into()),
         sync: sync.map(|f| SyncConfig {
             follower: f.into(),
-            timeout: Duration::from_secs(2),
+            timeout: Duration::from_secs(10),
         }),
         ..Default::default()
     }
