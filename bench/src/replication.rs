@@ -420,17 +420,48 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         Ok(())
     })?;
     report.outage_entries = n;
+    // The heads the followers must reach (read from the files: a follower's
+    // own metrics lag behind its first answer after the link returns).
+    let heads = |data: &Path, only: Option<&str>| {
+        with_store(data, async |s: &Store| {
+            let mut out = Vec::new();
+            for t in s.list_tenants().await? {
+                if only.is_some_and(|o| o != t.code.as_str()) {
+                    continue;
+                }
+                let ts = s.tenant(&t.code);
+                out.push((
+                    t.code,
+                    ts.head(murakumo_store::Chain::Ledger).await?.seq,
+                    ts.head(murakumo_store::Chain::Access).await?.seq,
+                ));
+            }
+            Ok(out)
+        })
+        .unwrap_or_default()
+    };
+    let want_replica = heads(&a, None);
+    let want_site_ledger = heads(&a, Some(HOKURYU)).first().map(|h| h.1).unwrap_or(0);
     link.restore()?;
     let healed = Instant::now();
     let mut replica_done = None;
     let mut site_done = None;
     wait_for("the catch-up", 3600, || {
-        if replica_done.is_none() && caught_up(ub) {
-            replica_done = Some(healed.elapsed());
+        if replica_done.is_none() {
+            let have = heads(&b, None);
+            let ok = want_replica
+                .iter()
+                .all(|w| have.iter().any(|h| h.0 == w.0 && h.1 >= w.1 && h.2 >= w.2));
+            if ok {
+                replica_done = Some(healed.elapsed());
+            }
         }
         if site_done.is_none()
-            && caught_up(uc)
+            // + 1: the site's own certificate, replayed to the centre and
+            // shipped back in the ledger.
+            && heads(&c, Some(HOKURYU)).first().is_some_and(|h| h.1 > want_site_ledger)
             && metric(&link, uc, "murakumo_outbox_pending") == Some(0.0)
+            && metric(&link, uc, "murakumo_fallback_active") == Some(0.0)
         {
             site_done = Some(healed.elapsed());
         }
@@ -512,7 +543,7 @@ pub fn section(
     ));
     s.push_str(
         "Lag is what the followers report in `/metrics` (`murakumo_replication_lag_seconds`: age of the \
-         oldest entry not yet applied; `murakumo_replication_lag_entries`), sampled every 250 ms. \
+         oldest entry outstanding in the last exchange, on the primary's clock; `murakumo_replication_lag_entries`: entries still missing after an answer is applied, so 0 unless an answer was cut short by `--max-bytes`), sampled every 250 ms. \
          Peers: PostgreSQL streaming replication ships WAL bytes continuously and has no notion of a \
          tenant or a site; Litestream ships SQLite WAL about every second with no failover (see \
          docs/replication.md); neither serves a municipal site a subset of tenants, so no peer number \
