@@ -40,6 +40,44 @@ pub fn encode_payload<T: Serialize>(value: &T) -> Vec<u8> {
     postcard::to_stdvec(value).unwrap_or_default()
 }
 
+/// `EventCodec::decode` for a domain enum stored whole as the payload (at
+/// version 1), one ledger kind per variant: `kinds[index(&event)]` is the
+/// variant's kind. A kind outside `kinds` but inside `namespace` is an
+/// unknown version (written by a newer Murakumo); a payload of another
+/// variant than its kind is malformed.
+pub fn decode_enum<T: DeserializeOwned>(
+    kinds: &[&str],
+    namespace: &str,
+    index: impl Fn(&T) -> usize,
+    kind: &str,
+    version: u16,
+    payload: &[u8],
+) -> Result<Option<T>, EventDecodeError> {
+    let unknown = || EventDecodeError::UnknownVersion {
+        kind: kind.to_string(),
+        version,
+    };
+    let Some(pos) = kinds.iter().position(|k| *k == kind) else {
+        return if kind.starts_with(namespace) {
+            Err(unknown())
+        } else {
+            Ok(None)
+        };
+    };
+    if version != 1 {
+        return Err(unknown());
+    }
+    let e: T = decode_payload(kind, version, payload)?;
+    if index(&e) != pos {
+        return Err(EventDecodeError::Malformed {
+            kind: kind.to_string(),
+            version,
+            reason: "the payload is another event than its kind".into(),
+        });
+    }
+    Ok(Some(e))
+}
+
 /// Decodes a postcard payload, naming the kind and version in the error.
 pub fn decode_payload<T: DeserializeOwned>(
     kind: &str,

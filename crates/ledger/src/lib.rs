@@ -19,6 +19,6 @@ mod segment;
 mod verify;
 
 pub use entry::{ChainHash, Entry, EntryDecodeError, NewEntry, RecordedAt};
-pub use event::{EventCodec, EventDecodeError, decode_payload, encode_payload};
+pub use event::{EventCodec, EventDecodeError, decode_enum, decode_payload, encode_payload};
 pub use segment::{SEGMENT_MAGIC, Segment, SegmentError, SegmentHeader, cut_segments};
 pub use verify::{ChainBreak, ChainHead, ChainVerifier, verify_chain};

@@ -2,7 +2,7 @@
 //! and the record of each import. Both live in the ledger like everything
 //! else, so backups, replicas and exports carry them.
 
-use murakumo_ledger::{EventCodec, EventDecodeError, decode_payload, encode_payload};
+use murakumo_ledger::{EventCodec, EventDecodeError, decode_enum, encode_payload};
 use serde::{Deserialize, Serialize};
 
 use crate::text::GaijiEntry;
@@ -40,31 +40,14 @@ impl EventCodec for MigrationEvent {
     }
 
     fn decode(kind: &str, version: u16, payload: &[u8]) -> Result<Option<Self>, EventDecodeError> {
-        let Some(pos) = KINDS.iter().position(|k| *k == kind) else {
-            return if kind.starts_with(Self::NAMESPACE) {
-                Err(EventDecodeError::UnknownVersion {
-                    kind: kind.to_string(),
-                    version,
-                })
-            } else {
-                Ok(None)
-            };
-        };
-        if version != 1 {
-            return Err(EventDecodeError::UnknownVersion {
-                kind: kind.to_string(),
-                version,
-            });
-        }
-        let e: MigrationEvent = decode_payload(kind, version, payload)?;
-        if e.index() != pos {
-            return Err(EventDecodeError::Malformed {
-                kind: kind.to_string(),
-                version,
-                reason: "payload is of another event kind".into(),
-            });
-        }
-        Ok(Some(e))
+        decode_enum(
+            &KINDS,
+            Self::NAMESPACE,
+            MigrationEvent::index,
+            kind,
+            version,
+            payload,
+        )
     }
 }
 

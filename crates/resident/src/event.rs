@@ -5,7 +5,7 @@
 //! never reordered or removed.
 
 use chrono::NaiveDate;
-use murakumo_ledger::{EventCodec, EventDecodeError, decode_payload, encode_payload};
+use murakumo_ledger::{EventCodec, EventDecodeError, decode_enum, encode_payload};
 use serde::{Deserialize, Serialize};
 
 /// 性別 as in the 住民記録 standard: 1 男, 2 女, 9 other/not stated.
@@ -258,30 +258,13 @@ impl EventCodec for ResidentEvent {
     }
 
     fn decode(kind: &str, version: u16, payload: &[u8]) -> Result<Option<Self>, EventDecodeError> {
-        let Some(pos) = KINDS.iter().position(|k| *k == kind) else {
-            return if kind.starts_with(Self::NAMESPACE) {
-                Err(EventDecodeError::UnknownVersion {
-                    kind: kind.to_string(),
-                    version,
-                })
-            } else {
-                Ok(None)
-            };
-        };
-        if version != 1 {
-            return Err(EventDecodeError::UnknownVersion {
-                kind: kind.to_string(),
-                version,
-            });
-        }
-        let e: ResidentEvent = decode_payload(kind, version, payload)?;
-        if e.index() != pos {
-            return Err(EventDecodeError::Malformed {
-                kind: kind.to_string(),
-                version,
-                reason: "payload is of another event kind".into(),
-            });
-        }
-        Ok(Some(e))
+        decode_enum(
+            &KINDS,
+            Self::NAMESPACE,
+            ResidentEvent::index,
+            kind,
+            version,
+            payload,
+        )
     }
 }

@@ -15,7 +15,7 @@
 //! Pure: no I/O, no SQL. The store projects events into the `seals` table.
 
 use chrono::NaiveDate;
-use murakumo_ledger::{EventCodec, EventDecodeError, decode_payload, encode_payload};
+use murakumo_ledger::{EventCodec, EventDecodeError, decode_enum, decode_payload, encode_payload};
 use murakumo_resident::{Record, Status};
 use serde::{Deserialize, Serialize};
 
@@ -126,31 +126,14 @@ impl EventCodec for SealEvent {
     }
 
     fn decode(kind: &str, version: u16, payload: &[u8]) -> Result<Option<Self>, EventDecodeError> {
-        let Some(pos) = KINDS.iter().position(|k| *k == kind) else {
-            return if kind.starts_with(Self::NAMESPACE) {
-                Err(EventDecodeError::UnknownVersion {
-                    kind: kind.to_string(),
-                    version,
-                })
-            } else {
-                Ok(None)
-            };
-        };
-        if version != 1 {
-            return Err(EventDecodeError::UnknownVersion {
-                kind: kind.to_string(),
-                version,
-            });
-        }
-        let e: SealEvent = decode_payload(kind, version, payload)?;
-        if e.index() != pos {
-            return Err(EventDecodeError::Malformed {
-                kind: kind.to_string(),
-                version,
-                reason: "the payload is another seal event than its kind".into(),
-            });
-        }
-        Ok(Some(e))
+        decode_enum(
+            &KINDS,
+            Self::NAMESPACE,
+            SealEvent::index,
+            kind,
+            version,
+            payload,
+        )
     }
 }
 
