@@ -199,12 +199,17 @@ impl TenantStore<'_> {
     ) -> Result<String, StoreError> {
         let prefix = format!("{series}-");
         let mut tx = self.begin(true).await?;
-        // Lock the counter row (if any) first, as appends lock the chain head.
-        sqlx::query("UPDATE issue_counters SET next_number = next_number WHERE tenant_code = $1 AND series = $2")
-            .bind(self.tenant.as_str())
-            .bind(series)
-            .execute(&mut *tx)
-            .await?;
+        // Create-or-lock the counter row first, as appends lock the chain
+        // head. (Locking only an existing row locked nothing for a new
+        // series: two first issuances on PostgreSQL both got number 1.)
+        sqlx::query(
+            "INSERT INTO issue_counters (tenant_code, series, next_number) VALUES ($1, $2, 0) \
+             ON CONFLICT (tenant_code, series) DO UPDATE SET next_number = issue_counters.next_number",
+        )
+        .bind(self.tenant.as_str())
+        .bind(series)
+        .execute(&mut *tx)
+        .await?;
         let counter: Option<i64> = sqlx::query(
             "SELECT next_number FROM issue_counters WHERE tenant_code = $1 AND series = $2",
         )

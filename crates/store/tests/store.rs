@@ -284,6 +284,49 @@ async fn appended_beyond_head_is_found(h: &Harness) {
     ));
 }
 
+/// The first numbers of a new 発行番号 series, taken at once by two nodes,
+/// are all different (a new series once gave two first issuances number 1).
+async fn concurrent_first_issue_numbers_are_distinct(h: &Harness) {
+    let t = fukagawa();
+    h.store
+        .create_tenant(&t, "深川市", "operator:test")
+        .await
+        .expect("create");
+    let other = h.second_node().await;
+    let mut tasks = Vec::new();
+    for node in 0..2 {
+        for _ in 0..4 {
+            let store = if node == 0 {
+                h.store.clone()
+            } else {
+                other.clone()
+            };
+            tasks.push(tokio::spawn(async move {
+                let mut got = Vec::new();
+                for _ in 0..5 {
+                    got.push(
+                        store
+                            .tenant(&t)
+                            .next_issue_number("R9")
+                            .await
+                            .expect("number"),
+                    );
+                }
+                got
+            }));
+        }
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.expect("task"));
+    }
+    all.sort();
+    let n = all.len();
+    all.dedup();
+    assert_eq!(all.len(), n, "a number was handed out twice: {all:?}");
+    assert_eq!(all.first().map(String::as_str), Some("R9-0000001"));
+}
+
 async fn two_nodes_append_gap_free(h: &Harness) {
     let t = fukagawa();
     h.store
@@ -1080,6 +1123,7 @@ on_both_backends!(
     altered_and_dropped_entries_are_found,
     appended_beyond_head_is_found,
     two_nodes_append_gap_free,
+    concurrent_first_issue_numbers_are_distinct,
     projections_rebuild_to_the_same_state,
     duplicate_login_is_refused_and_changes_nothing,
     tenants_do_not_see_each_other,
