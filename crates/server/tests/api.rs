@@ -1141,6 +1141,12 @@ async fn seals_are_registered_certified_and_cancelled(db: Db) {
     // A new registration, then the resident moves out: 職権抹消 with it.
     let r = register("A-102", &png).await.expect("send");
     assert_eq!(r.status(), StatusCode::OK);
+    // Refused requests took no number: this is the second registration.
+    let second: Value = r.json().await.expect("json");
+    assert_eq!(
+        second["registration_number"], "S-0000002",
+        "first was {number}"
+    );
     let today = chrono::Utc::now().date_naive().to_string();
     let r = all
         .post(s.url(&format!("/api/v1/residents/{code}/changes")))

@@ -212,9 +212,8 @@ pub(crate) async fn register(
         })
         .await?
         .is_empty();
-    let number = ts.next_seal_number().await?;
-    let event = SealEvent::Registered {
-        registration_number: number.clone(),
+    let mut event = SealEvent::Registered {
+        registration_number: String::new(),
         resident_code: resident_code.to_string(),
         card_number: card_number.to_string(),
         impression_png: png,
@@ -227,6 +226,16 @@ pub(crate) async fn register(
         card_in_use,
     };
     murakumo_seal::validate(&event, &ctx, effective, today).map_err(seal_error)?;
+    // The number is taken only for a valid request: a refused one changes
+    // nothing, not even the counter.
+    let number = ts.next_seal_number().await?;
+    if let SealEvent::Registered {
+        registration_number,
+        ..
+    } = &mut event
+    {
+        *registration_number = number.clone();
+    }
     let mut e = entry(session, &event);
     e.effective_date = effective;
     ts.append(vec![e]).await?;
