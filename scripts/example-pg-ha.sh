@@ -42,15 +42,23 @@ EOF
     -c "CREATE DATABASE murakumo OWNER murakumo"
 
 step "standby on port $P2 (pg_basebackup -R: streaming from the primary)"
-"${AS[@]}" "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$P1" -U postgres -D "$WORK/standby" -R -X stream
+"${AS[@]}" "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$P1" -U postgres -D "$WORK/standby" -R -X stream -c fast
 sed -i "s/^port = $P1/port = $P2/" "$WORK/standby/postgresql.conf"
 "${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/standby" -l "$WORK/standby.log" -w start >/dev/null
 
-step "synchronous commit: the primary acknowledges only what the standby has"
+step "synchronous commit: the primary acknowledges only what the standby has applied"
+# remote_apply (not just `on`): an acknowledged commit is also visible on the standby, so the
+# read below cannot race the replay.
 "${AS[@]}" "$PGBIN/psql" -h "$WORK" -p "$P1" -U postgres -qc "ALTER SYSTEM SET synchronous_standby_names = '*'" \
-    -c "SELECT pg_reload_conf()" >/dev/null
-"${AS[@]}" "$PGBIN/psql" -h "$WORK" -p "$P1" -U postgres -Atc \
-    "SELECT 'standby ' || application_name || ': ' || state || ', ' || sync_state FROM pg_stat_replication"
+    -c "ALTER SYSTEM SET synchronous_commit = 'remote_apply'" -c "SELECT pg_reload_conf()" >/dev/null
+# The reload reaches the WAL sender asynchronously: wait (up to 30 s) until it reports `sync`.
+for _ in $(seq 60); do
+    STATE=$("${AS[@]}" "$PGBIN/psql" -h "$WORK" -p "$P1" -U postgres -Atc \
+        "SELECT 'standby ' || application_name || ': ' || state || ', ' || sync_state FROM pg_stat_replication")
+    [[ "$STATE" == *", sync" ]] && break
+    sleep 0.5
+done
+echo "$STATE"
 
 PRIMARY_URL="postgres://murakumo@127.0.0.1:$P1/murakumo"
 STANDBY_URL="postgres://murakumo@127.0.0.1:$P2/murakumo"
