@@ -72,7 +72,10 @@ struct RunningFollower {
     stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     server: Option<TestServer>,
-    _dir: Option<tempfile::TempDir>,
+    /// The follower's SQLite directory: it must outlive `store`, which
+    /// opens new connections to it (dropping it early made later lookups
+    /// fail with "unable to open database file").
+    dir: tempfile::TempDir,
 }
 
 impl RunningFollower {
@@ -109,7 +112,7 @@ impl RunningFollower {
         let task = tokio::spawn(async move {
             follower.run(rx).await.expect("follower runs");
         });
-        let (server, dir) = if fallback {
+        let server = if fallback {
             let state = murakumo_server::AppState {
                 replication: ReplicationRuntime {
                     token: Some(TOKEN.into()),
@@ -118,12 +121,10 @@ impl RunningFollower {
                 },
                 ..murakumo_server::AppState::new(store.clone(), false)
             };
-            (
-                Some(TestServer::serve_state(state, dir, None, None, None).await),
-                None,
-            )
+            let scratch = tempfile::tempdir().expect("tempdir");
+            Some(TestServer::serve_state(state, scratch, None, None, None).await)
         } else {
-            (None, Some(dir))
+            None
         };
         RunningFollower {
             store,
@@ -131,17 +132,19 @@ impl RunningFollower {
             stop,
             task,
             server,
-            _dir: dir,
+            dir,
         }
     }
 
-    async fn stop(self) -> Store {
+    /// Stops following (and serving); the store stays usable as long as
+    /// the returned directory lives.
+    async fn stop(self) -> (Store, tempfile::TempDir) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
         if let Some(s) = self.server {
             s.stop().await;
         }
-        self.store
+        (self.store, self.dir)
     }
 }
 
@@ -349,7 +352,7 @@ async fn synchronous_mode_acknowledges_only_what_the_follower_holds(db: Db) {
     }
     // The centre is lost; the replica is promoted and has everything.
     s.stop().await;
-    let store = f.stop().await;
+    let (store, _dir) = f.stop().await;
     let promoted = store.promote().await.expect("promote");
     assert_eq!(promoted.role, NodeRole::Primary);
     assert_eq!(promoted.epoch, 2);
@@ -377,7 +380,7 @@ async fn an_old_primary_that_learns_a_newer_epoch_refuses_writes(db: Db) {
     let clerk = s.login(Some(&a), "clerk").await;
     let f = RunningFollower::start(&s, "dc2", vec![], false).await;
     caught_up(&s.store, &f.store, &[a]).await;
-    let store = f.stop().await;
+    let (store, _dir) = f.stop().await;
     assert_eq!(store.promote().await.expect("promote").epoch, 2);
     // A follower that already follows the new primary (epoch 2) reaches
     // the old one: the old one fences itself and serves it nothing.
