@@ -29,6 +29,10 @@ pub enum StoreError {
         seq: u64,
         reason: String,
     },
+    /// A write shared a transaction (group commit) that did not commit:
+    /// nothing of it was recorded; try again.
+    #[error("the write was not recorded (its transaction did not commit): {0}")]
+    NotCommitted(String),
     #[error(transparent)]
     Event(#[from] EventDecodeError),
     #[error(transparent)]

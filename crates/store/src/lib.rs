@@ -21,6 +21,7 @@ mod backend;
 mod certificates;
 mod error;
 mod export;
+mod group;
 mod platform;
 mod projection;
 mod rows;
@@ -48,6 +49,8 @@ use sqlx::AnyPool;
 pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Arc<dyn Backend>,
+    /// SQLite: concurrent writes share a transaction (see `group.rs`).
+    pub(crate) group: Option<Arc<group::GroupCommit>>,
 }
 
 impl Store {
@@ -75,7 +78,13 @@ impl Store {
         sqlx::any::install_default_drivers();
         backend.migrate().await?;
         let pool = backend.connect_app_pool().await?;
-        let store = Store { pool, backend };
+        let group = (backend.kind() == BackendKind::Sqlite)
+            .then(|| Arc::new(group::GroupCommit::start(pool.clone(), backend.clone())));
+        let store = Store {
+            pool,
+            backend,
+            group,
+        };
         store.rebuild_if_projections_changed().await?;
         Ok(store)
     }

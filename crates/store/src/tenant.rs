@@ -1,7 +1,6 @@
 //! The tenant-scoped handle: everything of one municipality.
 
 use chrono::NaiveDate;
-use chrono::Utc;
 use murakumo_core::TenantCode;
 use murakumo_ledger::EventCodec;
 use murakumo_ledger::{ChainHash, ChainHead, ChainVerifier, Entry, NewEntry, RecordedAt};
@@ -11,6 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use crate::backend::Scope;
+use crate::group::{self, Write, Written};
 use crate::rows::{ENTRY_COLUMNS, date_str, entry_from_row, parse_date, values_list};
 use crate::{
     AccessFilter, AccessLogRow, Chain, ResidentQuery, SettingChange, Store, StoreError, projection,
@@ -69,11 +69,18 @@ impl TenantStore<'_> {
         if entries.is_empty() {
             return Ok(vec![]);
         }
-        let mut tx = self.begin(true).await?;
-        let sealed = append_in(&mut tx, &self.tenant, Chain::Ledger, entries).await?;
-        projection::apply(&mut tx, &self.tenant, &sealed).await?;
-        tx.commit().await?;
-        Ok(sealed)
+        match self
+            .write(Write::Append {
+                ledger: entries,
+                access: None,
+            })
+            .await?
+        {
+            Written::Appended(sealed) => Ok(sealed),
+            Written::Number(_) => Err(StoreError::NotCommitted(
+                "internal: an append was asked and a number answered".into(),
+            )),
+        }
     }
 
     /// Records accesses to personal data in the access log chain.
@@ -85,12 +92,26 @@ impl TenantStore<'_> {
         if records.is_empty() {
             return Ok(());
         }
-        let today = Utc::now().date_naive();
-        let news = records.iter().map(|r| r.to_entry(actor, today)).collect();
-        let mut tx = self.begin(true).await?;
-        append_in(&mut tx, &self.tenant, Chain::Access, news).await?;
-        tx.commit().await?;
+        self.write(Write::Append {
+            ledger: vec![],
+            access: Some((actor.to_string(), records.to_vec())),
+        })
+        .await?;
         Ok(())
+    }
+
+    /// Runs one write and returns once it is committed: through the group
+    /// committer on SQLite (sharing a transaction and its fsync with the
+    /// writes waiting beside it), in a transaction of its own on
+    /// PostgreSQL.
+    pub(crate) async fn write(&self, write: Write) -> Result<Written, StoreError> {
+        if let Some(group) = &self.store.group {
+            return group.run(self.tenant, write).await;
+        }
+        let mut tx = self.begin(true).await?;
+        let written = group::run_one(&mut tx, &self.tenant, write).await?;
+        tx.commit().await?;
+        Ok(written)
     }
 
     /// Entries with `seq > after`, at most `limit`, in order.

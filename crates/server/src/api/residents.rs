@@ -69,9 +69,27 @@ pub(crate) async fn log(
     subjects: impl IntoIterator<Item = String>,
     detail: &str,
 ) -> ApiResult<()> {
+    let records = access_records(headers, action, subjects, detail);
+    state
+        .store
+        .tenant(&session.tenant)
+        .log_access(&session.actor(), &records)
+        .await?;
+    metrics::counter!("murakumo_access_log_entries_total").increment(records.len() as u64);
+    Ok(())
+}
+
+/// The access-log records of one request: one per subject, with the
+/// request's purpose and id.
+pub(crate) fn access_records(
+    headers: &HeaderMap,
+    action: AccessAction,
+    subjects: impl IntoIterator<Item = String>,
+    detail: &str,
+) -> Vec<AccessRecord> {
     let purpose = purpose(headers);
     let request_id = current_request_id();
-    let records: Vec<AccessRecord> = subjects
+    subjects
         .into_iter()
         .map(|subject| AccessRecord {
             action,
@@ -80,14 +98,7 @@ pub(crate) async fn log(
             detail: detail.to_string(),
             request_id: request_id.clone(),
         })
-        .collect();
-    state
-        .store
-        .tenant(&session.tenant)
-        .log_access(&session.actor(), &records)
-        .await?;
-    metrics::counter!("murakumo_access_log_entries_total").increment(records.len() as u64);
-    Ok(())
+        .collect()
 }
 
 /// A resident as shown to staff. Under 支援措置, staff without the right
@@ -532,8 +543,7 @@ async fn record_change(
     if let ResidentEvent::Removed { reason, .. } = &event {
         // A removed resident's 印鑑登録 ends with the removal (職権抹消).
         for mut c in
-            super::seals::cancellations_on_removal(state, session, &code, reason.label_ja())
-                .await?
+            super::seals::cancellations_on_removal(state, session, &code, reason.label_ja()).await?
         {
             c.effective_date = effective;
             batch.push(c);
