@@ -466,7 +466,7 @@ impl TenantStore<'_> {
         let rows = sqlx::query(&format!(
             "SELECT {} FROM ledger_entries l JOIN resident_entries r \
              ON r.tenant_code = l.tenant_code AND r.seq = l.seq \
-             WHERE r.tenant_code = $1 AND r.resident_code = $2 ORDER BY l.seq",
+             WHERE r.tenant_code = $1 AND r.resident_code = $2 ORDER BY r.seq",
             ENTRY_COLUMNS
                 .split(", ")
                 .map(|c| format!("l.{c}"))
