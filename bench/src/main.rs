@@ -5,6 +5,7 @@
 //! Timings live here and nowhere else: tests never assert on time.
 
 mod backup;
+mod counter;
 mod foundation;
 mod migration;
 mod peer;
@@ -13,6 +14,7 @@ mod replication;
 mod report;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -106,6 +108,39 @@ enum Bench {
         #[arg(long, default_value_t = 3_600)]
         outage_certificates: usize,
         /// Results file whose `replication` section this run replaces.
+        #[arg(long, default_value = "bench/RESULTS.md")]
+        out: PathBuf,
+    },
+    /// Certificate issuance under load (50 counter clients over 10
+    /// tenants, through the real `murakumo serve`) and resident search in a
+    /// 270,000-resident city, against the bare renderer and plain SELECTs
+    /// (issue 4).
+    Counter {
+        /// Residents of 徳島市, the large tenant.
+        #[arg(long, default_value_t = 270_000)]
+        residents: usize,
+        /// Residents of the nine smaller tenants together.
+        #[arg(long, default_value_t = 100_000)]
+        others: usize,
+        /// Concurrent counter clients, spread over the ten tenants.
+        #[arg(long, default_value_t = 50)]
+        clients: usize,
+        /// Seconds of measured issuance (after the warm-up).
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// Seconds of warm-up issuance, not measured.
+        #[arg(long, default_value_t = 5)]
+        warmup: u64,
+        /// Certificates/s of the paced run, all clients together (0: skip it).
+        #[arg(long, default_value_t = 200.0)]
+        rate: f64,
+        #[arg(long, value_enum, default_value_t = Backend::Both)]
+        backend: Backend,
+        /// The `murakumo` binary (build it with
+        /// `cargo build --release -p murakumo-cli`).
+        #[arg(long, default_value = "target/release/murakumo")]
+        murakumo: PathBuf,
+        /// Results file whose `counter` section this run replaces.
         #[arg(long, default_value = "bench/RESULTS.md")]
         out: PathBuf,
     },
@@ -258,6 +293,48 @@ async fn main() -> anyhow::Result<()> {
             let body = replication::section(&machine, &command, &opts, &r);
             println!("{body}");
             report::write_section(&out, "replication", &body)?;
+            eprintln!("results written to {}", out.display());
+        }
+        Bench::Counter {
+            residents,
+            others,
+            clients,
+            seconds,
+            warmup,
+            rate,
+            backend,
+            murakumo,
+            out,
+        } => {
+            anyhow::ensure!(
+                residents > 0 && clients > 0 && seconds > 0,
+                "sizes must be positive"
+            );
+            let opts = counter::Options {
+                residents,
+                others,
+                clients,
+                duration: Duration::from_secs(seconds),
+                warmup: Duration::from_secs(warmup),
+                rate,
+                backends: backend.engines(),
+                murakumo,
+            };
+            let machine = report::Machine::probe();
+            let r = counter::run(&opts).await?;
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            let command = format!(
+                "cargo build --release -p murakumo-cli -p murakumo-bench\n\
+                 target/release/murakumo-bench {}",
+                args.join(" ")
+            );
+            println!("\n{}", counter::table(&opts, &r));
+            println!("{}", counter::aims(&r));
+            report::write_section(
+                &out,
+                "counter",
+                &counter::section(&machine, &report::load_average(), &command, &opts, &r),
+            )?;
             eprintln!("results written to {}", out.display());
         }
     }

@@ -131,7 +131,10 @@ impl From<StoreError> for ApiError {
                 code: "integrity",
                 ..ApiError::internal(e.to_string())
             },
-            StoreError::Database(_) | StoreError::Migration(_) | StoreError::DataDir { .. } => {
+            StoreError::Database(_)
+            | StoreError::NotCommitted(_)
+            | StoreError::Migration(_)
+            | StoreError::DataDir { .. } => {
                 // Details go to the log, not to the client.
                 tracing::error!(error = %e, "storage failure");
                 ApiError {

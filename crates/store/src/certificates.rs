@@ -1,9 +1,12 @@
 //! Certificate support: per-tenant signing keys, 発行番号 counters, and
 //! lookup of issued certificates.
 
-use murakumo_ledger::RecordedAt;
-use sqlx::Row;
+use murakumo_core::TenantCode;
+use murakumo_ledger::{Entry, NewEntry, RecordedAt};
+use murakumo_tenancy::AccessRecord;
+use sqlx::{Any, Row, Transaction};
 
+use crate::group::Write;
 use crate::{StoreError, TenantStore};
 
 /// A public signing key of a tenant, as published for verifiers.
@@ -194,59 +197,36 @@ impl TenantStore<'_> {
     pub(crate) async fn next_number(
         &self,
         series: &str,
-        table: &str,
-        column: &str,
+        table: &'static str,
+        column: &'static str,
     ) -> Result<String, StoreError> {
-        let prefix = format!("{series}-");
-        let mut tx = self.begin(true).await?;
-        // Create-or-lock the counter row first, as appends lock the chain
-        // head. (Locking only an existing row locked nothing for a new
-        // series: two first issuances on PostgreSQL both got number 1.)
-        sqlx::query(
-            "INSERT INTO issue_counters (tenant_code, series, next_number) VALUES ($1, $2, 0) \
-             ON CONFLICT (tenant_code, series) DO UPDATE SET next_number = issue_counters.next_number",
-        )
-        .bind(self.tenant.as_str())
-        .bind(series)
-        .execute(&mut *tx)
-        .await?;
-        let counter: Option<i64> = sqlx::query(
-            "SELECT next_number FROM issue_counters WHERE tenant_code = $1 AND series = $2",
-        )
-        .bind(self.tenant.as_str())
-        .bind(series)
-        .fetch_optional(&mut *tx)
+        self.write(Write::Number {
+            series: series.to_string(),
+            table,
+            column,
+        })
         .await?
-        .map(|r| r.try_get("next_number"))
-        .transpose()?;
-        // Numbers are zero-padded, so the greatest string is the greatest number.
-        let issued: Option<String> = sqlx::query(&format!(
-            "SELECT MAX({column}) AS top FROM {table} \
-             WHERE tenant_code = $1 AND {column} >= $2 AND {column} < $3"
-        ))
-        .bind(self.tenant.as_str())
-        .bind(prefix.as_str())
-        .bind(format!("{series}."))
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("top")?;
-        let after_issued = issued
-            .as_deref()
-            .and_then(|n| n.strip_prefix(&prefix))
-            .and_then(|n| n.parse::<i64>().ok())
-            .map_or(1, |n| n + 1);
-        let next = counter.map_or(1, |c| c + 1).max(after_issued);
-        sqlx::query(
-            "INSERT INTO issue_counters (tenant_code, series, next_number) VALUES ($1, $2, $3) \
-             ON CONFLICT (tenant_code, series) DO UPDATE SET next_number = excluded.next_number",
-        )
-        .bind(self.tenant.as_str())
-        .bind(series)
-        .bind(next)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(format!("{prefix}{next:07}"))
+        .number()
+    }
+
+    /// Records a certificate issuance: its ledger entry (projected into the
+    /// issued-certificate read model) and its access-log records, in one
+    /// transaction — both durable, or neither. Returns the sealed ledger
+    /// entries.
+    pub async fn record_issuance(
+        &self,
+        entries: Vec<NewEntry>,
+        actor: &str,
+        access: &[AccessRecord],
+    ) -> Result<Vec<Entry>, StoreError> {
+        let (ledger, _) = self
+            .write(Write::Append {
+                ledger: entries,
+                access: Some((actor.to_string(), access.to_vec())),
+            })
+            .await?
+            .appended()?;
+        Ok(ledger)
     }
 
     pub async fn issued_certificate(
@@ -282,4 +262,56 @@ impl TenantStore<'_> {
         })
         .transpose()
     }
+}
+
+/// Takes the next number of `series` inside `tx` (see
+/// [`TenantStore::next_number`]).
+pub(crate) async fn take_number(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &TenantCode,
+    series: &str,
+    table: &str,
+    column: &str,
+) -> Result<String, StoreError> {
+    let prefix = format!("{series}-");
+    // Lock the counter row first, as appends lock the chain head — creating
+    // it if this is the series' first number. An UPDATE alone locks nothing
+    // when the row does not exist yet, and two first issuances of a series
+    // on PostgreSQL both took number 1.
+    let counter: i64 = sqlx::query(
+        "INSERT INTO issue_counters (tenant_code, series, next_number) VALUES ($1, $2, 0) \
+         ON CONFLICT (tenant_code, series) DO UPDATE SET next_number = issue_counters.next_number \
+         RETURNING next_number",
+    )
+    .bind(tenant.as_str())
+    .bind(series)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("next_number")?;
+    // Numbers are zero-padded, so the greatest string is the greatest number.
+    let issued: Option<String> = sqlx::query(&format!(
+        "SELECT MAX({column}) AS top FROM {table} \
+         WHERE tenant_code = $1 AND {column} >= $2 AND {column} < $3"
+    ))
+    .bind(tenant.as_str())
+    .bind(prefix.as_str())
+    .bind(format!("{series}."))
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("top")?;
+    let after_issued = issued
+        .as_deref()
+        .and_then(|n| n.strip_prefix(&prefix))
+        .and_then(|n| n.parse::<i64>().ok())
+        .map_or(1, |n| n + 1);
+    let next = (counter + 1).max(after_issued);
+    sqlx::query(
+        "UPDATE issue_counters SET next_number = $1 WHERE tenant_code = $2 AND series = $3",
+    )
+    .bind(next)
+    .bind(tenant.as_str())
+    .bind(series)
+    .execute(&mut **tx)
+    .await?;
+    Ok(format!("{prefix}{next:07}"))
 }

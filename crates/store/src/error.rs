@@ -34,6 +34,10 @@ pub enum StoreError {
          data centre; if the primary is lost for good, its operator promotes a replica with `murakumo promote`"
     )]
     NotPrimary { role: &'static str, epoch: u64 },
+    /// A write shared a transaction (group commit) that did not commit:
+    /// nothing of it was recorded; try again.
+    #[error("the write was not recorded (its transaction did not commit): {0}")]
+    NotCommitted(String),
     #[error(transparent)]
     Event(#[from] EventDecodeError),
     #[error(transparent)]

@@ -21,6 +21,7 @@ mod backend;
 mod certificates;
 mod error;
 mod export;
+mod group;
 mod platform;
 mod projection;
 mod replication;
@@ -54,6 +55,8 @@ pub struct Store {
     pub(crate) backend: Arc<dyn Backend>,
     /// Commits made through this handle (long polls, synchronous mode).
     pub(crate) appended: replication::SharedWatch,
+    /// SQLite: concurrent writes share a transaction (see `group.rs`).
+    pub(crate) group: Option<Arc<group::GroupCommit>>,
 }
 
 impl Store {
@@ -81,10 +84,13 @@ impl Store {
         sqlx::any::install_default_drivers();
         backend.migrate().await?;
         let pool = backend.connect_app_pool().await?;
+        let group = (backend.kind() == BackendKind::Sqlite)
+            .then(|| Arc::new(group::GroupCommit::start(pool.clone(), backend.clone())));
         let store = Store {
             pool,
             backend,
             appended: Arc::default(),
+            group,
         };
         store.rebuild_if_projections_changed().await?;
         Ok(store)

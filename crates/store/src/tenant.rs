@@ -1,7 +1,6 @@
 //! The tenant-scoped handle: everything of one municipality.
 
-use chrono::NaiveDate;
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use murakumo_core::TenantCode;
 use murakumo_ledger::EventCodec;
 use murakumo_ledger::{ChainHash, ChainHead, ChainVerifier, Entry, NewEntry, RecordedAt};
@@ -11,6 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use crate::backend::Scope;
+use crate::group::{self, Write, Written};
 use crate::rows::{ENTRY_COLUMNS, date_str, entry_from_row, parse_date, values_list};
 use crate::{
     AccessFilter, AccessLogRow, Chain, ResidentQuery, SettingChange, Store, StoreError, projection,
@@ -77,13 +77,14 @@ impl TenantStore<'_> {
         if entries.is_empty() {
             return Ok(vec![]);
         }
-        let mut tx = self.begin(true).await?;
-        crate::replication::require_primary(&mut tx).await?;
-        let sealed = append_in(&mut tx, &self.tenant, Chain::Ledger, entries).await?;
-        projection::apply(&mut tx, &self.tenant, &sealed).await?;
-        tx.commit().await?;
-        self.committed(Chain::Ledger, &sealed);
-        Ok(sealed)
+        let (ledger, _) = self
+            .write(Write::Append {
+                ledger: entries,
+                access: None,
+            })
+            .await?
+            .appended()?;
+        Ok(ledger)
     }
 
     /// Appends a bulk import (a migration) in one transaction: the ledger
@@ -144,25 +145,47 @@ impl TenantStore<'_> {
         if records.is_empty() {
             return Ok(());
         }
-        let today = Utc::now().date_naive();
-        let news: Vec<NewEntry> = records.iter().map(|r| r.to_entry(actor, today)).collect();
-        let mut tx = self.begin(true).await?;
-        if let Err(StoreError::NotPrimary { .. }) =
-            crate::replication::require_primary(&mut tx).await
-        {
-            // A replica or fallback node: the access chain is the primary's;
-            // reads here are logged in the outbox and replayed to it.
-            tx.commit().await?;
-            for n in &news {
-                let key = format!("access:{}", random_key());
-                self.outbox_push(Chain::Access, &key, n).await?;
+        let written = self
+            .write(Write::Append {
+                ledger: vec![],
+                access: Some((actor.to_string(), records.to_vec())),
+            })
+            .await;
+        match written {
+            Err(StoreError::NotPrimary { .. }) => {
+                // A replica or fallback node: the access chain is the
+                // primary's; reads here are logged in the outbox and
+                // replayed to it.
+                let today = Utc::now().date_naive();
+                for r in records {
+                    let key = format!("access:{}", random_key());
+                    self.outbox_push(Chain::Access, &key, &r.to_entry(actor, today))
+                        .await?;
+                }
+                Ok(())
             }
-            return Ok(());
+            other => other.map(|_| ()),
         }
-        let sealed = append_in(&mut tx, &self.tenant, Chain::Access, news).await?;
-        tx.commit().await?;
-        self.committed(Chain::Access, &sealed);
-        Ok(())
+    }
+
+    /// Runs one write and returns once it is committed: through the group
+    /// committer on SQLite (sharing a transaction and its fsync with the
+    /// writes waiting beside it), in a transaction of its own on
+    /// PostgreSQL. Tells the replication watchers what was committed.
+    pub(crate) async fn write(&self, write: Write) -> Result<Written, StoreError> {
+        let written = if let Some(group) = &self.store.group {
+            group.run(self.tenant, write).await?
+        } else {
+            let mut tx = self.begin(true).await?;
+            let written = group::run_one(&mut tx, &self.tenant, write).await?;
+            tx.commit().await?;
+            written
+        };
+        if let Written::Appended { ledger, access } = &written {
+            self.committed(Chain::Ledger, ledger);
+            self.committed(Chain::Access, access);
+        }
+        Ok(written)
     }
 
     fn committed(&self, chain: Chain, sealed: &[Entry]) {

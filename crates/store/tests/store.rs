@@ -1098,6 +1098,152 @@ async fn fenced_node_refuses_appends_and_outbox_replays_once(h: &Harness) {
     ts.append(vec![resident(1, "山田")]).await.expect("append");
 }
 
+/// Counters on two nodes issue at once in two tenants: every 発行番号 is
+/// taken once, numbers run 1..=n per tenant with no gap, and every
+/// acknowledged issuance is in the ledger (projected) and the access log.
+async fn concurrent_issuances_get_distinct_numbers_and_are_recorded(h: &Harness) {
+    use murakumo_resident::CertificateIssued;
+    let tenants = [fukagawa(), hokuryu()];
+    for (t, name) in tenants.iter().zip(["深川市", "北竜町"]) {
+        h.store
+            .create_tenant(t, name, "operator:test")
+            .await
+            .expect("create");
+    }
+    let other = h.second_node().await;
+    let mut tasks = Vec::new();
+    for worker in 0..16usize {
+        let store = if worker % 2 == 0 {
+            h.store.clone()
+        } else {
+            other.clone()
+        };
+        let t = tenants[worker / 2 % 2];
+        tasks.push(tokio::spawn(async move {
+            let ts = store.tenant(&t);
+            let mut numbers = Vec::new();
+            for i in 0..10 {
+                let number = ts.next_issue_number("R8").await.expect("number");
+                let issued = CertificateIssued {
+                    issue_number: number.clone(),
+                    kind: "resident_copy".into(),
+                    subjects: vec![format!("subject-{worker}-{i}")],
+                    as_of: NaiveDate::from_ymd_opt(2026, 4, 1).expect("date"),
+                    requester: "本人".into(),
+                    purpose: "test".into(),
+                    digest: "00".repeat(32),
+                    key_id: "k1".into(),
+                };
+                let access = [AccessRecord {
+                    action: AccessAction::Issue,
+                    subject: format!("subject-{worker}-{i}"),
+                    purpose: "test".into(),
+                    detail: number.clone(),
+                    request_id: String::new(),
+                }];
+                let sealed = ts
+                    .record_issuance(vec![event(issued)], "staff:test", &access)
+                    .await
+                    .expect("recorded");
+                assert_eq!(sealed.len(), 1);
+                numbers.push((t, number));
+            }
+            numbers
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.expect("task"));
+    }
+    for t in &tenants {
+        let mut mine: Vec<String> = all
+            .iter()
+            .filter(|(x, _)| x == t)
+            .map(|(_, n)| n.clone())
+            .collect();
+        mine.sort();
+        let expected: Vec<String> = (1..=80).map(|n| format!("R8-{n:07}")).collect();
+        assert_eq!(mine, expected, "numbers of {t} are distinct and gap-free");
+        let ts = h.store.tenant(t);
+        for n in &mine {
+            let row = ts
+                .issued_certificate(n)
+                .await
+                .expect("read")
+                .unwrap_or_else(|| panic!("{n} of {t} is not recorded"));
+            assert_eq!(&row.issue_number, n);
+        }
+        assert_eq!(ts.verify(Chain::Ledger).await.expect("ledger").seq, 81);
+        assert_eq!(ts.verify(Chain::Access).await.expect("access").seq, 80);
+        let logged = ts
+            .search_access_log(&AccessFilter {
+                action: Some("issue".into()),
+                limit: 1_000,
+                ..Default::default()
+            })
+            .await
+            .expect("access log");
+        let mut details: Vec<String> = logged.into_iter().map(|r| r.detail).collect();
+        details.sort();
+        assert_eq!(details, mine, "each issuance is in the access log once");
+    }
+}
+
+/// Writes that run at the same time (and so share a transaction on
+/// SQLite): one that fails is answered with its own error and leaves no
+/// trace; the others are all recorded, and still there after a restart.
+async fn a_failed_write_does_not_take_concurrent_writes_with_it(h: &Harness) {
+    let t = fukagawa();
+    h.store
+        .create_tenant(&t, "深川市", "operator:test")
+        .await
+        .expect("create");
+    let missing = hokuryu();
+    let mut tasks = Vec::new();
+    for worker in 0..12u32 {
+        let store = h.store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            for i in 0..10u32 {
+                if worker % 3 == 0 {
+                    let err = store
+                        .tenant(&missing)
+                        .append(vec![setting("login.max_failures", "5")])
+                        .await
+                        .expect_err("no such tenant");
+                    assert!(
+                        matches!(err, StoreError::TenantNotFound(_)),
+                        "its own error, not the batch's: {err}"
+                    );
+                } else {
+                    let sealed = store
+                        .tenant(&t)
+                        .append(vec![resident(worker * 100 + i, "山田")])
+                        .await
+                        .expect("append");
+                    out.push(sealed[0].seq);
+                }
+            }
+            out
+        }));
+    }
+    let mut acknowledged = Vec::new();
+    for task in tasks {
+        acknowledged.extend(task.await.expect("task"));
+    }
+    acknowledged.sort_unstable();
+    assert_eq!(acknowledged, (2..=81).collect::<Vec<u64>>());
+    h.store.close().await;
+    let reopened = h.second_node().await;
+    let ts = reopened.tenant(&t);
+    assert_eq!(ts.verify(Chain::Ledger).await.expect("verifies").seq, 81);
+    assert_eq!(ts.count_residents().await.expect("count"), 80);
+    assert!(
+        !reopened.tenant(&missing).exists().await.expect("exists"),
+        "the failed writes created nothing"
+    );
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1135,6 +1281,8 @@ on_both_backends!(
     register_history_as_of_and_search,
     bulk_import_is_one_transaction_and_projects_like_append,
     fenced_node_refuses_appends_and_outbox_replays_once,
+    concurrent_issuances_get_distinct_numbers_and_are_recorded,
+    a_failed_write_does_not_take_concurrent_writes_with_it,
 );
 
 // ---- PostgreSQL's second wall ----

@@ -21,7 +21,7 @@ use murakumo_tenancy::{AccessAction, Permission};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::residents::log;
+use super::residents::{access_records, log};
 use super::settings::entry;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
 use crate::session::StaffSession;
@@ -83,17 +83,20 @@ impl IssueSlot {
         })
     }
 
-    /// Records the issuance: appended to the ledger, or kept in the outbox
+    /// Records the issuance with its access-log records: appended to the
+    /// ledger and the access log in one transaction, or kept in the outbox
     /// under `certificate:<発行番号>`.
     pub(crate) async fn record(
         &self,
         ts: &murakumo_store::TenantStore<'_>,
         issue_number: &str,
         entry: murakumo_ledger::NewEntry,
+        actor: &str,
+        access: &[murakumo_tenancy::AccessRecord],
     ) -> ApiResult<()> {
         match self {
             IssueSlot::Ledger => {
-                ts.append(vec![entry]).await?;
+                ts.record_issuance(vec![entry], actor, access).await?;
             }
             IssueSlot::Outbox { .. } => {
                 ts.outbox_push(
@@ -103,6 +106,7 @@ impl IssueSlot {
                 )
                 .await?;
                 metrics::counter!("murakumo_fallback_certificates_issued_total").increment(1);
+                ts.log_access(actor, access).await?;
             }
         }
         Ok(())
@@ -116,6 +120,15 @@ fn renderer() -> ApiResult<Arc<Renderer>> {
         .get_or_init(|| Renderer::system().map(Arc::new).map_err(|e| e.to_string()))
         .clone()
         .map_err(|e| ApiError::internal(format!("certificates cannot be printed: {e}")))
+}
+
+/// Renders running at once: one per core (a fair semaphore, so requests
+/// are rendered in the order they got here).
+fn render_turns() -> &'static tokio::sync::Semaphore {
+    static TURNS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    TURNS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    })
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -396,10 +409,17 @@ pub async fn issue_certificate(
         official_seal_image: ts.official_seal().await?,
     };
     let renderer = renderer()?;
+    // At most one render per core at a time, first come first served: fifty
+    // renders sharing two cores would all finish late together.
+    let turn = render_turns()
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     let issued = tokio::task::spawn_blocking(move || renderer.issue(&cert, &key))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|e| ApiError::invalid("resident_codes", e.to_string()))?;
+    drop(turn);
     let digest = hex_digest(&issued.payload.digest);
     let event = CertificateIssued {
         issue_number: issue_number.clone(),
@@ -411,17 +431,23 @@ pub async fn issue_certificate(
         digest: digest.clone(),
         key_id: issued.payload.key_id.clone(),
     };
-    slot.record(&ts, &issue_number, entry(&session, &event))
-        .await?;
-    log(
-        &state,
-        &session,
+    // The ledger entry and the access-log records commit together: an
+    // acknowledged issuance is durable in both.
+    let access = access_records(
         &headers,
         AccessAction::Issue,
         codes.iter().map(|c| format!("resident:{c}")),
         &issue_number,
+    );
+    slot.record(
+        &ts,
+        &issue_number,
+        entry(&session, &event),
+        &session.actor(),
+        &access,
     )
     .await?;
+    metrics::counter!("murakumo_access_log_entries_total").increment(access.len() as u64);
     metrics::counter!("murakumo_certificates_issued_total").increment(1);
     let mut resp = ([(header::CONTENT_TYPE, "application/pdf")], issued.pdf).into_response();
     if let Ok(v) = HeaderValue::from_str(&issue_number) {

@@ -69,9 +69,27 @@ pub(crate) async fn log(
     subjects: impl IntoIterator<Item = String>,
     detail: &str,
 ) -> ApiResult<()> {
+    let records = access_records(headers, action, subjects, detail);
+    state
+        .store
+        .tenant(&session.tenant)
+        .log_access(&session.actor(), &records)
+        .await?;
+    metrics::counter!("murakumo_access_log_entries_total").increment(records.len() as u64);
+    Ok(())
+}
+
+/// The access-log records of one request: one per subject, with the
+/// request's purpose and id.
+pub(crate) fn access_records(
+    headers: &HeaderMap,
+    action: AccessAction,
+    subjects: impl IntoIterator<Item = String>,
+    detail: &str,
+) -> Vec<AccessRecord> {
     let purpose = purpose(headers);
     let request_id = current_request_id();
-    let records: Vec<AccessRecord> = subjects
+    subjects
         .into_iter()
         .map(|subject| AccessRecord {
             action,
@@ -80,14 +98,7 @@ pub(crate) async fn log(
             detail: detail.to_string(),
             request_id: request_id.clone(),
         })
-        .collect();
-    state
-        .store
-        .tenant(&session.tenant)
-        .log_access(&session.actor(), &records)
-        .await?;
-    metrics::counter!("murakumo_access_log_entries_total").increment(records.len() as u64);
-    Ok(())
+        .collect()
 }
 
 /// A resident as shown to staff. Under 支援措置, staff without the right
