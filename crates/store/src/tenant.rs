@@ -601,12 +601,14 @@ impl TenantStore<'_> {
                 args.len()
             ));
         };
-        if let Some(k) = q
+        let kana = q
             .kana
             .as_deref()
             .map(normalize_kana)
-            .filter(|k| !k.is_empty())
-        {
+            .filter(|k| !k.is_empty());
+        let by_kana = kana.is_some();
+        let mut selective = q.birth_date.is_some();
+        if let Some(k) = kana {
             range("search_kana", k, &mut sql);
         }
         if let Some(n) = q
@@ -616,6 +618,7 @@ impl TenantStore<'_> {
             .filter(|n| !n.is_empty())
         {
             range("search_name", n, &mut sql);
+            selective = true;
         }
         if let Some(a) = q
             .address
@@ -624,6 +627,7 @@ impl TenantStore<'_> {
             .filter(|a| !a.is_empty())
         {
             range("address", a.to_string(), &mut sql);
+            selective = true;
         }
         if let Some(d) = q.birth_date {
             args.push(date_str(d));
@@ -632,8 +636,19 @@ impl TenantStore<'_> {
         if !q.include_removed {
             sql.push_str(" AND status <> 'removed'");
         }
+        // Results are in kana order. Without a kana condition but with a
+        // selective one (birth date, name, address), `|| ''` keeps the
+        // planner from walking the kana index to avoid the sort: SQLite
+        // without statistics did exactly that, reading a 270,000-resident
+        // tenant whole for a birth-date search (> 0.5 s) instead of the
+        // handful of rows the birth-date index finds.
+        let order = if by_kana || !selective {
+            "search_kana"
+        } else {
+            "search_kana || ''"
+        };
         sql.push_str(&format!(
-            " ORDER BY search_kana, resident_code LIMIT {}",
+            " ORDER BY {order}, resident_code LIMIT {}",
             q.limit.clamp(1, 1000)
         ));
         let mut query = sqlx::query(&sql);
