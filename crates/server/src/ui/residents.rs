@@ -290,22 +290,27 @@ pub async fn resident_detail(
     let household = if r.is_removed() {
         Vec::new()
     } else {
-        api::get_household(
+        match api::get_household(
             State(state.clone()),
             s.clone(),
             headers.clone(),
             ApiPath(r.household_id.clone()),
         )
         .await
-        .map(|j| j.0)
-        .unwrap_or_default()
+        {
+            Ok(j) => j.0,
+            Err(e) => return fail(e),
+        }
     };
-    let seals = state
+    let seals = match state
         .store
         .tenant(&s.tenant)
         .seals_of_resident(&r.resident_code)
         .await
-        .unwrap_or_default();
+    {
+        Ok(seals) => seals,
+        Err(e) => return fail(e.into()),
+    };
 
     let p = &r.person;
     let mut facts = vec![
