@@ -209,6 +209,28 @@ enum LedgerCmd {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Write entries of one chain as JSON lines for review — e.g. the
+    /// entries an old primary holds that the new primary never received
+    /// (`murakumo follow` names them when it refuses to follow). One line
+    /// per entry: seq, kind, version, dates, actor, hashes and the payload
+    /// (base64). Changes nothing.
+    Export {
+        /// 全国地方公共団体コード.
+        #[arg(long)]
+        tenant: String,
+        /// `ledger` or `access` (the access log).
+        #[arg(long, default_value = "ledger")]
+        chain: String,
+        /// First sequence number.
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        /// Last sequence number (default: the head).
+        #[arg(long)]
+        to: Option<u64>,
+        /// The file to write (JSON lines).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -518,6 +540,13 @@ async fn ledger(g: &Global, cmd: LedgerCmd) -> Result<()> {
     let (tenant, rebuild) = match cmd {
         LedgerCmd::Verify { tenant } => (tenant, false),
         LedgerCmd::Rebuild { tenant } => (tenant, true),
+        LedgerCmd::Export {
+            tenant,
+            chain,
+            from,
+            to,
+            out,
+        } => return ledger_export(&store, &tenant, &chain, from, to, &out).await,
     };
     let codes = match tenant {
         Some(t) => vec![tenant_code(&t)?],
@@ -564,6 +593,73 @@ async fn ledger(g: &Global, cmd: LedgerCmd) -> Result<()> {
     if failed > 0 {
         bail!("{failed} chain(s) do not verify");
     }
+    Ok(())
+}
+
+/// `murakumo ledger export`: entries `from..=to` of one chain as JSON lines.
+async fn ledger_export(
+    store: &Store,
+    tenant: &str,
+    chain: &str,
+    from: u64,
+    to: Option<u64>,
+    out: &std::path::Path,
+) -> Result<()> {
+    use base64::Engine;
+    use std::io::Write;
+    let code = tenant_code(tenant)?;
+    let chain = match chain {
+        "ledger" => Chain::Ledger,
+        "access" => Chain::Access,
+        other => bail!("--chain {other:?}: use ledger or access"),
+    };
+    let ts = store.tenant(&code);
+    if !ts.exists().await? {
+        bail!("tenant {code} is not in this database");
+    }
+    let head = ts.head(chain).await?.seq;
+    let to = to.unwrap_or(head).min(head);
+    if from == 0 || from > to {
+        bail!(
+            "--from {from} --to {to}: the {} of {code} holds entries 1 to {head}; give 1 <= from <= to",
+            chain.name()
+        );
+    }
+    let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    let mut after = from - 1;
+    let mut written = 0u64;
+    while after < to {
+        let page = ts
+            .read_after(chain, after, 1_000.min((to - after) as u32))
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for e in &page {
+            let line = serde_json::json!({
+                "tenant": code.to_string(),
+                "chain": chain.name(),
+                "seq": e.seq,
+                "kind": e.kind,
+                "version": e.version,
+                "effective_date": e.effective_date.format("%Y-%m-%d").to_string(),
+                "recorded_at": e.recorded_at.to_datetime().to_rfc3339(),
+                "actor": e.actor,
+                "prev_hash": e.prev_hash.to_hex(),
+                "hash": e.hash.to_hex(),
+                "payload_base64": base64::engine::general_purpose::STANDARD.encode(&e.payload),
+            });
+            writeln!(w, "{line}").with_context(|| format!("writing {}", out.display()))?;
+            written += 1;
+        }
+    }
+    w.flush()
+        .with_context(|| format!("writing {}", out.display()))?;
+    println!(
+        "{code} {}: wrote entries {from} to {after} ({written}) to {}",
+        chain.name(),
+        out.display()
+    );
     Ok(())
 }
 

@@ -79,8 +79,16 @@ pub async fn fence_at_start(store: &Store) -> Result<()> {
 
 #[derive(Args)]
 pub struct FollowArgs {
-    /// The primary's URL (http:// or https://), e.g. https://dc1.example:8443
-    pub url: String,
+    /// The primary's URL (http:// or https://), then any other node that may
+    /// become the primary after a failover (the other centre), comma- or
+    /// space-separated: e.g. https://dc1.example:8443,https://dc2.example:8443.
+    /// Followed in that order; when the primary is lost (no answer for
+    /// --detect-secs, or fenced), the follower switches by itself to the
+    /// candidate — one of these or a peer the primary told it of — that is
+    /// the primary with the highest epoch, never to a lower epoch than its
+    /// own.
+    #[arg(value_name = "URL", required = true, num_args = 1.., value_delimiter = ',')]
+    pub urls: Vec<String>,
     /// Follow only these municipalities (a municipal site); default: all of
     /// them (another data centre).
     #[arg(long = "tenant")]
@@ -136,11 +144,21 @@ pub async fn follow(g: &Global, args: FollowArgs) -> Result<()> {
             "{TOKEN_ENV} is not set: set it to the replication token the primary's operator gave you (the same value as on the primary)"
         );
     }
-    if !(args.url.starts_with("http://") || args.url.starts_with("https://")) {
-        bail!(
-            "{} is not an http:// or https:// URL of the primary",
-            args.url
-        );
+    let urls: Vec<String> = args
+        .urls
+        .iter()
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty())
+        .collect();
+    let Some(first) = urls.first().cloned() else {
+        bail!("give the primary's URL, e.g. murakumo follow https://dc1.example:8443");
+    };
+    for u in &urls {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            bail!(
+                "{u} is not an http:// or https:// URL of a primary (give URLs like https://dc1.example:8443, separated by commas or spaces)"
+            );
+        }
     }
     if !valid_series(&args.site_series) {
         bail!(
@@ -160,7 +178,7 @@ pub async fn follow(g: &Global, args: FollowArgs) -> Result<()> {
         (!args.listen.ip().is_unspecified()).then(|| format!("{scheme}://{}", args.listen))
     });
     let status = Arc::new(FollowStatus::new(
-        args.url.clone(),
+        first.clone(),
         args.fallback,
         args.site_series.clone(),
     ));
@@ -181,7 +199,7 @@ pub async fn follow(g: &Global, args: FollowArgs) -> Result<()> {
     let follower = Follower::new(
         store.clone(),
         FollowConfig {
-            primary: args.url.clone(),
+            primaries: urls.clone(),
             token,
             name: args.name.clone(),
             advertise_url: advertise,
@@ -198,13 +216,19 @@ pub async fn follow(g: &Global, args: FollowArgs) -> Result<()> {
     } else {
         "replica"
     };
-    let url = args.url.clone();
+    let url = urls.join(", ");
+    let following = match urls.get(1..) {
+        Some(rest) if !rest.is_empty() => {
+            format!("{first} (failover candidates: {})", rest.join(", "))
+        }
+        _ => first.clone(),
+    };
     let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<()>();
     let follow_task = tokio::spawn(async move {
         let r = match follower.run(stop_rx).await {
             Ok(FollowerExit::Promoted { epoch }) => {
                 println!(
-                    "promoted: this node is now the primary (epoch {epoch}); it no longer follows {url}"
+                    "promoted: this node is now the primary (epoch {epoch}); it no longer follows any of {url}"
                 );
                 Ok(())
             }
@@ -228,10 +252,7 @@ pub async fn follow(g: &Global, args: FollowArgs) -> Result<()> {
         let _ = stop_tx.send(true);
     };
     let served = murakumo_server::serve_state(state, config, shutdown, move |addr| {
-        println!(
-            "Murakumo {what} of {} serving on {scheme}://{addr}/",
-            args.url
-        );
+        println!("Murakumo {what} of {following} serving on {scheme}://{addr}/");
         tracing::info!(%addr, "listening");
     });
     served.await?;
@@ -271,7 +292,30 @@ pub async fn promote(g: &Global) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::valid_series;
+    use super::{FollowArgs, valid_series};
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Follow {
+        #[command(flatten)]
+        args: FollowArgs,
+    }
+
+    #[test]
+    fn follow_takes_several_urls_by_comma_or_space() {
+        for argv in [
+            &["follow", "https://dc1:8443,https://dc2:8443"][..],
+            &["follow", "https://dc1:8443", "https://dc2:8443"],
+            &["follow", "https://dc1:8443,https://dc2:8443", "--fallback"],
+        ] {
+            let f = Follow::try_parse_from(argv).expect("parses");
+            assert_eq!(f.args.urls, ["https://dc1:8443", "https://dc2:8443"]);
+        }
+        assert!(
+            Follow::try_parse_from(["follow"]).is_err(),
+            "a URL is required"
+        );
+    }
 
     #[test]
     fn site_series_cannot_collide_with_the_centre() {

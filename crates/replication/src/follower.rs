@@ -13,15 +13,20 @@ use murakumo_store::{Applied, Chain, NodeRole, Operator, SigningKeyExport, Store
 use crate::ReplicationError;
 use crate::runtime::FollowStatus;
 use crate::wire::{
-    CHAIN_ACCESS, CHAIN_LEDGER, FenceRequest, OutboxEntryWire, OutboxRequest, OutboxResponse,
-    PlatformSnapshot, Position, PullMeta, PullRequest, StatusView, take_frames,
+    CHAIN_ACCESS, CHAIN_LEDGER, FenceRequest, HashesRequest, HashesResponse, OutboxEntryWire,
+    OutboxRequest, OutboxResponse, PlatformSnapshot, Position, PullMeta, PullRequest, StatusView,
+    take_frames,
 };
 
 /// How to follow.
 #[derive(Clone, Debug)]
 pub struct FollowConfig {
-    /// The primary's base URL, e.g. `https://dc1.example:8443`.
-    pub primary: String,
+    /// The primary's base URL first (e.g. `https://dc1.example:8443`),
+    /// then other nodes that may become the primary (another centre): the
+    /// follower starts with the first and, when it is lost, switches to
+    /// whichever of these — or of the peers the primary told it of — is
+    /// the primary with the highest epoch.
+    pub primaries: Vec<String>,
     pub token: String,
     /// This follower's name (for `--sync-follower` on the primary).
     pub name: String,
@@ -48,12 +53,71 @@ pub enum FollowerExit {
     Shutdown,
 }
 
+/// Entries a node holds that another does not: what following that node
+/// would lose (the fork check of an old primary or of a switch).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LostRange {
+    /// 全国地方公共団体コード.
+    pub tenant: String,
+    /// `ledger` or `access`.
+    pub chain: &'static str,
+    /// First and last sequence number held here but not there.
+    pub first: u64,
+    pub last: u64,
+    /// Recorded times of the first and the last of them.
+    pub recorded: Option<(String, String)>,
+}
+
+impl std::fmt::Display for LostRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let log = if self.chain == "access" {
+            "access log"
+        } else {
+            "ledger"
+        };
+        let n = self.last + 1 - self.first;
+        write!(
+            f,
+            "tenant {} {log} entries {} to {} ({n} {}",
+            self.tenant,
+            self.first,
+            self.last,
+            if n == 1 { "entry" } else { "entries" }
+        )?;
+        match &self.recorded {
+            Some((a, b)) if a == b => write!(f, ", recorded {a}")?,
+            Some((a, b)) => write!(f, ", recorded {a} to {b}")?,
+            None => {}
+        }
+        write!(f, ")")
+    }
+}
+
 pub struct Follower {
     store: Store,
     cfg: FollowConfig,
     status: Arc<FollowStatus>,
     client: reqwest::Client,
     platform_version: Option<String>,
+    /// The primary followed now.
+    primary: String,
+    /// The epoch it answered with last.
+    primary_epoch: Option<u64>,
+    /// Peers already recorded in `node_peers`.
+    known_peers: BTreeSet<String>,
+    /// When the candidates were last asked (at most once a second).
+    last_search: Option<Instant>,
+}
+
+/// How many sequence numbers one fork-check request asks about.
+const PROBES: u64 = 32;
+
+fn is_http_url(u: &str) -> bool {
+    u.len() <= 2_000 && (u.starts_with("http://") || u.starts_with("https://"))
+}
+
+fn same_url(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
 }
 
 impl Follower {
@@ -66,22 +130,37 @@ impl Follower {
             .connect_timeout(Duration::from_secs(3))
             .build()
             .map_err(|e| ReplicationError::Config(format!("HTTP client: {e}")))?;
+        let Some(primary) = cfg.primaries.first().cloned() else {
+            return Err(ReplicationError::Config(
+                "no primary URL given: name the primary to follow (and other nodes that may become primary)".into(),
+            ));
+        };
+        if let Some(bad) = cfg.primaries.iter().find(|u| !is_http_url(u)) {
+            return Err(ReplicationError::Config(format!(
+                "{bad} is not an http:// or https:// URL of a primary"
+            )));
+        }
+        status.set_primary_url(&primary);
         Ok(Follower {
             store,
             cfg,
             status,
             client,
             platform_version: None,
+            primary,
+            primary_epoch: None,
+            known_peers: BTreeSet::new(),
+            last_search: None,
         })
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.cfg.primary.trim_end_matches('/'))
+        format!("{}{path}", self.primary.trim_end_matches('/'))
     }
 
     fn unreachable(&self, e: impl std::fmt::Display) -> ReplicationError {
         ReplicationError::Unreachable {
-            url: self.cfg.primary.clone(),
+            url: self.primary.clone(),
             reason: e.to_string(),
         }
     }
@@ -90,7 +169,7 @@ impl Follower {
         let status = resp.status().as_u16();
         let message = resp.text().await.unwrap_or_default();
         ReplicationError::Refused {
-            url: self.cfg.primary.clone(),
+            url: self.primary.clone(),
             status,
             message,
         }
@@ -109,16 +188,32 @@ impl Follower {
             NodeRole::Replica
         };
         let state = self.store.node_state().await?;
-        if state.role == NodeRole::Primary
+        let promoted = state.role == NodeRole::Primary
             && state
                 .note
                 .as_deref()
-                .is_some_and(|n| n.starts_with("promoted"))
-        {
-            return Ok(FollowerExit::Promoted { epoch: state.epoch });
+                .is_some_and(|n| n.starts_with("promoted"));
+        if promoted {
+            // Restarted with the command it was promoted under: it stays the
+            // primary unless a newer one exists.
+            if self.find_primary(state.epoch + 1).await.is_none() {
+                return Ok(FollowerExit::Promoted { epoch: state.epoch });
+            }
         }
-        self.store.set_following(role, &self.cfg.primary).await?;
-        self.store.record_peer(&self.cfg.primary).await?;
+        if matches!(state.role, NodeRole::Primary | NodeRole::Fenced)
+            && self.holds_entries().await?
+        {
+            // 旧プライマリの再参加: follow only a primary whose chains hold
+            // all of this node's (checked before anything changes here).
+            let min_epoch = state.epoch + u64::from(promoted);
+            if !self.rejoin(min_epoch, &mut shutdown).await? {
+                return Ok(FollowerExit::Shutdown);
+            }
+        }
+        self.store.set_following(role, &self.primary).await?;
+        self.store.record_peer(&self.primary).await?;
+        self.known_peers.insert(self.primary.clone());
+        metrics::gauge!("murakumo_replication_primary", "url" => self.primary.clone()).set(1.0);
         // Reachability watchdog.
         let status = self.status.clone();
         let detect = self.cfg.detect_after;
@@ -153,17 +248,50 @@ impl Follower {
                 self.announce_epoch(state.epoch).await;
                 break Ok(FollowerExit::Promoted { epoch: state.epoch });
             }
+            // Told of a newer epoch (a promoted node's fence note) than the
+            // primary followed: look for that primary now.
+            if self.primary_epoch.is_some_and(|e| e < state.epoch) {
+                if let Err(e) = self.switch_primary("a newer epoch was announced").await {
+                    break Err(e);
+                }
+            }
             let round = tokio::select! {
                 r = self.round(state.epoch) => r,
                 _ = shutdown.changed() => continue,
             };
             match round {
                 Ok(()) => backoff = Duration::from_millis(200),
-                Err(e @ (ReplicationError::Store(_) | ReplicationError::Forked { .. })) => {
+                Err(
+                    e @ (ReplicationError::Store(_)
+                    | ReplicationError::Forked { .. }
+                    | ReplicationError::WouldLose { .. }),
+                ) => {
                     break Err(e);
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "replication round failed; retrying");
+                    tracing::warn!(primary = %self.primary, error = %e, "replication round failed; retrying");
+                    // Lost primary: it says it is not (or no longer) the
+                    // primary, or it has not answered for the detection time.
+                    let not_primary = matches!(e, ReplicationError::Refused { status: 409, .. });
+                    let silent = self
+                        .status
+                        .since_contact()
+                        .is_none_or(|d| d >= self.cfg.detect_after);
+                    if not_primary || silent {
+                        let why = if not_primary {
+                            "the primary refused: it is not the primary any more"
+                        } else {
+                            "the primary has not answered for the detection time"
+                        };
+                        match self.switch_primary(why).await {
+                            Ok(true) => {
+                                backoff = Duration::from_millis(200);
+                                continue;
+                            }
+                            Ok(false) => {}
+                            Err(e) => break Err(e),
+                        }
+                    }
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
                         _ = shutdown.changed() => {}
@@ -209,15 +337,13 @@ impl Follower {
         self.status.set_online_now();
         let mut local_epoch = self.store.node_state().await?.epoch;
         if snap.epoch > local_epoch {
-            self.store
-                .observe_epoch(snap.epoch, &self.cfg.primary)
-                .await?;
+            self.store.observe_epoch(snap.epoch, &self.primary).await?;
             local_epoch = snap.epoch;
         }
         let _ = local_epoch;
         for t in &snap.tenants {
             let code = TenantCode::parse(&t.code).map_err(|e| ReplicationError::BadData {
-                url: self.cfg.primary.clone(),
+                url: self.primary.clone(),
                 reason: format!("tenant code {}: {e}", t.code),
             })?;
             if !self.followed(&code) {
@@ -258,7 +384,7 @@ impl Follower {
                 continue;
             }
             let bad = |what: &str| ReplicationError::BadData {
-                url: self.cfg.primary.clone(),
+                url: self.primary.clone(),
                 reason: format!("signing key {}: {what} is not base64", k.key_id),
             };
             self.store
@@ -341,12 +467,12 @@ impl Follower {
                 if meta.is_none() {
                     let m: PullMeta =
                         serde_json::from_slice(&f).map_err(|e| ReplicationError::BadData {
-                            url: self.cfg.primary.clone(),
+                            url: self.primary.clone(),
                             reason: format!("pull metadata: {e}"),
                         })?;
                     if m.epoch < epoch {
                         return Err(ReplicationError::Refused {
-                            url: self.cfg.primary.clone(),
+                            url: self.primary.clone(),
                             status: 409,
                             message: format!(
                                 "it answers with epoch {} but this node knows epoch {epoch}: it is an old primary",
@@ -355,9 +481,11 @@ impl Follower {
                         });
                     }
                     if m.epoch > epoch {
-                        self.store.observe_epoch(m.epoch, &self.cfg.primary).await?;
+                        self.store.observe_epoch(m.epoch, &self.primary).await?;
                     }
                     self.check_not_forked(&m).await?;
+                    self.primary_epoch = Some(m.epoch);
+                    self.learn_peers(&m.peers).await?;
                     meta = Some(m);
                     continue;
                 }
@@ -391,6 +519,24 @@ impl Follower {
     /// primary's: it holds entries beyond the primary's head, or its last
     /// entry differs from the primary's at the same position.
     async fn check_not_forked(&self, meta: &PullMeta) -> Result<(), ReplicationError> {
+        let Err(e) = self.check_heads(meta).await else {
+            return Ok(());
+        };
+        if !matches!(e, ReplicationError::Forked { .. }) {
+            return Err(e);
+        }
+        // Name exactly what would be lost, if the primary can say.
+        match self.lost_against(&self.primary).await {
+            Ok(lost) if !lost.is_empty() => Err(ReplicationError::WouldLose {
+                primary: self.primary.clone(),
+                epoch: meta.epoch,
+                lost,
+            }),
+            _ => Err(e),
+        }
+    }
+
+    async fn check_heads(&self, meta: &PullMeta) -> Result<(), ReplicationError> {
         for h in &meta.heads {
             let Ok(code) = TenantCode::parse(&h.tenant) else {
                 continue;
@@ -433,7 +579,7 @@ impl Follower {
     /// first of them).
     async fn apply_frame(&mut self, f: &[u8]) -> Result<(u64, Option<i64>), ReplicationError> {
         let bad = |reason: String| ReplicationError::BadData {
-            url: self.cfg.primary.clone(),
+            url: self.primary.clone(),
             reason,
         };
         let (tag, bytes) = f.split_first().ok_or_else(|| bad("empty frame".into()))?;
@@ -557,6 +703,294 @@ impl Follower {
         Ok(())
     }
 
+    /// Where a new primary may be: the URLs this follower was given, the
+    /// peers it knows (told by its primaries, stored in `node_peers`) and
+    /// the primary followed now — not this node itself.
+    async fn candidates(&self) -> Result<Vec<String>, ReplicationError> {
+        let mut out: Vec<String> = Vec::new();
+        let stored = self.store.peers().await?;
+        for u in std::iter::once(&self.primary)
+            .chain(self.cfg.primaries.iter())
+            .chain(stored.iter())
+        {
+            let own = self
+                .cfg
+                .advertise_url
+                .as_deref()
+                .is_some_and(|a| same_url(a, u));
+            if is_http_url(u) && !own && !out.iter().any(|o| same_url(o, u)) {
+                out.push(u.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Asks every candidate for its status at once; returns the primary
+    /// with the highest epoch of at least `min_epoch` (the one followed now
+    /// wins a tie, then the order given). A node reporting a lower epoch is
+    /// never chosen.
+    async fn find_primary(&self, min_epoch: u64) -> Option<(String, u64)> {
+        let candidates = self.candidates().await.ok()?;
+        let mut set = tokio::task::JoinSet::new();
+        for (i, url) in candidates.into_iter().enumerate() {
+            let client = self.client.clone();
+            let token = self.cfg.token.clone();
+            set.spawn(async move {
+                let s = probe_status(&client, &url, &token).await;
+                (i, url, s)
+            });
+        }
+        let mut answers = Vec::new();
+        while let Some(r) = set.join_next().await {
+            if let Ok((i, url, Some(s))) = r {
+                tracing::debug!(%url, role = %s.role, epoch = s.epoch, "candidate answered");
+                if s.role == NodeRole::Primary.name() && s.epoch >= min_epoch {
+                    answers.push((i, url, s.epoch));
+                }
+            }
+        }
+        answers.sort_by_key(|(i, _, epoch)| (std::cmp::Reverse(*epoch), *i));
+        answers
+            .into_iter()
+            .next()
+            .map(|(_, url, epoch)| (url, epoch))
+    }
+
+    /// Looks for a new primary and, if one is found and this node's chains
+    /// are a prefix of its chains, follows it from now on. Returns whether
+    /// it switched.
+    async fn switch_primary(&mut self, why: &str) -> Result<bool, ReplicationError> {
+        if self
+            .last_search
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+        {
+            return Ok(false);
+        }
+        self.last_search = Some(Instant::now());
+        let state = self.store.node_state().await?;
+        let Some((url, epoch)) = self.find_primary(state.epoch).await else {
+            tracing::info!(primary = %self.primary, reason = why, epoch = state.epoch,
+                "no other primary at this epoch or newer among the candidates yet");
+            return Ok(false);
+        };
+        if same_url(&url, &self.primary) {
+            return Ok(false);
+        }
+        let lost = self.lost_against(&url).await?;
+        if !lost.is_empty() {
+            return Err(ReplicationError::WouldLose {
+                primary: url,
+                epoch,
+                lost,
+            });
+        }
+        self.store.switch_primary(&url, epoch).await?;
+        self.store.record_peer(&url).await?;
+        self.known_peers.insert(url.clone());
+        tracing::warn!(from = %self.primary, to = %url, epoch, reason = why,
+            "switched to a new primary (フェイルオーバー): following it from now on");
+        metrics::gauge!("murakumo_replication_primary", "url" => self.primary.clone()).set(0.0);
+        metrics::gauge!("murakumo_replication_primary", "url" => url.clone()).set(1.0);
+        metrics::counter!("murakumo_replication_primary_switches_total").increment(1);
+        self.primary = url;
+        self.status.set_primary_url(&self.primary);
+        self.primary_epoch = Some(epoch);
+        self.platform_version = None;
+        Ok(true)
+    }
+
+    /// Remembers the peers a primary told of (candidates for a failover).
+    async fn learn_peers(&mut self, peers: &[String]) -> Result<(), ReplicationError> {
+        for p in peers.iter().take(100) {
+            let own = self
+                .cfg
+                .advertise_url
+                .as_deref()
+                .is_some_and(|a| same_url(a, p));
+            if !is_http_url(p) || own || self.known_peers.contains(p) {
+                continue;
+            }
+            self.store.record_peer(p).await?;
+            tracing::info!(peer = %p, primary = %self.primary, "learnt a failover candidate from the primary");
+            self.known_peers.insert(p.clone());
+        }
+        Ok(())
+    }
+
+    /// Whether this node holds any entry of a followed tenant.
+    async fn holds_entries(&self) -> Result<bool, ReplicationError> {
+        for t in self.store.list_tenants().await? {
+            if !self.followed(&t.code) {
+                continue;
+            }
+            let ts = self.store.tenant(&t.code);
+            if ts.head(Chain::Ledger).await?.seq > 0 || ts.head(Chain::Access).await?.seq > 0 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// An old primary (or any primary holding data) that is told to follow:
+    /// waits until a candidate answers as primary at `min_epoch` or newer,
+    /// checks that every chain here is a prefix of its chains, and only then
+    /// takes its epoch (which fences this node). Returns false on shutdown.
+    async fn rejoin(
+        &mut self,
+        min_epoch: u64,
+        shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> Result<bool, ReplicationError> {
+        loop {
+            if *shutdown.borrow() {
+                return Ok(false);
+            }
+            if let Some((url, epoch)) = self.find_primary(min_epoch).await {
+                let lost = self.lost_against(&url).await?;
+                if !lost.is_empty() {
+                    return Err(ReplicationError::WouldLose {
+                        primary: url,
+                        epoch,
+                        lost,
+                    });
+                }
+                let (s, _) = self.store.observe_epoch(epoch, &url).await?;
+                tracing::warn!(primary = %url, epoch, role = s.role.name(),
+                    "this node's chains are a prefix of the primary's: it rejoins as a follower");
+                self.primary = url;
+                self.status.set_primary_url(&self.primary);
+                return Ok(true);
+            }
+            let candidates = self.candidates().await?;
+            tracing::warn!(
+                ?candidates,
+                min_epoch,
+                "this node holds entries and was a primary: waiting for a primary to check them against before following"
+            );
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Asks `url` for the hashes of entries `seqs` of one chain.
+    async fn remote_hashes(
+        &self,
+        url: &str,
+        tenant: &TenantCode,
+        chain: Chain,
+        seqs: &[u64],
+    ) -> Result<HashesResponse, ReplicationError> {
+        let unreachable = |e: String| ReplicationError::Unreachable {
+            url: url.to_string(),
+            reason: e,
+        };
+        let resp = self
+            .client
+            .post(format!(
+                "{}/api/v1/replication/hashes",
+                url.trim_end_matches('/')
+            ))
+            .bearer_auth(&self.cfg.token)
+            .timeout(Duration::from_secs(30))
+            .json(&HashesRequest {
+                tenant: tenant.to_string(),
+                chain: chain.name().to_string(),
+                seqs: seqs.to_vec(),
+            })
+            .send()
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        if !resp.status().is_success() {
+            let status = resp.status().as_u16();
+            return Err(ReplicationError::Refused {
+                url: url.to_string(),
+                status,
+                message: resp.text().await.unwrap_or_default(),
+            });
+        }
+        let out: HashesResponse = resp.json().await.map_err(|e| unreachable(e.to_string()))?;
+        if out.hashes.len() != seqs.len() {
+            return Err(ReplicationError::BadData {
+                url: url.to_string(),
+                reason: format!("asked for {} hashes, got {}", seqs.len(), out.hashes.len()),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The fork check against `url`: every run of entries this node holds
+    /// (in followed tenants) that `url` does not hold in the same place.
+    /// Empty: every chain here is a prefix of its chains.
+    pub async fn lost_against(&self, url: &str) -> Result<Vec<LostRange>, ReplicationError> {
+        let mut lost = Vec::new();
+        for t in self.store.list_tenants().await? {
+            if !self.followed(&t.code) {
+                continue;
+            }
+            let ts = self.store.tenant(&t.code);
+            for chain in [Chain::Ledger, Chain::Access] {
+                let local = ts.head(chain).await?;
+                if local.seq == 0 {
+                    continue;
+                }
+                let first = self
+                    .remote_hashes(url, &t.code, chain, &[local.seq])
+                    .await?;
+                if first.hashes.first().cloned().flatten() == Some(hex_of(&local.hash.0)) {
+                    continue;
+                }
+                // The hash chain makes "same entry at k" hold for every k up
+                // to the fork and for none after it: search for the last.
+                let mut same = 0u64;
+                let mut differs = local.seq.min(first.head.saturating_add(1));
+                while differs - same > 1 {
+                    let step = ((differs - same) / (PROBES + 1)).max(1);
+                    let probes: Vec<u64> = (1..=PROBES)
+                        .map(|i| same + i * step)
+                        .filter(|p| *p < differs)
+                        .collect();
+                    let remote = self.remote_hashes(url, &t.code, chain, &probes).await?;
+                    for (p, theirs) in probes.iter().zip(remote.hashes) {
+                        let ours = ts
+                            .read_after(chain, p - 1, 1)
+                            .await?
+                            .first()
+                            .map(|e| hex_of(&e.hash.0));
+                        if theirs.is_some() && theirs == ours {
+                            same = *p;
+                        } else {
+                            differs = *p;
+                            break;
+                        }
+                    }
+                }
+                let when = |seq: u64| {
+                    let ts = self.store.tenant(&t.code);
+                    async move {
+                        Ok::<_, ReplicationError>(
+                            ts.read_after(chain, seq - 1, 1).await?.first().map(|e| {
+                                e.recorded_at
+                                    .to_datetime()
+                                    .format("%Y-%m-%d %H:%M:%S UTC")
+                                    .to_string()
+                            }),
+                        )
+                    }
+                };
+                let recorded = when(same + 1).await?.zip(when(local.seq).await?);
+                lost.push(LostRange {
+                    tenant: t.code.to_string(),
+                    chain: chain.name(),
+                    first: same + 1,
+                    last: local.seq,
+                    recorded,
+                });
+            }
+        }
+        Ok(lost)
+    }
+
     /// After a promotion: tells the old primary (and known peers) the new
     /// epoch, in the background, until each has heard it.
     async fn announce_epoch(&self, epoch: u64) {
@@ -567,7 +1001,7 @@ impl Follower {
             .unwrap_or_default()
             .into_iter()
             .collect();
-        peers.insert(self.cfg.primary.clone());
+        peers.insert(self.primary.clone());
         let by = self
             .cfg
             .advertise_url
@@ -630,6 +1064,24 @@ pub fn spawn_fence_announcer(
     });
 }
 
+/// A node's replication status, if it answers in time.
+async fn probe_status(client: &reqwest::Client, url: &str, token: &str) -> Option<StatusView> {
+    let resp = client
+        .get(format!(
+            "{}/api/v1/replication/status",
+            url.trim_end_matches('/')
+        ))
+        .bearer_auth(token)
+        .timeout(Duration::from_secs(4))
+        .send()
+        .await
+        .ok()?;
+    if !resp.status().is_success() {
+        return None;
+    }
+    resp.json::<StatusView>().await.ok()
+}
+
 /// Asks peers for their state (at the start of a primary); returns the
 /// highest epoch a primary among them reports, with its URL.
 pub async fn highest_peer_epoch(peers: &[String], token: &str) -> Option<(u64, String)> {
@@ -659,4 +1111,42 @@ pub async fn highest_peer_epoch(peers: &[String], token: &str) -> Option<(u64, S
         }
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_range_names_tenant_chain_seqs_and_times() {
+        let one = LostRange {
+            tenant: "012289".into(),
+            chain: "ledger",
+            first: 13,
+            last: 13,
+            recorded: Some(("t1".into(), "t1".into())),
+        };
+        assert_eq!(
+            one.to_string(),
+            "tenant 012289 ledger entries 13 to 13 (1 entry, recorded t1)"
+        );
+        let many = LostRange {
+            chain: "access",
+            first: 1,
+            last: 5,
+            recorded: Some(("t1".into(), "t2".into())),
+            ..one
+        };
+        assert_eq!(
+            many.to_string(),
+            "tenant 012289 access log entries 1 to 5 (5 entries, recorded t1 to t2)"
+        );
+    }
+
+    #[test]
+    fn candidate_urls_compare_without_a_trailing_slash() {
+        assert!(same_url("https://dc2:8443/", "https://dc2:8443"));
+        assert!(!same_url("https://dc2:8443", "https://dc3:8443"));
+        assert!(is_http_url("http://x") && !is_http_url("ftp://x") && !is_http_url(""));
+    }
 }

@@ -14,15 +14,23 @@
 //! Role and epoch live in the database (`Store::node_state`), so fencing
 //! holds across restarts and for every node on one PostgreSQL.
 //!
+//! Following a new primary after a failover is here: a follower that loses
+//! its primary (unreachable for the detection time, fenced, or older than
+//! an epoch it knows) asks the candidates it knows — the URLs it was given
+//! and the peers its primary told it of — and switches to the primary with
+//! the highest epoch, never a lower one than its own, after checking that
+//! its chains are a prefix of the new primary's.
+//!
 //! Deliberately not here: HTTP serving (the `server` crate serves the
-//! primary's side of the protocol) and choosing a new primary (promotion is
-//! an operator's decision, `murakumo promote`; no consensus is attempted).
+//! primary's side of the protocol) and choosing which node to promote
+//! (promotion is an operator's decision, `murakumo promote`; no consensus
+//! is attempted).
 
 pub mod follower;
 pub mod runtime;
 pub mod wire;
 
-pub use follower::{FollowConfig, Follower, FollowerExit};
+pub use follower::{FollowConfig, Follower, FollowerExit, LostRange};
 pub use runtime::{Acks, FollowStatus, ReplicationRuntime, SyncConfig};
 
 /// Replication failures, worded for the operator.
@@ -46,6 +54,37 @@ pub enum ReplicationError {
          and make a fresh follower: murakumo follow URL --data NEW_DIR"
     )]
     Forked { tenant: String, detail: String },
+    #[error(
+        "following the primary at {primary} (epoch {epoch}) would lose entries that this node holds and it does not: {}. \
+         Nothing was changed here: this node keeps its role and every entry. Keep this data: export those entries for \
+         review ({}, with this node's --data or --database-url), then start this node from a fresh data directory or \
+         database: murakumo follow {primary} --data NEW_DIR",
+        lost_list(.lost), export_hint(.lost)
+    )]
+    WouldLose {
+        primary: String,
+        epoch: u64,
+        lost: Vec<LostRange>,
+    },
     #[error("{0}")]
     Config(String),
+}
+
+fn lost_list(lost: &[LostRange]) -> String {
+    lost.iter()
+        .map(LostRange::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn export_hint(lost: &[LostRange]) -> String {
+    lost.iter()
+        .map(|l| {
+            format!(
+                "murakumo ledger export --tenant {} --chain {} --from {} --to {} --out {}-{}-{}-{}.jsonl",
+                l.tenant, l.chain, l.first, l.last, l.tenant, l.chain, l.first, l.last
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }

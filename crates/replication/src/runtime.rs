@@ -130,7 +130,9 @@ impl Acks {
 
 /// A follower's view of its primary.
 pub struct FollowStatus {
-    pub primary_url: String,
+    /// The primary followed now (changes when the follower switches to a
+    /// new primary after a failover).
+    primary_url: Mutex<String>,
     /// A municipal-site fallback node (serves certificates when offline).
     pub fallback: bool,
     /// 発行番号 series suffix of this site, e.g. `B1` → `R8B1-0000001`.
@@ -143,12 +145,26 @@ pub struct FollowStatus {
 impl FollowStatus {
     pub fn new(primary_url: String, fallback: bool, series_suffix: String) -> FollowStatus {
         FollowStatus {
-            primary_url,
+            primary_url: Mutex::new(primary_url),
             fallback,
             series_suffix,
             online: AtomicBool::new(false),
             last_contact: Mutex::new(None),
             offline_since: Mutex::new(Some(chrono::Utc::now())),
+        }
+    }
+
+    /// The primary followed now.
+    pub fn primary_url(&self) -> String {
+        self.primary_url
+            .lock()
+            .map(|g| g.clone())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn set_primary_url(&self, url: &str) {
+        if let Ok(mut g) = self.primary_url.lock() {
+            *g = url.to_string();
         }
     }
 
@@ -160,6 +176,15 @@ impl FollowStatus {
     /// Since when the primary has been unreachable (None while online).
     pub fn offline_since(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         self.offline_since.lock().ok().and_then(|g| *g)
+    }
+
+    /// How long since the primary last answered (None: never).
+    pub fn since_contact(&self) -> Option<Duration> {
+        self.last_contact
+            .lock()
+            .ok()
+            .and_then(|g| *g)
+            .map(|t| t.elapsed())
     }
 
     pub(crate) fn contact(&self) {

@@ -93,6 +93,34 @@ pub struct PullMeta {
     /// Changes when tenants, operators, 県版 settings or signing keys
     /// change: the follower fetches `/replication/platform` again.
     pub platform_version: String,
+    /// Other nodes this primary knows (the advertised URLs of its other
+    /// followers, the primary it followed before): where a follower looks
+    /// for the new primary when this one is lost (フェイルオーバー先の候補).
+    #[serde(default)]
+    pub peers: Vec<String>,
+}
+
+/// Asks a node for the hashes of some entries of one chain (the fork
+/// check: where does a follower's chain stop being a prefix of it?).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct HashesRequest {
+    /// 全国地方公共団体コード.
+    pub tenant: String,
+    /// `ledger` or `access`.
+    pub chain: String,
+    /// Sequence numbers (1 or more, at most 256).
+    pub seqs: Vec<u64>,
+}
+
+/// The hashes asked for, in the order asked.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct HashesResponse {
+    /// Whether the node holds this tenant at all.
+    pub tenant_known: bool,
+    /// The node's head (last sequence number) of that chain.
+    pub head: u64,
+    /// BLAKE3 (hex) of each entry; null where the node has no such entry.
+    pub hashes: Vec<Option<String>>,
 }
 
 /// A platform operator with its password hash.

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use common::{Db, TestServer, tenant_a, tenant_b};
 use murakumo_core::TenantCode;
 use murakumo_ledger::EventCodec;
-use murakumo_replication::{FollowConfig, FollowStatus, Follower, ReplicationRuntime, SyncConfig};
+use murakumo_replication::{
+    FollowConfig, FollowStatus, Follower, ReplicationError, ReplicationRuntime, SyncConfig,
+};
 use murakumo_resident::CertificateIssued;
 use murakumo_store::{Chain, NodeRole, Store};
 use reqwest::StatusCode;
@@ -70,35 +72,71 @@ struct RunningFollower {
     store: Store,
     status: Arc<FollowStatus>,
     stop: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    task: Option<tokio::task::JoinHandle<()>>,
     server: Option<TestServer>,
     /// The follower's SQLite directory: it must outlive `store`, which
     /// opens new connections to it (dropping it early made later lookups
-    /// fail with "unable to open database file").
-    dir: tempfile::TempDir,
+    /// fail with "unable to open database file"). None for a store opened
+    /// elsewhere (an old primary's database).
+    dir: Option<tempfile::TempDir>,
 }
 
 impl RunningFollower {
+    /// A follower of `primary` on a fresh SQLite database; a fallback node
+    /// also serves HTTP.
     async fn start(
         primary: &TestServer,
         name: &str,
         tenants: Vec<TenantCode>,
         fallback: bool,
     ) -> RunningFollower {
+        Self::start_fresh(
+            vec![primary.base.clone()],
+            name,
+            tenants,
+            fallback,
+            fallback,
+        )
+        .await
+    }
+
+    async fn start_fresh(
+        primaries: Vec<String>,
+        name: &str,
+        tenants: Vec<TenantCode>,
+        fallback: bool,
+        serve: bool,
+    ) -> RunningFollower {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open_sqlite(dir.path()).await.expect("sqlite");
+        Self::start_on(store, Some(dir), primaries, name, tenants, fallback, serve).await
+    }
+
+    /// A follower on `store`, serving HTTP (at the URL it advertises) if
+    /// `serve`: what `murakumo follow URL,URL… --advertise` runs.
+    async fn start_on(
+        store: Store,
+        dir: Option<tempfile::TempDir>,
+        primaries: Vec<String>,
+        name: &str,
+        tenants: Vec<TenantCode>,
+        fallback: bool,
+        serve: bool,
+    ) -> RunningFollower {
+        let port = murakumo_testkit::free_port();
+        let advertise = serve.then(|| format!("http://127.0.0.1:{port}"));
         let status = Arc::new(FollowStatus::new(
-            primary.base.clone(),
+            primaries[0].clone(),
             fallback,
             "B1".into(),
         ));
         let follower = Follower::new(
             store.clone(),
             FollowConfig {
-                primary: primary.base.clone(),
+                primaries,
                 token: TOKEN.into(),
                 name: name.into(),
-                advertise_url: None,
+                advertise_url: advertise,
                 tenants,
                 fallback,
                 wait: Duration::from_millis(500),
@@ -112,7 +150,7 @@ impl RunningFollower {
         let task = tokio::spawn(async move {
             follower.run(rx).await.expect("follower runs");
         });
-        let server = if fallback {
+        let server = if serve {
             let state = murakumo_server::AppState {
                 replication: ReplicationRuntime {
                     token: Some(TOKEN.into()),
@@ -122,7 +160,7 @@ impl RunningFollower {
                 ..murakumo_server::AppState::new(store.clone(), false)
             };
             let scratch = tempfile::tempdir().expect("tempdir");
-            Some(TestServer::serve_state(state, scratch, None, None, None).await)
+            Some(TestServer::serve_state(state, scratch, None, None, Some(port)).await)
         } else {
             None
         };
@@ -130,17 +168,29 @@ impl RunningFollower {
             store,
             status,
             stop,
-            task,
+            task: Some(task),
             server,
             dir,
         }
     }
 
+    /// Where it serves HTTP.
+    fn url(&self) -> String {
+        self.server.as_ref().expect("serves").base.clone()
+    }
+
+    /// Stops following (the link is cut); it keeps serving.
+    async fn stop_following(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+
     /// Stops following (and serving); the store stays usable as long as
     /// the returned directory lives.
-    async fn stop(self) -> (Store, tempfile::TempDir) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
+    async fn stop(mut self) -> (Store, Option<tempfile::TempDir>) {
+        self.stop_following().await;
         if let Some(s) = self.server {
             s.stop().await;
         }
@@ -298,7 +348,7 @@ async fn the_token_guards_every_replication_route(db: Db) {
         .json()
         .await
         .expect("json");
-    for p in ["pull", "platform", "outbox", "status", "fence"] {
+    for p in ["pull", "platform", "outbox", "status", "fence", "hashes"] {
         assert!(
             doc["paths"][format!("/api/v1/replication/{p}")].is_object(),
             "{p}"
@@ -640,6 +690,239 @@ async fn the_fallback_issues_while_the_centre_is_away_and_replays_once(db: Db) {
     s.stop().await;
 }
 
+/// Waits until `cond` holds (polled), or fails with `what`.
+async fn eventually<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !cond().await {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Issues at `base` until it answers with a certificate (a fallback node
+/// takes over after its detection time).
+async fn issue_when_possible(client: &reqwest::Client, base: &str) -> (String, String, Vec<u8>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match issue(client, base).await {
+            Ok(c) => return c,
+            Err((StatusCode::SERVICE_UNAVAILABLE, _)) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+        assert!(Instant::now() < deadline, "{base} did not issue");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Centre 1 (primary), centre 2 and a municipal site follow it; centre 1
+/// is lost and centre 2 promoted. The site, told only of centre 1, finds
+/// centre 2 by itself (centre 1 told it of its other followers), its
+/// fallback certificate lands in centre 2's ledger once, and centre 2's
+/// changes reach it. Centre 1's database, followed to centre 2, becomes a
+/// replica at the new epoch and catches up.
+async fn a_site_follows_the_promoted_centre_and_the_old_primary_rejoins(db: Db) {
+    let s = TestServer::start_with(db, runtime(None)).await;
+    let a = tenant_a();
+    set_issuer(&s, &a).await;
+    let clerk = s.login(Some(&a), "clerk").await;
+    issue(&clerk, &s.base).await.expect("issue at centre 1");
+    let dc2 = RunningFollower::start_fresh(vec![s.base.clone()], "dc2", vec![], false, true).await;
+    let site =
+        RunningFollower::start_fresh(vec![s.base.clone()], "site", vec![a], true, true).await;
+    let dc2_url = dc2.url();
+    caught_up(&s.store, &site.store, &[a]).await;
+    eventually("the site learns of centre 2 from centre 1", || {
+        let (store, url) = (site.store.clone(), dc2_url.clone());
+        async move { store.peers().await.expect("peers").contains(&url) }
+    })
+    .await;
+    caught_up(&s.store, &dc2.store, &[a, tenant_b()]).await;
+
+    // Centre 1 is lost; the site issues in its own series meanwhile.
+    let halted = s.halt().await;
+    let site_srv = site.server.as_ref().expect("site server");
+    let site_clerk = site_srv.login(Some(&a), "clerk").await;
+    let (fallback_number, _, _) = issue_when_possible(&site_clerk, &site_srv.base).await;
+    assert!(fallback_number.contains("B1-"), "{fallback_number}");
+
+    // The operator promotes centre 2 (`murakumo promote` while it follows).
+    assert_eq!(dc2.store.promote().await.expect("promote").epoch, 2);
+
+    // The site switches to centre 2 by itself.
+    eventually("the site switches to centre 2", || {
+        let done = site.status.primary_url() == dc2_url && site.status.online();
+        async move { done }
+    })
+    .await;
+    let st = site.store.node_state().await.expect("state");
+    assert_eq!(
+        (st.role, st.epoch, st.primary_url.as_deref()),
+        (NodeRole::Fallback, 2, Some(dc2_url.as_str()))
+    );
+    let c = reqwest::Client::new();
+    let view: Value = c
+        .get(site_srv.url("/api/v1/replication/status"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(view["primary_url"], json!(dc2_url), "{view}");
+    let switches = metric(
+        &site_srv.base,
+        "murakumo_replication_primary_switches_total ",
+    )
+    .await;
+    assert!(switches.is_some_and(|n| n >= 1.0), "{switches:?}");
+    let following = metric(
+        &site_srv.base,
+        &format!("murakumo_replication_primary{{url=\"{dc2_url}\"}}"),
+    )
+    .await;
+    assert_eq!(following, Some(1.0));
+
+    // Its outbox goes to centre 2, which records the certificate once.
+    eventually("the site's outbox is replayed to centre 2", || {
+        let store = site.store.clone();
+        async move { store.tenant(&a).outbox_counts().await.expect("counts").0 == 0 }
+    })
+    .await;
+    assert_eq!(issuances(&dc2.store, &a, &fallback_number).await, 1);
+
+    // A change at centre 2 reaches the site.
+    let dc2_srv = dc2.server.as_ref().expect("centre 2 serves");
+    let dc2_clerk = dc2_srv.login(Some(&a), "clerk").await;
+    let (new_number, _, _) = issue(&dc2_clerk, &dc2_srv.base)
+        .await
+        .expect("issue at centre 2");
+    caught_up(&dc2.store, &site.store, &[a]).await;
+    assert_eq!(issuances(&site.store, &a, &new_number).await, 1);
+    assert_eq!(issuances(&site.store, &a, &fallback_number).await, 1);
+    assert_eq!(issuances(&dc2.store, &a, &fallback_number).await, 1);
+
+    // Centre 1 comes back as a follower of centre 2 and catches up.
+    let old_store = halted.open_store().await;
+    assert_eq!(
+        old_store.node_state().await.expect("state").role,
+        NodeRole::Primary
+    );
+    let old = RunningFollower::start_on(
+        old_store,
+        None,
+        vec![dc2_url.clone()],
+        "dc1",
+        vec![],
+        false,
+        false,
+    )
+    .await;
+    caught_up(&dc2.store, &old.store, &[a, tenant_b()]).await;
+    let st = old.store.node_state().await.expect("state");
+    assert_eq!(
+        (st.role, st.epoch, st.primary_url.as_deref()),
+        (NodeRole::Replica, 2, Some(dc2_url.as_str()))
+    );
+    for t in [a, tenant_b()] {
+        let ts = old.store.tenant(&t);
+        ts.verify(Chain::Ledger).await.expect("ledger verifies");
+        ts.verify(Chain::Access).await.expect("access log verifies");
+    }
+    assert_eq!(issuances(&old.store, &a, &fallback_number).await, 1);
+    assert_eq!(issuances(&old.store, &a, &new_number).await, 1);
+    old.stop().await;
+    site.stop().await;
+    dc2.stop().await;
+    drop(halted);
+}
+
+/// An old primary that acknowledged changes its replica never received
+/// (asynchronous mode) is refused when told to follow the promoted
+/// replica: the refusal names the tenant, the chain and the entries that
+/// would be lost, and says what to do; nothing changes on it.
+async fn a_forked_old_primary_is_refused_and_keeps_its_entries(db: Db) {
+    let s = TestServer::start_with(db, runtime(None)).await;
+    let a = tenant_a();
+    set_issuer(&s, &a).await;
+    let clerk = s.login(Some(&a), "clerk").await;
+    let mut dc2 =
+        RunningFollower::start_fresh(vec![s.base.clone()], "dc2", vec![], false, true).await;
+    caught_up(&s.store, &dc2.store, &[a, tenant_b()]).await;
+    // The link to centre 2 is cut; centre 1 goes on acknowledging.
+    dc2.stop_following().await;
+    let common = heads(&dc2.store, &a).await.0;
+    let (unreplicated, _, _) = issue(&clerk, &s.base).await.expect("issue at centre 1");
+    let old_heads = heads(&s.store, &a).await;
+    assert!(old_heads.0 > common);
+    let halted = s.halt().await;
+
+    // Centre 2 is promoted and takes changes of its own.
+    assert_eq!(dc2.store.promote().await.expect("promote").epoch, 2);
+    let dc2_srv = dc2.server.as_ref().expect("centre 2 serves");
+    let dc2_clerk = dc2_srv.login(Some(&a), "clerk").await;
+    issue(&dc2_clerk, &dc2_srv.base)
+        .await
+        .expect("issue at centre 2");
+
+    // Centre 1 is told to follow centre 2: refused, nothing changes.
+    let old_store = halted.open_store().await;
+    let before = old_store.node_state().await.expect("state");
+    let follower = Follower::new(
+        old_store.clone(),
+        FollowConfig {
+            primaries: vec![dc2.url()],
+            token: TOKEN.into(),
+            name: "dc1".into(),
+            advertise_url: None,
+            tenants: vec![],
+            fallback: false,
+            wait: Duration::from_millis(500),
+            detect_after: Duration::from_secs(1),
+            max_bytes: 64 * 1024,
+        },
+        Arc::new(FollowStatus::new(dc2.url(), false, "B1".into())),
+    )
+    .expect("follower");
+    let (_stop, rx) = tokio::sync::watch::channel(false);
+    let err = tokio::time::timeout(Duration::from_secs(60), follower.run(rx))
+        .await
+        .expect("it answers")
+        .expect_err("refused");
+    assert!(matches!(err, ReplicationError::WouldLose { .. }), "{err}");
+    let msg = err.to_string();
+    eprintln!("the refusal: {msg}");
+    for part in [
+        format!(
+            "tenant {a} ledger entries {} to {}",
+            common + 1,
+            old_heads.0
+        ),
+        format!(
+            "murakumo ledger export --tenant {a} --chain ledger --from {}",
+            common + 1
+        ),
+        "fresh data directory".to_string(),
+        dc2.url(),
+    ] {
+        assert!(msg.contains(&part), "{part:?} missing from: {msg}");
+    }
+    assert_eq!(old_store.node_state().await.expect("state"), before);
+    assert_eq!(heads(&old_store, &a).await, old_heads);
+    old_store
+        .tenant(&a)
+        .verify(Chain::Ledger)
+        .await
+        .expect("verifies");
+    assert_eq!(issuances(&old_store, &a, &unreplicated).await, 1);
+    dc2.stop().await;
+    drop(halted);
+}
+
 fn base64_encode(b: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(b)
@@ -658,4 +941,6 @@ on_both_backends!(
     synchronous_mode_acknowledges_only_what_the_follower_holds,
     an_old_primary_that_learns_a_newer_epoch_refuses_writes,
     the_fallback_issues_while_the_centre_is_away_and_replays_once,
+    a_site_follows_the_promoted_centre_and_the_old_primary_rejoins,
+    a_forked_old_primary_is_refused_and_keeps_its_entries,
 );

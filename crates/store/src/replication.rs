@@ -299,6 +299,37 @@ impl Store {
         .await
     }
 
+    /// 切替: a follower moves to a new primary (the old one was lost or
+    /// fenced and `url` answered as primary at `epoch`). The role stays
+    /// (replica or fallback); the epoch never goes down. Returns the new
+    /// state.
+    pub async fn switch_primary(&self, url: &str, epoch: u64) -> Result<NodeState, StoreError> {
+        let url = url.to_string();
+        let (s, _) = self
+            .write_state(|s| {
+                if !matches!(s.role, NodeRole::Replica | NodeRole::Fallback) {
+                    return None;
+                }
+                Some(NodeState {
+                    role: s.role,
+                    epoch: s.epoch.max(epoch),
+                    primary_url: Some(url.clone()),
+                    note: Some(format!(
+                        "switched to the primary {url} (epoch {epoch}) from {}",
+                        s.primary_url.as_deref().unwrap_or("none")
+                    )),
+                })
+            })
+            .await?;
+        if s.primary_url.as_deref() != Some(url.as_str()) {
+            return Err(StoreError::Conflict(format!(
+                "this node is a {} now, not a follower: it cannot switch to {url}",
+                s.role.name()
+            )));
+        }
+        Ok(s)
+    }
+
     /// Remembers a peer (a follower that pulled, a primary followed).
     pub async fn record_peer(&self, url: &str) -> Result<(), StoreError> {
         let mut tx = self
@@ -490,6 +521,35 @@ impl TenantStore<'_> {
         if let Some(r) = held {
             tx.commit().await?;
             return Ok(Replayed::AlreadyHeld(r.try_get::<i64, _>("seq")? as u64));
+        }
+        // A certificate the ledger holds already, whoever appended it: the
+        // receipts are this node's own, but after a failover the new primary
+        // holds — through replication — certificates that the old primary
+        // appended from the same outbox (its answer may never have reached
+        // the site). The 発行番号 decides.
+        if let (Chain::Ledger, Some(number)) = (chain, dedupe_key.strip_prefix("certificate:")) {
+            let issued = sqlx::query(
+                "SELECT seq FROM certificates WHERE tenant_code = $1 AND issue_number = $2",
+            )
+            .bind(self.tenant.as_str())
+            .bind(number)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(r) = issued {
+                let seq = r.try_get::<i64, _>("seq")?;
+                sqlx::query(
+                    "INSERT INTO outbox_receipts (tenant_code, dedupe_key, chain, seq, received_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(self.tenant.as_str())
+                .bind(dedupe_key)
+                .bind(chain.name())
+                .bind(seq)
+                .bind(RecordedAt::now().0)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                return Ok(Replayed::AlreadyHeld(seq as u64));
+            }
         }
         let sealed: Vec<Entry> = append_in(&mut tx, &self.tenant, chain, vec![entry]).await?;
         if chain == Chain::Ledger {

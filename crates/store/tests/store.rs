@@ -1098,6 +1098,98 @@ async fn fenced_node_refuses_appends_and_outbox_replays_once(h: &Harness) {
     ts.append(vec![resident(1, "山田")]).await.expect("append");
 }
 
+/// Failover: a site's certificate that the old primary appended (and
+/// replicated) but whose answer never reached the site is replayed to the
+/// new primary: it is found by its 発行番号 and not appended again. A
+/// follower switches primaries only as a follower, and never lowers its
+/// epoch.
+async fn a_replayed_certificate_the_old_primary_held_is_not_appended_again(h: &Harness) {
+    use murakumo_store::{NodeRole, Replayed};
+    let old_dir = tempfile::tempdir().expect("tempdir");
+    let old = Store::open_sqlite(old_dir.path()).await.expect("open");
+    let t = fukagawa();
+    old.create_tenant(&t, "深川市", "operator:test")
+        .await
+        .expect("create");
+    let key = "certificate:R8B1-0000001";
+    let Replayed::Appended(seq) = old
+        .tenant(&t)
+        .append_once(Chain::Ledger, key, issued("R8B1-0000001"))
+        .await
+        .expect("replay to the old primary")
+    else {
+        panic!("appended");
+    };
+
+    // The harness's store is the second centre: it follows, then switches
+    // to another primary, then is promoted.
+    let new = &h.store;
+    new.set_following(NodeRole::Replica, "http://dc1")
+        .await
+        .expect("follow");
+    new.ensure_tenant_shell(&old.tenant_info(&t).await.expect("info"))
+        .await
+        .expect("shell");
+    let ledger = old
+        .tenant(&t)
+        .read_after(Chain::Ledger, 0, 10_000)
+        .await
+        .expect("read");
+    for seg in cut_segments(ledger, 100, usize::MAX).expect("cut") {
+        new.tenant(&t)
+            .apply_segment(Chain::Ledger, &seg)
+            .await
+            .expect("apply");
+    }
+    let switched = new.switch_primary("http://dc3", 4).await.expect("switch");
+    assert_eq!(
+        (
+            switched.role,
+            switched.epoch,
+            switched.primary_url.as_deref()
+        ),
+        (NodeRole::Replica, 4, Some("http://dc3"))
+    );
+    assert!(
+        switched
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("http://dc1"))
+    );
+    // A lower epoch never lowers it.
+    assert_eq!(
+        new.switch_primary("http://dc4", 2)
+            .await
+            .expect("switch")
+            .epoch,
+        4
+    );
+    assert_eq!(new.promote().await.expect("promote").epoch, 5);
+    // A primary does not switch.
+    assert!(new.switch_primary("http://dc1", 9).await.is_err());
+    assert_eq!(new.node_state().await.expect("state").epoch, 5);
+
+    let head = new.tenant(&t).head(Chain::Ledger).await.expect("head");
+    let again = new
+        .tenant(&t)
+        .append_once(Chain::Ledger, key, issued("R8B1-0000001"))
+        .await
+        .expect("replay to the new primary");
+    assert_eq!(again, Replayed::AlreadyHeld(seq));
+    assert_eq!(
+        new.tenant(&t).head(Chain::Ledger).await.expect("head"),
+        head
+    );
+    // A new number is appended as usual.
+    assert!(matches!(
+        new.tenant(&t)
+            .append_once(Chain::Ledger, "certificate:R8B1-0000002", issued("R8B1-0000002"))
+            .await
+            .expect("replay"),
+        Replayed::Appended(s) if s == head.seq + 1
+    ));
+}
+
 /// Counters on two nodes issue at once in two tenants: every 発行番号 is
 /// taken once, numbers run 1..=n per tenant with no gap, and every
 /// acknowledged issuance is in the ledger (projected) and the access log.
@@ -1264,6 +1356,7 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    a_replayed_certificate_the_old_primary_held_is_not_appended_again,
     append_chain_and_read_back,
     tenant_codes_and_duplicates,
     altered_and_dropped_entries_are_found,

@@ -58,7 +58,7 @@ pub(crate) async fn issue_slot(state: &AppState) -> ApiResult<IssueSlot> {
         }),
         (NodeRole::Fallback, Some(f)) => Err(unavailable(format!(
             "データセンターに接続できているため、証明書はデータセンター（{}）で交付してください。この拠点端末での交付は回線断のときだけです",
-            f.primary_url
+            f.primary_url()
         ))),
         (role, _) => Err(unavailable(format!(
             "このサーバー（{}）では証明書を交付できません。プライマリのデータセンターで交付してください",

@@ -20,9 +20,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use murakumo_core::TenantCode;
 use murakumo_ledger::{NewEntry, Segment};
 use murakumo_replication::wire::{
-    CHAIN_ACCESS, CHAIN_LEDGER, FenceRequest, HeadInfo, OperatorWire, OutboxRequest,
-    OutboxResponse, OutboxResult, PlatformSnapshot, PullMeta, PullRequest, SEGMENTS_CONTENT_TYPE,
-    SigningKeyWire, StatusView, TenantWire, put_frame,
+    CHAIN_ACCESS, CHAIN_LEDGER, FenceRequest, HashesRequest, HashesResponse, HeadInfo,
+    OperatorWire, OutboxRequest, OutboxResponse, OutboxResult, PlatformSnapshot, PullMeta,
+    PullRequest, SEGMENTS_CONTENT_TYPE, SigningKeyWire, StatusView, TenantWire, put_frame,
 };
 use murakumo_store::{Chain, NodeRole, Replayed, Store};
 use utoipa_axum::router::OpenApiRouter;
@@ -39,6 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(outbox))
         .routes(routes!(status))
         .routes(routes!(fence))
+        .routes(routes!(hashes))
 }
 
 fn not_primary(role: NodeRole, epoch: u64) -> ApiError {
@@ -103,11 +104,18 @@ pub async fn pull(
     loop {
         let (frames, heads, sent_any) = collect(store, &tenants, &positions, budget).await?;
         if sent_any || tokio::time::Instant::now() >= deadline {
+            let peers = store
+                .peers()
+                .await?
+                .into_iter()
+                .filter(|p| Some(p.as_str()) != req.url.as_deref())
+                .collect();
             let meta = PullMeta {
                 epoch: node.epoch,
                 now: murakumo_ledger::RecordedAt::now().0,
                 heads,
                 platform_version: platform_snapshot(store).await?.version,
+                peers,
             };
             let mut body = Vec::new();
             put_frame(
@@ -389,6 +397,62 @@ pub async fn status(
         epoch: s.epoch,
         primary_url: s.primary_url,
         note: s.note,
+    }))
+}
+
+/// Most sequence numbers one hashes request may ask for.
+const MAX_HASHES: usize = 256;
+
+/// The hashes of some entries of one chain, with its head: a follower (or
+/// an old primary rejoining) finds where its chains stop being a prefix of
+/// this node's before it follows it. Reads only; acknowledges nothing.
+#[utoipa::path(post, path = "/api/v1/replication/hashes", tag = "replication",
+    request_body = HashesRequest, security(("bearer" = [])),
+    responses((status = 200, body = HashesResponse), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody)))]
+pub async fn hashes(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(req): Json<HashesRequest>,
+) -> ApiResult<Json<HashesResponse>> {
+    super::backup_target::check_replication_token(&headers, state.replication.token.as_deref())?;
+    let tenant = TenantCode::parse(&req.tenant)
+        .map_err(|e| ApiError::invalid("tenant", format!("{}: {e}", req.tenant)))?;
+    let chain = match req.chain.as_str() {
+        "ledger" => Chain::Ledger,
+        "access" => Chain::Access,
+        _ => return Err(ApiError::invalid("chain", "use ledger or access")),
+    };
+    if req.seqs.is_empty() || req.seqs.len() > MAX_HASHES {
+        return Err(ApiError::invalid(
+            "seqs",
+            format!("give 1 to {MAX_HASHES} sequence numbers"),
+        ));
+    }
+    let ts = state.store.tenant(&tenant);
+    if !ts.exists().await? {
+        return Ok(Json(HashesResponse {
+            tenant_known: false,
+            head: 0,
+            hashes: vec![None; req.seqs.len()],
+        }));
+    }
+    let head = ts.head(chain).await?.seq;
+    let mut out = Vec::with_capacity(req.seqs.len());
+    for &seq in &req.seqs {
+        out.push(if seq == 0 || seq > head {
+            None
+        } else {
+            ts.read_after(chain, seq - 1, 1)
+                .await?
+                .first()
+                .map(|e| hex::encode(e.hash.0))
+        });
+    }
+    Ok(Json(HashesResponse {
+        tenant_known: true,
+        head,
+        hashes: out,
     }))
 }
 

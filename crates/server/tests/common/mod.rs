@@ -290,6 +290,15 @@ pub struct Halted {
 }
 
 impl Halted {
+    /// Opens the database again, without serving it (e.g. to run
+    /// `murakumo follow` on an old primary's database).
+    pub async fn open_store(&self) -> Store {
+        match &self.postgres_url {
+            Some(url) => Store::open_postgres(url).await.expect("postgres"),
+            None => Store::open_sqlite(self.dir.path()).await.expect("sqlite"),
+        }
+    }
+
     /// Opens the database again and serves on the same port.
     pub async fn resume(self) -> TestServer {
         let store = match &self.postgres_url {
