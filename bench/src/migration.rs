@@ -152,8 +152,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
     let manifest = write_dir(
         &generated,
         &code,
-        &g.gaiji,
-        &g.events,
+        g.contents(),
         WriteOptions {
             encoding: Encoding::Cp932,
             form: Form::Fixed,

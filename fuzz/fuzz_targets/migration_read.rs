@@ -1,11 +1,12 @@
 //! A whole data set through `murakumo_migration::read`: the input is split
-//! into the 01-02 異動履歴, 01-01 住民基本台帳 and gaiji.csv files (at
-//! `\n@@\n`), written to a temporary directory in the form and encoding the
-//! first byte picks, and read.
+//! into the 01-02 異動履歴, 01-01 住民基本台帳, gaiji.csv, 02-01 印鑑登録 and
+//! one 印影 (`02-01_inkan/S-0000001.png`) files (at `\n@@\n`), written to a
+//! temporary directory in the form and encoding the first byte picks, and
+//! read.
 //!
 //! Properties: never panic; every problem names a file; a data set that is
 //! accepted is written back (in the same form and encoding) and read again
-//! to the same events and 外字 table.
+//! to the same events, seals and 外字 table.
 #![no_main]
 
 use std::path::PathBuf;
@@ -43,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
         parts.drain(..at + 4);
     }
     files.push(parts);
-    files.resize(3, Vec::new());
+    files.resize(5, Vec::new());
     let d = dir();
     let _ = std::fs::remove_dir_all(d);
     std::fs::create_dir_all(d).expect("dir");
@@ -52,6 +53,13 @@ fuzz_target!(|data: &[u8]| {
     std::fs::write(d.join(format!("01-01_juminkihon.{ext}")), &files[1]).expect("write");
     if !files[2].is_empty() {
         std::fs::write(d.join("gaiji.csv"), &files[2]).expect("write");
+    }
+    if !files[3].is_empty() {
+        std::fs::write(d.join(format!("02-01_inkan.{ext}")), &files[3]).expect("write");
+    }
+    if !files[4].is_empty() {
+        std::fs::create_dir_all(d.join("02-01_inkan")).expect("dir");
+        std::fs::write(d.join("02-01_inkan/S-0000001.png"), &files[4]).expect("write");
     }
     let municipality = TenantCode::parse("362018").expect("code");
     let opts = ReadOptions {
@@ -63,11 +71,12 @@ fuzz_target!(|data: &[u8]| {
     match read(&inputs, &opts, &mut |_| {}) {
         Ok(ds) => {
             let out = d.join("out");
-            write_dir(&out, &municipality, &ds.gaiji, &ds.events, WriteOptions { encoding, form })
+            write_dir(&out, &municipality, ds.contents(), WriteOptions { encoding, form })
                 .expect("an accepted data set writes back");
             let again = read(&Inputs::find(&[out]).expect("inputs"), &opts, &mut |_| {})
                 .expect("what was written reads back");
             assert_eq!(again.events, ds.events);
+            assert_eq!(again.seals, ds.seals);
             assert_eq!(again.gaiji, ds.gaiji);
             assert_eq!(again.digest, ds.digest);
         }

@@ -9,10 +9,11 @@ use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
 use murakumo_ledger::{EventCodec, NewEntry};
 use murakumo_migration::{
-    Dated, Encoding, Form, GaijiTable, Inputs, MigrationEvent, ReadError, ReadOptions,
-    WriteOptions, synth,
+    Contents, Dated, DatedSeal, Encoding, Form, GaijiTable, Inputs, MigrationEvent, ReadError,
+    ReadOptions, WriteOptions, synth,
 };
 use murakumo_resident::ResidentEvent;
+use murakumo_seal::{OfficialSealSet, SealEvent};
 use murakumo_store::Chain;
 use murakumo_tenancy::{AccessAction, AccessRecord};
 
@@ -143,9 +144,9 @@ pub fn generate(args: GenArgs) -> Result<()> {
         encoding: args.encoding.into(),
         form: args.form.into(),
     };
-    let manifest = murakumo_migration::write_dir(&args.out, &code, &g.gaiji, &g.events, opts)?;
+    let manifest = murakumo_migration::write_dir(&args.out, &code, g.contents(), opts)?;
     println!(
-        "{} {} ({}): {} 異動 of {} residents in {} ({} {}), {:.1} s",
+        "{} {} ({}): {} 異動 of {} residents, {} 印鑑登録 events, in {} ({} {}), {:.1} s",
         code,
         g.place.full_name(),
         if g.place.real_towns {
@@ -159,18 +160,39 @@ pub fn generate(args: GenArgs) -> Result<()> {
             .iter()
             .find(|f| f.layout == "01-01")
             .map_or(0, |f| f.records),
+        g.seals.len(),
         args.out.display(),
         opts.encoding.name(),
         opts.form.extension(),
         t.elapsed().as_secs_f64()
     );
+    print_files(&manifest);
+    Ok(())
+}
+
+/// The data files and a count of the images (one line each would be
+/// thousands of lines).
+fn print_files(manifest: &murakumo_migration::Manifest) {
+    let mut images = (0u64, 0u64);
     for f in &manifest.files {
+        if f.layout == murakumo_migration::seal::IMAGE_LAYOUT {
+            images.0 += 1;
+            images.1 += f.bytes;
+            continue;
+        }
         println!(
             "  {:<24} {:>9} records {:>12} bytes",
             f.name, f.records, f.bytes
         );
     }
-    Ok(())
+    if images.0 > 0 {
+        println!(
+            "  {:<24} {:>9} images  {:>12} bytes",
+            format!("{}/", murakumo_migration::seal::IMAGE_DIR),
+            images.0,
+            images.1
+        );
+    }
 }
 
 fn entry(event: &impl EventCodec, effective: NaiveDate) -> NewEntry {
@@ -245,10 +267,17 @@ pub async fn import(g: &Global, args: ImportArgs) -> Result<()> {
     };
     let read_secs = t.elapsed().as_secs_f64();
     println!(
-        "valid: {} residents, {} 異動, {} 外字 in the table (read in {:.1} s)",
+        "valid: {} residents, {} 異動, {} 印鑑登録 events{}, {} 外字 in the table (format {}, read in {:.1} s)",
         ds.residents,
         ds.events.len(),
+        ds.seals.len(),
+        if ds.official_seal.is_some() {
+            ", 公印"
+        } else {
+            ""
+        },
         ds.gaiji.entries().len(),
+        ds.version,
         read_secs
     );
     if args.dry_run {
@@ -274,12 +303,28 @@ pub async fn import(g: &Global, args: ImportArgs) -> Result<()> {
             "{code} already has residents: an import goes into a municipality whose register is still empty (nothing was imported)"
         );
     }
-    let mut entries: Vec<NewEntry> = Vec::with_capacity(ds.events.len() + 2);
+    let mut ds = ds;
+    let mut entries: Vec<NewEntry> = Vec::with_capacity(ds.events.len() + ds.seals.len() + 3);
     for d in &ds.events {
         entries.push(entry(&d.event, d.effective));
     }
     let residents = ds.residents;
     let events = ds.events.len() as u64;
+    let seals = ds.seals.len() as u64;
+    // The seal events after the residents' (they were checked against the
+    // register as of each 登録日); the images move into the entries.
+    for d in std::mem::take(&mut ds.seals) {
+        entries.push(entry(&d.event, d.effective));
+    }
+    if let Some(png) = ds.official_seal.take() {
+        entries.push(entry(
+            &OfficialSealSet {
+                png,
+                reason: murakumo_migration::seal::IMPORTED_OFFICIAL_SEAL_REASON.into(),
+            },
+            today,
+        ));
+    }
     entries.push(entry(
         &MigrationEvent::GaijiTableSet {
             entries: ds.gaiji.entries().to_vec(),
@@ -289,7 +334,7 @@ pub async fn import(g: &Global, args: ImportArgs) -> Result<()> {
     entries.push(entry(
         &MigrationEvent::Imported {
             digest: ds.digest.clone(),
-            format_version: murakumo_migration::manifest::VERSION.into(),
+            format_version: ds.version.clone(),
             residents,
             events,
         },
@@ -306,7 +351,7 @@ pub async fn import(g: &Global, args: ImportArgs) -> Result<()> {
     let head = ts.import(entries).await?;
     spinner.finish_and_clear();
     println!(
-        "imported into {code}: {residents} residents, {events} 異動 (ledger now at entry {}); {:.1} s in all, {:.0} records/s",
+        "imported into {code}: {residents} residents, {events} 異動, {seals} 印鑑登録 events (ledger now at entry {}); {:.1} s in all, {:.0} records/s",
         head.seq,
         t.elapsed().as_secs_f64(),
         events as f64 / t.elapsed().as_secs_f64().max(0.001)
@@ -315,12 +360,34 @@ pub async fn import(g: &Global, args: ImportArgs) -> Result<()> {
     Ok(())
 }
 
-/// The tenant's resident events in ledger order and its latest 外字 table.
-pub async fn ledger_events(
-    ts: &murakumo_store::TenantStore<'_>,
-) -> Result<(Vec<Dated>, GaijiTable)> {
-    let mut events = Vec::new();
-    let mut gaiji = GaijiTable::default();
+/// What an export writes, as the tenant's ledger holds it.
+#[derive(Default)]
+pub struct LedgerContents {
+    /// Resident events, in ledger order.
+    pub events: Vec<Dated>,
+    /// Seal events, in ledger order.
+    pub seals: Vec<DatedSeal>,
+    /// The latest 公印.
+    pub official_seal: Option<Vec<u8>>,
+    /// The latest 外字 table.
+    pub gaiji: GaijiTable,
+}
+
+impl LedgerContents {
+    pub fn contents(&self) -> Contents<'_> {
+        Contents {
+            gaiji: &self.gaiji,
+            events: &self.events,
+            seals: &self.seals,
+            official_seal: self.official_seal.as_deref(),
+        }
+    }
+}
+
+/// The tenant's resident and seal events in ledger order, its 公印 and its
+/// latest 外字 table.
+pub async fn ledger_events(ts: &murakumo_store::TenantStore<'_>) -> Result<LedgerContents> {
+    let mut out = LedgerContents::default();
     let mut after = 0;
     loop {
         let page = ts.read_after(Chain::Ledger, after, 20_000).await?;
@@ -328,19 +395,28 @@ pub async fn ledger_events(
         after = last.seq;
         for e in page {
             if let Some(ev) = ResidentEvent::decode(&e.kind, e.version, &e.payload)? {
-                events.push(Dated {
+                out.events.push(Dated {
                     effective: e.effective_date,
                     event: ev,
                 });
+            } else if let Some(ev) = SealEvent::decode(&e.kind, e.version, &e.payload)? {
+                out.seals.push(DatedSeal {
+                    effective: e.effective_date,
+                    event: ev,
+                });
+            } else if let Some(OfficialSealSet { png, .. }) =
+                OfficialSealSet::decode(&e.kind, e.version, &e.payload)?
+            {
+                out.official_seal = Some(png);
             } else if let Some(MigrationEvent::GaijiTableSet { entries }) =
                 MigrationEvent::decode(&e.kind, e.version, &e.payload)?
             {
-                gaiji = GaijiTable::new(entries)
+                out.gaiji = GaijiTable::new(entries)
                     .with_context(|| format!("the 外字 table in ledger entry {}", e.seq))?;
             }
         }
     }
-    Ok((events, gaiji))
+    Ok(out)
 }
 
 pub async fn export(g: &Global, args: ExportArgs) -> Result<()> {
@@ -350,12 +426,13 @@ pub async fn export(g: &Global, args: ExportArgs) -> Result<()> {
     store.tenant_info(&code).await?;
     let ts = store.tenant(&code);
     let t = Instant::now();
-    let (events, gaiji) = ledger_events(&ts).await?;
+    let ledger = ledger_events(&ts).await?;
     let opts = WriteOptions {
         encoding: args.encoding.into(),
         form: args.form.into(),
     };
-    let manifest = murakumo_migration::write_dir(&args.out, &code, &gaiji, &events, opts)?;
+    let manifest = murakumo_migration::write_dir(&args.out, &code, ledger.contents(), opts)?;
+    drop(ledger);
     // An export discloses every resident: it goes in the access log.
     ts.log_access(
         &cli_actor(),
@@ -366,6 +443,7 @@ pub async fn export(g: &Global, args: ExportArgs) -> Result<()> {
             detail: manifest
                 .files
                 .iter()
+                .filter(|f| f.layout != murakumo_migration::seal::IMAGE_LAYOUT)
                 .map(|f| f.name.clone())
                 .collect::<Vec<_>>()
                 .join(","),
@@ -380,11 +458,6 @@ pub async fn export(g: &Global, args: ExportArgs) -> Result<()> {
         opts.form.extension(),
         t.elapsed().as_secs_f64()
     );
-    for f in &manifest.files {
-        println!(
-            "  {:<24} {:>9} records {:>12} bytes",
-            f.name, f.records, f.bytes
-        );
-    }
+    print_files(&manifest);
     Ok(())
 }

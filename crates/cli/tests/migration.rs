@@ -1,6 +1,7 @@
 //! `murakumo gen`, `import` and `export` through the real binary, on SQLite
-//! and PostgreSQL: round trips byte for byte, re-imports, rejected data,
-//! unmapped 外字, and kill -9 during an import.
+//! and PostgreSQL: round trips byte for byte (02-01 印鑑登録, its 印影 and the
+//! 公印 included), re-imports, rejected data, unmapped 外字, a format 1.0
+//! data set, and kill -9 during an import.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -98,19 +99,38 @@ fn generate(out: &Path, population: &str, extra: &[&str]) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+/// Every file under `dir` (the 印影 in `02-01_inkan/` too), by relative path.
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .expect("dir")
-        .flatten()
-        .map(|e| {
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).expect("read"),
-            )
-        })
-        .collect();
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for e in std::fs::read_dir(dir).expect("dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let name = p.strip_prefix(root).expect("under root");
+                out.push((name.display().to_string(), std::fs::read(&p).expect("read")));
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(dir, dir, &mut v);
     v.sort();
     v
+}
+
+/// Records of the fixed-length or CSV 02-01 file in `dir` (CSV: without
+/// the header row).
+fn seal_records(dir: &Path) -> usize {
+    let (path, header) = if dir.join("02-01_inkan.dat").exists() {
+        (dir.join("02-01_inkan.dat"), 0)
+    } else {
+        (dir.join("02-01_inkan.csv"), 1)
+    };
+    let data = std::fs::read(path).expect("02-01");
+    data.split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count()
+        - header
 }
 
 fn s(p: &Path) -> String {
@@ -141,9 +161,22 @@ fn round_trip(a: Instance, b: Instance, encoding: &str, form: &str) {
         assert!(text.chars().any(|c| ('\u{E000}'..='\u{E007}').contains(&c)));
         assert!(text.contains("邊\u{E0108}"));
     }
+    // 印鑑登録 with history, their 印影 and the 公印 are in the data set.
+    let seals = seal_records(&generated);
+    assert!(seals > 50, "{seals} 02-01 records");
+    let images = files(&generated)
+        .iter()
+        .filter(|(n, _)| n.starts_with("02-01_inkan/") && n.ends_with(".png"))
+        .count();
+    assert!(
+        images > 50 && images < seals,
+        "{images} images, {seals} records"
+    );
+    assert!(generated.join("koin.png").is_file());
     let a = a.with_tokushima();
     let out = a.ok(&["import", "--tenant", TOKUSHIMA, &s(&generated)]);
     assert!(out.contains("imported into 362018"), "{out}");
+    assert!(out.contains(&format!("{seals} 印鑑登録 events")), "{out}");
     let entries = a.ledger_entries();
     // Importing the same files again changes nothing.
     let again = a.ok(&["import", "--tenant", TOKUSHIMA, &s(&generated)]);
@@ -236,6 +269,110 @@ fn bad_data_and_unmapped_gaiji_are_reported_and_import_nothing() {
         assert!(err.contains("nothing was imported"), "{err}");
     }
     assert_eq!(i.ledger_entries(), before, "nothing recorded");
+}
+
+/// Byte offset of an item in a fixed-length 02-01 record.
+fn seal_offset(key: &str) -> usize {
+    // 市町村コード 5, 処理連番 10, 印鑑登録番号 20, 住民票コード 11, 処理区分 2,
+    // 登録日 8, 印鑑登録証番号 20, …
+    match key {
+        "Number" => 15,
+        "Event" => 46,
+        "CardNumber" => 56,
+        _ => panic!("{key}"),
+    }
+}
+
+#[test]
+fn a_bad_seal_record_is_reported_precisely_and_imports_nothing() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("gen");
+    generate(&dir, "400", &[]);
+    std::fs::remove_file(dir.join("manifest.json")).expect("rm");
+    // Line 1 is the first registration; its 印鑑登録証番号 becomes "C/1",
+    // which a card number cannot be.
+    let path = dir.join("02-01_inkan.dat");
+    let data = std::fs::read(&path).expect("read");
+    let first = &data[..data.iter().position(|b| *b == b'\n').expect("a line")];
+    assert_eq!(
+        &first[seal_offset("Event")..seal_offset("Event") + 2],
+        b"01"
+    );
+    assert_eq!(
+        &first[seal_offset("Number")..seal_offset("Number") + 9],
+        b"S-0000001"
+    );
+    patch(&path, 1, seal_offset("CardNumber"), b"C/1      ");
+    let i = Instance::sqlite().with_tokushima();
+    let before = i.ledger_entries();
+    for dry in [true, false] {
+        let mut args = vec!["import", "--tenant", TOKUSHIMA];
+        if dry {
+            args.push("--dry-run");
+        }
+        let d = s(&dir);
+        args.push(&d);
+        let out = i.run(&args);
+        assert!(!out.status.success(), "a bad seal record was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(
+                "02-01_inkan.dat:1: 印鑑登録証番号 \"C/1\": 印鑑登録証番号は英数字と - の20文字以内です"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("nothing was imported"), "{err}");
+    }
+    assert_eq!(i.ledger_entries(), before, "nothing recorded");
+}
+
+#[test]
+fn a_format_1_0_data_set_without_seals_still_imports() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (dir, ex) = (tmp.path().join("gen"), tmp.path().join("ex"));
+    generate(&dir, "300", &["--encoding", "utf-8"]);
+    // What a 1.0 export held: no 02-01, no 印影, no 公印, manifest 1.0.
+    std::fs::remove_file(dir.join("02-01_inkan.dat")).expect("rm");
+    std::fs::remove_dir_all(dir.join("02-01_inkan")).expect("rm");
+    std::fs::remove_file(dir.join("koin.png")).expect("rm");
+    let path = dir.join("manifest.json");
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+    m["version"] = "1.0".into();
+    if let Some(files) = m["files"].as_array_mut() {
+        files.retain(|f| {
+            let name = f["name"].as_str().unwrap_or("");
+            !name.starts_with("02-01") && name != "koin.png"
+        });
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&m).expect("json")).expect("write");
+    let i = Instance::sqlite().with_tokushima();
+    let out = i.ok(&["import", "--tenant", TOKUSHIMA, &s(&dir)]);
+    assert!(out.contains("0 印鑑登録 events"), "{out}");
+    let again = i.ok(&["import", "--tenant", TOKUSHIMA, &s(&dir)]);
+    assert!(again.contains("nothing changed"), "{again}");
+    i.ok(&[
+        "export",
+        "--tenant",
+        TOKUSHIMA,
+        "--out",
+        &s(&ex),
+        "--encoding",
+        "utf-8",
+    ]);
+    // The same register comes out, now as 1.1 with an empty 02-01.
+    for name in ["01-01_juminkihon.dat", "01-02_idorireki.dat", "gaiji.csv"] {
+        assert_eq!(
+            std::fs::read(dir.join(name)).expect("read"),
+            std::fs::read(ex.join(name)).expect("read"),
+            "{name}"
+        );
+    }
+    assert_eq!(seal_records(&ex), 0);
+    assert!(!ex.join("koin.png").exists());
+    assert!(!ex.join("02-01_inkan").exists());
+    let manifest = std::fs::read_to_string(ex.join("manifest.json")).expect("manifest");
+    assert!(manifest.contains("\"version\": \"1.1\""), "{manifest}");
 }
 
 #[test]

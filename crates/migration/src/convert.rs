@@ -158,7 +158,8 @@ fn put_person(row: &mut [String], c: &PersonCols, p: &Person) {
 }
 
 /// A field that could not be read, by position.
-pub(crate) type FieldFault = (usize, String);
+/// The item (its index in the layout) at fault, and why.
+pub type FieldFault = (usize, String);
 
 fn get_person(row: &[String], c: &PersonCols) -> Result<Person, FieldFault> {
     let opt = |i: usize| (!row[i].is_empty()).then(|| row[i].clone());

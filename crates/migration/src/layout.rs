@@ -1,6 +1,7 @@
 //! The record layouts (データレイアウト仕様) and code tables of format
-//! version 1. `docs/migration-format.md` prints these tables; a test keeps
-//! the two the same.
+//! version 1 (1.0: 01-01, 01-02; 1.1 adds 02-01 印鑑登録).
+//! `docs/migration-format.md` prints these tables; a test keeps the two the
+//! same.
 
 /// Data type of a field, as in the 中間標準レイアウト仕様.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,8 +170,20 @@ pub static CORRECTABLE: CodeTable = CodeTable {
     ],
 };
 
+/// 印鑑登録処理区分: what a 02-01 record records. 11–13 are the 廃止事由
+/// (why a registration ended).
+pub static SEAL_EVENT: CodeTable = CodeTable {
+    name: "印鑑登録処理区分",
+    values: &[
+        ("01", "登録"),
+        ("11", "廃止 (登録者の申請による)"),
+        ("12", "亡失 (印鑑登録証の亡失による廃止)"),
+        ("13", "職権抹消 (転出・死亡などによる)"),
+    ],
+};
+
 /// Every code table, in the order the spec lists them.
-pub static CODE_TABLES: [&CodeTable; 7] = [
+pub static CODE_TABLES: [&CodeTable; 8] = [
     &MUNICIPALITY,
     &RESIDENT_KIND,
     &STATUS,
@@ -178,6 +191,7 @@ pub static CODE_TABLES: [&CodeTable; 7] = [
     &ERA,
     &EVENT,
     &CORRECTABLE,
+    &SEAL_EVENT,
 ];
 
 macro_rules! layout {
@@ -186,7 +200,7 @@ macro_rules! layout {
         pub mod $module {
             use super::*;
             /// Field positions.
-            #[derive(Clone, Copy, Debug)]
+            #[derive(Clone, Copy, Debug, PartialEq, Eq)]
             pub enum F { $($key),* }
             pub static LAYOUT: Layout = Layout {
                 id: $id,
@@ -407,8 +421,72 @@ layout!(
     ]
 );
 
-/// The layouts of format version 1, in file order.
-pub static LAYOUTS: [&Layout; 2] = [&base::LAYOUT, &history::LAYOUT];
+layout!(
+    seal,
+    "02-01",
+    "印鑑登録",
+    "02-01_inkan",
+    "印鑑登録の処理 (登録と、廃止・亡失・職権抹消) 1件1レコード、記録された順。取り込みは 01-02 異動履歴の後にこの順で台帳へ記録する。登録は登録日における住民記録 (01-02 を登録日まで適用したもの) に照らして検査する: 現に住民で15歳以上、1人1登録、印鑑登録証番号は有効な登録の間で重複しない。廃止するのは有効な登録だけ。印影は PNG ファイル `02-01_inkan/<印鑑登録番号>.png` に置き、登録のレコードがその名前と BLAKE3 を持つ。各レコードは処理区分ごとに下表の「使う項目」だけを持ち、ほかは空白 (数字項目は 0)。",
+    [
+        Municipality = ("市町村コード", X, 5, true, Some(&MUNICIPALITY), ""),
+        Serial = ("処理連番", Nine, 10, true, None, "ファイル内の通番 (1から)"),
+        Number = (
+            "印鑑登録番号",
+            X,
+            20,
+            true,
+            None,
+            "団体内で一意。英大文字・数字・ハイフン (先頭は英数字)。Murakumo が採番する番号は S-nnnnnnn"
+        ),
+        ResidentCode = (
+            "住民票コード",
+            X,
+            11,
+            true,
+            None,
+            "登録者。01-02 異動履歴にある者"
+        ),
+        Event = ("処理区分", X, 2, true, Some(&SEAL_EVENT), ""),
+        RegisteredDate = ("登録日", Nine, 8, false, None, "01: 登録の効力が生じた日"),
+        CardNumber = ("印鑑登録証番号", X, 20, false, None, "01: 英数字とハイフン"),
+        Image = (
+            "印影ファイル",
+            X,
+            40,
+            false,
+            None,
+            "01: `02-01_inkan/<印鑑登録番号>.png` (データセットからの相対パス)"
+        ),
+        ImageHash = (
+            "印影BLAKE3",
+            X,
+            64,
+            false,
+            None,
+            "01: 印影ファイルの BLAKE3 (16進小文字64桁)"
+        ),
+        CancelledDate = (
+            "廃止日",
+            Nine,
+            8,
+            false,
+            None,
+            "11–13: 登録が効力を失った日"
+        ),
+        NotifiedDate = (
+            "届出日",
+            Nine,
+            8,
+            true,
+            None,
+            "01: 登録申請日; 11, 12: 廃止・亡失の届出日; 13: 職権抹消の処理日"
+        ),
+        Note = ("職権抹消事由", N, 80, false, None, "13 (空白可)"),
+    ]
+);
+
+/// The layouts of the current format version, in file order.
+pub static LAYOUTS: [&Layout; 3] = [&base::LAYOUT, &history::LAYOUT, &seal::LAYOUT];
 
 /// The layout tables and code tables as Markdown (the body of
 /// `docs/migration-format.md` between its markers).
@@ -471,6 +549,8 @@ mod tests {
             history::LAYOUT.fields[history::F::Note as usize].key,
             "Note"
         );
+        assert_eq!(seal::LAYOUT.fields[seal::F::Note as usize].key, "Note");
+        assert_eq!(seal::LAYOUT.record_bytes(), 276);
         for l in LAYOUTS {
             let mut keys: Vec<_> = l.fields.iter().map(|f| f.key).collect();
             keys.sort();

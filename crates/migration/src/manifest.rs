@@ -11,8 +11,11 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 pub const GAIJI_FILE: &str = "gaiji.csv";
 /// The format's name in the manifest.
 pub const FORMAT: &str = "murakumo-migration";
-/// The format version this build writes and reads.
-pub const VERSION: &str = "1.0";
+/// The format version this build writes.
+pub const VERSION: &str = "1.1";
+/// The format versions this build reads: 1.0 (no 02-01 印鑑登録, no 公印)
+/// and 1.1.
+pub const READS: [&str; 2] = ["1.0", "1.1"];
 
 /// Fixed-length records or CSV.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,9 +39,10 @@ impl Form {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileEntry {
     pub name: String,
-    /// `01-01`, `01-02` or `gaiji`.
+    /// `01-01`, `01-02`, `02-01`, `gaiji`, `02-01-image` (an 印影) or
+    /// `koin` (the 公印).
     pub layout: String,
-    /// Records (lines, without the CSV header).
+    /// Records (lines, without the CSV header); 1 for an image.
     pub records: u64,
     pub bytes: u64,
     /// BLAKE3 of the whole file, hex.

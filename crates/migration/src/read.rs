@@ -11,10 +11,14 @@ use chrono::NaiveDate;
 use murakumo_core::TenantCode;
 use murakumo_ledger::EventCodec;
 use murakumo_resident::{Record, ResidentError};
+use murakumo_seal::SealEvent;
 
 use crate::convert::{Dated, base_row, history_row, parse_history};
-use crate::layout::{Kind, Layout, MUNICIPALITY, base, history};
-use crate::manifest::{Form, GAIJI_FILE, MANIFEST_FILE, Manifest};
+use crate::layout::{Kind, Layout, MUNICIPALITY, base, history, seal};
+use crate::manifest::{FileEntry, Form, GAIJI_FILE, MANIFEST_FILE, Manifest};
+use crate::seal::{
+    DatedSeal, Histories, IMAGE_DIR, OFFICIAL_SEAL_FILE, SealBook, parse_seal, seal_row,
+};
 use crate::text::{
     Encoding, GaijiEntry, GaijiTable, TextProblem, decode_field, parse_code, parse_code_points,
     pua_to_sjis,
@@ -83,13 +87,18 @@ pub enum ReadError {
 pub struct Inputs {
     pub base: PathBuf,
     pub history: PathBuf,
+    /// 02-01 印鑑登録 (format 1.1); its 印影 are in `02-01_inkan/` beside it.
+    pub seals: Option<PathBuf>,
+    /// `koin.png`, the 公印 (format 1.1).
+    pub official_seal: Option<PathBuf>,
     pub gaiji: Option<PathBuf>,
     pub manifest: Option<PathBuf>,
 }
 
 impl Inputs {
-    /// Finds the files in the given directories and files: `01-01*` and
-    /// `01-02*` (`.dat` or `.csv`), `gaiji.csv`, `manifest.json`.
+    /// Finds the files in the given directories and files: `01-01*`,
+    /// `01-02*` and `02-01*` (`.dat` or `.csv`), `koin.png`, `gaiji.csv`,
+    /// `manifest.json`.
     pub fn find(paths: &[PathBuf]) -> Result<Inputs, ReadError> {
         let mut files = Vec::new();
         for p in paths {
@@ -145,6 +154,11 @@ impl Inputs {
         Ok(Inputs {
             base: pick("01-01")?.ok_or_else(|| missing("01-01 住民基本台帳"))?,
             history: pick("01-02")?.ok_or_else(|| missing("01-02 異動履歴"))?,
+            seals: pick("02-01")?,
+            official_seal: files
+                .iter()
+                .find(|p| name(p) == OFFICIAL_SEAL_FILE)
+                .cloned(),
             gaiji: files.iter().find(|p| name(p) == GAIJI_FILE).cloned(),
             manifest: files.iter().find(|p| name(p) == MANIFEST_FILE).cloned(),
         })
@@ -152,8 +166,9 @@ impl Inputs {
 
     /// Bytes of the data files (for progress).
     pub fn total_bytes(&self) -> u64 {
-        [&self.base, &self.history]
-            .iter()
+        [Some(&self.base), Some(&self.history), self.seals.as_ref()]
+            .into_iter()
+            .flatten()
             .filter_map(|p| std::fs::metadata(p).ok())
             .map(|m| m.len())
             .sum()
@@ -180,17 +195,44 @@ pub struct Progress {
 /// A valid data set, ready to be recorded.
 #[derive(Clone, Debug)]
 pub struct Dataset {
+    /// The format version it names (1.0 or 1.1; the version this build
+    /// writes when there is no manifest).
+    pub version: String,
     pub gaiji: GaijiTable,
     /// In file (= ledger) order.
     pub events: Vec<Dated>,
+    /// 02-01 印鑑登録, in file (= ledger) order, recorded after `events`.
+    pub seals: Vec<DatedSeal>,
+    /// The 公印 (PNG), if the data set has one.
+    pub official_seal: Option<Vec<u8>>,
     pub residents: u64,
-    /// BLAKE3 over the events and the 外字 table: the same data gives the
-    /// same digest whatever the encoding or form it came in.
+    /// BLAKE3 over the events, the seals, the 公印 and the 外字 table: the
+    /// same data gives the same digest whatever the encoding or form it came
+    /// in.
     pub digest: String,
 }
 
-/// The digest of a data set's content.
-pub fn content_digest(gaiji: &GaijiTable, events: &[Dated]) -> String {
+impl Dataset {
+    /// What to write back ([`crate::write_dir`]).
+    pub fn contents(&self) -> crate::Contents<'_> {
+        crate::Contents {
+            gaiji: &self.gaiji,
+            events: &self.events,
+            seals: &self.seals,
+            official_seal: self.official_seal.as_deref(),
+        }
+    }
+}
+
+/// The digest of a data set's content. A data set without seals and 公印
+/// has the digest it had in format 1.0, so re-importing one still changes
+/// nothing.
+pub fn content_digest(
+    gaiji: &GaijiTable,
+    events: &[Dated],
+    seals: &[DatedSeal],
+    official_seal: Option<&[u8]>,
+) -> String {
     let mut h = blake3::Hasher::new();
     for e in gaiji.entries() {
         h.update(&murakumo_ledger::encode_payload(e));
@@ -201,6 +243,21 @@ pub fn content_digest(gaiji: &GaijiTable, events: &[Dated]) -> String {
         h.update(d.effective.format("%Y%m%d").to_string().as_bytes());
         h.update(&(payload.len() as u64).to_le_bytes());
         h.update(&payload);
+    }
+    if !seals.is_empty() {
+        h.update(b"02-01");
+        for d in seals {
+            let (kind, _, payload) = d.event.encode();
+            h.update(kind.as_bytes());
+            h.update(d.effective.format("%Y%m%d").to_string().as_bytes());
+            h.update(&(payload.len() as u64).to_le_bytes());
+            h.update(&payload);
+        }
+    }
+    if let Some(png) = official_seal {
+        h.update(b"koin");
+        h.update(&(png.len() as u64).to_le_bytes());
+        h.update(png);
     }
     h.finalize().to_hex().to_string()
 }
@@ -221,15 +278,26 @@ pub fn read(
             let m: Manifest = serde_json::from_str(&text).map_err(|e| {
                 ReadError::Inputs(format!("{} is not a valid manifest: {e}", p.display()))
             })?;
-            if m.format != crate::manifest::FORMAT || m.version != crate::manifest::VERSION {
+            if m.format != crate::manifest::FORMAT
+                || !crate::manifest::READS.contains(&m.version.as_str())
+            {
                 return Err(ReadError::Inputs(format!(
                     "{} is format {} {}; this build reads {} {}",
                     p.display(),
                     m.format,
                     m.version,
                     crate::manifest::FORMAT,
-                    crate::manifest::VERSION
+                    crate::manifest::READS.join(", ")
                 )));
+            }
+            if m.version == "1.0" {
+                if let Some(extra) = inputs.seals.as_ref().or(inputs.official_seal.as_ref()) {
+                    return Err(ReadError::Inputs(format!(
+                        "{} is not part of format 1.0, which {} names: a 1.0 data set has no 印鑑登録 or 公印 (remove the file, or give the manifest of the data set it came with)",
+                        extra.display(),
+                        p.display()
+                    )));
+                }
             }
             if m.municipality != opts.municipality.as_str() {
                 return Err(ReadError::Inputs(format!(
@@ -390,25 +458,239 @@ pub fn read(
         });
     }
 
+    // 02-01: the seal events, each checked against the registrations before
+    // it and (a 登録) against the registrant as of its 登録日.
+    let mut seals: Vec<DatedSeal> = Vec::new();
+    // 印影 read: data set path → (BLAKE3, bytes).
+    let mut images: BTreeMap<String, (String, u64)> = BTreeMap::new();
+    let mut seal_hash = None;
+    let image_root = inputs
+        .seals
+        .as_ref()
+        .and_then(|p| p.parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    if let Some(path) = &inputs.seals {
+        let histories = Histories::new(&events);
+        let mut book = SealBook::default();
+        let mut last_serial = 0u64;
+        // Every 印影 file a record names, even one refused for another reason.
+        let mut named: HashSet<String> = HashSet::new();
+        let enc = encoding_of(path)?;
+        let hash = each_record(
+            path,
+            &seal::LAYOUT,
+            enc,
+            &mut ctx,
+            &mut |ctx, file, line, values| {
+                use seal::F;
+                let fault = |ctx: &mut Ctx, field: F, reason: String| {
+                    ctx.problem(
+                        file,
+                        line,
+                        &seal::LAYOUT,
+                        Some(field as usize),
+                        values,
+                        reason,
+                    );
+                };
+                named.insert(values[F::Image as usize].clone());
+                let serial: u64 = values[F::Serial as usize].parse().unwrap_or(0);
+                let expected = last_serial + 1;
+                last_serial = serial;
+                if serial != expected {
+                    return fault(
+                        ctx,
+                        F::Serial,
+                        format!(
+                            "処理連番 must run 1, 2, 3 … in file order; expected {expected:010}"
+                        ),
+                    );
+                }
+                let mut load = |name: &str| -> Result<Vec<u8>, String> {
+                    let p = image_root.join(name);
+                    match std::fs::read(&p) {
+                        Ok(b) => Ok(b),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
+                            "the 印影 file {name} is missing (expected at {})",
+                            p.display()
+                        )),
+                        Err(e) => Err(format!("the 印影 file {} cannot be read: {e}", p.display())),
+                    }
+                };
+                let dated = match parse_seal(values, &mut load) {
+                    Ok(d) => d,
+                    Err((field, reason)) => {
+                        return ctx.problem(file, line, &seal::LAYOUT, Some(field), values, reason);
+                    }
+                };
+                let again = seal_row(&ctx.m5, serial, &dated);
+                if let Some(i) = (0..values.len()).find(|&i| again[i] != values[i]) {
+                    let reason = if again[i].is_empty() || again[i] == "00000000" {
+                        format!(
+                            "must be blank for 処理区分 {}: the 処理 does not use this item",
+                            values[F::Event as usize]
+                        )
+                    } else {
+                        format!(
+                            "does not match the rest of the record: expected {:?}",
+                            again[i]
+                        )
+                    };
+                    return ctx.problem(file, line, &seal::LAYOUT, Some(i), values, reason);
+                }
+                if let Err((field, reason)) = book.check(&histories, &dated, today) {
+                    return ctx.problem(file, line, &seal::LAYOUT, Some(field), values, reason);
+                }
+                book.apply(&dated);
+                if let SealEvent::Registered { impression_png, .. } = &dated.event {
+                    images.insert(
+                        values[F::Image as usize].clone(),
+                        (
+                            values[F::ImageHash as usize].clone(),
+                            impression_png.len() as u64,
+                        ),
+                    );
+                }
+                seals.push(dated);
+            },
+        )?;
+        seal_hash = Some(hash);
+        // A file among the 印影 that no record names would be dropped.
+        let dir = image_root.join(IMAGE_DIR);
+        if dir.is_dir() {
+            let rd = std::fs::read_dir(&dir).map_err(|source| ReadError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            let mut stray: Vec<String> = rd
+                .flatten()
+                .map(|e| format!("{IMAGE_DIR}/{}", e.file_name().to_string_lossy()))
+                .filter(|n| !named.contains(n))
+                .collect();
+            stray.sort();
+            for name in stray {
+                ctx.rej.push(Problem {
+                    file: name,
+                    line: 0,
+                    field: "-".into(),
+                    value: String::new(),
+                    reason: "no 02-01 印鑑登録 record names this file: remove it, or add the registration it belongs to".into(),
+                });
+            }
+        }
+    } else if let Some(dir) = inputs
+        .base
+        .parent()
+        .map(|p| p.join(IMAGE_DIR))
+        .filter(|d| d.is_dir())
+    {
+        ctx.rej.push(Problem {
+            file: format!("{IMAGE_DIR}/"),
+            line: 0,
+            field: "-".into(),
+            value: String::new(),
+            reason: format!(
+                "{} holds 印影 images but there is no 02-01 印鑑登録 file: the seal records are missing",
+                dir.display()
+            ),
+        });
+    }
+
+    // The 公印.
+    let official_seal = match &inputs.official_seal {
+        Some(p) => {
+            let png = std::fs::read(p).map_err(|source| ReadError::Io {
+                path: p.clone(),
+                source,
+            })?;
+            if let Err(e) = murakumo_seal::check_impression(&png) {
+                ctx.rej.push(Problem {
+                    file: OFFICIAL_SEAL_FILE.into(),
+                    line: 0,
+                    field: "公印".into(),
+                    value: String::new(),
+                    reason: e.to_string(),
+                });
+            }
+            Some(png)
+        }
+        None => None,
+    };
+
     if let Some(m) = &manifest {
-        for (path, (hash, n)) in [(&inputs.history, hist_hash), (&inputs.base, base_hash)] {
-            let name = display_name(path);
-            match m.file(&name) {
-                Some(f) if f.blake3 == hash && f.records == n => {}
-                Some(_) => ctx.rej.push(Problem {
+        let differs = |what: &str| {
+            format!("{what} differs from manifest.json: the file was altered or cut short")
+        };
+        let check =
+            |rej: &mut Rejected, name: String, ok: &dyn Fn(&FileEntry) -> bool, what: &str| {
+                let reason = match m.file(&name) {
+                    Some(f) if ok(f) => return,
+                    Some(_) => differs(what),
+                    None => "manifest.json does not list this file".into(),
+                };
+                rej.push(Problem {
                     file: name,
                     line: 0,
                     field: "-".into(),
                     value: String::new(),
-                    reason: "checksum or record count differs from manifest.json: the file was altered or cut short".into(),
-                }),
-                None => ctx.rej.push(Problem {
-                    file: name,
+                    reason,
+                });
+            };
+        let mut data = vec![(&inputs.history, hist_hash), (&inputs.base, base_hash)];
+        if let (Some(p), Some(h)) = (&inputs.seals, seal_hash) {
+            data.push((p, h));
+        }
+        for (path, (hash, n)) in data {
+            check(
+                &mut ctx.rej,
+                display_name(path),
+                &|f| f.blake3 == hash && f.records == n,
+                "checksum or record count",
+            );
+        }
+        for (name, (hash, bytes)) in &images {
+            check(
+                &mut ctx.rej,
+                name.clone(),
+                &|f| &f.blake3 == hash && f.bytes == *bytes,
+                "checksum or size",
+            );
+        }
+        if let Some(png) = &official_seal {
+            let hash = blake3::hash(png).to_hex().to_string();
+            check(
+                &mut ctx.rej,
+                OFFICIAL_SEAL_FILE.into(),
+                &|f| f.blake3 == hash && f.bytes == png.len() as u64,
+                "checksum or size",
+            );
+        }
+        // A data set that lost a file is not a smaller data set.
+        for f in &m.files {
+            let here = match f.layout.as_str() {
+                crate::seal::IMAGE_LAYOUT => {
+                    inputs.seals.is_some() && image_root.join(&f.name).is_file()
+                }
+                crate::seal::OFFICIAL_SEAL_LAYOUT => official_seal.is_some(),
+                "gaiji" => inputs.gaiji.is_some(),
+                _ => [
+                    Some(&inputs.base),
+                    Some(&inputs.history),
+                    inputs.seals.as_ref(),
+                ]
+                .into_iter()
+                .flatten()
+                .any(|p| display_name(p) == f.name),
+            };
+            if !here {
+                ctx.rej.push(Problem {
+                    file: f.name.clone(),
                     line: 0,
                     field: "-".into(),
                     value: String::new(),
-                    reason: "manifest.json does not list this file".into(),
-                }),
+                    reason: "manifest.json lists this file but it is not among the inputs: the data set is incomplete".into(),
+                });
             }
         }
     }
@@ -416,11 +698,14 @@ pub fn read(
     if rej.total > 0 {
         return Err(ReadError::Rejected(rej));
     }
-    let digest = content_digest(&gaiji, &events);
+    let digest = content_digest(&gaiji, &events, &seals, official_seal.as_deref());
     Ok(Dataset {
+        version: manifest.map_or_else(|| crate::manifest::VERSION.to_string(), |m| m.version),
         gaiji,
         residents: records.len() as u64,
         events,
+        seals,
+        official_seal,
         digest,
     })
 }

@@ -1,5 +1,6 @@
 //! Writing a data set: 01-02 異動履歴 in ledger order, 01-01 住民基本台帳
-//! replayed from it in 住民票コード order, the 外字対応表 and the manifest.
+//! replayed from it in 住民票コード order, 02-01 印鑑登録 in ledger order with
+//! its 印影 files, the 公印, the 外字対応表 and the manifest.
 //! Deterministic: the same events and table give the same bytes.
 
 use std::collections::BTreeMap;
@@ -9,9 +10,15 @@ use std::path::{Path, PathBuf};
 use murakumo_core::TenantCode;
 use murakumo_resident::Record;
 
+use murakumo_seal::SealEvent;
+
 use crate::convert::{Dated, base_row, history_row};
-use crate::layout::{Kind, Layout, base, history};
+use crate::layout::{Kind, Layout, base, history, seal};
 use crate::manifest::{FileEntry, Form, GAIJI_FILE, MANIFEST_FILE, Manifest};
+use crate::seal::{
+    DatedSeal, IMAGE_DIR, IMAGE_LAYOUT, OFFICIAL_SEAL_FILE, OFFICIAL_SEAL_LAYOUT, check_number,
+    image_name, seal_row,
+};
 use crate::text::{Encoding, GaijiTable, code_points, encode_text};
 
 /// Why a data set could not be written.
@@ -34,6 +41,20 @@ pub enum WriteError {
     NotAscii(Box<BadValue>),
     #[error("the events do not replay (the ledger is inconsistent): {0}")]
     Replay(String),
+    #[error("02-01 印鑑登録: 印鑑登録番号 {number:?} cannot be written: {reason}")]
+    SealNumber { number: String, reason: String },
+}
+
+/// What a data set holds: the register, its seals and the 外字 table.
+#[derive(Clone, Copy, Debug)]
+pub struct Contents<'a> {
+    pub gaiji: &'a GaijiTable,
+    /// Resident events (01-02), in ledger order.
+    pub events: &'a [Dated],
+    /// Seal events (02-01), in ledger order.
+    pub seals: &'a [DatedSeal],
+    /// The 公印 (PNG), if the municipality has one.
+    pub official_seal: Option<&'a [u8]>,
 }
 
 /// A value that does not fit its item.
@@ -74,10 +95,15 @@ pub fn replay_all(events: &[Dated]) -> Result<BTreeMap<String, Record>, String> 
 pub fn write_dir(
     dir: &Path,
     municipality: &TenantCode,
-    gaiji: &GaijiTable,
-    events: &[Dated],
+    contents: Contents<'_>,
     opts: WriteOptions,
 ) -> Result<Manifest, WriteError> {
+    let Contents {
+        gaiji,
+        events,
+        seals,
+        official_seal,
+    } = contents;
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| WriteError::Io { path, source }
@@ -99,6 +125,39 @@ pub fn write_dir(
     }
     files.push(w.finish()?);
 
+    let mut w = RowWriter::create(dir, &seal::LAYOUT, opts, gaiji)?;
+    let mut images_dir = false;
+    for (i, d) in seals.iter().enumerate() {
+        let number = d.event.registration_number();
+        check_number(number).map_err(|reason| WriteError::SealNumber {
+            number: number.into(),
+            reason,
+        })?;
+        if let SealEvent::Registered { impression_png, .. } = &d.event {
+            if !images_dir {
+                let images = dir.join(IMAGE_DIR);
+                std::fs::create_dir_all(&images).map_err(io(&images))?;
+                images_dir = true;
+            }
+            files.push(write_file(
+                dir,
+                &image_name(number),
+                IMAGE_LAYOUT,
+                impression_png,
+            )?);
+        }
+        w.row(&seal_row(m5, i as u64 + 1, d), d.event.resident_code())?;
+    }
+    files.push(w.finish()?);
+
+    if let Some(png) = official_seal {
+        files.push(write_file(
+            dir,
+            OFFICIAL_SEAL_FILE,
+            OFFICIAL_SEAL_LAYOUT,
+            png,
+        )?);
+    }
     files.push(write_gaiji(dir, gaiji)?);
     files.sort_by(|a, b| a.name.cmp(&b.name));
     let manifest = Manifest::new(municipality, opts, files);
@@ -135,17 +194,25 @@ pub fn gaiji_csv(gaiji: &GaijiTable) -> Vec<u8> {
 
 fn write_gaiji(dir: &Path, gaiji: &GaijiTable) -> Result<FileEntry, WriteError> {
     let bytes = gaiji_csv(gaiji);
-    let path = dir.join(GAIJI_FILE);
-    atomic_write(&path, &bytes).map_err(|source| WriteError::Io {
+    let mut entry = write_file(dir, GAIJI_FILE, "gaiji", &bytes)?;
+    entry.records = gaiji.entries().len() as u64;
+    Ok(entry)
+}
+
+/// Writes one whole file (`name` relative to `dir`, `/`-separated) and
+/// returns its manifest entry (1 record).
+fn write_file(dir: &Path, name: &str, layout: &str, bytes: &[u8]) -> Result<FileEntry, WriteError> {
+    let path = dir.join(name);
+    atomic_write(&path, bytes).map_err(|source| WriteError::Io {
         path: path.clone(),
         source,
     })?;
     Ok(FileEntry {
-        name: GAIJI_FILE.into(),
-        layout: "gaiji".into(),
-        records: gaiji.entries().len() as u64,
+        name: name.into(),
+        layout: layout.into(),
+        records: 1,
         bytes: bytes.len() as u64,
-        blake3: blake3::hash(&bytes).to_hex().to_string(),
+        blake3: blake3::hash(bytes).to_hex().to_string(),
     })
 }
 

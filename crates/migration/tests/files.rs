@@ -40,17 +40,21 @@ fn read_dir(dir: &Path) -> Result<murakumo_migration::Dataset, ReadError> {
     )
 }
 
+/// Every file under `dir` (the 印影 in `02-01_inkan/` too), by relative path.
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .expect("dir")
-        .flatten()
-        .map(|e| {
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).expect("read"),
-            )
-        })
-        .collect();
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for e in std::fs::read_dir(dir).expect("dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let name = p.strip_prefix(root).expect("under root");
+                out.push((name.display().to_string(), std::fs::read(&p).expect("read")));
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(dir, dir, &mut v);
     v.sort();
     v
 }
@@ -67,7 +71,7 @@ fn every_form_and_encoding_round_trips_byte_for_byte() {
         let tmp = tempfile::tempdir().expect("tmp");
         let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
         let opts = WriteOptions { encoding, form };
-        write_dir(&a, &tokushima(), &g.gaiji, &g.events, opts).expect("write");
+        write_dir(&a, &tokushima(), g.contents(), opts).expect("write");
         let ds = read_dir(&a).unwrap_or_else(|e| match e {
             ReadError::Rejected(r) => {
                 panic!("{:?}: {:#?}", opts, &r.problems[..r.problems.len().min(5)])
@@ -75,9 +79,28 @@ fn every_form_and_encoding_round_trips_byte_for_byte() {
             e => panic!("{e}"),
         });
         assert_eq!(ds.events, g.events, "{opts:?}");
+        assert_eq!(ds.seals, g.seals, "{opts:?}");
+        assert_eq!(ds.official_seal, g.official_seal);
         assert_eq!(ds.gaiji, g.gaiji);
-        write_dir(&b, &tokushima(), &ds.gaiji, &ds.events, opts).expect("write again");
+        write_dir(&b, &tokushima(), ds.contents(), opts).expect("write again");
         assert_eq!(files(&a), files(&b), "{opts:?}");
+        // Each 印影 is a file named in 02-01 and listed in the manifest.
+        let written = files(&a);
+        let manifest = std::fs::read_to_string(a.join("manifest.json")).expect("manifest");
+        let images: Vec<&(String, Vec<u8>)> = written
+            .iter()
+            .filter(|(n, _)| n.starts_with("02-01_inkan/"))
+            .collect();
+        assert!(images.len() > 100, "{} images", images.len());
+        for (name, bytes) in images.iter().take(20) {
+            assert!(
+                manifest.contains(&format!("\"name\": \"{name}\"")),
+                "{name}"
+            );
+            assert!(manifest.contains(blake3::hash(bytes).to_hex().as_str()));
+        }
+        assert!(written.iter().any(|(n, _)| n == "koin.png"));
+        assert!(manifest.contains("\"version\": \"1.1\""));
         if encoding == Encoding::Cp932 {
             // 外字 went out through the table (F040–) and as MJ escapes.
             let hist = std::fs::read(a.join(format!("01-02_idorireki.{}", form.extension())))
@@ -111,7 +134,7 @@ fn bad_records_are_reported_with_file_line_field_value_and_reason() {
         encoding: Encoding::Cp932,
         form: Form::Fixed,
     };
-    write_dir(&dir, &tokushima(), &g.gaiji, &g.events, opts).expect("write");
+    write_dir(&dir, &tokushima(), g.contents(), opts).expect("write");
     std::fs::remove_file(dir.join("manifest.json")).expect("rm");
     let hist = dir.join("01-02_idorireki.dat");
     let base = dir.join("01-01_juminkihon.dat");
@@ -165,7 +188,7 @@ fn a_changed_file_is_caught_by_the_manifest_and_a_wrong_municipality_refused() {
         encoding: Encoding::Utf8,
         form: Form::Csv,
     };
-    write_dir(&dir, &tokushima(), &g.gaiji, &g.events, opts).expect("write");
+    write_dir(&dir, &tokushima(), g.contents(), opts).expect("write");
     // Drop the last 01-02 record: still valid data, but not what was exported.
     let hist = dir.join("01-02_idorireki.csv");
     let text = std::fs::read_to_string(&hist).expect("read");
@@ -212,7 +235,7 @@ fn csv_quotes_commas_and_quotes_and_checks_the_header() {
             encoding,
             form: Form::Csv,
         };
-        write_dir(&dir, &tokushima(), &g.gaiji, &g.events, opts).expect("write");
+        write_dir(&dir, &tokushima(), g.contents(), opts).expect("write");
         let ds = read_dir(&dir).expect("reads");
         assert_eq!(ds.events, g.events);
         // A header that does not name the items is refused.
@@ -233,4 +256,213 @@ fn csv_quotes_commas_and_quotes_and_checks_the_header() {
             r.problems
         );
     }
+}
+
+/// The items of a fixed-length 02-01 line (CP932 or UTF-8: all X and 9
+/// items are ASCII), by key.
+fn seal_item<'a>(line: &'a [u8], key: &str) -> &'a str {
+    let layout = &murakumo_migration::layout::seal::LAYOUT;
+    let i = layout
+        .fields
+        .iter()
+        .position(|f| f.key == key)
+        .expect("field");
+    let at = layout.offsets()[i];
+    std::str::from_utf8(&line[at..at + layout.fields[i].bytes])
+        .unwrap_or("")
+        .trim_end()
+}
+
+fn seal_offset(key: &str) -> usize {
+    let layout = &murakumo_migration::layout::seal::LAYOUT;
+    let i = layout
+        .fields
+        .iter()
+        .position(|f| f.key == key)
+        .expect("field");
+    layout.offsets()[i]
+}
+
+#[test]
+fn bad_seal_records_and_images_are_reported_with_file_line_field_and_reason() {
+    let g = generated(1_500);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("d");
+    let opts = WriteOptions {
+        encoding: Encoding::Cp932,
+        form: Form::Fixed,
+    };
+    write_dir(&dir, &tokushima(), g.contents(), opts).expect("write");
+    // Valid as written.
+    let ds = read_dir(&dir).expect("valid");
+    assert_eq!(ds.seals, g.seals);
+    std::fs::remove_file(dir.join("manifest.json")).expect("rm");
+    let path = dir.join("02-01_inkan.dat");
+    let data = std::fs::read(&path).expect("read");
+    let lines: Vec<&[u8]> = data
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    // The last registration that is never cancelled, and a 職権抹消.
+    let (reg_line, reg) = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| seal_item(l, "Event") == "01")
+        .rfind(|(_, l)| {
+            let n = seal_item(l, "Number");
+            !lines
+                .iter()
+                .any(|o| seal_item(o, "Number") == n && seal_item(o, "Event") != "01")
+        })
+        .expect("a registration in force");
+    let number = seal_item(reg, "Number").to_string();
+    let (ex_line, _) = lines
+        .iter()
+        .enumerate()
+        .find(|(_, l)| seal_item(l, "Event") == "13")
+        .expect("a 職権抹消");
+    // An extra registration (a copy of that one under a new number) of
+    // someone not in the register.
+    let unknown = murakumo_core::ResidentCode::from_ten_digits("1999999999")
+        .expect("code")
+        .as_str()
+        .to_string();
+    let mut extra = reg.to_vec();
+    let serial = format!("{:010}", lines.len() + 1);
+    extra[seal_offset("Serial")..seal_offset("Serial") + 10].copy_from_slice(serial.as_bytes());
+    extra[seal_offset("ResidentCode")..seal_offset("ResidentCode") + 11]
+        .copy_from_slice(unknown.as_bytes());
+    let new_number = format!("{:<20}", "Z-1");
+    extra[seal_offset("Number")..seal_offset("Number") + 20].copy_from_slice(new_number.as_bytes());
+    let image = format!("{:<40}", "02-01_inkan/Z-1.png");
+    extra[seal_offset("Image")..seal_offset("Image") + 40].copy_from_slice(image.as_bytes());
+    let mut patched: Vec<u8> = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let mut l = l.to_vec();
+        if i == ex_line {
+            // 処理区分 13 → 11: 職権抹消事由 is then an item 11 does not use.
+            l[seal_offset("Event")..seal_offset("Event") + 2].copy_from_slice(b"11");
+        }
+        patched.extend_from_slice(&l);
+        patched.push(b'\n');
+    }
+    patched.extend_from_slice(&extra);
+    patched.push(b'\n');
+    std::fs::write(&path, patched).expect("write");
+    std::fs::copy(
+        dir.join(format!("02-01_inkan/{number}.png")),
+        dir.join("02-01_inkan/Z-1.png"),
+    )
+    .expect("copy");
+    // The registration in force: its 印影 was changed after the export.
+    std::fs::write(
+        dir.join(format!("02-01_inkan/{number}.png")),
+        murakumo_seal::sample_impression(999_999),
+    )
+    .expect("write");
+    // A file no record names.
+    std::fs::write(dir.join("02-01_inkan/S-9999999.png"), b"x").expect("write");
+
+    let Err(ReadError::Rejected(r)) = read_dir(&dir) else {
+        panic!("bad seals accepted");
+    };
+    let find = |file: &str, line: u64| {
+        r.problems
+            .iter()
+            .find(|p| p.file == file && p.line == line)
+            .unwrap_or_else(|| panic!("no problem at {file}:{line} in {:#?}", r.problems))
+    };
+    let p = find("02-01_inkan.dat", ex_line as u64 + 1);
+    assert_eq!(p.field, "職権抹消事由");
+    assert!(
+        p.reason.contains("must be blank for 処理区分 11"),
+        "{}",
+        p.reason
+    );
+    let p = find("02-01_inkan.dat", reg_line as u64 + 1);
+    assert_eq!(p.field, "印影BLAKE3");
+    assert!(
+        p.reason.contains(&format!("02-01_inkan/{number}.png")),
+        "{}",
+        p.reason
+    );
+    let p = find("02-01_inkan.dat", lines.len() as u64 + 1);
+    assert_eq!(
+        (p.field.as_str(), p.value.as_str()),
+        ("住民票コード", unknown.as_str())
+    );
+    assert!(p.reason.contains("住民記録にありません"), "{}", p.reason);
+    let p = find("02-01_inkan/S-9999999.png", 0);
+    assert!(p.reason.contains("no 02-01"), "{}", p.reason);
+    assert_eq!(r.total, 4, "{:#?}", r.problems);
+}
+
+#[test]
+fn a_format_1_0_data_set_has_no_seals_and_a_1_1_one_must_be_whole() {
+    let g = generated(200);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("d");
+    let opts = WriteOptions {
+        encoding: Encoding::Utf8,
+        form: Form::Fixed,
+    };
+    write_dir(&dir, &tokushima(), g.contents(), opts).expect("write");
+    let manifest_path = dir.join("manifest.json");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest_path).expect("read"))
+            .expect("json");
+
+    // 1.1 without its 02-01 file: incomplete, refused.
+    std::fs::rename(dir.join("02-01_inkan.dat"), tmp.path().join("seals.dat")).expect("mv");
+    let Err(ReadError::Rejected(r)) = read_dir(&dir) else {
+        panic!("a data set without its 02-01 file was accepted");
+    };
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.file == "02-01_inkan.dat" && p.reason.contains("incomplete")),
+        "{:#?}",
+        r.problems
+    );
+    // … and its images are not silently left behind.
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.file == "02-01_inkan/" && p.reason.contains("no 02-01")),
+        "{:#?}",
+        r.problems
+    );
+
+    // The same data set as 1.0 wrote it: no 02-01, no images, no 公印.
+    std::fs::remove_dir_all(dir.join("02-01_inkan")).expect("rm");
+    std::fs::remove_file(dir.join("koin.png")).expect("rm");
+    let mut old = manifest.clone();
+    old["version"] = "1.0".into();
+    if let Some(files) = old["files"].as_array_mut() {
+        files.retain(|f| {
+            let name = f["name"].as_str().unwrap_or("");
+            !name.starts_with("02-01") && name != "koin.png"
+        });
+    }
+    std::fs::write(
+        &manifest_path,
+        serde_json::to_string_pretty(&old).expect("json"),
+    )
+    .expect("write");
+    let ds = read_dir(&dir).expect("a 1.0 data set reads");
+    assert_eq!(ds.version, "1.0");
+    assert!(ds.seals.is_empty());
+    assert_eq!(ds.official_seal, None);
+    assert_eq!(ds.events, g.events);
+    assert_eq!(
+        ds.digest,
+        murakumo_migration::read::content_digest(&g.gaiji, &g.events, &[], None)
+    );
+
+    // A 02-01 file beside a 1.0 manifest is refused, not ignored.
+    std::fs::rename(tmp.path().join("seals.dat"), dir.join("02-01_inkan.dat")).expect("mv");
+    let Err(ReadError::Inputs(m)) = read_dir(&dir) else {
+        panic!("a 02-01 file in a 1.0 data set was accepted");
+    };
+    assert!(m.contains("1.0"), "{m}");
 }

@@ -3,12 +3,14 @@
 //! realistic share of rare and 外字 characters, real 町名 of the municipality
 //! (from Japan Post's postal-code data, `data/towns.tsv.zst`), and a year of
 //! 異動 (births, deaths, moves in, out and within, marriages, household
-//! changes, corrections, 支援措置). Deterministic for a seed.
+//! changes, corrections, 支援措置), and the town's 印鑑登録 with their
+//! history and its 公印 (`seals.rs`). Deterministic for a seed.
 //!
 //! One model serves `murakumo gen`, the demo (`serve --demo`) and the
-//! benchmarks. It does not generate 印鑑登録, tax or NHI records yet.
+//! benchmarks. It does not generate tax or NHI records yet.
 
 mod names;
+mod seals;
 
 use std::io::Read;
 
@@ -17,9 +19,11 @@ use murakumo_core::{ResidentCode, TenantCode};
 use murakumo_resident::{Citizenship, EntryReason, Person, RemovalReason, ResidentEvent, Sex};
 
 use crate::convert::Dated;
+use crate::seal::DatedSeal;
 use crate::text::{GaijiEntry, GaijiTable, sjis_to_pua};
 
 pub use names::GAIJI;
+pub use seals::{official_seal, seals};
 
 /// A seeded SplitMix64: tiny, fast, the same on every platform.
 #[derive(Clone, Debug)]
@@ -234,6 +238,22 @@ pub struct Generated {
     /// In ledger order: the register at the start of the history window,
     /// then the 異動 of the window by date.
     pub events: Vec<Dated>,
+    /// 印鑑登録 events, in ledger order (after `events`).
+    pub seals: Vec<DatedSeal>,
+    /// The 公印.
+    pub official_seal: Option<Vec<u8>>,
+}
+
+impl Generated {
+    /// What to write ([`crate::write_dir`]).
+    pub fn contents(&self) -> crate::Contents<'_> {
+        crate::Contents {
+            gaiji: &self.gaiji,
+            events: &self.events,
+            seals: &self.seals,
+            official_seal: self.official_seal.as_deref(),
+        }
+    }
 }
 
 /// Generates a municipality: `population` residents registered at the start
@@ -248,10 +268,13 @@ pub fn generate(opts: &Options) -> Generated {
         events.extend(g.household(want, None));
     }
     events.extend(g.history(start, opts.as_of));
+    let seals = seals(&events, opts.seed, opts.as_of);
     Generated {
         place: g.place,
         gaiji: gaiji_table(),
         events,
+        seals,
+        official_seal: Some(official_seal(opts.seed)),
     }
 }
 
@@ -957,5 +980,56 @@ mod tests {
         assert!(share(0, 14) > 0.05, "children {}", share(0, 14));
         assert!(share(65, 120) > 0.2, "elderly {}", share(65, 120));
         assert!(share(15, 64) > 0.4, "working age {}", share(15, 64));
+    }
+
+    #[test]
+    fn seals_about_one_adult_in_ten_with_history_and_valid() {
+        use murakumo_seal::{CancelReason, SealEvent};
+        let a = generate(&opts(3_000));
+        let b = generate(&opts(3_000));
+        assert_eq!(a.seals, b.seals, "same seed, same seals");
+        assert_eq!(a.official_seal, b.official_seal);
+        let as_of = opts(0).as_of;
+        // Every event passes the seal rules as an import checks them.
+        let histories = crate::seal::Histories::new(&a.events);
+        let mut book = crate::seal::SealBook::default();
+        let (mut registered, mut lost, mut abolished, mut ex_officio) = (0, 0, 0, 0);
+        for d in &a.seals {
+            book.check(&histories, d, as_of)
+                .unwrap_or_else(|e| panic!("{e:?}: {d:?}"));
+            book.apply(d);
+            match &d.event {
+                SealEvent::Registered { .. } => registered += 1,
+                SealEvent::Cancelled { reason, .. } => match reason {
+                    CancelReason::CardLost => lost += 1,
+                    CancelReason::Abolished => abolished += 1,
+                    CancelReason::ExOfficio { .. } => ex_officio += 1,
+                },
+            }
+        }
+        let records = replay_all(&a.events).expect("replays");
+        let adults = records
+            .values()
+            .filter(|r| (as_of - r.person.birth_date).num_days() / 365 >= 15)
+            .count();
+        let share = registered as f64 / adults as f64;
+        assert!(
+            (0.07..0.14).contains(&share),
+            "{registered} of {adults} adults"
+        );
+        assert!(lost + abolished > 0, "no 亡失 or 廃止 in {registered}");
+        assert!(ex_officio > 0, "no 職権抹消 in {registered}");
+        // Numbers run in ledger order.
+        let numbers: Vec<&str> = a
+            .seals
+            .iter()
+            .filter(|d| matches!(d.event, SealEvent::Registered { .. }))
+            .map(|d| d.event.registration_number())
+            .collect();
+        assert_eq!(numbers.first(), Some(&"S-0000001"));
+        assert_eq!(
+            numbers.last().map(|n| n.to_string()),
+            Some(format!("S-{registered:07}"))
+        );
     }
 }
