@@ -1049,6 +1049,15 @@ async fn seals_are_registered_certified_and_cancelled(db: Db) {
             .json(&json!({"resident_code": code, "card_number": card, "impression_png": png}))
             .send()
     };
+    // Back-dated to before the registrant lived here (転入 2026-04-01): refused (a migration
+    // import checks a registration as of its 登録日, and so does the counter).
+    let r = clerk
+        .post(s.url("/api/v1/seals"))
+        .json(&json!({"resident_code": code, "card_number": "A-099", "impression_png": png, "effective_date": "2020-01-01"}))
+        .send()
+        .await
+        .expect("send");
+    assert!(r.status().is_client_error(), "{}", r.status());
     let r = register("A-100", &png).await.expect("send");
     assert_eq!(r.status(), StatusCode::OK);
     let seal: Value = r.json().await.expect("json");

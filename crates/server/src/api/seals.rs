@@ -226,6 +226,17 @@ pub(crate) async fn register(
         card_in_use,
     };
     murakumo_seal::validate(&event, &ctx, effective, today).map_err(seal_error)?;
+    if effective != today {
+        // A back-dated registration must also hold on its 登録日 (age,
+        // residence), as a migration import checks it: otherwise an
+        // export of this register would not import again.
+        let then = ts.resident_as_of(resident_code, effective).await?;
+        let ctx = Context {
+            resident: then.as_ref(),
+            ..ctx
+        };
+        murakumo_seal::validate(&event, &ctx, effective, today).map_err(seal_error)?;
+    }
     // The number is taken only for a valid request: a refused one changes
     // nothing, not even the counter.
     let number = ts.next_seal_number().await?;
