@@ -115,14 +115,22 @@ fn timed(murakumo: &Path, args: &[&str]) -> anyhow::Result<Run> {
     })
 }
 
+/// Every file under `dir` (the 印影 images sit in a subdirectory), by
+/// relative path, sorted.
 fn files(dir: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let mut v = Vec::new();
-    for e in std::fs::read_dir(dir)? {
-        let e = e?;
-        v.push((
-            e.file_name().to_string_lossy().into_owned(),
-            std::fs::read(e.path())?,
-        ));
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d)? {
+            let e = e?;
+            let path = e.path();
+            if e.file_type()?.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let name = path.strip_prefix(dir)?.to_string_lossy().into_owned();
+            v.push((name, std::fs::read(&path)?));
+        }
     }
     v.sort();
     Ok(v)
