@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use encoding_rs::{EncoderResult, SHIFT_JIS};
+use encoding_rs::SHIFT_JIS;
 
 /// A file's character encoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -428,23 +428,17 @@ fn encode_cp932(text: &str, table: &GaijiTable, out: &mut Vec<u8>) {
         out.extend_from_slice(text.as_bytes());
         return;
     }
-    let mut encoder = SHIFT_JIS.new_encoder();
+    let cp932 = cp932_table();
     let mut run_start = 0;
     let mut iter = text.char_indices().peekable();
-    // Characters are written in runs through the encoder; a run ends at a
-    // character the table maps, a variation sequence, or an `&`.
-    let flush = |encoder: &mut encoding_rs::Encoder, run: &str, out: &mut Vec<u8>| {
-        let mut src = run;
-        let mut buf = [0u8; 256];
-        loop {
-            let (result, read, written) =
-                encoder.encode_from_utf8_without_replacement(src, &mut buf, true);
-            out.extend_from_slice(&buf[..written]);
-            src = &src[read..];
-            match result {
-                EncoderResult::InputEmpty => break,
-                EncoderResult::OutputFull => {}
-                EncoderResult::Unmappable(c) => escape(c, out),
+    // Characters are written in runs; a run ends at a character the table
+    // maps, a variation sequence, or an `&`.
+    let flush = |run: &str, out: &mut Vec<u8>| {
+        for c in run.chars() {
+            match cp932.encode(c) {
+                Some(Cp932Bytes::One(b)) => out.push(b),
+                Some(Cp932Bytes::Two(b)) => out.extend_from_slice(&b),
+                None => escape(c, out),
             }
         }
     };
@@ -459,13 +453,17 @@ fn encode_cp932(text: &str, table: &GaijiTable, out: &mut Vec<u8>) {
                 i + c.len_utf8(),
                 c == '&'
                     || LOSSY_IN_CP932.contains(&c)
-                    || (!table.is_empty() && table.by_ucs.contains_key(&c.to_string())),
+                    || (!c.is_ascii()
+                        && !table.is_empty()
+                        && table
+                            .by_ucs
+                            .contains_key(c.encode_utf8(&mut [0; 4]) as &str)),
             ),
         };
         if !special {
             continue;
         }
-        flush(&mut encoder, &text[run_start..i], out);
+        flush(&text[run_start..i], out);
         if next_vs.is_some() {
             iter.next();
         }
@@ -492,13 +490,91 @@ fn encode_cp932(text: &str, table: &GaijiTable, out: &mut Vec<u8>) {
             } else if c == '&' {
                 out.extend_from_slice(b"&amp;");
             } else {
-                flush(&mut encoder, &cluster[..c.len_utf8()], out);
+                flush(&cluster[..c.len_utf8()], out);
             }
             cluster.chars().skip(1).for_each(|c| escape(c, out));
         }
         run_start = cluster_end;
     }
-    flush(&mut encoder, &text[run_start..], out);
+    flush(&text[run_start..], out);
+}
+
+/// CP932 bytes of one character.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cp932Bytes {
+    One(u8),
+    Two([u8; 2]),
+}
+
+/// The CP932 (WHATWG Shift_JIS) encoder as a table indexed by code point:
+/// encoding_rs encodes kanji by searching its index, which was a quarter of
+/// an export's time; the table gives the same bytes (tested for every code
+/// point) in one lookup. Built once from encoding_rs's own decoder.
+struct Cp932Table {
+    /// BMP code point → 0 (none), a byte (≤ 0xFF), or two bytes.
+    bmp: Vec<u16>,
+}
+
+impl Cp932Table {
+    fn build() -> Cp932Table {
+        let mut bmp = vec![0u16; 0x10000];
+        let decode_one = |bytes: &[u8]| {
+            let (text, had_errors) = SHIFT_JIS.decode_without_bom_handling(bytes);
+            let mut chars = text.chars();
+            match (had_errors, chars.next(), chars.next()) {
+                (false, Some(c), None) => u16::try_from(u32::from(c)).ok(),
+                _ => None,
+            }
+        };
+        for b in 0x80..=0xFFu8 {
+            if let Some(cp) = decode_one(&[b]) {
+                bmp[usize::from(cp)] = u16::from(b);
+            }
+        }
+        // WHATWG: the encoder takes the first pointer of index jis0208 for a
+        // code point, leaving out pointers 8272–8835 (NEC-selected IBM
+        // extensions, duplicated later in the index).
+        for pointer in 0..11280u16 {
+            if (8272..=8835).contains(&pointer) {
+                continue;
+            }
+            let (lead, trail) = (pointer / 188, pointer % 188);
+            let lead = lead + if lead < 0x1F { 0x81 } else { 0xC1 };
+            let trail = trail + if trail < 0x3F { 0x40 } else { 0x41 };
+            let bytes = [lead as u8, trail as u8];
+            // The user-defined area (U+E000–U+E757) decodes but does not
+            // encode: 外字 go through the municipality's table instead.
+            if let Some(cp) = decode_one(&bytes).filter(|cp| !(0xE000..=0xE757).contains(cp)) {
+                let slot = &mut bmp[usize::from(cp)];
+                if *slot == 0 {
+                    *slot = u16::from_be_bytes(bytes);
+                }
+            }
+        }
+        // WHATWG's encoder also maps these (lossily: they decode as other
+        // characters, so `encode_cp932` escapes them before they get here).
+        bmp[0xA5] = 0x5C;
+        bmp[0x203E] = 0x7E;
+        bmp[0x2212] = bmp[0xFF0D];
+        Cp932Table { bmp }
+    }
+
+    fn encode(&self, c: char) -> Option<Cp932Bytes> {
+        if c.is_ascii() {
+            return Some(Cp932Bytes::One(c as u8));
+        }
+        let v = *self.bmp.get(c as usize)?;
+        match v {
+            0 => None,
+            1..=0xFF => Some(Cp932Bytes::One(v as u8)),
+            _ => Some(Cp932Bytes::Two(v.to_be_bytes())),
+        }
+    }
+}
+
+fn cp932_table() -> &'static Cp932Table {
+    static TABLE: std::sync::OnceLock<Cp932Table> = std::sync::OnceLock::new();
+    TABLE.get_or_init(Cp932Table::build)
 }
 
 /// Characters the CP932 encoder maps to bytes that decode as another
@@ -514,6 +590,29 @@ fn escape(c: char, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use encoding_rs::EncoderResult;
+
+    /// The table gives exactly encoding_rs's bytes, for every code point.
+    #[test]
+    fn cp932_table_encodes_as_encoding_rs_does() {
+        let table = cp932_table();
+        let mut encoder = SHIFT_JIS.new_encoder();
+        let mut buf = [0u8; 8];
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let (result, _, written) = encoder.encode_from_utf8_without_replacement(
+                c.encode_utf8(&mut [0; 4]),
+                &mut buf,
+                true,
+            );
+            let expected = match (result, written) {
+                (EncoderResult::InputEmpty, 1) => Some(Cp932Bytes::One(buf[0])),
+                (EncoderResult::InputEmpty, 2) => Some(Cp932Bytes::Two([buf[0], buf[1]])),
+                (EncoderResult::Unmappable(_), 0) => None,
+                other => panic!("U+{:04X}: unexpected {other:?}", c as u32),
+            };
+            assert_eq!(table.encode(c), expected, "U+{:04X}", c as u32);
+        }
+    }
 
     fn table() -> GaijiTable {
         GaijiTable::new(vec![
