@@ -899,17 +899,10 @@ pub fn section(
     let mut s = String::new();
     s.push_str("## Backup: daily incrementals against restic and borg (issue 6)\n\n");
     s.push_str(&format!(
-        "Run {} at commit `{}` on {} CPUs ({}), {} RAM, Linux {}; data and repositories in `{}`; \
-         load average {} before the run, {} after.\n\n",
-        machine.date,
-        machine.commit,
-        machine.cpus,
-        machine.cpu_model,
-        machine.memory,
-        machine.kernel,
-        machine.temp_dir,
-        machine.load,
-        load_after
+        "{}.
+
+",
+        machine.run_line("data and repositories", load_after)
     ));
     s.push_str(&format!("```sh\n{command}\n```\n\n"));
     s.push_str(&format!(

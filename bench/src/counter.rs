@@ -1204,17 +1204,9 @@ pub fn section(
     );
     let _ = writeln!(
         out,
-        "Run {} at commit `{}` on {} CPUs ({}), {} RAM, Linux {}; databases in `{}`; \
-         load average {} before the run, {} after (other engineers' builds and tests share the machine).\n",
-        machine.date,
-        machine.commit,
-        machine.cpus,
-        machine.cpu_model,
-        machine.memory,
-        machine.kernel,
-        machine.temp_dir,
-        machine.load,
-        load_after
+        "{} (other engineers' builds and tests share the machine).
+",
+        machine.run_line("databases", load_after)
     );
     let _ = writeln!(out, "```sh\n{command}\n```\n");
     for e in &r.engines {

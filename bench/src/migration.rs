@@ -312,17 +312,10 @@ pub fn section(
     let mut s = String::new();
     s.push_str("## Migration: import and export of a city in the standard format (issue 5)\n\n");
     s.push_str(&format!(
-        "Run {} at commit `{}` on {} CPUs ({}), {} RAM, Linux {}; files and data in `{}`; \
-         load average {} before the run, {} after.\n\n",
-        machine.date,
-        machine.commit,
-        machine.cpus,
-        machine.cpu_model,
-        machine.memory,
-        machine.kernel,
-        machine.temp_dir,
-        machine.load,
-        load_after
+        "{}.
+
+",
+        machine.run_line("files and data", load_after)
     ));
     s.push_str(&format!("```sh\n{command}\n```\n\n"));
     s.push_str(&format!(

@@ -32,6 +32,23 @@ pub struct Machine {
 }
 
 impl Machine {
+    /// "Run <date> at commit … ; <what> in `<temp>`; load average …": the
+    /// first line of every generated section.
+    pub fn run_line(&self, what: &str, load_after: &str) -> String {
+        format!(
+            "Run {} at commit `{}` on {} CPUs ({}), {} RAM, Linux {}; {what} in `{}`; \
+             load average {} before the run, {load_after} after",
+            self.date,
+            self.commit,
+            self.cpus,
+            self.cpu_model,
+            self.memory,
+            self.kernel,
+            self.temp_dir,
+            self.load,
+        )
+    }
+
     pub fn probe() -> Machine {
         let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
         let cpuinfo = read("/proc/cpuinfo");

@@ -139,41 +139,15 @@ async fn run_batch(pool: &AnyPool, backend: &dyn Backend, jobs: Vec<Job>) {
     let mut done = Vec::with_capacity(jobs.len());
     let mut jobs = jobs.into_iter();
     while let Some(job) = jobs.next() {
-        if let Err(e) = sqlx::query("SAVEPOINT murakumo_write")
-            .execute(&mut *tx)
-            .await
-        {
-            let e = StoreError::from(e);
-            let _ = job.reply.send(Err(not_committed(&e)));
-            fail_all(jobs.collect(), &e);
-            return fail_done(done, &e);
-        }
-        let result = run_one(&mut tx, &job.tenant, job.write).await;
-        let end = if result.is_ok() {
-            "RELEASE murakumo_write"
-        } else {
-            "ROLLBACK TO murakumo_write"
-        };
-        if let Err(e) = sqlx::query(end).execute(&mut *tx).await {
-            // The transaction cannot be trusted any more: nothing commits.
-            let e = StoreError::from(e);
-            let _ = job.reply.send(Err(not_committed(&e)));
-            fail_all(jobs.collect(), &e);
-            return fail_done(done, &e);
-        }
-        if result.is_err() {
-            // ROLLBACK TO keeps the savepoint open; close it.
-            if let Err(e) = sqlx::query("RELEASE murakumo_write")
-                .execute(&mut *tx)
-                .await
-            {
-                let e = StoreError::from(e);
+        match in_savepoint(&mut tx, &job.tenant, job.write).await {
+            Ok(result) => done.push((job.reply, result)),
+            Err(e) => {
+                // The transaction cannot be trusted any more: nothing commits.
                 let _ = job.reply.send(Err(not_committed(&e)));
                 fail_all(jobs.collect(), &e);
                 return fail_done(done, &e);
             }
         }
-        done.push((job.reply, result));
     }
     match tx.commit().await {
         Ok(()) => {
@@ -183,6 +157,30 @@ async fn run_batch(pool: &AnyPool, backend: &dyn Backend, jobs: Vec<Job>) {
         }
         Err(e) => fail_done(done, &StoreError::from(e)),
     }
+}
+
+/// Runs one write inside its own savepoint: its result (a failed write is
+/// rolled back to the savepoint), or the error that makes the whole
+/// transaction untrustworthy.
+async fn in_savepoint(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &TenantCode,
+    write: Write,
+) -> Result<Result<Written, StoreError>, StoreError> {
+    sqlx::query("SAVEPOINT murakumo_write")
+        .execute(&mut **tx)
+        .await?;
+    let result = run_one(tx, tenant, write).await;
+    if result.is_err() {
+        // ROLLBACK TO keeps the savepoint open; RELEASE below closes it.
+        sqlx::query("ROLLBACK TO murakumo_write")
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query("RELEASE murakumo_write")
+        .execute(&mut **tx)
+        .await?;
+    Ok(result)
 }
 
 pub(crate) async fn run_one(
