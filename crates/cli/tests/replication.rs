@@ -366,7 +366,8 @@ fn synchronous_replica_survives_kill_9_promotion_fences_the_old_primary() {
 
     // Heal: the old primary becomes a replica of the new one. Its chain is
     // a prefix of the new primary's, unless it committed an entry that was
-    // never acknowledged (in flight at the kill): that is refused as a fork.
+    // never acknowledged (in flight at the kill) or an access record (those
+    // ship asynchronously): that is refused, and nothing is discarded.
     let mut rejoin = local(
         &a,
         &[
@@ -388,8 +389,10 @@ fn synchronous_replica_survives_kill_9_promotion_fences_the_old_primary() {
             if let Some(mut e) = rejoin.stderr.take() {
                 let _ = e.read_to_string(&mut err);
             }
+            // Refused, naming what would be lost and how to keep it.
             assert!(!status.success());
-            assert!(err.contains("forked"), "{err}");
+            assert!(err.contains("would lose entries"), "{err}");
+            assert!(err.contains("murakumo ledger export"), "{err}");
             break;
         }
         if metric(&host, &ua, "murakumo_replication_lag_entries") == Some(0.0) {
