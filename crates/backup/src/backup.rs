@@ -122,7 +122,7 @@ pub async fn backup(
             files: previous.map(|p| p.files).unwrap_or_default(),
             signing_keys: store
                 .tenant(&info.code)
-                .signing_keys_for_backup()
+                .signing_keys_with_secrets()
                 .await?
                 .into_iter()
                 .map(|k| SigningKeyRecord {

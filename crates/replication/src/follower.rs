@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use murakumo_core::TenantCode;
 use murakumo_ledger::{RecordedAt, Segment};
-use murakumo_store::{Applied, Chain, NodeRole, Operator, SigningKeyExport, Store, TenantInfo};
+use murakumo_store::{Applied, Chain, NodeRole, Operator, SigningKeyRow, Store, TenantInfo};
 
 use crate::ReplicationError;
 use crate::runtime::FollowStatus;
@@ -389,7 +389,7 @@ impl Follower {
             };
             self.store
                 .tenant(&code)
-                .import_signing_key(&SigningKeyExport {
+                .import_signing_key(&SigningKeyRow {
                     key_id: k.key_id.clone(),
                     public_key: B64.decode(&k.public_key).map_err(|_| bad("public key"))?,
                     secret_key: B64.decode(&k.secret_key).map_err(|_| bad("secret key"))?,

@@ -829,18 +829,7 @@ async fn certificates_are_issued_signed_and_verifiable(db: Db) {
         .await
         .expect("send");
     assert_eq!(r.status(), StatusCode::CONFLICT);
-    for (key, value) in [
-        ("certificate.issuer_title", "深川市長"),
-        ("certificate.issuer_name", "山下 貴史"),
-    ] {
-        let r = admin
-            .put(s.url(&format!("/api/v1/settings/{key}")))
-            .json(&json!({"value": value}))
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    }
+    s.set_issuer(&a).await;
     let issue = |body: Value| {
         let req = clerk.post(s.url("/api/v1/certificates")).json(&body);
         async move {
@@ -999,17 +988,7 @@ async fn seals_are_registered_certified_and_cancelled(db: Db) {
     let admin = s.login(Some(&a), "admin").await;
     let clerk = s.login(Some(&a), "clerk").await;
     let all = s.login(Some(&a), "all").await;
-    for (key, value) in [
-        ("certificate.issuer_title", "深川市長"),
-        ("certificate.issuer_name", "山下 貴史"),
-    ] {
-        admin
-            .put(s.url(&format!("/api/v1/settings/{key}")))
-            .json(&json!({"value": value}))
-            .send()
-            .await
-            .expect("send");
-    }
+    s.set_issuer(&a).await;
     // The 公印: only a real image is accepted, and only from the administrator.
     let official = murakumo_seal::sample_impression(1);
     let put = |who: &reqwest::Client, body: Vec<u8>| {

@@ -32,22 +32,6 @@ fn runtime(sync: Option<&str>) -> ReplicationRuntime {
     }
 }
 
-async fn set_issuer(s: &TestServer, tenant: &TenantCode) {
-    let admin = s.login(Some(tenant), "admin").await;
-    for (key, value) in [
-        ("certificate.issuer_title", "深川市長"),
-        ("certificate.issuer_name", "山下 貴史"),
-    ] {
-        let r = admin
-            .put(s.url(&format!("/api/v1/settings/{key}")))
-            .json(&json!({"value": value}))
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    }
-}
-
 /// Issues 住民票の写し of the 山田 household: (発行番号, digest, pdf) or the error.
 async fn issue(
     client: &reqwest::Client,
@@ -241,7 +225,7 @@ async fn metric(base: &str, line_prefix: &str) -> Option<f64> {
 async fn a_replica_follows_every_tenant_with_verified_chains(db: Db) {
     let s = TestServer::start_with(db, runtime(None)).await;
     let a = tenant_a();
-    set_issuer(&s, &a).await;
+    s.set_issuer(&a).await;
     let clerk = s.login(Some(&a), "clerk").await;
     let (n1, _, _) = issue(&clerk, &s.base).await.expect("issue");
     let f = RunningFollower::start(&s, "dc2", vec![], false).await;
@@ -384,7 +368,7 @@ async fn synchronous_mode_acknowledges_only_what_the_follower_holds(db: Db) {
     assert_eq!(body["error"]["code"], "not_replicated", "{body}");
     let f = RunningFollower::start(&s, "dc2", vec![], false).await;
     caught_up(&s.store, &f.store, &[a, tenant_b()]).await;
-    set_issuer(&s, &a).await;
+    s.set_issuer(&a).await;
     let mut acknowledged = Vec::new();
     for _ in 0..5 {
         let (n, _, _) = issue(&clerk, &s.base).await.expect("issue");
@@ -426,7 +410,7 @@ async fn synchronous_mode_acknowledges_only_what_the_follower_holds(db: Db) {
 async fn an_old_primary_that_learns_a_newer_epoch_refuses_writes(db: Db) {
     let s = TestServer::start_with(db, runtime(None)).await;
     let a = tenant_a();
-    set_issuer(&s, &a).await;
+    s.set_issuer(&a).await;
     let clerk = s.login(Some(&a), "clerk").await;
     let f = RunningFollower::start(&s, "dc2", vec![], false).await;
     caught_up(&s.store, &f.store, &[a]).await;
@@ -526,7 +510,7 @@ async fn issuances(store: &Store, t: &TenantCode, number: &str) -> usize {
 async fn the_fallback_issues_while_the_centre_is_away_and_replays_once(db: Db) {
     let s = TestServer::start_with(db, runtime(None)).await;
     let a = tenant_a();
-    set_issuer(&s, &a).await;
+    s.set_issuer(&a).await;
     let clerk = s.login(Some(&a), "clerk").await;
     let (_, centre_digest, _) = issue(&clerk, &s.base).await.expect("issue at the centre");
     let f = RunningFollower::start(&s, "site", vec![a], true).await;
@@ -727,7 +711,7 @@ async fn issue_when_possible(client: &reqwest::Client, base: &str) -> (String, S
 async fn a_site_follows_the_promoted_centre_and_the_old_primary_rejoins(db: Db) {
     let s = TestServer::start_with(db, runtime(None)).await;
     let a = tenant_a();
-    set_issuer(&s, &a).await;
+    s.set_issuer(&a).await;
     let clerk = s.login(Some(&a), "clerk").await;
     issue(&clerk, &s.base).await.expect("issue at centre 1");
     let dc2 = RunningFollower::start_fresh(vec![s.base.clone()], "dc2", vec![], false, true).await;
@@ -848,7 +832,7 @@ async fn a_site_follows_the_promoted_centre_and_the_old_primary_rejoins(db: Db) 
 async fn a_forked_old_primary_is_refused_and_keeps_its_entries(db: Db) {
     let s = TestServer::start_with(db, runtime(None)).await;
     let a = tenant_a();
-    set_issuer(&s, &a).await;
+    s.set_issuer(&a).await;
     let clerk = s.login(Some(&a), "clerk").await;
     let mut dc2 =
         RunningFollower::start_fresh(vec![s.base.clone()], "dc2", vec![], false, true).await;

@@ -18,7 +18,7 @@ pub struct PublicKeyRow {
     pub retired_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// A signing key with its secret, for backups and restores only.
+/// A signing key with its secret: for backups, restores and followers only.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SigningKeyRow {
     pub key_id: String,
@@ -90,10 +90,12 @@ impl TenantStore<'_> {
         Ok(())
     }
 
-    /// Every signing key with its secret, oldest first (for backups, which
+    /// Every signing key with its secret, oldest first: for backups (which
     /// are encrypted: a restored instance signs with the same key, and
-    /// certificates issued before verify against keys it still publishes).
-    pub async fn signing_keys_for_backup(&self) -> Result<Vec<SigningKeyRow>, StoreError> {
+    /// certificates issued before verify against keys it still publishes)
+    /// and for followers (token-protected: a fallback node signs what it
+    /// issues while the centre is away).
+    pub async fn signing_keys_with_secrets(&self) -> Result<Vec<SigningKeyRow>, StoreError> {
         let mut tx = self.begin(false).await?;
         let rows = sqlx::query(
             "SELECT key_id, public_key, secret_key, created_at, retired_at FROM signing_keys \

@@ -35,7 +35,7 @@ pub use backend::{Backend, BackendKind};
 pub use certificates::{IssuedRow, PublicKeyRow, SigningKeyRow};
 pub use error::StoreError;
 pub use platform::{Operator, TenantInfo};
-pub use replication::{AppendWatch, NodeRole, NodeState, OutboxItem, Replayed, SigningKeyExport};
+pub use replication::{AppendWatch, NodeRole, NodeState, OutboxItem, Replayed};
 pub use rows::{AccessFilter, AccessLogRow, Chain, ResidentQuery, SettingChange};
 pub use saml::SamlSessionRow;
 pub use seals::SealQuery;

@@ -90,16 +90,6 @@ pub enum Replayed {
     AlreadyHeld(u64),
 }
 
-/// A signing key with its secret, as a follower receives it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SigningKeyExport {
-    pub key_id: String,
-    pub public_key: Vec<u8>,
-    pub secret_key: Vec<u8>,
-    pub created_at: i64,
-    pub retired_at: Option<i64>,
-}
-
 /// What this process has committed to each chain (tenant, chain) →
 /// (head seq, recorded time), and a generation counter that ticks on every
 /// commit: long-polling followers wait on it, and synchronous mode compares
@@ -571,33 +561,9 @@ impl TenantStore<'_> {
         Ok(Replayed::Appended(seq))
     }
 
-    /// Every signing key with its secret (for followers, token-protected).
-    pub async fn signing_keys_export(&self) -> Result<Vec<SigningKeyExport>, StoreError> {
-        let mut tx = self.begin(false).await?;
-        let rows = sqlx::query(
-            "SELECT key_id, public_key, secret_key, created_at, retired_at FROM signing_keys \
-             WHERE tenant_code = $1 ORDER BY created_at",
-        )
-        .bind(self.tenant.as_str())
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SigningKeyExport {
-                    key_id: r.try_get("key_id")?,
-                    public_key: r.try_get("public_key")?,
-                    secret_key: r.try_get("secret_key")?,
-                    created_at: r.try_get("created_at")?,
-                    retired_at: r.try_get("retired_at")?,
-                })
-            })
-            .collect()
-    }
-
     /// Takes a signing key from the primary: added if new, its retirement
     /// copied if known.
-    pub async fn import_signing_key(&self, k: &SigningKeyExport) -> Result<(), StoreError> {
+    pub async fn import_signing_key(&self, k: &crate::SigningKeyRow) -> Result<(), StoreError> {
         let mut tx = self.begin(true).await?;
         let exists =
             sqlx::query("SELECT 1 FROM signing_keys WHERE tenant_code = $1 AND key_id = $2")
@@ -622,8 +588,8 @@ impl TenantStore<'_> {
             )
             .bind(self.tenant.as_str())
             .bind(k.key_id.as_str())
-            .bind(k.public_key.clone())
-            .bind(k.secret_key.clone())
+            .bind(k.public_key.as_slice())
+            .bind(k.secret_key.as_slice())
             .bind(k.created_at)
             .bind(k.retired_at)
             .execute(&mut *tx)

@@ -237,7 +237,7 @@ async fn platform_snapshot(store: &Store) -> ApiResult<PlatformSnapshot> {
     let tenants = store.list_tenants().await?;
     let mut keys = Vec::new();
     for t in &tenants {
-        for k in store.tenant(&t.code).signing_keys_export().await? {
+        for k in store.tenant(&t.code).signing_keys_with_secrets().await? {
             keys.push(SigningKeyWire {
                 tenant: t.code.to_string(),
                 key_id: k.key_id,

@@ -232,6 +232,24 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
+    /// Sets the certificate issuer (市区町村長 title and name) of `tenant`
+    /// as its administrator: certificates cannot be issued without them.
+    pub async fn set_issuer(&self, tenant: &TenantCode) {
+        let admin = self.login(Some(tenant), "admin").await;
+        for (key, value) in [
+            ("certificate.issuer_title", "深川市長"),
+            ("certificate.issuer_name", "山下 貴史"),
+        ] {
+            let r = admin
+                .put(self.url(&format!("/api/v1/settings/{key}")))
+                .json(&serde_json::json!({"value": value}))
+                .send()
+                .await
+                .expect("send");
+            assert_eq!(r.status(), reqwest::StatusCode::NO_CONTENT);
+        }
+    }
+
     /// Logs in and returns a client that sends the token.
     pub async fn login(&self, tenant: Option<&TenantCode>, login: &str) -> reqwest::Client {
         let token = self
