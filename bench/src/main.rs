@@ -219,12 +219,7 @@ async fn main() -> anyhow::Result<()> {
             };
             let machine = report::Machine::probe();
             let r = backup::run(&opts).await?;
-            let args: Vec<String> = std::env::args().skip(1).collect();
-            let command = format!(
-                "cargo build --release -p murakumo-cli -p murakumo-bench\n\
-                 target/release/murakumo-bench {}",
-                args.join(" ")
-            );
+            let command = release_command();
             println!("\n{}", backup::table(&r));
             println!("{}", backup::aims(&r));
             report::write_section(
@@ -245,12 +240,7 @@ async fn main() -> anyhow::Result<()> {
                 residents,
                 murakumo,
             })?;
-            let args: Vec<String> = std::env::args().skip(1).collect();
-            let command = format!(
-                "cargo build --release -p murakumo-cli -p murakumo-bench\n\
-                 target/release/murakumo-bench {}",
-                args.join(" ")
-            );
+            let command = release_command();
             println!("\n{}", migration::table(&r));
             println!("{}", migration::aims(&r));
             report::write_section(
@@ -284,12 +274,7 @@ async fn main() -> anyhow::Result<()> {
                 .join()
                 .map_err(|_| anyhow::anyhow!("the replication benchmark panicked"))?;
             let r = r?;
-            let args: Vec<String> = std::env::args().skip(1).collect();
-            let command = format!(
-                "cargo build --release -p murakumo-cli -p murakumo-bench\n\
-                 target/release/murakumo-bench {}",
-                args.join(" ")
-            );
+            let command = release_command();
             let body = replication::section(&machine, &command, &opts, &r);
             println!("{body}");
             report::write_section(&out, "replication", &body)?;
@@ -322,12 +307,7 @@ async fn main() -> anyhow::Result<()> {
             };
             let machine = report::Machine::probe();
             let r = counter::run(&opts).await?;
-            let args: Vec<String> = std::env::args().skip(1).collect();
-            let command = format!(
-                "cargo build --release -p murakumo-cli -p murakumo-bench\n\
-                 target/release/murakumo-bench {}",
-                args.join(" ")
-            );
+            let command = release_command();
             println!("\n{}", counter::table(&opts, &r));
             println!("{}", counter::aims(&r));
             report::write_section(
@@ -339,4 +319,15 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// How this run was started, for the results file: the release build and
+/// the benchmark's own arguments.
+fn release_command() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    format!(
+        "cargo build --release -p murakumo-cli -p murakumo-bench\n\
+         target/release/murakumo-bench {}",
+        args.join(" ")
+    )
 }
