@@ -14,8 +14,10 @@ set -euo pipefail
 #   libxmlsec1-dev, libclang-dev, pkg-config   to build murakumo-saml (samael binds xmlsec1)
 #   simplesamlphp, php-cli, php-xml, php-mbstring, openssl   the real SAML IdP the SSO tests
 #                   log in through (murakumo_testkit::SimpleSamlIdp runs it under `php -S`)
+#   poppler-utils   pdftotext / pdftoppm: certificates read back as a printer would see them
 PACKAGES=(postgresql chromium chromium-driver fonts-ipamj-mincho iproute2 rclone xmlsec1
-  libxmlsec1-dev libclang-dev pkg-config simplesamlphp php-cli php-xml php-mbstring openssl curl)
+  libxmlsec1-dev libclang-dev pkg-config simplesamlphp php-cli php-xml php-mbstring openssl curl
+  poppler-utils)
 
 # Run as root directly, otherwise through sudo.
 SUDO=()

@@ -338,7 +338,12 @@ impl Server {
             .arg("serve")
             .args(args)
             .args(["--listen", &format!("127.0.0.1:{port}")])
-            .env("RUST_LOG", "warn")
+            // MURAKUMO_BENCH_SERVE_LOG: the server's log filter, e.g.
+            // `warn,sqlx::query=trace` to see its statements while profiling.
+            .env(
+                "MURAKUMO_LOG",
+                std::env::var("MURAKUMO_BENCH_SERVE_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -21,18 +21,16 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveTime, Timelike};
 use krilla::Document;
-use krilla::color::luma;
 use krilla::embed::{AssociationKind, EmbeddedFile, MimeType};
 use krilla::geom::{PathBuilder, Point, Rect, Size, Transform};
 use krilla::image::Image;
 use krilla::metadata::{DateTime, Metadata};
-use krilla::num::NormalizedF32;
 use krilla::page::PageSettings;
 use krilla::paint::{Fill, Stroke};
 use krilla::surface::Surface;
 use krilla::text::{Font, GlyphId, KrillaGlyph};
 use murakumo_core::WarekiDate;
-use qrcode::{EcLevel, QrCode};
+use qrcode::EcLevel;
 use skrifa::charmap::MapVariant;
 use skrifa::instance::{LocationRef, Size as FontSize};
 use skrifa::{FontRef, MetadataProvider};
@@ -47,7 +45,68 @@ pub const MEMBERS_PER_PAGE: usize = 4;
 /// Version of the layout. Verification re-renders a certificate and compares page contents
 /// only when the embedded layout version equals this one; bump it with any change that moves
 /// a mark on the page (including a krilla or font upgrade that changes the output).
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
+
+/// The QR code's modules as a greyscale image, one sample per module
+/// (0 dark, 255 light), `width` × `width`, without the quiet zone. Drawn
+/// without interpolation, each module prints as a sharp square; as a path of
+/// squares it was 50 KB of page content to write and deflate per certificate.
+#[derive(Clone, Hash)]
+struct QrModules {
+    width: u32,
+    luma: Vec<u8>,
+}
+
+impl QrModules {
+    /// Encodes `data` at error-correction level M with one fixed mask
+    /// (pattern 0, the checkerboard). `QrCode::new` tries all eight masks and
+    /// keeps the one with the lowest penalty score, which cost about 7 % of a
+    /// busy counter's CPU; every mask gives a valid code that readers decode
+    /// (the penalty only avoids patterns that are harder to scan, which at
+    /// our printed size of ~30 mm do not arise in practice).
+    fn image(data: &[u8]) -> Result<Image, DocumentError> {
+        use qrcode::canvas::{Canvas, MaskPattern};
+        let qr_error = |e: qrcode::types::QrError| pdf_error(&format!("QR code: {e}"));
+        let bits = qrcode::bits::encode_auto(data, EcLevel::M).map_err(qr_error)?;
+        let version = bits.version();
+        let (data, ec) = qrcode::ec::construct_codewords(&bits.into_bytes(), version, EcLevel::M)
+            .map_err(qr_error)?;
+        let mut canvas = Canvas::new(version, EcLevel::M);
+        canvas.draw_all_functional_patterns();
+        canvas.draw_data(&data, &ec);
+        canvas.apply_mask(MaskPattern::Checkerboard);
+        let modules = QrModules {
+            width: u32::try_from(version.width()).map_err(|_| pdf_error("QR width"))?,
+            luma: canvas
+                .into_colors()
+                .into_iter()
+                .map(|c| if c == qrcode::Color::Dark { 0 } else { 255 })
+                .collect(),
+        };
+        Image::from_custom(modules, false).map_err(|e| pdf_error(&format!("QR code: {e}")))
+    }
+}
+
+impl krilla::image::CustomImage for QrModules {
+    fn color_channel(&self) -> &[u8] {
+        &self.luma
+    }
+    fn alpha_channel(&self) -> Option<&[u8]> {
+        None
+    }
+    fn bits_per_component(&self) -> krilla::image::BitsPerComponent {
+        krilla::image::BitsPerComponent::Eight
+    }
+    fn size(&self) -> (u32, u32) {
+        (self.width, self.width)
+    }
+    fn icc_profile(&self) -> Option<&[u8]> {
+        None
+    }
+    fn color_space(&self) -> krilla::image::ImageColorspace {
+        krilla::image::ImageColorspace::Luma
+    }
+}
 
 /// Name of the embedded file holding the certificate as JSON.
 pub const DATA_FILE_NAME: &str = "murakumo-certificate.json";
@@ -160,10 +219,7 @@ impl Renderer {
         text.check_certificate(cert)?;
         let official_seal = load_png(cert.official_seal_image.as_deref(), "公印")?;
         let seal = load_png(cert.seal_image.as_deref(), "印影")?;
-        let qr = QrCode::with_error_correction_level(payload.to_string().as_bytes(), EcLevel::M)
-            .map_err(|e| DocumentError::Pdf {
-                reason: format!("QR code: {e}"),
-            })?;
+        let qr = QrModules::image(payload.to_string().as_bytes())?;
 
         let mut doc = Document::new();
         let pages: Vec<&[Member]> = match cert.kind {
@@ -795,44 +851,12 @@ impl Painter<'_, '_, '_> {
         self.s.pop();
     }
 
-    /// The QR code as filled squares (one path; horizontal runs merged), with a quiet zone.
-    fn qr(&mut self, code: &QrCode, issue_number: &str) {
-        let n = code.width();
-        let quiet = 4.0;
-        let module = QR_SIZE / (n as f32 + 2.0 * quiet);
-        let (x0, y0) = (MARGIN_X + quiet * module, QR_TOP + quiet * module);
-        let colors = code.to_colors();
-        let mut pb = PathBuilder::new();
-        for (row, line) in colors.chunks(n).enumerate() {
-            let mut col = 0;
-            while col < n {
-                if line[col] == qrcode::Color::Dark {
-                    let start = col;
-                    while col < n && line[col] == qrcode::Color::Dark {
-                        col += 1;
-                    }
-                    if let Some(r) = Rect::from_xywh(
-                        x0 + start as f32 * module,
-                        y0 + row as f32 * module,
-                        (col - start) as f32 * module,
-                        module,
-                    ) {
-                        pb.push_rect(r);
-                    }
-                } else {
-                    col += 1;
-                }
-            }
-        }
-        if let Some(path) = pb.finish() {
-            self.s.set_stroke(None);
-            self.s.set_fill(Some(Fill {
-                paint: luma::Color::black().into(),
-                opacity: NormalizedF32::ONE,
-                rule: Default::default(),
-            }));
-            self.s.draw_path(&path);
-        }
+    /// The QR code with a quiet zone of four modules.
+    fn qr(&mut self, code: &Image, issue_number: &str) {
+        let n = code.size().0 as f32;
+        let module = QR_SIZE / (n + 8.0);
+        let (x, y) = (MARGIN_X + 4.0 * module, QR_TOP + 4.0 * module);
+        self.image_fit(code, x, y, n * module, n * module);
         let tx = MARGIN_X + QR_SIZE + 6.0;
         self.text_at(&format!("発行番号　{issue_number}"), tx, QR_TOP + 30.0, 9.0);
         self.text_at(

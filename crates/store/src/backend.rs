@@ -76,7 +76,11 @@ impl Sqlite {
 /// A 256 MiB page cache per connection (allocated only as pages are
 /// touched): the default 2 MB misses on every batch, because `residents`
 /// has several indexes with random keys (rebuild of 270,000: 36.9 → 19.5 s).
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON; PRAGMA cache_size=-262144;";
+/// Reads go through a memory map of up to 1 GiB (address space, not
+/// memory): while others write, each read transaction starts with an
+/// emptied page cache, and copying every page back in with pread took
+/// ~13 % of a busy counter's CPU.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON; PRAGMA cache_size=-262144; PRAGMA mmap_size=1073741824;";
 
 #[async_trait]
 impl Backend for Sqlite {

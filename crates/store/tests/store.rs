@@ -1378,6 +1378,34 @@ on_both_backends!(
     a_failed_write_does_not_take_concurrent_writes_with_it,
 );
 
+// ---- query plans ----
+
+/// A 世帯全員 certificate reads one household: SQLite must find it through
+/// the household index, not walk the tenant's primary key to avoid sorting
+/// (it did, with an index lacking resident_code: 270,000 rows per
+/// certificate). The statement is the one `TenantStore::household` sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_reads_a_household_through_its_index() {
+    let h = Harness::sqlite().await;
+    let plan: Vec<String> = sqlx::query(
+        "EXPLAIN QUERY PLAN SELECT record FROM residents WHERE tenant_code = $1 AND household_id = $2 \
+         AND status <> 'removed' ORDER BY resident_code",
+    )
+    .bind("012289")
+    .bind("H1")
+    .fetch_all(h.store.raw_pool())
+    .await
+    .expect("plan")
+    .iter()
+    .map(|r| r.try_get::<String, _>("detail").expect("detail"))
+    .collect();
+    assert_eq!(
+        plan,
+        ["SEARCH residents USING INDEX residents_by_household (tenant_code=? AND household_id=?)"],
+        "no scan, no sort"
+    );
+}
+
 // ---- PostgreSQL's second wall ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

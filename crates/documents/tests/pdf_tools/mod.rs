@@ -194,21 +194,71 @@ pub fn to_unicode_map(cmap: &str) -> Vec<(u32, String)> {
     out
 }
 
-/// `pdftotext` output, or `None` when poppler-utils is not installed.
-pub fn pdftotext(pdf: &[u8]) -> Option<String> {
+/// The text poppler's `pdftotext` extracts (poppler-utils is installed by
+/// scripts/setup-test.sh).
+pub fn pdftotext(pdf: &[u8]) -> String {
+    let out = poppler("pdftotext", &["-enc", "UTF-8"], pdf, Some("-"));
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The first page rasterised by poppler's `pdftoppm` in grey at `dpi`, as a
+/// printer would put it on paper: (width, height, one byte per pixel).
+pub fn rasterize_first_page(pdf: &[u8], dpi: u32) -> (usize, usize, Vec<u8>) {
+    let dpi = dpi.to_string();
+    let pgm = poppler(
+        "pdftoppm",
+        &["-gray", "-r", &dpi, "-f", "1", "-l", "1", "-singlefile"],
+        pdf,
+        None,
+    );
+    // Binary PGM: "P5" width height maxval, each followed by one whitespace.
+    let mut fields = Vec::new();
+    let mut at = 0;
+    while fields.len() < 4 {
+        while pgm[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        let start = at;
+        while !pgm[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        fields.push(String::from_utf8_lossy(&pgm[start..at]).into_owned());
+    }
+    assert_eq!(
+        (fields[0].as_str(), fields[3].as_str()),
+        ("P5", "255"),
+        "8-bit PGM"
+    );
+    let (w, h) = (
+        fields[1].parse().expect("width"),
+        fields[2].parse().expect("height"),
+    );
+    let pixels = pgm[at + 1..].to_vec();
+    assert_eq!(pixels.len(), w * h, "whole page");
+    (w, h, pixels)
+}
+
+/// Runs a poppler tool on `pdf` (written to a temp file), returning stdout
+/// (`out`: the output argument after the input file, if the tool needs one).
+fn poppler(tool: &str, args: &[&str], pdf: &[u8], out: Option<&str>) -> Vec<u8> {
     let dir = tempdir();
     let path = dir.join("in.pdf");
     std::fs::write(&path, pdf).expect("write temp pdf");
-    let out = std::process::Command::new("pdftotext")
-        .args(["-enc", "UTF-8"])
+    let run = std::process::Command::new(tool)
+        .args(args)
         .arg(&path)
-        .arg("-")
+        .args(out)
         .output()
-        .ok()?;
+        .unwrap_or_else(|e| {
+            panic!("{tool} (poppler-utils; scripts/setup-test.sh installs it): {e}")
+        });
     let _ = std::fs::remove_dir_all(&dir);
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    assert!(
+        run.status.success(),
+        "{tool} failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    run.stdout
 }
 
 fn tempdir() -> std::path::PathBuf {
