@@ -1,7 +1,10 @@
 //! Shared state of a running server.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use murakumo_core::TenantCode;
 use murakumo_store::{Store, StoreError};
@@ -23,6 +26,82 @@ pub struct AppState {
     /// Follower acknowledgements, synchronous mode, and (on a follower)
     /// whether the primary is reachable.
     pub replication: murakumo_replication::ReplicationRuntime,
+    /// What every certificate reads and that rarely changes, per tenant.
+    pub cache: Arc<TenantCaches>,
+}
+
+/// How long this node trusts a cached per-tenant value. A change made
+/// through this node takes effect at once (its handler forgets the tenant);
+/// one made on another node (or arriving by replication) within this time.
+pub const TENANT_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// Per-tenant values read by every certificate issuance: resolved
+/// settings (市区町村長の職氏名 among them), the tenant's name, its 公印 and
+/// its signing key. Reading them for each certificate was seven database
+/// transactions out of fifteen.
+#[derive(Default)]
+pub struct TenantCaches {
+    pub settings: TenantCache<Arc<Vec<ResolvedSetting>>>,
+    pub info: TenantCache<murakumo_store::TenantInfo>,
+    pub official_seal: TenantCache<Option<Arc<Vec<u8>>>>,
+    /// The active signing key's secret.
+    pub signing_key: TenantCache<Option<[u8; 32]>>,
+}
+
+/// One value per tenant, kept for [`TENANT_CACHE_TTL`].
+pub struct TenantCache<V> {
+    slots: Mutex<HashMap<TenantCode, (Instant, V)>>,
+    /// Bumped by every `forget`: a load that started before it must not
+    /// store what it read (it may predate the change).
+    generation: AtomicU64,
+}
+
+impl<V> Default for TenantCache<V> {
+    fn default() -> Self {
+        TenantCache {
+            slots: Mutex::default(),
+            generation: AtomicU64::new(0),
+        }
+    }
+}
+
+impl<V: Clone> TenantCache<V> {
+    /// The cached value if fresh, else `load`'s (then cached).
+    pub async fn get_or_load<E, F: Future<Output = Result<V, E>>>(
+        &self,
+        tenant: &TenantCode,
+        load: impl FnOnce() -> F,
+    ) -> Result<V, E> {
+        if let Some((at, v)) = self.lock().get(tenant)
+            && at.elapsed() < TENANT_CACHE_TTL
+        {
+            return Ok(v.clone());
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let v = load().await?;
+        let mut slots = self.lock();
+        if self.generation.load(Ordering::Acquire) == generation {
+            slots.insert(*tenant, (Instant::now(), v.clone()));
+        }
+        Ok(v)
+    }
+
+    /// Forgets `tenant`'s value, or every tenant's (`None`).
+    pub fn forget(&self, tenant: Option<&TenantCode>) {
+        let mut slots = self.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        match tenant {
+            Some(t) => {
+                slots.remove(t);
+            }
+            None => slots.clear(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TenantCode, (Instant, V)>> {
+        // A panic elsewhere while holding the lock leaves a usable map.
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Per client address: this many failures in [`IP_WINDOW_US`] block it.
@@ -37,6 +116,7 @@ impl AppState {
             ip_failures: Arc::default(),
             public_url: None,
             replication: Default::default(),
+            cache: Arc::default(),
         }
     }
 
@@ -50,8 +130,53 @@ impl AppState {
         )
     }
 
-    /// Every setting of a tenant, resolved 個別 → 県版 → 標準.
-    pub async fn settings(&self, tenant: &TenantCode) -> Result<Vec<ResolvedSetting>, StoreError> {
+    /// Every setting of a tenant, resolved 個別 → 県版 → 標準 (cached for
+    /// [`TENANT_CACHE_TTL`]).
+    pub async fn settings(
+        &self,
+        tenant: &TenantCode,
+    ) -> Result<Arc<Vec<ResolvedSetting>>, StoreError> {
+        self.cache
+            .settings
+            .get_or_load(tenant, || async {
+                self.resolve_settings(tenant).await.map(Arc::new)
+            })
+            .await
+    }
+
+    /// The tenant's registry entry (cached for [`TENANT_CACHE_TTL`]).
+    pub async fn tenant_info(
+        &self,
+        tenant: &TenantCode,
+    ) -> Result<murakumo_store::TenantInfo, StoreError> {
+        self.cache
+            .info
+            .get_or_load(tenant, || self.store.tenant_info(tenant))
+            .await
+    }
+
+    /// The tenant's 公印 image (cached for [`TENANT_CACHE_TTL`]).
+    pub async fn official_seal(
+        &self,
+        tenant: &TenantCode,
+    ) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
+        self.cache
+            .official_seal
+            .get_or_load(tenant, || async {
+                Ok(self
+                    .store
+                    .tenant(tenant)
+                    .official_seal()
+                    .await?
+                    .map(Arc::new))
+            })
+            .await
+    }
+
+    async fn resolve_settings(
+        &self,
+        tenant: &TenantCode,
+    ) -> Result<Vec<ResolvedSetting>, StoreError> {
         let pref = self
             .store
             .prefecture_settings(&format!("{:02}", tenant.prefecture().code()))
@@ -91,5 +216,60 @@ impl AppState {
             .and_then(|r| r.value.as_deref())
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(standard))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    fn tenant() -> TenantCode {
+        TenantCode::parse("012289").expect("valid code")
+    }
+
+    #[tokio::test]
+    async fn cached_until_forgotten() {
+        let cache = TenantCache::<usize>::default();
+        let loads = AtomicUsize::new(0);
+        let load = || async { Ok::<_, ()>(loads.fetch_add(1, Ordering::SeqCst)) };
+        assert_eq!(cache.get_or_load(&tenant(), load).await, Ok(0));
+        assert_eq!(cache.get_or_load(&tenant(), load).await, Ok(0), "cached");
+        cache.forget(Some(&tenant()));
+        assert_eq!(cache.get_or_load(&tenant(), load).await, Ok(1), "reloaded");
+        cache.forget(None);
+        assert_eq!(cache.get_or_load(&tenant(), load).await, Ok(2), "reloaded");
+    }
+
+    #[tokio::test]
+    async fn a_load_overtaken_by_a_change_is_not_kept() {
+        let cache = TenantCache::<&str>::default();
+        let stale = cache
+            .get_or_load(&tenant(), || async {
+                // The value changes (and is forgotten) while this load runs.
+                cache.forget(Some(&tenant()));
+                Ok::<_, ()>("before the change")
+            })
+            .await;
+        assert_eq!(stale, Ok("before the change"));
+        let next = cache
+            .get_or_load(&tenant(), || async { Ok::<_, ()>("after") })
+            .await;
+        assert_eq!(next, Ok("after"), "the overtaken load was not cached");
+    }
+
+    #[tokio::test]
+    async fn errors_are_not_cached() {
+        let cache = TenantCache::<u8>::default();
+        assert_eq!(
+            cache.get_or_load(&tenant(), || async { Err("down") }).await,
+            Err("down")
+        );
+        assert_eq!(
+            cache
+                .get_or_load(&tenant(), || async { Ok::<_, &str>(7) })
+                .await,
+            Ok(7)
+        );
     }
 }

@@ -274,20 +274,15 @@ pub async fn issue_certificate(
         CertificateKind::SealCertificate => Some(seal_for_card(&ts, &req, as_of, today).await?),
         _ => None,
     };
-    let (codes, whole_household) = match (&req.resident_codes, &req.household_id) {
-        _ if seal.is_some() => (
-            seal.iter().map(|s| s.resident_code.clone()).collect(),
+    // The current records (the household's come with it), for the 支援措置
+    // check; the certified records are replayed as of `as_of` below.
+    let (currents, whole_household) = match (&req.resident_codes, &req.household_id) {
+        _ if let Some(s) = &seal => (
+            current_records(&ts, std::slice::from_ref(&s.resident_code)).await?,
             false,
         ),
-        (Some(codes), None) if !codes.is_empty() => (codes.clone(), false),
-        (None, Some(h)) => (
-            ts.household(h)
-                .await?
-                .into_iter()
-                .map(|r| r.resident_code)
-                .collect::<Vec<_>>(),
-            true,
-        ),
+        (Some(codes), None) if !codes.is_empty() => (current_records(&ts, codes).await?, false),
+        (None, Some(h)) => (ts.household(h).await?, true),
         _ => {
             return Err(ApiError::invalid(
                 "resident_codes",
@@ -295,18 +290,15 @@ pub async fn issue_certificate(
             ));
         }
     };
-    if codes.is_empty() {
+    if currents.is_empty() {
         return Err(ApiError::not_found(
             "no current household with this id in your municipality",
         ));
     }
+    let codes: Vec<String> = currents.iter().map(|r| r.resident_code.clone()).collect();
     let mut records = Vec::new();
-    for code in &codes {
-        let current = ts.resident(code).await?.ok_or_else(|| {
-            ApiError::not_found(format!(
-                "no resident with 住民票コード {code} in your municipality"
-            ))
-        })?;
+    for current in &currents {
+        let code = &current.resident_code;
         if current.protected_on(today) {
             let third_party = !matches!(req.requester.as_str(), "本人" | "公用");
             if third_party || !session.staff.can(Permission::ProtectedResidentView) {
@@ -370,7 +362,7 @@ pub async fn issue_certificate(
         format!("{}{}", w.era().letter(), w.year())
     });
     let issue_number = slot.take_number(&ts, &series).await?;
-    let info = state.store.tenant_info(&session.tenant).await?;
+    let info = state.tenant_info(&session.tenant).await?;
     let head = records
         .iter()
         .find(|r| r.relationship == "世帯主")
@@ -406,7 +398,10 @@ pub async fn issue_certificate(
             Some(s) => ts.seal_impression(&s.registration_number).await?,
             None => None,
         },
-        official_seal_image: ts.official_seal().await?,
+        official_seal_image: state
+            .official_seal(&session.tenant)
+            .await?
+            .map(|png| png.to_vec()),
     };
     let renderer = renderer()?;
     // At most one render per core at a time, first come first served: fifty
@@ -457,6 +452,22 @@ pub async fn issue_certificate(
         resp.headers_mut().insert("x-certified-digest", v);
     }
     Ok(resp)
+}
+
+/// The current records of `codes`, in that order; an unknown code is an error.
+async fn current_records(
+    ts: &murakumo_store::TenantStore<'_>,
+    codes: &[String],
+) -> ApiResult<Vec<Record>> {
+    let mut out = Vec::new();
+    for code in codes {
+        out.push(ts.resident(code).await?.ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no resident with 住民票コード {code} in your municipality"
+            ))
+        })?);
+    }
+    Ok(out)
 }
 
 /// The registration a presented 印鑑登録証 stands for, in force on `as_of`
@@ -511,17 +522,24 @@ fn hex_digest(d: &[u8; 32]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The tenant's active signing key; the first issuance creates one.
+/// The tenant's active signing key (cached); the first issuance creates one.
 async fn signing_key(state: &AppState, tenant: &TenantCode) -> ApiResult<SigningKeyPair> {
-    let ts = state.store.tenant(tenant);
-    if let Some((_, secret)) = ts.active_signing_key().await? {
-        let bytes: [u8; 32] = secret
-            .as_slice()
-            .try_into()
-            .map_err(|_| ApiError::internal("the stored signing key is damaged; rotate the key"))?;
-        return Ok(SigningKeyPair::from_secret_bytes(&bytes));
+    let active = state
+        .cache
+        .signing_key
+        .get_or_load(tenant, || async {
+            match state.store.tenant(tenant).active_signing_key().await? {
+                Some((_, secret)) => secret.as_slice().try_into().map(Some).map_err(|_| {
+                    ApiError::internal("the stored signing key is damaged; rotate the key")
+                }),
+                None => Ok(None),
+            }
+        })
+        .await?;
+    match active {
+        Some(bytes) => Ok(SigningKeyPair::from_secret_bytes(&bytes)),
+        None => rotate(state, tenant).await,
     }
-    rotate(state, tenant).await
 }
 
 async fn rotate(state: &AppState, tenant: &TenantCode) -> ApiResult<SigningKeyPair> {
@@ -535,6 +553,7 @@ async fn rotate(state: &AppState, tenant: &TenantCode) -> ApiResult<SigningKeyPa
             &key.secret_bytes(),
         )
         .await?;
+    state.cache.signing_key.forget(Some(tenant));
     Ok(key)
 }
 

@@ -210,5 +210,7 @@ pub async fn set_prefecture_setting(
         .store
         .set_prefecture_setting(&p, def.key, value.as_deref(), &op.actor())
         .await?;
+    // Every municipality of the prefecture resolves through it.
+    state.cache.settings.forget(None);
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -484,5 +484,6 @@ pub(crate) async fn store_official_seal(
         .tenant(&session.tenant)
         .append(vec![entry(session, &event)])
         .await?;
+    state.cache.official_seal.forget(Some(&session.tenant));
     Ok(())
 }

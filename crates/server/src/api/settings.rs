@@ -54,11 +54,11 @@ pub async fn list_settings(
 ) -> ApiResult<Json<Vec<SettingView>>> {
     let all = state.settings(&session.tenant).await?;
     Ok(Json(
-        all.into_iter()
+        all.iter()
             .map(|r| SettingView {
                 key: r.key.to_string(),
                 label_ja: r.label_ja.to_string(),
-                value: r.value,
+                value: r.value.clone(),
                 tier: serde_json::to_value(r.tier)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
@@ -96,6 +96,7 @@ pub async fn set_setting(
         .tenant(&session.tenant)
         .append(vec![entry(&session, &event)])
         .await?;
+    state.cache.settings.forget(Some(&session.tenant));
     metrics::counter!("murakumo_ledger_entries_appended_total").increment(1);
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
