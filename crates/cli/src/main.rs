@@ -233,6 +233,10 @@ enum LedgerCmd {
     },
 }
 
+/// mimalloc instead of glibc malloc: see the workspace Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(cli.global.log_format);

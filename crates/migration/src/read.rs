@@ -622,9 +622,12 @@ pub fn read(
         let differs = |what: &str| {
             format!("{what} differs from manifest.json: the file was altered or cut short")
         };
+        // By name: a data set lists every 印影 image (tens of thousands).
+        let listed: std::collections::HashMap<&str, &FileEntry> =
+            m.files.iter().map(|f| (f.name.as_str(), f)).collect();
         let check =
             |rej: &mut Rejected, name: String, ok: &dyn Fn(&FileEntry) -> bool, what: &str| {
-                let reason = match m.file(&name) {
+                let reason = match listed.get(name.as_str()) {
                     Some(f) if ok(f) => return,
                     Some(_) => differs(what),
                     None => "manifest.json does not list this file".into(),
