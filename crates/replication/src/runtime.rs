@@ -67,6 +67,18 @@ impl Acks {
         self.tick().send_modify(|t| *t += 1);
     }
 
+    /// Whether `follower` is following now: it pulled within `within` (a
+    /// follower long-polls without pause, so a silence longer than the
+    /// longest poll means it is away).
+    pub fn is_present(&self, follower: &str, within: Duration) -> bool {
+        let Ok(m) = self.inner.lock() else {
+            return false;
+        };
+        m.get(follower)
+            .and_then(|f| f.last_pull)
+            .is_some_and(|t| t.elapsed() <= within)
+    }
+
     /// Whether `follower` holds every head in `heads`.
     pub fn covers(&self, follower: &str, heads: &HashMap<(TenantCode, Chain), (u64, i64)>) -> bool {
         let Ok(m) = self.inner.lock() else {

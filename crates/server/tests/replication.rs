@@ -369,10 +369,19 @@ async fn synchronous_mode_acknowledges_only_what_the_follower_holds(db: Db) {
     let f = RunningFollower::start(&s, "dc2", vec![], false).await;
     caught_up(&s.store, &f.store, &[a, tenant_b()]).await;
     s.set_issuer(&a).await;
+    let access_head = |store: Store| async move {
+        store
+            .tenant(&a)
+            .verify(Chain::Access)
+            .await
+            .expect("verifies")
+            .seq
+    };
     let mut acknowledged = Vec::new();
     for _ in 0..5 {
         let (n, _, _) = issue(&clerk, &s.base).await.expect("issue");
-        // Acknowledged means the follower has it, at this very moment.
+        // Acknowledged means the follower has it, at this very moment —
+        // the ledger entry and its access records.
         assert!(
             f.store
                 .tenant(&a)
@@ -382,8 +391,26 @@ async fn synchronous_mode_acknowledges_only_what_the_follower_holds(db: Db) {
                 .is_some(),
             "{n} acknowledged but not on the synchronous follower"
         );
+        let here = access_head(s.store.clone()).await;
+        assert!(
+            access_head(f.store.clone()).await >= here,
+            "the access records of {n} are not on the synchronous follower"
+        );
         acknowledged.push(n);
     }
+    // A search appends access records only: held the same way while the
+    // follower follows.
+    let r = clerk
+        .get(s.url("/api/v1/residents?kana=ヤマダ"))
+        .send()
+        .await
+        .expect("search");
+    assert_eq!(r.status(), StatusCode::OK);
+    let here = access_head(s.store.clone()).await;
+    assert!(
+        access_head(f.store.clone()).await >= here,
+        "a search was answered before the follower held its access records"
+    );
     // The centre is lost; the replica is promoted and has everything.
     s.stop().await;
     let (store, _dir) = f.stop().await;

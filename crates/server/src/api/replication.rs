@@ -55,6 +55,10 @@ fn not_primary(role: NodeRole, epoch: u64) -> ApiError {
     }
 }
 
+/// A synchronous follower silent for longer than the longest long poll
+/// (25 s) plus a margin is away: access-only requests are not held for it.
+const FOLLOWER_AWAY_AFTER: Duration = Duration::from_secs(30);
+
 /// Entries per segment read at a time.
 const PAGE: u32 = 2_000;
 
@@ -479,12 +483,20 @@ pub async fn fence(
     }))
 }
 
-/// Synchronous mode: a request that changed a tenant ledger is answered
-/// only once the named follower holds every ledger entry this node has
-/// committed so far (a superset of the request's own). If it does not
-/// within the timeout, the client is told the change is recorded here but
-/// not yet replicated. Requests that append no ledger entry (reads, logins:
-/// access-log records only) are not held.
+/// Synchronous mode: a request that appended to a tenant's ledger is
+/// answered only once the named follower holds every entry of both chains
+/// this node has committed so far (a superset of the request's own: the
+/// change and its access records). If it does not within the timeout, the
+/// client is told the change is recorded here but not yet replicated.
+///
+/// A request that appended access-log records only (a search, a resident's
+/// page: 住民基本台帳の閲覧記録) waits the same way while the follower is
+/// following, so that a failover loses no acknowledged access record and an
+/// old primary can rejoin as a replica; but it is answered anyway when the
+/// follower is away or slow (counted in
+/// `murakumo_replication_sync_timeouts_total{kind="access"}`): the counter
+/// keeps working without its second centre. Requests that append nothing
+/// are not held.
 pub async fn sync_barrier(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(sync) = state.replication.sync.as_ref() else {
         return next.run(req).await;
@@ -494,26 +506,30 @@ pub async fn sync_barrier(State(state): State<AppState>, req: Request, next: Nex
     if req.uri().path().starts_with("/api/v1/replication/") {
         return next.run(req).await;
     }
-    let ledger_heads = |store: &Store| {
-        let mut h = store.append_watch().heads();
-        h.retain(|(_, chain), _| *chain == Chain::Ledger);
-        h
-    };
-    let before = ledger_heads(&state.store);
+    let before = state.store.append_watch().heads();
     let resp = next.run(req).await;
-    let after = ledger_heads(&state.store);
+    let after = state.store.append_watch().heads();
     if after == before {
         return resp;
     }
-    if state
-        .replication
-        .acks
+    let ledger_changed = after
+        .iter()
+        .any(|(k, head)| k.1 == Chain::Ledger && before.get(k) != Some(head));
+    let acks = &state.replication.acks;
+    if !ledger_changed && !acks.is_present(&sync.follower, FOLLOWER_AWAY_AFTER) {
+        return resp;
+    }
+    if acks
         .wait_until_covered(&sync.follower, &after, sync.timeout)
         .await
     {
         return resp;
     }
-    metrics::counter!("murakumo_replication_sync_timeouts_total").increment(1);
+    let kind = if ledger_changed { "ledger" } else { "access" };
+    metrics::counter!("murakumo_replication_sync_timeouts_total", "kind" => kind).increment(1);
+    if !ledger_changed {
+        return resp;
+    }
     ApiError {
         status: StatusCode::SERVICE_UNAVAILABLE,
         code: "not_replicated",
