@@ -612,10 +612,8 @@ async fn ledger_export(
     use base64::Engine;
     use std::io::Write;
     let code = tenant_code(tenant)?;
-    let chain = match chain {
-        "ledger" => Chain::Ledger,
-        "access" => Chain::Access,
-        other => bail!("--chain {other:?}: use ledger or access"),
+    let Some(chain) = Chain::from_name(chain) else {
+        bail!("--chain {chain:?}: use ledger or access");
     };
     let ts = store.tenant(&code);
     if !ts.exists().await? {

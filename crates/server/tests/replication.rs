@@ -325,6 +325,28 @@ async fn the_token_guards_every_replication_route(db: Db) {
         .await
         .expect("send");
     assert_eq!(r.status(), StatusCode::OK);
+    // The fork check's hashes: a bad chain or request size is named.
+    for (body, field) in [
+        (
+            json!({"tenant": "012289", "chain": "x", "seqs": [1]}),
+            "chain",
+        ),
+        (
+            json!({"tenant": "012289", "chain": "ledger", "seqs": []}),
+            "seqs",
+        ),
+    ] {
+        let r = c
+            .post(s.url("/api/v1/replication/hashes"))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
+        let err: Value = r.json().await.expect("json");
+        assert_eq!(err["error"]["field"], field, "{err}");
+    }
     // Every replication route is in the OpenAPI document.
     let doc: Value = reqwest::get(s.url("/api/v1/openapi.json"))
         .await

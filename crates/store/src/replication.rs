@@ -370,11 +370,7 @@ fn outbox_item(tenant: &TenantCode, r: &sqlx::any::AnyRow) -> Result<OutboxItem,
     Ok(OutboxItem {
         tenant: *tenant,
         id: id as u64,
-        chain: match chain.as_str() {
-            "ledger" => Chain::Ledger,
-            "access" => Chain::Access,
-            _ => return Err(corrupt("unknown chain")),
-        },
+        chain: Chain::from_name(&chain).ok_or_else(|| corrupt("unknown chain"))?,
         dedupe_key: r.try_get("dedupe_key")?,
         entry: NewEntry {
             kind: r.try_get("kind")?,

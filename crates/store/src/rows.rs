@@ -25,6 +25,13 @@ impl Chain {
         }
     }
 
+    /// The chain [`Chain::name`] names (`ledger` or `access`).
+    pub fn from_name(name: &str) -> Option<Chain> {
+        [Chain::Ledger, Chain::Access]
+            .into_iter()
+            .find(|c| c.name() == name)
+    }
+
     pub(crate) fn table(self) -> &'static str {
         match self {
             Chain::Ledger => "ledger_entries",

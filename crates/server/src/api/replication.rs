@@ -328,11 +328,8 @@ pub async fn outbox(
         let field = |f: &str| format!("items[{i}].{f}");
         let tenant = TenantCode::parse(&item.tenant)
             .map_err(|e| ApiError::invalid(&field("tenant"), e.to_string()))?;
-        let chain = match item.chain.as_str() {
-            "ledger" => Chain::Ledger,
-            "access" => Chain::Access,
-            _ => return Err(ApiError::invalid(&field("chain"), "use ledger or access")),
-        };
+        let chain = Chain::from_name(&item.chain)
+            .ok_or_else(|| ApiError::invalid(&field("chain"), "use ledger or access"))?;
         if !replayable(chain, &item.kind) {
             return Err(ApiError::invalid(
                 &field("kind"),
@@ -422,11 +419,8 @@ pub async fn hashes(
     super::backup_target::check_replication_token(&headers, state.replication.token.as_deref())?;
     let tenant = TenantCode::parse(&req.tenant)
         .map_err(|e| ApiError::invalid("tenant", format!("{}: {e}", req.tenant)))?;
-    let chain = match req.chain.as_str() {
-        "ledger" => Chain::Ledger,
-        "access" => Chain::Access,
-        _ => return Err(ApiError::invalid("chain", "use ledger or access")),
-    };
+    let chain = Chain::from_name(&req.chain)
+        .ok_or_else(|| ApiError::invalid("chain", "use ledger or access"))?;
     if req.seqs.is_empty() || req.seqs.len() > MAX_HASHES {
         return Err(ApiError::invalid(
             "seqs",
