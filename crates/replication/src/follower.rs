@@ -776,14 +776,7 @@ impl Follower {
         if same_url(&url, &self.primary) {
             return Ok(false);
         }
-        let lost = self.lost_against(&url).await?;
-        if !lost.is_empty() {
-            return Err(ReplicationError::WouldLose {
-                primary: url,
-                epoch,
-                lost,
-            });
-        }
+        self.ensure_prefix_of(&url, epoch).await?;
         self.store.switch_primary(&url, epoch).await?;
         self.store.record_peer(&url).await?;
         self.known_peers.insert(url.clone());
@@ -845,14 +838,7 @@ impl Follower {
                 return Ok(false);
             }
             if let Some((url, epoch)) = self.find_primary(min_epoch).await {
-                let lost = self.lost_against(&url).await?;
-                if !lost.is_empty() {
-                    return Err(ReplicationError::WouldLose {
-                        primary: url,
-                        epoch,
-                        lost,
-                    });
-                }
+                self.ensure_prefix_of(&url, epoch).await?;
                 let (s, _) = self.store.observe_epoch(epoch, &url).await?;
                 tracing::warn!(primary = %url, epoch, role = s.role.name(),
                     "this node's chains are a prefix of the primary's: it rejoins as a follower");
@@ -871,6 +857,20 @@ impl Follower {
                 _ = shutdown.changed() => {}
             }
         }
+    }
+
+    /// Refuses to follow `url` (the primary at `epoch`) if that would lose
+    /// entries this node holds: every chain here must be a prefix of its.
+    async fn ensure_prefix_of(&self, url: &str, epoch: u64) -> Result<(), ReplicationError> {
+        let lost = self.lost_against(url).await?;
+        if lost.is_empty() {
+            return Ok(());
+        }
+        Err(ReplicationError::WouldLose {
+            primary: url.to_string(),
+            epoch,
+            lost,
+        })
     }
 
     /// Asks `url` for the hashes of entries `seqs` of one chain.
