@@ -522,19 +522,10 @@ impl TenantStore<'_> {
             .fetch_optional(&mut *tx)
             .await?;
             if let Some(r) = issued {
-                let seq = r.try_get::<i64, _>("seq")?;
-                sqlx::query(
-                    "INSERT INTO outbox_receipts (tenant_code, dedupe_key, chain, seq, received_at) VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(self.tenant.as_str())
-                .bind(dedupe_key)
-                .bind(chain.name())
-                .bind(seq)
-                .bind(RecordedAt::now().0)
-                .execute(&mut *tx)
-                .await?;
+                let seq = r.try_get::<i64, _>("seq")? as u64;
+                record_receipt(&mut tx, &self.tenant, dedupe_key, chain, seq).await?;
                 tx.commit().await?;
-                return Ok(Replayed::AlreadyHeld(seq as u64));
+                return Ok(Replayed::AlreadyHeld(seq));
             }
         }
         let sealed: Vec<Entry> = append_in(&mut tx, &self.tenant, chain, vec![entry]).await?;
@@ -542,16 +533,7 @@ impl TenantStore<'_> {
             projection::apply(&mut tx, &self.tenant, &sealed).await?;
         }
         let (seq, at) = sealed.last().map_or((0, 0), |e| (e.seq, e.recorded_at.0));
-        sqlx::query(
-            "INSERT INTO outbox_receipts (tenant_code, dedupe_key, chain, seq, received_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(self.tenant.as_str())
-        .bind(dedupe_key)
-        .bind(chain.name())
-        .bind(seq as i64)
-        .bind(RecordedAt::now().0)
-        .execute(&mut *tx)
-        .await?;
+        record_receipt(&mut tx, &self.tenant, dedupe_key, chain, seq).await?;
         tx.commit().await?;
         self.store.appended.committed(self.tenant, chain, seq, at);
         Ok(Replayed::Appended(seq))
@@ -594,4 +576,26 @@ impl TenantStore<'_> {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Remembers that the outbox item `dedupe_key` is entry `seq` of `chain`
+/// here (replays of it answer `AlreadyHeld`).
+async fn record_receipt(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &TenantCode,
+    dedupe_key: &str,
+    chain: Chain,
+    seq: u64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO outbox_receipts (tenant_code, dedupe_key, chain, seq, received_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(tenant.as_str())
+    .bind(dedupe_key)
+    .bind(chain.name())
+    .bind(seq as i64)
+    .bind(RecordedAt::now().0)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
