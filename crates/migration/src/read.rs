@@ -36,6 +36,19 @@ pub struct Problem {
     pub reason: String,
 }
 
+impl Problem {
+    /// A problem with a whole record (`line`) or file (line 0), not one item.
+    fn whole(file: impl Into<String>, line: u64, reason: impl Into<String>) -> Problem {
+        Problem {
+            file: file.into(),
+            line,
+            field: "-".into(),
+            value: String::new(),
+            reason: reason.into(),
+        }
+    }
+}
+
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -570,13 +583,11 @@ pub fn read(
                 .collect();
             stray.sort();
             for name in stray {
-                ctx.rej.push(Problem {
-                    file: name,
-                    line: 0,
-                    field: "-".into(),
-                    value: String::new(),
-                    reason: "no 02-01 印鑑登録 record names this file: remove it, or add the registration it belongs to".into(),
-                });
+                ctx.rej.push(Problem::whole(
+                    name,
+                    0,
+                    "no 02-01 印鑑登録 record names this file: remove it, or add the registration it belongs to",
+                ));
             }
         }
     } else if let Some(dir) = inputs
@@ -585,16 +596,14 @@ pub fn read(
         .map(|p| p.join(IMAGE_DIR))
         .filter(|d| d.is_dir())
     {
-        ctx.rej.push(Problem {
-            file: format!("{IMAGE_DIR}/"),
-            line: 0,
-            field: "-".into(),
-            value: String::new(),
-            reason: format!(
+        ctx.rej.push(Problem::whole(
+            format!("{IMAGE_DIR}/"),
+            0,
+            format!(
                 "{} holds 印影 images but there is no 02-01 印鑑登録 file: the seal records are missing",
                 dir.display()
             ),
-        });
+        ));
     }
 
     // The 公印.
@@ -632,13 +641,7 @@ pub fn read(
                     Some(_) => differs(what),
                     None => "manifest.json does not list this file".into(),
                 };
-                rej.push(Problem {
-                    file: name,
-                    line: 0,
-                    field: "-".into(),
-                    value: String::new(),
-                    reason,
-                });
+                rej.push(Problem::whole(name, 0, reason));
             };
         let mut data = vec![(&inputs.history, hist_hash), (&inputs.base, base_hash)];
         if let (Some(p), Some(h)) = (&inputs.seals, seal_hash) {
@@ -687,13 +690,11 @@ pub fn read(
                 .any(|p| display_name(p) == f.name),
             };
             if !here {
-                ctx.rej.push(Problem {
-                    file: f.name.clone(),
-                    line: 0,
-                    field: "-".into(),
-                    value: String::new(),
-                    reason: "manifest.json lists this file but it is not among the inputs: the data set is incomplete".into(),
-                });
+                ctx.rej.push(Problem::whole(
+                    f.name.clone(),
+                    0,
+                    "manifest.json lists this file but it is not among the inputs: the data set is incomplete",
+                ));
             }
         }
     }
@@ -851,18 +852,16 @@ fn each_record(
                 }
                 records += 1;
                 if line.len() != width {
-                    ctx.rej.push(Problem {
-                        file: name.clone(),
-                        line: n,
-                        field: "-".into(),
-                        value: String::new(),
-                        reason: format!(
+                    ctx.rej.push(Problem::whole(
+                        name.clone(),
+                        n,
+                        format!(
                             "the record is {} bytes; layout {} {} records are {width} bytes (then CR LF)",
                             line.len(),
                             layout.id,
                             layout.name
                         ),
-                    });
+                    ));
                     continue;
                 }
                 let cells: Vec<&[u8]> = layout
@@ -893,13 +892,11 @@ fn each_record(
                     Ok(ok) => ok,
                     Err(e) => {
                         let line = e.position().map_or(0, |p| p.line());
-                        ctx.rej.push(Problem {
-                            file: name.clone(),
+                        ctx.rej.push(Problem::whole(
+                            name.clone(),
                             line,
-                            field: "-".into(),
-                            value: String::new(),
-                            reason: format!("not valid CSV: {e}"),
-                        });
+                            format!("not valid CSV: {e}"),
+                        ));
                         break;
                     }
                 };
@@ -935,18 +932,16 @@ fn each_record(
                 }
                 records += 1;
                 if cells.len() != layout.fields.len() {
-                    ctx.rej.push(Problem {
-                        file: name.clone(),
+                    ctx.rej.push(Problem::whole(
+                        name.clone(),
                         line,
-                        field: "-".into(),
-                        value: String::new(),
-                        reason: format!(
+                        format!(
                             "the record has {} items; layout {} has {}",
                             cells.len(),
                             layout.id,
                             layout.fields.len()
                         ),
-                    });
+                    ));
                     continue;
                 }
                 if decode_cells(
@@ -1073,13 +1068,11 @@ fn read_gaiji(
         if m.file(GAIJI_FILE)
             .is_some_and(|f| f.blake3 != blake3::hash(&bytes).to_hex().as_str())
         {
-            rej.push(Problem {
-                file: name.clone(),
-                line: 0,
-                field: "-".into(),
-                value: String::new(),
-                reason: "checksum differs from manifest.json: the 外字対応表 was changed".into(),
-            });
+            rej.push(Problem::whole(
+                name.clone(),
+                0,
+                "checksum differs from manifest.json: the 外字対応表 was changed",
+            ));
         }
     }
     let mut reader = csv::ReaderBuilder::new()
@@ -1091,13 +1084,11 @@ fn read_gaiji(
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                rej.push(Problem {
-                    file: name.clone(),
-                    line: e.position().map_or(0, |p| p.line()),
-                    field: "-".into(),
-                    value: String::new(),
-                    reason: format!("not valid UTF-8 CSV: {e}"),
-                });
+                rej.push(Problem::whole(
+                    name.clone(),
+                    e.position().map_or(0, |p| p.line()),
+                    format!("not valid UTF-8 CSV: {e}"),
+                ));
                 break;
             }
         };
@@ -1167,13 +1158,7 @@ fn read_gaiji(
     match GaijiTable::new(entries) {
         Ok(t) => Ok(t),
         Err(e) => {
-            rej.push(Problem {
-                file: name,
-                line: 0,
-                field: "-".into(),
-                value: String::new(),
-                reason: e.to_string(),
-            });
+            rej.push(Problem::whole(name, 0, e.to_string()));
             Ok(GaijiTable::default())
         }
     }
