@@ -4,7 +4,7 @@
 //! unless the whole data set is valid.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -13,16 +13,16 @@ use murakumo_ledger::EventCodec;
 use murakumo_resident::{Record, ResidentError};
 use murakumo_seal::SealEvent;
 
+mod decode;
+use decode::{Decoder, Item};
+
 use crate::convert::{Dated, base_row, history_row, parse_history};
-use crate::layout::{Kind, Layout, MUNICIPALITY, base, history, seal};
-use crate::manifest::{FileEntry, Form, GAIJI_FILE, MANIFEST_FILE, Manifest};
+use crate::layout::{Layout, base, history, seal};
+use crate::manifest::{FileEntry, GAIJI_FILE, MANIFEST_FILE, Manifest};
 use crate::seal::{
     DatedSeal, Histories, IMAGE_DIR, OFFICIAL_SEAL_FILE, SealBook, parse_seal, seal_row,
 };
-use crate::text::{
-    Encoding, GaijiEntry, GaijiTable, TextProblem, decode_field, parse_code, parse_code_points,
-    pua_to_sjis,
-};
+use crate::text::{Encoding, GaijiEntry, GaijiTable, parse_code, parse_code_points};
 
 /// One rejected value.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -353,8 +353,14 @@ pub fn read(
     };
 
     // 01-02 first: the events, replayed into records as they come.
-    let mut records: HashMap<String, Record> = HashMap::new();
-    let mut events: Vec<Dated> = Vec::new();
+    // Sized from the file (one record per 異動, one resident at most per
+    // 異動) up to a large city: growing them moves every record, and the
+    // memory each move frees goes back to the kernel to be faulted in anew.
+    let history_records = std::fs::metadata(&inputs.history)
+        .map_or(0, |m| m.len() / history::LAYOUT.record_bytes() as u64);
+    let mut records: HashMap<String, Record> =
+        HashMap::with_capacity(history_records.min(4_000_000) as usize);
+    let mut events: Vec<Dated> = Vec::with_capacity(history_records.min(4_000_000) as usize);
     let enc = encoding_of(&inputs.history)?;
     let today = opts.today;
     let hist_hash = each_record(
@@ -392,17 +398,28 @@ pub fn read(
                 return fault(ctx, i, reason);
             }
             let code = dated.event.resident_code().to_string();
-            let current = records.get(&code);
-            if let Err(e) =
-                murakumo_resident::validate(&dated.event, current, dated.effective, today, 14)
-            {
+            // Taken out and put back: `apply` consumes the record, and a
+            // copy of each would cost more than the rest of the replay.
+            let current = records.remove(&code);
+            if let Err(e) = murakumo_resident::validate(
+                &dated.event,
+                current.as_ref(),
+                dated.effective,
+                today,
+                14,
+            ) {
+                if let Some(r) = current {
+                    records.insert(code, r);
+                }
                 let field = match &e {
                     ResidentError::Invalid { field, .. } => history_field(field),
                     _ => history::F::ResidentCode as usize,
                 };
                 return fault(ctx, field, e.to_string());
             }
-            match murakumo_resident::apply(current.cloned(), &dated.event, dated.effective) {
+            // `apply` fails only without a record (a 異動 for a resident
+            // never entered), so nothing taken out is lost.
+            match murakumo_resident::apply(current, &dated.event, dated.effective) {
                 Ok(r) => {
                     records.insert(code, r);
                     events.push(dated);
@@ -778,22 +795,6 @@ impl Ctx<'_> {
     }
 }
 
-/// A reader that hashes and counts what passes through it.
-struct Hashing<R> {
-    inner: R,
-    hasher: blake3::Hasher,
-    bytes: u64,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-}
-
 type RowFn<'f> = dyn FnMut(&mut Ctx<'_>, &str, u64, &[String]) + 'f;
 
 /// Streams the records of one file, checks every field, and calls `row`
@@ -806,252 +807,36 @@ fn each_record(
     ctx: &mut Ctx<'_>,
     row: &mut RowFn<'_>,
 ) -> Result<(String, u64), ReadError> {
-    let io = |source| ReadError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut src = Hashing {
-        inner: file,
-        hasher: blake3::Hasher::new(),
-        bytes: 0,
-    };
     let name = display_name(path);
-    let form = if name.ends_with(".csv") {
-        Form::Csv
-    } else {
-        Form::Fixed
+    let m5 = ctx.m5.clone();
+    let decoder = Decoder {
+        path,
+        name: &name,
+        layout,
+        encoding,
+        gaiji: ctx.gaiji,
+        m5: &m5,
     };
-    let mut values: Vec<String> = vec![String::new(); layout.fields.len()];
-    let mut records = 0u64;
-    let offsets = layout.offsets();
-    let width = layout.record_bytes();
     let base_bytes = ctx.progress.bytes;
-    let mut last_report = 0u64;
-    match form {
-        Form::Fixed => {
-            let mut reader = std::io::BufReader::with_capacity(1 << 20, &mut src);
-            let mut line = Vec::with_capacity(width + 2);
-            let mut n = 0u64;
-            loop {
-                line.clear();
-                let got = reader.read_until(b'\n', &mut line).map_err(io)?;
-                if got == 0 {
-                    break;
-                }
-                n += 1;
-                ctx.progress.bytes += got as u64;
-                if line.ends_with(b"\n") {
-                    line.pop();
-                    if line.ends_with(b"\r") {
-                        line.pop();
-                    }
-                }
-                if line.is_empty() {
-                    continue;
-                }
-                records += 1;
-                if line.len() != width {
-                    ctx.rej.push(Problem::whole(
-                        name.clone(),
-                        n,
-                        format!(
-                            "the record is {} bytes; layout {} {} records are {width} bytes (then CR LF)",
-                            line.len(),
-                            layout.id,
-                            layout.name
-                        ),
-                    ));
-                    continue;
-                }
-                let cells: Vec<&[u8]> = layout
-                    .fields
-                    .iter()
-                    .zip(&offsets)
-                    .map(|(f, &o)| &line[o..o + f.bytes])
-                    .collect();
-                if decode_cells(ctx, &name, n, layout, encoding, &cells, form, &mut values) {
-                    row(ctx, &name, n, &values);
-                }
-                ctx.progress.records += 1;
-                if ctx.progress.records - last_report >= 4096 {
-                    last_report = ctx.progress.records;
-                    (ctx.report)(ctx.progress);
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(decode::CHUNKS_IN_FLIGHT);
+        let decoding = s.spawn(|| decoder.run(tx));
+        for chunk in rx {
+            for item in chunk.items {
+                match item {
+                    Item::Row(line, values) => row(ctx, &name, line, &values),
+                    Item::Problem(p) => ctx.rej.push(p),
+                    Item::Unmapped(label) => *ctx.rej.unmapped.entry(label).or_default() += 1,
                 }
             }
+            ctx.progress.bytes = base_bytes + chunk.bytes;
+            ctx.progress.records += chunk.records;
+            (ctx.report)(ctx.progress);
         }
-        Form::Csv => {
-            let mut reader = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .from_reader(&mut src);
-            let mut rec = csv::ByteRecord::new();
-            let mut header = true;
-            loop {
-                let ok = match reader.read_byte_record(&mut rec) {
-                    Ok(ok) => ok,
-                    Err(e) => {
-                        let line = e.position().map_or(0, |p| p.line());
-                        ctx.rej.push(Problem::whole(
-                            name.clone(),
-                            line,
-                            format!("not valid CSV: {e}"),
-                        ));
-                        break;
-                    }
-                };
-                if !ok {
-                    break;
-                }
-                let line = rec.position().map_or(0, |p| p.line());
-                ctx.progress.bytes = base_bytes + rec.position().map_or(0, |p| p.byte());
-                let cells: Vec<&[u8]> = rec.iter().collect();
-                if header {
-                    header = false;
-                    let names: Vec<String> = cells
-                        .iter()
-                        .map(|c| decode_field(c, encoding, ctx.gaiji).unwrap_or_default())
-                        .collect();
-                    let want: Vec<&str> = layout.fields.iter().map(|f| f.name).collect();
-                    if names != want {
-                        ctx.rej.push(Problem {
-                            file: name.clone(),
-                            line,
-                            field: "-".into(),
-                            value: names.join(","),
-                            reason: format!(
-                                "the header row must name the {} items of layout {} in order: {}",
-                                want.len(),
-                                layout.id,
-                                want.join(",")
-                            ),
-                        });
-                        return Ok((String::new(), 0));
-                    }
-                    continue;
-                }
-                records += 1;
-                if cells.len() != layout.fields.len() {
-                    ctx.rej.push(Problem::whole(
-                        name.clone(),
-                        line,
-                        format!(
-                            "the record has {} items; layout {} has {}",
-                            cells.len(),
-                            layout.id,
-                            layout.fields.len()
-                        ),
-                    ));
-                    continue;
-                }
-                if decode_cells(
-                    ctx,
-                    &name,
-                    line,
-                    layout,
-                    encoding,
-                    &cells,
-                    form,
-                    &mut values,
-                ) {
-                    row(ctx, &name, line, &values);
-                }
-                ctx.progress.records += 1;
-                if ctx.progress.records - last_report >= 4096 {
-                    last_report = ctx.progress.records;
-                    (ctx.report)(ctx.progress);
-                }
-            }
-            drop(reader);
-            // The reader may stop before the end (an error); count it all.
-            std::io::copy(&mut src, &mut std::io::sink()).map_err(io)?;
-            ctx.progress.bytes = base_bytes + src.bytes;
-        }
-    }
-    (ctx.report)(ctx.progress);
-    Ok((src.hasher.finalize().to_hex().to_string(), records))
-}
-
-/// Decodes and checks each field of a record; false if any is bad.
-#[allow(clippy::too_many_arguments)]
-fn decode_cells(
-    ctx: &mut Ctx<'_>,
-    file: &str,
-    line: u64,
-    layout: &Layout,
-    encoding: Encoding,
-    cells: &[&[u8]],
-    form: Form,
-    values: &mut [String],
-) -> bool {
-    let mut ok = true;
-    for (i, (f, raw)) in layout.fields.iter().zip(cells).enumerate() {
-        let mut fail = |ctx: &mut Ctx<'_>, value: String, reason: String| {
-            ok = false;
-            ctx.rej.push(Problem {
-                file: file.to_string(),
-                line,
-                field: f.name.to_string(),
-                value,
-                reason,
-            });
-        };
-        let v = match decode_field(raw, encoding, ctx.gaiji) {
-            Ok(v) => v,
-            Err(p) => {
-                if let TextProblem::Unmapped(c) = p {
-                    let label = match pua_to_sjis(c) {
-                        Some(s) => format!("{s:04X} (U+{:04X})", c as u32),
-                        None => format!("U+{:04X}", c as u32),
-                    };
-                    *ctx.rej.unmapped.entry(label).or_default() += 1;
-                }
-                let shown = String::from_utf8_lossy(raw).trim_end().to_string();
-                fail(ctx, shown, p.reason());
-                continue;
-            }
-        };
-        if form == Form::Csv && raw.len() > f.bytes {
-            fail(
-                ctx,
-                v,
-                format!("{} bytes; the item holds {}", raw.len(), f.bytes),
-            );
-            continue;
-        }
-        let reason = match f.kind {
-            Kind::X if !v.bytes().all(|b| (0x20..0x7F).contains(&b)) => {
-                Some("an X item holds printable ASCII only".to_string())
-            }
-            Kind::Nine if v.len() != f.bytes || !v.bytes().all(|b| b.is_ascii_digit()) => {
-                Some(format!("a 9 item is exactly {} digits", f.bytes))
-            }
-            _ if f.required && v.is_empty() => Some("required".to_string()),
-            _ => match f.code {
-                Some(t) if std::ptr::eq(t, &MUNICIPALITY) => (v != ctx.m5).then(|| {
-                    format!(
-                        "the record is for municipality {v}, the import is into {}",
-                        ctx.m5
-                    )
-                }),
-                Some(t) if !v.is_empty() && t.label(&v).is_none() => Some(format!(
-                    "not a code of the {} table ({})",
-                    t.name,
-                    t.values
-                        .iter()
-                        .map(|(c, _)| *c)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-                _ => None,
-            },
-        };
-        match reason {
-            Some(r) => fail(ctx, v, r),
-            None => values[i] = v,
-        }
-    }
-    ok
+        decoding
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 fn read_gaiji(

@@ -177,6 +177,13 @@ fn bad_records_are_reported_with_file_line_field_value_and_reason() {
     let p = find("01-01_juminkihon.dat", 2);
     assert_eq!(p.field, "住所");
     assert!(p.reason.contains("replayed"), "{}", p.reason);
+    // Items are decoded on another thread than the records are checked on;
+    // the report is still in file order.
+    for w in r.problems.windows(2) {
+        if w[0].file == w[1].file {
+            assert!(w[0].line <= w[1].line, "out of order: {w:#?}");
+        }
+    }
 }
 
 #[test]

@@ -80,7 +80,7 @@ impl Sqlite {
 /// memory): while others write, each read transaction starts with an
 /// emptied page cache, and copying every page back in with pread took
 /// ~13 % of a busy counter's CPU.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON; PRAGMA cache_size=-262144; PRAGMA mmap_size=1073741824;";
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON; PRAGMA cache_size=-262144; PRAGMA mmap_size=1073741824; PRAGMA temp_store=MEMORY;";
 
 #[async_trait]
 impl Backend for Sqlite {

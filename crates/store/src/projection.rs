@@ -16,7 +16,7 @@ use murakumo_tenancy::TenancyEvent;
 use sqlx::{Any, Row, Transaction};
 
 use crate::StoreError;
-use crate::rows::{Placeholders, date_str, values_list};
+use crate::rows::{Placeholders, date_str, insert_verb, values_list};
 
 /// Tables rebuilt from the ledger, cleared before a rebuild.
 const PROJECTION_TABLES: &[&str] = &[
@@ -236,64 +236,66 @@ impl ResidentBatch {
         tx: &mut Transaction<'static, Any>,
         tenant: &TenantCode,
     ) -> Result<(), StoreError> {
-        let records: Vec<Record> = std::mem::take(&mut self.dirty)
-            .into_iter()
-            .filter_map(|code| self.records.get(&code).cloned().flatten())
-            .collect();
-        // Keep memory bounded: what is written is looked up again if needed.
-        if self.fresh {
-            self.written.extend(
-                self.records
-                    .drain()
-                    .filter(|(_, r)| r.is_some())
-                    .map(|(code, _)| code),
-            );
-        } else {
-            self.records.clear();
-        }
-        for chunk in records.chunks(500) {
-            let sql = format!(
-                "INSERT INTO residents (tenant_code, resident_code, household_id, status, family_name, given_name, \
-                 search_kana, search_name, birth_date, address, protected_until, record) VALUES {} \
-                 ON CONFLICT (tenant_code, resident_code) DO UPDATE SET household_id = excluded.household_id, \
-                 status = excluded.status, family_name = excluded.family_name, given_name = excluded.given_name, \
-                 search_kana = excluded.search_kana, search_name = excluded.search_name, birth_date = excluded.birth_date, \
-                 address = excluded.address, protected_until = excluded.protected_until, record = excluded.record",
-                values_list(tx, chunk.len(), 12)
-            );
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                let status = match r.status {
-                    Status::Current => "current",
-                    Status::MovingOut { .. } => "moving_out",
-                    Status::Removed { .. } => "removed",
-                };
-                let p = &r.person;
-                q = q
-                    .bind(tenant.as_str())
-                    .bind(r.resident_code.clone())
-                    .bind(r.household_id.clone())
-                    .bind(status)
-                    .bind(p.family_name.clone())
-                    .bind(p.given_name.clone())
-                    .bind(normalize_kana(&format!(
-                        "{}{}",
-                        p.family_kana, p.given_kana
-                    )))
-                    .bind(normalize_name(&format!(
-                        "{}{}",
-                        p.family_name, p.given_name
-                    )))
-                    .bind(date_str(p.birth_date))
-                    .bind(r.address.text.clone())
-                    .bind(r.protection.as_ref().map(|x| date_str(x.until)))
-                    .bind(serde_json::to_string(r).unwrap_or_default());
+        // In a fresh run a resident not written yet has no row: a plain
+        // insert, which SQLite does without a statement journal (see
+        // `insert_verb`). Everyone else is upserted.
+        let mut new_rows = Vec::new();
+        let mut upserts = Vec::new();
+        for code in std::mem::take(&mut self.dirty) {
+            let Some(Some(record)) = self.records.remove(&code) else {
+                continue;
+            };
+            if self.fresh && self.written.insert(code) {
+                new_rows.push(record);
+            } else {
+                upserts.push(record);
             }
-            q.execute(&mut **tx).await?;
+        }
+        // Keep memory bounded: what is written is looked up again if needed.
+        self.records.clear();
+        let verb = insert_verb(tx);
+        for (rows, upsert) in [(new_rows, false), (upserts, true)] {
+            for chunk in rows.chunks(500) {
+                let sql = format!(
+                    "{verb} INTO residents (tenant_code, resident_code, household_id, status, family_name, given_name, \
+                     search_kana, search_name, birth_date, address, protected_until, record) VALUES {}{}",
+                    values_list(tx, chunk.len(), 12),
+                    if upsert { RESIDENT_UPSERT } else { "" }
+                );
+                let mut q = sqlx::query(&sql);
+                for r in chunk {
+                    let status = match r.status {
+                        Status::Current => "current",
+                        Status::MovingOut { .. } => "moving_out",
+                        Status::Removed { .. } => "removed",
+                    };
+                    let p = &r.person;
+                    q = q
+                        .bind(tenant.as_str())
+                        .bind(r.resident_code.clone())
+                        .bind(r.household_id.clone())
+                        .bind(status)
+                        .bind(p.family_name.clone())
+                        .bind(p.given_name.clone())
+                        .bind(normalize_kana(&format!(
+                            "{}{}",
+                            p.family_kana, p.given_kana
+                        )))
+                        .bind(normalize_name(&format!(
+                            "{}{}",
+                            p.family_name, p.given_name
+                        )))
+                        .bind(date_str(p.birth_date))
+                        .bind(r.address.text.clone())
+                        .bind(r.protection.as_ref().map(|x| date_str(x.until)))
+                        .bind(serde_json::to_string(r).unwrap_or_default());
+                }
+                q.execute(&mut **tx).await?;
+            }
         }
         for chunk in self.entries.chunks(1000) {
             let sql = format!(
-                "INSERT INTO resident_entries (tenant_code, resident_code, seq) VALUES {} ON CONFLICT DO NOTHING",
+                "{verb} INTO resident_entries (tenant_code, resident_code, seq) VALUES {} ON CONFLICT DO NOTHING",
                 values_list(tx, chunk.len(), 3)
             );
             let mut q = sqlx::query(&sql);
@@ -306,6 +308,13 @@ impl ResidentBatch {
         Ok(())
     }
 }
+
+/// Turns the resident insert into an upsert (an upsert's `DO UPDATE` keeps
+/// SQLite's statement journal whatever the verb).
+const RESIDENT_UPSERT: &str = " ON CONFLICT (tenant_code, resident_code) DO UPDATE SET household_id = excluded.household_id, \
+     status = excluded.status, family_name = excluded.family_name, given_name = excluded.given_name, \
+     search_kana = excluded.search_kana, search_name = excluded.search_name, birth_date = excluded.birth_date, \
+     address = excluded.address, protected_until = excluded.protected_until, record = excluded.record";
 
 /// 印鑑登録: one row per registration, rewritten on cancellation. Rare
 /// compared with resident events, so written one by one.

@@ -11,7 +11,7 @@ use sqlx::{Any, Row, Transaction};
 
 use crate::backend::Scope;
 use crate::group::{self, Write, Written};
-use crate::rows::{ENTRY_COLUMNS, date_str, entry_from_row, parse_date, values_list};
+use crate::rows::{ENTRY_COLUMNS, date_str, entry_from_row, insert_verb, parse_date, values_list};
 use crate::{
     AccessFilter, AccessLogRow, Chain, ResidentQuery, SettingChange, Store, StoreError, projection,
 };
@@ -844,7 +844,8 @@ pub(crate) async fn insert_entries(
     for batch in entries.chunks(INSERT_BATCH) {
         let cols = if extra { 13 } else { 10 };
         let sql = format!(
-            "INSERT INTO {} ({ENTRY_COLUMNS}{}) VALUES {}",
+            "{} INTO {} ({ENTRY_COLUMNS}{}) VALUES {}",
+            insert_verb(tx),
             chain.table(),
             if extra {
                 ", action, subject, purpose"
