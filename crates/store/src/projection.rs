@@ -53,6 +53,7 @@ pub(crate) async fn clear(
 /// `Projector` across all pages of the ledger.
 pub(crate) struct Projector {
     residents: ResidentBatch,
+    seals: SealBatch,
 }
 
 impl Projector {
@@ -64,6 +65,7 @@ impl Projector {
                 fresh,
                 ..ResidentBatch::default()
             },
+            seals: SealBatch::default(),
         }
     }
 
@@ -73,19 +75,33 @@ impl Projector {
         tenant: &TenantCode,
         entries: &[Entry],
     ) -> Result<(), StoreError> {
-        // Batches of entries: the records of all residents a batch changes
-        // are fetched in one query before it is applied, not one per event.
+        // Batches of entries: the records of all residents and 印鑑登録 a
+        // batch changes are fetched in one query before it is applied, not
+        // one per event, and written back in multi-row statements.
         for batch in entries.chunks(BATCH) {
-            let mut events = Vec::with_capacity(batch.len());
+            let mut residents = Vec::with_capacity(batch.len());
+            let mut seals = Vec::with_capacity(batch.len());
             for e in batch {
-                events.push(ResidentEvent::decode(&e.kind, e.version, &e.payload)?);
+                let resident = ResidentEvent::decode(&e.kind, e.version, &e.payload)?;
+                seals.push(match resident {
+                    Some(_) => None,
+                    None => SealEvent::decode(&e.kind, e.version, &e.payload)?,
+                });
+                residents.push(resident);
             }
             self.residents
-                .prefetch(tx, tenant, events.iter().flatten())
+                .prefetch(tx, tenant, residents.iter().flatten())
                 .await?;
-            for (e, ev) in batch.iter().zip(&events) {
-                if let Some(ev) = ev {
+            self.seals
+                .prefetch(tx, tenant, seals.iter().flatten())
+                .await?;
+            for ((e, resident), seal) in batch.iter().zip(&residents).zip(&seals) {
+                if let Some(ev) = resident {
                     self.residents.apply(tenant, e, ev);
+                    continue;
+                }
+                if let Some(ev) = seal {
+                    self.seals.apply(tenant, e, ev);
                     continue;
                 }
                 if let Some(ev) = TenancyEvent::decode(&e.kind, e.version, &e.payload)? {
@@ -109,9 +125,6 @@ impl Projector {
                     .await
                     .map_err(|err| StoreError::on_unique(err, || format!("発行番号 {} was issued before", c.issue_number)))?;
                 }
-                if let Some(ev) = SealEvent::decode(&e.kind, e.version, &e.payload)? {
-                    apply_seal(tx, tenant, e, &ev).await?;
-                }
                 if let Some(ev) = OfficialSealSet::decode(&e.kind, e.version, &e.payload)? {
                     sqlx::query(
                         "INSERT INTO official_seals (tenant_code, png, seq) VALUES ($1, $2, $3) \
@@ -126,6 +139,7 @@ impl Projector {
                 // Kinds of other domains are not projected here.
             }
             self.residents.flush(tx, tenant).await?;
+            self.seals.flush(tx, tenant).await?;
         }
         Ok(())
     }
@@ -316,85 +330,180 @@ const RESIDENT_UPSERT: &str = " ON CONFLICT (tenant_code, resident_code) DO UPDA
      search_kana = excluded.search_kana, search_name = excluded.search_name, birth_date = excluded.birth_date, \
      address = excluded.address, protected_until = excluded.protected_until, record = excluded.record";
 
-/// 印鑑登録: one row per registration, rewritten on cancellation. Rare
-/// compared with resident events, so written one by one.
-async fn apply_seal(
-    tx: &mut Transaction<'static, Any>,
-    tenant: &TenantCode,
-    e: &Entry,
-    ev: &SealEvent,
-) -> Result<(), StoreError> {
-    let number = ev.registration_number();
-    let current: Option<SealRecord> =
-        sqlx::query("SELECT record FROM seals WHERE tenant_code = $1 AND registration_number = $2")
-            .bind(tenant.as_str())
-            .bind(number)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|r| -> Result<SealRecord, StoreError> {
-                let json: String = r.try_get("record")?;
-                serde_json::from_str(&json).map_err(|err| StoreError::Corrupt {
-                    tenant: *tenant,
-                    seq: e.seq,
-                    reason: format!("seal record {number} is not readable: {err}"),
-                })
-            })
-            .transpose()?;
-    let existed = current.is_some();
-    let Some(record) = murakumo_seal::apply(current, ev, e.effective_date) else {
-        tracing::warn!(tenant = %tenant, seq = e.seq, number, "seal event not applicable");
-        return Ok(());
-    };
-    let (status, cancelled_on, reason) = match &record.status {
-        SealStatus::Active => ("active", None, None),
-        SealStatus::Cancelled { date, reason } => {
-            ("cancelled", Some(date_str(*date)), Some(reason.code()))
+/// 印鑑登録 records changed in this batch: one row per registration,
+/// rewritten on cancellation.
+#[derive(Default)]
+struct SealBatch {
+    /// Records fetched or changed since the last flush, by 印鑑登録番号
+    /// (`None`: no record).
+    records: HashMap<String, Option<SealRecord>>,
+    /// Registrations that have a row (found by `prefetch`).
+    stored: HashSet<String>,
+    /// Changed since the last flush, in a stable order.
+    dirty: BTreeSet<String>,
+    /// The 印影 of each registration without a row yet.
+    impressions: HashMap<String, Vec<u8>>,
+}
+
+impl SealBatch {
+    /// Fetches, in one query per 500, the stored records of the
+    /// registrations these events change that are not known yet.
+    async fn prefetch<'a>(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        tenant: &TenantCode,
+        events: impl Iterator<Item = &'a SealEvent>,
+    ) -> Result<(), StoreError> {
+        let mut wanted: Vec<String> = Vec::new();
+        for ev in events {
+            let number = ev.registration_number();
+            if !self.records.contains_key(number) {
+                self.records.insert(number.to_string(), None);
+                wanted.push(number.to_string());
+            }
         }
-    };
-    let json = serde_json::to_string(&record).unwrap_or_default();
-    match ev {
-        SealEvent::Registered { impression_png, .. } if !existed => {
-            sqlx::query(
-                "INSERT INTO seals (tenant_code, registration_number, resident_code, card_number, status, \
-                 registered_on, cancelled_on, cancel_reason, record, impression) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(tenant.as_str())
-            .bind(number)
-            .bind(record.resident_code.as_str())
-            .bind(record.card_number.as_str())
-            .bind(status)
-            .bind(date_str(record.registered_on))
-            .bind(cancelled_on)
-            .bind(reason)
-            .bind(json)
-            .bind(impression_png.as_slice())
-            .execute(&mut **tx)
-            .await
-            .map_err(|err| {
+        for chunk in wanted.chunks(500) {
+            let mut p = Placeholders::new(tx, 1);
+            let sql = format!(
+                "SELECT registration_number, record FROM seals WHERE tenant_code = {} AND registration_number IN ({})",
+                p.next(),
+                p.list(chunk.len())
+            );
+            let mut q = sqlx::query(&sql).persistent(false).bind(tenant.as_str());
+            for number in chunk {
+                q = q.bind(number.as_str());
+            }
+            for row in q.fetch_all(&mut **tx).await? {
+                let number: String = row.try_get("registration_number")?;
+                let json: String = row.try_get("record")?;
+                let record: SealRecord =
+                    serde_json::from_str(&json).map_err(|err| StoreError::Corrupt {
+                        tenant: *tenant,
+                        seq: 0,
+                        reason: format!("seal record {number} is not readable: {err}"),
+                    })?;
+                self.stored.insert(number.clone());
+                self.records.insert(number, Some(record));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies one event to the fetched records; `prefetch` must have run
+    /// for the batch it belongs to.
+    fn apply(&mut self, tenant: &TenantCode, e: &Entry, ev: &SealEvent) {
+        let number = ev.registration_number();
+        let current = self.records.get(number).cloned().flatten();
+        let Some(record) = murakumo_seal::apply(current, ev, e.effective_date) else {
+            tracing::warn!(tenant = %tenant, seq = e.seq, number, "seal event not applicable");
+            return;
+        };
+        if let SealEvent::Registered { impression_png, .. } = ev {
+            if !self.stored.contains(number) {
+                self.impressions
+                    .insert(number.to_string(), impression_png.clone());
+            }
+        }
+        self.records.insert(number.to_string(), Some(record));
+        self.dirty.insert(number.to_string());
+    }
+
+    /// Writes the changed records: rewrites first, then new rows, so that
+    /// a registration cancelled and replaced in the same batch never has
+    /// two in force (the unique indexes check each statement).
+    async fn flush(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        tenant: &TenantCode,
+    ) -> Result<(), StoreError> {
+        let mut new_rows: Vec<(SealRecord, Vec<u8>)> = Vec::new();
+        for number in std::mem::take(&mut self.dirty) {
+            let Some(Some(record)) = self.records.remove(&number) else {
+                continue;
+            };
+            let (status, cancelled_on, reason) = seal_status(&record);
+            if self.stored.contains(&number) {
+                sqlx::query(
+                    "UPDATE seals SET status = $3, cancelled_on = $4, cancel_reason = $5, record = $6 \
+                     WHERE tenant_code = $1 AND registration_number = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(number.as_str())
+                .bind(status)
+                .bind(cancelled_on)
+                .bind(reason)
+                .bind(serde_json::to_string(&record).unwrap_or_default())
+                .execute(&mut **tx)
+                .await?;
+                continue;
+            }
+            // Only a 登録 makes a record that has no row.
+            let png = self
+                .impressions
+                .remove(&number)
+                .ok_or_else(|| StoreError::Corrupt {
+                    tenant: *tenant,
+                    seq: 0,
+                    reason: format!("印鑑登録番号 {number} changes before it is registered"),
+                })?;
+            new_rows.push((record, png));
+        }
+        self.records.clear();
+        self.stored.clear();
+        self.impressions.clear();
+        let verb = insert_verb(tx);
+        for chunk in new_rows.chunks(500) {
+            let sql = format!(
+                "{verb} INTO seals (tenant_code, registration_number, resident_code, card_number, status, \
+                 registered_on, cancelled_on, cancel_reason, record, impression) VALUES {}",
+                values_list(tx, chunk.len(), 10)
+            );
+            let mut q = sqlx::query(&sql);
+            for (record, png) in chunk {
+                let (status, cancelled_on, reason) = seal_status(record);
+                q = q
+                    .bind(tenant.as_str())
+                    .bind(record.registration_number.as_str())
+                    .bind(record.resident_code.as_str())
+                    .bind(record.card_number.as_str())
+                    .bind(status)
+                    .bind(date_str(record.registered_on))
+                    .bind(cancelled_on)
+                    .bind(reason)
+                    .bind(serde_json::to_string(record).unwrap_or_default())
+                    .bind(png.as_slice());
+            }
+            q.execute(&mut **tx).await.map_err(|err| {
                 StoreError::on_unique(err, || {
+                    let number = |(r, _): &(SealRecord, Vec<u8>)| r.registration_number.clone();
+                    let numbers = match chunk {
+                        [one] => number(one),
+                        [first, .., last] => format!(
+                            "{} … {} (one of these {})",
+                            number(first),
+                            number(last),
+                            chunk.len()
+                        ),
+                        [] => String::new(),
+                    };
                     format!(
-                        "印鑑登録番号 {number}: the resident or the card already has a registration in force"
+                        "印鑑登録番号 {numbers}: the resident or the card already has a registration in force"
                     )
                 })
             })?;
         }
-        _ => {
-            sqlx::query(
-                "UPDATE seals SET status = $3, cancelled_on = $4, cancel_reason = $5, record = $6 \
-                 WHERE tenant_code = $1 AND registration_number = $2",
-            )
-            .bind(tenant.as_str())
-            .bind(number)
-            .bind(status)
-            .bind(cancelled_on)
-            .bind(reason)
-            .bind(json)
-            .execute(&mut **tx)
-            .await?;
+        Ok(())
+    }
+}
+
+/// The `status`, `cancelled_on` and `cancel_reason` columns of a record.
+fn seal_status(record: &SealRecord) -> (&'static str, Option<String>, Option<&'static str>) {
+    match &record.status {
+        SealStatus::Active => ("active", None, None),
+        SealStatus::Cancelled { date, reason } => {
+            ("cancelled", Some(date_str(*date)), Some(reason.code()))
         }
     }
-    Ok(())
 }
 
 async fn apply_tenancy(

@@ -984,6 +984,78 @@ async fn bulk_import_is_one_transaction_and_projects_like_append(h: &Harness) {
     );
 }
 
+/// 印鑑登録 are projected in batches: a registration cancelled and
+/// replaced in one batch, or across two, must end as it does one event at a
+/// time, with one registration in force per resident and per card.
+async fn seal_registrations_project_in_batches_like_one_by_one(h: &Harness) {
+    use murakumo_seal::{CancelReason, SealEvent, SealStatus};
+    let s = &h.store;
+    let (a, b) = (fukagawa(), hokuryu());
+    for (t, name) in [(a, "深川市"), (b, "北竜町")] {
+        s.create_tenant(&t, name, "operator:test")
+            .await
+            .expect("create");
+    }
+    let rc = |n: u32| {
+        ResidentCode::from_ten_digits(&format!("{:010}", 1_000_000 + n))
+            .expect("valid")
+            .as_str()
+            .to_string()
+    };
+    let register = |number: &str, n: u32, card: &str| {
+        event(SealEvent::Registered {
+            registration_number: number.into(),
+            resident_code: rc(n),
+            card_number: card.into(),
+            impression_png: number.as_bytes().to_vec(),
+            notified_date: NaiveDate::from_ymd_opt(2026, 4, 1).expect("date"),
+        })
+    };
+    let cancel = |number: &str, n: u32| {
+        event(SealEvent::Cancelled {
+            registration_number: number.into(),
+            resident_code: rc(n),
+            reason: CancelReason::CardLost,
+            notified_date: NaiveDate::from_ymd_opt(2026, 4, 1).expect("date"),
+        })
+    };
+    let residents: Vec<NewEntry> = (0..3).map(|i| resident(i, "山田")).collect();
+    let first = vec![
+        register("S-0000001", 0, "C1"),
+        register("S-0000002", 1, "C2"),
+    ];
+    // The card of S-0000001 is lost: cancelled, and a new seal on a new card.
+    let second = vec![cancel("S-0000001", 0), register("S-0000003", 0, "C3")];
+    // Tenant a: everything in one batch; tenant b: in three appends.
+    let all: Vec<NewEntry> = [residents.clone(), first.clone(), second.clone()].concat();
+    s.tenant(&a).import(all).await.expect("import");
+    for part in [residents, first, second] {
+        s.tenant(&b).append(part).await.expect("append");
+    }
+    for t in [a, b] {
+        let ts = s.tenant(&t);
+        let of_0 = ts.seals_of_resident(&rc(0)).await.expect("seals");
+        let shown: Vec<(&str, bool)> = of_0
+            .iter()
+            .map(|r| {
+                (
+                    r.registration_number.as_str(),
+                    matches!(r.status, SealStatus::Active),
+                )
+            })
+            .collect();
+        assert_eq!(shown, [("S-0000003", true), ("S-0000001", false)], "{t}");
+        assert_eq!(
+            ts.seal_impression("S-0000003").await.expect("read"),
+            Some(b"S-0000003".to_vec())
+        );
+        let kept = ts.seal("S-0000002").await.expect("read").expect("found");
+        assert!(matches!(kept.status, SealStatus::Active));
+        ts.rebuild_projections().await.expect("rebuild");
+        assert_eq!(ts.seals_of_resident(&rc(0)).await.expect("seals"), of_0);
+    }
+}
+
 // ---- replication: fencing, outbox, idempotent replay ----
 
 fn issued(number: &str) -> NewEntry {
@@ -1373,6 +1445,7 @@ on_both_backends!(
     segments_ship_a_tenant_to_another_store,
     register_history_as_of_and_search,
     bulk_import_is_one_transaction_and_projects_like_append,
+    seal_registrations_project_in_batches_like_one_by_one,
     fenced_node_refuses_appends_and_outbox_replays_once,
     concurrent_issuances_get_distinct_numbers_and_are_recorded,
     a_failed_write_does_not_take_concurrent_writes_with_it,
