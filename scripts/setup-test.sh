@@ -15,9 +15,11 @@ set -euo pipefail
 #   simplesamlphp, php-cli, php-xml, php-mbstring, openssl   the real SAML IdP the SSO tests
 #                   log in through (murakumo_testkit::SimpleSamlIdp runs it under `php -S`)
 #   poppler-utils   pdftotext / pdftoppm: certificates read back as a printer would see them
+#   patroni, etcd-server, haproxy   PostgreSQL HA inside a centre (scripts/example-patroni.sh);
+#                   the tests start their own (a service a package starts is not used)
 PACKAGES=(postgresql chromium chromium-driver fonts-ipamj-mincho iproute2 rclone xmlsec1
   libxmlsec1-dev libclang-dev pkg-config simplesamlphp php-cli php-xml php-mbstring openssl curl
-  poppler-utils)
+  poppler-utils patroni etcd-server haproxy)
 
 # Run as root directly, otherwise through sudo.
 SUDO=()
