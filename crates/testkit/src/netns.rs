@@ -1,6 +1,7 @@
 //! Bad links between processes on this machine: two network namespaces
 //! joined by a veth pair, shaped with `tc netem` (delay, loss, rate) and a
-//! small MTU. IPv4 link-local addresses inside the two namespaces only —
+//! small MTU. A kernel without netem gets the rate from `tc htb` and the loss
+//! from nftables; the delay is then missing ([`BadLink::degraded`]). IPv4 link-local addresses inside the two namespaces only —
 //! nothing is routed to or from any other network.
 //!
 //! ```no_run
@@ -13,7 +14,8 @@
 //! # Ok::<(), murakumo_testkit::Error>(())
 //! ```
 //!
-//! Needs root (or CAP_NET_ADMIN) and the `ip` and `tc` programs (iproute2).
+//! Needs root (or CAP_NET_ADMIN), the `ip` and `tc` programs (iproute2) and,
+//! without netem, `nft` (nftables).
 //! When creating a namespace is not permitted (EPERM, e.g. in an
 //! unprivileged container), [`BadLink::create`] returns `Ok(None)` and says
 //! why on stderr, so a test can skip with the reason printed. Namespaces are
@@ -148,14 +150,18 @@ impl BadLink {
             match run("tc", &args) {
                 Ok(()) => {}
                 Err(Error::CommandFailed { output, .. }) if output.contains("unknown") => {
-                    // No sch_netem in this kernel: shape the rate with htb
-                    // (delay and loss cannot be applied) and say so.
+                    // No sch_netem in this kernel: shape the rate with htb,
+                    // drop packets at random with nftables, and say that the
+                    // delay cannot be applied.
                     if !self.degraded.swap(true, Ordering::SeqCst) {
                         eprintln!(
-                            "BadLink: this kernel has no netem qdisc; applying rate {} kbit/s and \
-                             MTU {} only, without the {} ms delay and {} % loss",
-                            imp.rate_kbit, imp.mtu, imp.delay_ms, imp.loss_percent
+                            "BadLink: this kernel has no netem qdisc; applying rate {} kbit/s, \
+                             {} % loss (nftables) and MTU {}, without the {} ms delay",
+                            imp.rate_kbit, imp.loss_percent, imp.mtu, imp.delay_ms
                         );
+                    }
+                    if imp.loss_percent > 0.0 {
+                        drop_at_random(ns, dev, imp.loss_percent)?;
                     }
                     if imp.rate_kbit > 0 {
                         let rate = format!("{}kbit", imp.rate_kbit);
@@ -181,8 +187,8 @@ impl BadLink {
         Ok(())
     }
 
-    /// Whether delay and loss could not be applied (no netem in the
-    /// kernel): only the rate and MTU hold.
+    /// Whether the delay could not be applied (no netem in the kernel):
+    /// the rate, the loss (by nftables) and the MTU hold.
     pub fn degraded(&self) -> bool {
         self.degraded.load(Ordering::SeqCst)
     }
@@ -240,6 +246,26 @@ impl Drop for BadLink {
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
         }
     }
+}
+
+/// Drops `percent` of the packets arriving on `dev` at random (in steps of
+/// 0.1 %): nftables' `numgen random` at the device's ingress, for kernels
+/// without netem. On arrival, not on departure: a packet dropped on the way
+/// out is refused to the sender (EPERM), which no wire does.
+fn drop_at_random(ns: &str, dev: &str, percent: f32) -> Result<(), Error> {
+    let per_mille = ((percent * 10.0).round() as u32).min(1000).to_string();
+    let chain = format!("{{ type filter hook ingress device \"{dev}\" priority 0 ; }}");
+    let nft = |args: &[&str]| {
+        let mut all = vec!["netns", "exec", ns, "nft"];
+        all.extend_from_slice(args);
+        run("ip", &all)
+    };
+    nft(&["add", "table", "netdev", "badlink"])?;
+    nft(&["add", "chain", "netdev", "badlink", "in", &chain])?;
+    nft(&[
+        "add", "rule", "netdev", "badlink", "in", "numgen", "random", "mod", "1000", "<",
+        &per_mille, "drop",
+    ])
 }
 
 fn run(program: &str, args: &[&str]) -> Result<(), Error> {
