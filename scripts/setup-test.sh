@@ -8,7 +8,7 @@ set -euo pipefail
 #   postgresql      initdb/pg_ctl/psql; murakumo-testkit starts throwaway clusters with them
 #   chromium, chromium-driver, fonts-ipamj-mincho   UI tests over WebDriver, Japanese glyphs
 #   iproute2        network namespaces + tc for the bad-link tests
-#   nftables        random packet loss on those links where the kernel has no netem
+#   nftables, ethtool   loss and (with python3) delay on those links where the kernel has no netem
 #   curl            HTTP requests from inside a namespace (replication tests)
 #   rclone          `rclone serve webdav` as the off-site storage target
 #   xmlsec1         SAML signatures
@@ -20,7 +20,7 @@ set -euo pipefail
 #                   the tests start their own (a service a package starts is not used)
 PACKAGES=(postgresql chromium chromium-driver fonts-ipamj-mincho iproute2 rclone xmlsec1
   libxmlsec1-dev libclang-dev pkg-config simplesamlphp php-cli php-xml php-mbstring openssl curl
-  poppler-utils patroni etcd-server haproxy nftables)
+  poppler-utils patroni etcd-server haproxy nftables ethtool)
 
 # Run as root directly, otherwise through sudo.
 SUDO=()

@@ -53,7 +53,6 @@ pub struct Report {
     pub outage_entries: usize,
     pub catch_up_replica: Duration,
     pub catch_up_site: Duration,
-    pub degraded: bool,
 }
 
 fn murakumo(bin: &Path, mut c: Command, data: &Path, args: &[&str]) -> Command {
@@ -273,7 +272,6 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         mtu: opts.mtu,
     };
     let link = BadLink::create(&imp)?.context("network namespaces are not permitted here")?;
-    report.degraded = link.degraded();
     let ua = format!("http://{}:8080", link.far_addr());
     let (ub, uc) = ("http://127.0.0.1:8081", "http://127.0.0.1:8082");
     let primary = murakumo(
@@ -491,14 +489,8 @@ pub fn section(
     s.push_str(&format!(
         "- Topology: primary (`murakumo serve`, SQLite) in one network namespace; a second centre \
          (`follow --name dc2`, all tenants) and a municipal site (`follow --fallback --tenant 014362`) \
-         in the other, behind one veth link capped at {} kbit/s, MTU {}{}.\n",
-        opts.rate_kbit,
-        opts.mtu,
-        if r.degraded {
-            " (this kernel has no netem: no delay or loss could be added)"
-        } else {
-            ""
-        }
+         in the other, behind one veth link capped at {} kbit/s, MTU {}.\n",
+        opts.rate_kbit, opts.mtu,
     ));
     s.push_str(&format!(
         "- Initial copy: {} entries (demo 北竜町 + 深川市, ledger and access log) in {:.1} s.\n",

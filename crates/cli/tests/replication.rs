@@ -432,7 +432,7 @@ fn synchronous_replica_survives_kill_9_promotion_fences_the_old_primary() {
 #[test]
 fn fallback_node_over_a_bad_link_takes_over_on_a_cut_and_replays_when_it_heals() {
     use murakumo_testkit::{BadLink, Impairment, Side};
-    // 48 KB/s, 1 % loss and MTU 478 (a kernel without netem: no delay).
+    // 384 kbit/s, 300 ms each way, 1 % loss, MTU 478.
     let imp = Impairment {
         delay_ms: 300,
         loss_percent: 1.0,

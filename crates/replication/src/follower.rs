@@ -652,7 +652,6 @@ impl Follower {
     /// Sends outbox items (fallback certificates, access records of reads
     /// here) to the primary; it appends each once, by its key.
     async fn replay_outbox(&self, epoch: u64) -> Result<(), ReplicationError> {
-        let mut pending_total = 0u64;
         for t in self.store.list_tenants().await? {
             let ts = self.store.tenant(&t.code);
             loop {
@@ -697,9 +696,7 @@ impl Follower {
                 }
                 tracing::info!(tenant = %t.code, items = items.len(), "outbox replayed to the primary");
             }
-            pending_total += ts.outbox_counts().await?.0;
         }
-        metrics::gauge!("murakumo_outbox_pending").set(pending_total as f64);
         Ok(())
     }
 

@@ -1,7 +1,9 @@
 //! Bad links between processes on this machine: two network namespaces
 //! joined by a veth pair, shaped with `tc netem` (delay, loss, rate) and a
-//! small MTU. A kernel without netem gets the rate from `tc htb` and the loss
-//! from nftables; the delay is then missing ([`BadLink::degraded`]). IPv4 link-local addresses inside the two namespaces only —
+//! small MTU. A kernel without netem gets the rate from `tc htb`, the loss
+//! from nftables, and the delay from a wire in user space: a third namespace
+//! between the two, where python3 passes raw frames from one veth pair to
+//! the other after the delay. IPv4 link-local addresses inside the two namespaces only —
 //! nothing is routed to or from any other network.
 //!
 //! ```no_run
@@ -15,7 +17,7 @@
 //! ```
 //!
 //! Needs root (or CAP_NET_ADMIN), the `ip` and `tc` programs (iproute2) and,
-//! without netem, `nft` (nftables).
+//! without netem, `nft` (nftables), `ethtool` and `python3`.
 //! When creating a namespace is not permitted (EPERM, e.g. in an
 //! unprivileged container), [`BadLink::create`] returns `Ok(None)` and says
 //! why on stderr, so a test can skip with the reason printed. Namespaces are
@@ -51,9 +53,12 @@ pub enum Side {
 pub struct BadLink {
     near: String,
     far: String,
+    /// Between the two when the delay is made in user space (no netem).
+    middle: String,
     near_dev: String,
     far_dev: String,
-    degraded: std::sync::atomic::AtomicBool,
+    /// The user-space wire that delays frames (no netem), killed on drop.
+    bridge: std::sync::Mutex<Option<std::process::Child>>,
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -97,9 +102,10 @@ impl BadLink {
         let link = BadLink {
             near,
             far,
+            middle: format!("{PREFIX}-{pid}-{n}-m"),
             near_dev: format!("mkv{}{}n", pid % 100_000, n % 100),
             far_dev: format!("mkv{}{}f", pid % 100_000, n % 100),
-            degraded: std::sync::atomic::AtomicBool::new(false),
+            bridge: std::sync::Mutex::new(None),
         };
         link.set_up(imp)?;
         Ok(Some(link))
@@ -107,90 +113,179 @@ impl BadLink {
 
     fn set_up(&self, imp: &Impairment) -> Result<(), Error> {
         run("ip", &["netns", "add", &self.far])?;
-        run(
-            "ip",
-            &[
-                "link",
-                "add",
-                &self.near_dev,
-                "netns",
+        // netem, or rate by htb, loss by nftables and the delay by a wire in
+        // user space between two veth pairs.
+        let netem = has_netem(&self.near);
+        let wire = !netem && imp.delay_ms > 0;
+        if wire {
+            run("ip", &["netns", "add", &self.middle])?;
+            for (ns, dev, mid) in [
+                (&self.near, &self.near_dev, self.middle_dev(Side::Near)),
+                (&self.far, &self.far_dev, self.middle_dev(Side::Far)),
+            ] {
+                veth(ns, dev, &self.middle, &mid)?;
+            }
+        } else {
+            veth(&self.near, &self.near_dev, &self.far, &self.far_dev)?;
+        }
+        let mtu = imp.mtu.to_string();
+        // Fixed MACs and permanent neighbour entries: the loss falls on the
+        // traffic under test, not on ARP (a lost ARP reply silences a link
+        // for seconds, which makes a test's outcome luck).
+        let (near_mac, far_mac) = ("02:6d:6b:00:00:01", "02:6d:6b:00:00:02");
+        for (ns, dev, addr, mac, peer, peer_mac) in [
+            (
                 &self.near,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &self.far_dev,
-                "netns",
+                &self.near_dev,
+                self.near_addr(),
+                near_mac,
+                self.far_addr(),
+                far_mac,
+            ),
+            (
                 &self.far,
-            ],
-        )?;
-        for (ns, dev, addr) in [
-            (&self.near, &self.near_dev, self.near_addr()),
-            (&self.far, &self.far_dev, self.far_addr()),
+                &self.far_dev,
+                self.far_addr(),
+                far_mac,
+                self.near_addr(),
+                near_mac,
+            ),
         ] {
             let cidr = format!("{addr}/30");
-            let mtu = imp.mtu.to_string();
+            let peer = peer.to_string();
             run("ip", &["-n", ns, "link", "set", "lo", "up"])?;
+            run("ip", &["-n", ns, "link", "set", dev, "address", mac])?;
             run("ip", &["-n", ns, "addr", "add", &cidr, "dev", dev])?;
             run("ip", &["-n", ns, "link", "set", dev, "mtu", &mtu, "up"])?;
-            let mut netem = vec![
-                "-n", ns, "qdisc", "add", "dev", dev, "root", "netem", "delay",
-            ]
-            .into_iter()
-            .map(String::from)
-            .collect::<Vec<_>>();
-            netem.push(format!("{}ms", imp.delay_ms));
-            netem.push("loss".into());
-            netem.push(format!("{}%", imp.loss_percent));
-            if imp.rate_kbit > 0 {
-                netem.push("rate".into());
-                netem.push(format!("{}kbit", imp.rate_kbit));
-            }
-            let args: Vec<&str> = netem.iter().map(String::as_str).collect();
-            match run("tc", &args) {
-                Ok(()) => {}
-                Err(Error::CommandFailed { output, .. }) if output.contains("unknown") => {
-                    // No sch_netem in this kernel: shape the rate with htb,
-                    // drop packets at random with nftables, and say that the
-                    // delay cannot be applied.
-                    if !self.degraded.swap(true, Ordering::SeqCst) {
-                        eprintln!(
-                            "BadLink: this kernel has no netem qdisc; applying rate {} kbit/s, \
-                             {} % loss (nftables) and MTU {}, without the {} ms delay",
-                            imp.rate_kbit, imp.loss_percent, imp.mtu, imp.delay_ms
-                        );
-                    }
-                    if imp.loss_percent > 0.0 {
-                        drop_at_random(ns, dev, imp.loss_percent)?;
-                    }
-                    if imp.rate_kbit > 0 {
-                        let rate = format!("{}kbit", imp.rate_kbit);
-                        run(
-                            "tc",
-                            &[
-                                "-n", ns, "qdisc", "add", "dev", dev, "root", "handle", "1:",
-                                "htb", "default", "10", "r2q", "1",
-                            ],
-                        )?;
-                        run(
-                            "tc",
-                            &[
-                                "-n", ns, "class", "add", "dev", dev, "parent", "1:", "classid",
-                                "1:10", "htb", "rate", &rate, "ceil", &rate,
-                            ],
-                        )?;
-                    }
+            run(
+                "ip",
+                &[
+                    "-n",
+                    ns,
+                    "neigh",
+                    "replace",
+                    &peer,
+                    "lladdr",
+                    peer_mac,
+                    "dev",
+                    dev,
+                    "nud",
+                    "permanent",
+                ],
+            )?;
+            if netem {
+                let delay = format!("{}ms", imp.delay_ms);
+                let loss = format!("{}%", imp.loss_percent);
+                let rate = format!("{}kbit", imp.rate_kbit);
+                let mut args = vec![
+                    "-n", ns, "qdisc", "add", "dev", dev, "root", "netem", "delay", &delay, "loss",
+                    &loss,
+                ];
+                if imp.rate_kbit > 0 {
+                    args.extend(["rate", &rate]);
                 }
-                Err(e) => return Err(e),
+                run("tc", &args)?;
+                continue;
             }
+            if imp.rate_kbit > 0 {
+                let rate = format!("{}kbit", imp.rate_kbit);
+                run(
+                    "tc",
+                    &[
+                        "-n", ns, "qdisc", "add", "dev", dev, "root", "handle", "1:", "htb",
+                        "default", "10", "r2q", "1",
+                    ],
+                )?;
+                run(
+                    "tc",
+                    &[
+                        "-n", ns, "class", "add", "dev", dev, "parent", "1:", "classid", "1:10",
+                        "htb", "rate", &rate, "ceil", &rate,
+                    ],
+                )?;
+            }
+            if imp.loss_percent > 0.0 {
+                drop_at_random(ns, dev, imp.loss_percent)?;
+            }
+        }
+        if wire {
+            self.start_wire(imp)?;
         }
         Ok(())
     }
 
-    /// Whether the delay could not be applied (no netem in the kernel):
-    /// the rate, the loss (by nftables) and the MTU hold.
-    pub fn degraded(&self) -> bool {
-        self.degraded.load(Ordering::SeqCst)
+    /// The middle namespace's end of the veth pair to `side`.
+    fn middle_dev(&self, side: Side) -> String {
+        let dev = match side {
+            Side::Near => &self.near_dev,
+            Side::Far => &self.far_dev,
+        };
+        format!("{dev}w")
+    }
+
+    /// Starts the wire in the middle namespace: it passes every frame from
+    /// one end to the other `delay_ms` later. Offloads are off on all four
+    /// devices: segmentation, so that frames are no larger than the MTU, and
+    /// checksumming, so that a frame carries its checksum across (a veth
+    /// peer trusts a partial one; the far end, fed by the wire, does not).
+    fn start_wire(&self, imp: &Impairment) -> Result<(), Error> {
+        let (a, b) = (self.middle_dev(Side::Near), self.middle_dev(Side::Far));
+        let mtu = imp.mtu.to_string();
+        for (ns, dev) in [
+            (&self.near, &self.near_dev),
+            (&self.far, &self.far_dev),
+            (&self.middle, &a),
+            (&self.middle, &b),
+        ] {
+            run(
+                "ip",
+                &[
+                    "netns", "exec", ns, "ethtool", "-K", dev, "tx", "off", "tso", "off", "gso",
+                    "off", "gro", "off",
+                ],
+            )?;
+            if *ns == self.middle {
+                run("ip", &["-n", ns, "link", "set", dev, "mtu", &mtu, "up"])?;
+            }
+        }
+        // No addresses in the middle, and no IPv6 chatter of its own.
+        run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &self.middle,
+                "sysctl",
+                "-qw",
+                "net.ipv6.conf.all.disable_ipv6=1",
+            ],
+        )?;
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.middle, "python3", "-c", WIRE])
+            .args([imp.delay_ms.to_string(), a, b])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::io("starting the delaying wire (python3)", e))?;
+        let mut ready = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut ready);
+        }
+        let started = ready.trim() == "ready";
+        if let Ok(mut slot) = self.bridge.lock() {
+            *slot = Some(child);
+        }
+        if !started {
+            return Err(Error::io(
+                "starting the delaying wire",
+                std::io::Error::other("python3 did not start it"),
+            ));
+        }
+        eprintln!(
+            "BadLink: this kernel has no netem qdisc; rate {} kbit/s by htb, {} % loss by \
+             nftables, {} ms delay by a wire in user space, MTU {}",
+            imp.rate_kbit, imp.loss_percent, imp.delay_ms, imp.mtu
+        );
+        Ok(())
     }
 
     /// The near end's address (inside its namespace).
@@ -241,11 +336,71 @@ impl BadLink {
 
 impl Drop for BadLink {
     fn drop(&mut self) {
+        if let Ok(mut slot) = self.bridge.lock() {
+            if let Some(mut child) = slot.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
         // Deleting a namespace deletes its end of the veth pair, and so both.
-        for ns in [&self.near, &self.far] {
+        for ns in [&self.near, &self.far, &self.middle] {
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
         }
     }
+}
+
+/// The wire of a link without netem, run by python3 in the middle
+/// namespace with the delay in ms and its two devices: raw frames in from
+/// one device, out of the other `delay` later, in order. It ends when a
+/// device goes away (the namespace is deleted).
+const WIRE: &str = r#"
+import heapq, select, socket, sys, time
+delay = int(sys.argv[1]) / 1000.0
+ends = []
+for dev in sys.argv[2:4]:
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(3))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+    s.bind((dev, 0))
+    ends.append(s)
+other = {ends[0]: ends[1], ends[1]: ends[0]}
+print("ready", flush=True)
+queue, n = [], 0
+while True:
+    wait = max(0.0, queue[0][0] - time.monotonic()) if queue else None
+    for s in select.select(ends, [], [], wait)[0]:
+        frame, addr = s.recvfrom(65536)
+        if addr[2] != socket.PACKET_OUTGOING:
+            heapq.heappush(queue, (time.monotonic() + delay, n, other[s], frame))
+            n += 1
+    while queue and queue[0][0] <= time.monotonic():
+        _, _, out, frame = heapq.heappop(queue)
+        try:
+            out.send(frame)
+        except OSError:
+            pass
+"#;
+
+/// Whether this kernel has netem: tried on the loopback of a namespace.
+fn has_netem(ns: &str) -> bool {
+    let tried = run(
+        "tc",
+        &[
+            "-n", ns, "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms",
+        ],
+    );
+    let _ = run("tc", &["-n", ns, "qdisc", "del", "dev", "lo", "root"]);
+    tried.is_ok()
+}
+
+/// A veth pair: `dev` in `ns`, its peer `peer_dev` in `peer_ns`.
+fn veth(ns: &str, dev: &str, peer_ns: &str, peer_dev: &str) -> Result<(), Error> {
+    run(
+        "ip",
+        &[
+            "link", "add", dev, "netns", ns, "type", "veth", "peer", "name", peer_dev, "netns",
+            peer_ns,
+        ],
+    )
 }
 
 /// Drops `percent` of the packets arriving on `dev` at random (in steps of

@@ -64,3 +64,74 @@ fn a_lossy_link_drops_about_the_share_of_packets_it_is_given() {
         "{received} of 2000 datagrams arrived over a link losing 20 %"
     );
 }
+
+#[test]
+fn a_slow_link_delays_each_way_by_what_it_is_given() {
+    let imp = Impairment {
+        delay_ms: 100,
+        loss_percent: 0.0,
+        rate_kbit: 0,
+        mtu: 478,
+    };
+    let Some(link) = BadLink::create(&imp).expect("netns") else {
+        eprintln!("SKIPPED: network namespaces are not permitted here");
+        return;
+    };
+    let far = link.far_addr().to_string();
+    // An echo server, and a client timing ten round trips of a small
+    // message and one of 20 KB (segments of the small MTU, in order).
+    let server = format!(
+        "import socket\n\
+         s = socket.socket()\n\
+         s.bind(('{far}', 9998))\n\
+         s.listen()\n\
+         s.settimeout(20)\n\
+         print('ready', flush=True)\n\
+         c, _ = s.accept()\n\
+         while True:\n    d = c.recv(65536)\n    if not d:\n        break\n    c.sendall(d)\n"
+    );
+    let mut echo = link
+        .command(Side::Far, "python3")
+        .args(["-c", &server])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("server");
+    let mut lines = BufReader::new(echo.stdout.take().expect("stdout")).lines();
+    assert_eq!(lines.next().expect("line").expect("read"), "ready");
+    let client = format!(
+        "import socket, time\n\
+         c = socket.create_connection(('{far}', 9998), timeout=20)\n\
+         c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)\n\
+         def trip(data):\n    t = time.monotonic()\n    c.sendall(data)\n    got = b''\n    \
+         while len(got) < len(data):\n        got += c.recv(65536)\n    assert got == data\n    \
+         return (time.monotonic() - t) * 1000\n\
+         small = sorted(trip(b'x') for _ in range(10))\n\
+         big = trip(bytes(range(256)) * 80)\n\
+         print(round(small[5]), round(big), flush=True)\n"
+    );
+    let out = link
+        .command(Side::Near, "python3")
+        .args(["-c", &client])
+        .output()
+        .expect("client");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ms: Vec<u64> = text
+        .split_whitespace()
+        .map(|n| n.parse().expect("a number"))
+        .collect();
+    let _ = echo.kill();
+    let _ = echo.wait();
+    // 100 ms each way: a round trip takes 200 ms, not much more.
+    assert!(
+        (195..300).contains(&ms[0]),
+        "median round trip {} ms over a link delaying 100 ms each way",
+        ms[0]
+    );
+    // 20 KB in 478-byte frames arrives whole and in order, in a few round trips.
+    assert!((195..1500).contains(&ms[1]), "20 KB took {} ms", ms[1]);
+}

@@ -608,12 +608,24 @@ pub async fn update_metrics(state: &AppState) {
     } else {
         0.0
     });
-    if node.role != NodeRole::Primary {
-        return;
-    }
     let Ok(tenants) = state.store.list_tenants().await else {
         return;
     };
+    // Read at each scrape: the outbox fills while the primary is away,
+    // when nothing else would update a gauge.
+    let mut pending = 0;
+    for t in &tenants {
+        pending += state
+            .store
+            .tenant(&t.code)
+            .outbox_counts()
+            .await
+            .map_or(0, |(p, _)| p);
+    }
+    metrics::gauge!("murakumo_outbox_pending").set(pending as f64);
+    if node.role != NodeRole::Primary {
+        return;
+    }
     let mut heads = HashMap::new();
     for t in &tenants {
         let ts = state.store.tenant(&t.code);
