@@ -97,6 +97,13 @@ enum Bench {
         rate_kbit: u32,
         #[arg(long, default_value_t = 1500)]
         mtu: u32,
+        /// One-way delay of the link in ms (the seed report's worst LGWAN
+        /// link: 300).
+        #[arg(long, default_value_t = 0)]
+        delay_ms: u32,
+        /// Packet loss of the link in percent (worst link: 1).
+        #[arg(long, default_value_t = 0.0)]
+        loss_percent: f32,
         /// Seconds of certificate issuance.
         #[arg(long, default_value_t = 60)]
         load_secs: u64,
@@ -254,6 +261,8 @@ async fn main() -> anyhow::Result<()> {
             murakumo,
             rate_kbit,
             mtu,
+            delay_ms,
+            loss_percent,
             load_secs,
             burst,
             outage_certificates,
@@ -263,6 +272,8 @@ async fn main() -> anyhow::Result<()> {
                 murakumo,
                 rate_kbit,
                 mtu,
+                delay_ms,
+                loss_percent,
                 load_secs,
                 burst,
                 outage_certificates,

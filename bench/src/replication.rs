@@ -30,6 +30,9 @@ pub struct Options {
     pub murakumo: PathBuf,
     pub rate_kbit: u32,
     pub mtu: u32,
+    /// One-way delay in ms and loss in percent (each way).
+    pub delay_ms: u32,
+    pub loss_percent: f32,
     /// Seconds of certificate issuance at the primary.
     pub load_secs: u64,
     /// 転入 in the burst (appended in batches of 500 mid-load).
@@ -266,8 +269,8 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         .to_string();
 
     let imp = Impairment {
-        delay_ms: 0,
-        loss_percent: 0.0,
+        delay_ms: opts.delay_ms,
+        loss_percent: opts.loss_percent,
         rate_kbit: opts.rate_kbit,
         mtu: opts.mtu,
     };
@@ -489,8 +492,9 @@ pub fn section(
     s.push_str(&format!(
         "- Topology: primary (`murakumo serve`, SQLite) in one network namespace; a second centre \
          (`follow --name dc2`, all tenants) and a municipal site (`follow --fallback --tenant 014362`) \
-         in the other, behind one veth link capped at {} kbit/s, MTU {}.\n",
-        opts.rate_kbit, opts.mtu,
+         in the other, behind one veth link of {} kbit/s, {} ms each way, {} % loss, MTU {} \
+         (netem where the kernel has it; else htb, nftables and a wire in user space: see `BadLink`).\n",
+        opts.rate_kbit, opts.delay_ms, opts.loss_percent, opts.mtu,
     ));
     s.push_str(&format!(
         "- Initial copy: {} entries (demo 北竜町 + 深川市, ledger and access log) in {:.1} s.\n",
