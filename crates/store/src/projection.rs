@@ -194,31 +194,10 @@ impl ResidentBatch {
             self.records.insert(code.clone(), None);
             wanted.push(code);
         }
-        for chunk in wanted.chunks(500) {
-            let mut p = Placeholders::new(tx, 1);
-            let sql = format!(
-                "SELECT resident_code, record FROM residents WHERE tenant_code = {} AND resident_code IN ({})",
-                p.next(),
-                p.list(chunk.len())
-            );
-            // Not kept prepared: a generic plan made while the table was
-            // nearly empty (a new tenant's import) would stay a sequential
-            // scan and make the append O(n²).
-            let mut q = sqlx::query(&sql).persistent(false).bind(tenant.as_str());
-            for code in chunk {
-                q = q.bind(code.as_str());
-            }
-            for row in q.fetch_all(&mut **tx).await? {
-                let code: String = row.try_get("resident_code")?;
-                let json: String = row.try_get("record")?;
-                let record: Record =
-                    serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
-                        tenant: *tenant,
-                        seq: 0,
-                        reason: format!("resident record {code} is not readable: {e}"),
-                    })?;
-                self.records.insert(code, Some(record));
-            }
+        for (code, record) in
+            fetch_records::<Record>(tx, tenant, "residents", "resident_code", &wanted).await?
+        {
+            self.records.insert(code, Some(record));
         }
         Ok(())
     }
@@ -330,6 +309,44 @@ const RESIDENT_UPSERT: &str = " ON CONFLICT (tenant_code, resident_code) DO UPDA
      search_kana = excluded.search_kana, search_name = excluded.search_name, birth_date = excluded.birth_date, \
      address = excluded.address, protected_until = excluded.protected_until, record = excluded.record";
 
+/// The stored records (the `record` JSON column) of these keys, in one
+/// query per 500; keys without a row are left out.
+async fn fetch_records<T: serde::de::DeserializeOwned>(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &TenantCode,
+    table: &str,
+    key: &str,
+    keys: &[String],
+) -> Result<Vec<(String, T)>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(500) {
+        let mut p = Placeholders::new(tx, 1);
+        let sql = format!(
+            "SELECT {key}, record FROM {table} WHERE tenant_code = {} AND {key} IN ({})",
+            p.next(),
+            p.list(chunk.len())
+        );
+        // Not kept prepared: a generic plan made while the table was nearly
+        // empty (a new tenant's import) would stay a sequential scan and
+        // make the append O(n²).
+        let mut q = sqlx::query(&sql).persistent(false).bind(tenant.as_str());
+        for k in chunk {
+            q = q.bind(k.as_str());
+        }
+        for row in q.fetch_all(&mut **tx).await? {
+            let k: String = row.try_get(key)?;
+            let json: String = row.try_get("record")?;
+            let record = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
+                tenant: *tenant,
+                seq: 0,
+                reason: format!("{table} record {k} is not readable: {e}"),
+            })?;
+            out.push((k, record));
+        }
+    }
+    Ok(out)
+}
+
 /// 印鑑登録 records changed in this batch: one row per registration,
 /// rewritten on cancellation.
 #[derive(Default)]
@@ -362,29 +379,11 @@ impl SealBatch {
                 wanted.push(number.to_string());
             }
         }
-        for chunk in wanted.chunks(500) {
-            let mut p = Placeholders::new(tx, 1);
-            let sql = format!(
-                "SELECT registration_number, record FROM seals WHERE tenant_code = {} AND registration_number IN ({})",
-                p.next(),
-                p.list(chunk.len())
-            );
-            let mut q = sqlx::query(&sql).persistent(false).bind(tenant.as_str());
-            for number in chunk {
-                q = q.bind(number.as_str());
-            }
-            for row in q.fetch_all(&mut **tx).await? {
-                let number: String = row.try_get("registration_number")?;
-                let json: String = row.try_get("record")?;
-                let record: SealRecord =
-                    serde_json::from_str(&json).map_err(|err| StoreError::Corrupt {
-                        tenant: *tenant,
-                        seq: 0,
-                        reason: format!("seal record {number} is not readable: {err}"),
-                    })?;
-                self.stored.insert(number.clone());
-                self.records.insert(number, Some(record));
-            }
+        for (number, record) in
+            fetch_records::<SealRecord>(tx, tenant, "seals", "registration_number", &wanted).await?
+        {
+            self.stored.insert(number.clone());
+            self.records.insert(number, Some(record));
         }
         Ok(())
     }

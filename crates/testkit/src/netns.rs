@@ -58,7 +58,7 @@ pub struct BadLink {
     near_dev: String,
     far_dev: String,
     /// The user-space wire that delays frames (no netem), killed on drop.
-    bridge: std::sync::Mutex<Option<std::process::Child>>,
+    wire: std::sync::Mutex<Option<std::process::Child>>,
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -105,7 +105,7 @@ impl BadLink {
             middle: format!("{PREFIX}-{pid}-{n}-m"),
             near_dev: format!("mkv{}{}n", pid % 100_000, n % 100),
             far_dev: format!("mkv{}{}f", pid % 100_000, n % 100),
-            bridge: std::sync::Mutex::new(None),
+            wire: std::sync::Mutex::new(None),
         };
         link.set_up(imp)?;
         Ok(Some(link))
@@ -271,7 +271,7 @@ impl BadLink {
             let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut ready);
         }
         let started = ready.trim() == "ready";
-        if let Ok(mut slot) = self.bridge.lock() {
+        if let Ok(mut slot) = self.wire.lock() {
             *slot = Some(child);
         }
         if !started {
@@ -336,7 +336,7 @@ impl BadLink {
 
 impl Drop for BadLink {
     fn drop(&mut self) {
-        if let Ok(mut slot) = self.bridge.lock() {
+        if let Ok(mut slot) = self.wire.lock() {
             if let Some(mut child) = slot.take() {
                 let _ = child.kill();
                 let _ = child.wait();
