@@ -356,11 +356,11 @@ pub fn read(
     // Sized from the file (one record per 異動, one resident at most per
     // 異動) up to a large city: growing them moves every record, and the
     // memory each move frees goes back to the kernel to be faulted in anew.
-    let history_records = std::fs::metadata(&inputs.history)
-        .map_or(0, |m| m.len() / history::LAYOUT.record_bytes() as u64);
-    let mut records: HashMap<String, Record> =
-        HashMap::with_capacity(history_records.min(4_000_000) as usize);
-    let mut events: Vec<Dated> = Vec::with_capacity(history_records.min(4_000_000) as usize);
+    let capacity = std::fs::metadata(&inputs.history).map_or(0, |m| {
+        (m.len() / history::LAYOUT.record_bytes() as u64).min(4_000_000) as usize
+    });
+    let mut records: HashMap<String, Record> = HashMap::with_capacity(capacity);
+    let mut events: Vec<Dated> = Vec::with_capacity(capacity);
     let enc = encoding_of(&inputs.history)?;
     let today = opts.today;
     let hist_hash = each_record(

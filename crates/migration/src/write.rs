@@ -184,13 +184,7 @@ fn write_images(dir: &Path, seals: &[DatedSeal]) -> Result<Vec<FileEntry>, Write
             let path = dir.join(&name);
             std::fs::write(&path, impression_png)
                 .map_err(|source| WriteError::Io { path, source })?;
-            files.push(FileEntry {
-                name,
-                layout: IMAGE_LAYOUT.into(),
-                records: 1,
-                bytes: impression_png.len() as u64,
-                blake3: blake3::hash(impression_png).to_hex().to_string(),
-            });
+            files.push(whole_file_entry(&name, IMAGE_LAYOUT, impression_png));
         }
     }
     Ok(files)
@@ -235,13 +229,18 @@ fn write_file(dir: &Path, name: &str, layout: &str, bytes: &[u8]) -> Result<File
         path: path.clone(),
         source,
     })?;
-    Ok(FileEntry {
+    Ok(whole_file_entry(name, layout, bytes))
+}
+
+/// The manifest entry of a file that is one record (an image, a table).
+fn whole_file_entry(name: &str, layout: &str, bytes: &[u8]) -> FileEntry {
+    FileEntry {
         name: name.into(),
         layout: layout.into(),
         records: 1,
         bytes: bytes.len() as u64,
         blake3: blake3::hash(bytes).to_hex().to_string(),
-    })
+    }
 }
 
 /// Writes rows of one layout, counting and hashing as it goes.

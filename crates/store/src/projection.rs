@@ -158,7 +158,7 @@ pub(crate) async fn apply(
 }
 
 /// Resident records changed in this batch, written back in multi-row
-/// upserts.
+/// inserts (new rows of a fresh run) and upserts.
 #[derive(Default)]
 struct ResidentBatch {
     fresh: bool,
@@ -420,8 +420,8 @@ impl SealBatch {
             let Some(Some(record)) = self.records.remove(&number) else {
                 continue;
             };
-            let (status, cancelled_on, reason) = seal_status(&record);
             if self.stored.contains(&number) {
+                let (status, cancelled_on, reason) = seal_status(&record);
                 sqlx::query(
                     "UPDATE seals SET status = $3, cancelled_on = $4, cancel_reason = $5, record = $6 \
                      WHERE tenant_code = $1 AND registration_number = $2",

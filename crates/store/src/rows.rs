@@ -134,7 +134,7 @@ pub(crate) struct Placeholders {
 impl Placeholders {
     pub(crate) fn new(conn: &sqlx::AnyConnection, first: usize) -> Placeholders {
         Placeholders {
-            sqlite: conn.backend_name().eq_ignore_ascii_case("sqlite"),
+            sqlite: is_sqlite(conn),
             next: first,
         }
     }
@@ -177,11 +177,15 @@ pub(crate) fn values_list(conn: &sqlx::AnyConnection, rows: usize, cols: usize) 
 /// a bulk import's database time). An upsert's `DO UPDATE` always aborts,
 /// so this only helps plain inserts and `DO NOTHING`.
 pub(crate) fn insert_verb(conn: &sqlx::AnyConnection) -> &'static str {
-    if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+    if is_sqlite(conn) {
         "INSERT OR FAIL"
     } else {
         "INSERT"
     }
+}
+
+fn is_sqlite(conn: &sqlx::AnyConnection) -> bool {
+    conn.backend_name().eq_ignore_ascii_case("sqlite")
 }
 
 /// Conditions of a resident search; see `TenantStore::search_residents`.
