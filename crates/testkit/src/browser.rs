@@ -113,6 +113,26 @@ impl Browser {
             .map_err(|e| Error::Browser(format!("waiting for `{css}`: {e}")))
     }
 
+    /// Waits (up to 10 s) until the page's address starts with `prefix`,
+    /// i.e. a navigation has arrived there, and returns the address. After
+    /// a click, waiting for an element is not enough when the page left
+    /// has one like it.
+    pub async fn wait_for_url(&self, prefix: &str) -> Result<String, Error> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let url = self.client.current_url().await.map_err(browser_err)?;
+            if url.as_str().starts_with(prefix) {
+                return Ok(url.to_string());
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Browser(format!(
+                    "waiting for an address starting {prefix}: still at {url}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Saves a PNG of the window as `<dir>/<name>.png` and returns its path.
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf, Error> {
         let png = self.client.screenshot().await.map_err(browser_err)?;
