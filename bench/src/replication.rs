@@ -9,7 +9,6 @@
 //! primary recorded an hour's worth of issuances.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,6 +17,7 @@ use anyhow::{Context, bail};
 use murakumo_core::TenantCode;
 use murakumo_ledger::{EventCodec, NewEntry};
 use murakumo_store::Store;
+use murakumo_testkit::nodes::{At, Nodes, caught_up, curl, metric, terminate};
 use murakumo_testkit::{BadLink, Impairment, Side};
 
 use crate::population::Population;
@@ -58,74 +58,6 @@ pub struct Report {
     pub catch_up_site: Duration,
 }
 
-fn murakumo(bin: &Path, mut c: Command, data: &Path, args: &[&str]) -> Command {
-    let _ = bin;
-    c.args(args)
-        .arg("--data")
-        .arg(data)
-        .env("MURAKUMO_LOG", "warn")
-        .env("MURAKUMO_REPLICATION_TOKEN", TOKEN)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    c
-}
-
-fn term(mut child: Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-}
-
-/// curl inside a namespace: (status, headers, body).
-fn curl(
-    link: &BadLink,
-    side: Side,
-    method: &str,
-    url: &str,
-    bearer: Option<&str>,
-    json: Option<&str>,
-) -> (u16, String, Vec<u8>) {
-    let mut c = link.command(side, "curl");
-    c.args(["-s", "-m", "30", "-D", "-", "-X", method, url]);
-    if let Some(b) = bearer {
-        c.args(["-H", &format!("authorization: Bearer {b}")]);
-    }
-    if let Some(j) = json {
-        c.args(["-H", "content-type: application/json", "--data-binary", j]);
-    }
-    let Ok(out) = c.output() else {
-        return (0, String::new(), vec![]);
-    };
-    let raw = out.stdout;
-    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return (0, String::new(), vec![]);
-    };
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, head, raw[split + 4..].to_vec())
-}
-
-fn metric(link: &BadLink, base: &str, name: &str) -> Option<f64> {
-    let (_, _, b) = curl(
-        link,
-        Side::Near,
-        "GET",
-        &format!("{base}/metrics"),
-        None,
-        None,
-    );
-    String::from_utf8_lossy(&b)
-        .lines()
-        .find(|l| l.starts_with(&format!("{name} ")))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
 fn wait_for(what: &str, secs: u64, mut ok: impl FnMut() -> bool) -> anyhow::Result<Duration> {
     let start = Instant::now();
     while !ok() {
@@ -137,20 +69,14 @@ fn wait_for(what: &str, secs: u64, mut ok: impl FnMut() -> bool) -> anyhow::Resu
     Ok(start.elapsed())
 }
 
-fn login(link: &BadLink, side: Side, base: &str, password: &str) -> anyhow::Result<String> {
+fn login(at: At, base: &str, password: &str) -> anyhow::Result<String> {
     let body = format!(r#"{{"tenant":"{HOKURYU}","login":"supervisor","password":"{password}"}}"#);
+    let url = format!("{base}/api/v1/session");
     let mut token = None;
     wait_for("a login", 120, || {
-        let (s, _, b) = curl(
-            link,
-            side,
-            "POST",
-            &format!("{base}/api/v1/session"),
-            None,
-            Some(&body),
-        );
-        if s == 200 {
-            token = serde_json::from_slice::<serde_json::Value>(&b)
+        let r = curl(at, "POST", &url, None, Some(&body));
+        if r.status == 200 {
+            token = serde_json::from_slice::<serde_json::Value>(&r.body)
                 .ok()
                 .and_then(|v| v["token"].as_str().map(str::to_string));
         }
@@ -159,19 +85,13 @@ fn login(link: &BadLink, side: Side, base: &str, password: &str) -> anyhow::Resu
     token.context("login")
 }
 
-fn issue(link: &BadLink, side: Side, base: &str, token: &str, resident: &str) -> u16 {
+/// Issues a 住民票の写し at `base`: whether it was issued.
+fn issue(at: At, base: &str, token: &str, resident: &str) -> bool {
     let body = format!(
         r#"{{"kind":"resident_copy","resident_codes":["{resident}"],"requester":"本人","purpose":"ベンチマーク"}}"#
     );
-    curl(
-        link,
-        side,
-        "POST",
-        &format!("{base}/api/v1/certificates"),
-        Some(token),
-        Some(&body),
-    )
-    .0
+    let url = format!("{base}/api/v1/certificates");
+    curl(at, "POST", &url, Some(token), Some(&body)).status == 200
 }
 
 fn percentiles(mut v: Vec<f64>) -> (f64, f64, f64) {
@@ -236,37 +156,18 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
     };
 
     // The centre: the two demo municipalities, plus a city for the burst.
-    let port = murakumo_testkit::free_port();
-    let demo = murakumo(
-        &bin,
-        Command::new(&bin),
-        &a,
-        &["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")],
-    )
-    .spawn()?;
-    wait_for("the demo data", 600, || {
-        a.join("demo-logins.txt").exists()
-            && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    })?;
-    term(demo);
-    let out = murakumo(
-        &bin,
-        Command::new(&bin),
-        &a,
-        &["tenant", "create", "--code", TOKUSHIMA, "--name", "徳島市"],
-    )
-    .output()?;
+    let nodes = Nodes::new(&bin, TOKEN).without_stderr();
+    let password = nodes.demo(&a, HOKURYU, "supervisor");
+    let out = nodes
+        .command(
+            At::Host,
+            &a,
+            &["tenant", "create", "--code", TOKUSHIMA, "--name", "徳島市"],
+        )
+        .output()?;
     if !out.status.success() {
         bail!("tenant create failed");
     }
-    let logins = std::fs::read_to_string(a.join("demo-logins.txt"))?;
-    let password = logins
-        .lines()
-        .find(|l| l.contains(HOKURYU) && l.contains("login: supervisor"))
-        .and_then(|l| l.split("password: ").nth(1))
-        .and_then(|p| p.split_whitespace().next())
-        .context("supervisor password")?
-        .to_string();
 
     let imp = Impairment {
         delay_ms: opts.delay_ms,
@@ -275,45 +176,21 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         mtu: opts.mtu,
     };
     let link = BadLink::create(&imp)?.context("network namespaces are not permitted here")?;
-    let ua = format!("http://{}:8080", link.far_addr());
+    let (far, near) = (At::Link(&link, Side::Far), At::Link(&link, Side::Near));
+    let la = format!("{}:8080", link.far_addr());
+    let ua = format!("http://{la}");
     let (ub, uc) = ("http://127.0.0.1:8081", "http://127.0.0.1:8082");
-    let primary = murakumo(
-        &bin,
-        link.command(Side::Far, &bin),
-        &a,
-        &["serve", "--listen", &format!("{}:8080", link.far_addr())],
-    )
-    .spawn()?;
-    let ta = login(&link, Side::Far, &ua, &password)?;
+    let primary = nodes.serve(far, &a, &la).spawn()?;
+    let ta = login(far, &ua, &password)?;
     let started = Instant::now();
-    let replica = murakumo(
-        &bin,
-        link.command(Side::Near, &bin),
-        &b,
-        &["follow", &ua, "--name", "dc2", "--listen", "127.0.0.1:8081"],
-    )
-    .spawn()?;
-    let site = murakumo(
-        &bin,
-        link.command(Side::Near, &bin),
-        &c,
-        &[
-            "follow",
-            &ua,
-            "--fallback",
-            "--tenant",
-            HOKURYU,
-            "--name",
-            "site",
-            "--listen",
-            "127.0.0.1:8082",
-        ],
-    )
-    .spawn()?;
-    let caught_up = |base: &str| {
-        metric(&link, base, "murakumo_replication_lag_entries") == Some(0.0)
-            && metric(&link, base, "murakumo_replication_connected") == Some(1.0)
-    };
+    let replica = nodes
+        .follow(near, &b, &ua, "dc2", "127.0.0.1:8081")
+        .spawn()?;
+    let site = nodes
+        .follow(near, &c, &ua, "site", "127.0.0.1:8082")
+        .args(["--fallback", "--tenant", HOKURYU])
+        .spawn()?;
+    let caught_up = |base: &str| caught_up(near, base);
     wait_for("the initial copy", 3600, || caught_up(ub) && caught_up(uc))?;
     report.initial_copy = started.elapsed();
     report.initial_entries = with_store(&b, async |s: &Store| {
@@ -328,27 +205,26 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
 
     // Load: certificates at the centre, a 転入 burst in the middle; the
     // second centre's lag sampled meanwhile.
-    let (_, _, body) = curl(
-        &link,
-        Side::Far,
+    let found = curl(
+        far,
         "GET",
         &format!("{ua}/api/v1/residents?address=%E5%8C%97"),
         Some(&ta),
         None,
     );
-    let resident = serde_json::from_slice::<serde_json::Value>(&body)?[0]["resident_code"]
+    let resident = serde_json::from_slice::<serde_json::Value>(&found.body)?[0]["resident_code"]
         .as_str()
         .context("a resident")?
         .to_string();
     let stop = Arc::new(AtomicBool::new(false));
     let samples = Arc::new(Mutex::new((Vec::new(), Vec::new(), Vec::new())));
     std::thread::scope(|scope| -> anyhow::Result<()> {
-        let (stop2, samples2, link2) = (stop.clone(), samples.clone(), &link);
+        let (stop2, samples2) = (stop.clone(), samples.clone());
         scope.spawn(move || {
             while !stop2.load(Ordering::SeqCst) {
-                let s = metric(link2, ub, "murakumo_replication_lag_seconds");
-                let e = metric(link2, ub, "murakumo_replication_lag_entries");
-                let site = metric(link2, uc, "murakumo_replication_lag_seconds");
+                let s = metric(near, ub, "murakumo_replication_lag_seconds");
+                let e = metric(near, ub, "murakumo_replication_lag_entries");
+                let site = metric(near, uc, "murakumo_replication_lag_seconds");
                 if let Ok(mut g) = samples2.lock() {
                     g.0.extend(s);
                     g.1.extend(e);
@@ -361,7 +237,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         let mut burst_done = false;
         let mut issued = 0;
         while load_start.elapsed() < Duration::from_secs(opts.load_secs) {
-            if issue(&link, Side::Far, &ua, &ta, &resident) == 200 {
+            if issue(far, &ua, &ta, &resident) {
                 issued += 1;
             }
             if !burst_done && load_start.elapsed() > Duration::from_secs(opts.load_secs / 3) {
@@ -400,11 +276,11 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
     }
 
     // Link cut: time to the site's first certificate.
-    let tc = login(&link, Side::Near, uc, &password)?;
+    let tc = login(near, uc, &password)?;
     link.cut()?;
     let cut = Instant::now();
     wait_for("the first fallback certificate", 120, || {
-        issue(&link, Side::Near, uc, &tc, &resident) == 200
+        issue(near, uc, &tc, &resident)
     })?;
     report.cut_to_first_certificate = cut.elapsed();
 
@@ -461,8 +337,8 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
             // + 1: the site's own certificate, replayed to the centre and
             // shipped back in the ledger.
             && heads(&c, Some(HOKURYU)).first().is_some_and(|h| h.1 > want_site_ledger)
-            && metric(&link, uc, "murakumo_outbox_pending") == Some(0.0)
-            && metric(&link, uc, "murakumo_fallback_active") == Some(0.0)
+            && metric(near, uc, "murakumo_outbox_pending") == Some(0.0)
+            && metric(near, uc, "murakumo_fallback_active") == Some(0.0)
         {
             site_done = Some(healed.elapsed());
         }
@@ -470,9 +346,9 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
     })?;
     report.catch_up_replica = replica_done.unwrap_or_default();
     report.catch_up_site = site_done.unwrap_or_default();
-    term(site);
-    term(replica);
-    term(primary);
+    terminate(site);
+    terminate(replica);
+    terminate(primary);
     Ok(report)
 }
 

@@ -131,6 +131,7 @@ pub async fn backup(
                     secret_key: hex::encode(k.secret_key),
                     created_at: k.created_at,
                     retired_at: k.retired_at,
+                    site: k.site,
                 })
                 .collect(),
         });

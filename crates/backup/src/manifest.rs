@@ -59,6 +59,9 @@ pub struct SigningKeyRecord {
     /// µs since 1970 UTC.
     pub created_at: i64,
     pub retired_at: Option<i64>,
+    /// The municipal site whose key this is (its secret is not here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]

@@ -254,6 +254,7 @@ async fn restore_tenant(
             secret_key: bytes(&k.secret_key, "secret key")?,
             created_at: k.created_at,
             retired_at: k.retired_at,
+            site: k.site.clone(),
         })
         .await?;
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use murakumo_core::TenantCode;
 use murakumo_replication::{
     FollowConfig, FollowStatus, Follower, FollowerExit, ReplicationRuntime, SyncConfig,
 };
@@ -28,11 +29,36 @@ pub struct PrimaryArgs {
     /// client is told it is not replicated yet.
     #[arg(long, default_value_t = 10)]
     pub sync_timeout_secs: u64,
+    /// A municipal site's own token, `CODE=TOKEN` (repeat, or separate with
+    /// commas): a fallback node that follows with it is served that
+    /// municipality only, never a secret signing key (it signs with its own
+    /// key, registered here), and cannot fence this node. Give each site its
+    /// own token instead of the centre's replication token.
+    #[arg(long = "site-token", env = "MURAKUMO_SITE_TOKENS", value_delimiter = ',',
+          value_parser = parse_site_token, hide_env_values = true)]
+    pub site_tokens: Vec<(TenantCode, String)>,
+}
+
+/// `CODE=TOKEN`: a 全国地方公共団体コード and a token of 16 characters or more.
+fn parse_site_token(s: &str) -> Result<(TenantCode, String), String> {
+    let (code, token) = s.split_once('=').ok_or(
+        "write a site token as CODE=TOKEN, e.g. 014362=… (the site's municipality, then its token)",
+    )?;
+    let code = TenantCode::parse(code.trim()).map_err(|e| format!("{code}: {e}"))?;
+    let token = token.trim();
+    if token.len() < 16 {
+        return Err(format!(
+            "the token of site {code} is {} characters long; use 16 or more (e.g. `openssl rand -hex 24`)",
+            token.len()
+        ));
+    }
+    Ok((code, token.to_string()))
 }
 
 impl PrimaryArgs {
     pub fn runtime(&self) -> ReplicationRuntime {
         ReplicationRuntime {
+            site_tokens: self.site_tokens.clone(),
             sync: self.sync_follower.clone().map(|follower| SyncConfig {
                 follower,
                 timeout: Duration::from_secs(self.sync_timeout_secs),
@@ -292,7 +318,7 @@ pub async fn promote(g: &Global) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{FollowArgs, valid_series};
+    use super::{FollowArgs, parse_site_token, valid_series};
     use clap::Parser;
 
     #[derive(Parser)]
@@ -324,5 +350,23 @@ mod tests {
         for bad in ["", "1B", "b1", "B-1", "B1234", "B.1"] {
             assert!(!valid_series(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_site_token_names_its_municipality() {
+        let (code, token) = parse_site_token("014362=0123456789abcdef").expect("valid");
+        assert_eq!(code.as_str(), "014362");
+        assert_eq!(token, "0123456789abcdef");
+        assert!(
+            parse_site_token("0123456789abcdef")
+                .expect_err("refused")
+                .contains("CODE=TOKEN")
+        );
+        assert!(
+            parse_site_token("014362=short")
+                .expect_err("refused")
+                .contains("16 or more")
+        );
+        assert!(parse_site_token("01436=0123456789abcdef").is_err());
     }
 }

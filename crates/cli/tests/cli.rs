@@ -1,85 +1,49 @@
 //! The real `murakumo` binary, end to end.
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use murakumo_testkit::PgCluster;
+use murakumo_testkit::fixtures::Murakumo;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_murakumo");
 
-/// Where the binary keeps its data: a data directory or a PostgreSQL URL.
-struct Target {
-    args: Vec<String>,
-    _dir: tempfile::TempDir,
-    _pg: Option<PgCluster>,
+/// Starts `murakumo serve` on `t`'s data at 127.0.0.1:`port` and waits
+/// until it accepts connections.
+fn spawn_server(t: &Murakumo, port: u16) -> Child {
+    let mut child = t
+        .command(&["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn server");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("server did not start on port {port}");
 }
 
-impl Target {
-    fn sqlite() -> Target {
-        let dir = tempfile::tempdir().expect("tempdir");
-        Target {
-            args: vec!["--data".into(), dir.path().display().to_string()],
-            _dir: dir,
-            _pg: None,
-        }
-    }
-
-    fn postgres() -> Target {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let pg = PgCluster::start().expect("PostgreSQL");
-        let url = pg.create_database("murakumo");
-        Target {
-            args: vec![
-                "--database-url".into(),
-                url,
-                "--data".into(),
-                dir.path().display().to_string(),
-            ],
-            _dir: dir,
-            _pg: Some(pg),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .args(args)
-            .args(&self.args)
-            .env("MURAKUMO_LOG", "warn")
-            .output()
-            .expect("run murakumo")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "murakumo {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn spawn_server(&self, port: u16) -> Child {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(&self.args)
-            .env("MURAKUMO_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn server");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return child;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("server did not start on port {port}");
-    }
+/// Creates the staff member `clerk` (窓口, resident.clerk) in 深川市; the
+/// command's output, which ends with the password.
+fn create_clerk(t: &Murakumo) -> String {
+    t.ok(&[
+        "staff",
+        "create",
+        "--tenant",
+        "012289",
+        "--login",
+        "clerk",
+        "--name",
+        "窓口",
+        "--roles",
+        "resident.clerk",
+    ])
 }
 
 #[test]
@@ -103,7 +67,7 @@ fn help_explains_the_commands() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("全国地方公共団体コード"));
 }
 
-fn tenant_lifecycle(t: Target) {
+fn tenant_lifecycle(t: Murakumo) {
     let bad = t.run(&["tenant", "create", "--code", "012288", "--name", "深川市"]);
     assert!(!bad.status.success());
     let err = String::from_utf8_lossy(&bad.stderr);
@@ -177,18 +141,7 @@ fn tenant_lifecycle(t: Target) {
         "{history}"
     );
 
-    let staff = t.ok(&[
-        "staff",
-        "create",
-        "--tenant",
-        "012289",
-        "--login",
-        "clerk",
-        "--name",
-        "窓口",
-        "--roles",
-        "resident.clerk",
-    ]);
+    let staff = create_clerk(&t);
     assert!(staff.contains("password:"));
     let bad_role = t.run(&[
         "staff", "create", "--tenant", "012289", "--login", "x1x", "--name", "x", "--roles",
@@ -204,12 +157,12 @@ fn tenant_lifecycle(t: Target) {
 
 #[test]
 fn tenant_lifecycle_on_sqlite() {
-    tenant_lifecycle(Target::sqlite());
+    tenant_lifecycle(Murakumo::sqlite(BIN));
 }
 
 #[test]
 fn tenant_lifecycle_on_postgres() {
-    tenant_lifecycle(Target::postgres());
+    tenant_lifecycle(Murakumo::postgres(BIN));
 }
 
 /// Writes as fast as 4 clients can until stopped; returns the 住民票コード
@@ -266,24 +219,13 @@ fn login_token(base: &str, password: &str) -> String {
 
 /// Kills the server in the middle of a write burst (SIGKILL or SIGTERM);
 /// after a restart every acknowledged write is there and the chains verify.
-fn no_acknowledged_write_is_lost(t: Target, signal: &str) {
+fn no_acknowledged_write_is_lost(t: Murakumo, signal: &str) {
     t.ok(&["tenant", "create", "--code", "012289", "--name", "深川市"]);
-    let out = t.ok(&[
-        "staff",
-        "create",
-        "--tenant",
-        "012289",
-        "--login",
-        "clerk",
-        "--name",
-        "窓口",
-        "--roles",
-        "resident.clerk",
-    ]);
+    let out = create_clerk(&t);
     let password = out.trim().rsplit(' ').next().expect("password").to_string();
     let port = murakumo_testkit::free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut server = t.spawn_server(port);
+    let mut server = spawn_server(&t, port);
     let token = login_token(&base, &password);
 
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -309,7 +251,7 @@ fn no_acknowledged_write_is_lost(t: Target, signal: &str) {
         assert!(exit.success(), "SIGTERM stops the server cleanly: {exit:?}");
     }
 
-    let mut server = t.spawn_server(port);
+    let mut server = spawn_server(&t, port);
     let token = login_token(&base, &password);
     let missing: Vec<String> = rt.block_on(async {
         let client = reqwest::Client::new();
@@ -341,32 +283,30 @@ fn no_acknowledged_write_is_lost(t: Target, signal: &str) {
 
 #[test]
 fn kill_9_during_writes_loses_nothing_acknowledged_sqlite() {
-    no_acknowledged_write_is_lost(Target::sqlite(), "-KILL");
+    no_acknowledged_write_is_lost(Murakumo::sqlite(BIN), "-KILL");
 }
 
 #[test]
 fn kill_9_during_writes_loses_nothing_acknowledged_postgres() {
-    no_acknowledged_write_is_lost(Target::postgres(), "-KILL");
+    no_acknowledged_write_is_lost(Murakumo::postgres(BIN), "-KILL");
 }
 
 #[test]
 fn sigterm_during_writes_is_graceful_sqlite() {
-    no_acknowledged_write_is_lost(Target::sqlite(), "-TERM");
+    no_acknowledged_write_is_lost(Murakumo::sqlite(BIN), "-TERM");
 }
 
 #[test]
 fn sigterm_during_writes_is_graceful_postgres() {
-    no_acknowledged_write_is_lost(Target::postgres(), "-TERM");
+    no_acknowledged_write_is_lost(Murakumo::postgres(BIN), "-TERM");
 }
 
 #[test]
 fn demo_creates_two_municipalities_once() {
-    let t = Target::sqlite();
+    let t = Murakumo::sqlite(BIN);
     let port = murakumo_testkit::free_port();
-    let child = Command::new(BIN)
-        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
-        .args(&t.args)
-        .env("MURAKUMO_LOG", "warn")
+    let child = t
+        .command(&["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -4,73 +4,43 @@
 //! data set, and kill -9 during an import.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
-use murakumo_testkit::PgCluster;
+use murakumo_testkit::fixtures::{Murakumo, files, patch};
 
 const BIN: &str = env!("CARGO_BIN_EXE_murakumo");
 const TOKUSHIMA: &str = "362018";
 
-/// One murakumo instance: a data directory or a PostgreSQL database.
-struct Instance {
-    args: Vec<String>,
-    _dir: tempfile::TempDir,
-    _pg: Option<PgCluster>,
+/// 徳島市, a new municipality with an empty register, on a murakumo instance.
+struct Tokushima {
+    instance: Murakumo,
 }
 
-impl Instance {
-    fn sqlite() -> Instance {
-        let dir = tempfile::tempdir().expect("tempdir");
-        Instance {
-            args: vec![
-                "--data".into(),
-                dir.path().join("data").display().to_string(),
-            ],
-            _dir: dir,
-            _pg: None,
-        }
+impl Tokushima {
+    fn on(instance: Murakumo) -> Tokushima {
+        instance.ok(&["tenant", "create", "--code", TOKUSHIMA, "--name", "徳島市"]);
+        Tokushima { instance }
     }
 
-    fn postgres() -> Instance {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let pg = PgCluster::start().expect("PostgreSQL");
-        let url = pg.create_database("murakumo");
-        Instance {
-            args: vec!["--database-url".into(), url],
-            _dir: dir,
-            _pg: Some(pg),
-        }
+    /// `murakumo import` of the data set in `dir`, which must succeed; its output.
+    fn import(&self, dir: &Path) -> String {
+        self.instance
+            .ok(&["import", "--tenant", TOKUSHIMA, &s(dir)])
     }
 
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(args).args(&self.args).env("MURAKUMO_LOG", "warn");
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("run murakumo")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "murakumo {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// A new municipality 徳島市 with an empty register.
-    fn with_tokushima(self) -> Instance {
-        self.ok(&["tenant", "create", "--code", TOKUSHIMA, "--name", "徳島市"]);
-        self
+    /// `murakumo export` into `out`, with `options` (--encoding, --form).
+    fn export(&self, out: &Path, options: &[&str]) {
+        let out = s(out);
+        let mut args = vec!["export", "--tenant", TOKUSHIMA, "--out", &out];
+        args.extend_from_slice(options);
+        self.instance.ok(&args);
     }
 
     fn ledger_entries(&self) -> u64 {
-        let out = self.ok(&["ledger", "verify", "--tenant", TOKUSHIMA]);
+        let out = self
+            .instance
+            .ok(&["ledger", "verify", "--tenant", TOKUSHIMA]);
         let line = out
             .lines()
             .find(|l| l.contains(" ledger: ok"))
@@ -83,8 +53,13 @@ impl Instance {
     }
 }
 
-fn generate(out: &Path, population: &str, extra: &[&str]) {
-    let out = out.display().to_string();
+/// A data set `murakumo gen` writes for 徳島市 with `extra` options, in
+/// `gen/` of a new temporary directory (returned too, for what else the
+/// test writes).
+fn generate(population: &str, extra: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("gen");
+    let out = s(&dir);
     let mut args = vec![
         "gen",
         "--municipality",
@@ -97,25 +72,31 @@ fn generate(out: &Path, population: &str, extra: &[&str]) {
     args.extend_from_slice(extra);
     let o = Command::new(BIN).args(&args).output().expect("gen");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (tmp, dir)
 }
 
-/// Every file under `dir` (the 印影 in `02-01_inkan/` too), by relative path.
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-        for e in std::fs::read_dir(dir).expect("dir").flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                let name = p.strip_prefix(root).expect("under root");
-                out.push((name.display().to_string(), std::fs::read(&p).expect("read")));
-            }
+/// Imports `dir` into 徳島市 on a new SQLite instance, with --dry-run and
+/// then for real: both are refused, naming each of `expected` and saying
+/// that nothing was imported, and nothing is recorded.
+fn assert_import_refused(dir: &Path, expected: &[&str]) {
+    let i = Tokushima::on(Murakumo::sqlite(BIN));
+    let before = i.ledger_entries();
+    for dry in [true, false] {
+        let mut args = vec!["import", "--tenant", TOKUSHIMA];
+        if dry {
+            args.push("--dry-run");
         }
+        let d = s(dir);
+        args.push(&d);
+        let out = i.instance.run(&args);
+        assert!(!out.status.success(), "bad data accepted (dry run: {dry})");
+        let err = String::from_utf8_lossy(&out.stderr);
+        for e in expected {
+            assert!(err.contains(e), "{e:?} not in {err}");
+        }
+        assert!(err.contains("nothing was imported"), "{err}");
     }
-    let mut v = Vec::new();
-    walk(dir, dir, &mut v);
-    v.sort();
-    v
+    assert_eq!(i.ledger_entries(), before, "nothing recorded");
 }
 
 /// Records of the fixed-length or CSV 02-01 file in `dir` (CSV: without
@@ -137,18 +118,9 @@ fn s(p: &Path) -> String {
     p.display().to_string()
 }
 
-fn round_trip(a: Instance, b: Instance, encoding: &str, form: &str) {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let (generated, first, second) = (
-        tmp.path().join("gen"),
-        tmp.path().join("ex1"),
-        tmp.path().join("ex2"),
-    );
-    generate(
-        &generated,
-        "1500",
-        &["--encoding", encoding, "--form", form],
-    );
+fn round_trip(a: Murakumo, b: Murakumo, encoding: &str, form: &str) {
+    let (tmp, generated) = generate("1500", &["--encoding", encoding, "--form", form]);
+    let (first, second) = (tmp.path().join("ex1"), tmp.path().join("ex2"));
     // The generated 外字 are in the files: through the table or as escapes.
     let all: Vec<u8> = files(&generated).into_iter().flat_map(|(_, b)| b).collect();
     let text = String::from_utf8_lossy(&all);
@@ -173,70 +145,48 @@ fn round_trip(a: Instance, b: Instance, encoding: &str, form: &str) {
         "{images} images, {seals} records"
     );
     assert!(generated.join("koin.png").is_file());
-    let a = a.with_tokushima();
-    let out = a.ok(&["import", "--tenant", TOKUSHIMA, &s(&generated)]);
+    let a = Tokushima::on(a);
+    let out = a.import(&generated);
     assert!(out.contains("imported into 362018"), "{out}");
     assert!(out.contains(&format!("{seals} 印鑑登録 events")), "{out}");
     let entries = a.ledger_entries();
     // Importing the same files again changes nothing.
-    let again = a.ok(&["import", "--tenant", TOKUSHIMA, &s(&generated)]);
+    let again = a.import(&generated);
     assert!(again.contains("nothing changed"), "{again}");
     assert_eq!(a.ledger_entries(), entries);
-    a.ok(&[
-        "export",
-        "--tenant",
-        TOKUSHIMA,
-        "--out",
-        &s(&first),
-        "--encoding",
-        encoding,
-        "--form",
-        form,
-    ]);
+    let options = ["--encoding", encoding, "--form", form];
+    a.export(&first, &options);
     // A fresh instance: import the export, export again.
-    let b = b.with_tokushima();
-    b.ok(&["import", "--tenant", TOKUSHIMA, &s(&first)]);
-    b.ok(&[
-        "export",
-        "--tenant",
-        TOKUSHIMA,
-        "--out",
-        &s(&second),
-        "--encoding",
-        encoding,
-        "--form",
-        form,
-    ]);
+    let b = Tokushima::on(b);
+    b.import(&first);
+    b.export(&second, &options);
     assert_eq!(files(&first), files(&second), "export → import → export");
     assert_eq!(files(&generated), files(&first), "gen → import → export");
 }
 
 #[test]
 fn round_trip_cp932_fixed_on_sqlite() {
-    round_trip(Instance::sqlite(), Instance::sqlite(), "cp932", "fixed");
+    round_trip(
+        Murakumo::sqlite(BIN),
+        Murakumo::sqlite(BIN),
+        "cp932",
+        "fixed",
+    );
 }
 
 #[test]
 fn round_trip_utf8_csv_from_postgresql_to_sqlite() {
-    round_trip(Instance::postgres(), Instance::sqlite(), "utf-8", "csv");
-}
-
-/// Rewrites bytes of a fixed-length file's line (1-based) at a byte offset.
-fn patch(path: &PathBuf, line: usize, at: usize, bytes: &[u8]) {
-    let data = std::fs::read(path).expect("read");
-    let mut lines: Vec<Vec<u8>> = data
-        .split_inclusive(|b| *b == b'\n')
-        .map(<[u8]>::to_vec)
-        .collect();
-    lines[line - 1][at..at + bytes.len()].copy_from_slice(bytes);
-    std::fs::write(path, lines.concat()).expect("write");
+    round_trip(
+        Murakumo::postgres(BIN),
+        Murakumo::sqlite(BIN),
+        "utf-8",
+        "csv",
+    );
 }
 
 #[test]
 fn bad_data_and_unmapped_gaiji_are_reported_and_import_nothing() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path().join("gen");
-    generate(&dir, "400", &[]);
+    let (_tmp, dir) = generate("400", &[]);
     std::fs::remove_file(dir.join("manifest.json")).expect("rm");
     // 異動日 of line 4 is not a date; line 9 has 外字 F0 7E, which the
     // table does not list.
@@ -248,27 +198,14 @@ fn bad_data_and_unmapped_gaiji_are_reported_and_import_nothing() {
         5 + 15 + 11 + 10 + 2 + 8 + 8 + 15 + 20,
         &[0xF0, 0x7E],
     );
-    let i = Instance::sqlite().with_tokushima();
-    let before = i.ledger_entries();
-    for dry in [true, false] {
-        let mut args = vec!["import", "--tenant", TOKUSHIMA];
-        if dry {
-            args.push("--dry-run");
-        }
-        let d = s(&dir);
-        args.push(&d);
-        let out = i.run(&args);
-        assert!(!out.status.success(), "bad data accepted");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains("01-02_idorireki.dat:4: 異動日 \"20261399\": not a calendar date"),
-            "{err}"
-        );
-        assert!(err.contains("01-02_idorireki.dat:9: 氏"), "{err}");
-        assert!(err.contains("F07E (U+E03E): 1 occurrence"), "{err}");
-        assert!(err.contains("nothing was imported"), "{err}");
-    }
-    assert_eq!(i.ledger_entries(), before, "nothing recorded");
+    assert_import_refused(
+        &dir,
+        &[
+            "01-02_idorireki.dat:4: 異動日 \"20261399\": not a calendar date",
+            "01-02_idorireki.dat:9: 氏",
+            "F07E (U+E03E): 1 occurrence",
+        ],
+    );
 }
 
 /// Byte offset of an item in a fixed-length 02-01 record.
@@ -285,9 +222,7 @@ fn seal_offset(key: &str) -> usize {
 
 #[test]
 fn a_bad_seal_record_is_reported_precisely_and_imports_nothing() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path().join("gen");
-    generate(&dir, "400", &[]);
+    let (_tmp, dir) = generate("400", &[]);
     std::fs::remove_file(dir.join("manifest.json")).expect("rm");
     // Line 1 is the first registration; its 印鑑登録証番号 becomes "C/1",
     // which a card number cannot be.
@@ -303,34 +238,16 @@ fn a_bad_seal_record_is_reported_precisely_and_imports_nothing() {
         b"S-0000001"
     );
     patch(&path, 1, seal_offset("CardNumber"), b"C/1      ");
-    let i = Instance::sqlite().with_tokushima();
-    let before = i.ledger_entries();
-    for dry in [true, false] {
-        let mut args = vec!["import", "--tenant", TOKUSHIMA];
-        if dry {
-            args.push("--dry-run");
-        }
-        let d = s(&dir);
-        args.push(&d);
-        let out = i.run(&args);
-        assert!(!out.status.success(), "a bad seal record was accepted");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains(
-                "02-01_inkan.dat:1: 印鑑登録証番号 \"C/1\": 印鑑登録証番号は英数字と - の20文字以内です"
-            ),
-            "{err}"
-        );
-        assert!(err.contains("nothing was imported"), "{err}");
-    }
-    assert_eq!(i.ledger_entries(), before, "nothing recorded");
+    assert_import_refused(
+        &dir,
+        &["02-01_inkan.dat:1: 印鑑登録証番号 \"C/1\": 印鑑登録証番号は英数字と - の20文字以内です"],
+    );
 }
 
 #[test]
 fn a_format_1_0_data_set_without_seals_still_imports() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let (dir, ex) = (tmp.path().join("gen"), tmp.path().join("ex"));
-    generate(&dir, "300", &["--encoding", "utf-8"]);
+    let (tmp, dir) = generate("300", &["--encoding", "utf-8"]);
+    let ex = tmp.path().join("ex");
     // What a 1.0 export held: no 02-01, no 印影, no 公印, manifest 1.0.
     std::fs::remove_file(dir.join("02-01_inkan.dat")).expect("rm");
     std::fs::remove_dir_all(dir.join("02-01_inkan")).expect("rm");
@@ -346,20 +263,12 @@ fn a_format_1_0_data_set_without_seals_still_imports() {
         });
     }
     std::fs::write(&path, serde_json::to_string_pretty(&m).expect("json")).expect("write");
-    let i = Instance::sqlite().with_tokushima();
-    let out = i.ok(&["import", "--tenant", TOKUSHIMA, &s(&dir)]);
+    let i = Tokushima::on(Murakumo::sqlite(BIN));
+    let out = i.import(&dir);
     assert!(out.contains("0 印鑑登録 events"), "{out}");
-    let again = i.ok(&["import", "--tenant", TOKUSHIMA, &s(&dir)]);
+    let again = i.import(&dir);
     assert!(again.contains("nothing changed"), "{again}");
-    i.ok(&[
-        "export",
-        "--tenant",
-        TOKUSHIMA,
-        "--out",
-        &s(&ex),
-        "--encoding",
-        "utf-8",
-    ]);
+    i.export(&ex, &["--encoding", "utf-8"]);
     // The same register comes out, now as 1.1 with an empty 02-01.
     for name in ["01-01_juminkihon.dat", "01-02_idorireki.dat", "gaiji.csv"] {
         assert_eq!(
@@ -377,15 +286,14 @@ fn a_format_1_0_data_set_without_seals_still_imports() {
 
 #[test]
 fn kill_9_during_an_import_leaves_nothing_half_done() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path().join("gen");
-    generate(&dir, "10000", &["--encoding", "utf-8"]);
-    let i = Instance::sqlite().with_tokushima();
+    let (tmp, dir) = generate("10000", &["--encoding", "utf-8"]);
+    let i = Tokushima::on(Murakumo::sqlite(BIN));
     let before = i.ledger_entries();
     let mut killed_mid_import = false;
     let mut seen = Vec::new();
     for delay_ms in [0u64, 50, 150, 300] {
         let mut child = i
+            .instance
             .command(&["import", "--tenant", TOKUSHIMA, &s(&dir)])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
@@ -408,7 +316,7 @@ fn kill_9_during_an_import_leaves_nothing_half_done() {
         killed_mid_import |= running;
     }
     assert!(killed_mid_import, "no kill landed during an import");
-    let out = i.ok(&["import", "--tenant", TOKUSHIMA, &s(&dir)]);
+    let out = i.import(&dir);
     assert!(
         out.contains("imported into") || out.contains("nothing changed"),
         "{out}"
@@ -419,14 +327,6 @@ fn kill_9_during_an_import_leaves_nothing_half_done() {
         "a killed import left part of its entries: {seen:?}, before {before}, complete {full}"
     );
     let ex = tmp.path().join("ex");
-    i.ok(&[
-        "export",
-        "--tenant",
-        TOKUSHIMA,
-        "--out",
-        &s(&ex),
-        "--encoding",
-        "utf-8",
-    ]);
+    i.export(&ex, &["--encoding", "utf-8"]);
     assert_eq!(files(&dir), files(&ex));
 }

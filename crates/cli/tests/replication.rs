@@ -5,7 +5,6 @@
 //! MTU 478, cut and restore).
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,185 +12,74 @@ use murakumo_core::TenantCode;
 use murakumo_ledger::EventCodec;
 use murakumo_resident::CertificateIssued;
 use murakumo_store::{Chain, Store};
+use murakumo_testkit::nodes::{At, Nodes, caught_up, curl, kill, metric, terminate};
 
 const BIN: &str = env!("CARGO_BIN_EXE_murakumo");
 const TOKEN: &str = "test-replication-token-0123456789";
 const HOKURYU: &str = "014362";
 
-fn murakumo(cmd: Command, data: &Path, args: &[&str]) -> Command {
-    let mut c = cmd;
-    c.args(args)
-        .arg("--data")
-        .arg(data)
-        .env("MURAKUMO_LOG", "warn")
-        .env("MURAKUMO_REPLICATION_TOKEN", TOKEN)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    c
+fn nodes() -> Nodes {
+    Nodes::new(BIN, TOKEN)
 }
 
-fn local(data: &Path, args: &[&str]) -> Command {
-    murakumo(Command::new(BIN), data, args)
-}
-
-/// The demo municipalities, made once by `serve --demo`; returns the
-/// 北竜町 supervisor's password.
-fn demo(data: &Path) -> String {
-    let port = murakumo_testkit::free_port();
-    let mut child = local(
-        data,
-        &["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")],
-    )
-    .spawn()
-    .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while !data.join("demo-logins.txt").exists()
-        || std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
-    {
-        assert!(child.try_wait().expect("wait").is_none(), "demo exited");
-        assert!(Instant::now() < deadline, "demo did not start");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    term(child);
-    let logins = std::fs::read_to_string(data.join("demo-logins.txt")).expect("logins");
-    logins
-        .lines()
-        .find(|l| l.contains(HOKURYU) && l.contains("login: supervisor"))
-        .and_then(|l| l.split("password: ").nth(1))
-        .and_then(|p| p.split_whitespace().next())
-        .expect("supervisor password")
-        .to_string()
-}
-
-fn term(mut child: Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-}
-
-fn kill9(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-KILL", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-}
-
-/// HTTP through curl, optionally inside a namespace: (status, headers, body).
-fn curl(
-    prefix: &dyn Fn() -> Command,
-    method: &str,
-    url: &str,
-    bearer: Option<&str>,
-    json: Option<&str>,
-) -> (u16, String, Vec<u8>) {
-    let mut c = prefix();
-    c.args(["-s", "-m", "20", "-D", "-", "-X", method, url]);
-    if let Some(b) = bearer {
-        c.args(["-H", &format!("authorization: Bearer {b}")]);
-    }
-    if let Some(j) = json {
-        c.args(["-H", "content-type: application/json", "--data-binary", j]);
-    }
-    let out: Output = c.output().expect("curl");
-    let raw = out.stdout;
-    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return (0, String::new(), vec![]);
-    };
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let body = raw[split + 4..].to_vec();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, head, body)
-}
-
-fn header(head: &str, name: &str) -> Option<String> {
-    head.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.trim()
-            .eq_ignore_ascii_case(name)
-            .then(|| v.trim().to_string())
-    })
-}
-
-fn host() -> Command {
-    Command::new("curl")
-}
-
-fn login(prefix: &dyn Fn() -> Command, base: &str, password: &str) -> String {
+/// Logs in as the 北竜町 supervisor at `base` (retrying while it starts);
+/// the session token.
+fn login(at: At, base: &str, password: &str) -> String {
     let body = format!(r#"{{"tenant":"{HOKURYU}","login":"supervisor","password":"{password}"}}"#);
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let (status, _, b) = curl(
-            prefix,
+        let r = curl(
+            at,
             "POST",
             &format!("{base}/api/v1/session"),
             None,
             Some(&body),
         );
-        if status == 200 {
-            let v: serde_json::Value = serde_json::from_slice(&b).expect("json");
+        if r.status == 200 {
+            let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
             return v["token"].as_str().expect("token").to_string();
         }
         assert!(
             Instant::now() < deadline,
-            "login at {base}: {status} {}",
-            String::from_utf8_lossy(&b)
+            "login at {base}: {} {}",
+            r.status,
+            r.text()
         );
         std::thread::sleep(Duration::from_millis(300));
     }
 }
 
 /// A resident of 北竜町 (the first one an address search finds).
-fn some_resident(prefix: &dyn Fn() -> Command, base: &str, token: &str) -> String {
-    let (status, _, b) = curl(
-        prefix,
-        "GET",
-        &format!("{base}/api/v1/residents?address=%E5%8C%97"),
-        Some(token),
-        None,
-    );
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&b));
-    let v: serde_json::Value = serde_json::from_slice(&b).expect("json");
+fn some_resident(at: At, base: &str, token: &str) -> String {
+    let url = format!("{base}/api/v1/residents?address=%E5%8C%97");
+    let r = curl(at, "GET", &url, Some(token), None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
     v[0]["resident_code"].as_str().expect("code").to_string()
 }
 
 /// 住民票の写し: Ok((発行番号, certified digest)) or Err(status).
-fn issue(
-    prefix: &dyn Fn() -> Command,
-    base: &str,
-    token: &str,
-    resident: &str,
-) -> Result<(String, String), u16> {
+fn issue(at: At, base: &str, token: &str, resident: &str) -> Result<(String, String), u16> {
     let body = format!(
         r#"{{"kind":"resident_copy","resident_codes":["{resident}"],"requester":"本人","purpose":"試験"}}"#
     );
-    let (status, head, _) = curl(
-        prefix,
-        "POST",
-        &format!("{base}/api/v1/certificates"),
-        Some(token),
-        Some(&body),
-    );
-    if status != 200 {
-        return Err(status);
+    let url = format!("{base}/api/v1/certificates");
+    let r = curl(at, "POST", &url, Some(token), Some(&body));
+    if r.status != 200 {
+        return Err(r.status);
     }
     Ok((
-        header(&head, "x-issue-number").expect("number"),
-        header(&head, "x-certified-digest").expect("digest"),
+        r.header("x-issue-number").expect("number"),
+        r.header("x-certified-digest").expect("digest"),
     ))
 }
 
-fn metric(prefix: &dyn Fn() -> Command, base: &str, name: &str) -> Option<f64> {
-    let (_, _, b) = curl(prefix, "GET", &format!("{base}/metrics"), None, None);
-    String::from_utf8_lossy(&b)
-        .lines()
-        .find(|l| l.starts_with(&format!("{name} ")))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
+/// What the node at `base` says of its replication (role, epoch, primary);
+/// null while it does not answer.
+fn status_of(at: At, base: &str) -> serde_json::Value {
+    let url = format!("{base}/api/v1/replication/status");
+    let r = curl(at, "GET", &url, Some(TOKEN), None);
+    serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null)
 }
 
 fn wait_for(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
@@ -214,6 +102,16 @@ fn with_store<T>(data: &Path, f: impl AsyncFnOnce(&Store) -> T) -> T {
 
 fn hokuryu() -> TenantCode {
     TenantCode::parse(HOKURYU).expect("code")
+}
+
+/// The head of 北竜町's ledger in the (stopped) node's data directory.
+fn ledger_head(data: &Path) -> murakumo_ledger::ChainHead {
+    with_store(data, async |s: &Store| {
+        s.tenant(&hokuryu())
+            .head(Chain::Ledger)
+            .await
+            .expect("head")
+    })
 }
 
 /// How many ledger entries record each 発行番号.
@@ -240,58 +138,38 @@ fn issuances(data: &Path, numbers: &[String]) -> Vec<usize> {
     })
 }
 
-fn status_of(prefix: &dyn Fn() -> Command, base: &str) -> serde_json::Value {
-    let (_, _, b) = curl(
-        prefix,
-        "GET",
-        &format!("{base}/api/v1/replication/status"),
-        Some(TOKEN),
-        None,
-    );
-    serde_json::from_slice(&b).unwrap_or(serde_json::Value::Null)
+/// What a process that has ended wrote to its (piped) standard error.
+fn stderr_of(child: &mut std::process::Child) -> String {
+    use std::io::Read;
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    err
 }
 
 #[test]
 fn synchronous_replica_survives_kill_9_promotion_fences_the_old_primary() {
     let tmp = tempfile::tempdir().expect("tmp");
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    let password = demo(&a);
+    let nodes = nodes();
+    let host = At::Host;
+    let password = nodes.demo(&a, HOKURYU, "supervisor");
     let (pa, pb) = (murakumo_testkit::free_port(), murakumo_testkit::free_port());
-    let (ua, ub) = (
-        format!("http://127.0.0.1:{pa}"),
-        format!("http://127.0.0.1:{pb}"),
-    );
-    let mut primary = local(
-        &a,
-        &[
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{pa}"),
-            "--sync-follower",
-            "dc2",
-        ],
-    )
-    .spawn()
-    .expect("primary");
-    let replica = local(
-        &b,
-        &[
-            "follow",
-            &ua,
-            "--name",
-            "dc2",
-            "--listen",
-            &format!("127.0.0.1:{pb}"),
-        ],
-    )
-    .spawn()
-    .expect("replica");
-    let token = login(&host, &ua, &password);
-    let resident = some_resident(&host, &ua, &token);
-    wait_for("the replica to catch up", 300, || {
-        metric(&host, &ub, "murakumo_replication_lag_entries") == Some(0.0)
-            && metric(&host, &ub, "murakumo_replication_connected") == Some(1.0)
-    });
+    let (la, lb) = (format!("127.0.0.1:{pa}"), format!("127.0.0.1:{pb}"));
+    let (ua, ub) = (format!("http://{la}"), format!("http://{lb}"));
+    let mut primary = nodes
+        .serve(host, &a, &la)
+        .args(["--sync-follower", "dc2"])
+        .spawn()
+        .expect("primary");
+    let replica = nodes
+        .follow(host, &b, &ua, "dc2", &lb)
+        .spawn()
+        .expect("replica");
+    let token = login(host, &ua, &password);
+    let resident = some_resident(host, &ua, &token);
+    wait_for("the replica to catch up", 300, || caught_up(host, &ub));
 
     // A burst of issuances from four clerks; kill -9 the primary mid-burst.
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -302,7 +180,7 @@ fn synchronous_replica_survives_kill_9_promotion_fences_the_old_primary() {
             let (acked, stop) = (acknowledged.clone(), stop.clone());
             std::thread::spawn(move || {
                 while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                    if let Ok((n, _)) = issue(&host, &ua, &token, &resident) {
+                    if let Ok((n, _)) = issue(At::Host, &ua, &token, &resident) {
                         acked.lock().expect("lock").push(n);
                     }
                 }
@@ -312,7 +190,7 @@ fn synchronous_replica_survives_kill_9_promotion_fences_the_old_primary() {
     wait_for("acknowledged issuances", 120, || {
         acknowledged.lock().expect("lock").len() >= 12
     });
-    kill9(&mut primary);
+    kill(&mut primary);
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     for w in workers {
         w.join().expect("worker");
@@ -320,16 +198,19 @@ fn synchronous_replica_survives_kill_9_promotion_fences_the_old_primary() {
     let acknowledged = acknowledged.lock().expect("lock").clone();
 
     // Promote the replica while it runs: it stops following, takes epoch 2.
-    let out = local(&b, &["promote"]).output().expect("promote");
+    let out = nodes
+        .command(host, &b, &["promote"])
+        .output()
+        .expect("promote");
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     wait_for("the promotion to take effect", 30, || {
-        status_of(&host, &ub)["role"] == "primary"
+        status_of(host, &ub)["role"] == "primary"
     });
-    assert_eq!(status_of(&host, &ub)["epoch"], 2);
+    assert_eq!(status_of(host, &ub)["epoch"], 2);
     // Nothing acknowledged is lost (RPO 0 in synchronous mode).
     let counts = issuances(&b, &acknowledged);
     assert!(
@@ -337,96 +218,56 @@ fn synchronous_replica_survives_kill_9_promotion_fences_the_old_primary() {
         "acknowledged {acknowledged:?} held {counts:?}"
     );
     // The new primary issues, continuing the 発行番号 series.
-    let tb = login(&host, &ub, &password);
-    let (after, _) = issue(&host, &ub, &tb, &resident).expect("new primary issues");
+    let tb = login(host, &ub, &password);
+    let (after, _) = issue(host, &ub, &tb, &resident).expect("new primary issues");
     assert!(!acknowledged.contains(&after));
 
     // The old primary comes back (as `serve`): it asks its peers, learns of
     // epoch 2, and refuses every change.
-    let head_before = with_store(&a, async |s: &Store| {
-        s.tenant(&hokuryu())
-            .head(Chain::Ledger)
-            .await
-            .expect("head")
-    });
-    let old = local(&a, &["serve", "--listen", &format!("127.0.0.1:{pa}")])
-        .spawn()
-        .expect("old primary");
-    let ta = login(&host, &ua, &password);
-    assert_eq!(status_of(&host, &ua)["role"], "fenced");
-    assert_eq!(issue(&host, &ua, &ta, &resident), Err(503));
-    let head_after = with_store(&a, async |s: &Store| {
-        s.tenant(&hokuryu())
-            .head(Chain::Ledger)
-            .await
-            .expect("head")
-    });
-    assert_eq!(head_before, head_after, "a fenced node appends nothing");
-    term(old);
+    let head_before = ledger_head(&a);
+    let old = nodes.serve(host, &a, &la).spawn().expect("old primary");
+    let ta = login(host, &ua, &password);
+    assert_eq!(status_of(host, &ua)["role"], "fenced");
+    assert_eq!(issue(host, &ua, &ta, &resident), Err(503));
+    assert_eq!(
+        head_before,
+        ledger_head(&a),
+        "a fenced node appends nothing"
+    );
+    terminate(old);
 
     // Heal: the old primary becomes a replica of the new one. Its chain is
     // a prefix of the new primary's, unless it committed an entry that was
     // never acknowledged (in flight at the kill) or an access record (those
     // ship asynchronously): that is refused, and nothing is discarded.
-    let mut rejoin = local(
-        &a,
-        &[
-            "follow",
-            &ub,
-            "--name",
-            "old-dc1",
-            "--listen",
-            &format!("127.0.0.1:{pa}"),
-        ],
-    )
-    .spawn()
-    .expect("rejoin");
+    let mut rejoin = nodes
+        .follow(host, &a, &ub, "old-dc1", &la)
+        .spawn()
+        .expect("rejoin");
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if let Some(status) = rejoin.try_wait().expect("wait") {
-            let mut err = String::new();
-            use std::io::Read;
-            if let Some(mut e) = rejoin.stderr.take() {
-                let _ = e.read_to_string(&mut err);
-            }
+            let err = stderr_of(&mut rejoin);
             // Refused, naming what would be lost and how to keep it.
             assert!(!status.success());
             assert!(err.contains("would lose entries"), "{err}");
             assert!(err.contains("murakumo ledger export"), "{err}");
             break;
         }
-        if metric(&host, &ua, "murakumo_replication_lag_entries") == Some(0.0) {
-            let (ha, hb) = (
-                with_store(&a, async |s: &Store| {
-                    s.tenant(&hokuryu())
-                        .head(Chain::Ledger)
-                        .await
-                        .expect("head")
-                }),
-                with_store(&b, async |s: &Store| {
-                    s.tenant(&hokuryu())
-                        .head(Chain::Ledger)
-                        .await
-                        .expect("head")
-                }),
-            );
-            if ha == hb {
-                term(rejoin);
-                break;
-            }
+        if metric(host, &ua, "murakumo_replication_lag_entries") == Some(0.0)
+            && ledger_head(&a) == ledger_head(&b)
+        {
+            terminate(rejoin);
+            break;
         }
         if Instant::now() > deadline {
-            kill9(&mut rejoin);
-            let mut err = String::new();
-            use std::io::Read;
-            if let Some(mut e) = rejoin.stderr.take() {
-                let _ = e.read_to_string(&mut err);
-            }
+            kill(&mut rejoin);
+            let err = stderr_of(&mut rejoin);
             panic!("the old primary neither caught up nor refused: {err}");
         }
         std::thread::sleep(Duration::from_millis(300));
     }
-    term(replica);
+    terminate(replica);
 }
 
 #[test]
@@ -445,47 +286,27 @@ fn fallback_node_over_a_bad_link_takes_over_on_a_cut_and_replays_when_it_heals()
     };
     let tmp = tempfile::tempdir().expect("tmp");
     let (a, c) = (tmp.path().join("a"), tmp.path().join("c"));
-    let password = demo(&a);
-    let ua = format!("http://{}:8080", link.far_addr());
+    let nodes = nodes();
+    let password = nodes.demo(&a, HOKURYU, "supervisor");
+    let (far, near) = (At::Link(&link, Side::Far), At::Link(&link, Side::Near));
+    let la = format!("{}:8080", link.far_addr());
+    let ua = format!("http://{la}");
     let uc = "http://127.0.0.1:8081".to_string();
-    let far = || link.command(Side::Far, "curl");
-    let near = || link.command(Side::Near, "curl");
-    let primary = murakumo(
-        link.command(Side::Far, BIN),
-        &a,
-        &["serve", "--listen", &format!("{}:8080", link.far_addr())],
-    )
-    .spawn()
-    .expect("primary");
-    let site = murakumo(
-        link.command(Side::Near, BIN),
-        &c,
-        &[
-            "follow",
-            &ua,
-            "--fallback",
-            "--tenant",
-            HOKURYU,
-            "--name",
-            "hokuryu-site",
-            "--listen",
-            "127.0.0.1:8081",
-            "--max-bytes",
-            "32768",
-        ],
-    )
-    .spawn()
-    .expect("site");
-    let ta = login(&far, &ua, &password);
-    let resident = some_resident(&far, &ua, &ta);
-    let (_, centre_digest) = issue(&far, &ua, &ta, &resident).expect("issued at the centre");
+    let primary = nodes.serve(far, &a, &la).spawn().expect("primary");
+    let site = nodes
+        .follow(near, &c, &ua, "hokuryu-site", "127.0.0.1:8081")
+        .args(["--fallback", "--tenant", HOKURYU, "--max-bytes", "32768"])
+        .spawn()
+        .expect("site");
+    let ta = login(far, &ua, &password);
+    let resident = some_resident(far, &ua, &ta);
+    let (_, centre_digest) = issue(far, &ua, &ta, &resident).expect("issued at the centre");
     wait_for("the site to catch up over the link", 600, || {
-        metric(&near, &uc, "murakumo_replication_lag_entries") == Some(0.0)
-            && metric(&near, &uc, "murakumo_replication_connected") == Some(1.0)
+        caught_up(near, &uc)
     });
-    let tc = login(&near, &uc, &password);
+    let tc = login(near, &uc, &password);
     assert_eq!(
-        issue(&near, &uc, &tc, &resident),
+        issue(near, &uc, &tc, &resident),
         Err(503),
         "online: staff use the centre"
     );
@@ -494,7 +315,7 @@ fn fallback_node_over_a_bad_link_takes_over_on_a_cut_and_replays_when_it_heals()
     link.cut().expect("cut");
     let mut numbers = Vec::new();
     wait_for("the first fallback certificate", 60, || {
-        match issue(&near, &uc, &tc, &resident) {
+        match issue(near, &uc, &tc, &resident) {
             Ok((n, d)) => {
                 assert_eq!(
                     d, centre_digest,
@@ -509,20 +330,20 @@ fn fallback_node_over_a_bad_link_takes_over_on_a_cut_and_replays_when_it_heals()
             }
         }
     });
-    numbers.push(issue(&near, &uc, &tc, &resident).expect("second").0);
+    numbers.push(issue(near, &uc, &tc, &resident).expect("second").0);
     assert!(numbers.iter().all(|n| n.contains("B1-")), "{numbers:?}");
-    let (_, _, page) = curl(&near, "GET", &format!("{uc}/"), None, None);
+    let page = curl(near, "GET", &format!("{uc}/"), None, None);
     assert!(
-        String::from_utf8_lossy(&page).contains("データセンターに接続できません"),
+        page.text().contains("データセンターに接続できません"),
         "the staff see the banner"
     );
-    assert_eq!(metric(&near, &uc, "murakumo_fallback_active"), Some(1.0));
+    assert_eq!(metric(near, &uc, "murakumo_fallback_active"), Some(1.0));
 
     // Heal: the outbox is replayed, the site switches back by itself.
     link.restore().expect("restore");
     wait_for("the site to replay and switch back", 300, || {
-        metric(&near, &uc, "murakumo_outbox_pending") == Some(0.0)
-            && metric(&near, &uc, "murakumo_fallback_active") == Some(0.0)
+        metric(near, &uc, "murakumo_outbox_pending") == Some(0.0)
+            && metric(near, &uc, "murakumo_fallback_active") == Some(0.0)
     });
     assert_eq!(
         issuances(&a, &numbers),
@@ -530,14 +351,14 @@ fn fallback_node_over_a_bad_link_takes_over_on_a_cut_and_replays_when_it_heals()
         "each in the centre's ledger once"
     );
     assert_eq!(
-        issue(&near, &uc, &tc, &resident),
+        issue(near, &uc, &tc, &resident),
         Err(503),
         "back to the centre"
     );
     wait_for("the site to receive its certificates back", 300, || {
-        metric(&near, &uc, "murakumo_replication_lag_entries") == Some(0.0)
+        metric(near, &uc, "murakumo_replication_lag_entries") == Some(0.0)
             && issuances(&c, &numbers) == vec![1; numbers.len()]
     });
-    term(site);
-    term(primary);
+    terminate(site);
+    terminate(primary);
 }

@@ -1,12 +1,13 @@
 //! `murakumo follow`: pulls segments from the primary and applies them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use murakumo_core::TenantCode;
+use murakumo_documents::SigningKeyPair;
 use murakumo_ledger::{RecordedAt, Segment};
 use murakumo_store::{Applied, Chain, NodeRole, Operator, SigningKeyRow, Store, TenantInfo};
 
@@ -14,8 +15,8 @@ use crate::ReplicationError;
 use crate::runtime::FollowStatus;
 use crate::wire::{
     CHAIN_ACCESS, CHAIN_LEDGER, FenceRequest, HashesRequest, HashesResponse, OutboxEntryWire,
-    OutboxRequest, OutboxResponse, PlatformSnapshot, Position, PullMeta, PullRequest, StatusView,
-    take_frames,
+    OutboxRequest, OutboxResponse, PlatformSnapshot, Position, PullMeta, PullRequest,
+    SiteKeyRequest, StatusView, take_frames,
 };
 
 /// How to follow.
@@ -163,6 +164,24 @@ impl Follower {
             url: self.primary.clone(),
             reason: e.to_string(),
         }
+    }
+
+    /// Sends a request to the primary with the token: its answer if
+    /// successful, else why not (unreachable, or refused with its message).
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ReplicationError> {
+        let resp = request
+            .bearer_auth(&self.cfg.token)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        if !resp.status().is_success() {
+            return Err(self.refused(resp).await);
+        }
+        Ok(resp)
     }
 
     async fn refused(&self, resp: reqwest::Response) -> ReplicationError {
@@ -323,16 +342,8 @@ impl Follower {
 
     async fn fetch_platform(&mut self) -> Result<(), ReplicationError> {
         let resp = self
-            .client
-            .get(self.url("/api/v1/replication/platform"))
-            .bearer_auth(&self.cfg.token)
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        if !resp.status().is_success() {
-            return Err(self.refused(resp).await);
-        }
+            .send(self.client.get(self.url("/api/v1/replication/platform")))
+            .await?;
         let snap: PlatformSnapshot = resp.json().await.map_err(|e| self.unreachable(e))?;
         self.status.set_online_now();
         let mut local_epoch = self.store.node_state().await?.epoch;
@@ -387,18 +398,75 @@ impl Follower {
                 url: self.primary.clone(),
                 reason: format!("signing key {}: {what} is not base64", k.key_id),
             };
+            // A site never stores the municipality's secret, even if sent.
             self.store
                 .tenant(&code)
-                .import_signing_key(&SigningKeyRow {
-                    key_id: k.key_id.clone(),
-                    public_key: B64.decode(&k.public_key).map_err(|_| bad("public key"))?,
-                    secret_key: B64.decode(&k.secret_key).map_err(|_| bad("secret key"))?,
-                    created_at: k.created_at,
-                    retired_at: k.retired_at,
-                })
+                .import_signing_key(
+                    &SigningKeyRow {
+                        key_id: k.key_id.clone(),
+                        public_key: B64.decode(&k.public_key).map_err(|_| bad("public key"))?,
+                        secret_key: B64.decode(&k.secret_key).map_err(|_| bad("secret key"))?,
+                        created_at: k.created_at,
+                        retired_at: k.retired_at,
+                        site: k.site.clone(),
+                    },
+                    !self.cfg.fallback,
+                )
                 .await?;
         }
+        if self.cfg.fallback {
+            let known: HashSet<&str> = snap
+                .signing_keys
+                .iter()
+                .map(|k| k.key_id.as_str())
+                .collect();
+            self.register_site_keys(&known).await?;
+        }
         self.platform_version = Some(snap.version);
+        Ok(())
+    }
+
+    /// A municipal site signs with its own key (拠点の署名鍵), made here the
+    /// first time it follows a municipality; its public half is registered
+    /// with the primary (`known`: the key ids the primary has already), so
+    /// that what the site issues verifies at the centre and everywhere else.
+    async fn register_site_keys(&self, known: &HashSet<&str>) -> Result<(), ReplicationError> {
+        for t in self.store.list_tenants().await? {
+            if !self.followed(&t.code) {
+                continue;
+            }
+            let ts = self.store.tenant(&t.code);
+            let dropped = ts.forget_secrets_except_site(&self.cfg.name).await?;
+            if dropped > 0 {
+                tracing::warn!(tenant = %t.code, keys = dropped, "dropped the municipality's secret signing keys held here: a site signs with its own");
+            }
+            if ts.active_signing_key().await?.is_none() {
+                let key = SigningKeyPair::generate(&mut rand_core::OsRng);
+                ts.rotate_signing_key(
+                    key.key_id(),
+                    key.verifying_key().as_bytes(),
+                    &key.secret_bytes(),
+                    Some(&self.cfg.name),
+                )
+                .await?;
+                tracing::info!(tenant = %t.code, key_id = key.key_id(), "made this site's signing key");
+            }
+            for k in ts.signing_keys_with_secrets().await? {
+                let own = !k.secret_key.is_empty() && k.site.as_deref() == Some(&self.cfg.name);
+                if !own || known.contains(k.key_id.as_str()) {
+                    continue;
+                }
+                let req = SiteKeyRequest {
+                    tenant: t.code.to_string(),
+                    key_id: k.key_id.clone(),
+                    public_key: B64.encode(&k.public_key),
+                    site: self.cfg.name.clone(),
+                };
+                let url = self.url("/api/v1/replication/site-keys");
+                self.send(self.client.post(url).json(&req)).await?;
+                tracing::info!(tenant = %t.code, key_id = %k.key_id, "registered this site's signing key with the primary");
+            }
+        }
         Ok(())
     }
 
@@ -449,6 +517,7 @@ impl Follower {
         let mut meta: Option<PullMeta> = None;
         let mut done = false;
         let mut applied_entries = 0u64;
+        let mut received_bytes = 0u64;
         // Recorded time of the oldest entry applied in this exchange.
         let mut oldest_applied: Option<i64> = None;
         let started = Instant::now();
@@ -459,6 +528,7 @@ impl Follower {
                 .map_err(|e| self.unreachable(e))?;
             let Some(chunk) = chunk else { break };
             self.status.contact();
+            received_bytes += chunk.len() as u64;
             buf.extend_from_slice(&chunk);
             let (frames, used) = take_frames(&buf);
             let frames: Vec<Vec<u8>> = frames.into_iter().map(<[u8]>::to_vec).collect();
@@ -508,6 +578,13 @@ impl Follower {
         // The primary's clock at its answer, moved on by the time spent here.
         let primary_now = meta.now + started.elapsed().as_micros() as i64;
         self.report_lag(&meta, primary_now, oldest_applied).await?;
+        metrics::counter!("murakumo_replication_received_bytes_total").increment(received_bytes);
+        tracing::debug!(
+            entries = applied_entries,
+            bytes = received_bytes,
+            took_ms = started.elapsed().as_millis() as u64,
+            "exchange applied"
+        );
         if applied_entries > 0 {
             metrics::counter!("murakumo_replication_applied_entries_total")
                 .increment(applied_entries);

@@ -244,6 +244,10 @@ impl FollowStatus {
 pub struct ReplicationRuntime {
     /// The replication token; `MURAKUMO_REPLICATION_TOKEN` when `None`.
     pub token: Option<String>,
+    /// Tokens of municipal sites (`serve --site-token CODE=TOKEN`): a peer
+    /// sending one is served that municipality only, never a secret key, and
+    /// cannot fence this node.
+    pub site_tokens: Vec<(TenantCode, String)>,
     pub sync: Option<SyncConfig>,
     pub acks: Arc<Acks>,
     /// Present on a follower (`murakumo follow`).

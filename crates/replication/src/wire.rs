@@ -149,10 +149,28 @@ pub struct SigningKeyWire {
     pub key_id: String,
     /// base64
     pub public_key: String,
-    /// base64
+    /// base64; empty when the secret is not given to this peer (a municipal
+    /// site) or not held by the primary either (a site's own key).
     pub secret_key: String,
     pub created_at: i64,
     pub retired_at: Option<i64>,
+    /// The municipal site whose own key this is (`None`: the municipality's).
+    #[serde(default)]
+    pub site: Option<String>,
+}
+
+/// A municipal site's own certificate signing key, registered with the
+/// primary by the site (`POST /api/v1/replication/site-keys`): the public
+/// half only; the secret never leaves the site.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct SiteKeyRequest {
+    /// 全国地方公共団体コード.
+    pub tenant: String,
+    pub key_id: String,
+    /// Ed25519 public key, base64.
+    pub public_key: String,
+    /// The site's name (`murakumo follow --name`).
+    pub site: String,
 }
 
 /// Everything a follower needs that is not in the tenant chains.

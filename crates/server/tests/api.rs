@@ -1183,14 +1183,7 @@ async fn seals_are_registered_certified_and_cancelled(db: Db) {
     s.stop().await;
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Db::Sqlite).await } )* }
-        mod postgres { $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Db::Postgres).await } )* }
-    };
-}
-
-on_both_backends!(
+common::on_both_backends!(
     seals_are_registered_certified_and_cancelled,
     staff_of_a_cannot_reach_b_by_any_route,
     every_documented_route_is_served,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{Db, TestServer, tenant_a, tenant_b};
 use murakumo_core::TenantCode;
-use murakumo_ledger::EventCodec;
+use murakumo_ledger::{Entry, EventCodec};
 use murakumo_replication::{
     FollowConfig, FollowStatus, Follower, ReplicationError, ReplicationRuntime, SyncConfig,
 };
@@ -30,6 +30,15 @@ fn runtime(sync: Option<&str>) -> ReplicationRuntime {
         }),
         ..Default::default()
     }
+}
+
+/// Centre 1: a primary that serves followers (it has the token), with
+/// 深川市's certificate issuer set; and 深川市's clerk, logged in there.
+async fn centre(db: Db) -> (TestServer, reqwest::Client) {
+    let s = TestServer::start_with(db, runtime(None)).await;
+    s.set_issuer(&tenant_a()).await;
+    let clerk = s.login(Some(&tenant_a()), "clerk").await;
+    (s, clerk)
 }
 
 /// Issues 住民票の写し of the 山田 household: (発行番号, digest, pdf) or the error.
@@ -52,6 +61,91 @@ async fn issue(
     Ok((n, d, r.bytes().await.expect("pdf").to_vec()))
 }
 
+/// A follower's part in the topology: what `murakumo follow` is told.
+struct Part {
+    name: &'static str,
+    /// The tenants it follows (none: every tenant).
+    tenants: Vec<TenantCode>,
+    fallback: bool,
+    /// Serves HTTP, at the URL it advertises to the primary.
+    serve: bool,
+    /// What it authenticates with: the centre's replication token, or a
+    /// site token.
+    token: &'static str,
+}
+
+impl Part {
+    /// Centre 2 as a plain replica of every tenant.
+    fn replica() -> Part {
+        Part {
+            name: "dc2",
+            tenants: vec![],
+            fallback: false,
+            serve: false,
+            token: TOKEN,
+        }
+    }
+
+    /// Centre 2 serving HTTP, so that it can be promoted and take changes.
+    fn centre() -> Part {
+        Part {
+            serve: true,
+            ..Part::replica()
+        }
+    }
+
+    /// The municipal site of `tenant`: a fallback node serving its staff.
+    fn site(tenant: TenantCode) -> Part {
+        Part {
+            name: "site",
+            tenants: vec![tenant],
+            fallback: true,
+            serve: true,
+            token: TOKEN,
+        }
+    }
+
+    /// Centre 1, the old primary, told to follow the promoted centre 2.
+    fn old_primary() -> Part {
+        Part {
+            name: "dc1",
+            ..Part::replica()
+        }
+    }
+}
+
+/// What `murakumo follow PRIMARY,… --name …` runs on `store` as `part`
+/// (with short waits, for tests), and the status it reports.
+fn follower(
+    store: Store,
+    primaries: Vec<String>,
+    part: &Part,
+    advertise_url: Option<String>,
+) -> (Follower, Arc<FollowStatus>) {
+    let status = Arc::new(FollowStatus::new(
+        primaries[0].clone(),
+        part.fallback,
+        "B1".into(),
+    ));
+    let follower = Follower::new(
+        store,
+        FollowConfig {
+            primaries,
+            token: part.token.into(),
+            name: part.name.into(),
+            advertise_url,
+            tenants: part.tenants.clone(),
+            fallback: part.fallback,
+            wait: Duration::from_millis(500),
+            detect_after: Duration::from_secs(1),
+            max_bytes: 64 * 1024,
+        },
+        status.clone(),
+    )
+    .expect("follower");
+    (follower, status)
+}
+
 struct RunningFollower {
     store: Store,
     status: Arc<FollowStatus>,
@@ -66,75 +160,29 @@ struct RunningFollower {
 }
 
 impl RunningFollower {
-    /// A follower of `primary` on a fresh SQLite database; a fallback node
-    /// also serves HTTP.
-    async fn start(
-        primary: &TestServer,
-        name: &str,
-        tenants: Vec<TenantCode>,
-        fallback: bool,
-    ) -> RunningFollower {
-        Self::start_fresh(
-            vec![primary.base.clone()],
-            name,
-            tenants,
-            fallback,
-            fallback,
-        )
-        .await
-    }
-
-    async fn start_fresh(
-        primaries: Vec<String>,
-        name: &str,
-        tenants: Vec<TenantCode>,
-        fallback: bool,
-        serve: bool,
-    ) -> RunningFollower {
+    /// `part`, following `primary` on a fresh SQLite database.
+    async fn start(primary: &TestServer, part: Part) -> RunningFollower {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open_sqlite(dir.path()).await.expect("sqlite");
-        Self::start_on(store, Some(dir), primaries, name, tenants, fallback, serve).await
+        Self::start_on(store, Some(dir), vec![primary.base.clone()], part).await
     }
 
-    /// A follower on `store`, serving HTTP (at the URL it advertises) if
-    /// `serve`: what `murakumo follow URL,URL… --advertise` runs.
+    /// `part` on `store`, following `primaries`, serving HTTP if the part
+    /// does: what `murakumo follow URL,URL… --advertise` runs.
     async fn start_on(
         store: Store,
         dir: Option<tempfile::TempDir>,
         primaries: Vec<String>,
-        name: &str,
-        tenants: Vec<TenantCode>,
-        fallback: bool,
-        serve: bool,
+        part: Part,
     ) -> RunningFollower {
         let port = murakumo_testkit::free_port();
-        let advertise = serve.then(|| format!("http://127.0.0.1:{port}"));
-        let status = Arc::new(FollowStatus::new(
-            primaries[0].clone(),
-            fallback,
-            "B1".into(),
-        ));
-        let follower = Follower::new(
-            store.clone(),
-            FollowConfig {
-                primaries,
-                token: TOKEN.into(),
-                name: name.into(),
-                advertise_url: advertise,
-                tenants,
-                fallback,
-                wait: Duration::from_millis(500),
-                detect_after: Duration::from_secs(1),
-                max_bytes: 64 * 1024,
-            },
-            status.clone(),
-        )
-        .expect("follower");
+        let advertise = part.serve.then(|| format!("http://127.0.0.1:{port}"));
+        let (follower, status) = follower(store.clone(), primaries, &part, advertise);
         let (stop, rx) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
             follower.run(rx).await.expect("follower runs");
         });
-        let server = if serve {
+        let server = if part.serve {
             let state = murakumo_server::AppState {
                 replication: ReplicationRuntime {
                     token: Some(TOKEN.into()),
@@ -222,35 +270,108 @@ async fn metric(base: &str, line_prefix: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// Sends `request` and parses the JSON answer, whatever its status.
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// `GET /api/v1/replication/{route}` at `base`, with the token.
+async fn replication_get(base: &str, route: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(format!("{base}/api/v1/replication/{route}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("send")
+}
+
+/// `POST /api/v1/replication/{route}` of `body` at `base`, with `token`
+/// if any.
+async fn replication_post(
+    base: &str,
+    route: &str,
+    token: Option<&str>,
+    body: &Value,
+) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(format!("{base}/api/v1/replication/{route}"))
+        .json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("send")
+}
+
+/// What the node at `base` says of its replication (role, epoch, primary).
+async fn replication_status(base: &str) -> Value {
+    replication_get(base, "status")
+        .await
+        .json()
+        .await
+        .expect("json")
+}
+
+/// The page at `url` as `client` sees it.
+async fn page(client: &reqwest::Client, url: String) -> String {
+    client
+        .get(url)
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text")
+}
+
+/// Asserts that a write was refused with 503 and the error `code`.
+fn assert_unavailable((status, body): (StatusCode, Value), code: &str) {
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+}
+
+/// Whether `store` knows the certificate `number` of tenant `t`.
+async fn holds_certificate(store: &Store, t: &TenantCode, number: &str) -> bool {
+    store
+        .tenant(t)
+        .issued_certificate(number)
+        .await
+        .expect("lookup")
+        .is_some()
+}
+
+/// Verifies the ledger and the access log of each of `tenants` on `store`.
+async fn verify_chains(store: &Store, tenants: &[TenantCode]) {
+    for t in tenants {
+        let ts = store.tenant(t);
+        ts.verify(Chain::Ledger).await.expect("ledger verifies");
+        ts.verify(Chain::Access).await.expect("access log verifies");
+    }
+}
+
 async fn a_replica_follows_every_tenant_with_verified_chains(db: Db) {
-    let s = TestServer::start_with(db, runtime(None)).await;
+    let (s, clerk) = centre(db).await;
     let a = tenant_a();
-    s.set_issuer(&a).await;
-    let clerk = s.login(Some(&a), "clerk").await;
     let (n1, _, _) = issue(&clerk, &s.base).await.expect("issue");
-    let f = RunningFollower::start(&s, "dc2", vec![], false).await;
+    let f = RunningFollower::start(&s, Part::replica()).await;
     caught_up(&s.store, &f.store, &[a, tenant_b()]).await;
     // Entries that arrive while following, too.
     let (n2, _, _) = issue(&clerk, &s.base).await.expect("issue");
     caught_up(&s.store, &f.store, &[a, tenant_b()]).await;
+    verify_chains(&f.store, &[a, tenant_b()]).await;
     for t in [a, tenant_b()] {
-        let ts = f.store.tenant(&t);
-        ts.verify(Chain::Ledger).await.expect("ledger verifies");
-        ts.verify(Chain::Access).await.expect("access log verifies");
         assert_eq!(
-            ts.count_residents().await.expect("count"),
+            f.store.tenant(&t).count_residents().await.expect("count"),
             s.store.tenant(&t).count_residents().await.expect("count")
         );
     }
     for n in [&n1, &n2] {
-        assert!(
-            f.store
-                .tenant(&a)
-                .issued_certificate(n)
-                .await
-                .expect("lookup")
-                .is_some()
-        );
+        assert!(holds_certificate(&f.store, &a, n).await);
     }
     assert_eq!(
         f.store.node_state().await.expect("state").role,
@@ -299,31 +420,15 @@ async fn the_token_guards_every_replication_route(db: Db) {
     let c = reqwest::Client::new();
     let body =
         json!({"follower": "x", "epoch": 1, "positions": [], "all_tenants": true, "wait_ms": 0});
-    let r = c
-        .post(s.url("/api/v1/replication/pull"))
-        .json(&body)
-        .send()
-        .await
-        .expect("send");
+    let r = replication_post(&s.base, "pull", None, &body).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let r = c
-        .post(s.url("/api/v1/replication/pull"))
-        .bearer_auth("wrong")
-        .json(&body)
-        .send()
-        .await
-        .expect("send");
+    let r = replication_post(&s.base, "pull", Some("wrong"), &body).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     for path in ["/api/v1/replication/platform", "/api/v1/replication/status"] {
         let r = c.get(s.url(path)).send().await.expect("send");
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
     }
-    let r = c
-        .get(s.url("/api/v1/replication/platform"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .expect("send");
+    let r = replication_get(&s.base, "platform").await;
     assert_eq!(r.status(), StatusCode::OK);
     // The fork check's hashes: a bad chain or request size is named.
     for (body, field) in [
@@ -336,13 +441,7 @@ async fn the_token_guards_every_replication_route(db: Db) {
             "seqs",
         ),
     ] {
-        let r = c
-            .post(s.url("/api/v1/replication/hashes"))
-            .bearer_auth(TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .expect("send");
+        let r = replication_post(&s.base, "hashes", Some(TOKEN), &body).await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
         let err: Value = r.json().await.expect("json");
         assert_eq!(err["error"]["field"], field, "{err}");
@@ -354,7 +453,15 @@ async fn the_token_guards_every_replication_route(db: Db) {
         .json()
         .await
         .expect("json");
-    for p in ["pull", "platform", "outbox", "status", "fence", "hashes"] {
+    for p in [
+        "pull",
+        "platform",
+        "outbox",
+        "status",
+        "fence",
+        "hashes",
+        "site-keys",
+    ] {
         assert!(
             doc["paths"][format!("/api/v1/replication/{p}")].is_object(),
             "{p}"
@@ -363,12 +470,7 @@ async fn the_token_guards_every_replication_route(db: Db) {
     s.stop().await;
     // A server given no token serves no followers at all.
     let s = TestServer::start(db).await;
-    let r = c
-        .get(s.url("/api/v1/replication/platform"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .expect("send");
+    let r = replication_get(&s.base, "platform").await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     s.stop().await;
 }
@@ -379,16 +481,12 @@ async fn synchronous_mode_acknowledges_only_what_the_follower_holds(db: Db) {
     let clerk = s.login(Some(&a), "clerk").await;
     // Without its synchronous follower, the primary does not acknowledge.
     let admin = s.login(Some(&a), "admin").await;
-    let r = admin
-        .put(s.url("/api/v1/settings/certificate.issuer_title"))
-        .json(&json!({"value": "深川市長"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let body: Value = r.json().await.expect("json");
-    assert_eq!(body["error"]["code"], "not_replicated", "{body}");
-    let f = RunningFollower::start(&s, "dc2", vec![], false).await;
+    assert_unavailable(
+        s.put_setting(&admin, "certificate.issuer_title", "深川市長")
+            .await,
+        "not_replicated",
+    );
+    let f = RunningFollower::start(&s, Part::replica()).await;
     caught_up(&s.store, &f.store, &[a, tenant_b()]).await;
     s.set_issuer(&a).await;
     let access_head = |store: Store| async move {
@@ -405,12 +503,7 @@ async fn synchronous_mode_acknowledges_only_what_the_follower_holds(db: Db) {
         // Acknowledged means the follower has it, at this very moment —
         // the ledger entry and its access records.
         assert!(
-            f.store
-                .tenant(&a)
-                .issued_certificate(&n)
-                .await
-                .expect("lookup")
-                .is_some(),
+            holds_certificate(&f.store, &a, &n).await,
             "{n} acknowledged but not on the synchronous follower"
         );
         let here = access_head(s.store.clone()).await;
@@ -440,14 +533,7 @@ async fn synchronous_mode_acknowledges_only_what_the_follower_holds(db: Db) {
     assert_eq!(promoted.role, NodeRole::Primary);
     assert_eq!(promoted.epoch, 2);
     for n in &acknowledged {
-        assert!(
-            store
-                .tenant(&a)
-                .issued_certificate(n)
-                .await
-                .expect("lookup")
-                .is_some()
-        );
+        assert!(holds_certificate(&store, &a, n).await);
     }
     store
         .tenant(&a)
@@ -457,34 +543,19 @@ async fn synchronous_mode_acknowledges_only_what_the_follower_holds(db: Db) {
 }
 
 async fn an_old_primary_that_learns_a_newer_epoch_refuses_writes(db: Db) {
-    let s = TestServer::start_with(db, runtime(None)).await;
+    let (s, clerk) = centre(db).await;
     let a = tenant_a();
-    s.set_issuer(&a).await;
-    let clerk = s.login(Some(&a), "clerk").await;
-    let f = RunningFollower::start(&s, "dc2", vec![], false).await;
+    let f = RunningFollower::start(&s, Part::replica()).await;
     caught_up(&s.store, &f.store, &[a]).await;
     let (store, _dir) = f.stop().await;
     assert_eq!(store.promote().await.expect("promote").epoch, 2);
     // A follower that already follows the new primary (epoch 2) reaches
     // the old one: the old one fences itself and serves it nothing.
-    let c = reqwest::Client::new();
-    let r = c
-        .post(s.url("/api/v1/replication/pull"))
-        .bearer_auth(TOKEN)
-        .json(&json!({"follower": "site", "epoch": 2, "positions": [], "all_tenants": true, "wait_ms": 0}))
-        .send()
-        .await
-        .expect("send");
+    let pull =
+        json!({"follower": "site", "epoch": 2, "positions": [], "all_tenants": true, "wait_ms": 0});
+    let r = replication_post(&s.base, "pull", Some(TOKEN), &pull).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
-    let st: Value = c
-        .get(s.url("/api/v1/replication/status"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let st = replication_status(&s.base).await;
     assert_eq!(st["role"], "fenced", "{st}");
     assert_eq!(st["epoch"], 2);
     // It changes nothing any more: no certificate, no setting, no chain grows.
@@ -492,26 +563,15 @@ async fn an_old_primary_that_learns_a_newer_epoch_refuses_writes(db: Db) {
     let (status, body) = issue(&clerk, &s.base).await.expect_err("fenced");
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     let admin = s.login(Some(&a), "admin").await;
-    let r = admin
-        .put(s.url("/api/v1/settings/certificate.issuer_name"))
-        .json(&json!({"value": "別人"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let body: Value = r.json().await.expect("json");
-    assert_eq!(body["error"]["code"], "read_only", "{body}");
+    assert_unavailable(
+        s.put_setting(&admin, "certificate.issuer_name", "別人")
+            .await,
+        "read_only",
+    );
     assert_eq!(heads(&s.store, &a).await.0, before);
     // Staff see why.
-    let page = admin
-        .get(s.url("/"))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("text");
-    assert!(page.contains("旧プライマリ"), "{page}");
+    let shown = page(&admin, s.url("/")).await;
+    assert!(shown.contains("旧プライマリ"), "{shown}");
     // The new primary's chain extends; the old one's is a prefix of it.
     store
         .tenant(&a)
@@ -524,29 +584,26 @@ async fn an_old_primary_that_learns_a_newer_epoch_refuses_writes(db: Db) {
         )])
         .await
         .expect("new primary appends");
-    let old = s
-        .store
-        .tenant(&a)
-        .read_after(Chain::Ledger, 0, 100_000)
-        .await
-        .expect("read");
-    let new = store
-        .tenant(&a)
-        .read_after(Chain::Ledger, 0, 100_000)
-        .await
-        .expect("read");
+    let old = ledger(&s.store, &a).await;
+    let new = ledger(&store, &a).await;
     assert!(new.len() > old.len());
     assert_eq!(&new[..old.len()], &old[..]);
     s.stop().await;
 }
 
-/// How many ledger entries record the issuance of `number`.
-async fn issuances(store: &Store, t: &TenantCode, number: &str) -> usize {
+/// Every entry of tenant `t`'s ledger on `store`.
+async fn ledger(store: &Store, t: &TenantCode) -> Vec<Entry> {
     store
         .tenant(t)
         .read_after(Chain::Ledger, 0, 1_000_000)
         .await
         .expect("read")
+}
+
+/// How many ledger entries record the issuance of `number`.
+async fn issuances(store: &Store, t: &TenantCode, number: &str) -> usize {
+    ledger(store, t)
+        .await
         .iter()
         .filter(|e| e.kind == "certificate.issued")
         .filter(|e| {
@@ -557,12 +614,10 @@ async fn issuances(store: &Store, t: &TenantCode, number: &str) -> usize {
 }
 
 async fn the_fallback_issues_while_the_centre_is_away_and_replays_once(db: Db) {
-    let s = TestServer::start_with(db, runtime(None)).await;
+    let (s, clerk) = centre(db).await;
     let a = tenant_a();
-    s.set_issuer(&a).await;
-    let clerk = s.login(Some(&a), "clerk").await;
     let (_, centre_digest, _) = issue(&clerk, &s.base).await.expect("issue at the centre");
-    let f = RunningFollower::start(&s, "site", vec![a], true).await;
+    let f = RunningFollower::start(&s, Part::site(a)).await;
     caught_up(&s.store, &f.store, &[a]).await;
     assert!(
         !f.store.tenant(&tenant_b()).exists().await.expect("exists"),
@@ -571,50 +626,24 @@ async fn the_fallback_issues_while_the_centre_is_away_and_replays_once(db: Db) {
     let site = f.server.as_ref().expect("site server");
     let site_clerk = site.login(Some(&a), "clerk").await;
     // While the centre is reachable, staff use the centre.
-    let (status, body) = issue(&site_clerk, &site.base).await.expect_err("online");
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(body["error"]["code"], "use_primary", "{body}");
-    let page = site_clerk
-        .get(site.url("/"))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("text");
-    assert!(page.contains("データセンターに接続中"), "{page}");
+    assert_unavailable(
+        issue(&site_clerk, &site.base).await.expect_err("online"),
+        "use_primary",
+    );
+    let online = page(&site_clerk, site.url("/")).await;
+    assert!(online.contains("データセンターに接続中"), "{online}");
 
     // The centre goes away.
     let halted = s.halt().await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let first = loop {
-        match issue(&site_clerk, &site.base).await {
-            Ok(c) => break c,
-            Err((StatusCode::SERVICE_UNAVAILABLE, _)) => {}
-            Err(e) => panic!("{e:?}"),
-        }
-        assert!(Instant::now() < deadline, "the fallback did not take over");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let first = issue_when_possible(&site_clerk, &site.base).await;
     assert!(!f.status.online());
-    let page = site_clerk
-        .get(site.url("/"))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("text");
-    assert!(page.contains("データセンターに接続できません"), "{page}");
+    let offline = page(&site_clerk, site.url("/")).await;
+    assert!(
+        offline.contains("データセンターに接続できません"),
+        "{offline}"
+    );
     // Search and detail work; certificates certify what the centre's did.
-    let found: Value = site_clerk
-        .get(site.url("/api/v1/residents?name=山田"))
-        .send()
-        .await
-        .expect("search")
-        .json()
-        .await
-        .expect("json");
+    let found = json_of(site_clerk.get(site.url("/api/v1/residents?name=山田"))).await;
     assert!(!found.as_array().expect("list").is_empty());
     assert_eq!(
         first.1, centre_digest,
@@ -637,11 +666,11 @@ async fn the_fallback_issues_while_the_centre_is_away_and_replays_once(db: Db) {
 
     // The centre returns: the outbox is replayed, the site switches back.
     let s = halted.resume().await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while f.store.tenant(&a).outbox_counts().await.expect("counts").0 > 0 || !f.status.online() {
-        assert!(Instant::now() < deadline, "the outbox was not replayed");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually("the outbox is replayed and the site back online", || {
+        let (store, online) = (f.store.clone(), f.status.online());
+        async move { online && store.tenant(&a).outbox_counts().await.expect("counts").0 == 0 }
+    })
+    .await;
     for n in &numbers {
         assert_eq!(
             issuances(&s.store, &a, n).await,
@@ -650,12 +679,8 @@ async fn the_fallback_issues_while_the_centre_is_away_and_replays_once(db: Db) {
         );
     }
     // Replaying again changes nothing.
-    let item = s
-        .store
-        .tenant(&a)
-        .read_after(Chain::Ledger, 0, 1_000_000)
+    let item = ledger(&s.store, &a)
         .await
-        .expect("read")
         .into_iter()
         .rfind(|e| e.kind == "certificate.issued")
         .expect("issued");
@@ -671,14 +696,8 @@ async fn the_fallback_issues_while_the_centre_is_away_and_replays_once(db: Db) {
         "actor": item.actor,
         "payload": base64_encode(&item.payload),
     }]});
-    let c = reqwest::Client::new();
-    let r: Value = c
-        .post(s.url("/api/v1/replication/outbox"))
-        .bearer_auth(TOKEN)
-        .json(&replay)
-        .send()
+    let r: Value = replication_post(&s.base, "outbox", Some(TOKEN), &replay)
         .await
-        .expect("send")
         .json()
         .await
         .expect("json");
@@ -688,26 +707,17 @@ async fn the_fallback_issues_while_the_centre_is_away_and_replays_once(db: Db) {
     let mut bad = replay.clone();
     bad["items"][0]["kind"] = json!("resident.entered");
     bad["items"][0]["dedupe_key"] = json!("x:1");
-    let r = c
-        .post(s.url("/api/v1/replication/outbox"))
-        .bearer_auth(TOKEN)
-        .json(&bad)
-        .send()
-        .await
-        .expect("send");
+    let r = replication_post(&s.base, "outbox", Some(TOKEN), &bad).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(heads(&s.store, &a).await, before);
     // The fallback's certificate verifies at the centre.
-    let v: Value = c
-        .post(s.url("/api/v1/public/verify-certificate"))
-        .header("content-type", "application/pdf")
-        .body(first.2.clone())
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let v = json_of(
+        reqwest::Client::new()
+            .post(s.url("/api/v1/public/verify-certificate"))
+            .header("content-type", "application/pdf")
+            .body(first.2.clone()),
+    )
+    .await;
     assert_eq!(v["genuine"], true, "{v}");
     // Back online: the site refuses again, and gets its certificates back
     // through the ledger.
@@ -758,14 +768,11 @@ async fn issue_when_possible(client: &reqwest::Client, base: &str) -> (String, S
 /// changes reach it. Centre 1's database, followed to centre 2, becomes a
 /// replica at the new epoch and catches up.
 async fn a_site_follows_the_promoted_centre_and_the_old_primary_rejoins(db: Db) {
-    let s = TestServer::start_with(db, runtime(None)).await;
+    let (s, clerk) = centre(db).await;
     let a = tenant_a();
-    s.set_issuer(&a).await;
-    let clerk = s.login(Some(&a), "clerk").await;
     issue(&clerk, &s.base).await.expect("issue at centre 1");
-    let dc2 = RunningFollower::start_fresh(vec![s.base.clone()], "dc2", vec![], false, true).await;
-    let site =
-        RunningFollower::start_fresh(vec![s.base.clone()], "site", vec![a], true, true).await;
+    let dc2 = RunningFollower::start(&s, Part::centre()).await;
+    let site = RunningFollower::start(&s, Part::site(a)).await;
     let dc2_url = dc2.url();
     caught_up(&s.store, &site.store, &[a]).await;
     eventually("the site learns of centre 2 from centre 1", || {
@@ -796,16 +803,7 @@ async fn a_site_follows_the_promoted_centre_and_the_old_primary_rejoins(db: Db) 
         (st.role, st.epoch, st.primary_url.as_deref()),
         (NodeRole::Fallback, 2, Some(dc2_url.as_str()))
     );
-    let c = reqwest::Client::new();
-    let view: Value = c
-        .get(site_srv.url("/api/v1/replication/status"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("json");
+    let view = replication_status(&site_srv.base).await;
     assert_eq!(view["primary_url"], json!(dc2_url), "{view}");
     let switches = metric(
         &site_srv.base,
@@ -845,27 +843,16 @@ async fn a_site_follows_the_promoted_centre_and_the_old_primary_rejoins(db: Db) 
         old_store.node_state().await.expect("state").role,
         NodeRole::Primary
     );
-    let old = RunningFollower::start_on(
-        old_store,
-        None,
-        vec![dc2_url.clone()],
-        "dc1",
-        vec![],
-        false,
-        false,
-    )
-    .await;
+    let old =
+        RunningFollower::start_on(old_store, None, vec![dc2_url.clone()], Part::old_primary())
+            .await;
     caught_up(&dc2.store, &old.store, &[a, tenant_b()]).await;
     let st = old.store.node_state().await.expect("state");
     assert_eq!(
         (st.role, st.epoch, st.primary_url.as_deref()),
         (NodeRole::Replica, 2, Some(dc2_url.as_str()))
     );
-    for t in [a, tenant_b()] {
-        let ts = old.store.tenant(&t);
-        ts.verify(Chain::Ledger).await.expect("ledger verifies");
-        ts.verify(Chain::Access).await.expect("access log verifies");
-    }
+    verify_chains(&old.store, &[a, tenant_b()]).await;
     assert_eq!(issuances(&old.store, &a, &fallback_number).await, 1);
     assert_eq!(issuances(&old.store, &a, &new_number).await, 1);
     old.stop().await;
@@ -879,12 +866,9 @@ async fn a_site_follows_the_promoted_centre_and_the_old_primary_rejoins(db: Db) 
 /// replica: the refusal names the tenant, the chain and the entries that
 /// would be lost, and says what to do; nothing changes on it.
 async fn a_forked_old_primary_is_refused_and_keeps_its_entries(db: Db) {
-    let s = TestServer::start_with(db, runtime(None)).await;
+    let (s, clerk) = centre(db).await;
     let a = tenant_a();
-    s.set_issuer(&a).await;
-    let clerk = s.login(Some(&a), "clerk").await;
-    let mut dc2 =
-        RunningFollower::start_fresh(vec![s.base.clone()], "dc2", vec![], false, true).await;
+    let mut dc2 = RunningFollower::start(&s, Part::centre()).await;
     caught_up(&s.store, &dc2.store, &[a, tenant_b()]).await;
     // The link to centre 2 is cut; centre 1 goes on acknowledging.
     dc2.stop_following().await;
@@ -905,22 +889,12 @@ async fn a_forked_old_primary_is_refused_and_keeps_its_entries(db: Db) {
     // Centre 1 is told to follow centre 2: refused, nothing changes.
     let old_store = halted.open_store().await;
     let before = old_store.node_state().await.expect("state");
-    let follower = Follower::new(
+    let (follower, _) = follower(
         old_store.clone(),
-        FollowConfig {
-            primaries: vec![dc2.url()],
-            token: TOKEN.into(),
-            name: "dc1".into(),
-            advertise_url: None,
-            tenants: vec![],
-            fallback: false,
-            wait: Duration::from_millis(500),
-            detect_after: Duration::from_secs(1),
-            max_bytes: 64 * 1024,
-        },
-        Arc::new(FollowStatus::new(dc2.url(), false, "B1".into())),
-    )
-    .expect("follower");
+        vec![dc2.url()],
+        &Part::old_primary(),
+        None,
+    );
     let (_stop, rx) = tokio::sync::watch::channel(false);
     let err = tokio::time::timeout(Duration::from_secs(60), follower.run(rx))
         .await
@@ -956,19 +930,159 @@ async fn a_forked_old_primary_is_refused_and_keeps_its_entries(db: Db) {
     drop(halted);
 }
 
+const SITE_TOKEN: &str = "site-token-of-fukagawa-0123456789";
+
+/// A site with its own token is served its municipality only, gets no
+/// secret, cannot fence; it signs with its own key, which the centre
+/// publishes, so what it issues offline verifies at the centre.
+async fn a_site_token_opens_one_municipality_and_the_site_signs_with_its_own_key(db: Db) {
+    let a = tenant_a();
+    let rt = ReplicationRuntime {
+        site_tokens: vec![(a, SITE_TOKEN.into())],
+        ..runtime(None)
+    };
+    let s = TestServer::start_with(db, rt).await;
+    s.set_issuer(&a).await;
+    let clerk = s.login(Some(&a), "clerk").await;
+    issue(&clerk, &s.base).await.expect("the centre's own key");
+    let c = reqwest::Client::new();
+    let platform: Value = json_of(
+        c.get(s.url("/api/v1/replication/platform"))
+            .bearer_auth(SITE_TOKEN),
+    )
+    .await;
+    let tenants: Vec<&str> = platform["tenants"]
+        .as_array()
+        .expect("tenants")
+        .iter()
+        .map(|t| t["code"].as_str().expect("code"))
+        .collect();
+    assert_eq!(tenants, [a.as_str()], "{platform}");
+    assert_eq!(platform["operators"], json!([]), "{platform}");
+    let keys = platform["signing_keys"].as_array().expect("keys");
+    assert!(
+        !keys.is_empty() && keys.iter().all(|k| k["secret_key"] == ""),
+        "{platform}"
+    );
+    // The centre's token still gets the secret (another centre may be promoted).
+    let full: Value = replication_get(&s.base, "platform")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        full["signing_keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .any(|k| k["secret_key"] != "")
+    );
+    // Another municipality is refused on every route that names one.
+    let b = tenant_b().to_string();
+    let pull = json!({"follower": "site", "epoch": 1, "positions": [{"tenant": b, "ledger": 0, "access": 0}], "wait_ms": 0});
+    let hashes = json!({"tenant": b, "chain": "ledger", "seqs": [1]});
+    for (route, body) in [("pull", &pull), ("hashes", &hashes)] {
+        let r = replication_post(&s.base, route, Some(SITE_TOKEN), body).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{route}");
+    }
+    // Asking for every tenant gets its own only.
+    let all =
+        json!({"follower": "site", "epoch": 1, "positions": [], "all_tenants": true, "wait_ms": 0});
+    let r = replication_post(&s.base, "pull", Some(SITE_TOKEN), &all).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = r.bytes().await.expect("body");
+    let (frames, _) = murakumo_replication::wire::take_frames(&body);
+    let meta: Value = serde_json::from_slice(frames[0]).expect("meta");
+    let heads: Vec<&str> = meta["heads"]
+        .as_array()
+        .expect("heads")
+        .iter()
+        .map(|h| h["tenant"].as_str().expect("tenant"))
+        .collect();
+    assert_eq!(heads, [a.as_str()], "{meta}");
+    // A site cannot fence the centre, nor by a pull with a higher epoch.
+    let fence = json!({"epoch": 99, "by": "site"});
+    let r = replication_post(&s.base, "fence", Some(SITE_TOKEN), &fence).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let higher = json!({"follower": "site", "epoch": 99, "positions": [], "wait_ms": 0});
+    let r = replication_post(&s.base, "pull", Some(SITE_TOKEN), &higher).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(replication_status(&s.base).await["role"], "primary");
+
+    let f = RunningFollower::start(
+        &s,
+        Part {
+            token: SITE_TOKEN,
+            ..Part::site(a)
+        },
+    )
+    .await;
+    caught_up(&s.store, &f.store, &[a]).await;
+    // The site holds a secret of its own key only, and the centre publishes that key.
+    let site_key = {
+        let held: Vec<_> = f
+            .store
+            .tenant(&a)
+            .signing_keys_with_secrets()
+            .await
+            .expect("keys")
+            .into_iter()
+            .filter(|k| !k.secret_key.is_empty())
+            .collect();
+        assert_eq!(held.len(), 1, "{held:?}");
+        assert_eq!(held[0].site.as_deref(), Some("site"));
+        held[0].key_id.clone()
+    };
+    eventually("the centre publishes the site's key", || {
+        let (c, url) = (
+            c.clone(),
+            s.url(&format!("/api/v1/public/tenants/{a}/signing-keys")),
+        );
+        let key = site_key.clone();
+        async move {
+            let published = json_of(c.get(url)).await;
+            published.as_array().is_some_and(|ks| {
+                ks.iter()
+                    .any(|k| k["key_id"] == key.as_str() && k["site"] == "site")
+            })
+        }
+    })
+    .await;
+    assert!(
+        s.store
+            .tenant(&a)
+            .signing_keys_with_secrets()
+            .await
+            .expect("keys")
+            .iter()
+            .any(|k| k.key_id == site_key && k.secret_key.is_empty()),
+        "the centre holds the site key's public half only"
+    );
+    // Offline, the site signs with its own key; the certificate verifies at the centre.
+    let site = f.server.as_ref().expect("site server");
+    let site_clerk = site.login(Some(&a), "clerk").await;
+    let halted = s.halt().await;
+    let (_, _, pdf) = issue_when_possible(&site_clerk, &site.base).await;
+    let s = halted.resume().await;
+    let v = json_of(
+        c.post(s.url("/api/v1/public/verify-certificate"))
+            .header("content-type", "application/pdf")
+            .body(pdf),
+    )
+    .await;
+    assert_eq!(v["genuine"], true, "{v}");
+    assert_eq!(v["key_id"], site_key.as_str(), "{v}");
+    f.stop().await;
+    s.stop().await;
+}
+
 fn base64_encode(b: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(b)
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Db::Sqlite).await } )* }
-        mod postgres { $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Db::Postgres).await } )* }
-    };
-}
-
-on_both_backends!(
+common::on_both_backends!(
+    worker_threads = 4;
     a_replica_follows_every_tenant_with_verified_chains,
     the_token_guards_every_replication_route,
     synchronous_mode_acknowledges_only_what_the_follower_holds,
@@ -976,4 +1090,5 @@ on_both_backends!(
     the_fallback_issues_while_the_centre_is_away_and_replays_once,
     a_site_follows_the_promoted_centre_and_the_old_primary_rejoins,
     a_forked_old_primary_is_refused_and_keeps_its_entries,
+    a_site_token_opens_one_municipality_and_the_site_signs_with_its_own_key,
 );

@@ -512,14 +512,7 @@ async fn unreachable_or_misconfigured_idp_gets_a_clear_page(db: Db) {
     s.stop().await;
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Db::Sqlite).await } )* }
-        mod postgres { $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Db::Postgres).await } )* }
-    };
-}
-
-on_both_backends!(
+common::on_both_backends!(
     single_sign_on_end_to_end,
     unreachable_or_misconfigured_idp_gets_a_clear_page,
 );

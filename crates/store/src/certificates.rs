@@ -16,9 +16,16 @@ pub struct PublicKeyRow {
     pub public_key: Vec<u8>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub retired_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The municipal site that signs with it (拠点の署名鍵); `None`: the
+    /// municipality's own key.
+    pub site: Option<String>,
 }
 
 /// A signing key with its secret: for backups, restores and followers only.
+///
+/// Invariant: an empty `secret_key` means the secret is held elsewhere — the
+/// key of a municipal site, published and verified here, never signed with.
+/// A node signs with the newest unretired key whose secret it holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SigningKeyRow {
     pub key_id: String,
@@ -27,7 +34,13 @@ pub struct SigningKeyRow {
     /// µs since 1970 UTC.
     pub created_at: i64,
     pub retired_at: Option<i64>,
+    /// The municipal site whose key this is (`None`: the municipality's).
+    pub site: Option<String>,
 }
+
+/// Unretired keys whose secret is held on this node: what signing uses, and
+/// what a new key of the same holder retires.
+const HELD_HERE: &str = "retired_at IS NULL AND length(secret_key) > 0";
 
 /// An issued certificate as the read model holds it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -43,13 +56,15 @@ pub struct IssuedRow {
 }
 
 impl TenantStore<'_> {
-    /// The key certificates are signed with now: (key_id, secret bytes).
+    /// The key certificates are signed with here now: (key_id, secret
+    /// bytes) of the newest unretired key whose secret this node holds (on a
+    /// municipal site, the site's own key).
     pub async fn active_signing_key(&self) -> Result<Option<(String, Vec<u8>)>, StoreError> {
         let mut tx = self.begin(false).await?;
-        let row = sqlx::query(
-            "SELECT key_id, secret_key FROM signing_keys WHERE tenant_code = $1 AND retired_at IS NULL \
-             ORDER BY created_at DESC LIMIT 1",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT key_id, secret_key FROM signing_keys WHERE tenant_code = $1 AND {HELD_HERE} \
+             ORDER BY created_at DESC LIMIT 1"
+        ))
         .bind(self.tenant.as_str())
         .fetch_optional(&mut *tx)
         .await?;
@@ -58,31 +73,34 @@ impl TenantStore<'_> {
             .transpose()
     }
 
-    /// Adds a new signing key and retires the previous ones (they keep
-    /// verifying what they signed).
+    /// Adds a new signing key and retires the previous ones held here (they
+    /// keep verifying what they signed; the keys of municipal sites are
+    /// theirs to replace). `site`: the municipal site making its own key.
     pub async fn rotate_signing_key(
         &self,
         key_id: &str,
         public: &[u8],
         secret: &[u8],
+        site: Option<&str>,
     ) -> Result<(), StoreError> {
         let now = RecordedAt::now().0;
         let mut tx = self.begin(true).await?;
-        sqlx::query(
-            "UPDATE signing_keys SET retired_at = $2 WHERE tenant_code = $1 AND retired_at IS NULL",
-        )
+        sqlx::query(&format!(
+            "UPDATE signing_keys SET retired_at = $2 WHERE tenant_code = $1 AND {HELD_HERE}"
+        ))
         .bind(self.tenant.as_str())
         .bind(now)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO signing_keys (tenant_code, key_id, public_key, secret_key, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO signing_keys (tenant_code, key_id, public_key, secret_key, created_at, site) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(self.tenant.as_str())
         .bind(key_id)
         .bind(public)
         .bind(secret)
         .bind(now)
+        .bind(site)
         .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::on_unique(e, || format!("signing key {key_id} exists already")))?;
@@ -98,7 +116,7 @@ impl TenantStore<'_> {
     pub async fn signing_keys_with_secrets(&self) -> Result<Vec<SigningKeyRow>, StoreError> {
         let mut tx = self.begin(false).await?;
         let rows = sqlx::query(
-            "SELECT key_id, public_key, secret_key, created_at, retired_at FROM signing_keys \
+            "SELECT key_id, public_key, secret_key, created_at, retired_at, site FROM signing_keys \
              WHERE tenant_code = $1 ORDER BY created_at, key_id",
         )
         .bind(self.tenant.as_str())
@@ -113,6 +131,7 @@ impl TenantStore<'_> {
                     secret_key: r.try_get("secret_key")?,
                     created_at: r.try_get("created_at")?,
                     retired_at: r.try_get("retired_at")?,
+                    site: r.try_get("site")?,
                 })
             })
             .collect()
@@ -123,29 +142,23 @@ impl TenantStore<'_> {
     /// key this instance made meanwhile is retired, so exactly one is active.
     pub async fn restore_signing_key(&self, key: &SigningKeyRow) -> Result<bool, StoreError> {
         let mut tx = self.begin(true).await?;
-        let exists =
-            sqlx::query("SELECT 1 FROM signing_keys WHERE tenant_code = $1 AND key_id = $2")
-                .bind(self.tenant.as_str())
-                .bind(key.key_id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
+        let exists = key_exists(&mut tx, &self.tenant, key.key_id.as_str()).await?;
         if exists {
             tx.commit().await?;
             return Ok(false);
         }
-        if key.retired_at.is_none() {
-            sqlx::query(
-                "UPDATE signing_keys SET retired_at = $2 WHERE tenant_code = $1 AND retired_at IS NULL",
-            )
+        if key.retired_at.is_none() && !key.secret_key.is_empty() {
+            sqlx::query(&format!(
+                "UPDATE signing_keys SET retired_at = $2 WHERE tenant_code = $1 AND {HELD_HERE}"
+            ))
             .bind(self.tenant.as_str())
             .bind(RecordedAt::now().0)
             .execute(&mut *tx)
             .await?;
         }
         sqlx::query(
-            "INSERT INTO signing_keys (tenant_code, key_id, public_key, secret_key, created_at, retired_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO signing_keys (tenant_code, key_id, public_key, secret_key, created_at, retired_at, site) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(self.tenant.as_str())
         .bind(key.key_id.as_str())
@@ -153,17 +166,67 @@ impl TenantStore<'_> {
         .bind(key.secret_key.as_slice())
         .bind(key.created_at)
         .bind(key.retired_at)
+        .bind(key.site.as_deref())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(true)
     }
 
+    /// Records the public key of a municipal site's own signing key (its
+    /// secret stays at the site): certificates issued there verify here and
+    /// wherever the platform data goes. Returns whether it was new; a known
+    /// key id is left as it is.
+    pub async fn register_site_key(
+        &self,
+        key_id: &str,
+        public: &[u8],
+        site: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin(true).await?;
+        let exists = key_exists(&mut tx, &self.tenant, key_id).await?;
+        if !exists {
+            sqlx::query(
+                "INSERT INTO signing_keys (tenant_code, key_id, public_key, secret_key, created_at, site) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(self.tenant.as_str())
+            .bind(key_id)
+            .bind(public)
+            .bind(&[] as &[u8])
+            .bind(RecordedAt::now().0)
+            .bind(site)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(!exists)
+    }
+
+    /// On a municipal site: drops every secret but those of the site's own
+    /// keys (a site that was given the municipality's secret before it had a
+    /// key of its own keeps only the public half). Returns how many.
+    pub async fn forget_secrets_except_site(&self, site: &str) -> Result<u64, StoreError> {
+        let mut tx = self.begin(true).await?;
+        let n = sqlx::query(
+            "UPDATE signing_keys SET secret_key = $3 WHERE tenant_code = $1 \
+             AND length(secret_key) > 0 AND (site IS NULL OR site <> $2)",
+        )
+        .bind(self.tenant.as_str())
+        .bind(site)
+        .bind(&[] as &[u8])
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// Every public key of the tenant, newest first.
     pub async fn public_keys(&self) -> Result<Vec<PublicKeyRow>, StoreError> {
         let mut tx = self.begin(false).await?;
         let rows = sqlx::query(
-            "SELECT key_id, public_key, created_at, retired_at FROM signing_keys WHERE tenant_code = $1 \
+            "SELECT key_id, public_key, created_at, retired_at, site FROM signing_keys WHERE tenant_code = $1 \
              ORDER BY created_at DESC",
         )
         .bind(self.tenant.as_str())
@@ -178,6 +241,7 @@ impl TenantStore<'_> {
                     public_key: r.try_get("public_key")?,
                     created_at: RecordedAt(r.try_get("created_at")?).to_datetime(),
                     retired_at: retired.map(|t| RecordedAt(t).to_datetime()),
+                    site: r.try_get("site")?,
                 })
             })
             .collect()
@@ -316,4 +380,20 @@ pub(crate) async fn take_number(
     .execute(&mut **tx)
     .await?;
     Ok(format!("{prefix}{next:07}"))
+}
+
+/// Whether the tenant has a signing key of this id (any holder).
+pub(crate) async fn key_exists(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &TenantCode,
+    key_id: &str,
+) -> Result<bool, StoreError> {
+    Ok(
+        sqlx::query("SELECT 1 FROM signing_keys WHERE tenant_code = $1 AND key_id = $2")
+            .bind(tenant.as_str())
+            .bind(key_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some(),
+    )
 }

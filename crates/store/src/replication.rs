@@ -539,17 +539,18 @@ impl TenantStore<'_> {
         Ok(Replayed::Appended(seq))
     }
 
-    /// Takes a signing key from the primary: added if new, its retirement
-    /// copied if known.
-    pub async fn import_signing_key(&self, k: &crate::SigningKeyRow) -> Result<(), StoreError> {
+    /// Takes a signing key from the primary: added if new (a secret only if
+    /// `keep_secret`: a municipal site never stores the municipality's), its
+    /// retirement copied if known. A key this node holds the secret of keeps
+    /// it.
+    pub async fn import_signing_key(
+        &self,
+        k: &crate::SigningKeyRow,
+        keep_secret: bool,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin(true).await?;
         let exists =
-            sqlx::query("SELECT 1 FROM signing_keys WHERE tenant_code = $1 AND key_id = $2")
-                .bind(self.tenant.as_str())
-                .bind(k.key_id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
+            crate::certificates::key_exists(&mut tx, &self.tenant, k.key_id.as_str()).await?;
         if exists {
             sqlx::query(
                 "UPDATE signing_keys SET retired_at = $3 WHERE tenant_code = $1 AND key_id = $2",
@@ -560,16 +561,18 @@ impl TenantStore<'_> {
             .execute(&mut *tx)
             .await?;
         } else {
+            let secret: &[u8] = if keep_secret { &k.secret_key } else { &[] };
             sqlx::query(
-                "INSERT INTO signing_keys (tenant_code, key_id, public_key, secret_key, created_at, retired_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO signing_keys (tenant_code, key_id, public_key, secret_key, created_at, retired_at, site) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(self.tenant.as_str())
             .bind(k.key_id.as_str())
             .bind(k.public_key.as_slice())
-            .bind(k.secret_key.as_slice())
+            .bind(secret)
             .bind(k.created_at)
             .bind(k.retired_at)
+            .bind(k.site.as_deref())
             .execute(&mut *tx)
             .await?;
         }

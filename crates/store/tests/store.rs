@@ -1,6 +1,9 @@
 //! One suite, two backends: every test here runs on SQLite and on a
 //! throwaway PostgreSQL cluster.
 
+use std::future::Future;
+use std::ops::Range;
+
 use chrono::NaiveDate;
 use murakumo_core::{ResidentCode, TenantCode};
 use murakumo_ledger::{ChainBreak, ChainHead, EventCodec, NewEntry, Segment, cut_segments};
@@ -96,6 +99,24 @@ fn hokuryu() -> TenantCode {
     TenantCode::from_five_digits("01436").expect("valid")
 }
 
+/// Creates the tenant `t`, named `name`, in `s` as an operator would; `t`.
+async fn create(s: &Store, t: TenantCode, name: &str) -> TenantCode {
+    s.create_tenant(&t, name, "operator:test")
+        .await
+        .expect("create");
+    t
+}
+
+/// 深川市, created in `s` (its ledger holds the genesis entry only).
+async fn new_fukagawa(s: &Store) -> TenantCode {
+    create(s, fukagawa(), "深川市").await
+}
+
+/// 北竜町, created in `s`.
+async fn new_hokuryu(s: &Store) -> TenantCode {
+    create(s, hokuryu(), "北竜町").await
+}
+
 fn event(e: impl EventCodec) -> NewEntry {
     let (kind, version, payload) = e.encode();
     NewEntry {
@@ -142,6 +163,51 @@ fn resident(n: u32, family: &str) -> NewEntry {
         },
         notified_date: NaiveDate::from_ymd_opt(2026, 4, 1).expect("date"),
     })
+}
+
+/// Staff member `id`, created with login `login` and no roles.
+fn staff(id: &str, login: &str) -> NewEntry {
+    event(TenancyEvent::StaffCreated(StaffCreated {
+        staff_id: id.into(),
+        login: login.into(),
+        display_name: "窓口".into(),
+        roles: vec![],
+        password_hash: "x".into(),
+    }))
+}
+
+/// [`resident`] `n` of family `family`, for each `n` in `ns`.
+fn residents(ns: Range<u32>, family: &str) -> Vec<NewEntry> {
+    ns.map(|n| resident(n, family)).collect()
+}
+
+/// Runs `workers` tasks at once, worker `w` on `stores[w % stores.len()]`
+/// (so alternately on each node given), and gathers what they return.
+async fn at_once<T, F, Fut>(stores: &[&Store], workers: usize, work: F) -> Vec<T>
+where
+    F: Fn(Store, usize) -> Fut,
+    Fut: Future<Output = Vec<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let tasks: Vec<_> = (0..workers)
+        .map(|w| tokio::spawn(work(stores[w % stores.len()].clone(), w)))
+        .collect();
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.expect("task"));
+    }
+    all
+}
+
+/// An access-log record of a read of resident 1 (照会).
+fn inquiry() -> AccessRecord {
+    AccessRecord {
+        action: AccessAction::Read,
+        subject: "resident:1".into(),
+        purpose: "照会".into(),
+        detail: String::new(),
+        request_id: "r".into(),
+    }
 }
 
 fn kana(prefix: &str) -> ResidentQuery {
@@ -221,12 +287,9 @@ async fn tenant_codes_and_duplicates(h: &Harness) {
 
 async fn altered_and_dropped_entries_are_found(h: &Harness) {
     let s = &h.store;
-    let t = fukagawa();
-    s.create_tenant(&t, "深川市", "operator:test")
-        .await
-        .expect("create");
+    let t = new_fukagawa(s).await;
     s.tenant(&t)
-        .append((0..20).map(|i| resident(i, "山田")).collect())
+        .append(residents(0..20, "山田"))
         .await
         .expect("append");
     h.tamper(&format!(
@@ -259,10 +322,7 @@ async fn altered_and_dropped_entries_are_found(h: &Harness) {
 
 async fn appended_beyond_head_is_found(h: &Harness) {
     let s = &h.store;
-    let t = fukagawa();
-    s.create_tenant(&t, "深川市", "operator:test")
-        .await
-        .expect("create");
+    let t = new_fukagawa(s).await;
     s.tenant(&t)
         .append(vec![resident(1, "山田")])
         .await
@@ -287,39 +347,23 @@ async fn appended_beyond_head_is_found(h: &Harness) {
 /// The first numbers of a new 発行番号 series, taken at once by two nodes,
 /// are all different (a new series once gave two first issuances number 1).
 async fn concurrent_first_issue_numbers_are_distinct(h: &Harness) {
-    let t = fukagawa();
-    h.store
-        .create_tenant(&t, "深川市", "operator:test")
-        .await
-        .expect("create");
+    let t = new_fukagawa(&h.store).await;
     let other = h.second_node().await;
-    let mut tasks = Vec::new();
-    for node in 0..2 {
-        for _ in 0..4 {
-            let store = if node == 0 {
-                h.store.clone()
-            } else {
-                other.clone()
-            };
-            tasks.push(tokio::spawn(async move {
-                let mut got = Vec::new();
-                for _ in 0..5 {
-                    got.push(
-                        store
-                            .tenant(&t)
-                            .next_issue_number("R9")
-                            .await
-                            .expect("number"),
-                    );
-                }
-                got
-            }));
+    // Four counters on each node.
+    let mut all = at_once(&[&h.store, &other], 8, |store, _| async move {
+        let mut got = Vec::new();
+        for _ in 0..5 {
+            got.push(
+                store
+                    .tenant(&t)
+                    .next_issue_number("R9")
+                    .await
+                    .expect("number"),
+            );
         }
-    }
-    let mut all = Vec::new();
-    for task in tasks {
-        all.extend(task.await.expect("task"));
-    }
+        got
+    })
+    .await;
     all.sort();
     let n = all.len();
     all.dedup();
@@ -328,39 +372,23 @@ async fn concurrent_first_issue_numbers_are_distinct(h: &Harness) {
 }
 
 async fn two_nodes_append_gap_free(h: &Harness) {
-    let t = fukagawa();
-    h.store
-        .create_tenant(&t, "深川市", "operator:test")
-        .await
-        .expect("create");
+    let t = new_fukagawa(&h.store).await;
     let other = h.second_node().await;
-    let mut tasks = Vec::new();
-    for node in 0..2 {
-        for worker in 0..4 {
-            let store = if node == 0 {
-                h.store.clone()
-            } else {
-                other.clone()
-            };
-            tasks.push(tokio::spawn(async move {
-                let mut seqs = Vec::new();
-                for i in 0..25 {
-                    let v = ((worker * 25 + i) % 10 + 3).to_string();
-                    let e = store
-                        .tenant(&t)
-                        .append(vec![setting("login.max_failures", &v)])
-                        .await
-                        .expect("append");
-                    seqs.push(e[0].seq);
-                }
-                seqs
-            }));
+    // Four writers on each node.
+    let mut all = at_once(&[&h.store, &other], 8, |store, worker| async move {
+        let mut seqs = Vec::new();
+        for i in 0..25 {
+            let v = ((worker * 25 + i) % 10 + 3).to_string();
+            let e = store
+                .tenant(&t)
+                .append(vec![setting("login.max_failures", &v)])
+                .await
+                .expect("append");
+            seqs.push(e[0].seq);
         }
-    }
-    let mut all = Vec::new();
-    for task in tasks {
-        all.extend(task.await.expect("task"));
-    }
+        seqs
+    })
+    .await;
     all.sort_unstable();
     assert_eq!(
         all,
@@ -380,10 +408,7 @@ async fn two_nodes_append_gap_free(h: &Harness) {
 
 async fn projections_rebuild_to_the_same_state(h: &Harness) {
     let s = &h.store;
-    let t = fukagawa();
-    s.create_tenant(&t, "深川市", "operator:test")
-        .await
-        .expect("create");
+    let t = new_fukagawa(s).await;
     let ts = s.tenant(&t);
     let mut news = vec![
         setting("certificate.issuer_title", "深川市長"),
@@ -404,7 +429,7 @@ async fn projections_rebuild_to_the_same_state(h: &Harness) {
             reason: "戻す".into(),
         }),
     ];
-    news.extend((0..1200).map(|i| resident(i, "山田")));
+    news.extend(residents(0..1200, "山田"));
     ts.append(news).await.expect("append");
 
     let settings = ts.municipal_settings().await.expect("settings");
@@ -431,22 +456,13 @@ async fn projections_rebuild_to_the_same_state(h: &Harness) {
 
 async fn duplicate_login_is_refused_and_changes_nothing(h: &Harness) {
     let s = &h.store;
-    let t = fukagawa();
-    s.create_tenant(&t, "深川市", "operator:test")
+    let t = new_fukagawa(s).await;
+    s.tenant(&t)
+        .append(vec![staff("s1", "clerk")])
         .await
-        .expect("create");
-    let staff = |id: &str| {
-        event(TenancyEvent::StaffCreated(StaffCreated {
-            staff_id: id.into(),
-            login: "clerk".into(),
-            display_name: "窓口".into(),
-            roles: vec![],
-            password_hash: "x".into(),
-        }))
-    };
-    s.tenant(&t).append(vec![staff("s1")]).await.expect("first");
+        .expect("first");
     let head = s.tenant(&t).head(Chain::Ledger).await.expect("head");
-    match s.tenant(&t).append(vec![staff("s2")]).await {
+    match s.tenant(&t).append(vec![staff("s2", "clerk")]).await {
         Err(StoreError::Conflict(m)) => assert!(m.contains("clerk"), "{m}"),
         other => panic!("{other:?}"),
     }
@@ -459,15 +475,9 @@ async fn duplicate_login_is_refused_and_changes_nothing(h: &Harness) {
 
 async fn tenants_do_not_see_each_other(h: &Harness) {
     let s = &h.store;
-    let (a, b) = (fukagawa(), hokuryu());
-    s.create_tenant(&a, "深川市", "operator:test")
-        .await
-        .expect("create");
-    s.create_tenant(&b, "北竜町", "operator:test")
-        .await
-        .expect("create");
+    let (a, b) = (new_fukagawa(s).await, new_hokuryu(s).await);
     s.tenant(&b)
-        .append((0..5).map(|i| resident(i, "北竜")).collect())
+        .append(residents(0..5, "北竜"))
         .await
         .expect("append");
     let rc = ResidentCode::from_ten_digits("0001000001").expect("valid");
@@ -498,10 +508,7 @@ async fn tenants_do_not_see_each_other(h: &Harness) {
 
 async fn access_log_is_a_verifiable_chain(h: &Harness) {
     let s = &h.store;
-    let t = fukagawa();
-    s.create_tenant(&t, "深川市", "operator:test")
-        .await
-        .expect("create");
+    let t = new_fukagawa(s).await;
     let rec = |subject: &str, action| AccessRecord {
         action,
         subject: subject.into(),
@@ -584,20 +591,14 @@ async fn prefecture_settings_have_history(h: &Harness) {
 }
 
 async fn migrations_are_idempotent(h: &Harness) {
-    h.store
-        .create_tenant(&fukagawa(), "深川市", "operator:test")
-        .await
-        .expect("create");
+    new_fukagawa(&h.store).await;
     let again = h.second_node().await;
     assert_eq!(again.list_tenants().await.expect("list").len(), 1);
 }
 
 async fn sessions_and_login_failures(h: &Harness) {
     let s = &h.store;
-    let t = fukagawa();
-    s.create_tenant(&t, "深川市", "operator:test")
-        .await
-        .expect("create");
+    let t = new_fukagawa(s).await;
     let (token, hash) = murakumo_auth::new_session_token();
     let ts = s.tenant(&t);
     ts.create_session(&hash, "s1", 10).await.expect("session");
@@ -641,23 +642,13 @@ async fn segments_ship_a_tenant_to_another_store(h: &Harness) {
     // Source: an SQLite store with a tenant's ledger and access log.
     let src_dir = tempfile::tempdir().expect("tempdir");
     let src = Store::open_sqlite(src_dir.path()).await.expect("open");
-    let t = fukagawa();
-    src.create_tenant(&t, "深川市", "operator:test")
-        .await
-        .expect("create");
+    let t = new_fukagawa(&src).await;
     src.tenant(&t)
-        .append((0..300).map(|i| resident(i, "山田")).collect())
+        .append(residents(0..300, "山田"))
         .await
         .expect("append");
-    let rec = AccessRecord {
-        action: AccessAction::Read,
-        subject: "resident:1".into(),
-        purpose: "照会".into(),
-        detail: String::new(),
-        request_id: "r".into(),
-    };
     src.tenant(&t)
-        .log_access("staff:a", &[rec])
+        .log_access("staff:a", &[inquiry()])
         .await
         .expect("log");
 
@@ -745,13 +736,10 @@ async fn segments_ship_a_tenant_to_another_store(h: &Harness) {
     let forked = Store::open_sqlite(forked_src_dir.path())
         .await
         .expect("open");
-    forked
-        .create_tenant(&t, "深川市", "operator:test")
-        .await
-        .expect("create");
+    new_fukagawa(&forked).await;
     forked
         .tenant(&t)
-        .append((0..10).map(|i| resident(i, "別人")).collect())
+        .append(residents(0..10, "別人"))
         .await
         .expect("append");
     let other = Segment::new(
@@ -770,10 +758,7 @@ async fn segments_ship_a_tenant_to_another_store(h: &Harness) {
 
 async fn register_history_as_of_and_search(h: &Harness) {
     let s = &h.store;
-    let t = fukagawa();
-    s.create_tenant(&t, "深川市", "operator:test")
-        .await
-        .expect("create");
+    let t = new_fukagawa(s).await;
     let ts = s.tenant(&t);
     let mut first = resident(1, "髙橋");
     first.effective_date = NaiveDate::from_ymd_opt(2020, 4, 1).expect("date");
@@ -881,13 +866,7 @@ async fn register_history_as_of_and_search(h: &Harness) {
 
 async fn bulk_import_is_one_transaction_and_projects_like_append(h: &Harness) {
     let s = &h.store;
-    let (a, b) = (fukagawa(), hokuryu());
-    s.create_tenant(&a, "深川市", "operator:test")
-        .await
-        .expect("create");
-    s.create_tenant(&b, "北竜町", "operator:test")
-        .await
-        .expect("create");
+    let (a, b) = (new_fukagawa(s).await, new_hokuryu(s).await);
     let moved = |n: u32| {
         event(ResidentEvent::Relocated {
             resident_code: ResidentCode::from_ten_digits(&format!("{:010}", 1_000_000 + n))
@@ -899,7 +878,7 @@ async fn bulk_import_is_one_transaction_and_projects_like_append(h: &Harness) {
             notified_date: NaiveDate::from_ymd_opt(2026, 4, 1).expect("date"),
         })
     };
-    let mut news: Vec<NewEntry> = (0..1_500).map(|i| resident(i, "山田")).collect();
+    let mut news = residents(0..1_500, "山田");
     news.extend((0..1_500).step_by(7).map(moved));
     // The same entries through import (bulk, fresh) and through append.
     let head = s.tenant(&a).import(news.clone()).await.expect("import");
@@ -950,18 +929,9 @@ async fn bulk_import_is_one_transaction_and_projects_like_append(h: &Harness) {
 
     // All or nothing: an import whose projection fails leaves no trace.
     let before = s.tenant(&a).head(Chain::Ledger).await.expect("head");
-    let staff = |id: &str| {
-        event(TenancyEvent::StaffCreated(StaffCreated {
-            staff_id: id.into(),
-            login: "same".into(),
-            display_name: "x".into(),
-            roles: vec![],
-            password_hash: "x".into(),
-        }))
-    };
-    let mut bad: Vec<NewEntry> = (5_000..5_600).map(|i| resident(i, "佐藤")).collect();
-    bad.push(staff("s1"));
-    bad.push(staff("s2"));
+    let mut bad = residents(5_000..5_600, "佐藤");
+    bad.push(staff("s1", "same"));
+    bad.push(staff("s2", "same"));
     assert!(s.tenant(&a).import(bad).await.is_err());
     assert_eq!(
         s.tenant(&a).head(Chain::Ledger).await.expect("head"),
@@ -990,12 +960,7 @@ async fn bulk_import_is_one_transaction_and_projects_like_append(h: &Harness) {
 async fn seal_registrations_project_in_batches_like_one_by_one(h: &Harness) {
     use murakumo_seal::{CancelReason, SealEvent, SealStatus};
     let s = &h.store;
-    let (a, b) = (fukagawa(), hokuryu());
-    for (t, name) in [(a, "深川市"), (b, "北竜町")] {
-        s.create_tenant(&t, name, "operator:test")
-            .await
-            .expect("create");
-    }
+    let (a, b) = (new_fukagawa(s).await, new_hokuryu(s).await);
     let rc = |n: u32| {
         ResidentCode::from_ten_digits(&format!("{:010}", 1_000_000 + n))
             .expect("valid")
@@ -1019,7 +984,7 @@ async fn seal_registrations_project_in_batches_like_one_by_one(h: &Harness) {
             notified_date: NaiveDate::from_ymd_opt(2026, 4, 1).expect("date"),
         })
     };
-    let residents: Vec<NewEntry> = (0..3).map(|i| resident(i, "山田")).collect();
+    let residents = residents(0..3, "山田");
     let first = vec![
         register("S-0000001", 0, "C1"),
         register("S-0000002", 1, "C2"),
@@ -1082,10 +1047,7 @@ fn issued(number: &str) -> NewEntry {
 async fn fenced_node_refuses_appends_and_outbox_replays_once(h: &Harness) {
     use murakumo_store::{NodeRole, Replayed};
     let s = &h.store;
-    let t = fukagawa();
-    s.create_tenant(&t, "深川市", "operator:test")
-        .await
-        .expect("create");
+    let t = new_fukagawa(s).await;
     let state = s.node_state().await.expect("state");
     assert_eq!((state.role, state.epoch), (NodeRole::Primary, 1));
 
@@ -1148,14 +1110,7 @@ async fn fenced_node_refuses_appends_and_outbox_replays_once(h: &Harness) {
 
     // Reads on a node that may not append are logged in its outbox.
     let access_head = ts.head(Chain::Access).await.expect("head");
-    let rec = AccessRecord {
-        action: AccessAction::Read,
-        subject: "resident:1".into(),
-        purpose: "照会".into(),
-        detail: String::new(),
-        request_id: "r".into(),
-    };
-    ts.log_access("staff:a", &[rec]).await.expect("log");
+    ts.log_access("staff:a", &[inquiry()]).await.expect("log");
     assert_eq!(ts.head(Chain::Access).await.expect("head"), access_head);
     assert_eq!(ts.outbox_counts().await.expect("counts"), (1, 0));
     let pending = ts.outbox_pending(10).await.expect("pending");
@@ -1179,10 +1134,7 @@ async fn a_replayed_certificate_the_old_primary_held_is_not_appended_again(h: &H
     use murakumo_store::{NodeRole, Replayed};
     let old_dir = tempfile::tempdir().expect("tempdir");
     let old = Store::open_sqlite(old_dir.path()).await.expect("open");
-    let t = fukagawa();
-    old.create_tenant(&t, "深川市", "operator:test")
-        .await
-        .expect("create");
+    let t = new_fukagawa(&old).await;
     let key = "certificate:R8B1-0000001";
     let Replayed::Appended(seq) = old
         .tenant(&t)
@@ -1267,58 +1219,42 @@ async fn a_replayed_certificate_the_old_primary_held_is_not_appended_again(h: &H
 /// acknowledged issuance is in the ledger (projected) and the access log.
 async fn concurrent_issuances_get_distinct_numbers_and_are_recorded(h: &Harness) {
     use murakumo_resident::CertificateIssued;
-    let tenants = [fukagawa(), hokuryu()];
-    for (t, name) in tenants.iter().zip(["深川市", "北竜町"]) {
-        h.store
-            .create_tenant(t, name, "operator:test")
-            .await
-            .expect("create");
-    }
+    let tenants = [new_fukagawa(&h.store).await, new_hokuryu(&h.store).await];
     let other = h.second_node().await;
-    let mut tasks = Vec::new();
-    for worker in 0..16usize {
-        let store = if worker % 2 == 0 {
-            h.store.clone()
-        } else {
-            other.clone()
-        };
+    // Eight counters on each node, four of them in each tenant.
+    let all = at_once(&[&h.store, &other], 16, |store, worker| async move {
         let t = tenants[worker / 2 % 2];
-        tasks.push(tokio::spawn(async move {
-            let ts = store.tenant(&t);
-            let mut numbers = Vec::new();
-            for i in 0..10 {
-                let number = ts.next_issue_number("R8").await.expect("number");
-                let issued = CertificateIssued {
-                    issue_number: number.clone(),
-                    kind: "resident_copy".into(),
-                    subjects: vec![format!("subject-{worker}-{i}")],
-                    as_of: NaiveDate::from_ymd_opt(2026, 4, 1).expect("date"),
-                    requester: "本人".into(),
-                    purpose: "test".into(),
-                    digest: "00".repeat(32),
-                    key_id: "k1".into(),
-                };
-                let access = [AccessRecord {
-                    action: AccessAction::Issue,
-                    subject: format!("subject-{worker}-{i}"),
-                    purpose: "test".into(),
-                    detail: number.clone(),
-                    request_id: String::new(),
-                }];
-                let sealed = ts
-                    .record_issuance(vec![event(issued)], "staff:test", &access)
-                    .await
-                    .expect("recorded");
-                assert_eq!(sealed.len(), 1);
-                numbers.push((t, number));
-            }
-            numbers
-        }));
-    }
-    let mut all = Vec::new();
-    for task in tasks {
-        all.extend(task.await.expect("task"));
-    }
+        let ts = store.tenant(&t);
+        let mut numbers = Vec::new();
+        for i in 0..10 {
+            let number = ts.next_issue_number("R8").await.expect("number");
+            let issued = CertificateIssued {
+                issue_number: number.clone(),
+                kind: "resident_copy".into(),
+                subjects: vec![format!("subject-{worker}-{i}")],
+                as_of: NaiveDate::from_ymd_opt(2026, 4, 1).expect("date"),
+                requester: "本人".into(),
+                purpose: "test".into(),
+                digest: "00".repeat(32),
+                key_id: "k1".into(),
+            };
+            let access = [AccessRecord {
+                action: AccessAction::Issue,
+                subject: format!("subject-{worker}-{i}"),
+                purpose: "test".into(),
+                detail: number.clone(),
+                request_id: String::new(),
+            }];
+            let sealed = ts
+                .record_issuance(vec![event(issued)], "staff:test", &access)
+                .await
+                .expect("recorded");
+            assert_eq!(sealed.len(), 1);
+            numbers.push((t, number));
+        }
+        numbers
+    })
+    .await;
     for t in &tenants {
         let mut mine: Vec<String> = all
             .iter()
@@ -1357,44 +1293,34 @@ async fn concurrent_issuances_get_distinct_numbers_and_are_recorded(h: &Harness)
 /// SQLite): one that fails is answered with its own error and leaves no
 /// trace; the others are all recorded, and still there after a restart.
 async fn a_failed_write_does_not_take_concurrent_writes_with_it(h: &Harness) {
-    let t = fukagawa();
-    h.store
-        .create_tenant(&t, "深川市", "operator:test")
-        .await
-        .expect("create");
+    let t = new_fukagawa(&h.store).await;
     let missing = hokuryu();
-    let mut tasks = Vec::new();
-    for worker in 0..12u32 {
-        let store = h.store.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut out = Vec::new();
-            for i in 0..10u32 {
-                if worker % 3 == 0 {
-                    let err = store
-                        .tenant(&missing)
-                        .append(vec![setting("login.max_failures", "5")])
-                        .await
-                        .expect_err("no such tenant");
-                    assert!(
-                        matches!(err, StoreError::TenantNotFound(_)),
-                        "its own error, not the batch's: {err}"
-                    );
-                } else {
-                    let sealed = store
-                        .tenant(&t)
-                        .append(vec![resident(worker * 100 + i, "山田")])
-                        .await
-                        .expect("append");
-                    out.push(sealed[0].seq);
-                }
+    let mut acknowledged = at_once(&[&h.store], 12, |store, worker| async move {
+        let worker = u32::try_from(worker).expect("a few workers");
+        let mut out = Vec::new();
+        for i in 0..10 {
+            if worker % 3 == 0 {
+                let err = store
+                    .tenant(&missing)
+                    .append(vec![setting("login.max_failures", "5")])
+                    .await
+                    .expect_err("no such tenant");
+                assert!(
+                    matches!(err, StoreError::TenantNotFound(_)),
+                    "its own error, not the batch's: {err}"
+                );
+            } else {
+                let sealed = store
+                    .tenant(&t)
+                    .append(vec![resident(worker * 100 + i, "山田")])
+                    .await
+                    .expect("append");
+                out.push(sealed[0].seq);
             }
-            out
-        }));
-    }
-    let mut acknowledged = Vec::new();
-    for task in tasks {
-        acknowledged.extend(task.await.expect("task"));
-    }
+        }
+        out
+    })
+    .await;
     acknowledged.sort_unstable();
     assert_eq!(acknowledged, (2..=81).collect::<Vec<u64>>());
     h.store.close().await;
@@ -1481,18 +1407,29 @@ async fn sqlite_reads_a_household_through_its_index() {
 
 // ---- PostgreSQL's second wall ----
 
+/// Begins a transaction on `conn` with `t` set as its tenant
+/// (`murakumo.tenant`, for that transaction only).
+async fn begin_as<'c>(
+    conn: &'c mut sqlx::AnyConnection,
+    t: &TenantCode,
+) -> sqlx::Transaction<'c, sqlx::Any> {
+    let mut tx = sqlx::Connection::begin(conn).await.expect("begin");
+    sqlx::query("SELECT set_config('murakumo.tenant', $1, true)")
+        .bind(t.as_str())
+        .execute(&mut *tx)
+        .await
+        .expect("set");
+    tx
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_row_level_security_hides_everything_without_a_tenant() {
     let h = Harness::postgres().await;
     assert_eq!(h.store.backend_kind(), BackendKind::Postgres);
-    let t = fukagawa();
-    h.store
-        .create_tenant(&t, "深川市", "operator:test")
-        .await
-        .expect("create");
+    let t = new_fukagawa(&h.store).await;
     h.store
         .tenant(&t)
-        .append((0..10).map(|i| resident(i, "山田")).collect())
+        .append(residents(0..10, "山田"))
         .await
         .expect("append");
     let pool = h.store.raw_pool();
@@ -1525,12 +1462,7 @@ async fn postgres_row_level_security_hides_everything_without_a_tenant() {
     // With the tenant set for one transaction, the rows appear; the next
     // transaction on the same pooled connection sees nothing again.
     let mut conn = pool.acquire().await.expect("conn");
-    let mut tx = sqlx::Connection::begin(&mut *conn).await.expect("begin");
-    sqlx::query("SELECT set_config('murakumo.tenant', $1, true)")
-        .bind(t.as_str())
-        .execute(&mut *tx)
-        .await
-        .expect("set");
+    let mut tx = begin_as(&mut conn, &t).await;
     let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM residents")
         .fetch_one(&mut *tx)
         .await
@@ -1549,12 +1481,7 @@ async fn postgres_row_level_security_hides_everything_without_a_tenant() {
     );
 
     // Ledger entries are append-only for the application role.
-    let mut tx = sqlx::Connection::begin(&mut *conn).await.expect("begin");
-    sqlx::query("SELECT set_config('murakumo.tenant', $1, true)")
-        .bind(t.as_str())
-        .execute(&mut *tx)
-        .await
-        .expect("set");
+    let mut tx = begin_as(&mut conn, &t).await;
     let err = sqlx::query("UPDATE ledger_entries SET actor = 'x'")
         .execute(&mut *tx)
         .await

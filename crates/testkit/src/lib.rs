@@ -13,6 +13,10 @@
 //! - [`cargo_bin`]: the path of a workspace binary (e.g. `murakumo`) for end-to-end tests that
 //!   drive the real executable.
 //! - [`free_port`]: a currently unused TCP port on 127.0.0.1.
+//! - [`nodes`]: `murakumo` replication nodes as processes (a primary, a second centre, a
+//!   municipal site; on this host or inside a [`BadLink`] namespace), `curl` and their metrics.
+//! - [`fixtures`]: the `murakumo` CLI on a throwaway SQLite directory or its own PostgreSQL
+//!   database, and file helpers for migration data sets.
 //! - [`SimpleSamlIdp`]: a real SAML 2.0 IdP (Debian's SimpleSAMLphp under `php -S`) with
 //!   given users and one registered service provider.
 //! - [`browser::Browser`] (feature `browser`): headless chromium over WebDriver at 1366×768,
@@ -46,7 +50,9 @@ mod binaries;
 #[cfg(feature = "browser")]
 pub mod browser;
 mod error;
+pub mod fixtures;
 mod netns;
+pub mod nodes;
 mod port;
 mod postgres;
 mod saml_idp;

@@ -538,6 +538,20 @@ async fn signing_key(state: &AppState, tenant: &TenantCode) -> ApiResult<Signing
         .await?;
     match active {
         Some(bytes) => Ok(SigningKeyPair::from_secret_bytes(&bytes)),
+        // A follower signs only with a key it holds: a municipal site with
+        // its own, made and registered when it first reaches the primary.
+        None if state
+            .replication
+            .follow
+            .as_ref()
+            .is_some_and(|f| f.fallback) =>
+        {
+            Err(ApiError::conflict(
+                "this node holds no certificate signing key of your municipality yet: a municipal \
+             site makes its own when it first reaches the centre (murakumo follow --fallback); \
+             issue at the centre until then",
+            ))
+        }
         None => rotate(state, tenant).await,
     }
 }
@@ -551,6 +565,7 @@ async fn rotate(state: &AppState, tenant: &TenantCode) -> ApiResult<SigningKeyPa
             key.key_id(),
             key.verifying_key().as_bytes(),
             &key.secret_bytes(),
+            None,
         )
         .await?;
     state.cache.signing_key.forget(Some(tenant));
@@ -565,6 +580,10 @@ pub struct PublicKeyView {
     pub created_at: String,
     /// Retired keys still verify what they signed.
     pub retired_at: Option<String>,
+    /// The municipal site (拠点) that signs with this key while the centre
+    /// is unreachable; absent for the municipality's own key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
 }
 
 /// Starts signing with a new key (団体管理者). Certificates signed with the
@@ -582,6 +601,7 @@ pub async fn rotate_signing_key(
         public_key: hex_digest(key.verifying_key().as_bytes()),
         created_at: Utc::now().to_rfc3339(),
         retired_at: None,
+        site: None,
     }))
 }
 
@@ -604,6 +624,7 @@ pub async fn public_keys(
                 public_key: k.public_key.iter().map(|b| format!("{b:02x}")).collect(),
                 created_at: k.created_at.to_rfc3339(),
                 retired_at: k.retired_at.map(|t| t.to_rfc3339()),
+                site: k.site,
             })
             .collect(),
     ))

@@ -3,8 +3,9 @@
 //! municipal-site fallback node, and the replication metrics.
 //!
 //! Every route here is protected by the replication token
-//! (`MURAKUMO_REPLICATION_TOKEN`, as for `murakumo://` backups). Protocol:
-//! `docs/design/replication.md`.
+//! (`MURAKUMO_REPLICATION_TOKEN`, as for `murakumo://` backups) or by a
+//! municipal site's own token (`serve --site-token CODE=TOKEN`), which is
+//! served its municipality only. Protocol: `docs/design/replication.md`.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -22,7 +23,8 @@ use murakumo_ledger::{NewEntry, Segment};
 use murakumo_replication::wire::{
     CHAIN_ACCESS, CHAIN_LEDGER, FenceRequest, HashesRequest, HashesResponse, HeadInfo,
     OperatorWire, OutboxRequest, OutboxResponse, OutboxResult, PlatformSnapshot, PullMeta,
-    PullRequest, SEGMENTS_CONTENT_TYPE, SigningKeyWire, StatusView, TenantWire, put_frame,
+    PullRequest, SEGMENTS_CONTENT_TYPE, SigningKeyWire, SiteKeyRequest, StatusView, TenantWire,
+    put_frame,
 };
 use murakumo_store::{Chain, NodeRole, Replayed, Store};
 use utoipa_axum::router::OpenApiRouter;
@@ -40,6 +42,56 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(status))
         .routes(routes!(fence))
         .routes(routes!(hashes))
+        .routes(routes!(site_key))
+}
+
+/// Who is asking, by the token sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Peer {
+    /// Another centre, or a node of this one (the replication token):
+    /// every tenant, secret signing keys included.
+    Centre,
+    /// A municipal site (its own site token): its municipality only, never
+    /// a secret key, and no say in fencing.
+    Site(TenantCode),
+}
+
+impl Peer {
+    fn of(headers: &HeaderMap, state: &AppState) -> ApiResult<Peer> {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if let Some(given) = given {
+            // blake3::Hash compares in constant time.
+            let given = blake3::hash(given.as_bytes());
+            for (code, token) in &state.replication.site_tokens {
+                if blake3::hash(token.as_bytes()) == given {
+                    return Ok(Peer::Site(*code));
+                }
+            }
+        }
+        super::backup_target::check_replication_token(headers, state.replication.token.as_deref())?;
+        Ok(Peer::Centre)
+    }
+
+    /// Refuses a tenant outside a site's municipality.
+    fn check_tenant(self, tenant: &TenantCode) -> ApiResult<()> {
+        match self {
+            Peer::Site(own) if own != *tenant => Err(ApiError::forbidden(format!(
+                "this site token is for municipality {own} only, not {tenant}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// The epoch a peer's word counts for: a site cannot fence this node.
+    fn epoch_claim(self, epoch: u64) -> u64 {
+        match self {
+            Peer::Centre => epoch,
+            Peer::Site(_) => 0,
+        }
+    }
 }
 
 fn not_primary(role: NodeRole, epoch: u64) -> ApiError {
@@ -75,9 +127,17 @@ pub async fn pull(
     headers: HeaderMap,
     Json(req): Json<PullRequest>,
 ) -> ApiResult<Response> {
-    super::backup_target::check_replication_token(&headers, state.replication.token.as_deref())?;
+    let peer = Peer::of(&headers, &state)?;
+    if let (Peer::Site(_), Some(sync)) = (peer, &state.replication.sync)
+        && sync.follower == req.follower
+    {
+        return Err(ApiError::forbidden(format!(
+            "{} is the synchronous follower of this primary; a site token cannot acknowledge for it",
+            req.follower
+        )));
+    }
     let store = &state.store;
-    let node = checked_primary(store, req.epoch, &req.follower).await?;
+    let node = checked_primary(store, peer.epoch_claim(req.epoch), &req.follower).await?;
     if let Some(url) = req.url.as_deref().filter(|u| !u.is_empty()) {
         store.record_peer(url).await?;
     }
@@ -86,9 +146,12 @@ pub async fn pull(
     for p in &req.positions {
         let code = TenantCode::parse(&p.tenant)
             .map_err(|e| ApiError::invalid("positions", format!("{}: {e}", p.tenant)))?;
+        peer.check_tenant(&code)?;
         positions.insert(code, (p.ledger, p.access));
     }
-    let tenants: Vec<TenantCode> = if req.all_tenants {
+    let tenants: Vec<TenantCode> = if let Peer::Site(own) = peer {
+        vec![own]
+    } else if req.all_tenants {
         store
             .list_tenants()
             .await?
@@ -118,7 +181,7 @@ pub async fn pull(
                 epoch: node.epoch,
                 now: murakumo_ledger::RecordedAt::now().0,
                 heads,
-                platform_version: platform_snapshot(store).await?.version,
+                platform_version: platform_snapshot(store, peer).await?.version,
                 peers,
             };
             let mut body = Vec::new();
@@ -236,9 +299,14 @@ async fn collect(
     Ok((frames, heads, any))
 }
 
-async fn platform_snapshot(store: &Store) -> ApiResult<PlatformSnapshot> {
+/// The platform data a peer may have: for a site, its municipality with
+/// public keys only, and no platform operators.
+async fn platform_snapshot(store: &Store, peer: Peer) -> ApiResult<PlatformSnapshot> {
     let node = store.node_state().await?;
-    let tenants = store.list_tenants().await?;
+    let mut tenants = store.list_tenants().await?;
+    if let Peer::Site(own) = peer {
+        tenants.retain(|t| t.code == own);
+    }
     let mut keys = Vec::new();
     for t in &tenants {
         for k in store.tenant(&t.code).signing_keys_with_secrets().await? {
@@ -246,12 +314,20 @@ async fn platform_snapshot(store: &Store) -> ApiResult<PlatformSnapshot> {
                 tenant: t.code.to_string(),
                 key_id: k.key_id,
                 public_key: B64.encode(&k.public_key),
-                secret_key: B64.encode(&k.secret_key),
+                secret_key: match peer {
+                    Peer::Centre => B64.encode(&k.secret_key),
+                    Peer::Site(_) => String::new(),
+                },
                 created_at: k.created_at,
                 retired_at: k.retired_at,
+                site: k.site,
             });
         }
     }
+    let operators = match peer {
+        Peer::Centre => store.operators_all().await?,
+        Peer::Site(_) => Vec::new(),
+    };
     let mut snap = PlatformSnapshot {
         epoch: node.epoch,
         version: String::new(),
@@ -264,9 +340,7 @@ async fn platform_snapshot(store: &Store) -> ApiResult<PlatformSnapshot> {
                 created_at: t.created_at.timestamp_micros(),
             })
             .collect(),
-        operators: store
-            .operators_all()
-            .await?
+        operators: operators
             .into_iter()
             .map(|o| OperatorWire {
                 operator_id: o.operator_id,
@@ -285,7 +359,8 @@ async fn platform_snapshot(store: &Store) -> ApiResult<PlatformSnapshot> {
 
 /// Everything a follower needs besides the tenant chains: tenants,
 /// operators, 県版 settings and the tenants' certificate signing keys
-/// (secrets included: a fallback node signs certificates).
+/// (secrets included for another centre, which may be promoted; a site gets
+/// its municipality's public keys only and signs with its own key).
 #[utoipa::path(get, path = "/api/v1/replication/platform", tag = "replication",
     security(("bearer" = [])),
     responses((status = 200, body = PlatformSnapshot), (status = 403, body = ErrorBody),
@@ -294,8 +369,8 @@ pub async fn platform(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> ApiResult<Json<PlatformSnapshot>> {
-    super::backup_target::check_replication_token(&headers, state.replication.token.as_deref())?;
-    Ok(Json(platform_snapshot(&state.store).await?))
+    let peer = Peer::of(&headers, &state)?;
+    Ok(Json(platform_snapshot(&state.store, peer).await?))
 }
 
 /// Kinds a follower's outbox may append to the ledger: certificate
@@ -320,14 +395,15 @@ pub async fn outbox(
     headers: HeaderMap,
     Json(req): Json<OutboxRequest>,
 ) -> ApiResult<Json<OutboxResponse>> {
-    super::backup_target::check_replication_token(&headers, state.replication.token.as_deref())?;
-    checked_primary(&state.store, req.epoch, &req.follower).await?;
+    let peer = Peer::of(&headers, &state)?;
+    checked_primary(&state.store, peer.epoch_claim(req.epoch), &req.follower).await?;
     // Validate the whole batch before appending any of it.
     let mut parsed = Vec::new();
     for (i, item) in req.items.iter().enumerate() {
         let field = |f: &str| format!("items[{i}].{f}");
         let tenant = TenantCode::parse(&item.tenant)
             .map_err(|e| ApiError::invalid(&field("tenant"), e.to_string()))?;
+        peer.check_tenant(&tenant)?;
         let chain = Chain::from_name(&item.chain)
             .ok_or_else(|| ApiError::invalid(&field("chain"), "use ledger or access"))?;
         if !replayable(chain, &item.kind) {
@@ -391,7 +467,7 @@ pub async fn status(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> ApiResult<Json<StatusView>> {
-    super::backup_target::check_replication_token(&headers, state.replication.token.as_deref())?;
+    Peer::of(&headers, &state)?;
     let s = state.store.node_state().await?;
     Ok(Json(StatusView {
         role: s.role.name().into(),
@@ -416,9 +492,10 @@ pub async fn hashes(
     headers: HeaderMap,
     Json(req): Json<HashesRequest>,
 ) -> ApiResult<Json<HashesResponse>> {
-    super::backup_target::check_replication_token(&headers, state.replication.token.as_deref())?;
+    let peer = Peer::of(&headers, &state)?;
     let tenant = TenantCode::parse(&req.tenant)
         .map_err(|e| ApiError::invalid("tenant", format!("{}: {e}", req.tenant)))?;
+    peer.check_tenant(&tenant)?;
     let chain = Chain::from_name(&req.chain)
         .ok_or_else(|| ApiError::invalid("chain", "use ledger or access"))?;
     if req.seqs.is_empty() || req.seqs.len() > MAX_HASHES {
@@ -464,7 +541,11 @@ pub async fn fence(
     headers: HeaderMap,
     Json(req): Json<FenceRequest>,
 ) -> ApiResult<Json<StatusView>> {
-    super::backup_target::check_replication_token(&headers, state.replication.token.as_deref())?;
+    if let Peer::Site(_) = Peer::of(&headers, &state)? {
+        return Err(ApiError::forbidden(
+            "a site token cannot fence a node: only another centre (the replication token) can",
+        ));
+    }
     let (s, changed) = state.store.observe_epoch(req.epoch, &req.by).await?;
     if changed {
         tracing::warn!(epoch = req.epoch, by = %req.by, role = s.role.name(), "told of a newer epoch");
@@ -475,6 +556,61 @@ pub async fn fence(
         primary_url: s.primary_url,
         note: s.note,
     }))
+}
+
+/// Registers a municipal site's own certificate signing key (the public
+/// half; the secret stays at the site): certificates the site issues while
+/// the centre is unreachable then verify here, and at every node the
+/// platform data reaches. Registering a known key again changes nothing.
+#[utoipa::path(post, path = "/api/v1/replication/site-keys", tag = "replication",
+    request_body = SiteKeyRequest, security(("bearer" = [])),
+    responses((status = 200, description = "registered (or known already)"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn site_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(req): Json<SiteKeyRequest>,
+) -> ApiResult<StatusCode> {
+    let peer = Peer::of(&headers, &state)?;
+    let tenant = TenantCode::parse(&req.tenant)
+        .map_err(|e| ApiError::invalid("tenant", format!("{}: {e}", req.tenant)))?;
+    peer.check_tenant(&tenant)?;
+    let node = state.store.node_state().await?;
+    if node.role != NodeRole::Primary {
+        return Err(not_primary(node.role, node.epoch));
+    }
+    let public: [u8; 32] = B64
+        .decode(&req.public_key)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            ApiError::invalid("public_key", "an Ed25519 public key: 32 bytes, base64")
+        })?;
+    let key = murakumo_documents::VerifyingKey::from_bytes(&public)
+        .map_err(|_| ApiError::invalid("public_key", "not a valid Ed25519 public key"))?;
+    if murakumo_documents::key_id(&key) != req.key_id {
+        return Err(ApiError::invalid(
+            "key_id",
+            "does not match the public key (the first 8 bytes of its BLAKE3, hex)",
+        ));
+    }
+    let site = req.site.trim();
+    if site.is_empty() || site.len() > 64 {
+        return Err(ApiError::invalid(
+            "site",
+            "the site's name: 1 to 64 characters",
+        ));
+    }
+    state.store.tenant_info(&tenant).await?;
+    if state
+        .store
+        .tenant(&tenant)
+        .register_site_key(&req.key_id, &public, site)
+        .await?
+    {
+        tracing::info!(tenant = %tenant, site, key_id = %req.key_id, "registered a municipal site's signing key");
+    }
+    Ok(StatusCode::OK)
 }
 
 /// Synchronous mode: a request that appended to a tenant's ledger is

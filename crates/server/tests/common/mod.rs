@@ -240,14 +240,27 @@ impl TestServer {
             ("certificate.issuer_title", "深川市長"),
             ("certificate.issuer_name", "山下 貴史"),
         ] {
-            let r = admin
-                .put(self.url(&format!("/api/v1/settings/{key}")))
-                .json(&serde_json::json!({"value": value}))
-                .send()
-                .await
-                .expect("send");
-            assert_eq!(r.status(), reqwest::StatusCode::NO_CONTENT);
+            let (status, body) = self.put_setting(&admin, key, value).await;
+            assert_eq!(status, reqwest::StatusCode::NO_CONTENT, "{body}");
         }
+    }
+
+    /// Sets `key` to `value` in the tenant `admin` is logged in to: the
+    /// status and the JSON body (null when there is none, as on success).
+    pub async fn put_setting(
+        &self,
+        admin: &reqwest::Client,
+        key: &str,
+        value: &str,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let r = admin
+            .put(self.url(&format!("/api/v1/settings/{key}")))
+            .json(&serde_json::json!({"value": value}))
+            .send()
+            .await
+            .expect("send");
+        let status = r.status();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
     }
 
     /// Logs in and returns a client that sends the token.
@@ -407,3 +420,19 @@ pub async fn seed(store: &Store) {
         store.tenant(&code).append(entries).await.expect("seed");
     }
 }
+
+/// Runs each `async fn NAME(db: Db)` of the calling test file as two tests,
+/// `sqlite::NAME` and `postgres::NAME`, on a multi-threaded runtime of
+/// `worker_threads` (2 unless given: `on_both_backends!(worker_threads = 4; …)`).
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    (worker_threads = $threads:tt; $($name:ident),* $(,)?) => {
+        mod sqlite { $(#[tokio::test(flavor = "multi_thread", worker_threads = $threads)] async fn $name() { super::$name($crate::common::Db::Sqlite).await } )* }
+        mod postgres { $(#[tokio::test(flavor = "multi_thread", worker_threads = $threads)] async fn $name() { super::$name($crate::common::Db::Postgres).await } )* }
+    };
+    ($($name:ident),* $(,)?) => {
+        $crate::common::on_both_backends!(worker_threads = 2; $($name),*);
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_backends;
