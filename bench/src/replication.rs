@@ -52,6 +52,9 @@ pub struct Report {
     pub lag_seconds: (f64, f64, f64),
     pub lag_entries: (f64, f64, f64),
     pub site_lag_seconds_max: f64,
+    /// Bytes the second centre received during the load (answers to its
+    /// pulls: framed, zstd-compressed segments).
+    pub load_bytes: f64,
     pub cut_to_first_certificate: Duration,
     pub outage_entries: usize,
     pub catch_up_replica: Duration,
@@ -216,6 +219,8 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         .as_str()
         .context("a resident")?
         .to_string();
+    let received = || metric(near, ub, "murakumo_replication_received_bytes_total").unwrap_or(0.0);
+    let received_before = received();
     let stop = Arc::new(AtomicBool::new(false));
     let samples = Arc::new(Mutex::new((Vec::new(), Vec::new(), Vec::new())));
     std::thread::scope(|scope| -> anyhow::Result<()> {
@@ -268,6 +273,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         stop.store(true, Ordering::SeqCst);
         Ok(())
     })?;
+    report.load_bytes = received() - received_before;
     {
         let g = samples.lock().map_err(|_| anyhow::anyhow!("lock"))?;
         report.lag_seconds = percentiles(g.0.clone());
@@ -398,6 +404,10 @@ pub fn section(
     s.push_str(&format!(
         "| site lag, seconds (max) | {:.2} | |\n",
         r.site_lag_seconds_max
+    ));
+    s.push_str(&format!(
+        "| bytes the second centre received during the load (burst included) | {:.0} KB | |\n",
+        r.load_bytes / 1000.0
     ));
     s.push_str(&format!(
         "| link cut → first certificate at the site | {:.1} s | < 10 s (seed: about 10 minutes, 8 manual steps) |\n",
