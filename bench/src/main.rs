@@ -117,6 +117,11 @@ enum Bench {
         /// Results file whose `replication` section this run replaces.
         #[arg(long, default_value = "bench/RESULTS.md")]
         out: PathBuf,
+        /// Keep each node's log in this directory as `<node>.log`:
+        /// warnings (failed rounds, switches) and every exchange a follower
+        /// applies (entries, bytes, time).
+        #[arg(long)]
+        log_dir: Option<PathBuf>,
     },
     /// Certificate issuance under load (50 counter clients over 10
     /// tenants, through the real `murakumo serve`) and resident search in a
@@ -267,6 +272,7 @@ async fn main() -> anyhow::Result<()> {
             burst,
             outage_certificates,
             out,
+            log_dir,
         } => {
             let opts = replication::Options {
                 murakumo,
@@ -277,6 +283,7 @@ async fn main() -> anyhow::Result<()> {
                 load_secs,
                 burst,
                 outage_certificates,
+                log_dir,
             };
             let machine = report::Machine::probe();
             // Own thread: the run drives processes and opens stores with

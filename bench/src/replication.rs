@@ -9,6 +9,7 @@
 //! primary recorded an hour's worth of issuances.
 
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -39,6 +40,8 @@ pub struct Options {
     pub burst: usize,
     /// Certificates the primary records during the outage ("an hour's worth").
     pub outage_certificates: usize,
+    /// Where the nodes' logs go (none: discarded).
+    pub log_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Default)]
@@ -183,19 +186,34 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
     let la = format!("{}:8080", link.far_addr());
     let ua = format!("http://{la}");
     let (ub, uc) = ("http://127.0.0.1:8081", "http://127.0.0.1:8082");
-    let primary = nodes.serve(far, &a, &la).spawn()?;
+    // Each node's warnings into `<log_dir>/<node>.log`, if asked.
+    let logged = |mut c: Command, node: &str| -> anyhow::Result<Child> {
+        if let Some(dir) = &opts.log_dir {
+            std::fs::create_dir_all(dir)?;
+            c.stderr(std::fs::File::create(dir.join(format!("{node}.log")))?)
+                .env("MURAKUMO_LOG", "murakumo_replication=debug,warn");
+        }
+        Ok(c.spawn()?)
+    };
+    let primary = logged(nodes.serve(far, &a, &la), "primary")?;
     let ta = login(far, &ua, &password)?;
     let started = Instant::now();
-    let replica = nodes
-        .follow(near, &b, &ua, "dc2", "127.0.0.1:8081")
-        .spawn()?;
-    let site = nodes
-        .follow(near, &c, &ua, "site", "127.0.0.1:8082")
-        .args(["--fallback", "--tenant", HOKURYU])
-        .spawn()?;
+    let replica = logged(nodes.follow(near, &b, &ua, "dc2", "127.0.0.1:8081"), "dc2")?;
+    let mut site = nodes.follow(near, &c, &ua, "site", "127.0.0.1:8082");
+    site.args(["--fallback", "--tenant", HOKURYU]);
+    let site = logged(site, "site")?;
     let caught_up = |base: &str| caught_up(near, base);
     wait_for("the initial copy", 3600, || caught_up(ub) && caught_up(uc))?;
     report.initial_copy = started.elapsed();
+    // The last exchange of the copy leaves the age of the oldest entry it
+    // brought in the lag gauge (seconds, for entries made before the
+    // followers started); with the primary idle, the next long poll sets it
+    // to 0. The load's lag is sampled from there.
+    wait_for("no lag at the idle primary", 120, || {
+        [ub, uc]
+            .iter()
+            .all(|u| metric(near, u, "murakumo_replication_lag_seconds") == Some(0.0))
+    })?;
     report.initial_entries = with_store(&b, async |s: &Store| {
         let mut n = 0;
         for t in s.list_tenants().await? {
@@ -425,7 +443,7 @@ pub fn section(
     ));
     s.push_str(
         "Lag is what the followers report in `/metrics` (`murakumo_replication_lag_seconds`: age of the \
-         oldest entry outstanding in the last exchange, on the primary's clock; `murakumo_replication_lag_entries`: entries still missing after an answer is applied, so 0 unless an answer was cut short by `--max-bytes`), sampled every 250 ms. \
+         oldest entry outstanding in the last exchange, on the primary's clock; `murakumo_replication_lag_entries`: entries still missing after an answer is applied, so 0 unless an answer was cut short by `--max-bytes`), sampled every 250 ms from the start of the load, once both followers reported lag 0 at the idle primary after the initial copy. \
          Peers: PostgreSQL streaming replication ships WAL bytes continuously and has no notion of a \
          tenant or a site; Litestream ships SQLite WAL about every second with no failover (see \
          docs/replication.md); neither serves a municipal site a subset of tenants, so no peer number \
