@@ -17,6 +17,8 @@ use murakumo_testkit::nodes::{At, Nodes, caught_up, curl, kill, metric, terminat
 const BIN: &str = env!("CARGO_BIN_EXE_murakumo");
 const TOKEN: &str = "test-replication-token-0123456789";
 const HOKURYU: &str = "014362";
+/// 北竜町's site token: the site authenticates with it, not with the centre's token.
+const SITE_TOKEN: &str = "hokuryu-site-token-0123456789";
 
 fn nodes() -> Nodes {
     Nodes::new(BIN, TOKEN)
@@ -292,10 +294,15 @@ fn fallback_node_over_a_bad_link_takes_over_on_a_cut_and_replays_when_it_heals()
     let la = format!("{}:8080", link.far_addr());
     let ua = format!("http://{la}");
     let uc = "http://127.0.0.1:8081".to_string();
-    let primary = nodes.serve(far, &a, &la).spawn().expect("primary");
+    let primary = nodes
+        .serve(far, &a, &la)
+        .args(["--site-token", &format!("{HOKURYU}={SITE_TOKEN}")])
+        .spawn()
+        .expect("primary");
     let site = nodes
         .follow(near, &c, &ua, "hokuryu-site", "127.0.0.1:8081")
         .args(["--fallback", "--tenant", HOKURYU, "--max-bytes", "32768"])
+        .env("MURAKUMO_REPLICATION_TOKEN", SITE_TOKEN)
         .spawn()
         .expect("site");
     let ta = login(far, &ua, &password);
@@ -361,4 +368,32 @@ fn fallback_node_over_a_bad_link_takes_over_on_a_cut_and_replays_when_it_heals()
     });
     terminate(site);
     terminate(primary);
+    // The site signed with a key of its own; the centre holds its public half only.
+    let held = with_store(&c, async |s: &Store| {
+        s.tenant(&hokuryu())
+            .signing_keys_with_secrets()
+            .await
+            .expect("keys")
+    });
+    let own: Vec<_> = held.iter().filter(|k| !k.secret_key.is_empty()).collect();
+    let ids = |ks: &[murakumo_store::SigningKeyRow]| -> Vec<(String, Option<String>)> {
+        ks.iter()
+            .map(|k| (k.key_id.clone(), k.site.clone()))
+            .collect()
+    };
+    assert_eq!(own.len(), 1, "{:?}", ids(&held));
+    assert_eq!(own[0].site.as_deref(), Some("hokuryu-site"));
+    let at_centre = with_store(&a, async |s: &Store| {
+        s.tenant(&hokuryu())
+            .signing_keys_with_secrets()
+            .await
+            .expect("keys")
+    });
+    assert!(
+        at_centre
+            .iter()
+            .any(|k| k.key_id == own[0].key_id && k.secret_key.is_empty()),
+        "{:?}",
+        ids(&at_centre)
+    );
 }
