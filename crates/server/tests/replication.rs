@@ -1008,6 +1008,14 @@ async fn a_site_token_opens_one_municipality_and_the_site_signs_with_its_own_key
     let r = replication_post(&s.base, "pull", Some(SITE_TOKEN), &higher).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(replication_status(&s.base).await["role"], "primary");
+    // Nor can it name a failover candidate that other followers would ask.
+    let lure = json!({"follower": "site", "url": "http://127.0.0.1:9/", "epoch": 1, "positions": [], "wait_ms": 0});
+    let r = replication_post(&s.base, "pull", Some(SITE_TOKEN), &lure).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        s.store.peers().await.expect("peers").is_empty(),
+        "a site's URL is not a peer"
+    );
 
     let f = RunningFollower::start(
         &s,

@@ -138,7 +138,11 @@ pub async fn pull(
     }
     let store = &state.store;
     let node = checked_primary(store, peer.epoch_claim(req.epoch), &req.follower).await?;
-    if let Some(url) = req.url.as_deref().filter(|u| !u.is_empty()) {
+    // Peers become failover candidates that followers send the token to:
+    // only another centre may add one (a site is never a candidate).
+    if let Some(url) = req.url.as_deref().filter(|u| !u.is_empty())
+        && peer == Peer::Centre
+    {
         store.record_peer(url).await?;
     }
     state.replication.acks.record(&req.follower, &req.positions);
