@@ -97,6 +97,14 @@ pub struct ObjectList {
     names: Vec<String>,
 }
 
+/// The token of `Authorization: Bearer …`, if sent.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
 /// Checks the replication token (`Authorization: Bearer …`, compared in
 /// constant time with `MURAKUMO_REPLICATION_TOKEN`); shared by the
 /// replication endpoints.
@@ -119,15 +127,11 @@ pub(crate) fn check_replication_token(
             retry_after_secs: None,
         });
     }
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            ApiError::unauthorized(format!(
-                "send the replication token as `Authorization: Bearer …` ({TOKEN_ENV})"
-            ))
-        })?;
+    let given = bearer(headers).ok_or_else(|| {
+        ApiError::unauthorized(format!(
+            "send the replication token as `Authorization: Bearer …` ({TOKEN_ENV})"
+        ))
+    })?;
     // blake3::Hash compares in constant time.
     if blake3::hash(given.as_bytes()) != blake3::hash(expected.as_bytes()) {
         return Err(ApiError::forbidden(format!(

@@ -58,11 +58,7 @@ enum Peer {
 
 impl Peer {
     fn of(headers: &HeaderMap, state: &AppState) -> ApiResult<Peer> {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if let Some(given) = given {
+        if let Some(given) = super::backup_target::bearer(headers) {
             // blake3::Hash compares in constant time.
             let given = blake3::hash(given.as_bytes());
             for (code, token) in &state.replication.site_tokens {
