@@ -22,27 +22,9 @@ PACKAGES=(postgresql chromium chromium-driver fonts-ipamj-mincho iproute2 rclone
   libxmlsec1-dev libclang-dev pkg-config simplesamlphp php-cli php-xml php-mbstring openssl curl
   poppler-utils patroni etcd-server haproxy nftables ethtool)
 
-# Run as root directly, otherwise through sudo.
-SUDO=()
-if [[ $(id -u) -ne 0 ]]; then SUDO=(sudo); fi
-
-# Only the packages dpkg does not report as installed.
-missing=()
-for pkg in "${PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
-    missing+=("$pkg")
-  fi
-done
-
-if ((${#missing[@]})); then
-  echo "setup-test: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  "${SUDO[@]}" apt-get update -qq
-  # We do not start (or rely on) the system PostgreSQL service: each test starts its own
-  # cluster. If the package starts one by itself, that is harmless.
-  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+# We do not start (or rely on) the system PostgreSQL service: each test starts its own
+# cluster. If the package starts one by itself, that is harmless.
+"$(dirname "$0")/install-packages.sh" setup-test "${PACKAGES[@]}"
 
 # cargo-nextest runs the suite (one process per test). Normally preinstalled.
 if ! command -v cargo-nextest >/dev/null 2>&1; then

@@ -29,12 +29,22 @@ const STAFF: [(&str, &str, &str); 5] = [
 ];
 
 /// Creates the demo on first start; returns the login lines to print.
+///
+/// Every step is done only if its result is not there yet (operator, tenant, staff,
+/// residents, seals), so a start that failed half-way is completed by the next one instead
+/// of leaving a demo without staff or residents. A password is written to the logins file
+/// (in `data_dir`, also on PostgreSQL) before the account it opens is created, as a pending
+/// line that becomes final once the account exists: a login is never created whose
+/// password was not kept.
 pub async fn ensure(store: &Store, data_dir: &Path) -> Result<Vec<String>> {
-    let creds_path = data_dir.join("demo-logins.txt");
-    let existing = store.list_tenants().await?;
-    let mut lines = Vec::new();
-    if store.operator_for_login("operator").await?.is_none() {
+    let logins = Logins::open(data_dir)?;
+    if store.operator_for_login("operator").await?.is_some() {
+        logins.confirm_if_pending("operator")?;
+    } else {
         let pw = murakumo_auth::generate_password();
+        let line =
+            format!("platform operator  (団体コード空欄)  login: operator      password: {pw}");
+        logins.pending("operator", &[line])?;
         store
             .create_operator(&Operator {
                 operator_id: "op-1".into(),
@@ -43,69 +53,137 @@ pub async fn ensure(store: &Store, data_dir: &Path) -> Result<Vec<String>> {
                 password_hash: murakumo_auth::hash_password(&pw)?,
             })
             .await?;
-        lines.push(format!(
-            "platform operator  (団体コード空欄)  login: operator      password: {pw}"
-        ));
+        logins.confirm()?;
     }
     for (five, name, population, title) in DEMO_TOWNS {
         let code = TenantCode::from_five_digits(five)?;
-        if existing.iter().any(|t| t.code == code) {
-            continue;
+        if !store.list_tenants().await?.iter().any(|t| t.code == code) {
+            store.create_tenant(&code, name, "system:demo").await?;
         }
-        store.create_tenant(&code, name, "system:demo").await?;
         let ts = store.tenant(&code);
-        let mut entries = vec![
-            entry(&TenancyEvent::SettingChanged {
-                key: "certificate.issuer_title".into(),
-                value: Some(title.into()),
-                reason: "demo".into(),
-            }),
-            entry(&TenancyEvent::SettingChanged {
-                key: "certificate.issuer_name".into(),
-                value: Some("叢雲 太郎".into()),
-                reason: "demo".into(),
-            }),
-        ];
-        for (login, display, role) in STAFF {
-            let pw = murakumo_auth::generate_password();
-            entries.push(entry(&TenancyEvent::StaffCreated(StaffCreated {
-                staff_id: format!("s-{login}"),
-                login: login.into(),
-                display_name: display.into(),
-                roles: vec![role.into()],
-                password_hash: murakumo_auth::hash_password(&pw)?,
-            })));
-            lines.push(format!(
-                "{name} 団体コード {code}  login: {login:<10}  password: {pw}  ({role})"
-            ));
+        if ts.staff_for_login(STAFF[0].0).await?.is_some() {
+            logins.confirm_if_pending(five)?;
+        } else {
+            let mut entries = vec![
+                entry(&TenancyEvent::SettingChanged {
+                    key: "certificate.issuer_title".into(),
+                    value: Some(title.into()),
+                    reason: "demo".into(),
+                }),
+                entry(&TenancyEvent::SettingChanged {
+                    key: "certificate.issuer_name".into(),
+                    value: Some("叢雲 太郎".into()),
+                    reason: "demo".into(),
+                }),
+            ];
+            let mut lines = Vec::new();
+            for (login, display, role) in STAFF {
+                let pw = murakumo_auth::generate_password();
+                entries.push(entry(&TenancyEvent::StaffCreated(StaffCreated {
+                    staff_id: format!("s-{login}"),
+                    login: login.into(),
+                    display_name: display.into(),
+                    roles: vec![role.into()],
+                    password_hash: murakumo_auth::hash_password(&pw)?,
+                })));
+                lines.push(format!(
+                    "{name} 団体コード {code}  login: {login:<10}  password: {pw}  ({role})"
+                ));
+            }
+            logins.pending(five, &lines)?;
+            ts.append(entries).await?;
+            logins.confirm()?;
         }
-        ts.append(entries).await?;
-        let people = residents(&code, population);
-        let seals = seals(&people, five.parse().unwrap_or(1));
-        ts.import(people).await?;
-        ts.append(seals).await?;
+        if !ts.has_residents().await? {
+            ts.import(residents(&code, population)).await?;
+        }
+        if ts.official_seal().await?.is_none() {
+            let people = residents(&code, population);
+            ts.append(seals(&people, five.parse().unwrap_or(1))).await?;
+        }
     }
-    if !lines.is_empty() {
-        let mut text = std::fs::read_to_string(&creds_path).unwrap_or_default();
-        text.push_str(&lines.join("\n"));
-        text.push('\n');
-        write_private(&creds_path, &text)
-            .with_context(|| format!("writing {}", creds_path.display()))?;
-    }
-    let text = std::fs::read_to_string(&creds_path).unwrap_or_default();
-    Ok(text.lines().map(str::to_string).collect())
+    logins.read()
 }
 
+/// `demo-logins.txt` (readable by the owner only) and, while accounts are being created,
+/// `demo-logins.pending`: a first line naming the step (`#operator`, `#01436`), then the
+/// lines of the accounts that step creates.
+struct Logins {
+    path: std::path::PathBuf,
+    pending: std::path::PathBuf,
+}
+
+impl Logins {
+    /// Creates the directory; checks that the file can be written before anything is created.
+    fn open(dir: &Path) -> Result<Logins> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating {} for the demo logins", dir.display()))?;
+        let logins = Logins {
+            path: dir.join("demo-logins.txt"),
+            pending: dir.join("demo-logins.pending"),
+        };
+        // Fails now, before anything is created, if the file cannot be written.
+        let text = logins.text()?;
+        write_private(&logins.path, &text)
+            .with_context(|| format!("writing {}", logins.path.display()))?;
+        Ok(logins)
+    }
+
+    fn text(&self) -> Result<String> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(t) => Ok(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+            Err(e) => Err(e).with_context(|| format!("reading {}", self.path.display())),
+        }
+    }
+
+    /// Keeps the lines of accounts about to be created by `step`, replacing the pending lines
+    /// of a start that stopped before its accounts were created (they get new passwords).
+    fn pending(&self, step: &str, lines: &[String]) -> Result<()> {
+        write_private(&self.pending, &format!("#{step}\n{}\n", lines.join("\n")))
+            .with_context(|| format!("writing {}", self.pending.display()))
+    }
+
+    /// The accounts of `step` exist: if a start stopped after creating them but before
+    /// keeping their lines, keep them now.
+    fn confirm_if_pending(&self, step: &str) -> Result<()> {
+        match std::fs::read_to_string(&self.pending) {
+            Ok(t) if t.lines().next() == Some(&format!("#{step}")) => self.confirm(),
+            _ => Ok(()),
+        }
+    }
+
+    /// The accounts of the pending lines exist now: keep their lines for good.
+    fn confirm(&self) -> Result<()> {
+        let pending = std::fs::read_to_string(&self.pending)
+            .with_context(|| format!("reading {}", self.pending.display()))?;
+        let lines = pending.split_once('\n').map_or("", |(_, rest)| rest);
+        write_private(&self.path, &(self.text()? + lines))
+            .with_context(|| format!("writing {}", self.path.display()))?;
+        std::fs::remove_file(&self.pending)
+            .with_context(|| format!("removing {}", self.pending.display()))
+    }
+
+    fn read(&self) -> Result<Vec<String>> {
+        Ok(self.text()?.lines().map(str::to_string).collect())
+    }
+}
+
+/// Writes `text` to `path` (mode 0600) through a temporary file and a rename, so that a
+/// crash leaves the old or the new content, never a part.
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .write(true)
         .truncate(true)
         .mode(0o600)
-        .open(path)?;
-    f.write_all(text.as_bytes())
+        .open(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 fn entry(event: &impl EventCodec) -> NewEntry {
@@ -201,6 +279,45 @@ mod tests {
     use murakumo_resident::{Record, ResidentEvent};
     use murakumo_seal::{Context, OfficialSealSet, SealEvent};
     use std::collections::HashMap;
+
+    #[test]
+    fn logins_are_kept_once_their_accounts_exist_and_never_before() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("not/yet/there");
+        let logins = Logins::open(&data).expect("open creates the directory");
+        logins
+            .pending("operator", &["op pw1".into()])
+            .expect("pending");
+        assert_eq!(logins.read().expect("read"), Vec::<String>::new());
+        logins.confirm().expect("confirm");
+        assert_eq!(logins.read().expect("read"), ["op pw1"]);
+
+        // A start stopped after creating 01436's staff, before keeping their lines.
+        logins
+            .pending("01436", &["a pw2".into(), "b pw3".into()])
+            .expect("pending");
+        let again = Logins::open(&data).expect("reopen");
+        again.confirm_if_pending("operator").expect("other step");
+        assert_eq!(
+            again.read().expect("read"),
+            ["op pw1"],
+            "not this step's lines"
+        );
+        again.confirm_if_pending("01436").expect("this step");
+        assert_eq!(again.read().expect("read"), ["op pw1", "a pw2", "b pw3"]);
+        again.confirm_if_pending("01436").expect("nothing pending");
+        assert_eq!(again.read().expect("read").len(), 3, "kept once");
+
+        // A start stopped before creating 01228's staff: the next start replaces the lines.
+        again
+            .pending("01228", &["c stale".into()])
+            .expect("pending");
+        again
+            .pending("01228", &["c fresh".into()])
+            .expect("pending");
+        again.confirm().expect("confirm");
+        assert_eq!(again.read().expect("read")[3..], ["c fresh"]);
+    }
 
     #[test]
     fn demo_seals_are_valid_registrations_of_adults_still_registered() {

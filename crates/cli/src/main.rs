@@ -126,6 +126,18 @@ struct ServeArgs {
     public_url: Option<String>,
     #[command(flatten)]
     replication: replication_cmd::PrimaryArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
+}
+
+/// Who may read `/metrics`.
+#[derive(Args, Clone)]
+pub(crate) struct MetricsArgs {
+    /// Require `Authorization: Bearer TOKEN` on /metrics (Prometheus: `authorization:
+    /// credentials`). Without it, /metrics is open to anyone who reaches the server: set it
+    /// when staff terminals or other networks reach the listening address.
+    #[arg(long, env = "MURAKUMO_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -368,6 +380,7 @@ async fn serve(g: &Global, args: ServeArgs) -> Result<()> {
     replication_cmd::fence_at_start(&store).await?;
     let state = murakumo_server::AppState {
         replication: args.replication.runtime(),
+        metrics_token: args.metrics.metrics_token.map(Into::into),
         ..murakumo_server::AppState::new(store, config.tls.is_some())
     };
     murakumo_server::serve_state(state, config, shutdown_signal(), move |addr| {

@@ -154,6 +154,8 @@ pub struct FollowArgs {
     /// Replication options that apply once this node is promoted.
     #[command(flatten)]
     pub primary: PrimaryArgs,
+    #[command(flatten)]
+    pub metrics: crate::MetricsArgs,
 }
 
 fn valid_series(s: &str) -> bool {
@@ -212,6 +214,7 @@ pub async fn follow(g: &Global, args: FollowArgs) -> Result<()> {
     runtime.follow = Some(status.clone());
     let state = murakumo_server::AppState {
         replication: runtime,
+        metrics_token: args.metrics.metrics_token.clone().map(Into::into),
         ..murakumo_server::AppState::new(store.clone(), tls.is_some())
     };
     let config = murakumo_server::ServeConfig {

@@ -539,6 +539,72 @@ fn another_centre_stores_backups_only_with_the_token() {
     stop(child);
 }
 
+/// Names the target cannot store are the sender's mistake: 400 naming the field, never a
+/// 500 (a name longer than a file name may be; a name under an object, as if it were a
+/// directory; a name that is a directory).
+#[test]
+fn the_backup_target_answers_400_to_names_it_cannot_store() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let port = murakumo_testkit::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = spawn_target(tmp.path(), &listen, Some(TOKEN), None);
+    wait_port("127.0.0.1", port, &mut child);
+    use murakumo_testkit::nodes::{At, curl};
+    let object = |method: &str, path: &str, query: &str, body: Option<&str>| {
+        let url = format!("http://{listen}/api/v1/backup-target/{path}?{query}");
+        curl(At::Host, method, &url, Some(TOKEN), body)
+    };
+    let hash = blake3::hash(b"abc").to_hex();
+    assert_eq!(
+        object("PUT", "object", "name=data/aa&offset=0", Some("abc")).status,
+        200
+    );
+    let committed = object(
+        "POST",
+        "commit",
+        &format!("name=data/aa&size=3&blake3={hash}"),
+        None,
+    );
+    assert_eq!(
+        committed.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&committed.body)
+    );
+    let long = object(
+        "PUT",
+        "object",
+        &format!("name=data/{}&offset=0", "a".repeat(300)),
+        Some("abc"),
+    );
+    let body: serde_json::Value = serde_json::from_slice(&long.body).expect("json");
+    assert_eq!(long.status, 400, "a name longer than a file name: {body}");
+    assert_eq!(body["error"]["field"], "name", "{body}");
+    // An upload arrives flat in .partial/; its commit finds an object where a directory goes.
+    let under = "name=data/aa/under-an-object";
+    assert_eq!(
+        object("PUT", "object", &format!("{under}&offset=0"), Some("abc")).status,
+        200
+    );
+    let r = object(
+        "POST",
+        "commit",
+        &format!("{under}&size=3&blake3={hash}"),
+        None,
+    );
+    let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(r.status, 400, "an object taken for a directory: {body}");
+    assert_eq!(body["error"]["field"], "name", "{body}");
+    let r = object("GET", "object", "name=data", None);
+    assert_eq!(
+        r.status,
+        400,
+        "a directory read as an object: {}",
+        String::from_utf8_lossy(&r.body)
+    );
+    stop(child);
+}
+
 #[test]
 fn backup_over_a_bad_link_with_a_cut_resumes_and_restores() {
     use murakumo_testkit::{BadLink, Side};

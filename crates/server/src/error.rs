@@ -40,7 +40,11 @@ pub struct ErrorDetail {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             status,
             code,
@@ -134,7 +138,8 @@ impl From<StoreError> for ApiError {
             StoreError::Database(_)
             | StoreError::NotCommitted(_)
             | StoreError::Migration(_)
-            | StoreError::DataDir { .. } => {
+            | StoreError::DataDir { .. }
+            | StoreError::Setup(_) => {
                 // Details go to the log, not to the client.
                 tracing::error!(error = %e, "storage failure");
                 ApiError {

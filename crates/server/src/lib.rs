@@ -20,7 +20,9 @@ pub mod observe;
 mod saml;
 pub mod session;
 pub mod state;
+mod text_input;
 mod ui;
+mod web_security;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -117,6 +119,7 @@ pub fn app(state: AppState) -> Router {
         .route("/official-seal/image", get(ui::official_seal_image))
         .route("/verify", get(ui::verify_page))
         .route("/assets/murakumo.css", get(ui::css))
+        .route("/assets/verify.js", get(ui::verify_js))
         .merge(saml::router())
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async {
@@ -140,6 +143,15 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             api::replication::banner_layer,
+        ))
+        .layer(axum::middleware::from_fn(text_input::check_text_input))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web_security::same_origin_writes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web_security::security_headers,
         ))
         .layer(axum::middleware::from_fn(observe::request_context))
         .layer(RequestBodyLimitLayer::new(4 * 1024 * 1024))
@@ -197,7 +209,24 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics_text(State(state): State<AppState>) -> Response {
+async fn metrics_text(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(token) = &state.metrics_token {
+        // blake3::Hash compares in constant time.
+        let ok = api::backup_target::bearer(&headers)
+            .is_some_and(|given| blake3::hash(given.as_bytes()) == blake3::hash(token.as_bytes()));
+        if !ok {
+            return ApiError {
+                status: StatusCode::UNAUTHORIZED,
+                code: "unauthorized",
+                message: "/metrics needs the metrics token set with --metrics-token \
+                          (Authorization: Bearer …)"
+                    .into(),
+                field: None,
+                retry_after_secs: None,
+            }
+            .into_response();
+        }
+    }
     if let Ok(t) = state.store.list_tenants().await {
         metrics::gauge!("murakumo_tenants").set(t.len() as f64);
     }

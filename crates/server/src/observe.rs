@@ -27,25 +27,28 @@ pub fn current_request_id() -> String {
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// Gives each request an id (or keeps a sane one the client sent), logs it
-/// in a span around the request, and returns it in `x-request-id`.
+/// Gives each request an id of the server's own, logs it in a span around the request, and
+/// returns it in `x-request-id`. An id the client sent is never used as the request's id (it
+/// goes into the access log, which must not carry what a client chose); a sane one is logged
+/// beside it as `client_request_id` to help follow a call across systems.
 pub async fn request_context(req: Request, next: Next) -> Response {
-    let id = req
+    let id = new_request_id();
+    let client_id = req
         .headers()
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|v| {
             (8..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
-        .map(str::to_string)
-        .unwrap_or_else(new_request_id);
+        .unwrap_or("-")
+        .to_string();
     let method = req.method().clone();
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string());
     let path = req.uri().path().to_string();
-    let span = tracing::info_span!("request", request_id = %id, %method, path = %path);
+    let span = tracing::info_span!("request", request_id = %id, client_request_id = %client_id, %method, path = %path);
     let started = Instant::now();
     let mut resp = REQUEST_ID
         .scope(id.clone(), next.run(req).instrument(span.clone()))

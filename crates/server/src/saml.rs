@@ -74,7 +74,7 @@ fn problem(status: StatusCode, title: &str, what: &str, check: &str, detail: &st
         )
     };
     let body = format!(
-        "<div class=\"card\" style=\"max-width:40rem\" role=\"alert\"><h1>{}</h1><p class=\"error\">{}</p>\
+        "<div class=\"card medium\" role=\"alert\"><h1>{}</h1><p class=\"error\">{}</p>\
          <p>{}</p>{detail}<p><a href=\"/\">ログイン画面へ戻る</a>(ID・パスワードでのログインも使えます)</p></div>",
         esc(title),
         esc(what),

@@ -28,6 +28,8 @@ pub struct AppState {
     pub replication: murakumo_replication::ReplicationRuntime,
     /// What every certificate reads and that rarely changes, per tenant.
     pub cache: Arc<TenantCaches>,
+    /// When set, `/metrics` answers only `Authorization: Bearer <token>`.
+    pub metrics_token: Option<Arc<str>>,
 }
 
 /// How long this node trusts a cached per-tenant value. A change made
@@ -117,6 +119,7 @@ impl AppState {
             public_url: None,
             replication: Default::default(),
             cache: Arc::default(),
+            metrics_token: None,
         }
     }
 

@@ -157,6 +157,7 @@ impl Backend for Postgres {
         // sqlx's migrator takes a PostgreSQL advisory lock, so nodes starting
         // together migrate one after the other.
         let pool = single_connection(self.options()?, None).await?;
+        check_postgres_privileges(&pool).await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         pool.close().await;
         Ok(())
@@ -202,6 +203,44 @@ impl Backend for Postgres {
             .await?;
         Ok(tx)
     }
+}
+
+/// Before the first migration: the connecting role must be able to create the role
+/// `murakumo_app` (the server's role, which owns nothing) and tables in its schema. Says
+/// once, in words an operator can act on, what to grant; otherwise the migration would fail
+/// half-way with the database's own message.
+async fn check_postgres_privileges(pool: &AnyPool) -> Result<(), StoreError> {
+    let row = sqlx::query(
+        "SELECT current_user::text AS login, \
+                (SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user) AS can_create_role, \
+                has_schema_privilege(current_schema(), 'CREATE') AS can_create_table, \
+                to_regclass('_sqlx_migrations') IS NOT NULL AS migrated",
+    )
+    .fetch_one(pool)
+    .await?;
+    use sqlx::Row;
+    let login: String = row.try_get("login")?;
+    if row.try_get::<bool, _>("migrated")? {
+        return Ok(());
+    }
+    let mut missing = Vec::new();
+    if !row.try_get::<bool, _>("can_create_role")? {
+        missing.push(format!("ALTER ROLE \"{login}\" CREATEROLE;"));
+    }
+    if !row.try_get::<bool, _>("can_create_table")? {
+        missing.push(format!(
+            "GRANT CREATE ON SCHEMA public TO \"{login}\";  (or make it the database's owner)"
+        ));
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(StoreError::Setup(format!(
+        "PostgreSQL: the role {login} cannot prepare this database. On first start Murakumo creates its \
+         tables and the role murakumo_app that the server runs as (it owns nothing and is subject to \
+         row-level security). As a superuser, run once: {} — then start again. Nothing was changed.",
+        missing.join(" ")
+    )))
 }
 
 /// A pool of one connection, for migrations (sqlx's migrator wants a pool

@@ -1,12 +1,17 @@
 use murakumo_core::TenantCode;
 use murakumo_ledger::{ChainBreak, EntryDecodeError, EventDecodeError};
 
+// `Database` and `Migration` print their cause in their message and do not also report it as
+// a `source`: `{:#}` would print the database's words once per level of the chain.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("schema migration failed: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
+    Migration(sqlx::migrate::MigrateError),
+    /// The database cannot be prepared as it is: says what to grant or create.
+    #[error("{0}")]
+    Setup(String),
     #[error("cannot use data directory {path}: {reason}")]
     DataDir { path: String, reason: String },
     #[error(
@@ -42,6 +47,18 @@ pub enum StoreError {
     Event(#[from] EventDecodeError),
     #[error(transparent)]
     Entry(#[from] EntryDecodeError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        StoreError::Database(e)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> StoreError {
+        StoreError::Migration(e)
+    }
 }
 
 impl StoreError {

@@ -167,10 +167,11 @@ fn authorize(headers: &HeaderMap) -> ApiResult<PathBuf> {
 }
 
 /// Object names: `/`-separated parts of `[A-Za-z0-9._-]`, none empty or
-/// starting with `.`; at most 512 bytes.
+/// starting with `.`; at most 255 bytes, because an upload in progress is one
+/// file named after the whole name (`/` as `~`) and file names stop there.
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
-        && name.len() <= 512
+        && name.len() <= 255
         && name.split('/').all(|p| {
             !p.is_empty()
                 && !p.starts_with('.')
@@ -183,7 +184,7 @@ fn paths(dir: &Path, name: &str) -> ApiResult<(PathBuf, PathBuf)> {
     if !valid_name(name) {
         return Err(ApiError::invalid(
             "name",
-            "object names are /-separated parts of letters, digits, '.', '_' and '-', not starting with '.'",
+            "object names are /-separated parts of letters, digits, '.', '_' and '-', not starting with '.', at most 255 bytes",
         ));
     }
     Ok((
@@ -193,6 +194,20 @@ fn paths(dir: &Path, name: &str) -> ApiResult<(PathBuf, PathBuf)> {
 }
 
 fn io_error(action: &str, e: std::io::Error) -> ApiError {
+    use std::io::ErrorKind::{AlreadyExists, InvalidFilename, IsADirectory, NotADirectory};
+    // A name whose parts clash with what is stored (an object where a directory must go,
+    // or the other way round): the sender's mistake, not the storage's.
+    if matches!(
+        e.kind(),
+        NotADirectory | IsADirectory | InvalidFilename | AlreadyExists
+    ) {
+        return ApiError::invalid(
+            "name",
+            format!(
+                "an object cannot be stored or read under this name ({e}): one part of it is already an object or a directory"
+            ),
+        );
+    }
     tracing::error!(error = %e, action, "backup target storage failure");
     ApiError::internal(format!(
         "the backup target could not {action}; the operator has the details in the server log"

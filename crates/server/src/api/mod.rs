@@ -4,7 +4,7 @@
 //! the router and the OpenAPI document together.
 
 mod access_log;
-mod backup_target;
+pub(crate) mod backup_target;
 pub(crate) mod certificates;
 mod ledger;
 mod platform;

@@ -59,7 +59,7 @@ pub(crate) fn page(title: &str, who: Option<&str>, body: &str) -> Html<String> {
         format!(
             "<nav aria-label=\"メニュー\"><a href=\"/\" accesskey=\"1\">トップ</a><a href=\"/residents\" accesskey=\"2\">住民検索</a>\
              <a href=\"/residents/new\" accesskey=\"3\">転入・出生</a><a href=\"/seals\" accesskey=\"4\">印鑑登録</a></nav>\
-             <span><span class=\"who\">{}</span> <form method=\"post\" action=\"/logout\" style=\"display:inline\"><button type=\"submit\">ログアウト</button></form></span>",
+             <span><span class=\"who\">{}</span> <form method=\"post\" action=\"/logout\" class=\"inline\"><button type=\"submit\">ログアウト</button></form></span>",
             esc(w)
         )
     });
@@ -158,12 +158,24 @@ pub(crate) fn wareki(d: chrono::NaiveDate) -> String {
 }
 
 pub async fn css() -> Response {
+    asset("text/css; charset=utf-8", CSS)
+}
+
+/// The script of `/verify` (no inline script: see `web_security`).
+pub async fn verify_js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/verify.js"),
+    )
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "max-age=3600"),
         ],
-        CSS,
+        body,
     )
         .into_response()
 }
@@ -231,13 +243,13 @@ fn login_page(error: Option<&str>) -> Html<String> {
         "ログイン",
         None,
         &format!(
-            "<form class=\"card\" method=\"post\" action=\"/login\" style=\"max-width:28rem\"><h1>ログイン</h1>{err}\
+            "<form class=\"card narrow\" method=\"post\" action=\"/login\"><h1>ログイン</h1>{err}\
              <label for=\"tenant\">団体コード(6桁)</label><input id=\"tenant\" name=\"tenant\" inputmode=\"numeric\" autofocus>\
              <label for=\"login\">ログインID</label><input id=\"login\" name=\"login\" autocomplete=\"username\">\
              <label for=\"password\">パスワード</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\">\
              <p><button type=\"submit\">ログイン</button></p>\
              <p class=\"muted\">運用者は団体コードを空欄にしてください。</p></form>\
-             <form class=\"card\" method=\"get\" action=\"/saml/login\" style=\"max-width:28rem\"><h2>シングルサインオン</h2>\
+             <form class=\"card narrow\" method=\"get\" action=\"/saml/login\"><h2>シングルサインオン</h2>\
              <p class=\"muted\">団体のIdP(認証基盤)でログインします。</p>\
              <label for=\"sso-tenant\">団体コード(6桁)</label><input id=\"sso-tenant\" name=\"tenant\" inputmode=\"numeric\">\
              <p><button id=\"sso-login\" type=\"submit\">IdPでログイン</button></p></form>"
@@ -286,20 +298,11 @@ pub async fn verify_page() -> Html<String> {
     page(
         "証明書の真正性確認",
         None,
-        "<div class=\"card\" style=\"max-width:40rem\"><h1>証明書の真正性確認</h1>\
+        "<div class=\"card medium\"><h1>証明書の真正性確認</h1>\
          <p>Murakumo で交付された証明書(PDF)が、発行団体の署名どおり改ざんされていないかを確認します。\
          ファイルの内容(個人情報)は表示も保存もしません。</p>\
          <label for=\"pdf\">証明書ファイル(PDF)</label><input id=\"pdf\" type=\"file\" accept=\"application/pdf\">\
          <p><button id=\"check\" type=\"button\">確認する</button></p><p id=\"result\" role=\"status\"></p></div>\
-         <script>\
-         document.getElementById('check').addEventListener('click', async () => {\
-           const f = document.getElementById('pdf').files[0]; const out = document.getElementById('result');\
-           if (!f) { out.textContent = 'ファイルを選んでください。'; return; }\
-           const r = await fetch('/api/v1/public/verify-certificate', {method: 'POST', headers: {'content-type': 'application/pdf'}, body: f});\
-           const v = await r.json();\
-           out.className = v.genuine ? '' : 'error';\
-           out.textContent = v.genuine ? `真正な証明書です(団体コード ${v.tenant}、発行番号 ${v.issue_number}、発行日 ${v.issue_date})。` : `確認できません: ${v.message}`;\
-         });\
-         </script>",
+         <script src=\"/assets/verify.js\"></script>",
     )
 }
