@@ -9,14 +9,16 @@ use base64::engine::general_purpose::STANDARD as B64;
 use murakumo_core::TenantCode;
 use murakumo_documents::SigningKeyPair;
 use murakumo_ledger::{RecordedAt, Segment};
-use murakumo_store::{Applied, Chain, NodeRole, Operator, SigningKeyRow, Store, TenantInfo};
+use murakumo_store::{
+    Applied, Chain, MAX_EPOCH, NodeRole, Operator, SigningKeyRow, Store, TenantInfo,
+};
 
 use crate::ReplicationError;
 use crate::runtime::FollowStatus;
 use crate::wire::{
-    CHAIN_ACCESS, CHAIN_LEDGER, FenceRequest, HashesRequest, HashesResponse, OutboxEntryWire,
-    OutboxRequest, OutboxResponse, PlatformSnapshot, Position, PullMeta, PullRequest,
-    SiteKeyRequest, StatusView, take_frames,
+    CHAIN_ACCESS, CHAIN_LEDGER, FenceRequest, FrameReader, HashesRequest, HashesResponse,
+    OutboxEntryWire, OutboxRequest, OutboxResponse, PlatformSnapshot, Position, PullMeta,
+    PullRequest, SiteKeyRequest, StatusView,
 };
 
 /// How to follow.
@@ -215,7 +217,11 @@ impl Follower {
         if promoted {
             // Restarted with the command it was promoted under: it stays the
             // primary unless a newer one exists.
-            if self.find_primary(state.epoch + 1).await.is_none() {
+            if self
+                .find_primary(state.epoch.saturating_add(1))
+                .await
+                .is_none()
+            {
                 return Ok(FollowerExit::Promoted { epoch: state.epoch });
             }
         }
@@ -224,7 +230,7 @@ impl Follower {
         {
             // 旧プライマリの再参加: follow only a primary whose chains hold
             // all of this node's (checked before anything changes here).
-            let min_epoch = state.epoch + u64::from(promoted);
+            let min_epoch = state.epoch.saturating_add(u64::from(promoted));
             if !self.rejoin(min_epoch, &mut shutdown).await? {
                 return Ok(FollowerExit::Shutdown);
             }
@@ -336,6 +342,22 @@ impl Follower {
         Ok(())
     }
 
+    /// Refuses an epoch no node can take (one a promotion could not raise):
+    /// a broken or hostile primary, reported and never recorded.
+    fn check_epoch(&self, epoch: u64) -> Result<(), ReplicationError> {
+        if epoch < MAX_EPOCH {
+            return Ok(());
+        }
+        refused_data("epoch_out_of_range");
+        Err(ReplicationError::BadData {
+            url: self.primary.clone(),
+            reason: format!(
+                "it claims epoch {epoch}; a node holds epochs below {MAX_EPOCH} only (a promotion must be able to \
+                 take a higher one): refused, nothing recorded"
+            ),
+        })
+    }
+
     fn followed(&self, code: &TenantCode) -> bool {
         self.cfg.tenants.is_empty() || self.cfg.tenants.contains(code)
     }
@@ -346,6 +368,7 @@ impl Follower {
             .await?;
         let snap: PlatformSnapshot = resp.json().await.map_err(|e| self.unreachable(e))?;
         self.status.set_online_now();
+        self.check_epoch(snap.epoch)?;
         let mut local_epoch = self.store.node_state().await?.epoch;
         if snap.epoch > local_epoch {
             self.store.observe_epoch(snap.epoch, &self.primary).await?;
@@ -513,7 +536,7 @@ impl Follower {
             return Err(self.refused(resp).await);
         }
         self.status.contact();
-        let mut buf: Vec<u8> = Vec::new();
+        let mut reader = FrameReader::default();
         let mut meta: Option<PullMeta> = None;
         let mut done = false;
         let mut applied_entries = 0u64;
@@ -529,10 +552,13 @@ impl Follower {
             let Some(chunk) = chunk else { break };
             self.status.contact();
             received_bytes += chunk.len() as u64;
-            buf.extend_from_slice(&chunk);
-            let (frames, used) = take_frames(&buf);
-            let frames: Vec<Vec<u8>> = frames.into_iter().map(<[u8]>::to_vec).collect();
-            buf.drain(..used);
+            let frames = reader.push(&chunk).map_err(|e| {
+                refused_data("frame_too_long");
+                ReplicationError::BadData {
+                    url: self.primary.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
             for f in frames {
                 if meta.is_none() {
                     let m: PullMeta =
@@ -540,6 +566,7 @@ impl Follower {
                             url: self.primary.clone(),
                             reason: format!("pull metadata: {e}"),
                         })?;
+                    self.check_epoch(m.epoch)?;
                     if m.epoch < epoch {
                         return Err(ReplicationError::Refused {
                             url: self.primary.clone(),
@@ -818,7 +845,8 @@ impl Follower {
         while let Some(r) = set.join_next().await {
             if let Ok((i, url, Some(s))) = r {
                 tracing::debug!(%url, role = %s.role, epoch = s.epoch, "candidate answered");
-                if s.role == NodeRole::Primary.name() && s.epoch >= min_epoch {
+                if s.role == NodeRole::Primary.name() && s.epoch >= min_epoch && s.epoch < MAX_EPOCH
+                {
                     answers.push((i, url, s.epoch));
                 }
             }
@@ -1091,6 +1119,12 @@ impl Follower {
     }
 }
 
+/// Counts data refused from a primary (`murakumo_replication_refused_total`,
+/// by reason); the round fails with the reason, which is logged.
+fn refused_data(reason: &'static str) {
+    metrics::counter!("murakumo_replication_refused_total", "reason" => reason).increment(1);
+}
+
 fn hex_of(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -1180,7 +1214,9 @@ pub async fn highest_peer_epoch(peers: &[String], token: &str) -> Option<(u64, S
         let Ok(s) = resp.json::<StatusView>().await else {
             continue;
         };
-        if s.role == "primary" && best.as_ref().is_none_or(|b| s.epoch > b.0) {
+        // An epoch no node can hold is a broken or hostile peer: ignored.
+        if s.role == "primary" && s.epoch < MAX_EPOCH && best.as_ref().is_none_or(|b| s.epoch > b.0)
+        {
             best = Some((s.epoch, p.clone()));
         }
     }

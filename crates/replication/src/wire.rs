@@ -12,7 +12,16 @@
 //! The empty last frame says the body is whole: a body cut by a broken link
 //! is recognised and nothing after the last whole segment is used (every
 //! whole segment is still applied, so a slow link always makes progress).
+//!
+//! A follower does not trust the lengths it is sent: a frame longer than
+//! [`MAX_FRAME_BYTES`] is refused as soon as its length arrives, before any
+//! of it is buffered ([`FrameReader`]).
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use murakumo_core::TenantCode;
+use murakumo_ledger::NewEntry;
+use murakumo_store::{Chain, CheckedOutboxItem, MAX_OUTBOX_PAYLOAD, OutboxRefusal, Replayer};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -202,6 +211,41 @@ pub struct OutboxEntryWire {
     pub payload: String,
 }
 
+impl OutboxEntryWire {
+    /// Decodes and checks the item as sent by `by`: its tenant, chain, date
+    /// and payload, then what [`CheckedOutboxItem::check`] demands (a known
+    /// kind whose payload decodes, a site's own 発行番号 series, the site as
+    /// actor). Nothing is appended for an item refused here.
+    pub fn decode(&self, by: &Replayer) -> Result<(TenantCode, CheckedOutboxItem), OutboxRefusal> {
+        let refuse = |field: &'static str, message: String| OutboxRefusal { field, message };
+        let tenant =
+            TenantCode::parse(&self.tenant).map_err(|e| refuse("tenant", e.to_string()))?;
+        let chain = Chain::from_name(&self.chain)
+            .ok_or_else(|| refuse("chain", "use ledger or access".into()))?;
+        let effective_date = chrono::NaiveDate::parse_from_str(&self.effective_date, "%Y-%m-%d")
+            .map_err(|_| refuse("effective_date", "use YYYY-MM-DD".into()))?;
+        // base64 takes 4 characters for 3 bytes: refuse before decoding more.
+        if self.payload.len() > MAX_OUTBOX_PAYLOAD / 3 * 4 + 4 {
+            return Err(refuse(
+                "payload",
+                format!("longer than the {MAX_OUTBOX_PAYLOAD} bytes an outbox item holds"),
+            ));
+        }
+        let payload = B64
+            .decode(&self.payload)
+            .map_err(|_| refuse("payload", "not base64".into()))?;
+        let entry = NewEntry {
+            kind: self.kind.clone(),
+            version: self.version,
+            effective_date,
+            actor: self.actor.clone(),
+            payload,
+        };
+        let item = CheckedOutboxItem::check(by, chain, &self.dedupe_key, entry)?;
+        Ok((tenant, item))
+    }
+}
+
 /// A batch of outbox items from a follower.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct OutboxRequest {
@@ -243,26 +287,100 @@ pub struct FenceRequest {
     pub by: String,
 }
 
-/// Appends one frame.
+/// Longest frame a follower accepts. The primary cuts segments at the
+/// follower's `max_bytes` (at most 16 MiB) and never sends a frame longer
+/// than this (it cuts a segment of large entries smaller); a length above it
+/// is a broken or hostile primary, refused before anything of it is read.
+pub const MAX_FRAME_BYTES: usize = 64 << 20;
+
+/// A frame that is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    #[error(
+        "a frame claims {claimed} bytes, more than the {limit} a frame may hold: refused before reading it"
+    )]
+    TooLong { claimed: u64, limit: usize },
+}
+
+/// Appends one frame. A frame longer than [`MAX_FRAME_BYTES`] is a bug of
+/// the sender (the primary cuts segments below it).
 pub fn put_frame(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    debug_assert!(
+        bytes.len() <= MAX_FRAME_BYTES,
+        "frame of {} bytes",
+        bytes.len()
+    );
+    let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(bytes);
 }
 
 /// Splits whole frames off the front of `buf`; returns them and how many
-/// bytes they used. An incomplete frame at the end stays in `buf`.
-pub fn take_frames(buf: &[u8]) -> (Vec<&[u8]>, usize) {
+/// bytes they used. An incomplete frame at the end stays in `buf`. A frame
+/// header claiming more than `limit` bytes is an error.
+pub fn take_frames_limited(buf: &[u8], limit: usize) -> Result<(Vec<&[u8]>, usize), FrameError> {
     let mut frames = Vec::new();
-    let mut pos = 0;
-    while buf.len() >= pos + 4 {
-        let n = u32::from_be_bytes([buf[pos], buf[pos + 1], buf[pos + 2], buf[pos + 3]]) as usize;
-        let Some(frame) = buf.get(pos + 4..pos + 4 + n) else {
+    let mut pos = 0usize;
+    while let Some(header) = buf.get(pos..).and_then(|rest| rest.first_chunk::<4>()) {
+        let claimed = u32::from_be_bytes(*header);
+        let n = usize::try_from(claimed).unwrap_or(usize::MAX);
+        if n > limit {
+            return Err(FrameError::TooLong {
+                claimed: u64::from(claimed),
+                limit,
+            });
+        }
+        let start = pos + 4;
+        let Some(frame) = start.checked_add(n).and_then(|end| buf.get(start..end)) else {
             break;
         };
         frames.push(frame);
-        pos += 4 + n;
+        pos = start + n;
     }
-    (frames, pos)
+    Ok((frames, pos))
+}
+
+/// [`take_frames_limited`] with [`MAX_FRAME_BYTES`].
+pub fn take_frames(buf: &[u8]) -> Result<(Vec<&[u8]>, usize), FrameError> {
+    take_frames_limited(buf, MAX_FRAME_BYTES)
+}
+
+/// Reads the frames of a body that arrives in chunks. Holds at most one
+/// incomplete frame (never longer than its limit) and refuses a frame
+/// header claiming more as soon as the header is in.
+#[derive(Debug)]
+pub struct FrameReader {
+    buf: Vec<u8>,
+    limit: usize,
+}
+
+impl Default for FrameReader {
+    fn default() -> Self {
+        FrameReader::with_limit(MAX_FRAME_BYTES)
+    }
+}
+
+impl FrameReader {
+    pub fn with_limit(limit: usize) -> FrameReader {
+        FrameReader {
+            buf: Vec::new(),
+            limit,
+        }
+    }
+
+    /// Takes the next chunk; returns the frames it completed, in order.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<Vec<u8>>, FrameError> {
+        self.buf.extend_from_slice(chunk);
+        let (frames, used) = take_frames_limited(&self.buf, self.limit)?;
+        let frames = frames.into_iter().map(<[u8]>::to_vec).collect();
+        self.buf.drain(..used);
+        Ok(frames)
+    }
+
+    /// Bytes held of a frame not yet whole.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
 }
 
 #[cfg(test)]
@@ -275,13 +393,48 @@ mod tests {
         put_frame(&mut body, b"meta");
         put_frame(&mut body, b"\x00segment");
         put_frame(&mut body, b"");
-        let (frames, used) = take_frames(&body);
+        let (frames, used) = take_frames(&body).expect("frames");
         assert_eq!(frames, vec![&b"meta"[..], b"\x00segment", b""]);
         assert_eq!(used, body.len());
         // Cut in the middle of the second frame: only the first is whole.
         let cut = &body[..4 + 4 + 4 + 3];
-        let (frames, used) = take_frames(cut);
+        let (frames, used) = take_frames(cut).expect("frames");
         assert_eq!(frames, vec![&b"meta"[..]]);
         assert_eq!(used, 8);
+    }
+
+    /// A primary that claims a 4 GiB frame is refused as soon as the four
+    /// bytes of its length are in: nothing of it is buffered.
+    #[test]
+    fn a_frame_claiming_4_gib_is_refused_before_it_is_read() {
+        let mut body = Vec::new();
+        put_frame(&mut body, b"meta");
+        body.extend_from_slice(&u32::MAX.to_be_bytes());
+        body.extend_from_slice(b"the first bytes of 4 GiB");
+        let err = take_frames(&body).expect_err("refused");
+        assert_eq!(
+            err,
+            FrameError::TooLong {
+                claimed: u64::from(u32::MAX),
+                limit: MAX_FRAME_BYTES
+            }
+        );
+        let mut reader = FrameReader::default();
+        assert_eq!(
+            reader.push(&body[..8]).expect("meta"),
+            vec![b"meta".to_vec()]
+        );
+        assert!(reader.push(&body[8..10]).expect("half a header").is_empty());
+        assert!(reader.push(&body[10..12]).is_err(), "refused at its header");
+        // Within the limit, a frame is read across chunks.
+        let mut reader = FrameReader::with_limit(8);
+        assert!(reader.push(&[0, 0, 0, 8, 1, 2]).expect("part").is_empty());
+        assert_eq!(reader.pending(), 6);
+        assert_eq!(
+            reader.push(&[3, 4, 5, 6, 7, 8]).expect("whole"),
+            vec![vec![1, 2, 3, 4, 5, 6, 7, 8]]
+        );
+        assert_eq!(reader.pending(), 0);
+        assert!(reader.push(&[0, 0, 0, 9]).is_err());
     }
 }

@@ -991,7 +991,7 @@ async fn a_site_token_opens_one_municipality_and_the_site_signs_with_its_own_key
     let r = replication_post(&s.base, "pull", Some(SITE_TOKEN), &all).await;
     assert_eq!(r.status(), StatusCode::OK);
     let body = r.bytes().await.expect("body");
-    let (frames, _) = murakumo_replication::wire::take_frames(&body);
+    let (frames, _) = murakumo_replication::wire::take_frames(&body).expect("frames");
     let meta: Value = serde_json::from_slice(frames[0]).expect("meta");
     let heads: Vec<&str> = meta["heads"]
         .as_array()
@@ -1072,6 +1072,13 @@ async fn a_site_token_opens_one_municipality_and_the_site_signs_with_its_own_key
     let halted = s.halt().await;
     let (_, _, pdf) = issue_when_possible(&site_clerk, &site.base).await;
     let s = halted.resume().await;
+    // Genuine once its issuance is in the centre's ledger (the site key
+    // alone does not make it so).
+    eventually("the site's outbox reaches the centre", || {
+        let store = f.store.clone();
+        async move { store.tenant(&a).outbox_counts().await.expect("counts").0 == 0 }
+    })
+    .await;
     let v = json_of(
         c.post(s.url("/api/v1/public/verify-certificate"))
             .header("content-type", "application/pdf")
@@ -1082,6 +1089,508 @@ async fn a_site_token_opens_one_municipality_and_the_site_signs_with_its_own_key
     assert_eq!(v["key_id"], site_key.as_str(), "{v}");
     f.stop().await;
     s.stop().await;
+}
+
+/// An outbox batch of `items` from the site "nobeoka".
+fn outbox_batch(items: Vec<Value>) -> Value {
+    json!({"follower": "nobeoka", "epoch": 1, "items": items})
+}
+
+/// One outbox item of tenant `t`.
+fn outbox_item(t: &TenantCode, chain: &str, key: &str, entry: &murakumo_ledger::NewEntry) -> Value {
+    json!({
+        "tenant": t.to_string(), "chain": chain, "dedupe_key": key,
+        "kind": entry.kind, "version": entry.version,
+        "effective_date": entry.effective_date.format("%Y-%m-%d").to_string(),
+        "actor": entry.actor, "payload": base64_encode(&entry.payload),
+    })
+}
+
+/// A `certificate.issued` ledger entry for `number`, signed with `key_id`.
+fn issued_entry(
+    number: &str,
+    key_id: &str,
+    digest: &str,
+    actor: &str,
+) -> murakumo_ledger::NewEntry {
+    let (kind, version, payload) = CertificateIssued {
+        issue_number: number.into(),
+        kind: "resident_copy".into(),
+        subjects: vec![],
+        as_of: chrono::Utc::now().date_naive(),
+        requester: "本人".into(),
+        purpose: "勤務先提出".into(),
+        digest: digest.into(),
+        key_id: key_id.into(),
+    }
+    .encode();
+    murakumo_ledger::NewEntry {
+        kind: kind.into(),
+        version,
+        effective_date: chrono::Utc::now().date_naive(),
+        actor: actor.into(),
+        payload,
+    }
+}
+
+/// What a site token cannot do: append access records in a staff member's
+/// name, certificates in the centre's 発行番号 series or signed with a key
+/// that is not its own, or records that cannot be read. Each refusal is a
+/// 4xx and appends nothing of its batch; the auditor's search answers.
+async fn a_site_is_trusted_only_for_what_it_did(db: Db) {
+    use murakumo_tenancy::{AccessAction, AccessRecord};
+    let a = tenant_a();
+    let rt = ReplicationRuntime {
+        site_tokens: vec![(a, SITE_TOKEN.into())],
+        ..runtime(None)
+    };
+    let s = TestServer::start_with(db, rt).await;
+    s.set_issuer(&a).await;
+    let clerk = s.login(Some(&a), "clerk").await;
+    let (centre_number, digest, _) = issue(&clerk, &s.base).await.expect("issue at the centre");
+    let centre_key = s
+        .store
+        .tenant(&a)
+        .issued_certificate(&centre_number)
+        .await
+        .expect("lookup")
+        .expect("issued")
+        .key_id;
+    let staff = format!("staff:s-clerk-{a}");
+    let replay = |body: Value| {
+        let base = s.base.clone();
+        async move { replication_post(&base, "outbox", Some(SITE_TOKEN), &body).await }
+    };
+
+    // An access record naming a staff member is recorded as the site's.
+    let read = AccessRecord {
+        action: AccessAction::Read,
+        subject: "resident:10000000019".into(),
+        purpose: "照会".into(),
+        detail: "name".into(),
+        request_id: "site-read-1".into(),
+    };
+    let entry = read.to_entry(&staff, chrono::Utc::now().date_naive());
+    let r = replay(outbox_batch(vec![outbox_item(
+        &a,
+        "access",
+        "access:site-read-1",
+        &entry,
+    )]))
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let last = s
+        .store
+        .tenant(&a)
+        .read_after(Chain::Access, heads(&s.store, &a).await.1 - 1, 1)
+        .await
+        .expect("read")
+        .remove(0);
+    assert_eq!(
+        last.actor, "site:nobeoka",
+        "the site is the actor, not {staff}"
+    );
+    let stored = AccessRecord::from_payload(last.version, &last.payload).expect("decodes");
+    assert!(
+        stored.detail.contains(&staff),
+        "the clerk the site named is kept as its statement: {}",
+        stored.detail
+    );
+
+    // Refused, each with nothing of its batch appended: a certificate in
+    // the centre's series, one signed with the centre's key, unknown kinds,
+    // undecodable payloads (first in the batch a good record).
+    let before = heads(&s.store, &a).await;
+    let good = outbox_item(
+        &a,
+        "access",
+        "access:site-read-2",
+        &read.to_entry(&staff, chrono::Utc::now().date_naive()),
+    );
+    let garbage = murakumo_ledger::NewEntry {
+        payload: b"\xff\xfe\x00 not a record".to_vec(),
+        ..entry.clone()
+    };
+    let centre_series = "R8-0009999";
+    let refused: Vec<(&str, Value)> = vec![
+        (
+            "the centre's series",
+            outbox_item(
+                &a,
+                "ledger",
+                &format!("certificate:{centre_series}"),
+                &issued_entry(centre_series, &centre_key, &digest, &staff),
+            ),
+        ),
+        (
+            "the centre's key",
+            outbox_item(
+                &a,
+                "ledger",
+                "certificate:R8B1-0000077",
+                &issued_entry("R8B1-0000077", &centre_key, &digest, &staff),
+            ),
+        ),
+        (
+            "an undecodable access record",
+            outbox_item(&a, "access", "access:x", &garbage),
+        ),
+        (
+            "an undecodable issuance",
+            outbox_item(
+                &a,
+                "ledger",
+                "certificate:R8B1-0000078",
+                &murakumo_ledger::NewEntry {
+                    kind: "certificate.issued".into(),
+                    ..garbage.clone()
+                },
+            ),
+        ),
+        (
+            "an unknown certificate kind",
+            outbox_item(
+                &a,
+                "ledger",
+                "certificate:R8B1-0000079",
+                &murakumo_ledger::NewEntry {
+                    kind: "certificate.revoked".into(),
+                    ..issued_entry("R8B1-0000079", &centre_key, &digest, &staff)
+                },
+            ),
+        ),
+    ];
+    for (what, item) in refused {
+        let r = replay(outbox_batch(vec![good.clone(), item])).await;
+        let status = r.status();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(status.is_client_error(), "{what}: {status} {body}");
+        assert!(
+            body["error"]["field"]
+                .as_str()
+                .is_some_and(|f| f.starts_with("items[1].")),
+            "{what}: {body}"
+        );
+        assert_eq!(
+            heads(&s.store, &a).await,
+            before,
+            "{what}: nothing appended"
+        );
+    }
+    // Bytes that are not a batch at all.
+    let r = reqwest::Client::new()
+        .post(s.url("/api/v1/replication/outbox"))
+        .bearer_auth(SITE_TOKEN)
+        .header("content-type", "application/json")
+        .body(&b"\x00\xff{garbage"[..])
+        .send()
+        .await
+        .expect("send");
+    assert!(r.status().is_client_error(), "{}", r.status());
+    assert_eq!(heads(&s.store, &a).await, before);
+    assert!(
+        !holds_certificate(&s.store, &a, centre_series).await,
+        "no certificate in the centre's series from a site"
+    );
+    // The auditor's search answers, and shows the site's record as the site's.
+    let auditor = s.login(Some(&a), "auditor").await;
+    let r = auditor
+        .get(s.url("/api/v1/access-log?actor=site:nobeoka"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    let log: Value = r.json().await.expect("json");
+    assert_eq!(log.as_array().map(Vec::len), Some(1), "{log}");
+    let r = auditor
+        .get(s.url("/api/v1/access-log"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    s.stop().await;
+}
+
+/// A site token can register a key, so a certificate signed with a site's
+/// key is genuine only once the centre's ledger holds its issuance: an
+/// invented one says it is unreconciled, never genuine; replayed through
+/// the outbox (checked, recorded as the site's), it verifies.
+async fn a_site_key_alone_does_not_make_a_certificate_genuine(db: Db) {
+    use murakumo_documents::{
+        Address, Certificate, CertificateKind, CertificateOptions, Member, Renderer, Sex,
+        SigningKeyPair,
+    };
+    let a = tenant_a();
+    let rt = ReplicationRuntime {
+        site_tokens: vec![(a, SITE_TOKEN.into())],
+        ..runtime(None)
+    };
+    let s = TestServer::start_with(db, rt).await;
+    let key = SigningKeyPair::generate(&mut rand_core::OsRng);
+    let register = json!({"tenant": a.to_string(), "key_id": key.key_id(),
+        "public_key": base64_encode(key.verifying_key().as_bytes()), "site": "nobeoka"});
+    let r = replication_post(&s.base, "site-keys", Some(SITE_TOKEN), &register).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let today = chrono::Utc::now().date_naive();
+    let number = "R8B1-0000042";
+    let cert = Certificate {
+        kind: CertificateKind::ResidentCopy,
+        tenant_code: a.to_string(),
+        tenant_name: "深川市".into(),
+        issuer_title: "深川市長".into(),
+        issuer_name: "偽造 太郎".into(),
+        issue_number: number.into(),
+        issue_date: today,
+        issue_time: None,
+        as_of: today,
+        household_head: "架空 一郎".into(),
+        address: Address {
+            text: "北海道深川市1条1番1号".into(),
+            katagaki: None,
+        },
+        members: vec![Member {
+            name: "架空 一郎".into(),
+            kana: "カクウ イチロウ".into(),
+            birth_date: chrono::NaiveDate::from_ymd_opt(1980, 1, 1).expect("date"),
+            sex: Sex::Male,
+            relationship: "世帯主".into(),
+            resident_code: None,
+            individual_number: None,
+            honseki: None,
+            honseki_head: None,
+            became_resident_date: None,
+            previous_address: None,
+            notes: vec![],
+        }],
+        options: CertificateOptions {
+            relationship: true,
+            ..Default::default()
+        },
+        seal_registration_number: None,
+        seal_image: None,
+        official_seal_image: None,
+    };
+    let renderer = Renderer::system().expect("renderer");
+    let pdf = renderer.issue(&cert, &key).expect("signed").pdf;
+    let verify = || {
+        json_of(
+            reqwest::Client::new()
+                .post(s.url("/api/v1/public/verify-certificate"))
+                .header("content-type", "application/pdf")
+                .body(pdf.clone()),
+        )
+    };
+    let v = verify().await;
+    assert_eq!(v["genuine"], false, "an invented certificate: {v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("まだ本庁で照合されていない")),
+        "{v}"
+    );
+
+    // Its issuance replayed by the site: recorded as the site's, then genuine.
+    let digest: String = murakumo_documents::certified_digest(&cert)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let item = outbox_item(
+        &a,
+        "ledger",
+        &format!("certificate:{number}"),
+        &issued_entry(number, key.key_id(), &digest, &format!("staff:s-clerk-{a}")),
+    );
+    let r = replication_post(
+        &s.base,
+        "outbox",
+        Some(SITE_TOKEN),
+        &outbox_batch(vec![item]),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let row = s
+        .store
+        .tenant(&a)
+        .issued_certificate(number)
+        .await
+        .expect("lookup")
+        .expect("held");
+    assert_eq!(row.actor, "site:nobeoka");
+    let v = verify().await;
+    assert_eq!(v["genuine"], true, "reconciled: {v}");
+    s.stop().await;
+}
+
+/// A primary that lies (broken or hostile): the platform data, the status
+/// and every pull answer carry `epoch`; with `huge`, a pull answer goes on
+/// after its header frame with a frame claiming 4 GiB, then streams zeros
+/// (up to 256 MiB, counted in `streamed`).
+struct LyingPrimary {
+    base: String,
+    requests: Arc<std::sync::atomic::AtomicUsize>,
+    pulls: Arc<std::sync::atomic::AtomicUsize>,
+    streamed: Arc<std::sync::atomic::AtomicU64>,
+}
+
+async fn lying_primary(epoch: u64, huge: bool) -> LyingPrimary {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let liar = LyingPrimary {
+        base,
+        requests: Default::default(),
+        pulls: Default::default(),
+        streamed: Default::default(),
+    };
+    let (requests, pulls, streamed) = (
+        liar.requests.clone(),
+        liar.pulls.clone(),
+        liar.streamed.clone(),
+    );
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let (requests, pulls, streamed) = (requests.clone(), pulls.clone(), streamed.clone());
+            tokio::spawn(async move {
+                let _ = answer_lie(sock, epoch, huge, &requests, &pulls, &streamed).await;
+            });
+        }
+    });
+    liar
+}
+
+async fn answer_lie(
+    mut sock: tokio::net::TcpStream,
+    epoch: u64,
+    huge: bool,
+    requests: &std::sync::atomic::AtomicUsize,
+    pulls: &std::sync::atomic::AtomicUsize,
+    streamed: &std::sync::atomic::AtomicU64,
+) -> std::io::Result<()> {
+    use std::sync::atomic::Ordering::SeqCst;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        let n = sock.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().to_string())
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        let n = sock.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    requests.fetch_add(1, SeqCst);
+    let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+    let respond = |content_type: &str| {
+        format!("HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\nconnection: close\r\n\r\n")
+    };
+    match path.as_str() {
+        "/api/v1/replication/platform" | "/api/v1/replication/status" => {
+            let body = if path.ends_with("status") {
+                json!({"role": "primary", "epoch": epoch, "primary_url": null, "note": null})
+            } else {
+                json!({"epoch": epoch, "version": "v1", "tenants": [], "operators": [],
+                    "prefecture_settings": [], "signing_keys": []})
+            };
+            sock.write_all(respond("application/json").as_bytes())
+                .await?;
+            sock.write_all(body.to_string().as_bytes()).await?;
+        }
+        "/api/v1/replication/pull" => {
+            pulls.fetch_add(1, SeqCst);
+            let meta = json!({"epoch": epoch, "now": 0, "heads": [], "platform_version": "v1", "peers": []});
+            let mut body = Vec::new();
+            murakumo_replication::wire::put_frame(&mut body, meta.to_string().as_bytes());
+            sock.write_all(respond(murakumo_replication::wire::SEGMENTS_CONTENT_TYPE).as_bytes())
+                .await?;
+            sock.write_all(&body).await?;
+            if huge {
+                sock.write_all(&u32::MAX.to_be_bytes()).await?;
+                let zeros = vec![0u8; 1 << 20];
+                for _ in 0..256 {
+                    sock.write_all(&zeros).await?;
+                    streamed.fetch_add(zeros.len() as u64, SeqCst);
+                }
+            } else {
+                sock.write_all(&0u32.to_be_bytes()).await?;
+            }
+        }
+        _ => {
+            sock.write_all(
+                b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            )
+            .await?;
+        }
+    }
+    sock.shutdown().await
+}
+
+/// A follower fed epoch 2^64−1 does not take it (a promotion could not go
+/// higher: it would wrap to 0 and lose every fencing decision); promoted
+/// later, it takes the next epoch of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_follower_refuses_an_epoch_that_cannot_be_raised() {
+    let liar = lying_primary(u64::MAX, false).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_sqlite(dir.path()).await.expect("sqlite");
+    let f =
+        RunningFollower::start_on(store, Some(dir), vec![liar.base.clone()], Part::replica()).await;
+    eventually("the follower asks the lying primary", || {
+        let n = liar.requests.load(std::sync::atomic::Ordering::SeqCst);
+        async move { n >= 4 }
+    })
+    .await;
+    let (store, dir) = f.stop().await;
+    let st = store.node_state().await.expect("state");
+    assert_eq!((st.role, st.epoch), (NodeRole::Replica, 1), "{st:?}");
+    let promoted = store.promote().await.expect("promote");
+    assert_eq!((promoted.role, promoted.epoch), (NodeRole::Primary, 2));
+    drop(dir);
+}
+
+/// A frame header claiming 4 GiB is refused as soon as it arrives: the
+/// follower drops the answer instead of buffering what follows, and asks
+/// again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_follower_refuses_a_frame_claiming_4_gib_without_reading_it() {
+    let liar = lying_primary(1, true).await;
+    let f = {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open_sqlite(dir.path()).await.expect("sqlite");
+        RunningFollower::start_on(store, Some(dir), vec![liar.base.clone()], Part::replica()).await
+    };
+    eventually("the follower pulls again", || {
+        let n = liar.pulls.load(std::sync::atomic::Ordering::SeqCst);
+        async move { n >= 2 }
+    })
+    .await;
+    let streamed = liar.streamed.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        streamed < 64 << 20,
+        "the follower read {streamed} bytes of a frame it should have refused at its header"
+    );
+    let st = f.store.node_state().await.expect("state");
+    assert_eq!(st.epoch, 1);
+    f.stop().await;
 }
 
 fn base64_encode(b: &[u8]) -> String {
@@ -1099,4 +1608,6 @@ common::on_both_backends!(
     a_site_follows_the_promoted_centre_and_the_old_primary_rejoins,
     a_forked_old_primary_is_refused_and_keeps_its_entries,
     a_site_token_opens_one_municipality_and_the_site_signs_with_its_own_key,
+    a_site_is_trusted_only_for_what_it_did,
+    a_site_key_alone_does_not_make_a_certificate_genuine,
 );

@@ -203,6 +203,19 @@ impl TenantStore<'_> {
         Ok(!exists)
     }
 
+    /// Who signs with the key `key_id`: `None` if the tenant has no such
+    /// key, `Some(None)` for the municipality's own key, `Some(Some(site))`
+    /// for a municipal site's.
+    pub async fn signing_key_site(
+        &self,
+        key_id: &str,
+    ) -> Result<Option<Option<String>>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let site = key_site(&mut tx, &self.tenant, key_id).await?;
+        tx.commit().await?;
+        Ok(site)
+    }
+
     /// On a municipal site: drops every secret but those of the site's own
     /// keys (a site that was given the municipality's secret before it had a
     /// key of its own keeps only the public half). Returns how many.
@@ -330,6 +343,43 @@ impl TenantStore<'_> {
     }
 }
 
+/// A 発行番号 taken apart: `R8-0000123` is number 123 of the centre's series
+/// `R8` (era letter and year, or a four-digit year); `R8B1-0000001` is number
+/// 1 of a municipal site's series, the centre's `R8` followed by the site's
+/// own `B1` (`murakumo follow --site-series`: 1 to 4 capital letters and
+/// digits, starting with a letter). The two never overlap, so a site can
+/// never take — or take away — a number of the centre.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IssueNumber<'a> {
+    /// The centre's part of the series (`R8`).
+    pub base: &'a str,
+    /// The site's part (`B1`); empty for the centre's own series.
+    pub site: &'a str,
+    pub number: u64,
+}
+
+/// Splits a 発行番号 into its series and number; `None` if it is not one.
+pub fn parse_issue_number(s: &str) -> Option<IssueNumber<'_>> {
+    let (series, digits) = s.split_once('-')?;
+    if !(7..=12).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let number = digits.parse().ok()?;
+    let era = usize::from(series.starts_with(|c: char| c.is_ascii_uppercase()));
+    let year_len = series[era..].bytes().take_while(u8::is_ascii_digit).count();
+    if year_len == 0 || year_len > 4 || (era == 0 && year_len != 4) {
+        return None;
+    }
+    let (base, site) = series.split_at(era + year_len);
+    let site_ok = site.is_empty()
+        || (site.len() <= 4
+            && site.starts_with(|c: char| c.is_ascii_uppercase())
+            && site
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+    site_ok.then_some(IssueNumber { base, site, number })
+}
+
 /// Takes the next number of `series` inside `tx` (see
 /// [`TenantStore::next_number`]).
 pub(crate) async fn take_number(
@@ -396,4 +446,54 @@ pub(crate) async fn key_exists(
             .await?
             .is_some(),
     )
+}
+
+/// Who signs with `key_id` (see [`TenantStore::signing_key_site`]).
+pub(crate) async fn key_site(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &TenantCode,
+    key_id: &str,
+) -> Result<Option<Option<String>>, StoreError> {
+    let row = sqlx::query("SELECT site FROM signing_keys WHERE tenant_code = $1 AND key_id = $2")
+        .bind(tenant.as_str())
+        .bind(key_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(|r| r.try_get::<Option<String>, _>("site"))
+        .transpose()
+        .map_err(Into::into)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_centres_and_a_sites_series_never_overlap() {
+        let n = |s| parse_issue_number(s).map(|n| (n.base, n.site, n.number));
+        assert_eq!(n("R8-0000123"), Some(("R8", "", 123)));
+        assert_eq!(n("H31-0000001"), Some(("H31", "", 1)));
+        assert_eq!(n("2026-0000001"), Some(("2026", "", 1)));
+        assert_eq!(n("R8B1-0000001"), Some(("R8", "B1", 1)));
+        assert_eq!(n("R10S12-0000002"), Some(("R10", "S12", 2)));
+        assert_eq!(n("2026B-0000003"), Some(("2026", "B", 3)));
+        for bad in [
+            "",
+            "R8",
+            "R8-",
+            "R8-12",
+            "R8-00000x1",
+            "r8-0000001",
+            "R-0000001",
+            "RB1-0000001",
+            "R8b1-0000001",
+            "R8B12345-0000001",
+            "R8B-1-0000001",
+            "26-0000001",
+            "R8B1-+000001",
+            "R８-0000001",
+        ] {
+            assert_eq!(n(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -18,6 +18,7 @@ use murakumo_ledger::{Entry, NewEntry, RecordedAt};
 use sqlx::{Any, Row, Transaction};
 
 use crate::backend::Scope;
+use crate::outbox::CheckedOutboxItem;
 use crate::rows::{Chain, date_str, parse_date};
 use crate::tenant::append_in;
 use crate::{Store, StoreError, TenantStore, projection};
@@ -56,6 +57,18 @@ impl NodeRole {
             _ => return None,
         })
     }
+}
+
+/// The highest epoch a node takes or accepts: `node_state.epoch` is a
+/// signed 64-bit column on both backends. An epoch above it (or one that
+/// could not be raised by a promotion) is refused, never wrapped.
+pub const MAX_EPOCH: u64 = i64::MAX as u64;
+
+fn epoch_out_of_range(epoch: u64, source: &str) -> StoreError {
+    StoreError::Conflict(format!(
+        "epoch {epoch} (from {source}) is beyond the highest epoch a node can hold ({MAX_EPOCH}): refused; \
+         a primary that claims it is broken or hostile"
+    ))
 }
 
 /// The one row of `node_state`.
@@ -175,7 +188,7 @@ impl Store {
 
     async fn write_state(
         &self,
-        change: impl FnOnce(&NodeState) -> Option<NodeState>,
+        change: impl FnOnce(&NodeState) -> Result<Option<NodeState>, StoreError>,
     ) -> Result<(NodeState, bool), StoreError> {
         let mut tx = self
             .backend
@@ -186,7 +199,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let now = state_in(&mut tx).await?;
-        let Some(next) = change(&now) else {
+        let Some(next) = change(&now)? else {
             tx.commit().await?;
             return Ok((now, false));
         };
@@ -219,7 +232,7 @@ impl Store {
         let url = primary_url.to_string();
         Ok(self
             .write_state(|s| {
-                Some(NodeState {
+                Ok(Some(NodeState {
                     role,
                     epoch: s.epoch,
                     primary_url: Some(url),
@@ -229,7 +242,7 @@ impl Store {
                         }
                         _ => s.note.clone(),
                     },
-                })
+                }))
             })
             .await?
             .0)
@@ -241,18 +254,27 @@ impl Store {
         let (s, _) = self
             .write_state(|s| {
                 if s.role == NodeRole::Primary {
-                    return None;
+                    return Ok(None);
                 }
-                Some(NodeState {
+                let epoch = s.epoch.checked_add(1).filter(|e| *e <= MAX_EPOCH).ok_or_else(|| {
+                    StoreError::Conflict(format!(
+                        "this node has seen epoch {}, the highest a node can hold: a promotion cannot take a \
+                         higher one, so it is refused (nothing was changed). An epoch this high comes from a \
+                         broken or hostile primary; start the node from a fresh database and follow a primary \
+                         you trust",
+                        s.epoch
+                    ))
+                })?;
+                Ok(Some(NodeState {
                     role: NodeRole::Primary,
-                    epoch: s.epoch + 1,
+                    epoch,
                     primary_url: s.primary_url.clone(),
                     note: Some(format!(
                         "promoted from {} at epoch {}",
                         s.role.name(),
                         s.epoch
                     )),
-                })
+                }))
             })
             .await?;
         Ok(s)
@@ -266,12 +288,15 @@ impl Store {
         epoch: u64,
         source: &str,
     ) -> Result<(NodeState, bool), StoreError> {
+        if epoch > MAX_EPOCH {
+            return Err(epoch_out_of_range(epoch, source));
+        }
         let source = source.to_string();
         self.write_state(|s| {
             if epoch <= s.epoch {
-                return None;
+                return Ok(None);
             }
-            Some(NodeState {
+            Ok(Some(NodeState {
                 role: if matches!(s.role, NodeRole::Primary) {
                     NodeRole::Fenced
                 } else {
@@ -284,7 +309,7 @@ impl Store {
                     s.role.name(),
                     s.epoch
                 )),
-            })
+            }))
         })
         .await
     }
@@ -294,13 +319,16 @@ impl Store {
     /// (replica or fallback); the epoch never goes down. Returns the new
     /// state.
     pub async fn switch_primary(&self, url: &str, epoch: u64) -> Result<NodeState, StoreError> {
+        if epoch > MAX_EPOCH {
+            return Err(epoch_out_of_range(epoch, url));
+        }
         let url = url.to_string();
         let (s, _) = self
             .write_state(|s| {
                 if !matches!(s.role, NodeRole::Replica | NodeRole::Fallback) {
-                    return None;
+                    return Ok(None);
                 }
-                Some(NodeState {
+                Ok(Some(NodeState {
                     role: s.role,
                     epoch: s.epoch.max(epoch),
                     primary_url: Some(url.clone()),
@@ -308,7 +336,7 @@ impl Store {
                         "switched to the primary {url} (epoch {epoch}) from {}",
                         s.primary_url.as_deref().unwrap_or("none")
                     )),
-                })
+                }))
             })
             .await?;
         if s.primary_url.as_deref() != Some(url.as_str()) {
@@ -477,17 +505,22 @@ impl TenantStore<'_> {
         Ok(())
     }
 
-    /// On the primary: appends an entry from a follower's outbox unless one
-    /// with the same key was appended before, in one transaction (the chain
-    /// head is locked first, so two replays of one item cannot both append).
-    pub async fn append_once(
-        &self,
-        chain: Chain,
-        dedupe_key: &str,
-        entry: NewEntry,
-    ) -> Result<Replayed, StoreError> {
+    /// On the primary: appends an item of a follower's outbox — decoded and
+    /// checked before ([`CheckedOutboxItem::check`]) — unless one with the
+    /// same key was appended before, in one transaction (the chain head is
+    /// locked first, so two replays of one item cannot both append). A
+    /// certificate must be signed with the replaying site's own key.
+    pub async fn append_once(&self, item: CheckedOutboxItem) -> Result<Replayed, StoreError> {
+        let (chain, dedupe_key) = (item.chain(), item.dedupe_key().to_string());
+        let dedupe_key = dedupe_key.as_str();
         let mut tx = self.begin(true).await?;
         require_primary(&mut tx).await?;
+        if let Some(key) = item.certificate_key() {
+            let holder = crate::certificates::key_site(&mut tx, &self.tenant, key).await?;
+            item.check_key_holder(holder.as_ref().map(Option::as_deref))
+                .map_err(|e| StoreError::Conflict(format!("outbox item {dedupe_key}: {e}")))?;
+        }
+        let entry = item.into_entry();
         let locked =
             sqlx::query("UPDATE chain_heads SET seq = seq WHERE tenant_code = $1 AND chain = $2")
                 .bind(self.tenant.as_str())

@@ -106,6 +106,30 @@ pub struct AccessLogRow {
     pub request_id: String,
 }
 
+impl AccessLogRow {
+    /// What [`AccessLogRow::action`] says of a record that cannot be read.
+    pub const UNREADABLE: &'static str = "unreadable";
+
+    /// A record of the access log whose payload does not decode: shown in
+    /// its place (the entry is kept and still verifies in the chain), so an
+    /// auditor sees that it is there and why it cannot be read.
+    pub(crate) fn unreadable(e: &murakumo_ledger::Entry, why: &str) -> AccessLogRow {
+        AccessLogRow {
+            seq: e.seq,
+            recorded_at: e.recorded_at.to_datetime(),
+            actor: e.actor.clone(),
+            action: Self::UNREADABLE.to_string(),
+            subject: String::new(),
+            purpose: String::new(),
+            detail: format!(
+                "この記録（第{}件、種別 {}）は読み取れません: {why}。記録は保存されたままです",
+                e.seq, e.kind
+            ),
+            request_id: String::new(),
+        }
+    }
+}
+
 /// Search conditions for the access log; all optional, combined with AND.
 #[derive(Clone, Debug, Default)]
 pub struct AccessFilter {

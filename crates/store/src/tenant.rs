@@ -734,7 +734,16 @@ impl TenantStore<'_> {
         rows.iter()
             .map(|row| {
                 let e = entry_from_row(&self.tenant, row)?;
-                let r = AccessRecord::from_payload(e.version, &e.payload)?;
+                let r = match AccessRecord::from_payload(e.version, &e.payload) {
+                    Ok(r) => r,
+                    // One record that cannot be read must not hide the rest:
+                    // it is shown as unreadable, in its place, and logged.
+                    Err(why) => {
+                        tracing::warn!(tenant = %self.tenant, seq = e.seq, error = %why,
+                            "an access-log record cannot be read; shown as unreadable");
+                        return Ok(AccessLogRow::unreadable(&e, &why.to_string()));
+                    }
+                };
                 Ok(AccessLogRow {
                     seq: e.seq,
                     recorded_at: e.recorded_at.to_datetime(),

@@ -1044,6 +1044,26 @@ fn issued(number: &str) -> NewEntry {
     }
 }
 
+/// The primary appends the certificate `number` that the site `site`
+/// replays from its outbox (signed with its key `k1`, registered first).
+async fn replay_issued(
+    ts: &murakumo_store::TenantStore<'_>,
+    number: &str,
+) -> Result<murakumo_store::Replayed, StoreError> {
+    use murakumo_store::{CheckedOutboxItem, Replayer};
+    ts.register_site_key("k1", &[7; 32], "site").await?;
+    let item = CheckedOutboxItem::check(
+        &Replayer::Site {
+            name: "site".into(),
+        },
+        Chain::Ledger,
+        &format!("certificate:{number}"),
+        issued(number),
+    )
+    .expect("a site's certificate");
+    ts.append_once(item).await
+}
+
 async fn fenced_node_refuses_appends_and_outbox_replays_once(h: &Harness) {
     use murakumo_store::{NodeRole, Replayed};
     let s = &h.store;
@@ -1054,14 +1074,9 @@ async fn fenced_node_refuses_appends_and_outbox_replays_once(h: &Harness) {
     // A fallback's certificate replayed twice is appended once.
     let ts = s.tenant(&t);
     let before = ts.head(Chain::Ledger).await.expect("head").seq;
-    let key = "certificate:R8B1-0000001";
-    let first = ts
-        .append_once(Chain::Ledger, key, issued("R8B1-0000001"))
-        .await
-        .expect("replay");
+    let first = replay_issued(&ts, "R8B1-0000001").await.expect("replay");
     assert_eq!(first, Replayed::Appended(before + 1));
-    let again = ts
-        .append_once(Chain::Ledger, key, issued("R8B1-0000001"))
+    let again = replay_issued(&ts, "R8B1-0000001")
         .await
         .expect("replay again");
     assert_eq!(again, Replayed::AlreadyHeld(before + 1));
@@ -1097,9 +1112,7 @@ async fn fenced_node_refuses_appends_and_outbox_replays_once(h: &Harness) {
             "{err}"
         );
         assert!(
-            store
-                .tenant(&t)
-                .append_once(Chain::Ledger, "certificate:X-1", issued("X-1"))
+            replay_issued(&store.tenant(&t), "R8B1-0000009")
                 .await
                 .is_err()
         );
@@ -1135,10 +1148,7 @@ async fn a_replayed_certificate_the_old_primary_held_is_not_appended_again(h: &H
     let old_dir = tempfile::tempdir().expect("tempdir");
     let old = Store::open_sqlite(old_dir.path()).await.expect("open");
     let t = new_fukagawa(&old).await;
-    let key = "certificate:R8B1-0000001";
-    let Replayed::Appended(seq) = old
-        .tenant(&t)
-        .append_once(Chain::Ledger, key, issued("R8B1-0000001"))
+    let Replayed::Appended(seq) = replay_issued(&old.tenant(&t), "R8B1-0000001")
         .await
         .expect("replay to the old primary")
     else {
@@ -1194,9 +1204,8 @@ async fn a_replayed_certificate_the_old_primary_held_is_not_appended_again(h: &H
     assert_eq!(new.node_state().await.expect("state").epoch, 5);
 
     let head = new.tenant(&t).head(Chain::Ledger).await.expect("head");
-    let again = new
-        .tenant(&t)
-        .append_once(Chain::Ledger, key, issued("R8B1-0000001"))
+    // The site's key came with the platform data.
+    let again = replay_issued(&new.tenant(&t), "R8B1-0000001")
         .await
         .expect("replay to the new primary");
     assert_eq!(again, Replayed::AlreadyHeld(seq));
@@ -1206,12 +1215,84 @@ async fn a_replayed_certificate_the_old_primary_held_is_not_appended_again(h: &H
     );
     // A new number is appended as usual.
     assert!(matches!(
-        new.tenant(&t)
-            .append_once(Chain::Ledger, "certificate:R8B1-0000002", issued("R8B1-0000002"))
+        replay_issued(&new.tenant(&t), "R8B1-0000002")
             .await
             .expect("replay"),
         Replayed::Appended(s) if s == head.seq + 1
     ));
+}
+
+/// A primary that claims an epoch no node can hold is refused, and a node
+/// at the highest epoch refuses to be promoted rather than wrap to 0 (an
+/// epoch of 0 would lose every fencing decision).
+async fn an_epoch_that_cannot_be_raised_is_refused_not_wrapped(h: &Harness) {
+    use murakumo_store::NodeRole;
+    let s = &h.store;
+    new_fukagawa(s).await;
+    s.set_following(NodeRole::Replica, "http://dc1")
+        .await
+        .expect("follow");
+    let before = s.node_state().await.expect("state");
+    let hostile = s.observe_epoch(u64::MAX, "http://hostile").await;
+    assert!(hostile.is_err(), "epoch u64::MAX taken: {hostile:?}");
+    assert_eq!(s.node_state().await.expect("state"), before);
+
+    let highest = i64::MAX as u64;
+    s.observe_epoch(highest, "http://dc9")
+        .await
+        .expect("observe");
+    let err = s.promote().await.expect_err("no epoch above the highest");
+    assert!(
+        err.to_string().contains("cannot take a higher one"),
+        "{err}"
+    );
+    let st = s.node_state().await.expect("state");
+    assert_eq!((st.role, st.epoch), (NodeRole::Replica, highest));
+}
+
+/// A record of the access log that cannot be read (e.g. received from a
+/// primary that accepted it) is listed as unreadable; the search and every
+/// other record still answer.
+async fn an_unreadable_access_record_does_not_break_the_search(h: &Harness) {
+    use murakumo_ledger::{Entry, RecordedAt};
+    let s = &h.store;
+    let t = new_fukagawa(s).await;
+    let ts = s.tenant(&t);
+    let head = ts.head(Chain::Access).await.expect("head");
+    let bad = Entry::seal(
+        t,
+        head.seq + 1,
+        head.hash,
+        RecordedAt::now(),
+        NewEntry {
+            kind: murakumo_tenancy::ACCESS_KIND.into(),
+            version: 1,
+            effective_date: NaiveDate::from_ymd_opt(2026, 4, 1).expect("date"),
+            actor: "staff:1".into(),
+            payload: b"\xff\xfe not a record".to_vec(),
+        },
+    );
+    ts.apply_segment(Chain::Access, &Segment::new(vec![bad]).expect("segment"))
+        .await
+        .expect("applied");
+    ts.log_access("staff:2", &[inquiry()]).await.expect("log");
+    let rows = ts
+        .search_access_log(&AccessFilter {
+            limit: 10,
+            ..AccessFilter::default()
+        })
+        .await
+        .expect("the search answers");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0].action, "read");
+    assert_eq!(rows[1].action, "unreadable");
+    assert_eq!(rows[1].seq, head.seq + 1);
+    assert!(
+        rows[1].detail.contains("読み取れません"),
+        "{}",
+        rows[1].detail
+    );
+    ts.verify(Chain::Access).await.expect("the chain verifies");
 }
 
 /// Counters on two nodes issue at once in two tenants: every 発行番号 is
@@ -1373,6 +1454,8 @@ on_both_backends!(
     bulk_import_is_one_transaction_and_projects_like_append,
     seal_registrations_project_in_batches_like_one_by_one,
     fenced_node_refuses_appends_and_outbox_replays_once,
+    an_epoch_that_cannot_be_raised_is_refused_not_wrapped,
+    an_unreadable_access_record_does_not_break_the_search,
     concurrent_issuances_get_distinct_numbers_and_are_recorded,
     a_failed_write_does_not_take_concurrent_writes_with_it,
 );

@@ -55,7 +55,9 @@ impl From<AccessLogRow> for AccessLogView {
     }
 }
 
-/// Searches the access log of the caller's municipality, newest first.
+/// Searches the access log of the caller's municipality, newest first. A
+/// record that cannot be read is listed in its place with action
+/// `unreadable` and why, never failing the search.
 #[utoipa::path(get, path = "/api/v1/access-log", tag = "audit", params(AccessQuery),
     responses((status = 200, body = [AccessLogView]), (status = 403, body = ErrorBody)))]
 pub async fn search_access_log(

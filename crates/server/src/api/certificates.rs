@@ -696,6 +696,11 @@ pub(crate) async fn verify_pdf(state: &AppState, pdf: Vec<u8>) -> ApiResult<Veri
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?;
+    if let Ok(v) = &report.0
+        && let Some(unreconciled) = super::replication::unreconciled_site_issuance(state, v).await?
+    {
+        return Ok(unreconciled);
+    }
     Ok(match &report.0 {
         Ok(v) => VerificationView {
             genuine: true,

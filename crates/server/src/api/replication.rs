@@ -19,14 +19,14 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use murakumo_core::TenantCode;
-use murakumo_ledger::{NewEntry, Segment};
+use murakumo_ledger::Segment;
 use murakumo_replication::wire::{
     CHAIN_ACCESS, CHAIN_LEDGER, FenceRequest, HashesRequest, HashesResponse, HeadInfo,
-    OperatorWire, OutboxRequest, OutboxResponse, OutboxResult, PlatformSnapshot, PullMeta,
-    PullRequest, SEGMENTS_CONTENT_TYPE, SigningKeyWire, SiteKeyRequest, StatusView, TenantWire,
-    put_frame,
+    MAX_FRAME_BYTES, OperatorWire, OutboxRequest, OutboxResponse, OutboxResult, PlatformSnapshot,
+    PullMeta, PullRequest, SEGMENTS_CONTENT_TYPE, SigningKeyWire, SiteKeyRequest, StatusView,
+    TenantWire, put_frame,
 };
-use murakumo_store::{Chain, NodeRole, Replayed, Store};
+use murakumo_store::{Chain, NodeRole, OutboxRefusal, Replayed, Replayer, Store};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -264,14 +264,27 @@ async fn collect(
             (Chain::Ledger, CHAIN_LEDGER, &mut l, lh),
             (Chain::Access, CHAIN_ACCESS, &mut a, ah),
         ] {
+            let mut page = PAGE;
             while *pos < head && used < budget {
-                let entries = ts.read_after(chain, *pos, PAGE).await?;
+                let entries = ts.read_after(chain, *pos, page).await?;
                 let Some(last) = entries.last() else { break };
                 let last_seq = last.seq;
+                let n = entries.len() as u32;
                 let seg = Segment::new(entries)
                     .map_err(|e| ApiError::internal(format!("cannot cut a segment: {e}")))?;
                 let mut f = vec![tag];
                 f.extend_from_slice(&seg.encode());
+                // Followers refuse longer frames: cut fewer entries.
+                if f.len() > MAX_FRAME_BYTES {
+                    if n == 1 {
+                        return Err(ApiError::internal(format!(
+                            "entry {last_seq} of tenant {code} ({}) is longer than a replication frame may be",
+                            chain.name()
+                        )));
+                    }
+                    page = n / 2;
+                    continue;
+                }
                 used += f.len();
                 frames.push(f);
                 *pos = last_seq;
@@ -373,19 +386,14 @@ pub async fn platform(
     Ok(Json(platform_snapshot(&state.store, peer).await?))
 }
 
-/// Kinds a follower's outbox may append to the ledger: certificate
-/// issuances (住民票の写し now, 印鑑登録証明書 and others as they come).
-fn replayable(chain: Chain, kind: &str) -> bool {
-    match chain {
-        Chain::Ledger => kind.starts_with("certificate."),
-        Chain::Access => kind == murakumo_tenancy::ACCESS_KIND,
-    }
-}
-
 /// Replays a follower's outbox (certificates issued on a municipal-site
 /// fallback node while the centre was unreachable, and access records of
-/// reads there). Each item is appended once: a second replay of the same
-/// key (`certificate:<発行番号>`) returns where it already is.
+/// reads there). Every item is decoded and checked before the first is
+/// appended (`OutboxEntryWire::decode`: known kinds whose payload decodes,
+/// the site's own 発行番号 series and signing key, and — for a site token —
+/// the site as actor); a refused batch appends nothing. Each item is
+/// appended once: a second replay of the same key (`certificate:<発行番号>`)
+/// returns where it already is.
 #[utoipa::path(post, path = "/api/v1/replication/outbox", tag = "replication",
     request_body = OutboxRequest, security(("bearer" = [])),
     responses((status = 200, body = OutboxResponse), (status = 400, body = ErrorBody),
@@ -397,55 +405,36 @@ pub async fn outbox(
 ) -> ApiResult<Json<OutboxResponse>> {
     let peer = Peer::of(&headers, &state)?;
     checked_primary(&state.store, peer.epoch_claim(req.epoch), &req.follower).await?;
-    // Validate the whole batch before appending any of it.
-    let mut parsed = Vec::new();
+    let by = match peer {
+        Peer::Centre => Replayer::Centre {
+            name: req.follower.clone(),
+        },
+        Peer::Site(_) => Replayer::Site {
+            name: req.follower.clone(),
+        },
+    };
+    // Check the whole batch before appending any of it.
+    let mut checked = Vec::new();
     for (i, item) in req.items.iter().enumerate() {
-        let field = |f: &str| format!("items[{i}].{f}");
-        let tenant = TenantCode::parse(&item.tenant)
-            .map_err(|e| ApiError::invalid(&field("tenant"), e.to_string()))?;
+        let refused = |e: OutboxRefusal| {
+            metrics::counter!("murakumo_replication_outbox_refused_total").increment(1);
+            tracing::warn!(follower = %req.follower, item = i, field = e.field, reason = %e.message,
+                "refused an outbox item; nothing of the batch was appended");
+            ApiError::invalid(&format!("items[{i}].{}", e.field), e.message)
+        };
+        let (tenant, item) = item.decode(&by).map_err(&refused)?;
         peer.check_tenant(&tenant)?;
-        let chain = Chain::from_name(&item.chain)
-            .ok_or_else(|| ApiError::invalid(&field("chain"), "use ledger or access"))?;
-        if !replayable(chain, &item.kind) {
-            return Err(ApiError::invalid(
-                &field("kind"),
-                format!(
-                    "{} entries of kind {} are not accepted from a follower's outbox (only certificate issuances and access records)",
-                    item.chain, item.kind
-                ),
-            ));
+        if let Some(key) = item.certificate_key() {
+            let holder = state.store.tenant(&tenant).signing_key_site(key).await?;
+            item.check_key_holder(holder.as_ref().map(Option::as_deref))
+                .map_err(&refused)?;
         }
-        if item.dedupe_key.is_empty() || item.dedupe_key.len() > 200 {
-            return Err(ApiError::invalid(
-                &field("dedupe_key"),
-                "1 to 200 characters",
-            ));
-        }
-        let effective_date = chrono::NaiveDate::parse_from_str(&item.effective_date, "%Y-%m-%d")
-            .map_err(|_| ApiError::invalid(&field("effective_date"), "use YYYY-MM-DD"))?;
-        let payload = B64
-            .decode(&item.payload)
-            .map_err(|_| ApiError::invalid(&field("payload"), "not base64"))?;
-        parsed.push((
-            tenant,
-            chain,
-            item.dedupe_key.clone(),
-            NewEntry {
-                kind: item.kind.clone(),
-                version: item.version,
-                effective_date,
-                actor: item.actor.clone(),
-                payload,
-            },
-        ));
+        checked.push((tenant, item));
     }
     let mut results = Vec::new();
-    for (tenant, chain, key, entry) in parsed {
-        let r = state
-            .store
-            .tenant(&tenant)
-            .append_once(chain, &key, entry)
-            .await?;
+    for (tenant, item) in checked {
+        let key = item.dedupe_key().to_string();
+        let r = state.store.tenant(&tenant).append_once(item).await?;
         let (status, seq) = match r {
             Replayed::Appended(s) => ("appended", s),
             Replayed::AlreadyHeld(s) => ("already_held", s),
@@ -457,6 +446,42 @@ pub async fn outbox(
         });
     }
     Ok(Json(OutboxResponse { results }))
+}
+
+/// 照合: a certificate signed with a municipal site's own key is genuine
+/// only once the centre's ledger holds its issuance (the same 発行番号,
+/// signed with the same key). A site token can register a key, so the key
+/// alone must not make what it signs genuine; until the site's outbox
+/// reaches the centre, verification says the certificate is unreconciled.
+/// `None`: not signed with a site's key, or reconciled.
+pub(crate) async fn unreconciled_site_issuance(
+    state: &AppState,
+    v: &murakumo_documents::VerifiedCertificate,
+) -> ApiResult<Option<super::certificates::VerificationView>> {
+    let Ok(tenant) = TenantCode::parse(&v.tenant_code) else {
+        return Ok(None);
+    };
+    let ts = state.store.tenant(&tenant);
+    let Some(Some(site)) = ts.signing_key_site(&v.key_id).await? else {
+        return Ok(None);
+    };
+    let issued = ts.issued_certificate(&v.issue_number).await?;
+    if issued.is_some_and(|i| i.key_id == v.key_id) {
+        return Ok(None);
+    }
+    Ok(Some(super::certificates::VerificationView {
+        genuine: false,
+        message: format!(
+            "UNRECONCILED: 拠点で発行され、まだ本庁で照合されていない証明書です（発行番号 {}、拠点 {site} の署名鍵 {}）。\
+             署名は拠点の鍵のものですが、本庁の台帳にこの発行の記録がないため、真正とは確認できません。\
+             拠点の回線が復旧して発行記録が本庁に届けば確認できます。発行した市区町村にお問い合わせください。",
+            v.issue_number, v.key_id
+        ),
+        tenant: Some(v.tenant_code.clone()),
+        issue_number: Some(v.issue_number.clone()),
+        issue_date: Some(v.issue_date),
+        key_id: Some(v.key_id.clone()),
+    }))
 }
 
 /// This node's role and epoch.
