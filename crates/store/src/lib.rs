@@ -19,9 +19,11 @@
 
 mod backend;
 mod certificates;
+mod changes;
 mod error;
 mod export;
 mod group;
+mod login;
 mod platform;
 mod projection;
 mod replication;
@@ -33,7 +35,9 @@ mod tenant;
 
 pub use backend::{Backend, BackendKind};
 pub use certificates::{IssuedRow, PublicKeyRow, SigningKeyRow};
+pub use changes::PendingChangeRow;
 pub use error::StoreError;
+pub use login::{ThrottleBucket, Throttled};
 pub use platform::{Operator, TenantInfo};
 pub use replication::{AppendWatch, NodeRole, NodeState, OutboxItem, Replayed};
 pub use rows::{AccessFilter, AccessLogRow, Chain, ResidentQuery, SettingChange};
