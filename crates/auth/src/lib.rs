@@ -1,23 +1,81 @@
-//! Authentication primitives: password hashing (argon2id), session tokens,
-//! and the login throttling rule. SAML 2.0 single sign-on joins here later.
+//! Authentication primitives: password hashing (argon2id) and the password
+//! policy, session tokens, and the login throttling rule (progressive delay).
 //!
 //! Pure functions over bytes and numbers: storing sessions and failures is
-//! the store's job, cookies and HTTP are the server's.
+//! the store's job, cookies and HTTP are the server's. SAML single sign-on
+//! is `murakumo-saml`.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::RngCore;
 use rand::rngs::OsRng;
 
+/// Why a password is refused (messages for staff: Japanese, naming the
+/// field) or could not be hashed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuthError {
-    #[error("password is too short: use at least {MIN_PASSWORD_CHARS} characters")]
-    PasswordTooShort,
+    #[error(
+        "パスワードが短すぎます: {MIN_PASSWORD_CHARS}文字以上にしてください(いまは{0}文字)。覚えやすい長い文が安全です (password: at least {MIN_PASSWORD_CHARS} characters)"
+    )]
+    PasswordTooShort(usize),
+    #[error(
+        "パスワードがよく使われるものの一覧に載っています: 推測されやすいので別のパスワードにしてください (password: on the list of common passwords)"
+    )]
+    PasswordCommon,
+    #[error(
+        "パスワードにログインIDを含めることはできません: 別のパスワードにしてください (password: contains the login id)"
+    )]
+    PasswordContainsLogin,
+    #[error(
+        "パスワードの文字の種類が少なすぎます: 同じ文字や短い繰り返しではなく、{MIN_DISTINCT_CHARS}種類以上の文字を使ってください (password: too few distinct characters)"
+    )]
+    PasswordTooSimple,
     #[error("password hashing failed: {0}")]
     Hashing(String),
 }
 
 pub const MIN_PASSWORD_CHARS: usize = 12;
+/// "aaaaaaaaaaaa" and "abababababab" are long but guessed at once.
+pub const MIN_DISTINCT_CHARS: usize = 5;
+
+/// Passwords from published breach corpora and common-password lists
+/// (`data/common-passwords.txt`, shipped in the repository).
+const COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
+
+fn is_common(password: &str) -> bool {
+    let p = password.trim().to_lowercase();
+    COMMON_PASSWORDS
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .any(|l| l == p)
+}
+
+/// The password policy, applied wherever a password is set (API, CLI, demo;
+/// the CLI and the demo generate strong ones): at least
+/// [`MIN_PASSWORD_CHARS`] characters and [`MIN_DISTINCT_CHARS`] distinct
+/// ones, not on the shipped list of common passwords, and (when `login` is
+/// given) not containing the login id.
+pub fn check_password(password: &str, login: Option<&str>) -> Result<(), AuthError> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Err(AuthError::PasswordTooShort(chars));
+    }
+    let distinct: std::collections::BTreeSet<char> = password.chars().collect();
+    if distinct.len() < MIN_DISTINCT_CHARS {
+        return Err(AuthError::PasswordTooSimple);
+    }
+    if is_common(password) {
+        return Err(AuthError::PasswordCommon);
+    }
+    if let Some(login) = login.map(|l| l.trim().to_lowercase())
+        && !login.is_empty()
+        && password.to_lowercase().contains(&login)
+    {
+        return Err(AuthError::PasswordContainsLogin);
+    }
+    Ok(())
+}
 
 /// argon2id with OWASP's recommended minimum (19 MiB, 2 passes, 1 lane).
 fn argon2() -> Argon2<'static> {
@@ -25,11 +83,10 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// Hashes a new password into a PHC string after checking the policy.
-pub fn hash_password(password: &str) -> Result<String, AuthError> {
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(AuthError::PasswordTooShort);
-    }
+/// Hashes a new password of `login` into a PHC string after checking the
+/// policy ([`check_password`]).
+pub fn hash_password(password: &str, login: Option<&str>) -> Result<String, AuthError> {
+    check_password(password, login)?;
     let salt = SaltString::generate(&mut OsRng);
     argon2()
         .hash_password(password.as_bytes(), &salt)
@@ -52,7 +109,7 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 /// unknown login costs the same time as a wrong password.
 pub fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| hash_password("murakumo-no-such-user-0000").unwrap_or_default())
+    DUMMY.get_or_init(|| hash_password("murakumo-no-such-user-0000", None).unwrap_or_default())
 }
 
 /// A random password for generated accounts (demo, bootstrap): 16
@@ -65,6 +122,17 @@ pub fn generate_password() -> String {
         .iter()
         .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
         .collect()
+}
+
+/// A generated password that passes the policy for `login` (a random one
+/// could, very rarely, contain a short login id).
+pub fn generate_password_for(login: &str) -> String {
+    loop {
+        let p = generate_password();
+        if check_password(&p, Some(login)).is_ok() {
+            return p;
+        }
+    }
 }
 
 /// A new session token (sent to the browser) and its hash (stored). The
@@ -81,19 +149,42 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     blake3::derive_key("murakumo 2026 session token v1", token.as_bytes()).to_vec()
 }
 
-/// Login throttling: after `max_failures` failed attempts within
-/// `lockout_us`, the account is locked until `lockout_us` after the last
-/// failure. Returns the time the lock ends, if locked at `now`.
-pub fn locked_until(failures: &[i64], max_failures: u32, lockout_us: i64, now: i64) -> Option<i64> {
-    let recent: Vec<i64> = failures
-        .iter()
-        .copied()
-        .filter(|&t| t > now - lockout_us && t <= now)
-        .collect();
-    if recent.len() >= max_failures as usize {
-        recent.iter().max().map(|last| last + lockout_us)
-    } else {
-        None
+/// Login throttling by progressive delay (the rule, documented in
+/// `docs/design/staff-identity.md`): a bucket (an account at one address, an account
+/// from everywhere, an address) allows `free_failures` consecutive failed
+/// attempts; after that each further attempt must wait, starting at
+/// `first_delay_us` and doubling with every failure up to `max_delay_us`.
+/// Failures are forgotten after a successful login or after twice the
+/// longest delay without a failure. Nobody is locked out for good: a
+/// stranger can slow an account down for at most `max_delay_us` at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThrottleRule {
+    pub free_failures: u32,
+    pub first_delay_us: i64,
+    pub max_delay_us: i64,
+}
+
+impl ThrottleRule {
+    /// The failures that still count at `now`, of `failures` with the last
+    /// at `last_failure`.
+    pub fn current(&self, failures: u32, last_failure: i64, now: i64) -> u32 {
+        if now.saturating_sub(last_failure) > self.max_delay_us.saturating_mul(2) {
+            0
+        } else {
+            failures
+        }
+    }
+
+    /// When the next attempt may be made after `failures` consecutive
+    /// failures, the last at `last_failure` (`None`: at once).
+    pub fn next_attempt_at(&self, failures: u32, last_failure: i64) -> Option<i64> {
+        let over = failures.checked_sub(self.free_failures)?;
+        let delay = self
+            .first_delay_us
+            .checked_mul(1i64.checked_shl(over.min(40)).unwrap_or(i64::MAX))
+            .unwrap_or(i64::MAX)
+            .min(self.max_delay_us);
+        Some(last_failure.saturating_add(delay))
     }
 }
 
@@ -103,12 +194,54 @@ mod tests {
 
     #[test]
     fn hash_and_verify() {
-        let h = hash_password("correct horse battery").expect("hash");
+        let h = hash_password("correct horse battery", None).expect("hash");
         assert!(h.starts_with("$argon2id$"));
         assert!(verify_password("correct horse battery", &h));
         assert!(!verify_password("correct horse batterY", &h));
         assert!(!verify_password("x", "not a phc string"));
-        assert_eq!(hash_password("short"), Err(AuthError::PasswordTooShort));
+        assert_eq!(
+            hash_password("short", None),
+            Err(AuthError::PasswordTooShort(5))
+        );
+    }
+
+    #[test]
+    fn weak_passwords_are_refused() {
+        assert_eq!(
+            check_password("Password1234", None),
+            Err(AuthError::PasswordCommon)
+        );
+        assert_eq!(
+            check_password("1q2w3e4r5t6y", None),
+            Err(AuthError::PasswordCommon)
+        );
+        assert_eq!(
+            check_password("aaaaaaaaaaaaaaaa", None),
+            Err(AuthError::PasswordTooSimple)
+        );
+        assert_eq!(
+            check_password("sato.hanako-2026!", Some("sato.hanako")),
+            Err(AuthError::PasswordContainsLogin)
+        );
+        assert_eq!(
+            check_password("Sato.Hanako.x", Some("sato.hanako")),
+            Err(AuthError::PasswordContainsLogin)
+        );
+        assert!(check_password("kawa no nagare wa taezu", Some("sato")).is_ok());
+        // The messages name the field in Japanese.
+        for e in [
+            AuthError::PasswordTooShort(3),
+            AuthError::PasswordCommon,
+            AuthError::PasswordContainsLogin,
+            AuthError::PasswordTooSimple,
+        ] {
+            assert!(e.to_string().starts_with("パスワード"), "{e}");
+        }
+        // The list is read: every entry long enough to pass the length rule
+        // is refused as common (or as too simple).
+        for l in COMMON_PASSWORDS.lines().filter(|l| !l.starts_with('#')) {
+            assert!(check_password(l, None).is_err(), "{l}");
+        }
     }
 
     #[test]
@@ -125,26 +258,28 @@ mod tests {
     fn generated_passwords_pass_the_policy() {
         let p = generate_password();
         assert_eq!(p.len(), 16);
-        assert!(hash_password(&p).is_ok());
+        assert!(hash_password(&p, Some("clerk")).is_ok());
     }
 
     #[test]
-    fn throttling() {
-        let min = 60_000_000;
-        let lock = 15 * min;
-        let now = 100 * min;
-        assert_eq!(
-            locked_until(&[now - 3 * min, now - 2 * min], 3, lock, now),
-            None
-        );
-        let three = [now - 3 * min, now - 2 * min, now - min];
-        assert_eq!(locked_until(&three, 3, lock, now), Some(now - min + lock));
-        // Old failures no longer count.
-        assert_eq!(
-            locked_until(&[now - 40 * min, now - 30 * min, now - min], 3, lock, now),
-            None
-        );
-        // The lock ends on time.
-        assert_eq!(locked_until(&three, 3, lock, now + lock), None);
+    fn throttling_delays_progressively() {
+        let s = 1_000_000;
+        let rule = ThrottleRule {
+            free_failures: 5,
+            first_delay_us: 30 * s,
+            max_delay_us: 15 * 60 * s,
+        };
+        let now = 1_000 * s;
+        assert_eq!(rule.next_attempt_at(0, now), None);
+        assert_eq!(rule.next_attempt_at(4, now), None);
+        assert_eq!(rule.next_attempt_at(5, now), Some(now + 30 * s));
+        assert_eq!(rule.next_attempt_at(6, now), Some(now + 60 * s));
+        assert_eq!(rule.next_attempt_at(7, now), Some(now + 120 * s));
+        // Capped: nobody is locked out for longer than the longest delay.
+        assert_eq!(rule.next_attempt_at(60, now), Some(now + 15 * 60 * s));
+        assert_eq!(rule.next_attempt_at(u32::MAX, now), Some(now + 15 * 60 * s));
+        // Forgotten after twice the longest delay.
+        assert_eq!(rule.current(9, now, now + 30 * 60 * s), 9);
+        assert_eq!(rule.current(9, now, now + 30 * 60 * s + 1), 0);
     }
 }

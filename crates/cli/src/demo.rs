@@ -20,8 +20,11 @@ const DEMO_TOWNS: [(&str, &str, usize, &str); 2] = [
     ("01228", "深川市", 20_000, "深川市長"),
 ];
 
-const STAFF: [(&str, &str, &str); 5] = [
+/// Two administrators, so that a change needing a second person (a role
+/// that opens personal data, the IdP) can be approved in the demo.
+const STAFF: [(&str, &str, &str); 6] = [
     ("admin", "管理 太郎", "tenant.admin"),
+    ("admin2", "管理 花子", "tenant.admin"),
     ("clerk", "窓口 花子", "resident.clerk"),
     ("supervisor", "係長 一郎", "resident.supervisor"),
     ("tax", "税務 次郎", "tax.clerk"),
@@ -41,7 +44,7 @@ pub async fn ensure(store: &Store, data_dir: &Path) -> Result<Vec<String>> {
     if store.operator_for_login("operator").await?.is_some() {
         logins.confirm_if_pending("operator")?;
     } else {
-        let pw = murakumo_auth::generate_password();
+        let pw = murakumo_auth::generate_password_for("operator");
         let line =
             format!("platform operator  (団体コード空欄)  login: operator      password: {pw}");
         logins.pending("operator", &[line])?;
@@ -50,7 +53,7 @@ pub async fn ensure(store: &Store, data_dir: &Path) -> Result<Vec<String>> {
                 operator_id: "op-1".into(),
                 login: "operator".into(),
                 display_name: "運用者".into(),
-                password_hash: murakumo_auth::hash_password(&pw)?,
+                password_hash: murakumo_auth::hash_password(&pw, Some("operator"))?,
             })
             .await?;
         logins.confirm()?;
@@ -78,13 +81,13 @@ pub async fn ensure(store: &Store, data_dir: &Path) -> Result<Vec<String>> {
             ];
             let mut lines = Vec::new();
             for (login, display, role) in STAFF {
-                let pw = murakumo_auth::generate_password();
+                let pw = murakumo_auth::generate_password_for(login);
                 entries.push(entry(&TenancyEvent::StaffCreated(StaffCreated {
                     staff_id: format!("s-{login}"),
                     login: login.into(),
                     display_name: display.into(),
                     roles: vec![role.into()],
-                    password_hash: murakumo_auth::hash_password(&pw)?,
+                    password_hash: murakumo_auth::hash_password(&pw, Some(login))?,
                 })));
                 lines.push(format!(
                     "{name} 団体コード {code}  login: {login:<10}  password: {pw}  ({role})"

@@ -178,7 +178,11 @@ enum TenantCmd {
 
 #[derive(Subcommand)]
 enum StaffCmd {
-    /// Create a staff account; prints a generated password.
+    /// Create a staff account; prints a generated password. Runs on the
+    /// machine itself as the operator (out of band), so it gives the roles
+    /// at once: this is how a municipality gets its first two
+    /// administrators. Through the API, roles that open personal data need
+    /// a second administrator's approval.
     Create {
         #[arg(long)]
         tenant: String,
@@ -329,14 +333,14 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Operator(OperatorCmd::Create { login, name }) => {
             let store = open(&g).await?;
             validate_login(&login)?;
-            let pw = murakumo_auth::generate_password();
+            let pw = murakumo_auth::generate_password_for(&login);
             let id = format!("op-{}", &murakumo_auth::new_session_token().0[..12]);
             store
                 .create_operator(&Operator {
                     operator_id: id,
                     login: login.clone(),
                     display_name: name,
-                    password_hash: murakumo_auth::hash_password(&pw)?,
+                    password_hash: murakumo_auth::hash_password(&pw, Some(&login))?,
                 })
                 .await?;
             println!("operator {login} created; password: {pw}");
@@ -519,14 +523,14 @@ async fn staff(g: &Global, cmd: StaffCmd) -> Result<()> {
             let login = login.trim().to_lowercase();
             validate_login(&login)?;
             let roles = parse_roles(&roles)?;
-            let pw = murakumo_auth::generate_password();
+            let pw = murakumo_auth::generate_password_for(&login);
             let staff_id = format!("s-{}", &murakumo_auth::new_session_token().0[..12]);
             let event = TenancyEvent::StaffCreated(StaffCreated {
                 staff_id,
                 login: login.clone(),
                 display_name: name,
                 roles: roles.iter().map(|r| r.code().to_string()).collect(),
-                password_hash: murakumo_auth::hash_password(&pw)?,
+                password_hash: murakumo_auth::hash_password(&pw, Some(&login))?,
             });
             store
                 .tenant(&code)

@@ -58,6 +58,10 @@ pub enum Rejection {
     NotConfigured,
     #[error("verification failed inside xmlsec: {0}")]
     Internal(String),
+    #[error(
+        "the staff account {0:?} was made for password login and is not linked to the IdP; an administrator links it (POST /api/v1/staff/{{staff_id}}/sso-link, approved by a second administrator)"
+    )]
+    NotLinked(String),
 }
 
 impl Rejection {
@@ -88,6 +92,7 @@ impl Rejection {
             Rejection::DisabledUser(_) => "disabled_user",
             Rejection::NotConfigured => "not_configured",
             Rejection::Internal(_) => "internal",
+            Rejection::NotLinked(_) => "not_linked",
         }
     }
 
@@ -145,6 +150,9 @@ impl Rejection {
             }
             Rejection::Internal(_) => {
                 "署名の検証中に内部エラーが起きました。運用者にサーバーのログを確認してもらってください。".into()
+            }
+            Rejection::NotLinked(_) => {
+                "このアカウントはID・パスワードでのログイン用に作られ、シングルサインオンとまだ連携していません。団体管理者に連携(2人目の管理者の承認が必要です)を依頼するか、ID・パスワードでログインしてください。".into()
             }
         }
     }

@@ -9,12 +9,18 @@
 //! login. The tenant comes from the AuthnRequest the response answers (or,
 //! for an IdP-initiated login, from the IdP that signed it) and is then
 //! checked against the verified assertion and the attribute mapping.
-//! Every refusal is logged with its reason (tracing, a metric, and the
-//! tenant's access log when the tenant is known) and shown to the staff
-//! member as a Japanese page saying what failed and what to check.
+//! Every refusal is logged with its reason (tracing and the metric
+//! `murakumo_saml_rejected_total{reason}`) and shown to the staff member as
+//! a Japanese page saying what failed and what to check. Only a refusal of
+//! a verified assertion (signed by the municipality's IdP, not a replay)
+//! also goes to the municipality's access log: an anonymous post must not
+//! be able to grow a tenant's access chain.
+//!
+//! These endpoints do no work for strangers beyond reading what is stored:
+//! `/saml/login` never connects anywhere (the IdP's metadata was imported
+//! and stored; it only redirects the browser).
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -24,7 +30,7 @@ use axum::{Form, Router};
 use chrono::Utc;
 use murakumo_core::TenantCode;
 use murakumo_ledger::{EventCodec, NewEntry};
-use murakumo_saml::{IdpMetadata, Rejection, TenantSso, VerifiedAssertion};
+use murakumo_saml::{Rejection, TenantSso, VerifiedAssertion};
 use murakumo_tenancy::{AccessAction, AccessRecord, StaffCreated, TenancyEvent};
 use serde::Deserialize;
 
@@ -34,9 +40,6 @@ use crate::{observe, session};
 
 /// How long an AuthnRequest may wait for its response.
 const REQUEST_TTL_US: i64 = 10 * 60 * 1_000_000;
-/// How long the IdP reachability probe may take before the login page says
-/// the IdP cannot be reached.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -115,12 +118,12 @@ async fn tenant_sso(state: &AppState, tenant: &TenantCode) -> Result<Option<Tena
 #[derive(Deserialize)]
 pub struct LoginQuery {
     tenant: Option<String>,
-    /// Go to the IdP even if this server cannot reach it.
-    force: Option<String>,
 }
 
 /// Starts an SP-initiated login: remembers a fresh request id and sends the
-/// browser to the municipality's IdP.
+/// browser to the municipality's IdP, from the stored metadata only (no
+/// connection is made from here: an address an administrator typed must
+/// not turn this endpoint into a port scanner).
 async fn login(State(state): State<AppState>, Query(q): Query<LoginQuery>) -> Response {
     let raw = q.tenant.unwrap_or_default();
     let Ok(tenant) = TenantCode::parse(raw.trim()) else {
@@ -161,31 +164,6 @@ async fn login(State(state): State<AppState>, Query(q): Query<LoginQuery>) -> Re
         Ok(i) => i,
         Err(e) => return config_problem(&tenant, &e),
     };
-    if q.force.is_none()
-        && let Err(why) = probe(&idp).await
-    {
-        tracing::warn!(tenant = %tenant, idp = %idp.entity_id, error = %why, "IdP cannot be reached");
-        metrics::counter!("murakumo_saml_logins_total", "result" => "idp_unreachable").increment(1);
-        let mut resp = problem(
-            StatusCode::BAD_GATEWAY,
-            "IdP(認証基盤)に接続できません",
-            &format!(
-                "この団体のIdP({})に、この基盤から接続できませんでした。",
-                idp.sso_url
-            ),
-            "IdPのサーバーが動いているか、ネットワーク(LGWAN)の経路とファイアウォールを情報担当に確認してください。しばらくしてからもう一度お試しください。",
-            &why,
-        );
-        // The browser may still reach it where this server cannot.
-        let link = format!(
-            "<p class=\"card\"><a href=\"/saml/login?tenant={tenant}&amp;force=1\">それでもIdPへ進む</a></p>"
-        );
-        if let Ok(b) = axum::body::to_bytes(std::mem::take(resp.body_mut()), 1 << 20).await {
-            let html = String::from_utf8_lossy(&b).replace("</main>", &format!("{link}</main>"));
-            *resp.body_mut() = axum::body::Body::from(html);
-        }
-        return resp;
-    }
     let redirect = match state.sp().authn_request(&idp, tenant.as_str()) {
         Ok(r) => r,
         Err(e) => {
@@ -204,37 +182,16 @@ async fn login(State(state): State<AppState>, Query(q): Query<LoginQuery>) -> Re
     Redirect::to(&redirect.url).into_response()
 }
 
-/// Can this server open a TCP connection to the IdP's SSO host?
-async fn probe(idp: &IdpMetadata) -> Result<(), String> {
-    let url = url::Url::parse(&idp.sso_url).map_err(|e| e.to_string())?;
-    let host = url.host_str().ok_or("the SSO URL has no host")?.to_string();
-    let port = url.port_or_known_default().unwrap_or(443);
-    match tokio::time::timeout(
-        PROBE_TIMEOUT,
-        tokio::net::TcpStream::connect((host.as_str(), port)),
-    )
-    .await
-    {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(format!("connect {host}:{port}: {e}")),
-        Err(_) => Err(format!(
-            "connect {host}:{port}: no answer within {} s",
-            PROBE_TIMEOUT.as_secs()
-        )),
-    }
-}
-
 #[derive(Deserialize)]
 pub struct AcsForm {
     #[serde(rename = "SAMLResponse")]
     saml_response: String,
-    #[serde(rename = "RelayState")]
-    relay_state: Option<String>,
 }
 
-/// Logs a refusal everywhere it belongs and renders the page.
+/// Logs a refusal (tracing, metrics: nothing in any tenant's chains) and
+/// renders the page.
 async fn refuse(
-    state: &AppState,
+    _state: &AppState,
     tenant: Option<&TenantCode>,
     issuer: Option<&str>,
     r: Rejection,
@@ -247,23 +204,7 @@ async fn refuse(
         "SAML login refused"
     );
     metrics::counter!("murakumo_saml_logins_total", "result" => r.code()).increment(1);
-    if let Some(t) = tenant {
-        let record = AccessRecord {
-            action: AccessAction::Login,
-            subject: format!("saml:{}", issuer.unwrap_or("-")),
-            purpose: "シングルサインオン".into(),
-            detail: format!("refused {}: {r}", r.code()),
-            request_id: observe::current_request_id(),
-        };
-        if let Err(e) = state
-            .store
-            .tenant(t)
-            .log_access("system:saml", &[record])
-            .await
-        {
-            tracing::error!(error = %e, "cannot write the access log");
-        }
-    }
+    metrics::counter!("murakumo_saml_rejected_total", "reason" => r.code()).increment(1);
     let status = match r {
         Rejection::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         Rejection::Malformed(_) | Rejection::UnsafeXml(_) => StatusCode::BAD_REQUEST,
@@ -345,15 +286,10 @@ async fn acs(
                 Ok(t) => t,
                 Err(e) => return crate::error::ApiError::from(e).into_response(),
             };
+            // An IdP belongs to one municipality (unique entity id).
             let chosen = match tenants.as_slice() {
                 [only] => Some(*only),
-                // A shared (e.g. prefectural) IdP: the RelayState names the
-                // municipality; the mapping's tenant attribute confirms it.
-                _ => f
-                    .relay_state
-                    .as_deref()
-                    .and_then(|r| TenantCode::parse(r.trim()).ok())
-                    .filter(|t| tenants.contains(t)),
+                _ => None,
             };
             let Some(t) = chosen else {
                 return refuse(
@@ -471,8 +407,34 @@ async fn acs(
                 .insert(header::SET_COOKIE, session::cookie_header(&state, &token));
             resp
         }
-        Err(r) => refuse(&state, Some(&tenant), Some(&verified.issuer), r).await,
+        Err(r) => refuse_verified(&state, &tenant, &verified.issuer, r).await,
     }
+}
+
+/// A refusal of an assertion the municipality's IdP signed (fresh, not a
+/// replay): the municipality's access log records it too.
+async fn refuse_verified(
+    state: &AppState,
+    tenant: &TenantCode,
+    issuer: &str,
+    r: Rejection,
+) -> Response {
+    let record = AccessRecord {
+        action: AccessAction::Login,
+        subject: format!("saml:{issuer}"),
+        purpose: "シングルサインオン".into(),
+        detail: format!("refused {}: {r}", r.code()),
+        request_id: observe::current_request_id(),
+    };
+    if let Err(e) = state
+        .store
+        .tenant(tenant)
+        .log_access("system:saml", &[record])
+        .await
+    {
+        tracing::error!(error = %e, "cannot write the access log");
+    }
+    refuse(state, Some(tenant), Some(issuer), r).await
 }
 
 struct Established {
@@ -507,6 +469,16 @@ async fn establish(
     let found = ts.staff_for_login(&user.login).await.map_err(internal)?;
     let staff_id = match found {
         Some((staff, _)) if staff.disabled => return Err(Rejection::DisabledUser(user.login)),
+        // An account made for password login is not the IdP's to take over
+        // (an IdP could name any login): only after an explicit link.
+        Some((staff, _))
+            if !ts
+                .staff_sso_linked(&staff.staff_id)
+                .await
+                .map_err(internal)? =>
+        {
+            return Err(Rejection::NotLinked(user.login));
+        }
         Some((staff, _)) => {
             if let Some(roles) = &user.roles {
                 let mut current = staff.roles.clone();

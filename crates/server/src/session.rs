@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiJson, ApiResult, ErrorBody};
-use crate::state::{AppState, IP_MAX_FAILURES, IP_WINDOW_US};
+use crate::state::AppState;
+use murakumo_auth::ThrottleRule;
+use murakumo_store::{ThrottleBucket, Throttled};
 
 pub const COOKIE: &str = "murakumo_session";
 const OPERATOR_SCOPE: &str = "op";
@@ -221,20 +223,105 @@ fn login_failed() -> ApiError {
     )
 }
 
-/// Checks the per-address limit; returns seconds to wait if blocked.
-fn ip_blocked(state: &AppState, ip: std::net::IpAddr, now: i64) -> Option<u64> {
-    let map = state.ip_failures.lock().unwrap_or_else(|p| p.into_inner());
-    let fails = map.get(&ip)?;
-    auth::locked_until(fails, IP_MAX_FAILURES, IP_WINDOW_US, now)
-        .map(|until| ((until - now) / 1_000_000).max(1) as u64)
+// Login throttling (rule: `murakumo_auth::ThrottleRule`, documented in
+// docs/design/staff-identity.md). Every attempt is counted in three buckets before its
+// password is checked: the account at this address (the tenant's
+// `login.max_failures` free failures), the account from every address
+// (four times as many, so that a stranger elsewhere cannot lock a staff
+// member out with a handful of guesses), and the address (all accounts).
+// After the free failures each attempt waits, from 30 s doubling up to
+// `login.lockout_minutes`. Operators follow the same rule with fixed limits.
+
+/// The first delay after the free failures; it doubles with each failure.
+const FIRST_DELAY_US: i64 = 30 * 1_000_000;
+/// An account from all addresses together gets this many times the free
+/// failures of one address.
+const ACCOUNT_WIDE_FACTOR: u32 = 4;
+/// Free failures per address (all accounts), and its longest delay.
+pub const ADDRESS_FREE_FAILURES: u32 = 30;
+const ADDRESS_MAX_DELAY_US: i64 = 15 * 60 * 1_000_000;
+/// Operators: free failures per address, and the longest delay.
+const OPERATOR_FREE_FAILURES: u32 = 5;
+const OPERATOR_MAX_DELAY_US: i64 = 15 * 60 * 1_000_000;
+
+fn rule(free_failures: u32, max_delay_us: i64) -> ThrottleRule {
+    ThrottleRule {
+        free_failures,
+        first_delay_us: FIRST_DELAY_US.min(max_delay_us),
+        max_delay_us,
+    }
 }
 
-fn ip_failed(state: &AppState, ip: std::net::IpAddr, now: i64) {
-    let mut map = state.ip_failures.lock().unwrap_or_else(|p| p.into_inner());
-    let fails = map.entry(ip).or_default();
-    fails.retain(|&t| t > now - IP_WINDOW_US);
-    fails.push(now);
+/// The buckets of one attempt: `account` names the account (e.g.
+/// `account:012289:clerk`), limited to `free` failures per address.
+fn buckets(
+    account: &str,
+    ip: std::net::IpAddr,
+    free: u32,
+    max_delay_us: i64,
+) -> Vec<ThrottleBucket> {
+    vec![
+        ThrottleBucket {
+            key: format!("{account}@{ip}"),
+            rule: rule(free, max_delay_us),
+        },
+        ThrottleBucket {
+            key: account.to_string(),
+            rule: rule(free.saturating_mul(ACCOUNT_WIDE_FACTOR), max_delay_us),
+        },
+        ThrottleBucket {
+            key: format!("address:{ip}"),
+            rule: rule(ADDRESS_FREE_FAILURES, ADDRESS_MAX_DELAY_US),
+        },
+    ]
+}
+
+/// Reserves the attempt, or says how long to wait.
+async fn reserve(state: &AppState, buckets: &[ThrottleBucket], now: i64) -> ApiResult<()> {
+    let Err(Throttled { bucket, until }) = state.store.login_reserve(buckets, now).await? else {
+        return Ok(());
+    };
+    let wait = ((until - now) / 1_000_000).max(1) as u64;
+    let by_address = bucket.starts_with("address:");
+    metrics::counter!("murakumo_login_throttled_total", "bucket" => if by_address { "address" } else { "account" })
+        .increment(1);
+    tracing::warn!(bucket = %bucket, wait_s = wait, "login throttled");
+    Err(if by_address {
+        ApiError::too_many(
+            format!(
+                "too many failed logins from this address; try again in {wait} s (このアドレスからのログイン失敗が多すぎます。{wait}秒後にもう一度お試しください)"
+            ),
+            wait,
+        )
+    } else {
+        ApiError::too_many(
+            format!(
+                "this account is locked after repeated failed logins; try again in {wait} s, or ask the administrator (団体管理者) (ログインに続けて失敗したため、{wait}秒後までロックされています)"
+            ),
+            wait,
+        )
+    })
+}
+
+/// After a success: the account's failures are forgotten, the address
+/// gets back only this attempt.
+async fn succeeded(state: &AppState, buckets: &[ThrottleBucket]) -> ApiResult<()> {
+    let (reset, release): (Vec<_>, Vec<_>) = buckets
+        .iter()
+        .map(|b| b.key.clone())
+        .partition(|k| !k.starts_with("address:"));
+    state.store.login_succeeded(&reset, &release).await?;
+    Ok(())
+}
+
+fn failed() {
     metrics::counter!("murakumo_login_failures_total").increment(1);
+}
+
+/// The login id as typed, normalized; bounded so that a bucket key stays
+/// short whatever is sent.
+fn normalized_login(login: &str) -> String {
+    login.trim().to_lowercase().chars().take(64).collect()
 }
 
 async fn verify_blocking(password: String, hash: String) -> bool {
@@ -281,12 +368,6 @@ pub async fn login_inner(
     req: LoginRequest,
 ) -> ApiResult<(String, WhoAmI)> {
     let now = Utc::now().timestamp_micros();
-    if let Some(wait) = ip_blocked(state, ip, now) {
-        return Err(ApiError::too_many(
-            format!("too many failed logins from this address; try again in {wait} s"),
-            wait,
-        ));
-    }
     let tenant_field = req
         .tenant
         .as_deref()
@@ -310,18 +391,14 @@ pub async fn login_inner(
     let ts = state.store.tenant(&tenant);
     let max_failures = state.setting_i64(&tenant, "login.max_failures").await?;
     let lockout_us = state.setting_i64(&tenant, "login.lockout_minutes").await? * 60 * 1_000_000;
-    let login = req.login.trim().to_lowercase();
-    let failures = ts.login_failures_since(&login, now - lockout_us).await?;
-    if let Some(until) = auth::locked_until(&failures, max_failures as u32, lockout_us, now) {
-        let wait = ((until - now) / 1_000_000).max(1) as u64;
-        return Err(ApiError::too_many(
-            format!(
-                "this account is locked after {max_failures} failed logins; try again in {} min, or ask the administrator (団体管理者)",
-                wait.div_ceil(60)
-            ),
-            wait,
-        ));
-    }
+    let login = normalized_login(&req.login);
+    let buckets = buckets(
+        &format!("account:{tenant}:{login}"),
+        ip,
+        u32::try_from(max_failures).unwrap_or(5),
+        lockout_us,
+    );
+    reserve(state, &buckets, now).await?;
     let found = ts.staff_for_login(&login).await?;
     let hash = found
         .as_ref()
@@ -330,13 +407,12 @@ pub async fn login_inner(
     let staff = match found {
         Some((staff, _)) if ok && !staff.disabled => staff,
         _ => {
-            ts.record_login_failure(&login, now).await?;
-            ip_failed(state, ip, now);
+            failed();
             tracing::warn!(tenant = %tenant, login = %login, "login failed");
             return Err(login_failed());
         }
     };
-    ts.clear_login_failures(&login).await?;
+    succeeded(state, &buckets).await?;
     let (token, hash) = auth::new_session_token();
     ts.create_session(&hash, &staff.staff_id, now).await?;
     tracing::info!(tenant = %tenant, staff_id = %staff.staff_id, "login");
@@ -359,7 +435,14 @@ async fn operator_login(
     now: i64,
     req: LoginRequest,
 ) -> ApiResult<(String, WhoAmI)> {
-    let login = req.login.trim().to_lowercase();
+    let login = normalized_login(&req.login);
+    let buckets = buckets(
+        &format!("operator:{login}"),
+        ip,
+        OPERATOR_FREE_FAILURES,
+        OPERATOR_MAX_DELAY_US,
+    );
+    reserve(state, &buckets, now).await?;
     let found = state.store.operator_for_login(&login).await?;
     let hash = found.as_ref().map_or_else(
         || auth::dummy_hash().to_string(),
@@ -369,11 +452,12 @@ async fn operator_login(
     let op = match found {
         Some(op) if ok => op,
         _ => {
-            ip_failed(state, ip, now);
+            failed();
             tracing::warn!(login = %login, "operator login failed");
             return Err(login_failed());
         }
     };
+    succeeded(state, &buckets).await?;
     let (token, hash) = auth::new_session_token();
     state
         .store

@@ -16,9 +16,6 @@ pub struct AppState {
     pub store: Store,
     /// Whether cookies must be `Secure` (served over HTTPS).
     pub tls: bool,
-    /// Failed logins per client address, this node only; the per-account
-    /// lock is in the database and holds across nodes.
-    pub ip_failures: Arc<Mutex<HashMap<std::net::IpAddr, Vec<i64>>>>,
     /// How browsers reach this platform (`--public-url`), e.g.
     /// `https://cloud.example.lg.jp`: the SAML SP entity id and endpoints
     /// derive from it, never from a request's Host header.
@@ -106,16 +103,11 @@ impl<V: Clone> TenantCache<V> {
     }
 }
 
-/// Per client address: this many failures in [`IP_WINDOW_US`] block it.
-pub const IP_MAX_FAILURES: u32 = 30;
-pub const IP_WINDOW_US: i64 = 15 * 60 * 1_000_000;
-
 impl AppState {
     pub fn new(store: Store, tls: bool) -> AppState {
         AppState {
             store,
             tls,
-            ip_failures: Arc::default(),
             public_url: None,
             replication: Default::default(),
             cache: Arc::default(),

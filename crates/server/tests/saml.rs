@@ -1,6 +1,11 @@
 //! SAML single sign-on over HTTP against a real server, on both backends:
 //! responses signed for real (xmlsec1) by test IdPs of two municipalities,
-//! every refusal with its reason in the access log, single logout.
+//! every refusal with its reason (in metrics; refusals of verified
+//! assertions also in the access log), single logout, and the attacks of
+//! issue 15: IdP changes wait for a second person, an IdP does not take
+//! over password accounts, one IdP per municipality, no outbound
+//! connections from `/saml/login`, no access-log growth from anonymous
+//! posts.
 
 mod common;
 
@@ -53,12 +58,17 @@ async fn configure_with(
         .send()
         .await
         .expect("send");
+    // A proposal: it takes effect when the municipality's administrator
+    // approves it.
     assert_eq!(
         r.status(),
-        StatusCode::OK,
+        StatusCode::ACCEPTED,
         "{}",
         r.text().await.unwrap_or_default()
     );
+    for (status, body) in s.approve_pending(tenant, "admin").await {
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
 }
 
 /// Starts a login for `tenant`; returns the AuthnRequest id.
@@ -194,6 +204,8 @@ async fn single_sign_on_end_to_end(db: Db) {
     );
     configure(&s, &op, &tenant_a(), &idp_a, false).await;
     configure(&s, &op, &tenant_b(), &idp_b, false).await;
+    // `clerk` was made for password login: linked explicitly (issue 15).
+    s.link_sso(&tenant_a(), "clerk").await;
     let view: Value = op
         .get(s.url(&format!("/api/v1/tenants/{}/sso", tenant_a())))
         .send()
@@ -367,8 +379,10 @@ async fn single_sign_on_end_to_end(db: Db) {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.contains("unknown_request"));
 
-    // Every refusal where the tenant is known is in A's access log, with
-    // its reason; none in B's.
+    // Refusals of what A's IdP did not verifiably sign (or a replay) leave
+    // A's access log alone — anyone can post those — and are counted in
+    // the metrics; refusals of verified assertions are in A's access log
+    // with their reason; none in B's.
     let log = refusals_in_access_log(&s, &tenant_a()).await;
     for code in [
         "replay",
@@ -379,10 +393,21 @@ async fn single_sign_on_end_to_end(db: Db) {
         "wrong_audience",
         "wrong_recipient",
         "other_tenant_idp",
-        "other_tenant_user",
-        "no_roles",
-        "unknown_user",
     ] {
+        assert!(
+            !log.contains(&format!("refused {code}")),
+            "{code} in the access log:\n{log}"
+        );
+        assert!(
+            s.metric(&format!(
+                "murakumo_saml_rejected_total{{reason=\"{code}\"}}"
+            ))
+            .await
+                >= 1.0,
+            "{code} counted"
+        );
+    }
+    for code in ["other_tenant_user", "no_roles", "unknown_user"] {
         assert!(
             log.contains(&format!("refused {code}")),
             "{code} not in the access log:\n{log}"
@@ -475,30 +500,38 @@ async fn single_sign_on_end_to_end(db: Db) {
     s.stop().await;
 }
 
-async fn unreachable_or_misconfigured_idp_gets_a_clear_page(db: Db) {
+/// `/saml/login` only redirects from stored data: an SSO URL an
+/// administrator typed (an open or a closed local port) is never connected
+/// to, so the endpoint cannot serve as a port scanner.
+async fn saml_login_makes_no_outbound_connection(db: Db) {
     let s = TestServer::start(db).await;
     let op = s.login(None, "op").await;
-    let mut idp = TestIdp::new("https://idp.unreachable.example");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let open = listener.local_addr().expect("addr").port();
     let closed = murakumo_testkit::free_port();
-    idp.sso_url = format!("http://127.0.0.1:{closed}/sso");
-    configure(&s, &op, &tenant_a(), &idp, false).await;
-    let r = no_redirects()
-        .get(s.url(&format!("/saml/login?tenant={}", tenant_a())))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
-    let body = r.text().await.expect("text");
-    assert!(body.contains("IdP(認証基盤)に接続できません"), "{body}");
-    assert!(body.contains(&format!("127.0.0.1:{closed}")), "{body}");
-    assert!(body.contains("force=1"));
-    // The operator can still send the browser on.
-    let r = no_redirects()
-        .get(s.url(&format!("/saml/login?tenant={}&force=1", tenant_a())))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let mut idp_a = TestIdp::new("https://idp-a.example");
+    idp_a.sso_url = format!("http://127.0.0.1:{open}/sso");
+    let mut idp_b = TestIdp::new("https://idp-b.example");
+    idp_b.sso_url = format!("http://127.0.0.1:{closed}/sso");
+    configure(&s, &op, &tenant_a(), &idp_a, false).await;
+    configure(&s, &op, &tenant_b(), &idp_b, false).await;
+    for (tenant, idp) in [(tenant_a(), &idp_a), (tenant_b(), &idp_b)] {
+        let r = no_redirects()
+            .get(s.url(&format!("/saml/login?tenant={tenant}")))
+            .send()
+            .await
+            .expect("send");
+        // The same answer whether the port is open or closed: a redirect.
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{tenant}");
+        let loc = r.headers()["location"].to_str().expect("location");
+        assert!(loc.starts_with(&idp.sso_url), "{loc}");
+    }
+    // Had the server connected, the connection would be queued by now.
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the server connected to the IdP's address: {other:?}"),
+    }
     // A wrong code gets a page, not an error document.
     let r = reqwest::get(s.url("/saml/login?tenant=99999"))
         .await
@@ -512,7 +545,196 @@ async fn unreachable_or_misconfigured_idp_gets_a_clear_page(db: Db) {
     s.stop().await;
 }
 
+/// Anonymous posts to the ACS that fail verification — answering a login
+/// really started for A, so the tenant is known — leave A's access chain
+/// exactly as it was and are counted in the metrics instead.
+async fn failed_acs_posts_leave_the_access_chain_alone(db: Db) {
+    let s = TestServer::start(db).await;
+    let sp = SpConfig::from_base_url(&s.base);
+    let op = s.login(None, "op").await;
+    let mut idp = TestIdp::new(&format!("{}/idp-a", s.base));
+    idp.sso_url = s.url("/idp-a/sso");
+    configure(&s, &op, &tenant_a(), &idp, false).await;
+    s.link_sso(&tenant_a(), "clerk").await;
+    let head = s
+        .store
+        .tenant(&tenant_a())
+        .head(murakumo_store::Chain::Access)
+        .await
+        .expect("head");
+    let series = "murakumo_saml_rejected_total{reason=\"bad_signature\"}";
+    let before = s.metric(series).await;
+    let stranger = TestIdp::new(&idp.entity_id);
+    for _ in 0..3 {
+        let req = start(&s, &tenant_a(), &idp).await;
+        let forged = stranger.response_b64(&user(&sp, &req, "clerk", &tenant_a(), &["jumin"]));
+        let (status, body, cookie) = post(&s, &forged).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert!(cookie.is_none());
+        let unsigned = idp.response_b64(&ResponseParams {
+            sign_assertion: false,
+            ..user(
+                &sp,
+                &start(&s, &tenant_a(), &idp).await,
+                "clerk",
+                &tenant_a(),
+                &["jumin"],
+            )
+        });
+        assert_eq!(post(&s, &unsigned).await.0, StatusCode::FORBIDDEN);
+    }
+    let after = s
+        .store
+        .tenant(&tenant_a())
+        .head(murakumo_store::Chain::Access)
+        .await
+        .expect("head");
+    assert_eq!(after, head, "the access chain did not grow");
+    assert_eq!(s.metric(series).await, before + 3.0);
+    s.stop().await;
+}
+
+/// Issue 15: an IdP change proposed by the operator or by an administrator
+/// waits for a (different) administrator; an IdP login never takes over a
+/// password account unless linked; an IdP belongs to one municipality;
+/// single logout ends only its municipality's sessions.
+async fn sso_changes_need_a_second_person(db: Db) {
+    let s = TestServer::start(db).await;
+    let sp = SpConfig::from_base_url(&s.base);
+    let op = s.login(None, "op").await;
+    let admin = s.login(Some(&tenant_a()), "admin").await;
+    // The attacker's IdP, under the operator's control, with JIT accounts.
+    let mut evil = TestIdp::new(&format!("{}/evil", s.base));
+    evil.sso_url = s.url("/evil/sso");
+    let r = op
+        .put(s.url(&format!("/api/v1/tenants/{}/sso", tenant_a())))
+        .json(&json!({"idp_metadata_xml": evil.metadata_xml(), "mapping": mapping(), "jit": true}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let change: Value = r.json().await.expect("json");
+    assert_eq!(change["status"], "pending");
+    assert_eq!(change["kind"], "configure_sso");
+    assert_eq!(change["proposed_by"], "operator:op-1");
+    // Not in effect: SSO is still off for A.
+    let r = no_redirects()
+        .get(s.url(&format!("/saml/login?tenant={}", tenant_a())))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // The operator cannot approve its own proposal (staff endpoint).
+    let id = change["change_id"].as_str().expect("id");
+    let r = op
+        .post(s.url(&format!("/api/v1/changes/{id}/approve")))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // The administrator rejects it; it never takes effect.
+    let r = admin
+        .post(s.url(&format!("/api/v1/changes/{id}/reject")))
+        .json(&json!({"reason": "知らないIdP"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(s.approve_pending(&tenant_a(), "all").await.is_empty());
+    let r = admin.get(s.url("/api/v1/sso")).send().await.expect("send");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // An administrator's own IdP change: the same administrator cannot
+    // approve it; a second one can.
+    let mut idp_a = TestIdp::new(&format!("{}/idp-a", s.base));
+    idp_a.sso_url = s.url("/idp-a/sso");
+    idp_a.slo_url = s.url("/idp-a/slo");
+    let r = admin
+        .put(s.url("/api/v1/sso"))
+        .json(&json!({"idp_metadata_xml": idp_a.metadata_xml(), "mapping": mapping()}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let approved = s.approve_pending(&tenant_a(), "admin").await;
+    let [(status, body)] = approved.as_slice() else {
+        panic!("one pending change");
+    };
+    assert_eq!(*status, StatusCode::FORBIDDEN, "{body}");
+    let approved = s.approve_pending(&tenant_a(), "all").await;
+    let [(status, body)] = approved.as_slice() else {
+        panic!("one pending change");
+    };
+    assert_eq!(*status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "approved");
+    assert_eq!(body["decided_by"], format!("staff:s-all-{}", tenant_a()));
+
+    // The IdP names an existing password account: refused until linked.
+    let req = start(&s, &tenant_a(), &idp_a).await;
+    let (status, body, cookie) = post(
+        &s,
+        &idp_a.response_b64(&user(&sp, &req, "all", &tenant_a(), &["jumin"])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("not_linked"), "{body}");
+    assert!(cookie.is_none());
+    s.link_sso(&tenant_a(), "clerk").await;
+    let req = start(&s, &tenant_a(), &idp_a).await;
+    let (status, body, cookie_a) = post(
+        &s,
+        &idp_a.response_b64(&user(&sp, &req, "clerk", &tenant_a(), &["jumin"])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let cookie_a = cookie_a.expect("cookie");
+
+    // B may not use A's IdP (same entity id): refused with the reason.
+    let r = op
+        .put(s.url(&format!("/api/v1/tenants/{}/sso", tenant_b())))
+        .json(&json!({"idp_metadata_xml": idp_a.metadata_xml(), "mapping": mapping()}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let body: Value = r.json().await.expect("json");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(message.contains("別の団体"), "{message}");
+    assert_eq!(body["error"]["field"], "idp_metadata_xml");
+
+    // Single logout from A's IdP ends A's session of `clerk`, not B's.
+    let mut idp_b = TestIdp::new(&format!("{}/idp-b", s.base));
+    idp_b.sso_url = s.url("/idp-b/sso");
+    configure(&s, &op, &tenant_b(), &idp_b, false).await;
+    s.link_sso(&tenant_b(), "clerk").await;
+    let req = start(&s, &tenant_b(), &idp_b).await;
+    let (status, body, cookie_b) = post(
+        &s,
+        &idp_b.response_b64(&user(&sp, &req, "clerk", &tenant_b(), &["jumin"])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let cookie_b = cookie_b.expect("cookie");
+    let logout = format!(
+        r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_lo9" Version="2.0" IssueInstant="{}"><saml:Issuer>{}</saml:Issuer><saml:NameID>clerk</saml:NameID></samlp:LogoutRequest>"#,
+        chrono::Utc::now().to_rfc3339(),
+        idp_a.entity_id
+    );
+    let q = idp_a.sign_redirect_query("SAMLRequest", &logout);
+    let r = no_redirects()
+        .get(s.url(&format!("/saml/slo?{q}")))
+        .send()
+        .await
+        .expect("send");
+    assert!(r.status().is_redirection(), "{}", r.status());
+    assert_eq!(whoami(&s, &cookie_a).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(whoami(&s, &cookie_b).await.0, StatusCode::OK);
+    s.stop().await;
+}
+
 common::on_both_backends!(
     single_sign_on_end_to_end,
-    unreachable_or_misconfigured_idp_gets_a_clear_page,
+    saml_login_makes_no_outbound_connection,
+    failed_acs_posts_leave_the_access_chain_alone,
+    sso_changes_need_a_second_person,
 );

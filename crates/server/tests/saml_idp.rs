@@ -72,12 +72,18 @@ async fn login_through_simplesamlphp() {
         .send()
         .await
         .expect("send");
+    // A proposal, approved by the municipality's administrator; `clerk`
+    // (a password account) is linked to the IdP explicitly.
     assert_eq!(
         r.status(),
-        StatusCode::OK,
+        StatusCode::ACCEPTED,
         "{}",
         r.text().await.unwrap_or_default()
     );
+    for (status, body) in s.approve_pending(&tenant_a(), "admin").await {
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    s.link_sso(&tenant_a(), "clerk").await;
 
     let browser = reqwest::Client::builder()
         .cookie_store(true)

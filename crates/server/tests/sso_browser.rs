@@ -156,6 +156,12 @@ async fn a_clerk_logs_in_once_through_the_municipalitys_idp() {
         "{}",
         r.text().await.unwrap_or_default()
     );
+    // The proposal takes effect when A's administrator approves it; the
+    // existing password account `clerk` is linked to the IdP explicitly.
+    for (status, body) in s.approve_pending(&tenant_a(), "admin").await {
+        assert!(status.is_success(), "{body}");
+    }
+    s.link_sso(&tenant_a(), "clerk").await;
 
     let b = Browser::start().await.expect("browser");
     sso_login(&b, &s, &idp, &a, "clerk", "sso").await;

@@ -19,9 +19,11 @@
 
 mod backend;
 mod certificates;
+mod changes;
 mod error;
 mod export;
 mod group;
+mod login;
 mod outbox;
 mod platform;
 mod projection;
@@ -34,7 +36,9 @@ mod tenant;
 
 pub use backend::{Backend, BackendKind};
 pub use certificates::{IssueNumber, IssuedRow, PublicKeyRow, SigningKeyRow, parse_issue_number};
+pub use changes::PendingChangeRow;
 pub use error::StoreError;
+pub use login::{ThrottleBucket, Throttled};
 pub use outbox::{CheckedOutboxItem, MAX_OUTBOX_PAYLOAD, OutboxRefusal, Replayer};
 pub use platform::{Operator, TenantInfo};
 pub use replication::{AppendWatch, MAX_EPOCH, NodeRole, NodeState, OutboxItem, Replayed};

@@ -15,8 +15,8 @@ use murakumo_seal::{OfficialSealSet, SealEvent, SealRecord, SealStatus};
 use murakumo_tenancy::TenancyEvent;
 use sqlx::{Any, Row, Transaction};
 
-use crate::StoreError;
 use crate::rows::{Placeholders, date_str, insert_verb, values_list};
+use crate::{StoreError, changes};
 
 /// Tables rebuilt from the ledger, cleared before a rebuild.
 const PROJECTION_TABLES: &[&str] = &[
@@ -26,6 +26,7 @@ const PROJECTION_TABLES: &[&str] = &[
     "residents",
     "resident_entries",
     "sso_configs",
+    "pending_changes",
     "certificates",
     "seals",
     "official_seals",
@@ -33,7 +34,7 @@ const PROJECTION_TABLES: &[&str] = &[
 
 /// Bump when a projection's tables or meaning change: every tenant is then
 /// rebuilt from its ledger when the store opens.
-pub(crate) const PROJECTION_VERSION: &str = "5";
+pub(crate) const PROJECTION_VERSION: &str = "6";
 
 pub(crate) async fn clear(
     tx: &mut Transaction<'static, Any>,
@@ -554,9 +555,12 @@ async fn apply_tenancy(
         }
         TenancyEvent::StaffCreated(s) => {
             let login = s.login.clone();
+            // An account without a password was made by the IdP (just in
+            // time): it is linked to the IdP from the start.
+            let sso_linked = i64::from(s.password_hash.is_empty());
             sqlx::query(
-                "INSERT INTO staff (tenant_code, staff_id, login, display_name, roles, password_hash, disabled) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 0)",
+                "INSERT INTO staff (tenant_code, staff_id, login, display_name, roles, password_hash, disabled, sso_linked) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7)",
             )
             .bind(t)
             .bind(s.staff_id)
@@ -564,6 +568,7 @@ async fn apply_tenancy(
             .bind(s.display_name)
             .bind(s.roles.join(","))
             .bind(s.password_hash)
+            .bind(sso_linked)
             .execute(&mut **tx)
             .await
             .map_err(|err| StoreError::on_unique(err, || format!("login id {login:?} is already taken in tenant {t}")))?;
@@ -593,16 +598,35 @@ async fn apply_tenancy(
                  ON CONFLICT (tenant_code) DO UPDATE SET idp_entity_id = excluded.idp_entity_id, config_json = excluded.config_json",
             )
             .bind(t)
-            .bind(idp_entity_id)
+            .bind(idp_entity_id.as_str())
             .bind(config_json)
             .execute(&mut **tx)
-            .await?;
+            .await
+            .map_err(|err| {
+                StoreError::on_unique(err, || {
+                    format!(
+                        "IdP {idp_entity_id:?} is already used by another municipality; an IdP belongs to one municipality only (同じIdPを複数の団体で使うことはできません)"
+                    )
+                })
+            })?;
         }
         TenancyEvent::SsoRemoved => {
             sqlx::query("DELETE FROM sso_configs WHERE tenant_code = $1")
                 .bind(t)
                 .execute(&mut **tx)
                 .await?;
+        }
+        TenancyEvent::ChangeProposed { change_id, change } => {
+            changes::project_proposed(tx, tenant, e, &change_id, &change).await?;
+        }
+        TenancyEvent::ChangeApproved { change_id } => {
+            changes::project_decided(tx, tenant, e, &change_id, "approved", None).await?;
+        }
+        TenancyEvent::ChangeRejected { change_id, reason } => {
+            changes::project_decided(tx, tenant, e, &change_id, "rejected", Some(&reason)).await?;
+        }
+        TenancyEvent::StaffSsoLinked { staff_id } => {
+            changes::project_sso_linked(tx, tenant, &staff_id).await?;
         }
     }
     Ok(())

@@ -395,7 +395,7 @@ impl TenantStore<'_> {
             .transpose()
     }
 
-    // ---- sessions and login throttling ----
+    // ---- sessions (login throttling: login.rs) ----
 
     pub async fn create_session(
         &self,
@@ -467,48 +467,6 @@ impl TenantStore<'_> {
             q = q.bind(now);
         }
         q.execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub async fn record_login_failure(&self, login: &str, at: i64) -> Result<(), StoreError> {
-        let mut tx = self.begin(true).await?;
-        sqlx::query("INSERT INTO login_failures (tenant_code, login, at) VALUES ($1, $2, $3)")
-            .bind(self.tenant.as_str())
-            .bind(login)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Times (µs) of failed logins for `login` since `since`, oldest first.
-    pub async fn login_failures_since(
-        &self,
-        login: &str,
-        since: i64,
-    ) -> Result<Vec<i64>, StoreError> {
-        let mut tx = self.begin(false).await?;
-        let rows = sqlx::query(
-            "SELECT at FROM login_failures WHERE tenant_code = $1 AND login = $2 AND at >= $3 ORDER BY at",
-        )
-        .bind(self.tenant.as_str())
-        .bind(login)
-        .bind(since)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        rows.iter().map(|r| Ok(r.try_get("at")?)).collect()
-    }
-
-    pub async fn clear_login_failures(&self, login: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin(true).await?;
-        sqlx::query("DELETE FROM login_failures WHERE tenant_code = $1 AND login = $2")
-            .bind(self.tenant.as_str())
-            .bind(login)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(())
     }

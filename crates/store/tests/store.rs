@@ -8,7 +8,9 @@ use chrono::NaiveDate;
 use murakumo_core::{ResidentCode, TenantCode};
 use murakumo_ledger::{ChainBreak, ChainHead, EventCodec, NewEntry, Segment, cut_segments};
 use murakumo_resident::{Citizenship, EntryReason, Person, ResidentEvent, Sex};
-use murakumo_store::{AccessFilter, Applied, BackendKind, Chain, ResidentQuery, Store, StoreError};
+use murakumo_store::{
+    AccessFilter, Applied, BackendKind, Chain, ResidentQuery, Store, StoreError, ThrottleBucket,
+};
 use murakumo_tenancy::{AccessAction, AccessRecord, StaffCreated, TenancyEvent};
 use murakumo_testkit::PgCluster;
 use sqlx::Row;
@@ -596,7 +598,7 @@ async fn migrations_are_idempotent(h: &Harness) {
     assert_eq!(again.list_tenants().await.expect("list").len(), 1);
 }
 
-async fn sessions_and_login_failures(h: &Harness) {
+async fn sessions_belong_to_their_tenant(h: &Harness) {
     let s = &h.store;
     let t = new_fukagawa(s).await;
     let (token, hash) = murakumo_auth::new_session_token();
@@ -622,19 +624,89 @@ async fn sessions_and_login_failures(h: &Harness) {
         .await
         .expect("delete");
     assert!(ts.session(&hash).await.expect("get").is_none());
-    for at in [1, 2, 3] {
-        ts.record_login_failure("clerk", at).await.expect("record");
-    }
-    assert_eq!(
-        ts.login_failures_since("clerk", 2).await.expect("since"),
-        vec![2, 3]
-    );
-    ts.clear_login_failures("clerk").await.expect("clear");
+}
+
+/// Reserving login attempts holds under concurrency, across two nodes: with
+/// 5 free failures, 40 parallel reservations get exactly 5.
+async fn login_attempts_are_reserved_atomically(h: &Harness) {
+    let other = h.second_node().await;
+    let rule = murakumo_auth::ThrottleRule {
+        free_failures: 5,
+        first_delay_us: 30_000_000,
+        max_delay_us: 900_000_000,
+    };
+    let bucket = ThrottleBucket {
+        key: "account:012289:clerk@127.0.0.1".into(),
+        rule,
+    };
+    let now = 1_000_000_000_000;
+    let granted = at_once(&[&h.store, &other], 40, |s, _| {
+        let b = bucket.clone();
+        async move { vec![s.login_reserve(&[b], now).await.expect("reserve").is_ok()] }
+    })
+    .await;
+    assert_eq!(granted.iter().filter(|g| **g).count(), 5);
+    // Refused until the first delay has passed, then one more attempt.
+    let refused = h
+        .store
+        .login_reserve(std::slice::from_ref(&bucket), now)
+        .await
+        .expect("reserve")
+        .expect_err("throttled");
+    assert_eq!(refused.until, now + 30_000_000);
     assert!(
-        ts.login_failures_since("clerk", 0)
+        h.store
+            .login_reserve(std::slice::from_ref(&bucket), now + 30_000_000)
             .await
-            .expect("since")
-            .is_empty()
+            .expect("reserve")
+            .is_ok()
+    );
+    // All or nothing: a refusing bucket counts nothing in the others.
+    let address = ThrottleBucket {
+        key: "address:127.0.0.1".into(),
+        rule,
+    };
+    assert!(
+        h.store
+            .login_reserve(&[address.clone(), bucket.clone()], now + 30_000_001)
+            .await
+            .expect("reserve")
+            .is_err()
+    );
+    // A success forgets the account's failures and gives back only its own
+    // reservation at the address.
+    for _ in 0..5 {
+        h.store
+            .login_reserve(std::slice::from_ref(&address), now)
+            .await
+            .expect("reserve")
+            .expect("free");
+    }
+    h.store
+        .login_succeeded(&[bucket.key.clone()], &[address.key.clone()])
+        .await
+        .expect("success");
+    assert!(
+        h.store
+            .login_reserve(std::slice::from_ref(&bucket), now + 30_000_002)
+            .await
+            .expect("reserve")
+            .is_ok()
+    );
+    assert!(
+        h.store
+            .login_reserve(std::slice::from_ref(&address), now + 1)
+            .await
+            .expect("reserve")
+            .is_ok(),
+        "4 of 5 free failures used at the address"
+    );
+    assert!(
+        h.store
+            .login_reserve(std::slice::from_ref(&address), now + 2)
+            .await
+            .expect("reserve")
+            .is_err()
     );
 }
 
@@ -1448,7 +1520,8 @@ on_both_backends!(
     access_log_is_a_verifiable_chain,
     prefecture_settings_have_history,
     migrations_are_idempotent,
-    sessions_and_login_failures,
+    sessions_belong_to_their_tenant,
+    login_attempts_are_reserved_atomically,
     segments_ship_a_tenant_to_another_store,
     register_history_as_of_and_search,
     bulk_import_is_one_transaction_and_projects_like_append,

@@ -3,6 +3,8 @@
 use murakumo_ledger::{EventCodec, EventDecodeError, decode_payload, encode_payload};
 use serde::{Deserialize, Serialize};
 
+use crate::ChangeRequest;
+
 /// Payload of `tenancy.staff_created` v1. Roles are stored as their codes so
 /// that adding a role never changes how old entries decode.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +55,27 @@ pub enum TenancyEvent {
     },
     /// Single sign-on switched off; password logins only.
     SsoRemoved,
+    /// A change proposed for a second person's approval (四つの目); the
+    /// entry's actor proposed it.
+    ChangeProposed {
+        change_id: String,
+        change: ChangeRequest,
+    },
+    /// A different administrator approved; the change's own event follows
+    /// in the same append.
+    ChangeApproved {
+        change_id: String,
+    },
+    /// A different administrator rejected; nothing changes.
+    ChangeRejected {
+        change_id: String,
+        reason: String,
+    },
+    /// An account may now log in through the municipality's IdP (explicit
+    /// link; just-in-time accounts are linked from their creation).
+    StaffSsoLinked {
+        staff_id: String,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -99,6 +122,25 @@ const STAFF_PASSWORD_CHANGED: &str = "tenancy.staff_password_changed";
 const STAFF_DISABLED: &str = "tenancy.staff_disabled";
 const SSO_CONFIGURED: &str = "tenancy.sso_configured";
 const SSO_REMOVED: &str = "tenancy.sso_removed";
+const CHANGE_PROPOSED: &str = "tenancy.change_proposed";
+const CHANGE_APPROVED: &str = "tenancy.change_approved";
+const CHANGE_REJECTED: &str = "tenancy.change_rejected";
+const STAFF_SSO_LINKED: &str = "tenancy.staff_sso_linked";
+
+#[derive(Serialize, Deserialize)]
+struct ChangeProposedV1 {
+    change_id: String,
+    change: ChangeRequest,
+}
+#[derive(Serialize, Deserialize)]
+struct ChangeIdV1 {
+    change_id: String,
+}
+#[derive(Serialize, Deserialize)]
+struct ChangeRejectedV1 {
+    change_id: String,
+    reason: String,
+}
 
 impl EventCodec for TenancyEvent {
     const NAMESPACE: &'static str = "tenancy.";
@@ -166,6 +208,36 @@ impl EventCodec for TenancyEvent {
                 }),
             ),
             TenancyEvent::SsoRemoved => (SSO_REMOVED, 1, encode_payload(&())),
+            TenancyEvent::ChangeProposed { change_id, change } => (
+                CHANGE_PROPOSED,
+                1,
+                encode_payload(&ChangeProposedV1 {
+                    change_id: change_id.clone(),
+                    change: change.clone(),
+                }),
+            ),
+            TenancyEvent::ChangeApproved { change_id } => (
+                CHANGE_APPROVED,
+                1,
+                encode_payload(&ChangeIdV1 {
+                    change_id: change_id.clone(),
+                }),
+            ),
+            TenancyEvent::ChangeRejected { change_id, reason } => (
+                CHANGE_REJECTED,
+                1,
+                encode_payload(&ChangeRejectedV1 {
+                    change_id: change_id.clone(),
+                    reason: reason.clone(),
+                }),
+            ),
+            TenancyEvent::StaffSsoLinked { staff_id } => (
+                STAFF_SSO_LINKED,
+                1,
+                encode_payload(&StaffIdV1 {
+                    staff_id: staff_id.clone(),
+                }),
+            ),
         }
     }
 
@@ -231,6 +303,32 @@ impl EventCodec for TenancyEvent {
                 let () = decode_payload(kind, version, payload)?;
                 TenancyEvent::SsoRemoved
             }
+            CHANGE_PROPOSED => {
+                let v: ChangeProposedV1 = decode_payload(kind, version, payload)?;
+                TenancyEvent::ChangeProposed {
+                    change_id: v.change_id,
+                    change: v.change,
+                }
+            }
+            CHANGE_APPROVED => {
+                let v: ChangeIdV1 = decode_payload(kind, version, payload)?;
+                TenancyEvent::ChangeApproved {
+                    change_id: v.change_id,
+                }
+            }
+            CHANGE_REJECTED => {
+                let v: ChangeRejectedV1 = decode_payload(kind, version, payload)?;
+                TenancyEvent::ChangeRejected {
+                    change_id: v.change_id,
+                    reason: v.reason,
+                }
+            }
+            STAFF_SSO_LINKED => {
+                let v: StaffIdV1 = decode_payload(kind, version, payload)?;
+                TenancyEvent::StaffSsoLinked {
+                    staff_id: v.staff_id,
+                }
+            }
             _ => {
                 return Err(EventDecodeError::UnknownVersion {
                     kind: kind.to_string(),
@@ -287,6 +385,36 @@ mod tests {
                 config_json: "{}".into(),
             },
             TenancyEvent::SsoRemoved,
+            TenancyEvent::ChangeProposed {
+                change_id: "c1".into(),
+                change: ChangeRequest::SetRoles {
+                    staff_id: "s1".into(),
+                    roles: vec!["auditor".into()],
+                },
+            },
+            TenancyEvent::ChangeProposed {
+                change_id: "c2".into(),
+                change: ChangeRequest::ConfigureSso {
+                    idp_entity_id: "https://idp.example".into(),
+                    config_json: "{}".into(),
+                },
+            },
+            TenancyEvent::ChangeProposed {
+                change_id: "c3".into(),
+                change: ChangeRequest::LinkSso {
+                    staff_id: "s1".into(),
+                },
+            },
+            TenancyEvent::ChangeApproved {
+                change_id: "c1".into(),
+            },
+            TenancyEvent::ChangeRejected {
+                change_id: "c2".into(),
+                reason: "知らないIdP".into(),
+            },
+            TenancyEvent::StaffSsoLinked {
+                staff_id: "s1".into(),
+            },
         ]
     }
 
@@ -323,5 +451,14 @@ mod tests {
         }
         .encode();
         assert_eq!(bytes, vec![1, b'k', 1, 1, b'v', 1, b'r']);
+        // ChangeRequest variants are encoded by index: LinkSso is 2.
+        let (_, _, bytes) = TenancyEvent::ChangeProposed {
+            change_id: "c".into(),
+            change: ChangeRequest::LinkSso {
+                staff_id: "s".into(),
+            },
+        }
+        .encode();
+        assert_eq!(bytes, vec![1, b'c', 2, 1, b's']);
     }
 }

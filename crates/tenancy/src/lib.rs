@@ -9,11 +9,13 @@
 
 mod access;
 mod events;
+mod four_eyes;
 mod roles;
 pub mod settings;
 
 pub use access::{ACCESS_KIND, AccessAction, AccessRecord};
 pub use events::{StaffCreated, TenancyEvent};
+pub use four_eyes::{ChangeRequest, FourEyesError, RoleChange, check_approver, review_role_change};
 pub use roles::{Permission, Role, RoleError, parse_roles};
 pub use settings::{ResolvedSetting, SettingDef, SettingError, SettingKind, Tier};
 

@@ -6,6 +6,7 @@
 mod access_log;
 pub(crate) mod backup_target;
 pub(crate) mod certificates;
+mod changes;
 mod ledger;
 mod platform;
 pub(crate) mod replication;
@@ -84,6 +85,10 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(staff::list_staff, staff::create_staff))
         .routes(routes!(staff::set_roles))
         .routes(routes!(staff::disable_staff))
+        .routes(routes!(staff::link_sso))
+        .routes(routes!(changes::list_changes))
+        .routes(routes!(changes::approve_change))
+        .routes(routes!(changes::reject_change))
         .routes(routes!(
             residents::search_residents,
             residents::enter_resident

@@ -1,8 +1,12 @@
 //! A municipality's SAML single sign-on settings: its IdP (metadata import),
-//! the attribute mapping and just-in-time account creation. Operators set
-//! them for any municipality; a municipality's administrator (団体管理者)
-//! for their own. Every change is a `tenancy.sso_configured` entry in the
-//! municipality's ledger.
+//! the attribute mapping and just-in-time account creation. Operators
+//! propose them for any municipality, a municipality's administrator
+//! (団体管理者) for their own; either way the IdP decides who logs in, so a
+//! change takes effect only when a (different) administrator of the
+//! municipality approves it (四つの目, `changes.rs`), as a
+//! `tenancy.sso_configured` entry. An IdP's entity id belongs to one
+//! municipality only. Switching SSO off takes effect at once (password
+//! logins go on).
 
 use std::collections::BTreeMap;
 
@@ -13,10 +17,11 @@ use chrono::Utc;
 use murakumo_core::TenantCode;
 use murakumo_ledger::{EventCodec, NewEntry};
 use murakumo_saml::{AttributeMapping, TenantSso};
-use murakumo_tenancy::{Permission, TenancyEvent};
+use murakumo_tenancy::{ChangeRequest, Permission, TenancyEvent};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::changes::{ChangeView, check_idp_free, propose};
 use super::platform::parse_code;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
 use crate::session::{OperatorSession, StaffSession};
@@ -127,24 +132,26 @@ async fn view(state: &AppState, tenant: &TenantCode) -> ApiResult<Json<SsoView>>
     }))
 }
 
+/// Checks the settings and records them as a pending change (202).
 async fn store(
     state: &AppState,
     tenant: &TenantCode,
     actor: String,
     settings: SsoSettings,
-) -> ApiResult<Json<SsoView>> {
+) -> ApiResult<(StatusCode, Json<ChangeView>)> {
     state.store.tenant_info(tenant).await?;
     let cfg = to_config(settings);
     let idp = cfg
         .validate()
         .map_err(|e| ApiError::invalid("idp_metadata_xml", e.to_string()))?;
-    let event = TenancyEvent::SsoConfigured {
+    check_idp_free(state, tenant, &idp.entity_id).await?;
+    let change = ChangeRequest::ConfigureSso {
         idp_entity_id: idp.entity_id.clone(),
         config_json: serde_json::to_string(&cfg).map_err(|e| ApiError::internal(e.to_string()))?,
     };
-    append(state, tenant, actor, &event).await?;
-    tracing::info!(tenant = %tenant, idp = %idp.entity_id, "SSO configured");
-    view(state, tenant).await
+    let view = propose(state, tenant, &actor, change).await?;
+    tracing::info!(tenant = %tenant, idp = %idp.entity_id, change_id = %view.change_id, "SSO change proposed");
+    Ok((StatusCode::ACCEPTED, Json(view)))
 }
 
 async fn append(
@@ -180,18 +187,21 @@ pub async fn get_tenant_sso(
     view(&state, &parse_code("code", &code)?).await
 }
 
-/// Imports a municipality's IdP metadata and sets its attribute mapping
-/// (operators). Refused with the reason if the metadata lacks an entity id,
-/// a signing certificate or an HTTP-Redirect SSO endpoint.
+/// Imports a municipality's IdP metadata and its attribute mapping as a
+/// proposal (operators): it takes effect when an administrator of the
+/// municipality approves it (`POST /api/v1/changes/{change_id}/approve`).
+/// Refused with the reason if the metadata lacks an entity id, a signing
+/// certificate or an HTTP-Redirect SSO endpoint, or if another
+/// municipality uses the same IdP entity id (409).
 #[utoipa::path(put, path = "/api/v1/tenants/{code}/sso", tag = "sso", request_body = SsoSettings,
     params(("code" = String, Path, description = "団体コード")),
-    responses((status = 200, body = SsoView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 202, body = ChangeView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn put_tenant_sso(
     State(state): State<AppState>,
     op: OperatorSession,
     ApiPath(code): ApiPath<String>,
     ApiJson(req): ApiJson<SsoSettings>,
-) -> ApiResult<Json<SsoView>> {
+) -> ApiResult<(StatusCode, Json<ChangeView>)> {
     store(&state, &parse_code("code", &code)?, op.actor(), req).await
 }
 
@@ -222,15 +232,16 @@ pub async fn get_own_sso(
     view(&state, &session.tenant).await
 }
 
-/// Imports the IdP metadata and sets the attribute mapping of the caller's
-/// municipality (団体管理者).
+/// Imports the IdP metadata and the attribute mapping of the caller's
+/// municipality (団体管理者) as a proposal: it takes effect when a different
+/// administrator approves it.
 #[utoipa::path(put, path = "/api/v1/sso", tag = "sso", request_body = SsoSettings,
-    responses((status = 200, body = SsoView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 202, body = ChangeView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn put_own_sso(
     State(state): State<AppState>,
     session: StaffSession,
     ApiJson(req): ApiJson<SsoSettings>,
-) -> ApiResult<Json<SsoView>> {
+) -> ApiResult<(StatusCode, Json<ChangeView>)> {
     session.require(Permission::SettingsManage)?;
     store(&state, &session.tenant, session.actor(), req).await
 }

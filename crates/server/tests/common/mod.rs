@@ -265,8 +265,18 @@ impl TestServer {
 
     /// Logs in and returns a client that sends the token.
     pub async fn login(&self, tenant: Option<&TenantCode>, login: &str) -> reqwest::Client {
+        self.login_with(tenant, login, PASSWORD).await
+    }
+
+    /// [`TestServer::login`] with a password of its own.
+    pub async fn login_with(
+        &self,
+        tenant: Option<&TenantCode>,
+        login: &str,
+        password: &str,
+    ) -> reqwest::Client {
         let token = self
-            .token(tenant, login, PASSWORD)
+            .token(tenant, login, password)
             .await
             .expect("login succeeds");
         let mut h = reqwest::header::HeaderMap::new();
@@ -299,6 +309,66 @@ impl TestServer {
         } else {
             Err((status, body))
         }
+    }
+
+    /// Approves, as `approver` (a second 団体管理者 of `tenant`), every change
+    /// waiting there; returns what each approval answered.
+    pub async fn approve_pending(
+        &self,
+        tenant: &TenantCode,
+        approver: &str,
+    ) -> Vec<(reqwest::StatusCode, serde_json::Value)> {
+        let client = self.login(Some(tenant), approver).await;
+        let pending: serde_json::Value = client
+            .get(self.url("/api/v1/changes"))
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        let mut out = Vec::new();
+        for c in pending.as_array().expect("a list of changes") {
+            let id = c["change_id"].as_str().expect("change_id");
+            let r = client
+                .post(self.url(&format!("/api/v1/changes/{id}/approve")))
+                .send()
+                .await
+                .expect("send");
+            out.push((r.status(), r.json().await.unwrap_or_default()));
+        }
+        out
+    }
+
+    /// Lets the password account `login` of `tenant` log in through the
+    /// IdP: `admin` proposes the link, `all` (a second administrator)
+    /// approves it.
+    pub async fn link_sso(&self, tenant: &TenantCode, login: &str) {
+        let staff_id = format!("s-{login}-{tenant}");
+        let admin = self.login(Some(tenant), "admin").await;
+        let r = admin
+            .post(self.url(&format!("/api/v1/staff/{staff_id}/sso-link")))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), reqwest::StatusCode::ACCEPTED);
+        for (status, body) in self.approve_pending(tenant, "all").await {
+            assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+        }
+    }
+
+    /// A counter's value in `/metrics` (0 when absent), e.g.
+    /// `murakumo_saml_rejected_total{reason="bad_signature"}`.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = reqwest::get(self.url("/metrics"))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0.0)
     }
 
     pub async fn stop(mut self) {
@@ -349,7 +419,7 @@ impl Halted {
 /// Operator `op`; in each tenant: `admin` (団体管理者), `all` (every role),
 /// `clerk` (住民記録 担当), `auditor`; residents; B's are marked.
 pub async fn seed(store: &Store) {
-    let hash = murakumo_auth::hash_password(PASSWORD).expect("hash");
+    let hash = murakumo_auth::hash_password(PASSWORD, None).expect("hash");
     store
         .create_operator(&Operator {
             operator_id: "op-1".into(),
