@@ -33,7 +33,8 @@ const PROJECTION_TABLES: &[&str] = &[
 
 /// Bump when a projection's tables or meaning change: every tenant is then
 /// rebuilt from its ledger when the store opens.
-pub(crate) const PROJECTION_VERSION: &str = "5";
+// 6: records carry `last_change` (the 異動日 a back-dated 異動 may not precede).
+pub(crate) const PROJECTION_VERSION: &str = "6";
 
 pub(crate) async fn clear(
     tx: &mut Transaction<'static, Any>,
