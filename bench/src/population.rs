@@ -71,7 +71,7 @@ mod tests {
                 panic!("not a resident event: {e:?}");
             };
             assert!(matches!(ev, ResidentEvent::Entered { .. }));
-            murakumo_resident::validate(&ev, None, e.effective_date, as_of(), 14)
+            murakumo_resident::validate(&ev, None, None, e.effective_date, as_of(), 14)
                 .expect("valid 転入");
             assert!(
                 codes.insert(ev.resident_code().to_string()),

@@ -7,7 +7,6 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use chrono::Utc;
 use murakumo_core::TenantCode;
 use murakumo_ledger::{EventCodec, NewEntry};
 use murakumo_migration::{MigrationEvent, synth};
@@ -194,7 +193,7 @@ fn entry(event: &impl EventCodec) -> NewEntry {
     NewEntry {
         kind: kind.into(),
         version,
-        effective_date: Utc::now().date_naive(),
+        effective_date: murakumo_core::today_in_japan(),
         actor: "system:demo".into(),
         payload,
     }
@@ -206,7 +205,7 @@ fn entry(event: &impl EventCodec) -> NewEntry {
 fn seals(people: &[NewEntry], seed: u64) -> Vec<NewEntry> {
     use murakumo_resident::ResidentEvent;
     use murakumo_seal::{OfficialSealSet, SealEvent, sample_impression};
-    let today = Utc::now().date_naive();
+    let today = murakumo_core::today_in_japan();
     let adult = today - chrono::Months::new(12 * 16);
     let mut entered = Vec::new();
     let mut gone = std::collections::HashSet::new();
@@ -255,10 +254,10 @@ pub fn residents(code: &TenantCode, population: usize) -> Vec<NewEntry> {
         municipality: *code,
         population,
         seed: code.as_str().parse().unwrap_or(1),
-        as_of: Utc::now().date_naive(),
+        as_of: murakumo_core::today_in_japan(),
         history_days: 365,
     });
-    let today = Utc::now().date_naive();
+    let today = murakumo_core::today_in_japan();
     let mut out: Vec<NewEntry> = g
         .events
         .iter()
@@ -343,7 +342,7 @@ mod tests {
                 .expect("decode")
                 .is_some()
         );
-        let today = Utc::now().date_naive();
+        let today = murakumo_core::today_in_japan();
         let mut registered = 0;
         for e in &seals[1..] {
             let Ok(Some(ev)) = SealEvent::decode(&e.kind, e.version, &e.payload) else {

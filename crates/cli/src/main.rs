@@ -310,7 +310,7 @@ fn entry(actor: &str, event: &impl EventCodec) -> NewEntry {
     NewEntry {
         kind: kind.into(),
         version,
-        effective_date: chrono::Utc::now().date_naive(),
+        effective_date: murakumo_core::today_in_japan(),
         actor: actor.into(),
         payload,
     }

@@ -183,7 +183,7 @@ async fn write_burst(base: String, token: String, run_for: Duration) -> Vec<Stri
                 i += 1;
                 let ten = format!("{:010}", 7_000_000_000 + worker * 100_000 + i);
                 let code = murakumo_core::ResidentCode::from_ten_digits(&ten).expect("valid").as_str().to_string();
-                let body = json!({"resident_code": code, "household_id": "H1", "family_name": "耐久", "family_kana": "タイキユウ",
+                let body = json!({"resident_code": code, "family_name": "耐久", "family_kana": "タイキユウ",
                     "birth_date": "1990-01-01", "sex_code": 1, "address": "北海道深川市1条", "relationship": "世帯主",
                     "honseki": "北海道深川市", "reason": "move_in", "previous_address": "札幌市", "effective_date": "2026-11-01"});
                 match client.post(format!("{base}/api/v1/residents")).bearer_auth(&token).json(&body).send().await {

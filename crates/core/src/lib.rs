@@ -10,18 +10,22 @@
 //! - [`wareki`]: 和暦 dates ([`Era`], [`WarekiDate`]) from 明治 to 令和, in the notations of
 //!   certificates and migration files.
 //! - [`money`]: whole-yen amounts ([`Yen`]) with checked arithmetic.
+//! - [`japan_time`]: Japan time (JST, a fixed UTC+09:00): [`today_in_japan`], the one
+//!   function here that reads the clock, and the pure conversions it is built from.
 //!
 //! Every constructor that takes outside input validates it and returns a [`CodeError`] whose
 //! message says what was wrong, with which value, why, and what to do. Codes serialize as
 //! strings and are validated again when deserialized.
 //!
-//! What this crate deliberately does not do: any I/O (files, network, clock, environment),
+//! What this crate deliberately does not do: any I/O (files, network, environment; the clock
+//! only in [`today_in_japan`]),
 //! storage or persistence, logging, or knowledge of tenants' settings and business rules.
 //! It holds no lists that change over time (such as 総務省's list of municipalities): whether
 //! a well-formed code names a 団体 that exists today is for the tenancy crate to decide.
 
 pub mod error;
 pub mod individual_number;
+pub mod japan_time;
 pub mod money;
 pub mod prefecture;
 pub mod resident_code;
@@ -33,6 +37,7 @@ mod serde_str;
 
 pub use error::{CodeError, CodeKind};
 pub use individual_number::IndividualNumber;
+pub use japan_time::{date_in_japan, format_japan_time, in_japan, today_in_japan};
 pub use money::Yen;
 pub use prefecture::Prefecture;
 pub use resident_code::ResidentCode;

@@ -361,6 +361,7 @@ pub fn read(
     });
     let mut records: HashMap<String, Record> = HashMap::with_capacity(capacity);
     let mut events: Vec<Dated> = Vec::with_capacity(capacity);
+    let mut households: murakumo_resident::HouseholdBook<(u64, Vec<String>)> = Default::default();
     let enc = encoding_of(&inputs.history)?;
     let today = opts.today;
     let hist_hash = each_record(
@@ -399,10 +400,13 @@ pub fn read(
             }
             let code = dated.event.resident_code().to_string();
             // Taken out and put back: `apply` consumes the record, and a
-            // copy of each would cost more than the rest of the replay.
+            // copy of each would cost more than the rest of the replay. In
+            // file order, the running record is the record as of the 異動日
+            // (a 異動 dated before a later one is refused).
             let current = records.remove(&code);
             if let Err(e) = murakumo_resident::validate(
                 &dated.event,
+                current.as_ref(),
                 current.as_ref(),
                 dated.effective,
                 today,
@@ -417,10 +421,34 @@ pub fn read(
                 };
                 return fault(ctx, field, e.to_string());
             }
+            // The household rules, on each group of 異動 of one date and
+            // household (reported at the group's first line).
+            if let Err(((line, group_values), e)) = households.push(
+                || (line, values.to_vec()),
+                &dated.event,
+                dated.effective,
+                current.as_ref(),
+                |c| records.get(c),
+            ) {
+                let field = match &e {
+                    ResidentError::Invalid { field, .. } => history_field(field),
+                    _ => history::F::ResidentCode as usize,
+                };
+                ctx.problem(
+                    file,
+                    line,
+                    &history::LAYOUT,
+                    Some(field),
+                    &group_values,
+                    e.to_string(),
+                );
+            }
+            let before_household = current.as_ref().map(|r| r.household_id.clone());
             // `apply` fails only without a record (a 異動 for a resident
             // never entered), so nothing taken out is lost.
             match murakumo_resident::apply(current, &dated.event, dated.effective) {
                 Ok(r) => {
+                    households.applied(before_household.as_deref(), &r);
                     records.insert(code, r);
                     events.push(dated);
                 }
@@ -428,6 +456,20 @@ pub fn read(
             }
         },
     )?;
+    if let Err(((line, group_values), e)) = households.finish() {
+        let field = match &e {
+            ResidentError::Invalid { field, .. } => history_field(field),
+            _ => history::F::ResidentCode as usize,
+        };
+        ctx.problem(
+            &display_name(&inputs.history),
+            line,
+            &history::LAYOUT,
+            Some(field),
+            &group_values,
+            e.to_string(),
+        );
+    }
 
     // 01-01: each record must be what the events replay to.
     let mut seen: HashSet<String> = HashSet::new();
@@ -753,6 +795,8 @@ fn history_field(key: &str) -> usize {
         "nationality" => F::Nationality,
         "address" => F::Address,
         "household_id" => F::Household,
+        "household_move" => F::Address,
+        "relationship" | "new_head" | "former_head_relationship" => F::Relationship,
         "reason" => F::Note,
         "field" => F::Item,
         "value" => F::Value,

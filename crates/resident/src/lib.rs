@@ -8,15 +8,23 @@
 //! all come from the same events.
 //!
 //! Pure: no I/O, no SQL. The store projects events into search tables; the
-//! server turns requests into events with [`validate`].
+//! server turns requests into events with [`validate`] (one person's 異動,
+//! as of its 異動日 and against later ones) and [`check_households`] (a
+//! household lives at one address and has exactly one 世帯主), which the
+//! migration import calls too.
 
 mod certificate;
 mod event;
+mod household;
 mod kana;
 mod record;
 
 pub use certificate::CertificateIssued;
 pub use event::{Citizenship, EntryReason, Person, RemovalReason, ResidentEvent, Sex};
+pub use household::{
+    HEAD, HouseholdBook, check_households, households_touched, is_series_household_id,
+    next_household_id,
+};
 pub use kana::{normalize_kana, normalize_name};
 pub use record::{
     Address, CORRECTABLE, HistoryItem, Protection, Record, Status, apply, replay, validate,

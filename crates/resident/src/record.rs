@@ -52,6 +52,12 @@ pub struct Record {
     pub entry_reason: EntryReason,
     /// 支援措置, if in force.
     pub protection: Option<Protection>,
+    /// 異動日 of the latest 異動 that changed the record (entry, address,
+    /// household, name, status; not 職権修正 or 支援措置): an 異動 dated
+    /// before it would contradict it and is refused. Absent in records
+    /// projected before it existed (the projection version was bumped).
+    #[serde(default)]
+    pub last_change: Option<NaiveDate>,
 }
 
 impl Record {
@@ -85,6 +91,23 @@ pub struct HistoryItem {
     pub label: String,
 }
 
+/// A date as staff read it in a message: 和暦 (令和8年11月20日).
+pub(crate) fn date_ja(d: NaiveDate) -> String {
+    murakumo_core::WarekiDate::from_gregorian(d).map_or_else(|| d.to_string(), |w| w.to_string())
+}
+
+/// Whether an event changes the record's state as of its 異動日 (and so must
+/// not be dated before a later such change). 職権修正 corrects what was
+/// recorded, and 支援措置 is not a 異動.
+fn changes_state(event: &ResidentEvent) -> bool {
+    !matches!(
+        event,
+        ResidentEvent::Corrected { .. }
+            | ResidentEvent::ProtectionSet { .. }
+            | ResidentEvent::ProtectionLifted { .. }
+    )
+}
+
 fn invalid<T>(field: &'static str, reason: impl Into<String>) -> Result<T, ResidentError> {
     Err(ResidentError::Invalid {
         field,
@@ -110,11 +133,14 @@ fn check_kana(field: &'static str, s: &str, required: bool) -> Result<(), Reside
     Ok(())
 }
 
-/// Checks a change against the current record before it is recorded.
-/// Returns warnings that do not block it; refuses what must not happen.
+/// Checks a change before it is recorded, against the person's record as
+/// of its 異動日 (`at`) and as last recorded (`latest`, which knows the 異動
+/// dated after it). Returns warnings that do not block it; refuses what must
+/// not happen. Household rules are [`crate::check_households`].
 pub fn validate(
     event: &ResidentEvent,
-    current: Option<&Record>,
+    at: Option<&Record>,
+    latest: Option<&Record>,
     effective: NaiveDate,
     today: NaiveDate,
     deadline_days: i64,
@@ -130,8 +156,17 @@ pub fn validate(
             "異動日が未来の日付です。異動の当日以降に記録してください",
         );
     }
+    let current = at;
     let live = |r: Option<&Record>| -> Result<(), ResidentError> {
         match r {
+            None if latest.is_some_and(|l| !l.is_removed()) => Err(ResidentError::Invalid {
+                field: "effective_date",
+                reason: format!(
+                    "異動日 {} にはまだこの団体の住民ではありません(住民となった年月日 {})。異動日を確認してください",
+                    date_ja(effective),
+                    latest.map_or_else(String::new, |l| date_ja(l.became_resident))
+                ),
+            }),
             None => Err(ResidentError::NotFound(code.to_string())),
             Some(r) => match &r.status {
                 Status::Removed { reason, .. } => Err(ResidentError::Removed {
@@ -154,7 +189,7 @@ pub fn validate(
             notified_date,
             ..
         } => {
-            if current.is_some_and(|r| !r.is_removed()) {
+            if current.or(latest).is_some_and(|r| !r.is_removed()) {
                 return Err(ResidentError::AlreadyRegistered(code.to_string()));
             }
             if person.family_name.trim().is_empty() {
@@ -210,6 +245,19 @@ pub fn validate(
             ..
         } => {
             live(current)?;
+            if let Some(Record {
+                status: Status::MovingOut { planned_date, .. },
+                ..
+            }) = current
+            {
+                return invalid(
+                    "change",
+                    format!(
+                        "この方は転出届が出ています(転出予定日 {})。転出予定の方の転居は記録できません。転出をやめた場合は、先に転出予定の取消を住民記録責任者に依頼してください",
+                        date_ja(*planned_date)
+                    ),
+                );
+            }
             if address.trim().is_empty() {
                 return invalid("address", "新しい住所を入力してください");
             }
@@ -287,7 +335,7 @@ pub fn validate(
             reason,
             ..
         } => {
-            if current.is_none() {
+            if current.or(latest).is_none() {
                 return Err(ResidentError::NotFound(code.to_string()));
             }
             if reason.trim().is_empty() {
@@ -328,10 +376,26 @@ pub fn validate(
             }
         }
         ResidentEvent::ProtectionLifted { .. } => {
-            if current.and_then(|r| r.protection.as_ref()).is_none() {
+            if current
+                .or(latest)
+                .and_then(|r| r.protection.as_ref())
+                .is_none()
+            {
                 return invalid("resident_code", "この方には支援措置が設定されていません");
             }
         }
+    }
+    if changes_state(event)
+        && let Some(last) = latest.and_then(|r| r.last_change)
+        && last > effective
+    {
+        return invalid(
+            "effective_date",
+            format!(
+                "この方には{}付けの異動が記録されています。それより前の日付の異動は後の異動と矛盾するため記録できません。異動日を確認してください(記録済みの異動の誤りは職権修正で直します)",
+                date_ja(last)
+            ),
+        );
     }
     if let Some(n) = notified {
         if n > today {
@@ -398,9 +462,13 @@ pub fn apply(
             address_since: effective,
             entry_reason: reason.clone(),
             protection: None,
+            last_change: Some(effective),
         });
     }
     let mut r = record.ok_or(ResidentError::NotFound(code))?;
+    if changes_state(event) {
+        r.last_change = Some(r.last_change.map_or(effective, |d| d.max(effective)));
+    }
     match event {
         ResidentEvent::Entered { .. } => {}
         ResidentEvent::Relocated {
@@ -623,23 +691,30 @@ mod tests {
     fn rules() {
         let t = today();
         assert!(
-            validate(&move_in(d(2026, 11, 20)), None, d(2026, 11, 20), t, 14)
-                .expect("ok")
-                .is_empty()
+            validate(
+                &move_in(d(2026, 11, 20)),
+                None,
+                None,
+                d(2026, 11, 20),
+                t,
+                14
+            )
+            .expect("ok")
+            .is_empty()
         );
         let current = apply(None, &move_in(d(2026, 11, 20)), d(2026, 11, 20)).expect("applies");
         assert!(matches!(
-            validate(&move_in(t), Some(&current), t, t, 14),
+            validate(&move_in(t), Some(&current), Some(&current), t, t, 14),
             Err(ResidentError::AlreadyRegistered(_))
         ));
         // Late notification: a warning, not a refusal.
-        let w = validate(&move_in(d(2026, 11, 20)), None, d(2026, 10, 1), t, 14).expect("ok");
+        let w = validate(&move_in(d(2026, 11, 20)), None, None, d(2026, 10, 1), t, 14).expect("ok");
         assert_eq!(w.len(), 1);
         assert!(w[0].message.contains("届出期間"));
         // 転入届 before moving in: refused.
-        assert!(validate(&move_in(d(2026, 9, 1)), None, d(2026, 10, 1), t, 14).is_err());
+        assert!(validate(&move_in(d(2026, 9, 1)), None, None, d(2026, 10, 1), t, 14).is_err());
         // Future 異動日: refused.
-        assert!(validate(&move_in(d(2026, 12, 1)), None, d(2026, 12, 1), t, 14).is_err());
+        assert!(validate(&move_in(d(2026, 12, 1)), None, None, d(2026, 12, 1), t, 14).is_err());
         // No future death, no 転居 of a removed resident.
         let died = |date| ResidentEvent::Removed {
             resident_code: code(),
@@ -649,6 +724,7 @@ mod tests {
         assert!(
             validate(
                 &died(d(2026, 12, 24)),
+                Some(&current),
                 Some(&current),
                 d(2026, 12, 24),
                 t,
@@ -664,7 +740,7 @@ mod tests {
             notified_date: t,
         };
         assert!(matches!(
-            validate(&relocate, Some(&removed), t, t, 14),
+            validate(&relocate, Some(&removed), Some(&removed), t, t, 14),
             Err(ResidentError::Removed { .. })
         ));
         // A 除票 can still be corrected by 職権修正, with a reason.
@@ -674,17 +750,111 @@ mod tests {
             value: "タロー".into(),
             reason: reason.into(),
         };
-        assert!(validate(&fix("戸籍照合"), Some(&removed), t, t, 14).is_ok());
-        assert!(validate(&fix(""), Some(&removed), t, t, 14).is_err());
+        assert!(validate(&fix("戸籍照合"), Some(&removed), Some(&removed), t, t, 14).is_ok());
+        assert!(validate(&fix(""), Some(&removed), Some(&removed), t, t, 14).is_err());
         // Kana must be katakana.
         let mut bad = move_in(t);
         if let ResidentEvent::Entered { person, .. } = &mut bad {
             person.family_kana = "やまだ".into();
         }
         assert!(matches!(
-            validate(&bad, None, t, t, 14),
+            validate(&bad, None, None, t, t, 14),
             Err(ResidentError::Invalid {
                 field: "family_kana",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn dates_are_checked_as_of_the_change_and_against_later_changes() {
+        let t = today();
+        let entered = apply(None, &move_in(d(2026, 4, 3)), d(2026, 4, 1)).expect("applies");
+        let relocate = |n: u32, addr: &str| ResidentEvent::Relocated {
+            resident_code: code(),
+            address: addr.into(),
+            katagaki: "".into(),
+            notified_date: d(2026, 11, n),
+        };
+        // 転居 before the 転入: not yet a resident on the 異動日.
+        let before =
+            replay([(&move_in(d(2026, 4, 3)), d(2026, 4, 1))], d(2026, 3, 1)).expect("replays");
+        let Err(ResidentError::Invalid { field, reason }) = validate(
+            &relocate(1, "北海道深川市3条"),
+            before.as_ref(),
+            Some(&entered),
+            d(2026, 3, 1),
+            t,
+            14,
+        ) else {
+            panic!("a 転居 before the 転入 was accepted");
+        };
+        assert_eq!(field, "effective_date");
+        assert!(reason.contains("住民となった年月日"), "{reason}");
+        // 転居 on 10-01 recorded; a back-dated 転居 on 09-01 contradicts it.
+        let moved = apply(
+            Some(entered.clone()),
+            &relocate(2, "北海道深川市3条"),
+            d(2026, 10, 1),
+        )
+        .expect("applies");
+        assert_eq!(moved.last_change, Some(d(2026, 10, 1)));
+        assert!(matches!(
+            validate(
+                &relocate(3, "北海道深川市4条"),
+                Some(&entered),
+                Some(&moved),
+                d(2026, 9, 1),
+                t,
+                14
+            ),
+            Err(ResidentError::Invalid {
+                field: "effective_date",
+                ..
+            })
+        ));
+        // After it: fine. A 職権修正 may be back-dated.
+        assert!(
+            validate(
+                &relocate(3, "北海道深川市4条"),
+                Some(&moved),
+                Some(&moved),
+                d(2026, 10, 5),
+                t,
+                14
+            )
+            .is_ok()
+        );
+        let fix = ResidentEvent::Corrected {
+            resident_code: code(),
+            field: "katagaki".into(),
+            value: "101".into(),
+            reason: "調査".into(),
+        };
+        assert!(validate(&fix, Some(&entered), Some(&moved), d(2026, 9, 1), t, 14).is_ok());
+        // 転居 while 転出予定: refused.
+        let planned = apply(
+            Some(moved.clone()),
+            &ResidentEvent::MoveOutPlanned {
+                resident_code: code(),
+                planned_date: d(2026, 12, 1),
+                destination: "東京都千代田区".into(),
+                notified_date: d(2026, 11, 10),
+            },
+            d(2026, 11, 10),
+        )
+        .expect("applies");
+        assert!(matches!(
+            validate(
+                &relocate(20, "北海道深川市5条"),
+                Some(&planned),
+                Some(&planned),
+                d(2026, 11, 20),
+                t,
+                14
+            ),
+            Err(ResidentError::Invalid {
+                field: "change",
                 ..
             })
         ));
@@ -698,7 +868,7 @@ mod tests {
             until: d(2027, 1, 31),
             reason: "DV".into(),
         };
-        assert!(validate(&set, Some(&r), d(2026, 2, 1), today(), 14).is_ok());
+        assert!(validate(&set, Some(&r), Some(&r), d(2026, 2, 1), today(), 14).is_ok());
         let p = apply(Some(r), &set, d(2026, 2, 1)).expect("applies");
         assert!(p.protected_on(d(2026, 12, 1)));
         assert!(!p.protected_on(d(2027, 2, 1)));

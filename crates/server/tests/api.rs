@@ -52,7 +52,7 @@ fn body_for(method: &Method, path: &str) -> Option<Value> {
         }
         "/api/v1/staff/{staff_id}/roles" => json!({"roles": ["auditor"]}),
         "/api/v1/residents" => json!({
-            "resident_code": b_resident(), "household_id": "H-intruder", "family_name": "侵入", "family_kana": "シンニユウ",
+            "resident_code": b_resident(), "family_name": "侵入", "family_kana": "シンニユウ",
             "birth_date": "1990-01-01", "sex_code": 1, "address": "どこか", "relationship": "世帯主", "honseki": "x",
             "reason": "move_in", "previous_address": "x", "effective_date": "2026-01-01"
         }),
@@ -618,7 +618,7 @@ async fn resident_changes_history_and_protection(db: Db) {
     let clerk = s.login(Some(&a), "clerk").await;
     let all = s.login(Some(&a), "all").await;
     let code = common::resident_code(1_000_000_050);
-    let today = chrono::Utc::now().date_naive();
+    let today = murakumo_core::today_in_japan();
     let post = |c: &reqwest::Client, path: String, body: Value| {
         let req = c.post(s.url(&path)).json(&body);
         async move {
@@ -923,7 +923,7 @@ async fn certificates_are_issued_signed_and_verifiable(db: Db) {
     // 支援措置: refused to a third party, with the refusal logged.
     let code = common::resident_code(1_000_000_001);
     let all = s.login(Some(&a), "all").await;
-    let today = chrono::Utc::now().date_naive();
+    let today = murakumo_core::today_in_japan();
     let r = all.post(s.url(&format!("/api/v1/residents/{code}/changes")))
         .json(&json!({"change": "protect", "until": (today + chrono::Duration::days(365)).to_string(), "reason": "DV", "effective_date": today.to_string()}))
         .send().await.expect("send");
@@ -1135,7 +1135,7 @@ async fn seals_are_registered_certified_and_cancelled(db: Db) {
         second["registration_number"], "S-0000002",
         "first was {number}"
     );
-    let today = chrono::Utc::now().date_naive().to_string();
+    let today = murakumo_core::today_in_japan().to_string();
     let r = all
         .post(s.url(&format!("/api/v1/residents/{code}/changes")))
         .json(&json!({"change": "move_out", "destination": "札幌市", "effective_date": today}))

@@ -28,7 +28,8 @@ async fn text(b: &Browser) -> String {
         .expect("text")
 }
 
-/// Sets a date field (its typed form depends on the browser's locale).
+/// Sets a date field (its typed form depends on the browser's locale), or
+/// chooses an option of a select.
 async fn set_date(b: &Browser, id: &str, date: &str) {
     b.client()
         .execute(
@@ -125,8 +126,33 @@ async fn a_clerk_works_the_counter_with_the_keyboard() {
     let t = text(&b).await;
     assert!(t.contains("【異動日】"), "{t}");
     check_screen(&b, "05-change-error").await;
-    // Corrected: today.
-    let today = chrono::Utc::now().date_naive().to_string();
+    // Today (in Japan): the 世帯主 moving alone would leave his household
+    // at the old address: refused, naming the field and the way out.
+    let today = murakumo_core::today_in_japan().to_string();
+    set_date(&b, "effective_date", &today).await;
+    press_enter(&b, "form[action$='/change'] button").await;
+    b.wait_for("#form-error").await.expect("error shown");
+    let t = text(&b).await;
+    assert!(
+        t.contains("【世帯の扱い】")
+            && t.contains("元の住所に残ります")
+            && t.contains("世帯全員で転居"),
+        "{t}"
+    );
+    check_screen(&b, "05b-change-household-error").await;
+    let unchanged = s
+        .store
+        .tenant(&tenant_a())
+        .resident(&code)
+        .await
+        .expect("read")
+        .expect("resident");
+    assert_eq!(
+        unchanged.address.text, "北海道1条1番",
+        "nothing was recorded"
+    );
+    // Corrected: the whole household moves.
+    set_date(&b, "household_move", "all").await;
     set_date(&b, "effective_date", &today).await;
     press_enter(&b, "form[action$='/change'] button").await;
     b.wait_for("a.button[href^='/residents/']")

@@ -210,7 +210,7 @@ pub(crate) async fn run_one(
             };
             let access = match access {
                 Some((actor, records)) if !records.is_empty() => {
-                    let today = chrono::Utc::now().date_naive();
+                    let today = murakumo_core::today_in_japan();
                     let news = records.iter().map(|r| r.to_entry(&actor, today)).collect();
                     crate::tenant::append_in(tx, tenant, crate::Chain::Access, news).await?
                 }

@@ -34,7 +34,9 @@ const PROJECTION_TABLES: &[&str] = &[
 
 /// Bump when a projection's tables or meaning change: every tenant is then
 /// rebuilt from its ledger when the store opens.
-pub(crate) const PROJECTION_VERSION: &str = "6";
+// 6: pending changes (four eyes); 7: records carry `last_change` (the 異動日 a back-dated
+// 異動 may not precede).
+pub(crate) const PROJECTION_VERSION: &str = "7";
 
 pub(crate) async fn clear(
     tx: &mut Transaction<'static, Any>,

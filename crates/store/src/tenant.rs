@@ -1,6 +1,6 @@
 //! The tenant-scoped handle: everything of one municipality.
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use murakumo_core::TenantCode;
 use murakumo_ledger::EventCodec;
 use murakumo_ledger::{ChainHash, ChainHead, ChainVerifier, Entry, NewEntry, RecordedAt};
@@ -156,7 +156,7 @@ impl TenantStore<'_> {
                 // A replica or fallback node: the access chain is the
                 // primary's; reads here are logged in the outbox and
                 // replayed to it.
-                let today = Utc::now().date_naive();
+                let today = murakumo_core::today_in_japan();
                 for r in records {
                     let key = format!("access:{}", random_key());
                     self.outbox_push(Chain::Access, &key, &r.to_entry(actor, today))
@@ -637,6 +637,48 @@ impl TenantStore<'_> {
             .collect::<Result<_, _>>()?;
         members.sort_by_key(|r| (r.relationship != "世帯主", r.person.birth_date));
         Ok(members)
+    }
+
+    /// Everyone whose record names this household, 除票 included: the
+    /// candidates for reading a household as of a past date.
+    pub async fn household_records(&self, household_id: &str) -> Result<Vec<Record>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let rows = sqlx::query(
+            "SELECT record FROM residents WHERE tenant_code = $1 AND household_id = $2 ORDER BY resident_code",
+        )
+        .bind(self.tenant.as_str())
+        .bind(household_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(|r| self.record_from_row(r)).collect()
+    }
+
+    /// The highest 世帯番号 of the system's series (ten digits) this
+    /// municipality has used, 除票 included, so a number is never given
+    /// twice; a new household takes the next one
+    /// (`murakumo_resident::next_household_id`).
+    pub async fn highest_household_id(&self) -> Result<Option<String>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        // Ten-character ids between the smallest and largest ten-digit
+        // number, highest first (by the household index); the first that is
+        // all digits is the highest number.
+        let rows = sqlx::query(
+            "SELECT DISTINCT household_id FROM residents WHERE tenant_code = $1 \
+             AND household_id >= '0000000000' AND household_id <= '9999999999' \
+             AND length(household_id) = 10 ORDER BY household_id DESC LIMIT 100",
+        )
+        .bind(self.tenant.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        for row in &rows {
+            let id: String = row.try_get("household_id")?;
+            if murakumo_resident::is_series_household_id(&id) {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
     }
 
     /// Residents currently registered (not 除票).

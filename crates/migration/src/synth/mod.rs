@@ -939,18 +939,35 @@ mod tests {
         assert_eq!(a.events, b.events, "same seed, same data");
         let as_of = opts(0).as_of;
         // Every event passes the register's own validation, in order.
+        // Households: one address and one 世帯主 each, checked as an
+        // import checks them.
         let mut records = std::collections::HashMap::new();
         let mut kinds = std::collections::BTreeMap::new();
+        let mut households = murakumo_resident::HouseholdBook::default();
         for d in &a.events {
             let code = d.event.resident_code().to_string();
             let current = records.get(&code);
-            murakumo_resident::validate(&d.event, current, d.effective, as_of, 14)
+            murakumo_resident::validate(&d.event, current, current, d.effective, as_of, 14)
                 .unwrap_or_else(|e| panic!("{e}: {d:?}"));
+            households
+                .push(
+                    || d.clone(),
+                    &d.event,
+                    d.effective,
+                    current,
+                    |c| records.get(c),
+                )
+                .unwrap_or_else(|(d, e)| panic!("{e}: {d:?}"));
+            let before = current.map(|r| r.household_id.clone());
             let r =
                 murakumo_resident::apply(current.cloned(), &d.event, d.effective).expect("applies");
+            households.applied(before.as_deref(), &r);
             records.insert(code, r);
             *kinds.entry(d.event.label_ja()).or_insert(0) += 1;
         }
+        households
+            .finish()
+            .unwrap_or_else(|(d, e)| panic!("{e}: {d:?}"));
         assert!(replay_all(&a.events).is_ok());
         for k in ["出生", "転入", "転出予定", "転出", "死亡", "転居"] {
             assert!(kinds.contains_key(k), "no {k} in {kinds:?}");

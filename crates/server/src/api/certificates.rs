@@ -11,12 +11,15 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDate, Utc};
+use murakumo_core::in_japan;
 use murakumo_core::{TenantCode, WarekiDate};
 use murakumo_documents::{
     Address, Certificate, CertificateKind, CertificateOptions, Member, Renderer, Sex as DocSex,
     SigningKeyPair, VerifyingKey, verify_report,
 };
-use murakumo_resident::{CertificateIssued, Citizenship, EntryReason, Record, Sex, Status};
+use murakumo_resident::{
+    CertificateIssued, Citizenship, EntryReason, Record, RemovalReason, ResidentEvent, Sex, Status,
+};
 use murakumo_tenancy::{AccessAction, Permission};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -164,7 +167,101 @@ fn yes() -> bool {
 
 const REQUESTERS: [&str; 5] = ["本人", "同一世帯", "代理人", "第三者", "公用"];
 
-fn member(r: &Record, include_honseki: bool) -> Member {
+/// A date as the 備考 words a 届出日: 「11月25日届出」 in the year of the
+/// 異動, the full 和暦 date otherwise.
+fn notified_ja(effective: NaiveDate, notified: NaiveDate) -> String {
+    use chrono::Datelike;
+    if notified.year() == effective.year() {
+        format!("{}月{}日届出", notified.month(), notified.day())
+    } else {
+        format!("{}届出", murakumo_documents::wareki(notified))
+    }
+}
+
+/// The 備考 of a person's 異動 as the standard words them, from the events up
+/// to the certificate's date: how and when they came (「令和8年11月20日
+/// 東京都新宿区から転入 11月25日届出」), the 住所を定めた年月日 of a 転居, a
+/// 転出予定, and why and when the record became a 除票.
+fn history_notes(events: &[(ResidentEvent, NaiveDate)]) -> Vec<String> {
+    use murakumo_documents::wareki;
+    let last = |pick: fn(&ResidentEvent) -> bool| events.iter().rev().find(|(e, _)| pick(e));
+    let mut notes = Vec::new();
+    // Only the latest stay counts: a person may have left and come back.
+    let entry = last(|e| matches!(e, ResidentEvent::Entered { .. }));
+    let since_entry: Vec<&(ResidentEvent, NaiveDate)> = match entry {
+        Some(en) => events
+            .iter()
+            .skip_while(|x| !std::ptr::eq(*x, en))
+            .collect(),
+        None => Vec::new(),
+    };
+    if let Some((
+        ResidentEvent::Entered {
+            reason,
+            notified_date,
+            ..
+        },
+        d,
+    )) = entry
+    {
+        let what = match reason {
+            EntryReason::MoveIn { previous_address }
+            | EntryReason::MoveInNotice {
+                previous_address, ..
+            } => format!("{previous_address}から転入"),
+            EntryReason::Birth => "出生".to_string(),
+            EntryReason::ExOfficio { .. } => "職権記載".to_string(),
+        };
+        notes.push(format!(
+            "{} {what} {}",
+            wareki(*d),
+            notified_ja(*d, *notified_date)
+        ));
+    }
+    for (e, d) in since_entry.iter().map(|x| (&x.0, x.1)) {
+        match e {
+            ResidentEvent::Relocated { notified_date, .. } => notes.push(format!(
+                "{} 転居(住所を定めた年月日) {}",
+                wareki(d),
+                notified_ja(d, *notified_date)
+            )),
+            ResidentEvent::MoveOutPlanned {
+                planned_date,
+                destination,
+                notified_date,
+                ..
+            } if !since_entry
+                .iter()
+                .any(|x| matches!(x.0, ResidentEvent::Removed { .. })) =>
+            {
+                notes.push(format!(
+                    "{} {destination}へ転出予定 {}",
+                    wareki(*planned_date),
+                    notified_ja(d, *notified_date)
+                ))
+            }
+            ResidentEvent::Removed {
+                reason,
+                notified_date,
+                ..
+            } => notes.push(match reason {
+                RemovalReason::MovedOut { destination } => format!(
+                    "{} {destination}へ転出 {}",
+                    wareki(d),
+                    notified_ja(d, *notified_date)
+                ),
+                RemovalReason::Died => {
+                    format!("{} 死亡 {}", wareki(d), notified_ja(d, *notified_date))
+                }
+                RemovalReason::ExOfficio { .. } => format!("{} 職権消除", wareki(d)),
+            }),
+            _ => {}
+        }
+    }
+    notes
+}
+
+fn member(r: &Record, include_honseki: bool, history: Vec<String>) -> Member {
     let (honseki, head) = match &r.person.citizenship {
         Citizenship::Japanese { honseki, hittosha } if include_honseki => {
             (Some(honseki.clone()), Some(hittosha.clone()))
@@ -178,14 +275,7 @@ fn member(r: &Record, include_honseki: bool) -> Member {
         } => Some(previous_address.clone()),
         _ => None,
     };
-    let mut notes = Vec::new();
-    if let Status::Removed { reason, date } = &r.status {
-        notes.push(format!(
-            "{} {}",
-            murakumo_documents::wareki(*date),
-            reason.label_ja()
-        ));
-    }
+    let mut notes = history;
     if let Citizenship::Foreign {
         nationality,
         residence_status,
@@ -261,7 +351,18 @@ pub async fn issue_certificate(
             "state the purpose of the request (利用目的)",
         ));
     }
-    let today = Utc::now().date_naive();
+    if req.requester == "第三者" && (req.include_honseki || req.include_resident_code) {
+        return Err(ApiError::invalid(
+            if req.include_honseki {
+                "include_honseki"
+            } else {
+                "include_resident_code"
+            },
+            "第三者からの請求では、本籍・筆頭者と住民票コードは記載できません(住民基本台帳法第12条の3)。この項目の指定を外してください",
+        ));
+    }
+    let now = in_japan(Utc::now());
+    let today = now.date_naive();
     let as_of = req.as_of.unwrap_or(today);
     if as_of > today {
         return Err(ApiError::invalid(
@@ -297,6 +398,7 @@ pub async fn issue_certificate(
     }
     let codes: Vec<String> = currents.iter().map(|r| r.resident_code.clone()).collect();
     let mut records = Vec::new();
+    let mut histories: HashMap<String, Vec<String>> = HashMap::new();
     for current in &currents {
         let code = &current.resident_code;
         if current.protected_on(today) {
@@ -318,9 +420,19 @@ pub async fn issue_certificate(
                 }));
             }
         }
-        let record = ts.resident_as_of(code, as_of).await?.ok_or_else(|| {
-            ApiError::not_found(format!("{code} was not in the register on {as_of}"))
-        })?;
+        let events: Vec<(ResidentEvent, NaiveDate)> = ts
+            .resident_events(code)
+            .await?
+            .into_iter()
+            .map(|(e, ev)| (ev, e.effective_date))
+            .filter(|(_, d)| *d <= as_of)
+            .collect();
+        let record = murakumo_resident::replay(events.iter().map(|(e, d)| (e, *d)), as_of)
+            .map_err(|e| ApiError::conflict(e.to_string()))?
+            .ok_or_else(|| {
+                ApiError::not_found(format!("{code} was not in the register on {as_of}"))
+            })?;
+        histories.insert(code.clone(), history_notes(&events));
         match (kind, record.is_removed()) {
             (CertificateKind::RemovedRecordCopy, false) => {
                 return Err(ApiError::invalid(
@@ -363,10 +475,8 @@ pub async fn issue_certificate(
     });
     let issue_number = slot.take_number(&ts, &series).await?;
     let info = state.tenant_info(&session.tenant).await?;
-    let head = records
-        .iter()
-        .find(|r| r.relationship == "世帯主")
-        .unwrap_or(&records[0]);
+    let head_name = household_head(&ts, &records, as_of).await?;
+    let first = &records[0];
     let cert = Certificate {
         kind,
         tenant_code: session.tenant.to_string(),
@@ -375,16 +485,19 @@ pub async fn issue_certificate(
         issuer_name,
         issue_number: issue_number.clone(),
         issue_date: today,
-        issue_time: Some(Utc::now().time()),
+        issue_time: Some(now.time()),
         as_of,
-        household_head: head.full_name(),
+        household_head: head_name,
         address: Address {
-            text: head.address.text.clone(),
-            katagaki: Some(head.address.katagaki.clone()).filter(|k| !k.is_empty()),
+            text: first.address.text.clone(),
+            katagaki: Some(first.address.katagaki.clone()).filter(|k| !k.is_empty()),
         },
         members: records
             .iter()
-            .map(|r| member(r, req.include_honseki))
+            .map(|r| {
+                let notes = histories.remove(&r.resident_code).unwrap_or_default();
+                member(r, req.include_honseki, notes)
+            })
             .collect(),
         options: CertificateOptions {
             whole_household,
@@ -452,6 +565,34 @@ pub async fn issue_certificate(
         resp.headers_mut().insert("x-certified-digest", v);
     }
     Ok(resp)
+}
+
+/// The name printed as 世帯主: the head of the household of the first person
+/// certified as of `as_of` — for a 除票, as of the removal, when the
+/// household was last whole — whether or not the head is among
+/// those printed. Blank if the register cannot tell (no head then).
+async fn household_head(
+    ts: &murakumo_store::TenantStore<'_>,
+    records: &[Record],
+    as_of: NaiveDate,
+) -> ApiResult<String> {
+    let Some(first) = records.first() else {
+        return Ok(String::new());
+    };
+    if let Some(head) = records
+        .iter()
+        .find(|r| r.relationship == murakumo_resident::HEAD && r.household_id == first.household_id)
+    {
+        return Ok(head.full_name());
+    }
+    let date = match &first.status {
+        Status::Removed { date, .. } => *date,
+        _ => as_of,
+    };
+    Ok(super::residents::head_as_of(ts, &first.household_id, date)
+        .await?
+        .map(|h| h.full_name())
+        .unwrap_or_default())
 }
 
 /// The current records of `codes`, in that order; an unknown code is an error.

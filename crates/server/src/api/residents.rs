@@ -4,11 +4,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
+use murakumo_core::{format_japan_time, today_in_japan};
 use murakumo_ledger::NewEntry;
 use murakumo_resident::{
-    Citizenship, EntryReason, Person, Record, RemovalReason, ResidentError, ResidentEvent, Sex,
-    Status, Warning, validate,
+    Citizenship, EntryReason, HEAD, Person, Record, RemovalReason, ResidentError, ResidentEvent,
+    Sex, Status, Warning, check_households, households_touched, next_household_id, validate,
 };
 use murakumo_store::ResidentQuery;
 use murakumo_tenancy::{AccessAction, AccessRecord, Permission};
@@ -223,7 +224,7 @@ pub async fn search_residents(
         .tenant(&session.tenant)
         .search_residents(&query)
         .await?;
-    let today = Utc::now().date_naive();
+    let today = today_in_japan();
     let may = session.staff.can(Permission::ProtectedResidentView);
     let views: Vec<ResidentView> = found.iter().map(|r| view(r, may, today)).collect();
     let described = [
@@ -300,7 +301,7 @@ async fn readable(
     let not_found =
         || ApiError::not_found("no resident with this 住民票コード in your municipality");
     let current = ts.resident(code).await?.ok_or_else(not_found)?;
-    let today = Utc::now().date_naive();
+    let today = today_in_japan();
     if current.protected_on(today) && !session.staff.can(Permission::ProtectedResidentView) {
         log(
             state,
@@ -346,7 +347,7 @@ pub async fn get_resident(
         "all",
     )
     .await?;
-    Ok(Json(view(&r, true, Utc::now().date_naive())))
+    Ok(Json(view(&r, true, today_in_japan())))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -356,6 +357,7 @@ pub struct HistoryView {
     pub effective_date: NaiveDate,
     /// 異動事由 (転入, 転居, …)
     pub label: String,
+    /// 記録日時, Japan time (`2026-11-24 08:30:00`).
     pub recorded_at: String,
     pub actor: String,
 }
@@ -394,7 +396,7 @@ pub async fn resident_history(
                 seq: e.seq,
                 effective_date: e.effective_date,
                 label: ev.label_ja(),
-                recorded_at: e.recorded_at.to_datetime().to_rfc3339(),
+                recorded_at: format_japan_time(e.recorded_at.to_datetime()),
                 actor: e.actor,
             })
             .collect(),
@@ -422,7 +424,7 @@ pub async fn get_household(
             "no current household with this id in your municipality",
         ));
     }
-    let today = Utc::now().date_naive();
+    let today = today_in_japan();
     let may = session.staff.can(Permission::ProtectedResidentView);
     let views: Vec<ResidentView> = members.iter().map(|r| view(r, may, today)).collect();
     let subjects = views
@@ -444,7 +446,9 @@ pub async fn get_household(
 #[derive(Deserialize, ToSchema)]
 pub struct EntryRequest {
     pub resident_code: String,
-    /// Existing household to join; a new one is made if omitted.
+    /// 世帯番号 of an existing household to join (at the same address); if
+    /// omitted, a new household with the next number of the series, whose
+    /// 続柄 must be 世帯主.
     pub household_id: Option<String>,
     /// 続柄 (世帯主, 妻, 子, …)
     pub relationship: String,
@@ -518,45 +522,188 @@ fn domain_error(e: ResidentError) -> ApiError {
     }
 }
 
-/// Validates, records in the ledger (with the 異動日), logs the change, and
-/// returns the resident as now recorded.
+/// Everyone whose record put them in a household on `date` (as it was
+/// then), 除票 included. People who have left it for another household
+/// since are not found: the read model knows only each person's latest
+/// household.
+async fn household_records_as_of(
+    ts: &murakumo_store::TenantStore<'_>,
+    household_id: &str,
+    date: NaiveDate,
+    today: NaiveDate,
+) -> ApiResult<Vec<Record>> {
+    let candidates = ts.household_records(household_id).await?;
+    if date >= today {
+        return Ok(candidates);
+    }
+    let mut out = Vec::new();
+    for c in candidates {
+        if let Some(r) = ts.resident_as_of(&c.resident_code, date).await?
+            && r.household_id == household_id
+        {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// The members of a household as of `date` (除票 then are left out).
+async fn household_as_of(
+    ts: &murakumo_store::TenantStore<'_>,
+    household_id: &str,
+    date: NaiveDate,
+    today: NaiveDate,
+) -> ApiResult<Vec<Record>> {
+    Ok(household_records_as_of(ts, household_id, date, today)
+        .await?
+        .into_iter()
+        .filter(|r| !r.is_removed())
+        .collect())
+}
+
+/// The 世帯主 of `household_id` on `date`: a member then, or one who left
+/// the register that very day (a household that moved out together, whose
+/// 除票 still name their 世帯主).
+pub(crate) async fn head_as_of(
+    ts: &murakumo_store::TenantStore<'_>,
+    household_id: &str,
+    date: NaiveDate,
+) -> ApiResult<Option<Record>> {
+    Ok(
+        household_records_as_of(ts, household_id, date, today_in_japan())
+            .await?
+            .into_iter()
+            .find(|r| {
+                r.relationship == HEAD
+                    && match &r.status {
+                        Status::Removed { date: gone, .. } => *gone >= date,
+                        _ => true,
+                    }
+            }),
+    )
+}
+
+/// 異動 of one municipality are decided and appended one at a time on this
+/// node: two requests checked against the same state could otherwise both
+/// pass the household rules, or both take the same new 世帯番号. (Several
+/// nodes on one PostgreSQL are not serialised by this.)
+async fn change_turn(tenant: &murakumo_core::TenantCode) -> tokio::sync::OwnedMutexGuard<()> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static TURNS: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let turn = TURNS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .entry(tenant.as_str().to_string())
+        .or_default()
+        .clone();
+    turn.lock_owned().await
+}
+
+/// The 世帯番号 a new household gets now: the next of the series.
+async fn next_household(ts: &murakumo_store::TenantStore<'_>) -> ApiResult<String> {
+    Ok(next_household_id(
+        ts.highest_household_id().await?.as_deref(),
+    ))
+}
+
+/// Validates one request's 異動 (each against the person's record as of the
+/// 異動日 and as last recorded; together against the household rules),
+/// records them in the ledger in one append (with the 異動日), logs the
+/// change, and returns the first person as now recorded.
 async fn record_change(
     state: &AppState,
     session: &StaffSession,
     headers: &HeaderMap,
-    event: ResidentEvent,
+    events: Vec<ResidentEvent>,
     effective: NaiveDate,
+    new_household_id: &str,
 ) -> ApiResult<Json<ChangeResult>> {
     let ts = state.store.tenant(&session.tenant);
-    let code = event.resident_code().to_string();
-    let current = ts.resident(&code).await?;
-    let today = Utc::now().date_naive();
+    let today = today_in_japan();
     let deadline = state
         .setting_i64(&session.tenant, "resident.notification_deadline_days")
         .await?;
-    let warned =
-        validate(&event, current.as_ref(), effective, today, deadline).map_err(domain_error)?;
-    let label = event.label_ja();
-    let mut e: NewEntry = entry(session, &event);
-    e.effective_date = effective;
-    let mut batch = vec![e];
-    if let ResidentEvent::Removed { reason, .. } = &event {
-        // A removed resident's 印鑑登録 ends with the removal (職権抹消).
-        for mut c in
-            super::seals::cancellations_on_removal(state, session, &code, reason.label_ja()).await?
+    let mut warned = Vec::new();
+    let mut persons = Vec::new();
+    for event in &events {
+        let code = event.resident_code();
+        let latest = ts.resident(code).await?;
+        let at = match &latest {
+            Some(_) => ts.resident_as_of(code, effective).await?,
+            None => None,
+        };
+        for w in validate(
+            event,
+            at.as_ref(),
+            latest.as_ref(),
+            effective,
+            today,
+            deadline,
+        )
+        .map_err(domain_error)?
         {
-            c.effective_date = effective;
-            batch.push(c);
+            if !warned.contains(&w) {
+                warned.push(w);
+            }
+        }
+        persons.extend(at);
+    }
+    let mut members = persons.clone();
+    for h in households_touched(&events, &persons) {
+        for m in household_as_of(&ts, &h, effective, today).await? {
+            if !members.iter().any(|r| r.resident_code == m.resident_code) {
+                members.push(m);
+            }
         }
     }
+    check_households(&events, &members, Some(new_household_id), effective).map_err(domain_error)?;
+    let code = events
+        .first()
+        .map(|e| e.resident_code().to_string())
+        .ok_or_else(|| ApiError::internal("no 異動 to record"))?;
+    let label = events
+        .iter()
+        .map(ResidentEvent::label_ja)
+        .collect::<Vec<_>>()
+        .join("・");
+    let mut batch = Vec::new();
+    for event in &events {
+        let mut e: NewEntry = entry(session, event);
+        e.effective_date = effective;
+        batch.push(e);
+        if let ResidentEvent::Removed { reason, .. } = event {
+            // A removed resident's 印鑑登録 ends with the removal (職権抹消).
+            for mut c in super::seals::cancellations_on_removal(
+                state,
+                session,
+                event.resident_code(),
+                reason.label_ja(),
+            )
+            .await?
+            {
+                c.effective_date = effective;
+                batch.push(c);
+            }
+        }
+    }
+    let appended = batch.len() as u64;
     ts.append(batch).await?;
-    metrics::counter!("murakumo_ledger_entries_appended_total").increment(1);
+    metrics::counter!("murakumo_ledger_entries_appended_total").increment(appended);
+    let mut subjects: Vec<String> = Vec::new();
+    for e in &events {
+        let s = format!("resident:{}", e.resident_code());
+        if !subjects.contains(&s) {
+            subjects.push(s);
+        }
+    }
     log(
         state,
         session,
         headers,
         AccessAction::Change,
-        [format!("resident:{code}")],
+        subjects,
         &label,
     )
     .await?;
@@ -616,11 +763,14 @@ pub async fn enter_resident(
             period_until: req.period_until,
         },
     };
+    let _turn = change_turn(&session.tenant).await;
+    let next = next_household(&state.store.tenant(&session.tenant)).await?;
     let household_id = req
         .household_id
-        .clone()
-        .filter(|h| !h.trim().is_empty())
-        .unwrap_or_else(|| format!("H{}", &super::staff::new_staff_id()[2..]));
+        .as_deref()
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map_or_else(|| next.clone(), str::to_string);
     let event = ResidentEvent::Entered {
         resident_code: req.resident_code.trim().to_string(),
         household_id,
@@ -639,12 +789,27 @@ pub async fn enter_resident(
         address: req.address.trim().to_string(),
         katagaki: req.katagaki.trim().to_string(),
         reason,
-        notified_date: req.notified_date.unwrap_or_else(|| Utc::now().date_naive()),
+        notified_date: req.notified_date.unwrap_or_else(today_in_japan),
     };
-    record_change(&state, &session, &headers, event, req.effective_date).await
+    record_change(
+        &state,
+        &session,
+        &headers,
+        vec![event],
+        req.effective_date,
+        &next,
+    )
+    .await
 }
 
 /// One 異動 of a registered resident.
+///
+/// A household lives at one address and has exactly one 世帯主, so some
+/// 異動 carry what the household needs in the same request: `new_head` (the
+/// 住民票コード of the member who becomes 世帯主 when the 世帯主 dies, moves
+/// out or leaves), `household_move` (`all`: the whole household moves;
+/// `separate`: this person alone, as 世帯主 of a new household) and
+/// `former_head_relationship` (the new 続柄 of the 世帯主 being replaced).
 #[derive(Deserialize, ToSchema)]
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum Change {
@@ -653,6 +818,9 @@ pub enum Change {
         address: String,
         #[serde(default)]
         katagaki: String,
+        /// `all` (世帯全員で転居) or `separate` (本人のみ、新しい世帯の世帯主に).
+        household_move: Option<String>,
+        new_head: Option<String>,
     },
     /// 転出予定
     MoveOutPlanned {
@@ -660,15 +828,27 @@ pub enum Change {
         destination: String,
     },
     /// 転出確定
-    MoveOut { destination: String },
+    MoveOut {
+        destination: String,
+        /// `all`: the whole household moves out.
+        household_move: Option<String>,
+        new_head: Option<String>,
+    },
     /// 死亡
-    Death,
+    Death { new_head: Option<String> },
     /// 職権消除
-    ExOfficioRemoval { reason: String },
+    ExOfficioRemoval {
+        reason: String,
+        new_head: Option<String>,
+    },
     /// 世帯分離 / 世帯合併 / 世帯主変更
     Household {
-        household_id: String,
+        /// An existing household to join (or the person's own, to change the
+        /// 続柄); omit for a new household (世帯分離), numbered by the system.
+        household_id: Option<String>,
         relationship: String,
+        new_head: Option<String>,
+        former_head_relationship: Option<String>,
     },
     /// 氏名変更
     Name {
@@ -697,12 +877,41 @@ pub struct ChangeRequest {
     pub change: Change,
     /// 異動日
     pub effective_date: NaiveDate,
-    /// 届出日; today if omitted.
+    /// 届出日; today (in Japan) if omitted.
     pub notified_date: Option<NaiveDate>,
 }
 
+fn blank_to_none(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// What a `household_move` asks for.
+#[derive(PartialEq)]
+enum HouseholdMove {
+    Alone,
+    All,
+    Separate,
+}
+
+fn household_move(v: Option<String>, separate_allowed: bool) -> ApiResult<HouseholdMove> {
+    match blank_to_none(v).as_deref() {
+        None => Ok(HouseholdMove::Alone),
+        Some("all") => Ok(HouseholdMove::All),
+        Some("separate") if separate_allowed => Ok(HouseholdMove::Separate),
+        Some(_) => Err(ApiError::invalid(
+            "household_move",
+            if separate_allowed {
+                "世帯の扱いは「all」(世帯全員で転居) か「separate」(本人のみ、新しい世帯の世帯主になる) を選んでください"
+            } else {
+                "世帯の扱いは「all」(世帯全員で転出) を選ぶか、空欄にしてください"
+            },
+        )),
+    }
+}
+
 /// Records a 異動 of a registered resident (転居, 転出, 死亡, 世帯変更,
-/// 氏名変更, 職権修正, 支援措置 …).
+/// 氏名変更, 職権修正, 支援措置 …), with the household's follow-up 異動
+/// (the new 世帯主, the rest of the household) in the same append.
 #[utoipa::path(post, path = "/api/v1/residents/{resident_code}/changes", tag = "resident", request_body = ChangeRequest,
     params(("resident_code" = String, Path)),
     responses((status = 200, body = ChangeResult), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -715,7 +924,8 @@ pub async fn change_resident(
 ) -> ApiResult<Json<ChangeResult>> {
     session.require(Permission::ResidentChange)?;
     let code = parse_code(&code)?;
-    let notified = req.notified_date.unwrap_or_else(|| Utc::now().date_naive());
+    let notified = req.notified_date.unwrap_or_else(today_in_japan);
+    let effective = req.effective_date;
     let supervised = matches!(
         req.change,
         Change::ExOfficioRemoval { .. }
@@ -726,14 +936,71 @@ pub async fn change_resident(
     if supervised {
         session.require(Permission::ResidentSupervise)?;
     }
+    let _turn = change_turn(&session.tenant).await;
+    let ts = state.store.tenant(&session.tenant);
+    let next = next_household(&ts).await?;
+    // The person's household on the 異動日, for the follow-up 異動.
+    let own = ts.resident_as_of(&code, effective).await?;
+    let own_household = own.as_ref().map(|r| r.household_id.clone());
+    let others = match &own_household {
+        Some(h) => household_as_of(&ts, h, effective, today_in_japan())
+            .await?
+            .into_iter()
+            .filter(|r| r.resident_code != code)
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut follow_ups = Vec::new();
+    let new_head_event = |new_head: Option<String>| -> ApiResult<Option<ResidentEvent>> {
+        match (blank_to_none(new_head), &own_household) {
+            (Some(h), Some(household_id)) => Ok(Some(ResidentEvent::HouseholdChanged {
+                resident_code: parse_code(&h)
+                    .map_err(|e| ApiError::invalid("new_head", e.message))?,
+                household_id: household_id.clone(),
+                relationship: HEAD.into(),
+                notified_date: notified,
+            })),
+            _ => Ok(None),
+        }
+    };
     let resident_code = code.clone();
     let event = match req.change {
-        Change::Relocate { address, katagaki } => ResidentEvent::Relocated {
-            resident_code,
-            address: address.trim().into(),
+        Change::Relocate {
+            address,
             katagaki,
-            notified_date: notified,
-        },
+            household_move: how,
+            new_head,
+        } => {
+            let address = address.trim().to_string();
+            match household_move(how, true)? {
+                HouseholdMove::All => {
+                    for r in &others {
+                        follow_ups.push(ResidentEvent::Relocated {
+                            resident_code: r.resident_code.clone(),
+                            address: address.clone(),
+                            katagaki: katagaki.clone(),
+                            notified_date: notified,
+                        });
+                    }
+                }
+                HouseholdMove::Separate => {
+                    follow_ups.push(ResidentEvent::HouseholdChanged {
+                        resident_code: code.clone(),
+                        household_id: next.clone(),
+                        relationship: HEAD.into(),
+                        notified_date: notified,
+                    });
+                    follow_ups.extend(new_head_event(new_head)?);
+                }
+                HouseholdMove::Alone => follow_ups.extend(new_head_event(new_head)?),
+            }
+            ResidentEvent::Relocated {
+                resident_code,
+                address,
+                katagaki,
+                notified_date: notified,
+            }
+        }
         Change::MoveOutPlanned {
             planned_date,
             destination,
@@ -743,30 +1010,83 @@ pub async fn change_resident(
             destination,
             notified_date: notified,
         },
-        Change::MoveOut { destination } => ResidentEvent::Removed {
-            resident_code,
-            reason: RemovalReason::MovedOut { destination },
-            notified_date: notified,
-        },
-        Change::Death => ResidentEvent::Removed {
-            resident_code,
-            reason: RemovalReason::Died,
-            notified_date: notified,
-        },
-        Change::ExOfficioRemoval { reason } => ResidentEvent::Removed {
-            resident_code,
-            reason: RemovalReason::ExOfficio { reason },
-            notified_date: notified,
-        },
+        Change::MoveOut {
+            destination,
+            household_move: how,
+            new_head,
+        } => {
+            if household_move(how, false)? == HouseholdMove::All {
+                for r in &others {
+                    follow_ups.push(ResidentEvent::Removed {
+                        resident_code: r.resident_code.clone(),
+                        reason: RemovalReason::MovedOut {
+                            destination: destination.clone(),
+                        },
+                        notified_date: notified,
+                    });
+                }
+            } else {
+                follow_ups.extend(new_head_event(new_head)?);
+            }
+            ResidentEvent::Removed {
+                resident_code,
+                reason: RemovalReason::MovedOut { destination },
+                notified_date: notified,
+            }
+        }
+        Change::Death { new_head } => {
+            follow_ups.extend(new_head_event(new_head)?);
+            ResidentEvent::Removed {
+                resident_code,
+                reason: RemovalReason::Died,
+                notified_date: notified,
+            }
+        }
+        Change::ExOfficioRemoval { reason, new_head } => {
+            follow_ups.extend(new_head_event(new_head)?);
+            ResidentEvent::Removed {
+                resident_code,
+                reason: RemovalReason::ExOfficio { reason },
+                notified_date: notified,
+            }
+        }
         Change::Household {
             household_id,
             relationship,
-        } => ResidentEvent::HouseholdChanged {
-            resident_code,
-            household_id,
-            relationship,
-            notified_date: notified,
-        },
+            new_head,
+            former_head_relationship,
+        } => {
+            let target = blank_to_none(household_id).unwrap_or_else(|| next.clone());
+            if let Some(rel) = blank_to_none(former_head_relationship) {
+                let head = household_as_of(&ts, &target, effective, today_in_japan())
+                    .await?
+                    .into_iter()
+                    .find(|r| r.relationship == HEAD && r.resident_code != code);
+                let Some(head) = head else {
+                    return Err(ApiError::invalid(
+                        "former_head_relationship",
+                        format!(
+                            "世帯番号「{target}」の世帯には、続柄を変える世帯主がいません。この欄は空欄にしてください"
+                        ),
+                    ));
+                };
+                follow_ups.push(ResidentEvent::HouseholdChanged {
+                    resident_code: head.resident_code,
+                    household_id: target.clone(),
+                    relationship: rel,
+                    notified_date: notified,
+                });
+            }
+            if own_household.as_deref() != Some(target.as_str()) {
+                follow_ups.extend(new_head_event(new_head)?);
+            }
+            ResidentEvent::HouseholdChanged {
+                resident_code,
+                household_id: target,
+                relationship: relationship.trim().to_string(),
+                notified_date: notified,
+            }
+        }
         Change::Name {
             family_name,
             given_name,
@@ -800,7 +1120,9 @@ pub async fn change_resident(
             reason,
         },
     };
-    record_change(&state, &session, &headers, event, req.effective_date).await
+    let mut events = vec![event];
+    events.extend(follow_ups);
+    record_change(&state, &session, &headers, events, effective, &next).await
 }
 
 #[cfg(test)]

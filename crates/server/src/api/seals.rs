@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use murakumo_seal::{
     CancelReason, Context, OfficialSealSet, SealError, SealEvent, SealRecord, SealStatus,
 };
@@ -200,7 +200,7 @@ pub(crate) async fn register(
     notified: Option<NaiveDate>,
 ) -> ApiResult<SealRecord> {
     let ts = state.store.tenant(&session.tenant);
-    let today = Utc::now().date_naive();
+    let today = murakumo_core::today_in_japan();
     let effective = effective.unwrap_or(today);
     let resident = ts.resident(resident_code).await?;
     let existing = ts.seals_of_resident(resident_code).await?;
@@ -327,7 +327,7 @@ pub(crate) async fn cancel(
     notified: Option<NaiveDate>,
 ) -> ApiResult<SealRecord> {
     let ts = state.store.tenant(&session.tenant);
-    let today = Utc::now().date_naive();
+    let today = murakumo_core::today_in_japan();
     let effective = effective.unwrap_or(today);
     let registration = ts.seal(number).await?;
     let event = SealEvent::Cancelled {
@@ -371,7 +371,7 @@ pub(crate) async fn cancellations_on_removal(
     resident_code: &str,
     why: &str,
 ) -> ApiResult<Vec<murakumo_ledger::NewEntry>> {
-    let today = Utc::now().date_naive();
+    let today = murakumo_core::today_in_japan();
     Ok(state
         .store
         .tenant(&session.tenant)

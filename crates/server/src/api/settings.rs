@@ -2,7 +2,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use chrono::Utc;
 use murakumo_ledger::{EventCodec, NewEntry};
 use murakumo_store::SettingChange;
 use murakumo_tenancy::{Permission, TenancyEvent, settings};
@@ -20,7 +19,7 @@ pub(crate) fn entry(session: &StaffSession, event: &impl EventCodec) -> NewEntry
     NewEntry {
         kind: kind.to_string(),
         version,
-        effective_date: Utc::now().date_naive(),
+        effective_date: murakumo_core::today_in_japan(),
         actor: session.actor(),
         payload,
     }

@@ -5,7 +5,6 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use murakumo_resident::Record;
 use murakumo_tenancy::Permission;
 
@@ -153,7 +152,7 @@ fn form_page(
          <form class=\"card\" method=\"post\" action=\"/residents/{code}/certificate\">\
          <fieldset><legend>証明書の種類</legend>{kind_inputs}</fieldset>\
          <fieldset><legend>記載する方</legend>{members}{whole}</fieldset>\
-         <fieldset><legend>記載事項</legend>{}{}{}</fieldset>\
+         <fieldset><legend>記載事項</legend>{}{}{}<p class=\"muted\">第三者からの請求には本籍・筆頭者と住民票コードは記載できません。</p></fieldset>\
          <div class=\"grid\"><div><label for=\"as_of\">基準日(過去の時点の証明)</label><input id=\"as_of\" name=\"as_of\" type=\"date\" value=\"{}\"></div>\
          <div><label for=\"requester\">請求者</label><select id=\"requester\" name=\"requester\">{requesters}</select></div>\
          <div><label for=\"purpose\">利用目的</label><input id=\"purpose\" name=\"purpose\" value=\"{}\" required placeholder=\"勤務先提出\"></div></div>\
@@ -164,7 +163,7 @@ fn form_page(
         option("include_resident_code", "住民票コード", false),
         value("as_of"),
         value("purpose"),
-        wareki(Utc::now().date_naive()),
+        wareki(murakumo_core::today_in_japan()),
         name = esc(&r.full_name()),
         err = error.map(error_box).unwrap_or_default(),
     );

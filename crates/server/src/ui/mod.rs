@@ -99,7 +99,11 @@ pub(crate) fn staff(
 pub(crate) fn field_label(field: &str) -> &str {
     match field {
         "resident_code" | "resident_codes" => "住民票コード",
-        "household_id" => "世帯",
+        "household_id" => "世帯番号",
+        "new_head" => "新しい世帯主",
+        "former_head_relationship" => "元の世帯主の新しい続柄",
+        "household_move" => "世帯の扱い",
+        "change" => "異動の種類",
         "relationship" => "続柄",
         "family_name" => "氏",
         "given_name" => "名",
@@ -126,6 +130,8 @@ pub(crate) fn field_label(field: &str) -> &str {
         "requester" => "請求者",
         "purpose" => "利用目的",
         "as_of" => "基準日",
+        "include_honseki" => "本籍・筆頭者",
+        "include_resident_code" => "住民票コード",
         "until" => "支援措置の期限",
         "field" => "修正する項目",
         "value" => "修正後の内容",

@@ -6,7 +6,8 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
+use murakumo_core::today_in_japan;
 use murakumo_resident::{Citizenship, Record, Status};
 use murakumo_tenancy::Permission;
 use serde::Deserialize;
@@ -434,7 +435,7 @@ pub async fn resident_detail(
          <div class=\"columns\"><section class=\"card\"><h2>記載事項</h2><table class=\"facts\">{facts}</table></section>\
          <section class=\"card\"><h2>世帯({hh})</h2><ul>{members}</ul><h2>印鑑登録</h2>\
          <table><thead><tr><th>登録番号</th><th>登録証番号</th><th>登録日</th><th>状態</th></tr></thead><tbody>{seal_rows}</tbody></table></section></div>\
-         <section class=\"card\"><h2>異動履歴</h2><table><thead><tr><th>異動日</th><th>事由</th><th>記録日時(UTC)</th><th>記録者</th></tr></thead><tbody>{history}</tbody></table></section>",
+         <section class=\"card\"><h2>異動履歴</h2><table><thead><tr><th>異動日</th><th>事由</th><th>記録日時</th><th>記録者</th></tr></thead><tbody>{history}</tbody></table></section>",
         name = esc(&r.full_name()),
         as_of = q.as_of.map(|d| d.to_string()).unwrap_or_default(),
         hh = esc(&r.household_id),
@@ -442,8 +443,16 @@ pub async fn resident_detail(
     page(&r.full_name(), Some(&who), &body).into_response()
 }
 
-/// A form field: (name, label, input type).
+/// A form field: (name, label, input type). A type `select:v=label|…`
+/// is a choice (the first option the default).
 type Field = (&'static str, &'static str, &'static str);
+
+/// The 新しい世帯主 a 世帯主's 死亡, 転出 or leaving needs (世帯主変更).
+const NEW_HEAD: Field = (
+    "new_head",
+    "新しい世帯主の住民票コード(世帯主が死亡・転出・転居で世帯を出て、世帯に残る方がいる場合)",
+    "text",
+);
 
 /// The 異動 a clerk can enter for a registered resident, with the fields
 /// each needs: (code, label, fields).
@@ -454,6 +463,12 @@ const CHANGES: &[(&str, &str, &[Field])] = &[
         &[
             ("address", "新しい住所", "text"),
             ("katagaki", "方書", "text"),
+            (
+                "household_move",
+                "世帯の扱い",
+                "select:=本人のみ(一人世帯)|all=世帯全員で転居|separate=本人のみ転居し、新しい世帯の世帯主になる",
+            ),
+            NEW_HEAD,
         ],
     ),
     (
@@ -467,15 +482,33 @@ const CHANGES: &[(&str, &str, &[Field])] = &[
     (
         "move_out",
         "転出確定(転入通知受理)",
-        &[("destination", "転出先", "text")],
+        &[
+            ("destination", "転出先", "text"),
+            (
+                "household_move",
+                "世帯の扱い",
+                "select:=本人のみ|all=世帯全員が転出",
+            ),
+            NEW_HEAD,
+        ],
     ),
-    ("death", "死亡", &[]),
+    ("death", "死亡", &[NEW_HEAD]),
     (
         "household",
         "世帯変更(分離・合併・世帯主変更)",
         &[
-            ("household_id", "世帯番号(新しい世帯なら新しい番号)", "text"),
+            (
+                "household_id",
+                "世帯番号(既存の世帯に入る・世帯内で続柄を変える場合。空欄なら新しい世帯になり、番号は自動で付きます)",
+                "text",
+            ),
             ("relationship", "続柄", "text"),
+            (
+                "former_head_relationship",
+                "元の世帯主の新しい続柄(この方が世帯主になる場合)",
+                "text",
+            ),
+            NEW_HEAD,
         ],
     ),
     (
@@ -500,7 +533,7 @@ const CHANGES: &[(&str, &str, &[Field])] = &[
     (
         "ex_officio_removal",
         "職権消除",
-        &[("reason", "消除の理由", "text")],
+        &[("reason", "消除の理由", "text"), NEW_HEAD],
     ),
     (
         "protect",
@@ -512,6 +545,32 @@ const CHANGES: &[(&str, &str, &[Field])] = &[
     ),
     ("unprotect", "支援措置の終了", &[("reason", "理由", "text")]),
 ];
+
+/// One input of a 異動 form, keeping what was typed.
+fn change_input(name: &str, label: &str, ty: &str, value: &str, first: bool) -> String {
+    let focus = if first { " autofocus" } else { "" };
+    match ty.strip_prefix("select:") {
+        Some(options) => {
+            let options: String = options
+                .split('|')
+                .filter_map(|o| o.split_once('='))
+                .map(|(v, l)| {
+                    format!(
+                        "<option value=\"{v}\"{}>{l}</option>",
+                        if v == value { " selected" } else { "" }
+                    )
+                })
+                .collect();
+            format!(
+                "<label for=\"{name}\">{label}</label><select id=\"{name}\" name=\"{name}\"{focus}>{options}</select>"
+            )
+        }
+        None => format!(
+            "<label for=\"{name}\">{label}</label><input id=\"{name}\" name=\"{name}\" type=\"{ty}\" value=\"{}\"{focus}>",
+            esc(value)
+        ),
+    }
+}
 
 #[derive(Deserialize)]
 pub struct ChangeKind {
@@ -525,7 +584,7 @@ fn change_page(
     values: &[(String, String)],
     error: Option<&ApiError>,
 ) -> Response {
-    let today = Utc::now().date_naive().to_string();
+    let today = today_in_japan().to_string();
     let value = |name: &str| {
         values
             .iter()
@@ -550,13 +609,7 @@ fn change_page(
             let inputs: String = fields
                 .iter()
                 .enumerate()
-                .map(|(i, (name, label, ty))| {
-                    format!(
-                        "<label for=\"{name}\">{label}</label><input id=\"{name}\" name=\"{name}\" type=\"{ty}\" value=\"{}\"{}>",
-                        esc(&value(name)),
-                        if i == 0 { " autofocus" } else { "" }
-                    )
-                })
+                .map(|(i, (name, label, ty))| change_input(name, label, ty, &value(name), i == 0))
                 .collect();
             let effective = Some(value("effective_date")).filter(|v| !v.is_empty()).unwrap_or(today.clone());
             let notified = Some(value("notified_date")).filter(|v| !v.is_empty()).unwrap_or(today.clone());
@@ -706,7 +759,7 @@ fn done_page(who: &str, label: &str, done: &api::ChangeResult) -> Response {
 }
 
 fn entry_page(who: &str, values: &[(String, String)], error: Option<&ApiError>) -> Response {
-    let today = Utc::now().date_naive().to_string();
+    let today = today_in_japan().to_string();
     let value = |name: &str| {
         values
             .iter()
@@ -774,7 +827,12 @@ fn entry_page(who: &str, values: &[(String, String)], error: Option<&ApiError>) 
         input("alias", "通称", "text", ""),
         input("address", "住所", "text", " required"),
         input("katagaki", "方書", "text", ""),
-        input("household_id", "世帯番号(既存の世帯に入る場合)", "text", ""),
+        input(
+            "household_id",
+            "世帯番号(既存の世帯に入る場合。空欄なら新しい世帯になり、番号は自動で付きます)",
+            "text",
+            ""
+        ),
         input(
             "relationship",
             "続柄",

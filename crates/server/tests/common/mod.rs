@@ -72,11 +72,13 @@ pub fn entry(e: &impl EventCodec) -> NewEntry {
     }
 }
 
-fn moved_in(code: String, family: &str, kana: &str) -> NewEntry {
+/// One of a family's household: the first is the 世帯主, the others 子
+/// (a household has exactly one 世帯主).
+fn moved_in(code: String, family: &str, kana: &str, head: bool) -> NewEntry {
     entry(&ResidentEvent::Entered {
         resident_code: code,
         household_id: format!("H-{family}"),
-        relationship: "世帯主".into(),
+        relationship: if head { "世帯主" } else { "子" }.into(),
         person: Person {
             family_name: family.into(),
             given_name: "花子".into(),
@@ -476,7 +478,7 @@ pub async fn seed(store: &Store) {
                 &hash,
             ),
         ];
-        entries.extend((0..5).map(|i| moved_in(resident_code(base + i), family, kana)));
+        entries.extend((0..5).map(|i| moved_in(resident_code(base + i), family, kana, i == 0)));
         if code == tenant_b() {
             // B has a registered seal, so routes by 印鑑登録番号 have a target.
             entries.push(entry(&murakumo_seal::SealEvent::Registered {

@@ -1,0 +1,423 @@
+//! The register at the counter, end to end on both backends: a household
+//! lives at one address and has exactly one 世帯主, new 世帯番号 come from
+//! the system, 異動日 follow the record, and certificates name the real
+//! 世帯主.
+
+mod common;
+
+use chrono::{Duration, NaiveDate};
+use common::{Db, TestServer, tenant_a};
+use murakumo_core::today_in_japan;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+struct Counter<'a> {
+    s: &'a TestServer,
+    clerk: reqwest::Client,
+}
+
+impl Counter<'_> {
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let r = self
+            .clerk
+            .post(self.s.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        let status = r.status();
+        (status, r.json().await.expect("json"))
+    }
+
+    /// A 転入 (today unless `effective` is given) at `address`.
+    async fn enter(
+        &self,
+        n: u64,
+        given: &str,
+        relationship: &str,
+        household: Option<&str>,
+        address: &str,
+    ) -> (StatusCode, Value) {
+        let mut body = json!({
+            "resident_code": common::resident_code(n), "relationship": relationship,
+            "family_name": "佐藤", "given_name": given, "family_kana": "サトウ", "given_kana": "",
+            "birth_date": "1980-01-01", "sex_code": 1, "honseki": "北海道深川市", "hittosha": "佐藤一郎",
+            "address": address, "reason": "move_in", "previous_address": "札幌市中央区",
+            "effective_date": today_in_japan().to_string()
+        });
+        if let Some(h) = household {
+            body["household_id"] = json!(h);
+        }
+        self.post("/api/v1/residents", body).await
+    }
+
+    async fn change(&self, n: u64, body: Value) -> (StatusCode, Value) {
+        self.post(
+            &format!("/api/v1/residents/{}/changes", common::resident_code(n)),
+            body,
+        )
+        .await
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        self.clerk
+            .get(self.s.url(path))
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    async fn resident(&self, n: u64) -> Value {
+        self.get(&format!("/api/v1/residents/{}", common::resident_code(n)))
+            .await
+    }
+
+    async fn ledger_head(&self) -> u64 {
+        self.s
+            .store
+            .tenant(&tenant_a())
+            .head(murakumo_store::Chain::Ledger)
+            .await
+            .expect("head")
+            .seq
+    }
+}
+
+fn refused(st: StatusCode, body: &Value, field: &str) {
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["field"], field, "{body}");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(
+        message
+            .chars()
+            .any(|c| ('\u{3040}'..='\u{30ff}').contains(&c)),
+        "a Japanese message: {message}"
+    );
+}
+
+const HOME: &str = "北海道深川市5条5番5号";
+const NEW_HOME: &str = "北海道深川市6条6番6号";
+
+/// A household of 一郎 (世帯主), 花子 (妻) and 次郎 (子), entered through the
+/// API; returns its 世帯番号.
+async fn family(c: &Counter<'_>) -> String {
+    let (st, body) = c.enter(2_000_000_001, "一郎", "世帯主", None, HOME).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let h = body["resident"]["household_id"]
+        .as_str()
+        .expect("household")
+        .to_string();
+    for (n, given, rel) in [(2_000_000_002, "花子", "妻"), (2_000_000_003, "次郎", "子")] {
+        let (st, body) = c.enter(n, given, rel, Some(&h), HOME).await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+    }
+    h
+}
+
+async fn households_keep_one_address_and_one_head(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    // The system numbers a new household; the clerk cannot invent one.
+    let (st, body) = c
+        .enter(2_000_000_009, "九郎", "世帯主", Some("NOPE123"), HOME)
+        .await;
+    refused(st, &body, "household_id");
+    let h = family(&c).await;
+    assert_eq!(h, "0000000001", "the first of the series");
+    let head = c.ledger_head().await;
+
+    // A second 世帯主 by 転入, or someone joining at another address.
+    let (st, body) = c
+        .enter(2_000_000_004, "三郎", "世帯主", Some(&h), HOME)
+        .await;
+    refused(st, &body, "relationship");
+    let (st, body) = c
+        .enter(2_000_000_004, "三郎", "子", Some(&h), NEW_HOME)
+        .await;
+    refused(st, &body, "household_id");
+    // A second 世帯主 by 世帯変更.
+    let (st, body) = c
+        .change(
+            2_000_000_002,
+            json!({"change": "household", "household_id": h, "relationship": "世帯主",
+            "effective_date": today_in_japan().to_string()}),
+        )
+        .await;
+    refused(st, &body, "former_head_relationship");
+    // A 世帯変更 into a number the clerk typed.
+    let (st, body) = c
+        .change(
+            2_000_000_003,
+            json!({"change": "household", "household_id": "NOPE123", "relationship": "世帯主",
+            "effective_date": today_in_japan().to_string()}),
+        )
+        .await;
+    refused(st, &body, "household_id");
+    // The 世帯主 moving alone would leave the others behind at the old address.
+    let (st, body) = c
+        .change(
+            2_000_000_001,
+            json!({"change": "relocate", "address": NEW_HOME,
+            "effective_date": today_in_japan().to_string()}),
+        )
+        .await;
+    refused(st, &body, "household_move");
+    // The 世帯主 dying or moving out needs the new 世帯主 in the same request.
+    for change in [
+        json!({"change": "death"}),
+        json!({"change": "move_out", "destination": "東京都新宿区"}),
+    ] {
+        let mut body = change.clone();
+        body["effective_date"] = json!(today_in_japan().to_string());
+        let (st, body) = c.change(2_000_000_001, body).await;
+        refused(st, &body, "new_head");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("世帯主がいなくなります"),
+            "{body}"
+        );
+    }
+    assert_eq!(c.ledger_head().await, head, "nothing refused was recorded");
+    assert_eq!(c.resident(2_000_000_001).await["address"], HOME);
+
+    // The whole household moves: one request, every member.
+    let (st, body) = c
+        .change(
+            2_000_000_001,
+            json!({"change": "relocate", "address": NEW_HOME, "household_move": "all",
+            "effective_date": today_in_japan().to_string()}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    for n in 2_000_000_001..=2_000_000_003 {
+        assert_eq!(c.resident(n).await["address"], NEW_HOME);
+    }
+    // The son leaves for a household of his own, numbered by the system.
+    let (st, body) = c
+        .change(
+            2_000_000_003,
+            json!({"change": "household", "relationship": "世帯主",
+            "effective_date": today_in_japan().to_string()}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(body["resident"]["household_id"], "0000000002");
+    // 世帯主変更 within the household: the former head's new 続柄 with it.
+    let (st, body) = c
+        .change(
+            2_000_000_002,
+            json!({"change": "household", "household_id": h, "relationship": "世帯主",
+            "former_head_relationship": "夫", "effective_date": today_in_japan().to_string()}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(c.resident(2_000_000_001).await["relationship"], "夫");
+    // The new 世帯主 dies: her husband follows her as 世帯主, in one append.
+    let (st, body) = c
+        .change(
+            2_000_000_002,
+            json!({"change": "death", "new_head": common::resident_code(2_000_000_001),
+            "effective_date": today_in_japan().to_string()}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(c.resident(2_000_000_002).await["status"], "removed");
+    assert_eq!(c.resident(2_000_000_001).await["relationship"], "世帯主");
+    let members = c.get(&format!("/api/v1/households/{h}")).await;
+    assert_eq!(members.as_array().map(Vec::len), Some(1), "{members}");
+    s.stop().await;
+}
+
+async fn dates_follow_the_record(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    let today = today_in_japan();
+    let day = |n: i64| (today - Duration::days(n)).to_string();
+    let mut body = json!({
+        "resident_code": common::resident_code(2_000_000_011), "relationship": "世帯主",
+        "family_name": "田中", "family_kana": "タナカ", "birth_date": "1990-02-02", "sex_code": 2,
+        "honseki": "北海道", "address": HOME, "reason": "move_in", "previous_address": "旭川市",
+        "effective_date": day(30), "notified_date": day(30)
+    });
+    let (st, b) = c.post("/api/v1/residents", body.clone()).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let relocate = |address: &str, on: String| json!({"change": "relocate", "address": address, "effective_date": on.clone(), "notified_date": today.to_string()});
+    // Before the 転入: not yet a resident then.
+    let (st, b) = c
+        .change(2_000_000_011, relocate("深川市1条", day(40)))
+        .await;
+    refused(st, &b, "effective_date");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("住民となった年月日"),
+        "{b}"
+    );
+    // After it: recorded; the 住所を定めた年月日 follows.
+    let (st, b) = c
+        .change(2_000_000_011, relocate("深川市2条", day(10)))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    // Back-dated before that 転居: it would contradict it.
+    let (st, b) = c
+        .change(2_000_000_011, relocate("深川市3条", day(20)))
+        .await;
+    refused(st, &b, "effective_date");
+    let r = c.resident(2_000_000_011).await;
+    assert_eq!(r["address"], "深川市2条");
+    assert_eq!(r["record"]["address_since"], day(10));
+    assert_eq!(r["record"]["became_resident"], day(30));
+    // While 転出予定, no 転居.
+    let (st, b) = c
+        .change(2_000_000_011, json!({"change": "move_out_planned", "planned_date": (today + Duration::days(10)).to_string(),
+            "destination": "東京都新宿区", "effective_date": today.to_string()}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let (st, b) = c
+        .change(2_000_000_011, relocate("深川市4条", today.to_string()))
+        .await;
+    refused(st, &b, "change");
+    // A 異動 of today (in Japan) is not "in the future", whatever the UTC date.
+    body["resident_code"] = json!(common::resident_code(2_000_000_012));
+    body["effective_date"] = json!(today.to_string());
+    body["notified_date"] = json!(today.to_string());
+    let (st, b) = c.post("/api/v1/residents", body).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    s.stop().await;
+}
+
+/// The certificate as certified: the JSON embedded in the PDF.
+fn certified(pdf: &[u8]) -> Value {
+    use lopdf::{Document, Object};
+    let doc = Document::load_mem(pdf).expect("a PDF");
+    for obj in doc.objects.values() {
+        let Ok(dict) = obj.as_dict() else { continue };
+        let Ok(ef) = dict.get(b"EF") else { continue };
+        if dict.get(b"F").and_then(Object::as_str).unwrap_or(b"") != b"murakumo-certificate.json" {
+            continue;
+        }
+        let ef = match ef {
+            Object::Reference(id) => doc.get_object(*id).expect("EF"),
+            o => o,
+        };
+        let id = ef
+            .as_dict()
+            .and_then(|d| d.get(b"F"))
+            .and_then(Object::as_reference)
+            .expect("file stream");
+        let bytes = doc
+            .get_object(id)
+            .and_then(Object::as_stream)
+            .expect("stream")
+            .decompressed_content()
+            .expect("content");
+        return serde_json::from_slice(&bytes).expect("certificate JSON");
+    }
+    panic!("no certificate JSON in the PDF");
+}
+
+async fn certificates_name_the_household_head(db: Db) {
+    let s = TestServer::start(db).await;
+    s.set_issuer(&tenant_a()).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    family(&c).await;
+    let issue = |kind: &str, n: u64, as_of: Option<NaiveDate>| {
+        let mut body = json!({"kind": kind, "resident_codes": [common::resident_code(n)],
+            "requester": "本人", "purpose": "勤務先提出"});
+        if let Some(d) = as_of {
+            body["as_of"] = json!(d.to_string());
+        }
+        let req = c.clerk.post(s.url("/api/v1/certificates")).json(&body);
+        async move {
+            let r = req.send().await.expect("send");
+            assert_eq!(r.status(), StatusCode::OK);
+            certified(&r.bytes().await.expect("pdf"))
+        }
+    };
+    // The wife's 一部: 一郎 is the 世帯主, though not printed.
+    for kind in ["resident_copy", "record_statement"] {
+        let cert = issue(kind, 2_000_000_002, None).await;
+        assert_eq!(cert["household_head"], "佐藤　一郎", "{kind}: {cert}");
+        assert_eq!(cert["members"].as_array().map(Vec::len), Some(1));
+        assert_eq!(
+            cert["issue_date"],
+            today_in_japan().to_string(),
+            "dated in Japan"
+        );
+        // 備考: how and when she came, with the 届出日.
+        let notes = cert["members"][0]["notes"].to_string();
+        assert!(
+            notes.contains("札幌市中央区から転入") && notes.contains("日届出"),
+            "{notes}"
+        );
+    }
+    // A third party never gets 本籍・筆頭者 or 住民票コード.
+    for item in ["include_honseki", "include_resident_code"] {
+        let mut body = json!({"kind": "resident_copy", "resident_codes": [common::resident_code(2_000_000_002)],
+            "requester": "第三者", "purpose": "債権回収"});
+        body[item] = json!(true);
+        let r = c
+            .clerk
+            .post(s.url("/api/v1/certificates"))
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        let st = r.status();
+        refused(st, &r.json().await.expect("json"), item);
+    }
+    // A 転出予定 is on the current 住民票.
+    let (st, body) = c
+        .change(
+            2_000_000_003,
+            json!({"change": "move_out_planned", "planned_date": today_in_japan().to_string(),
+            "destination": "東京都新宿区", "effective_date": today_in_japan().to_string()}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let cert = issue("resident_copy", 2_000_000_003, None).await;
+    assert!(
+        cert["members"][0]["notes"]
+            .to_string()
+            .contains("東京都新宿区へ転出予定"),
+        "{cert}"
+    );
+    // The son moves out: his 除票の写し names the 世帯主 he lived with.
+    let (st, body) = c
+        .change(
+            2_000_000_003,
+            json!({"change": "move_out", "destination": "東京都新宿区",
+            "effective_date": today_in_japan().to_string()}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let cert = issue("removed_copy", 2_000_000_003, None).await;
+    assert_eq!(cert["household_head"], "佐藤　一郎", "{cert}");
+    let notes = cert["members"][0]["notes"].to_string();
+    assert!(
+        notes.contains("東京都新宿区へ転出") && !notes.contains("転出予定"),
+        "{notes}"
+    );
+    s.stop().await;
+}
+
+common::on_both_backends!(
+    households_keep_one_address_and_one_head,
+    dates_follow_the_record,
+    certificates_name_the_household_head,
+);
