@@ -325,7 +325,12 @@ mod tests {
 
         #[test]
         fn parse_never_panics(input in "\\PC{0,16}") {
-            let _ = IndividualNumber::parse(&input);
+            // Whatever it is given, it answers: a value that prints as
+            // something it reads back, or an error that says what is wrong.
+            match IndividualNumber::parse(&input) {
+                Ok(v) => prop_assert_eq!(IndividualNumber::parse(&v.to_string()), Ok(v)),
+                Err(e) => prop_assert!(!e.to_string().is_empty()),
+            }
         }
     }
 }

@@ -336,7 +336,12 @@ mod tests {
 
         #[test]
         fn parse_never_panics(input in "\\PC{0,14}") {
-            let _ = ResidentCode::parse(&input);
+            // Whatever it is given, it answers: a value that prints as
+            // something it reads back, or an error that says what is wrong.
+            match ResidentCode::parse(&input) {
+                Ok(v) => prop_assert_eq!(ResidentCode::parse(&v.to_string()), Ok(v)),
+                Err(e) => prop_assert!(!e.to_string().is_empty()),
+            }
         }
     }
 }

@@ -848,7 +848,12 @@ mod tests {
 
         #[test]
         fn parse_never_panics(input in "\\PC{0,16}") {
-            let _ = WarekiDate::parse(&input);
+            // Whatever it is given, it answers: a value that prints as
+            // something it reads back, or an error that says what is wrong.
+            match WarekiDate::parse(&input) {
+                Ok(v) => prop_assert_eq!(WarekiDate::parse(&v.to_string()), Ok(v)),
+                Err(e) => prop_assert!(!e.to_string().is_empty()),
+            }
         }
     }
 }

@@ -231,7 +231,12 @@ proptest! {
 
     #[test]
     fn from_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-        let _ = Share::from_bytes(&bytes);
+        // A share it accepts is exactly the bytes it was given (one
+        // encoding per share); anything else is refused with a reason.
+        match Share::from_bytes(&bytes) {
+            Ok(share) => prop_assert_eq!(share.to_bytes(), bytes),
+            Err(e) => prop_assert!(!e.to_string().is_empty()),
+        }
     }
 
     #[test]
@@ -247,7 +252,10 @@ proptest! {
         b.extend_from_slice(&[7; 24]);
         b.extend_from_slice(&key_id_len.to_le_bytes());
         b.extend_from_slice(&tail);
-        let _ = Share::from_bytes(&b);
+        match Share::from_bytes(&b) {
+            Ok(share) => prop_assert_eq!(share.to_bytes(), b),
+            Err(e) => prop_assert!(!e.to_string().is_empty()),
+        }
     }
 }
 

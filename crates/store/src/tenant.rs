@@ -41,6 +41,8 @@ fn random_key() -> String {
 
 /// Rows per multi-row INSERT: well under both backends' parameter limits.
 const INSERT_BATCH: usize = 500;
+/// Ledger entries read per query when projections are rebuilt.
+pub const REBUILD_PAGE: u64 = 20_000;
 
 impl TenantStore<'_> {
     pub fn code(&self) -> &TenantCode {
@@ -277,16 +279,25 @@ impl TenantStore<'_> {
     /// Drops this tenant's projections and rebuilds them from its ledger.
     /// Returns the number of entries replayed.
     pub async fn rebuild_projections(&self) -> Result<u64, StoreError> {
+        self.rebuild_projections_paged(REBUILD_PAGE).await
+    }
+
+    /// [`TenantStore::rebuild_projections`], reading the ledger `page`
+    /// entries at a time: tests rebuild ledgers of many pages without
+    /// writing [`REBUILD_PAGE`] entries.
+    #[doc(hidden)]
+    pub async fn rebuild_projections_paged(&self, page: u64) -> Result<u64, StoreError> {
         let mut tx = self.begin(true).await?;
         projection::clear(&mut tx, &self.tenant).await?;
         let mut projector = projection::Projector::new(true);
         let mut after = 0u64;
         loop {
             let rows = sqlx::query(&format!(
-                "SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE tenant_code = $1 AND seq > $2 ORDER BY seq LIMIT 20000"
+                "SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE tenant_code = $1 AND seq > $2 ORDER BY seq LIMIT $3"
             ))
             .bind(self.tenant.as_str())
             .bind(after as i64)
+            .bind(page.max(1) as i64)
             .fetch_all(&mut *tx)
             .await?;
             let page: Vec<Entry> = rows
