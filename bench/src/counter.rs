@@ -242,7 +242,7 @@ async fn load(
     store: &Store,
     opts: &Options,
 ) -> anyhow::Result<(Vec<TenantData>, Samples, Duration)> {
-    let hash = murakumo_auth::hash_password(PASSWORD)?;
+    let hash = murakumo_auth::hash_password(PASSWORD, None)?;
     let per_tenant = opts.clients.div_ceil(TENANTS.len());
     let mut tenants = Vec::new();
     let mut samples = Samples::default();
