@@ -157,7 +157,7 @@ fn fault(
         // Who was 世帯主 before, and what happened to them.
         let old_head = before
             .values()
-            .find(|r| &r.household_id == h && r.relationship == HEAD);
+            .find(|r| r.household_id == h && r.relationship == HEAD);
         return Some(match old_head {
             Some(old) => {
                 let what = events
@@ -191,13 +191,13 @@ fn fault(
             .find(|r| {
                 before
                     .get(&r.resident_code)
-                    .is_some_and(|b| b.relationship == HEAD && &b.household_id == h)
+                    .is_some_and(|b| b.relationship == HEAD && b.household_id == h)
             })
             .unwrap_or(&heads[0]);
         let joining = events.iter().any(|e| {
             matches!(e, ResidentEvent::Entered { .. })
                 || matches!(e, ResidentEvent::HouseholdChanged { resident_code, .. }
-                    if before.get(resident_code).is_none_or(|b| &b.household_id != h))
+                    if before.get(resident_code).is_none_or(|b| b.household_id != h))
         });
         return Some(if joining {
             invalid(
