@@ -8,6 +8,7 @@ mod backup_target;
 pub(crate) mod certificates;
 mod ledger;
 mod platform;
+pub(crate) mod protection;
 pub(crate) mod replication;
 pub(crate) mod residents;
 pub(crate) mod seals;
