@@ -683,47 +683,40 @@ async fn ledger_export(
 }
 
 async fn verify_certificate(g: &Global, file: &std::path::Path) -> Result<()> {
+    use murakumo_documents::{CertificatePdf, Limits, VerifyReport};
     let pdf = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    // Which municipality issued it? Learn from the PDF, then load its keys.
-    let named = std::sync::Mutex::new(None::<String>);
-    let _ = murakumo_documents::verify_report(
-        &pdf,
-        &|tenant, _| {
-            *named.lock().unwrap_or_else(|p| p.into_inner()) = Some(tenant.to_string());
-            None
-        },
-        None,
-    );
-    let store = open(g).await?;
-    let mut keys = std::collections::HashMap::new();
-    let tenant = named
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
-        .unwrap_or_default();
-    if let Ok(code) = TenantCode::parse(&tenant) {
-        if store.tenant_info(&code).await.is_ok() {
-            for k in store.tenant(&code).public_keys().await? {
-                let key = <[u8; 32]>::try_from(k.public_key.as_slice())
-                    .ok()
-                    .and_then(|b| murakumo_documents::VerifyingKey::from_bytes(&b).ok());
-                if let Some(key) = key {
-                    keys.insert(k.key_id, key);
+    // Which municipality issued it? Read the PDF (within the limits), then load its keys.
+    let report = match CertificatePdf::read(&pdf, Limits::DEFAULT) {
+        Err(e) => VerifyReport(Err(e)),
+        Ok(read) => {
+            let store = open(g).await?;
+            let mut keys = std::collections::HashMap::new();
+            let tenant = read.tenant_code().to_string();
+            if let Ok(code) = TenantCode::parse(&tenant)
+                && store.tenant_info(&code).await.is_ok()
+            {
+                for k in store.tenant(&code).public_keys().await? {
+                    let key = <[u8; 32]>::try_from(k.public_key.as_slice())
+                        .ok()
+                        .and_then(|b| murakumo_documents::VerifyingKey::from_bytes(&b).ok());
+                    if let Some(key) = key {
+                        keys.insert(k.key_id, key);
+                    }
                 }
             }
+            let renderer = murakumo_documents::Renderer::system().ok();
+            VerifyReport(read.verify(
+                &|t, key_id| {
+                    if t == tenant {
+                        keys.get(key_id).copied()
+                    } else {
+                        None
+                    }
+                },
+                renderer.as_ref(),
+            ))
         }
-    }
-    let renderer = murakumo_documents::Renderer::system().ok();
-    let report = murakumo_documents::verify_report(
-        &pdf,
-        &|t, key_id| {
-            if t == tenant {
-                keys.get(key_id).copied()
-            } else {
-                None
-            }
-        },
-        renderer.as_ref(),
-    );
+    };
     println!("{report}");
     if !report.is_genuine() {
         bail!("{} is not a genuine, unaltered certificate", file.display());

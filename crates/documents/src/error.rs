@@ -104,6 +104,23 @@ pub enum DocumentError {
         /// Details.
         reason: String,
     },
+    /// The PDF is beyond what verification takes on (size, objects, inflated bytes): refused
+    /// before it could cost more.
+    #[error(
+        "検証できる範囲を超えるPDFです (the PDF is beyond the verification limits: {reason}); \
+         a certificate as issued is far smaller: verify the file as issued"
+    )]
+    BeyondLimits {
+        /// Which limit.
+        reason: String,
+    },
+    /// The signed data is genuine, but what is printed could not be compared with it: not
+    /// confirmed.
+    #[error("NOT CONFIRMED: 印字内容を照合できません (cannot check what is printed): {reason}")]
+    AppearanceUnchecked {
+        /// Why not.
+        reason: String,
+    },
     /// The signature is valid but the document was changed afterwards.
     #[error("ALTERED: {reason}")]
     Altered {

@@ -12,10 +12,12 @@
 //!   IPAmj明朝 embedded as a subset (MJ characters and IVS print as their variant glyphs), the
 //!   公印 and 印影 images, and the QR code drawn as vector squares; it embeds the certificate
 //!   data and payload in the PDF. Output is deterministic (same input, same bytes).
-//! - [`verify`]: [`verify_certificate_pdf`] / [`Renderer::verify_certificate_pdf`] /
-//!   [`verify_report`]: genuine (signature by a published key, looked up by key id so rotated
-//!   keys keep verifying) and unaltered (embedded data, and with a renderer the printed pages,
-//!   match what was signed). Verification never returns personal data.
+//! - [`verify`]: [`Renderer::verify_certificate_pdf`] / [`verify_report`] /
+//!   [`CertificatePdf`]: genuine (signature by a published key, looked up by key id so rotated
+//!   keys keep verifying) and unaltered (embedded data and the printed pages match what was
+//!   signed; a certificate whose pages cannot be compared is not confirmed), within bounded
+//!   memory ([`Limits`]). [`verify_certificate_pdf`] checks the signed data only. Verification
+//!   never returns personal data.
 //!
 //! What this crate deliberately does not do: read the register or any database, decide who
 //! may obtain a certificate (支援措置 and the like are the resident crate's), allocate 発行番号,
@@ -36,6 +38,6 @@ pub use error::DocumentError;
 pub use render::{IssuedCertificate, LAYOUT_VERSION, MEMBERS_PER_PAGE, Renderer, wareki};
 pub use signing::{SealPayload, SigningKeyPair, key_id, sign};
 pub use verify::{
-    KeyLookup, VerifiedCertificate, VerifyError, VerifyReport, verify_certificate_pdf,
-    verify_report,
+    CertificatePdf, KeyLookup, Limits, VerifiedCertificate, VerifyError, VerifyReport,
+    verify_certificate_pdf, verify_report,
 };

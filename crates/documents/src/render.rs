@@ -42,9 +42,11 @@ use crate::signing::{SealPayload, SigningKeyPair};
 /// Persons per sheet on a 世帯連記式 住民票 (national standard).
 pub const MEMBERS_PER_PAGE: usize = 4;
 
-/// Version of the layout. Verification re-renders a certificate and compares page contents
-/// only when the embedded layout version equals this one; bump it with any change that moves
-/// a mark on the page (including a krilla or font upgrade that changes the output).
+/// Version of the layout, signed with every certificate (see [`crate::signing`]). Verification
+/// always re-renders a certificate and compares what is printed; a certificate of another
+/// layout version cannot be compared and is not confirmed (it fails closed). Bump it with any
+/// change that moves a mark on the page (including a krilla or font upgrade that changes the
+/// output).
 pub const LAYOUT_VERSION: u32 = 2;
 
 /// The QR code's modules as a greyscale image, one sample per module
@@ -215,6 +217,13 @@ impl Renderer {
         cert: &Certificate,
         payload: &SealPayload,
     ) -> Result<Vec<u8>, DocumentError> {
+        if payload.layout.is_some_and(|l| l != LAYOUT_VERSION) {
+            return Err(DocumentError::InvalidField {
+                field: "layout",
+                value: format!("{:?}", payload.layout),
+                reason: "this renderer prints only the current layout version",
+            });
+        }
         let text = TextKit::new(&self.data, self.font.clone())?;
         text.check_certificate(cert)?;
         let official_seal = load_png(cert.official_seal_image.as_deref(), "公印")?;

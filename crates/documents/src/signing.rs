@@ -4,16 +4,22 @@
 //! # What is signed
 //!
 //! ```text
-//! message = "murakumo-certificate-signature-v1\0"
+//! message = "murakumo-certificate-signature-v2\0"
 //!           || str(tenant_code) || str(issue_number) || str(issue_date as YYYYMMDD)
-//!           || certified_digest (32 bytes)
+//!           || str(layout version, decimal) || certified_digest (32 bytes)
 //! str     = u32 big-endian byte length || UTF-8 bytes
 //! ```
+//!
+//! The layout version is signed so that a certificate cannot be made to claim an older layout
+//! (whose printed pages a verifier might not be able to compare). Certificates issued before it
+//! was signed (payload `MKC1`, context `murakumo-certificate-signature-v1\0`, no layout) still
+//! verify; their printed pages must then match what the current layout prints.
 //!
 //! # The payload (QR code, PDF `/Keywords`, embedded file `murakumo-seal.txt`)
 //!
 //! ```text
-//! MKC1|<tenant_code>|<issue_number>|<YYYYMMDD>|<key_id>|<digest hex, 64>|<signature base64url, 86>
+//! MKC2|<tenant_code>|<issue_number>|<YYYYMMDD>|<layout>|<key_id>|<digest hex, 64>|<signature base64url, 86>
+//! MKC1|<tenant_code>|<issue_number>|<YYYYMMDD>|<key_id>|<digest hex, 64>|<signature base64url, 86>   (read only)
 //! ```
 //!
 //! `key_id` is the first 8 bytes of BLAKE3(public key), as 16 lowercase hex digits: a verifier
@@ -31,10 +37,13 @@ use crate::certificate::Certificate;
 use crate::digest::certified_digest;
 use crate::error::DocumentError;
 
-/// Prefix and version of the payload format.
-pub const PAYLOAD_PREFIX: &str = "MKC1";
+/// Prefix and version of the payload format written now.
+pub const PAYLOAD_PREFIX: &str = "MKC2";
+/// Prefix of the first payload format (no signed layout version), still read.
+pub const LEGACY_PAYLOAD_PREFIX: &str = "MKC1";
 
-const SIGNATURE_CONTEXT: &[u8] = b"murakumo-certificate-signature-v1\0";
+const SIGNATURE_CONTEXT: &[u8] = b"murakumo-certificate-signature-v2\0";
+const LEGACY_SIGNATURE_CONTEXT: &[u8] = b"murakumo-certificate-signature-v1\0";
 
 /// The key id of a public key: first 8 bytes of BLAKE3 of its 32 bytes, lowercase hex.
 pub fn key_id(key: &VerifyingKey) -> String {
@@ -88,20 +97,26 @@ impl SigningKeyPair {
     }
 }
 
-/// The bytes that are signed; see the [module docs](self).
+/// The bytes that are signed; see the [module docs](self). `layout` is `None` only for the
+/// legacy (`MKC1`) form.
 pub fn signed_message(
     tenant_code: &str,
     issue_number: &str,
     issue_date: NaiveDate,
+    layout: Option<u32>,
     digest: &[u8; 32],
 ) -> Vec<u8> {
     let mut m = Vec::with_capacity(128);
-    m.extend_from_slice(SIGNATURE_CONTEXT);
-    for s in [
-        tenant_code,
-        issue_number,
-        &issue_date.format("%Y%m%d").to_string(),
-    ] {
+    m.extend_from_slice(match layout {
+        Some(_) => SIGNATURE_CONTEXT,
+        None => LEGACY_SIGNATURE_CONTEXT,
+    });
+    let date = issue_date.format("%Y%m%d").to_string();
+    let layout = layout.map(|l| l.to_string());
+    for s in [tenant_code, issue_number, &date]
+        .into_iter()
+        .chain(layout.as_deref())
+    {
         let len = u32::try_from(s.len()).unwrap_or(u32::MAX);
         m.extend_from_slice(&len.to_be_bytes());
         m.extend_from_slice(s.as_bytes());
@@ -110,13 +125,15 @@ pub fn signed_message(
     m
 }
 
-/// Signs a certificate: over its 発行番号, tenant, issue date and certified digest.
-pub fn sign(cert: &Certificate, key: &SigningKeyPair) -> Signature {
+/// Signs a certificate printed with `layout`: over its 発行番号, tenant, issue date, layout
+/// version and certified digest.
+pub fn sign(cert: &Certificate, layout: u32, key: &SigningKeyPair) -> Signature {
     let digest = certified_digest(cert);
     key.signing.sign(&signed_message(
         &cert.tenant_code,
         &cert.issue_number,
         cert.issue_date,
+        Some(layout),
         &digest,
     ))
 }
@@ -130,6 +147,9 @@ pub struct SealPayload {
     pub issue_number: String,
     /// 発行日.
     pub issue_date: NaiveDate,
+    /// The layout version the certificate was printed with (signed); `None` for a legacy
+    /// (`MKC1`) payload, which did not sign it.
+    pub layout: Option<u32>,
     /// See [`key_id`].
     pub key_id: String,
     /// The certified digest.
@@ -139,20 +159,23 @@ pub struct SealPayload {
 }
 
 impl SealPayload {
-    /// Signs `cert` with `key` and builds its payload.
+    /// Signs `cert`, printed with the current [`LAYOUT_VERSION`](crate::LAYOUT_VERSION), with
+    /// `key` and builds its payload.
     pub fn for_certificate(
         cert: &Certificate,
         key: &SigningKeyPair,
     ) -> Result<SealPayload, DocumentError> {
         check_field("tenant_code", &cert.tenant_code)?;
         check_field("issue_number", &cert.issue_number)?;
+        let layout = crate::render::LAYOUT_VERSION;
         Ok(SealPayload {
             tenant_code: cert.tenant_code.clone(),
             issue_number: cert.issue_number.clone(),
             issue_date: cert.issue_date,
+            layout: Some(layout),
             key_id: key.key_id().to_owned(),
             digest: certified_digest(cert),
-            signature: sign(cert, key),
+            signature: sign(cert, layout, key),
         })
     }
 
@@ -171,6 +194,7 @@ impl SealPayload {
             &self.tenant_code,
             &self.issue_number,
             self.issue_date,
+            self.layout,
             &self.digest,
         );
         key.verify(&message, &self.signature)
@@ -185,12 +209,37 @@ impl SealPayload {
             reason: why.to_owned(),
         };
         let parts: Vec<&str> = text.trim().split('|').collect();
-        let [prefix, tenant, number, date, key_id, digest, sig] = parts[..] else {
-            return Err(bad("expected 7 fields separated by '|'"));
+        let (tenant, number, date, layout, key_id, digest, sig) = match parts[..] {
+            [
+                PAYLOAD_PREFIX,
+                tenant,
+                number,
+                date,
+                layout,
+                key_id,
+                digest,
+                sig,
+            ] => {
+                let layout = layout
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|l| *l > 0 && layout.bytes().all(|b| b.is_ascii_digit()))
+                    .ok_or_else(|| bad("the layout version is not a positive number"))?;
+                (tenant, number, date, Some(layout), key_id, digest, sig)
+            }
+            [
+                LEGACY_PAYLOAD_PREFIX,
+                tenant,
+                number,
+                date,
+                key_id,
+                digest,
+                sig,
+            ] => (tenant, number, date, None, key_id, digest, sig),
+            [PAYLOAD_PREFIX, ..] => return Err(bad("expected 8 fields separated by '|'")),
+            [LEGACY_PAYLOAD_PREFIX, ..] => return Err(bad("expected 7 fields separated by '|'")),
+            _ => return Err(bad("it does not start with MKC2 (or MKC1)")),
         };
-        if prefix != PAYLOAD_PREFIX {
-            return Err(bad("it does not start with MKC1"));
-        }
         if tenant.is_empty() || number.is_empty() {
             return Err(bad("the tenant code or 発行番号 is empty"));
         }
@@ -212,6 +261,7 @@ impl SealPayload {
             tenant_code: tenant.to_owned(),
             issue_number: number.to_owned(),
             issue_date,
+            layout,
             key_id: key_id.to_ascii_lowercase(),
             digest,
             signature: Signature::from_bytes(&sig),
@@ -221,12 +271,25 @@ impl SealPayload {
 
 impl fmt::Display for SealPayload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.layout {
+            Some(layout) => write!(
+                f,
+                "{PAYLOAD_PREFIX}|{}|{}|{}|{layout}|",
+                self.tenant_code,
+                self.issue_number,
+                self.issue_date.format("%Y%m%d"),
+            )?,
+            None => write!(
+                f,
+                "{LEGACY_PAYLOAD_PREFIX}|{}|{}|{}|",
+                self.tenant_code,
+                self.issue_number,
+                self.issue_date.format("%Y%m%d"),
+            )?,
+        }
         write!(
             f,
-            "{PAYLOAD_PREFIX}|{}|{}|{}|{}|{}|{}",
-            self.tenant_code,
-            self.issue_number,
-            self.issue_date.format("%Y%m%d"),
+            "{}|{}|{}",
             self.key_id,
             hex::encode(self.digest),
             URL_SAFE_NO_PAD.encode(self.signature.to_bytes())

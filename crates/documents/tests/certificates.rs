@@ -122,7 +122,10 @@ fn sign_verify_round_trip() {
     assert!(v.appearance_checked);
     // The payload round-trips through its text form.
     let text = issued.payload.to_string();
-    assert!(text.starts_with("MKC1|012289|R06-0000123|20240401|"));
+    assert!(text.starts_with(&format!(
+        "MKC2|012289|R06-0000123|20240401|{}|",
+        murakumo_documents::LAYOUT_VERSION
+    )));
     assert_eq!(SealPayload::parse(&text).expect("parses"), issued.payload);
     // The report shows no personal data.
     let report = verify_report(&issued.pdf, &published(&[&k]), Some(common::renderer()));

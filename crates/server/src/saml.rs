@@ -448,7 +448,7 @@ fn system_entry(issuer: &str, event: &impl EventCodec) -> NewEntry {
     NewEntry {
         kind: kind.to_string(),
         version,
-        effective_date: Utc::now().date_naive(),
+        effective_date: murakumo_core::today_in_japan(),
         actor: format!("saml:{issuer}"),
         payload,
     }

@@ -559,6 +559,18 @@ impl TenantStore<'_> {
     /// (異体字 folded), birth date, the start of the address; conditions
     /// combine with AND. 除票 only when asked.
     pub async fn search_residents(&self, q: &ResidentQuery) -> Result<Vec<Record>, StoreError> {
+        self.search_residents_where(q, |_| true).await
+    }
+
+    /// [`TenantStore::search_residents`], keeping only the records `keep`
+    /// admits, and still up to `q.limit` of them: people left out (e.g.
+    /// under 支援措置) do not shorten the list, so its length does not give
+    /// them away.
+    pub async fn search_residents_where(
+        &self,
+        q: &ResidentQuery,
+        keep: impl Fn(&Record) -> bool,
+    ) -> Result<Vec<Record>, StoreError> {
         let mut sql = String::from("SELECT record FROM residents WHERE tenant_code = $1");
         let mut args: Vec<String> = vec![self.tenant.as_str().to_string()];
         let mut range = |column: &str, prefix: String, sql: &mut String| {
@@ -616,18 +628,33 @@ impl TenantStore<'_> {
         } else {
             "search_kana || ''"
         };
-        sql.push_str(&format!(
-            " ORDER BY {order}, resident_code LIMIT {}",
-            q.limit.clamp(1, 1000)
-        ));
-        let mut query = sqlx::query(&sql);
-        for a in &args {
-            query = query.bind(a.as_str());
-        }
+        // resident_code is unique, so the order is total and pages do not
+        // overlap.
+        sql.push_str(&format!(" ORDER BY {order}, resident_code"));
+        let limit = q.limit.clamp(1, 1000) as usize;
+        let mut found = Vec::new();
         let mut tx = self.begin(false).await?;
-        let rows = query.fetch_all(&mut *tx).await?;
+        let mut offset = 0;
+        loop {
+            let page = format!("{sql} LIMIT {limit} OFFSET {offset}");
+            let mut query = sqlx::query(&page);
+            for a in &args {
+                query = query.bind(a.as_str());
+            }
+            let rows = query.fetch_all(&mut *tx).await?;
+            for row in &rows {
+                let record = self.record_from_row(row)?;
+                if keep(&record) && found.len() < limit {
+                    found.push(record);
+                }
+            }
+            if rows.len() < limit || found.len() >= limit {
+                break;
+            }
+            offset += limit;
+        }
         tx.commit().await?;
-        rows.iter().map(|r| self.record_from_row(r)).collect()
+        Ok(found)
     }
 
     /// Current members of a household (世帯), head first.

@@ -14,8 +14,8 @@ use chrono::{NaiveDate, Utc};
 use murakumo_core::in_japan;
 use murakumo_core::{TenantCode, WarekiDate};
 use murakumo_documents::{
-    Address, Certificate, CertificateKind, CertificateOptions, Member, Renderer, Sex as DocSex,
-    SigningKeyPair, VerifyingKey, verify_report,
+    Address, Certificate, CertificateKind, CertificateOptions, CertificatePdf, Limits, Member,
+    Renderer, Sex as DocSex, SigningKeyPair, VerifyReport, VerifyingKey,
 };
 use murakumo_resident::{
     CertificateIssued, Citizenship, EntryReason, Record, RemovalReason, ResidentEvent, Sex, Status,
@@ -401,25 +401,23 @@ pub async fn issue_certificate(
     let mut histories: HashMap<String, Vec<String>> = HashMap::new();
     for current in &currents {
         let code = &current.resident_code;
-        if current.protected_on(today) {
-            let third_party = !matches!(req.requester.as_str(), "本人" | "公用");
-            if third_party || !session.staff.can(Permission::ProtectedResidentView) {
-                log(
-                    &state,
-                    &session,
-                    &headers,
-                    AccessAction::Issue,
-                    [format!("resident:{code}")],
-                    "refused: 支援措置",
-                )
-                .await?;
-                return Err(ApiError::forbidden(if third_party {
-                    "支援措置の対象者の証明書は、本人以外からの請求には交付できません (protected resident: refused to third parties)"
-                } else {
-                    "支援措置の対象者の証明書は住民記録責任者が交付します (a 住民記録 supervisor must issue this)"
-                }));
-            }
+        // 支援措置: never to a third party; otherwise through the one gate.
+        let third_party = !matches!(req.requester.as_str(), "本人" | "公用");
+        if current.protected_on(super::protection::today()) && third_party {
+            log(
+                &state,
+                &session,
+                &headers,
+                AccessAction::Issue,
+                [format!("resident:{code}")],
+                super::protection::REFUSED,
+            )
+            .await?;
+            return Err(ApiError::forbidden(
+                "支援措置の対象者の証明書は、本人以外からの請求には交付できません (protected resident: refused to third parties)",
+            ));
         }
+        super::protection::admit(&state, &session, &headers, current, AccessAction::Issue).await?;
         let events: Vec<(ResidentEvent, NaiveDate)> = ts
             .resident_events(code)
             .await?
@@ -787,7 +785,7 @@ pub struct VerificationView {
 /// genuine and unaltered. Answers only that — never the personal data in it.
 #[utoipa::path(post, path = "/api/v1/public/verify-certificate", tag = "public",
     request_body(content = Vec<u8>, content_type = "application/pdf"),
-    responses((status = 200, body = VerificationView)))]
+    responses((status = 200, body = VerificationView), (status = 429, body = ErrorBody)))]
 pub async fn verify_certificate(
     State(state): State<AppState>,
     body: Bytes,
@@ -795,55 +793,83 @@ pub async fn verify_certificate(
     Ok(Json(verify_pdf(&state, body.to_vec()).await?))
 }
 
-/// Verifies with the keys in this platform's database.
+/// Public verifications at once: one per core, with a short queue; beyond
+/// it the caller is asked to come back (each one may inflate up to
+/// `Limits::DEFAULT.max_inflated_bytes`, twice, so memory stays bounded).
+fn verify_turns() -> &'static (tokio::sync::Semaphore, tokio::sync::Semaphore) {
+    static TURNS: OnceLock<(tokio::sync::Semaphore, tokio::sync::Semaphore)> = OnceLock::new();
+    TURNS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        (
+            tokio::sync::Semaphore::new(cores),
+            tokio::sync::Semaphore::new(cores * 4),
+        )
+    })
+}
+
+/// Runs `f` on the blocking pool (CPU-bound work such as PDF parsing).
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// Verifies with the keys in this platform's database, off the async
+/// workers and within `Limits::DEFAULT`.
 pub(crate) async fn verify_pdf(state: &AppState, pdf: Vec<u8>) -> ApiResult<VerificationView> {
-    // First pass: learn which tenant and key the PDF names.
-    let wanted = std::sync::Mutex::new(None::<String>);
-    let _ = verify_report(
-        &pdf,
-        &|tenant, _| {
-            *wanted.lock().unwrap_or_else(|p| p.into_inner()) = Some(tenant.to_string());
-            None
-        },
-        None,
-    );
-    let mut keys: HashMap<String, VerifyingKey> = HashMap::new();
-    let tenant = wanted.into_inner().unwrap_or_else(|p| p.into_inner());
-    if let Some(t) = tenant.as_deref().and_then(|t| TenantCode::parse(t).ok()) {
-        if state.store.tenant_info(&t).await.is_ok() {
-            for k in state.store.tenant(&t).public_keys().await? {
-                if let Ok(bytes) = <[u8; 32]>::try_from(k.public_key.as_slice()) {
-                    if let Ok(vk) = VerifyingKey::from_bytes(&bytes) {
+    let (turns, queue) = verify_turns();
+    let _queued = queue.try_acquire().map_err(|_| {
+        ApiError::too_many(
+            "証明書の検証が混み合っています。少し待ってからもう一度お試しください (too many verifications at once; try again shortly)",
+            2,
+        )
+    })?;
+    let _turn = turns
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let report = match blocking(move || CertificatePdf::read(&pdf, Limits::DEFAULT)).await? {
+        Err(e) => VerifyReport(Err(e)),
+        Ok(read) => {
+            // Which tenant and key the PDF names: load that tenant's keys.
+            let mut keys: HashMap<String, VerifyingKey> = HashMap::new();
+            let tenant = read.tenant_code().to_string();
+            if let Ok(t) = TenantCode::parse(&tenant)
+                && state.store.tenant_info(&t).await.is_ok()
+            {
+                for k in state.store.tenant(&t).public_keys().await? {
+                    if let Ok(bytes) = <[u8; 32]>::try_from(k.public_key.as_slice())
+                        && let Ok(vk) = VerifyingKey::from_bytes(&bytes)
+                    {
                         keys.insert(k.key_id, vk);
                     }
                 }
             }
+            let renderer = renderer().ok();
+            VerifyReport(
+                blocking(move || {
+                    read.verify(
+                        &|t, key_id| {
+                            if t == tenant {
+                                keys.get(key_id).copied()
+                            } else {
+                                None
+                            }
+                        },
+                        renderer.as_deref(),
+                    )
+                })
+                .await?,
+            )
         }
-    }
-    let tenant_for_lookup = tenant.clone().unwrap_or_default();
-    let renderer = renderer().ok();
-    let report = tokio::task::spawn_blocking(move || {
-        verify_report(
-            &pdf,
-            &|t, key_id| {
-                if t == tenant_for_lookup {
-                    keys.get(key_id).copied()
-                } else {
-                    None
-                }
-            },
-            renderer.as_deref(),
-        )
-    })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?;
+    };
     if let Ok(v) = &report.0
         && let Some(unreconciled) = super::replication::unreconciled_site_issuance(state, v).await?
     {
         return Ok(unreconciled);
     }
     Ok(match &report.0 {
-        Ok(v) => VerificationView {
+        Ok(v) if report.is_genuine() => VerificationView {
             genuine: true,
             message: report.to_string(),
             tenant: Some(v.tenant_code.clone()),
@@ -851,7 +877,7 @@ pub(crate) async fn verify_pdf(state: &AppState, pdf: Vec<u8>) -> ApiResult<Veri
             issue_date: Some(v.issue_date),
             key_id: Some(v.key_id.clone()),
         },
-        Err(_) => VerificationView {
+        _ => VerificationView {
             genuine: false,
             message: report.to_string(),
             tenant: None,

@@ -8,7 +8,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use chrono::{FixedOffset, Utc};
+use chrono::FixedOffset;
 use murakumo_core::TenantCode;
 use murakumo_ledger::{EventCodec, NewEntry};
 use murakumo_store::PendingChangeRow;
@@ -93,7 +93,7 @@ fn entry(actor: &str, event: &TenancyEvent) -> NewEntry {
     NewEntry {
         kind: kind.to_string(),
         version,
-        effective_date: Utc::now().date_naive(),
+        effective_date: murakumo_core::today_in_japan(),
         actor: actor.to_string(),
         payload,
     }

@@ -9,6 +9,7 @@ pub(crate) mod certificates;
 mod changes;
 mod ledger;
 mod platform;
+pub(crate) mod protection;
 pub(crate) mod replication;
 pub(crate) mod residents;
 pub(crate) mod seals;

@@ -16,6 +16,7 @@ use murakumo_tenancy::{AccessAction, AccessRecord, Permission};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::protection;
 use super::settings::entry;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use crate::observe::current_request_id;
@@ -102,13 +103,13 @@ pub(crate) fn access_records(
         .collect()
 }
 
-/// A resident as shown to staff. Under 支援措置, staff without the right
-/// see only that the record exists (`masked`).
+/// A resident as shown to staff who were admitted to the record (see
+/// [`super::protection`]): staff without the right never get a view of a
+/// person under 支援措置.
 #[derive(Serialize, ToSchema)]
 pub struct ResidentView {
     /// 住民票コード
     pub resident_code: String,
-    pub masked: bool,
     /// `current`, `moving_out` (転出予定) or `removed` (除票).
     pub status: String,
     pub household_id: Option<String>,
@@ -124,11 +125,49 @@ pub struct ResidentView {
     pub katagaki: Option<String>,
     /// 住民となった年月日
     pub became_resident: Option<NaiveDate>,
-    /// 支援措置 in force (shown only to staff with the right).
+    /// 支援措置 in force.
     pub protected: Option<bool>,
-    /// The full record (absent when masked).
+    /// The full record.
     #[schema(value_type = Option<Object>)]
     pub record: Option<serde_json::Value>,
+}
+
+/// One person in a search result: only the items a result list shows, and
+/// exactly those named in the search's access-log records
+/// ([`SEARCH_ITEMS`]).
+#[derive(Serialize, ToSchema)]
+pub struct SearchHit {
+    /// 住民票コード
+    pub resident_code: String,
+    /// `current`, `moving_out` (転出予定) or `removed` (除票).
+    pub status: String,
+    pub name: String,
+    pub kana: String,
+    pub birth_date: NaiveDate,
+    /// 1 男, 2 女, 9
+    pub sex_code: u8,
+    pub address: String,
+    /// 方書
+    pub katagaki: String,
+}
+
+/// The items of a [`SearchHit`], as the access log names them.
+pub const SEARCH_ITEMS: &str =
+    "resident_code,status,name,kana,birth_date,sex_code,address,katagaki";
+
+impl SearchHit {
+    fn of(r: &Record) -> SearchHit {
+        SearchHit {
+            resident_code: r.resident_code.clone(),
+            status: status_code(r).into(),
+            name: r.full_name(),
+            kana: r.full_kana(),
+            birth_date: r.person.birth_date,
+            sex_code: r.person.sex.code(),
+            address: r.address.text.clone(),
+            katagaki: r.address.katagaki.clone(),
+        }
+    }
 }
 
 fn status_code(r: &Record) -> &'static str {
@@ -139,29 +178,10 @@ fn status_code(r: &Record) -> &'static str {
     }
 }
 
-fn view(r: &Record, may_see_protected: bool, today: NaiveDate) -> ResidentView {
-    let protected = r.protected_on(today);
-    if protected && !may_see_protected {
-        return ResidentView {
-            resident_code: r.resident_code.clone(),
-            masked: true,
-            status: status_code(r).into(),
-            household_id: None,
-            relationship: None,
-            name: None,
-            kana: None,
-            birth_date: None,
-            sex_code: None,
-            address: None,
-            katagaki: None,
-            became_resident: None,
-            protected: None,
-            record: None,
-        };
-    }
+/// The whole record, for staff admitted to it.
+fn view(r: &Record) -> ResidentView {
     ResidentView {
         resident_code: r.resident_code.clone(),
-        masked: false,
         status: status_code(r).into(),
         household_id: Some(r.household_id.clone()),
         relationship: Some(r.relationship.clone()),
@@ -172,7 +192,7 @@ fn view(r: &Record, may_see_protected: bool, today: NaiveDate) -> ResidentView {
         address: Some(r.address.text.clone()),
         katagaki: Some(r.address.katagaki.clone()),
         became_resident: Some(r.became_resident),
-        protected: Some(protected),
+        protected: Some(r.protected_on(protection::today())),
         record: serde_json::to_value(r).ok(),
     }
 }
@@ -194,15 +214,18 @@ pub struct SearchQuery {
     pub limit: Option<u32>,
 }
 
-/// Searches residents. The search is logged, and so is each person shown.
+/// Searches residents: the API and the staff screen both come here. Only
+/// the items of [`SearchHit`] are returned; people under 支援措置 are left
+/// out for staff without the right to see them. The search is logged, and
+/// so is each person shown (with the items shown).
 #[utoipa::path(get, path = "/api/v1/residents", tag = "resident", params(SearchQuery),
-    responses((status = 200, body = [ResidentView]), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = [SearchHit]), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn search_residents(
     State(state): State<AppState>,
     session: StaffSession,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<SearchQuery>,
-) -> ApiResult<Json<Vec<ResidentView>>> {
+) -> ApiResult<Json<Vec<SearchHit>>> {
     session.require(Permission::ResidentRead)?;
     let blank = |s: &Option<String>| s.as_deref().is_none_or(|v| v.trim().is_empty());
     if blank(&q.kana) && blank(&q.name) && blank(&q.address) && q.birth_date.is_none() {
@@ -222,11 +245,8 @@ pub async fn search_residents(
     let found = state
         .store
         .tenant(&session.tenant)
-        .search_residents(&query)
+        .search_residents_where(&query, |r| protection::visible(&session, r))
         .await?;
-    let today = today_in_japan();
-    let may = session.staff.can(Permission::ProtectedResidentView);
-    let views: Vec<ResidentView> = found.iter().map(|r| view(r, may, today)).collect();
     let described = [
         ("kana", &q.kana),
         ("name", &q.name),
@@ -238,10 +258,9 @@ pub async fn search_residents(
     .collect::<Vec<_>>()
     .join("&");
     let subjects = std::iter::once(format!("search:{described}")).chain(
-        views
+        found
             .iter()
-            .filter(|v| !v.masked)
-            .map(|v| format!("resident:{}", v.resident_code)),
+            .map(|r| format!("resident:{}", r.resident_code)),
     );
     log(
         &state,
@@ -249,10 +268,11 @@ pub async fn search_residents(
         &headers,
         AccessAction::Search,
         subjects,
-        "name,kana,birth_date,address",
+        SEARCH_ITEMS,
     )
     .await?;
-    Ok(Json(views))
+    protection::log_unmasked(&state, &session, &headers, &found).await?;
+    Ok(Json(found.iter().map(SearchHit::of).collect()))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -301,21 +321,8 @@ async fn readable(
     let not_found =
         || ApiError::not_found("no resident with this 住民票コード in your municipality");
     let current = ts.resident(code).await?.ok_or_else(not_found)?;
+    protection::admit(state, session, headers, &current, AccessAction::Read).await?;
     let today = today_in_japan();
-    if current.protected_on(today) && !session.staff.can(Permission::ProtectedResidentView) {
-        log(
-            state,
-            session,
-            headers,
-            AccessAction::Read,
-            [format!("resident:{code}")],
-            "refused: 支援措置",
-        )
-        .await?;
-        return Err(ApiError::forbidden(
-            "この住民は支援措置の対象です。閲覧・交付には住民記録責任者の確認が必要です (protected resident: a 住民記録 supervisor must handle this)",
-        ));
-    }
     match as_of {
         Some(d) if d != today => ts.resident_as_of(code, d).await?.ok_or_else(|| {
             ApiError::not_found(format!("this person was not yet in the register on {d}"))
@@ -347,7 +354,7 @@ pub async fn get_resident(
         "all",
     )
     .await?;
-    Ok(Json(view(&r, true, today_in_japan())))
+    Ok(Json(view(&r)))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -419,17 +426,19 @@ pub async fn get_household(
         .tenant(&session.tenant)
         .household(&household_id)
         .await?;
+    // Members under 支援措置 are left out for staff without the right.
+    let members: Vec<Record> = members
+        .into_iter()
+        .filter(|r| protection::visible(&session, r))
+        .collect();
     if members.is_empty() {
         return Err(ApiError::not_found(
             "no current household with this id in your municipality",
         ));
     }
-    let today = today_in_japan();
-    let may = session.staff.can(Permission::ProtectedResidentView);
-    let views: Vec<ResidentView> = members.iter().map(|r| view(r, may, today)).collect();
+    let views: Vec<ResidentView> = members.iter().map(view).collect();
     let subjects = views
         .iter()
-        .filter(|v| !v.masked)
         .map(|v| format!("resident:{}", v.resident_code));
     log(
         &state,
@@ -440,6 +449,7 @@ pub async fn get_household(
         "household",
     )
     .await?;
+    protection::log_unmasked(&state, &session, &headers, &members).await?;
     Ok(Json(views))
 }
 
@@ -621,6 +631,14 @@ async fn record_change(
     new_household_id: &str,
 ) -> ApiResult<Json<ChangeResult>> {
     let ts = state.store.tenant(&session.tenant);
+    // 支援措置: every person the change touches goes through the one gate.
+    let touched: std::collections::BTreeSet<&str> =
+        events.iter().map(|e| e.resident_code()).collect();
+    for code in touched {
+        if let Some(current) = ts.resident(code).await? {
+            protection::admit(state, session, headers, &current, AccessAction::Change).await?;
+        }
+    }
     let today = today_in_japan();
     let deadline = state
         .setting_i64(&session.tenant, "resident.notification_deadline_days")
@@ -712,7 +730,7 @@ async fn record_change(
         .await?
         .ok_or_else(|| ApiError::internal("the recorded resident was not found"))?;
     Ok(Json(ChangeResult {
-        resident: view(&r, true, today),
+        resident: view(&r),
         warnings: warnings(warned),
     }))
 }

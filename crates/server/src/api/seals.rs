@@ -17,6 +17,7 @@ use murakumo_tenancy::{AccessAction, Permission};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::protection;
 use super::residents::log;
 use super::settings::entry;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
@@ -115,11 +116,19 @@ pub(crate) async fn search(
         include_cancelled: q.include_cancelled,
         limit: 100,
     };
-    let found = state
-        .store
-        .tenant(&session.tenant)
-        .search_seals(&query)
-        .await?;
+    let ts = state.store.tenant(&session.tenant);
+    // A registration leads to its registrant: people under 支援措置 are
+    // left out for staff without the right, as in a resident search.
+    let mut found = Vec::new();
+    let mut unmasked = Vec::new();
+    for reg in ts.search_seals(&query).await? {
+        match ts.resident(&reg.resident_code).await? {
+            Some(r) if !protection::visible(session, &r) => continue,
+            Some(r) => unmasked.push(r),
+            None => {}
+        }
+        found.push(reg);
+    }
     let described = [
         ("registration_number", &q.registration_number),
         ("card_number", &q.card_number),
@@ -143,6 +152,7 @@ pub(crate) async fn search(
         "seal",
     )
     .await?;
+    protection::log_unmasked(state, session, headers, &unmasked).await?;
     Ok(found)
 }
 
@@ -203,6 +213,9 @@ pub(crate) async fn register(
     let today = murakumo_core::today_in_japan();
     let effective = effective.unwrap_or(today);
     let resident = ts.resident(resident_code).await?;
+    if let Some(r) = &resident {
+        protection::admit(state, session, headers, r, AccessAction::Change).await?;
+    }
     let existing = ts.seals_of_resident(resident_code).await?;
     let card_in_use = !ts
         .search_seals(&SealQuery {
@@ -330,6 +343,16 @@ pub(crate) async fn cancel(
     let today = murakumo_core::today_in_japan();
     let effective = effective.unwrap_or(today);
     let registration = ts.seal(number).await?;
+    if let Some(reg) = &registration {
+        protection::admit_code(
+            state,
+            session,
+            headers,
+            &reg.resident_code,
+            AccessAction::Change,
+        )
+        .await?;
+    }
     let event = SealEvent::Cancelled {
         registration_number: number.to_string(),
         resident_code: registration
@@ -412,6 +435,14 @@ pub async fn seal_impression(
             "no registration with this 印鑑登録番号 in your municipality",
         ));
     };
+    protection::admit_code(
+        &state,
+        &session,
+        &headers,
+        &r.resident_code,
+        AccessAction::Read,
+    )
+    .await?;
     log(
         &state,
         &session,

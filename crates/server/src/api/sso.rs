@@ -13,7 +13,6 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::Utc;
 use murakumo_core::TenantCode;
 use murakumo_ledger::{EventCodec, NewEntry};
 use murakumo_saml::{AttributeMapping, TenantSso};
@@ -167,7 +166,7 @@ async fn append(
         .append(vec![NewEntry {
             kind: kind.to_string(),
             version,
-            effective_date: Utc::now().date_naive(),
+            effective_date: murakumo_core::today_in_japan(),
             actor,
             payload,
         }])

@@ -99,7 +99,6 @@ fn form_page(
     } else {
         household
             .iter()
-            .filter(|m| !m.masked)
             .map(|m| {
                 let checked = if first {
                     m.resident_code == r.resident_code

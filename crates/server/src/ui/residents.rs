@@ -190,12 +190,6 @@ pub async fn residents(
     let rows: String = found
         .iter()
         .map(|v| {
-            if v.masked {
-                return format!(
-                    "<tr class=\"masked\"><td>{}</td><td colspan=\"5\">支援措置対象(表示できません。住民記録責任者に引き継いでください)</td></tr>",
-                    esc(&v.resident_code)
-                );
-            }
             let status = match v.status.as_str() {
                 "removed" => "除票",
                 "moving_out" => "転出予定",
@@ -204,11 +198,11 @@ pub async fn residents(
             format!(
                 "<tr><td><a href=\"/residents/{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4} {5}</td><td>{6}</td></tr>",
                 esc(&v.resident_code),
-                esc(v.name.as_deref().unwrap_or("")),
-                esc(v.kana.as_deref().unwrap_or("")),
-                v.birth_date.map(wareki).unwrap_or_default(),
-                esc(v.address.as_deref().unwrap_or("")),
-                esc(v.katagaki.as_deref().unwrap_or("")),
+                esc(&v.name),
+                esc(&v.kana),
+                wareki(v.birth_date),
+                esc(&v.address),
+                esc(&v.katagaki),
                 status
             )
         })
@@ -368,9 +362,6 @@ pub async fn resident_detail(
     let members: String = household
         .iter()
         .map(|m| {
-            if m.masked {
-                return format!("<li>{}(支援措置対象)</li>", esc(&m.resident_code));
-            }
             format!(
                 "<li><a href=\"/residents/{0}\">{1}</a>({2}・{3})</li>",
                 esc(&m.resident_code),

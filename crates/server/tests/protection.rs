@@ -1,0 +1,318 @@
+//! 支援措置 (DV protection) as an attacker inside the municipality tries it:
+//! a clerk without the right to see a protected resident must not read,
+//! change, find or count that person by any path — API or staff screen —
+//! and a supervisor's permitted view is logged as a read.
+
+mod common;
+
+use base64::Engine;
+use common::{Db, TestServer, tenant_a};
+use murakumo_store::Chain;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// 山田 静香, who joins household H-山田 at 北海道1条1番 (where the five
+/// seeded 山田 花子 live, born on the same day) and is then protected.
+fn victim() -> String {
+    common::resident_code(1_000_000_099)
+}
+
+/// What only the protected record holds: her 本籍 and the reason.
+const HONSEKI: &str = "秘匿県本籍村1番地";
+const REASON: &str = "加害者からの避難のため";
+
+/// Registers and protects the victim (as the supervisor `all`).
+async fn protect(s: &TestServer) {
+    let all = s.login(Some(&tenant_a()), "all").await;
+    let today = chrono::Utc::now().date_naive();
+    let r = all
+        .post(s.url("/api/v1/residents"))
+        .json(&json!({
+            "resident_code": victim(), "household_id": "H-山田", "relationship": "妻",
+            "family_name": "山田", "given_name": "静香", "family_kana": "ヤマダ", "given_kana": "シズカ",
+            "birth_date": "1980-05-05", "sex_code": 2, "honseki": HONSEKI, "hittosha": "山田",
+            "address": "北海道1条1番", "reason": "move_in", "previous_address": "札幌市",
+            "effective_date": today.to_string()
+        }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    let r = all
+        .post(s.url(&format!("/api/v1/residents/{}/changes", victim())))
+        .json(
+            &json!({"change": "protect", "until": (today + chrono::Duration::days(365)).to_string(),
+            "reason": REASON, "effective_date": today.to_string()}),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+async fn ledger_seq(s: &TestServer) -> u64 {
+    s.store
+        .tenant(&tenant_a())
+        .head(Chain::Ledger)
+        .await
+        .expect("head")
+        .seq
+}
+
+/// Nothing of the protected person in `body`: neither code nor name,
+/// 本籍 or the reason.
+fn assert_nothing_of_the_victim(body: &str, what: &str) {
+    for leak in [
+        victim().as_str(),
+        "静香",
+        "シズカ",
+        HONSEKI,
+        REASON,
+        "honseki",
+    ] {
+        assert!(!body.contains(leak), "{what} reveals {leak}: {body}");
+    }
+}
+
+async fn access_log(s: &TestServer, query: &str) -> Vec<Value> {
+    let auditor = s.login(Some(&tenant_a()), "auditor").await;
+    let log: Value = auditor
+        .get(s.url(&format!("/api/v1/access-log?{query}")))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    log.as_array().expect("list").clone()
+}
+
+async fn a_clerk_cannot_change_a_protected_resident(db: Db) {
+    let s = TestServer::start(db).await;
+    protect(&s).await;
+    let clerk = s.login(Some(&tenant_a()), "clerk").await;
+    let today = chrono::Utc::now().date_naive().to_string();
+    let before = ledger_seq(&s).await;
+    let changes = format!("/api/v1/residents/{}/changes", victim());
+    for change in [
+        json!({"change": "move_out_planned", "planned_date": today, "destination": "札幌市", "effective_date": today}),
+        json!({"change": "household", "household_id": "H-山田", "relationship": "妻", "effective_date": today}),
+        json!({"change": "relocate", "address": "北海道9条9番", "effective_date": today}),
+    ] {
+        let r = clerk
+            .post(s.url(&changes))
+            .json(&change)
+            .send()
+            .await
+            .expect("send");
+        let status = r.status();
+        let body = r.text().await.expect("body");
+        assert_eq!(status, StatusCode::FORBIDDEN, "{change}: {body}");
+        assert!(body.contains("支援措置"), "the clerk is told why: {body}");
+        assert_nothing_of_the_victim(&body.replace(&victim(), ""), "the refusal");
+    }
+    assert_eq!(ledger_seq(&s).await, before, "nothing was written");
+    // Each refusal is in the access log, under the change.
+    let refused = access_log(&s, &format!("subject=resident:{}&action=change", victim())).await;
+    assert_eq!(
+        refused
+            .iter()
+            .filter(|l| l["detail"] == "refused: 支援措置")
+            .count(),
+        3,
+        "{refused:?}"
+    );
+    // A 印鑑登録 of the protected person is a change too.
+    let r = clerk
+        .post(s.url("/api/v1/seals"))
+        .json(&json!({"resident_code": victim(), "card_number": "C-1",
+            "impression_png": base64::engine::general_purpose::STANDARD
+                .encode(murakumo_seal::sample_impression(1))}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(ledger_seq(&s).await, before, "nothing was written");
+    s.stop().await;
+}
+
+async fn searches_and_households_leave_the_protected_person_out(db: Db) {
+    let s = TestServer::start(db).await;
+    protect(&s).await;
+    let clerk = s.login(Some(&tenant_a()), "clerk").await;
+    let all = s.login(Some(&tenant_a()), "all").await;
+    let get = |c: &reqwest::Client, path: String| {
+        let req = c.get(s.url(&path));
+        async move {
+            let r = req.send().await.expect("send");
+            (r.status(), r.text().await.expect("body"))
+        }
+    };
+    // By address, name, kana and birth date: the five others, not her.
+    for query in [
+        "address=北海道1条",
+        "name=山田",
+        "kana=ヤマダ",
+        "birth_date=1980-05-05",
+    ] {
+        let (st, body) = get(&clerk, format!("/api/v1/residents?{query}")).await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+        let hits: Vec<Value> = serde_json::from_str(&body).expect("json");
+        assert_eq!(hits.len(), 5, "{query}: {body}");
+        assert!(
+            !body.contains(&victim()),
+            "{query} reveals her code: {body}"
+        );
+    }
+    // A limit of one still finds one (she does not use up the page).
+    let (_, body) = get(&clerk, "/api/v1/residents?name=山田&limit=1".into()).await;
+    let hits: Vec<Value> = serde_json::from_str(&body).expect("json");
+    assert_eq!(hits.len(), 1, "{body}");
+    // Her household without her.
+    let (st, body) = get(&clerk, "/api/v1/households/H-山田".into()).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert!(
+        !body.contains(&victim()),
+        "the household reveals her: {body}"
+    );
+    // The supervisor finds her.
+    let (_, body) = get(&all, "/api/v1/residents?address=北海道1条".into()).await;
+    assert!(body.contains(&victim()), "{body}");
+
+    // A search answers only the items of a result list, and its access
+    // record names exactly those.
+    let hits: Vec<Value> = serde_json::from_str(&body).expect("json");
+    assert_eq!(hits.len(), 6);
+    let keys: std::collections::BTreeSet<String> = hits
+        .iter()
+        .flat_map(|h| h.as_object().expect("object").keys().cloned())
+        .collect();
+    for never in [
+        "record",
+        "honseki",
+        "hittosha",
+        "protection",
+        "protected",
+        "relationship",
+        "household_id",
+    ] {
+        assert!(!keys.contains(never), "a search returns {never}: {body}");
+    }
+    assert!(!body.contains(REASON) && !body.contains(HONSEKI), "{body}");
+    let logged = access_log(&s, "action=search").await;
+    let detail = logged
+        .iter()
+        .filter(|l| l["actor"] == format!("staff:s-all-{}", tenant_a()))
+        .filter_map(|l| l["detail"].as_str())
+        .last()
+        .expect("the search is logged")
+        .to_string();
+    let named: std::collections::BTreeSet<String> = detail.split(',').map(str::to_string).collect();
+    assert_eq!(named, keys, "the access record names what was returned");
+    s.stop().await;
+}
+
+async fn a_supervisors_view_of_a_protected_resident_is_logged_as_a_read(db: Db) {
+    let s = TestServer::start(db).await;
+    protect(&s).await;
+    let all = s.login(Some(&tenant_a()), "all").await;
+    let unmasked = |log: &[Value]| {
+        log.iter()
+            .filter(|l| {
+                l["detail"] == "unmasked: 支援措置"
+                    && l["actor"] == format!("staff:s-all-{}", tenant_a())
+            })
+            .count()
+    };
+    let query = format!("subject=resident:{}&action=read", victim());
+    let before = unmasked(&access_log(&s, &query).await);
+    let r = all
+        .get(s.url(&format!("/api/v1/residents/{}", victim())))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(unmasked(&access_log(&s, &query).await), before + 1);
+    // Found by a search: an unmasking too.
+    let r = all
+        .get(s.url("/api/v1/residents?name=山田"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(unmasked(&access_log(&s, &query).await), before + 2);
+    s.stop().await;
+}
+
+async fn the_staff_screens_refuse_the_clerk_the_same_way(db: Db) {
+    let s = TestServer::start(db).await;
+    protect(&s).await;
+    let clerk = s.login(Some(&tenant_a()), "clerk").await;
+    let before = ledger_seq(&s).await;
+    // The detail, the 異動 form and the certificate form.
+    for path in [
+        format!("/residents/{}", victim()),
+        format!("/residents/{}/change?kind=relocate", victim()),
+        format!("/residents/{}/certificate", victim()),
+    ] {
+        let r = clerk.get(s.url(&path)).send().await.expect("send");
+        let status = r.status();
+        let html = r.text().await.expect("body");
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {html}");
+        assert_nothing_of_the_victim(&html.replace(&victim(), ""), &path);
+    }
+    // Submitting the 異動 form anyway.
+    let today = chrono::Utc::now().date_naive().to_string();
+    let r = clerk
+        .post(s.url(&format!("/residents/{}/change", victim())))
+        .form(&[
+            ("change", "move_out_planned"),
+            ("planned_date", today.as_str()),
+            ("destination", "札幌市"),
+            ("effective_date", today.as_str()),
+        ])
+        .send()
+        .await
+        .expect("send");
+    let status = r.status();
+    let html = r.text().await.expect("body");
+    assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+    assert_nothing_of_the_victim(&html.replace(&victim(), ""), "the change form");
+    assert_eq!(ledger_seq(&s).await, before, "nothing was written");
+    // The search screen does not list her, nor count her.
+    let html = clerk
+        .get(s.url("/residents?address=北海道1条"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("body");
+    assert!(html.contains("5 件"), "{html}");
+    assert_nothing_of_the_victim(&html, "the search screen");
+    // Her household members' page does not list her.
+    let other = common::resident_code(1_000_000_002);
+    let html = clerk
+        .get(s.url(&format!("/residents/{other}")))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("body");
+    assert!(html.contains(&other), "{html}");
+    assert!(!html.contains(&victim()), "the household list reveals her");
+    s.stop().await;
+}
+
+common::on_both_backends!(
+    a_clerk_cannot_change_a_protected_resident,
+    searches_and_households_leave_the_protected_person_out,
+    a_supervisors_view_of_a_protected_resident_is_logged_as_a_read,
+    the_staff_screens_refuse_the_clerk_the_same_way,
+);
