@@ -282,4 +282,80 @@ mod tests {
         assert_eq!(rule.current(9, now, now + 30 * 60 * s), 9);
         assert_eq!(rule.current(9, now, now + 30 * 60 * s + 1), 0);
     }
+
+    #[test]
+    fn throttling_counts_exactly_the_window() {
+        let lock = 1_000;
+        let now = 10_000;
+        // A failure exactly `lock` ago is outside the window; one at `now`
+        // is inside; one recorded after `now` (another node's clock) is not
+        // counted yet.
+        assert_eq!(
+            locked_until(&[now - lock, now - 1, now], 2, lock, now),
+            Some(now + lock)
+        );
+        assert_eq!(locked_until(&[now - lock, now], 2, lock, now), None);
+        assert_eq!(locked_until(&[now - 1, now + 1], 2, lock, now), None);
+        // One failure short of the limit is not locked; at the limit it is.
+        assert_eq!(locked_until(&[now - 2, now - 1], 3, lock, now), None);
+        assert_eq!(
+            locked_until(&[now - 2, now - 1], 2, lock, now),
+            Some(now - 1 + lock)
+        );
+        // The lock runs from the last failure, whatever the order given.
+        assert_eq!(
+            locked_until(&[now - 1, now - 5], 2, lock, now),
+            Some(now - 1 + lock)
+        );
+    }
+
+    /// The stored hash names OWASP's minimum parameters: a weaker setting
+    /// would show here, not only in a benchmark.
+    #[test]
+    fn hashes_use_argon2id_at_owasp_minimum() {
+        let h = hash_password("correct horse battery").expect("hash");
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        // The dummy is a real hash with the same cost, so an unknown login
+        // costs what a wrong password does.
+        let d = dummy_hash();
+        assert!(d.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{d}");
+        assert!(verify_password("murakumo-no-such-user-0000", d));
+        assert!(!verify_password("correct horse battery", d));
+        assert_eq!(
+            hash_password("elevenchars"),
+            Err(AuthError::PasswordTooShort)
+        );
+        assert!(hash_password("twelve chars").is_ok());
+        // Characters, not bytes: twelve kana pass.
+        assert!(hash_password("あいうえおかきくけこさし").is_ok());
+        assert_eq!(
+            hash_password("あいうえおかきくけこさ"),
+            Err(AuthError::PasswordTooShort)
+        );
+    }
+
+    #[test]
+    fn generated_passwords_use_the_whole_alphabet_without_look_alikes() {
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let p = generate_password();
+            assert_eq!(p.chars().count(), 16);
+            for c in p.chars() {
+                assert!(c.is_ascii_alphanumeric() && !"0O1lIo".contains(c), "{p}");
+                seen.insert(c);
+            }
+        }
+        // 3,200 draws from 56 characters: every one shows up.
+        assert_eq!(seen.len(), 56, "{seen:?}");
+    }
+
+    #[test]
+    fn token_hashes_are_keyed_digests_of_the_token() {
+        let (a, ha) = new_session_token();
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(ha.len(), 32);
+        assert_eq!(token_hash(&a), token_hash(&a));
+        assert_ne!(token_hash("a"), token_hash("b"));
+        assert_ne!(token_hash("a").as_slice(), blake3::hash(b"a").as_bytes());
+    }
 }

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Mutation testing with cargo-mutants over the code that holds Murakumo's key properties:
+# each mutant is a one-line change (a condition inverted, a function returning a default …);
+# a mutant the tests do not catch ("missed") is a property no test holds. Results and the
+# last recorded scores: docs/testing.md.
+#
+# Usage: scripts/mutants.sh [TARGET…]      (default: the quick ones, ledger auth dispersal)
+#   ledger            murakumo-ledger: canonical bytes, hashes, chain verification, segments
+#   auth              murakumo-auth: password hashing, session tokens, login throttling
+#   dispersal         murakumo-dispersal: 2-of-3 秘密分散
+#   documents-verify  murakumo-documents, verify.rs only: certificate verification
+#   replication-fork  the fork check (Follower::lost_against), judged by the server's
+#                     replication tests
+#   store             murakumo-store: append, projections, rebuild, shipping, fencing
+#                     (slow: every mutant runs the store suite on SQLite and PostgreSQL)
+#   server-gates      the server's gates: sessions, the documented-routes gate, the API router
+#                     (slow: every mutant runs the server's API and isolation tests)
+#   all               every target above
+#
+# Environment: MUTANTS_JOBS (default 1: the machine is shared), MUTANTS_TIMEOUT (seconds one
+# test run of a mutant may take, default 600), MUTANTS_OUT (default target/mutants),
+# MUTANTS_IN_PLACE=1 to mutate this checkout itself (one mutant at a time, restored after
+# each) and reuse its target directory: much faster for store and server, but do not edit
+# or build the tree while it runs. By default cargo-mutants works in a copy of the tree.
+# Needs cargo-mutants and cargo-nextest: `cargo install cargo-mutants --locked`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+jobs="${MUTANTS_JOBS:-1}"
+timeout="${MUTANTS_TIMEOUT:-600}"
+out="${MUTANTS_OUT:-target/mutants}"
+
+command -v cargo-mutants >/dev/null || {
+    echo "cargo-mutants is not installed: cargo install cargo-mutants --locked" >&2
+    exit 2
+}
+mode=()
+if [ "${MUTANTS_IN_PLACE:-}" = 1 ]; then
+    if ! git diff --quiet; then
+        echo "the tree has uncommitted changes; in place, mutants would mix with them" >&2
+        exit 2
+    fi
+    mode=(--in-place)
+fi
+
+run() {
+    local name="$1"
+    shift
+    echo "== mutants: $name" >&2
+    # Exit status 2 means "some mutants were missed": report it, go on with the next target.
+    local status=0
+    cargo mutants "${mode[@]}" --test-tool nextest --jobs "$jobs" --timeout "$timeout" \
+        --output "$out/$name" "$@" || status=$?
+    case "$status" in
+        0) echo "== $name: every mutant caught" >&2 ;;
+        2) echo "== $name: some mutants missed: $out/$name/mutants.out/missed.txt" >&2 ;;
+        3) echo "== $name: some mutants timed out: $out/$name/mutants.out/timeout.txt" >&2 ;;
+        *) echo "== $name: cargo-mutants failed ($status)" >&2; return "$status" ;;
+    esac
+}
+
+target() {
+    case "$1" in
+        ledger) run ledger -p murakumo-ledger ;;
+        auth) run auth -p murakumo-auth ;;
+        dispersal) run dispersal -p murakumo-dispersal ;;
+        documents-verify) run documents-verify -p murakumo-documents -f crates/documents/src/verify.rs ;;
+        replication-fork)
+            run replication-fork -p murakumo-replication -f crates/replication/src/follower.rs \
+                --re 'lost_against' --test-package murakumo-server -- -E 'test(/fork/)' ;;
+        store)
+            run store -p murakumo-store \
+                -f crates/store/src/tenant.rs -f crates/store/src/projection.rs \
+                -f crates/store/src/shipping.rs -f crates/store/src/replication.rs \
+                -f crates/store/src/certificates.rs -f crates/store/src/group.rs ;;
+        server-gates)
+            run server-gates -p murakumo-server \
+                -f crates/server/src/session.rs -f crates/server/src/observe.rs \
+                -f crates/server/src/api/mod.rs \
+                -- -E 'binary(api) | binary(isolation)' ;;
+        all)
+            for t in ledger auth dispersal documents-verify replication-fork store server-gates; do
+                target "$t"
+            done ;;
+        *) echo "unknown target $1 (see the top of $0)" >&2; exit 2 ;;
+    esac
+}
+
+if [ "$#" -eq 0 ]; then
+    set -- ledger auth dispersal
+fi
+for t in "$@"; do
+    target "$t"
+done
