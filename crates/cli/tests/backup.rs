@@ -791,7 +791,18 @@ fn issue_household_copy(
             .json()
             .await
             .expect("json");
-        let household = found[0]["household_id"].as_str().expect("a household").to_string();
+        // A search answers only the items it lists (no 世帯番号): read the person for it.
+        let code = found[0]["resident_code"].as_str().expect("a resident").to_string();
+        let person: serde_json::Value = c
+            .get(format!("{base}/api/v1/residents/{code}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("resident")
+            .json()
+            .await
+            .expect("json");
+        let household = person["household_id"].as_str().expect("a household").to_string();
         let r = c
             .post(format!("{base}/api/v1/certificates"))
             .bearer_auth(&token)
