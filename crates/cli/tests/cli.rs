@@ -1,6 +1,8 @@
 //! The real `murakumo` binary, end to end.
 
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use murakumo_testkit::fixtures::Murakumo;
@@ -165,21 +167,27 @@ fn tenant_lifecycle_on_postgres() {
     tenant_lifecycle(Murakumo::postgres(BIN));
 }
 
-/// Writes as fast as 4 clients can until stopped; returns the 住民票コード
-/// of every write the server acknowledged.
-async fn write_burst(base: String, token: String, run_for: Duration) -> Vec<String> {
+/// Writes with 4 clients until the server is gone (a request fails after
+/// `killed` is set); counts acknowledgements in `acked_count` as they come
+/// and returns the 住民票コード of every write the server acknowledged.
+async fn write_burst(
+    base: String,
+    token: String,
+    killed: Arc<AtomicBool>,
+    acked_count: Arc<AtomicUsize>,
+) -> Vec<String> {
     let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
     let mut tasks = Vec::new();
     for worker in 0..4u64 {
         let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        let (killed, acked_count) = (killed.clone(), acked_count.clone());
         tasks.push(tokio::spawn(async move {
             let mut acked = Vec::new();
-            let start = Instant::now();
             let mut i = 0u64;
-            while start.elapsed() < run_for {
+            loop {
                 i += 1;
                 let ten = format!("{:010}", 7_000_000_000 + worker * 100_000 + i);
                 let code = murakumo_core::ResidentCode::from_ten_digits(&ten).expect("valid").as_str().to_string();
@@ -187,8 +195,15 @@ async fn write_burst(base: String, token: String, run_for: Duration) -> Vec<Stri
                     "birth_date": "1990-01-01", "sex_code": 1, "address": "北海道深川市1条", "relationship": "世帯主",
                     "honseki": "北海道深川市", "reason": "move_in", "previous_address": "札幌市", "effective_date": "2026-11-01"});
                 match client.post(format!("{base}/api/v1/residents")).bearer_auth(&token).json(&body).send().await {
-                    Ok(r) if r.status().is_success() => acked.push(code),
-                    Ok(_) | Err(_) => {}
+                    Ok(r) if r.status().is_success() => {
+                        acked.push(code);
+                        acked_count.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Ok(r) => {
+                        assert!(killed.load(Ordering::SeqCst), "a write was refused before the kill: {}", r.status());
+                    }
+                    Err(_) if killed.load(Ordering::SeqCst) => break,
+                    Err(e) => panic!("a write failed before the kill: {e}"),
                 }
             }
             acked
@@ -199,6 +214,29 @@ async fn write_burst(base: String, token: String, run_for: Duration) -> Vec<Stri
         all.extend(t.await.expect("worker"));
     }
     all
+}
+
+/// The acknowledged writes (住民票コード) that the server at `base` does not
+/// hold: each is read back and must be there under its own code.
+async fn lost_writes(base: &str, token: &str, acked: &[String]) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let mut missing = Vec::new();
+    for code in acked {
+        let r = client
+            .get(format!("{base}/api/v1/residents/{code}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("send");
+        let found = r.status() == reqwest::StatusCode::OK
+            && r.json::<Value>()
+                .await
+                .is_ok_and(|v| v.to_string().contains(&format!("\"{code}\"")));
+        if !found {
+            missing.push(code.clone());
+        }
+    }
+    missing
 }
 
 fn login_token(base: &str, password: &str) -> String {
@@ -229,12 +267,22 @@ fn no_acknowledged_write_is_lost(t: Murakumo, signal: &str) {
     let token = login_token(&base, &password);
 
     let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let killed = Arc::new(AtomicBool::new(false));
+    let acked_count = Arc::new(AtomicUsize::new(0));
     let burst = rt.spawn(write_burst(
         base.clone(),
         token.clone(),
-        Duration::from_secs(4),
+        killed.clone(),
+        acked_count.clone(),
     ));
-    std::thread::sleep(Duration::from_millis(1500));
+    // The kill lands after a number of acknowledged writes, in the middle
+    // of the burst, however fast or slow this machine is.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while acked_count.load(Ordering::SeqCst) < 200 {
+        assert!(Instant::now() < deadline, "the burst got no writes through");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    killed.store(true, Ordering::SeqCst);
     let status = Command::new("kill")
         .args([signal, &server.id().to_string()])
         .status()
@@ -243,7 +291,7 @@ fn no_acknowledged_write_is_lost(t: Murakumo, signal: &str) {
     let exit = server.wait().expect("wait");
     let acked = rt.block_on(burst).expect("burst");
     assert!(
-        acked.len() >= 10,
+        acked.len() >= 200,
         "the burst got writes acknowledged before the kill: {}",
         acked.len()
     );
@@ -253,22 +301,22 @@ fn no_acknowledged_write_is_lost(t: Murakumo, signal: &str) {
 
     let mut server = spawn_server(&t, port);
     let token = login_token(&base, &password);
-    let missing: Vec<String> = rt.block_on(async {
-        let client = reqwest::Client::new();
-        let mut missing = Vec::new();
-        for code in &acked {
-            let r = client
-                .get(format!("{base}/api/v1/residents/{code}"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .expect("send");
-            if r.status() != reqwest::StatusCode::OK {
-                missing.push(code.clone());
-            }
-        }
-        missing
-    });
+    // The check itself finds a lost write: an acknowledgement of a write
+    // that never happened is reported, by its code.
+    let never_written = murakumo_core::ResidentCode::from_ten_digits("7999999999")
+        .expect("valid")
+        .as_str()
+        .to_string();
+    assert_eq!(
+        rt.block_on(lost_writes(
+            &base,
+            &token,
+            std::slice::from_ref(&never_written)
+        )),
+        [never_written],
+        "the lost-write check must report a write that is not there"
+    );
+    let missing = rt.block_on(lost_writes(&base, &token, &acked));
     assert!(
         missing.is_empty(),
         "{} of {} acknowledged writes lost: {missing:?}",

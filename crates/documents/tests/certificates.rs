@@ -308,6 +308,109 @@ fn edited_page_content_is_detected_by_the_appearance_check() {
     );
 }
 
+/// A 印鑑登録証明書 as issued, its keys, and a check that `pdf` is refused
+/// as altered by the appearance check while its signed data still verify
+/// (so it is the comparison of what is printed that catches the change).
+fn refused_only_by_appearance(
+    pdf: &[u8],
+    keys: &dyn Fn(&str, &str) -> Option<VerifyingKey>,
+    what: &str,
+) {
+    assert!(
+        verify_certificate_pdf(pdf, keys).is_ok(),
+        "{what}: the signed data are untouched"
+    );
+    let err = common::renderer()
+        .verify_certificate_pdf(pdf, keys)
+        .expect_err(what);
+    assert!(
+        matches!(err, DocumentError::Altered { .. }),
+        "{what}: {err}"
+    );
+}
+
+/// Every image (公印, 印影, QR code) and every embedded font program of a
+/// 印鑑登録証明書: changing any one of them is caught, as is a font swapped
+/// for another certificate's subset, and changed text. Stored again
+/// unchanged (plain instead of compressed), each still verifies: it is the
+/// change that is caught, not the re-encoding.
+#[test]
+fn changed_fonts_images_qr_and_text_are_each_detected() {
+    let k = key(1);
+    let r = common::renderer();
+    let pdf = r
+        .issue(&common::seal_certificate(), &k)
+        .expect("renders")
+        .pdf;
+    let keys = published(&[&k]);
+    let images = pdf_tools::images(&pdf);
+    assert!(
+        images.len() >= 3,
+        "公印, 印影 and the QR code are images: {images:?}"
+    );
+    let fonts = pdf_tools::font_files(&pdf);
+    assert!(!fonts.is_empty(), "the font is embedded");
+
+    for (id, w, h) in &images {
+        let same = pdf_tools::edit_stream(&pdf, *id, |b| b);
+        assert!(
+            r.verify_certificate_pdf(&same, &keys).is_ok(),
+            "image {w}x{h} stored again unchanged"
+        );
+        // One sample changed (a module of the QR code, a pixel of a seal).
+        let changed = pdf_tools::edit_stream(&pdf, *id, |mut b| {
+            let i = b.len() / 2;
+            b[i] ^= 0xff;
+            b
+        });
+        refused_only_by_appearance(&changed, &keys, &format!("image {w}x{h} changed"));
+    }
+    // The QR code swapped for another certificate's (same size, other payload).
+    let other = {
+        let mut c = common::seal_certificate();
+        c.issue_number = "S06-0000043".to_owned();
+        r.issue(&c, &k).expect("renders").pdf
+    };
+    let other_images = pdf_tools::images(&other);
+    let mut swapped_qr = 0;
+    for ((id, w, h), (oid, ow, oh)) in images.iter().zip(&other_images) {
+        let theirs = pdf_tools::stream(&other, *oid);
+        if (w, h) != (ow, oh) || theirs == pdf_tools::stream(&pdf, *id) {
+            continue; // the same 公印 and 印影
+        }
+        let swapped = pdf_tools::edit_stream(&pdf, *id, |_| theirs.clone());
+        refused_only_by_appearance(&swapped, &keys, "QR code of another certificate");
+        swapped_qr += 1;
+    }
+    assert_eq!(
+        swapped_qr, 1,
+        "exactly the QR code differs between two certificates"
+    );
+
+    for id in &fonts {
+        let changed = pdf_tools::edit_stream(&pdf, *id, |mut b| {
+            let i = b.len() / 2;
+            b[i] ^= 0x01;
+            b
+        });
+        refused_only_by_appearance(&changed, &keys, "font program changed");
+    }
+    // The font subset of a certificate for someone else (other glyphs).
+    let stranger = {
+        let mut c = common::seal_certificate();
+        c.members[0].name = "鷹司 鶴之丞".to_owned();
+        r.issue(&c, &k).expect("renders").pdf
+    };
+    let their_font = pdf_tools::stream(&stranger, pdf_tools::font_files(&stranger)[0]);
+    assert_ne!(their_font, pdf_tools::stream(&pdf, fonts[0]));
+    let swapped = pdf_tools::edit_stream(&pdf, fonts[0], |_| their_font.clone());
+    refused_only_by_appearance(&swapped, &keys, "font swapped for another subset");
+
+    // A changed printed text is covered by tests/fail_closed.rs (a genuine certificate
+    // overdrawn with "FORGED" is refused): krilla's content streams carry no plain hex glyph
+    // string to edit in place here.
+}
+
 #[test]
 fn non_certificates_are_refused_without_panicking() {
     let keys = published(&[&key(1)]);

@@ -930,6 +930,88 @@ async fn a_forked_old_primary_is_refused_and_keeps_its_entries(db: Db) {
     drop(halted);
 }
 
+/// `n` ledger entries (setting changes) for tenant `t` on `store`.
+async fn append_settings(store: &Store, t: &TenantCode, n: usize, tag: &str) {
+    let entries: Vec<_> = (0..n)
+        .map(|i| {
+            common::entry(&murakumo_tenancy::TenancyEvent::SettingChanged {
+                key: "login.max_failures".into(),
+                value: Some(format!("{}", 3 + i % 5)),
+                reason: format!("{tag} {i}"),
+            })
+        })
+        .collect();
+    if !entries.is_empty() {
+        store.tenant(t).append(entries).await.expect("append");
+    }
+}
+
+/// The fork check finds where each chain forked, at any depth: forks of
+/// one entry and of many more entries than one round of probes, after short
+/// and long common histories, with the other side behind, level or far
+/// ahead; and it names no chain that has not forked.
+async fn the_fork_check_finds_forks_of_any_length_at_any_depth(db: Db) {
+    let s = TestServer::start_with(db, runtime(None)).await;
+    // (tenant, common entries after the genesis, forked entries kept only
+    // here, entries the promoted side adds).
+    let cases: Vec<(TenantCode, usize, usize, usize)> = [
+        ("01100", 0, 100, 0),
+        ("13101", 700, 1, 200),
+        ("27100", 300, 37, 5),
+        ("47201", 40, 0, 10),
+        ("01202", 90, 65, 300),
+    ]
+    .into_iter()
+    .map(|(c, common, fork, theirs)| {
+        (
+            TenantCode::from_five_digits(c).expect("valid"),
+            common,
+            fork,
+            theirs,
+        )
+    })
+    .collect();
+    for (t, common, _, _) in &cases {
+        s.store
+            .create_tenant(t, "分岐町", "system:test")
+            .await
+            .expect("tenant");
+        append_settings(&s.store, t, *common, "common").await;
+    }
+    let mut all: Vec<TenantCode> = cases.iter().map(|c| c.0).collect();
+    all.extend([tenant_a(), tenant_b()]);
+    let mut dc2 = RunningFollower::start(&s, Part::centre()).await;
+    caught_up(&s.store, &dc2.store, &all).await;
+    dc2.stop_following().await;
+    let mut expected = Vec::new();
+    for (t, _, fork, _) in &cases {
+        let common = heads(&s.store, t).await.0;
+        assert_eq!(heads(&dc2.store, t).await.0, common);
+        append_settings(&s.store, t, *fork, "fork").await;
+        if *fork > 0 {
+            expected.push((t.to_string(), "ledger", common + 1, common + *fork as u64));
+        }
+    }
+    dc2.store.promote().await.expect("promote");
+    for (t, _, _, theirs) in &cases {
+        append_settings(&dc2.store, t, *theirs, "theirs").await;
+    }
+
+    let (check, _) = follower(s.store.clone(), vec![dc2.url()], &Part::old_primary(), None);
+    let mut lost: Vec<(String, &str, u64, u64)> = check
+        .lost_against(&dc2.url())
+        .await
+        .expect("the fork check runs")
+        .into_iter()
+        .map(|r| (r.tenant, r.chain, r.first, r.last))
+        .collect();
+    lost.sort();
+    expected.sort();
+    assert_eq!(lost, expected);
+    dc2.stop().await;
+    s.stop().await;
+}
+
 const SITE_TOKEN: &str = "site-token-of-fukagawa-0123456789";
 
 /// A site with its own token is served its municipality only, gets no
@@ -1607,6 +1689,7 @@ common::on_both_backends!(
     the_fallback_issues_while_the_centre_is_away_and_replays_once,
     a_site_follows_the_promoted_centre_and_the_old_primary_rejoins,
     a_forked_old_primary_is_refused_and_keeps_its_entries,
+    the_fork_check_finds_forks_of_any_length_at_any_depth,
     a_site_token_opens_one_municipality_and_the_site_signs_with_its_own_key,
     a_site_is_trusted_only_for_what_it_did,
     a_site_key_alone_does_not_make_a_certificate_genuine,

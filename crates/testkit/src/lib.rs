@@ -59,7 +59,7 @@ mod saml_idp;
 
 pub use binaries::cargo_bin;
 pub use error::Error;
-pub use netns::{BadLink, Impairment, Side};
+pub use netns::{BadLink, Impairment, SKIP_NETNS_TESTS, Side};
 pub use port::free_port;
 pub use postgres::{ADMIN_URL_ENV, PgCluster, PgClusterBuilder};
 pub use saml_idp::{IdpUser, SimpleSamlIdp};

@@ -20,7 +20,11 @@
 //! without netem, `nft` (nftables), `ethtool` and `python3`.
 //! When creating a namespace is not permitted (EPERM, e.g. in an
 //! unprivileged container), [`BadLink::create`] returns `Ok(None)` and says
-//! why on stderr, so a test can skip with the reason printed. Namespaces are
+//! why on stderr. Tests call [`BadLink::require`] instead, which fails: a
+//! test that needs a bad link never passes without one. To leave those tests
+//! out where namespaces cannot be made, set `MURAKUMO_SKIP_NETNS_TESTS=1`
+//! for `scripts/test.sh`, which then filters them out so that nextest
+//! reports them as skipped. Namespaces are
 //! removed on drop; ones left by a killed test process are removed by the
 //! next [`BadLink::create`].
 
@@ -61,6 +65,10 @@ pub struct BadLink {
     wire: std::sync::Mutex<Option<std::process::Child>>,
 }
 
+/// The variable that, set to `1`, makes `scripts/test.sh` leave out the
+/// tests that need network namespaces (they are reported as skipped).
+pub const SKIP_NETNS_TESTS: &str = "MURAKUMO_SKIP_NETNS_TESTS";
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 const PREFIX: &str = "mkbl";
 
@@ -72,6 +80,22 @@ impl BadLink {
         rate_kbit: 48,
         mtu: 478,
     };
+
+    /// A bad link for a test, or a panic that says why there is none and
+    /// what to do: run as root (CI does), or skip the bad-link tests with
+    /// [`SKIP_NETNS_TESTS`]`=1 scripts/test.sh` (reported as skipped).
+    pub fn require(imp: &Impairment) -> BadLink {
+        match BadLink::create(imp) {
+            Ok(Some(link)) => link,
+            Ok(None) => panic!(
+                "this test needs network namespaces, which are not permitted here: \
+                 run it as root (or with CAP_NET_ADMIN), as CI does, or leave the bad-link \
+                 tests out with `{SKIP_NETNS_TESTS}=1 scripts/test.sh` (nextest then \
+                 reports them as skipped)"
+            ),
+            Err(e) => panic!("creating the bad link: {e}"),
+        }
+    }
 
     pub fn create(imp: &Impairment) -> Result<Option<BadLink>, Error> {
         remove_stale();

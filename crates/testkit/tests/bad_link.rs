@@ -14,10 +14,7 @@ fn a_lossy_link_drops_about_the_share_of_packets_it_is_given() {
         rate_kbit: 0,
         mtu: 1500,
     };
-    let Some(link) = BadLink::create(&imp).expect("netns") else {
-        eprintln!("SKIPPED: network namespaces are not permitted here");
-        return;
-    };
+    let link = BadLink::require(&imp);
     let far = link.far_addr().to_string();
     // Counts UDP datagrams until none has come for a second.
     let receiver = format!(
@@ -73,10 +70,7 @@ fn a_slow_link_delays_each_way_by_what_it_is_given() {
         rate_kbit: 0,
         mtu: 478,
     };
-    let Some(link) = BadLink::create(&imp).expect("netns") else {
-        eprintln!("SKIPPED: network namespaces are not permitted here");
-        return;
-    };
+    let link = BadLink::require(&imp);
     let far = link.far_addr().to_string();
     // An echo server, and a client timing ten round trips of a small
     // message and one of 20 KB (segments of the small MTU, in order).
@@ -126,12 +120,15 @@ fn a_slow_link_delays_each_way_by_what_it_is_given() {
         .collect();
     let _ = echo.kill();
     let _ = echo.wait();
-    // 100 ms each way: a round trip takes 200 ms, not much more.
+    // 100 ms each way: no round trip is quicker than 200 ms. Only the lower
+    // bound is asserted: it is what the link promises; how much longer a
+    // trip takes depends on the machine (no speed assertions in tests).
     assert!(
-        (195..300).contains(&ms[0]),
+        ms[0] >= 195,
         "median round trip {} ms over a link delaying 100 ms each way",
         ms[0]
     );
-    // 20 KB in 478-byte frames arrives whole and in order, in a few round trips.
-    assert!((195..1500).contains(&ms[1]), "20 KB took {} ms", ms[1]);
+    // 20 KB in 478-byte frames arrives whole and in order (the client
+    // compares what came back), delayed like everything else.
+    assert!(ms[1] >= 195, "20 KB came back in {} ms", ms[1]);
 }

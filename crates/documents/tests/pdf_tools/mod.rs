@@ -272,3 +272,70 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
+
+/// The image XObjects of the PDF: (object id, width, height).
+pub fn images(pdf: &[u8]) -> Vec<(ObjectId, i64, i64)> {
+    let doc = load(pdf);
+    let mut out: Vec<(ObjectId, i64, i64)> = doc
+        .objects
+        .iter()
+        .filter_map(|(id, obj)| {
+            let s = obj.as_stream().ok()?;
+            (s.dict.get(b"Subtype").and_then(Object::as_name).ok()? == b"Image").then(|| {
+                let dim = |k: &[u8]| s.dict.get(k).and_then(Object::as_i64).unwrap_or(0);
+                (*id, dim(b"Width"), dim(b"Height"))
+            })
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The embedded font programs (the streams a FontDescriptor's FontFile,
+/// FontFile2 or FontFile3 points at).
+pub fn font_files(pdf: &[u8]) -> Vec<ObjectId> {
+    let doc = load(pdf);
+    let mut out = Vec::new();
+    for obj in doc.objects.values() {
+        let Ok(d) = obj.as_dict() else { continue };
+        if d.get(b"Type").and_then(Object::as_name).ok() != Some(b"FontDescriptor") {
+            continue;
+        }
+        for k in ["FontFile", "FontFile2", "FontFile3"] {
+            if let Ok(id) = d.get(k.as_bytes()).and_then(Object::as_reference) {
+                out.push(id);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The decompressed bytes of stream `id`.
+pub fn stream(pdf: &[u8], id: ObjectId) -> Vec<u8> {
+    load(pdf)
+        .get_object(id)
+        .and_then(Object::as_stream)
+        .expect("stream")
+        .decompressed_content()
+        .unwrap_or_else(|_| {
+            load(pdf)
+                .get_object(id)
+                .and_then(Object::as_stream)
+                .expect("stream")
+                .content
+                .clone()
+        })
+}
+
+/// Replaces stream `id`'s content by `f(old)` (decompressed; stored plain).
+pub fn edit_stream(pdf: &[u8], id: ObjectId, f: impl Fn(Vec<u8>) -> Vec<u8>) -> Vec<u8> {
+    let old = stream(pdf, id);
+    let mut doc = load(pdf);
+    let s = doc
+        .get_object_mut(id)
+        .and_then(Object::as_stream_mut)
+        .expect("stream");
+    s.set_plain_content(f(old));
+    save(&mut doc)
+}
