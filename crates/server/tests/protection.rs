@@ -209,7 +209,7 @@ async fn searches_and_households_leave_the_protected_person_out(db: Db) {
         .iter()
         .filter(|l| l["actor"] == format!("staff:s-all-{}", tenant_a()))
         .filter_map(|l| l["detail"].as_str())
-        .last()
+        .next_back()
         .expect("the search is logged")
         .to_string();
     let named: std::collections::BTreeSet<String> = detail.split(',').map(str::to_string).collect();

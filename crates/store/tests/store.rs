@@ -833,7 +833,10 @@ async fn login_attempts_are_reserved_atomically(h: &Harness) {
             .expect("free");
     }
     h.store
-        .login_succeeded(&[bucket.key.clone()], &[address.key.clone()])
+        .login_succeeded(
+            std::slice::from_ref(&bucket.key),
+            std::slice::from_ref(&address.key),
+        )
         .await
         .expect("success");
     assert!(
