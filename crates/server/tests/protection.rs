@@ -79,19 +79,6 @@ fn assert_nothing_of_the_victim(body: &str, what: &str) {
     }
 }
 
-async fn access_log(s: &TestServer, query: &str) -> Vec<Value> {
-    let auditor = s.login(Some(&tenant_a()), "auditor").await;
-    let log: Value = auditor
-        .get(s.url(&format!("/api/v1/access-log?{query}")))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
-    log.as_array().expect("list").clone()
-}
-
 async fn a_clerk_cannot_change_a_protected_resident(db: Db) {
     let s = TestServer::start(db).await;
     protect(&s).await;
@@ -118,7 +105,9 @@ async fn a_clerk_cannot_change_a_protected_resident(db: Db) {
     }
     assert_eq!(ledger_seq(&s).await, before, "nothing was written");
     // Each refusal is in the access log, under the change.
-    let refused = access_log(&s, &format!("subject=resident:{}&action=change", victim())).await;
+    let refused = s
+        .access_log(&format!("subject=resident:{}&action=change", victim()))
+        .await;
     assert_eq!(
         refused
             .iter()
@@ -204,7 +193,7 @@ async fn searches_and_households_leave_the_protected_person_out(db: Db) {
         assert!(!keys.contains(never), "a search returns {never}: {body}");
     }
     assert!(!body.contains(REASON) && !body.contains(HONSEKI), "{body}");
-    let logged = access_log(&s, "action=search").await;
+    let logged = s.access_log("action=search").await;
     let detail = logged
         .iter()
         .filter(|l| l["actor"] == format!("staff:s-all-{}", tenant_a()))
@@ -230,14 +219,14 @@ async fn a_supervisors_view_of_a_protected_resident_is_logged_as_a_read(db: Db) 
             .count()
     };
     let query = format!("subject=resident:{}&action=read", victim());
-    let before = unmasked(&access_log(&s, &query).await);
+    let before = unmasked(&s.access_log(&query).await);
     let r = all
         .get(s.url(&format!("/api/v1/residents/{}", victim())))
         .send()
         .await
         .expect("send");
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(unmasked(&access_log(&s, &query).await), before + 1);
+    assert_eq!(unmasked(&s.access_log(&query).await), before + 1);
     // Found by a search: an unmasking too.
     let r = all
         .get(s.url("/api/v1/residents?name=山田"))
@@ -245,7 +234,7 @@ async fn a_supervisors_view_of_a_protected_resident_is_logged_as_a_read(db: Db) 
         .await
         .expect("send");
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(unmasked(&access_log(&s, &query).await), before + 2);
+    assert_eq!(unmasked(&s.access_log(&query).await), before + 2);
     s.stop().await;
 }
 

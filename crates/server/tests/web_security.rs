@@ -33,12 +33,7 @@ async fn writes_from_another_origin_are_refused(db: Db) {
     );
 
     let admin = s.login(Some(&tenant_a()), "admin").await;
-    let head_before = s
-        .store
-        .tenant(&tenant_a())
-        .head(murakumo_store::Chain::Ledger)
-        .await
-        .expect("head");
+    let head_before = s.ledger_head_a().await;
     for origin in [
         "http://evil.example",
         "null",
@@ -67,12 +62,7 @@ async fn writes_from_another_origin_are_refused(db: Db) {
         StatusCode::FORBIDDEN,
         "a cross-site fetch without Origin"
     );
-    let head_after = s
-        .store
-        .tenant(&tenant_a())
-        .head(murakumo_store::Chain::Ledger)
-        .await
-        .expect("head");
+    let head_after = s.ledger_head_a().await;
     assert_eq!(head_after, head_before, "nothing was recorded");
 
     // The platform's own pages, and scripts that send no Origin, still work.
@@ -200,23 +190,13 @@ async fn a_request_id_from_the_client_does_not_reach_the_access_log() {
     assert_eq!(r.status(), StatusCode::OK);
     let rid = header(&r, "x-request-id").to_string();
     assert_ne!(rid, chosen);
-    let auditor = s.login(Some(&tenant_a()), "auditor").await;
-    let log: Value = auditor
-        .get(s.url(&format!("/api/v1/access-log?subject=resident:{code}")))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let log = s.access_log(&format!("subject=resident:{code}")).await;
     let read = log
-        .as_array()
-        .expect("list")
         .iter()
         .find(|r| r["action"] == "read")
-        .unwrap_or_else(|| panic!("no read in {log}"));
+        .unwrap_or_else(|| panic!("no read in {log:?}"));
     assert_eq!(read["request_id"], rid.as_str());
-    assert!(!log.to_string().contains(chosen), "{log}");
+    assert!(!format!("{log:?}").contains(chosen), "{log:?}");
     s.stop().await;
 }
 
@@ -257,12 +237,7 @@ async fn metrics_can_be_restricted_to_a_token() {
 async fn text_with_control_or_bidi_characters_is_refused_at_entry(db: Db) {
     let s = TestServer::start(db).await;
     let admin = s.login(Some(&tenant_a()), "admin").await;
-    let head_before = s
-        .store
-        .tenant(&tenant_a())
-        .head(murakumo_store::Chain::Ledger)
-        .await
-        .expect("head");
+    let head_before = s.ledger_head_a().await;
     let r = admin
         .put(s.url("/api/v1/settings/certificate.issuer_name"))
         .json(&json!({"value": "山下\u{202E}史貴"}))
@@ -279,12 +254,7 @@ async fn text_with_control_or_bidi_characters_is_refused_at_entry(db: Db) {
             .contains("U+202E"),
         "{body}"
     );
-    let head_after = s
-        .store
-        .tenant(&tenant_a())
-        .head(murakumo_store::Chain::Ledger)
-        .await
-        .expect("head");
+    let head_after = s.ledger_head_a().await;
     assert_eq!(head_after, head_before, "nothing was recorded");
 
     let clerk = s.login(Some(&tenant_a()), "clerk").await;

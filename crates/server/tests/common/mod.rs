@@ -373,6 +373,30 @@ impl TestServer {
             .unwrap_or(0.0)
     }
 
+    /// Tenant A's access log as its auditor reads it, filtered by `query` (e.g.
+    /// `subject=resident:…`, `action=search`).
+    pub async fn access_log(&self, query: &str) -> Vec<serde_json::Value> {
+        let auditor = self.login(Some(&tenant_a()), "auditor").await;
+        let log: serde_json::Value = auditor
+            .get(self.url(&format!("/api/v1/access-log?{query}")))
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        log.as_array().expect("list").clone()
+    }
+
+    /// The head of tenant A's ledger: unchanged when a refused request wrote nothing.
+    pub async fn ledger_head_a(&self) -> murakumo_ledger::ChainHead {
+        self.store
+            .tenant(&tenant_a())
+            .head(murakumo_store::Chain::Ledger)
+            .await
+            .expect("head")
+    }
+
     pub async fn stop(mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
