@@ -11,8 +11,15 @@ cd "$(dirname "$0")/.."
 # murakumo_testkit::cargo_bin), so nextest does no building of its own.
 cargo build --workspace --all-targets --locked
 
+# Lints are part of the suite: a warning fails it as a test would. Clippy checks every crate
+# again in check mode (minutes on two cores), so it runs beside the tests, in a target
+# directory of its own (the build directory's lock would make them wait for each other).
+CARGO_TARGET_DIR=target/clippy cargo clippy --workspace --all-targets --locked -- -D warnings \
+    > target/clippy.log 2>&1 &
+clippy=$!
+
 # --no-fail-fast: report every failure, not just the first. nextest prints its summary at
-# the end and exits non-zero when any test failed; `set -e` passes that on.
+# the end and exits non-zero when any test failed; the script then fails after clippy.
 # The bad-link tests need network namespaces (root, as in CI); without them they fail.
 # MURAKUMO_SKIP_NETNS_TESTS=1 leaves them out, and nextest reports them as skipped.
 filter=()
@@ -20,4 +27,12 @@ if [ "${MURAKUMO_SKIP_NETNS_TESTS:-}" = 1 ]; then
     echo "MURAKUMO_SKIP_NETNS_TESTS=1: the bad-link tests are skipped" >&2
     filter=(-E 'not (binary(bad_link) | test(/bad_link/))')
 fi
-cargo nextest run --workspace --locked --no-fail-fast "${filter[@]}" "$@"
+tests=0
+cargo nextest run --workspace --locked --no-fail-fast "${filter[@]}" "$@" || tests=$?
+lints=0
+wait "$clippy" || lints=$?
+if [ "$lints" != 0 ]; then
+    cat target/clippy.log >&2
+    echo "cargo clippy -D warnings failed (see above)" >&2
+fi
+[ "$tests" = 0 ] && [ "$lints" = 0 ]

@@ -721,5 +721,25 @@ async fn verify_certificate(g: &Global, file: &std::path::Path) -> Result<()> {
     if !report.is_genuine() {
         bail!("{} is not a genuine, unaltered certificate", file.display());
     }
+    // Signed with a municipal site's key: genuine only once its issuance is in the ledger.
+    if let Ok(v) = &report.0
+        && let Ok(code) = TenantCode::parse(&v.tenant_code)
+    {
+        let digest: String = v.digest.iter().map(|b| format!("{b:02x}")).collect();
+        if let Some(site) = open(g)
+            .await?
+            .tenant(&code)
+            .unreconciled_site(&v.key_id, &v.issue_number, &digest)
+            .await?
+        {
+            bail!(
+                "{} is signed with the key of the municipal site {site}, but its issuance ({}) is not in the \
+                 ledger yet: it cannot be confirmed as genuine until the site's records reach the centre \
+                 (UNRECONCILED; 拠点で発行され、まだ本庁で照合されていない証明書です)",
+                file.display(),
+                v.issue_number
+            );
+        }
+    }
     Ok(())
 }

@@ -186,6 +186,16 @@ pub enum CodeError {
         prefix: String,
     },
 
+    /// A date typed by staff in none of the forms [`crate::parse_date_input`] reads.
+    #[error(
+        "date \"{input}\" is not in a form Murakumo reads; write it as 1985-04-12, S60.4.12, \
+         昭和60年4月12日 or 3-600412 (元号コード, a hyphen, YYMMDD)"
+    )]
+    UnrecognisedDate {
+        /// The text as given.
+        input: String,
+    },
+
     /// A 和暦 date in none of the forms [`WarekiDate::parse`] reads.
     #[error(
         "date (和暦) \"{input}\" is not in a form Murakumo reads; write it as 令和6年4月1日, \
@@ -263,6 +273,117 @@ pub enum CodeError {
         /// What is wrong with it.
         problem: String,
     },
+}
+
+impl CodeKind {
+    /// The code's Japanese name, as staff know it.
+    pub const fn name_ja(self) -> &'static str {
+        match self {
+            CodeKind::TenantCode => "全国地方公共団体コード",
+            CodeKind::ResidentCode => "住民票コード",
+            CodeKind::IndividualNumber => "個人番号",
+        }
+    }
+
+    const fn remedy_ja(self) -> &'static str {
+        match self {
+            CodeKind::TenantCode => "総務省の全国地方公共団体コード一覧で確認してください",
+            CodeKind::ResidentCode => "住民票または住民票コード通知票で番号を確認してください",
+            CodeKind::IndividualNumber => {
+                "個人番号カード、通知カードまたは個人番号通知書で番号を確認してください"
+            }
+        }
+    }
+}
+
+impl CodeError {
+    /// The message in Japanese, for staff at the counter and the public (the `Display` form,
+    /// English with the Japanese terms, is for logs, import reports and scripts). Like it,
+    /// never shows a 住民票コード or 個人番号.
+    pub fn message_ja(&self) -> String {
+        match self {
+            CodeError::Empty { kind } => format!(
+                "{}が入力されていません。{}桁の番号を入力してください",
+                kind.name_ja(),
+                kind.digit_count()
+            ),
+            CodeError::NotADigit {
+                kind,
+                position,
+                found,
+                ..
+            } => {
+                let hint = if ('０'..='９').contains(found) {
+                    "全角数字は半角数字で入力してください".to_owned()
+                } else if matches!(found, ' ' | '　' | '-' | 'ー' | '－' | '‐') {
+                    "数字の間の空白やハイフンを除いてください".to_owned()
+                } else {
+                    kind.remedy_ja().to_owned()
+                };
+                format!(
+                    "{}の{position}文字目「{found}」は数字ではありません。半角数字だけで入力してください({hint})",
+                    kind.name_ja()
+                )
+            }
+            CodeError::WrongLength {
+                kind,
+                got,
+                expected,
+                ..
+            } => format!(
+                "{}は{expected}桁です({got}桁入力されています)。{}",
+                kind.name_ja(),
+                kind.remedy_ja()
+            ),
+            CodeError::WrongCheckDigit { kind, .. } => format!(
+                "{}の検査数字が合いません。入力の誤りがないか、{}",
+                kind.name_ja(),
+                kind.remedy_ja()
+            ),
+            CodeError::UnknownPrefecture { input, prefix } => format!(
+                "全国地方公共団体コード {input} の先頭 {prefix} は都道府県コード(01 北海道〜47 沖縄県)ではありません。{}",
+                CodeKind::TenantCode.remedy_ja()
+            ),
+            CodeError::UnrecognisedDate { input } | CodeError::UnrecognisedWareki { input } => {
+                format!(
+                    "日付「{input}」を読み取れません。1985-04-12、S60.4.12、昭和60年4月12日、3-600412(元号の数字-年月日)のいずれかの形で入力してください"
+                )
+            }
+            CodeError::UnknownEra { input, era } => format!(
+                "日付「{input}」の元号「{era}」は使えません。明治・大正・昭和・平成・令和(M・T・S・H・R、数字なら 1〜5)のいずれかで入力してください"
+            ),
+            CodeError::NoSuchDate { input, .. } => {
+                format!("日付「{input}」は存在しない日付です。届書などの日付を確認してください")
+            }
+            CodeError::BeforeEraStart {
+                input,
+                era,
+                suggestion,
+            } => format!(
+                "日付「{input}」は{}の始まり({})より前です。{}",
+                era.name(),
+                first_day(*era),
+                suggestion
+                    .as_ref()
+                    .map_or(String::new(), |d| format!("同じ日は {d} です"))
+            ),
+            CodeError::AfterEraEnd {
+                input,
+                era,
+                suggestion,
+            } => format!(
+                "日付「{input}」は{}の終わり({})より後です。{}",
+                era.name(),
+                last_day(*era),
+                suggestion
+                    .as_ref()
+                    .map_or(String::new(), |d| format!("同じ日は {d} です"))
+            ),
+            CodeError::InvalidYen { input, .. } => {
+                format!("金額「{input}」を読み取れません。数字で入力してください(例: 1,234円)")
+            }
+        }
+    }
 }
 
 fn char_hint(kind: CodeKind, c: char) -> String {

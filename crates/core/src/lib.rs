@@ -42,4 +42,4 @@ pub use money::Yen;
 pub use prefecture::Prefecture;
 pub use resident_code::ResidentCode;
 pub use tenant_code::TenantCode;
-pub use wareki::{Era, WarekiDate};
+pub use wareki::{Era, WarekiDate, parse_date_input};

@@ -489,8 +489,101 @@ impl<'de> Deserialize<'de> for WarekiDate {
     }
 }
 
+/// Reads a date as staff type it, in the Gregorian or the 和暦 calendar: "1985-04-12",
+/// "1985/4/12", "19850412", any form of [`WarekiDate::parse`] ("S60.4.12", "昭和60年4月12日",
+/// "3600412"), and the era-digit form clerks use, "3-600412" (元号コード, a hyphen, YYMMDD).
+/// Full-width digits and letters are read as half-width.
+pub fn parse_date_input(input: &str) -> Result<NaiveDate, CodeError> {
+    let text = normalise(input.trim());
+    let unrecognised = || CodeError::UnrecognisedDate {
+        input: input.trim().to_owned(),
+    };
+    if text.is_empty() {
+        return Err(unrecognised());
+    }
+    // 3-600412: 元号コード, hyphen, YYMMDD.
+    if let Some((code, rest)) = text.split_once('-')
+        && code.len() == 1
+        && rest.len() == 6
+        && text
+            .bytes()
+            .filter(|b| *b != b'-')
+            .all(|b| b.is_ascii_digit())
+    {
+        return WarekiDate::parse(&format!("{code}{rest}")).map(|w| w.to_gregorian());
+    }
+    if text.len() == 8 && text.bytes().all(|b| b.is_ascii_digit()) {
+        return NaiveDate::parse_from_str(&text, "%Y%m%d").map_err(|_| unrecognised());
+    }
+    let gregorian = text.split(['-', '/', '.']).collect::<Vec<_>>();
+    if let [y, m, d] = gregorian.as_slice()
+        && y.len() == 4
+        && [y, m, d]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        let (Ok(y), Ok(m), Ok(d)) = (y.parse(), m.parse(), d.parse()) else {
+            return Err(unrecognised());
+        };
+        return NaiveDate::from_ymd_opt(y, m, d).ok_or_else(unrecognised);
+    }
+    match WarekiDate::parse(&text) {
+        Ok(w) => Ok(w.to_gregorian()),
+        // A 和暦 date that names its era but is wrong says so (e.g. past the era's end).
+        Err(CodeError::UnrecognisedWareki { .. }) => Err(unrecognised()),
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn staff_dates_are_read_in_every_form_clerks_type() {
+        let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).expect("date");
+        for (typed, want) in [
+            ("1985-04-12", d(1985, 4, 12)),
+            ("1985/4/12", d(1985, 4, 12)),
+            ("19850412", d(1985, 4, 12)),
+            ("S60.4.12", d(1985, 4, 12)),
+            ("s60.4.12", d(1985, 4, 12)),
+            ("昭和60年4月12日", d(1985, 4, 12)),
+            ("3-600412", d(1985, 4, 12)),
+            ("3600412", d(1985, 4, 12)),
+            ("３－６００４１２", d(1985, 4, 12)),
+            ("R8.11.20", d(2026, 11, 20)),
+            ("令和元年5月1日", d(2019, 5, 1)),
+        ] {
+            assert_eq!(parse_date_input(typed).expect(typed), want, "{typed}");
+        }
+        for wrong in [
+            "",
+            "1985-13-01",
+            "85-4-12",
+            "6-600412",
+            "3-6004",
+            "yesterday",
+        ] {
+            assert!(
+                parse_date_input(wrong).is_err(),
+                "{wrong:?} must be refused"
+            );
+        }
+        // Named era, impossible date: the era's own message, with the right notation.
+        let past_end = parse_date_input("平成32年1月1日").expect_err("平成 ended");
+        assert!(past_end.to_string().contains("令和"), "{past_end}");
+        assert!(
+            past_end.message_ja().contains("同じ日は 令和"),
+            "{}",
+            past_end.message_ja()
+        );
+        let typo = parse_date_input("きのう").expect_err("not a date");
+        assert!(
+            typo.message_ja().contains("S60.4.12"),
+            "{}",
+            typo.message_ja()
+        );
+    }
     use super::*;
     use crate::serde_str::capture::{Scalar, scalar};
     use proptest::prelude::*;

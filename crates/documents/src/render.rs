@@ -199,6 +199,24 @@ impl Renderer {
         Self::from_font_file(path)
     }
 
+    /// Refuses `text` when a character of it cannot be printed in the certificate font, so
+    /// that what a certificate will need is refused when it is entered, not at the counter.
+    pub fn check_printable(&self, field: &'static str, text: &str) -> Result<(), DocumentError> {
+        let f = FontRef::new(&self.data).map_err(|e| DocumentError::BadFont {
+            reason: e.to_string(),
+        })?;
+        check_glyphs(&f.charmap(), field, text)
+    }
+
+    /// Refuses `cert` when the font cannot print one of its texts: the check [`Renderer::issue`]
+    /// makes first, for callers that must know before they number the certificate.
+    pub fn check_certificate(&self, cert: &Certificate) -> Result<(), DocumentError> {
+        let f = FontRef::new(&self.data).map_err(|e| DocumentError::BadFont {
+            reason: e.to_string(),
+        })?;
+        check_certificate_glyphs(&f.charmap(), cert)
+    }
+
     /// Signs `cert` with the tenant's key and renders it.
     pub fn issue(
         &self,
@@ -450,6 +468,69 @@ impl<'a> Shaper<'a> {
     }
 }
 
+/// Refuses the first text of `c` with a character the font cannot print.
+fn check_certificate_glyphs(
+    charmap: &skrifa::charmap::Charmap<'_>,
+    c: &Certificate,
+) -> Result<(), DocumentError> {
+    check_glyphs(charmap, "tenant_name", &c.tenant_name)?;
+    check_glyphs(charmap, "issuer_title", &c.issuer_title)?;
+    check_glyphs(charmap, "issuer_name", &c.issuer_name)?;
+    check_glyphs(charmap, "issue_number", &c.issue_number)?;
+    check_glyphs(charmap, "household_head", &c.household_head)?;
+    check_glyphs(charmap, "address", &c.address.one_line())?;
+    if let Some(n) = &c.seal_registration_number {
+        check_glyphs(charmap, "seal_registration_number", n)?;
+    }
+    for m in &c.members {
+        check_glyphs(charmap, "name", &m.name)?;
+        check_glyphs(charmap, "kana", &m.kana)?;
+        check_glyphs(charmap, "relationship", &m.relationship)?;
+        for (field, v) in [
+            ("resident_code", &m.resident_code),
+            ("individual_number", &m.individual_number),
+            ("honseki", &m.honseki),
+            ("honseki_head", &m.honseki_head),
+            ("previous_address", &m.previous_address),
+        ] {
+            if let Some(v) = v {
+                check_glyphs(charmap, field, v)?;
+            }
+        }
+        for n in &m.notes {
+            check_glyphs(charmap, "notes", n)?;
+        }
+    }
+    Ok(())
+}
+
+/// Refuses the first character of `s` that has no glyph in the font (a variation selector
+/// counts only with a base character whose variant the font has).
+fn check_glyphs(
+    charmap: &skrifa::charmap::Charmap<'_>,
+    field: &'static str,
+    s: &str,
+) -> Result<(), DocumentError> {
+    let mut prev: Option<char> = None;
+    for c in s.chars() {
+        let missing = || DocumentError::MissingGlyph {
+            field,
+            codepoint: c as u32,
+        };
+        if is_variation_selector(c) {
+            let base = prev.ok_or_else(missing)?;
+            match charmap.map_variant(base, c) {
+                Some(MapVariant::Variant(_)) | Some(MapVariant::UseDefault) => {}
+                None => return Err(missing()),
+            }
+        } else if c.is_control() || charmap.map(c).is_none_or(|g| g.to_u32() == 0) {
+            return Err(missing());
+        }
+        prev = Some(c);
+    }
+    Ok(())
+}
+
 fn is_variation_selector(c: char) -> bool {
     matches!(c as u32, 0xFE00..=0xFE0F | 0xE0100..=0xE01EF)
 }
@@ -482,64 +563,8 @@ impl<'a> TextKit<'a> {
             * size
     }
 
-    fn check(&self, field: &'static str, s: &str) -> Result<(), DocumentError> {
-        let mut prev: Option<char> = None;
-        for c in s.chars() {
-            if is_variation_selector(c) {
-                let base = prev.ok_or(DocumentError::MissingGlyph {
-                    field,
-                    codepoint: c as u32,
-                })?;
-                match self.charmap.map_variant(base, c) {
-                    Some(MapVariant::Variant(_)) | Some(MapVariant::UseDefault) => {}
-                    None => {
-                        return Err(DocumentError::MissingGlyph {
-                            field,
-                            codepoint: c as u32,
-                        });
-                    }
-                }
-            } else if c.is_control() || self.charmap.map(c).is_none_or(|g| g.to_u32() == 0) {
-                return Err(DocumentError::MissingGlyph {
-                    field,
-                    codepoint: c as u32,
-                });
-            }
-            prev = Some(c);
-        }
-        Ok(())
-    }
-
     fn check_certificate(&self, c: &Certificate) -> Result<(), DocumentError> {
-        self.check("tenant_name", &c.tenant_name)?;
-        self.check("issuer_title", &c.issuer_title)?;
-        self.check("issuer_name", &c.issuer_name)?;
-        self.check("issue_number", &c.issue_number)?;
-        self.check("household_head", &c.household_head)?;
-        self.check("address", &c.address.one_line())?;
-        if let Some(n) = &c.seal_registration_number {
-            self.check("seal_registration_number", n)?;
-        }
-        for m in &c.members {
-            self.check("name", &m.name)?;
-            self.check("kana", &m.kana)?;
-            self.check("relationship", &m.relationship)?;
-            for (field, v) in [
-                ("resident_code", &m.resident_code),
-                ("individual_number", &m.individual_number),
-                ("honseki", &m.honseki),
-                ("honseki_head", &m.honseki_head),
-                ("previous_address", &m.previous_address),
-            ] {
-                if let Some(v) = v {
-                    self.check(field, v)?;
-                }
-            }
-            for n in &m.notes {
-                self.check("notes", n)?;
-            }
-        }
-        Ok(())
+        check_certificate_glyphs(&self.charmap, c)
     }
 
     /// Splits `s` into lines no wider than `max_w`, never separating a base character from

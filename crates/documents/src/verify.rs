@@ -92,6 +92,8 @@ pub struct VerifiedCertificate {
     pub issue_date: NaiveDate,
     /// Id of the key that signed it.
     pub key_id: String,
+    /// The certified digest (BLAKE3 of the certified content), as recorded at issuance.
+    pub digest: [u8; 32],
     /// Whether the printed pages were compared with a fresh rendering. Always `true` from
     /// [`Renderer::verify_certificate_pdf`] and [`verify_report`]; `false` only from
     /// [`verify_certificate_pdf`], which checks the signed data alone.
@@ -472,6 +474,7 @@ impl CertificatePdf {
             issue_number: self.payload.issue_number.clone(),
             issue_date: self.payload.issue_date,
             key_id: self.payload.key_id.clone(),
+            digest: self.payload.digest,
             appearance_checked,
         }
     }

@@ -13,12 +13,15 @@
 //! household lives at one address and has exactly one 世帯主), which the
 //! migration import calls too.
 
+mod allot;
 mod certificate;
 mod event;
 mod household;
 mod kana;
 mod record;
+mod text;
 
+pub use allot::next_resident_code;
 pub use certificate::CertificateIssued;
 pub use event::{Citizenship, EntryReason, Person, RemovalReason, ResidentEvent, Sex};
 pub use household::{
@@ -29,6 +32,7 @@ pub use kana::{normalize_kana, normalize_name};
 pub use record::{
     Address, CORRECTABLE, HistoryItem, Protection, Record, Status, apply, replay, validate,
 };
+pub use text::{EventText, char_count, check_lengths};
 
 /// Why a change was refused, naming the field and what to do.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]

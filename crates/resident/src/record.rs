@@ -147,8 +147,9 @@ pub fn validate(
 ) -> Result<Vec<Warning>, ResidentError> {
     let code = event.resident_code();
     if let Err(e) = ResidentCode::parse(code) {
-        return invalid("resident_code", e.to_string());
+        return invalid("resident_code", e.message_ja());
     }
+    crate::check_lengths(event)?;
     let planned = matches!(event, ResidentEvent::MoveOutPlanned { .. });
     if effective > today && !planned {
         return invalid(

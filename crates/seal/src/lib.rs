@@ -221,7 +221,9 @@ pub struct Context<'a> {
     pub registration: Option<&'a SealRecord>,
     /// The registrant's registration in force, if any.
     pub active_of_resident: Option<&'a SealRecord>,
-    /// Whether the card number is on a registration in force.
+    /// Whether the card number is taken: on a registration in force, or (at the counter) on
+    /// any registration ever — a card returned (廃止) or reported lost (亡失) is never valid
+    /// again. A migration passes only the cards in force: it imports history as it was.
     pub card_in_use: bool,
 }
 
@@ -279,7 +281,7 @@ pub fn validate(
             }
             if ctx.card_in_use {
                 return Err(SealError::Conflict(format!(
-                    "印鑑登録証番号 {card} は別の登録で使用中です"
+                    "印鑑登録証番号 {card} は使用中か、廃止・亡失などで使えなくなった番号です。新しい印鑑登録証の番号を入力してください"
                 )));
             }
             check_impression(impression_png).map_err(|e| SealError::Invalid {

@@ -128,9 +128,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
             StoreError::TenantNotFound(_) => ApiError::not_found(e.to_string()),
-            StoreError::TenantExists(_) | StoreError::Conflict(_) => {
-                ApiError::conflict(e.to_string())
-            }
+            StoreError::TenantExists(_)
+            | StoreError::Conflict(_)
+            | StoreError::LedgerMoved { .. } => ApiError::conflict(e.to_string()),
             StoreError::Chain { .. } | StoreError::Corrupt { .. } => ApiError {
                 code: "integrity",
                 ..ApiError::internal(e.to_string())

@@ -29,6 +29,34 @@ const OPERATOR_SCOPE: &str = "op";
 const TOUCH_EVERY_US: i64 = 60 * 1_000_000;
 /// Operators' idle timeout (platform-wide).
 const OPERATOR_IDLE_US: i64 = 30 * 60 * 1_000_000;
+/// Operators' absolute session lifetime, however active (platform-wide).
+const OPERATOR_MAX_LIFETIME_US: i64 = 8 * 3600 * 1_000_000;
+const HOUR_US: i64 = 3600 * 1_000_000;
+const MINUTE_US: i64 = 60 * 1_000_000;
+
+/// Why a session may no longer be used, or `None` while it may. A session ends after
+/// `idle_us` without a request, and `max_us` after its login however active it was kept
+/// (a token left in a shared terminal or copied from one does not live for ever).
+fn session_ended(
+    now: i64,
+    created_at: i64,
+    last_seen: i64,
+    idle_us: i64,
+    max_us: i64,
+) -> Option<ApiError> {
+    if now.saturating_sub(created_at) > max_us {
+        Some(ApiError::unauthorized(format!(
+            "the session reached its longest lifetime ({} h after login); log in again (ログインから一定時間が経過したため、もう一度ログインしてください)",
+            max_us / HOUR_US
+        )))
+    } else if now.saturating_sub(last_seen) > idle_us {
+        Some(ApiError::unauthorized(
+            "the session ended after inactivity; log in again (一定時間操作がなかったため、もう一度ログインしてください)",
+        ))
+    } else {
+        None
+    }
+}
 
 /// A staff member of one tenant, authenticated.
 #[derive(Clone, Debug)]
@@ -48,13 +76,14 @@ impl StaffSession {
             Ok(())
         } else {
             Err(ApiError::forbidden(format!(
-                "your roles ({}) do not allow {p:?}; ask your municipality's administrator (団体管理者) for the role",
+                "「{}」の権限がありません(あなたの役割: {})。必要な場合は団体管理者に役割の付与を依頼してください ({p:?} is not allowed to your roles)",
+                p.label_ja(),
                 self.staff
                     .roles
                     .iter()
-                    .map(|r| r.code())
+                    .map(|r| r.label_ja())
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join("、")
             )))
         }
     }
@@ -133,13 +162,16 @@ impl FromRequestParts<AppState> for StaffSession {
         let idle_us = state
             .setting_i64(&tenant, "session.idle_timeout_minutes")
             .await?
-            * 60
-            * 1_000_000;
-        if now - session.last_seen > idle_us {
+            * MINUTE_US;
+        let max_us = state
+            .setting_i64(&tenant, "session.max_lifetime_hours")
+            .await?
+            * HOUR_US;
+        if let Some(ended) =
+            session_ended(now, session.created_at, session.last_seen, idle_us, max_us)
+        {
             ts.delete_session(&hash).await?;
-            return Err(ApiError::unauthorized(
-                "the session ended after inactivity; log in again",
-            ));
+            return Err(ended);
         }
         let staff = ts
             .staff_by_id(&session.staff_id)
@@ -167,17 +199,26 @@ impl FromRequestParts<AppState> for OperatorSession {
             ));
         }
         let hash = auth::token_hash(&token);
-        let (operator_id, last_seen) = state
+        let session = state
             .store
             .operator_session(&hash)
             .await?
             .ok_or_else(not_logged_in)?;
-        if Utc::now().timestamp_micros() - last_seen > OPERATOR_IDLE_US {
+        let now = Utc::now().timestamp_micros();
+        if let Some(ended) = session_ended(
+            now,
+            session.created_at,
+            session.last_seen,
+            OPERATOR_IDLE_US,
+            OPERATOR_MAX_LIFETIME_US,
+        ) {
             state.store.delete_operator_session(&hash).await?;
-            return Err(ApiError::unauthorized(
-                "the session ended after inactivity; log in again",
-            ));
+            return Err(ended);
         }
+        if now - session.last_seen > TOUCH_EVERY_US {
+            state.store.touch_operator_session(&hash, now).await?;
+        }
+        let operator_id = session.operator_id;
         let op = state
             .store
             .operator_by_id(&operator_id)
@@ -314,6 +355,15 @@ async fn succeeded(state: &AppState, buckets: &[ThrottleBucket]) -> ApiResult<()
     Ok(())
 }
 
+/// The standard value of an integer setting (for a tenant that does not exist).
+fn standard_setting(key: &str) -> i64 {
+    murakumo_tenancy::settings::find(key)
+        .ok()
+        .and_then(|d| d.standard)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5)
+}
+
 fn failed() {
     metrics::counter!("murakumo_login_failures_total").increment(1);
 }
@@ -377,20 +427,26 @@ pub async fn login_inner(
         return operator_login(state, ip, now, req).await;
     };
     let tenant =
-        TenantCode::parse(tenant_str).map_err(|e| ApiError::invalid("tenant", e.to_string()))?;
+        TenantCode::parse(tenant_str).map_err(|e| ApiError::invalid("tenant", e.message_ja()))?;
+    // A 団体コード that is not on the platform is answered exactly like a wrong password
+    // (same message, same throttling, a password hash checked all the same), so the login
+    // form does not tell strangers which municipalities use the platform.
     let info = match state.store.tenant_info(&tenant).await {
-        Ok(info) => info,
-        Err(murakumo_store::StoreError::TenantNotFound(_)) => {
-            return Err(ApiError::invalid(
-                "tenant",
-                format!("no municipality with code {tenant} is on this platform"),
-            ));
-        }
+        Ok(info) => Some(info),
+        Err(murakumo_store::StoreError::TenantNotFound(_)) => None,
         Err(e) => return Err(e.into()),
     };
     let ts = state.store.tenant(&tenant);
-    let max_failures = state.setting_i64(&tenant, "login.max_failures").await?;
-    let lockout_us = state.setting_i64(&tenant, "login.lockout_minutes").await? * 60 * 1_000_000;
+    let (max_failures, lockout_us) = match info {
+        Some(_) => (
+            state.setting_i64(&tenant, "login.max_failures").await?,
+            state.setting_i64(&tenant, "login.lockout_minutes").await? * MINUTE_US,
+        ),
+        None => (
+            standard_setting("login.max_failures"),
+            standard_setting("login.lockout_minutes") * MINUTE_US,
+        ),
+    };
     let login = normalized_login(&req.login);
     let buckets = buckets(
         &format!("account:{tenant}:{login}"),
@@ -399,13 +455,16 @@ pub async fn login_inner(
         lockout_us,
     );
     reserve(state, &buckets, now).await?;
-    let found = ts.staff_for_login(&login).await?;
+    let found = match info {
+        Some(_) => ts.staff_for_login(&login).await?,
+        None => None,
+    };
     let hash = found
         .as_ref()
         .map_or_else(|| auth::dummy_hash().to_string(), |(_, h)| h.clone());
     let ok = verify_blocking(req.password, hash).await;
-    let staff = match found {
-        Some((staff, _)) if ok && !staff.disabled => staff,
+    let (staff, info) = match (found, info) {
+        (Some((staff, _)), Some(info)) if ok && !staff.disabled => (staff, info),
         _ => {
             failed();
             tracing::warn!(tenant = %tenant, login = %login, "login failed");

@@ -1122,6 +1122,21 @@ async fn seals_are_registered_certified_and_cancelled(db: Db) {
         .expect("json");
     assert_eq!(history[0]["cancel_reason"], "亡失", "{history}");
 
+    // The lost card's number is never valid again, not even for the same person.
+    let r = register("A-100", &png).await.expect("send");
+    assert_eq!(
+        r.status(),
+        StatusCode::CONFLICT,
+        "a lost card's number reused"
+    );
+    let body: Value = r.json().await.expect("json");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("亡失")),
+        "{body}"
+    );
+
     // A new registration, then the resident moves out: 職権抹消 with it.
     let r = register("A-102", &png).await.expect("send");
     assert_eq!(r.status(), StatusCode::OK);

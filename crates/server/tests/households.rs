@@ -416,7 +416,236 @@ async fn certificates_name_the_household_head(db: Db) {
     s.stop().await;
 }
 
+/// What a certificate could not print, or what does not fit it, is refused when it is entered
+/// (issue 15, item 8), naming the field; an MJ character with its IVS is accepted.
+async fn names_no_certificate_can_print_are_refused_at_entry(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    let head = c.ledger_head().await;
+    // Not in the certificate font (IPAmj明朝): an emoji, and Hangul.
+    for given in ["一郎\u{1F600}", "한"] {
+        let (st, body) = c.enter(2_000_000_001, given, "世帯主", None, HOME).await;
+        refused(st, &body, "given_name");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("印字できません") && m.contains("U+")),
+            "{body}"
+        );
+    }
+    // Longer than the field allows.
+    let (st, body) = c
+        .enter(2_000_000_001, &"郎".repeat(41), "世帯主", None, HOME)
+        .await;
+    refused(st, &body, "given_name");
+    let (st, body) = c
+        .enter(2_000_000_001, "一郎", "世帯主", None, &"北".repeat(101))
+        .await;
+    refused(st, &body, "address");
+    assert_eq!(c.ledger_head().await, head, "nothing was recorded");
+
+    // 葛 with its IVS (an MJ variant the font has), at the longest a 名 may be.
+    let given = format!("葛\u{E0102}{}", "郎".repeat(39));
+    let (st, body) = c.enter(2_000_000_001, &given, "世帯主", None, HOME).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    s.stop().await;
+}
+
+/// A 出生 gets the next 住民票コード of the range the prefecture allotted, not one the clerk
+/// makes up; a 転入 must bring its own; an unset range says what to set.
+async fn a_birth_gets_the_next_code_of_the_allotted_range(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    let birth = |given: &str| {
+        json!({
+            "resident_code": "", "relationship": "世帯主",
+            "family_name": "誕生", "given_name": given, "family_kana": "タンジョウ", "given_kana": "",
+            "birth_date": today_in_japan().to_string(), "sex_code": 2, "honseki": "北海道深川市",
+            "hittosha": "誕生花子", "address": HOME, "reason": "birth",
+            "effective_date": today_in_japan().to_string()
+        })
+    };
+    let (st, body) = c.post("/api/v1/residents", birth("一子")).await;
+    refused(st, &body, "resident_code");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("resident.code_range")),
+        "{body}"
+    );
+
+    let admin = s.login(Some(&tenant_a()), "admin").await;
+    let (st, body) = s
+        .put_setting(&admin, "resident.code_range", "1234500000-1234599999")
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+    let mut codes = Vec::new();
+    for given in ["一子", "二子"] {
+        let (st, body) = c.post("/api/v1/residents", birth(given)).await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+        let code = body["resident"]["resident_code"]
+            .as_str()
+            .expect("code")
+            .to_string();
+        murakumo_core::ResidentCode::parse(&code).expect("a valid 住民票コード");
+        codes.push(code);
+    }
+    assert!(codes[0].starts_with("1234500000"), "{codes:?}");
+    assert!(codes[1].starts_with("1234500001"), "{codes:?}");
+
+    // A 転入 without its code is refused; a range that is not one is refused.
+    let mut move_in = birth("三子");
+    move_in["reason"] = json!("move_in");
+    move_in["previous_address"] = json!("札幌市中央区");
+    let (st, body) = c.post("/api/v1/residents", move_in).await;
+    refused(st, &body, "resident_code");
+    let (st, _) = s
+        .put_setting(&admin, "resident.code_range", "1234599999-1234500000")
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    s.stop().await;
+}
+
+/// A record the certificate font cannot print (brought in by a migration from a system with
+/// vendor 外字) is refused at issuance before a 発行番号 is taken: the series has no gap.
+async fn a_refused_issuance_takes_no_number(db: Db) {
+    let s = TestServer::start(db).await;
+    s.set_issuer(&tenant_a()).await;
+    let clerk = s.login(Some(&tenant_a()), "clerk").await;
+    let unprintable = common::resident_code(4_000_000_001);
+    s.store
+        .tenant(&tenant_a())
+        .append(vec![common::moved_in(
+            unprintable.clone(),
+            "外\u{1F600}",
+            "ガイジ",
+            true,
+        )])
+        .await
+        .expect("as a migration brings it");
+    let issue = |code: String| {
+        let body = json!({"kind": "resident_copy", "resident_codes": [code],
+            "requester": "本人", "purpose": "勤務先提出"});
+        clerk.post(s.url("/api/v1/certificates")).json(&body).send()
+    };
+    let r = issue(unprintable).await.expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.expect("json");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("U+1F600") && m.contains("発行番号は使われていません")),
+        "{body}"
+    );
+    let r = issue(common::resident_code(1_000_000_001))
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    let number = r.headers()["x-issue-number"]
+        .to_str()
+        .expect("number")
+        .to_string();
+    assert!(
+        number.ends_with("-0000001"),
+        "the first number of the series: {number}"
+    );
+    s.stop().await;
+}
+
+/// A 世帯全員 certificate as of a past date prints the household as it was then: a son who
+/// has left it since (世帯分離) is on it; on today's he is not. Also after a rebuild.
+async fn a_past_household_certificate_prints_the_household_then(db: Db) {
+    let s = TestServer::start(db).await;
+    s.set_issuer(&tenant_a()).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    let today = today_in_japan();
+    let came = today - Duration::days(10);
+    let enter = |n: u64, given: &str, rel: &str, household: Option<&str>| {
+        let mut body = json!({
+            "resident_code": common::resident_code(n), "relationship": rel,
+            "family_name": "過去", "given_name": given, "family_kana": "カコ", "given_kana": "",
+            "birth_date": "1980-01-01", "sex_code": 1, "honseki": "北海道深川市", "hittosha": "過去一郎",
+            "address": HOME, "reason": "move_in", "previous_address": "札幌市中央区",
+            "effective_date": came.to_string(), "notified_date": came.to_string()
+        });
+        if let Some(h) = household {
+            body["household_id"] = json!(h);
+        }
+        c.post("/api/v1/residents", body)
+    };
+    let (st, body) = enter(5_000_000_001, "一郎", "世帯主", None).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let h = body["resident"]["household_id"]
+        .as_str()
+        .expect("h")
+        .to_string();
+    for (n, given, rel) in [(5_000_000_002, "花子", "妻"), (5_000_000_003, "次郎", "子")] {
+        let (st, body) = enter(n, given, rel, Some(&h)).await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+    }
+    // 次郎 becomes 世帯主 of a household of his own two days ago.
+    let (st, body) = c
+        .change(
+            5_000_000_003,
+            json!({"change": "household", "relationship": "世帯主",
+                "effective_date": (today - Duration::days(2)).to_string()}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+
+    let names = |as_of: NaiveDate| {
+        let body = json!({"kind": "resident_copy", "household_id": h, "as_of": as_of.to_string(),
+            "requester": "本人", "purpose": "勤務先提出"});
+        let req = c.clerk.post(s.url("/api/v1/certificates")).json(&body);
+        async move {
+            let r = req.send().await.expect("send");
+            assert_eq!(r.status(), StatusCode::OK);
+            let cert = certified(&r.bytes().await.expect("pdf"));
+            let mut names: Vec<String> = cert["members"]
+                .as_array()
+                .expect("members")
+                .iter()
+                .map(|m| m["name"].as_str().unwrap_or_default().to_string())
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    let then = names(today - Duration::days(5)).await;
+    assert_eq!(
+        then,
+        ["過去　一郎", "過去　次郎", "過去　花子"],
+        "five days ago"
+    );
+    let now = names(today).await;
+    assert_eq!(now, ["過去　一郎", "過去　花子"], "today");
+    s.store
+        .tenant(&tenant_a())
+        .rebuild_projections()
+        .await
+        .expect("rebuild");
+    assert_eq!(
+        names(today - Duration::days(5)).await,
+        then,
+        "after a rebuild"
+    );
+    s.stop().await;
+}
+
 common::on_both_backends!(
+    a_past_household_certificate_prints_the_household_then,
+    a_refused_issuance_takes_no_number,
+    a_birth_gets_the_next_code_of_the_allotted_range,
+    names_no_certificate_can_print_are_refused_at_entry,
     households_keep_one_address_and_one_head,
     dates_follow_the_record,
     certificates_name_the_household_head,

@@ -1500,6 +1500,23 @@ async fn a_site_key_alone_does_not_make_a_certificate_genuine(db: Db) {
     assert_eq!(row.actor, "site:nobeoka");
     let v = verify().await;
     assert_eq!(v["genuine"], true, "reconciled: {v}");
+
+    // The same number and key on other content (a second certificate the site key signed):
+    // not what was reconciled, so not genuine.
+    let mut other = cert.clone();
+    other.members[0].name = "別人 二郎".into();
+    let forged = renderer.issue(&other, &key).expect("signed").pdf;
+    let v = json_of(
+        reqwest::Client::new()
+            .post(s.url("/api/v1/public/verify-certificate"))
+            .header("content-type", "application/pdf")
+            .body(forged),
+    )
+    .await;
+    assert_eq!(
+        v["genuine"], false,
+        "a second content under a reconciled number: {v}"
+    );
     s.stop().await;
 }
 

@@ -151,9 +151,25 @@ async fn a_clerk_works_the_counter_with_the_keyboard() {
         unchanged.address.text, "北海道1条1番",
         "nothing was recorded"
     );
-    // Corrected: the whole household moves.
+    // Corrected: the whole household moves. The 異動日 is typed as clerks write it, in the
+    // era-digit form of 和暦 (元号コード-YYMMDD, e.g. 5-081203 for 令和8年12月3日).
     set_date(&b, "household_move", "all").await;
-    set_date(&b, "effective_date", &today).await;
+    let w = murakumo_core::WarekiDate::from_gregorian(murakumo_core::today_in_japan())
+        .expect("today has an era");
+    let era_digit = format!(
+        "{}-{:02}{:02}{:02}",
+        w.era().code(),
+        w.year(),
+        w.month(),
+        w.day()
+    );
+    let field = b
+        .client()
+        .find(Locator::Id("effective_date"))
+        .await
+        .expect("異動日");
+    field.clear().await.expect("clear");
+    field.send_keys(&era_digit).await.expect("type");
     press_enter(&b, "form[action$='/change'] button").await;
     b.wait_for("a.button[href^='/residents/']")
         .await

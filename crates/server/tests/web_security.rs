@@ -286,7 +286,143 @@ async fn text_with_control_or_bidi_characters_is_refused_at_entry(db: Db) {
     s.stop().await;
 }
 
+/// A session kept busy from a shared terminal (or a token copied from it) still ends a fixed
+/// time after its login: staff by the tenant's `session.max_lifetime_hours`, operators after
+/// 8 hours. The session is made in the store as if logged in earlier and used a moment ago.
+async fn a_session_ends_at_its_longest_lifetime_however_active(db: Db) {
+    let s = TestServer::start(db).await;
+    let now = chrono::Utc::now().timestamp_micros();
+    let hour = 3600 * 1_000_000_i64;
+    let whoami = |credential: String| {
+        let url = s.url("/api/v1/session");
+        async move {
+            let r = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(credential)
+                .send()
+                .await
+                .expect("send");
+            let status = r.status();
+            (status, r.text().await.expect("body"))
+        }
+    };
+
+    let ts = s.store.tenant(&tenant_a());
+    let staff_id = format!("s-clerk-{}", tenant_a().as_str());
+    // Logged in 9 h ago: within the standard 10 h.
+    let (young, young_hash) = murakumo_auth::new_session_token();
+    ts.create_session(&young_hash, &staff_id, now - 9 * hour)
+        .await
+        .expect("session");
+    ts.touch_session(&young_hash, now).await.expect("touch");
+    // Logged in 11 h ago, used a moment ago.
+    let (old, old_hash) = murakumo_auth::new_session_token();
+    ts.create_session(&old_hash, &staff_id, now - 11 * hour)
+        .await
+        .expect("session");
+    ts.touch_session(&old_hash, now).await.expect("touch");
+
+    let (status, body) = whoami(format!("{}.{young}", tenant_a())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = whoami(format!("{}.{old}", tenant_a())).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(
+        body.contains("longest lifetime") && body.contains("10 h"),
+        "{body}"
+    );
+    let (status, _) = whoami(format!("{}.{old}", tenant_a())).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the ended session is gone"
+    );
+
+    // The tenant shortens it to 8 h: the 9-hour-old session ends too.
+    let admin = s.login(Some(&tenant_a()), "admin").await;
+    let (status, body) = s
+        .put_setting(&admin, "session.max_lifetime_hours", "8")
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, body) = whoami(format!("{}.{young}", tenant_a())).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+
+    // Operators: 8 h, kept active or not.
+    let (op, op_hash) = murakumo_auth::new_session_token();
+    s.store
+        .create_operator_session(&op_hash, "op-1", now - 9 * hour)
+        .await
+        .expect("operator session");
+    s.store
+        .touch_operator_session(&op_hash, now)
+        .await
+        .expect("touch");
+    let (status, body) = whoami(format!("op.{op}")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body.contains("longest lifetime"), "{body}");
+    // A fresh operator login works, and stays alive while used.
+    let token = s
+        .token(None, "op", common::PASSWORD)
+        .await
+        .expect("op login");
+    let (status, body) = whoami(token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    s.stop().await;
+}
+
+/// The login answer for a 団体コード that is not on the platform is the answer for a wrong
+/// password: a stranger cannot list the municipalities by trying codes.
+async fn the_login_answer_does_not_tell_which_municipality_codes_exist(db: Db) {
+    let s = TestServer::start(db).await;
+    // 011002 (札幌市) is a valid code with a correct check digit, not on this platform.
+    let absent = murakumo_core::TenantCode::parse("011002").expect("valid code");
+    let unknown = s
+        .token(Some(&absent), "clerk", common::PASSWORD)
+        .await
+        .expect_err("no such municipality");
+    let wrong = s
+        .token(Some(&tenant_a()), "clerk", "wrong password")
+        .await
+        .expect_err("wrong password");
+    // The same status and body, but for the request's own id.
+    let without_id = |(status, mut body): (u16, Value)| {
+        body["error"]["request_id"] = Value::Null;
+        (status, body)
+    };
+    let (unknown, wrong) = (without_id(unknown), without_id(wrong));
+    assert_eq!(unknown, wrong, "the same status and body");
+    assert_eq!(unknown.0, 401);
+
+    // The login form says the same for both.
+    let form = |tenant: String, password: &'static str| {
+        let url = s.url("/login");
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .form(&[
+                    ("tenant", tenant),
+                    ("login", "clerk".to_string()),
+                    ("password", password.to_string()),
+                ])
+                .send()
+                .await
+                .expect("send");
+            (r.status(), r.text().await.expect("html"))
+        }
+    };
+    let (status_unknown, page_unknown) = form(absent.to_string(), common::PASSWORD).await;
+    let (status_wrong, page_wrong) = form(tenant_a().to_string(), "wrong password").await;
+    assert_eq!(status_unknown, status_wrong);
+    assert_eq!(
+        page_unknown.replace("011002", "CODE"),
+        page_wrong.replace(&tenant_a().to_string(), "CODE"),
+        "the two pages differ only by the code typed"
+    );
+    s.stop().await;
+}
+
 on_both_backends!(
     writes_from_another_origin_are_refused,
     text_with_control_or_bidi_characters_is_refused_at_entry,
+    a_session_ends_at_its_longest_lifetime_however_active,
+    the_login_answer_does_not_tell_which_municipality_codes_exist,
 );

@@ -302,10 +302,31 @@ impl TenantStore<'_> {
             .write(Write::Append {
                 ledger: entries,
                 access: Some((actor.to_string(), access.to_vec())),
+                checked_at: None,
             })
             .await?
             .appended()?;
         Ok(ledger)
+    }
+
+    /// The municipal site whose key signed a certificate that this ledger does not hold as
+    /// issued — the same 発行番号, key and certified digest (hex) — or `None` when the key is
+    /// not a site's or the issuance is recorded. A site's certificate is genuine only once
+    /// reconciled: a site key alone could sign anything.
+    pub async fn unreconciled_site(
+        &self,
+        key_id: &str,
+        issue_number: &str,
+        digest_hex: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(Some(site)) = self.signing_key_site(key_id).await? else {
+            return Ok(None);
+        };
+        let recorded = self
+            .issued_certificate(issue_number)
+            .await?
+            .is_some_and(|i| i.key_id == key_id && i.digest == digest_hex);
+        Ok((!recorded).then_some(site))
     }
 
     pub async fn issued_certificate(

@@ -22,6 +22,13 @@ pub enum StoreError {
     TenantExists(TenantCode),
     #[error("{0}")]
     Conflict(String),
+    /// A change was checked against the register as of ledger entry `checked_at`, and
+    /// something else was appended before it could be: check it again.
+    #[error(
+        "the register changed while this change was being checked (checked at ledger entry {checked_at}, \
+         now at {now}); check it again against the current register"
+    )]
+    LedgerMoved { checked_at: u64, now: u64 },
     #[error("chain of tenant {tenant} ({chain}) does not verify: {source}")]
     Chain {
         tenant: TenantCode,

@@ -41,10 +41,12 @@ pub(crate) enum Write {
         table: &'static str,
         column: &'static str,
     },
-    /// Append to the ledger (projected) and/or the access log, together.
+    /// Append to the ledger (projected) and/or the access log, together; with `checked_at`,
+    /// only if the ledger's head is still that entry.
     Append {
         ledger: Vec<NewEntry>,
         access: Option<(String, Vec<AccessRecord>)>,
+        checked_at: Option<u64>,
     },
 }
 
@@ -196,15 +198,25 @@ pub(crate) async fn run_one(
         } => crate::certificates::take_number(tx, tenant, &series, table, column)
             .await
             .map(Written::Number),
-        Write::Append { ledger, access } => {
+        Write::Append {
+            ledger,
+            access,
+            checked_at,
+        } => {
             // Only the primary appends to a tenant's chains (fencing: an old
             // primary or a replica refuses).
             crate::replication::require_primary(tx).await?;
             let ledger = if ledger.is_empty() {
                 vec![]
             } else {
-                let sealed =
-                    crate::tenant::append_in(tx, tenant, crate::Chain::Ledger, ledger).await?;
+                let sealed = crate::tenant::append_in_at(
+                    tx,
+                    tenant,
+                    crate::Chain::Ledger,
+                    ledger,
+                    checked_at,
+                )
+                .await?;
                 crate::projection::apply(tx, tenant, &sealed).await?;
                 sealed
             };

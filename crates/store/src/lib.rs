@@ -40,7 +40,7 @@ pub use changes::PendingChangeRow;
 pub use error::StoreError;
 pub use login::{ThrottleBucket, Throttled};
 pub use outbox::{CheckedOutboxItem, MAX_OUTBOX_PAYLOAD, OutboxRefusal, Replayer};
-pub use platform::{Operator, TenantInfo};
+pub use platform::{Operator, OperatorSessionRow, TenantInfo};
 pub use replication::{AppendWatch, MAX_EPOCH, NodeRole, NodeState, OutboxItem, Replayed};
 pub use rows::{AccessFilter, AccessLogRow, Chain, ResidentQuery, SettingChange};
 pub use saml::SamlSessionRow;

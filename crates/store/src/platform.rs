@@ -28,6 +28,14 @@ pub struct Operator {
     pub password_hash: String,
 }
 
+/// A platform operator's server-side session.
+#[derive(Clone, Debug)]
+pub struct OperatorSessionRow {
+    pub operator_id: String,
+    pub created_at: i64,
+    pub last_seen: i64,
+}
+
 impl Store {
     /// Creates a tenant: its row in the tenant list, empty chain heads, and
     /// the genesis entry of its ledger, in one transaction.
@@ -275,24 +283,48 @@ impl Store {
         Ok(())
     }
 
-    /// (operator_id, last_seen) of an operator session.
+    /// An operator session: who, and when it began and was last used.
     pub async fn operator_session(
         &self,
         token_hash: &[u8],
-    ) -> Result<Option<(String, i64)>, StoreError> {
+    ) -> Result<Option<OperatorSessionRow>, StoreError> {
         let mut tx = self
             .backend
             .begin(&self.pool, Scope::Platform, false)
             .await?;
         let row = sqlx::query(
-            "SELECT operator_id, last_seen FROM operator_sessions WHERE token_hash = $1",
+            "SELECT operator_id, created_at, last_seen FROM operator_sessions WHERE token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&mut *tx)
         .await?;
         tx.commit().await?;
-        row.map(|r| Ok((r.try_get("operator_id")?, r.try_get("last_seen")?)))
-            .transpose()
+        row.map(|r| {
+            Ok(OperatorSessionRow {
+                operator_id: r.try_get("operator_id")?,
+                created_at: r.try_get("created_at")?,
+                last_seen: r.try_get("last_seen")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn touch_operator_session(
+        &self,
+        token_hash: &[u8],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self
+            .backend
+            .begin(&self.pool, Scope::Platform, true)
+            .await?;
+        sqlx::query("UPDATE operator_sessions SET last_seen = $2 WHERE token_hash = $1")
+            .bind(token_hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn delete_operator_session(&self, token_hash: &[u8]) -> Result<(), StoreError> {

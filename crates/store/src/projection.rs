@@ -25,6 +25,7 @@ const PROJECTION_TABLES: &[&str] = &[
     "staff",
     "residents",
     "resident_entries",
+    "former_household_members",
     "sso_configs",
     "pending_changes",
     "certificates",
@@ -35,8 +36,8 @@ const PROJECTION_TABLES: &[&str] = &[
 /// Bump when a projection's tables or meaning change: every tenant is then
 /// rebuilt from its ledger when the store opens.
 // 6: pending changes (four eyes); 7: records carry `last_change` (the 異動日 a back-dated
-// 異動 may not precede).
-pub(crate) const PROJECTION_VERSION: &str = "7";
+// 異動 may not precede); 8: former_household_members (a household as of a past date).
+pub(crate) const PROJECTION_VERSION: &str = "8";
 
 pub(crate) async fn clear(
     tx: &mut Transaction<'static, Any>,
@@ -170,6 +171,8 @@ struct ResidentBatch {
     /// Changed since the last flush, in a stable order.
     dirty: BTreeSet<String>,
     entries: Vec<(String, u64)>,
+    /// (household, resident) of people who left a household by 世帯変更.
+    departures: Vec<(String, String)>,
     /// In a fresh run: residents already written, which must be looked up.
     written: HashSet<String>,
 }
@@ -222,6 +225,13 @@ impl ResidentBatch {
                 return;
             }
         };
+        if let (ResidentEvent::HouseholdChanged { household_id, .. }, Some(before)) =
+            (ev, self.records.get(&code).and_then(Option::as_ref))
+            && before.household_id != *household_id
+        {
+            self.departures
+                .push((before.household_id.clone(), code.clone()));
+        }
         self.dirty.insert(code.clone());
         self.entries.push((code.clone(), e.seq));
         self.records.insert(code, updated);
@@ -301,6 +311,22 @@ impl ResidentBatch {
             q.execute(&mut **tx).await?;
         }
         self.entries.clear();
+        for chunk in self.departures.chunks(1000) {
+            let sql = format!(
+                "{verb} INTO former_household_members (tenant_code, household_id, resident_code) VALUES {} \
+                 ON CONFLICT DO NOTHING",
+                values_list(tx, chunk.len(), 3)
+            );
+            let mut q = sqlx::query(&sql);
+            for (household, code) in chunk {
+                q = q
+                    .bind(tenant.as_str())
+                    .bind(household.clone())
+                    .bind(code.clone());
+            }
+            q.execute(&mut **tx).await?;
+        }
+        self.departures.clear();
         Ok(())
     }
 }

@@ -83,6 +83,31 @@ impl TenantStore<'_> {
             .write(Write::Append {
                 ledger: entries,
                 access: None,
+                checked_at: None,
+            })
+            .await?
+            .appended()?;
+        Ok(ledger)
+    }
+
+    /// Appends a change that was checked against the register as it stood at ledger entry
+    /// `checked_at` (read with [`TenantStore::head`] before the records it was checked
+    /// against), with its access-log records, in one transaction. Refused with
+    /// [`StoreError::LedgerMoved`], and nothing written, when anything was appended to the
+    /// ledger since: the check is then as good as one made inside the write transaction,
+    /// whichever node or request appended in between.
+    pub async fn append_checked(
+        &self,
+        entries: Vec<NewEntry>,
+        checked_at: u64,
+        actor: &str,
+        access: &[AccessRecord],
+    ) -> Result<Vec<Entry>, StoreError> {
+        let (ledger, _) = self
+            .write(Write::Append {
+                ledger: entries,
+                access: Some((actor.to_string(), access.to_vec())),
+                checked_at: Some(checked_at),
             })
             .await?
             .appended()?;
@@ -151,6 +176,7 @@ impl TenantStore<'_> {
             .write(Write::Append {
                 ledger: vec![],
                 access: Some((actor.to_string(), records.to_vec())),
+                checked_at: None,
             })
             .await;
         match written {
@@ -677,12 +703,17 @@ impl TenantStore<'_> {
         Ok(members)
     }
 
-    /// Everyone whose record names this household, 除票 included: the
-    /// candidates for reading a household as of a past date.
+    /// Everyone whose record names this household, 除票 included, and everyone who left it for
+    /// another household: the candidates for reading a household as of a past date (their
+    /// records are as last recorded; replay each as of the date).
     pub async fn household_records(&self, household_id: &str) -> Result<Vec<Record>, StoreError> {
         let mut tx = self.begin(false).await?;
         let rows = sqlx::query(
-            "SELECT record FROM residents WHERE tenant_code = $1 AND household_id = $2 ORDER BY resident_code",
+            // Two indexed reads (the household index, and the former members by primary key).
+            "SELECT resident_code, record FROM residents WHERE tenant_code = $1 AND household_id = $2 \
+             UNION SELECT r.resident_code, r.record FROM former_household_members f JOIN residents r \
+             ON r.tenant_code = f.tenant_code AND r.resident_code = f.resident_code \
+             WHERE f.tenant_code = $1 AND f.household_id = $2 ORDER BY resident_code",
         )
         .bind(self.tenant.as_str())
         .bind(household_id)
@@ -696,6 +727,28 @@ impl TenantStore<'_> {
     /// municipality has used, 除票 included, so a number is never given
     /// twice; a new household takes the next one
     /// (`murakumo_resident::next_household_id`).
+    /// The highest 住民票コード recorded here (current or 除票) whose ten leading digits lie in
+    /// `first..=last` (ten digits each).
+    pub async fn highest_resident_code_in(
+        &self,
+        first: &str,
+        last: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        // Eleven-digit codes order as their ten leading digits do.
+        let row = sqlx::query(
+            "SELECT MAX(resident_code) AS code FROM residents WHERE tenant_code = $1 \
+             AND resident_code >= $2 AND resident_code <= $3",
+        )
+        .bind(self.tenant.as_str())
+        .bind(format!("{first}0"))
+        .bind(format!("{last}9"))
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(row.try_get::<Option<String>, _>("code")?)
+    }
+
     pub async fn highest_household_id(&self) -> Result<Option<String>, StoreError> {
         let mut tx = self.begin(false).await?;
         // Ten-character ids between the smallest and largest ten-digit
@@ -845,6 +898,19 @@ pub(crate) async fn append_in(
     chain: Chain,
     news: Vec<NewEntry>,
 ) -> Result<Vec<Entry>, StoreError> {
+    append_in_at(tx, tenant, chain, news, None).await
+}
+
+/// [`append_in`], refused with [`StoreError::LedgerMoved`] when `checked_at` is given and the
+/// chain's head (read under the head's lock, so no other writer can move it before the
+/// commit) is no longer that entry.
+pub(crate) async fn append_in_at(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &TenantCode,
+    chain: Chain,
+    news: Vec<NewEntry>,
+    checked_at: Option<u64>,
+) -> Result<Vec<Entry>, StoreError> {
     let locked =
         sqlx::query("UPDATE chain_heads SET seq = seq WHERE tenant_code = $1 AND chain = $2")
             .bind(tenant.as_str())
@@ -857,6 +923,14 @@ pub(crate) async fn append_in(
     let head = read_head(tx, tenant, chain)
         .await?
         .ok_or_else(|| StoreError::TenantNotFound(*tenant))?;
+    if let Some(checked_at) = checked_at
+        && checked_at != head.seq
+    {
+        return Err(StoreError::LedgerMoved {
+            checked_at,
+            now: head.seq,
+        });
+    }
     let now = RecordedAt::now();
     let mut prev = head;
     let sealed: Vec<Entry> = news

@@ -1640,6 +1640,51 @@ async fn a_failed_write_does_not_take_concurrent_writes_with_it(h: &Harness) {
     );
 }
 
+/// A change checked against the register at one ledger entry is appended only if nothing was
+/// appended since: a second change checked at the same entry is refused (whoever appended in
+/// between), and neither its ledger entries nor its access records are written.
+async fn a_checked_append_is_refused_when_the_ledger_moved(h: &Harness) {
+    let s = &h.store;
+    let t = new_fukagawa(s).await;
+    let ts = s.tenant(&t);
+    let checked_at = ts.head(Chain::Ledger).await.expect("head").seq;
+    let access_before = ts.head(Chain::Access).await.expect("head").seq;
+    ts.append_checked(residents(0..1, "山田"), checked_at, "staff:a", &[inquiry()])
+        .await
+        .expect("the first change");
+    let after_first = ts.head(Chain::Ledger).await.expect("head").seq;
+    assert_eq!(after_first, checked_at + 1);
+    assert_eq!(
+        ts.head(Chain::Access).await.expect("head").seq,
+        access_before + 1,
+        "the access record came with it"
+    );
+    match ts
+        .append_checked(residents(1..2, "佐藤"), checked_at, "staff:b", &[inquiry()])
+        .await
+    {
+        Err(StoreError::LedgerMoved { checked_at: c, now }) => {
+            assert_eq!((c, now), (checked_at, after_first));
+        }
+        other => panic!("a change checked before the first was appended: {other:?}"),
+    }
+    assert_eq!(ts.head(Chain::Ledger).await.expect("head").seq, after_first);
+    assert_eq!(
+        ts.head(Chain::Access).await.expect("head").seq,
+        access_before + 1,
+        "no access record of the refused change"
+    );
+    // Checked again at the new head, it goes in.
+    ts.append_checked(
+        residents(1..2, "佐藤"),
+        after_first,
+        "staff:b",
+        &[inquiry()],
+    )
+    .await
+    .expect("checked again");
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1685,6 +1730,7 @@ on_both_backends!(
     an_unreadable_access_record_does_not_break_the_search,
     concurrent_issuances_get_distinct_numbers_and_are_recorded,
     a_failed_write_does_not_take_concurrent_writes_with_it,
+    a_checked_append_is_refused_when_the_ledger_moved,
 );
 
 // ---- query plans ----

@@ -45,6 +45,27 @@ pub enum Permission {
     SettingsManage,
 }
 
+impl Permission {
+    /// What the permission allows, in Japanese, for staff who are refused it.
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            Permission::ResidentRead => "住民記録の照会",
+            Permission::ResidentChange => "住民記録の異動入力",
+            Permission::ResidentSupervise => "住民記録の職権修正・審査",
+            Permission::ProtectedResidentView => "支援措置対象者の記録の閲覧",
+            Permission::CertificateIssue => "証明書の交付",
+            Permission::TaxRead => "税情報の照会",
+            Permission::TaxChange => "税情報の更新",
+            Permission::NhiRead => "国民健康保険の照会",
+            Permission::NhiChange => "国民健康保険の更新",
+            Permission::AccessLogRead => "アクセス記録の閲覧",
+            Permission::LedgerVerify => "台帳の検証",
+            Permission::StaffManage => "職員と権限の管理",
+            Permission::SettingsManage => "団体の設定の変更",
+        }
+    }
+}
+
 impl Role {
     pub const ALL: [Role; 7] = [
         Role::ResidentClerk,

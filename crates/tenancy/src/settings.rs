@@ -41,6 +41,21 @@ pub enum SettingKind {
     },
     /// A day of the year as `MM-DD` (e.g. a 納期限).
     MonthDay,
+    /// A range of 住民票コード bodies (the ten digits before the 検査数字), as
+    /// `FIRST-LAST`, e.g. `1234500000-1234599999`.
+    CodeRange,
+}
+
+/// The bounds of a [`SettingKind::CodeRange`] value (already validated).
+pub fn code_range(value: &str) -> Option<(u64, u64)> {
+    let (a, b) = value.split_once('-')?;
+    let ten = |s: &str| {
+        (s.len() == 10 && s.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let (first, last) = (ten(a)?, ten(b)?);
+    (first <= last).then_some((first, last))
 }
 
 /// One known setting.
@@ -106,10 +121,24 @@ pub static REGISTRY: &[SettingDef] = &[
         label_ja: "個人住民税 普通徴収 期数",
     },
     SettingDef {
+        key: "resident.code_range",
+        kind: SettingKind::CodeRange,
+        // 都道府県知事が市町村ごとに指定する住民票コードの範囲 (住民基本台帳法 第30条の3).
+        standard: None,
+        label_ja: "出生等で記載する住民票コードの範囲(都道府県から指定された範囲。例: 1234500000-1234599999)",
+    },
+    SettingDef {
         key: "session.idle_timeout_minutes",
         kind: SettingKind::Integer { min: 5, max: 480 },
         standard: Some("30"),
         label_ja: "無操作でログアウトするまでの時間(分)",
+    },
+    SettingDef {
+        key: "session.max_lifetime_hours",
+        kind: SettingKind::Integer { min: 1, max: 24 },
+        // A stolen or forgotten session ends the same day however busy it is kept.
+        standard: Some("10"),
+        label_ja: "ログインから必ずログアウトするまでの時間(時間)",
     },
     SettingDef {
         key: "login.max_failures",
@@ -175,6 +204,9 @@ impl SettingDef {
                 Ok(n) if (min..=max).contains(&n) => Ok(n.to_string()),
                 _ => Err(invalid(format!("give a whole number from {min} to {max}"))),
             },
+            SettingKind::CodeRange => code_range(v).map(|_| v.to_string()).ok_or_else(|| {
+                invalid("give the first and last ten digits (without the 検査数字) as FIRST-LAST, e.g. 1234500000-1234599999".into())
+            }),
             SettingKind::MonthDay => {
                 let parsed = v.split_once('-').and_then(|(m, d)| {
                     let (m, d) = (m.parse::<u32>().ok()?, d.parse::<u32>().ok()?);

@@ -117,7 +117,7 @@ impl IssueSlot {
 }
 
 /// The renderer holds the parsed IPAmj明朝 font: loaded once per process.
-fn renderer() -> ApiResult<Arc<Renderer>> {
+pub(crate) fn renderer() -> ApiResult<Arc<Renderer>> {
     static RENDERER: OnceLock<Result<Arc<Renderer>, String>> = OnceLock::new();
     RENDERER
         .get_or_init(|| Renderer::system().map(Arc::new).map_err(|e| e.to_string()))
@@ -383,6 +383,16 @@ pub async fn issue_certificate(
             false,
         ),
         (Some(codes), None) if !codes.is_empty() => (current_records(&ts, codes).await?, false),
+        // 世帯全員: the household as it was on `as_of` (who has left since is printed,
+        // who joined since is not).
+        (None, Some(h)) if as_of < today => {
+            let then: Vec<String> = super::residents::household_as_of(&ts, h, as_of, today)
+                .await?
+                .into_iter()
+                .map(|r| r.resident_code)
+                .collect();
+            (current_records(&ts, &then).await?, true)
+        }
         (None, Some(h)) => (ts.household(h).await?, true),
         _ => {
             return Err(ApiError::invalid(
@@ -471,17 +481,17 @@ pub async fn issue_certificate(
     let series = WarekiDate::from_gregorian(today).map_or(today.format("%Y").to_string(), |w| {
         format!("{}{}", w.era().letter(), w.year())
     });
-    let issue_number = slot.take_number(&ts, &series).await?;
     let info = state.tenant_info(&session.tenant).await?;
     let head_name = household_head(&ts, &records, as_of).await?;
     let first = &records[0];
-    let cert = Certificate {
+    let mut cert = Certificate {
         kind,
         tenant_code: session.tenant.to_string(),
         tenant_name: info.name,
         issuer_title,
         issuer_name,
-        issue_number: issue_number.clone(),
+        // Numbered below, once nothing can refuse it any more.
+        issue_number: String::new(),
         issue_date: today,
         issue_time: Some(now.time()),
         as_of,
@@ -515,6 +525,19 @@ pub async fn issue_certificate(
             .map(|png| png.to_vec()),
     };
     let renderer = renderer()?;
+    // What the font cannot print is refused before a 発行番号 is taken: a refused issuance
+    // leaves no gap in the series.
+    renderer.check_certificate(&cert).map_err(|e| match e {
+        murakumo_documents::DocumentError::MissingGlyph { field, codepoint } => ApiError::invalid(
+            "resident_codes",
+            format!(
+                "証明書に印字できない文字があります(項目 {field}、文字 U+{codepoint:04X})。外字を文字情報基盤の文字に同定する職権修正をしてから交付してください。発行番号は使われていません"
+            ),
+        ),
+        other => ApiError::internal(other.to_string()),
+    })?;
+    let issue_number = slot.take_number(&ts, &series).await?;
+    cert.issue_number = issue_number.clone();
     // At most one render per core at a time, first come first served: fifty
     // renders sharing two cores would all finish late together.
     let turn = render_turns()
@@ -657,7 +680,7 @@ async fn seal_for_card(
     Ok(reg)
 }
 
-fn hex_digest(d: &[u8; 32]) -> String {
+pub(crate) fn hex_digest(d: &[u8; 32]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -449,8 +449,8 @@ pub async fn outbox(
 }
 
 /// 照合: a certificate signed with a municipal site's own key is genuine
-/// only once the centre's ledger holds its issuance (the same 発行番号,
-/// signed with the same key). A site token can register a key, so the key
+/// only once the centre's ledger holds its issuance (the same 発行番号, key
+/// and certified content). A site token can register a key, so the key
 /// alone must not make what it signs genuine; until the site's outbox
 /// reaches the centre, verification says the certificate is unreconciled.
 /// `None`: not signed with a site's key, or reconciled.
@@ -461,14 +461,18 @@ pub(crate) async fn unreconciled_site_issuance(
     let Ok(tenant) = TenantCode::parse(&v.tenant_code) else {
         return Ok(None);
     };
-    let ts = state.store.tenant(&tenant);
-    let Some(Some(site)) = ts.signing_key_site(&v.key_id).await? else {
+    let Some(site) = state
+        .store
+        .tenant(&tenant)
+        .unreconciled_site(
+            &v.key_id,
+            &v.issue_number,
+            &super::certificates::hex_digest(&v.digest),
+        )
+        .await?
+    else {
         return Ok(None);
     };
-    let issued = ts.issued_certificate(&v.issue_number).await?;
-    if issued.is_some_and(|i| i.key_id == v.key_id) {
-        return Ok(None);
-    }
     Ok(Some(super::certificates::VerificationView {
         genuine: false,
         message: format!(

@@ -11,7 +11,7 @@ use murakumo_resident::{
     Citizenship, EntryReason, HEAD, Person, Record, RemovalReason, ResidentError, ResidentEvent,
     Sex, Status, Warning, check_households, households_touched, next_household_id, validate,
 };
-use murakumo_store::ResidentQuery;
+use murakumo_store::{Chain, ResidentQuery, StoreError};
 use murakumo_tenancy::{AccessAction, AccessRecord, Permission};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -306,7 +306,7 @@ pub struct AsOfQuery {
 fn parse_code(code: &str) -> ApiResult<String> {
     murakumo_core::ResidentCode::parse(code)
         .map(|c| c.as_str().to_string())
-        .map_err(|e| ApiError::invalid("resident_code", e.to_string()))
+        .map_err(|e| ApiError::invalid("resident_code", e.message_ja()))
 }
 
 /// Loads a record the caller may see, or explains (and logs) why not.
@@ -455,6 +455,9 @@ pub async fn get_household(
 
 #[derive(Deserialize, ToSchema)]
 pub struct EntryRequest {
+    /// 住民票コード. Leave blank for a 出生 (or a 職権記載 of someone who never had one): the
+    /// next code of the municipality's range (setting `resident.code_range`) is recorded.
+    #[serde(default)]
     pub resident_code: String,
     /// 世帯番号 of an existing household to join (at the same address); if
     /// omitted, a new household with the next number of the series, whose
@@ -533,9 +536,8 @@ fn domain_error(e: ResidentError) -> ApiError {
 }
 
 /// Everyone whose record put them in a household on `date` (as it was
-/// then), 除票 included. People who have left it for another household
-/// since are not found: the read model knows only each person's latest
-/// household.
+/// then), 除票 included, people who have left it for another household since
+/// among them.
 async fn household_records_as_of(
     ts: &murakumo_store::TenantStore<'_>,
     household_id: &str,
@@ -544,7 +546,10 @@ async fn household_records_as_of(
 ) -> ApiResult<Vec<Record>> {
     let candidates = ts.household_records(household_id).await?;
     if date >= today {
-        return Ok(candidates);
+        return Ok(candidates
+            .into_iter()
+            .filter(|r| r.household_id == household_id)
+            .collect());
     }
     let mut out = Vec::new();
     for c in candidates {
@@ -558,7 +563,7 @@ async fn household_records_as_of(
 }
 
 /// The members of a household as of `date` (除票 then are left out).
-async fn household_as_of(
+pub(crate) async fn household_as_of(
     ts: &murakumo_store::TenantStore<'_>,
     household_id: &str,
     date: NaiveDate,
@@ -594,9 +599,9 @@ pub(crate) async fn head_as_of(
 }
 
 /// 異動 of one municipality are decided and appended one at a time on this
-/// node: two requests checked against the same state could otherwise both
-/// pass the household rules, or both take the same new 世帯番号. (Several
-/// nodes on one PostgreSQL are not serialised by this.)
+/// node. Correctness does not rest on it — an append is refused when anything
+/// was appended after its check (see `record_change`), whichever node or request
+/// did it — but fifty clerks of one node would otherwise check again and again.
 async fn change_turn(tenant: &murakumo_core::TenantCode) -> tokio::sync::OwnedMutexGuard<()> {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex, OnceLock};
@@ -618,36 +623,61 @@ async fn next_household(ts: &murakumo_store::TenantStore<'_>) -> ApiResult<Strin
     ))
 }
 
-/// Validates one request's 異動 (each against the person's record as of the
-/// 異動日 and as last recorded; together against the household rules),
-/// records them in the ledger in one append (with the 異動日), logs the
-/// change, and returns the first person as now recorded.
-async fn record_change(
-    state: &AppState,
-    session: &StaffSession,
-    headers: &HeaderMap,
-    events: Vec<ResidentEvent>,
-    effective: NaiveDate,
-    new_household_id: &str,
-) -> ApiResult<Json<ChangeResult>> {
-    let ts = state.store.tenant(&session.tenant);
-    // 支援措置: every person the change touches goes through the one gate.
-    let touched: std::collections::BTreeSet<&str> =
-        events.iter().map(|e| e.resident_code()).collect();
-    for code in touched {
-        if let Some(current) = ts.resident(code).await? {
-            protection::admit(state, session, headers, &current, AccessAction::Change).await?;
+/// Refuses a 異動 with a text a certificate will print but the certificate font cannot: the
+/// clerk identifies the 外字 as its MJ character now, not when a resident waits for a copy.
+/// Without the font installed no certificate can be printed at all, so nothing is checked.
+fn check_printable(events: &[ResidentEvent]) -> ApiResult<()> {
+    let Ok(renderer) = super::certificates::renderer() else {
+        return Ok(());
+    };
+    for t in events
+        .iter()
+        .flat_map(ResidentEvent::texts)
+        .filter(|t| t.printed)
+    {
+        if let Err(murakumo_documents::DocumentError::MissingGlyph { codepoint, .. }) =
+            renderer.check_printable(t.field, t.value)
+        {
+            return Err(ApiError::invalid(
+                t.field,
+                format!(
+                    "文字 U+{codepoint:04X} は証明書に印字できません(証明書のフォント IPAmj明朝 にない文字です)。外字は文字情報基盤の文字(MJ文字、必要なら異体字セレクタ付き)に同定して入力してください"
+                ),
+            ));
         }
     }
+    Ok(())
+}
+
+/// How often a 異動 is checked again when the register changed between its check and its
+/// append (each time against the newer register) before the clerk is told to try again.
+const CHECK_ATTEMPTS: u32 = 5;
+
+/// Checks one request's 異動 against the register as it is now — each against the person's
+/// record as of the 異動日 and as last recorded, together against the household rules — and
+/// returns its warnings and the ledger entries to append (with the 印鑑登録 a removal ends).
+async fn checked_change(
+    state: &AppState,
+    session: &StaffSession,
+    ts: &murakumo_store::TenantStore<'_>,
+    events: &[ResidentEvent],
+    effective: NaiveDate,
+    new_household_id: &str,
+    deadline: i64,
+) -> ApiResult<(Vec<Warning>, Vec<NewEntry>)> {
     let today = today_in_japan();
-    let deadline = state
-        .setting_i64(&session.tenant, "resident.notification_deadline_days")
-        .await?;
     let mut warned = Vec::new();
     let mut persons = Vec::new();
-    for event in &events {
+    for event in events {
         let code = event.resident_code();
         let latest = ts.resident(code).await?;
+        // The gate ran before the first check; a 支援措置 set since is refused all the same.
+        if latest
+            .as_ref()
+            .is_some_and(|l| !protection::visible(session, l))
+        {
+            return Err(protection::refusal());
+        }
         let at = match &latest {
             Some(_) => ts.resident_as_of(code, effective).await?,
             None => None,
@@ -669,25 +699,16 @@ async fn record_change(
         persons.extend(at);
     }
     let mut members = persons.clone();
-    for h in households_touched(&events, &persons) {
-        for m in household_as_of(&ts, &h, effective, today).await? {
+    for h in households_touched(events, &persons) {
+        for m in household_as_of(ts, &h, effective, today).await? {
             if !members.iter().any(|r| r.resident_code == m.resident_code) {
                 members.push(m);
             }
         }
     }
-    check_households(&events, &members, Some(new_household_id), effective).map_err(domain_error)?;
-    let code = events
-        .first()
-        .map(|e| e.resident_code().to_string())
-        .ok_or_else(|| ApiError::internal("no 異動 to record"))?;
-    let label = events
-        .iter()
-        .map(ResidentEvent::label_ja)
-        .collect::<Vec<_>>()
-        .join("・");
+    check_households(events, &members, Some(new_household_id), effective).map_err(domain_error)?;
     let mut batch = Vec::new();
-    for event in &events {
+    for event in events {
         let mut e: NewEntry = entry(session, event);
         e.effective_date = effective;
         batch.push(e);
@@ -706,9 +727,39 @@ async fn record_change(
             }
         }
     }
-    let appended = batch.len() as u64;
-    ts.append(batch).await?;
-    metrics::counter!("murakumo_ledger_entries_appended_total").increment(appended);
+    Ok((warned, batch))
+}
+
+/// Records one request's 異動: through the 支援措置 gate, checked by [`checked_change`] and
+/// appended with its access-log records in one transaction, only if the register did not
+/// change in between (else checked again); returns the first person as now recorded.
+async fn record_change(
+    state: &AppState,
+    session: &StaffSession,
+    headers: &HeaderMap,
+    events: Vec<ResidentEvent>,
+    effective: NaiveDate,
+    new_household_id: &str,
+) -> ApiResult<Json<ChangeResult>> {
+    let ts = state.store.tenant(&session.tenant);
+    // 支援措置: every person the change touches goes through the one gate.
+    let touched: std::collections::BTreeSet<&str> =
+        events.iter().map(|e| e.resident_code()).collect();
+    for code in touched {
+        if let Some(current) = ts.resident(code).await? {
+            protection::admit(state, session, headers, &current, AccessAction::Change).await?;
+        }
+    }
+    check_printable(&events)?;
+    let code = events
+        .first()
+        .map(|e| e.resident_code().to_string())
+        .ok_or_else(|| ApiError::internal("no 異動 to record"))?;
+    let label = events
+        .iter()
+        .map(ResidentEvent::label_ja)
+        .collect::<Vec<_>>()
+        .join("・");
     let mut subjects: Vec<String> = Vec::new();
     for e in &events {
         let s = format!("resident:{}", e.resident_code());
@@ -716,15 +767,38 @@ async fn record_change(
             subjects.push(s);
         }
     }
-    log(
-        state,
-        session,
-        headers,
-        AccessAction::Change,
-        subjects,
-        &label,
-    )
-    .await?;
+    let access = access_records(headers, AccessAction::Change, subjects, &label);
+    let deadline = state
+        .setting_i64(&session.tenant, "resident.notification_deadline_days")
+        .await?;
+    // Checked against the register as of one ledger entry and appended only if nothing was
+    // appended since (by another request or node): otherwise checked again.
+    let mut attempt = 0;
+    let (warned, appended) = loop {
+        attempt += 1;
+        let checked_at = ts.head(Chain::Ledger).await?.seq;
+        let (warned, batch) = checked_change(
+            state,
+            session,
+            &ts,
+            &events,
+            effective,
+            new_household_id,
+            deadline,
+        )
+        .await?;
+        let appended = batch.len() as u64;
+        match ts
+            .append_checked(batch, checked_at, &session.actor(), &access)
+            .await
+        {
+            Ok(_) => break (warned, appended),
+            Err(StoreError::LedgerMoved { .. }) if attempt < CHECK_ATTEMPTS => continue,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    metrics::counter!("murakumo_ledger_entries_appended_total").increment(appended);
+    metrics::counter!("murakumo_access_log_entries_total").increment(access.len() as u64);
     let r = ts
         .resident(&code)
         .await?
@@ -759,12 +833,13 @@ pub async fn enter_resident(
         _ => {
             return Err(ApiError::invalid(
                 "reason",
-                "use move_in (転入), birth (出生) or ex_officio (職権記載)",
+                "記載の事由は move_in(転入)、birth(出生)、ex_officio(職権記載)のいずれかです",
             ));
         }
     };
-    let sex = Sex::from_code(req.sex_code)
-        .ok_or_else(|| ApiError::invalid("sex_code", "性別 is 1 (男), 2 (女) or 9"))?;
+    let sex = Sex::from_code(req.sex_code).ok_or_else(|| {
+        ApiError::invalid("sex_code", "性別は 1(男)、2(女)、9(その他)のいずれかです")
+    })?;
     let citizenship = match req
         .nationality
         .as_deref()
@@ -789,8 +864,18 @@ pub async fn enter_resident(
         .map(str::trim)
         .filter(|h| !h.is_empty())
         .map_or_else(|| next.clone(), str::to_string);
+    let resident_code = match req.resident_code.trim() {
+        "" if matches!(reason, EntryReason::MoveIn { .. }) => {
+            return Err(ApiError::invalid(
+                "resident_code",
+                "転入では、転出証明書(または転入通知)に記載された住民票コードを入力してください",
+            ));
+        }
+        "" => allot_resident_code(&state, &session.tenant).await?,
+        typed => typed.to_string(),
+    };
     let event = ResidentEvent::Entered {
-        resident_code: req.resident_code.trim().to_string(),
+        resident_code,
         household_id,
         relationship: req.relationship.trim().to_string(),
         person: Person {
@@ -818,6 +903,35 @@ pub async fn enter_resident(
         &next,
     )
     .await
+}
+
+/// The next 住民票コード of the municipality's range (called under the 異動 turn, so two
+/// births of one node never get the same; another node's would be refused as a duplicate).
+async fn allot_resident_code(
+    state: &AppState,
+    tenant: &murakumo_core::TenantCode,
+) -> ApiResult<String> {
+    let settings = state.settings(tenant).await?;
+    let range = settings
+        .iter()
+        .find(|s| s.key == "resident.code_range")
+        .and_then(|s| s.value.as_deref())
+        .and_then(murakumo_tenancy::settings::code_range)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "resident_code",
+                "住民票コードの範囲が設定されていないため、自動で記載できません。団体管理者が設定 resident.code_range に都道府県から指定された範囲を設定するか、住民票コードを入力してください",
+            )
+        })?;
+    let (first, last) = (format!("{:010}", range.0), format!("{:010}", range.1));
+    let highest = state
+        .store
+        .tenant(tenant)
+        .highest_resident_code_in(&first, &last)
+        .await?;
+    murakumo_resident::next_resident_code(range, highest.as_deref())
+        .map(|c| c.as_str().to_string())
+        .map_err(domain_error)
 }
 
 /// One 異動 of a registered resident.

@@ -217,9 +217,12 @@ pub(crate) async fn register(
         protection::admit(state, session, headers, r, AccessAction::Change).await?;
     }
     let existing = ts.seals_of_resident(resident_code).await?;
+    // A card number is issued once: one returned (廃止) or reported lost (亡失) never
+    // stands for a registration again.
     let card_in_use = !ts
         .search_seals(&SealQuery {
             card_number: Some(card_number.to_string()),
+            include_cancelled: true,
             limit: 1,
             ..Default::default()
         })

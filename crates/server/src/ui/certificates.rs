@@ -152,7 +152,7 @@ fn form_page(
          <fieldset><legend>証明書の種類</legend>{kind_inputs}</fieldset>\
          <fieldset><legend>記載する方</legend>{members}{whole}</fieldset>\
          <fieldset><legend>記載事項</legend>{}{}{}<p class=\"muted\">第三者からの請求には本籍・筆頭者と住民票コードは記載できません。</p></fieldset>\
-         <div class=\"grid\"><div><label for=\"as_of\">基準日(過去の時点の証明)</label><input id=\"as_of\" name=\"as_of\" type=\"date\" value=\"{}\"></div>\
+         <div class=\"grid\"><div><label for=\"as_of\">基準日(過去の時点の証明)</label><input id=\"as_of\" name=\"as_of\" type=\"text\" inputmode=\"text\" autocomplete=\"off\" placeholder=\"例: R8.4.1 / S60.4.12 / 1985-04-12\" value=\"{}\"></div>\
          <div><label for=\"requester\">請求者</label><select id=\"requester\" name=\"requester\">{requesters}</select></div>\
          <div><label for=\"purpose\">利用目的</label><input id=\"purpose\" name=\"purpose\" value=\"{}\" required placeholder=\"勤務先提出\"></div></div>\
          <p><button type=\"submit\">交付する(PDFを開いて印刷)</button></p>\

@@ -6,7 +6,6 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::NaiveDate;
 use murakumo_core::today_in_japan;
 use murakumo_resident::{Citizenship, Record, Status};
 use murakumo_tenancy::Permission;
@@ -24,6 +23,29 @@ type Session = Result<StaffSession, ApiError>;
 /// The submitted fields of a form as a JSON object for the API's request
 /// types: blank fields are left out (so they take their defaults), `numbers`
 /// become numbers and `lists` collect repeated fields.
+/// Form fields that hold a date: typed in any form [`murakumo_core::parse_date_input`] reads.
+pub(crate) const DATE_FIELDS: [&str; 7] = [
+    "birth_date",
+    "effective_date",
+    "notified_date",
+    "planned_date",
+    "period_until",
+    "until",
+    "as_of",
+];
+
+/// The attributes of an input of kind `ty`: a date is a text field, so that it can be typed
+/// in 和暦 (`S60.4.12`, `3-600412`) as clerks do; the browser's date picker cannot.
+fn input_type(ty: &str) -> String {
+    match ty {
+        "date" => DATE_INPUT.to_string(),
+        other => format!("type=\"{other}\""),
+    }
+}
+
+/// The attributes of every date input.
+const DATE_INPUT: &str = "type=\"text\" inputmode=\"text\" autocomplete=\"off\" placeholder=\"例: R8.4.1 / S60.4.12 / 1985-04-12\"";
+
 pub(crate) fn form_json(fields: &[(String, String)], numbers: &[&str], lists: &[&str]) -> Value {
     let mut out = Map::new();
     for (k, v) in fields {
@@ -42,6 +64,14 @@ pub(crate) fn form_json(fields: &[(String, String)], numbers: &[&str], lists: &[
         if v.is_empty() {
             continue;
         }
+        if DATE_FIELDS.contains(&k.as_str()) {
+            // Typed as staff write dates (和暦 too); the API takes ISO. What cannot be read
+            // is left as typed, and `from_form` names the field.
+            let iso = murakumo_core::parse_date_input(v)
+                .map_or_else(|_| v.to_string(), |d| d.to_string());
+            out.insert(k.clone(), Value::String(iso));
+            continue;
+        }
         let value = match (numbers.contains(&k.as_str()), v.parse::<u64>()) {
             (true, Ok(n)) => Value::from(n),
             _ => Value::String(v.to_string()),
@@ -53,15 +83,36 @@ pub(crate) fn form_json(fields: &[(String, String)], numbers: &[&str], lists: &[
 
 /// A request type from form fields, or a 400 naming the field at fault.
 pub(crate) fn from_form<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, ApiError> {
+    // A date `form_json` could not read is still as typed: name it (serde would not).
+    for field in DATE_FIELDS {
+        if let Some(typed) = v.get(field).and_then(Value::as_str)
+            && chrono::NaiveDate::parse_from_str(typed, "%Y-%m-%d").is_err()
+        {
+            return Err(ApiError::invalid(
+                field,
+                format!(
+                    "{}を読み取れません。1985-04-12、S60.4.12、昭和60年4月12日、3-600412(元号の数字-年月日)のいずれかの形で入力してください",
+                    super::field_label(field)
+                ),
+            ));
+        }
+    }
     serde_json::from_value(v).map_err(|e| {
         let msg = e.to_string();
         // serde says "missing field `x`" or "invalid type … for key `x`".
         let field = msg.split('`').nth(1).unwrap_or("").to_string();
-        let label = super::field_label(&field).to_string();
+        let label = match super::field_label(&field) {
+            "" => "入力".to_string(),
+            l => l.to_string(),
+        };
         if msg.starts_with("missing field") {
             ApiError::invalid(&field, format!("{label}を入力してください"))
         } else {
-            ApiError::invalid(&field, format!("{label}の形式が正しくありません ({msg})"))
+            tracing::debug!(field = %field, error = %msg, "form field refused");
+            ApiError::invalid(
+                &field,
+                format!("{label}の形式が正しくありません。入力した内容を確認してください"),
+            )
         }
     })
 }
@@ -97,7 +148,7 @@ fn search_form(q: &SearchForm) -> String {
         "<form class=\"card search\" method=\"get\" action=\"/residents\" role=\"search\"><h1>住民検索</h1>\
          <div class=\"grid\"><div><label for=\"kana\">フリガナ(前方一致)</label><input id=\"kana\" name=\"kana\" value=\"{}\" autofocus placeholder=\"ヤマダ タロウ\"></div>\
          <div><label for=\"name\">氏名(漢字)</label><input id=\"name\" name=\"name\" value=\"{}\" placeholder=\"山田\"></div>\
-         <div><label for=\"birth_date\">生年月日</label><input id=\"birth_date\" name=\"birth_date\" type=\"date\" value=\"{}\"></div>\
+         <div><label for=\"birth_date\">生年月日</label><input id=\"birth_date\" name=\"birth_date\" type=\"text\" inputmode=\"text\" autocomplete=\"off\" placeholder=\"例: R8.4.1 / S60.4.12 / 1985-04-12\" value=\"{}\"></div>\
          <div><label for=\"address\">住所(同一住所の方)</label><input id=\"address\" name=\"address\" value=\"{}\"></div>\
          <div><label for=\"code\">住民票コード</label><input id=\"code\" name=\"code\" inputmode=\"numeric\" value=\"{}\"></div></div>\
          <p><label class=\"inline\"><input type=\"checkbox\" name=\"include_removed\" value=\"1\"{}> 除票も含める</label> \
@@ -137,7 +188,7 @@ pub async fn residents(
                 Some(&who),
                 &format!(
                     "{}{}",
-                    error_box(&ApiError::invalid("resident_code", e.to_string())),
+                    error_box(&ApiError::invalid("resident_code", e.message_ja())),
                     search_form(&q)
                 ),
             )
@@ -153,11 +204,10 @@ pub async fn residents(
     }
     let birth_date = match q.birth_date.trim() {
         "" => None,
-        d => match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
+        d => match murakumo_core::parse_date_input(d) {
             Ok(d) => Some(d),
-            Err(_) => {
-                let e =
-                    ApiError::invalid("birth_date", "生年月日は 1980-05-05 の形で入力してください");
+            Err(e) => {
+                let e = ApiError::invalid("birth_date", e.message_ja());
                 return page(
                     "住民検索",
                     Some(&who),
@@ -222,7 +272,9 @@ pub async fn residents(
 
 #[derive(Deserialize)]
 pub struct DetailQuery {
-    as_of: Option<NaiveDate>,
+    /// 基準日, typed in any form staff write dates.
+    #[serde(default)]
+    as_of: String,
 }
 
 /// `/residents/{code}`: the record (now or as of a date), the household,
@@ -253,12 +305,19 @@ pub async fn resident_detail(
         )
             .into_response()
     };
+    let as_of = match q.as_of.trim() {
+        "" => None,
+        typed => match murakumo_core::parse_date_input(typed) {
+            Ok(d) => Some(d),
+            Err(e) => return fail(ApiError::invalid("as_of", e.message_ja())),
+        },
+    };
     let view = match api::get_resident(
         State(state.clone()),
         s.clone(),
         headers.clone(),
         ApiPath(code.clone()),
-        ApiQuery(api::AsOfQuery { as_of: q.as_of }),
+        ApiQuery(api::AsOfQuery { as_of }),
     )
     .await
     {
@@ -415,20 +474,20 @@ pub async fn resident_detail(
              <a class=\"button\" href=\"/seals/new?resident_code={code}\">印鑑登録</a>"
         )
     };
-    let as_of_note = q.as_of.map_or(String::new(), |d| {
+    let as_of_note = as_of.map_or(String::new(), |d| {
         format!("<p class=\"badge\">{}時点の記載</p>", wareki(d))
     });
     let body = format!(
         "<nav class=\"crumbs\"><a href=\"/residents\">住民検索</a> › 住民の詳細</nav>\
          <div class=\"card\"><h1>{name}</h1>{as_of_note}<p class=\"actions\">{actions}</p>\
          <form method=\"get\" action=\"/residents/{code}\" class=\"inline-form\"><label class=\"inline\" for=\"as_of\">基準日</label> \
-         <input id=\"as_of\" name=\"as_of\" type=\"date\" value=\"{as_of}\"> <button type=\"submit\">この日の記載を表示</button></form></div>\
+         <input id=\"as_of\" name=\"as_of\" type=\"text\" inputmode=\"text\" autocomplete=\"off\" placeholder=\"例: R8.4.1 / S60.4.12 / 1985-04-12\" value=\"{as_of}\"> <button type=\"submit\">この日の記載を表示</button></form></div>\
          <div class=\"columns\"><section class=\"card\"><h2>記載事項</h2><table class=\"facts\">{facts}</table></section>\
          <section class=\"card\"><h2>世帯({hh})</h2><ul>{members}</ul><h2>印鑑登録</h2>\
          <table><thead><tr><th>登録番号</th><th>登録証番号</th><th>登録日</th><th>状態</th></tr></thead><tbody>{seal_rows}</tbody></table></section></div>\
          <section class=\"card\"><h2>異動履歴</h2><table><thead><tr><th>異動日</th><th>事由</th><th>記録日時</th><th>記録者</th></tr></thead><tbody>{history}</tbody></table></section>",
         name = esc(&r.full_name()),
-        as_of = q.as_of.map(|d| d.to_string()).unwrap_or_default(),
+        as_of = as_of.map(wareki).unwrap_or_default(),
         hh = esc(&r.household_id),
     );
     page(&r.full_name(), Some(&who), &body).into_response()
@@ -557,7 +616,8 @@ fn change_input(name: &str, label: &str, ty: &str, value: &str, first: bool) -> 
             )
         }
         None => format!(
-            "<label for=\"{name}\">{label}</label><input id=\"{name}\" name=\"{name}\" type=\"{ty}\" value=\"{}\"{focus}>",
+            "<label for=\"{name}\">{label}</label><input id=\"{name}\" name=\"{name}\" {} value=\"{}\"{focus}>",
+            input_type(ty),
             esc(value)
         ),
     }
@@ -575,7 +635,7 @@ fn change_page(
     values: &[(String, String)],
     error: Option<&ApiError>,
 ) -> Response {
-    let today = today_in_japan().to_string();
+    let today = wareki(today_in_japan());
     let value = |name: &str| {
         values
             .iter()
@@ -607,8 +667,8 @@ fn change_page(
             format!(
                 "<form class=\"card\" method=\"post\" action=\"/residents/{code}/change\"><h2>{label}</h2>\
                  <input type=\"hidden\" name=\"change\" value=\"{k}\">{inputs}\
-                 <div class=\"grid\"><div><label for=\"effective_date\">異動日</label><input id=\"effective_date\" name=\"effective_date\" type=\"date\" value=\"{effective}\" required></div>\
-                 <div><label for=\"notified_date\">届出日</label><input id=\"notified_date\" name=\"notified_date\" type=\"date\" value=\"{notified}\"></div></div>\
+                 <div class=\"grid\"><div><label for=\"effective_date\">異動日</label><input id=\"effective_date\" name=\"effective_date\" type=\"text\" inputmode=\"text\" autocomplete=\"off\" placeholder=\"例: R8.4.1 / S60.4.12 / 1985-04-12\" value=\"{effective}\" required></div>\
+                 <div><label for=\"notified_date\">届出日</label><input id=\"notified_date\" name=\"notified_date\" type=\"text\" inputmode=\"text\" autocomplete=\"off\" placeholder=\"例: R8.4.1 / S60.4.12 / 1985-04-12\" value=\"{notified}\"></div></div>\
                  <p><button type=\"submit\">記録する</button> <a href=\"/residents/{code}\">取消</a></p></form>"
             )
         },
@@ -741,16 +801,19 @@ fn done_page(who: &str, label: &str, done: &api::ChangeResult) -> Response {
     };
     let body = format!(
         "<div class=\"card\"><h1 tabindex=\"-1\" autofocus>{label}を記録しました</h1>\
-         <p>{} ({code})</p>{warn}\
+         <table class=\"facts\"><tr><th>氏名</th><td>{}</td></tr><tr><th>住民票コード</th><td>{code}</td></tr>\
+         <tr><th>世帯番号</th><td>{}</td></tr><tr><th>続柄</th><td>{}</td></tr></table>{warn}\
          <p class=\"actions\"><a class=\"button\" href=\"/residents/{code}\" autofocus>住民の詳細へ</a> \
          <a class=\"button\" href=\"/residents/{code}/certificate\">証明書を交付</a> <a href=\"/residents\">住民検索へ</a></p></div>",
         esc(done.resident.name.as_deref().unwrap_or("")),
+        esc(done.resident.household_id.as_deref().unwrap_or("")),
+        esc(done.resident.relationship.as_deref().unwrap_or("")),
     );
     page("記録しました", Some(who), &body).into_response()
 }
 
 fn entry_page(who: &str, values: &[(String, String)], error: Option<&ApiError>) -> Response {
-    let today = today_in_japan().to_string();
+    let today = wareki(today_in_japan());
     let value = |name: &str| {
         values
             .iter()
@@ -760,7 +823,8 @@ fn entry_page(who: &str, values: &[(String, String)], error: Option<&ApiError>) 
     };
     let input = |name: &str, label: &str, ty: &str, extra: &str| {
         format!(
-            "<div><label for=\"{name}\">{label}</label><input id=\"{name}\" name=\"{name}\" type=\"{ty}\" value=\"{}\"{extra}></div>",
+            "<div><label for=\"{name}\">{label}</label><input id=\"{name}\" name=\"{name}\" {} value=\"{}\"{extra}></div>",
+            input_type(ty),
             value(name)
         )
     };
@@ -793,17 +857,17 @@ fn entry_page(who: &str, values: &[(String, String)], error: Option<&ApiError>) 
          <h2>住所・世帯</h2><div class=\"grid\">{}{}{}{}{}</div>\
          <h2>本籍(日本国籍の方)</h2><div class=\"grid\">{}{}</div>\
          <h2>外国人住民の方</h2><div class=\"grid\">{}{}{}{}{}</div>\
-         <h2>日付</h2><div class=\"grid\"><div><label for=\"effective_date\">異動日</label><input id=\"effective_date\" name=\"effective_date\" type=\"date\" value=\"{}\"></div>\
-         <div><label for=\"notified_date\">届出日</label><input id=\"notified_date\" name=\"notified_date\" type=\"date\" value=\"{}\"></div></div>\
+         <h2>日付</h2><div class=\"grid\"><div><label for=\"effective_date\">異動日</label><input id=\"effective_date\" name=\"effective_date\" type=\"text\" inputmode=\"text\" autocomplete=\"off\" placeholder=\"例: R8.4.1 / S60.4.12 / 1985-04-12\" value=\"{}\"></div>\
+         <div><label for=\"notified_date\">届出日</label><input id=\"notified_date\" name=\"notified_date\" type=\"text\" inputmode=\"text\" autocomplete=\"off\" placeholder=\"例: R8.4.1 / S60.4.12 / 1985-04-12\" value=\"{}\"></div></div>\
          <p><button type=\"submit\">記録する</button></p></form>",
         option("move_in", "転入"),
         option("birth", "出生"),
         option("ex_officio", "職権記載"),
         input(
             "resident_code",
-            "住民票コード(11桁)",
+            "住民票コード(11桁。出生は空欄で自動付番)",
             "text",
-            " inputmode=\"numeric\" required"
+            " inputmode=\"numeric\""
         ),
         input("previous_address", "前住所(転入)", "text", ""),
         input("family_name", "氏", "text", " required"),
@@ -911,6 +975,36 @@ mod tests {
             &["l"],
         );
         assert_eq!(v, serde_json::json!({"a": "x", "n": 2, "l": ["1", "3"]}));
+    }
+
+    #[test]
+    fn dates_are_read_in_wareki_and_what_cannot_be_read_is_named() {
+        let v = form_json(
+            &f(&[
+                ("change", "relocate"),
+                ("address", "北海道深川市1条1番"),
+                ("effective_date", "R8.11.20"),
+                ("notified_date", "3-600412"),
+            ]),
+            &[],
+            &[],
+        );
+        assert_eq!(v["effective_date"], "2026-11-20");
+        assert_eq!(v["notified_date"], "1985-04-12");
+        let v = form_json(
+            &f(&[
+                ("change", "relocate"),
+                ("address", "x"),
+                ("effective_date", "きのう"),
+            ]),
+            &[],
+            &[],
+        );
+        let Err(e) = from_form::<api::ChangeRequest>(v) else {
+            panic!("accepted an unreadable 異動日");
+        };
+        assert_eq!(e.field.as_deref(), Some("effective_date"));
+        assert!(e.message.contains("異動日を読み取れません") && e.message.contains("S60.4.12"));
     }
 
     #[test]

@@ -74,7 +74,7 @@ pub fn entry(e: &impl EventCodec) -> NewEntry {
 
 /// One of a family's household: the first is the 世帯主, the others 子
 /// (a household has exactly one 世帯主).
-fn moved_in(code: String, family: &str, kana: &str, head: bool) -> NewEntry {
+pub fn moved_in(code: String, family: &str, kana: &str, head: bool) -> NewEntry {
     entry(&ResidentEvent::Entered {
         resident_code: code,
         household_id: format!("H-{family}"),
