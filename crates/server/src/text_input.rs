@@ -22,6 +22,39 @@ use crate::error::ApiError;
 /// Bodies are limited to 4 MiB by the router's `RequestBodyLimitLayer`; this is the same.
 const MAX_BODY: usize = 4 * 1024 * 1024;
 
+/// The longest text any one field of a staff or public request may hold (the domain sets
+/// tighter limits per item): nothing a person types is longer, and a megabyte 利用目的 would
+/// otherwise go into the access log.
+pub const MAX_TEXT_CHARS: usize = 2000;
+
+/// Fields that carry a document or data, not text a person typed: base64 images
+/// (`impression_png`), an IdP's metadata (`idp_metadata_xml`). Their own parsers bound them.
+fn is_binary_field(path: &str) -> bool {
+    path.ends_with("_png") || path.ends_with("_xml")
+}
+
+/// Machine-to-machine routes carry encoded data with limits of their own (replication
+/// frames, backup objects, an IdP's signed SAML messages).
+fn is_machine_route(path: &str) -> bool {
+    ["/api/v1/replication/", "/api/v1/backup-target/", "/saml/"]
+        .iter()
+        .any(|p| path.starts_with(p))
+}
+
+/// Refuses a text longer than [`MAX_TEXT_CHARS`], naming the field.
+fn check_length(field: &str, text: &str) -> Result<(), ApiError> {
+    let n = text.chars().count();
+    if n > MAX_TEXT_CHARS && !is_binary_field(field) {
+        return Err(ApiError::invalid(
+            field,
+            format!(
+                "【{field}】が長すぎます({n} 文字)。{MAX_TEXT_CHARS} 文字以内で入力してください"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Why a character cannot be entered, or `None` when it can.
 pub fn refused_character(c: char) -> Option<&'static str> {
     let u = c as u32;
@@ -57,21 +90,23 @@ fn refusal(field: &str, why: &str, code_point: u32) -> ApiError {
 
 /// Checks every string in a JSON value; the field is named by its path (`person.family_name`,
 /// `members[2]`).
-fn check_json(value: &serde_json::Value, path: &str) -> Result<(), ApiError> {
+fn check_json(value: &serde_json::Value, path: &str, limited: bool) -> Result<(), ApiError> {
     use serde_json::Value;
     match value {
-        Value::String(s) => match first_refused(s) {
-            Some((why, cp)) => Err(refusal(
-                if path.is_empty() { "body" } else { path },
-                why,
-                cp,
-            )),
-            None => Ok(()),
-        },
+        Value::String(s) => {
+            let field = if path.is_empty() { "body" } else { path };
+            if limited {
+                check_length(field, s)?;
+            }
+            match first_refused(s) {
+                Some((why, cp)) => Err(refusal(field, why, cp)),
+                None => Ok(()),
+            }
+        }
         Value::Array(items) => items
             .iter()
             .enumerate()
-            .try_for_each(|(i, v)| check_json(v, &format!("{path}[{i}]"))),
+            .try_for_each(|(i, v)| check_json(v, &format!("{path}[{i}]"), limited)),
         Value::Object(map) => map.iter().try_for_each(|(k, v)| {
             if let Some((why, cp)) = first_refused(k) {
                 return Err(refusal("body", why, cp));
@@ -83,6 +118,7 @@ fn check_json(value: &serde_json::Value, path: &str) -> Result<(), ApiError> {
                 } else {
                     format!("{path}.{k}")
                 },
+                limited,
             )
         }),
         _ => Ok(()),
@@ -90,8 +126,11 @@ fn check_json(value: &serde_json::Value, path: &str) -> Result<(), ApiError> {
 }
 
 /// Checks the pairs of a query string or a form body.
-fn check_form(encoded: &[u8]) -> Result<(), ApiError> {
+fn check_form(encoded: &[u8], limited: bool) -> Result<(), ApiError> {
     for (k, v) in url::form_urlencoded::parse(encoded) {
+        if limited {
+            check_length(&k, &v)?;
+        }
         if let Some((why, cp)) = first_refused(&k).or_else(|| first_refused(&v)) {
             return Err(refusal(&k, why, cp));
         }
@@ -103,7 +142,8 @@ fn check_form(encoded: &[u8]) -> Result<(), ApiError> {
 /// runs (so nothing is changed), as JSON under `/api/` and as a page elsewhere.
 pub async fn check_text_input(req: Request, next: Next) -> Response {
     let api = req.uri().path().starts_with("/api/");
-    if let Err(e) = check_request(req.uri().query(), None) {
+    let limited = !is_machine_route(req.uri().path());
+    if let Err(e) = check_request(req.uri().query(), None, limited) {
         return answer(e, api);
     }
     let content_type = req
@@ -129,11 +169,11 @@ pub async fn check_text_input(req: Request, next: Next) -> Response {
     let checked = if json {
         // Not valid JSON: the handler's extractor says so, with its own message.
         match serde_json::from_slice::<serde_json::Value>(&bytes) {
-            Ok(v) => check_json(&v, ""),
+            Ok(v) => check_json(&v, "", limited),
             Err(_) => Ok(()),
         }
     } else {
-        check_request(None, Some(&bytes))
+        check_request(None, Some(&bytes), limited)
     };
     if let Err(e) = checked {
         return answer(e, api);
@@ -142,12 +182,12 @@ pub async fn check_text_input(req: Request, next: Next) -> Response {
         .await
 }
 
-fn check_request(query: Option<&str>, form: Option<&Bytes>) -> Result<(), ApiError> {
+fn check_request(query: Option<&str>, form: Option<&Bytes>, limited: bool) -> Result<(), ApiError> {
     if let Some(q) = query {
-        check_form(q.as_bytes())?;
+        check_form(q.as_bytes(), limited)?;
     }
     if let Some(f) = form {
-        check_form(f)?;
+        check_form(f, limited)?;
     }
     Ok(())
 }
@@ -190,21 +230,36 @@ mod tests {
     fn the_json_path_names_the_field() {
         let v =
             serde_json::json!({"person": {"family_name": "山田", "given_name": "花\u{202E}子"}});
-        let e = check_json(&v, "").expect_err("refused");
+        let e = check_json(&v, "", true).expect_err("refused");
         assert_eq!(e.field.as_deref(), Some("person.given_name"));
         assert!(e.message.contains("U+202E"), "{}", e.message);
         let v = serde_json::json!({"members": ["ok", "bad\u{0001}"]});
         assert_eq!(
-            check_json(&v, "").expect_err("refused").field.as_deref(),
+            check_json(&v, "", true)
+                .expect_err("refused")
+                .field
+                .as_deref(),
             Some("members[1]")
         );
-        assert!(check_json(&serde_json::json!({"n": 1, "s": "fine"}), "").is_ok());
+        assert!(check_json(&serde_json::json!({"n": 1, "s": "fine"}), "", true).is_ok());
+    }
+
+    #[test]
+    fn texts_longer_than_any_field_are_refused_but_images_pass() {
+        let long = "あ".repeat(MAX_TEXT_CHARS + 1);
+        let e = check_json(&serde_json::json!({"purpose": long}), "", true).expect_err("refused");
+        assert_eq!(e.field.as_deref(), Some("purpose"));
+        let image = "A".repeat(MAX_TEXT_CHARS * 10);
+        assert!(check_json(&serde_json::json!({"impression_png": image}), "", true).is_ok());
+        assert!(check_json(&serde_json::json!({"payload": long}), "", false).is_ok());
+        let form = format!("purpose={}", "a".repeat(MAX_TEXT_CHARS + 1));
+        assert!(check_form(form.as_bytes(), true).is_err());
     }
 
     #[test]
     fn form_fields_are_named_by_their_key() {
-        let e = check_form(b"family_name=%E5%B1%B1%07&x=1").expect_err("refused");
+        let e = check_form(b"family_name=%E5%B1%B1%07&x=1", true).expect_err("refused");
         assert_eq!(e.field.as_deref(), Some("family_name"));
-        assert!(check_form(b"kana=%E3%83%A4%E3%83%9E").is_ok());
+        assert!(check_form(b"kana=%E3%83%A4%E3%83%9E", true).is_ok());
     }
 }

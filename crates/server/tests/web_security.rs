@@ -266,6 +266,21 @@ async fn text_with_control_or_bidi_characters_is_refused_at_entry(db: Db) {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let body: Value = r.json().await.expect("json");
     assert_eq!(body["error"]["field"], "kana", "{body}");
+    // Longer than any field may be.
+    let r = clerk
+        .get(s.url(&format!("/api/v1/residents?kana={}", "ヤ".repeat(2001))))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["field"], "kana", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("長すぎます")),
+        "{body}"
+    );
 
     let r = reqwest::Client::new()
         .post(s.url("/login"))
