@@ -32,7 +32,7 @@ pub use kana::{normalize_kana, normalize_name};
 pub use record::{
     Address, CORRECTABLE, HistoryItem, Protection, Record, Status, apply, replay, validate,
 };
-pub use text::{EventText, char_count, check_lengths};
+pub use text::{EventText, char_count, check_lengths, has_gaiji};
 
 /// Why a change was refused, naming the field and what to do.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]

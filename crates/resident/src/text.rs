@@ -166,6 +166,19 @@ pub fn char_count(s: &str) -> usize {
         .count()
 }
 
+/// Whether `s` holds a character outside JIS X 0208 (the 常用 set of the older systems and
+/// of Shift_JIS), or a variant written with an IVS: a 外字 to the clerk, shown marked so that
+/// the printed form is checked against the 届書.
+pub fn has_gaiji(s: &str) -> bool {
+    let mut buf = [0u8; 4];
+    s.chars().any(|c| {
+        let (bytes, _, unmappable) = encoding_rs::SHIFT_JIS.encode(c.encode_utf8(&mut buf));
+        // encoding_rs's Shift_JIS is Windows-31J: its NEC row 13, the IBM extensions and the
+        // user-defined area are not JIS X 0208 either.
+        unmappable || matches!(bytes.first(), Some(0x87 | 0xED..=0xEE | 0xF0..=0xFC))
+    })
+}
+
 /// Refuses a 異動 whose text is longer than its field allows.
 pub fn check_lengths(event: &ResidentEvent) -> Result<(), ResidentError> {
     for t in event.texts() {
@@ -194,6 +207,18 @@ mod tests {
             katagaki: String::new(),
             notified_date: chrono::NaiveDate::from_ymd_opt(2026, 4, 1).expect("date"),
         }
+    }
+
+    #[test]
+    fn gaiji_are_what_jis_x_0208_lacks_or_an_ivs_selects() {
+        assert!(!has_gaiji("山田　花子ヤマダ"));
+        assert!(
+            has_gaiji("髙橋"),
+            "髙 is not in JIS X 0208 (an IBM extension)"
+        );
+        assert!(has_gaiji("①"), "NEC row 13");
+        assert!(has_gaiji("葛\u{E0102}城"), "an IVS variant");
+        assert!(has_gaiji("𠮷野"), "outside the BMP");
     }
 
     #[test]

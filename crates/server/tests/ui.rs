@@ -98,7 +98,20 @@ async fn a_clerk_works_the_counter_with_the_keyboard() {
     b.wait_for("table.results").await.expect("results");
     let t = text(&b).await;
     assert!(t.contains("5 件"), "{t}");
+    // 性別 and 続柄 are shown; the household's head stands out.
+    assert!(t.contains("性別") && t.contains("女"), "{t}");
+    assert_eq!(
+        t.matches("世帯主").count(),
+        2,
+        "the column heading and the one head among the five: {t}"
+    );
     check_screen(&b, "03-search").await;
+    // A search that finds no one says so, and how to search otherwise.
+    b.open(&s.url("/residents?kana=%E3%83%B2%E3%83%B2"), "main")
+        .await
+        .expect("empty search");
+    let t = text(&b).await;
+    assert!(t.contains("該当する住民はいません"), "{t}");
 
     // Detail: record, household, 異動履歴.
     let code = common::resident_code(1_000_000_001);

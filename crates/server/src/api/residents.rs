@@ -149,11 +149,13 @@ pub struct SearchHit {
     pub address: String,
     /// 方書
     pub katagaki: String,
+    /// Whether the person is the 世帯主 (the 続柄 itself is not a search result's item).
+    pub household_head: bool,
 }
 
 /// The items of a [`SearchHit`], as the access log names them.
 pub const SEARCH_ITEMS: &str =
-    "resident_code,status,name,kana,birth_date,sex_code,address,katagaki";
+    "resident_code,status,name,kana,birth_date,sex_code,address,katagaki,household_head";
 
 impl SearchHit {
     fn of(r: &Record) -> SearchHit {
@@ -166,6 +168,7 @@ impl SearchHit {
             sex_code: r.person.sex.code(),
             address: r.address.text.clone(),
             katagaki: r.address.katagaki.clone(),
+            household_head: r.relationship == HEAD,
         }
     }
 }

@@ -245,8 +245,24 @@ pub async fn residents(
                 "moving_out" => "転出予定",
                 _ => "住民",
             };
+            let sex = match v.sex_code {
+                1 => "男",
+                2 => "女",
+                _ => "",
+            };
+            // 外字 are marked, so that the printed form is checked against the 届書.
+            let gaiji = if murakumo_resident::has_gaiji(&v.name) {
+                " <span class=\"badge\" title=\"JIS第1・第2水準にない文字(外字)を含みます\">外字</span>"
+            } else {
+                ""
+            };
+            let relationship = if v.household_head {
+                "<strong>世帯主</strong>"
+            } else {
+                ""
+            };
             format!(
-                "<tr><td><a href=\"/residents/{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4} {5}</td><td>{6}</td></tr>",
+                "<tr><td><a href=\"/residents/{0}\">{0}</a></td><td>{1}{gaiji}</td><td>{2}</td><td>{3}</td><td>{sex}</td><td>{relationship}</td><td>{4} {5}</td><td>{6}</td></tr>",
                 esc(&v.resident_code),
                 esc(&v.name),
                 esc(&v.kana),
@@ -258,11 +274,16 @@ pub async fn residents(
         })
         .collect();
     let body = format!(
-        "{}<p role=\"status\">{} 件{}</p><table class=\"results\"><thead><tr><th>住民票コード</th><th>氏名</th><th>フリガナ</th><th>生年月日</th><th>住所</th><th>状態</th></tr></thead><tbody>{rows}</tbody></table>",
+        "{}<p role=\"status\">{} 件{}</p><table class=\"results\"><thead><tr><th>住民票コード</th><th>氏名</th><th>フリガナ</th><th>生年月日</th><th>性別</th><th>世帯主</th><th>住所</th><th>状態</th></tr></thead><tbody>{rows}</tbody></table>{none}",
         search_form(&q),
         found.len(),
         if found.len() >= 100 {
             "(上位100件。条件を絞ってください)"
+        } else {
+            ""
+        },
+        none = if found.is_empty() {
+            "<p class=\"notice\">該当する住民はいません。条件を変えて検索してください(フリガナ・氏名・住所は前方一致です。除票も探すときは「除票も含める」にチェックしてください)。</p>"
         } else {
             ""
         }
