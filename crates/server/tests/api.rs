@@ -1087,6 +1087,26 @@ async fn seals_are_registered_certified_and_cancelled(db: Db) {
         .expect("send");
     assert_eq!(imp.headers()["content-type"], "image/png");
 
+    // On the screen, ending a registration asks for a confirmation first: nothing ends
+    // until the clerk confirms.
+    let screen = clerk
+        .post(s.url(&format!("/seals/{number}/cancel")))
+        .form(&[("reason", "card_lost")])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(screen.status(), StatusCode::OK);
+    let html = screen.text().await.expect("html");
+    assert!(
+        html.contains("終了の確認") && html.contains("name=\"confirm\" value=\"yes\""),
+        "{html}"
+    );
+    assert_eq!(
+        cert("A-100").await.expect("send").status(),
+        StatusCode::OK,
+        "still in force before the confirmation"
+    );
+
     // 亡失: the card is void at once; the registration stays searchable.
     let r = clerk
         .post(s.url(&format!("/api/v1/seals/{number}/cancel")))

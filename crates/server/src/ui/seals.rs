@@ -300,6 +300,9 @@ pub async fn seal_detail(
 #[derive(Deserialize)]
 pub struct CancelForm {
     reason: String,
+    /// `yes` once the clerk has confirmed on the confirmation page.
+    #[serde(default)]
+    confirm: String,
 }
 
 /// `POST /seals/{number}/cancel`: 廃止 or 亡失.
@@ -314,10 +317,48 @@ pub async fn seal_cancel_submit(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let reason = match f.reason.as_str() {
-        "card_lost" => CancelReason::CardLost,
-        _ => CancelReason::Abolished,
+    let (reason, label) = match f.reason.as_str() {
+        "card_lost" => (CancelReason::CardLost, "亡失(登録証の紛失)"),
+        _ => (CancelReason::Abolished, "廃止(本人の申請)"),
     };
+    if f.confirm != "yes" {
+        // Ending a registration cannot be undone: the clerk confirms first, on a page that
+        // shows only a registration this municipality holds (looked up through the gate).
+        let found = api::search(
+            &state,
+            &s,
+            &headers,
+            api::SealSearch {
+                registration_number: Some(number.clone()),
+                card_number: None,
+                resident_code: None,
+                include_cancelled: false,
+            },
+        )
+        .await;
+        let r = match found.map(|f| f.into_iter().next()) {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                let e = ApiError::not_found("この印鑑登録番号の有効な登録はありません");
+                return detail_page(&state, &s, &headers, &number, "", Some(&e)).await;
+            }
+            Err(e) => return detail_page(&state, &s, &headers, &number, "", Some(&e)).await,
+        };
+        let v = api::seal_view(&r);
+        let n = esc(&v.registration_number);
+        let body = format!(
+            "<div class=\"card medium\" role=\"alert\"><h1>印鑑登録の終了の確認</h1>\
+             <p>印鑑登録 {n}(印鑑登録証 {card})を<strong>{label}</strong>として終了します。\
+             終了した登録とその印鑑登録証の番号は、二度と使えません。</p>\
+             <form method=\"post\" action=\"/seals/{n}/cancel\">\
+             <input type=\"hidden\" name=\"reason\" value=\"{reason}\"><input type=\"hidden\" name=\"confirm\" value=\"yes\">\
+             <p class=\"actions\"><button type=\"submit\" class=\"danger\" autofocus>終了する</button> \
+             <a href=\"/seals/{n}\">やめる</a></p></form></div>",
+            card = esc(&v.card_number),
+            reason = esc(&f.reason),
+        );
+        return page("印鑑登録の終了の確認", Some(&s.staff.display_name), &body).into_response();
+    }
     match api::cancel(&state, &s, &headers, &number, reason, None, None).await {
         Ok(_) => Redirect::to(&format!("/seals/{number}?cancelled=1")).into_response(),
         Err(e) => detail_page(&state, &s, &headers, &number, "", Some(&e)).await,
