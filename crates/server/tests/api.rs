@@ -1087,6 +1087,20 @@ async fn seals_are_registered_certified_and_cancelled(db: Db) {
         .expect("send");
     assert_eq!(imp.headers()["content-type"], "image/png");
 
+    // A card presented for another registration than the one on screen is refused.
+    let r = clerk
+        .post(s.url("/api/v1/certificates"))
+        .json(
+            &json!({"kind": "seal", "card_number": "A-100", "registration_number": "S-9999999",
+            "requester": "本人", "purpose": "不動産登記"}),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["field"], "card_number", "{body}");
+
     // On the screen, ending a registration asks for a confirmation first: nothing ends
     // until the clerk confirms.
     let screen = clerk

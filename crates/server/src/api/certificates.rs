@@ -142,6 +142,9 @@ pub struct CertificateRequest {
     /// 印鑑登録証番号 of the card presented (`seal` only: the card is what
     /// entitles the bearer to the certificate).
     pub card_number: Option<String>,
+    /// `seal` only: the 印鑑登録番号 the clerk has on screen; the card must belong to it.
+    #[serde(default)]
+    pub registration_number: Option<String>,
     /// The people to certify (住民票コード). Omit and give `household_id` for
     /// the whole household.
     pub resident_codes: Option<Vec<String>>,
@@ -669,6 +672,20 @@ async fn seal_for_card(
             "印鑑登録証 {card} is not on a registration in force (廃止・亡失 cards are void)"
         ))
     })?;
+    if let Some(on_screen) = req
+        .registration_number
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        && on_screen != reg.registration_number
+    {
+        return Err(ApiError::invalid(
+            "card_number",
+            format!(
+                "提示された印鑑登録証は、画面の登録({on_screen})のものではありません。登録証と申請者を確認してください"
+            ),
+        ));
+    }
     if let Some(codes) = &req.resident_codes
         && !codes.iter().all(|c| *c == reg.resident_code)
     {

@@ -387,6 +387,7 @@ pub async fn seal_certificate_submit(
     let req = crate::api::certificates::CertificateRequest {
         kind: "seal".into(),
         card_number: Some(f.card_number.clone()),
+        registration_number: Some(f.registration_number.clone()),
         resident_codes: None,
         household_id: None,
         as_of: None,
