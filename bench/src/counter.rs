@@ -1012,6 +1012,7 @@ fn render_peer() -> anyhow::Result<RenderPeer> {
             seal_registration_number: None,
             seal_image: None,
             official_seal_image: None,
+            verify_url: None,
         }
     };
     // Warm up (first use of the font pages).

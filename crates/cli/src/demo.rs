@@ -38,7 +38,9 @@ const STAFF: [(&str, &str, &str); 6] = [
 /// (in `data_dir`, also on PostgreSQL) before the account it opens is created, as a pending
 /// line that becomes final once the account exists: a login is never created whose
 /// password was not kept.
-pub async fn ensure(store: &Store, data_dir: &Path) -> Result<Vec<String>> {
+///
+/// `verify_url` is the page the demo certificates' QR codes link to (this server's `/verify`).
+pub async fn ensure(store: &Store, data_dir: &Path, verify_url: &str) -> Result<Vec<String>> {
     let logins = Logins::open(data_dir)?;
     if store.operator_for_login("operator").await?.is_some() {
         logins.confirm_if_pending("operator")?;
@@ -75,6 +77,11 @@ pub async fn ensure(store: &Store, data_dir: &Path) -> Result<Vec<String>> {
                 entry(&TenancyEvent::SettingChanged {
                     key: "certificate.issuer_name".into(),
                     value: Some("叢雲 太郎".into()),
+                    reason: "demo".into(),
+                }),
+                entry(&TenancyEvent::SettingChanged {
+                    key: "certificate.verify_url".into(),
+                    value: Some(verify_url.into()),
                     reason: "demo".into(),
                 }),
             ];

@@ -361,8 +361,23 @@ async fn run(cli: Cli) -> Result<()> {
 
 async fn serve(g: &Global, args: ServeArgs) -> Result<()> {
     let store = open(g).await?;
+    let scheme = if args.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     if args.demo {
-        let logins = demo::ensure(&store, &g.data)
+        // The demo certificates' QR codes open this server's /verify page.
+        let reachable = if args.listen.ip().is_unspecified() {
+            std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), args.listen.port())
+        } else {
+            args.listen
+        };
+        let verify_url = match &args.public_url {
+            Some(u) => format!("{}/verify", u.trim_end_matches('/')),
+            None => format!("{scheme}://{reachable}/verify"),
+        };
+        let logins = demo::ensure(&store, &g.data, &verify_url)
             .await
             .context("creating the demo municipalities")?;
         println!(
@@ -374,7 +389,6 @@ async fn serve(g: &Global, args: ServeArgs) -> Result<()> {
         }
     }
     let tls = args.tls_cert.zip(args.tls_key);
-    let scheme = if tls.is_some() { "https" } else { "http" };
     let config = murakumo_server::ServeConfig {
         listen: args.listen,
         tls,

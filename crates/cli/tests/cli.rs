@@ -149,7 +149,7 @@ fn tenant_lifecycle(t: Murakumo) {
         "staff", "create", "--tenant", "012289", "--login", "x1x", "--name", "x", "--roles",
         "mayor",
     ]);
-    assert!(String::from_utf8_lossy(&bad_role.stderr).contains("unknown role"));
+    assert!(String::from_utf8_lossy(&bad_role.stderr).contains("役割 \"mayor\" はありません"));
     assert!(t.ok(&["ledger", "verify"]).contains("ok"));
     assert!(
         t.ok(&["ledger", "rebuild", "--tenant", "012289"])

@@ -335,6 +335,18 @@ impl CodeError {
                 kind.name_ja(),
                 kind.remedy_ja()
             ),
+            // The expected digit is named only where the input may be shown: for a 住民票コード
+            // or 個人番号 it would complete a mistyped number for whoever typed it.
+            CodeError::WrongCheckDigit {
+                kind,
+                input: ShownInput(Some(_)),
+                expected,
+                got,
+            } => format!(
+                "{}の検査数字が合いません(入力は {got}、ほかの桁から計算すると {expected})。入力の誤りがないか、{}",
+                kind.name_ja(),
+                kind.remedy_ja()
+            ),
             CodeError::WrongCheckDigit { kind, .. } => format!(
                 "{}の検査数字が合いません。入力の誤りがないか、{}",
                 kind.name_ja(),

@@ -59,6 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         seal_registration_number: None,
         seal_image: None,
         official_seal_image: None,
+        verify_url: None,
     };
     let n = 200;
     let t = Instant::now();

@@ -179,6 +179,12 @@ pub struct Certificate {
     /// 公印 as PNG, printed overlapping the issuer's name.
     #[serde(with = "base64_bytes")]
     pub official_seal_image: Option<Vec<u8>>,
+    /// The issuing municipality's verification page (e.g. `https://murakumo.example.jp/verify`):
+    /// the QR code then holds `<verify_url>#<payload>`, which a phone opens as a link. Certified
+    /// content (a changed link would send a reader to a page of the forger's choosing), so it
+    /// must be an `https://` or `http://` URL of printable ASCII without `#`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_url: Option<String>,
 }
 
 /// PNG bytes as standard base64 in JSON (a JSON array of numbers would be four times larger).

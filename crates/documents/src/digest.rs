@@ -21,12 +21,18 @@
 //!              previous_address (opt(str)), notes (u32 count, then str each)
 //! seal_registration_number                                       opt(str)
 //! seal_image, official_seal_image                                opt(bytes)
+//! then, only when the certificate has a verify_url (extension, after the frozen part):
+//! "verify_url\0" (11 bytes), verify_url                          str
 //!
 //! str   = u32 big-endian byte length, then the UTF-8 bytes exactly as given (no normalization)
 //! bytes = u32 big-endian length, then the bytes
 //! date  = i32 big-endian year, u8 month, u8 day (proleptic Gregorian)
 //! opt(x)= u8 0 (absent) | u8 1 followed by x
 //! ```
+//!
+//! Every field is length-prefixed, so the frozen part is self-delimiting: a certificate without
+//! a `verify_url` encodes exactly as before the extension (old signatures verify), and one with
+//! it can never encode like one without.
 //!
 //! Left out, on purpose: `issue_number` (発行番号), `issue_time` and the signature. Everything
 //! else — including the 和暦 issue date, the issuer and both images — is certified content.
@@ -85,8 +91,15 @@ pub fn canonical_encoding(cert: &Certificate) -> Vec<u8> {
     e.opt_str(cert.seal_registration_number.as_deref());
     e.opt_bytes(cert.seal_image.as_deref());
     e.opt_bytes(cert.official_seal_image.as_deref());
+    if let Some(url) = &cert.verify_url {
+        e.0.extend_from_slice(VERIFY_URL_TAG);
+        e.str(url);
+    }
     e.0
 }
+
+/// Marks the `verify_url` extension after the frozen part of the encoding.
+const VERIFY_URL_TAG: &[u8] = b"verify_url\0";
 
 fn option_bits(o: &CertificateOptions) -> u8 {
     u8::from(o.whole_household)

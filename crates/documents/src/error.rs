@@ -128,3 +128,59 @@ pub enum DocumentError {
         reason: String,
     },
 }
+
+impl DocumentError {
+    /// What a person checking a certificate (a bank clerk, a landlord) is told, in Japanese:
+    /// what was found and what to do. Never personal data.
+    pub fn message_ja(&self) -> String {
+        let ask = "発行した市区町村にお問い合わせください";
+        match self {
+            DocumentError::NotAPdf { .. } => {
+                "PDFファイルとして読み取れません。交付された証明書のPDFファイルをそのまま選んでください".to_owned()
+            }
+            DocumentError::NotACertificate { .. } => {
+                "Murakumo で交付された証明書のPDFではありません(検証用の情報が含まれていません)。\
+                 交付されたPDFファイルをそのまま選んでください"
+                    .to_owned()
+            }
+            DocumentError::BadPayload { .. } => {
+                "QRコード(検証コード)の内容を読み取れません。QRコードを読み直すか、読み取った文字列をそのまま貼り付けてください".to_owned()
+            }
+            DocumentError::UnknownKey { tenant_code, .. } => format!(
+                "団体コード {tenant_code} の団体が公開している署名鍵に、この証明書の鍵はありません。\
+                 この団体が交付した証明書ではないか、記載が書き換えられています。{ask}"
+            ),
+            DocumentError::BadSignature { .. } => format!(
+                "偽造の疑いがあります: 発行団体の署名が一致しません(発行番号・発行日・証明内容のいずれかが署名の後で変えられています)。\
+                 この証明書は受け付けず、{ask}"
+            ),
+            DocumentError::BeyondLimits { .. } => {
+                "検証できる大きさを超えるPDFです。交付されたときのPDFファイル(これよりずっと小さいもの)をそのまま選んでください".to_owned()
+            }
+            DocumentError::AppearanceUnchecked { .. } => format!(
+                "印字された内容を照合できませんでした。署名は確認できましたが、紙面が書き換えられていないかは確認できていないため、\
+                 真正とは言えません。{ask}"
+            ),
+            DocumentError::Altered { .. } => format!(
+                "改ざんされています: 交付の後で証明書の内容(印字、または埋め込まれた証明内容)が変えられています。\
+                 この証明書は受け付けず、{ask}"
+            ),
+            DocumentError::FontFile { .. }
+            | DocumentError::FontNotFound { .. }
+            | DocumentError::BadFont { .. } => format!(
+                "検証サーバーに証明書の書体がないため、印字内容を照合できません。時間をおいてお試しいただくか、{ask}"
+            ),
+            DocumentError::InvalidField { field, .. } => {
+                format!("証明書の項目 {field} が正しくありません。{ask}")
+            }
+            DocumentError::BadImage { which, .. } => {
+                format!("{which}の画像が正しいPNGファイルではありません。PNGで登録し直してください")
+            }
+            DocumentError::MissingGlyph { field, codepoint } => format!(
+                "{field} の文字 U+{codepoint:04X} は証明書の書体(IPAmj明朝)にありません。\
+                 住民記録でこの外字を文字情報基盤のMJ文字に対応づけてから交付してください"
+            ),
+            DocumentError::Pdf { .. } => format!("証明書のPDFを作成できませんでした。{ask}"),
+        }
+    }
+}

@@ -246,7 +246,7 @@ impl Renderer {
         text.check_certificate(cert)?;
         let official_seal = load_png(cert.official_seal_image.as_deref(), "公印")?;
         let seal = load_png(cert.seal_image.as_deref(), "印影")?;
-        let qr = QrModules::image(payload.to_string().as_bytes())?;
+        let qr = QrModules::image(payload.qr_text(cert).as_bytes())?;
 
         let mut doc = Document::new();
         let pages: Vec<&[Member]> = match cert.kind {

@@ -167,6 +167,9 @@ impl SealPayload {
     ) -> Result<SealPayload, DocumentError> {
         check_field("tenant_code", &cert.tenant_code)?;
         check_field("issue_number", &cert.issue_number)?;
+        if let Some(url) = &cert.verify_url {
+            check_verify_url(url)?;
+        }
         let layout = crate::render::LAYOUT_VERSION;
         Ok(SealPayload {
             tenant_code: cert.tenant_code.clone(),
@@ -201,6 +204,24 @@ impl SealPayload {
             .map_err(|_| DocumentError::BadSignature {
                 reason: "the signature does not match the 発行番号, date and content".to_owned(),
             })
+    }
+
+    /// The text of the QR code: `<verify_url>#<payload>` when the certificate names its
+    /// municipality's verification page (a phone opens it as a link), else the payload alone.
+    pub fn qr_text(&self, cert: &Certificate) -> String {
+        match &cert.verify_url {
+            Some(url) => format!("{url}#{self}"),
+            None => self.to_string(),
+        }
+    }
+
+    /// Parses what a QR code holds, as scanned or typed: the payload alone, or a verification
+    /// link `…/verify#<payload>` (the fragment may be percent-encoded, as browsers and
+    /// scanners often pass it on).
+    pub fn from_qr(text: &str) -> Result<SealPayload, DocumentError> {
+        let text = text.trim();
+        let payload = text.rsplit_once('#').map_or(text, |(_, fragment)| fragment);
+        SealPayload::parse(&percent_decode_ascii(payload))
     }
 
     /// Parses the compact form; see the [module docs](self).
@@ -297,6 +318,51 @@ impl fmt::Display for SealPayload {
     }
 }
 
+/// `%XX` escapes of ASCII characters decoded (a payload is ASCII); anything else is kept as is.
+fn percent_decode_ascii(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        let escaped = rest
+            .get(i + 1..i + 3)
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+            .filter(u8::is_ascii);
+        match escaped {
+            Some(b) => {
+                out.push(char::from(b));
+                rest = &rest[i + 3..];
+            }
+            None => {
+                out.push('%');
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Longest verification link a QR code carries (with the payload it stays readable at its
+/// printed size).
+const MAX_VERIFY_URL: usize = 120;
+
+/// Whether `url` may be printed in a QR code as the verification link (see
+/// [`Certificate::verify_url`]).
+pub fn check_verify_url(url: &str) -> Result<(), DocumentError> {
+    let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+    let printable = url.bytes().all(|b| b.is_ascii_graphic()) && !url.contains(['#', '|']);
+    if !scheme_ok || !printable || url.len() > MAX_VERIFY_URL {
+        return Err(DocumentError::InvalidField {
+            field: "verify_url",
+            value: url.to_owned(),
+            reason: "an https:// or http:// URL of at most 120 printable ASCII characters, \
+                     without '#' or '|'",
+        });
+    }
+    Ok(())
+}
+
 fn check_field(field: &'static str, value: &str) -> Result<(), DocumentError> {
     if value.is_empty() || value.chars().any(|c| c == '|' || c.is_control()) {
         return Err(DocumentError::InvalidField {
@@ -306,4 +372,65 @@ fn check_field(field: &'static str, value: &str) -> Result<(), DocumentError> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload() -> SealPayload {
+        SealPayload {
+            tenant_code: "012289".into(),
+            issue_number: "R8-0000123".into(),
+            issue_date: NaiveDate::from_ymd_opt(2026, 12, 4).expect("date"),
+            layout: Some(2),
+            key_id: "0123456789abcdef".into(),
+            digest: [7; 32],
+            signature: Signature::from_bytes(&[9; 64]),
+        }
+    }
+
+    #[test]
+    fn a_qr_code_is_read_as_link_typed_payload_or_percent_encoded_fragment() {
+        let p = payload();
+        let text = p.to_string();
+        let link = format!("https://murakumo.example.jp/verify#{text}");
+        let encoded = format!(
+            "https://murakumo.example.jp/verify#{}",
+            text.replace('|', "%7C")
+        );
+        for scanned in [text.clone(), format!("  {text}\n"), link, encoded] {
+            assert_eq!(
+                SealPayload::from_qr(&scanned).expect("reads"),
+                p,
+                "{scanned}"
+            );
+        }
+        assert!(SealPayload::from_qr("https://murakumo.example.jp/verify#").is_err());
+        assert!(SealPayload::from_qr("https://murakumo.example.jp/verify").is_err());
+        assert!(SealPayload::from_qr(&text.replace("MKC2", "MKC9")).is_err());
+    }
+
+    #[test]
+    fn percent_escapes_of_ascii_are_decoded_and_the_rest_kept() {
+        assert_eq!(percent_decode_ascii("a%7Cb%7cc"), "a|b|c");
+        assert_eq!(percent_decode_ascii("100%"), "100%");
+        assert_eq!(percent_decode_ascii("%zz%E3%81"), "%zz%E3%81");
+    }
+
+    #[test]
+    fn only_plain_web_links_may_become_the_verify_url() {
+        assert!(check_verify_url("https://murakumo.example.jp/verify").is_ok());
+        assert!(check_verify_url("http://127.0.0.1:8080/verify").is_ok());
+        for bad in [
+            "javascript:alert(1)",
+            "https://x/verify#frag",
+            "https://x/ver ify",
+            "https://x/検証",
+            "ftp://x/verify",
+        ] {
+            assert!(check_verify_url(bad).is_err(), "{bad}");
+        }
+        assert!(check_verify_url(&format!("https://{}", "a".repeat(200))).is_err());
+    }
 }

@@ -86,6 +86,10 @@ impl Default for Limits {
 pub struct VerifiedCertificate {
     /// 全国地方公共団体コード of the issuer.
     pub tenant_code: String,
+    /// The issuer's name as certified (e.g. "北海道深川市").
+    pub tenant_name: String,
+    /// Which certificate.
+    pub kind: crate::CertificateKind,
     /// 発行番号.
     pub issue_number: String,
     /// 発行日.
@@ -162,6 +166,29 @@ impl fmt::Display for VerifyReport {
                  signed data was checked"
             ),
             Err(e) => write!(f, "NOT VERIFIED: {e}"),
+        }
+    }
+}
+
+impl VerifyReport {
+    /// The answer in plain Japanese for the person checking the certificate: who issued what
+    /// and what was compared, or what is wrong and what to do.
+    pub fn message_ja(&self) -> String {
+        match &self.0 {
+            Ok(v) if v.appearance_checked => format!(
+                "真正な証明書です。{}(団体コード {})が{}に交付した{}(発行番号 {})で、\
+                 発行団体の署名、証明書に埋め込まれた証明内容、印字された内容の三つがすべて一致しました\
+                 (改ざんは検出されませんでした)。",
+                v.tenant_name,
+                v.tenant_code,
+                crate::render::wareki(v.issue_date),
+                v.kind.title(),
+                v.issue_number
+            ),
+            Ok(_) => "発行団体の署名と埋め込まれた証明内容は一致しましたが、印字された内容は照合していないため、\
+                      真正とは確認できていません。"
+                .to_owned(),
+            Err(e) => e.message_ja(),
         }
     }
 }
@@ -417,6 +444,11 @@ impl CertificatePdf {
         &self.payload.tenant_code
     }
 
+    /// The verification code (what the QR code carries), not yet verified.
+    pub fn payload(&self) -> &SealPayload {
+        &self.payload
+    }
+
     /// Id of the key the verification code names (not yet verified).
     pub fn key_id(&self) -> &str {
         &self.payload.key_id
@@ -468,9 +500,11 @@ impl CertificatePdf {
         Ok(cert)
     }
 
-    fn verified(&self, appearance_checked: bool) -> VerifiedCertificate {
+    fn verified(&self, cert: &Certificate, appearance_checked: bool) -> VerifiedCertificate {
         VerifiedCertificate {
             tenant_code: self.payload.tenant_code.clone(),
+            tenant_name: cert.tenant_name.clone(),
+            kind: cert.kind,
             issue_number: self.payload.issue_number.clone(),
             issue_date: self.payload.issue_date,
             key_id: self.payload.key_id.clone(),
@@ -484,8 +518,8 @@ impl CertificatePdf {
         self,
         keys: KeyLookup<'_>,
     ) -> Result<VerifiedCertificate, VerifyError> {
-        self.signed_data(keys)?;
-        Ok(self.verified(false))
+        let cert = self.signed_data(keys)?;
+        Ok(self.verified(&cert, false))
     }
 
     /// Every step of the [module docs](self). Without a `renderer`, or for a certificate whose
@@ -519,7 +553,7 @@ impl CertificatePdf {
         let ours = appearance(&self.doc, &mut self.inflater)?;
         let theirs = appearance(&fresh, &mut fresh_inflater)?;
         match (compare_appearance(&ours, &theirs), self.payload.layout) {
-            (Ok(()), _) => Ok(self.verified(true)),
+            (Ok(()), _) => Ok(self.verified(&cert, true)),
             (Err(e), Some(_)) => Err(e),
             (Err(_), None) => Err(unchecked(
                 "it was issued before the layout version was signed, and it does not print \

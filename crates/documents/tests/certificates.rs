@@ -67,6 +67,11 @@ fn digest_changes_with_any_certified_field() {
             Box::new(|c| c.members[2].notes.push("転出".to_owned())),
         ),
         ("official seal", Box::new(|c| c.official_seal_image = None)),
+        // The verification link is printed in the QR code: a forger's link must not verify.
+        (
+            "verify url",
+            Box::new(|c| c.verify_url = Some("https://murakumo.example.jp/verify".to_owned())),
+        ),
         (
             "seal image",
             Box::new(|c| c.seal_image = Some(vec![1, 2, 3])),
@@ -535,6 +540,56 @@ fn printed_qr_code_reads_back_as_the_signed_payload() {
             .collect();
         assert_eq!(read, vec![issued.payload.to_string()], "{:?}", cert.kind);
     }
+}
+
+/// With the municipality's verification page named, the QR code is a link a phone opens:
+/// `<verify_url>#<payload>`, from which the payload reads back; the link is certified, so a
+/// certificate whose link was swapped afterwards does not verify.
+#[test]
+fn the_qr_code_links_to_the_municipalitys_verify_page() {
+    let url = "https://murakumo.example.jp/verify";
+    let mut cert = common::household(2);
+    cert.verify_url = Some(url.to_owned());
+    let k = key(1);
+    let issued = common::renderer().issue(&cert, &k).expect("renders");
+    let (w, h, pixels) = pdf_tools::rasterize_first_page(&issued.pdf, 300);
+    let mut image = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| pixels[y * w + x]);
+    let read: Vec<String> = image
+        .detect_grids()
+        .iter()
+        .map(|g| g.decode().expect("the QR code decodes").1)
+        .collect();
+    assert_eq!(read, vec![format!("{url}#{}", issued.payload)]);
+    assert_eq!(
+        SealPayload::from_qr(&read[0]).expect("reads"),
+        issued.payload
+    );
+    let v = common::renderer()
+        .verify_certificate_pdf(&issued.pdf, &published(&[&k]))
+        .expect("genuine");
+    assert_eq!(v.tenant_name, cert.tenant_name);
+    assert_eq!(v.kind, CertificateKind::ResidentCopy);
+
+    // Signed with one link, printed with another: the signature no longer covers it.
+    let mut swapped = cert.clone();
+    swapped.verify_url = Some("https://forger.example/verify".to_owned());
+    let forged = common::renderer()
+        .render(&swapped, &issued.payload)
+        .expect("renders");
+    assert!(
+        common::renderer()
+            .verify_certificate_pdf(&forged, &published(&[&k]))
+            .is_err()
+    );
+    // A link that is not a plain web address is refused before anything is signed.
+    cert.verify_url = Some("javascript:alert(1)".to_owned());
+    assert!(matches!(
+        common::renderer().issue(&cert, &k),
+        Err(DocumentError::InvalidField {
+            field: "verify_url",
+            ..
+        })
+    ));
 }
 
 #[test]

@@ -340,6 +340,61 @@ pub fn apply(
     }
 }
 
+/// The 印鑑登録証明書 申請書 names the registrant; the card alone is not enough (a found or
+/// stolen card must not yield a certificate to whoever holds it): its 氏名 and 生年月日 must
+/// match the register. The name matches as written (氏名 or 通称) or in フリガナ, ignoring
+/// spaces, the difference between hiragana and katakana, and variation selectors (a clerk types
+/// the base character of a 外字 registered with an IVS). The refusal never shows the
+/// registered items.
+pub fn check_applicant(
+    registrant: &Record,
+    name: &str,
+    birth_date: NaiveDate,
+) -> Result<(), SealError> {
+    let p = &registrant.person;
+    let given = comparable(name);
+    if given.is_empty() {
+        return invalid(
+            "applicant_name",
+            "申請書に書かれた登録者の氏名を入力してください",
+        );
+    }
+    let written = [
+        Some(format!("{}{}", p.family_name, p.given_name)),
+        Some(format!("{}{}", p.family_kana, p.given_kana)),
+        p.alias.clone(),
+    ];
+    if !written.iter().flatten().any(|w| comparable(w) == given) {
+        return invalid(
+            "applicant_name",
+            "申請書の氏名が、この印鑑登録証の登録者と一致しません。申請書と本人確認書類を確認してください(証明書は交付していません)",
+        );
+    }
+    if birth_date != p.birth_date {
+        return invalid(
+            "applicant_birth_date",
+            "申請書の生年月日が、この印鑑登録証の登録者と一致しません。申請書と本人確認書類を確認してください(証明書は交付していません)",
+        );
+    }
+    Ok(())
+}
+
+/// A name reduced to what a clerk can be expected to type the same way.
+fn comparable(name: &str) -> String {
+    name.chars()
+        .filter(|c| {
+            !c.is_whitespace()
+                && !('\u{FE00}'..='\u{FE0F}').contains(c)
+                && !('\u{E0100}'..='\u{E01EF}').contains(c)
+        })
+        // ひらがな → カタカナ (the two blocks are 0x60 apart).
+        .map(|c| match c {
+            '\u{3041}'..='\u{3096}' => char::from_u32(c as u32 + 0x60).unwrap_or(c),
+            _ => c,
+        })
+        .collect()
+}
+
 /// 満年齢 on a date (a person turns a year older on the day before their
 /// birthday under 年齢計算ニ関スル法律; counting on the birthday itself is
 /// what 印鑑条例 and everyday counting use).

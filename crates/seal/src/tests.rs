@@ -238,3 +238,41 @@ fn official_seal_events_are_their_own_kind() {
     );
     assert_eq!(SealEvent::decode(kind, version, &payload).ok(), Some(None));
 }
+
+#[test]
+fn a_certificate_needs_the_registrants_name_and_birth_date_from_the_application() {
+    let birth = d(1980, 5, 1);
+    let mut r = resident(birth);
+    r.person.family_name = "葛\u{E0100}城".into();
+    for typed in [
+        "葛城太郎",
+        "葛城　太郎",
+        " 葛\u{E0100}城 太郎 ",
+        "ヤマダタロウ",
+        "やまだ たろう",
+    ] {
+        assert_eq!(check_applicant(&r, typed, birth), Ok(()), "{typed}");
+    }
+    let field = |e: Result<(), SealError>| match e {
+        Err(SealError::Invalid { field, reason }) => {
+            assert!(
+                !reason.contains("葛城"),
+                "the registered name is never shown"
+            );
+            field
+        }
+        other => panic!("refused expected: {other:?}"),
+    };
+    assert_eq!(
+        field(check_applicant(&r, "葛城次郎", birth)),
+        "applicant_name"
+    );
+    assert_eq!(field(check_applicant(&r, "  ", birth)), "applicant_name");
+    assert_eq!(
+        field(check_applicant(&r, "葛城太郎", d(1980, 5, 2))),
+        "applicant_birth_date"
+    );
+    // A 通称 is a name the registrant may use.
+    r.person.alias = Some("ジョン　スミス".into());
+    assert_eq!(check_applicant(&r, "ジョンスミス", birth), Ok(()));
+}

@@ -96,7 +96,7 @@ impl ApiError {
         Self::new(
             StatusCode::NOT_FOUND,
             "route_not_found",
-            "no such endpoint; see /api/v1/openapi.json for the list",
+            "このURLの機能はありません。一覧は /api/v1/openapi.json にあります",
         )
     }
 }
@@ -145,7 +145,7 @@ impl From<StoreError> for ApiError {
                 ApiError {
                     code: "storage",
                     ..ApiError::internal(
-                        "the database could not complete the request; the operator has the details in the server log",
+                        "データベースで処理を完了できませんでした。変更は行われていません。詳細はサーバーのログにあります(基盤運用者に連絡してください)",
                     )
                 }
             }
@@ -164,7 +164,7 @@ impl From<StoreError> for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> ApiError {
         ApiError::bad_request(format!(
-            "request body is not valid JSON for this endpoint: {}",
+            "送信された内容(JSON)がこの機能の形式に合いません: {}",
             r.body_text()
         ))
     }
@@ -172,13 +172,16 @@ impl From<JsonRejection> for ApiError {
 
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> ApiError {
-        ApiError::bad_request(format!("query string is not valid: {}", r.body_text()))
+        ApiError::bad_request(format!(
+            "検索条件(クエリ文字列)が正しくありません: {}",
+            r.body_text()
+        ))
     }
 }
 
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> ApiError {
-        ApiError::bad_request(format!("path is not valid: {}", r.body_text()))
+        ApiError::bad_request(format!("URLの指定が正しくありません: {}", r.body_text()))
     }
 }
 

@@ -117,6 +117,7 @@ pub fn app(state: AppState) -> Router {
             get(ui::official_seal_form).post(ui::official_seal_submit),
         )
         .route("/official-seal/image", get(ui::official_seal_image))
+        .route("/access-log", get(ui::access_log))
         .route("/verify", get(ui::verify_page))
         .route("/assets/murakumo.css", get(ui::css))
         .route("/assets/verify.js", get(ui::verify_js))
@@ -126,7 +127,7 @@ pub fn app(state: AppState) -> Router {
             ApiError {
                 status: StatusCode::METHOD_NOT_ALLOWED,
                 code: "method_not_allowed",
-                message: "this endpoint does not accept that method; see /api/v1/openapi.json"
+                message: "このURLはこの方法(HTTPメソッド)では使えません。/api/v1/openapi.json を参照してください"
                     .into(),
                 field: None,
                 retry_after_secs: None,
@@ -157,7 +158,7 @@ pub fn app(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(4 * 1024 * 1024))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal(
-                "the server hit an internal error; the operator has the details in the server log",
+                "サーバー内部でエラーが起きました。変更は行われていません。詳細はサーバーのログにあります(基盤運用者に連絡してください)",
             )
             .into_response()
         }))

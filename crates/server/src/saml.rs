@@ -230,7 +230,9 @@ async fn acs(
             &state,
             None,
             None,
-            Rejection::Malformed("no SAMLResponse form field".into()),
+            Rejection::Malformed(
+                "SAMLResponse がありません。IdP のログイン画面からやり直してください".into(),
+            ),
         )
         .await;
     };

@@ -46,12 +46,12 @@ fn session_ended(
 ) -> Option<ApiError> {
     if now.saturating_sub(created_at) > max_us {
         Some(ApiError::unauthorized(format!(
-            "the session reached its longest lifetime ({} h after login); log in again (ログインから一定時間が経過したため、もう一度ログインしてください)",
+            "ログインから{}時間が経過したため、もう一度ログインしてください",
             max_us / HOUR_US
         )))
     } else if now.saturating_sub(last_seen) > idle_us {
         Some(ApiError::unauthorized(
-            "the session ended after inactivity; log in again (一定時間操作がなかったため、もう一度ログインしてください)",
+            "一定時間操作がなかったため、もう一度ログインしてください",
         ))
     } else {
         None
@@ -76,7 +76,7 @@ impl StaffSession {
             Ok(())
         } else {
             Err(ApiError::forbidden(format!(
-                "「{}」の権限がありません(あなたの役割: {})。必要な場合は団体管理者に役割の付与を依頼してください ({p:?} is not allowed to your roles)",
+                "「{}」の権限がありません(あなたの役割: {})。必要な場合は団体管理者に役割の付与を依頼してください",
                 p.label_ja(),
                 self.staff
                     .roles
@@ -137,7 +137,7 @@ pub fn staff_credential(headers: &HeaderMap) -> Option<(TenantCode, Vec<u8>)> {
 
 fn not_logged_in() -> ApiError {
     ApiError::unauthorized(
-        "not logged in, or the session has ended; log in again (POST /api/v1/session)",
+        "ログインしていないか、セッションが終了しています。もう一度ログインしてください(API: POST /api/v1/session)",
     )
 }
 
@@ -151,7 +151,7 @@ impl FromRequestParts<AppState> for StaffSession {
         let (scope, token) = credential(&parts.headers).ok_or_else(not_logged_in)?;
         if scope == OPERATOR_SCOPE {
             return Err(ApiError::forbidden(
-                "this endpoint is for a municipality's staff; platform operators cannot use it",
+                "この機能は団体の職員用です。基盤運用者のアカウントでは使えません",
             ));
         }
         let tenant = TenantCode::parse(&scope).map_err(|_| not_logged_in())?;
@@ -194,9 +194,7 @@ impl FromRequestParts<AppState> for OperatorSession {
     ) -> Result<Self, Self::Rejection> {
         let (scope, token) = credential(&parts.headers).ok_or_else(not_logged_in)?;
         if scope != OPERATOR_SCOPE {
-            return Err(ApiError::forbidden(
-                "this endpoint is for platform operators only",
-            ));
+            return Err(ApiError::forbidden("この機能は基盤運用者専用です"));
         }
         let hash = auth::token_hash(&token);
         let session = state
@@ -259,9 +257,7 @@ pub struct WhoAmI {
 }
 
 fn login_failed() -> ApiError {
-    ApiError::unauthorized(
-        "login failed: the login id or password is wrong (ログインIDまたはパスワードが違います)",
-    )
+    ApiError::unauthorized("ログインIDまたはパスワードが違います")
 }
 
 // Login throttling (rule: `murakumo_auth::ThrottleRule`, documented in
@@ -330,14 +326,14 @@ async fn reserve(state: &AppState, buckets: &[ThrottleBucket], now: i64) -> ApiR
     Err(if by_address {
         ApiError::too_many(
             format!(
-                "too many failed logins from this address; try again in {wait} s (このアドレスからのログイン失敗が多すぎます。{wait}秒後にもう一度お試しください)"
+                "このアドレスからのログイン失敗が多すぎます。{wait}秒後にもう一度お試しください"
             ),
             wait,
         )
     } else {
         ApiError::too_many(
             format!(
-                "this account is locked after repeated failed logins; try again in {wait} s, or ask the administrator (団体管理者) (ログインに続けて失敗したため、{wait}秒後までロックされています)"
+                "ログインに続けて失敗したため、このアカウントは{wait}秒後までロックされています。待ってからもう一度お試しいただくか、団体管理者に連絡してください"
             ),
             wait,
         )

@@ -162,7 +162,7 @@ pub async fn check_text_input(req: Request, next: Next) -> Response {
         return ApiError::new(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
-            "the request body is larger than 4 MiB",
+            "送信された内容が大きすぎます(上限 4 MiB)",
         )
         .into_response();
     };

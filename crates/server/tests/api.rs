@@ -225,7 +225,7 @@ async fn errors_have_one_shape_with_the_request_id(db: Db) {
         body["error"]["message"]
             .as_str()
             .expect("message")
-            .contains("from 3 to 20"),
+            .contains("3から20までの整数"),
         "{body}"
     );
     let resp = reqwest::Client::new()
@@ -254,7 +254,7 @@ async fn operator_creates_tenants_and_bad_codes_are_refused(db: Db) {
         body["error"]["message"]
             .as_str()
             .expect("msg")
-            .contains("expected 6"),
+            .contains("ほかの桁から計算すると 6"),
         "{body}"
     );
     let resp = op
@@ -513,7 +513,7 @@ async fn failed_logins_lock_the_account(db: Db) {
         body["error"]["message"]
             .as_str()
             .expect("msg")
-            .contains("locked")
+            .contains("ロックされています")
     );
     // The lock is per account: another account of the same tenant logs in.
     assert!(s.token(Some(&a), "auditor", common::PASSWORD).await.is_ok());
@@ -826,6 +826,21 @@ async fn certificates_are_issued_signed_and_verifiable(db: Db) {
         .expect("send");
     assert_eq!(r.status(), StatusCode::CONFLICT);
     s.set_issuer(&a).await;
+    // The QR code links to the municipality's verification page: a setting, so that every
+    // node issuing for it prints the same link. Only a plain web address is taken.
+    for bad in [
+        "javascript:alert(1)",
+        "https://x.example/verify#frag",
+        "ftp://x.example/",
+    ] {
+        let (st, body) = s.put_setting(&admin, "certificate.verify_url", bad).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert_eq!(body["error"]["field"], "value", "{body}");
+    }
+    let (st, body) = s
+        .put_setting(&admin, "certificate.verify_url", &s.url("/verify"))
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
     let issue = |body: Value| {
         let req = clerk.post(s.url("/api/v1/certificates")).json(&body);
         async move {
@@ -869,6 +884,82 @@ async fn certificates_are_issued_signed_and_verifiable(db: Db) {
     assert_eq!(v["issue_number"], n1.as_str());
     assert!(
         !v.to_string().contains("山田") && !v.to_string().contains("花子"),
+        "{v}"
+    );
+    // Who issued what, in plain Japanese with the 和暦 date.
+    assert_eq!(v["tenant_name"], "深川市", "{v}");
+    assert_eq!(v["title"], "住民票の写し", "{v}");
+    let wareki = v["issue_date_wareki"].as_str().expect("wareki").to_string();
+    assert!(wareki.starts_with("令和"), "{v}");
+    let message = v["message"].as_str().expect("message");
+    assert!(
+        message.contains("真正な証明書です")
+            && message.contains("深川市")
+            && message.contains(&wareki)
+            && message.contains("印字された内容"),
+        "{message}"
+    );
+
+    // The QR code: the link to this platform's /verify page with the signed code, which the
+    // public API checks against the signature and the ledger.
+    let read = murakumo_documents::CertificatePdf::read(&pdf1, murakumo_documents::Limits::DEFAULT)
+        .expect("reads");
+    let code = read.payload().to_string();
+    let verify_code = |code: String| {
+        let req = reqwest::Client::new()
+            .post(s.url("/api/v1/public/verify-code"))
+            .json(&json!({ "code": code }));
+        async move {
+            req.send()
+                .await
+                .expect("send")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    for scanned in [
+        code.clone(),
+        s.url(&format!("/verify#{code}")),
+        s.url(&format!("/verify#{}", code.replace('|', "%7C"))),
+    ] {
+        let v = verify_code(scanned.clone()).await;
+        assert_eq!(v["genuine"], true, "{scanned}: {v}");
+        assert_eq!(v["tenant_name"], "深川市");
+        assert_eq!(v["issue_number"], n1.as_str());
+        assert_eq!(v["title"], "住民票の写し");
+        let m = v["message"].as_str().expect("message");
+        assert!(
+            m.contains("台帳にこの交付が同じ内容で記録")
+                && m.contains("紙面の記載事項は含まれない"),
+            "says what was and was not checked: {m}"
+        );
+        assert!(!v.to_string().contains("山田"), "{v}");
+    }
+    // A code whose content or number was changed is refused, and a code of a municipality
+    // that is not on the platform tells nothing of the others.
+    let mut parts: Vec<String> = code.split('|').map(str::to_string).collect();
+    parts[6] = "0".repeat(64);
+    let v = verify_code(parts.join("|")).await;
+    assert_eq!(v["genuine"], false, "{v}");
+    assert!(
+        v["message"].as_str().expect("m").contains("偽造の疑い"),
+        "{v}"
+    );
+    let mut parts: Vec<String> = code.split('|').map(str::to_string).collect();
+    parts[2] = n2.clone();
+    let v = verify_code(parts.join("|")).await;
+    assert_eq!(
+        v["genuine"], false,
+        "another 発行番号 under the same signature: {v}"
+    );
+    let v = verify_code(code.replacen(&a.to_string(), "131016", 1)).await;
+    assert_eq!(v["genuine"], false, "{v}");
+    assert_eq!(v["tenant_name"], Value::Null, "{v}");
+    let v = verify_code("これはQRコードではない".into()).await;
+    assert_eq!(v["genuine"], false);
+    assert!(
+        v["message"].as_str().expect("m").contains("読み取れません"),
         "{v}"
     );
     let mut forged = pdf1.clone();
@@ -1014,6 +1105,31 @@ async fn seals_are_registered_certified_and_cancelled(db: Db) {
         .await
         .expect("send");
     assert_eq!(got.bytes().await.expect("png").to_vec(), official);
+    // Replacing it needs a reason (percent-encoded UTF-8 in x-reason).
+    let changed = murakumo_seal::sample_impression(2);
+    assert_eq!(
+        put(&admin, changed.clone()).await.expect("send").status(),
+        StatusCode::BAD_REQUEST,
+        "a 公印 change without a reason"
+    );
+    let current = |who: &reqwest::Client| who.get(s.url("/api/v1/official-seal")).send();
+    let got = current(&clerk).await.expect("send");
+    assert_eq!(
+        got.bytes().await.expect("png").to_vec(),
+        official,
+        "unchanged"
+    );
+    let r = admin
+        .put(s.url("/api/v1/official-seal"))
+        .header("content-type", "image/png")
+        .header("x-reason", "%E6%96%B0%E5%B8%82%E9%95%B7%E5%B0%B1%E4%BB%BB")
+        .body(changed.clone())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let got = current(&clerk).await.expect("send");
+    assert_eq!(got.bytes().await.expect("png").to_vec(), changed);
 
     let code = common::resident_code(1_000_000_002);
     let png =
@@ -1055,15 +1171,45 @@ async fn seals_are_registered_certified_and_cancelled(db: Db) {
     let body: Value = r.json().await.expect("json");
     assert_eq!(body["error"]["field"], "impression", "{body}");
 
-    // 印鑑登録証明書 with the card: the 印影 and 登録番号 are certified.
-    let cert = |card: &str| {
+    // 印鑑登録証明書 with the card and the 申請書's 氏名・生年月日 of the registrant (山田 花子,
+    // 1980-05-05): the 印影 and 登録番号 are certified.
+    let cert_for = |card: &str, name: &str, birth: &str| {
         clerk
             .post(s.url("/api/v1/certificates"))
-            .json(&json!({"kind": "seal", "card_number": card, "requester": "本人", "purpose": "不動産登記"}))
+            .json(&json!({"kind": "seal", "card_number": card, "requester": "本人", "purpose": "不動産登記",
+                "applicant_name": name, "applicant_birth_date": birth}))
             .send()
     };
+    let cert = |card: &str| cert_for(card, "やまだ　はなこ", "1980-05-05");
+    // The card alone is not enough: a wrong name or birth date is refused, naming the field
+    // and never the registered items.
+    for (name, birth, field) in [
+        ("山田太郎", "1980-05-05", "applicant_name"),
+        ("山田花子", "1980-05-06", "applicant_birth_date"),
+    ] {
+        let r = cert_for("A-100", name, birth).await.expect("send");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["error"]["field"], field, "{body}");
+        assert!(!body.to_string().contains("花子"), "{body}");
+    }
+    let r = clerk
+        .post(s.url("/api/v1/certificates"))
+        .json(&json!({"kind": "seal", "card_number": "A-100", "requester": "本人", "purpose": "不動産登記"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let r = cert("A-100").await.expect("send");
     assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["x-issue-number"]
+            .to_str()
+            .expect("number")
+            .ends_with("-0000001"),
+        "the refused requests took no 発行番号: {:?}",
+        r.headers()
+    );
     let pdf = r.bytes().await.expect("pdf").to_vec();
     let v: Value = reqwest::Client::new()
         .post(s.url("/api/v1/public/verify-certificate"))

@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 /// `the_screen_list_is_the_routers`, so a new screen cannot be forgotten.
 const SCREENS: &[&str] = &[
     "/",
+    "/access-log",
     "/assets/murakumo.css",
     "/assets/verify.js",
     "/healthz",
@@ -125,6 +126,11 @@ fn queries() -> Vec<String> {
     [
         String::new(),
         format!("resident_code={r}&code={r}&subject=resident:{r}"),
+        format!(
+            "staff_id=staff:s-admin-{}&actor=staff:s-admin-{}",
+            tenant_b(),
+            tenant_b()
+        ),
         format!("registration_number={B_SEAL}&number={B_SEAL}"),
         "card_number=B-CARD-1&card=B-CARD-1".into(),
         "kana=ヒトクノ".into(),
@@ -184,6 +190,8 @@ fn form() -> Vec<(&'static str, String)> {
         ("resident_code", b_resident()),
         ("registration_number", B_SEAL.into()),
         ("card_number", "B-CARD-1".into()),
+        ("applicant_name", "秘匿野花子".into()),
+        ("applicant_birth_date", "1980-05-05".into()),
         ("household_id", "H-秘匿野".into()),
         ("kind", "resident_copy".into()),
         ("requester", "本人".into()),

@@ -1451,6 +1451,7 @@ async fn a_site_key_alone_does_not_make_a_certificate_genuine(db: Db) {
         seal_registration_number: None,
         seal_image: None,
         official_seal_image: None,
+        verify_url: None,
     };
     let renderer = Renderer::system().expect("renderer");
     let pdf = renderer.issue(&cert, &key).expect("signed").pdf;

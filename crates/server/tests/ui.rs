@@ -242,6 +242,30 @@ async fn a_clerk_works_the_counter_with_the_keyboard() {
         .expect("script");
     assert!(loaded.as_u64().unwrap_or(0) > 0, "the 印影 image is shown");
     check_screen(&b, "08-seal").await;
+    // 印鑑登録証明書: the card alone is not enough; the 申請書's 生年月日 (typed in 和暦) must
+    // be the registrant's, and a mismatch is refused without showing the registered one.
+    let name = format!("{}{}", record.person.family_name, record.person.given_name);
+    for (id, value) in [
+        ("card_number", "FK-0001"),
+        ("applicant_name", name.as_str()),
+        ("applicant_birth_date", "S50.1.1"),
+        ("purpose", "不動産登記"),
+    ] {
+        b.client()
+            .find(Locator::Id(id))
+            .await
+            .expect(id)
+            .send_keys(value)
+            .await
+            .expect("type");
+    }
+    press_enter(&b, "form[action='/seals/certificate'] button").await;
+    b.wait_for(".error-box").await.expect("refused");
+    let t = text(&b).await;
+    assert!(
+        t.contains("生年月日が、この印鑑登録証の登録者と一致しません"),
+        "{t}"
+    );
 
     // 転入 form: a wrong 住民票コード is refused with the field named.
     b.open(&s.url("/residents/new"), "form[action='/residents/new']")
@@ -280,5 +304,148 @@ async fn a_clerk_works_the_counter_with_the_keyboard() {
     check_screen(&b, "09-entry-error").await;
 
     b.close().await;
+    s.stop().await;
+}
+
+/// A third party (a bank, a landlord) checks a paper certificate by its QR code: the phone
+/// opens the link the code holds, and the page says, in Japanese, who issued what on which
+/// 和暦 date and what was and was not checked; a changed code is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_third_party_checks_the_paper_by_its_qr_link() {
+    let s = TestServer::start(Db::Sqlite).await;
+    s.set_issuer(&tenant_a()).await;
+    let clerk = s.login(Some(&tenant_a()), "clerk").await;
+    let r = clerk
+        .post(s.url("/api/v1/certificates"))
+        .json(
+            &serde_json::json!({"kind": "resident_copy", "household_id": "H-山田",
+            "requester": "本人", "purpose": "勤務先提出"}),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let pdf = r.bytes().await.expect("pdf");
+    let code = murakumo_documents::CertificatePdf::read(&pdf, murakumo_documents::Limits::DEFAULT)
+        .expect("reads")
+        .payload()
+        .to_string();
+
+    let b = Browser::start().await.expect("browser");
+    b.open(&s.url(&format!("/verify#{code}")), "#result dl")
+        .await
+        .expect("the link checks itself on opening");
+    let t = text(&b).await;
+    for expected in [
+        "深川市",
+        "住民票の写し",
+        "令和",
+        "台帳にこの交付が同じ内容で記録",
+    ] {
+        assert!(t.contains(expected), "{expected} in {t}");
+    }
+    assert!(!t.contains("山田"), "no personal data: {t}");
+    check_screen(&b, "20-verify-qr").await;
+
+    // A code changed by hand (another 発行番号 under the same signature) is refused.
+    let forged = code.replacen("-0000001", "-0000002", 1);
+    assert_ne!(forged, code, "the first 発行番号 of the series: {code}");
+    b.client()
+        .find(Locator::Id("code"))
+        .await
+        .expect("field")
+        .clear()
+        .await
+        .expect("clear");
+    b.client()
+        .find(Locator::Id("code"))
+        .await
+        .expect("field")
+        .send_keys(&forged)
+        .await
+        .expect("type");
+    press_enter(&b, "#check-code").await;
+    b.wait_for("#result.error-box").await.expect("refused");
+    let t = text(&b).await;
+    assert!(t.contains("偽造の疑い"), "{t}");
+    s.stop().await;
+}
+
+/// The auditor's screen: the menu offers what the role may use; the access log is searched by
+/// person and action, and shows who issued what, with the 利用目的 and 請求者 of the request
+/// and the time in Japan; a date the form cannot read is refused with the field named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auditor_finds_who_issued_whose_certificate_and_why() {
+    let s = TestServer::start(Db::Sqlite).await;
+    s.set_issuer(&tenant_a()).await;
+    let clerk = s.login(Some(&tenant_a()), "clerk").await;
+    let r = clerk
+        .post(s.url("/api/v1/certificates"))
+        .json(
+            &serde_json::json!({"kind": "resident_copy", "household_id": "H-山田",
+            "requester": "代理人", "purpose": "年金の手続き"}),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let number = r.headers()["x-issue-number"]
+        .to_str()
+        .expect("number")
+        .to_string();
+
+    let b = Browser::start().await.expect("browser");
+    b.open(&s.url("/"), "form[action='/login']")
+        .await
+        .expect("login page");
+    type_keys(&b, tenant_a().as_str()).await;
+    type_keys(
+        &b,
+        &format!("{}auditor{}{PASSWORD}{}", Key::Tab, Key::Tab, Key::Enter),
+    )
+    .await;
+    b.wait_for("header a[href='/access-log']")
+        .await
+        .expect("the auditor's menu");
+    let menu = b
+        .client()
+        .find(Locator::Css("header nav"))
+        .await
+        .expect("menu")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        !menu.contains("転入・出生") && !menu.contains("公印"),
+        "the menu offers only what an auditor may use: {menu}"
+    );
+
+    let head = common::resident_code(1_000_000_001);
+    b.open(
+        &s.url(&format!("/access-log?resident_code={head}&action=issue")),
+        "table.results",
+    )
+    .await
+    .expect("results");
+    let t = text(&b).await;
+    for expected in [
+        "証明書の交付",
+        "年金の手続き",
+        "請求者: 代理人",
+        number.as_str(),
+        "深川 職員(clerk)",
+    ] {
+        assert!(t.contains(expected), "{expected} in {t}");
+    }
+    check_screen(&b, "21-access-log").await;
+
+    b.open(
+        &s.url("/access-log?from=%E3%81%82%E3%81%97%E3%81%9F"),
+        ".error-box",
+    )
+    .await
+    .expect("a date the form cannot read");
+    let t = text(&b).await;
+    assert!(t.contains("【期間(から)】"), "{t}");
     s.stop().await;
 }

@@ -61,16 +61,12 @@ impl ChangeRequest {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FourEyesError {
     #[error(
-        "自分自身に個人情報を扱える役割や管理者の役割 ({0}) を付けることはできません。別の団体管理者に依頼してください (roles: you cannot grant yourself {0})"
+        "自分自身に個人情報を扱える役割や管理者の役割 ({0}) を付けることはできません。別の団体管理者に依頼してください"
     )]
     SelfGrant(String),
-    #[error(
-        "自分が申請した変更は承認できません。別の団体管理者が承認します (you proposed this change; a different administrator must approve it)"
-    )]
+    #[error("自分が申請した変更は承認できません。別の団体管理者が承認します")]
     OwnProposal,
-    #[error(
-        "自分に関する変更は承認できません。別の団体管理者が承認します (this change is about you; a different administrator must approve it)"
-    )]
+    #[error("自分に関する変更は承認できません。別の団体管理者が承認します")]
     AboutYourself,
 }
 

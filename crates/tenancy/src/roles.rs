@@ -139,10 +139,12 @@ impl fmt::Display for Role {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RoleError {
     #[error(
-        "unknown role {0:?}; known roles: resident.clerk, resident.supervisor, tax.clerk, tax.supervisor, nhi.clerk, auditor, tenant.admin"
+        "役割 {0:?} はありません。使える役割: resident.clerk(住民記録担当)、resident.supervisor(住民記録責任者)、tax.clerk(税務担当)、tax.supervisor(税務責任者)、nhi.clerk(国保担当)、auditor(監査)、tenant.admin(団体管理者)"
     )]
     Unknown(String),
-    #[error("login id {0:?} is not valid: use 3–64 characters of a-z, 0-9, '.', '_' or '-'")]
+    #[error(
+        "ログインID {0:?} は使えません。半角英小文字・数字と「.」「_」「-」で3〜64文字にしてください"
+    )]
     BadLogin(String),
 }
 

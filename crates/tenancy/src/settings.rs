@@ -41,6 +41,11 @@ pub enum SettingKind {
     },
     /// A day of the year as `MM-DD` (e.g. a 納期限).
     MonthDay,
+    /// A web address people open (`https://…`, or `http://` for a closed network), printable
+    /// ASCII without `#`, e.g. the verification page a certificate's QR code links to.
+    WebAddress {
+        max_chars: usize,
+    },
     /// A range of 住民票コード bodies (the ten digits before the 検査数字), as
     /// `FIRST-LAST`, e.g. `1234500000-1234599999`.
     CodeRange,
@@ -82,6 +87,15 @@ pub static REGISTRY: &[SettingDef] = &[
         kind: SettingKind::Text { max_chars: 40 },
         standard: None,
         label_ja: "証明書の発行者氏名",
+    },
+    SettingDef {
+        key: "certificate.verify_url",
+        kind: SettingKind::WebAddress { max_chars: 120 },
+        // Every node that issues for the municipality (the centre, a fallback site) prints
+        // the same link, so it is the municipality's setting, not a node's address. Unset:
+        // the QR code holds the verification code alone.
+        standard: None,
+        label_ja: "証明書のQRコードが開く検証ページのURL(例: https://murakumo.example.jp/verify)",
     },
     SettingDef {
         key: "certificate.fee_yen.resident_copy",
@@ -156,9 +170,9 @@ pub static REGISTRY: &[SettingDef] = &[
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SettingError {
-    #[error("unknown setting {key:?}; known settings: {known}")]
+    #[error("設定 {key:?} はありません。設定できる項目: {known}")]
     Unknown { key: String, known: String },
-    #[error("setting {key} = {value:?} is not valid: {reason}")]
+    #[error("設定 {key} の値 {value:?} は使えません: {reason}")]
     Invalid {
         key: String,
         value: String,
@@ -193,19 +207,30 @@ impl SettingDef {
             SettingKind::Text { max_chars } => {
                 let n = v.chars().count();
                 if n == 0 || n > max_chars {
-                    return Err(invalid(format!("give 1 to {max_chars} characters")));
+                    return Err(invalid(format!("1〜{max_chars}文字で入力してください")));
                 }
                 if v.chars().any(char::is_control) {
-                    return Err(invalid("control characters are not allowed".into()));
+                    return Err(invalid("制御文字は使えません".into()));
                 }
                 Ok(v.to_string())
             }
             SettingKind::Integer { min, max } => match v.parse::<i64>() {
                 Ok(n) if (min..=max).contains(&n) => Ok(n.to_string()),
-                _ => Err(invalid(format!("give a whole number from {min} to {max}"))),
+                _ => Err(invalid(format!("{min}から{max}までの整数を入力してください"))),
             },
+            SettingKind::WebAddress { max_chars } => {
+                let scheme = v.starts_with("https://") || v.starts_with("http://");
+                let plain = v.bytes().all(|b| b.is_ascii_graphic()) && !v.contains(['#', '|']);
+                if scheme && plain && v.len() <= max_chars {
+                    Ok(v.to_string())
+                } else {
+                    Err(invalid(format!(
+                        "https:// で始まるURLを、半角英数字と記号だけで{max_chars}文字以内で入力してください(「#」「|」は使えません。例: https://murakumo.example.jp/verify)"
+                    )))
+                }
+            }
             SettingKind::CodeRange => code_range(v).map(|_| v.to_string()).ok_or_else(|| {
-                invalid("give the first and last ten digits (without the 検査数字) as FIRST-LAST, e.g. 1234500000-1234599999".into())
+                invalid("最初と最後の10桁(検査数字を除く)を「最初-最後」の形で入力してください(例: 1234500000-1234599999)".into())
             }),
             SettingKind::MonthDay => {
                 let parsed = v.split_once('-').and_then(|(m, d)| {
@@ -213,7 +238,7 @@ impl SettingDef {
                     // 2024 is a leap year, so 02-29 is accepted.
                     chrono::NaiveDate::from_ymd_opt(2024, m, d).map(|_| format!("{m:02}-{d:02}"))
                 });
-                parsed.ok_or_else(|| invalid("give a month and day as MM-DD, e.g. 05-31".into()))
+                parsed.ok_or_else(|| invalid("月日を「MM-DD」の形で入力してください(例: 05-31)".into()))
             }
         }
     }

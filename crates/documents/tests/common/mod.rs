@@ -160,6 +160,7 @@ pub fn household(n: usize) -> Certificate {
         seal_registration_number: None,
         seal_image: None,
         official_seal_image: Some(official_seal_png()),
+        verify_url: None,
     }
 }
 

@@ -70,7 +70,7 @@ pub async fn search_access_log(
         if AccessAction::parse(a).is_none() {
             return Err(ApiError::invalid(
                 "action",
-                "use one of read, search, change, issue, export",
+                "操作の種類は read(閲覧)、search(検索)、change(異動)、issue(交付)、export(出力)のいずれかを指定してください",
             ));
         }
     }

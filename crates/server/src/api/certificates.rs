@@ -15,7 +15,8 @@ use murakumo_core::in_japan;
 use murakumo_core::{TenantCode, WarekiDate};
 use murakumo_documents::{
     Address, Certificate, CertificateKind, CertificateOptions, CertificatePdf, Limits, Member,
-    Renderer, Sex as DocSex, SigningKeyPair, VerifyReport, VerifyingKey,
+    Renderer, SealPayload, Sex as DocSex, SigningKeyPair, VerifiedCertificate, VerifyReport,
+    VerifyingKey,
 };
 use murakumo_resident::{
     CertificateIssued, Citizenship, EntryReason, Record, RemovalReason, ResidentEvent, Sex, Status,
@@ -145,6 +146,13 @@ pub struct CertificateRequest {
     /// `seal` only: the 印鑑登録番号 the clerk has on screen; the card must belong to it.
     #[serde(default)]
     pub registration_number: Option<String>,
+    /// `seal` only (required): the registrant's 氏名 as written on the 申請書 (氏名, 通称 or
+    /// フリガナ); it must match the register.
+    #[serde(default)]
+    pub applicant_name: Option<String>,
+    /// `seal` only (required): the registrant's 生年月日 as written on the 申請書.
+    #[serde(default)]
+    pub applicant_birth_date: Option<NaiveDate>,
     /// The people to certify (住民票コード). Omit and give `household_id` for
     /// the whole household.
     pub resident_codes: Option<Vec<String>>,
@@ -338,20 +346,23 @@ pub async fn issue_certificate(
         _ => {
             return Err(ApiError::invalid(
                 "kind",
-                "use resident_copy, record_statement, removed_copy or seal",
+                "証明書の種類は resident_copy(住民票の写し)、record_statement(記載事項証明書)、removed_copy(除票の写し)、seal(印鑑登録証明書)のいずれかを指定してください",
             ));
         }
     };
     if !REQUESTERS.contains(&req.requester.as_str()) {
         return Err(ApiError::invalid(
             "requester",
-            format!("use one of {}", REQUESTERS.join(", ")),
+            format!(
+                "請求者の区分は {} のいずれかを指定してください",
+                REQUESTERS.join("・")
+            ),
         ));
     }
     if req.purpose.trim().is_empty() {
         return Err(ApiError::invalid(
             "purpose",
-            "state the purpose of the request (利用目的)",
+            "利用目的を入力してください(例: 年金の手続き)",
         ));
     }
     if req.requester == "第三者" && (req.include_honseki || req.include_resident_code) {
@@ -370,7 +381,7 @@ pub async fn issue_certificate(
     if as_of > today {
         return Err(ApiError::invalid(
             "as_of",
-            "a certificate cannot be as of a future date",
+            "基準日に未来の日付は指定できません。今日以前の日付を入力してください",
         ));
     }
     let ts = state.store.tenant(&session.tenant);
@@ -400,13 +411,13 @@ pub async fn issue_certificate(
         _ => {
             return Err(ApiError::invalid(
                 "resident_codes",
-                "give either resident_codes or household_id",
+                "住民票コード(resident_codes)か世帯番号(household_id)のどちらか一方を指定してください",
             ));
         }
     };
     if currents.is_empty() {
         return Err(ApiError::not_found(
-            "no current household with this id in your municipality",
+            "この世帯番号の世帯は、この団体の現在の住民記録にありません。世帯番号を確認してください",
         ));
     }
     let codes: Vec<String> = currents.iter().map(|r| r.resident_code.clone()).collect();
@@ -427,7 +438,7 @@ pub async fn issue_certificate(
             )
             .await?;
             return Err(ApiError::forbidden(
-                "支援措置の対象者の証明書は、本人以外からの請求には交付できません (protected resident: refused to third parties)",
+                "支援措置の対象者の証明書は、本人以外からの請求には交付できません",
             ));
         }
         super::protection::admit(&state, &session, &headers, current, AccessAction::Issue).await?;
@@ -441,14 +452,17 @@ pub async fn issue_certificate(
         let record = murakumo_resident::replay(events.iter().map(|(e, d)| (e, *d)), as_of)
             .map_err(|e| ApiError::conflict(e.to_string()))?
             .ok_or_else(|| {
-                ApiError::not_found(format!("{code} was not in the register on {as_of}"))
+                ApiError::not_found(format!("住民票コード {code} の方は {} 時点で住民記録にありません。基準日を確認してください", murakumo_documents::wareki(as_of)))
             })?;
         histories.insert(code.clone(), history_notes(&events));
         match (kind, record.is_removed()) {
             (CertificateKind::RemovedRecordCopy, false) => {
                 return Err(ApiError::invalid(
                     "kind",
-                    format!("{code} is not a removed record (除票) on {as_of}"),
+                    format!(
+                        "住民票コード {code} の方は {} 時点で除票になっていません。除票の写しではなく住民票の写しを請求してください",
+                        murakumo_documents::wareki(as_of)
+                    ),
                 ));
             }
             (
@@ -459,7 +473,10 @@ pub async fn issue_certificate(
             ) => {
                 return Err(ApiError::invalid(
                     "kind",
-                    format!("{code} is a removed record (除票) on {as_of}: issue a removed_copy"),
+                    format!(
+                        "住民票コード {code} の方は {} 時点で除票です。除票の写し(removed_copy)を請求してください",
+                        murakumo_documents::wareki(as_of)
+                    ),
                 ));
             }
             _ => {}
@@ -469,13 +486,14 @@ pub async fn issue_certificate(
     records.sort_by_key(|r| (r.relationship != "世帯主", r.person.birth_date));
 
     let settings = state.settings(&session.tenant).await?;
-    let setting = |key: &str| {
-        settings.iter().find(|s| s.key == key).and_then(|s| s.value.clone()).ok_or_else(|| {
+    let setting =
+        |key: &str| {
+            settings.iter().find(|s| s.key == key).and_then(|s| s.value.clone()).ok_or_else(|| {
             ApiError::conflict(format!(
-                "the setting {key} is not set for your municipality; the administrator (団体管理者) sets it under 設定"
+                "設定 {key} がこの団体にまだありません。団体管理者が「設定」で登録してください"
             ))
         })
-    };
+        };
     let (issuer_title, issuer_name) = (
         setting("certificate.issuer_title")?,
         setting("certificate.issuer_name")?,
@@ -526,6 +544,12 @@ pub async fn issue_certificate(
             .official_seal(&session.tenant)
             .await?
             .map(|png| png.to_vec()),
+        // The QR code opens the municipality's verification page: its setting, so that the
+        // centre and a fallback site print the same link (and certify the same content).
+        verify_url: settings
+            .iter()
+            .find(|s| s.key == "certificate.verify_url")
+            .and_then(|s| s.value.clone()),
     };
     let renderer = renderer()?;
     // What the font cannot print is refused before a 発行番号 is taken: a refused issuance
@@ -565,12 +589,20 @@ pub async fn issue_certificate(
     };
     // The ledger entry and the access-log records commit together: an
     // acknowledged issuance is durable in both.
-    let access = access_records(
+    // The auditor sees the 利用目的 and 請求者 of the request itself (住民基本台帳法 12条の3:
+    // what the issuance was granted for), not only a screen's general purpose header.
+    let access: Vec<_> = access_records(
         &headers,
         AccessAction::Issue,
         codes.iter().map(|c| format!("resident:{c}")),
-        &issue_number,
-    );
+        &format!("{issue_number} 請求者: {}", req.requester),
+    )
+    .into_iter()
+    .map(|mut r| {
+        r.purpose = req.purpose.clone();
+        r
+    })
+    .collect();
     slot.record(
         &ts,
         &issue_number,
@@ -646,7 +678,7 @@ async fn seal_for_card(
     if as_of != today {
         return Err(ApiError::invalid(
             "as_of",
-            "印鑑登録証明書 certifies the registration in force today; omit as_of",
+            "印鑑登録証明書は今日現在の登録を証明します。基準日は指定しないでください",
         ));
     }
     let card = req
@@ -657,7 +689,7 @@ async fn seal_for_card(
         .ok_or_else(|| {
             ApiError::invalid(
                 "card_number",
-                "印鑑登録証明書 requires the 印鑑登録証 (give its number)",
+                "印鑑登録証明書の交付には印鑑登録証が必要です。印鑑登録証の番号を入力してください",
             )
         })?;
     let found = ts
@@ -669,7 +701,7 @@ async fn seal_for_card(
         .await?;
     let reg = found.into_iter().next().ok_or_else(|| {
         ApiError::not_found(format!(
-            "印鑑登録証 {card} is not on a registration in force (廃止・亡失 cards are void)"
+            "印鑑登録証 {card} は有効な印鑑登録のものではありません(廃止・亡失の登録証は使えません)。登録証を確認してください"
         ))
     })?;
     if let Some(on_screen) = req
@@ -691,9 +723,25 @@ async fn seal_for_card(
     {
         return Err(ApiError::invalid(
             "card_number",
-            "this 印鑑登録証 belongs to another resident",
+            "この印鑑登録証は別の方の登録のものです。登録証と申請者を確認してください",
         ));
     }
+    let birth_date = req.applicant_birth_date.ok_or_else(|| {
+        ApiError::invalid(
+            "applicant_birth_date",
+            "申請書に書かれた登録者の生年月日を入力してください",
+        )
+    })?;
+    let registrant = ts
+        .resident(&reg.resident_code)
+        .await?
+        .ok_or_else(|| ApiError::internal("印鑑登録の登録者の住民記録が見つかりません"))?;
+    murakumo_seal::check_applicant(
+        &registrant,
+        req.applicant_name.as_deref().unwrap_or_default(),
+        birth_date,
+    )
+    .map_err(super::seals::seal_error)?;
     Ok(reg)
 }
 
@@ -811,14 +859,55 @@ pub async fn public_keys(
 
 #[derive(Serialize, ToSchema)]
 pub struct VerificationView {
-    /// Signed by the municipality and unaltered.
+    /// Signed by the municipality and unaltered (for a QR code: signed and recorded as issued;
+    /// the paper itself is checked only with the PDF).
     pub genuine: bool,
-    /// What was checked, or why it failed. Never personal data.
+    /// What was checked, or why it failed, in plain Japanese. Never personal data.
     pub message: String,
+    /// 全国地方公共団体コード of the issuer.
     pub tenant: Option<String>,
+    /// The issuer's name, e.g. 北海道深川市.
+    pub tenant_name: Option<String>,
+    /// The certificate's title, e.g. 住民票の写し.
+    pub title: Option<String>,
     pub issue_number: Option<String>,
     pub issue_date: Option<NaiveDate>,
+    /// 発行日 in 和暦, e.g. 令和8年12月4日.
+    pub issue_date_wareki: Option<String>,
     pub key_id: Option<String>,
+}
+
+impl VerificationView {
+    /// Nothing confirmed: only the message.
+    pub(crate) fn refused(message: String) -> VerificationView {
+        VerificationView {
+            genuine: false,
+            message,
+            tenant: None,
+            tenant_name: None,
+            title: None,
+            issue_number: None,
+            issue_date: None,
+            issue_date_wareki: None,
+            key_id: None,
+        }
+    }
+
+    /// What the signed data says of a certificate (no personal data), with `genuine` and the
+    /// message still to decide.
+    pub(crate) fn of(v: &VerifiedCertificate, genuine: bool, message: String) -> VerificationView {
+        VerificationView {
+            genuine,
+            message,
+            tenant: Some(v.tenant_code.clone()),
+            tenant_name: Some(v.tenant_name.clone()),
+            title: Some(v.kind.title().to_string()),
+            issue_number: Some(v.issue_number.clone()),
+            issue_date: Some(v.issue_date),
+            issue_date_wareki: Some(murakumo_documents::wareki(v.issue_date)),
+            key_id: Some(v.key_id.clone()),
+        }
+    }
 }
 
 /// Checks whether a certificate PDF (request body, `application/pdf`) is
@@ -860,7 +949,7 @@ pub(crate) async fn verify_pdf(state: &AppState, pdf: Vec<u8>) -> ApiResult<Veri
     let (turns, queue) = verify_turns();
     let _queued = queue.try_acquire().map_err(|_| {
         ApiError::too_many(
-            "証明書の検証が混み合っています。少し待ってからもう一度お試しください (too many verifications at once; try again shortly)",
+            "証明書の検証が混み合っています。少し待ってからもう一度お試しください",
             2,
         )
     })?;
@@ -909,21 +998,119 @@ pub(crate) async fn verify_pdf(state: &AppState, pdf: Vec<u8>) -> ApiResult<Veri
         return Ok(unreconciled);
     }
     Ok(match &report.0 {
-        Ok(v) if report.is_genuine() => VerificationView {
-            genuine: true,
-            message: report.to_string(),
-            tenant: Some(v.tenant_code.clone()),
-            issue_number: Some(v.issue_number.clone()),
-            issue_date: Some(v.issue_date),
-            key_id: Some(v.key_id.clone()),
-        },
-        _ => VerificationView {
-            genuine: false,
-            message: report.to_string(),
-            tenant: None,
-            issue_number: None,
-            issue_date: None,
-            key_id: None,
-        },
+        Ok(v) if report.is_genuine() => VerificationView::of(v, true, report.message_ja()),
+        _ => VerificationView::refused(report.message_ja()),
     })
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct VerifyCodeRequest {
+    /// What the certificate's QR code holds, as scanned or typed: the verification link
+    /// (`https://…/verify#MKC2|…`) or the code alone (`MKC2|…`).
+    pub code: String,
+}
+
+/// Checks a certificate's QR code: that the issuing municipality signed it and that its ledger
+/// records this issuance (same 発行番号, key and certified content). The paper's printed
+/// content is not in the code: the answer says so, and the PDF check compares that too.
+#[utoipa::path(post, path = "/api/v1/public/verify-code", tag = "public",
+    request_body = VerifyCodeRequest,
+    responses((status = 200, body = VerificationView), (status = 400, body = ErrorBody)))]
+pub async fn verify_code(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<VerifyCodeRequest>,
+) -> ApiResult<Json<VerificationView>> {
+    if req.code.len() > 2_000 {
+        return Err(ApiError::invalid(
+            "code",
+            "QRコードの内容としては長すぎます。QRコードを読み直してください",
+        ));
+    }
+    let payload = match SealPayload::from_qr(&req.code) {
+        Ok(p) => p,
+        Err(e) => return Ok(Json(VerificationView::refused(e.message_ja()))),
+    };
+    let unknown = || {
+        murakumo_documents::DocumentError::UnknownKey {
+            tenant_code: payload.tenant_code.clone(),
+            key_id: payload.key_id.clone(),
+        }
+        .message_ja()
+    };
+    let Ok(tenant) = TenantCode::parse(&payload.tenant_code) else {
+        return Ok(Json(VerificationView::refused(unknown())));
+    };
+    let Ok(info) = state.store.tenant_info(&tenant).await else {
+        return Ok(Json(VerificationView::refused(unknown())));
+    };
+    let ts = state.store.tenant(&tenant);
+    let key = ts
+        .public_keys()
+        .await?
+        .into_iter()
+        .filter(|k| k.key_id == payload.key_id)
+        .find_map(|k| {
+            <[u8; 32]>::try_from(k.public_key.as_slice())
+                .ok()
+                .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+        });
+    let Some(key) = key else {
+        return Ok(Json(VerificationView::refused(unknown())));
+    };
+    if let Err(e) = payload.verify_signature(&key) {
+        return Ok(Json(VerificationView::refused(e.message_ja())));
+    }
+    let digest = hex_digest(&payload.digest);
+    let issued = ts
+        .issued_certificate(&payload.issue_number)
+        .await?
+        .filter(|i| i.key_id == payload.key_id && i.digest == digest);
+    let date = murakumo_documents::wareki(payload.issue_date);
+    let mut view = VerificationView {
+        genuine: false,
+        message: String::new(),
+        tenant: Some(payload.tenant_code.clone()),
+        tenant_name: Some(info.name.clone()),
+        title: None,
+        issue_number: Some(payload.issue_number.clone()),
+        issue_date: Some(payload.issue_date),
+        issue_date_wareki: Some(date.clone()),
+        key_id: Some(payload.key_id.clone()),
+    };
+    match issued {
+        Some(i) => {
+            let title = kind_title(&i.kind);
+            view.genuine = true;
+            view.message = format!(
+                "{name}が{date}に交付した{title}(発行番号 {number})のQRコードです。\
+                 {name}の署名が一致し、{name}の台帳にこの交付が同じ内容で記録されています。\
+                 QRコードには紙面の記載事項は含まれないため、紙面が書き換えられていないかは、\
+                 証明書のPDFをこのページで確認するか、紙面を{name}にお問い合わせください。",
+                name = info.name,
+                number = payload.issue_number,
+            );
+            view.title = Some(title.to_string());
+        }
+        None => {
+            view.message = format!(
+                "署名は{name}の鍵のものですが、{name}の台帳にこの交付(発行番号 {number})の記録が見つかりません。\
+                 市区町村の拠点で回線の停止中に交付され、まだ照合されていない可能性があります。\
+                 真正とは確認できないため、{name}にお問い合わせください。",
+                name = info.name,
+                number = payload.issue_number,
+            );
+        }
+    }
+    Ok(Json(view))
+}
+
+/// The title of an issued certificate's kind as recorded in the ledger.
+fn kind_title(kind: &str) -> &'static str {
+    match kind {
+        "resident_copy" => CertificateKind::ResidentCopy.title(),
+        "record_statement" => CertificateKind::ResidentRecordStatement.title(),
+        "removed_copy" => CertificateKind::RemovedRecordCopy.title(),
+        "seal" => CertificateKind::SealCertificate.title(),
+        _ => "証明書",
+    }
 }

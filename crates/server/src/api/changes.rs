@@ -110,7 +110,7 @@ pub(crate) async fn check_idp_free(
         return Err(ApiError {
             field: Some("idp_metadata_xml".into()),
             ..ApiError::conflict(format!(
-                "IdPのエンティティID {entity_id:?} は別の団体がすでに使っています。IdPは1つの団体にだけ設定できます。団体ごとのIdP(またはエンティティID)を用意してください (the IdP entity id is already used by another municipality)"
+                "IdPのエンティティID {entity_id:?} は別の団体がすでに使っています。IdPは1つの団体にだけ設定できます。団体ごとのIdP(またはエンティティID)を用意してください"
             ))
         });
     }

@@ -3,7 +3,7 @@
 //! Every route is registered with `utoipa_axum::routes!`, which adds it to
 //! the router and the OpenAPI document together.
 
-mod access_log;
+pub(crate) mod access_log;
 pub(crate) mod backup_target;
 pub(crate) mod certificates;
 mod changes;
@@ -107,6 +107,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(certificates::rotate_signing_key))
         .routes(routes!(certificates::public_keys))
         .routes(routes!(certificates::verify_certificate))
+        .routes(routes!(certificates::verify_code))
         .routes(routes!(access_log::search_access_log))
         .routes(routes!(ledger::ledger_head))
         .routes(routes!(ledger::verify_ledger))

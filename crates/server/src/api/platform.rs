@@ -36,7 +36,7 @@ impl From<TenantInfo> for TenantView {
 }
 
 pub(crate) fn parse_code(field: &str, s: &str) -> ApiResult<TenantCode> {
-    TenantCode::parse(s).map_err(|e| ApiError::invalid(field, e.to_string()))
+    TenantCode::parse(s).map_err(|e| ApiError::invalid(field, e.message_ja()))
 }
 
 /// Lists the municipalities on this platform.
@@ -77,7 +77,7 @@ pub async fn create_tenant(
     if name.is_empty() || name.chars().count() > 40 {
         return Err(ApiError::invalid(
             "name",
-            "give the municipality's name, 1 to 40 characters (e.g. 深川市)",
+            "団体名を1〜40文字で入力してください(例: 深川市)",
         ));
     }
     state.store.create_tenant(&code, name, &op.actor()).await?;
@@ -156,7 +156,7 @@ fn parse_prefecture(p: &str) -> ApiResult<String> {
         Some(pref) => Ok(format!("{:02}", pref.code())),
         None => Err(ApiError::invalid(
             "prefecture",
-            "give a prefecture code from 01 (北海道) to 47 (沖縄県)",
+            "都道府県コードを01(北海道)から47(沖縄県)の範囲で入力してください",
         )),
     }
 }

@@ -110,6 +110,6 @@ pub(crate) async fn log_unmasked<'a>(
 /// The refusal: says nothing about the person.
 pub(crate) fn refusal() -> ApiError {
     ApiError::forbidden(
-        "この住民は支援措置の対象です。閲覧・異動・交付には住民記録責任者の確認が必要です (protected resident: a 住民記録 supervisor must handle this)",
+        "この住民は支援措置の対象です。閲覧・異動・交付には住民記録責任者の確認が必要です",
     )
 }

@@ -473,19 +473,16 @@ pub(crate) async fn unreconciled_site_issuance(
     else {
         return Ok(None);
     };
-    Ok(Some(super::certificates::VerificationView {
-        genuine: false,
-        message: format!(
-            "UNRECONCILED: 拠点で発行され、まだ本庁で照合されていない証明書です（発行番号 {}、拠点 {site} の署名鍵 {}）。\
+    Ok(Some(super::certificates::VerificationView::of(
+        v,
+        false,
+        format!(
+            "拠点で発行され、まだ本庁で照合されていない証明書です（発行番号 {}、拠点 {site} の署名鍵 {}）。\
              署名は拠点の鍵のものですが、本庁の台帳にこの発行の記録がないため、真正とは確認できません。\
              拠点の回線が復旧して発行記録が本庁に届けば確認できます。発行した市区町村にお問い合わせください。",
             v.issue_number, v.key_id
         ),
-        tenant: Some(v.tenant_code.clone()),
-        issue_number: Some(v.issue_number.clone()),
-        issue_date: Some(v.issue_date),
-        key_id: Some(v.key_id.clone()),
-    }))
+    )))
 }
 
 /// This node's role and epoch.

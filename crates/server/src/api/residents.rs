@@ -43,7 +43,7 @@ fn purpose(headers: &HeaderMap) -> String {
     }
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     if !s.contains('%') {
         return None;
     }
@@ -234,7 +234,7 @@ pub async fn search_residents(
     if blank(&q.kana) && blank(&q.name) && blank(&q.address) && q.birth_date.is_none() {
         return Err(ApiError::invalid(
             "kana",
-            "give at least one of kana, name, birth_date or address",
+            "検索条件を入力してください(カナ氏名、氏名、生年月日、住所のいずれか)",
         ));
     }
     let query = ResidentQuery {
@@ -321,14 +321,20 @@ async fn readable(
     as_of: Option<NaiveDate>,
 ) -> ApiResult<Record> {
     let ts = state.store.tenant(&session.tenant);
-    let not_found =
-        || ApiError::not_found("no resident with this 住民票コード in your municipality");
+    let not_found = || {
+        ApiError::not_found(
+            "この住民票コードの方は、この団体の住民記録にありません。住民票コードを確認してください",
+        )
+    };
     let current = ts.resident(code).await?.ok_or_else(not_found)?;
     protection::admit(state, session, headers, &current, AccessAction::Read).await?;
     let today = today_in_japan();
     match as_of {
         Some(d) if d != today => ts.resident_as_of(code, d).await?.ok_or_else(|| {
-            ApiError::not_found(format!("this person was not yet in the register on {d}"))
+            ApiError::not_found(format!(
+                "この方は {} 時点でまだ住民記録にありません。基準日を確認してください",
+                murakumo_documents::wareki(d)
+            ))
         }),
         _ => Ok(current),
     }
@@ -436,7 +442,7 @@ pub async fn get_household(
         .collect();
     if members.is_empty() {
         return Err(ApiError::not_found(
-            "no current household with this id in your municipality",
+            "この世帯番号の世帯は、この団体の現在の住民記録にありません。世帯番号を確認してください",
         ));
     }
     let views: Vec<ResidentView> = members.iter().map(view).collect();

@@ -60,7 +60,7 @@ pub(crate) fn seal_view(r: &SealRecord) -> SealView {
     }
 }
 
-fn seal_error(e: SealError) -> ApiError {
+pub(crate) fn seal_error(e: SealError) -> ApiError {
     match e {
         SealError::Invalid { field, reason } => ApiError::invalid(field, reason),
         SealError::NotFound(_) => ApiError::not_found(e.to_string()),
@@ -435,7 +435,7 @@ pub async fn seal_impression(
     let ts = state.store.tenant(&session.tenant);
     let (Some(r), Some(png)) = (ts.seal(&number).await?, ts.seal_impression(&number).await?) else {
         return Err(ApiError::not_found(
-            "no registration with this 印鑑登録番号 in your municipality",
+            "この印鑑登録番号の登録は、この団体にありません。印鑑登録番号を確認してください",
         ));
     };
     protection::admit_code(
@@ -479,13 +479,14 @@ pub async fn get_official_seal(
         .await?
         .ok_or_else(|| {
             ApiError::not_found(
-                "no 公印 image is set; the administrator sets one (PUT /api/v1/official-seal)",
+                "公印がまだ登録されていません。団体管理者が「公印の登録」で登録してください",
             )
         })?;
     Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
 }
 
-/// Replaces the 公印 image (body: the PNG; header `x-reason`: why).
+/// Registers or replaces the 公印 image (body: the PNG; header `x-reason`: why, percent-encoded
+/// UTF-8 — required when a 公印 is replaced).
 #[utoipa::path(put, path = "/api/v1/official-seal", tag = "tenant",
     request_body(content = Vec<u8>, content_type = "image/png"),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
@@ -495,10 +496,11 @@ pub async fn set_official_seal(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<axum::http::StatusCode> {
+    // Percent-encoded UTF-8 (a header holds ASCII), like `x-purpose`.
     let reason = headers
         .get("x-reason")
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .unwrap_or_else(|| "公印の登録".into());
+        .and_then(|v| v.to_str().ok())
+        .map(|v| super::residents::percent_decode(v).unwrap_or_else(|| v.to_string()));
     store_official_seal(&state, &session, body.to_vec(), reason).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
@@ -507,9 +509,28 @@ pub(crate) async fn store_official_seal(
     state: &AppState,
     session: &StaffSession,
     png: Vec<u8>,
-    reason: String,
+    reason: Option<String>,
 ) -> ApiResult<()> {
     session.require(Permission::SettingsManage)?;
+    let reason = reason
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
+    let replacing = state
+        .store
+        .tenant(&session.tenant)
+        .official_seal()
+        .await?
+        .is_some();
+    let reason = match (reason, replacing) {
+        (Some(r), _) => r,
+        (None, false) => "公印の登録".to_string(),
+        (None, true) => {
+            return Err(ApiError::invalid(
+                "reason",
+                "公印を変更するときは変更の理由を入力してください(例: 新市長就任)",
+            ));
+        }
+    };
     murakumo_seal::check_impression(&png)
         .map_err(|e| ApiError::invalid("body", e.to_string().replace("印影", "公印")))?;
     let event = OfficialSealSet { png, reason };

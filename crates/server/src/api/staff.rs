@@ -99,7 +99,7 @@ pub async fn create_staff(
     if display_name.is_empty() || display_name.chars().count() > 60 {
         return Err(ApiError::invalid(
             "display_name",
-            "give the staff member's name, 1 to 60 characters",
+            "職員の氏名を1〜60文字で入力してください",
         ));
     }
     let roles = roles_from(&req.roles)?;
@@ -246,7 +246,7 @@ pub async fn link_sso(
         .ok_or_else(|| ApiError::not_found(format!("no staff member {staff_id}")))?;
     if ts.staff_sso_linked(&staff_id).await? {
         return Err(ApiError::conflict(format!(
-            "staff member {staff_id} can already log in through the IdP (すでにシングルサインオンと連携しています)"
+            "職員 {staff_id} はすでにシングルサインオンと連携しています"
         )));
     }
     let view = propose(
@@ -271,7 +271,7 @@ pub async fn disable_staff(
     session.require(Permission::StaffManage)?;
     if staff_id == session.staff.staff_id {
         return Err(ApiError::bad_request(
-            "you cannot disable your own account; ask another administrator",
+            "自分のアカウントは停止できません。別の団体管理者に依頼してください",
         ));
     }
     let ts = state.store.tenant(&session.tenant);

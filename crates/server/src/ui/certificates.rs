@@ -38,7 +38,9 @@ async fn load(
     let r: Record = v
         .record
         .and_then(|v| serde_json::from_value(v).ok())
-        .ok_or_else(|| ApiError::internal("the record could not be read"))?;
+        .ok_or_else(|| {
+            ApiError::internal("住民記録を読み込めませんでした。もう一度お試しください")
+        })?;
     let household = if r.is_removed() {
         Vec::new()
     } else {
@@ -55,7 +57,7 @@ async fn load(
 }
 
 fn form_page(
-    who: &str,
+    who: &StaffSession,
     r: &Record,
     household: &[residents_api::ResidentView],
     values: &[(String, String)],
@@ -182,12 +184,8 @@ pub async fn certificate_form(
         Err(r) => return r,
     };
     match load(&state, &s, &headers, &code).await {
-        Ok((r, household)) => form_page(&s.staff.display_name, &r, &household, &[], None),
-        Err(e) => (
-            e.status,
-            page("証明書の交付", Some(&s.staff.display_name), &error_box(&e)),
-        )
-            .into_response(),
+        Ok((r, household)) => form_page(&s, &r, &household, &[], None),
+        Err(e) => (e.status, page("証明書の交付", Some(&s), &error_box(&e))).into_response(),
     }
 }
 
@@ -250,14 +248,8 @@ pub async fn certificate_submit(
     match result {
         Ok(pdf) => pdf_inline(pdf),
         Err(e) => match load(&state, &s, &headers, &code).await {
-            Ok((r, household)) => {
-                form_page(&s.staff.display_name, &r, &household, &fields, Some(&e))
-            }
-            Err(e2) => (
-                e2.status,
-                page("証明書の交付", Some(&s.staff.display_name), &error_box(&e)),
-            )
-                .into_response(),
+            Ok((r, household)) => form_page(&s, &r, &household, &fields, Some(&e)),
+            Err(e2) => (e2.status, page("証明書の交付", Some(&s), &error_box(&e))).into_response(),
         },
     }
 }

@@ -4,17 +4,20 @@
 //! Screens: login, the municipality's overview (`mod.rs`); the 住民記録
 //! counter — search, resident and household detail with 異動履歴, 異動 forms
 //! (`residents.rs`); certificate issuance and printing (`certificates.rs`);
-//! 印鑑登録 (`seals.rs`). The screens call the same handlers as the JSON API,
+//! 印鑑登録 and the 公印 (`seals.rs`); the auditor's access-log search (`audit.rs`). The
+//! header's menu offers only what the staff member's roles may use. The screens call the same handlers as the JSON API,
 //! so validation, access logging and the ledger are shared, and turn their
 //! errors into Japanese messages next to the form.
 //!
 //! Keyboard: every screen starts with a skip link, each form's first field
-//! has focus, and the header's menu has access keys (Alt+1 … Alt+4).
+//! has focus, and the header's menu has access keys (Alt+1 … Alt+6).
 
+mod audit;
 mod certificates;
 mod residents;
 mod seals;
 
+pub use audit::access_log;
 pub use certificates::{certificate_form, certificate_submit};
 pub use residents::{
     change_form, change_submit, entry_form, entry_submit, resident_detail, residents,
@@ -54,13 +57,41 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-pub(crate) fn page(title: &str, who: Option<&str>, body: &str) -> Html<String> {
-    let bar = who.map_or(String::new(), |w| {
+/// A page of the staff UI. `who` is the logged-in staff member: the header names them and its
+/// menu offers only what their roles may use (the handlers refuse the rest anyway).
+pub(crate) fn page(title: &str, who: Option<&StaffSession>, body: &str) -> Html<String> {
+    let bar = who.map_or(String::new(), |s| {
+        let mut menu = String::from("<a href=\"/\" accesskey=\"1\">トップ</a>");
+        for (need, link) in [
+            (
+                Permission::ResidentRead,
+                "<a href=\"/residents\" accesskey=\"2\">住民検索</a>",
+            ),
+            (
+                Permission::ResidentChange,
+                "<a href=\"/residents/new\" accesskey=\"3\">転入・出生</a>",
+            ),
+            (
+                Permission::ResidentRead,
+                "<a href=\"/seals\" accesskey=\"4\">印鑑登録</a>",
+            ),
+            (
+                Permission::SettingsManage,
+                "<a href=\"/official-seal\" accesskey=\"5\">公印</a>",
+            ),
+            (
+                Permission::AccessLogRead,
+                "<a href=\"/access-log\" accesskey=\"6\">アクセス記録</a>",
+            ),
+        ] {
+            if s.staff.can(need) {
+                menu.push_str(link);
+            }
+        }
         format!(
-            "<nav aria-label=\"メニュー\"><a href=\"/\" accesskey=\"1\">トップ</a><a href=\"/residents\" accesskey=\"2\">住民検索</a>\
-             <a href=\"/residents/new\" accesskey=\"3\">転入・出生</a><a href=\"/seals\" accesskey=\"4\">印鑑登録</a></nav>\
+            "<nav aria-label=\"メニュー\">{menu}</nav>\
              <span><span class=\"who\">{}</span> <form method=\"post\" action=\"/logout\" class=\"inline\"><button type=\"submit\">ログアウト</button></form></span>",
-            esc(w)
+            esc(&s.staff.display_name)
         )
     });
     Html(format!(
@@ -86,7 +117,7 @@ pub(crate) fn staff(
             StatusCode::FORBIDDEN,
             page(
                 "権限がありません",
-                Some(&s.staff.display_name),
+                Some(&s),
                 "<p class=\"error\" role=\"alert\">この操作を行う権限がありません。団体管理者に役割の付与を依頼してください。</p>",
             ),
         )
@@ -133,6 +164,11 @@ pub(crate) fn field_label(field: &str) -> &str {
         "include_honseki" => "本籍・筆頭者",
         "include_resident_code" => "住民票コード",
         "until" => "支援措置の期限",
+        "applicant_name" => "申請書の登録者の氏名",
+        "applicant_birth_date" => "申請書の登録者の生年月日",
+        "from" => "期間(から)",
+        "to" => "期間(まで)",
+        "action" => "操作",
         "field" => "修正する項目",
         "value" => "修正後の内容",
         other => other,
@@ -220,6 +256,11 @@ pub async fn home(State(state): State<AppState>, req: Request) -> Response {
              <li><a href=\"/residents/new\">転入・出生の届出</a></li><li><a href=\"/seals\">印鑑登録・廃止・亡失</a></li></ul></div>",
         );
     }
+    if s.staff.can(Permission::AccessLogRead) {
+        search.push_str(
+            "<div class=\"card\"><h2>監査</h2><ul class=\"menu\"><li><a href=\"/access-log\">アクセス記録の検索(住民・職員・期間・操作)</a></li></ul></div>",
+        );
+    }
     if s.staff.can(Permission::SettingsManage) {
         search.push_str(
             "<div class=\"card\"><h2>団体の管理</h2><ul class=\"menu\"><li><a href=\"/official-seal\">公印の登録</a></li></ul></div>",
@@ -233,12 +274,7 @@ pub async fn home(State(state): State<AppState>, req: Request) -> Response {
         esc(&s.staff.display_name),
         esc(&roles.join("、"))
     );
-    page(
-        &name,
-        Some(&format!("{} / {}", name, s.staff.display_name)),
-        &body,
-    )
-    .into_response()
+    page(&name, Some(&s), &body).into_response()
 }
 
 fn login_page(error: Option<&str>) -> Html<String> {
@@ -305,10 +341,18 @@ pub async fn verify_page() -> Html<String> {
         "証明書の真正性確認",
         None,
         "<div class=\"card medium\"><h1>証明書の真正性確認</h1>\
-         <p>Murakumo で交付された証明書(PDF)が、発行団体の署名どおり改ざんされていないかを確認します。\
-         ファイルの内容(個人情報)は表示も保存もしません。</p>\
+         <p>Murakumo で交付された証明書が、発行した市区町村の署名どおりのものかを確認します。\
+         証明書の内容(個人情報)は表示も保存もしません。</p>\
+         <div id=\"result\" role=\"status\" aria-live=\"polite\"></div>\
+         <h2>紙の証明書: QRコードで確認</h2>\
+         <p>証明書の左下のQRコードをスマートフォンで読み取ると、このページが開いて自動で確認します。\
+         読み取った文字列を貼り付けても確認できます。</p>\
+         <label for=\"code\">QRコードの内容</label><input id=\"code\" type=\"text\" autocomplete=\"off\" spellcheck=\"false\" placeholder=\"MKC2|…\">\
+         <p><button id=\"check-code\" type=\"button\">QRコードを確認する</button></p>\
+         <h2>電子の証明書: PDFで確認</h2>\
+         <p>PDFでは、署名に加えて印字された内容まで照合します。</p>\
          <label for=\"pdf\">証明書ファイル(PDF)</label><input id=\"pdf\" type=\"file\" accept=\"application/pdf\">\
-         <p><button id=\"check\" type=\"button\">確認する</button></p><p id=\"result\" role=\"status\"></p></div>\
+         <p><button id=\"check\" type=\"button\">PDFを確認する</button></p></div>\
          <script src=\"/assets/verify.js\"></script>",
     )
 }

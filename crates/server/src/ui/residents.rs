@@ -178,7 +178,7 @@ pub async fn residents(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let who = s.staff.display_name.clone();
+    let who = s.clone();
     let code = q.code.trim();
     if !code.is_empty() {
         return match murakumo_core::ResidentCode::parse(code) {
@@ -311,7 +311,7 @@ pub async fn resident_detail(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let who = s.staff.display_name.clone();
+    let who = s.clone();
     let fail = |e: ApiError| {
         (
             e.status,
@@ -349,7 +349,9 @@ pub async fn resident_detail(
         .record
         .and_then(|v| serde_json::from_value::<Record>(v).ok())
     else {
-        return fail(ApiError::internal("the record could not be read"));
+        return fail(ApiError::internal(
+            "住民記録を読み込めませんでした。もう一度お試しください",
+        ));
     };
     let history = match api::resident_history(
         State(state.clone()),
@@ -650,7 +652,7 @@ pub struct ChangeKind {
 }
 
 fn change_page(
-    who: &str,
+    who: &StaffSession,
     r: &Record,
     kind: &str,
     values: &[(String, String)],
@@ -721,7 +723,7 @@ async fn current_record(
     .0;
     v.record
         .and_then(|v| serde_json::from_value(v).ok())
-        .ok_or_else(|| ApiError::internal("the record could not be read"))
+        .ok_or_else(|| ApiError::internal("住民記録を読み込めませんでした。もう一度お試しください"))
 }
 
 /// `GET /residents/{code}/change?kind=…`: the 異動 form.
@@ -737,18 +739,8 @@ pub async fn change_form(
         Err(r) => return r,
     };
     match current_record(&state, &s, &headers, &code).await {
-        Ok(r) => change_page(
-            &s.staff.display_name,
-            &r,
-            q.kind.as_deref().unwrap_or(""),
-            &[],
-            None,
-        ),
-        Err(e) => (
-            e.status,
-            page("異動の入力", Some(&s.staff.display_name), &error_box(&e)),
-        )
-            .into_response(),
+        Ok(r) => change_page(&s, &r, q.kind.as_deref().unwrap_or(""), &[], None),
+        Err(e) => (e.status, page("異動の入力", Some(&s), &error_box(&e))).into_response(),
     }
 }
 
@@ -765,7 +757,7 @@ pub async fn change_submit(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let who = s.staff.display_name.clone();
+    let who = s.clone();
     let r = match current_record(&state, &s, &headers, &code).await {
         Ok(r) => r,
         Err(e) => {
@@ -800,7 +792,7 @@ pub async fn change_submit(
     }
 }
 
-fn done_page(who: &str, label: &str, done: &api::ChangeResult) -> Response {
+fn done_page(who: &StaffSession, label: &str, done: &api::ChangeResult) -> Response {
     let code = esc(&done.resident.resident_code);
     let warnings: String = done
         .warnings
@@ -833,7 +825,11 @@ fn done_page(who: &str, label: &str, done: &api::ChangeResult) -> Response {
     page("記録しました", Some(who), &body).into_response()
 }
 
-fn entry_page(who: &str, values: &[(String, String)], error: Option<&ApiError>) -> Response {
+fn entry_page(
+    who: &StaffSession,
+    values: &[(String, String)],
+    error: Option<&ApiError>,
+) -> Response {
     let today = wareki(today_in_japan());
     let value = |name: &str| {
         values
@@ -934,7 +930,7 @@ fn entry_page(who: &str, values: &[(String, String)], error: Option<&ApiError>) 
 /// `GET /residents/new`: the 転入・出生・職権記載 form.
 pub async fn entry_form(session: Session) -> Response {
     match staff(session, Permission::ResidentChange) {
-        Ok(s) => entry_page(&s.staff.display_name, &[], None),
+        Ok(s) => entry_page(&s, &[], None),
         Err(r) => r,
     }
 }
@@ -950,7 +946,7 @@ pub async fn entry_submit(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let who = s.staff.display_name.clone();
+    let who = s.clone();
     let label = match fields
         .iter()
         .find(|(k, _)| k == "reason")

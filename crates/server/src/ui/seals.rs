@@ -81,7 +81,7 @@ pub async fn seals(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let who = s.staff.display_name.clone();
+    let who = s.clone();
     if q.number.trim().is_empty() && q.card.trim().is_empty() && q.resident_code.trim().is_empty() {
         return page("印鑑登録", Some(&who), &search_form(&q)).into_response();
     }
@@ -115,7 +115,7 @@ pub struct NewSeal {
 }
 
 fn seal_form_page(
-    who: &str,
+    who: &StaffSession,
     resident_code: &str,
     card: &str,
     error: Option<&ApiError>,
@@ -139,7 +139,7 @@ fn seal_form_page(
 /// `GET /seals/new?resident_code=…`: the registration form.
 pub async fn seal_form(session: Session, Query(q): Query<NewSeal>) -> Response {
     match staff(session, Permission::ResidentChange) {
-        Ok(s) => seal_form_page(&s.staff.display_name, &q.resident_code, "", None),
+        Ok(s) => seal_form_page(&s, &q.resident_code, "", None),
         Err(r) => r,
     }
 }
@@ -148,17 +148,14 @@ pub async fn seal_form(session: Session, Query(q): Query<NewSeal>) -> Response {
 async fn read_multipart(mut m: Multipart) -> Result<(Vec<(String, String)>, Vec<u8>), ApiError> {
     let mut fields = Vec::new();
     let mut file = Vec::new();
-    while let Some(part) = m
-        .next_field()
-        .await
-        .map_err(|e| ApiError::bad_request(format!("the form could not be read: {e}")))?
-    {
+    while let Some(part) = m.next_field().await.map_err(|e| {
+        ApiError::bad_request(format!("送信された画面の内容を読み取れませんでした: {e}"))
+    })? {
         let name = part.name().unwrap_or("").to_string();
         let is_file = part.file_name().is_some();
-        let data = part
-            .bytes()
-            .await
-            .map_err(|e| ApiError::bad_request(format!("the form could not be read: {e}")))?;
+        let data = part.bytes().await.map_err(|e| {
+            ApiError::bad_request(format!("送信された画面の内容を読み取れませんでした: {e}"))
+        })?;
         if is_file {
             file = data.to_vec();
         } else {
@@ -179,7 +176,7 @@ pub async fn seal_submit(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let who = s.staff.display_name.clone();
+    let who = s.clone();
     let (fields, png) = match read_multipart(form).await {
         Ok(x) => x,
         Err(e) => return seal_form_page(&who, "", "", Some(&e)),
@@ -214,7 +211,7 @@ async fn detail_page(
     notice: &str,
     error: Option<&ApiError>,
 ) -> Response {
-    let who = s.staff.display_name.clone();
+    let who = s.clone();
     let found = api::search(
         state,
         s,
@@ -242,6 +239,8 @@ async fn detail_page(
             "<form class=\"card\" method=\"post\" action=\"/seals/certificate\"><h2>印鑑登録証明書の交付</h2>\
              <label for=\"card_number\">提示された印鑑登録証の番号</label><input id=\"card_number\" name=\"card_number\" autofocus required>\
              <input type=\"hidden\" name=\"registration_number\" value=\"{n}\">\
+             <label for=\"applicant_name\">申請書の登録者の氏名</label><input id=\"applicant_name\" name=\"applicant_name\" required autocomplete=\"off\">\
+             <label for=\"applicant_birth_date\">申請書の登録者の生年月日(例: S60.4.12)</label><input id=\"applicant_birth_date\" name=\"applicant_birth_date\" required autocomplete=\"off\">\
              <label for=\"purpose\">利用目的</label><input id=\"purpose\" name=\"purpose\" required placeholder=\"不動産登記\">\
              <label for=\"requester\">請求者</label><select id=\"requester\" name=\"requester\"><option>本人</option><option>代理人</option></select>\
              <p><button type=\"submit\">交付する(PDF)</button></p></form>\
@@ -357,7 +356,7 @@ pub async fn seal_cancel_submit(
             card = esc(&v.card_number),
             reason = esc(&f.reason),
         );
-        return page("印鑑登録の終了の確認", Some(&s.staff.display_name), &body).into_response();
+        return page("印鑑登録の終了の確認", Some(&s), &body).into_response();
     }
     match api::cancel(&state, &s, &headers, &number, reason, None, None).await {
         Ok(_) => Redirect::to(&format!("/seals/{number}?cancelled=1")).into_response(),
@@ -369,6 +368,11 @@ pub async fn seal_cancel_submit(
 pub struct SealCertificateForm {
     registration_number: String,
     card_number: String,
+    #[serde(default)]
+    applicant_name: String,
+    /// In any form [`murakumo_core::parse_date_input`] reads (和暦 included).
+    #[serde(default)]
+    applicant_birth_date: String,
     purpose: String,
     requester: String,
 }
@@ -384,10 +388,19 @@ pub async fn seal_certificate_submit(
         Ok(s) => s,
         Err(r) => return r,
     };
+    let applicant_birth_date = match murakumo_core::parse_date_input(&f.applicant_birth_date) {
+        Ok(d) => d,
+        Err(e) => {
+            let e = ApiError::invalid("applicant_birth_date", e.message_ja());
+            return detail_page(&state, &s, &headers, &f.registration_number, "", Some(&e)).await;
+        }
+    };
     let req = crate::api::certificates::CertificateRequest {
         kind: "seal".into(),
         card_number: Some(f.card_number.clone()),
         registration_number: Some(f.registration_number.clone()),
+        applicant_name: Some(f.applicant_name.clone()),
+        applicant_birth_date: Some(applicant_birth_date),
         resident_codes: None,
         household_id: None,
         as_of: None,
@@ -427,7 +440,12 @@ pub async fn seal_image(
     }
 }
 
-fn official_page(who: &str, has_seal: bool, notice: &str, error: Option<&ApiError>) -> Response {
+fn official_page(
+    who: &StaffSession,
+    has_seal: bool,
+    notice: &str,
+    error: Option<&ApiError>,
+) -> Response {
     let current = if has_seal {
         "<img class=\"impression\" src=\"/official-seal/image\" alt=\"現在の公印\">"
     } else {
@@ -437,7 +455,7 @@ fn official_page(who: &str, has_seal: bool, notice: &str, error: Option<&ApiErro
         "<h1>公印の登録</h1>{notice}{}<div class=\"card\"><h2>現在の公印</h2>{current}</div>\
          <form class=\"card\" method=\"post\" action=\"/official-seal\" enctype=\"multipart/form-data\">\
          <label for=\"png\">公印の画像(PNG)</label><input id=\"png\" name=\"png\" type=\"file\" accept=\"image/png\" autofocus required>\
-         <label for=\"reason\">変更の理由</label><input id=\"reason\" name=\"reason\" placeholder=\"新市長就任\">\
+         <label for=\"reason\">変更の理由(変更のときは必須)</label><input id=\"reason\" name=\"reason\" placeholder=\"新市長就任\">\
          <p><button type=\"submit\">登録する</button></p></form>",
         error.map(error_box).unwrap_or_default()
     );
@@ -455,7 +473,7 @@ pub async fn official_seal_form(State(state): State<AppState>, session: Session)
         state.store.tenant(&s.tenant).official_seal().await,
         Ok(Some(_))
     );
-    official_page(&s.staff.display_name, has, "", None)
+    official_page(&s, has, "", None)
 }
 
 /// `GET /official-seal/image`
@@ -480,7 +498,7 @@ pub async fn official_seal_submit(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let who = s.staff.display_name.clone();
+    let who = s.clone();
     let has = matches!(
         state.store.tenant(&s.tenant).official_seal().await,
         Ok(Some(_))
@@ -491,8 +509,8 @@ pub async fn official_seal_submit(
     };
     let reason = fields
         .iter()
-        .find(|(k, v)| k == "reason" && !v.is_empty())
-        .map_or("公印の登録".to_string(), |(_, v)| v.clone());
+        .find(|(k, _)| k == "reason")
+        .map(|(_, v)| v.clone());
     match api::store_official_seal(&state, &s, png, reason).await {
         Ok(_) => official_page(
             &who,
