@@ -360,6 +360,7 @@ mod tests {
                 registration: None,
                 active_of_resident: None,
                 card_in_use: false,
+                scanned_at_counter: true,
             };
             assert_eq!(murakumo_seal::validate(&ev, &ctx, today, today), Ok(()));
             registered += 1;

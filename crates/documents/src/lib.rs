@@ -35,7 +35,9 @@ pub use certificate::{Address, Certificate, CertificateKind, CertificateOptions,
 pub use digest::{canonical_encoding, certified_digest};
 pub use ed25519_dalek::{Signature, VerifyingKey};
 pub use error::DocumentError;
-pub use render::{IssuedCertificate, LAYOUT_VERSION, MEMBERS_PER_PAGE, Renderer, wareki};
+pub use render::{
+    IssuedCertificate, LAYOUT_VERSION, MEMBERS_PER_PAGE, RENDERABLE_LAYOUTS, Renderer, wareki,
+};
 pub use signing::{SealPayload, SigningKeyPair, check_verify_url, key_id, sign};
 pub use verify::{
     CertificatePdf, KeyLookup, Limits, VerifiedCertificate, VerifyError, VerifyReport,

@@ -46,8 +46,16 @@ pub const MEMBERS_PER_PAGE: usize = 4;
 /// always re-renders a certificate and compares what is printed; a certificate of another
 /// layout version cannot be compared and is not confirmed (it fails closed). Bump it with any
 /// change that moves a mark on the page (including a krilla or font upgrade that changes the
-/// output).
-pub const LAYOUT_VERSION: u32 = 2;
+/// output), and keep the older layout printable as a branch on [`Painter::layout`] so that
+/// certificates already issued still verify.
+///
+/// - 2: the first signed layout.
+/// - 3: the 印影 of a 印鑑登録証明書 prints at its real size when its scan records its
+///   resolution (layout 2 fitted it to the box).
+pub const LAYOUT_VERSION: u32 = 3;
+
+/// The layouts this renderer prints exactly as they were issued.
+pub const RENDERABLE_LAYOUTS: std::ops::RangeInclusive<u32> = 2..=LAYOUT_VERSION;
 
 /// The QR code's modules as a greyscale image, one sample per module
 /// (0 dark, 255 light), `width` × `width`, without the quiet zone. Drawn
@@ -235,17 +243,24 @@ impl Renderer {
         cert: &Certificate,
         payload: &SealPayload,
     ) -> Result<Vec<u8>, DocumentError> {
-        if payload.layout.is_some_and(|l| l != LAYOUT_VERSION) {
+        // A legacy payload (no signed layout) is printed with the current layout.
+        let layout = payload.layout.unwrap_or(LAYOUT_VERSION);
+        if !RENDERABLE_LAYOUTS.contains(&layout) {
             return Err(DocumentError::InvalidField {
                 field: "layout",
-                value: format!("{:?}", payload.layout),
-                reason: "this renderer prints only the current layout version",
+                value: layout.to_string(),
+                reason: "this renderer prints layout versions 2 to 3 only",
             });
         }
         let text = TextKit::new(&self.data, self.font.clone())?;
         text.check_certificate(cert)?;
         let official_seal = load_png(cert.official_seal_image.as_deref(), "公印")?;
         let seal = load_png(cert.seal_image.as_deref(), "印影")?;
+        let seal_size = cert
+            .seal_image
+            .as_deref()
+            .filter(|_| layout >= 3)
+            .and_then(png_size_pt);
         let qr = QrModules::image(payload.qr_text(cert).as_bytes())?;
 
         let mut doc = Document::new();
@@ -262,12 +277,13 @@ impl Renderer {
             let mut p = Painter {
                 s: &mut surface,
                 t: &text,
+                layout,
             };
             p.title(cert.kind.title());
             let last = index + 1 == page_count;
             let footer_top = match cert.kind {
                 CertificateKind::SealCertificate => {
-                    p.seal_body(cert, members.first(), seal.as_ref());
+                    p.seal_body(cert, members.first(), seal.as_ref(), seal_size);
                     300.0
                 }
                 _ => {
@@ -319,7 +335,7 @@ impl Renderer {
             (
                 LAYOUT_FILE_NAME,
                 "text/plain",
-                LAYOUT_VERSION.to_string().into_bytes(),
+                layout.to_string().into_bytes(),
             ),
         ] {
             doc.embed_file(EmbeddedFile {
@@ -342,6 +358,22 @@ fn pdf_error(reason: &str) -> DocumentError {
     DocumentError::Pdf {
         reason: reason.to_owned(),
     }
+}
+
+/// The printed size of a PNG in points, from the resolution it records (`pHYs` in pixels per
+/// metre); `None` when it records none or cannot be read.
+fn png_size_pt(bytes: &[u8]) -> Option<(f32, f32)> {
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let reader = decoder.read_info().ok()?;
+    let info = reader.info();
+    let dims = info
+        .pixel_dims
+        .filter(|d| d.unit == png::Unit::Meter && d.xppu > 0 && d.yppu > 0)?;
+    let points_per_metre = 72.0 / 0.0254;
+    Some((
+        info.width as f32 / dims.xppu as f32 * points_per_metre,
+        info.height as f32 / dims.yppu as f32 * points_per_metre,
+    ))
 }
 
 fn load_png(bytes: Option<&[u8]>, which: &'static str) -> Result<Option<Image>, DocumentError> {
@@ -605,6 +637,8 @@ enum Align {
 struct Painter<'s, 'f, 'a> {
     s: &'s mut Surface<'f>,
     t: &'s TextKit<'a>,
+    /// The layout version printed (see [`LAYOUT_VERSION`]).
+    layout: u32,
 }
 
 impl Painter<'_, '_, '_> {
@@ -789,14 +823,33 @@ impl Painter<'_, '_, '_> {
         self.cell("備考", &m.notes.join("　"), x, y5, w, top + MEMBER_H - y5);
     }
 
-    fn seal_body(&mut self, cert: &Certificate, registrant: Option<&Member>, seal: Option<&Image>) {
+    /// `real_size`: the 印影's printed size in points from its scan (layout 3 on).
+    fn seal_body(
+        &mut self,
+        cert: &Certificate,
+        registrant: Option<&Member>,
+        seal: Option<&Image>,
+        real_size: Option<(f32, f32)>,
+    ) {
         let top = 110.0;
         let box_size = 150.0;
         let x = MARGIN_X;
         self.stroke_rect(x, top, box_size, box_size, 1.0);
         self.text_at("印影", x + 4.0, top + 11.0, LABEL_SIZE);
+        let inner = box_size - 30.0;
         if let Some(seal) = seal {
-            self.image_fit(seal, x + 15.0, top + 15.0, box_size - 30.0, box_size - 30.0);
+            match real_size.filter(|(w, h)| self.layout >= 3 && *w <= inner && *h <= inner) {
+                // As large as the seal itself, centred in the box: a 印影 is compared with
+                // the seal by laying one over the other.
+                Some((w, h)) => self.image_fit(
+                    seal,
+                    x + (box_size - w) / 2.0,
+                    top + (box_size - h) / 2.0,
+                    w,
+                    h,
+                ),
+                None => self.image_fit(seal, x + 15.0, top + 15.0, inner, inner),
+            }
         }
         let rx = x + box_size;
         let rw = CONTENT_W - box_size;

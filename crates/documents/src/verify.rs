@@ -43,7 +43,8 @@ use crate::certificate::Certificate;
 use crate::digest::certified_digest;
 use crate::error::DocumentError;
 use crate::render::{
-    DATA_FILE_NAME, LAYOUT_FILE_NAME, LAYOUT_VERSION, PAYLOAD_FILE_NAME, Renderer,
+    DATA_FILE_NAME, LAYOUT_FILE_NAME, LAYOUT_VERSION, PAYLOAD_FILE_NAME, RENDERABLE_LAYOUTS,
+    Renderer,
 };
 use crate::signing::SealPayload;
 
@@ -535,7 +536,7 @@ impl CertificatePdf {
             unchecked("the certificate font (IPAmj明朝) is not available to print it again")
         })?;
         match self.payload.layout {
-            Some(LAYOUT_VERSION) => {}
+            Some(l) if RENDERABLE_LAYOUTS.contains(&l) => {}
             Some(other) => {
                 return Err(unchecked(&format!(
                     "it was printed with layout version {other}, which this version of Murakumo \

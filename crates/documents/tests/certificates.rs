@@ -664,3 +664,94 @@ fn certificate_json_round_trips() {
     assert_eq!(back, c);
     assert_eq!(certified_digest(&back), certified_digest(&c));
 }
+
+/// A 印影 scan: a black square of `mark` pixels in a `side`-pixel image recording 300 dpi
+/// (11,811 pixels per metre).
+fn scanned_seal(side: u32, mark: u32) -> Vec<u8> {
+    let mut pixels = vec![255u8; (side * side) as usize];
+    let from = (side - mark) / 2;
+    for y in from..from + mark {
+        for x in from..from + mark {
+            pixels[(y * side + x) as usize] = 0;
+        }
+    }
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, side, side);
+        enc.set_color(png::ColorType::Grayscale);
+        enc.set_pixel_dims(Some(png::PixelDimensions {
+            xppu: 11_811,
+            yppu: 11_811,
+            unit: png::Unit::Meter,
+        }));
+        let mut w = enc.write_header().expect("header");
+        w.write_image_data(&pixels).expect("data");
+    }
+    out
+}
+
+/// The width and height in pixels of what is dark inside the 印影 box (at 300 dpi), away from
+/// its border and label.
+fn printed_impression_px(pdf: &[u8]) -> (usize, usize) {
+    let (w, _, pixels) = pdf_tools::rasterize_first_page(pdf, 300);
+    let px = |pt: f32| (pt * 300.0 / 72.0) as usize;
+    // The box: 150 pt square at (42 pt, 110 pt) from the top left.
+    let (x0, x1, y0, y1) = (
+        px(42.0 + 8.0),
+        px(42.0 + 142.0),
+        px(110.0 + 14.0),
+        px(260.0 - 8.0),
+    );
+    let mut bbox: Option<(usize, usize, usize, usize)> = None;
+    for y in y0..y1 {
+        for x in x0..x1 {
+            if pixels[y * w + x] < 128 {
+                bbox = Some(match bbox {
+                    None => (x, y, x, y),
+                    Some((l, t, r, b)) => (l.min(x), t.min(y), r.max(x), b.max(y)),
+                });
+            }
+        }
+    }
+    let (l, t, r, b) = bbox.expect("an impression is printed");
+    (r - l + 1, b - t + 1)
+}
+
+/// The 印影 prints at its real size, from the resolution its scan records: a 15 mm seal
+/// (177 pixels at 300 dpi) is 15 mm on paper. A certificate of layout 2, which fitted the
+/// impression to its box, is still printed as issued and verifies.
+#[test]
+fn the_impression_prints_at_its_real_size_and_layout_2_still_verifies() {
+    let mut cert = common::seal_certificate();
+    cert.seal_image = Some(scanned_seal(236, 177));
+    let k = key(1);
+    let r = common::renderer();
+    let issued = r.issue(&cert, &k).expect("renders");
+    assert_eq!(
+        issued.payload.layout,
+        Some(murakumo_documents::LAYOUT_VERSION)
+    );
+    let (w, h) = printed_impression_px(&issued.pdf);
+    assert!(
+        w.abs_diff(177) <= 3 && h.abs_diff(177) <= 3,
+        "15 mm is 177 px at 300 dpi, printed {w}×{h}"
+    );
+    assert!(
+        r.verify_certificate_pdf(&issued.pdf, &published(&[&k]))
+            .is_ok()
+    );
+
+    // The same certificate signed as layout 2: fitted to the 120 pt inner box, and genuine.
+    let layout2 = SealPayload {
+        layout: Some(2),
+        signature: murakumo_documents::sign(&cert, 2, &k),
+        ..issued.payload.clone()
+    };
+    let pdf2 = r.render(&cert, &layout2).expect("layout 2 renders");
+    let (w2, _) = printed_impression_px(&pdf2);
+    assert!(w2 > 300, "layout 2 fits the impression to the box: {w2}");
+    let v = r
+        .verify_certificate_pdf(&pdf2, &published(&[&k]))
+        .expect("a layout-2 certificate still verifies");
+    assert!(v.appearance_checked);
+}

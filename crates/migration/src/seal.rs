@@ -279,6 +279,7 @@ impl SealBook {
             registration,
             active_of_resident: active,
             card_in_use,
+            scanned_at_counter: false,
         };
         let registered = matches!(d.event, SealEvent::Registered { .. });
         murakumo_seal::validate(&d.event, &ctx, d.effective, today).map_err(|e| {

@@ -24,10 +24,35 @@ pub enum ImageError {
     BadSize(u32, u32),
     #[error("印影の画像に何も写っていません")]
     Blank,
+    #[error(
+        "印影の画像に解像度(dpi)の記録がないため、実際の大きさが分かりません。スキャナーで 300〜600 dpi を指定して PNG で保存し直してください"
+    )]
+    NoResolution,
+    #[error(
+        "印影が大きすぎます(約 {0} mm)。一辺 25 mm の正方形に収まる印鑑でなければ登録できません。スキャンの解像度(dpi)の記録も確かめてください"
+    )]
+    MarkTooLarge(String),
+    #[error(
+        "印影が小さすぎます(約 {0} mm)。一辺 8 mm の正方形に収まる印鑑は登録できません。スキャンの解像度(dpi)の記録も確かめてください"
+    )]
+    MarkTooSmall(String),
 }
 
-/// Checks that `png` is a PNG of a plausible size showing something.
-pub fn check_impression(png: &[u8]) -> Result<(), ImageError> {
+/// 印鑑条例: an impression must not fit in an 8 mm square, and must fit in a 25 mm square.
+pub const MIN_MARK_MM: f32 = 8.0;
+pub const MAX_MARK_MM: f32 = 25.0;
+
+/// A decoded image: its size in pixels, its resolution (pixels per metre) if it records one,
+/// and the bounding box of what is marked on it (darker than paper, not transparent).
+struct Scan {
+    width: u32,
+    height: u32,
+    pixels_per_metre: Option<(u32, u32)>,
+    /// (left, top, right, bottom), exclusive right and bottom; `None` when nothing is marked.
+    marked: Option<(u32, u32, u32, u32)>,
+}
+
+fn scan(png: &[u8]) -> Result<Scan, ImageError> {
     if png.is_empty() {
         return Err(ImageError::Empty);
     }
@@ -39,10 +64,15 @@ pub fn check_impression(png: &[u8]) -> Result<(), ImageError> {
     let mut reader = decoder
         .read_info()
         .map_err(|e| ImageError::NotPng(e.to_string()))?;
-    let (w, h) = (reader.info().width, reader.info().height);
-    if !(MIN_SIDE..=MAX_SIDE).contains(&w) || !(MIN_SIDE..=MAX_SIDE).contains(&h) {
-        return Err(ImageError::BadSize(w, h));
+    let (width, height) = (reader.info().width, reader.info().height);
+    if !(MIN_SIDE..=MAX_SIDE).contains(&width) || !(MIN_SIDE..=MAX_SIDE).contains(&height) {
+        return Err(ImageError::BadSize(width, height));
     }
+    let pixels_per_metre = reader
+        .info()
+        .pixel_dims
+        .filter(|d| d.unit == png::Unit::Meter && d.xppu > 0 && d.yppu > 0)
+        .map(|d| (d.xppu, d.yppu));
     let size = reader
         .output_buffer_size()
         .ok_or_else(|| ImageError::NotPng("image too large to decode".into()))?;
@@ -50,21 +80,79 @@ pub fn check_impression(png: &[u8]) -> Result<(), ImageError> {
     let frame = reader
         .next_frame(&mut buf)
         .map_err(|e| ImageError::NotPng(e.to_string()))?;
-    let data = &buf[..frame.buffer_size()];
     let channels = frame.color_type.samples();
-    // Something darker than paper, and not fully transparent, must be there.
-    let marked = data.chunks_exact(channels).any(|px| match channels {
-        1 => px[0] < 160,
-        2 => px[1] > 0 && px[0] < 160,
-        3 => px.iter().take(3).any(|&c| c < 160),
-        _ => px[3] > 0 && px.iter().take(3).any(|&c| c < 160),
-    });
-    if marked {
-        Ok(())
-    } else {
-        Err(ImageError::Blank)
+    let row_bytes = frame.line_size;
+    let mut marked: Option<(u32, u32, u32, u32)> = None;
+    for (y, row) in buf[..frame.buffer_size()]
+        .chunks_exact(row_bytes)
+        .enumerate()
+    {
+        for (x, px) in row.chunks_exact(channels).enumerate() {
+            // Something darker than paper, and not fully transparent.
+            let ink = match channels {
+                1 => px[0] < 160,
+                2 => px[1] > 0 && px[0] < 160,
+                3 => px.iter().take(3).any(|&c| c < 160),
+                _ => px[3] > 0 && px.iter().take(3).any(|&c| c < 160),
+            };
+            if ink {
+                let (x, y) = (x as u32, y as u32);
+                marked = Some(match marked {
+                    None => (x, y, x + 1, y + 1),
+                    Some((l, t, r, b)) => (l.min(x), t.min(y), r.max(x + 1), b.max(y + 1)),
+                });
+            }
+        }
+    }
+    Ok(Scan {
+        width,
+        height,
+        pixels_per_metre,
+        marked,
+    })
+}
+
+/// Checks that `png` is a PNG of a plausible size showing something (a 公印, or an 印影
+/// whose resolution is not known, as imported from another system).
+pub fn check_impression(png: &[u8]) -> Result<(), ImageError> {
+    match scan(png)?.marked {
+        Some(_) => Ok(()),
+        None => Err(ImageError::Blank),
     }
 }
+
+/// Checks an 印影 scanned at the counter for registration: as [`check_impression`], and the
+/// scan records its resolution (so that certificates print the impression at its real size)
+/// and the impression's size keeps to the 印鑑条例 (more than 8 mm, at most 25 mm square).
+pub fn check_registered_impression(png: &[u8]) -> Result<(), ImageError> {
+    let scan = scan(png)?;
+    let (l, t, r, b) = scan.marked.ok_or(ImageError::Blank)?;
+    let (xppm, yppm) = scan.pixels_per_metre.ok_or(ImageError::NoResolution)?;
+    let mm = |px: u32, ppm: u32| px as f32 * 1000.0 / ppm as f32;
+    let (w, h) = (mm(r - l, xppm), mm(b - t, yppm));
+    let size = format!("{w:.1}×{h:.1}");
+    if w > MAX_MARK_MM || h > MAX_MARK_MM {
+        return Err(ImageError::MarkTooLarge(size));
+    }
+    if w <= MIN_MARK_MM && h <= MIN_MARK_MM {
+        return Err(ImageError::MarkTooSmall(size));
+    }
+    Ok(())
+}
+
+/// The printed size of a scan in millimetres, from the resolution it records; `None` when it
+/// records none.
+pub fn physical_size_mm(png: &[u8]) -> Option<(f32, f32)> {
+    let scan = scan(png).ok()?;
+    let (xppm, yppm) = scan.pixels_per_metre?;
+    Some((
+        scan.width as f32 * 1000.0 / xppm as f32,
+        scan.height as f32 * 1000.0 / yppm as f32,
+    ))
+}
+
+/// The resolution [`sample_impression`] records: 120 pixels make 15 mm.
+pub const SAMPLE_PIXELS_PER_METRE: u32 = 8_000;
 
 /// A generated round 印影 (vermilion ring and a pattern from `seed`), for the
 /// demo, synthetic data and tests. Different seeds give different images.
@@ -105,6 +193,12 @@ pub fn sample_impression(seed: u64) -> Vec<u8> {
         let mut enc = png::Encoder::new(&mut out, SIDE, SIDE);
         enc.set_color(png::ColorType::Rgba);
         enc.set_depth(png::BitDepth::Eight);
+        // A 15 mm seal: 120 pixels at 8,000 pixels per metre (203.2 dpi).
+        enc.set_pixel_dims(Some(png::PixelDimensions {
+            xppu: SAMPLE_PIXELS_PER_METRE,
+            yppu: SAMPLE_PIXELS_PER_METRE,
+            unit: png::Unit::Meter,
+        }));
         // Writing to a Vec cannot fail; the header and data sizes match.
         if let Ok(mut w) = enc.write_header() {
             let _ = w.write_image_data(&pixels);

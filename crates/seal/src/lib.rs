@@ -20,7 +20,10 @@ use murakumo_resident::{Record, Status};
 use serde::{Deserialize, Serialize};
 
 mod image;
-pub use image::{ImageError, check_impression, sample_impression};
+pub use image::{
+    ImageError, SAMPLE_PIXELS_PER_METRE, check_impression, check_registered_impression,
+    physical_size_mm, sample_impression,
+};
 
 /// The youngest age at which a seal may be registered (印鑑条例: 15歳以上).
 pub const MINIMUM_AGE: u32 = 15;
@@ -225,6 +228,10 @@ pub struct Context<'a> {
     /// any registration ever — a card returned (廃止) or reported lost (亡失) is never valid
     /// again. A migration passes only the cards in force: it imports history as it was.
     pub card_in_use: bool,
+    /// The 印影 was scanned at the counter just now: its scan must record its resolution and
+    /// the seal's size keep to the 印鑑条例 ([`check_registered_impression`]). A migration
+    /// imports impressions as another system kept them ([`check_impression`]).
+    pub scanned_at_counter: bool,
 }
 
 /// Checks a request against the 印鑑条例 rules; `effective` is the 異動日.
@@ -284,7 +291,12 @@ pub fn validate(
                     "印鑑登録証番号 {card} は使用中か、廃止・亡失などで使えなくなった番号です。新しい印鑑登録証の番号を入力してください"
                 )));
             }
-            check_impression(impression_png).map_err(|e| SealError::Invalid {
+            let checked = if ctx.scanned_at_counter {
+                check_registered_impression(impression_png)
+            } else {
+                check_impression(impression_png)
+            };
+            checked.map_err(|e| SealError::Invalid {
                 field: "impression",
                 reason: e.to_string(),
             })?;

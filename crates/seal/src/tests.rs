@@ -49,6 +49,7 @@ fn ctx<'a>(r: Option<&'a Record>) -> Context<'a> {
         registration: None,
         active_of_resident: None,
         card_in_use: false,
+        scanned_at_counter: true,
     }
 }
 
@@ -275,4 +276,70 @@ fn a_certificate_needs_the_registrants_name_and_birth_date_from_the_application(
     // A 通称 is a name the registrant may use.
     r.person.alias = Some("ジョン　スミス".into());
     assert_eq!(check_applicant(&r, "ジョンスミス", birth), Ok(()));
+}
+
+/// A 印影 of `side` pixels with a filled square mark of `mark` pixels, recording
+/// `pixels_per_metre` (or no resolution).
+fn scanned(side: u32, mark: u32, pixels_per_metre: Option<u32>) -> Vec<u8> {
+    let mut pixels = vec![255u8; (side * side) as usize];
+    for y in 0..mark {
+        for x in 0..mark {
+            pixels[(y * side + x) as usize] = 0;
+        }
+    }
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, side, side);
+        enc.set_color(png::ColorType::Grayscale);
+        enc.set_pixel_dims(pixels_per_metre.map(|ppm| png::PixelDimensions {
+            xppu: ppm,
+            yppu: ppm,
+            unit: png::Unit::Meter,
+        }));
+        let mut w = enc.write_header().expect("header");
+        w.write_image_data(&pixels).expect("data");
+    }
+    out
+}
+
+#[test]
+fn a_registered_impression_keeps_to_the_seal_ordinance_sizes() {
+    // 300 dpi ≈ 11,811 pixels per metre: 118 pixels ≈ 10 mm.
+    let dpi300 = Some(11_811);
+    assert_eq!(
+        check_registered_impression(&scanned(200, 118, dpi300)),
+        Ok(())
+    );
+    assert_eq!(
+        check_registered_impression(&sample_impression(4)),
+        Ok(()),
+        "the sample is a 15 mm seal"
+    );
+    // 25 mm is allowed, 26 mm is not; 8 mm fits the 8 mm square and is refused.
+    assert_eq!(
+        check_registered_impression(&scanned(400, 295, dpi300)),
+        Ok(())
+    );
+    assert!(matches!(
+        check_registered_impression(&scanned(400, 307, dpi300)),
+        Err(ImageError::MarkTooLarge(_))
+    ));
+    assert!(matches!(
+        check_registered_impression(&scanned(200, 94, dpi300)),
+        Err(ImageError::MarkTooSmall(_))
+    ));
+    // Without a recorded resolution the real size is unknown: refused at the counter, while
+    // the plain check (公印, imported history) takes it.
+    let unknown = scanned(200, 118, None);
+    assert_eq!(
+        check_registered_impression(&unknown),
+        Err(ImageError::NoResolution)
+    );
+    assert_eq!(check_impression(&unknown), Ok(()));
+    assert_eq!(physical_size_mm(&unknown), None);
+    let (w, h) = physical_size_mm(&sample_impression(4)).expect("recorded");
+    assert!(
+        (w - 15.0).abs() < 0.01 && (h - 15.0).abs() < 0.01,
+        "{w}×{h}"
+    );
 }

@@ -1170,6 +1170,32 @@ async fn seals_are_registered_certified_and_cancelled(db: Db) {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let body: Value = r.json().await.expect("json");
     assert_eq!(body["error"]["field"], "impression", "{body}");
+    // A scan that does not record its resolution cannot print at its real size: refused at
+    // the counter, saying what to do.
+    let mut no_dpi = murakumo_seal::sample_impression(43);
+    let at = no_dpi
+        .windows(4)
+        .position(|w| w == b"pHYs")
+        .expect("the sample records its resolution");
+    no_dpi.drain(at - 4..at + 17);
+    let r = clerk
+        .post(s.url("/api/v1/seals"))
+        .json(
+            &json!({"resident_code": common::resident_code(1_000_000_003), "card_number": "A-102",
+            "impression_png": base64::engine::general_purpose::STANDARD.encode(&no_dpi)}),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["field"], "impression", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("解像度")),
+        "{body}"
+    );
 
     // 印鑑登録証明書 with the card and the 申請書's 氏名・生年月日 of the registrant (山田 花子,
     // 1980-05-05): the 印影 and 登録番号 are certified.

@@ -961,19 +961,8 @@ pub(crate) async fn verify_pdf(state: &AppState, pdf: Vec<u8>) -> ApiResult<Veri
         Err(e) => VerifyReport(Err(e)),
         Ok(read) => {
             // Which tenant and key the PDF names: load that tenant's keys.
-            let mut keys: HashMap<String, VerifyingKey> = HashMap::new();
             let tenant = read.tenant_code().to_string();
-            if let Ok(t) = TenantCode::parse(&tenant)
-                && state.store.tenant_info(&t).await.is_ok()
-            {
-                for k in state.store.tenant(&t).public_keys().await? {
-                    if let Ok(bytes) = <[u8; 32]>::try_from(k.public_key.as_slice())
-                        && let Ok(vk) = VerifyingKey::from_bytes(&bytes)
-                    {
-                        keys.insert(k.key_id, vk);
-                    }
-                }
-            }
+            let keys = published_keys(state, &tenant).await?.1;
             let renderer = renderer().ok();
             VerifyReport(
                 blocking(move || {
@@ -1030,34 +1019,16 @@ pub async fn verify_code(
         Ok(p) => p,
         Err(e) => return Ok(Json(VerificationView::refused(e.message_ja()))),
     };
-    let unknown = || {
-        murakumo_documents::DocumentError::UnknownKey {
+    let (info, keys) = published_keys(&state, &payload.tenant_code).await?;
+    let (Some((tenant, info)), Some(key)) = (info, keys.get(&payload.key_id)) else {
+        let unknown = murakumo_documents::DocumentError::UnknownKey {
             tenant_code: payload.tenant_code.clone(),
             key_id: payload.key_id.clone(),
-        }
-        .message_ja()
-    };
-    let Ok(tenant) = TenantCode::parse(&payload.tenant_code) else {
-        return Ok(Json(VerificationView::refused(unknown())));
-    };
-    let Ok(info) = state.store.tenant_info(&tenant).await else {
-        return Ok(Json(VerificationView::refused(unknown())));
+        };
+        return Ok(Json(VerificationView::refused(unknown.message_ja())));
     };
     let ts = state.store.tenant(&tenant);
-    let key = ts
-        .public_keys()
-        .await?
-        .into_iter()
-        .filter(|k| k.key_id == payload.key_id)
-        .find_map(|k| {
-            <[u8; 32]>::try_from(k.public_key.as_slice())
-                .ok()
-                .and_then(|b| VerifyingKey::from_bytes(&b).ok())
-        });
-    let Some(key) = key else {
-        return Ok(Json(VerificationView::refused(unknown())));
-    };
-    if let Err(e) = payload.verify_signature(&key) {
+    if let Err(e) = payload.verify_signature(key) {
         return Ok(Json(VerificationView::refused(e.message_ja())));
     }
     let digest = hex_digest(&payload.digest);
@@ -1102,6 +1073,35 @@ pub async fn verify_code(
         }
     }
     Ok(Json(view))
+}
+
+/// The municipality a certificate names (when it is on this platform) and its published keys
+/// by key id; nothing for a code that is not a municipality here.
+async fn published_keys(
+    state: &AppState,
+    tenant_code: &str,
+) -> ApiResult<(
+    Option<(TenantCode, murakumo_store::TenantInfo)>,
+    HashMap<String, VerifyingKey>,
+)> {
+    let Ok(tenant) = TenantCode::parse(tenant_code) else {
+        return Ok((None, HashMap::new()));
+    };
+    let Ok(info) = state.store.tenant_info(&tenant).await else {
+        return Ok((None, HashMap::new()));
+    };
+    let keys = state
+        .store
+        .tenant(&tenant)
+        .public_keys()
+        .await?
+        .into_iter()
+        .filter_map(|k| {
+            let bytes = <[u8; 32]>::try_from(k.public_key.as_slice()).ok()?;
+            Some((k.key_id, VerifyingKey::from_bytes(&bytes).ok()?))
+        })
+        .collect();
+    Ok((Some((tenant, info)), keys))
 }
 
 /// The title of an issued certificate's kind as recorded in the ledger.

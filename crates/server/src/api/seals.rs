@@ -240,6 +240,7 @@ pub(crate) async fn register(
         registration: None,
         active_of_resident: existing.iter().find(|r| r.is_active()),
         card_in_use,
+        scanned_at_counter: true,
     };
     murakumo_seal::validate(&event, &ctx, effective, today).map_err(seal_error)?;
     if effective != today {
@@ -370,6 +371,7 @@ pub(crate) async fn cancel(
         registration: registration.as_ref(),
         active_of_resident: None,
         card_in_use: false,
+        scanned_at_counter: true,
     };
     murakumo_seal::validate(&event, &ctx, effective, today).map_err(seal_error)?;
     let mut e = entry(session, &event);
