@@ -88,8 +88,6 @@ pub async fn repair(repo: &Repository, only: Option<&BTreeSet<String>>) -> Resul
         for prefix in [DATA, SNAPSHOTS] {
             names.extend(Box::pin(s.list(prefix)).await.map_err(unreachable)?);
         }
-        // A site that lists nothing may be a wiped one or a dead one that
-        // answers lists with nothing: its config tells a live site apart.
         Box::pin(s.stat(CONFIG)).await.map_err(unreachable)?;
         listed.push(names);
     }
@@ -164,5 +162,7 @@ pub async fn repair(repo: &Repository, only: Option<&BTreeSet<String>>) -> Resul
         }
     }
     progress.advance(1);
+    // What earlier reads (opening the repository) found is repaired now.
+    let _ = target.take_share_log();
     Ok(report)
 }

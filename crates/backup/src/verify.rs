@@ -134,7 +134,6 @@ pub async fn verify(repo: &Repository) -> Result<VerifyReport> {
         full: true,
         ..VerifyReport::default()
     };
-    let _ = repo.target().take_share_log();
     let stored: BTreeSet<String> = repo.target().list(DATA).await?.into_iter().collect();
     progress.message("reading snapshots");
     let names = repo.snapshot_names().await?;
@@ -367,7 +366,6 @@ pub async fn sample_objects(repo: &Repository, percent: f64) -> Result<BTreeSet<
 /// Rot is found while the other sites still hold good shares.
 pub async fn verify_sample(repo: &Repository, objects: &BTreeSet<String>) -> Result<VerifyReport> {
     let progress = repo.target().progress().clone();
-    let _ = repo.target().take_share_log();
     let mut report = VerifyReport::default();
     progress.set_total(objects.len() as u64);
     for name in objects {

@@ -556,10 +556,11 @@ fn print_repair(r: &murakumo_backup::RepairReport) {
     } else {
         println!(
             "repair: {} objects checked at all three sites; {} share(s) rebuilt from the other two \
-             sites and written back ({}), each read back and compared",
+             sites and written back ({}; {} bytes), each read back and compared",
             r.objects,
             r.rebuilt.len(),
-            indicatif::HumanBytes(r.bytes_written)
+            indicatif::HumanBytes(r.bytes_written),
+            r.bytes_written
         );
         for (i, site) in r.sites.iter().enumerate() {
             let (missing, corrupted) = r.rebuilt_at(i + 1);
