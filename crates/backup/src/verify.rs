@@ -123,7 +123,7 @@ fn take_share_log(repo: &Repository, report: &mut VerifyReport) {
     report.lost_shares += report
         .lost
         .iter()
-        .filter(|(_, why)| why.starts_with("MISSING"))
+        .filter(|(_, why)| why.starts_with("no site holds it"))
         .count() as u64
         * 3;
 }
@@ -138,7 +138,6 @@ pub async fn verify(repo: &Repository) -> Result<VerifyReport> {
     progress.message("reading snapshots");
     let names = repo.snapshot_names().await?;
     let mut snaps: BTreeMap<String, Snapshot> = BTreeMap::new();
-    let mut lost_snapshots: BTreeSet<String> = BTreeSet::new();
     for n in &names {
         match repo.read_snapshot(n).await {
             Ok(s) => {
@@ -149,8 +148,7 @@ pub async fn verify(repo: &Repository) -> Result<VerifyReport> {
                     e,
                     BackupError::Corrupted { .. } | BackupError::SnapshotNotFound { .. }
                 ) {
-                    lost_snapshots.insert(n.clone());
-                    report.lost.push((n.clone(), format!("CORRUPTED {n}: {e}")));
+                    report.lost.push((n.clone(), e.to_string()));
                 }
                 report.problems.push(format!("snapshot {n}: {e}"));
             }
@@ -264,7 +262,7 @@ pub async fn verify(repo: &Repository) -> Result<VerifyReport> {
         if let Some(p) = state
             && (p.starts_with("MISSING") || p.starts_with("CORRUPTED"))
         {
-            report.lost.push((name.clone(), p.clone()));
+            report.lost.push((name.clone(), lost_reason(name, p)));
         }
     }
     report.lost.sort();
@@ -272,6 +270,18 @@ pub async fn verify(repo: &Repository) -> Result<VerifyReport> {
     (report.unrestorable, report.restorable) = restorability(&names, &snaps, &lost);
     take_share_log(repo, &mut report);
     Ok(report)
+}
+
+/// "MISSING data/ab/…" / "CORRUPTED data/ab/…: why" → why, in words.
+fn lost_reason(name: &str, problem: &str) -> String {
+    if problem.starts_with("MISSING") {
+        return "no site holds it (missing)".into();
+    }
+    problem
+        .strip_prefix("CORRUPTED ")
+        .and_then(|p| p.strip_prefix(name))
+        .map_or(problem, |p| p.trim_start_matches(':').trim())
+        .to_string()
 }
 
 /// Which snapshots can still be restored whole, given the lost objects.
@@ -393,7 +403,7 @@ pub async fn verify_sample(repo: &Repository, objects: &BTreeSet<String>) -> Res
         };
         if let Some((lost, p)) = problem {
             if lost {
-                report.lost.push((name.clone(), p.clone()));
+                report.lost.push((name.clone(), lost_reason(name, &p)));
             }
             report.problems.push(p);
         }
