@@ -139,26 +139,24 @@ pub async fn repair(repo: &Repository, only: Option<&BTreeSet<String>>) -> Resul
     }
 
     // The config last: a refilled site is whole once it has it.
-    if only.is_none() {
-        progress.message(CONFIG);
-        let config = repo.config_bytes();
-        for (i, s) in sites.iter().enumerate() {
-            let held = Box::pin(s.read(CONFIG)).await?;
-            if held.as_deref() != Some(config) {
-                Box::pin(s.write_verified(CONFIG, config)).await?;
-                report.bytes_written += config.len() as u64;
-                report.rebuilt.push(ShareFault {
-                    name: CONFIG.into(),
-                    site: i + 1,
-                    location: s.location().to_string(),
-                    kind: if held.is_none() {
-                        FaultKind::Missing
-                    } else {
-                        FaultKind::Corrupted
-                    },
-                    detail: String::new(),
-                });
-            }
+    progress.message(CONFIG);
+    let config = repo.config_bytes();
+    for (i, s) in sites.iter().enumerate() {
+        let held = Box::pin(s.read(CONFIG)).await?;
+        if held.as_deref() != Some(config) {
+            Box::pin(s.write_verified(CONFIG, config)).await?;
+            report.bytes_written += config.len() as u64;
+            report.rebuilt.push(ShareFault {
+                name: CONFIG.into(),
+                site: i + 1,
+                location: s.location().to_string(),
+                kind: if held.is_none() {
+                    FaultKind::Missing
+                } else {
+                    FaultKind::Corrupted
+                },
+                detail: String::new(),
+            });
         }
     }
     progress.advance(1);
