@@ -10,6 +10,7 @@ mod foundation;
 mod migration;
 mod peer;
 mod population;
+mod repair;
 mod replication;
 mod report;
 
@@ -122,6 +123,26 @@ enum Bench {
         /// applies (entries, bytes, time).
         #[arg(long)]
         log_dir: Option<PathBuf>,
+    },
+    /// Refilling a wiped site of a dispersed (秘密分散) repository with
+    /// `murakumo verify --repair`, against the bytes it must write and a
+    /// plain copy of them (issue 19).
+    Repair {
+        /// Residents of the generated city.
+        #[arg(long, default_value_t = 270_000)]
+        residents: usize,
+        /// Residents per `append` call while loading the city.
+        #[arg(long, default_value_t = 1_000)]
+        batch: usize,
+        /// `--chunk-size` of the backup.
+        #[arg(long, default_value = "8MiB")]
+        chunk_size: String,
+        /// The `murakumo` binary.
+        #[arg(long, default_value = "target/release/murakumo")]
+        murakumo: PathBuf,
+        /// Results file whose `repair` section this run replaces.
+        #[arg(long, default_value = "bench/RESULTS.md")]
+        out: PathBuf,
     },
     /// Certificate issuance under load (50 counter clients over 10
     /// tenants, through the real `murakumo serve`) and resident search in a
@@ -238,6 +259,32 @@ async fn main() -> anyhow::Result<()> {
                 &out,
                 "backup",
                 &backup::section(&machine, &report::load_average(), &command, &r),
+            )?;
+            eprintln!("results written to {}", out.display());
+        }
+        Bench::Repair {
+            residents,
+            batch,
+            chunk_size,
+            murakumo,
+            out,
+        } => {
+            anyhow::ensure!(residents > 0 && batch > 0, "sizes must be positive");
+            let machine = report::Machine::probe();
+            let r = repair::run(&repair::Options {
+                residents,
+                batch,
+                chunk_size,
+                murakumo,
+            })
+            .await?;
+            let command = release_command();
+            println!("\n{}", repair::table(&r));
+            println!("{}", repair::aims(&r));
+            report::write_section(
+                &out,
+                "repair",
+                &repair::section(&machine, &report::load_average(), &command, &r),
             )?;
             eprintln!("results written to {}", out.display());
         }

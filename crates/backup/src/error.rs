@@ -93,6 +93,40 @@ pub enum BackupError {
         seq: u64,
     },
 
+    #[error(
+        "--repair rebuilds the shares of a dispersed: repository from its other sites; {repo} is a \
+         single site with no second copy to rebuild from. Run `murakumo verify --repo {repo}` to see \
+         what is damaged, and back up into a new repository (a dispersed: one keeps working when a \
+         site is lost)"
+    )]
+    NotDispersed { repo: String },
+
+    #[error(
+        "site {site} of {repo} ({location}) cannot be reached: {reason}. Nothing more was repaired: \
+         a repair writes the shares each site lacks, so all three sites must answer. Bring the site \
+         back (or replace it with an empty one, given in the same position of dispersed:URL1,URL2,URL3) \
+         and run `murakumo verify --repo URL --repair` again; it continues where this one stopped"
+    )]
+    SiteUnreachable {
+        repo: String,
+        site: usize,
+        location: String,
+        reason: String,
+    },
+
+    #[error(
+        "restore refused; nothing was written. {count} object(s) that snapshot {snapshot} needs are \
+         lost at {repo} (missing, or fewer than two good shares):\n{list}\n\
+         `murakumo verify --repo {repo}` names the snapshots (and, with --tenant, the \
+         municipalities) that can still be restored"
+    )]
+    Lost {
+        repo: String,
+        snapshot: String,
+        count: usize,
+        list: String,
+    },
+
     #[error("tenant {0} is not in this backup; `murakumo verify --repo URL` lists what is")]
     TenantNotInBackup(String),
 

@@ -23,6 +23,12 @@
 //! to the first, applies the segments with `TenantStore::apply_segment` and
 //! verifies the chains. Formats: `docs/design/backup-repository.md`.
 //!
+//! A `dispersed:` repository heals itself: [`repair`] (`murakumo verify
+//! --repair`) rebuilds every missing or damaged share from the other two
+//! sites and writes it back, a wiped site included; [`verify_sample`] is the
+//! daily scrub of a random share of the objects, and [`metrics`] writes what
+//! a check found for Prometheus' textfile collector.
+//!
 //! What this crate does not do: decide when to back up (a scheduler or
 //! cron does), prune old snapshots (the ledger only grows, so a repository
 //! only grows), draw progress bars (it reports through [`Progress`]; the CLI
@@ -34,6 +40,8 @@ mod dispersed;
 mod error;
 mod location;
 pub mod manifest;
+pub mod metrics;
+mod repair;
 mod repo;
 mod restore;
 mod target;
@@ -42,13 +50,15 @@ mod verify;
 
 pub use backup::{BackupOptions, BackupReport, backup};
 pub use crypto::{KdfParams, KeySource};
+pub use dispersed::{FaultKind, ShareFault};
 pub use error::{BackupError, Result};
 pub use location::Location;
+pub use repair::{RepairReport, repair};
 pub use repo::{Repository, Stats};
 pub use restore::{RestoreOptions, RestoreReport, TenantRestored, restore};
 pub use target::{PART, TOKEN_ENV, Target};
 pub use transfer::{Limiter, Progress, Quiet, RetryPolicy, TokenBucket, parse_rate, parse_size};
-pub use verify::{VerifyReport, verify};
+pub use verify::{Unrestorable, VerifyReport, sample_objects, verify, verify_sample};
 
 use std::sync::Arc;
 

@@ -68,6 +68,9 @@ pub struct Repository {
     target: Target,
     key: MasterKey,
     stats: Mutex<Stats>,
+    /// The `config` object as it opened (what a repair writes back to a
+    /// site that lacks it).
+    config: Vec<u8>,
 }
 
 impl Repository {
@@ -79,7 +82,7 @@ impl Repository {
             repo: url.clone(),
             reason,
         };
-        let config = match target.read(CONFIG).await? {
+        let (config, config_bytes) = match target.read(CONFIG).await? {
             Some(bytes) => {
                 let c: RepoConfig = serde_json::from_slice(&bytes)
                     .map_err(|e| bad(format!("its config object is not readable: {e}")))?;
@@ -89,7 +92,7 @@ impl Repository {
                         c.format, c.version
                     )));
                 }
-                c
+                (c, bytes)
             }
             None if create => {
                 let master = MasterKey::generate();
@@ -112,6 +115,7 @@ impl Repository {
                     target,
                     key: master,
                     stats: Mutex::default(),
+                    config: json,
                 });
             }
             None => {
@@ -157,7 +161,13 @@ impl Repository {
             target,
             key: master,
             stats: Mutex::default(),
+            config: config_bytes,
         })
+    }
+
+    /// The `config` object's bytes, as the repository opened with them.
+    pub(crate) fn config_bytes(&self) -> &[u8] {
+        &self.config
     }
 
     pub fn url(&self) -> String {

@@ -3,6 +3,14 @@
 //! is idempotent, and projects ledger entries), then every restored chain is
 //! verified. `--at` keeps only entries recorded at or before a time: the
 //! segment that straddles it is cut.
+//!
+//! Nothing is written before every object the restore needs has been read
+//! and checked: they are fetched first (each once, still sealed with the
+//! repository key) into a spool directory under the system temporary
+//! directory, and only if all of them open does applying begin. A
+//! repository that has lost an object (on `dispersed:`, fewer than two good
+//! shares) refuses the restore naming every lost object, rather than
+//! leaving a partial restore behind.
 
 use chrono::{DateTime, Utc};
 use murakumo_core::TenantCode;
@@ -10,7 +18,7 @@ use murakumo_ledger::{ChainHead, RecordedAt, Segment};
 use murakumo_store::SigningKeyRow;
 use murakumo_store::{Chain, Operator, Store, TenantInfo};
 
-use crate::manifest::{PlatformData, SegmentRef, Snapshot, TenantSnapshot};
+use crate::manifest::{BlobRef, ChunkRef, PlatformData, SegmentRef, Snapshot, TenantSnapshot};
 use crate::repo::Repository;
 use crate::{BackupError, Result};
 
@@ -86,6 +94,70 @@ pub async fn restore(
         .sum();
     progress.set_total(total);
 
+    // Fetch and check everything first: a lost object refuses the restore
+    // before anything is written.
+    let mut needed: Vec<(&ChunkRef, String)> = Vec::new();
+    if opts.tenant.is_none()
+        && let Some(blob) = &newest.platform
+    {
+        needed.extend(blob.chunks.iter().map(|c| (c, "platform data".to_string())));
+    }
+    let at_us = opts.at.map(|t| RecordedAt::from_datetime(t).0);
+    for t in &chosen {
+        for (ledger, chain) in [(true, "ledger"), (false, "access log")] {
+            for s in segments_of(&lineage, &t.code, ledger) {
+                if at_us.is_some_and(|a| s.first_recorded_at > a) {
+                    break;
+                }
+                needed.extend(s.blob.chunks.iter().map(|c| {
+                    (
+                        c,
+                        format!(
+                            "tenant {} {chain} entries {}..{}",
+                            t.code, s.first_seq, s.last_seq
+                        ),
+                    )
+                }));
+            }
+        }
+    }
+    let spool = Spool::create()?;
+    let mut lost: Vec<String> = Vec::new();
+    let mut fetched = std::collections::HashSet::new();
+    progress.message("fetching and checking");
+    for (c, what) in needed {
+        if !fetched.insert(c.id.clone()) {
+            continue;
+        }
+        let name = c.object_name();
+        let sealed = match repo.target().read(&name).await {
+            Ok(Some(sealed)) => sealed,
+            Ok(None) => {
+                lost.push(format!("  MISSING {name} — needed for {what}"));
+                continue;
+            }
+            Err(BackupError::Corrupted { reason, .. }) => {
+                lost.push(format!("  CORRUPTED {name} — needed for {what}: {reason}"));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if let Err(e) = repo.open_chunk(&name, &c.id, &sealed) {
+            lost.push(format!("  CORRUPTED {name} — needed for {what}: {e}"));
+            continue;
+        }
+        spool.put(&c.id, &sealed)?;
+        progress.advance(c.size);
+    }
+    if !lost.is_empty() {
+        return Err(BackupError::Lost {
+            repo: repo.url(),
+            snapshot: name,
+            count: lost.len(),
+            list: lost.join("\n"),
+        });
+    }
+
     let mut report = RestoreReport {
         snapshot: name.clone(),
         tenants: Vec::new(),
@@ -97,7 +169,7 @@ pub async fn restore(
         && let Some(blob) = &newest.platform
     {
         progress.message("platform data");
-        let bytes = repo.get_blob(blob).await?;
+        let bytes = spool.blob(repo, blob)?;
         let p: PlatformData =
             serde_json::from_slice(&bytes).map_err(|e| BackupError::Corrupted {
                 repo: repo.url(),
@@ -127,8 +199,16 @@ pub async fn restore(
     }
 
     for t in chosen {
-        if let Some(r) =
-            restore_tenant(store, repo, &lineage, t, opts.at, &mut report.entries).await?
+        if let Some(r) = restore_tenant(
+            store,
+            repo,
+            &spool,
+            &lineage,
+            t,
+            opts.at,
+            &mut report.entries,
+        )
+        .await?
         {
             report.tenants.push(r);
         }
@@ -152,6 +232,7 @@ pub(crate) fn segments_of<'a>(
 async fn restore_tenant(
     store: &Store,
     repo: &Repository,
+    spool: &Spool,
     lineage: &[(String, Snapshot)],
     t: &TenantSnapshot,
     at: Option<DateTime<Utc>>,
@@ -205,7 +286,7 @@ async fn restore_tenant(
             if at_us.is_some_and(|a| s.first_recorded_at > a) {
                 break;
             }
-            let bytes = repo.get_blob(&s.blob).await?;
+            let bytes = spool.blob(repo, &s.blob)?;
             let mut seg = Segment::decode(&bytes)?;
             if seg.header.first_seq != s.first_seq
                 || seg.header.last_seq != s.last_seq
@@ -265,4 +346,84 @@ async fn restore_tenant(
         access: heads[1],
         newest: newest.map(|n| RecordedAt(n).to_datetime()),
     }))
+}
+
+/// The objects a restore needs, fetched and checked before anything is
+/// written; still sealed with the repository key (so nothing readable
+/// lands in the temporary directory), removed when dropped.
+struct Spool {
+    dir: std::path::PathBuf,
+}
+
+impl Spool {
+    fn create() -> Result<Spool> {
+        let mut r = [0u8; 8];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut r);
+        let dir = std::env::temp_dir().join(format!(
+            "murakumo-restore-{}-{}",
+            std::process::id(),
+            hex::encode(r)
+        ));
+        let io = |action: String| {
+            move |source| BackupError::Io {
+                action: action.clone(),
+                source,
+            }
+        };
+        let mut b = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        b.create(&dir).map_err(io(format!(
+            "creating the restore spool {} (set TMPDIR to a directory with room for the \
+             backup's size)",
+            dir.display()
+        )))?;
+        Ok(Spool { dir })
+    }
+
+    fn put(&self, id: &str, sealed: &[u8]) -> Result<()> {
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(BackupError::Refuse(format!(
+                "a snapshot names a chunk {id:?}, which is not a chunk id"
+            )));
+        }
+        let path = self.dir.join(id);
+        std::fs::write(&path, sealed).map_err(|source| BackupError::Io {
+            action: format!(
+                "writing {} to the restore spool (set TMPDIR to a directory with room)",
+                path.display()
+            ),
+            source,
+        })
+    }
+
+    /// A blob from the spooled chunks (each opened and checked again).
+    fn blob(&self, repo: &Repository, b: &BlobRef) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(usize::try_from(b.size).unwrap_or(0));
+        for c in &b.chunks {
+            let path = self.dir.join(&c.id);
+            let sealed = std::fs::read(&path).map_err(|source| BackupError::Io {
+                action: format!("reading {} from the restore spool", path.display()),
+                source,
+            })?;
+            out.extend_from_slice(&repo.open_chunk(&c.object_name(), &c.id, &sealed)?);
+        }
+        if out.len() as u64 != b.size {
+            return Err(BackupError::BadRepository {
+                repo: repo.url(),
+                reason: format!(
+                    "a blob is {} bytes, its snapshot says {}",
+                    out.len(),
+                    b.size
+                ),
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

@@ -50,9 +50,20 @@ pub struct Target {
     limiter: Limiter,
     retry: RetryPolicy,
     progress: Arc<dyn Progress>,
-    /// Problems that were worked around (e.g. a bad share skipped), for
-    /// `verify` to report.
-    warnings: std::sync::Mutex<Vec<String>>,
+    /// `dispersed:` only: what reads found wrong with single shares, and
+    /// how many shares they looked at.
+    shares: std::sync::Mutex<ShareLog>,
+    /// `dispersed:` only: sites that failed (after retries) in this run, and
+    /// why; they are not asked again, so one dead site costs one timeout,
+    /// not one per object.
+    down: std::sync::Mutex<[Option<String>; 3]>,
+}
+
+/// Shares looked at and found wrong by reads of a `dispersed:` target.
+#[derive(Default)]
+pub(crate) struct ShareLog {
+    pub checked: u64,
+    pub faults: Vec<crate::dispersed::ShareFault>,
 }
 
 /// Why one attempt failed.
@@ -148,25 +159,81 @@ impl Target {
             limiter,
             retry,
             progress,
-            warnings: std::sync::Mutex::default(),
+            shares: std::sync::Mutex::default(),
+            down: std::sync::Mutex::default(),
         })
     }
 
-    /// Records (and shows) a problem that was worked around.
-    pub(crate) fn warn(&self, msg: String) {
-        self.progress.note(&msg);
-        match self.warnings.lock() {
-            Ok(mut w) => w.push(msg),
-            Err(p) => p.into_inner().push(msg),
+    /// Records shares looked at and any found wrong (`dispersed:` reads).
+    pub(crate) fn log_shares(&self, checked: u64, faults: Vec<crate::dispersed::ShareFault>) {
+        let mut log = match self.shares.lock() {
+            Ok(l) => l,
+            Err(p) => p.into_inner(),
+        };
+        log.checked += checked;
+        log.faults.extend(faults);
+    }
+
+    /// Shares looked at and faults found since the last call, emptied.
+    pub fn take_share_log(&self) -> (u64, Vec<crate::dispersed::ShareFault>) {
+        let mut log = match self.shares.lock() {
+            Ok(l) => l,
+            Err(p) => p.into_inner(),
+        };
+        let log = std::mem::take(&mut *log);
+        (log.checked, log.faults)
+    }
+
+    /// Why site `i` (0-based) of a `dispersed:` target is not asked again.
+    pub(crate) fn site_down(&self, i: usize) -> Option<String> {
+        let down = match self.down.lock() {
+            Ok(d) => d,
+            Err(p) => p.into_inner(),
+        };
+        down.get(i).cloned().flatten()
+    }
+
+    pub(crate) fn mark_site_down(&self, i: usize, reason: String) {
+        let mut down = match self.down.lock() {
+            Ok(d) => d,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(slot) = down.get_mut(i)
+            && slot.is_none()
+        {
+            self.progress
+                .note(&format!("site {} is not answering: {reason}", i + 1));
+            *slot = Some(reason);
         }
     }
 
-    /// The problems recorded so far, emptied.
-    pub fn take_warnings(&self) -> Vec<String> {
-        match self.warnings.lock() {
-            Ok(mut w) => std::mem::take(&mut *w),
-            Err(p) => std::mem::take(&mut *p.into_inner()),
+    /// Writes an object, then reads it back and compares (BLAKE3): what a
+    /// repair does with every share it rebuilds, so that a torn or altered
+    /// write is never counted as repaired. One more attempt if the bytes
+    /// read back differ.
+    pub(crate) async fn write_verified(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let want = blake3::hash(bytes);
+        let mut found = String::new();
+        for _ in 0..2 {
+            self.write(name, bytes).await?;
+            match self.read(name).await? {
+                Some(back) if blake3::hash(&back) == want => return Ok(()),
+                Some(back) => {
+                    found = format!(
+                        "{} bytes that differ from the {} written",
+                        back.len(),
+                        bytes.len()
+                    )
+                }
+                None => found = "nothing (the object is not there)".into(),
+            }
         }
+        Err(BackupError::Refused {
+            target: self.location.to_string(),
+            op: "write",
+            name: name.to_string(),
+            reason: format!("reading it back after writing gave {found}; check the storage"),
+        })
     }
 
     pub fn location(&self) -> &Location {
@@ -326,7 +393,7 @@ impl Target {
                     }
                 })
                 .await?;
-                self.progress.advance(bytes.len() as u64);
+                self.progress.sent(bytes.len() as u64);
                 Ok(())
             }
             Kind::Http(site) => {
@@ -359,10 +426,13 @@ impl Target {
             Kind::Http(site) => self.retrying("list", prefix, |_| site.list(prefix)).await?,
             Kind::Dispersed(sites) => {
                 let mut all = std::collections::BTreeSet::new();
-                for s in sites.iter() {
+                for (i, s) in sites.iter().enumerate() {
+                    if self.site_down(i).is_some() {
+                        continue;
+                    }
                     match Box::pin(s.list(prefix)).await {
                         Ok(n) => all.extend(n),
-                        Err(e) => self.progress.note(&format!("site unavailable: {e}")),
+                        Err(e) => self.mark_site_down(i, e.to_string()),
                     }
                 }
                 all.into_iter().collect()
@@ -512,7 +582,7 @@ impl HttpSite {
             _ => 0,
         };
         if offset > 0 {
-            progress.advance(offset as u64);
+            progress.sent(offset as u64);
         }
         loop {
             if offset < bytes.len() || bytes.is_empty() {
@@ -585,7 +655,7 @@ fn throttled(data: Vec<u8>, limiter: Limiter, progress: Arc<dyn Progress>) -> re
             let end = (pos + PIECE).min(data.len());
             limiter.take((end - pos) as u64).await;
             let piece = data[pos..end].to_vec();
-            progress.advance(piece.len() as u64);
+            progress.sent(piece.len() as u64);
             Some((Ok::<_, std::io::Error>(piece), (data, end)))
         }
     });

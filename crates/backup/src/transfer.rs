@@ -120,8 +120,15 @@ impl Limiter {
 pub trait Progress: Send + Sync {
     /// The (estimated) total bytes to transfer changed.
     fn set_total(&self, _bytes: u64) {}
-    /// `bytes` more were transferred.
+    /// `bytes` more were transferred (or, for a bar counted in objects, that
+    /// many objects were done).
     fn advance(&self, _bytes: u64) {}
+    /// `bytes` more were uploaded to a target. A bar counted in bytes
+    /// advances (the default); a bar counted in objects (a repair) shows
+    /// the bytes beside the count instead.
+    fn sent(&self, bytes: u64) {
+        self.advance(bytes);
+    }
     /// What is being done now.
     fn message(&self, _msg: &str) {}
     /// A line for the operator (a retry, a warning).

@@ -81,29 +81,62 @@ pub struct VerifyArgs {
     /// Repository URL.
     #[arg(long)]
     repo: String,
+    /// dispersed: only — rebuild every missing or damaged share from the
+    /// other two sites, write it back to its site (read back and compared),
+    /// then verify again. Refills a wiped or new empty site; all three sites
+    /// must answer. Safe to rerun, and to rerun after an interruption.
+    #[arg(long)]
+    repair: bool,
+    /// Check a random PERCENT of the objects (every share of each) instead
+    /// of the whole repository: a daily scrub that finds rot while the
+    /// other sites still hold good shares. Chains are not walked.
+    #[arg(long, value_name = "PERCENT")]
+    sample: Option<f64>,
+    /// Write the result as Prometheus metrics to FILE (atomically), for
+    /// node_exporter's textfile collector: e.g.
+    /// /var/lib/prometheus/node-exporter/murakumo_backup.prom.
+    #[arg(long, value_name = "FILE")]
+    metrics_file: Option<PathBuf>,
+    /// Upload rate cap for --repair, e.g. 48KiB, 4Mbit.
+    #[arg(long, requires = "repair")]
+    limit_rate: Option<String>,
     #[command(flatten)]
     key: KeyArgs,
 }
 
 /// The progress bar: bytes, rate and ETA, on stderr (hidden when stderr is
-/// not a terminal).
-struct Bar(indicatif::ProgressBar);
+/// not a terminal). Counted in objects for `verify`; a repair shows the
+/// bytes written beside the objects.
+struct Bar(indicatif::ProgressBar, Option<std::sync::atomic::AtomicU64>);
 
 impl Bar {
     fn new(bytes: bool) -> Arc<Bar> {
-        let bar = indicatif::ProgressBar::new(0);
         let template = if bytes {
             "{spinner} {msg:30} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}"
         } else {
             "{spinner} {msg:30} [{bar:30}] {pos}/{len} objects ETA {eta}"
         };
+        Arc::new(Bar(Self::bar(template), None))
+    }
+
+    /// Objects, and the bytes written to the sites as the prefix.
+    fn repair() -> Arc<Bar> {
+        let bar = Self::bar(
+            "{spinner} {msg:30} [{bar:30}] {pos}/{len} objects, {prefix} written ETA {eta}",
+        );
+        bar.set_prefix("0 B");
+        Arc::new(Bar(bar, Some(std::sync::atomic::AtomicU64::new(0))))
+    }
+
+    fn bar(template: &str) -> indicatif::ProgressBar {
+        let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
             indicatif::ProgressStyle::with_template(template)
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
         bar.enable_steady_tick(Duration::from_millis(200));
-        Arc::new(Bar(bar))
+        bar
     }
 }
 
@@ -113,6 +146,15 @@ impl Progress for Bar {
     }
     fn advance(&self, bytes: u64) {
         self.0.inc(bytes);
+    }
+    fn sent(&self, bytes: u64) {
+        match &self.1 {
+            Some(written) => {
+                let total = written.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed) + bytes;
+                self.0.set_prefix(indicatif::HumanBytes(total).to_string());
+            }
+            None => self.0.inc(bytes),
+        }
     }
     fn message(&self, msg: &str) {
         self.0.set_message(msg.to_string());
@@ -216,6 +258,7 @@ pub async fn restore(g: &Global, args: RestoreArgs) -> Result<()> {
         bar.0.finish_and_clear();
         let r = r?;
         print_restored(&r);
+        read_around(&repo, &args.from);
         return Ok(());
     }
     let (dir, remove) = match &args.drill_dir {
@@ -235,6 +278,25 @@ pub async fn restore(g: &Global, args: RestoreArgs) -> Result<()> {
         let _ = std::fs::remove_dir_all(&dir);
     }
     result
+}
+
+/// After a restore from a `dispersed:` repository: the shares that had to
+/// be read around, and how to rebuild them.
+fn read_around(repo: &murakumo_backup::Repository, url: &str) {
+    let (_, faults) = repo.target().take_share_log();
+    if faults.is_empty() {
+        return;
+    }
+    let sites: std::collections::BTreeSet<String> = faults
+        .iter()
+        .map(|f| format!("site {} ({})", f.site, f.location))
+        .collect();
+    eprintln!(
+        "note: {} share(s) at {} were missing, damaged or unreadable; every object was read from \
+         two good sites. `murakumo verify --repo {url} --repair` rebuilds them.",
+        faults.len(),
+        sites.into_iter().collect::<Vec<_>>().join(", ")
+    );
 }
 
 fn print_restored(r: &murakumo_backup::RestoreReport) {
@@ -355,13 +417,31 @@ async fn healthz(addr: std::net::SocketAddr) -> bool {
 }
 
 pub async fn verify(args: VerifyArgs) -> Result<()> {
-    let bar = Bar::new(false);
-    let repo = connect(&args.repo, &args.key, None, bar.clone())?
+    if let Some(p) = args.sample
+        && !(p > 0.0 && p <= 100.0)
+    {
+        bail!("--sample takes a percentage greater than 0 and at most 100, e.g. --sample 5");
+    }
+    let limit = args
+        .limit_rate
+        .as_deref()
+        .map(parse_rate)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--limit-rate: {e}"))?;
+    let bar = if args.repair {
+        Bar::repair()
+    } else {
+        Bar::new(false)
+    };
+    let repo = connect(&args.repo, &args.key, limit, bar.clone())?
         .open(false)
         .await?;
-    let r = murakumo_backup::verify(&repo).await;
+    let result = check(&repo, &args, &bar).await;
     bar.0.finish_and_clear();
-    let r = r?;
+    let (repaired, r) = result?;
+    if let Some(r) = &repaired {
+        print_repair(r);
+    }
     for (code, chain, head) in &r.chains {
         println!(
             "{code} {chain}: ok, {} entries, head {}",
@@ -369,16 +449,195 @@ pub async fn verify(args: VerifyArgs) -> Result<()> {
             &head.hash.to_hex()[..16]
         );
     }
-    println!(
-        "{} snapshots, {} chunks, {} segments checked",
-        r.snapshots, r.chunks, r.segments
-    );
-    if !r.ok() {
-        for p in &r.problems {
-            println!("PROBLEM: {p}");
-        }
-        bail!("the repository has {} problem(s)", r.problems.len());
+    if r.full {
+        println!(
+            "{} snapshots, {} chunks, {} segments checked",
+            r.snapshots, r.chunks, r.segments
+        );
+    } else {
+        println!(
+            "sample: {} of the repository's objects checked ({} snapshots, {} chunks; {} shares); \
+             chains not walked",
+            r.objects_checked, r.snapshots, r.chunks, r.shares_checked
+        );
     }
-    println!("repository ok");
-    Ok(())
+    if let Some(path) = &args.metrics_file {
+        murakumo_backup::metrics::write_textfile(
+            path,
+            &murakumo_backup::metrics::CheckSummary {
+                repo: repo.url(),
+                full: r.full,
+                at: Utc::now(),
+                objects_checked: r.objects_checked as u64,
+                shares_checked: r.shares_checked,
+                shares_bad: r.shares_bad(),
+                shares_repaired: repaired.as_ref().map_or(0, |x| x.rebuilt.len() as u64),
+                objects_lost: r.lost.len() as u64,
+                snapshots_unrestorable: r.unrestorable.len() as u64,
+            },
+        )
+        .with_context(|| format!("--metrics-file {}", path.display()))?;
+    }
+    if r.ok() {
+        println!("repository ok");
+        return Ok(());
+    }
+    for p in &r.problems {
+        println!("PROBLEM: {p}");
+    }
+    print_share_faults(&r, &args.repo);
+    print_lost(&r);
+    if !r.lost.is_empty() {
+        bail!(
+            "{} object(s) of the repository are LOST and {} snapshot(s) can no longer be restored \
+             whole (listed above). Nothing can rebuild a lost object from these sites: while the \
+             data directory still holds the chains, back up into a new repository \
+             (`murakumo backup --to NEWURL`); snapshots listed as restorable, and --tenant for \
+             the municipalities named, still restore from this one",
+            r.lost.len(),
+            r.unrestorable.len()
+        );
+    }
+    if !r.share_faults.is_empty() && r.problems.is_empty() {
+        bail!(
+            "{} share(s) are missing or damaged; every object is still readable from two sites. \
+             Run `murakumo verify --repo {} --repair` to rebuild them before another site fails",
+            r.share_faults.len(),
+            args.repo
+        );
+    }
+    bail!(
+        "the repository has {} problem(s)",
+        r.problems.len() + r.share_faults.len()
+    );
+}
+
+/// Repairs (if asked), then checks: everything, or a sample.
+async fn check(
+    repo: &murakumo_backup::Repository,
+    args: &VerifyArgs,
+    bar: &Arc<Bar>,
+) -> Result<(
+    Option<murakumo_backup::RepairReport>,
+    murakumo_backup::VerifyReport,
+)> {
+    let sample = match args.sample {
+        Some(p) if p < 100.0 => Some(murakumo_backup::sample_objects(repo, p).await?),
+        _ => None,
+    };
+    let repaired = if args.repair {
+        let r = murakumo_backup::repair(repo, sample.as_ref()).await?;
+        bar.0.set_position(0);
+        bar.0.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {msg:30} [{bar:30}] {pos}/{len} objects ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.message("verifying");
+        Some(r)
+    } else {
+        None
+    };
+    let report = match &sample {
+        Some(objects) => murakumo_backup::verify_sample(repo, objects).await?,
+        None => murakumo_backup::verify(repo).await?,
+    };
+    Ok((repaired, report))
+}
+
+fn print_repair(r: &murakumo_backup::RepairReport) {
+    if r.rebuilt.is_empty() {
+        println!(
+            "repair: {} objects checked at all three sites; every share is intact, nothing written",
+            r.objects
+        );
+    } else {
+        println!(
+            "repair: {} objects checked at all three sites; {} share(s) rebuilt from the other two \
+             sites and written back ({}; {} bytes), each read back and compared",
+            r.objects,
+            r.rebuilt.len(),
+            indicatif::HumanBytes(r.bytes_written),
+            r.bytes_written
+        );
+        for (i, site) in r.sites.iter().enumerate() {
+            let (missing, corrupted) = r.rebuilt_at(i + 1);
+            if missing + corrupted > 0 {
+                println!(
+                    "  site {} ({site}): {} rebuilt ({missing} missing, {corrupted} damaged)",
+                    i + 1,
+                    missing + corrupted
+                );
+            }
+        }
+        for f in r.rebuilt.iter().take(20) {
+            println!("  REBUILT {f}");
+        }
+        if r.rebuilt.len() > 20 {
+            println!("  … and {} more", r.rebuilt.len() - 20);
+        }
+    }
+    if !r.lost.is_empty() {
+        println!(
+            "repair: {} object(s) have fewer than two good shares and cannot be rebuilt (see LOST below)",
+            r.lost.len()
+        );
+    }
+}
+
+/// Shares read around, per site (the first 20 of each named).
+fn print_share_faults(r: &murakumo_backup::VerifyReport, url: &str) {
+    if r.share_faults.is_empty() {
+        return;
+    }
+    for site in 1..=3 {
+        let at: Vec<_> = r.share_faults.iter().filter(|f| f.site == site).collect();
+        let Some(first) = at.first() else { continue };
+        for f in at.iter().take(20) {
+            println!("PROBLEM: {f}");
+        }
+        if at.len() > 20 {
+            println!("PROBLEM: … and {} more at site {site}", at.len() - 20);
+        }
+        let (missing, corrupted, unreadable) = r.faults_at(site);
+        println!(
+            "site {site} ({}): {missing} share(s) missing, {corrupted} damaged, {unreadable} unreadable",
+            first.location
+        );
+    }
+    println!(
+        "every object above was read from the other two sites; `murakumo verify --repo {url} \
+         --repair` rebuilds these shares and writes them back"
+    );
+}
+
+fn print_lost(r: &murakumo_backup::VerifyReport) {
+    for (name, why) in &r.lost {
+        println!("LOST {name}: {why}");
+    }
+    for u in &r.unrestorable {
+        println!(
+            "LOST snapshot {} can no longer be restored whole: it needs {}",
+            u.snapshot,
+            u.needs.join(", ")
+        );
+        if !u.tenants_intact.is_empty() {
+            println!(
+                "  still restorable from it with --tenant: {}",
+                u.tenants_intact.join(", ")
+            );
+        }
+    }
+    if !r.unrestorable.is_empty() {
+        if r.restorable.is_empty() {
+            println!("no snapshot can be restored whole");
+        } else {
+            println!(
+                "snapshots that still restore whole (restore --snapshot NAME): {}",
+                r.restorable.join(", ")
+            );
+        }
+    }
 }

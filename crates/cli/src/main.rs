@@ -86,7 +86,8 @@ enum Command {
     Backup(backup_cmd::BackupArgs),
     /// Restore from a repository: all, one municipality, or a point in time; --drill to rehearse.
     Restore(backup_cmd::RestoreArgs),
-    /// Check every object and every chain in a backup repository.
+    /// Check every object and every chain in a backup repository; --repair rebuilds a
+    /// dispersed: repository's missing or damaged shares, --sample checks a random part.
     Verify(backup_cmd::VerifyArgs),
     /// Generate a synthetic municipality in the standard migration format.
     Gen(migration_cmd::GenArgs),

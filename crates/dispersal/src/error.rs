@@ -128,7 +128,8 @@ pub enum DispersalError {
     /// `verify_share`: the share's BLAKE3 hash does not match its contents.
     #[error(
         "share {index} of object {key_id} is corrupted: its BLAKE3 hash does not match its \
-         contents — discard it and restore from the other two sites, then re-disperse"
+         contents — discard it and rebuild it from the other two sites (`murakumo verify \
+         --repair` does)"
     )]
     Corrupted {
         /// Share index (as labelled in the possibly damaged header).

@@ -59,9 +59,12 @@
 //!   two colluding sites that lack the passphrase).
 //! * No streaming: an object is held in memory; callers disperse chunks
 //!   (default 8 MiB), not whole databases.
-//! * No hiding of object lengths, no re-sharing after a site is replaced (split
-//!   again instead), no thresholds other than 2-of-3 (the format has the fields;
-//!   this build refuses other values).
+//! * No hiding of object lengths, no thresholds other than 2-of-3 (the format
+//!   has the fields; this build refuses other values).
+//! * No re-sharing with new randomness: a lost or damaged share is rebuilt by
+//!   [`rebuild`] as the very bytes the original split gave its site (from any
+//!   two that authenticate), so repairing a site changes nothing at the other
+//!   two. Which sites to read and write is the backup crate's job.
 //!
 //! # Why a small GF(2⁸) Shamir here rather than a crate
 //!
@@ -94,6 +97,7 @@
 
 mod error;
 mod gf256;
+mod rebuild;
 mod share;
 
 use core::fmt;
@@ -103,6 +107,7 @@ use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
 pub use error::DispersalError;
+pub use rebuild::{Rebuilt, rebuild};
 pub use share::{
     FORMAT_VERSION, MAGIC, MAX_KEY_ID_LEN, SHARE_OVERHEAD, Share, THRESHOLD, TOTAL, shard_len,
     share_len,
@@ -247,6 +252,10 @@ pub enum Rejection {
     /// Its hash is intact but it does not decrypt with the others, while the
     /// other two do: it was altered and re-hashed.
     NotAuthentic,
+    /// Intact, but of another split of the same object than the two that
+    /// restore it: left by an interrupted write (only [`rebuild`] says this;
+    /// [`combine`] refuses shares of two splits given together).
+    OtherSplit,
 }
 
 impl fmt::Display for Rejected {
@@ -258,12 +267,18 @@ impl fmt::Display for Rejected {
                 "share {} has an intact hash but does not authenticate (altered and re-hashed)",
                 self.index
             ),
+            Rejection::OtherSplit => write!(
+                f,
+                "share {} is intact but belongs to another split of this object (left by an \
+                 interrupted write)",
+                self.index
+            ),
         }
     }
 }
 
 /// [`combine`], also telling which shares were used and which were skipped
-/// (so the caller can log it and re-disperse).
+/// (so the caller can log it; [`rebuild`] also gives the shares to write back).
 pub fn combine_with_report(shares: &[Share]) -> Result<Restored, DispersalError> {
     let (intact, corrupted): (Vec<&Share>, Vec<&Share>) =
         shares.iter().partition(|s| s.is_intact());
@@ -410,36 +425,9 @@ fn restore_pair(
         key_id: a.describe_object(),
         detail,
     };
-    // The padded ciphertext: both data shards, one of them rebuilt from the
-    // parity shard if share 1 or 2 is not in the pair.
-    let mut data = Vec::with_capacity(2 * shard);
-    match (a.index, b.index) {
-        (1, 2) => {
-            data.extend_from_slice(&a.shard);
-            data.extend_from_slice(&b.shard);
-        }
-        (1, 3) | (2, 3) => {
-            let (known, lost) = if a.index == 1 { (0, 1) } else { (1, 0) };
-            let mut restored = reed_solomon_simd::decode(
-                2,
-                1,
-                [(known, a.shard.as_slice())],
-                [(0, b.shard.as_slice())],
-            )
-            .map_err(|e| erasure(e.to_string()))?;
-            let lost_shard = restored
-                .remove(&lost)
-                .ok_or_else(|| erasure("the lost data shard was not restored".to_owned()))?;
-            if known == 0 {
-                data.extend_from_slice(&a.shard);
-                data.extend_from_slice(&lost_shard);
-            } else {
-                data.extend_from_slice(&lost_shard);
-                data.extend_from_slice(&a.shard);
-            }
-        }
-        _ => return Ok(None),
-    }
+    let Some(mut data) = padded_ciphertext(a, b)? else {
+        return Ok(None);
+    };
 
     let Ok(len) = usize::try_from(a.object_len) else {
         return Ok(None);
@@ -485,6 +473,52 @@ fn restore_pair(
         object: data,
         inconsistent,
     }))
+}
+
+/// The padded ciphertext `P` (both data shards) from two intact shares of
+/// one object with distinct indices: a concatenation for shares 1 and 2, one
+/// data shard rebuilt from the parity otherwise. `Ok(None)` if the pair
+/// cannot give it (same index, shards of different lengths). Not
+/// authenticated: the caller decrypts (or has decrypted) to know it is right.
+fn padded_ciphertext(a: &Share, b: &Share) -> Result<Option<Vec<u8>>, DispersalError> {
+    let (a, b) = if a.index < b.index { (a, b) } else { (b, a) };
+    let shard = a.shard.len();
+    if b.shard.len() != shard {
+        return Ok(None);
+    }
+    let erasure = |detail: String| DispersalError::Erasure {
+        key_id: a.describe_object(),
+        detail,
+    };
+    let mut data = Vec::with_capacity(2 * shard);
+    match (a.index, b.index) {
+        (1, 2) => {
+            data.extend_from_slice(&a.shard);
+            data.extend_from_slice(&b.shard);
+        }
+        (1, 3) | (2, 3) => {
+            let (known, lost) = if a.index == 1 { (0, 1) } else { (1, 0) };
+            let mut restored = reed_solomon_simd::decode(
+                2,
+                1,
+                [(known, a.shard.as_slice())],
+                [(0, b.shard.as_slice())],
+            )
+            .map_err(|e| erasure(e.to_string()))?;
+            let lost_shard = restored
+                .remove(&lost)
+                .ok_or_else(|| erasure("the lost data shard was not restored".to_owned()))?;
+            if known == 0 {
+                data.extend_from_slice(&a.shard);
+                data.extend_from_slice(&lost_shard);
+            } else {
+                data.extend_from_slice(&lost_shard);
+                data.extend_from_slice(&a.shard);
+            }
+        }
+        _ => return Ok(None),
+    }
+    Ok(Some(data))
 }
 
 /// The AEAD associated data: everything about the object except its bytes.
