@@ -97,6 +97,10 @@ pub fn app(state: AppState) -> Router {
         .route("/logout", post(ui::logout_submit))
         .route("/residents", get(ui::residents))
         .route("/residents/new", get(ui::entry_form).post(ui::entry_submit))
+        .route(
+            "/residents/new-household",
+            get(ui::household_entry_form).post(ui::household_entry_submit),
+        )
         .route("/residents/{code}", get(ui::resident_detail))
         .route(
             "/residents/{code}/change",

@@ -641,7 +641,99 @@ async fn a_past_household_certificate_prints_the_household_then(db: Db) {
     s.stop().await;
 }
 
+/// A family that moves in together is recorded at once: one new 世帯 with a number from the
+/// system, one 世帯主, everyone at one address; a household that would break a rule is refused
+/// whole, naming the person, and nothing of it is recorded.
+async fn a_household_moves_in_together_or_not_at_all(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    let today = today_in_japan().to_string();
+    let person = |n: u64, given: &str, relationship: &str, birth: &str| {
+        json!({
+            "resident_code": common::resident_code(n), "relationship": relationship,
+            "family_name": "鈴木", "given_name": given, "family_kana": "スズキ", "given_kana": "",
+            "birth_date": birth, "sex_code": 1, "honseki": "北海道深川市", "hittosha": "鈴木一郎",
+            "address": "北海道深川市5条5番5号", "katagaki": "", "reason": "move_in",
+            "previous_address": "旭川市", "effective_date": today
+        })
+    };
+    let head = c.ledger_head().await;
+    // Two 世帯主: refused whole.
+    let (st, body) = c
+        .post(
+            "/api/v1/residents/household",
+            json!({"members": [person(5_000_000_001, "一郎", "世帯主", "1980-01-01"),
+                               person(5_000_000_002, "花子", "世帯主", "1982-02-02")]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
+    // Another address for the second person: refused, naming that person.
+    let mut elsewhere = person(5_000_000_002, "花子", "妻", "1982-02-02");
+    elsewhere["address"] = json!("北海道深川市9条9番9号");
+    let (st, body) = c
+        .post(
+            "/api/v1/residents/household",
+            json!({"members": [person(5_000_000_001, "一郎", "世帯主", "1980-01-01"), elsewhere]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["field"], "members[1].address", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("2人目")),
+        "{body}"
+    );
+    // A code already in the register: refused whole.
+    let (st, body) = c
+        .post(
+            "/api/v1/residents/household",
+            json!({"members": [person(5_000_000_001, "一郎", "世帯主", "1980-01-01"),
+                               person(1_000_000_001, "花子", "妻", "1982-02-02")]}),
+        )
+        .await;
+    assert!(st.is_client_error(), "{st}: {body}");
+    assert_eq!(
+        c.ledger_head().await,
+        head,
+        "nothing of a refused household"
+    );
+    assert_eq!(
+        c.get(&format!(
+            "/api/v1/residents/{}",
+            common::resident_code(5_000_000_001)
+        ))
+        .await["error"]["code"],
+        "not_found"
+    );
+
+    let (st, done) = c
+        .post(
+            "/api/v1/residents/household",
+            json!({"members": [person(5_000_000_001, "一郎", "世帯主", "1980-01-01"),
+                               person(5_000_000_002, "花子", "妻", "1982-02-02"),
+                               person(5_000_000_003, "太郎", "子", "2010-03-03")]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{done}");
+    let household = done["household_id"].as_str().expect("number").to_string();
+    assert!(!household.is_empty());
+    let members = done["members"].as_array().expect("members");
+    assert_eq!(members.len(), 3);
+    for (m, rel) in members.iter().zip(["世帯主", "妻", "子"]) {
+        assert_eq!(m["household_id"], household.as_str(), "{m}");
+        assert_eq!(m["relationship"], rel, "{m}");
+    }
+    let listed = c.get(&format!("/api/v1/households/{household}")).await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(3), "{listed}");
+    s.stop().await;
+}
+
 common::on_both_backends!(
+    a_household_moves_in_together_or_not_at_all,
     a_past_household_certificate_prints_the_household_then,
     a_refused_issuance_takes_no_number,
     a_birth_gets_the_next_code_of_the_allotted_range,

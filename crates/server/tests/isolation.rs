@@ -35,6 +35,7 @@ const SCREENS: &[&str] = &[
     "/official-seal/image",
     "/residents",
     "/residents/new",
+    "/residents/new-household",
     "/residents/{code}",
     "/residents/{code}/certificate",
     "/residents/{code}/change",

@@ -51,6 +51,33 @@ async fn press_enter(b: &Browser, css: &str) {
         .expect("enter");
 }
 
+/// Logs in to 深川市 as `login` through the login form.
+async fn log_in(b: &Browser, s: &TestServer, login: &str) {
+    b.open(&s.url("/"), "form[action='/login']")
+        .await
+        .expect("login page");
+    type_keys(b, tenant_a().as_str()).await;
+    type_keys(
+        b,
+        &format!("{}{login}{}{PASSWORD}{}", Key::Tab, Key::Tab, Key::Enter),
+    )
+    .await;
+    b.wait_for("form[action='/logout']")
+        .await
+        .expect("logged in");
+}
+
+/// Types `value` into the field with id `id`.
+async fn fill(b: &Browser, id: &str, value: &str) {
+    b.client()
+        .find(Locator::Id(id))
+        .await
+        .expect(id)
+        .send_keys(value)
+        .await
+        .expect("type");
+}
+
 /// Every screen fits the width and loads nothing from another origin.
 async fn check_screen(b: &Browser, name: &str) {
     let v = b
@@ -395,15 +422,7 @@ async fn an_auditor_finds_who_issued_whose_certificate_and_why() {
         .to_string();
 
     let b = Browser::start().await.expect("browser");
-    b.open(&s.url("/"), "form[action='/login']")
-        .await
-        .expect("login page");
-    type_keys(&b, tenant_a().as_str()).await;
-    type_keys(
-        &b,
-        &format!("{}auditor{}{PASSWORD}{}", Key::Tab, Key::Tab, Key::Enter),
-    )
-    .await;
+    log_in(&b, &s, "auditor").await;
     b.wait_for("header a[href='/access-log']")
         .await
         .expect("the auditor's menu");
@@ -447,5 +466,97 @@ async fn an_auditor_finds_who_issued_whose_certificate_and_why() {
     .expect("a date the form cannot read");
     let t = text(&b).await;
     assert!(t.contains("【期間(から)】"), "{t}");
+    s.stop().await;
+}
+
+/// 世帯での転入: a family is entered on one screen — address and dates once, then each
+/// person — and recorded together with one 世帯番号 from the system; a person's date the form
+/// cannot read is refused naming that person, with everything typed kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_family_moves_in_on_one_screen() {
+    let s = TestServer::start(Db::Sqlite).await;
+    let b = Browser::start().await.expect("browser");
+    log_in(&b, &s, "clerk").await;
+    b.open(
+        &s.url("/residents/new-household"),
+        "form[action='/residents/new-household']",
+    )
+    .await
+    .expect("household form");
+    let head = common::resident_code(6_000_000_001);
+    let wife = common::resident_code(6_000_000_002);
+    for (id, value) in [
+        ("address", "北海道深川市8条8番8号"),
+        ("previous_address", "旭川市"),
+        ("m0.resident_code", head.as_str()),
+        ("m0.family_name", "高田"),
+        ("m0.given_name", "一郎"),
+        ("m0.family_kana", "タカダ"),
+        ("m0.given_kana", "イチロウ"),
+        ("m0.birth_date", "S55.1.1"),
+        ("m0.honseki", "北海道旭川市"),
+        ("m0.hittosha", "高田一郎"),
+        ("m1.resident_code", wife.as_str()),
+        ("m1.relationship", "妻"),
+        ("m1.family_name", "高田"),
+        ("m1.given_name", "花子"),
+        ("m1.family_kana", "タカダ"),
+        ("m1.given_kana", "ハナコ"),
+        ("m1.birth_date", "きのう"),
+        ("m1.honseki", "北海道旭川市"),
+        ("m1.hittosha", "高田一郎"),
+    ] {
+        fill(&b, id, value).await;
+    }
+    set_date(&b, "m1.sex_code", "2").await;
+    press_enter(&b, "form[action='/residents/new-household'] button").await;
+    b.wait_for("#form-error").await.expect("refused");
+    let t = text(&b).await;
+    assert!(t.contains("【2人目の生年月日】"), "{t}");
+    let kept: String = b
+        .client()
+        .find(Locator::Id("m1.given_name"))
+        .await
+        .expect("field")
+        .prop("value")
+        .await
+        .expect("value")
+        .unwrap_or_default();
+    assert_eq!(kept, "花子", "what was typed is kept");
+    b.client()
+        .find(Locator::Id("m1.birth_date"))
+        .await
+        .expect("field")
+        .clear()
+        .await
+        .expect("clear");
+    fill(&b, "m1.birth_date", "S57.2.2").await;
+    check_screen(&b, "22-household-entry").await;
+    press_enter(&b, "form[action='/residents/new-household'] button").await;
+    b.wait_for("#household-id").await.expect("recorded");
+    let t = text(&b).await;
+    assert!(
+        t.contains("2 人") && t.contains("高田　一郎") && t.contains("高田　花子"),
+        "{t}"
+    );
+    let household = b
+        .client()
+        .find(Locator::Id("household-id"))
+        .await
+        .expect("number")
+        .text()
+        .await
+        .expect("text");
+    let recorded = s
+        .store
+        .tenant(&tenant_a())
+        .household(&household)
+        .await
+        .expect("household");
+    assert_eq!(
+        recorded.len(),
+        2,
+        "both in the system's new 世帯 {household}"
+    );
     s.stop().await;
 }

@@ -750,6 +750,33 @@ async fn record_change(
     effective: NaiveDate,
     new_household_id: &str,
 ) -> ApiResult<Json<ChangeResult>> {
+    let code = events
+        .first()
+        .map(|e| e.resident_code().to_string())
+        .ok_or_else(|| ApiError::internal("記録する異動がありません"))?;
+    let warned =
+        append_change(state, session, headers, events, effective, new_household_id).await?;
+    let r = state
+        .store
+        .tenant(&session.tenant)
+        .resident(&code)
+        .await?
+        .ok_or_else(|| ApiError::internal("記録した住民の記録を読み込めませんでした"))?;
+    Ok(Json(ChangeResult {
+        resident: view(&r),
+        warnings: warnings(warned),
+    }))
+}
+
+/// [`record_change`] without reading anything back: the warnings of the recorded 異動.
+async fn append_change(
+    state: &AppState,
+    session: &StaffSession,
+    headers: &HeaderMap,
+    events: Vec<ResidentEvent>,
+    effective: NaiveDate,
+    new_household_id: &str,
+) -> ApiResult<Vec<Warning>> {
     let ts = state.store.tenant(&session.tenant);
     // 支援措置: every person the change touches goes through the one gate.
     let touched: std::collections::BTreeSet<&str> =
@@ -760,10 +787,6 @@ async fn record_change(
         }
     }
     check_printable(&events)?;
-    let code = events
-        .first()
-        .map(|e| e.resident_code().to_string())
-        .ok_or_else(|| ApiError::internal("no 異動 to record"))?;
     let label = events
         .iter()
         .map(ResidentEvent::label_ja)
@@ -808,14 +831,7 @@ async fn record_change(
     };
     metrics::counter!("murakumo_ledger_entries_appended_total").increment(appended);
     metrics::counter!("murakumo_access_log_entries_total").increment(access.len() as u64);
-    let r = ts
-        .resident(&code)
-        .await?
-        .ok_or_else(|| ApiError::internal("the recorded resident was not found"))?;
-    Ok(Json(ChangeResult {
-        resident: view(&r),
-        warnings: warnings(warned),
-    }))
+    Ok(warned)
 }
 
 /// Records a 転入, 出生 or 職権記載.
@@ -828,6 +844,48 @@ pub async fn enter_resident(
     ApiJson(req): ApiJson<EntryRequest>,
 ) -> ApiResult<Json<ChangeResult>> {
     session.require(Permission::ResidentChange)?;
+    let (reason, person) = entered_person(&session, &req)?;
+    let _turn = change_turn(&session.tenant).await;
+    let next = next_household(&state.store.tenant(&session.tenant)).await?;
+    let household_id = req
+        .household_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map_or_else(|| next.clone(), str::to_string);
+    let resident_code = match req.resident_code.trim() {
+        "" if matches!(reason, EntryReason::MoveIn { .. }) => {
+            return Err(ApiError::invalid(
+                "resident_code",
+                "転入では、転出証明書(または転入通知)に記載された住民票コードを入力してください",
+            ));
+        }
+        "" => allot_resident_code(&state, &session.tenant).await?,
+        typed => typed.to_string(),
+    };
+    let event = ResidentEvent::Entered {
+        resident_code,
+        household_id,
+        relationship: req.relationship.trim().to_string(),
+        person,
+        address: req.address.trim().to_string(),
+        katagaki: req.katagaki.trim().to_string(),
+        reason,
+        notified_date: req.notified_date.unwrap_or_else(today_in_japan),
+    };
+    record_change(
+        &state,
+        &session,
+        &headers,
+        vec![event],
+        req.effective_date,
+        &next,
+    )
+    .await
+}
+
+/// The 記載の事由 and the person of a 転入・出生・職権記載 request.
+fn entered_person(session: &StaffSession, req: &EntryRequest) -> ApiResult<(EntryReason, Person)> {
     let reason = match req.reason.as_str() {
         "move_in" => EntryReason::MoveIn {
             previous_address: req.previous_address.clone().unwrap_or_default(),
@@ -865,29 +923,9 @@ pub async fn enter_resident(
             period_until: req.period_until,
         },
     };
-    let _turn = change_turn(&session.tenant).await;
-    let next = next_household(&state.store.tenant(&session.tenant)).await?;
-    let household_id = req
-        .household_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|h| !h.is_empty())
-        .map_or_else(|| next.clone(), str::to_string);
-    let resident_code = match req.resident_code.trim() {
-        "" if matches!(reason, EntryReason::MoveIn { .. }) => {
-            return Err(ApiError::invalid(
-                "resident_code",
-                "転入では、転出証明書(または転入通知)に記載された住民票コードを入力してください",
-            ));
-        }
-        "" => allot_resident_code(&state, &session.tenant).await?,
-        typed => typed.to_string(),
-    };
-    let event = ResidentEvent::Entered {
-        resident_code,
-        household_id,
-        relationship: req.relationship.trim().to_string(),
-        person: Person {
+    Ok((
+        reason,
+        Person {
             family_name: req.family_name.trim().to_string(),
             given_name: req.given_name.trim().to_string(),
             family_kana: req.family_kana.trim().to_string(),
@@ -898,20 +936,142 @@ pub async fn enter_resident(
             sex,
             citizenship,
         },
-        address: req.address.trim().to_string(),
-        katagaki: req.katagaki.trim().to_string(),
-        reason,
-        notified_date: req.notified_date.unwrap_or_else(today_in_japan),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct HouseholdEntryRequest {
+    /// Everyone of the household, 世帯主 first, each as for `POST /api/v1/residents` with
+    /// `reason` `move_in`, the same address, 方書 and 異動日, and no `household_id`: they form
+    /// a new 世帯, whose number the system assigns.
+    pub members: Vec<EntryRequest>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HouseholdEntryResult {
+    /// 世帯番号 assigned to the new household.
+    pub household_id: String,
+    /// The members as now recorded, in the order given.
+    pub members: Vec<ResidentView>,
+    /// Things the clerk should know (e.g. 届出期間経過); the 転入 was recorded.
+    pub warnings: Vec<WarningView>,
+}
+
+/// Most persons one household 転入 records.
+const MAX_HOUSEHOLD_ENTRY: usize = 10;
+
+/// Records the 転入 of a whole household at once (世帯での転入): all of them or none.
+#[utoipa::path(post, path = "/api/v1/residents/household", tag = "resident",
+    request_body = HouseholdEntryRequest,
+    responses((status = 200, body = HouseholdEntryResult), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn enter_household(
+    State(state): State<AppState>,
+    session: StaffSession,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<HouseholdEntryRequest>,
+) -> ApiResult<Json<HouseholdEntryResult>> {
+    session.require(Permission::ResidentChange)?;
+    let Some(first) = req.members.first() else {
+        return Err(ApiError::invalid(
+            "members",
+            "転入する世帯員を1人以上入力してください",
+        ));
     };
-    record_change(
+    if req.members.len() > MAX_HOUSEHOLD_ENTRY {
+        return Err(ApiError::invalid(
+            "members",
+            format!(
+                "一度に転入を記録できるのは{MAX_HOUSEHOLD_ENTRY}人までです。残りの方は、記録された世帯の世帯番号を指定して1人ずつ転入を記録してください"
+            ),
+        ));
+    }
+    for (i, m) in req.members.iter().enumerate() {
+        let n = i + 1;
+        let same = |a: &str, b: &str| a.trim() == b.trim();
+        let refused = |field: &str, what: &str| {
+            Err(ApiError::invalid(
+                &format!("members[{i}].{field}"),
+                format!("{n}人目: {what}"),
+            ))
+        };
+        if m.reason != "move_in" {
+            return refused(
+                "reason",
+                "世帯での転入は「転入」だけです。出生・職権記載は1人ずつ記録してください",
+            );
+        }
+        if m.household_id
+            .as_deref()
+            .is_some_and(|h| !h.trim().is_empty())
+        {
+            return refused(
+                "household_id",
+                "世帯での転入は新しい世帯になります(世帯番号は自動で付きます)。既存の世帯に入る方は1人ずつ記録してください",
+            );
+        }
+        if !same(&m.address, &first.address) || !same(&m.katagaki, &first.katagaki) {
+            return refused("address", "世帯の全員が同じ住所・方書に転入します");
+        }
+        if m.effective_date != first.effective_date {
+            return refused("effective_date", "世帯の全員が同じ異動日に転入します");
+        }
+    }
+    let _turn = change_turn(&session.tenant).await;
+    let household_id = next_household(&state.store.tenant(&session.tenant)).await?;
+    let mut events = Vec::new();
+    for (i, m) in req.members.iter().enumerate() {
+        let (reason, person) = entered_person(&session, m).map_err(|mut e| {
+            e.message = format!("{}人目: {}", i + 1, e.message);
+            e.field = e.field.map(|f| format!("members[{i}].{f}"));
+            e
+        })?;
+        if m.resident_code.trim().is_empty() {
+            return Err(ApiError::invalid(
+                &format!("members[{i}].resident_code"),
+                format!(
+                    "{}人目: 転入では、転出証明書(または転入通知)に記載された住民票コードを入力してください",
+                    i + 1
+                ),
+            ));
+        }
+        events.push(ResidentEvent::Entered {
+            resident_code: m.resident_code.trim().to_string(),
+            household_id: household_id.clone(),
+            relationship: m.relationship.trim().to_string(),
+            person,
+            address: m.address.trim().to_string(),
+            katagaki: m.katagaki.trim().to_string(),
+            reason,
+            notified_date: m.notified_date.unwrap_or_else(today_in_japan),
+        });
+    }
+    let codes: Vec<String> = events
+        .iter()
+        .map(|e| e.resident_code().to_string())
+        .collect();
+    let warned = append_change(
         &state,
         &session,
         &headers,
-        vec![event],
-        req.effective_date,
-        &next,
+        events,
+        first.effective_date,
+        &household_id,
     )
-    .await
+    .await?;
+    let ts = state.store.tenant(&session.tenant);
+    let mut members = Vec::new();
+    for code in &codes {
+        let r = ts
+            .resident(code)
+            .await?
+            .ok_or_else(|| ApiError::internal("記録した住民の記録を読み込めませんでした"))?;
+        members.push(view(&r));
+    }
+    Ok(Json(HouseholdEntryResult {
+        household_id,
+        members,
+        warnings: warnings(warned),
+    }))
 }
 
 /// The next 住民票コード of the municipality's range (called under the 異動 turn, so two

@@ -14,11 +14,13 @@
 
 mod audit;
 mod certificates;
+mod household_entry;
 mod residents;
 mod seals;
 
 pub use audit::access_log;
 pub use certificates::{certificate_form, certificate_submit};
+pub use household_entry::{household_entry_form, household_entry_submit};
 pub use residents::{
     change_form, change_submit, entry_form, entry_submit, resident_detail, residents,
 };
@@ -127,7 +129,15 @@ pub(crate) fn staff(
 }
 
 /// The Japanese name of an input field, for error messages.
-pub(crate) fn field_label(field: &str) -> &str {
+pub(crate) fn field_label(field: &str) -> std::borrow::Cow<'_, str> {
+    // `members[2].birth_date`: the third person's 生年月日 (世帯での転入).
+    if let Some((index, inner)) = field
+        .strip_prefix("members[")
+        .and_then(|rest| rest.split_once("]."))
+        && let Ok(i) = index.parse::<usize>()
+    {
+        return format!("{}人目の{}", i + 1, field_label(inner)).into();
+    }
     match field {
         "resident_code" | "resident_codes" => "住民票コード",
         "household_id" => "世帯番号",
@@ -171,8 +181,10 @@ pub(crate) fn field_label(field: &str) -> &str {
         "action" => "操作",
         "field" => "修正する項目",
         "value" => "修正後の内容",
+        "members" => "世帯員",
         other => other,
     }
+    .into()
 }
 
 /// An error of a submitted form, shown above it (and announced).
@@ -187,7 +199,7 @@ pub(crate) fn error_box(e: &crate::error::ApiError) -> String {
     let field = e
         .field
         .as_deref()
-        .map_or(String::new(), |f| format!("【{}】", esc(field_label(f))));
+        .map_or(String::new(), |f| format!("【{}】", esc(&field_label(f))));
     format!(
         "<div class=\"error-box\" role=\"alert\" tabindex=\"-1\" id=\"form-error\"><strong>{what}</strong><p>{field}{}</p></div>",
         esc(&e.message)
@@ -253,7 +265,7 @@ pub async fn home(State(state): State<AppState>, req: Request) -> Response {
              <input id=\"kana\" name=\"kana\" autofocus placeholder=\"ヤマダ タロウ\"> <button type=\"submit\">検索</button>\
              <p class=\"muted\">氏名・生年月日・住所・住民票コードでの検索は<a href=\"/residents\">住民検索</a>から。</p></form>\
              <div class=\"card\"><h2>窓口業務</h2><ul class=\"menu\"><li><a href=\"/residents\">住民検索・異動・証明書交付</a></li>\
-             <li><a href=\"/residents/new\">転入・出生の届出</a></li><li><a href=\"/seals\">印鑑登録・廃止・亡失</a></li></ul></div>",
+             <li><a href=\"/residents/new\">転入・出生の届出</a></li><li><a href=\"/residents/new-household\">世帯での転入(家族全員をまとめて)</a></li><li><a href=\"/seals\">印鑑登録・廃止・亡失</a></li></ul></div>",
         );
     }
     if s.staff.can(Permission::AccessLogRead) {

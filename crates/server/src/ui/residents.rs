@@ -44,7 +44,7 @@ fn input_type(ty: &str) -> String {
 }
 
 /// The attributes of every date input.
-const DATE_INPUT: &str = "type=\"text\" inputmode=\"text\" autocomplete=\"off\" placeholder=\"例: R8.4.1 / S60.4.12 / 1985-04-12\"";
+pub(crate) const DATE_INPUT: &str = "type=\"text\" inputmode=\"text\" autocomplete=\"off\" placeholder=\"例: R8.4.1 / S60.4.12 / 1985-04-12\"";
 
 pub(crate) fn form_json(fields: &[(String, String)], numbers: &[&str], lists: &[&str]) -> Value {
     let mut out = Map::new();
@@ -101,7 +101,7 @@ pub(crate) fn from_form<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, A
         let msg = e.to_string();
         // serde says "missing field `x`" or "invalid type … for key `x`".
         let field = msg.split('`').nth(1).unwrap_or("").to_string();
-        let label = match super::field_label(&field) {
+        let label = match super::field_label(&field).as_ref() {
             "" => "入力".to_string(),
             l => l.to_string(),
         };
@@ -800,7 +800,7 @@ fn done_page(who: &StaffSession, label: &str, done: &api::ChangeResult) -> Respo
         .map(|w| {
             format!(
                 "<li>【{}】{}</li>",
-                esc(super::field_label(&w.field)),
+                esc(&super::field_label(&w.field)),
                 esc(&w.message)
             )
         })
@@ -866,6 +866,7 @@ fn entry_page(
     };
     let body = format!(
         "<nav class=\"crumbs\"><a href=\"/residents\">住民検索</a> › 転入・出生</nav><h1>転入・出生の届出</h1>{err}\
+         <p>家族がそろって転入するときは <a href=\"/residents/new-household\">世帯での転入</a> で全員をまとめて記録できます。</p>\
          <form class=\"card\" method=\"post\" action=\"/residents/new\">\
          <div class=\"grid\"><div><label for=\"reason\">届出の種類</label><select id=\"reason\" name=\"reason\" autofocus>{}{}{}</select></div>\
          {}{}</div>\
