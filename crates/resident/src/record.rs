@@ -345,12 +345,13 @@ pub fn validate(
                     "職権修正の理由を入力してください(例: 戸籍照合による)",
                 );
             }
-            if !CORRECTABLE.contains(&field.as_str()) {
+            if !CORRECTABLE.iter().any(|(f, _)| f == field) {
+                let names: Vec<&str> = CORRECTABLE.iter().map(|(_, label)| *label).collect();
                 return invalid(
                     "field",
                     format!(
                         "{field:?} は職権修正できる項目ではありません。修正できる項目: {}",
-                        CORRECTABLE.join(", ")
+                        names.join("、")
                     ),
                 );
             }
@@ -415,20 +416,20 @@ pub fn validate(
     Ok(warnings)
 }
 
-/// Items a 職権修正 may change.
-pub const CORRECTABLE: [&str; 12] = [
-    "family_name",
-    "given_name",
-    "family_kana",
-    "given_kana",
-    "birth_date",
-    "sex",
-    "katagaki",
-    "relationship",
-    "honseki",
-    "hittosha",
-    "nationality",
-    "residence_status",
+/// Items a 職権修正 may change: the field and its name as staff know it.
+pub const CORRECTABLE: [(&str, &str); 12] = [
+    ("family_name", "氏"),
+    ("given_name", "名"),
+    ("family_kana", "氏(フリガナ)"),
+    ("given_kana", "名(フリガナ)"),
+    ("birth_date", "生年月日"),
+    ("sex", "性別(1 男・2 女・9 記載しない)"),
+    ("katagaki", "方書"),
+    ("relationship", "続柄"),
+    ("honseki", "本籍"),
+    ("hittosha", "筆頭者"),
+    ("nationality", "国籍・地域"),
+    ("residence_status", "在留資格"),
 ];
 
 /// Applies one event. Events that do not fit (e.g. a change before the

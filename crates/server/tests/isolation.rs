@@ -27,6 +27,8 @@ const SCREENS: &[&str] = &[
     "/access-log",
     "/assets/murakumo.css",
     "/assets/verify.js",
+    "/changes/{change_id}/approve",
+    "/changes/{change_id}/reject",
     "/healthz",
     "/login",
     "/logout",
@@ -50,6 +52,9 @@ const SCREENS: &[&str] = &[
     "/seals/{number}",
     "/seals/{number}/cancel",
     "/seals/{number}/image",
+    "/settings",
+    "/staff",
+    "/staff/{staff_id}/roles",
     "/verify",
 ];
 

@@ -560,3 +560,101 @@ async fn a_family_moves_in_on_one_screen() {
     );
     s.stop().await;
 }
+
+/// The 団体管理者's screens: a setting is changed with a reason and shows its tier and history;
+/// a new clerk's role that opens personal data waits for a second administrator, who approves
+/// it on the same screen (the proposer cannot).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_manages_settings_and_a_second_one_approves_a_role() {
+    let s = TestServer::start(Db::Sqlite).await;
+    let b = Browser::start().await.expect("browser");
+    log_in(&b, &s, "admin").await;
+    let menu = b
+        .client()
+        .find(Locator::Css("header nav"))
+        .await
+        .expect("menu")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        menu.contains("設定") && menu.contains("職員と役割") && !menu.contains("住民検索"),
+        "an administrator's menu: {menu}"
+    );
+
+    b.open(&s.url("/settings"), "form[action='/settings']")
+        .await
+        .expect("settings");
+    set_date(&b, "key", "certificate.fee_yen.resident_copy").await;
+    fill(&b, "value", "200").await;
+    fill(&b, "reason", "手数料条例の改正").await;
+    press_enter(&b, "form[action='/settings'] button").await;
+    b.wait_for(".ok-box").await.expect("changed");
+    let t = text(&b).await;
+    assert!(t.contains("個別") && t.contains("手数料条例の改正"), "{t}");
+    check_screen(&b, "23-settings").await;
+    let (status, body) = s
+        .put_setting(
+            &s.login(Some(&tenant_a()), "admin").await,
+            "certificate.fee_yen.resident_copy",
+            "99999",
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{body}");
+
+    b.open(&s.url("/staff"), "form[action='/staff']")
+        .await
+        .expect("staff");
+    fill(&b, "display_name", "新人 窓口").await;
+    fill(&b, "login", "newclerk").await;
+    fill(&b, "password", "kawa-no-nagare 2026 shinjin").await;
+    b.client()
+        .find(Locator::Id("new-resident-clerk"))
+        .await
+        .expect("role box")
+        .click()
+        .await
+        .expect("check");
+    press_enter(&b, "form[action='/staff'] button").await;
+    b.wait_for(".ok-box").await.expect("created");
+    let t = text(&b).await;
+    assert!(
+        t.contains("承認すると付きます")
+            && t.contains("新人 窓口 さんの役割を「住民記録 担当」にする"),
+        "{t}"
+    );
+    check_screen(&b, "24-staff").await;
+    // The proposer cannot approve it.
+    press_enter(&b, "form[action$='/approve'] button").await;
+    b.wait_for("#form-error").await.expect("refused");
+    assert!(
+        text(&b)
+            .await
+            .contains("自分が申請した変更は承認できません")
+    );
+
+    // A second administrator approves it.
+    b.client().delete_all_cookies().await.expect("log out");
+    log_in(&b, &s, "all").await;
+    b.open(&s.url("/staff"), "form[action$='/approve']")
+        .await
+        .expect("pending");
+    press_enter(&b, "form[action$='/approve'] button").await;
+    b.wait_for("form[action='/staff']").await.expect("staff");
+    let t = text(&b).await;
+    assert!(t.contains("承認を待っている変更はありません"), "{t}");
+    let created = s
+        .store
+        .tenant(&tenant_a())
+        .staff_for_login("newclerk")
+        .await
+        .expect("read")
+        .expect("created")
+        .0;
+    assert_eq!(
+        created.roles,
+        vec![murakumo_tenancy::Role::ResidentClerk],
+        "approved by a second administrator"
+    );
+    s.stop().await;
+}

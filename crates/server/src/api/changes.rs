@@ -174,11 +174,15 @@ async fn pending(
         .tenant(&session.tenant)
         .change(change_id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no change {change_id}")))?;
+        .ok_or_else(|| ApiError::not_found(format!("変更 {change_id} はこの団体にありません")))?;
     if row.status != "pending" {
+        let done = if row.status == "approved" {
+            "承認"
+        } else {
+            "却下"
+        };
         return Err(ApiError::conflict(format!(
-            "change {change_id} is already {} (この変更はすでに処理されています)",
-            row.status
+            "この変更({change_id})はすでに{done}されています"
         )));
     }
     check_approver(&session.staff.staff_id, &row.proposed_by, &row.change)
@@ -201,9 +205,9 @@ pub async fn approve_change(
     let ts = state.store.tenant(&session.tenant);
     let effect = match row.change.clone() {
         ChangeRequest::SetRoles { staff_id, roles } => {
-            ts.staff_by_id(&staff_id)
-                .await?
-                .ok_or_else(|| ApiError::not_found(format!("no staff member {staff_id}")))?;
+            ts.staff_by_id(&staff_id).await?.ok_or_else(|| {
+                ApiError::not_found(format!("職員 {staff_id} はこの団体にいません"))
+            })?;
             parse_roles(&roles.join(",")).map_err(|e| ApiError::invalid("roles", e.to_string()))?;
             TenancyEvent::StaffRolesChanged { staff_id, roles }
         }
@@ -218,9 +222,9 @@ pub async fn approve_change(
             }
         }
         ChangeRequest::LinkSso { staff_id } => {
-            ts.staff_by_id(&staff_id)
-                .await?
-                .ok_or_else(|| ApiError::not_found(format!("no staff member {staff_id}")))?;
+            ts.staff_by_id(&staff_id).await?.ok_or_else(|| {
+                ApiError::not_found(format!("職員 {staff_id} はこの団体にいません"))
+            })?;
             TenancyEvent::StaffSsoLinked { staff_id }
         }
     };

@@ -6,16 +6,16 @@
 pub(crate) mod access_log;
 pub(crate) mod backup_target;
 pub(crate) mod certificates;
-mod changes;
+pub(crate) mod changes;
 mod ledger;
-mod platform;
+pub(crate) mod platform;
 pub(crate) mod protection;
 pub(crate) mod replication;
 pub(crate) mod residents;
 pub(crate) mod seals;
-mod settings;
+pub(crate) mod settings;
 mod sso;
-mod staff;
+pub(crate) mod staff;
 
 use axum::Router;
 use utoipa::OpenApi;

@@ -197,7 +197,7 @@ pub async fn set_roles(
     let target = ts
         .staff_by_id(&staff_id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no staff member {staff_id}")))?;
+        .ok_or_else(|| ApiError::not_found(format!("職員 {staff_id} はこの団体にいません")))?;
     let review = review_role_change(
         Some(session.staff.staff_id.as_str()),
         &staff_id,
@@ -243,7 +243,7 @@ pub async fn link_sso(
     let ts = state.store.tenant(&session.tenant);
     ts.staff_by_id(&staff_id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no staff member {staff_id}")))?;
+        .ok_or_else(|| ApiError::not_found(format!("職員 {staff_id} はこの団体にいません")))?;
     if ts.staff_sso_linked(&staff_id).await? {
         return Err(ApiError::conflict(format!(
             "職員 {staff_id} はすでにシングルサインオンと連携しています"
@@ -277,7 +277,7 @@ pub async fn disable_staff(
     let ts = state.store.tenant(&session.tenant);
     ts.staff_by_id(&staff_id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no staff member {staff_id}")))?;
+        .ok_or_else(|| ApiError::not_found(format!("職員 {staff_id} はこの団体にいません")))?;
     ts.append(vec![entry(
         &session,
         &TenancyEvent::StaffDisabled { staff_id },

@@ -4,20 +4,26 @@
 //! Screens: login, the municipality's overview (`mod.rs`); the 住民記録
 //! counter — search, resident and household detail with 異動履歴, 異動 forms
 //! (`residents.rs`); certificate issuance and printing (`certificates.rs`);
-//! 印鑑登録 and the 公印 (`seals.rs`); the auditor's access-log search (`audit.rs`). The
+//! 印鑑登録 and the 公印 (`seals.rs`); the 団体管理者's settings, staff, roles and approvals
+//! (`admin.rs`); the auditor's access-log search (`audit.rs`). The
 //! header's menu offers only what the staff member's roles may use. The screens call the same handlers as the JSON API,
 //! so validation, access logging and the ledger are shared, and turn their
 //! errors into Japanese messages next to the form.
 //!
 //! Keyboard: every screen starts with a skip link, each form's first field
-//! has focus, and the header's menu has access keys (Alt+1 … Alt+6).
+//! has focus, and the header's menu has access keys (Alt+1 … Alt+8).
 
+mod admin;
 mod audit;
 mod certificates;
 mod household_entry;
 mod residents;
 mod seals;
 
+pub use admin::{
+    change_approve_submit, change_reject_submit, settings_form, settings_submit,
+    staff_create_submit, staff_form, staff_roles_submit,
+};
 pub use audit::access_log;
 pub use certificates::{certificate_form, certificate_submit};
 pub use household_entry::{household_entry_form, household_entry_submit};
@@ -78,12 +84,20 @@ pub(crate) fn page(title: &str, who: Option<&StaffSession>, body: &str) -> Html<
                 "<a href=\"/seals\" accesskey=\"4\">印鑑登録</a>",
             ),
             (
+                Permission::StaffManage,
+                "<a href=\"/staff\" accesskey=\"5\">職員と役割</a>",
+            ),
+            (
                 Permission::SettingsManage,
-                "<a href=\"/official-seal\" accesskey=\"5\">公印</a>",
+                "<a href=\"/settings\" accesskey=\"6\">設定</a>",
+            ),
+            (
+                Permission::SettingsManage,
+                "<a href=\"/official-seal\" accesskey=\"7\">公印</a>",
             ),
             (
                 Permission::AccessLogRead,
-                "<a href=\"/access-log\" accesskey=\"6\">アクセス記録</a>",
+                "<a href=\"/access-log\" accesskey=\"8\">アクセス記録</a>",
             ),
         ] {
             if s.staff.can(need) {
@@ -275,7 +289,8 @@ pub async fn home(State(state): State<AppState>, req: Request) -> Response {
     }
     if s.staff.can(Permission::SettingsManage) {
         search.push_str(
-            "<div class=\"card\"><h2>団体の管理</h2><ul class=\"menu\"><li><a href=\"/official-seal\">公印の登録</a></li></ul></div>",
+            "<div class=\"card\"><h2>団体の管理</h2><ul class=\"menu\"><li><a href=\"/staff\">職員と役割(承認待ちの変更)</a></li>\
+             <li><a href=\"/settings\">設定(標準・県版・個別と変更履歴)</a></li><li><a href=\"/official-seal\">公印の登録</a></li></ul></div>",
         );
     }
     let body = format!(

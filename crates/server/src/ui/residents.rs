@@ -598,7 +598,7 @@ const CHANGES: &[(&str, &str, &[Field])] = &[
         "correct",
         "職権修正",
         &[
-            ("field", "修正する項目(例: birth_date)", "text"),
+            ("field", "修正する項目", CORRECTABLE_SELECT),
             ("value", "修正後の内容", "text"),
             ("reason", "修正の理由", "text"),
         ],
@@ -620,6 +620,11 @@ const CHANGES: &[(&str, &str, &[Field])] = &[
 ];
 
 /// One input of a 異動 form, keeping what was typed.
+/// The 職権修正 items as a select (`select:` + `field=名前|…`), from the domain's list.
+const CORRECTABLE_SELECT: &str = "select:family_name=氏|given_name=名|family_kana=氏(フリガナ)|\
+given_kana=名(フリガナ)|birth_date=生年月日|sex=性別(1 男・2 女・9 記載しない)|katagaki=方書|\
+relationship=続柄|honseki=本籍|hittosha=筆頭者|nationality=国籍・地域|residence_status=在留資格";
+
 fn change_input(name: &str, label: &str, ty: &str, value: &str, first: bool) -> String {
     let focus = if first { " autofocus" } else { "" };
     match ty.strip_prefix("select:") {
@@ -773,7 +778,16 @@ pub async fn change_submit(
         .iter()
         .find(|(k, ..)| *k == kind)
         .map_or("異動", |(_, l, _)| l);
-    let result = match from_form::<api::ChangeRequest>(form_json(&fields, &[], &[])) {
+    // A corrected 生年月日 is typed like any date (和暦 too); the API takes ISO.
+    let mut json = form_json(&fields, &[], &[]);
+    if json["change"] == "correct"
+        && json["field"] == "birth_date"
+        && let Some(typed) = json["value"].as_str()
+        && let Ok(d) = murakumo_core::parse_date_input(typed)
+    {
+        json["value"] = Value::String(d.to_string());
+    }
+    let result = match from_form::<api::ChangeRequest>(json) {
         Ok(req) => {
             api::change_resident(
                 State(state),
@@ -976,6 +990,17 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn the_correction_form_offers_exactly_the_domains_correctable_items() {
+        let offered: Vec<(&str, &str)> = CORRECTABLE_SELECT
+            .strip_prefix("select:")
+            .expect("a select")
+            .split('|')
+            .filter_map(|o| o.split_once('='))
+            .collect();
+        assert_eq!(offered, murakumo_resident::CORRECTABLE.to_vec());
     }
 
     #[test]
