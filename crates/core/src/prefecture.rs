@@ -144,6 +144,14 @@ impl Prefecture {
         &ALL
     }
 
+    /// The prefecture an address begins with ("北海道深川市…" → 北海道), if any: an address
+    /// that does not is a part of one (a 町字 and 番地 as staff type them, "3条3番").
+    pub fn starting(address: &str) -> Option<Prefecture> {
+        ALL.iter()
+            .copied()
+            .find(|p| address.trim_start().starts_with(p.name()))
+    }
+
     /// The 全国地方公共団体コード of the prefecture itself as a 団体 (e.g. 東京都 → 130001).
     pub fn tenant_code(self) -> TenantCode {
         TenantCode::of_prefecture(self)
@@ -158,6 +166,22 @@ impl fmt::Display for Prefecture {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_address_is_whole_when_it_begins_with_a_prefecture() {
+        use super::Prefecture;
+        assert_eq!(
+            Prefecture::starting("北海道深川市3条3番3号"),
+            Some(Prefecture::Hokkaido)
+        );
+        assert_eq!(
+            Prefecture::starting(" 京都府京都市"),
+            Some(Prefecture::from_code(26).expect("京都府"))
+        );
+        assert_eq!(Prefecture::starting("3条3番"), None);
+        assert_eq!(Prefecture::starting("深川市3条"), None);
+        assert_eq!(Prefecture::starting("京都市"), None, "京都市 is not 京都府");
+    }
+
     use super::*;
 
     #[test]

@@ -130,6 +130,7 @@ pub fn app(state: AppState) -> Router {
         .route("/verify", get(ui::verify_page))
         .route("/assets/murakumo.css", get(ui::css))
         .route("/assets/verify.js", get(ui::verify_js))
+        .route("/assets/keys.js", get(ui::keys_js))
         .merge(saml::router())
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async {

@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 const SCREENS: &[&str] = &[
     "/",
     "/access-log",
+    "/assets/keys.js",
     "/assets/murakumo.css",
     "/assets/verify.js",
     "/changes/{change_id}/approve",

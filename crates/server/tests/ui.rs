@@ -133,6 +133,59 @@ async fn a_clerk_works_the_counter_with_the_keyboard() {
         "the column heading and the one head among the five: {t}"
     );
     check_screen(&b, "03-search").await;
+    // Arrow keys: from the search field down into the list, row to row; Enter opens the row.
+    let focused = |b: &Browser| {
+        let c = b.client().clone();
+        async move {
+            c.execute(
+                "return document.activeElement.getAttribute('href') || document.activeElement.id;",
+                vec![],
+            )
+            .await
+            .expect("script")
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+        }
+    };
+    let rows: Vec<String> = b
+        .client()
+        .execute(
+            "return Array.from(document.querySelectorAll('table.results tbody tr a')).map(a => a.getAttribute('href'));",
+            vec![],
+        )
+        .await
+        .expect("script")
+        .as_array()
+        .expect("links")
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    assert!(rows.len() >= 2, "{rows:?}");
+    type_keys(&b, &Key::Down.to_string()).await;
+    assert_eq!(focused(&b).await, rows[0]);
+    type_keys(&b, &Key::Down.to_string()).await;
+    assert_eq!(focused(&b).await, rows[1]);
+    type_keys(&b, &Key::Up.to_string()).await;
+    type_keys(&b, &Key::Up.to_string()).await;
+    assert_eq!(
+        focused(&b).await,
+        "kana",
+        "up from the first row: back to the field"
+    );
+    type_keys(&b, &format!("{}{}{}", Key::Down, Key::Down, Key::Enter)).await;
+    b.wait_for_url(&s.url(&rows[1]))
+        .await
+        .expect("Enter opens the row");
+    // A part of an address (町字 and 番地, without the 都道府県) is found anywhere in it.
+    b.open(
+        &s.url("/residents?address=1%E6%9D%A11%E7%95%AA"),
+        "table.results",
+    )
+    .await
+    .expect("partial address");
+    let t = text(&b).await;
+    assert!(t.contains("5 件"), "{t}");
     // A search that finds no one says so, and how to search otherwise.
     b.open(&s.url("/residents?kana=%E3%83%B2%E3%83%B2"), "main")
         .await
@@ -656,5 +709,57 @@ async fn an_administrator_manages_settings_and_a_second_one_approves_a_role() {
         vec![murakumo_tenancy::Role::ResidentClerk],
         "approved by a second administrator"
     );
+    s.stop().await;
+}
+
+/// The staff screens at a phone's 390 px: nothing scrolls sideways (result tables become cards).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_screens_fit_a_phone_390_px_wide() {
+    let s = TestServer::start(Db::Sqlite).await;
+    let b = Browser::start().await.expect("browser");
+    b.client()
+        .set_window_size(390, 844)
+        .await
+        .expect("narrow window");
+    let code = common::resident_code(1_000_000_001);
+    b.open(&s.url("/verify"), "#code").await.expect("verify");
+    let mut screens = vec![("/verify".to_string(), "#code")];
+    log_in(&b, &s, "all").await;
+    screens.extend([
+        ("/".to_string(), "main"),
+        (
+            "/residents?kana=%E3%83%A4%E3%83%9E%E3%83%80".to_string(),
+            "table.results",
+        ),
+        (format!("/residents/{code}"), "h1"),
+        (format!("/residents/{code}/change?kind=relocate"), "form"),
+        (format!("/residents/{code}/certificate"), "form"),
+        ("/residents/new".to_string(), "form"),
+        ("/residents/new-household".to_string(), "form"),
+        ("/seals".to_string(), "form"),
+        ("/access-log?action=read".to_string(), "main"),
+        ("/staff".to_string(), "form[action='/staff']"),
+        ("/settings".to_string(), "form[action='/settings']"),
+    ]);
+    for (path, ready) in screens {
+        b.open(&s.url(&path), ready).await.expect(&path);
+        let v = b
+            .client()
+            .execute(
+                "return [window.innerWidth, document.documentElement.scrollWidth];",
+                vec![],
+            )
+            .await
+            .expect("script");
+        let (viewport, width) = (v[0].as_u64().expect("w"), v[1].as_u64().expect("sw"));
+        assert!(viewport <= 400, "the window is a phone's: {viewport}");
+        assert!(
+            width <= viewport,
+            "{path}: {width} px wide in {viewport} px"
+        );
+        if path.starts_with("/residents?") {
+            b.screenshot("25-phone-search").await.expect("screenshot");
+        }
+    }
     s.stop().await;
 }

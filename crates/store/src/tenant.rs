@@ -633,7 +633,18 @@ impl TenantStore<'_> {
             .map(str::trim)
             .filter(|a| !a.is_empty())
         {
-            range("address", a.to_string(), &mut sql);
+            if murakumo_core::Prefecture::starting(a).is_some() {
+                // A whole address from its beginning: a prefix, on the index.
+                range("address", a.to_string(), &mut sql);
+            } else {
+                // A part of one, as clerks type a 町字 and 番地 ("3条3番"): anywhere in it.
+                let escaped = a
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                args.push(format!("%{escaped}%"));
+                sql.push_str(&format!(" AND address LIKE ${} ESCAPE '\\'", args.len()));
+            }
             selective = true;
         }
         if let Some(d) = q.birth_date {

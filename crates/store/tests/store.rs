@@ -1080,6 +1080,29 @@ async fn register_history_as_of_and_search(h: &Harness) {
             .len(),
         1
     );
+    // A part of an address (a 町字 and 番地 as clerks type them) is found anywhere in it;
+    // LIKE's wildcards in the typed text are taken literally.
+    let by_part = |part: &str| ResidentQuery {
+        address: Some(part.into()),
+        limit: 10,
+        ..Default::default()
+    };
+    for (part, found) in [
+        ("1条", 1),
+        ("深川市1条", 1),
+        ("2条", 0),
+        ("%", 0),
+        ("_条", 0),
+    ] {
+        assert_eq!(
+            ts.search_residents(&by_part(part))
+                .await
+                .expect("search")
+                .len(),
+            found,
+            "{part}"
+        );
+    }
     assert_eq!(ts.count_residents().await.expect("count"), 1);
     assert_eq!(ts.household("H2").await.expect("household").len(), 1);
 

@@ -208,7 +208,8 @@ pub struct SearchQuery {
     pub name: Option<String>,
     /// 生年月日 (YYYY-MM-DD).
     pub birth_date: Option<NaiveDate>,
-    /// Start of the address: everyone at the same address.
+    /// The address from its beginning (with the 都道府県: a prefix match), or a part of it (a
+    /// 町字 and 番地 such as `3条3番`: found anywhere in the address).
     pub address: Option<String>,
     /// Include 除票 (removed records).
     #[serde(default)]

@@ -113,8 +113,14 @@ pub(crate) fn page(title: &str, who: Option<&StaffSession>, body: &str) -> Html<
     Html(format!(
         "<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
          <title>{} | Murakumo</title><link rel=\"stylesheet\" href=\"/assets/murakumo.css\"></head>\
-         <body><a class=\"skip\" href=\"#main\">本文へ移動</a><header><strong>Murakumo 自治体クラウド</strong>{bar}</header><main id=\"main\" tabindex=\"-1\">{body}</main></body></html>",
-        esc(title)
+         <body><a class=\"skip\" href=\"#main\">本文へ移動</a><header><strong>Murakumo 自治体クラウド</strong>{bar}</header><main id=\"main\" tabindex=\"-1\">{body}</main>{keys}</body></html>",
+        esc(title),
+        // Staff screens only: the arrow keys through result lists.
+        keys = if who.is_some() {
+            "<script src=\"/assets/keys.js\"></script>"
+        } else {
+            ""
+        },
     ))
 }
 
@@ -230,6 +236,13 @@ pub async fn css() -> Response {
 }
 
 /// The script of `/verify` (no inline script: see `web_security`).
+pub async fn keys_js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/keys.js"),
+    )
+}
+
 pub async fn verify_js() -> Response {
     asset(
         "text/javascript; charset=utf-8",

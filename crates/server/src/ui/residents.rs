@@ -149,7 +149,7 @@ fn search_form(q: &SearchForm) -> String {
          <div class=\"grid\"><div><label for=\"kana\">フリガナ(前方一致)</label><input id=\"kana\" name=\"kana\" value=\"{}\" autofocus placeholder=\"ヤマダ タロウ\"></div>\
          <div><label for=\"name\">氏名(漢字)</label><input id=\"name\" name=\"name\" value=\"{}\" placeholder=\"山田\"></div>\
          <div><label for=\"birth_date\">生年月日</label><input id=\"birth_date\" name=\"birth_date\" type=\"text\" inputmode=\"text\" autocomplete=\"off\" placeholder=\"例: R8.4.1 / S60.4.12 / 1985-04-12\" value=\"{}\"></div>\
-         <div><label for=\"address\">住所(同一住所の方)</label><input id=\"address\" name=\"address\" value=\"{}\"></div>\
+         <div><label for=\"address\">住所(都道府県からなら前方一致、町字・番地だけなら部分一致)</label><input id=\"address\" name=\"address\" value=\"{}\" placeholder=\"3条3番\"></div>\
          <div><label for=\"code\">住民票コード</label><input id=\"code\" name=\"code\" inputmode=\"numeric\" value=\"{}\"></div></div>\
          <p><label class=\"inline\"><input type=\"checkbox\" name=\"include_removed\" value=\"1\"{}> 除票も含める</label> \
          <button type=\"submit\">検索</button></p></form>",
@@ -283,7 +283,7 @@ pub async fn residents(
             ""
         },
         none = if found.is_empty() {
-            "<p class=\"notice\">該当する住民はいません。条件を変えて検索してください(フリガナ・氏名・住所は前方一致です。除票も探すときは「除票も含める」にチェックしてください)。</p>"
+            "<p class=\"notice\">該当する住民はいません。条件を変えて検索してください(フリガナ・氏名は前方一致、住所は都道府県から入力すれば前方一致・町字や番地だけなら部分一致です。除票も探すときは「除票も含める」にチェックしてください)。</p>"
         } else {
             ""
         }
