@@ -1,4 +1,4 @@
-// Staff screens: the arrow keys move through a result list — from the search field down into
+// Staff screens. The arrow keys move through a result list — from the search field down into
 // the list, then row to row (Enter opens the row), and up from the first row back to the
 // field. A file of its own because the Content-Security-Policy allows no inline script.
 document.addEventListener('keydown', (e) => {
@@ -23,3 +23,16 @@ document.addEventListener('keydown', (e) => {
   target.focus();
   target.closest('tr').scrollIntoView({block: 'nearest'});
 });
+
+// A refused form: the input the server named is marked and gets the cursor, so the clerk
+// corrects it without looking for it (what was typed is kept by the server).
+const refused = document.querySelector('#form-error[data-field]');
+if (refused) {
+  const name = refused.dataset.field;
+  const input = Array.from(document.querySelectorAll('main [name]')).find((el) => el.name === name && el.type !== 'hidden');
+  if (input) {
+    input.setAttribute('aria-invalid', 'true');
+    input.setAttribute('aria-describedby', 'form-error');
+    input.focus();
+  }
+}

@@ -371,6 +371,19 @@ async fn a_clerk_works_the_counter_with_the_keyboard() {
     b.wait_for("#form-error").await.expect("error");
     let t = text(&b).await;
     assert!(t.contains("【住民票コード】"), "{t}");
+    let marked = b
+        .client()
+        .execute(
+            "return [document.activeElement.id, document.activeElement.getAttribute('aria-invalid')];",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(
+        marked,
+        serde_json::json!(["resident_code", "true"]),
+        "the field at fault is marked and has the cursor"
+    );
     let kept: String = b
         .client()
         .find(Locator::Id("family_name"))
@@ -566,6 +579,16 @@ async fn a_family_moves_in_on_one_screen() {
     b.wait_for("#form-error").await.expect("refused");
     let t = text(&b).await;
     assert!(t.contains("【2人目の生年月日】"), "{t}");
+    // The field at fault is marked and has the cursor.
+    let marked = b
+        .client()
+        .execute(
+            "return [document.activeElement.id, document.activeElement.getAttribute('aria-invalid')];",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(marked, serde_json::json!(["m1.birth_date", "true"]));
     let kept: String = b
         .client()
         .find(Locator::Id("m1.given_name"))

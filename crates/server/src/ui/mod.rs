@@ -220,10 +220,23 @@ pub(crate) fn error_box(e: &crate::error::ApiError) -> String {
         .field
         .as_deref()
         .map_or(String::new(), |f| format!("【{}】", esc(&field_label(f))));
+    // keys.js marks the input named here (aria-invalid) and puts the cursor in it.
+    let input = e.field.as_deref().map_or(String::new(), |f| {
+        format!(" data-field=\"{}\"", esc(&input_name(f)))
+    });
     format!(
-        "<div class=\"error-box\" role=\"alert\" tabindex=\"-1\" id=\"form-error\"><strong>{what}</strong><p>{field}{}</p></div>",
+        "<div class=\"error-box\" role=\"alert\" tabindex=\"-1\" id=\"form-error\"{input}><strong>{what}</strong><p>{field}{}</p></div>",
         esc(&e.message)
     )
+}
+
+/// The form input an API field is typed in: `members[1].birth_date` is `m1.birth_date` on the
+/// 世帯での転入 screen; other fields have the API's name.
+fn input_name(field: &str) -> String {
+    field
+        .strip_prefix("members[")
+        .and_then(|rest| rest.split_once("]."))
+        .map_or_else(|| field.to_string(), |(i, inner)| format!("m{i}.{inner}"))
 }
 
 /// 和暦 for display, e.g. 令和8年4月1日.
