@@ -110,8 +110,14 @@ async fn round_trip_incremental_point_in_time_and_damage() {
         assert_eq!(heads(&dst, t).await, heads(&src, t).await);
     }
     assert_eq!(
-        dst.tenant(&x).municipal_settings().await.expect("settings"),
-        src.tenant(&x).municipal_settings().await.expect("settings")
+        dst.tenant(&x)
+            .municipal_settings_on(murakumo_core::today_in_japan())
+            .await
+            .expect("settings"),
+        src.tenant(&x)
+            .municipal_settings_on(murakumo_core::today_in_japan())
+            .await
+            .expect("settings")
     );
 
     // Point in time, one tenant, into a store that has another tenant.

@@ -505,12 +505,18 @@ async fn tenant(g: &Global, cmd: TenantCmd) -> Result<()> {
                 }
             }
             let p = store.prefecture_settings(&pref).await?;
-            let m = store.tenant(&code).municipal_settings().await?;
+            let today = murakumo_core::today_in_japan();
+            let m = store.tenant(&code).municipal_settings_on(today).await?;
             let get = |l: &[(String, String)], k: &str| {
                 l.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone())
             };
             for d in settings::REGISTRY {
-                let r = settings::resolve(d, get(&p, d.key).as_deref(), get(&m, d.key).as_deref());
+                let r = settings::resolve(
+                    d,
+                    get(&p, d.key).as_deref(),
+                    get(&m, d.key).as_deref(),
+                    today,
+                );
                 println!(
                     "{:<40} {:<16} {}  # {}",
                     r.key,

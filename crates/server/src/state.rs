@@ -172,11 +172,25 @@ impl AppState {
         &self,
         tenant: &TenantCode,
     ) -> Result<Vec<ResolvedSetting>, StoreError> {
+        self.settings_on(tenant, murakumo_core::today_in_japan())
+            .await
+    }
+
+    /// Every setting of a tenant as in force on `date` (not cached).
+    pub async fn settings_on(
+        &self,
+        tenant: &TenantCode,
+        date: chrono::NaiveDate,
+    ) -> Result<Vec<ResolvedSetting>, StoreError> {
         let pref = self
             .store
             .prefecture_settings(&format!("{:02}", tenant.prefecture().code()))
             .await?;
-        let muni = self.store.tenant(tenant).municipal_settings().await?;
+        let muni = self
+            .store
+            .tenant(tenant)
+            .municipal_settings_on(date)
+            .await?;
         let lookup = |list: &[(String, String)], k: &str| {
             list.iter()
                 .find(|(key, _)| key == k)
@@ -189,6 +203,7 @@ impl AppState {
                     d,
                     lookup(&pref, d.key).as_deref(),
                     lookup(&muni, d.key).as_deref(),
+                    date,
                 )
             })
             .collect())

@@ -405,6 +405,61 @@ async fn settings_resolve_in_tiers_with_history(db: Db) {
     assert_eq!(h[0]["reason"], "条例改正");
     assert_eq!(h[1]["value"], Value::Null);
     assert_eq!(h[0]["actor"], format!("staff:s-admin-{}", tenant_a()));
+    // A value decided now for the next 年度 is in force only from its 適用開始日.
+    let fee = "certificate.fee_yen.resident_copy";
+    let today = murakumo_core::today_in_japan();
+    let next_year =
+        chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&today) + 1, 4, 1).expect("date");
+    let r = admin
+        .put(s.url(&format!("/api/v1/settings/{fee}")))
+        .json(&json!({"value": "350", "reason": "手数料条例の改正", "effective_from": next_year}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let on = |date: Option<chrono::NaiveDate>| {
+        let url = match date {
+            Some(d) => s.url(&format!("/api/v1/settings?on={d}")),
+            None => s.url("/api/v1/settings"),
+        };
+        let req = admin.get(url);
+        async move {
+            req.send()
+                .await
+                .expect("send")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    assert_eq!(
+        tier(&on(None).await, fee),
+        (Some("300".into()), "standard".into()),
+        "not yet"
+    );
+    assert_eq!(
+        tier(&on(next_year.pred_opt()).await, fee),
+        (Some("300".into()), "standard".into())
+    );
+    assert_eq!(
+        tier(&on(Some(next_year)).await, fee),
+        (Some("350".into()), "municipal".into())
+    );
+    // A national rate set each year is the one in force on the day asked.
+    let rate = "tax.late_fee.special_base_rate";
+    let in_2025 = chrono::NaiveDate::from_ymd_opt(2025, 6, 30).expect("date");
+    assert_eq!(
+        tier(&on(Some(in_2025)).await, rate),
+        (Some("1.4".into()), "standard".into())
+    );
+    // 県版 values are not dated.
+    let r = op
+        .put(s.url(&format!("/api/v1/prefectures/01/settings/{fee}")))
+        .json(&json!({"value": "250", "effective_from": next_year}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     // A clerk may not change settings.
     let clerk = s.login(Some(&tenant_a()), "clerk").await;
     let r = clerk

@@ -340,18 +340,30 @@ impl TenantStore<'_> {
 
     // ---- settings ----
 
-    /// Municipal (個別) setting values.
-    pub async fn municipal_settings(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let mut tx = self.begin(false).await?;
-        let rows =
-            sqlx::query("SELECT key, value FROM settings WHERE tenant_code = $1 ORDER BY key")
-                .bind(self.tenant.as_str())
-                .fetch_all(&mut *tx)
-                .await?;
-        tx.commit().await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("key")?, r.try_get("value")?)))
-            .collect()
+    /// Municipal (個別) setting values in force on `date`, from their history (a value is in
+    /// force from its 適用開始日, the entry's effective date, until a later one; see
+    /// [`murakumo_tenancy::settings::in_force`]), in key order.
+    pub async fn municipal_settings_on(
+        &self,
+        date: NaiveDate,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let history = self.setting_history(None).await?;
+        let in_force = murakumo_tenancy::settings::in_force(
+            history
+                .iter()
+                .map(|c| murakumo_tenancy::settings::DatedValue {
+                    key: &c.key,
+                    value: c.value.as_deref(),
+                    from: c.effective_date,
+                }),
+            date,
+        );
+        let mut values: Vec<(String, String)> = in_force
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        values.sort();
+        Ok(values)
     }
 
     pub async fn setting_history(

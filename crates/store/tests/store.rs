@@ -434,7 +434,8 @@ async fn projections_rebuild_to_the_same_state(h: &Harness) {
     news.extend(residents(0..1200, "山田"));
     ts.append(news).await.expect("append");
 
-    let settings = ts.municipal_settings().await.expect("settings");
+    let on = NaiveDate::from_ymd_opt(2026, 4, 1).expect("date");
+    let settings = ts.municipal_settings_on(on).await.expect("settings");
     assert_eq!(
         settings,
         vec![(
@@ -450,7 +451,17 @@ async fn projections_rebuild_to_the_same_state(h: &Harness) {
 
     let replayed = ts.rebuild_projections().await.expect("rebuild");
     assert_eq!(replayed, 1206);
-    assert_eq!(ts.municipal_settings().await.expect("settings"), settings);
+    assert_eq!(
+        ts.municipal_settings_on(on).await.expect("settings"),
+        settings
+    );
+    assert_eq!(
+        ts.municipal_settings_on(on.pred_opt().expect("date"))
+            .await
+            .expect("settings"),
+        vec![],
+        "nothing was in force before the changes' date"
+    );
     assert_eq!(ts.setting_history(None).await.expect("history"), history);
     assert_eq!(ts.staff_list().await.expect("staff"), staff);
     assert_eq!(ts.count_residents().await.expect("count"), 1200);

@@ -6,7 +6,10 @@
 //! overrides the standard for all municipalities of that prefecture; a
 //! municipal value overrides both.
 
+use std::collections::HashMap;
 use std::fmt;
+
+use chrono::NaiveDate;
 
 /// Where a resolved value came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -46,6 +49,8 @@ pub enum SettingKind {
     WebAddress {
         max_chars: usize,
     },
+    /// A percentage with up to two decimals, 0 to 100 (e.g. `1.4` for 1.4 %).
+    Percent,
     /// A range of 住民票コード bodies (the ten digits before the 検査数字), as
     /// `FIRST-LAST`, e.g. `1234500000-1234599999`.
     CodeRange,
@@ -70,7 +75,25 @@ pub struct SettingDef {
     pub kind: SettingKind,
     /// The 標準 value; `None` means each municipality must set it.
     pub standard: Option<&'static str>,
+    /// 標準 values that change by date (a national rate set every year): `(YYYY-MM-DD, value)`
+    /// in date order, each in force from its date until the next; before the first,
+    /// [`standard`](Self::standard). A new year's value is added here in a release.
+    pub dated_standard: &'static [(&'static str, &'static str)],
     pub label_ja: &'static str,
+}
+
+impl SettingDef {
+    /// The 標準 value in force on `date`.
+    pub fn standard_on(&self, date: NaiveDate) -> Option<&'static str> {
+        self.dated_standard
+            .iter()
+            .rev()
+            .find(|(from, _)| {
+                NaiveDate::parse_from_str(from, "%Y-%m-%d").is_ok_and(|from| from <= date)
+            })
+            .map(|(_, v)| *v)
+            .or(self.standard)
+    }
 }
 
 /// Every setting the platform knows. A key not listed here is refused, so a
@@ -80,12 +103,14 @@ pub static REGISTRY: &[SettingDef] = &[
         key: "certificate.issuer_title",
         kind: SettingKind::Text { max_chars: 40 },
         standard: None,
+        dated_standard: &[],
         label_ja: "証明書の発行者職名(例: 深川市長)",
     },
     SettingDef {
         key: "certificate.issuer_name",
         kind: SettingKind::Text { max_chars: 40 },
         standard: None,
+        dated_standard: &[],
         label_ja: "証明書の発行者氏名",
     },
     SettingDef {
@@ -95,6 +120,7 @@ pub static REGISTRY: &[SettingDef] = &[
         // the same link, so it is the municipality's setting, not a node's address. Unset:
         // the QR code holds the verification code alone.
         standard: None,
+        dated_standard: &[],
         label_ja: "証明書のQRコードが開く検証ページのURL(例: https://murakumo.example.jp/verify)",
     },
     SettingDef {
@@ -104,6 +130,7 @@ pub static REGISTRY: &[SettingDef] = &[
             max: 10_000,
         },
         standard: Some("300"),
+        dated_standard: &[],
         label_ja: "住民票の写し 手数料(円)",
     },
     SettingDef {
@@ -113,6 +140,7 @@ pub static REGISTRY: &[SettingDef] = &[
             max: 10_000,
         },
         standard: Some("300"),
+        dated_standard: &[],
         label_ja: "印鑑登録証明書 手数料(円)",
     },
     SettingDef {
@@ -120,18 +148,30 @@ pub static REGISTRY: &[SettingDef] = &[
         kind: SettingKind::Integer { min: 1, max: 365 },
         // 住民基本台帳法 第22条ほか: 届出は異動日から14日以内.
         standard: Some("14"),
+        dated_standard: &[],
         label_ja: "届出期限(日)",
+    },
+    SettingDef {
+        key: "tax.late_fee.special_base_rate",
+        kind: SettingKind::Percent,
+        // 延滞金特例基準割合 (地方税法附則第3条の2): the 平均貸付割合 the 財務大臣 announces
+        // each year, plus 1 %, in force for the calendar year. 令和6年 and 令和7年: 1.4 %.
+        standard: None,
+        dated_standard: &[("2024-01-01", "1.4"), ("2025-01-01", "1.4")],
+        label_ja: "延滞金特例基準割合(%、暦年ごと)",
     },
     SettingDef {
         key: "tax.light_vehicle.due_date",
         kind: SettingKind::MonthDay,
         standard: Some("05-31"),
+        dated_standard: &[],
         label_ja: "軽自動車税 納期限",
     },
     SettingDef {
         key: "tax.resident_tax.installments",
         kind: SettingKind::Integer { min: 1, max: 12 },
         standard: Some("4"),
+        dated_standard: &[],
         label_ja: "個人住民税 普通徴収 期数",
     },
     SettingDef {
@@ -139,12 +179,14 @@ pub static REGISTRY: &[SettingDef] = &[
         kind: SettingKind::CodeRange,
         // 都道府県知事が市町村ごとに指定する住民票コードの範囲 (住民基本台帳法 第30条の3).
         standard: None,
+        dated_standard: &[],
         label_ja: "出生等で記載する住民票コードの範囲(都道府県から指定された範囲。例: 1234500000-1234599999)",
     },
     SettingDef {
         key: "session.idle_timeout_minutes",
         kind: SettingKind::Integer { min: 5, max: 480 },
         standard: Some("30"),
+        dated_standard: &[],
         label_ja: "無操作でログアウトするまでの時間(分)",
     },
     SettingDef {
@@ -152,18 +194,21 @@ pub static REGISTRY: &[SettingDef] = &[
         kind: SettingKind::Integer { min: 1, max: 24 },
         // A stolen or forgotten session ends the same day however busy it is kept.
         standard: Some("10"),
+        dated_standard: &[],
         label_ja: "ログインから必ずログアウトするまでの時間(時間)",
     },
     SettingDef {
         key: "login.max_failures",
         kind: SettingKind::Integer { min: 3, max: 20 },
         standard: Some("5"),
+        dated_standard: &[],
         label_ja: "ログイン失敗の上限回数",
     },
     SettingDef {
         key: "login.lockout_minutes",
         kind: SettingKind::Integer { min: 1, max: 1440 },
         standard: Some("15"),
+        dated_standard: &[],
         label_ja: "ログイン失敗後のロック時間(分)",
     },
 ];
@@ -229,6 +274,24 @@ impl SettingDef {
                     )))
                 }
             }
+            SettingKind::Percent => {
+                let (whole, decimals) = v.split_once('.').unwrap_or((v, "0"));
+                let digits = |t: &str, len: std::ops::RangeInclusive<usize>| {
+                    len.contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit())
+                };
+                let in_range = match whole.parse::<u32>() {
+                    Ok(w) if w < 100 => true,
+                    Ok(100) => decimals.bytes().all(|b| b == b'0'),
+                    _ => false,
+                };
+                if digits(whole, 1..=3) && digits(decimals, 1..=2) && in_range {
+                    Ok(v.to_string())
+                } else {
+                    Err(invalid(
+                        "0〜100 の数を、小数点以下2桁までの半角数字で入力してください(例: 1.4)".into(),
+                    ))
+                }
+            }
             SettingKind::CodeRange => code_range(v).map(|_| v.to_string()).ok_or_else(|| {
                 invalid("最初と最後の10桁(検査数字を除く)を「最初-最後」の形で入力してください(例: 1234500000-1234599999)".into())
             }),
@@ -265,16 +328,17 @@ impl fmt::Display for ResolvedSetting {
     }
 }
 
-/// Resolves one setting: 個別 over 県版 over 標準.
+/// Resolves one setting on `date`: 個別 over 県版 over 標準 (the 標準 in force that day).
 pub fn resolve(
     def: &'static SettingDef,
     prefecture: Option<&str>,
     municipal: Option<&str>,
+    date: NaiveDate,
 ) -> ResolvedSetting {
     let (value, tier) = match (municipal, prefecture) {
         (Some(m), _) => (Some(m.to_string()), Tier::Municipal),
         (None, Some(p)) => (Some(p.to_string()), Tier::Prefecture),
-        (None, None) => (def.standard.map(str::to_string), Tier::Standard),
+        (None, None) => (def.standard_on(date).map(str::to_string), Tier::Standard),
     };
     ResolvedSetting {
         key: def.key,
@@ -284,14 +348,49 @@ pub fn resolve(
     }
 }
 
-/// Resolves every known setting given the prefecture and municipal values.
+/// Resolves every known setting on `date` given the prefecture and municipal values.
 pub fn resolve_all<'a>(
     prefecture: impl Fn(&str) -> Option<&'a str>,
     municipal: impl Fn(&str) -> Option<&'a str>,
+    date: NaiveDate,
 ) -> Vec<ResolvedSetting> {
     REGISTRY
         .iter()
-        .map(|d| resolve(d, prefecture(d.key), municipal(d.key)))
+        .map(|d| resolve(d, prefecture(d.key), municipal(d.key), date))
+        .collect()
+}
+
+/// One recorded change of a municipal (個別) value: in force from `from` (its 適用開始日).
+pub struct DatedValue<'a> {
+    pub key: &'a str,
+    /// `None`: the municipal value is removed (the 県版 or 標準 applies again).
+    pub value: Option<&'a str>,
+    pub from: NaiveDate,
+}
+
+/// The municipal values in force on `date`, from the changes in the order they were recorded:
+/// for each key, the change with the latest 適用開始日 not after `date` (of two with one date,
+/// the later recorded). A change dated after `date` is not yet in force; one dated before an
+/// earlier-recorded change replaces it only from its own date on.
+pub fn in_force<'a>(
+    changes: impl IntoIterator<Item = DatedValue<'a>>,
+    date: NaiveDate,
+) -> HashMap<&'a str, &'a str> {
+    let mut latest: HashMap<&str, (NaiveDate, Option<&str>)> = HashMap::new();
+    for c in changes {
+        if c.from > date {
+            continue;
+        }
+        match latest.get(c.key) {
+            Some((from, _)) if *from > c.from => {}
+            _ => {
+                latest.insert(c.key, (c.from, c.value));
+            }
+        }
+    }
+    latest
+        .into_iter()
+        .filter_map(|(k, (_, v))| v.map(|v| (k, v)))
         .collect()
 }
 
@@ -300,22 +399,90 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    fn day() -> NaiveDate {
+        date(2026, 12, 4)
+    }
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).expect("date")
+    }
+
+    #[test]
+    fn a_national_rate_is_the_one_in_force_on_the_day() {
+        let rate = find("tax.late_fee.special_base_rate").expect("known");
+        assert_eq!(
+            rate.standard_on(date(2023, 12, 31)),
+            None,
+            "before the table"
+        );
+        assert_eq!(rate.standard_on(date(2024, 1, 1)), Some("1.4"));
+        assert_eq!(rate.standard_on(date(2025, 6, 30)), Some("1.4"));
+        let resolved = resolve(rate, None, None, date(2025, 6, 30));
+        assert_eq!(
+            (resolved.value.as_deref(), resolved.tier),
+            (Some("1.4"), Tier::Standard)
+        );
+        assert_eq!(rate.validate("1.45"), Ok("1.45".into()));
+        assert!(rate.validate("1,4").is_err() && rate.validate("101").is_err());
+    }
+
+    #[test]
+    fn a_municipal_value_is_in_force_from_its_date_until_a_later_one() {
+        let change = |key, value, from| DatedValue { key, value, from };
+        // Recorded in this order: a fee of 300 from 2025-04-01, then 350 decided in November
+        // for the next 年度, then the 300 corrected to 320 from 2025-10-01.
+        let history = || {
+            vec![
+                change("fee", Some("300"), date(2025, 4, 1)),
+                change("fee", Some("350"), date(2026, 4, 1)),
+                change("fee", Some("320"), date(2025, 10, 1)),
+                change("title", Some("市長"), date(2025, 4, 1)),
+                change("title", None, date(2026, 1, 1)),
+            ]
+        };
+        let on = |d| in_force(history(), d);
+        assert_eq!(on(date(2025, 3, 31)).get("fee"), None);
+        assert_eq!(on(date(2025, 9, 30)).get("fee"), Some(&"300"));
+        assert_eq!(on(date(2025, 10, 1)).get("fee"), Some(&"320"));
+        assert_eq!(on(date(2026, 3, 31)).get("fee"), Some(&"320"));
+        assert_eq!(
+            on(date(2026, 4, 1)).get("fee"),
+            Some(&"350"),
+            "the 年度's rate"
+        );
+        assert_eq!(on(date(2025, 12, 31)).get("title"), Some(&"市長"));
+        assert_eq!(
+            on(date(2026, 1, 1)).get("title"),
+            None,
+            "removed from its date"
+        );
+        // Two changes with one date: the later recorded.
+        let same_day = vec![
+            change("fee", Some("1"), date(2025, 4, 1)),
+            change("fee", Some("2"), date(2025, 4, 1)),
+        ];
+        assert_eq!(in_force(same_day, date(2025, 4, 1)).get("fee"), Some(&"2"));
+    }
+
     #[test]
     fn tiers_override_in_order() {
         let def = find("tax.light_vehicle.due_date").expect("known");
-        assert_eq!(resolve(def, None, None).value.as_deref(), Some("05-31"));
-        assert_eq!(resolve(def, None, None).tier, Tier::Standard);
-        let pref = resolve(def, Some("06-01"), None);
+        assert_eq!(
+            resolve(def, None, None, day()).value.as_deref(),
+            Some("05-31")
+        );
+        assert_eq!(resolve(def, None, None, day()).tier, Tier::Standard);
+        let pref = resolve(def, Some("06-01"), None, day());
         assert_eq!(
             (pref.value.as_deref(), pref.tier),
             (Some("06-01"), Tier::Prefecture)
         );
-        let muni = resolve(def, Some("06-01"), Some("06-30"));
+        let muni = resolve(def, Some("06-01"), Some("06-30"), day());
         assert_eq!(
             (muni.value.as_deref(), muni.tier),
             (Some("06-30"), Tier::Municipal)
         );
-        let muni_only = resolve(def, None, Some("06-30"));
+        let muni_only = resolve(def, None, Some("06-30"), day());
         assert_eq!(muni_only.tier, Tier::Municipal);
     }
 
@@ -323,7 +490,7 @@ mod tests {
     fn resolve_all_covers_registry() {
         let pref: HashMap<&str, &str> = [("login.max_failures", "7")].into();
         let muni: HashMap<&str, &str> = [("certificate.issuer_title", "深川市長")].into();
-        let all = resolve_all(|k| pref.get(k).copied(), |k| muni.get(k).copied());
+        let all = resolve_all(|k| pref.get(k).copied(), |k| muni.get(k).copied(), day());
         assert_eq!(all.len(), REGISTRY.len());
         let get = |k: &str| all.iter().find(|r| r.key == k).expect("present");
         assert_eq!(get("login.max_failures").tier, Tier::Prefecture);

@@ -186,6 +186,10 @@ pub struct SetValue {
     /// Why (kept in the history).
     #[serde(default)]
     pub reason: String,
+    /// 適用開始日: the value is in force from this date (e.g. the next 年度's 4月1日) until a
+    /// later one; today if omitted. Municipal (個別) values only.
+    #[serde(default)]
+    pub effective_from: Option<chrono::NaiveDate>,
 }
 
 /// Sets or clears a 県版 value for all municipalities of a prefecture.
@@ -199,6 +203,12 @@ pub async fn set_prefecture_setting(
     ApiJson(req): ApiJson<SetValue>,
 ) -> ApiResult<axum::http::StatusCode> {
     let p = parse_prefecture(&prefecture)?;
+    if req.effective_from.is_some() {
+        return Err(ApiError::invalid(
+            "effective_from",
+            "県版の値は日付ごとには持てません(指定した時から全団体に適用されます)。適用開始日を外してください",
+        ));
+    }
     let def = settings::find(&key).map_err(|e| ApiError::invalid("key", e.to_string()))?;
     let value = req
         .value

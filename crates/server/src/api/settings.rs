@@ -44,14 +44,25 @@ pub struct SettingView {
     pub tier: String,
 }
 
-/// Every setting of the caller's municipality, with the tier it comes from.
-#[utoipa::path(get, path = "/api/v1/settings", tag = "tenant",
+#[derive(Deserialize, IntoParams)]
+pub struct SettingsQuery {
+    /// The values in force on this date (e.g. a 賦課期日); today if omitted.
+    pub on: Option<chrono::NaiveDate>,
+}
+
+/// Every setting of the caller's municipality, with the tier it comes from, as in force today
+/// or on the date asked.
+#[utoipa::path(get, path = "/api/v1/settings", tag = "tenant", params(SettingsQuery),
     responses((status = 200, body = [SettingView]), (status = 401, body = ErrorBody)))]
 pub async fn list_settings(
     State(state): State<AppState>,
     session: StaffSession,
+    ApiQuery(q): ApiQuery<SettingsQuery>,
 ) -> ApiResult<Json<Vec<SettingView>>> {
-    let all = state.settings(&session.tenant).await?;
+    let all = match q.on {
+        Some(date) => std::sync::Arc::new(state.settings_on(&session.tenant, date).await?),
+        None => state.settings(&session.tenant).await?,
+    };
     Ok(Json(
         all.iter()
             .map(|r| SettingView {
@@ -90,10 +101,15 @@ pub async fn set_setting(
         value,
         reason: req.reason.trim().to_string(),
     };
+    // The entry's effective date is the value's 適用開始日.
+    let mut change = entry(&session, &event);
+    if let Some(from) = req.effective_from {
+        change.effective_date = from;
+    }
     state
         .store
         .tenant(&session.tenant)
-        .append(vec![entry(&session, &event)])
+        .append(vec![change])
         .await?;
     state.cache.settings.forget(Some(&session.tenant));
     metrics::counter!("murakumo_ledger_entries_appended_total").increment(1);

@@ -15,7 +15,9 @@ use serde::Deserialize;
 use super::{error_box, esc, page, staff};
 use crate::api::changes::{ChangeView, ChangesQuery, approve_change, list_changes, reject_change};
 use crate::api::platform::SetValue;
-use crate::api::settings::{HistoryQuery, list_settings, set_setting, setting_history};
+use crate::api::settings::{
+    HistoryQuery, SettingsQuery, list_settings, set_setting, setting_history,
+};
 use crate::api::staff::{CreateStaff, SetRoles, StaffView, create_staff, list_staff, set_roles};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::session::StaffSession;
@@ -44,7 +46,13 @@ async fn settings_page(
     notice: &str,
     error: Option<&ApiError>,
 ) -> Response {
-    let all = match list_settings(State(state.clone()), s.clone()).await {
+    let all = match list_settings(
+        State(state.clone()),
+        s.clone(),
+        ApiQuery(SettingsQuery { on: None }),
+    )
+    .await
+    {
         Ok(v) => v.0,
         Err(e) => return (e.status, page("設定", Some(s), &error_box(&e))).into_response(),
     };
@@ -90,8 +98,12 @@ async fn settings_page(
         .take(50)
         .map(|c| {
             format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&japan(&c.recorded_at)),
+                esc(&c
+                    .effective_date
+                    .parse::<chrono::NaiveDate>()
+                    .map_or_else(|_| c.effective_date.clone(), murakumo_documents::wareki)),
                 esc(labels.get(c.key.as_str()).copied().unwrap_or(&c.key)),
                 c.value.as_deref().map_or_else(
                     || "<span class=\"muted\">(個別の値を削除)</span>".to_string(),
@@ -104,14 +116,15 @@ async fn settings_page(
         .collect();
     let body = format!(
         "<h1>設定</h1>{notice}{err}\
-         <div class=\"card\"><h2>現在の値</h2><p class=\"muted\">区分: 標準(全国の標準値)→ 県版(都道府県の値)→ 個別(この団体の値)の順に、後のものが優先されます。</p>\
+         <div class=\"card\"><h2>現在の値</h2><p class=\"muted\">今日適用されている値です。区分: 標準(全国の標準値)→ 県版(都道府県の値)→ 個別(この団体の値)の順に、後のものが優先されます。個別の値は適用開始日から次の変更まで適用されます。</p>\
          <table class=\"results\"><thead><tr><th scope=\"col\">項目</th><th scope=\"col\">キー</th><th scope=\"col\">値</th><th scope=\"col\">区分</th></tr></thead><tbody>{rows}</tbody></table></div>\
          <form class=\"card\" method=\"post\" action=\"/settings\"><h2>この団体の値(個別)を変更する</h2>\
          <div class=\"grid\"><div><label for=\"key\">項目</label><select id=\"key\" name=\"key\" autofocus>{options}</select></div>\
          <div><label for=\"value\">新しい値(空欄なら個別の値を削除し、県版・標準に戻します)</label><input id=\"value\" name=\"value\"></div>\
+         <div><label for=\"effective_from\">適用開始日(空欄なら今日から。例: R9.4.1)</label><input id=\"effective_from\" name=\"effective_from\" autocomplete=\"off\"></div>\
          <div><label for=\"reason\">変更の理由</label><input id=\"reason\" name=\"reason\" required placeholder=\"例: 条例改正\"></div></div>\
          <p><button type=\"submit\">変更する</button></p></form>\
-         <div class=\"card\"><h2>変更履歴(新しい順、50件まで)</h2><table class=\"results\"><thead><tr><th scope=\"col\">記録日時</th><th scope=\"col\">項目</th>\
+         <div class=\"card\"><h2>変更履歴(新しい順、50件まで)</h2><table class=\"results\"><thead><tr><th scope=\"col\">記録日時</th><th scope=\"col\">適用開始日</th><th scope=\"col\">項目</th>\
          <th scope=\"col\">値</th><th scope=\"col\">理由</th><th scope=\"col\">変更者</th></tr></thead><tbody>{changes}</tbody></table></div>",
         err = error.map(error_box).unwrap_or_default(),
     );
@@ -132,6 +145,9 @@ pub struct SettingForm {
     key: String,
     #[serde(default)]
     value: String,
+    /// Typed like any date (和暦 too); blank: today.
+    #[serde(default)]
+    effective_from: String,
     #[serde(default)]
     reason: String,
 }
@@ -150,10 +166,21 @@ pub async fn settings_submit(
         let e = ApiError::invalid("reason", "変更の理由を入力してください(例: 条例改正)");
         return settings_page(&state, &s, "", Some(&e)).await;
     }
+    let effective_from = match f.effective_from.trim() {
+        "" => None,
+        typed => match murakumo_core::parse_date_input(typed) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                let e = ApiError::invalid("effective_from", e.message_ja());
+                return settings_page(&state, &s, "", Some(&e)).await;
+            }
+        },
+    };
     let value = Some(f.value.trim().to_string()).filter(|v| !v.is_empty());
     let req = SetValue {
         value,
         reason: f.reason,
+        effective_from,
     };
     match set_setting(
         State(state.clone()),

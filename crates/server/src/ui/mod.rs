@@ -199,6 +199,7 @@ pub(crate) fn field_label(field: &str) -> std::borrow::Cow<'_, str> {
         "from" => "期間(から)",
         "to" => "期間(まで)",
         "action" => "操作",
+        "effective_from" => "適用開始日",
         "field" => "修正する項目",
         "value" => "修正後の内容",
         "members" => "世帯員",
