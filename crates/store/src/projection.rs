@@ -20,7 +20,6 @@ use crate::{StoreError, changes};
 
 /// Tables rebuilt from the ledger, cleared before a rebuild.
 const PROJECTION_TABLES: &[&str] = &[
-    "settings",
     "setting_history",
     "staff",
     "residents",
@@ -546,26 +545,6 @@ async fn apply_tenancy(
         // created or renamed (see platform.rs).
         TenancyEvent::TenantCreated { .. } | TenancyEvent::TenantRenamed { .. } => {}
         TenancyEvent::SettingChanged { key, value, reason } => {
-            match &value {
-                Some(v) => {
-                    sqlx::query(
-                        "INSERT INTO settings (tenant_code, key, value) VALUES ($1, $2, $3) \
-                         ON CONFLICT (tenant_code, key) DO UPDATE SET value = excluded.value",
-                    )
-                    .bind(t)
-                    .bind(key.as_str())
-                    .bind(v.as_str())
-                    .execute(&mut **tx)
-                    .await?;
-                }
-                None => {
-                    sqlx::query("DELETE FROM settings WHERE tenant_code = $1 AND key = $2")
-                        .bind(t)
-                        .bind(key.as_str())
-                        .execute(&mut **tx)
-                        .await?;
-                }
-            }
             sqlx::query(
                 "INSERT INTO setting_history (tenant_code, seq, key, value, reason, actor, effective_date, recorded_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

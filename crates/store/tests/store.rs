@@ -1836,7 +1836,7 @@ async fn postgres_row_level_security_hides_everything_without_a_tenant() {
         "residents",
         "ledger_entries",
         "staff",
-        "settings",
+        "setting_history",
         "chain_heads",
         "tenants",
         "access_entries",
