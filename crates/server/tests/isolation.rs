@@ -54,6 +54,7 @@ const SCREENS: &[&str] = &[
     "/seals/{number}/cancel",
     "/seals/{number}/image",
     "/settings",
+    "/sso",
     "/staff",
     "/staff/{staff_id}/roles",
     "/verify",

@@ -763,6 +763,7 @@ async fn the_screens_fit_a_phone_390_px_wide() {
         ("/access-log?action=read".to_string(), "main"),
         ("/staff".to_string(), "form[action='/staff']"),
         ("/settings".to_string(), "form[action='/settings']"),
+        ("/sso".to_string(), "form[action='/sso']"),
     ]);
     for (path, ready) in screens {
         b.open(&s.url(&path), ready).await.expect(&path);
@@ -784,5 +785,56 @@ async fn the_screens_fit_a_phone_390_px_wide() {
             b.screenshot("25-phone-search").await.expect("screenshot");
         }
     }
+    s.stop().await;
+}
+
+/// Single sign-on on the 団体管理者's screen: the IdP's metadata is pasted with the role
+/// mapping, the change waits for a second administrator, and once approved the screen shows
+/// the IdP and what to register at it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_proposes_the_idp_and_a_second_one_approves_it() {
+    let s = TestServer::start(Db::Sqlite).await;
+    let idp = murakumo_saml::testing::TestIdp::new(&format!("{}/idp-a", s.base));
+    let b = Browser::start().await.expect("browser");
+    log_in(&b, &s, "admin").await;
+    b.open(&s.url("/sso"), "form[action='/sso']")
+        .await
+        .expect("sso");
+    assert!(text(&b).await.contains("まだ設定されていません"));
+    set_date(&b, "idp_metadata_xml", &idp.metadata_xml()).await;
+    set_date(&b, "roles", "groups").await;
+    set_date(
+        &b,
+        "role_values",
+        "jumin=resident.clerk\nkanri=tenant.admin",
+    )
+    .await;
+    press_enter(&b, "form[action='/sso'] button").await;
+    b.wait_for(".ok-box").await.expect("proposed");
+    assert!(text(&b).await.contains("別の団体管理者"));
+    check_screen(&b, "26-sso").await;
+    // Nothing changed yet; a second administrator approves it.
+    assert!(
+        s.store
+            .tenant(&tenant_a())
+            .sso_config()
+            .await
+            .expect("read")
+            .is_none(),
+        "waits for the second person"
+    );
+    for (status, body) in s.approve_pending(&tenant_a(), "all").await {
+        assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    }
+    b.open(&s.url("/sso"), "table.facts")
+        .await
+        .expect("configured");
+    let t = text(&b).await;
+    assert!(
+        t.contains(&idp.entity_id)
+            && t.contains("jumin → 住民記録 担当")
+            && t.contains("/saml/acs"),
+        "{t}"
+    );
     s.stop().await;
 }

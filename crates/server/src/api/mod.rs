@@ -14,7 +14,7 @@ pub(crate) mod replication;
 pub(crate) mod residents;
 pub(crate) mod seals;
 pub(crate) mod settings;
-mod sso;
+pub(crate) mod sso;
 pub(crate) mod staff;
 
 use axum::Router;

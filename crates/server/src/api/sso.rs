@@ -103,12 +103,21 @@ async fn view(state: &AppState, tenant: &TenantCode) -> ApiResult<Json<SsoView>>
         .tenant(tenant)
         .sso_config()
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no IdP is configured for {tenant}")))?;
-    let cfg: TenantSso = serde_json::from_str(&json)
-        .map_err(|e| ApiError::internal(format!("stored SSO settings unreadable: {e}")))?;
-    let idp = cfg
-        .validate()
-        .map_err(|e| ApiError::internal(format!("stored SSO settings invalid: {e}")))?;
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "団体 {tenant} にはシングルサインオン(IdP)が設定されていません"
+            ))
+        })?;
+    let cfg: TenantSso = serde_json::from_str(&json).map_err(|e| {
+        ApiError::internal(format!(
+            "保存されたシングルサインオンの設定を読み取れません: {e}"
+        ))
+    })?;
+    let idp = cfg.validate().map_err(|e| {
+        ApiError::internal(format!(
+            "保存されたシングルサインオンの設定が正しくありません: {e}"
+        ))
+    })?;
     let sp = state.sp();
     let m = cfg.mapping;
     Ok(Json(SsoView {

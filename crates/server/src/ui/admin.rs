@@ -476,3 +476,138 @@ pub async fn change_reject_submit(
         Err(e) => staff_page(&state, &s, "", Some(&e)).await,
     }
 }
+
+/// The role codes listed in a mapping line's right side (`jumin=resident.clerk,auditor`).
+fn role_list(text: &str) -> Vec<String> {
+    text.split([',', '、', ' '])
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+async fn sso_page(
+    state: &AppState,
+    s: &StaffSession,
+    notice: &str,
+    error: Option<&ApiError>,
+) -> Response {
+    use crate::api::sso::get_own_sso;
+    let current = match get_own_sso(State(state.clone()), s.clone()).await {
+        Ok(v) => {
+            let v = v.0;
+            let values: String = v
+                .mapping
+                .role_values
+                .iter()
+                .map(|(value, roles)| format!("{} → {}", esc(value), esc(&roles_ja(roles))))
+                .collect::<Vec<_>>()
+                .join("<br>");
+            format!(
+                "<table class=\"facts\"><tr><th scope=\"row\">IdP(エンティティID)</th><td>{}</td></tr>\
+                 <tr><th scope=\"row\">ログインURL</th><td>{}</td></tr>\
+                 <tr><th scope=\"row\">署名証明書の有効期限</th><td>{}</td></tr>\
+                 <tr><th scope=\"row\">役割の対応</th><td>{}</td></tr>\
+                 <tr><th scope=\"row\">初回ログインで職員を自動登録</th><td>{}</td></tr>\
+                 <tr><th scope=\"row\">IdP のポータルからのログイン</th><td>{}</td></tr></table>\
+                 <p class=\"muted\">IdP に登録する情報: SP メタデータ {} 、ACS {}</p>",
+                esc(&v.idp_entity_id),
+                esc(&v.sso_url),
+                esc(&v.certificate_not_after.join("、")),
+                if values.is_empty() { "なし".to_string() } else { values },
+                if v.jit { "する" } else { "しない" },
+                if v.allow_idp_initiated { "受け付ける" } else { "受け付けない" },
+                esc(&v.sp_metadata_url),
+                esc(&v.sp_acs_url),
+            )
+        }
+        Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => {
+            "<p>シングルサインオンはまだ設定されていません。職員はパスワードでログインしています。</p>".to_string()
+        }
+        Err(e) => error_box(&e),
+    };
+    let body = format!(
+        "<h1>シングルサインオン(SSO)</h1>{notice}{err}<div class=\"card\"><h2>現在の設定</h2>{current}</div>\
+         <form class=\"card\" method=\"post\" action=\"/sso\"><h2>IdP を設定する(別の団体管理者の承認で有効)</h2>\
+         <label for=\"idp_metadata_xml\">IdP のメタデータ(SAML 2.0 の XML をそのまま貼り付け)</label>\
+         <textarea id=\"idp_metadata_xml\" name=\"idp_metadata_xml\" rows=\"8\" required autofocus></textarea>\
+         <div class=\"grid\"><div><label for=\"login\">ログインIDの属性(空欄なら NameID)</label><input id=\"login\" name=\"login\"></div>\
+         <div><label for=\"display_name\">氏名の属性</label><input id=\"display_name\" name=\"display_name\"></div>\
+         <div><label for=\"tenant\">団体コードの属性</label><input id=\"tenant\" name=\"tenant\"></div>\
+         <div><label for=\"roles\">役割の属性</label><input id=\"roles\" name=\"roles\"></div></div>\
+         <label for=\"role_values\">役割の対応(1行に「IdP の値=役割コード,役割コード」。例: jumin=resident.clerk)</label>\
+         <textarea id=\"role_values\" name=\"role_values\" rows=\"4\"></textarea>\
+         <p><label class=\"inline\"><input type=\"checkbox\" name=\"jit\" value=\"on\"> 初回ログインで職員を自動登録する</label>\
+         <label class=\"inline\"><input type=\"checkbox\" name=\"allow_idp_initiated\" value=\"on\"> IdP のポータルからのログインを受け付ける</label></p>\
+         <p><button type=\"submit\">設定を申請する</button></p></form>",
+        err = error.map(error_box).unwrap_or_default(),
+    );
+    let status = error.map_or(axum::http::StatusCode::OK, |e| e.status);
+    (status, page("シングルサインオン", Some(s), &body)).into_response()
+}
+
+/// `GET /sso`
+pub async fn sso_form(State(state): State<AppState>, session: Session) -> Response {
+    match staff(session, Permission::SettingsManage) {
+        Ok(s) => sso_page(&state, &s, "", None).await,
+        Err(r) => r,
+    }
+}
+
+/// `POST /sso`: proposes the IdP and its mapping; a different administrator approves it on
+/// the staff screen.
+pub async fn sso_submit(
+    State(state): State<AppState>,
+    session: Session,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    use crate::api::sso::{SsoMapping, SsoSettings, put_own_sso};
+    let s = match staff(session, Permission::SettingsManage) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let optional =
+        |name: &str| Some(field(&fields, name).trim().to_string()).filter(|v| !v.is_empty());
+    let mut role_values = std::collections::BTreeMap::new();
+    for line in field(&fields, "role_values")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    {
+        let Some((value, roles)) = line.split_once('=') else {
+            let e = ApiError::invalid(
+                "role_values",
+                format!(
+                    "「{line}」に「=」がありません。1行に「IdP の値=役割コード」の形で入力してください"
+                ),
+            );
+            return sso_page(&state, &s, "", Some(&e)).await;
+        };
+        role_values.insert(value.trim().to_string(), role_list(roles));
+    }
+    let req = SsoSettings {
+        idp_metadata_xml: field(&fields, "idp_metadata_xml"),
+        mapping: SsoMapping {
+            login: optional("login"),
+            display_name: optional("display_name"),
+            tenant: optional("tenant"),
+            roles: optional("roles"),
+            role_values,
+            default_roles: Vec::new(),
+        },
+        jit: field(&fields, "jit") == "on",
+        allow_idp_initiated: field(&fields, "allow_idp_initiated") == "on",
+    };
+    match put_own_sso(State(state.clone()), s.clone(), ApiJson(req)).await {
+        Ok(_) => {
+            sso_page(
+                &state,
+                &s,
+                "<div class=\"ok-box\" role=\"status\">シングルサインオンの設定を申請しました。別の団体管理者が「職員と役割」で承認すると有効になります。</div>",
+                None,
+            )
+            .await
+        }
+        Err(e) => sso_page(&state, &s, "", Some(&e)).await,
+    }
+}

@@ -21,8 +21,8 @@ mod residents;
 mod seals;
 
 pub use admin::{
-    change_approve_submit, change_reject_submit, settings_form, settings_submit,
-    staff_create_submit, staff_form, staff_roles_submit,
+    change_approve_submit, change_reject_submit, settings_form, settings_submit, sso_form,
+    sso_submit, staff_create_submit, staff_form, staff_roles_submit,
 };
 pub use audit::access_log;
 pub use certificates::{certificate_form, certificate_submit};
@@ -200,6 +200,8 @@ pub(crate) fn field_label(field: &str) -> std::borrow::Cow<'_, str> {
         "to" => "期間(まで)",
         "action" => "操作",
         "effective_from" => "適用開始日",
+        "idp_metadata_xml" => "IdP のメタデータ",
+        "role_values" => "役割の対応",
         "field" => "修正する項目",
         "value" => "修正後の内容",
         "members" => "世帯員",
@@ -317,7 +319,7 @@ pub async fn home(State(state): State<AppState>, req: Request) -> Response {
     if s.staff.can(Permission::SettingsManage) {
         search.push_str(
             "<div class=\"card\"><h2>団体の管理</h2><ul class=\"menu\"><li><a href=\"/staff\">職員と役割(承認待ちの変更)</a></li>\
-             <li><a href=\"/settings\">設定(標準・県版・個別と変更履歴)</a></li><li><a href=\"/official-seal\">公印の登録</a></li></ul></div>",
+             <li><a href=\"/settings\">設定(標準・県版・個別と変更履歴)</a></li><li><a href=\"/sso\">シングルサインオン(IdP)</a></li><li><a href=\"/official-seal\">公印の登録</a></li></ul></div>",
         );
     }
     let body = format!(
