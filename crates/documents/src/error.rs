@@ -61,6 +61,16 @@ pub enum DocumentError {
         /// The code point.
         codepoint: u32,
     },
+    /// A text does not fit its box on the certificate even at the smallest size, wrapped: it
+    /// would be cut off, so the certificate is not issued.
+    #[error(
+        "a text beginning {start:?} does not fit its box on the certificate even at the smallest \
+         size; check the record (a certificate never cuts a text off)"
+    )]
+    DoesNotFit {
+        /// The text's first characters.
+        start: String,
+    },
     /// The PDF library failed.
     #[error("PDF generation failed: {reason}")]
     Pdf {
@@ -181,6 +191,10 @@ impl DocumentError {
                  住民記録でこの外字を文字情報基盤のMJ文字に対応づけてから交付してください"
             ),
             DocumentError::Pdf { .. } => format!("証明書のPDFを作成できませんでした。{ask}"),
+            DocumentError::DoesNotFit { start } => format!(
+                "「{start}…」が証明書の欄に収まりません(最小の文字の大きさで折り返しても入りきらず、欠けてしまいます)。\
+                 住民記録の記載(方書・備考など)を確認してください。証明書は交付していません"
+            ),
         }
     }
 }

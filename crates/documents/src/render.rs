@@ -218,14 +218,41 @@ impl Renderer {
 
     /// Refuses `cert` when the font cannot print one of its texts: the check [`Renderer::issue`]
     /// makes first, for callers that must know before they number the certificate.
+    ///
+    /// It also lays the certificate out without drawing and refuses it when a text would not
+    /// fit its box even shrunk to the smallest size and wrapped: nothing printed is ever cut
+    /// off (a certificate must not certify less than the register holds).
     pub fn check_certificate(&self, cert: &Certificate) -> Result<(), DocumentError> {
         let f = FontRef::new(&self.data).map_err(|e| DocumentError::BadFont {
             reason: e.to_string(),
         })?;
-        check_certificate_glyphs(&f.charmap(), cert)
+        check_certificate_glyphs(&f.charmap(), cert)?;
+        let text = TextKit::new(&self.data, self.font.clone())?;
+        let seal_size = cert.seal_image.as_deref().and_then(png_size_pt);
+        let images = PageImages {
+            seal: None,
+            seal_size,
+            official_seal: None,
+            qr: None,
+        };
+        let pages = pages(cert);
+        let mut p = Painter {
+            s: None,
+            t: &text,
+            layout: LAYOUT_VERSION,
+            overflow: Vec::new(),
+        };
+        for (index, members) in pages.iter().enumerate() {
+            p.page(cert, members, index, pages.len(), &images);
+        }
+        match p.overflow.into_iter().next() {
+            Some(start) => Err(DocumentError::DoesNotFit { start }),
+            None => Ok(()),
+        }
     }
 
-    /// Signs `cert` with the tenant's key and renders it.
+    /// Signs `cert` with the tenant's key and renders it. Call [`Renderer::check_certificate`]
+    /// first (before numbering it): this prints what it is given.
     pub fn issue(
         &self,
         cert: &Certificate,
@@ -264,50 +291,24 @@ impl Renderer {
         let qr = QrModules::image(payload.qr_text(cert).as_bytes())?;
 
         let mut doc = Document::new();
-        let pages: Vec<&[Member]> = match cert.kind {
-            CertificateKind::SealCertificate => vec![&cert.members[..cert.members.len().min(1)]],
-            _ if cert.members.is_empty() => vec![&[]],
-            _ => cert.members.chunks(MEMBERS_PER_PAGE).collect(),
-        };
-        let page_count = pages.len();
         let size = Size::from_wh(PAGE_W, PAGE_H).ok_or_else(|| pdf_error("page size"))?;
-        for (index, members) in pages.into_iter().enumerate() {
+        let pages = pages(cert);
+        let images = PageImages {
+            seal: seal.as_ref(),
+            seal_size,
+            official_seal: official_seal.as_ref(),
+            qr: Some(&qr),
+        };
+        for (index, members) in pages.iter().enumerate() {
             let mut page = doc.start_page_with(PageSettings::new(size));
             let mut surface = page.surface();
             let mut p = Painter {
-                s: &mut surface,
+                s: Some(&mut surface),
                 t: &text,
                 layout,
+                overflow: Vec::new(),
             };
-            p.title(cert.kind.title());
-            let last = index + 1 == page_count;
-            let footer_top = match cert.kind {
-                CertificateKind::SealCertificate => {
-                    p.seal_body(cert, members.first(), seal.as_ref(), seal_size);
-                    300.0
-                }
-                _ => {
-                    p.household_box(cert);
-                    for (i, m) in members.iter().enumerate() {
-                        let top = MEMBERS_TOP + i as f32 * (MEMBER_H + MEMBER_GAP);
-                        p.member_block(cert, m, index * MEMBERS_PER_PAGE + i + 1, top);
-                    }
-                    if last {
-                        let after = MEMBERS_TOP + members.len() as f32 * (MEMBER_H + MEMBER_GAP);
-                        p.text_at("以下余白", PAGE_W / 2.0 - 20.0, after + 10.0, 9.0);
-                    }
-                    MEMBERS_TOP + MEMBERS_PER_PAGE as f32 * (MEMBER_H + MEMBER_GAP) + 14.0
-                }
-            };
-            if last {
-                p.certification(cert, footer_top, official_seal.as_ref());
-            }
-            p.qr(&qr, &cert.issue_number);
-            if page_count > 1 {
-                let label = format!("{} / {}", index + 1, page_count);
-                let w = text.width(&label, 9.0);
-                p.text_at(&label, (PAGE_W - w) / 2.0, PAGE_H - 16.0, 9.0);
-            }
+            p.page(cert, members, index, pages.len(), &images);
             surface.finish();
             page.finish();
         }
@@ -352,6 +353,24 @@ impl Renderer {
         }
         doc.finish().map_err(|e| pdf_error(&e.to_string()))
     }
+}
+
+/// The members on each sheet: one registrant on a 印鑑登録証明書, else up to
+/// [`MEMBERS_PER_PAGE`] a sheet (one empty sheet for none).
+fn pages(cert: &Certificate) -> Vec<&[Member]> {
+    match cert.kind {
+        CertificateKind::SealCertificate => vec![&cert.members[..cert.members.len().min(1)]],
+        _ if cert.members.is_empty() => vec![&[]],
+        _ => cert.members.chunks(MEMBERS_PER_PAGE).collect(),
+    }
+}
+
+/// The images a sheet draws (absent when only measuring).
+struct PageImages<'i> {
+    seal: Option<&'i Image>,
+    seal_size: Option<(f32, f32)>,
+    official_seal: Option<&'i Image>,
+    qr: Option<&'i Image>,
 }
 
 fn pdf_error(reason: &str) -> DocumentError {
@@ -635,20 +654,67 @@ enum Align {
 }
 
 struct Painter<'s, 'f, 'a> {
-    s: &'s mut Surface<'f>,
+    /// Where to draw; `None` measures only (see [`Renderer::check_certificate`]).
+    s: Option<&'s mut Surface<'f>>,
     t: &'s TextKit<'a>,
     /// The layout version printed (see [`LAYOUT_VERSION`]).
     layout: u32,
+    /// Texts that did not fit their box even at the smallest size, wrapped: their start.
+    overflow: Vec<String>,
 }
 
 impl Painter<'_, '_, '_> {
+    /// One sheet: title, the household or the registrant, the certification on the last
+    /// sheet, the QR code and the sheet number.
+    fn page(
+        &mut self,
+        cert: &Certificate,
+        members: &[Member],
+        index: usize,
+        page_count: usize,
+        images: &PageImages<'_>,
+    ) {
+        self.title(cert.kind.title());
+        let last = index + 1 == page_count;
+        let footer_top = match cert.kind {
+            CertificateKind::SealCertificate => {
+                self.seal_body(cert, members.first(), images.seal, images.seal_size);
+                300.0
+            }
+            _ => {
+                self.household_box(cert);
+                for (i, m) in members.iter().enumerate() {
+                    let top = MEMBERS_TOP + i as f32 * (MEMBER_H + MEMBER_GAP);
+                    self.member_block(cert, m, index * MEMBERS_PER_PAGE + i + 1, top);
+                }
+                if last {
+                    let after = MEMBERS_TOP + members.len() as f32 * (MEMBER_H + MEMBER_GAP);
+                    self.text_at("以下余白", PAGE_W / 2.0 - 20.0, after + 10.0, 9.0);
+                }
+                MEMBERS_TOP + MEMBERS_PER_PAGE as f32 * (MEMBER_H + MEMBER_GAP) + 14.0
+            }
+        };
+        if last {
+            self.certification(cert, footer_top, images.official_seal);
+        }
+        if let Some(qr) = images.qr {
+            self.qr(qr, &cert.issue_number);
+        }
+        if page_count > 1 {
+            let label = format!("{} / {}", index + 1, page_count);
+            let w = self.t.width(&label, 9.0);
+            self.text_at(&label, (PAGE_W - w) / 2.0, PAGE_H - 16.0, 9.0);
+        }
+    }
+
     fn text_at(&mut self, text: &str, x: f32, baseline: f32, size: f32) {
+        let Some(s) = self.s.as_mut() else { return };
         if text.is_empty() {
             return;
         }
-        self.s.set_fill(Some(Fill::default()));
+        s.set_fill(Some(Fill::default()));
         let glyphs = self.t.shaper.shape(text, self.t.font.units_per_em());
-        self.s.draw_glyphs(
+        s.draw_glyphs(
             Point::from_xy(x, baseline),
             &glyphs,
             self.t.font.clone(),
@@ -665,13 +731,14 @@ impl Painter<'_, '_, '_> {
         let mut pb = PathBuilder::new();
         pb.push_rect(rect);
         let Some(path) = pb.finish() else { return };
-        self.s.set_fill(None);
-        self.s.set_stroke(Some(Stroke {
+        let Some(s) = self.s.as_mut() else { return };
+        s.set_fill(None);
+        s.set_stroke(Some(Stroke {
             width,
             ..Stroke::default()
         }));
-        self.s.draw_path(&path);
-        self.s.set_stroke(None);
+        s.draw_path(&path);
+        s.set_stroke(None);
     }
 
     /// Text fitted into a box: shrinks, then wraps, never spills.
@@ -697,6 +764,10 @@ impl Painter<'_, '_, '_> {
                 for (i, line) in lines.iter().enumerate() {
                     let baseline = top + (i as f32 + 1.0) * s * 1.15 - s * 0.2;
                     if baseline > y + h + 0.5 {
+                        // What follows would be cut off: issuance refuses this certificate
+                        // (see `Renderer::check_certificate`); a certificate already issued
+                        // is drawn as it was.
+                        self.overflow.push(text.chars().take(12).collect());
                         break;
                     }
                     self.text_at(line, x, baseline, s);
@@ -930,12 +1001,13 @@ impl Painter<'_, '_, '_> {
         let Some(size) = Size::from_wh(dw, dh) else {
             return;
         };
-        self.s.push_transform(&Transform::from_translate(
+        let Some(s) = self.s.as_mut() else { return };
+        s.push_transform(&Transform::from_translate(
             x + (w - dw) / 2.0,
             y + (h - dh) / 2.0,
         ));
-        self.s.draw_image(image.clone(), size);
-        self.s.pop();
+        s.draw_image(image.clone(), size);
+        s.pop();
     }
 
     /// The QR code with a quiet zone of four modules.

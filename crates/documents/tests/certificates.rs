@@ -755,3 +755,33 @@ fn the_impression_prints_at_its_real_size_and_layout_2_still_verifies() {
         .expect("a layout-2 certificate still verifies");
     assert!(v.appearance_checked);
 }
+
+/// Nothing printed is cut off: a text is shrunk, then wrapped, and a certificate with a text
+/// that still would not fit is refused before it is numbered, naming the text.
+#[test]
+fn a_text_that_cannot_fit_is_refused_not_cut_off() {
+    let r = common::renderer();
+    assert!(r.check_certificate(&common::household(5)).is_ok());
+    let mut long_but_fitting = common::household(2);
+    long_but_fitting.address.text = "北海道深川市".repeat(6);
+    long_but_fitting.members[0].notes =
+        vec!["令和6年3月31日 札幌市中央区から転入 4月2日届出".to_owned(); 2];
+    assert!(
+        r.check_certificate(&long_but_fitting).is_ok(),
+        "shrunk and wrapped, it fits"
+    );
+    let mut too_long = common::household(2);
+    too_long.members[1].notes =
+        vec!["令和6年3月31日 札幌市中央区から転入 4月2日届出".to_owned(); 40];
+    match r.check_certificate(&too_long) {
+        Err(DocumentError::DoesNotFit { start }) => {
+            assert!(start.starts_with("令和6年"), "{start}")
+        }
+        other => panic!("refused expected: {other:?}"),
+    }
+    let message = r
+        .check_certificate(&too_long)
+        .expect_err("refused")
+        .message_ja();
+    assert!(message.contains("収まりません"), "{message}");
+}

@@ -543,6 +543,39 @@ async fn a_refused_issuance_takes_no_number(db: Db) {
             .is_some_and(|m| m.contains("U+1F600") && m.contains("発行番号は使われていません")),
         "{body}"
     );
+    // A record whose 備考 would not fit the sheet even shrunk and wrapped (forty 転居, as a
+    // migration brings them): refused, naming what does not fit, never printed cut off.
+    let long = common::resident_code(4_000_000_002);
+    let mut entries = vec![common::moved_in(
+        long.clone(),
+        "長履歴",
+        "チョウリレキ",
+        true,
+    )];
+    for i in 0..40 {
+        let mut e = common::entry(&murakumo_resident::ResidentEvent::Relocated {
+            resident_code: long.clone(),
+            address: format!("北海道{}条{}番", i + 2, i + 1),
+            katagaki: String::new(),
+            notified_date: NaiveDate::from_ymd_opt(2026, 4, 2).expect("date") + Duration::days(i),
+        });
+        e.effective_date = NaiveDate::from_ymd_opt(2026, 4, 2).expect("date") + Duration::days(i);
+        entries.push(e);
+    }
+    s.store
+        .tenant(&tenant_a())
+        .append(entries)
+        .await
+        .expect("as a migration brings it");
+    let r = issue(long).await.expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.expect("json");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("収まりません") && m.contains("交付していません")),
+        "{body}"
+    );
     let r = issue(common::resident_code(1_000_000_001))
         .await
         .expect("send");

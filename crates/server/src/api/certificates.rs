@@ -561,6 +561,9 @@ pub async fn issue_certificate(
                 "証明書に印字できない文字があります(項目 {field}、文字 U+{codepoint:04X})。外字を文字情報基盤の文字に同定する職権修正をしてから交付してください。発行番号は使われていません"
             ),
         ),
+        e @ murakumo_documents::DocumentError::DoesNotFit { .. } => {
+            ApiError::invalid("resident_codes", e.message_ja())
+        }
         other => ApiError::internal(other.to_string()),
     })?;
     let issue_number = slot.take_number(&ts, &series).await?;
