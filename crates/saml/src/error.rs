@@ -172,3 +172,26 @@ pub enum ConfigError {
     #[error("attribute mapping: {0}")]
     Mapping(String),
 }
+
+impl ConfigError {
+    /// What the 団体管理者 configuring single sign-on is told, in Japanese.
+    pub fn message_ja(&self) -> String {
+        match self {
+            ConfigError::Xml(e) => format!(
+                "IdP のメタデータを XML として読み取れません({e})。IdP から SAML 2.0 のメタデータを書き出し直して、そのまま貼り付けてください"
+            ),
+            ConfigError::Missing(what) => format!(
+                "IdP のメタデータに {what} がありません。IdP から SAML 2.0 のメタデータを書き出し直してください"
+            ),
+            ConfigError::Certificate(e) => format!(
+                "IdP の署名証明書を X.509 証明書として読み取れません({e})。メタデータを書き出し直してください"
+            ),
+            ConfigError::Url { what, url } => {
+                format!("IdP のメタデータの {what}「{url}」が http(s) の URL ではありません")
+            }
+            ConfigError::Mapping(e) => format!(
+                "属性の対応が正しくありません: {e}。役割コードは resident.clerk などを使ってください"
+            ),
+        }
+    }
+}

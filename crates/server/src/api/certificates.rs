@@ -844,7 +844,7 @@ pub async fn public_keys(
     State(state): State<AppState>,
     ApiPath(code): ApiPath<String>,
 ) -> ApiResult<Json<Vec<PublicKeyView>>> {
-    let code = TenantCode::parse(&code).map_err(|e| ApiError::invalid("code", e.to_string()))?;
+    let code = TenantCode::parse(&code).map_err(|e| ApiError::invalid("code", e.message_ja()))?;
     state.store.tenant_info(&code).await?;
     let keys = state.store.tenant(&code).public_keys().await?;
     Ok(Json(

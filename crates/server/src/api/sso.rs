@@ -151,7 +151,7 @@ async fn store(
     let cfg = to_config(settings);
     let idp = cfg
         .validate()
-        .map_err(|e| ApiError::invalid("idp_metadata_xml", e.to_string()))?;
+        .map_err(|e| ApiError::invalid("idp_metadata_xml", e.message_ja()))?;
     check_idp_free(state, tenant, &idp.entity_id).await?;
     let change = ChangeRequest::ConfigureSso {
         idp_entity_id: idp.entity_id.clone(),
