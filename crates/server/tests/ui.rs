@@ -67,6 +67,17 @@ async fn log_in(b: &Browser, s: &TestServer, login: &str) {
         .expect("logged in");
 }
 
+/// The id of the focused element and its `aria-invalid`, as JSON.
+async fn focused_and_marked(b: &Browser) -> serde_json::Value {
+    b.client()
+        .execute(
+            "return [document.activeElement.id, document.activeElement.getAttribute('aria-invalid')];",
+            vec![],
+        )
+        .await
+        .expect("script")
+}
+
 /// Types `value` into the field with id `id`.
 async fn fill(b: &Browser, id: &str, value: &str) {
     b.client()
@@ -371,14 +382,7 @@ async fn a_clerk_works_the_counter_with_the_keyboard() {
     b.wait_for("#form-error").await.expect("error");
     let t = text(&b).await;
     assert!(t.contains("【住民票コード】"), "{t}");
-    let marked = b
-        .client()
-        .execute(
-            "return [document.activeElement.id, document.activeElement.getAttribute('aria-invalid')];",
-            vec![],
-        )
-        .await
-        .expect("script");
+    let marked = focused_and_marked(&b).await;
     assert_eq!(
         marked,
         serde_json::json!(["resident_code", "true"]),
@@ -580,14 +584,7 @@ async fn a_family_moves_in_on_one_screen() {
     let t = text(&b).await;
     assert!(t.contains("【2人目の生年月日】"), "{t}");
     // The field at fault is marked and has the cursor.
-    let marked = b
-        .client()
-        .execute(
-            "return [document.activeElement.id, document.activeElement.getAttribute('aria-invalid')];",
-            vec![],
-        )
-        .await
-        .expect("script");
+    let marked = focused_and_marked(&b).await;
     assert_eq!(marked, serde_json::json!(["m1.birth_date", "true"]));
     let kept: String = b
         .client()

@@ -856,10 +856,7 @@ pub async fn enter_resident(
         .map_or_else(|| next.clone(), str::to_string);
     let resident_code = match req.resident_code.trim() {
         "" if matches!(reason, EntryReason::MoveIn { .. }) => {
-            return Err(ApiError::invalid(
-                "resident_code",
-                "転入では、転出証明書(または転入通知)に記載された住民票コードを入力してください",
-            ));
+            return Err(ApiError::invalid("resident_code", MOVE_IN_NEEDS_CODE));
         }
         "" => allot_resident_code(&state, &session.tenant).await?,
         typed => typed.to_string(),
@@ -958,6 +955,10 @@ pub struct HouseholdEntryResult {
     pub warnings: Vec<WarningView>,
 }
 
+/// A 転入 without its 住民票コード.
+const MOVE_IN_NEEDS_CODE: &str =
+    "転入では、転出証明書(または転入通知)に記載された住民票コードを入力してください";
+
 /// Most persons one household 転入 records.
 const MAX_HOUSEHOLD_ENTRY: usize = 10;
 
@@ -1029,10 +1030,7 @@ pub async fn enter_household(
         if m.resident_code.trim().is_empty() {
             return Err(ApiError::invalid(
                 &format!("members[{i}].resident_code"),
-                format!(
-                    "{}人目: 転入では、転出証明書(または転入通知)に記載された住民票コードを入力してください",
-                    i + 1
-                ),
+                format!("{}人目: {MOVE_IN_NEEDS_CODE}", i + 1),
             ));
         }
         events.push(ResidentEvent::Entered {

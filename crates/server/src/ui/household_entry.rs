@@ -211,24 +211,7 @@ fn done_page(who: &StaffSession, done: &api::HouseholdEntryResult) -> Response {
             )
         })
         .collect();
-    let warnings: String = done
-        .warnings
-        .iter()
-        .map(|w| {
-            format!(
-                "<li>【{}】{}</li>",
-                esc(&super::field_label(&w.field)),
-                esc(&w.message)
-            )
-        })
-        .collect();
-    let warn = if warnings.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "<div class=\"warn-box\" role=\"status\"><strong>確認してください</strong><ul>{warnings}</ul></div>"
-        )
-    };
+    let warn = super::residents::warnings_box(&done.warnings);
     let first = done
         .members
         .first()

@@ -806,10 +806,12 @@ pub async fn change_submit(
     }
 }
 
-fn done_page(who: &StaffSession, label: &str, done: &api::ChangeResult) -> Response {
-    let code = esc(&done.resident.resident_code);
-    let warnings: String = done
-        .warnings
+/// What the clerk should know about a recorded 異動 (e.g. 届出期間経過), each with its field.
+pub(crate) fn warnings_box(warnings: &[api::WarningView]) -> String {
+    if warnings.is_empty() {
+        return String::new();
+    }
+    let items: String = warnings
         .iter()
         .map(|w| {
             format!(
@@ -819,13 +821,14 @@ fn done_page(who: &StaffSession, label: &str, done: &api::ChangeResult) -> Respo
             )
         })
         .collect();
-    let warn = if warnings.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "<div class=\"warn-box\" role=\"status\"><strong>確認してください</strong><ul>{warnings}</ul></div>"
-        )
-    };
+    format!(
+        "<div class=\"warn-box\" role=\"status\"><strong>確認してください</strong><ul>{items}</ul></div>"
+    )
+}
+
+fn done_page(who: &StaffSession, label: &str, done: &api::ChangeResult) -> Response {
+    let code = esc(&done.resident.resident_code);
+    let warn = warnings_box(&done.warnings);
     let body = format!(
         "<div class=\"card\"><h1 tabindex=\"-1\" autofocus>{label}を記録しました</h1>\
          <table class=\"facts\"><tr><th>氏名</th><td>{}</td></tr><tr><th>住民票コード</th><td>{code}</td></tr>\
