@@ -71,6 +71,19 @@ pub struct SettingDef {
     /// The 標準 value; `None` means each municipality must set it.
     pub standard: Option<&'static str>,
     pub label_ja: &'static str,
+    /// Who may set the municipal (個別) value.
+    pub set_by: SetBy,
+}
+
+/// Who may set a setting's municipal (個別) value. 県版 values are always the platform
+/// operator's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetBy {
+    /// The municipality's 団体管理者 (and the platform operator).
+    Municipality,
+    /// Only the platform operator: limits that protect the other municipalities on the
+    /// platform (quotas), which a municipality must not raise for itself.
+    Platform,
 }
 
 /// Every setting the platform knows. A key not listed here is refused, so a
@@ -81,12 +94,14 @@ pub static REGISTRY: &[SettingDef] = &[
         kind: SettingKind::Text { max_chars: 40 },
         standard: None,
         label_ja: "証明書の発行者職名(例: 深川市長)",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "certificate.issuer_name",
         kind: SettingKind::Text { max_chars: 40 },
         standard: None,
         label_ja: "証明書の発行者氏名",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "certificate.verify_url",
@@ -96,6 +111,7 @@ pub static REGISTRY: &[SettingDef] = &[
         // the QR code holds the verification code alone.
         standard: None,
         label_ja: "証明書のQRコードが開く検証ページのURL(例: https://murakumo.example.jp/verify)",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "certificate.fee_yen.resident_copy",
@@ -105,6 +121,7 @@ pub static REGISTRY: &[SettingDef] = &[
         },
         standard: Some("300"),
         label_ja: "住民票の写し 手数料(円)",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "certificate.fee_yen.seal",
@@ -114,6 +131,7 @@ pub static REGISTRY: &[SettingDef] = &[
         },
         standard: Some("300"),
         label_ja: "印鑑登録証明書 手数料(円)",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "resident.notification_deadline_days",
@@ -121,18 +139,21 @@ pub static REGISTRY: &[SettingDef] = &[
         // 住民基本台帳法 第22条ほか: 届出は異動日から14日以内.
         standard: Some("14"),
         label_ja: "届出期限(日)",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "tax.light_vehicle.due_date",
         kind: SettingKind::MonthDay,
         standard: Some("05-31"),
         label_ja: "軽自動車税 納期限",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "tax.resident_tax.installments",
         kind: SettingKind::Integer { min: 1, max: 12 },
         standard: Some("4"),
         label_ja: "個人住民税 普通徴収 期数",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "resident.code_range",
@@ -140,12 +161,14 @@ pub static REGISTRY: &[SettingDef] = &[
         // 都道府県知事が市町村ごとに指定する住民票コードの範囲 (住民基本台帳法 第30条の3).
         standard: None,
         label_ja: "出生等で記載する住民票コードの範囲(都道府県から指定された範囲。例: 1234500000-1234599999)",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "session.idle_timeout_minutes",
         kind: SettingKind::Integer { min: 5, max: 480 },
         standard: Some("30"),
         label_ja: "無操作でログアウトするまでの時間(分)",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "session.max_lifetime_hours",
@@ -153,18 +176,44 @@ pub static REGISTRY: &[SettingDef] = &[
         // A stolen or forgotten session ends the same day however busy it is kept.
         standard: Some("10"),
         label_ja: "ログインから必ずログアウトするまでの時間(時間)",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "login.max_failures",
         kind: SettingKind::Integer { min: 3, max: 20 },
         standard: Some("5"),
         label_ja: "ログイン失敗の上限回数",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "login.lockout_minutes",
         kind: SettingKind::Integer { min: 1, max: 1440 },
         standard: Some("15"),
         label_ja: "ログイン失敗後のロック時間(分)",
+        set_by: SetBy::Municipality,
+    },
+    SettingDef {
+        key: "platform.requests_per_second",
+        kind: SettingKind::Integer {
+            min: 1,
+            max: 10_000,
+        },
+        // A counter clerk sends a request every few seconds; a city of 270,000 with a hundred
+        // clerks at work stays far below this, and a burst of twice as many is let through.
+        // Past it a staff request is refused (429) so that one municipality's runaway script
+        // cannot slow the others on the same node.
+        standard: Some("100"),
+        label_ja: "職員の要求の上限(1秒あたり・ノードごと。基盤運用者が設定)",
+        set_by: SetBy::Platform,
+    },
+    SettingDef {
+        key: "platform.concurrent_batches",
+        kind: SettingKind::Integer { min: 1, max: 16 },
+        // Whole-chain work started through the server (検証, 再構築): each reads every entry
+        // of the municipality, so a few at once are enough.
+        standard: Some("2"),
+        label_ja: "同時に実行できる一括処理(台帳の検証・再構築)の数(ノードごと。基盤運用者が設定)",
+        set_by: SetBy::Platform,
     },
 ];
 
@@ -366,6 +415,26 @@ mod tests {
             if let Some(s) = d.standard {
                 assert_eq!(d.validate(s).as_deref(), Ok(s), "{}", d.key);
             }
+        }
+    }
+
+    #[test]
+    fn quotas_are_the_platforms_to_set() {
+        for key in [
+            "platform.requests_per_second",
+            "platform.concurrent_batches",
+        ] {
+            let def = find(key).expect("known");
+            assert_eq!(def.set_by, SetBy::Platform, "{key}");
+            assert!(def.standard.is_some(), "{key} has a 標準 value");
+        }
+        for d in REGISTRY {
+            assert_eq!(
+                d.key.starts_with("platform."),
+                d.set_by == SetBy::Platform,
+                "{}: the platform. prefix names exactly the operator's settings",
+                d.key
+            );
         }
     }
 }
