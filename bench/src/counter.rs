@@ -58,7 +58,7 @@ const TENANTS: [(&str, &str, &str, u32); 10] = [
     ("36302", "上勝町", "徳島県勝浦郡上勝町", 20),
 ];
 /// Every clerk's password (a benchmark, not a secret).
-const PASSWORD: &str = "murakumo-bench counter password";
+pub(crate) const PASSWORD: &str = "murakumo-bench counter password";
 /// Searches of each kind.
 const SEARCHES: usize = 200;
 /// Certificates rendered by the render peer, per thread.
@@ -83,7 +83,7 @@ pub struct Options {
 pub struct Latencies(Vec<u64>);
 
 impl Latencies {
-    fn from(mut v: Vec<u64>) -> Latencies {
+    pub(crate) fn from(mut v: Vec<u64>) -> Latencies {
         v.sort_unstable();
         Latencies(v)
     }
@@ -166,17 +166,17 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
 }
 
 /// A fresh database: where it is and what keeps it alive.
-struct Target {
+pub(crate) struct Target {
     /// `--data DIR` or `--database-url URL` for `murakumo serve`.
-    serve_args: Vec<String>,
+    pub(crate) serve_args: Vec<String>,
     /// For the plain-SELECT peer (the owner: no row-level security).
     url: String,
     version: String,
-    dir: TempDir,
+    pub(crate) dir: TempDir,
     _cluster: Option<PgCluster>,
 }
 
-async fn open_target(engine: Engine) -> anyhow::Result<(Target, Store)> {
+pub(crate) async fn open_target(engine: Engine) -> anyhow::Result<(Target, Store)> {
     let dir = tempfile::Builder::new()
         .prefix("murakumo-bench-counter-")
         .tempdir()?;
@@ -226,7 +226,7 @@ async fn scalar(store: &Store, sql: &str) -> anyhow::Result<String> {
     Ok(row.try_get("v")?)
 }
 
-fn new_entry(event: &impl EventCodec) -> NewEntry {
+pub(crate) fn new_entry(event: &impl EventCodec) -> NewEntry {
     let (kind, version, payload) = event.encode();
     NewEntry {
         kind: kind.into(),
@@ -325,13 +325,13 @@ async fn load(
     Ok((tenants, samples, t.elapsed()))
 }
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Server {
-    fn start(bin: &Path, args: &[String], dir: &Path) -> anyhow::Result<Server> {
+    pub(crate) fn start(bin: &Path, args: &[String], dir: &Path) -> anyhow::Result<Server> {
         let port = murakumo_testkit::free_port();
         let log = std::fs::File::create(dir.join("serve.log"))?;
         let child = Command::new(bin)
@@ -354,7 +354,7 @@ impl Server {
         })
     }
 
-    async fn wait_ready(&mut self, client: &reqwest::Client) -> anyhow::Result<()> {
+    pub(crate) async fn wait_ready(&mut self, client: &reqwest::Client) -> anyhow::Result<()> {
         let until = Instant::now() + Duration::from_secs(300);
         while Instant::now() < until {
             if let Some(status) = self.child.try_wait()? {
@@ -371,7 +371,7 @@ impl Server {
     }
 
     /// SIGTERM, then wait: the server finishes requests in flight.
-    fn stop(mut self) -> anyhow::Result<()> {
+    pub(crate) fn stop(mut self) -> anyhow::Result<()> {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status()?;
         self.child.wait()?;
@@ -389,7 +389,7 @@ impl Drop for Server {
     }
 }
 
-async fn login(
+pub(crate) async fn login(
     base: &str,
     tenant: &TenantCode,
     login: &str,

@@ -7,6 +7,7 @@
 mod backup;
 mod counter;
 mod foundation;
+mod isolation;
 mod migration;
 mod peer;
 mod population;
@@ -174,6 +175,35 @@ enum Bench {
         #[arg(long, default_value = "target/release/murakumo")]
         murakumo: PathBuf,
         /// Results file whose `counter` section this run replaces.
+        #[arg(long, default_value = "bench/RESULTS.md")]
+        out: PathBuf,
+    },
+    /// One municipality's big import against another's counter: the other's latency and
+    /// failures with and without the import, and the import's time alone and under load
+    /// (issue 17, item 5).
+    Isolation {
+        /// Residents of the imported city (A).
+        #[arg(long, default_value_t = 270_000)]
+        residents: usize,
+        /// Residents of the municipality whose counter keeps working (B).
+        #[arg(long, default_value_t = 20_000)]
+        b_residents: usize,
+        /// B's clerks (half issue certificates, half read residents).
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+        /// B's requests per second, all clerks together.
+        #[arg(long, default_value_t = 20.0)]
+        rate: f64,
+        /// Seconds of B's load without an import.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        #[arg(long, value_enum, default_value_t = Backend::Both)]
+        backend: Backend,
+        /// The `murakumo` binary (build it with
+        /// `cargo build --release -p murakumo-cli`).
+        #[arg(long, default_value = "target/release/murakumo")]
+        murakumo: PathBuf,
+        /// Results file whose `isolation` section this run replaces.
         #[arg(long, default_value = "bench/RESULTS.md")]
         out: PathBuf,
     },
@@ -379,6 +409,40 @@ async fn main() -> anyhow::Result<()> {
                 &out,
                 "counter",
                 &counter::section(&machine, &report::load_average(), &command, &opts, &r),
+            )?;
+            eprintln!("results written to {}", out.display());
+        }
+        Bench::Isolation {
+            residents,
+            b_residents,
+            clients,
+            rate,
+            seconds,
+            backend,
+            murakumo,
+            out,
+        } => {
+            anyhow::ensure!(
+                residents > 0 && b_residents > 0 && clients > 0 && rate > 0.0,
+                "sizes must be positive"
+            );
+            let opts = isolation::Options {
+                residents,
+                b_residents,
+                clients,
+                rate,
+                seconds,
+                backends: backend.engines(),
+                murakumo,
+            };
+            let machine = report::Machine::probe();
+            let r = isolation::run(&opts).await?;
+            let command = release_command();
+            println!("\n{}", isolation::table(&r));
+            report::write_section(
+                &out,
+                "isolation",
+                &isolation::section(&machine, &report::load_average(), &command, &opts, &r),
             )?;
             eprintln!("results written to {}", out.display());
         }

@@ -17,6 +17,7 @@
 mod api;
 pub mod error;
 pub mod observe;
+pub mod quota;
 mod saml;
 pub mod session;
 pub mod state;

@@ -27,11 +27,45 @@ pub fn current_request_id() -> String {
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// The `tenant` label of a request's metrics: the 団体コード of the staff session it was
+/// authenticated with, [`PLATFORM`] for an operator's session, and [`NO_TENANT`] otherwise
+/// (public routes, anonymous and refused requests). Only the session extractors fill it in,
+/// after the session was found, so its values are the tenants on the platform and never a
+/// code a client chose (the label's cardinality stays that of the tenant list). The code is
+/// named only when `/metrics` is protected by `--metrics-token`; on an open `/metrics` staff
+/// requests are labelled [`STAFF`] (see `AppState::tenant_label`).
+///
+/// It travels in the request's extensions; the first authentication of a request sets it
+/// (a screen that looks the session up twice does not count twice against the quota).
+#[derive(Clone, Default)]
+pub struct TenantLabel(Arc<OnceLock<String>>);
+
+/// The `tenant` label of operator requests.
+pub const PLATFORM: &str = "platform";
+/// The `tenant` label of staff requests when `/metrics` is open to anyone.
+pub const STAFF: &str = "staff";
+/// The `tenant` label of requests bound to no tenant.
+pub const NO_TENANT: &str = "-";
+
+impl TenantLabel {
+    /// Sets the label; `false` if the request already had one.
+    pub fn set(&self, value: &str) -> bool {
+        self.0.set(value.to_string()).is_ok()
+    }
+
+    fn value(&self) -> String {
+        self.0
+            .get()
+            .cloned()
+            .unwrap_or_else(|| NO_TENANT.to_string())
+    }
+}
+
 /// Gives each request an id of the server's own, logs it in a span around the request, and
 /// returns it in `x-request-id`. An id the client sent is never used as the request's id (it
 /// goes into the access log, which must not carry what a client chose); a sane one is logged
 /// beside it as `client_request_id` to help follow a call across systems.
-pub async fn request_context(req: Request, next: Next) -> Response {
+pub async fn request_context(mut req: Request, next: Next) -> Response {
     let id = new_request_id();
     let client_id = req
         .headers()
@@ -48,6 +82,8 @@ pub async fn request_context(req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string());
     let path = req.uri().path().to_string();
+    let tenant = TenantLabel::default();
+    req.extensions_mut().insert(tenant.clone());
     let span = tracing::info_span!("request", request_id = %id, client_request_id = %client_id, %method, path = %path);
     let started = Instant::now();
     let mut resp = REQUEST_ID
@@ -56,11 +92,12 @@ pub async fn request_context(req: Request, next: Next) -> Response {
     let status = resp.status().as_u16();
     let elapsed = started.elapsed().as_secs_f64();
     let route_label = route.unwrap_or_else(|| "unmatched".to_string());
+    let tenant = tenant.value();
     span.in_scope(
-        || tracing::info!(status, elapsed_ms = elapsed * 1000.0, route = %route_label, "handled"),
+        || tracing::info!(status, elapsed_ms = elapsed * 1000.0, route = %route_label, tenant = %tenant, "handled"),
     );
-    metrics::counter!("murakumo_http_requests_total", "method" => method.to_string(), "route" => route_label.clone(), "status" => status.to_string()).increment(1);
-    metrics::histogram!("murakumo_http_request_duration_seconds", "method" => method.to_string(), "route" => route_label).record(elapsed);
+    metrics::counter!("murakumo_http_requests_total", "method" => method.to_string(), "route" => route_label.clone(), "status" => status.to_string(), "tenant" => tenant.clone()).increment(1);
+    metrics::histogram!("murakumo_http_request_duration_seconds", "method" => method.to_string(), "route" => route_label, "tenant" => tenant).record(elapsed);
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(REQUEST_ID_HEADER, v);
     }

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiJson, ApiResult, ErrorBody};
+use crate::observe::TenantLabel;
 use crate::state::AppState;
 use murakumo_auth::ThrottleRule;
 use murakumo_store::{ThrottleBucket, Throttled};
@@ -181,6 +182,14 @@ impl FromRequestParts<AppState> for StaffSession {
         if now - session.last_seen > TOUCH_EVERY_US {
             ts.touch_session(&hash, now).await?;
         }
+        // The request is the tenant's from here: labelled, and counted once against its quota.
+        let first = parts
+            .extensions
+            .get::<TenantLabel>()
+            .is_none_or(|label| label.set(&state.tenant_label(&tenant)));
+        if first {
+            crate::quota::admit_staff_request(state, &tenant).await?;
+        }
         Ok(StaffSession { tenant, staff })
     }
 }
@@ -222,6 +231,9 @@ impl FromRequestParts<AppState> for OperatorSession {
             .operator_by_id(&operator_id)
             .await?
             .ok_or_else(not_logged_in)?;
+        if let Some(label) = parts.extensions.get::<TenantLabel>() {
+            label.set(crate::observe::PLATFORM);
+        }
         Ok(OperatorSession {
             operator_id,
             login: op.login,

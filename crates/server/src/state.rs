@@ -27,6 +27,8 @@ pub struct AppState {
     pub cache: Arc<TenantCaches>,
     /// When set, `/metrics` answers only `Authorization: Bearer <token>`.
     pub metrics_token: Option<Arc<str>>,
+    /// Each tenant's request rate and running batch operations on this node.
+    pub quotas: Arc<crate::quota::TenantQuotas>,
 }
 
 /// How long this node trusts a cached per-tenant value. A change made
@@ -112,6 +114,18 @@ impl AppState {
             replication: Default::default(),
             cache: Arc::default(),
             metrics_token: None,
+            quotas: Arc::default(),
+        }
+    }
+
+    /// How `tenant` is named in metrics labels: its 団体コード when `/metrics` answers only the
+    /// metrics token, else [`crate::observe::STAFF`] — an open `/metrics` must not tell
+    /// strangers which municipalities use the platform (the login form keeps that secret too).
+    pub fn tenant_label(&self, tenant: &TenantCode) -> String {
+        if self.metrics_token.is_some() {
+            tenant.to_string()
+        } else {
+            crate::observe::STAFF.to_string()
         }
     }
 

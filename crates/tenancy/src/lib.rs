@@ -17,7 +17,7 @@ pub use access::{ACCESS_KIND, AccessAction, AccessRecord};
 pub use events::{StaffCreated, TenancyEvent};
 pub use four_eyes::{ChangeRequest, FourEyesError, RoleChange, check_approver, review_role_change};
 pub use roles::{Permission, Role, RoleError, parse_roles};
-pub use settings::{ResolvedSetting, SettingDef, SettingError, SettingKind, Tier};
+pub use settings::{ResolvedSetting, SetBy, SettingDef, SettingError, SettingKind, Tier};
 
 /// A staff account as the read model holds it (never the password hash).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]

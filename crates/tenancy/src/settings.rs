@@ -80,6 +80,19 @@ pub struct SettingDef {
     /// [`standard`](Self::standard). A new year's value is added here in a release.
     pub dated_standard: &'static [(&'static str, &'static str)],
     pub label_ja: &'static str,
+    /// Who may set the municipal (個別) value.
+    pub set_by: SetBy,
+}
+
+/// Who may set a setting's municipal (個別) value. 県版 values are always the platform
+/// operator's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetBy {
+    /// The municipality's 団体管理者 (and the platform operator).
+    Municipality,
+    /// Only the platform operator: limits that protect the other municipalities on the
+    /// platform (quotas), which a municipality must not raise for itself.
+    Platform,
 }
 
 impl SettingDef {
@@ -105,6 +118,7 @@ pub static REGISTRY: &[SettingDef] = &[
         standard: None,
         dated_standard: &[],
         label_ja: "証明書の発行者職名(例: 深川市長)",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "certificate.issuer_name",
@@ -112,6 +126,7 @@ pub static REGISTRY: &[SettingDef] = &[
         standard: None,
         dated_standard: &[],
         label_ja: "証明書の発行者氏名",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "certificate.verify_url",
@@ -122,6 +137,7 @@ pub static REGISTRY: &[SettingDef] = &[
         standard: None,
         dated_standard: &[],
         label_ja: "証明書のQRコードが開く検証ページのURL(例: https://murakumo.example.jp/verify)",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "certificate.fee_yen.resident_copy",
@@ -132,6 +148,7 @@ pub static REGISTRY: &[SettingDef] = &[
         standard: Some("300"),
         dated_standard: &[],
         label_ja: "住民票の写し 手数料(円)",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "certificate.fee_yen.seal",
@@ -142,6 +159,7 @@ pub static REGISTRY: &[SettingDef] = &[
         standard: Some("300"),
         dated_standard: &[],
         label_ja: "印鑑登録証明書 手数料(円)",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "resident.notification_deadline_days",
@@ -150,6 +168,7 @@ pub static REGISTRY: &[SettingDef] = &[
         standard: Some("14"),
         dated_standard: &[],
         label_ja: "届出期限(日)",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "tax.late_fee.special_base_rate",
@@ -159,6 +178,7 @@ pub static REGISTRY: &[SettingDef] = &[
         standard: None,
         dated_standard: &[("2024-01-01", "1.4"), ("2025-01-01", "1.4")],
         label_ja: "延滞金特例基準割合(%、暦年ごと)",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "tax.light_vehicle.due_date",
@@ -166,6 +186,7 @@ pub static REGISTRY: &[SettingDef] = &[
         standard: Some("05-31"),
         dated_standard: &[],
         label_ja: "軽自動車税 納期限",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "tax.resident_tax.installments",
@@ -173,6 +194,7 @@ pub static REGISTRY: &[SettingDef] = &[
         standard: Some("4"),
         dated_standard: &[],
         label_ja: "個人住民税 普通徴収 期数",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "resident.code_range",
@@ -181,6 +203,7 @@ pub static REGISTRY: &[SettingDef] = &[
         standard: None,
         dated_standard: &[],
         label_ja: "出生等で記載する住民票コードの範囲(都道府県から指定された範囲。例: 1234500000-1234599999)",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "session.idle_timeout_minutes",
@@ -188,6 +211,7 @@ pub static REGISTRY: &[SettingDef] = &[
         standard: Some("30"),
         dated_standard: &[],
         label_ja: "無操作でログアウトするまでの時間(分)",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "session.max_lifetime_hours",
@@ -196,6 +220,7 @@ pub static REGISTRY: &[SettingDef] = &[
         standard: Some("10"),
         dated_standard: &[],
         label_ja: "ログインから必ずログアウトするまでの時間(時間)",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "login.max_failures",
@@ -203,6 +228,7 @@ pub static REGISTRY: &[SettingDef] = &[
         standard: Some("5"),
         dated_standard: &[],
         label_ja: "ログイン失敗の上限回数",
+        set_by: SetBy::Municipality,
     },
     SettingDef {
         key: "login.lockout_minutes",
@@ -210,6 +236,32 @@ pub static REGISTRY: &[SettingDef] = &[
         standard: Some("15"),
         dated_standard: &[],
         label_ja: "ログイン失敗後のロック時間(分)",
+        set_by: SetBy::Municipality,
+    },
+    SettingDef {
+        key: "platform.requests_per_second",
+        kind: SettingKind::Integer {
+            min: 1,
+            max: 10_000,
+        },
+        // A counter clerk sends a request every few seconds; a city of 270,000 with a hundred
+        // clerks at work stays far below this, and a burst of twice as many is let through.
+        // Past it a staff request is refused (429) so that one municipality's runaway script
+        // cannot slow the others on the same node.
+        standard: Some("100"),
+        dated_standard: &[],
+        label_ja: "職員の要求の上限(1秒あたり・ノードごと。基盤運用者が設定)",
+        set_by: SetBy::Platform,
+    },
+    SettingDef {
+        key: "platform.concurrent_batches",
+        kind: SettingKind::Integer { min: 1, max: 16 },
+        // Whole-chain work started through the server (検証, 再構築): each reads every entry
+        // of the municipality, so a few at once are enough.
+        standard: Some("2"),
+        dated_standard: &[],
+        label_ja: "同時に実行できる一括処理(台帳の検証・再構築)の数(ノードごと。基盤運用者が設定)",
+        set_by: SetBy::Platform,
     },
 ];
 
@@ -533,6 +585,26 @@ mod tests {
             if let Some(s) = d.standard {
                 assert_eq!(d.validate(s).as_deref(), Ok(s), "{}", d.key);
             }
+        }
+    }
+
+    #[test]
+    fn quotas_are_the_platforms_to_set() {
+        for key in [
+            "platform.requests_per_second",
+            "platform.concurrent_batches",
+        ] {
+            let def = find(key).expect("known");
+            assert_eq!(def.set_by, SetBy::Platform, "{key}");
+            assert!(def.standard.is_some(), "{key} has a 標準 value");
+        }
+        for d in REGISTRY {
+            assert_eq!(
+                d.key.starts_with("platform."),
+                d.set_by == SetBy::Platform,
+                "{}: the platform. prefix names exactly the operator's settings",
+                d.key
+            );
         }
     }
 }

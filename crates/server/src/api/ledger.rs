@@ -39,11 +39,12 @@ pub async fn ledger_head(
 
 /// Verifies the municipality's ledger and access log chains.
 #[utoipa::path(post, path = "/api/v1/ledger/verify", tag = "tenant",
-    responses((status = 200, body = VerifyReport), (status = 500, body = ErrorBody)))]
+    responses((status = 200, body = VerifyReport), (status = 429, body = ErrorBody, description = "the municipality's batch operations are all running (`platform.concurrent_batches`)"), (status = 500, body = ErrorBody)))]
 pub async fn verify_ledger(
     State(state): State<AppState>,
     session: StaffSession,
 ) -> ApiResult<Json<VerifyReport>> {
     session.require(Permission::LedgerVerify)?;
+    let _batch = crate::quota::start_batch(&state, &session.tenant).await?;
     verify_both(&state, &session.tenant).await.map(Json)
 }

@@ -77,6 +77,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(platform::list_tenants, platform::create_tenant))
         .routes(routes!(platform::verify_tenant))
         .routes(routes!(platform::rebuild_tenant))
+        .routes(routes!(platform::set_tenant_setting))
         .routes(routes!(platform::prefecture_settings))
         .routes(routes!(platform::set_prefecture_setting))
         .routes(routes!(settings::own_tenant))

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use murakumo_core::TenantCode;
+use murakumo_ledger::EventCodec;
 use murakumo_store::{Chain, TenantInfo};
 use murakumo_tenancy::settings;
 use serde::{Deserialize, Serialize};
@@ -96,13 +97,14 @@ pub struct VerifyReport {
 /// Verifies both hash chains (ledger and access log) of a municipality.
 #[utoipa::path(post, path = "/api/v1/tenants/{code}/verify", tag = "platform",
     params(("code" = String, Path, description = "全国地方公共団体コード")),
-    responses((status = 200, body = VerifyReport), (status = 500, body = ErrorBody, description = "a chain does not verify; the message says where")))]
+    responses((status = 200, body = VerifyReport), (status = 429, body = ErrorBody, description = "the municipality's batch operations are all running (`platform.concurrent_batches`)"), (status = 500, body = ErrorBody, description = "a chain does not verify; the message says where")))]
 pub async fn verify_tenant(
     State(state): State<AppState>,
     _op: OperatorSession,
     ApiPath(code): ApiPath<String>,
 ) -> ApiResult<Json<VerifyReport>> {
     let code = parse_code("code", &code)?;
+    let _batch = crate::quota::start_batch(&state, &code).await?;
     verify_both(&state, &code).await.map(Json)
 }
 
@@ -126,7 +128,7 @@ pub struct RebuildReport {
 /// Drops a municipality's read models and rebuilds them from its ledger.
 #[utoipa::path(post, path = "/api/v1/tenants/{code}/rebuild", tag = "platform",
     params(("code" = String, Path, description = "全国地方公共団体コード")),
-    responses((status = 200, body = RebuildReport), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = RebuildReport), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody, description = "the municipality's batch operations are all running (`platform.concurrent_batches`)")))]
 pub async fn rebuild_tenant(
     State(state): State<AppState>,
     op: OperatorSession,
@@ -134,6 +136,7 @@ pub async fn rebuild_tenant(
 ) -> ApiResult<Json<RebuildReport>> {
     let code = parse_code("code", &code)?;
     state.store.tenant_info(&code).await?;
+    let _batch = crate::quota::start_batch(&state, &code).await?;
     let n = state.store.tenant(&code).rebuild_projections().await?;
     tracing::info!(tenant = %code, operator = %op.operator_id, entries = n, "projections rebuilt");
     Ok(Json(RebuildReport {
@@ -222,5 +225,51 @@ pub async fn set_prefecture_setting(
         .await?;
     // Every municipality of the prefecture resolves through it.
     state.cache.settings.forget(None);
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Sets or clears a municipality's own (個別) value of any setting, the operator's
+/// (`platform.*`: its quotas) among them. Recorded in the municipality's ledger with the
+/// operator as actor, so its 団体管理者 sees the change and who made it in the history.
+#[utoipa::path(put, path = "/api/v1/tenants/{code}/settings/{key}", tag = "platform", request_body = SetValue,
+    params(("code" = String, Path, description = "全国地方公共団体コード"), ("key" = String, Path)),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn set_tenant_setting(
+    State(state): State<AppState>,
+    op: OperatorSession,
+    ApiPath((code, key)): ApiPath<(String, String)>,
+    ApiJson(req): ApiJson<SetValue>,
+) -> ApiResult<axum::http::StatusCode> {
+    let code = parse_code("code", &code)?;
+    let def = settings::find(&key).map_err(|e| ApiError::invalid("key", e.to_string()))?;
+    let value = req
+        .value
+        .as_deref()
+        .map(|v| def.validate(v))
+        .transpose()
+        .map_err(|e| ApiError::invalid("value", e.to_string()))?;
+    state.store.tenant_info(&code).await?;
+    let (kind, version, payload) = murakumo_tenancy::TenancyEvent::SettingChanged {
+        key: def.key.to_string(),
+        value,
+        reason: req.reason.trim().to_string(),
+    }
+    .encode();
+    state
+        .store
+        .tenant(&code)
+        .append(vec![murakumo_ledger::NewEntry {
+            kind: kind.to_string(),
+            version,
+            // The value's 適用開始日, as for the municipality's own changes.
+            effective_date: req
+                .effective_from
+                .unwrap_or_else(murakumo_core::today_in_japan),
+            actor: op.actor(),
+            payload,
+        }])
+        .await?;
+    state.cache.settings.forget(Some(&code));
+    metrics::counter!("murakumo_ledger_entries_appended_total").increment(1);
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -78,7 +78,9 @@ pub async fn list_settings(
     ))
 }
 
-/// Sets (or with `null` clears) the municipality's own (個別) value.
+/// Sets (or with `null` clears) the municipality's own (個別) value. Settings the platform
+/// operator sets (`platform.*`, the quotas) are refused (403): they are set through
+/// `PUT /api/v1/tenants/{code}/settings/{key}`.
 #[utoipa::path(put, path = "/api/v1/settings/{key}", tag = "tenant", request_body = SetValue,
     params(("key" = String, Path)),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
@@ -90,6 +92,12 @@ pub async fn set_setting(
 ) -> ApiResult<axum::http::StatusCode> {
     session.require(Permission::SettingsManage)?;
     let def = settings::find(&key).map_err(|e| ApiError::invalid("key", e.to_string()))?;
+    if def.set_by == settings::SetBy::Platform {
+        return Err(ApiError::forbidden(format!(
+            "「{}」は基盤運用者が設定する項目のため、団体では変更できません(基盤を共用する他の団体を守るための上限です)。変更が必要な場合は基盤運用者に依頼してください",
+            def.label_ja
+        )));
+    }
     let value = req
         .value
         .as_deref()

@@ -9,7 +9,7 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use murakumo_core::format_japan_time;
-use murakumo_tenancy::{Permission, Role};
+use murakumo_tenancy::{Permission, Role, settings};
 use serde::Deserialize;
 
 use super::{error_box, esc, page, staff};
@@ -82,8 +82,10 @@ async fn settings_page(
             )
         })
         .collect();
+    // Only what the municipality sets itself: the quotas (`platform.*`) are the operator's.
     let options: String = all
         .iter()
+        .filter(|v| settings::find(&v.key).is_ok_and(|d| d.set_by == settings::SetBy::Municipality))
         .map(|v| {
             format!(
                 "<option value=\"{}\">{}</option>",

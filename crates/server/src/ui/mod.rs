@@ -131,8 +131,10 @@ pub(crate) fn staff(
     session: Result<StaffSession, crate::error::ApiError>,
     need: Permission,
 ) -> Result<StaffSession, Response> {
-    let Ok(s) = session else {
-        return Err(Redirect::to("/").into_response());
+    let s = match session {
+        Ok(s) => s,
+        Err(e) if e.status == StatusCode::TOO_MANY_REQUESTS => return Err(too_many_page(&e)),
+        Err(_) => return Err(Redirect::to("/").into_response()),
     };
     if !s.staff.can(need) {
         return Err((
@@ -146,6 +148,22 @@ pub(crate) fn staff(
             .into_response());
     }
     Ok(s)
+}
+
+/// A screen refused by the municipality's request quota: the message, and when to retry.
+fn too_many_page(e: &crate::error::ApiError) -> Response {
+    let mut resp = (
+        StatusCode::TOO_MANY_REQUESTS,
+        page("しばらくお待ちください", None, &error_box(e)),
+    )
+        .into_response();
+    if let Some(v) = e
+        .retry_after_secs
+        .and_then(|s| header::HeaderValue::from_str(&s.to_string()).ok())
+    {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
 }
 
 /// The Japanese name of an input field, for error messages.
@@ -217,6 +235,7 @@ pub(crate) fn error_box(e: &crate::error::ApiError) -> String {
         StatusCode::CONFLICT => "登録できません",
         StatusCode::FORBIDDEN => "この操作はできません",
         StatusCode::NOT_FOUND => "見つかりません",
+        StatusCode::TOO_MANY_REQUESTS => "しばらく待ってからもう一度お試しください",
         _ => "処理できませんでした",
     };
     let field = e
@@ -280,8 +299,10 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 /// `/`: the overview when logged in, the login form otherwise.
 pub async fn home(State(state): State<AppState>, req: Request) -> Response {
     let (mut parts, _) = req.into_parts();
-    let Ok(s) = StaffSession::from_request_parts(&mut parts, &state).await else {
-        return login_page(None).into_response();
+    let s = match StaffSession::from_request_parts(&mut parts, &state).await {
+        Ok(s) => s,
+        Err(e) if e.status == StatusCode::TOO_MANY_REQUESTS => return too_many_page(&e),
+        Err(_) => return login_page(None).into_response(),
     };
     let name = state
         .store

@@ -34,6 +34,8 @@ pub struct TestServer {
     tls: bool,
     replication: murakumo_replication::ReplicationRuntime,
     pub postgres_url: Option<String>,
+    /// The serving node's per-tenant quotas (in memory).
+    pub quotas: std::sync::Arc<murakumo_server::quota::TenantQuotas>,
 }
 
 /// 深川市 (A) and 北竜町 (B).
@@ -180,6 +182,7 @@ impl TestServer {
         let (ready_tx, ready) = oneshot::channel();
         let store = state.store.clone();
         let replication = state.replication.clone();
+        let quotas = state.quotas.clone();
         let task = tokio::spawn(async move {
             murakumo_server::serve_state(
                 state,
@@ -209,6 +212,7 @@ impl TestServer {
             tls: has_tls,
             replication,
             postgres_url: None,
+            quotas,
         }
     }
 
