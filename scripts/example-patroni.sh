@@ -167,6 +167,10 @@ pkill -KILL -f "patroni $WORK/db1.yml"
 unset 'PID[db1]'
 wait_for 60 rest db2 primary
 wait_for 30 routes_to db2
+# Patroni answers /primary once it holds the leader lock; PostgreSQL may still be finishing
+# its promotion for a moment (read-only). Wait until writes go through the proxy.
+writable() { [[ $("$PGBIN/psql" "$URL" -tAc 'SELECT pg_is_in_recovery()') == f ]]; }
+wait_for 30 writable
 echo "Patroni promoted db2 and HAProxy routes to it $(( ($(date +%s%N) - LOST) / 1000000000 )) s after the loss (the leader lock expires after ttl = 10 s)"
 
 step "every acknowledged change is on db2; the same server, not restarted, goes on"
