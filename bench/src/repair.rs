@@ -12,7 +12,8 @@
 //!    reads two shares of every object, rebuilds site 2's share, writes it
 //!    (temporary file, fsync, rename), reads it back and compares, then runs
 //!    the full verify; then `murakumo verify --repo …` alone (timed), so the
-//!    repair's own time is the difference;
+//!    repair's own time is the difference; each the fastest of [`RUNS`] (site 2
+//!    wiped again before each repair);
 //! 4. the refilled site must equal the copy byte for byte;
 //! 5. peers, on the same disk: `cp -a` of the copy into an empty directory,
 //!    and the same files written one by one with an fsync and a rename each
@@ -36,6 +37,8 @@ const CITY: &str = "徳島県徳島市";
 const PASSPHRASE: &str = "murakumo-bench repair passphrase";
 /// Aims of issue 19.
 const AIM_BYTES_RATIO: f64 = 1.2;
+/// Timed runs of the repair and of the verify alone; the fastest of each is kept.
+const RUNS: usize = 3;
 const AIM_SECONDS: f64 = 60.0;
 
 pub struct Options {
@@ -124,33 +127,45 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     let repo_bytes: u64 = sites.iter().map(|s| tree_size(s).1).sum();
     std::fs::remove_dir_all(&sites[1])?;
 
-    // 3. The repair (and the verify it ends with), then verify alone.
-    let t = Instant::now();
-    let out = murakumo(&opts.murakumo, &data)
-        .args(["verify", "--repo", &repo, "--repair"])
-        .output()
-        .context("running murakumo verify --repair")?;
-    let repair_and_verify = t.elapsed();
-    ensure_ok("murakumo verify --repair", &out)?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("repair:"))
-        .with_context(|| format!("no `repair:` line in {text}"))?;
-    let rebuilt = number_before(line, " share(s) rebuilt")?;
-    let written = number_before(line, " bytes)")?;
-    ensure!(
-        text.contains("repository ok"),
-        "not ok after the repair: {text}"
-    );
-    eprintln!("  {}", line.trim());
-    let t = Instant::now();
-    let out = murakumo(&opts.murakumo, &data)
-        .args(["verify", "--repo", &repo])
-        .output()
-        .context("running murakumo verify")?;
-    let verify = t.elapsed();
-    ensure_ok("murakumo verify", &out)?;
+    // 3. The repair (and the verify it ends with), then verify alone: each the fastest of
+    // RUNS (site 2 wiped again before each repair), since a single sub-second run is mostly
+    // noise and the repair's own time is the difference of the two.
+    let mut repair_and_verify = Duration::MAX;
+    let (mut rebuilt, mut written) = (0, 0);
+    for run in 0..RUNS {
+        if run > 0 {
+            std::fs::remove_dir_all(&sites[1])?;
+        }
+        let t = Instant::now();
+        let out = murakumo(&opts.murakumo, &data)
+            .args(["verify", "--repo", &repo, "--repair"])
+            .output()
+            .context("running murakumo verify --repair")?;
+        repair_and_verify = repair_and_verify.min(t.elapsed());
+        ensure_ok("murakumo verify --repair", &out)?;
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("repair:"))
+            .with_context(|| format!("no `repair:` line in {text}"))?;
+        rebuilt = number_before(line, " share(s) rebuilt")?;
+        written = number_before(line, " bytes)")?;
+        ensure!(
+            text.contains("repository ok"),
+            "not ok after the repair: {text}"
+        );
+        eprintln!("  {}", line.trim());
+    }
+    let mut verify = Duration::MAX;
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let out = murakumo(&opts.murakumo, &data)
+            .args(["verify", "--repo", &repo])
+            .output()
+            .context("running murakumo verify")?;
+        verify = verify.min(t.elapsed());
+        ensure_ok("murakumo verify", &out)?;
+    }
 
     // 4. Refilled byte for byte.
     ensure!(
