@@ -78,6 +78,24 @@ async fn focused_and_marked(b: &Browser) -> serde_json::Value {
         .expect("script")
 }
 
+/// A 住民票の写し of the 山田 household, issued by a clerk through the API (the issuer set
+/// first): the answer, checked to be 200.
+async fn issue_household_copy(s: &TestServer, requester: &str, purpose: &str) -> reqwest::Response {
+    s.set_issuer(&tenant_a()).await;
+    let clerk = s.login(Some(&tenant_a()), "clerk").await;
+    let r = clerk
+        .post(s.url("/api/v1/certificates"))
+        .json(
+            &serde_json::json!({"kind": "resident_copy", "household_id": "H-山田",
+            "requester": requester, "purpose": purpose}),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    r
+}
+
 /// Types `value` into the field with id `id`.
 async fn fill(b: &Browser, id: &str, value: &str) {
     b.client()
@@ -410,18 +428,7 @@ async fn a_clerk_works_the_counter_with_the_keyboard() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_third_party_checks_the_paper_by_its_qr_link() {
     let s = TestServer::start(Db::Sqlite).await;
-    s.set_issuer(&tenant_a()).await;
-    let clerk = s.login(Some(&tenant_a()), "clerk").await;
-    let r = clerk
-        .post(s.url("/api/v1/certificates"))
-        .json(
-            &serde_json::json!({"kind": "resident_copy", "household_id": "H-山田",
-            "requester": "本人", "purpose": "勤務先提出"}),
-        )
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let r = issue_household_copy(&s, "本人", "勤務先提出").await;
     let pdf = r.bytes().await.expect("pdf");
     let code = murakumo_documents::CertificatePdf::read(&pdf, murakumo_documents::Limits::DEFAULT)
         .expect("reads")
@@ -474,18 +481,7 @@ async fn a_third_party_checks_the_paper_by_its_qr_link() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_auditor_finds_who_issued_whose_certificate_and_why() {
     let s = TestServer::start(Db::Sqlite).await;
-    s.set_issuer(&tenant_a()).await;
-    let clerk = s.login(Some(&tenant_a()), "clerk").await;
-    let r = clerk
-        .post(s.url("/api/v1/certificates"))
-        .json(
-            &serde_json::json!({"kind": "resident_copy", "household_id": "H-山田",
-            "requester": "代理人", "purpose": "年金の手続き"}),
-        )
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let r = issue_household_copy(&s, "代理人", "年金の手続き").await;
     let number = r.headers()["x-issue-number"]
         .to_str()
         .expect("number")
