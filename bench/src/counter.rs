@@ -973,6 +973,7 @@ fn render_peer() -> anyhow::Result<RenderPeer> {
                     },
                     honseki_head: None,
                     became_resident_date: Some(crate::population::as_of()),
+                    address_since: Some(crate::population::as_of()),
                     previous_address: match reason {
                         EntryReason::MoveIn { previous_address } => Some(previous_address.clone()),
                         _ => None,

@@ -117,6 +117,10 @@ pub struct Member {
     pub honseki_head: Option<String>,
     /// 住民となった年月日.
     pub became_resident_date: Option<NaiveDate>,
+    /// 住所を定めた年月日 (法7条7号): when the person began living at the printed address.
+    /// Printed in its own cell from layout 4 on; absent in certificates issued before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address_since: Option<NaiveDate>,
     /// 前住所 (with the date of the move, as the register words it).
     pub previous_address: Option<String>,
     /// 備考 lines, e.g. "令和6年3月31日 札幌市中央区…へ転出" on a 除票.

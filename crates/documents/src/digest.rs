@@ -23,6 +23,8 @@
 //! seal_image, official_seal_image                                opt(bytes)
 //! then, only when the certificate has a verify_url (extension, after the frozen part):
 //! "verify_url\0" (11 bytes), verify_url                          str
+//! then, only when some member has an address_since (extension, after the one above):
+//! "address_since\0" (14 bytes), per member in order: opt(date)
 //!
 //! str   = u32 big-endian byte length, then the UTF-8 bytes exactly as given (no normalization)
 //! bytes = u32 big-endian length, then the bytes
@@ -31,8 +33,8 @@
 //! ```
 //!
 //! Every field is length-prefixed, so the frozen part is self-delimiting: a certificate without
-//! a `verify_url` encodes exactly as before the extension (old signatures verify), and one with
-//! it can never encode like one without.
+//! an extension encodes exactly as before it (old signatures verify), and one with it can never
+//! encode like one without; the extensions' tags differ in their first byte.
 //!
 //! Left out, on purpose: `issue_number` (発行番号), `issue_time` and the signature. Everything
 //! else — including the 和暦 issue date, the issuer and both images — is certified content.
@@ -95,11 +97,26 @@ pub fn canonical_encoding(cert: &Certificate) -> Vec<u8> {
         e.0.extend_from_slice(VERIFY_URL_TAG);
         e.str(url);
     }
+    if cert.members.iter().any(|m| m.address_since.is_some()) {
+        e.0.extend_from_slice(ADDRESS_SINCE_TAG);
+        for m in &cert.members {
+            match m.address_since {
+                Some(d) => {
+                    e.u8(1);
+                    e.date(d);
+                }
+                None => e.u8(0),
+            }
+        }
+    }
     e.0
 }
 
 /// Marks the `verify_url` extension after the frozen part of the encoding.
 const VERIFY_URL_TAG: &[u8] = b"verify_url\0";
+
+/// Marks the members' 住所を定めた年月日 after the frozen part (and the `verify_url`).
+const ADDRESS_SINCE_TAG: &[u8] = b"address_since\0";
 
 fn option_bits(o: &CertificateOptions) -> u8 {
     u8::from(o.whole_household)

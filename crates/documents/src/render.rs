@@ -52,7 +52,9 @@ pub const MEMBERS_PER_PAGE: usize = 4;
 /// - 2: the first signed layout.
 /// - 3: the 印影 of a 印鑑登録証明書 prints at its real size when its scan records its
 ///   resolution (layout 2 fitted it to the box).
-pub const LAYOUT_VERSION: u32 = 3;
+/// - 4: each person's 住所を定めた年月日 in its own cell, between 住民となった年月日 and
+///   前住所 (layouts 2–3 had only the 備考 of a 転居).
+pub const LAYOUT_VERSION: u32 = 4;
 
 /// The layouts this renderer prints exactly as they were issued.
 pub const RENDERABLE_LAYOUTS: std::ops::RangeInclusive<u32> = 2..=LAYOUT_VERSION;
@@ -276,7 +278,7 @@ impl Renderer {
             return Err(DocumentError::InvalidField {
                 field: "layout",
                 value: layout.to_string(),
-                reason: "this renderer prints layout versions 2 to 3 only",
+                reason: "this renderer prints layout versions 2 to 4 only",
             });
         }
         let text = TextKit::new(&self.data, self.font.clone())?;
@@ -860,9 +862,16 @@ impl Painter<'_, '_, '_> {
         let h = 22.0;
         let y2 = top + h1;
         let became = m.became_resident_date.map(wareki).unwrap_or_default();
-        self.cell("住民となった年月日", &became, x, y2, 200.0, h);
         let prev = m.previous_address.as_deref().unwrap_or("");
-        self.cell("前住所", prev, x + 200.0, y2, w - 200.0, h);
+        if self.layout >= 4 {
+            let since = m.address_since.map(wareki).unwrap_or_default();
+            self.cell("住民となった年月日", &became, x, y2, 155.0, h);
+            self.cell("住所を定めた年月日", &since, x + 155.0, y2, 155.0, h);
+            self.cell("前住所", prev, x + 310.0, y2, w - 310.0, h);
+        } else {
+            self.cell("住民となった年月日", &became, x, y2, 200.0, h);
+            self.cell("前住所", prev, x + 200.0, y2, w - 200.0, h);
+        }
         // Row 3: 本籍, 筆頭者.
         let y3 = y2 + h;
         let (honseki, head) = if o.honseki {

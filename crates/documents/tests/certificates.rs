@@ -67,6 +67,14 @@ fn digest_changes_with_any_certified_field() {
             Box::new(|c| c.members[2].notes.push("転出".to_owned())),
         ),
         ("official seal", Box::new(|c| c.official_seal_image = None)),
+        (
+            "address since",
+            Box::new(|c| c.members[1].address_since = Some(common::date(2020, 1, 1))),
+        ),
+        (
+            "address since absent",
+            Box::new(|c| c.members[1].address_since = None),
+        ),
         // The verification link is printed in the QR code: a forger's link must not verify.
         (
             "verify url",
@@ -100,8 +108,12 @@ fn digest_changes_with_any_certified_field() {
 fn canonical_encoding_is_frozen() {
     // If this fails, the canonical encoding changed: every signature ever issued would stop
     // verifying. Introduce a new version (new magic) instead of changing v1.
+    // A certificate issued before the 住所を定めた年月日 extension had none.
     let mut c = common::household(2);
     c.official_seal_image = Some(vec![0x89, b'P', b'N', b'G']);
+    for m in &mut c.members {
+        m.address_since = None;
+    }
     assert_eq!(
         hex::encode(certified_digest(&c)),
         "af8b50e81d23fd2abf903f5694c640faed26990595c0c74b528f259e707a3339",
@@ -514,6 +526,8 @@ fn text_is_real_text() {
         "深川市長",
         "R06-0000123",
         "昭和33年3月14日",
+        "住所を定めた年月日",
+        "令和元年5月1日",
         "1/2",
         "2/2",
     ] {
@@ -753,6 +767,35 @@ fn the_impression_prints_at_its_real_size_and_layout_2_still_verifies() {
     let v = r
         .verify_certificate_pdf(&pdf2, &published(&[&k]))
         .expect("a layout-2 certificate still verifies");
+    assert!(v.appearance_checked);
+}
+
+/// Layout 4 prints each person's 住所を定めた年月日 in its own cell; a certificate issued with
+/// layout 3 (which had no such cell and no such field) still prints as issued and verifies.
+#[test]
+fn the_address_since_cell_is_new_in_layout_4_and_layout_3_still_verifies() {
+    let k = key(1);
+    let r = common::renderer();
+    let current = r.issue(&common::household(1), &k).expect("renders");
+    let text = pdf_tools::pdftotext(&current.pdf).replace(' ', "");
+    assert!(text.contains("住所を定めた年月日"), "{text}");
+    assert!(text.contains("令和元年5月1日"), "{text}");
+
+    let mut old = common::household(1);
+    old.members[0].address_since = None;
+    let issued = r.issue(&old, &k).expect("renders");
+    let layout3 = SealPayload {
+        layout: Some(3),
+        signature: murakumo_documents::sign(&old, 3, &k),
+        ..issued.payload.clone()
+    };
+    let pdf3 = r.render(&old, &layout3).expect("layout 3 renders");
+    let text3 = pdf_tools::pdftotext(&pdf3).replace(' ', "");
+    assert!(!text3.contains("住所を定めた年月日"), "{text3}");
+    assert!(text3.contains("住民となった年月日"), "{text3}");
+    let v = r
+        .verify_certificate_pdf(&pdf3, &published(&[&k]))
+        .expect("a layout-3 certificate still verifies");
     assert!(v.appearance_checked);
 }
 

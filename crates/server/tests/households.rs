@@ -279,6 +279,24 @@ async fn dates_follow_the_record(db: Db) {
     assert_eq!(r["address"], "深川市2条");
     assert_eq!(r["record"]["address_since"], day(10));
     assert_eq!(r["record"]["became_resident"], day(30));
+    // The 住民票 prints both dates, each in its own cell.
+    s.set_issuer(&tenant_a()).await;
+    let pdf = c
+        .clerk
+        .post(s.url("/api/v1/certificates"))
+        .json(&json!({"kind": "resident_copy", "resident_codes": [common::resident_code(2_000_000_011)],
+            "requester": "本人", "purpose": "勤務先提出"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(pdf.status(), StatusCode::OK);
+    let cert = certified(&pdf.bytes().await.expect("pdf"));
+    assert_eq!(cert["members"][0]["address_since"], day(10), "{cert}");
+    assert_eq!(
+        cert["members"][0]["became_resident_date"],
+        day(30),
+        "{cert}"
+    );
     // While 転出予定, no 転居.
     let (st, b) = c
         .change(2_000_000_011, json!({"change": "move_out_planned", "planned_date": (today + Duration::days(10)).to_string(),
@@ -365,6 +383,10 @@ async fn certificates_name_the_household_head(db: Db) {
             notes.contains("札幌市中央区から転入") && notes.contains("日届出"),
             "{notes}"
         );
+        // 住所を定めた年月日 (its own cell): she has lived here since she came.
+        let m = &cert["members"][0];
+        assert!(m["address_since"].is_string(), "{m}");
+        assert_eq!(m["address_since"], m["became_resident_date"], "{m}");
     }
     // A third party never gets 本籍・筆頭者 or 住民票コード.
     for item in ["include_honseki", "include_resident_code"] {

@@ -1441,6 +1441,7 @@ async fn a_site_key_alone_does_not_make_a_certificate_genuine(db: Db) {
             honseki: None,
             honseki_head: None,
             became_resident_date: None,
+            address_since: None,
             previous_address: None,
             notes: vec![],
         }],

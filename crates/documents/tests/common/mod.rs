@@ -77,6 +77,7 @@ pub fn member(name: &str, kana: &str, rel: &str, birth: NaiveDate, sex: Sex) -> 
         honseki: Some("北海道深川市2条9番".to_owned()),
         honseki_head: Some("葛\u{E0102}城　太郎".to_owned()),
         became_resident_date: Some(date(2015, 4, 1)),
+        address_since: Some(date(2019, 5, 1)),
         previous_address: Some("平成27年4月1日　札幌市中央区北1条西2丁目1番地".to_owned()),
         notes: Vec::new(),
     }

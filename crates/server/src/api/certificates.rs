@@ -191,7 +191,7 @@ fn notified_ja(effective: NaiveDate, notified: NaiveDate) -> String {
 
 /// The 備考 of a person's 異動 as the standard words them, from the events up
 /// to the certificate's date: how and when they came (「令和8年11月20日
-/// 東京都新宿区から転入 11月25日届出」), the 住所を定めた年月日 of a 転居, a
+/// 東京都新宿区から転入 11月25日届出」), each 転居 (「令和8年12月1日 転居 12月3日届出」), a
 /// 転出予定, and why and when the record became a 除票.
 fn history_notes(events: &[(ResidentEvent, NaiveDate)]) -> Vec<String> {
     use murakumo_documents::wareki;
@@ -232,7 +232,7 @@ fn history_notes(events: &[(ResidentEvent, NaiveDate)]) -> Vec<String> {
     for (e, d) in since_entry.iter().map(|x| (&x.0, x.1)) {
         match e {
             ResidentEvent::Relocated { notified_date, .. } => notes.push(format!(
-                "{} 転居(住所を定めた年月日) {}",
+                "{} 転居 {}",
                 wareki(d),
                 notified_ja(d, *notified_date)
             )),
@@ -318,6 +318,7 @@ fn member(r: &Record, include_honseki: bool, history: Vec<String>) -> Member {
         honseki,
         honseki_head: head,
         became_resident_date: Some(r.became_resident),
+        address_since: Some(r.address_since),
         previous_address: previous,
         notes,
     }
