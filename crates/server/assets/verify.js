@@ -70,4 +70,7 @@ if (location.hash.length > 1) {
   const code = decodeURIComponent(location.hash.slice(1));
   document.getElementById('code').value = code;
   checkCode(code);
+  out.focus();
+} else {
+  document.getElementById('code').focus();
 }

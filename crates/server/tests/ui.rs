@@ -728,9 +728,10 @@ async fn an_administrator_manages_settings_and_a_second_one_approves_a_role() {
     s.stop().await;
 }
 
-/// The staff screens at a phone's 390 px: nothing scrolls sideways (result tables become cards).
+/// The screens at a phone's 390 px: nothing scrolls sideways (result tables become cards), and
+/// each opens with the cursor on its first action.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_screens_fit_a_phone_390_px_wide() {
+async fn every_screen_fits_a_phone_and_starts_at_its_first_action() {
     let s = TestServer::start(Db::Sqlite).await;
     let b = Browser::start().await.expect("browser");
     b.client()
@@ -738,10 +739,11 @@ async fn the_screens_fit_a_phone_390_px_wide() {
         .await
         .expect("narrow window");
     let code = common::resident_code(1_000_000_001);
-    b.open(&s.url("/verify"), "#code").await.expect("verify");
-    let mut screens = vec![("/verify".to_string(), "#code")];
+    for (path, ready) in [("/verify", "#code"), ("/", "#tenant")] {
+        check_phone_screen(&b, &s, path, ready).await;
+    }
     log_in(&b, &s, "all").await;
-    screens.extend([
+    let screens = [
         ("/".to_string(), "main"),
         (
             "/residents?kana=%E3%83%A4%E3%83%9E%E3%83%80".to_string(),
@@ -750,35 +752,53 @@ async fn the_screens_fit_a_phone_390_px_wide() {
         (format!("/residents/{code}"), "h1"),
         (format!("/residents/{code}/change?kind=relocate"), "form"),
         (format!("/residents/{code}/certificate"), "form"),
+        (format!("/residents/{code}/change"), "main"),
         ("/residents/new".to_string(), "form"),
         ("/residents/new-household".to_string(), "form"),
         ("/seals".to_string(), "form"),
+        (format!("/seals/new?resident_code={code}"), "form"),
+        ("/official-seal".to_string(), "form"),
         ("/access-log?action=read".to_string(), "main"),
         ("/staff".to_string(), "form[action='/staff']"),
         ("/settings".to_string(), "form[action='/settings']"),
         ("/sso".to_string(), "form[action='/sso']"),
-    ]);
-    for (path, ready) in screens {
-        b.open(&s.url(&path), ready).await.expect(&path);
-        let v = b
-            .client()
-            .execute(
-                "return [window.innerWidth, document.documentElement.scrollWidth];",
-                vec![],
-            )
-            .await
-            .expect("script");
-        let (viewport, width) = (v[0].as_u64().expect("w"), v[1].as_u64().expect("sw"));
-        assert!(viewport <= 400, "the window is a phone's: {viewport}");
-        assert!(
-            width <= viewport,
-            "{path}: {width} px wide in {viewport} px"
-        );
+    ];
+    for (path, ready) in &screens {
+        check_phone_screen(&b, &s, path, ready).await;
         if path.starts_with("/residents?") {
             b.screenshot("25-phone-search").await.expect("screenshot");
         }
     }
     s.stop().await;
+}
+
+/// Opens `path` in a phone-sized window: it must not scroll sideways, and the cursor must
+/// start on the screen's first action (a field, a button or a link in the main content), so
+/// that one can type or press Enter at once.
+async fn check_phone_screen(b: &Browser, s: &TestServer, path: &str, ready: &str) {
+    b.open(&s.url(path), ready).await.expect(path);
+    let v = b
+        .client()
+        .execute(
+            "const a = document.activeElement;
+             return [window.innerWidth, document.documentElement.scrollWidth,
+                     a.tagName + '#' + a.id,
+                     !!a.closest('main') && a.matches('input,select,textarea,button,a[href]')];",
+            vec![],
+        )
+        .await
+        .expect("script");
+    let (viewport, width) = (v[0].as_u64().expect("w"), v[1].as_u64().expect("sw"));
+    assert!(viewport <= 400, "the window is a phone's: {viewport}");
+    assert!(
+        width <= viewport,
+        "{path}: {width} px wide in {viewport} px"
+    );
+    assert_eq!(
+        v[3], true,
+        "{path}: the cursor is not on an action: {}",
+        v[2]
+    );
 }
 
 /// Single sign-on on the 団体管理者's screen: the IdP's metadata is pasted with the role

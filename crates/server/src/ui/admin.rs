@@ -279,9 +279,12 @@ async fn staff_page(
             )
         })
         .collect();
+    // The first action: the oldest change waiting for approval, else registering staff.
     let pending: String = changes
         .iter()
-        .map(|c| {
+        .enumerate()
+        .map(|(i, c)| {
+            let focus = if i == 0 { " autofocus" } else { "" };
             let what = match c.kind.as_str() {
                 "set_roles" => format!(
                     "{} さんの役割を「{}」にする",
@@ -301,7 +304,7 @@ async fn staff_page(
             let id = esc(&c.change_id);
             format!(
                 "<tr><td>{what}</td><td>{}</td><td>{}</td><td>\
-                 <form method=\"post\" action=\"/changes/{id}/approve\" class=\"inline\"><button type=\"submit\">承認する</button></form> \
+                 <form method=\"post\" action=\"/changes/{id}/approve\" class=\"inline\"><button type=\"submit\"{focus}>承認する</button></form> \
                  <form method=\"post\" action=\"/changes/{id}/reject\" class=\"inline\"><input type=\"hidden\" name=\"reason\" value=\"画面から却下\">\
                  <button type=\"submit\" class=\"danger\">却下する</button></form></td></tr>",
                 esc(&names.get(&c.proposed_by).cloned().unwrap_or_else(|| c.proposed_by.clone())),
@@ -324,12 +327,13 @@ async fn staff_page(
          <div class=\"card\"><h2>職員</h2><table class=\"results\"><thead><tr><th scope=\"col\">氏名</th><th scope=\"col\">ログインID</th>\
          <th scope=\"col\">役割</th><th scope=\"col\">変更</th></tr></thead><tbody>{rows}</tbody></table></div>\
          <form class=\"card\" method=\"post\" action=\"/staff\"><h2>職員を登録する</h2><div class=\"grid\">\
-         <div><label for=\"display_name\">氏名</label><input id=\"display_name\" name=\"display_name\" required></div>\
+         <div><label for=\"display_name\">氏名</label><input id=\"display_name\" name=\"display_name\" required{name_focus}></div>\
          <div><label for=\"login\">ログインID(半角英小文字・数字・「.」「_」「-」)</label><input id=\"login\" name=\"login\" required autocomplete=\"off\"></div>\
          <div><label for=\"password\">初期パスワード(12文字以上)</label><input id=\"password\" name=\"password\" type=\"password\" required autocomplete=\"new-password\"></div></div>\
          <fieldset><legend>役割</legend>{boxes}</fieldset><p><button type=\"submit\">登録する</button></p></form>",
         err = error.map(error_box).unwrap_or_default(),
         boxes = role_boxes("new", &[]),
+        name_focus = if changes.is_empty() { " autofocus" } else { "" },
     );
     let status = error.map_or(axum::http::StatusCode::OK, |e| e.status);
     (status, page("職員と役割", Some(s), &body)).into_response()

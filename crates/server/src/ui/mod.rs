@@ -420,7 +420,7 @@ pub async fn verify_page() -> Html<String> {
         "<div class=\"card medium\"><h1>証明書の真正性確認</h1>\
          <p>Murakumo で交付された証明書が、発行した市区町村の署名どおりのものかを確認します。\
          証明書の内容(個人情報)は表示も保存もしません。</p>\
-         <div id=\"result\" role=\"status\" aria-live=\"polite\"></div>\
+         <div id=\"result\" role=\"status\" aria-live=\"polite\" tabindex=\"-1\"></div>\
          <h2>紙の証明書: QRコードで確認</h2>\
          <p>証明書の左下のQRコードをスマートフォンで読み取ると、このページが開いて自動で確認します。\
          読み取った文字列を貼り付けても確認できます。</p>\

@@ -489,10 +489,12 @@ pub async fn resident_detail(
         .collect();
     let code = esc(&r.resident_code);
     let actions = if r.is_removed() {
-        format!("<a class=\"button\" href=\"/residents/{code}/certificate\">除票の写しを交付</a>")
+        format!(
+            "<a class=\"button\" href=\"/residents/{code}/certificate\" autofocus>除票の写しを交付</a>"
+        )
     } else {
         format!(
-            "<a class=\"button\" href=\"/residents/{code}/certificate\" accesskey=\"c\">証明書を交付(C)</a> \
+            "<a class=\"button\" href=\"/residents/{code}/certificate\" accesskey=\"c\" autofocus>証明書を交付(C)</a> \
              <a class=\"button\" href=\"/residents/{code}/change\" accesskey=\"i\">異動を入力(I)</a> \
              <a class=\"button\" href=\"/seals/new?resident_code={code}\">印鑑登録</a>"
         )
@@ -672,13 +674,17 @@ fn change_page(
             .unwrap_or_default()
     };
     let code = esc(&r.resident_code);
+    // No kind chosen yet: the cursor starts on the first kind.
+    let chosen = CHANGES.iter().any(|(k, ..)| *k == kind);
     let tabs: String = CHANGES
         .iter()
-        .map(|(k, label, _)| {
+        .enumerate()
+        .map(|(i, (k, label, _))| {
             if *k == kind {
                 format!("<li><strong aria-current=\"page\">{label}</strong></li>")
             } else {
-                format!("<li><a href=\"/residents/{code}/change?kind={k}\">{label}</a></li>")
+                let focus = if !chosen && i == 0 { " autofocus" } else { "" };
+                format!("<li><a href=\"/residents/{code}/change?kind={k}\"{focus}>{label}</a></li>")
             }
         })
         .collect();
