@@ -104,7 +104,14 @@ pub async fn ensure(store: &Store, data_dir: &Path, verify_url: &str) -> Result<
             logins.confirm()?;
         }
         if !ts.has_residents().await? {
-            ts.import(residents(&code, population)).await?;
+            let entries = residents(&code, population);
+            ts.import(
+                &format!("demo:{population}"),
+                entries,
+                murakumo_store::IMPORT_CHUNK,
+                |_, _| {},
+            )
+            .await?;
         }
         if ts.official_seal().await?.is_none() {
             let people = residents(&code, population);

@@ -221,7 +221,7 @@ pub async fn import(g: &Global, args: ImportArgs) -> Result<()> {
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let today = chrono::Local::now().date_naive();
+    let today = murakumo_core::today_in_japan();
     let t = Instant::now();
     let read = murakumo_migration::read(
         &inputs,
@@ -298,7 +298,21 @@ pub async fn import(g: &Global, args: ImportArgs) -> Result<()> {
             }
         }
     }
-    if ts.has_residents().await? {
+    // An import of this data set killed part way resumes; another one's blocks the tenant.
+    let resuming = match ts.import_mark().await? {
+        Some(m) if m.digest == ds.digest => {
+            println!(
+                "resuming the unfinished import of this data set into {code} (the register stays hidden until it completes)"
+            );
+            true
+        }
+        Some(m) => bail!(
+            "an import of another data set (digest {}) is unfinished in {code}: run `murakumo import` with that data set again to finish it (nothing was imported)",
+            m.digest
+        ),
+        None => false,
+    };
+    if !resuming && ts.has_residents().await? {
         bail!(
             "{code} already has residents: an import goes into a municipality whose register is still empty (nothing was imported)"
         );
@@ -340,16 +354,26 @@ pub async fn import(g: &Global, args: ImportArgs) -> Result<()> {
         },
         today,
     ));
+    let ds_digest = ds.digest.clone();
     drop(ds);
-    let spinner = indicatif::ProgressBar::new_spinner();
-    spinner.set_message(format!(
-        "recording {} ledger entries and building the register in one transaction …",
-        entries.len()
-    ));
-    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+    // Written in chunks (other municipalities' counters wait at most one), seen all at once.
+    let bar = indicatif::ProgressBar::new(entries.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} ledger entries recorded and projected, ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
     let t2 = Instant::now();
-    let head = ts.import(entries).await?;
-    spinner.finish_and_clear();
+    let head = ts
+        .import(
+            &ds_digest,
+            entries,
+            murakumo_store::IMPORT_CHUNK,
+            |done, _| bar.set_position(done),
+        )
+        .await?;
+    bar.finish_and_clear();
     println!(
         "imported into {code}: {residents} residents, {events} 異動, {seals} 印鑑登録 events (ledger now at entry {}); {:.1} s in all, {:.0} records/s",
         head.seq,

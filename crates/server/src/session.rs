@@ -159,6 +159,16 @@ impl FromRequestParts<AppState> for StaffSession {
         let ts = state.store.tenant(&tenant);
         let hash = auth::token_hash(&token);
         let session = ts.session(&hash).await?.ok_or_else(not_logged_in)?;
+        if session.importing {
+            // Half a register must never be seen or changed (TenantStore::import).
+            return Err(ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "importing",
+                message: "この団体の住民記録は移行(データの取込み)中です。取込みが終わるまで使えません。しばらくしてからもう一度お試しください".into(),
+                field: None,
+                retry_after_secs: Some(60),
+            });
+        }
         let now = Utc::now().timestamp_micros();
         let idle_us = state
             .setting_i64(&tenant, "session.idle_timeout_minutes")

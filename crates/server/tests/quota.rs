@@ -2,7 +2,9 @@
 //! metrics, and the per-tenant quotas — a municipality hammering the platform past its
 //! request rate is refused (429, `Retry-After`, a Japanese message) while another
 //! municipality's requests at the same moment all succeed; batch operations are limited per
-//! municipality; the quotas are the platform operator's to set, not the municipality's.
+//! municipality; the quotas are the platform operator's to set, not the municipality's. And an
+//! import written in chunks (so that it holds no one else up) is closed to its own
+//! municipality's staff until it completes.
 
 mod common;
 
@@ -303,7 +305,80 @@ async fn batches_are_limited_per_tenant(db: Db) {
     s.stop().await;
 }
 
+/// A municipality whose import stopped part way (the process killed after its first chunk):
+/// its staff get 503 with `Retry-After` and a Japanese message, on the API and the screens,
+/// and see nothing of the half-written register; another municipality is served as usual.
+async fn a_tenant_being_imported_is_closed_to_its_staff_only(db: Db) {
+    let s = TestServer::start(db).await;
+    let clerk_a = s.login(Some(&tenant_a()), "clerk").await;
+    let clerk_b = s.login(Some(&tenant_b()), "clerk").await;
+    let entries: Vec<_> = (0..10)
+        .map(|n| {
+            common::moved_in(
+                common::resident_code(7_000_000_000 + n),
+                "移行",
+                "イコウ",
+                n == 0,
+            )
+        })
+        .collect();
+    let store = s.store.clone();
+    let died = tokio::spawn(async move {
+        store
+            .tenant(&tenant_a())
+            .import("half", entries, 4, |done, _| {
+                assert!(done < 4, "the process dies after the first chunk")
+            })
+            .await
+    })
+    .await;
+    assert!(died.is_err(), "the import stopped part way");
+
+    let r = clerk_a
+        .get(s.url("/api/v1/residents/count"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("60")
+    );
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "importing", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("移行"),
+        "{body}"
+    );
+    let screen = clerk_a
+        .get(s.url("/residents?kana=イコウ"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(screen.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let html = screen.text().await.expect("html");
+    assert!(
+        html.contains("移行") && !html.contains("移行　花子"),
+        "{html}"
+    );
+    let r = clerk_b
+        .get(s.url("/api/v1/residents/count"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "the other municipality is served"
+    );
+    s.stop().await;
+}
+
 common::on_both_backends!(
+    a_tenant_being_imported_is_closed_to_its_staff_only,
     metrics_carry_the_tenant,
     open_metrics_name_no_tenant,
     a_tenant_past_its_quota_does_not_hold_up_another,

@@ -46,7 +46,7 @@ pub use rows::{AccessFilter, AccessLogRow, Chain, ResidentQuery, SettingChange};
 pub use saml::SamlSessionRow;
 pub use seals::SealQuery;
 pub use shipping::Applied;
-pub use tenant::{REBUILD_PAGE, SessionRow, TenantStore};
+pub use tenant::{IMPORT_CHUNK, ImportMark, REBUILD_PAGE, SessionRow, TenantStore};
 
 use std::path::Path;
 use std::sync::Arc;

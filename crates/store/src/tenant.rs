@@ -9,7 +9,7 @@ use murakumo_tenancy::{AccessRecord, Staff, parse_roles};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use crate::backend::Scope;
+use crate::backend::{BackendKind, Scope};
 use crate::group::{self, Write, Written};
 use crate::rows::{ENTRY_COLUMNS, date_str, entry_from_row, insert_verb, parse_date, values_list};
 use crate::{
@@ -29,6 +29,8 @@ pub struct SessionRow {
     pub staff_id: String,
     pub created_at: i64,
     pub last_seen: i64,
+    /// An import (移行) is under way in the tenant: its staff must wait ([`ImportMark`]).
+    pub importing: bool,
 }
 
 /// 128 random bits in hex: outbox keys of access records made off-primary.
@@ -66,11 +68,20 @@ impl TenantStore<'_> {
         Ok(row.is_some())
     }
 
+    /// The head of a chain as readers see it: while an import is under way, the ledger's head
+    /// before it ([`ImportMark::start`]).
     pub async fn head(&self, chain: Chain) -> Result<ChainHead, StoreError> {
         let mut tx = self.begin(false).await?;
         let head = read_head(&mut tx, &self.tenant, chain).await?;
+        let mark = match chain {
+            Chain::Ledger => read_mark(&mut tx, &self.tenant).await?,
+            Chain::Access => None,
+        };
         tx.commit().await?;
-        head.ok_or_else(|| StoreError::TenantNotFound(self.tenant))
+        match mark {
+            Some(m) => Ok(m.start),
+            None => head.ok_or_else(|| StoreError::TenantNotFound(self.tenant)),
+        }
     }
 
     /// Appends domain events to the ledger and projects them, atomically.
@@ -114,26 +125,121 @@ impl TenantStore<'_> {
         Ok(ledger)
     }
 
-    /// Appends a bulk import (a migration) in one transaction: the ledger
-    /// entries, then their projection, committed together — so the tenant
-    /// never shows a ledger and read models that disagree, and a crash
-    /// leaves it as it was. Projects in bulk (one write per 500 residents,
-    /// no lookups) when the tenant has no residents yet.
-    pub async fn import(&self, entries: Vec<NewEntry>) -> Result<ChainHead, StoreError> {
+    /// Appends a bulk import (移行) in transactions of at most `chunk` entries, so that other
+    /// tenants' writes wait at most one chunk (see docs/design/tenant-isolation.md), while
+    /// readers still see it all or nothing:
+    ///
+    /// - The first chunk's transaction marks the tenant *importing* ([`ImportMark`]): until the chunk
+    ///   with the last entries commits and deletes the mark, the tenant's ledger is seen only
+    ///   up to the mark's start ([`Self::head`], [`Self::read_after`]: so backup, replication
+    ///   and export too), and its staff are turned away ([`SessionRow::importing`]).
+    /// - After a crash (kill -9), the same call with the same `digest` and entries resumes
+    ///   after the last committed chunk; an unfinished import of another data set is refused.
+    ///
+    /// `progress` is told (entries written, entries in all) after each chunk.
+    pub async fn import(
+        &self,
+        digest: &str,
+        entries: Vec<NewEntry>,
+        chunk: usize,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<ChainHead, StoreError> {
+        let total = entries.len() as u64;
+        // The first chunk goes in the transaction that reads the head and the mark, and writes
+        // the mark: an import that fails in its first chunk leaves nothing.
         let mut tx = self.begin(true).await?;
-        let fresh = sqlx::query("SELECT 1 FROM residents WHERE tenant_code = $1 LIMIT 1")
-            .bind(self.tenant.as_str())
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_none();
-        let sealed = append_in(&mut tx, &self.tenant, Chain::Ledger, entries).await?;
-        let mut projector = projection::Projector::new(fresh);
-        projector.apply(&mut tx, &self.tenant, &sealed).await?;
         let head = read_head(&mut tx, &self.tenant, Chain::Ledger)
             .await?
             .ok_or(StoreError::TenantNotFound(self.tenant))?;
+        let (start, fresh, mut mark_to_write) = match read_mark(&mut tx, &self.tenant).await? {
+            None => {
+                let fresh = sqlx::query("SELECT 1 FROM residents WHERE tenant_code = $1 LIMIT 1")
+                    .bind(self.tenant.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_none();
+                (head.seq, fresh, true)
+            }
+            // Resumed: residents of the chunks already written are looked up, not inserted.
+            Some(m) if m.digest == digest && m.entries == total => (m.start.seq, false, false),
+            Some(m) => {
+                return Err(StoreError::Conflict(format!(
+                    "an import of another data set (digest {}, {} entries) is unfinished in {}: \
+                     run that import again to finish it",
+                    m.digest, m.entries, self.tenant
+                )));
+            }
+        };
+        let mut done = head.seq - start;
+        if done > total {
+            return Err(StoreError::Corrupt {
+                tenant: self.tenant,
+                seq: head.seq,
+                reason: format!(
+                    "the ledger holds {done} entries since the import began, more than its {total}"
+                ),
+            });
+        }
+        progress(done, total);
+        let mut rest = entries.into_iter().skip(done as usize).peekable();
+        let mut projector = projection::Projector::new(fresh);
+        let mut first = Some(tx);
+        loop {
+            let batch: Vec<NewEntry> = rest.by_ref().take(chunk.max(1)).collect();
+            let last = rest.peek().is_none();
+            let n = batch.len() as u64;
+            let mut tx = match first.take() {
+                Some(tx) => tx,
+                None => self.begin(true).await?,
+            };
+            if mark_to_write && !last {
+                sqlx::query(
+                    "INSERT INTO tenant_imports (tenant_code, digest, start_seq, start_hash, entries, started_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(self.tenant.as_str())
+                .bind(digest)
+                .bind(head.seq as i64)
+                .bind(head.hash.0.to_vec())
+                .bind(total as i64)
+                .bind(chrono::Utc::now().timestamp_micros())
+                .execute(&mut *tx)
+                .await?;
+                mark_to_write = false;
+            }
+            if !batch.is_empty() {
+                let sealed = append_in(&mut tx, &self.tenant, Chain::Ledger, batch).await?;
+                projector.apply(&mut tx, &self.tenant, &sealed).await?;
+            }
+            if last {
+                sqlx::query("DELETE FROM tenant_imports WHERE tenant_code = $1")
+                    .bind(self.tenant.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let head = read_head(&mut tx, &self.tenant, Chain::Ledger)
+                .await?
+                .ok_or(StoreError::TenantNotFound(self.tenant))?;
+            tx.commit().await?;
+            done += n;
+            progress(done, total);
+            if last {
+                return Ok(head);
+            }
+            // SQLite's other writers poll for its one write lock (up to 100 ms apart): leave
+            // them a gap to take it, or the next chunk would win every time.
+            if self.store.backend.kind() == BackendKind::Sqlite {
+                tokio::time::sleep(IMPORT_GAP).await;
+            }
+        }
+    }
+
+    /// The import under way in this tenant, if any (see [`Self::import`]).
+    pub async fn import_mark(&self) -> Result<Option<ImportMark>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let mark = read_mark(&mut tx, &self.tenant).await?;
         tx.commit().await?;
-        Ok(head)
+        Ok(mark)
     }
 
     /// Ledger entries of one kind, in order (e.g. `migration.imported`).
@@ -224,16 +330,23 @@ impl TenantStore<'_> {
         }
     }
 
-    /// Entries with `seq > after`, at most `limit`, in order.
+    /// Entries with `seq > after`, at most `limit`, in order; up to the [`Self::head`] readers
+    /// see (an import under way is not read).
     pub async fn read_after(
         &self,
         chain: Chain,
         after: u64,
         limit: u32,
     ) -> Result<Vec<Entry>, StoreError> {
+        let visible = match chain {
+            Chain::Ledger => {
+                " AND NOT EXISTS (SELECT 1 FROM tenant_imports i WHERE i.tenant_code = $1 AND seq > i.start_seq)"
+            }
+            Chain::Access => "",
+        };
         let mut tx = self.begin(false).await?;
         let rows = sqlx::query(&format!(
-            "SELECT {ENTRY_COLUMNS} FROM {} WHERE tenant_code = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            "SELECT {ENTRY_COLUMNS} FROM {} WHERE tenant_code = $1 AND seq > $2{visible} ORDER BY seq LIMIT $3",
             chain.table()
         ))
         .bind(self.tenant.as_str())
@@ -469,7 +582,9 @@ impl TenantStore<'_> {
     pub async fn session(&self, token_hash: &[u8]) -> Result<Option<SessionRow>, StoreError> {
         let mut tx = self.begin(false).await?;
         let row = sqlx::query(
-            "SELECT staff_id, created_at, last_seen FROM sessions WHERE tenant_code = $1 AND token_hash = $2",
+            "SELECT staff_id, created_at, last_seen, \
+                    (SELECT COUNT(*) FROM tenant_imports i WHERE i.tenant_code = $1) AS importing \
+             FROM sessions WHERE tenant_code = $1 AND token_hash = $2",
         )
         .bind(self.tenant.as_str())
         .bind(token_hash)
@@ -481,6 +596,7 @@ impl TenantStore<'_> {
                 staff_id: r.try_get("staff_id")?,
                 created_at: r.try_get("created_at")?,
                 last_seen: r.try_get("last_seen")?,
+                importing: r.try_get::<i64, _>("importing")? > 0,
             })
         })
         .transpose()
@@ -883,6 +999,54 @@ fn staff_from_row(r: &AnyRow) -> Result<Staff, StoreError> {
         roles: parse_roles(&roles).unwrap_or_default(),
         disabled: r.try_get::<i64, _>("disabled")? != 0,
     })
+}
+
+/// An import under way (移行), written in bounded chunks: see [`TenantStore::import`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportMark {
+    /// The data set's content digest: only the same data set resumes the import.
+    pub digest: String,
+    /// The ledger's head before the import: all that readers see until it completes.
+    pub start: ChainHead,
+    /// The entries the import appends in all.
+    pub entries: u64,
+}
+
+/// Entries per transaction of an import: a chunk commits in well under a second, which is the
+/// longest another tenant's write waits for it on SQLite.
+pub const IMPORT_CHUNK: usize = 5_000;
+
+/// The pause between two chunks of an import on SQLite (see [`TenantStore::import`]).
+const IMPORT_GAP: std::time::Duration = std::time::Duration::from_millis(120);
+
+async fn read_mark(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &TenantCode,
+) -> Result<Option<ImportMark>, StoreError> {
+    let row = sqlx::query(
+        "SELECT digest, start_seq, start_hash, entries FROM tenant_imports WHERE tenant_code = $1",
+    )
+    .bind(tenant.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|r| {
+        let seq: i64 = r.try_get("start_seq")?;
+        let hash: Vec<u8> = r.try_get("start_hash")?;
+        let entries: i64 = r.try_get("entries")?;
+        Ok(ImportMark {
+            digest: r.try_get("digest")?,
+            start: ChainHead {
+                seq: seq as u64,
+                hash: ChainHash::from_slice(&hash).ok_or_else(|| StoreError::Corrupt {
+                    tenant: *tenant,
+                    seq: seq as u64,
+                    reason: "the import mark's head hash is not 32 bytes".into(),
+                })?,
+            },
+            entries: entries as u64,
+        })
+    })
+    .transpose()
 }
 
 pub(crate) async fn read_head(

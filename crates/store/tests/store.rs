@@ -9,7 +9,8 @@ use murakumo_core::{ResidentCode, TenantCode};
 use murakumo_ledger::{ChainBreak, ChainHead, EventCodec, NewEntry, Segment, cut_segments};
 use murakumo_resident::{Citizenship, EntryReason, Person, ResidentEvent, Sex};
 use murakumo_store::{
-    AccessFilter, Applied, BackendKind, Chain, ResidentQuery, Store, StoreError, ThrottleBucket,
+    AccessFilter, Applied, BackendKind, Chain, IMPORT_CHUNK, ResidentQuery, Store, StoreError,
+    ThrottleBucket,
 };
 use murakumo_tenancy::{AccessAction, AccessRecord, StaffCreated, TenancyEvent};
 use murakumo_testkit::PgCluster;
@@ -1123,7 +1124,7 @@ async fn register_history_as_of_and_search(h: &Harness) {
     assert_eq!(ts.resident_events(&code).await.expect("history").len(), 3);
 }
 
-async fn bulk_import_is_one_transaction_and_projects_like_append(h: &Harness) {
+async fn bulk_import_projects_like_append(h: &Harness) {
     let s = &h.store;
     let (a, b) = (new_fukagawa(s).await, new_hokuryu(s).await);
     let moved = |n: u32| {
@@ -1140,7 +1141,12 @@ async fn bulk_import_is_one_transaction_and_projects_like_append(h: &Harness) {
     let mut news = residents(0..1_500, "山田");
     news.extend((0..1_500).step_by(7).map(moved));
     // The same entries through import (bulk, fresh) and through append.
-    let head = s.tenant(&a).import(news.clone()).await.expect("import");
+    // In chunks of 400 (a fresh run across several transactions).
+    let head = s
+        .tenant(&a)
+        .import("news", news.clone(), 400, |_, _| {})
+        .await
+        .expect("import");
     assert_eq!(head.seq, 1 + news.len() as u64, "after the genesis entry");
     for chunk in news.chunks(400) {
         s.tenant(&b).append(chunk.to_vec()).await.expect("append");
@@ -1170,7 +1176,7 @@ async fn bulk_import_is_one_transaction_and_projects_like_append(h: &Harness) {
     );
     // A second import into a tenant with residents projects incrementally.
     s.tenant(&a)
-        .import(vec![moved(8)])
+        .import("more", vec![moved(8)], IMPORT_CHUNK, |_, _| {})
         .await
         .expect("import more");
     let code8 = ResidentCode::from_ten_digits("0001000008").expect("valid");
@@ -1191,7 +1197,14 @@ async fn bulk_import_is_one_transaction_and_projects_like_append(h: &Harness) {
     let mut bad = residents(5_000..5_600, "佐藤");
     bad.push(staff("s1", "same"));
     bad.push(staff("s2", "same"));
-    assert!(s.tenant(&a).import(bad).await.is_err());
+    // All or nothing in one chunk: nothing is left, not even the mark.
+    assert!(
+        s.tenant(&a)
+            .import("bad", bad, IMPORT_CHUNK, |_, _| {})
+            .await
+            .is_err()
+    );
+    assert_eq!(s.tenant(&a).import_mark().await.expect("mark"), None);
     assert_eq!(
         s.tenant(&a).head(Chain::Ledger).await.expect("head"),
         before
@@ -1210,6 +1223,104 @@ async fn bulk_import_is_one_transaction_and_projects_like_append(h: &Harness) {
             .await
             .expect("kind")
             .is_empty()
+    );
+}
+
+/// An import in chunks is seen all or nothing: killed after some chunks (here: the task
+/// dies after the third commits), the tenant shows the ledger as before (head, reads, and so
+/// backup and replication) and its staff are told to wait; another data set is refused; the
+/// same import resumes where it stopped and ends with the register an append would build.
+async fn a_chunked_import_is_hidden_until_it_completes_and_resumes_after_a_crash(h: &Harness) {
+    use futures::FutureExt;
+    let s = &h.store;
+    let (a, b) = (new_fukagawa(s).await, new_hokuryu(s).await);
+    let ts = s.tenant(&a);
+    ts.append(vec![staff("s1", "clerk")]).await.expect("staff");
+    ts.create_session(b"token-of-clerk", "s1", 1)
+        .await
+        .expect("session");
+    let before = ts.head(Chain::Ledger).await.expect("head");
+    let entries = residents(0..1_000, "山田");
+    let crashed = std::panic::AssertUnwindSafe(ts.import("d1", entries.clone(), 100, |done, _| {
+        assert!(done < 300, "the process dies here");
+    }))
+    .catch_unwind()
+    .await;
+    assert!(crashed.is_err(), "the import died after three chunks");
+
+    // Written, but hidden.
+    let mark = ts
+        .import_mark()
+        .await
+        .expect("mark")
+        .expect("marked importing");
+    assert_eq!(
+        (mark.digest.as_str(), mark.start, mark.entries),
+        ("d1", before, 1_000)
+    );
+    assert_eq!(ts.head(Chain::Ledger).await.expect("head"), before);
+    let seen = ts
+        .read_after(Chain::Ledger, 0, 1_000_000)
+        .await
+        .expect("read");
+    assert_eq!(
+        seen.len() as u64,
+        before.seq,
+        "nothing of the import is read"
+    );
+    let session = ts
+        .session(b"token-of-clerk")
+        .await
+        .expect("s")
+        .expect("session");
+    assert!(session.importing, "staff are told to wait");
+    assert!(
+        matches!(
+            ts.import("d2", residents(0..10, "佐藤"), 100, |_, _| {})
+                .await,
+            Err(StoreError::Conflict(_))
+        ),
+        "another data set is refused while one is unfinished"
+    );
+    assert_eq!(ts.head(Chain::Ledger).await.expect("head"), before);
+
+    // The same import again resumes after the third chunk and completes.
+    let mut first_report = None;
+    let head = ts
+        .import("d1", entries.clone(), 100, |done, _| {
+            first_report.get_or_insert(done);
+        })
+        .await
+        .expect("resumed");
+    assert_eq!(
+        first_report,
+        Some(300),
+        "resumed after the committed chunks"
+    );
+    assert_eq!(head.seq, before.seq + 1_000);
+    assert_eq!(ts.head(Chain::Ledger).await.expect("head"), head);
+    assert_eq!(ts.import_mark().await.expect("mark"), None);
+    assert!(
+        !ts.session(b"token-of-clerk")
+            .await
+            .expect("s")
+            .expect("session")
+            .importing
+    );
+    ts.verify(Chain::Ledger).await.expect("the chain verifies");
+    // The register is what appending the same entries builds.
+    s.tenant(&b).append(entries).await.expect("append");
+    let all = ResidentQuery {
+        kana: Some("ヤマダ".into()),
+        include_removed: true,
+        limit: 2_000,
+        ..Default::default()
+    };
+    let ra = ts.search_residents(&all).await.expect("search");
+    assert_eq!(ra.len(), 1_000);
+    assert_eq!(
+        ra,
+        s.tenant(&b).search_residents(&all).await.expect("search")
     );
 }
 
@@ -1252,7 +1363,10 @@ async fn seal_registrations_project_in_batches_like_one_by_one(h: &Harness) {
     let second = vec![cancel("S-0000001", 0), register("S-0000003", 0, "C3")];
     // Tenant a: everything in one batch; tenant b: in three appends.
     let all: Vec<NewEntry> = [residents.clone(), first.clone(), second.clone()].concat();
-    s.tenant(&a).import(all).await.expect("import");
+    s.tenant(&a)
+        .import("all", all, IMPORT_CHUNK, |_, _| {})
+        .await
+        .expect("import");
     for part in [residents, first, second] {
         s.tenant(&b).append(part).await.expect("append");
     }
@@ -1757,7 +1871,8 @@ on_both_backends!(
     login_attempts_are_reserved_atomically,
     segments_ship_a_tenant_to_another_store,
     register_history_as_of_and_search,
-    bulk_import_is_one_transaction_and_projects_like_append,
+    bulk_import_projects_like_append,
+    a_chunked_import_is_hidden_until_it_completes_and_resumes_after_a_crash,
     seal_registrations_project_in_batches_like_one_by_one,
     fenced_node_refuses_appends_and_outbox_replays_once,
     an_epoch_that_cannot_be_raised_is_refused_not_wrapped,

@@ -133,7 +133,12 @@ pub(crate) fn staff(
 ) -> Result<StaffSession, Response> {
     let s = match session {
         Ok(s) => s,
-        Err(e) if e.status == StatusCode::TOO_MANY_REQUESTS => return Err(too_many_page(&e)),
+        Err(e)
+            if e.status == StatusCode::TOO_MANY_REQUESTS
+                || e.status == StatusCode::SERVICE_UNAVAILABLE =>
+        {
+            return Err(wait_page(&e));
+        }
         Err(_) => return Err(Redirect::to("/").into_response()),
     };
     if !s.staff.can(need) {
@@ -150,10 +155,11 @@ pub(crate) fn staff(
     Ok(s)
 }
 
-/// A screen refused by the municipality's request quota: the message, and when to retry.
-fn too_many_page(e: &crate::error::ApiError) -> Response {
+/// A screen refused for now (the municipality's request quota, an import under way): the
+/// message, and when to retry.
+fn wait_page(e: &crate::error::ApiError) -> Response {
     let mut resp = (
-        StatusCode::TOO_MANY_REQUESTS,
+        e.status,
         page("しばらくお待ちください", None, &error_box(e)),
     )
         .into_response();
@@ -301,7 +307,12 @@ pub async fn home(State(state): State<AppState>, req: Request) -> Response {
     let (mut parts, _) = req.into_parts();
     let s = match StaffSession::from_request_parts(&mut parts, &state).await {
         Ok(s) => s,
-        Err(e) if e.status == StatusCode::TOO_MANY_REQUESTS => return too_many_page(&e),
+        Err(e)
+            if e.status == StatusCode::TOO_MANY_REQUESTS
+                || e.status == StatusCode::SERVICE_UNAVAILABLE =>
+        {
+            return wait_page(&e);
+        }
         Err(_) => return login_page(None).into_response(),
     };
     let name = state
