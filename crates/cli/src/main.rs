@@ -293,7 +293,34 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// Opens the store for a command: read models whose projection version changed are rebuilt
+/// first.
 pub(crate) async fn open(g: &Global) -> Result<Store> {
+    let store = open_store(g).await?;
+    if store.rebuilds_pending() > 0 {
+        eprintln!("rebuilding read models changed by this version of Murakumo …");
+        store.rebuild_pending().await?;
+    }
+    Ok(store)
+}
+
+/// Opens the store for a command that serves HTTP: read models whose projection version
+/// changed are rebuilt in the background, tenant by tenant, while the server answers (a
+/// request that needs one still waiting gets 503 with Retry-After).
+pub(crate) async fn open_serving(g: &Global) -> Result<Store> {
+    let store = open_store(g).await?;
+    if store.rebuilds_pending() > 0 {
+        let background = store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = background.rebuild_pending().await {
+                tracing::error!(error = %e, "rebuilding read models failed: restart the server to try again");
+            }
+        });
+    }
+    Ok(store)
+}
+
+async fn open_store(g: &Global) -> Result<Store> {
     Store::open(&g.data, g.database_url.as_deref())
         .await
         .with_context(|| match &g.database_url {
@@ -361,7 +388,7 @@ async fn run(cli: Cli) -> Result<()> {
 }
 
 async fn serve(g: &Global, args: ServeArgs) -> Result<()> {
-    let store = open(g).await?;
+    let store = open_serving(g).await?;
     let scheme = if args.tls_cert.is_some() {
         "https"
     } else {

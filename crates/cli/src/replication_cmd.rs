@@ -199,7 +199,7 @@ pub async fn follow(g: &Global, args: FollowArgs) -> Result<()> {
         .iter()
         .map(|t| tenant_code(t))
         .collect::<Result<Vec<_>>>()?;
-    let store = open(g).await?;
+    let store = crate::open_serving(g).await?;
     let tls = args.tls_cert.clone().zip(args.tls_key.clone());
     let scheme = if tls.is_some() { "https" } else { "http" };
     let advertise = args.advertise.clone().or_else(|| {

@@ -208,9 +208,14 @@ async fn openapi_json(doc: Arc<String>) -> Response {
 /// Liveness and readiness: 200 when the database answers.
 async fn healthz(State(state): State<AppState>) -> Response {
     match state.store.list_tenants().await {
-        Ok(t) => {
-            axum::Json(serde_json::json!({"status": "ok", "tenants": t.len()})).into_response()
-        }
+        // Read models still being rebuilt after an upgrade do not make the node unhealthy:
+        // the requests that need them answer 503 on their own.
+        Ok(t) => axum::Json(serde_json::json!({
+            "status": "ok",
+            "tenants": t.len(),
+            "rebuilds_pending": state.store.rebuilds_pending(),
+        }))
+        .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check failed");
             (
@@ -243,6 +248,8 @@ async fn metrics_text(State(state): State<AppState>, headers: axum::http::Header
     if let Ok(t) = state.store.list_tenants().await {
         metrics::gauge!("murakumo_tenants").set(t.len() as f64);
     }
+    metrics::gauge!("murakumo_projection_rebuilds_pending")
+        .set(state.store.rebuilds_pending() as f64);
     api::replication::update_metrics(&state).await;
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use murakumo_auth as auth;
 use murakumo_core::TenantCode;
+use murakumo_store::System;
 use murakumo_tenancy::{Permission, Staff};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -142,6 +143,55 @@ fn not_logged_in() -> ApiError {
     )
 }
 
+/// The read models a staff request reads, by its path: every request needs the staff
+/// (its session is checked against them); the business screens and routes need their systems'.
+fn systems_needed(path: &str) -> &'static [System] {
+    use System::{Certificate, Resident, Seal, Tenancy};
+    const BY_PREFIX: &[(&str, &[System])] = &[
+        ("/api/v1/residents", &[Tenancy, Resident, Seal, Certificate]),
+        (
+            "/api/v1/certificates",
+            &[Tenancy, Resident, Seal, Certificate],
+        ),
+        ("/api/v1/seals", &[Tenancy, Resident, Seal, Certificate]),
+        ("/api/v1/official-seal", &[Tenancy, Seal]),
+        ("/residents", &[Tenancy, Resident, Seal, Certificate]),
+        ("/seals", &[Tenancy, Resident, Seal, Certificate]),
+        ("/official-seal", &[Tenancy, Seal]),
+    ];
+    if path == "/" {
+        return &[Tenancy, Resident];
+    }
+    BY_PREFIX
+        .iter()
+        .find(|(prefix, _)| path.starts_with(prefix))
+        .map_or(&[Tenancy], |(_, systems)| systems)
+}
+
+/// 503 while a system's read models are rebuilt after an upgrade (`Store::rebuild_pending`).
+pub(crate) fn rebuilding(system: System) -> ApiError {
+    let what = match system {
+        System::Tenancy => "職員・設定",
+        System::Resident => "住民記録",
+        System::Certificate => "証明書の交付記録",
+        System::Seal => "印鑑登録",
+    };
+    ApiError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        code: "rebuilding",
+        message: format!(
+            "この団体の{what}のデータを更新後の形式に作り直しています。しばらくしてからもう一度お試しください{}",
+            if system == System::Tenancy {
+                ""
+            } else {
+                "(ほかの業務はそのまま使えます)"
+            }
+        ),
+        field: None,
+        retry_after_secs: Some(10),
+    }
+}
+
 impl FromRequestParts<AppState> for StaffSession {
     type Rejection = ApiError;
 
@@ -156,6 +206,12 @@ impl FromRequestParts<AppState> for StaffSession {
             ));
         }
         let tenant = TenantCode::parse(&scope).map_err(|_| not_logged_in())?;
+        if let Some(system) = systems_needed(parts.uri.path())
+            .iter()
+            .find(|s| state.store.rebuilding(&tenant, **s))
+        {
+            return Err(rebuilding(*system));
+        }
         let ts = state.store.tenant(&tenant);
         let hash = auth::token_hash(&token);
         let session = ts.session(&hash).await?.ok_or_else(not_logged_in)?;

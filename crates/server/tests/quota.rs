@@ -4,7 +4,8 @@
 //! municipality's requests at the same moment all succeed; batch operations are limited per
 //! municipality; the quotas are the platform operator's to set, not the municipality's. And an
 //! import written in chunks (so that it holds no one else up) is closed to its own
-//! municipality's staff until it completes.
+//! municipality's staff until it completes; read models rebuilt after an upgrade hold up only
+//! the requests that need them, tenant by tenant.
 
 mod common;
 
@@ -377,8 +378,109 @@ async fn a_tenant_being_imported_is_closed_to_its_staff_only(db: Db) {
     s.stop().await;
 }
 
+/// A new version projects 住民記録 differently: the server answers at once (`/healthz`), a
+/// request that needs the residents' read models gets 503 with `Retry-After` until its
+/// municipality's are rebuilt, requests that need other systems (settings, staff) are served
+/// meanwhile, and each municipality is served as soon as its own are rebuilt.
+async fn a_projection_rebuild_holds_up_only_what_needs_it(db: Db) {
+    let s = TestServer::start(db).await;
+    let clerk_a = s.login(Some(&tenant_a()), "clerk").await;
+    let clerk_b = s.login(Some(&tenant_b()), "clerk").await;
+    let admin_a = s.login(Some(&tenant_a()), "admin").await;
+    // The restarted server listens on the same port.
+    let count_url = s.url("/api/v1/residents/count");
+    let count = |c: &reqwest::Client| c.get(count_url.clone()).send();
+    let before_a: Value = count(&clerk_a)
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let before_b: Value = count(&clerk_b)
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    s.store
+        .forget_projection_version(murakumo_store::System::Resident)
+        .await
+        .expect("forget");
+    let halted = s.halt().await;
+    let store = halted.open_store().await;
+    assert_eq!(
+        store.rebuilds_pending(),
+        2,
+        "住民記録 of both municipalities"
+    );
+    let state = murakumo_server::AppState::new(store.clone(), false);
+    let s = TestServer::serve_state(state, halted.dir, halted.pg, None, Some(halted.port)).await;
+
+    let health = reqwest::get(s.url("/healthz")).await.expect("healthz");
+    assert_eq!(health.status(), StatusCode::OK);
+    let health: Value = health.json().await.expect("json");
+    assert_eq!(health["rebuilds_pending"], 2, "{health}");
+    let r = count(&clerk_a).await.expect("send");
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.headers().contains_key("retry-after"));
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "rebuilding", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("住民記録"),
+        "{body}"
+    );
+    let settings = admin_a
+        .get(s.url("/api/v1/settings"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        settings.status(),
+        StatusCode::OK,
+        "settings are another system's"
+    );
+
+    // Tenant by tenant: the first rebuilt is served, the other still waits.
+    let (first, _) = store
+        .rebuild_next()
+        .await
+        .expect("rebuild")
+        .expect("one pending");
+    let (done, waiting, before) = if first == tenant_a() {
+        (&clerk_a, &clerk_b, &before_a)
+    } else {
+        (&clerk_b, &clerk_a, &before_b)
+    };
+    let r = count(done).await.expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        &r.json::<Value>().await.expect("json"),
+        before,
+        "rebuilt as it was"
+    );
+    assert_eq!(
+        count(waiting).await.expect("send").status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    store.rebuild_pending().await.expect("rebuild the rest");
+    assert_eq!(store.rebuilds_pending(), 0);
+    for (c, before) in [(&clerk_a, &before_a), (&clerk_b, &before_b)] {
+        let r = count(c).await.expect("send");
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(&r.json::<Value>().await.expect("json"), before);
+    }
+    // Recorded: the next start has nothing to rebuild.
+    let halted = s.halt().await;
+    assert_eq!(halted.open_store().await.rebuilds_pending(), 0);
+    drop(halted);
+}
+
 common::on_both_backends!(
     a_tenant_being_imported_is_closed_to_its_staff_only,
+    a_projection_rebuild_holds_up_only_what_needs_it,
     metrics_carry_the_tenant,
     open_metrics_name_no_tenant,
     a_tenant_past_its_quota_does_not_hold_up_another,

@@ -41,6 +41,7 @@ pub use error::StoreError;
 pub use login::{ThrottleBucket, Throttled};
 pub use outbox::{CheckedOutboxItem, MAX_OUTBOX_PAYLOAD, OutboxRefusal, Replayer};
 pub use platform::{Operator, OperatorSessionRow, TenantInfo};
+pub use projection::System;
 pub use replication::{AppendWatch, MAX_EPOCH, NodeRole, NodeState, OutboxItem, Replayed};
 pub use rows::{AccessFilter, AccessLogRow, Chain, ResidentQuery, SettingChange};
 pub use saml::SamlSessionRow;
@@ -54,6 +55,11 @@ use std::sync::Arc;
 use murakumo_core::TenantCode;
 use sqlx::AnyPool;
 
+/// The `meta` key holding the projection version `system`'s read models were written with.
+fn version_key(system: System) -> String {
+    format!("projection_version.{}", system.name())
+}
+
 /// A handle on the database. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -63,6 +69,25 @@ pub struct Store {
     pub(crate) appended: replication::SharedWatch,
     /// SQLite: concurrent writes share a transaction (see `group.rs`).
     pub(crate) group: Option<Arc<group::GroupCommit>>,
+    /// Read models whose projection version changed, not rebuilt yet.
+    pub(crate) rebuilds: Arc<Rebuilds>,
+}
+
+/// The (tenant, system) read models to rebuild because the system's projection version
+/// changed, found when the store opens; [`Store::rebuild_pending`] works through them.
+#[derive(Default)]
+pub(crate) struct Rebuilds {
+    stale: Vec<System>,
+    pending: std::sync::Mutex<std::collections::BTreeSet<(TenantCode, System)>>,
+}
+
+impl Rebuilds {
+    fn pending(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<(TenantCode, System)>> {
+        // A panic elsewhere while holding the lock leaves a usable set.
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl Store {
@@ -92,48 +117,138 @@ impl Store {
         let pool = backend.connect_app_pool().await?;
         let group = (backend.kind() == BackendKind::Sqlite)
             .then(|| Arc::new(group::GroupCommit::start(pool.clone(), backend.clone())));
-        let store = Store {
+        let mut store = Store {
             pool,
             backend,
             appended: Arc::default(),
             group,
+            rebuilds: Arc::default(),
         };
-        store.rebuild_if_projections_changed().await?;
+        store.rebuilds = Arc::new(store.find_stale_projections().await?);
+        // No tenant yet (a new database): nothing to rebuild, the versions are this build's.
+        if store.rebuilds_pending() == 0 {
+            store.record_projection_versions().await?;
+        }
         Ok(store)
     }
 
-    /// Read models are rebuilt from the ledger when this build projects
-    /// differently from the one that wrote them.
-    async fn rebuild_if_projections_changed(&self) -> Result<(), StoreError> {
+    /// The systems whose projection version differs from the one that wrote their read
+    /// models, with every tenant (all of them must be rebuilt).
+    async fn find_stale_projections(&self) -> Result<Rebuilds, StoreError> {
         let mut tx = self
             .backend
-            .begin(&self.pool, backend::Scope::Platform, true)
+            .begin(&self.pool, backend::Scope::Platform, false)
             .await?;
-        let stored: Option<String> =
-            sqlx::query("SELECT value FROM meta WHERE key = 'projection_version'")
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|r| sqlx::Row::try_get(&r, "value"))
-                .transpose()?;
+        let rows = sqlx::query("SELECT key, value FROM meta WHERE key LIKE 'projection_version%'")
+            .fetch_all(&mut *tx)
+            .await?;
         tx.commit().await?;
-        if stored.as_deref() == Some(projection::PROJECTION_VERSION) {
-            return Ok(());
+        let mut versions = std::collections::HashMap::new();
+        for r in rows {
+            let key: String = sqlx::Row::try_get(&r, "key")?;
+            let value: String = sqlx::Row::try_get(&r, "value")?;
+            versions.insert(key, value);
         }
-        for t in self.list_tenants().await? {
-            tracing::info!(tenant = %t.code, "rebuilding read models for projection version {}", projection::PROJECTION_VERSION);
-            self.tenant(&t.code).rebuild_projections().await?;
-        }
+        // Before versions per system, one version held for all.
+        let shared = versions.get("projection_version").cloned();
+        let stale: Vec<System> = System::ALL
+            .into_iter()
+            .filter(|s| {
+                let stored = versions.get(&version_key(*s)).or(shared.as_ref());
+                stored.map(String::as_str) != Some(s.version())
+            })
+            .collect();
+        let tenants = if stale.is_empty() {
+            Vec::new()
+        } else {
+            self.list_tenants().await?
+        };
+        let pending = tenants
+            .iter()
+            .flat_map(|t| stale.iter().map(|s| (t.code, *s)))
+            .collect();
+        Ok(Rebuilds {
+            stale,
+            pending: std::sync::Mutex::new(pending),
+        })
+    }
+
+    /// Whether `tenant`'s read models of `system` wait to be rebuilt: a request that needs
+    /// them must not be answered from them yet.
+    pub fn rebuilding(&self, tenant: &TenantCode, system: System) -> bool {
+        self.rebuilds.pending().contains(&(*tenant, system))
+    }
+
+    /// Rebuilds the next (tenant, system) read models waiting, if any, and says which.
+    pub async fn rebuild_next(&self) -> Result<Option<(TenantCode, System)>, StoreError> {
+        let next = self.rebuilds.pending().iter().next().copied();
+        let Some((tenant, system)) = next else {
+            return Ok(None);
+        };
+        tracing::info!(tenant = %tenant, system = system.name(), version = system.version(), "rebuilding read models");
+        self.tenant(&tenant).rebuild_system(system).await?;
+        self.rebuilds.pending().remove(&(tenant, system));
+        Ok(Some((tenant, system)))
+    }
+
+    /// Forgets the projection version `system`'s read models were written with, as if an
+    /// older build had written them: the next open finds them stale. For tests.
+    #[doc(hidden)]
+    pub async fn forget_projection_version(&self, system: System) -> Result<(), StoreError> {
         let mut tx = self
             .backend
             .begin(&self.pool, backend::Scope::Platform, true)
             .await?;
         sqlx::query(
-            "INSERT INTO meta (key, value) VALUES ('projection_version', $1) \
+            "INSERT INTO meta (key, value) VALUES ($1, 'old') \
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
-        .bind(projection::PROJECTION_VERSION)
+        .bind(version_key(system))
         .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// How many (tenant, system) read models wait to be rebuilt.
+    pub fn rebuilds_pending(&self) -> usize {
+        self.rebuilds.pending().len()
+    }
+
+    /// Rebuilds every read model whose system's projection version changed, tenant by
+    /// tenant, one system at a time (each in its own transaction), then records the new
+    /// versions. The server runs this in the background after it starts listening; other
+    /// commands run it before they begin.
+    pub async fn rebuild_pending(&self) -> Result<(), StoreError> {
+        if self.rebuilds.stale.is_empty() {
+            return Ok(());
+        }
+        while self.rebuild_next().await?.is_some() {}
+        self.record_projection_versions().await?;
+        tracing::info!("read models rebuilt");
+        Ok(())
+    }
+
+    /// Records that the stale systems' read models are now this build's.
+    async fn record_projection_versions(&self) -> Result<(), StoreError> {
+        let stale = &self.rebuilds.stale;
+        if stale.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self
+            .backend
+            .begin(&self.pool, backend::Scope::Platform, true)
+            .await?;
+        for system in stale {
+            sqlx::query(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(version_key(*system))
+            .bind(system.version())
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

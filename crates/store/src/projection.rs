@@ -18,31 +18,64 @@ use sqlx::{Any, Row, Transaction};
 use crate::rows::{Placeholders, date_str, insert_verb, values_list};
 use crate::{StoreError, changes};
 
-/// Tables rebuilt from the ledger, cleared before a rebuild.
-const PROJECTION_TABLES: &[&str] = &[
-    "setting_history",
-    "staff",
-    "residents",
-    "resident_entries",
-    "former_household_members",
-    "sso_configs",
-    "pending_changes",
-    "certificates",
-    "seals",
-    "official_seals",
-];
+/// A business system's read models: the tables it projects from the ledger and the version
+/// of how it projects them. A system whose version changed is rebuilt, tenant by tenant, in the
+/// background while the others are served (see `Store::rebuild_pending`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum System {
+    /// Staff, roles, settings, SSO and four-eyes changes (the platform's own).
+    Tenancy,
+    /// 住民記録: the register and its households.
+    Resident,
+    /// Issued certificates (発行番号, digests) for verification.
+    Certificate,
+    /// 印鑑登録 and the 公印.
+    Seal,
+}
 
-/// Bump when a projection's tables or meaning change: every tenant is then
-/// rebuilt from its ledger when the store opens.
-// 6: pending changes (four eyes); 7: records carry `last_change` (the 異動日 a back-dated
-// 異動 may not precede); 8: former_household_members (a household as of a past date).
-pub(crate) const PROJECTION_VERSION: &str = "8";
+impl System {
+    pub const ALL: [System; 4] = [
+        System::Tenancy,
+        System::Resident,
+        System::Certificate,
+        System::Seal,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            System::Tenancy => "tenancy",
+            System::Resident => "resident",
+            System::Certificate => "certificate",
+            System::Seal => "seal",
+        }
+    }
+
+    /// Tables rebuilt from the ledger, cleared before a rebuild.
+    fn tables(self) -> &'static [&'static str] {
+        match self {
+            System::Tenancy => &["setting_history", "staff", "sso_configs", "pending_changes"],
+            System::Resident => &["residents", "resident_entries", "former_household_members"],
+            System::Certificate => &["certificates"],
+            System::Seal => &["seals", "official_seals"],
+        }
+    }
+
+    /// Bump a system's version when its tables or their meaning change: that system is then
+    /// rebuilt from every tenant's ledger. Versions up to 8 were one number for all systems
+    /// (6: pending changes; 7: records carry `last_change`; 8: former_household_members).
+    pub(crate) fn version(self) -> &'static str {
+        match self {
+            System::Tenancy | System::Resident | System::Certificate | System::Seal => "8",
+        }
+    }
+}
 
 pub(crate) async fn clear(
     tx: &mut Transaction<'static, Any>,
     tenant: &TenantCode,
+    system: System,
 ) -> Result<(), StoreError> {
-    for t in PROJECTION_TABLES {
+    for t in system.tables() {
         sqlx::query(&format!("DELETE FROM {t} WHERE tenant_code = $1"))
             .bind(tenant.as_str())
             .execute(&mut **tx)
@@ -57,6 +90,8 @@ pub(crate) async fn clear(
 pub(crate) struct Projector {
     residents: ResidentBatch,
     seals: SealBatch,
+    /// Only this system's read models (a rebuild of one system); `None`: all.
+    only: Option<System>,
 }
 
 impl Projector {
@@ -69,7 +104,20 @@ impl Projector {
                 ..ResidentBatch::default()
             },
             seals: SealBatch::default(),
+            only: None,
         }
+    }
+
+    /// A projector of one system's read models, into its emptied tables.
+    pub(crate) fn rebuilding(system: System) -> Projector {
+        Projector {
+            only: Some(system),
+            ..Projector::new(true)
+        }
+    }
+
+    fn projects(&self, system: System) -> bool {
+        self.only.is_none_or(|s| s == system)
     }
 
     pub(crate) async fn apply(
@@ -84,6 +132,8 @@ impl Projector {
         for batch in entries.chunks(BATCH) {
             let mut residents = Vec::with_capacity(batch.len());
             let mut seals = Vec::with_capacity(batch.len());
+            let (project_residents, project_seals) =
+                (self.projects(System::Resident), self.projects(System::Seal));
             for e in batch {
                 let resident = ResidentEvent::decode(&e.kind, e.version, &e.payload)?;
                 seals.push(match resident {
@@ -92,25 +142,37 @@ impl Projector {
                 });
                 residents.push(resident);
             }
-            self.residents
-                .prefetch(tx, tenant, residents.iter().flatten())
-                .await?;
-            self.seals
-                .prefetch(tx, tenant, seals.iter().flatten())
-                .await?;
+            if project_residents {
+                self.residents
+                    .prefetch(tx, tenant, residents.iter().flatten())
+                    .await?;
+            }
+            if project_seals {
+                self.seals
+                    .prefetch(tx, tenant, seals.iter().flatten())
+                    .await?;
+            }
             for ((e, resident), seal) in batch.iter().zip(&residents).zip(&seals) {
                 if let Some(ev) = resident {
-                    self.residents.apply(tenant, e, ev);
+                    if project_residents {
+                        self.residents.apply(tenant, e, ev);
+                    }
                     continue;
                 }
                 if let Some(ev) = seal {
-                    self.seals.apply(tenant, e, ev);
+                    if project_seals {
+                        self.seals.apply(tenant, e, ev);
+                    }
                     continue;
                 }
-                if let Some(ev) = TenancyEvent::decode(&e.kind, e.version, &e.payload)? {
+                if self.projects(System::Tenancy)
+                    && let Some(ev) = TenancyEvent::decode(&e.kind, e.version, &e.payload)?
+                {
                     apply_tenancy(tx, tenant, e, ev).await?;
                 }
-                if let Some(c) = CertificateIssued::decode(&e.kind, e.version, &e.payload)? {
+                if self.projects(System::Certificate)
+                    && let Some(c) = CertificateIssued::decode(&e.kind, e.version, &e.payload)?
+                {
                     sqlx::query(
                         "INSERT INTO certificates (tenant_code, issue_number, seq, kind, subjects, digest, key_id, issue_date, actor) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -128,7 +190,9 @@ impl Projector {
                     .await
                     .map_err(|err| StoreError::on_unique(err, || format!("発行番号 {} was issued before", c.issue_number)))?;
                 }
-                if let Some(ev) = OfficialSealSet::decode(&e.kind, e.version, &e.payload)? {
+                if project_seals
+                    && let Some(ev) = OfficialSealSet::decode(&e.kind, e.version, &e.payload)?
+                {
                     sqlx::query(
                         "INSERT INTO official_seals (tenant_code, png, seq) VALUES ($1, $2, $3) \
                          ON CONFLICT (tenant_code) DO UPDATE SET png = excluded.png, seq = excluded.seq",

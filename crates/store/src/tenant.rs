@@ -11,6 +11,7 @@ use sqlx::{Any, Row, Transaction};
 
 use crate::backend::{BackendKind, Scope};
 use crate::group::{self, Write, Written};
+use crate::projection::System;
 use crate::rows::{ENTRY_COLUMNS, date_str, entry_from_row, insert_verb, parse_date, values_list};
 use crate::{
     AccessFilter, AccessLogRow, Chain, ResidentQuery, SettingChange, Store, StoreError, projection,
@@ -427,8 +428,36 @@ impl TenantStore<'_> {
     #[doc(hidden)]
     pub async fn rebuild_projections_paged(&self, page: u64) -> Result<u64, StoreError> {
         let mut tx = self.begin(true).await?;
-        projection::clear(&mut tx, &self.tenant).await?;
-        let mut projector = projection::Projector::new(true);
+        for system in System::ALL {
+            projection::clear(&mut tx, &self.tenant, system).await?;
+        }
+        self.replay(tx, projection::Projector::new(true), page)
+            .await
+    }
+
+    /// Rebuilds one system's read models from the ledger (its projection version changed).
+    /// Holds the ledger head's lock meanwhile: this tenant's appends wait, so that none is
+    /// projected twice or missed; other tenants and other systems' reads go on.
+    pub async fn rebuild_system(&self, system: System) -> Result<u64, StoreError> {
+        let mut tx = self.begin(true).await?;
+        sqlx::query("UPDATE chain_heads SET seq = seq WHERE tenant_code = $1 AND chain = $2")
+            .bind(self.tenant.as_str())
+            .bind(Chain::Ledger.name())
+            .execute(&mut *tx)
+            .await?;
+        projection::clear(&mut tx, &self.tenant, system).await?;
+        self.replay(tx, projection::Projector::rebuilding(system), REBUILD_PAGE)
+            .await
+    }
+
+    /// Replays the whole ledger through `projector` in `tx`, `page` entries at a time, and
+    /// commits; returns the number of entries replayed.
+    async fn replay(
+        &self,
+        mut tx: Transaction<'static, Any>,
+        mut projector: projection::Projector,
+        page: u64,
+    ) -> Result<u64, StoreError> {
         let mut after = 0u64;
         loop {
             let rows = sqlx::query(&format!(

@@ -1035,6 +1035,15 @@ pub async fn verify_code(
     if let Err(e) = payload.verify_signature(key) {
         return Ok(Json(VerificationView::refused(e.message_ja())));
     }
+    // The record of issuances is being rebuilt: "not issued" would be a false answer.
+    if state
+        .store
+        .rebuilding(&tenant, murakumo_store::System::Certificate)
+    {
+        return Err(crate::session::rebuilding(
+            murakumo_store::System::Certificate,
+        ));
+    }
     let digest = hex_digest(&payload.digest);
     let issued = ts
         .issued_certificate(&payload.issue_number)
