@@ -7,7 +7,7 @@
 #
 #   scripts/example-patroni.sh [path/to/murakumo]
 #
-# The example of docs/replication.md ("Patroni"), run by crates/cli/tests/pg_ha.rs. Everything
+# The example of docs/replication.md ("Patroni"), run by crates/cli/tests/it/pg_ha.rs. Everything
 # runs on 127.0.0.1 in a temporary directory. Needs Debian's postgresql, patroni, etcd-server,
 # haproxy and curl (scripts/setup-test.sh installs them); when run as root, PostgreSQL and
 # Patroni run as the `postgres` system user.

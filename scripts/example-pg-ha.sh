@@ -5,7 +5,7 @@
 #
 #   scripts/example-pg-ha.sh [path/to/murakumo]
 #
-# The example of docs/replication.md, run by crates/cli/tests/pg_ha.rs. Everything lives in a
+# The example of docs/replication.md, run by crates/cli/tests/it/pg_ha.rs. Everything lives in a
 # temporary directory on 127.0.0.1; needs Debian's postgresql (initdb, pg_ctl, pg_basebackup)
 # and, when run as root, the `postgres` system user to run them as.
 set -euo pipefail

@@ -77,7 +77,7 @@ target() {
             run server-gates -p murakumo-server \
                 -f crates/server/src/session.rs -f crates/server/src/observe.rs \
                 -f crates/server/src/api/mod.rs \
-                -- -E 'binary(api) | binary(isolation)' ;;
+                -- -E 'test(/^api::/) | test(/^isolation::/)' ;;
         all)
             for t in ledger auth dispersal documents-verify replication-fork store server-gates; do
                 target "$t"

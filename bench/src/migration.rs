@@ -10,7 +10,7 @@
 //! 2. the raw read: both data files read end to end through a 1 MiB buffer
 //!    (page cache warm, as for the import, which follows at once);
 //! 3. `murakumo tenant create`, then the timed `murakumo import` (validation,
-//!    then ledger + read models in one transaction);
+//!    then ledger + read models in chunks, seen all at once);
 //! 4. the timed `murakumo export` in the same form and encoding, whose files
 //!    must be byte-identical to the generated ones.
 //!
@@ -333,7 +333,7 @@ pub fn section(
     s.push_str(
         "- Import: the real binary into an empty SQLite tenant: every record decoded, checked and \
          replayed (01-01 compared item by item with the replay of 01-02), then all ledger entries \
-         and the read models written in one transaction (`TenantStore::import`).\n",
+         and the read models written in chunks of 5,000 entries that readers see all at once (`TenantStore::import`).\n",
     );
     if let Some(v) = r.import_validate_secs {
         s.push_str(&format!(

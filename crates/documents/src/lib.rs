@@ -12,6 +12,8 @@
 //!   IPAmj明朝 embedded as a subset (MJ characters and IVS print as their variant glyphs), the
 //!   公印 and 印影 images, and the QR code drawn as vector squares; it embeds the certificate
 //!   data and payload in the PDF. Output is deterministic (same input, same bytes).
+//! - [`report`]: [`Renderer::report`] prints a [`Report`] (統計表 and other tables staff print)
+//!   on A4, continued over sheets; not signed.
 //! - [`verify`]: [`Renderer::verify_certificate_pdf`] / [`verify_report`] /
 //!   [`CertificatePdf`]: genuine (signature by a published key, looked up by key id so rotated
 //!   keys keep verifying) and unaltered (embedded data and the printed pages match what was
@@ -28,6 +30,7 @@ pub mod certificate;
 pub mod digest;
 pub mod error;
 pub mod render;
+pub mod report;
 pub mod signing;
 pub mod verify;
 
@@ -38,6 +41,7 @@ pub use error::DocumentError;
 pub use render::{
     IssuedCertificate, LAYOUT_VERSION, MEMBERS_PER_PAGE, RENDERABLE_LAYOUTS, Renderer, wareki,
 };
+pub use report::{Report, ReportTable};
 pub use signing::{SealPayload, SigningKeyPair, check_verify_url, key_id, sign};
 pub use verify::{
     CertificatePdf, KeyLookup, Limits, VerifiedCertificate, VerifyError, VerifyReport,

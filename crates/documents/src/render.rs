@@ -134,8 +134,8 @@ pub const DEFAULT_FONT_PATHS: &[&str] = &[
     "/usr/local/share/fonts/ipamjm.ttf",
 ];
 
-const PAGE_W: f32 = 595.28;
-const PAGE_H: f32 = 841.89;
+pub(crate) const PAGE_W: f32 = 595.28;
+pub(crate) const PAGE_H: f32 = 841.89;
 const MARGIN_X: f32 = 42.0;
 const CONTENT_W: f32 = PAGE_W - 2.0 * MARGIN_X;
 const MEMBERS_TOP: f32 = 160.0;
@@ -143,7 +143,7 @@ const MEMBER_H: f32 = 124.0;
 const MEMBER_GAP: f32 = 4.0;
 const QR_TOP: f32 = 744.0;
 const QR_SIZE: f32 = 78.0;
-const LINE: f32 = 0.6;
+pub(crate) const LINE: f32 = 0.6;
 const LABEL_SIZE: f32 = 7.0;
 const VALUE_SIZE: f32 = 10.0;
 const MIN_SIZE: f32 = 5.0;
@@ -186,6 +186,14 @@ impl Renderer {
             }
         })?;
         Ok(Renderer { font, data })
+    }
+
+    pub(crate) fn font_data(&self) -> &[u8] {
+        &self.data
+    }
+
+    pub(crate) fn font(&self) -> Font {
+        self.font.clone()
     }
 
     /// A renderer with the font file at `path`.
@@ -375,7 +383,7 @@ struct PageImages<'i> {
     qr: Option<&'i Image>,
 }
 
-fn pdf_error(reason: &str) -> DocumentError {
+pub(crate) fn pdf_error(reason: &str) -> DocumentError {
     DocumentError::Pdf {
         reason: reason.to_owned(),
     }
@@ -405,7 +413,7 @@ fn load_png(bytes: Option<&[u8]>, which: &'static str) -> Result<Option<Image>, 
 }
 
 /// The PDF creation date: issue date and time, Japan Standard Time.
-fn pdf_datetime(date: NaiveDate, time: Option<NaiveTime>) -> DateTime {
+pub(crate) fn pdf_datetime(date: NaiveDate, time: Option<NaiveTime>) -> DateTime {
     use chrono::Datelike;
     let time = time.unwrap_or(NaiveTime::MIN);
     let narrow = |v: u32| u8::try_from(v).unwrap_or(0);
@@ -428,7 +436,7 @@ pub fn wareki(date: NaiveDate) -> String {
 }
 
 /// The font seen through skrifa: glyph coverage and advance widths for layout.
-struct TextKit<'a> {
+pub(crate) struct TextKit<'a> {
     font: Font,
     charmap: skrifa::charmap::Charmap<'a>,
     metrics: skrifa::metrics::GlyphMetrics<'a>,
@@ -559,7 +567,7 @@ fn check_certificate_glyphs(
 
 /// Refuses the first character of `s` that has no glyph in the font (a variation selector
 /// counts only with a base character whose variant the font has).
-fn check_glyphs(
+pub(crate) fn check_glyphs(
     charmap: &skrifa::charmap::Charmap<'_>,
     field: &'static str,
     s: &str,
@@ -589,7 +597,7 @@ fn is_variation_selector(c: char) -> bool {
 }
 
 impl<'a> TextKit<'a> {
-    fn new(data: &'a [u8], font: Font) -> Result<TextKit<'a>, DocumentError> {
+    pub(crate) fn new(data: &'a [u8], font: Font) -> Result<TextKit<'a>, DocumentError> {
         let f = FontRef::new(data).map_err(|e| DocumentError::BadFont {
             reason: e.to_string(),
         })?;
@@ -603,7 +611,7 @@ impl<'a> TextKit<'a> {
     }
 
     /// Width of `s` at `size` (sum of advances; variation selectors have none).
-    fn width(&self, s: &str, size: f32) -> f32 {
+    pub(crate) fn width(&self, s: &str, size: f32) -> f32 {
         s.chars()
             .filter(|c| !is_variation_selector(*c))
             .map(|c| {
@@ -650,14 +658,16 @@ impl<'a> TextKit<'a> {
 }
 
 #[derive(Clone, Copy)]
-enum Align {
+pub(crate) enum Align {
     Left,
     Center,
+    /// Numbers in a report's table.
+    Right,
 }
 
-struct Painter<'s, 'f, 'a> {
+pub(crate) struct Painter<'s, 'f, 'a> {
     /// Where to draw; `None` measures only (see [`Renderer::check_certificate`]).
-    s: Option<&'s mut Surface<'f>>,
+    pub(crate) s: Option<&'s mut Surface<'f>>,
     t: &'s TextKit<'a>,
     /// The layout version printed (see [`LAYOUT_VERSION`]).
     layout: u32,
@@ -665,7 +675,17 @@ struct Painter<'s, 'f, 'a> {
     overflow: Vec<String>,
 }
 
-impl Painter<'_, '_, '_> {
+impl<'s, 'a> Painter<'s, '_, 'a> {
+    /// A painter that draws nothing yet (set `s` to draw) in the current layout.
+    pub(crate) fn measuring(t: &'s TextKit<'a>) -> Self {
+        Painter {
+            s: None,
+            t,
+            layout: LAYOUT_VERSION,
+            overflow: Vec::new(),
+        }
+    }
+
     /// One sheet: title, the household or the registrant, the certification on the last
     /// sheet, the QR code and the sheet number.
     fn page(
@@ -709,7 +729,7 @@ impl Painter<'_, '_, '_> {
         }
     }
 
-    fn text_at(&mut self, text: &str, x: f32, baseline: f32, size: f32) {
+    pub(crate) fn text_at(&mut self, text: &str, x: f32, baseline: f32, size: f32) {
         let Some(s) = self.s.as_mut() else { return };
         if text.is_empty() {
             return;
@@ -726,7 +746,7 @@ impl Painter<'_, '_, '_> {
         );
     }
 
-    fn stroke_rect(&mut self, x: f32, y: f32, w: f32, h: f32, width: f32) {
+    pub(crate) fn stroke_rect(&mut self, x: f32, y: f32, w: f32, h: f32, width: f32) {
         let Some(rect) = Rect::from_xywh(x, y, w, h) else {
             return;
         };
@@ -744,7 +764,13 @@ impl Painter<'_, '_, '_> {
     }
 
     /// Text fitted into a box: shrinks, then wraps, never spills.
-    fn fitted(&mut self, text: &str, (x, y, w, h): (f32, f32, f32, f32), size: f32, align: Align) {
+    pub(crate) fn fitted(
+        &mut self,
+        text: &str,
+        (x, y, w, h): (f32, f32, f32, f32),
+        size: f32,
+        align: Align,
+    ) {
         if text.is_empty() || w <= 2.0 || h <= 2.0 {
             return;
         }
@@ -755,6 +781,7 @@ impl Painter<'_, '_, '_> {
                 let dx = match align {
                     Align::Left => 0.0,
                     Align::Center => (w - one_line) / 2.0,
+                    Align::Right => w - one_line,
                 };
                 self.text_at(text, x + dx, y + (h + s * 0.76) / 2.0, s);
                 return;

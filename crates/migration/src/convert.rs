@@ -398,6 +398,15 @@ pub fn history_row(municipality5: &str, serial: u64, d: &Dated) -> Vec<String> {
             row[F::Note as usize] = reason.clone();
             "41"
         }
+        ResidentEvent::MoveOutCancelled {
+            reason,
+            notified_date,
+            ..
+        } => {
+            notified(&mut row, notified_date);
+            row[F::Note as usize] = reason.clone();
+            "15"
+        }
     };
     row[F::Event as usize] = code.into();
     row
@@ -502,6 +511,11 @@ pub(crate) fn parse_history(row: &[String]) -> Result<Dated, FieldFault> {
         "41" => ResidentEvent::ProtectionLifted {
             resident_code: code,
             reason: text(F::Note),
+        },
+        "15" => ResidentEvent::MoveOutCancelled {
+            resident_code: code,
+            reason: text(F::Note),
+            notified_date: notified()?,
         },
         _ => {
             return Err((
@@ -624,6 +638,11 @@ mod tests {
             ResidentEvent::ProtectionLifted {
                 resident_code: code.clone(),
                 reason: "期間満了".into(),
+            },
+            ResidentEvent::MoveOutCancelled {
+                resident_code: code.clone(),
+                reason: "転出を取りやめたため本人申出".into(),
+                notified_date: d(2022, 1, 3),
             },
         ];
         for (i, event) in events.into_iter().enumerate() {

@@ -208,7 +208,7 @@ pub struct Progress {
 /// A valid data set, ready to be recorded.
 #[derive(Clone, Debug)]
 pub struct Dataset {
-    /// The format version it names (1.0 or 1.1; the version this build
+    /// The format version it names (1.0, 1.1 or 1.2; the version this build
     /// writes when there is no manifest).
     pub version: String,
     pub gaiji: GaijiTable,

@@ -182,9 +182,18 @@ pub enum ResidentEvent {
         resident_code: String,
         reason: String,
     },
+    /// 転出取消: a 転出予定 withdrawn (the person does not move after all); the record is
+    /// current again, as before the 転出届.
+    MoveOutCancelled {
+        resident_code: String,
+        /// Why (e.g. 「転出を取りやめたため本人申出」).
+        reason: String,
+        notified_date: NaiveDate,
+    },
 }
 
-const KINDS: [&str; 9] = [
+// Append only: an event's index is stored in its payload.
+const KINDS: [&str; 10] = [
     "resident.entered",
     "resident.relocated",
     "resident.move_out_planned",
@@ -194,6 +203,7 @@ const KINDS: [&str; 9] = [
     "resident.corrected",
     "resident.protection_set",
     "resident.protection_lifted",
+    "resident.move_out_cancelled",
 ];
 
 impl ResidentEvent {
@@ -207,7 +217,8 @@ impl ResidentEvent {
             | ResidentEvent::NameChanged { resident_code, .. }
             | ResidentEvent::Corrected { resident_code, .. }
             | ResidentEvent::ProtectionSet { resident_code, .. }
-            | ResidentEvent::ProtectionLifted { resident_code, .. } => resident_code,
+            | ResidentEvent::ProtectionLifted { resident_code, .. }
+            | ResidentEvent::MoveOutCancelled { resident_code, .. } => resident_code,
         }
     }
 
@@ -222,6 +233,7 @@ impl ResidentEvent {
             ResidentEvent::Corrected { .. } => 6,
             ResidentEvent::ProtectionSet { .. } => 7,
             ResidentEvent::ProtectionLifted { .. } => 8,
+            ResidentEvent::MoveOutCancelled { .. } => 9,
         }
     }
 
@@ -244,6 +256,7 @@ impl ResidentEvent {
             ResidentEvent::Corrected { field, .. } => format!("職権修正({field})"),
             ResidentEvent::ProtectionSet { .. } => "支援措置開始".into(),
             ResidentEvent::ProtectionLifted { .. } => "支援措置終了".into(),
+            ResidentEvent::MoveOutCancelled { .. } => "転出取消".into(),
         }
     }
 }

@@ -19,6 +19,7 @@ mod event;
 mod household;
 mod kana;
 mod record;
+pub mod statistics;
 mod text;
 
 pub use allot::next_resident_code;

@@ -254,7 +254,7 @@ pub fn validate(
                 return invalid(
                     "change",
                     format!(
-                        "この方は転出届が出ています(転出予定日 {})。転出予定の方の転居は記録できません。転出をやめた場合は、先に転出予定の取消を住民記録責任者に依頼してください",
+                        "この方は転出届が出ています(転出予定日 {})。転出予定の方の転居は記録できません。転出をやめた場合は、先に転出取消を入力してください",
                         date_ja(*planned_date)
                     ),
                 );
@@ -364,6 +364,26 @@ pub fn validate(
             if field.ends_with("kana") {
                 check_kana("value", value, false)?;
             }
+        }
+        ResidentEvent::MoveOutCancelled {
+            reason,
+            notified_date,
+            ..
+        } => {
+            live(current)?;
+            if !matches!(current.map(|r| &r.status), Some(Status::MovingOut { .. })) {
+                return invalid(
+                    "change",
+                    "この方には転出予定(転出届)がありません。転出取消は転出届が出ていて、まだ転出していない方についてだけ記録できます",
+                );
+            }
+            if reason.trim().is_empty() {
+                return invalid(
+                    "reason",
+                    "転出取消の理由を入力してください(例: 転出を取りやめたため本人申出)",
+                );
+            }
+            notified = Some(*notified_date);
         }
         ResidentEvent::ProtectionSet { until, reason, .. } => {
             live(current)?;
@@ -526,6 +546,7 @@ pub fn apply(
             });
         }
         ResidentEvent::ProtectionLifted { .. } => r.protection = None,
+        ResidentEvent::MoveOutCancelled { .. } => r.status = Status::Current,
     }
     Ok(r)
 }
@@ -862,6 +883,100 @@ mod tests {
         ));
     }
 
+    /// 転出取消: only while 転出予定, with a reason; the record is current again (and may then
+    /// 転居), and the as-of view before the 取消 still shows the 転出予定.
+    #[test]
+    fn a_planned_move_out_is_cancelled_only_while_planned() {
+        let entered = move_in(d(2020, 4, 1));
+        let planned = ResidentEvent::MoveOutPlanned {
+            resident_code: code(),
+            planned_date: d(2026, 12, 1),
+            destination: "東京都新宿区".into(),
+            notified_date: d(2026, 11, 1),
+        };
+        let cancel = |reason: &str| ResidentEvent::MoveOutCancelled {
+            resident_code: code(),
+            reason: reason.into(),
+            notified_date: d(2026, 11, 10),
+        };
+        let check = |event: &ResidentEvent, record: &Record| {
+            validate(
+                event,
+                Some(record),
+                Some(record),
+                d(2026, 11, 10),
+                today(),
+                14,
+            )
+        };
+        let current = apply(None, &entered, d(2020, 4, 1)).expect("entered");
+        // Nothing to cancel before a 転出届.
+        let e = check(&cancel("本人申出"), &current).expect_err("not moving out");
+        assert!(
+            matches!(
+                e,
+                ResidentError::Invalid {
+                    field: "change",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let moving = apply(Some(current), &planned, d(2026, 11, 1)).expect("planned");
+        let e = check(&cancel(" "), &moving).expect_err("no reason");
+        assert!(
+            matches!(
+                e,
+                ResidentError::Invalid {
+                    field: "reason",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        check(&cancel("転出を取りやめたため本人申出"), &moving).expect("cancelled");
+        let back = apply(Some(moving), &cancel("本人申出"), d(2026, 11, 10)).expect("applied");
+        assert_eq!(back.status, Status::Current);
+        let events = [
+            (entered, d(2020, 4, 1)),
+            (planned, d(2026, 11, 1)),
+            (cancel("本人申出"), d(2026, 11, 10)),
+        ];
+        let at = |date| {
+            replay(events.iter().map(|(e, eff)| (e, *eff)), date)
+                .expect("replays")
+                .expect("resident")
+        };
+        assert!(matches!(
+            at(d(2026, 11, 5)).status,
+            Status::MovingOut { .. }
+        ));
+        assert_eq!(at(d(2026, 11, 10)).status, Status::Current);
+        // Once 転出 is confirmed (a 除票) there is nothing to cancel: that is 職権回復.
+        let removed = apply(
+            Some(back),
+            &ResidentEvent::Removed {
+                resident_code: code(),
+                reason: RemovalReason::MovedOut {
+                    destination: "東京都新宿区".into(),
+                },
+                notified_date: d(2026, 11, 12),
+            },
+            d(2026, 11, 12),
+        )
+        .expect("removed");
+        let e = validate(
+            &cancel("本人申出"),
+            Some(&removed),
+            Some(&removed),
+            d(2026, 11, 20),
+            today(),
+            14,
+        )
+        .expect_err("a 除票");
+        assert!(matches!(e, ResidentError::Removed { .. }), "{e:?}");
+    }
+
     #[test]
     fn protection_is_in_force_until_its_end() {
         let r = apply(None, &move_in(d(2026, 1, 5)), d(2026, 1, 5)).expect("applies");
@@ -886,5 +1001,13 @@ mod tests {
         // The kind and the payload must agree.
         assert!(ResidentEvent::decode("resident.relocated", 1, &b).is_err());
         assert_eq!(ResidentEvent::decode("tenancy.x", 1, &b), Ok(None));
+        let cancelled = ResidentEvent::MoveOutCancelled {
+            resident_code: code(),
+            reason: "本人申出".into(),
+            notified_date: today(),
+        };
+        let (k, v, b) = cancelled.encode();
+        assert_eq!(k, "resident.move_out_cancelled");
+        assert_eq!(ResidentEvent::decode(k, v, &b), Ok(Some(cancelled)));
     }
 }

@@ -116,6 +116,9 @@ impl ResidentEvent {
             ResidentEvent::MoveOutPlanned { destination, .. } => {
                 out.push(text("destination", destination, ADDRESS, true));
             }
+            ResidentEvent::MoveOutCancelled { reason, .. } => {
+                out.push(text("reason", reason, REASON, false));
+            }
             ResidentEvent::Removed { reason, .. } => match reason {
                 RemovalReason::MovedOut { destination } => {
                     out.push(text("destination", destination, ADDRESS, true))

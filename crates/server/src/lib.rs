@@ -123,6 +123,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/official-seal/image", get(ui::official_seal_image))
         .route("/access-log", get(ui::access_log))
+        .route("/statistics", get(ui::statistics))
         .route("/settings", get(ui::settings_form).post(ui::settings_submit))
         .route("/sso", get(ui::sso_form).post(ui::sso_submit))
         .route("/staff", get(ui::staff_form).post(ui::staff_create_submit))

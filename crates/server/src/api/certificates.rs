@@ -229,7 +229,13 @@ fn history_notes(events: &[(ResidentEvent, NaiveDate)]) -> Vec<String> {
             notified_ja(*d, *notified_date)
         ));
     }
-    for (e, d) in since_entry.iter().map(|x| (&x.0, x.1)) {
+    for (i, (e, d)) in since_entry.iter().map(|x| (&x.0, x.1)).enumerate() {
+        // A 転出予定 withdrawn (転出取消) is no longer on the record.
+        let withdrawn = || {
+            since_entry[i + 1..]
+                .iter()
+                .any(|x| matches!(x.0, ResidentEvent::MoveOutCancelled { .. }))
+        };
         match e {
             ResidentEvent::Relocated { notified_date, .. } => notes.push(format!(
                 "{} 転居 {}",
@@ -241,9 +247,10 @@ fn history_notes(events: &[(ResidentEvent, NaiveDate)]) -> Vec<String> {
                 destination,
                 notified_date,
                 ..
-            } if !since_entry
-                .iter()
-                .any(|x| matches!(x.0, ResidentEvent::Removed { .. })) =>
+            } if !withdrawn()
+                && !since_entry
+                    .iter()
+                    .any(|x| matches!(x.0, ResidentEvent::Removed { .. })) =>
             {
                 notes.push(format!(
                     "{} {destination}へ転出予定 {}",

@@ -16,6 +16,7 @@ pub(crate) mod seals;
 pub(crate) mod settings;
 pub(crate) mod sso;
 pub(crate) mod staff;
+pub(crate) mod statistics;
 
 use axum::Router;
 use utoipa::OpenApi;
@@ -101,6 +102,8 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(residents::resident_history))
         .routes(routes!(residents::change_resident))
         .routes(routes!(residents::get_household))
+        .routes(routes!(statistics::population))
+        .routes(routes!(statistics::movements))
         .routes(routes!(seals::search_seals, seals::register_seal))
         .routes(routes!(seals::cancel_seal))
         .routes(routes!(seals::seal_impression))

@@ -1127,6 +1127,8 @@ pub enum Change {
         planned_date: NaiveDate,
         destination: String,
     },
+    /// 転出取消: the 転出予定 withdrawn (the person stays).
+    CancelMoveOut { reason: String },
     /// 転出確定
     MoveOut {
         destination: String,
@@ -1418,6 +1420,11 @@ pub async fn change_resident(
         Change::Unprotect { reason } => ResidentEvent::ProtectionLifted {
             resident_code,
             reason,
+        },
+        Change::CancelMoveOut { reason } => ResidentEvent::MoveOutCancelled {
+            resident_code,
+            reason,
+            notified_date: notified,
         },
     };
     let mut events = vec![event];

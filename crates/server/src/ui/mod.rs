@@ -19,6 +19,7 @@ mod certificates;
 mod household_entry;
 mod residents;
 mod seals;
+mod statistics;
 
 pub use admin::{
     change_approve_submit, change_reject_submit, settings_form, settings_submit, sso_form,
@@ -34,6 +35,7 @@ pub use seals::{
     official_seal_form, official_seal_image, official_seal_submit, seal_cancel_submit,
     seal_certificate_submit, seal_detail, seal_form, seal_image, seal_submit, seals,
 };
+pub use statistics::statistics;
 
 use std::net::SocketAddr;
 
@@ -82,6 +84,10 @@ pub(crate) fn page(title: &str, who: Option<&StaffSession>, body: &str) -> Html<
             (
                 Permission::ResidentRead,
                 "<a href=\"/seals\" accesskey=\"4\">印鑑登録</a>",
+            ),
+            (
+                Permission::ResidentRead,
+                "<a href=\"/statistics\" accesskey=\"9\">統計</a>",
             ),
             (
                 Permission::StaffManage,

@@ -555,6 +555,11 @@ const CHANGES: &[(&str, &str, &[Field])] = &[
         ],
     ),
     (
+        "cancel_move_out",
+        "転出取消(転出予定の取消)",
+        &[("reason", "取消の理由", "text")],
+    ),
+    (
         "move_out",
         "転出確定(転入通知受理)",
         &[

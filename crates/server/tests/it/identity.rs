@@ -3,7 +3,7 @@
 //! under concurrency (per account and per address, operators too) without
 //! letting a stranger lock staff out, and weak passwords are refused.
 
-mod common;
+use crate::common;
 
 use std::net::{IpAddr, Ipv4Addr};
 

@@ -2,7 +2,7 @@
 //! counter terminal's 1366×768: keyboard only where a clerk would use it,
 //! with a screenshot of each main screen in `target/screenshots/`.
 
-mod common;
+use crate::common;
 
 use common::{Db, PASSWORD, TestServer, tenant_a};
 use murakumo_testkit::browser::{Browser, Key, Locator, WINDOW};
@@ -535,6 +535,77 @@ async fn an_auditor_finds_who_issued_whose_certificate_and_why() {
     s.stop().await;
 }
 
+/// 統計: from the menu, a clerk asks for the population as of a 基準日 typed in 和暦 and the
+/// 異動集計 of a month; the tables show the register as it stood then, with links to the CSV.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clerk_counts_the_population_as_of_a_date_typed_in_wareki() {
+    let s = TestServer::start(Db::Sqlite).await;
+    let b = Browser::start().await.expect("browser");
+    log_in(&b, &s, "clerk").await;
+    b.client()
+        .find(Locator::Css("header a[href='/statistics']"))
+        .await
+        .expect("統計 in the menu")
+        .click()
+        .await
+        .expect("click");
+    b.wait_for("#population").await.expect("today's population");
+    // The five test residents of 深川市 entered on 2026-04-01 (令和8年4月1日), one
+    // household of women born in 1980, at an address outside the city's name.
+    fill(&b, "on", "R8.3.31").await;
+    fill(&b, "month", "R8.4").await;
+    press_enter(&b, "#month").await;
+    b.wait_for("#population h2").await.expect("population");
+    let t = text(&b).await;
+    assert!(t.contains("令和8年3月31日現在の人口・世帯数"), "{t}");
+    assert!(t.contains("世帯数 0、人口 0(男 0、女 0)"), "{t}");
+    b.client()
+        .find(Locator::Id("on"))
+        .await
+        .expect("on")
+        .clear()
+        .await
+        .expect("clear");
+    fill(&b, "on", "令和8年4月1日").await;
+    press_enter(&b, "#on").await;
+    b.wait_for("#movements").await.expect("movements");
+    let t = text(&b).await;
+    assert!(t.contains("令和8年4月1日現在の人口・世帯数"), "{t}");
+    assert!(t.contains("世帯数 1、人口 5(男 0、女 5)"), "{t}");
+    let rows = b
+        .client()
+        .execute(
+            "return Array.from(document.querySelectorAll('table.stats tbody tr'))
+                 .map(r => Array.from(r.cells).map(c => c.textContent).join('|'));",
+            vec![],
+        )
+        .await
+        .expect("rows");
+    let rows: Vec<String> = serde_json::from_value(rows).expect("strings");
+    for want in [
+        "(その他)|1|0|5|5|0",
+        "45〜49歳|0|5|5",
+        "転入|0|5|5",
+        "死亡|0|0|0",
+    ] {
+        assert!(rows.iter().any(|r| r == want), "{want} in {rows:?}");
+    }
+    let csv = b
+        .client()
+        .find(Locator::Css("#population a[href*='table=town']"))
+        .await
+        .expect("CSV link")
+        .attr("href")
+        .await
+        .expect("href");
+    assert_eq!(
+        csv.as_deref(),
+        Some("/api/v1/statistics/population?on=2026-04-01&format=csv&table=town")
+    );
+    check_screen(&b, "26-statistics").await;
+    s.stop().await;
+}
+
 /// 世帯での転入: a family is entered on one screen — address and dates once, then each
 /// person — and recorded together with one 世帯番号 from the system; a person's date the form
 /// cannot read is refused naming that person, with everything typed kept.
@@ -759,6 +830,7 @@ async fn every_screen_fits_a_phone_and_starts_at_its_first_action() {
         (format!("/seals/new?resident_code={code}"), "form"),
         ("/official-seal".to_string(), "form"),
         ("/access-log?action=read".to_string(), "main"),
+        ("/statistics".to_string(), "#population"),
         ("/staff".to_string(), "form[action='/staff']"),
         ("/settings".to_string(), "form[action='/settings']"),
         ("/sso".to_string(), "form[action='/sso']"),

@@ -2,7 +2,7 @@
 //! would: a write sent from another site, framing, caching of personal data, a request id
 //! chosen by the client, an open /metrics.
 
-mod common;
+use crate::common;
 
 use common::{Db, TestServer, on_both_backends, resident_code, tenant_a};
 use reqwest::StatusCode;

@@ -7,7 +7,7 @@
 //! municipality's staff until it completes; read models rebuilt after an upgrade hold up only
 //! the requests that need them, tenant by tenant.
 
-mod common;
+use crate::common;
 
 use common::{Db, TestServer, tenant_a, tenant_b};
 use murakumo_core::TenantCode;

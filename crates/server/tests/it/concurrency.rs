@@ -2,7 +2,7 @@
 //! appended to, so of fifty concurrent requests exactly the valid ones are recorded, the rest
 //! are told why (409), and the ledger and the read model agree afterwards.
 
-mod common;
+use crate::common;
 
 use common::{Db, TestServer, tenant_a};
 use murakumo_core::today_in_japan;

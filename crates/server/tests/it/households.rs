@@ -3,7 +3,7 @@
 //! the system, 異動日 follow the record, and certificates name the real
 //! 世帯主.
 
-mod common;
+use crate::common;
 
 use chrono::{Duration, NaiveDate};
 use common::{Db, TestServer, tenant_a};
@@ -787,7 +787,275 @@ async fn a_household_moves_in_together_or_not_at_all(db: Db) {
     s.stop().await;
 }
 
+/// 人口・世帯数 and 異動集計 are counted from the ledger as the register stood on the 基準日:
+/// a 転入 counts from its 異動日, a death stops counting on its own, the 町字 comes from the
+/// address, and the numbers (JSON and CSV) move by exactly what was recorded.
+async fn statistics_count_the_register_as_it_stood(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    let today = today_in_japan();
+    let day = |n: i64| (today - Duration::days(n)).to_string();
+    let month_of = |d: &str| d[..7].to_string();
+    let population = |on: String| {
+        let c = &c;
+        async move {
+            c.get(&format!("/api/v1/statistics/population?on={on}"))
+                .await
+        }
+    };
+    let movements = |month: String| {
+        let c = &c;
+        async move {
+            c.get(&format!("/api/v1/statistics/movements?month={month}"))
+                .await
+        }
+    };
+    let town = |p: &Value, name: &str| -> (u64, u64, u64) {
+        p["towns"]
+            .as_array()
+            .expect("towns")
+            .iter()
+            .find(|t| t["town"] == name)
+            .map_or((0, 0, 0), |t| {
+                (
+                    t["households"].as_u64().unwrap_or(0),
+                    t["people"]["male"].as_u64().unwrap_or(0),
+                    t["people"]["female"].as_u64().unwrap_or(0),
+                )
+            })
+    };
+    let kind = |m: &Value, k: &str| -> (u64, u64) {
+        let row = m["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .find(|r| r["kind"] == k)
+            .cloned()
+            .expect("every kind is listed");
+        (
+            row["people"]["male"].as_u64().unwrap_or(0),
+            row["people"]["female"].as_u64().unwrap_or(0),
+        )
+    };
+    let before_entry = population(day(31)).await;
+    let moves_entry_month = movements(month_of(&day(30))).await;
+    let moves_this_month = movements(month_of(&today.to_string())).await;
+
+    // 一郎 (male) and 花子 (female, 2 years old), one household in 5条, entered 30 days ago;
+    // 花子 dies today.
+    let mut body = json!({
+        "resident_code": common::resident_code(2_000_000_031), "relationship": "世帯主",
+        "family_name": "統計", "given_name": "一郎", "family_kana": "トウケイ", "given_kana": "イチロウ",
+        "birth_date": "1980-01-01", "sex_code": 1, "honseki": "北海道", "address": HOME,
+        "reason": "move_in", "previous_address": "旭川市", "effective_date": day(30),
+        "notified_date": day(30)
+    });
+    let (st, b) = c.post("/api/v1/residents", body.clone()).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let household = b["resident"]["household_id"]
+        .as_str()
+        .expect("household")
+        .to_string();
+    body["resident_code"] = json!(common::resident_code(2_000_000_032));
+    body["given_name"] = json!("花子");
+    body["given_kana"] = json!("ハナコ");
+    body["relationship"] = json!("子");
+    body["sex_code"] = json!(2);
+    body["birth_date"] = json!((today - Duration::days(2 * 365)).to_string());
+    body["household_id"] = json!(household);
+    let (st, b) = c.post("/api/v1/residents", body).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let (st, b) = c
+        .change(
+            2_000_000_032,
+            json!({"change": "death", "effective_date": today.to_string()}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+
+    // The day before the 転入 nothing changed; the 町字 of HOME is 5条.
+    assert_eq!(population(day(31)).await, before_entry);
+    let (h0, m0, f0) = town(&before_entry, "5条");
+    let then = population(day(29)).await;
+    assert_eq!(town(&then, "5条"), (h0 + 1, m0 + 1, f0 + 1), "{then}");
+    assert_eq!(
+        then["households"].as_u64(),
+        before_entry["households"].as_u64().map(|h| h + 1)
+    );
+    let band = |p: &Value| p["ages"][0]["people"]["female"].as_u64().unwrap_or(0);
+    assert_eq!(then["ages"][0]["band"], "0〜4歳");
+    assert_eq!(band(&then), band(&before_entry) + 1, "{then}");
+    // Today 花子 is no longer counted; 一郎 still is.
+    let now = population(today.to_string()).await;
+    assert_eq!(town(&now, "5条"), (h0 + 1, m0 + 1, f0), "{now}");
+
+    // 異動集計: the 転入 in their month, the death in this one.
+    let entry_month = movements(month_of(&day(30))).await;
+    let (m, f) = kind(&moves_entry_month, "転入");
+    assert_eq!(kind(&entry_month, "転入"), (m + 1, f + 1), "{entry_month}");
+    let this_month = movements(month_of(&today.to_string())).await;
+    let (m, f) = kind(&moves_this_month, "死亡");
+    assert_eq!(kind(&this_month, "死亡"), (m, f + 1), "{this_month}");
+
+    // CSV as spreadsheet programs read it.
+    let r = c
+        .clerk
+        .get(s.url(&format!(
+            "/api/v1/statistics/population?on={}&format=csv&table=town",
+            day(29)
+        )))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()["content-type"].to_str().ok(),
+        Some("text/csv; charset=utf-8")
+    );
+    let csv = r.text().await.expect("csv");
+    let mut lines = csv
+        .strip_prefix('\u{feff}')
+        .expect("a byte-order mark")
+        .lines();
+    assert_eq!(lines.next(), Some("町字,世帯数,男,女,計,うち外国人"));
+    let want = format!("5条,{},{},{},{},0", h0 + 1, m0 + 1, f0 + 1, m0 + f0 + 2);
+    assert!(csv.lines().any(|l| l == want), "{want} in\n{csv}");
+    assert!(
+        csv.lines().last().unwrap_or("").starts_with("合計,"),
+        "{csv}"
+    );
+
+    // A PDF to print, for both.
+    for path in [
+        format!("/api/v1/statistics/population?on={}&format=pdf", day(29)),
+        format!(
+            "/api/v1/statistics/movements?month={}&format=pdf",
+            month_of(&day(30))
+        ),
+    ] {
+        let r = c.clerk.get(s.url(&path)).send().await.expect("send");
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert_eq!(
+            r.headers()["content-type"].to_str().ok(),
+            Some("application/pdf")
+        );
+        let pdf = r.bytes().await.expect("pdf");
+        assert!(pdf.starts_with(b"%PDF-"), "{path}");
+    }
+
+    // A date to come, or a month that is not one, is refused with the field named.
+    let r = c
+        .clerk
+        .get(s.url(&format!(
+            "/api/v1/statistics/population?on={}",
+            today + Duration::days(1)
+        )))
+        .send()
+        .await
+        .expect("send");
+    let st = r.status();
+    refused(st, &r.json().await.expect("json"), "on");
+    let r = c
+        .clerk
+        .get(s.url("/api/v1/statistics/movements?month=2026-13"))
+        .send()
+        .await
+        .expect("send");
+    let st = r.status();
+    refused(st, &r.json().await.expect("json"), "month");
+
+    // Each count is in the access log, as an export.
+    let auditor = s.login(Some(&tenant_a()), "auditor").await;
+    let log: Value = auditor
+        .get(s.url(&format!(
+            "/api/v1/access-log?subject=statistics:population:{}&action=export",
+            day(29)
+        )))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert!(log.as_array().is_some_and(|rows| !rows.is_empty()), "{log}");
+    s.stop().await;
+}
+
+/// 転出取消: a 転出予定 is withdrawn at the counter with a reason; the person is current again
+/// (a 転居 is accepted), the 住民票 no longer prints the 転出予定, and the 異動履歴 says 転出取消.
+/// Nothing to withdraw is refused, naming what to do.
+async fn a_planned_move_out_is_withdrawn(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    let today = today_in_japan();
+    let n = 2_000_000_041;
+    let (st, b) = c.enter(n, "一郎", "世帯主", None, HOME).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let cancel = |reason: &str| json!({"change": "cancel_move_out", "reason": reason, "effective_date": today.to_string()});
+    let (st, b) = c.change(n, cancel("本人申出")).await;
+    refused(st, &b, "change");
+    let (st, b) = c
+        .change(n, json!({"change": "move_out_planned", "planned_date": (today + Duration::days(10)).to_string(),
+            "destination": "東京都新宿区", "effective_date": today.to_string()}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(c.resident(n).await["status"], "moving_out");
+    let relocate =
+        json!({"change": "relocate", "address": NEW_HOME, "effective_date": today.to_string()});
+    let (st, b) = c.change(n, relocate.clone()).await;
+    refused(st, &b, "change");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("転出取消"),
+        "the refusal says what to do: {b}"
+    );
+    let (st, b) = c.change(n, cancel("  ")).await;
+    refused(st, &b, "reason");
+    let (st, b) = c.change(n, cancel("転出を取りやめたため本人申出")).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(c.resident(n).await["status"], "current");
+    let history = c
+        .get(&format!(
+            "/api/v1/residents/{}/history",
+            common::resident_code(n)
+        ))
+        .await;
+    assert!(history.to_string().contains("転出取消"), "{history}");
+    // The 住民票 no longer carries the withdrawn 転出予定.
+    s.set_issuer(&tenant_a()).await;
+    let pdf = c
+        .clerk
+        .post(s.url("/api/v1/certificates"))
+        .json(
+            &json!({"kind": "resident_copy", "resident_codes": [common::resident_code(n)],
+            "requester": "本人", "purpose": "勤務先提出"}),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(pdf.status(), StatusCode::OK);
+    let cert = certified(&pdf.bytes().await.expect("pdf"));
+    assert!(
+        !cert["members"][0]["notes"].to_string().contains("転出予定"),
+        "{cert}"
+    );
+    // Current again: the 転居 the 転出予定 blocked is recorded.
+    let (st, b) = c.change(n, relocate).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    s.stop().await;
+}
+
 common::on_both_backends!(
+    a_planned_move_out_is_withdrawn,
+    statistics_count_the_register_as_it_stood,
     a_household_moves_in_together_or_not_at_all,
     a_past_household_certificate_prints_the_household_then,
     a_refused_issuance_takes_no_number,

@@ -7,7 +7,7 @@
 //! connections from `/saml/login`, no access-log growth from anonymous
 //! posts.
 
-mod common;
+use crate::common;
 
 use common::{Db, TestServer, tenant_a, tenant_b};
 use murakumo_core::TenantCode;

@@ -2,8 +2,8 @@
 //! older layout (or none) gets no "genuine", and a PDF built to exhaust memory is refused at a
 //! limit instead of being inflated.
 
-mod common;
-mod pdf_tools;
+use crate::common;
+use crate::pdf_tools;
 
 use std::io::Write;
 

@@ -1,6 +1,6 @@
 //! The API end to end against a real server, on both backends.
 
-mod common;
+use crate::common;
 
 use common::{B_MARKERS, Db, TestServer, b_resident, tenant_a, tenant_b};
 use murakumo_store::Chain;

@@ -3,7 +3,7 @@
 //! on its own SQLite database: following, the token, synchronous mode,
 //! fencing, and the municipal-site fallback with its outbox.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

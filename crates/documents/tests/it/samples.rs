@@ -1,7 +1,7 @@
 //! Writes the sample PDFs under `samples/` when `MURAKUMO_WRITE_SAMPLES=1` (otherwise only
 //! renders them). The PNG previews are made from them with `pdftoppm -r 150`.
 
-mod common;
+use crate::common;
 
 use murakumo_documents::SigningKeyPair;
 

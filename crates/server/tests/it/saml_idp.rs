@@ -2,7 +2,7 @@
 //! an HTTP client follows the redirect, the IdP's login form and the
 //! auto-submitted POST back to the ACS, as a browser would.
 
-mod common;
+use crate::common;
 
 use common::{Db, TestServer, tenant_a};
 use murakumo_saml::SpConfig;

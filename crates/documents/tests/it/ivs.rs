@@ -2,8 +2,8 @@
 //! the variant glyph (cmap format 14 of IPAmj明朝) is the one embedded and printed, and the
 //! text layer maps it back to base character + selector.
 
-mod common;
-mod pdf_tools;
+use crate::common;
+use crate::pdf_tools;
 
 use murakumo_documents::{DocumentError, SigningKeyPair};
 use skrifa::charmap::MapVariant;

@@ -1,7 +1,7 @@
 //! Digest rules, signing, verification and tampering, PDF structure, determinism, pagination.
 
-mod common;
-mod pdf_tools;
+use crate::common;
+use crate::pdf_tools;
 
 use chrono::NaiveTime;
 use murakumo_documents::{

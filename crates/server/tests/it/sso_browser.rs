@@ -6,7 +6,7 @@
 //! production, so the SameSite session cookie is tested for real.
 //! Screenshots of each screen go to `target/screenshots/`.
 
-mod common;
+use crate::common;
 
 use common::{Db, TestServer, tenant_a, tenant_b};
 use murakumo_saml::SpConfig;

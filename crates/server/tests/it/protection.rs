@@ -3,7 +3,7 @@
 //! change, find or count that person by any path — API or staff screen —
 //! and a supervisor's permitted view is logged as a read.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use common::{Db, TestServer, tenant_a};

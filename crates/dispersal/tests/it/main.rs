@@ -1,0 +1,7 @@
+//! Integration tests of murakumo-dispersal, in one test binary: each file was a binary of its
+//! own, and every binary links the whole dependency tree again (disk and link time on CI).
+//! nextest still runs each test in its own process. Filter by module: `-E 'test(/^ui::/)'`.
+
+mod adversarial;
+mod roundtrip;
+mod throughput;

@@ -1,0 +1,11 @@
+//! Integration tests of murakumo-documents, in one test binary: each file was a binary of its
+//! own, and every binary links the whole dependency tree again (disk and link time on CI).
+//! nextest still runs each test in its own process. Filter by module: `-E 'test(/^ui::/)'`.
+
+mod certificates;
+mod common;
+mod fail_closed;
+mod ivs;
+mod pdf_tools;
+mod report;
+mod samples;

@@ -1,0 +1,457 @@
+//! 統計: 人口・世帯数 by 町字, 男女 and 年齢 as of a date, and the 異動集計 of a month. Both are
+//! counted from the ledger (not the read model), so a past date counts the register as it then
+//! stood, 異動 entered later with an earlier 異動日 included. JSON, CSV with `format=csv`
+//! (UTF-8 with a byte-order mark, which spreadsheet programs need to read it as UTF-8), or a PDF
+//! to print with `format=pdf`.
+//!
+//! The numbers are aggregates, but they are counted from everyone's records: each request is
+//! written to the access log as an export, like other bulk reads.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{Datelike, Days, Months, NaiveDate};
+use murakumo_core::today_in_japan;
+use murakumo_documents::{Report, ReportTable, wareki};
+use murakumo_ledger::EventCodec;
+use murakumo_resident::ResidentEvent;
+use murakumo_resident::statistics::{BySex, Movements, Population, Tally};
+use murakumo_store::{Chain, StoreError, TenantStore};
+use murakumo_tenancy::{AccessAction, Permission};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::certificates::renderer;
+use super::residents::log;
+use crate::error::{ApiError, ApiQuery, ApiResult, ErrorBody};
+use crate::session::StaffSession;
+use crate::state::AppState;
+
+/// How the answer is written.
+#[derive(Deserialize, Clone, Copy, Default, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    #[default]
+    Json,
+    Csv,
+    /// A4 tables to print.
+    Pdf,
+}
+
+/// Which table of the population a CSV holds (JSON holds both).
+#[derive(Deserialize, Clone, Copy, Default, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Table {
+    /// By 町字.
+    #[default]
+    Town,
+    /// By age, in 5-year bands.
+    Age,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct PopulationQuery {
+    /// 基準日 (YYYY-MM-DD); today (Japan time) if omitted.
+    pub on: Option<NaiveDate>,
+    /// `json` (default), `csv` or `pdf`.
+    pub format: Option<Format>,
+    /// For CSV: `town` (default) or `age`.
+    pub table: Option<Table>,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct MovementsQuery {
+    /// The month counted (YYYY-MM); this month (Japan time) if omitted.
+    pub month: Option<String>,
+    /// `json` (default), `csv` or `pdf`.
+    pub format: Option<Format>,
+}
+
+/// 人口・世帯数 as of a date, by 町字, 男女 and age.
+#[utoipa::path(get, path = "/api/v1/statistics/population", tag = "resident",
+    params(PopulationQuery),
+    responses((status = 200, description = "JSON (Population) or CSV"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn population(
+    State(state): State<AppState>,
+    session: StaffSession,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<PopulationQuery>,
+) -> ApiResult<Response> {
+    let on = q.on.unwrap_or_else(today_in_japan);
+    let result = population_on(&state, &session, &headers, on).await?;
+    Ok(match q.format.unwrap_or_default() {
+        Format::Json => axum::Json(result).into_response(),
+        Format::Pdf => {
+            let municipality = municipality(&state, &session).await?;
+            pdf(
+                population_report(&result, &municipality),
+                &format!("population-{on}.pdf"),
+            )
+            .await?
+        }
+        Format::Csv => {
+            let table = q.table.unwrap_or_default();
+            let name = match table {
+                Table::Town => "town",
+                Table::Age => "age",
+            };
+            csv(
+                &population_csv(&result, table),
+                &format!("population-{name}-{on}.csv"),
+            )
+        }
+    })
+}
+
+/// 異動集計: the 異動 whose 異動日 falls in a month, by kind and sex.
+#[utoipa::path(get, path = "/api/v1/statistics/movements", tag = "resident",
+    params(MovementsQuery),
+    responses((status = 200, description = "JSON (Movements) or CSV"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn movements(
+    State(state): State<AppState>,
+    session: StaffSession,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<MovementsQuery>,
+) -> ApiResult<Response> {
+    let first = match q.month.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
+        None => this_month(),
+        Some(m) => parse_month(m)?,
+    };
+    let result = movements_in(&state, &session, &headers, first).await?;
+    let month = format!("{:04}-{:02}", first.year(), first.month());
+    Ok(match q.format.unwrap_or_default() {
+        Format::Json => axum::Json(result).into_response(),
+        Format::Csv => csv(&movements_csv(&result), &format!("movements-{month}.csv")),
+        Format::Pdf => {
+            let municipality = municipality(&state, &session).await?;
+            pdf(
+                movements_report(&result, &municipality),
+                &format!("movements-{month}.pdf"),
+            )
+            .await?
+        }
+    })
+}
+
+/// 人口・世帯数 as of `on`, for the caller's municipality (logged as an export).
+pub(crate) async fn population_on(
+    state: &AppState,
+    session: &StaffSession,
+    headers: &HeaderMap,
+    on: NaiveDate,
+) -> ApiResult<Population> {
+    session.require(Permission::ResidentRead)?;
+    let today = today_in_japan();
+    if on > today {
+        return Err(ApiError::invalid(
+            "on",
+            format!(
+                "基準日({})はまだ来ていません。今日({})以前の日付を指定してください。",
+                wareki(on),
+                wareki(today)
+            ),
+        ));
+    }
+    let municipality = municipality(state, session).await?;
+    let ts = state.store.tenant(&session.tenant);
+    let result = tally(&ts, on, on).await?.population(&municipality);
+    log(
+        state,
+        session,
+        headers,
+        AccessAction::Export,
+        [format!("statistics:population:{on}")],
+        "人口・世帯数",
+    )
+    .await?;
+    Ok(result)
+}
+
+/// The 異動集計 of the month that starts on `first` (logged as an export).
+pub(crate) async fn movements_in(
+    state: &AppState,
+    session: &StaffSession,
+    headers: &HeaderMap,
+    first: NaiveDate,
+) -> ApiResult<Movements> {
+    session.require(Permission::ResidentRead)?;
+    if first > today_in_japan() {
+        return Err(ApiError::invalid(
+            "month",
+            format!(
+                "{}年{}月はまだ来ていません。今月以前の月を指定してください。",
+                first.year(),
+                first.month()
+            ),
+        ));
+    }
+    let last = first
+        .checked_add_months(Months::new(1))
+        .and_then(|d| d.checked_sub_days(Days::new(1)))
+        .unwrap_or(first);
+    let ts = state.store.tenant(&session.tenant);
+    let result = tally(&ts, first, last).await?.movements();
+    log(
+        state,
+        session,
+        headers,
+        AccessAction::Export,
+        [format!(
+            "statistics:movements:{:04}-{:02}",
+            first.year(),
+            first.month()
+        )],
+        "異動集計",
+    )
+    .await?;
+    Ok(result)
+}
+
+/// 都道府県 + 市区町村, e.g. 北海道深川市: how the municipality's addresses begin.
+async fn municipality(state: &AppState, session: &StaffSession) -> ApiResult<String> {
+    let info = state.store.tenant_info(&session.tenant).await?;
+    Ok(format!(
+        "{}{}",
+        session.tenant.prefecture().name(),
+        info.name
+    ))
+}
+
+/// The first day of this month, Japan time.
+pub(crate) fn this_month() -> NaiveDate {
+    let today = today_in_japan();
+    today.with_day(1).unwrap_or(today)
+}
+
+/// `YYYY-MM` (also `YYYY-M`) as the first day of that month.
+pub(crate) fn parse_month(text: &str) -> ApiResult<NaiveDate> {
+    let wrong = || {
+        ApiError::invalid(
+            "month",
+            format!("月「{text}」が読めません。2026-11 のように年と月で指定してください。"),
+        )
+    };
+    let (y, m) = text.split_once('-').ok_or_else(wrong)?;
+    let y: i32 = y.parse().map_err(|_| wrong())?;
+    let m: u32 = m.parse().map_err(|_| wrong())?;
+    NaiveDate::from_ymd_opt(y, m, 1).ok_or_else(wrong)
+}
+
+/// Replays the tenant's ledger up to its head as readers see it: the population as of `on`
+/// and the 異動 from `from`.
+pub(crate) async fn tally(
+    ts: &TenantStore<'_>,
+    from: NaiveDate,
+    on: NaiveDate,
+) -> ApiResult<Tally> {
+    let mut tally = Tally::new(from, on);
+    let head = ts.head(Chain::Ledger).await?;
+    let mut after = 0;
+    while after < head.seq {
+        let page = ts.read_after(Chain::Ledger, after, 10_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for e in page.iter().take_while(|e| e.seq <= head.seq) {
+            if let Some(event) =
+                ResidentEvent::decode(&e.kind, e.version, &e.payload).map_err(StoreError::from)?
+            {
+                tally.push(&event, e.effective_date);
+            }
+        }
+    }
+    Ok(tally)
+}
+
+fn csv(body: &str, filename: &str) -> Response {
+    let mut response = format!("\u{feff}{body}").into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    response
+}
+
+async fn pdf(report: Report, filename: &str) -> ApiResult<Response> {
+    let renderer = renderer()?;
+    let bytes = tokio::task::spawn_blocking(move || renderer.report(&report))
+        .await
+        .map_err(|e| ApiError::internal(format!("rendering the report stopped: {e}")))?
+        .map_err(|e| ApiError::internal(format!("the report cannot be printed: {e}")))?;
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pdf"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{filename}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}
+
+fn sex_cells(p: &BySex) -> [String; 3] {
+    [
+        p.male.to_string(),
+        p.female.to_string(),
+        p.total().to_string(),
+    ]
+}
+
+fn heading(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| (*n).to_string()).collect()
+}
+
+/// 人口・世帯数 as printed: by 町字 (with a 合計 row) and by age.
+pub(crate) fn population_report(p: &Population, municipality: &str) -> Report {
+    let mut towns: Vec<Vec<String>> = p
+        .towns
+        .iter()
+        .map(|t| {
+            let mut row = vec![t.town.clone(), t.households.to_string()];
+            row.extend(sex_cells(&t.people));
+            row.push(t.foreign.to_string());
+            row
+        })
+        .collect();
+    let mut total = vec!["合計".to_string(), p.households.to_string()];
+    total.extend(sex_cells(&p.people));
+    total.push(p.foreign.to_string());
+    towns.push(total);
+    let mut ages: Vec<Vec<String>> = p
+        .ages
+        .iter()
+        .map(|a| {
+            let mut row = vec![a.band.clone()];
+            row.extend(sex_cells(&a.people));
+            row
+        })
+        .collect();
+    let mut total = vec!["合計".to_string()];
+    total.extend(sex_cells(&p.people));
+    ages.push(total);
+    Report {
+        title: "人口・世帯数".into(),
+        subtitle: format!("{}現在　{municipality}", wareki(p.on)),
+        tables: vec![
+            ReportTable {
+                caption: "町字別".into(),
+                columns: heading(&["町字", "世帯数", "男", "女", "計", "うち外国人"]),
+                rows: towns,
+            },
+            ReportTable {
+                caption: "年齢別(5歳階級)".into(),
+                columns: heading(&["年齢", "男", "女", "計"]),
+                rows: ages,
+            },
+        ],
+        created: today_in_japan(),
+    }
+}
+
+/// The 異動集計 as printed.
+pub(crate) fn movements_report(m: &Movements, municipality: &str) -> Report {
+    Report {
+        title: "異動集計".into(),
+        subtitle: format!("{}から{}まで　{municipality}", wareki(m.from), wareki(m.to)),
+        tables: vec![ReportTable {
+            caption: "異動事由別".into(),
+            columns: heading(&["異動事由", "男", "女", "計"]),
+            rows: m
+                .rows
+                .iter()
+                .map(|r| {
+                    let mut row = vec![r.kind.clone()];
+                    row.extend(sex_cells(&r.people));
+                    row
+                })
+                .collect(),
+        }],
+        created: today_in_japan(),
+    }
+}
+
+/// A CSV field: quoted when it holds a comma, quote or line break.
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn sexes(p: &BySex) -> String {
+    format!("{},{},{}", p.male, p.female, p.total())
+}
+
+/// The population as CSV lines (CRLF, as spreadsheet programs write them), a 合計 line last.
+pub(crate) fn population_csv(p: &Population, table: Table) -> String {
+    let mut out = String::new();
+    match table {
+        Table::Town => {
+            out.push_str("町字,世帯数,男,女,計,うち外国人\r\n");
+            for t in &p.towns {
+                out.push_str(&format!(
+                    "{},{},{},{}\r\n",
+                    field(&t.town),
+                    t.households,
+                    sexes(&t.people),
+                    t.foreign
+                ));
+            }
+            out.push_str(&format!(
+                "合計,{},{},{}\r\n",
+                p.households,
+                sexes(&p.people),
+                p.foreign
+            ));
+        }
+        Table::Age => {
+            out.push_str("年齢,男,女,計\r\n");
+            for a in &p.ages {
+                out.push_str(&format!("{},{}\r\n", a.band, sexes(&a.people)));
+            }
+            out.push_str(&format!("合計,{}\r\n", sexes(&p.people)));
+        }
+    }
+    out
+}
+
+pub(crate) fn movements_csv(m: &Movements) -> String {
+    let mut out = String::from("異動事由,男,女,計\r\n");
+    for r in &m.rows {
+        out.push_str(&format!("{},{}\r\n", r.kind, sexes(&r.people)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_month_is_read_with_or_without_its_leading_zero_and_refused_otherwise() {
+        let nov = NaiveDate::from_ymd_opt(2026, 11, 1);
+        assert_eq!(parse_month("2026-11").ok(), nov);
+        assert_eq!(
+            parse_month("2026-1").ok(),
+            NaiveDate::from_ymd_opt(2026, 1, 1)
+        );
+        for bad in ["2026-13", "2026", "R8-11", "2026-11-01"] {
+            let e = parse_month(bad).expect_err(bad);
+            assert_eq!(e.field.as_deref(), Some("month"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_town_name_with_a_comma_is_quoted_in_the_csv() {
+        assert_eq!(field("本町"), "本町");
+        assert_eq!(field("a,b"), "\"a,b\"");
+        assert_eq!(field("say \"x\""), "\"say \"\"x\"\"\"");
+    }
+}
