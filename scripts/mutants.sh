@@ -80,7 +80,8 @@ target() {
         documents-verify) run documents-verify -p murakumo-documents -f crates/documents/src/verify.rs ;;
         replication-fork)
             run replication-fork -p murakumo-replication -f crates/replication/src/follower.rs \
-                --re 'lost_against' --test-package murakumo-server -- -E 'test(/fork/)' ;;
+                --re 'lost_against' --test-package murakumo-server \
+                -- --test replication -E 'test(/fork/)' ;;
         store)
             run store -p murakumo-store \
                 -f crates/store/src/tenant.rs -f crates/store/src/projection.rs \
