@@ -45,12 +45,13 @@ command -v cargo-mutants >/dev/null || {
 }
 # By default cargo-mutants tests in a copy of the tree; copy the target directory too, so
 # that the copy starts from what is already built instead of building every dependency again.
-mode=(--copy-target "${MUTANTS_COPY_TARGET:-true}")
+mode=(--copy-target "${MUTANTS_COPY_TARGET:-true}" --jobs "$jobs")
 if [ "${MUTANTS_IN_PLACE:-}" = 1 ]; then
     if ! git diff --quiet; then
         echo "the tree has uncommitted changes; in place, mutants would mix with them" >&2
         exit 2
     fi
+    # cargo-mutants 27 refuses --jobs with --in-place (one mutant at a time anyway).
     mode=(--in-place)
 fi
 
@@ -62,7 +63,7 @@ run() {
     local status=0
     # cargo-mutants 27 creates mutants.out inside --output but not --output itself.
     mkdir -p "$out/$name"
-    cargo mutants "${mode[@]}" --test-tool nextest --jobs "$jobs" "${timeout_args[@]}" \
+    cargo mutants "${mode[@]}" --test-tool nextest "${timeout_args[@]}" \
         --baseline "${MUTANTS_BASELINE:-run}" --output "$out/$name" "$@" || status=$?
     case "$status" in
         0) echo "== $name: every mutant caught" >&2 ;;
