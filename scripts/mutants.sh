@@ -80,9 +80,11 @@ target() {
         dispersal) run dispersal -p murakumo-dispersal ;;
         documents-verify) run documents-verify -p murakumo-documents -f crates/documents/src/verify.rs ;;
         replication-fork)
+            # cargo-mutants 27 runs the tests of the mutated package whatever --test-package
+            # says: name the server's package among the test arguments instead.
             run replication-fork -p murakumo-replication -f crates/replication/src/follower.rs \
-                --re 'lost_against' --test-package murakumo-server \
-                -- --test replication -E 'test(/fork/)' ;;
+                --re 'lost_against' \
+                -- --package murakumo-server --test replication -E 'test(/fork/)' ;;
         store)
             run store -p murakumo-store \
                 -f crates/store/src/tenant.rs -f crates/store/src/projection.rs \
