@@ -261,6 +261,135 @@ mod tests {
         assert!(hash_password(&p, Some("clerk")).is_ok());
     }
 
+    /// The stored hash says how it was made: argon2id, version 19, and
+    /// OWASP's minimum cost (m = 19 MiB, t = 2, p = 1), read back from the
+    /// PHC string rather than trusted from the code.
+    fn argon2_cost(phc: &str) -> (String, Option<u32>, u32, u32, u32) {
+        let parsed = PasswordHash::new(phc).expect("a PHC string");
+        let params = Params::try_from(&parsed).expect("argon2 parameters");
+        (
+            parsed.algorithm.to_string(),
+            parsed.version,
+            params.m_cost(),
+            params.t_cost(),
+            params.p_cost(),
+        )
+    }
+
+    #[test]
+    fn hashes_use_argon2id_at_owasp_minimum() {
+        let owasp = ("argon2id".to_string(), Some(19), 19 * 1024, 2, 1);
+        let h = hash_password("kawa no nagare wa taezu", None).expect("hash");
+        assert_eq!(argon2_cost(&h), owasp);
+        // The length rule counts characters, not bytes: 12 kana pass, 11
+        // do not (and 11 ASCII characters do not either).
+        let twelve = "かわのながれはたえずして";
+        assert_eq!(twelve.chars().count(), 12);
+        assert!(hash_password(twelve, None).is_ok());
+        let eleven: String = twelve.chars().take(11).collect();
+        assert_eq!(
+            hash_password(&eleven, None),
+            Err(AuthError::PasswordTooShort(11))
+        );
+        assert_eq!(
+            check_password("abcdefghijk", None),
+            Err(AuthError::PasswordTooShort(11))
+        );
+        assert_eq!(check_password("abcdefghijkm", None), Ok(()));
+    }
+
+    #[test]
+    fn unknown_logins_cost_as_much_as_a_wrong_password() {
+        // The dummy is a real argon2id hash at the same cost as a stored
+        // password, so verifying against it takes as long; nothing matches it
+        // but its own password.
+        let owasp = ("argon2id".to_string(), Some(19), 19 * 1024, 2, 1);
+        assert_eq!(argon2_cost(dummy_hash()), owasp);
+        assert!(verify_password("murakumo-no-such-user-0000", dummy_hash()));
+        assert!(!verify_password("kawa no nagare wa taezu", dummy_hash()));
+    }
+
+    #[test]
+    fn password_rules_hold_exactly_at_their_limits() {
+        // Exactly MIN_DISTINCT_CHARS distinct characters pass, one fewer do not.
+        assert_eq!(check_password("abcdeabcdeab", None), Ok(()));
+        assert_eq!(
+            check_password("abcdabcdabcd", None),
+            Err(AuthError::PasswordTooSimple)
+        );
+        // An empty or blank login id is not "contained" in every password.
+        assert_eq!(check_password("kawa no nagare wa taezu", Some("")), Ok(()));
+        assert_eq!(
+            check_password("kawa no nagare wa taezu", Some("   ")),
+            Ok(())
+        );
+        // A login id is matched whatever its case and surrounding spaces.
+        assert_eq!(
+            check_password("kawa no SATO nagare", Some(" Sato ")),
+            Err(AuthError::PasswordContainsLogin)
+        );
+    }
+
+    #[test]
+    fn common_password_list_comments_are_not_passwords() {
+        // Comment lines of the list are not entries: a password that reads
+        // like one (all lower case, as the list is compared) is accepted.
+        let comment = COMMON_PASSWORDS
+            .lines()
+            .find(|l| l.starts_with('#') && *l == l.to_lowercase() && l.len() >= 12)
+            .expect("a lower-case comment line");
+        assert_eq!(check_password(comment, None), Ok(()));
+        // Entries match case-insensitively and around spaces.
+        assert_eq!(
+            check_password("  PASSWORD1234 ", None),
+            Err(AuthError::PasswordCommon)
+        );
+    }
+
+    #[test]
+    fn generated_passwords_use_the_whole_alphabet_without_look_alikes() {
+        const ALPHABET: &str = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+        let mut seen = std::collections::BTreeSet::new();
+        // 300 × 16 characters over 56 symbols: the chance that a fair
+        // generator misses one is below 10⁻³⁰.
+        for _ in 0..300 {
+            let p = generate_password();
+            assert_eq!(p.chars().count(), 16);
+            assert!(p.chars().all(|c| ALPHABET.contains(c)), "{p}");
+            seen.extend(p.chars());
+        }
+        assert_eq!(seen.len(), ALPHABET.len(), "{seen:?}");
+        for c in ['0', 'O', '1', 'l', 'I'] {
+            assert!(!seen.contains(&c));
+        }
+    }
+
+    #[test]
+    fn generated_passwords_for_a_login_pass_its_policy() {
+        let a = generate_password_for("ab");
+        let b = generate_password_for("ab");
+        assert_eq!(a.chars().count(), 16);
+        assert_ne!(a, b);
+        assert_eq!(check_password(&a, Some("ab")), Ok(()));
+        assert!(!a.to_lowercase().contains("ab"));
+    }
+
+    #[test]
+    fn token_hashes_are_keyed_digests_of_the_token() {
+        let (a, ha) = new_session_token();
+        let (b, hb) = new_session_token();
+        assert_eq!(ha.len(), 32);
+        assert_ne!(ha, hb);
+        assert_eq!(token_hash(&b), hb);
+        assert_eq!(
+            ha,
+            blake3::derive_key("murakumo 2026 session token v1", a.as_bytes()).to_vec()
+        );
+        // Not a plain hash of the token: the key separates it from other uses.
+        assert_ne!(ha, blake3::hash(a.as_bytes()).as_bytes().to_vec());
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+    }
+
     #[test]
     fn throttling_delays_progressively() {
         let s = 1_000_000;

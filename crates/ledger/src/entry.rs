@@ -370,6 +370,45 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn hashes_print_and_parse_as_hex() {
+        let h = chain(1).remove(0).hash;
+        assert_eq!(h.to_string(), PINNED_FIRST_HASH);
+        assert_eq!(
+            format!("{h:?}"),
+            format!("ChainHash({})", &PINNED_FIRST_HASH[..16])
+        );
+        assert_eq!(ChainHash::from_hex(PINNED_FIRST_HASH), Some(h));
+        assert_eq!(ChainHash::from_slice(&h.0), Some(h));
+        assert_eq!(ChainHash::from_hex(&PINNED_FIRST_HASH[2..]), None);
+        assert_eq!(ChainHash::from_hex("zz"), None);
+        assert_eq!(ChainHash::from_slice(&[1; 31]), None);
+    }
+
+    #[test]
+    fn recorded_times_round_trip_through_date_times() {
+        let t = RecordedAt(1_700_000_000_123_456);
+        let dt = t.to_datetime();
+        assert_eq!(dt.to_rfc3339(), "2023-11-14T22:13:20.123456+00:00");
+        assert_eq!(RecordedAt::from_datetime(dt), t);
+        // now() is the present, not the epoch.
+        let now = RecordedAt::now();
+        assert!(now > t, "{:?}", now.to_datetime());
+    }
+
+    #[test]
+    fn trailing_bytes_are_counted() {
+        let bytes = chain(1)[0].canonical_bytes();
+        for n in [1usize, 2, 100] {
+            let mut extra = bytes.clone();
+            extra.extend(std::iter::repeat_n(0, n));
+            assert_eq!(
+                Entry::from_canonical_bytes(&extra, ChainHash::GENESIS),
+                Err(EntryDecodeError::Trailing(n))
+            );
+        }
+    }
+
+    #[test]
     fn hash_is_stable_across_releases() {
         // Pinned: a change here means old ledgers no longer verify.
         let e = chain(1).remove(0);

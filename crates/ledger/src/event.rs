@@ -90,3 +90,76 @@ pub fn decode_payload<T: DeserializeOwned>(
         reason: e.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    enum Ev {
+        Opened { name: String },
+        Closed(u32),
+    }
+
+    const KINDS: [&str; 2] = ["test.opened", "test.closed"];
+
+    fn index(e: &Ev) -> usize {
+        match e {
+            Ev::Opened { .. } => 0,
+            Ev::Closed(_) => 1,
+        }
+    }
+
+    fn decode(kind: &str, version: u16, payload: &[u8]) -> Result<Option<Ev>, EventDecodeError> {
+        decode_enum(&KINDS, "test.", index, kind, version, payload)
+    }
+
+    #[test]
+    fn events_round_trip_through_their_kind() {
+        let opened = Ev::Opened {
+            name: "深川".into(),
+        };
+        let bytes = encode_payload(&opened);
+        assert!(bytes.len() > 1, "{bytes:?}");
+        assert_eq!(decode("test.opened", 1, &bytes), Ok(Some(opened)));
+        let closed = encode_payload(&Ev::Closed(7));
+        assert_eq!(decode("test.closed", 1, &closed), Ok(Some(Ev::Closed(7))));
+        assert_eq!(
+            decode_payload::<Ev>("test.closed", 1, &closed),
+            Ok(Ev::Closed(7))
+        );
+    }
+
+    #[test]
+    fn other_kinds_versions_and_payloads_are_told_apart() {
+        let closed = encode_payload(&Ev::Closed(7));
+        // Another family's kind is not ours.
+        assert_eq!(decode("seal.registered", 1, &closed), Ok(None));
+        // A kind of ours this build does not know, or a newer version: written
+        // by a newer Murakumo.
+        assert_eq!(
+            decode("test.reopened", 1, &closed),
+            Err(EventDecodeError::UnknownVersion {
+                kind: "test.reopened".into(),
+                version: 1
+            })
+        );
+        assert_eq!(
+            decode("test.closed", 2, &closed),
+            Err(EventDecodeError::UnknownVersion {
+                kind: "test.closed".into(),
+                version: 2
+            })
+        );
+        // A payload of another variant than its kind, or no event at all.
+        assert!(matches!(
+            decode("test.opened", 1, &closed),
+            Err(EventDecodeError::Malformed { .. })
+        ));
+        assert!(matches!(
+            decode("test.closed", 1, &[0xff, 0xff]),
+            Err(EventDecodeError::Malformed { .. })
+        ));
+    }
+}

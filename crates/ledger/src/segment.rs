@@ -308,6 +308,146 @@ mod tests {
     }
 
     #[test]
+    fn a_one_entry_segment_round_trips() {
+        let c = chain(3);
+        let seg = Segment::new(c[2..].to_vec()).expect("segment");
+        assert_eq!(seg.header.first_seq, 3);
+        assert_eq!(seg.header.last_seq, 3);
+        assert_eq!(
+            seg.header.end(),
+            ChainHead {
+                seq: 3,
+                hash: c[2].hash
+            }
+        );
+        let bytes = seg.encode();
+        assert_eq!(Segment::decode_header(&bytes).expect("header"), seg.header);
+        assert_eq!(Segment::decode(&bytes).expect("decodes"), seg);
+    }
+
+    /// A header (with a valid magic and tenant) naming `first..=last`.
+    fn header_naming(first: u64, last: u64) -> Vec<u8> {
+        let mut bytes = Segment::new(chain(5)).expect("segment").encode();
+        bytes[14..22].copy_from_slice(&first.to_be_bytes());
+        bytes[22..30].copy_from_slice(&last.to_be_bytes());
+        bytes
+    }
+
+    #[test]
+    fn headers_with_an_empty_or_zero_range_are_refused() {
+        for (first, last) in [(0, 5), (0, 0), (3, 2), (u64::MAX, 1)] {
+            assert!(
+                matches!(
+                    Segment::decode_header(&header_naming(first, last)),
+                    Err(SegmentError::BadHeader(_))
+                ),
+                "{first}..{last}"
+            );
+        }
+        let h = Segment::decode_header(&header_naming(2, 2)).expect("one entry");
+        assert_eq!((h.first_seq, h.last_seq), (2, 2));
+    }
+
+    #[test]
+    fn a_truncated_header_is_named_as_such() {
+        let bytes = Segment::new(chain(5)).expect("segment").encode();
+        for cut in 0..8 {
+            assert!(matches!(
+                Segment::decode_header(&bytes[..cut]),
+                Err(SegmentError::BadMagic)
+            ));
+        }
+        for cut in 8..HEADER_LEN {
+            assert!(
+                matches!(
+                    Segment::decode_header(&bytes[..cut]),
+                    Err(SegmentError::Truncated("header"))
+                ),
+                "cut at {cut}"
+            );
+        }
+        // The whole header and no body: the header reads, the segment does not.
+        assert!(Segment::decode_header(&bytes[..HEADER_LEN]).is_ok());
+        assert!(matches!(
+            Segment::decode(&bytes[..HEADER_LEN]),
+            Err(SegmentError::Truncated("body"))
+        ));
+    }
+
+    /// A segment whose body (checksummed, so only decompression can stop it)
+    /// inflates to `len` bytes of zeros.
+    fn bomb(len: usize) -> Vec<u8> {
+        let mut bytes = Segment::new(chain(1)).expect("segment").encode();
+        bytes.truncate(HEADER_LEN);
+        let mut z = zstd::stream::Encoder::new(Vec::new(), 1).expect("encoder");
+        let chunk = vec![0u8; 1 << 20];
+        for _ in 0..len >> 20 {
+            std::io::Write::write_all(&mut z, &chunk).expect("compress");
+        }
+        std::io::Write::write_all(&mut z, &chunk[..len % (1 << 20)]).expect("compress");
+        let body = z.finish().expect("compress");
+        bytes[94..102].copy_from_slice(&(body.len() as u64).to_be_bytes());
+        bytes[102..134].copy_from_slice(blake3::hash(&body).as_bytes());
+        bytes.extend_from_slice(&body);
+        bytes
+    }
+
+    #[test]
+    fn decompression_is_bounded_at_256_mib() {
+        // A body that inflates past the bound is refused as such, not read.
+        let err = Segment::decode(&bomb(MAX_BODY + 1)).expect_err("a bomb");
+        assert!(
+            matches!(&err, SegmentError::Decompress(m) if m.contains("256 MiB")),
+            "{err}"
+        );
+        // One that stays within it is read (and fails later, as zeros are
+        // no entries).
+        let err = Segment::decode(&bomb(MAX_BODY)).expect_err("zeros are no entries");
+        assert!(matches!(err, SegmentError::Entry { index: 0, .. }), "{err}");
+    }
+
+    /// The size a segment's cut counts for an entry: its lengths plus a
+    /// fixed 64 bytes for the rest.
+    fn estimate(e: &Entry) -> usize {
+        64 + e.kind.len() + e.actor.len() + e.payload.len()
+    }
+
+    #[test]
+    fn cutting_by_bytes_fills_each_segment_up_to_the_bound() {
+        let c = chain(30);
+        // Entries 1–9 have a 9-byte payload, 10–30 one of 10 bytes.
+        let size = estimate(&c[20]);
+        assert_eq!(size, 64 + 10 + 11 + 10);
+        for per in [1, 2, 3, 7] {
+            // Exactly `per` entries of the later size fit.
+            let segs = cut_segments(c[9..].to_vec(), usize::MAX, per * size).expect("cut");
+            assert!(
+                segs.iter()
+                    .all(|s| s.entries.len() == per || s == segs.last().expect("last")),
+                "{per}: {:?}",
+                segs.iter().map(|s| s.entries.len()).collect::<Vec<_>>()
+            );
+            assert_eq!(segs.len(), 21_usize.div_ceil(per));
+            // One byte less: one entry fewer (but never none).
+            let segs = cut_segments(c[9..].to_vec(), usize::MAX, per * size - 1).expect("cut");
+            assert_eq!(segs[0].entries.len(), (per - 1).max(1), "{per}");
+        }
+        // Every segment stays within the bound unless it holds one entry,
+        // and the next entry would not have fitted.
+        let max = 1000;
+        let segs = cut_segments(c.clone(), usize::MAX, max).expect("cut");
+        for pair in segs.windows(2) {
+            let total: usize = pair[0].entries.iter().map(estimate).sum();
+            assert!(total <= max);
+            assert!(total + estimate(&pair[1].entries[0]) > max);
+        }
+        // Count and bytes together: whichever comes first.
+        let segs = cut_segments(c, 4, max).expect("cut");
+        assert!(segs.iter().all(|s| s.entries.len() <= 4));
+        assert_eq!(segs[0].entries.len(), 4);
+    }
+
+    #[test]
     fn cutting_keeps_every_entry_in_order() {
         let c = chain(1000);
         let segs = cut_segments(c.clone(), 128, usize::MAX).expect("cut");

@@ -166,7 +166,7 @@ pub fn verify_chain<'a>(
 mod tests {
     use super::*;
     use crate::entry::tests::{chain, tenant};
-    use crate::{Entry, RecordedAt};
+    use crate::{ChainHash, Entry, RecordedAt};
 
     fn head(c: &[Entry]) -> ChainHead {
         c.last().map_or(ChainHead::EMPTY, |e| ChainHead {
@@ -277,6 +277,117 @@ mod tests {
             Err(ChainBreak::OutOfOrder {
                 expected: 5,
                 found: 4
+            })
+        );
+    }
+
+    #[test]
+    fn an_entry_of_another_tenant_is_found() {
+        let mut c = chain(4);
+        let h = head(&c);
+        let other = TenantCode::parse("011002").expect("valid");
+        c[2].tenant = other;
+        c[2].hash = c[2].compute_hash();
+        let err = verify_chain(&tenant(), &c, h).expect_err("refused");
+        assert_eq!(
+            err,
+            ChainBreak::WrongTenant {
+                seq: 3,
+                expected: tenant(),
+                found: other
+            }
+        );
+        assert_eq!(err.seq(), 3);
+    }
+
+    #[test]
+    fn every_break_names_where_it_was_found() {
+        let t = tenant();
+        let cases = [
+            (ChainBreak::Altered { seq: 7 }, 7),
+            (ChainBreak::Unlinked { seq: 8 }, 8),
+            (
+                ChainBreak::WrongTenant {
+                    seq: 9,
+                    expected: t,
+                    found: t,
+                },
+                9,
+            ),
+            (
+                ChainBreak::Missing {
+                    expected: 4,
+                    found: 10,
+                },
+                10,
+            ),
+            (
+                ChainBreak::OutOfOrder {
+                    expected: 12,
+                    found: 11,
+                },
+                11,
+            ),
+            (
+                ChainBreak::HeadMismatch {
+                    head_seq: 20,
+                    found_seq: 13,
+                },
+                13,
+            ),
+        ];
+        for (b, seq) in cases {
+            assert_eq!(b.seq(), seq, "{b}");
+        }
+        // A head that differs only by its hash says the last entry was replaced.
+        let replaced = ChainBreak::HeadMismatch {
+            head_seq: 3,
+            found_seq: 3,
+        };
+        assert_eq!(
+            replaced.to_string(),
+            "chain ends at entry 3 but its recorded head is entry 3 with a different hash \
+             (the last entry was replaced)"
+        );
+        let short = ChainBreak::HeadMismatch {
+            head_seq: 4,
+            found_seq: 3,
+        };
+        assert_eq!(
+            short.to_string(),
+            "chain ends at entry 3 but its recorded head is entry 4"
+        );
+    }
+
+    #[test]
+    fn the_verifier_head_follows_each_verified_entry() {
+        let c = chain(3);
+        let mut v = ChainVerifier::new(tenant(), ChainHead::EMPTY);
+        assert_eq!(v.head(), ChainHead::EMPTY);
+        for e in &c {
+            v.push(e).expect("intact");
+            assert_eq!(
+                v.head(),
+                ChainHead {
+                    seq: e.seq,
+                    hash: e.hash
+                }
+            );
+        }
+        assert_eq!(v.finish(head(&c)), Ok(head(&c)));
+        // Nothing follows u64::MAX.
+        let mut end = ChainVerifier::new(
+            tenant(),
+            ChainHead {
+                seq: u64::MAX,
+                hash: ChainHash::GENESIS,
+            },
+        );
+        assert_eq!(
+            end.push(&c[0]),
+            Err(ChainBreak::OutOfOrder {
+                expected: u64::MAX,
+                found: 1
             })
         );
     }

@@ -325,6 +325,38 @@ fn edited_page_content_is_detected_by_the_appearance_check() {
     );
 }
 
+/// The pages of a certificate put in another order keep every stream (page contents, fonts,
+/// images) as it was: only the comparison of each page, in order, sees the change.
+#[test]
+fn pages_in_another_order_are_detected() {
+    let k = key(1);
+    let r = common::renderer();
+    let pdf = r.issue(&common::household(8), &k).expect("renders").pdf;
+    assert_eq!(pdf_tools::page_count(&pdf), 2);
+    let keys = published(&[&k]);
+    let mut doc = pdf_tools::load(&pdf);
+    let tree = doc
+        .catalog()
+        .and_then(|c| c.get(b"Pages"))
+        .and_then(lopdf::Object::as_reference)
+        .expect("page tree");
+    doc.get_object_mut(tree)
+        .and_then(lopdf::Object::as_dict_mut)
+        .and_then(|d| d.get_mut(b"Kids"))
+        .and_then(lopdf::Object::as_array_mut)
+        .expect("kids")
+        .reverse();
+    let reordered = pdf_tools::save(&mut doc);
+    assert!(verify_certificate_pdf(&reordered, &keys).is_ok());
+    let err = r
+        .verify_certificate_pdf(&reordered, &keys)
+        .expect_err("must be refused");
+    assert!(
+        matches!(&err, DocumentError::Altered { reason } if reason.contains("page 1")),
+        "{err}"
+    );
+}
+
 /// A 印鑑登録証明書 as issued, its keys, and a check that `pdf` is refused
 /// as altered by the appearance check while its signed data still verify
 /// (so it is the comparison of what is printed that catches the change).

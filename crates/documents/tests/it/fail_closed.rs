@@ -11,8 +11,8 @@ use ed25519_dalek::Signer;
 use lopdf::{Dictionary, Object, Stream};
 use murakumo_documents::signing::signed_message;
 use murakumo_documents::{
-    DocumentError, LAYOUT_VERSION, SealPayload, SigningKeyPair, VerifyingKey, certified_digest,
-    verify_report,
+    CertificatePdf, DocumentError, LAYOUT_VERSION, Limits, SealPayload, SigningKeyPair,
+    VerifyReport, VerifyingKey, certified_digest, verify_certificate_pdf, verify_report,
 };
 
 const LAYOUT_FILE: &str = "murakumo-layout.txt";
@@ -270,4 +270,167 @@ fn deflate_bombs_and_object_floods_are_refused_at_the_limits() {
         doc.add_object(Object::Integer(i));
     }
     assert_beyond_limits(&pdf_tools::save(&mut doc), "many objects");
+}
+
+/// A genuine certificate whose verification code is signed for `layout` (the same pages,
+/// embedded data and key; the code, its copy in `/Keywords` and the layout file replaced).
+fn signed_for_layout(layout: u32) -> Vec<u8> {
+    let cert = common::household(2);
+    let digest = certified_digest(&cert);
+    let message = signed_message(
+        &cert.tenant_code,
+        &cert.issue_number,
+        cert.issue_date,
+        Some(layout),
+        &digest,
+    );
+    let payload = SealPayload {
+        tenant_code: cert.tenant_code.clone(),
+        issue_number: cert.issue_number.clone(),
+        issue_date: cert.issue_date,
+        layout: Some(layout),
+        key_id: key().key_id().to_owned(),
+        digest,
+        signature: ed25519_dalek::SigningKey::from_bytes(&[1; 32]).sign(&message),
+    };
+    let text = payload.to_string();
+    let pdf = pdf_tools::edit_embedded(&genuine(), "murakumo-seal.txt", |_| {
+        text.clone().into_bytes()
+    });
+    let pdf = pdf_tools::set_keywords(&pdf, &text);
+    with_layout(&pdf, &layout.to_string())
+}
+
+#[test]
+fn a_signed_layout_this_version_cannot_print_is_not_confirmed() {
+    // Signed correctly for a layout from the future: the signed data verify, but what is
+    // printed cannot be compared, so it is never "genuine".
+    let pdf = signed_for_layout(LAYOUT_VERSION + 1);
+    assert!(verify_certificate_pdf(&pdf, &published()).is_ok());
+    let err = refused(&pdf);
+    assert!(
+        matches!(err, DocumentError::AppearanceUnchecked { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains(&format!("layout version {}", LAYOUT_VERSION + 1)),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_embedded_issue_number_other_than_the_signed_one_is_detected() {
+    // The 発行番号 is outside the certified digest: only the comparison with the signed
+    // code catches an embedded certificate renumbered.
+    let pdf = pdf_tools::edit_embedded(&genuine(), "murakumo-certificate.json", |json| {
+        String::from_utf8(json)
+            .expect("utf8")
+            .replace("R06-0000123", "R06-0000124")
+            .into_bytes()
+    });
+    let err = verify_certificate_pdf(&pdf, &published()).expect_err("refused");
+    assert!(
+        matches!(&err, DocumentError::Altered { reason } if reason.contains("発行番号")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_changed_verification_code_in_the_document_properties_is_detected() {
+    let pdf = genuine();
+    let code = String::from_utf8(pdf_tools::embedded(&pdf, "murakumo-seal.txt")).expect("utf8");
+    let forged = code.replacen("R06-0000123", "R06-0000999", 1);
+    let err = refused(&pdf_tools::set_keywords(&pdf, &forged));
+    assert!(
+        matches!(&err, DocumentError::Altered { reason } if reason.contains("document properties")),
+        "{err}"
+    );
+    // The same code, spaced differently, is the same code.
+    assert!(
+        verify_report(
+            &pdf_tools::set_keywords(&pdf, &format!(" {code} ")),
+            &published(),
+            Some(common::renderer())
+        )
+        .is_genuine()
+    );
+}
+
+#[test]
+fn a_pdf_over_the_size_limit_is_refused_before_it_is_read() {
+    let pdf = genuine();
+    let exact = Limits {
+        max_pdf_bytes: pdf.len(),
+        ..Limits::DEFAULT
+    };
+    assert!(
+        CertificatePdf::read(&pdf, exact).is_ok(),
+        "exactly at the limit"
+    );
+    let below = Limits {
+        max_pdf_bytes: pdf.len() - 1,
+        ..Limits::DEFAULT
+    };
+    assert!(matches!(
+        CertificatePdf::read(&pdf, below),
+        Err(DocumentError::BeyondLimits { .. })
+    ));
+    // The default: 8 MiB.
+    let mut padded = pdf;
+    padded.resize(Limits::DEFAULT.max_pdf_bytes + 1, b' ');
+    assert_beyond_limits(&padded, "a PDF of 8 MiB and a byte");
+}
+
+#[test]
+fn only_a_fully_checked_certificate_is_reported_genuine() {
+    let pdf = genuine();
+    let keys = published();
+    let report = verify_report(&pdf, &keys, Some(common::renderer()));
+    assert!(report.is_genuine());
+    assert!(report.to_string().starts_with("GENUINE"), "{report}");
+    let message = report.message_ja();
+    for shown in [
+        "真正な証明書です",
+        "北海道深川市",
+        "012289",
+        "R06-0000123",
+        "印字された内容",
+    ] {
+        assert!(message.contains(shown), "{shown}: {message}");
+    }
+    // Signed data checked, pages not: neither the report nor the message says genuine.
+    let signed_only = VerifyReport(verify_certificate_pdf(&pdf, &keys));
+    assert!(signed_only.0.is_ok());
+    assert!(!signed_only.is_genuine());
+    assert!(
+        signed_only.to_string().starts_with("NOT VERIFIED"),
+        "{signed_only}"
+    );
+    let message = signed_only.message_ja();
+    assert!(message.contains("真正とは確認できていません"), "{message}");
+    assert!(!message.contains("真正な証明書です"), "{message}");
+    // A refusal says what is wrong, in the error's own words.
+    let forged = verify_report(&overdraw(&pdf), &keys, Some(common::renderer()));
+    let err = forged.0.as_ref().expect_err("refused");
+    assert_eq!(forged.message_ja(), err.message_ja());
+    assert!(!forged.message_ja().is_empty());
+}
+
+#[test]
+fn the_issuer_is_known_before_verification_and_nothing_personal_is_shown() {
+    let pdf = genuine();
+    let read = CertificatePdf::read(&pdf, Limits::DEFAULT).expect("reads");
+    assert_eq!(read.tenant_code(), "012289");
+    assert_eq!(read.key_id(), key().key_id());
+    assert_eq!(read.payload().issue_number, "R06-0000123");
+    assert_eq!(read.payload().layout, Some(LAYOUT_VERSION));
+    let debug = format!("{read:?}");
+    assert!(
+        debug.contains("012289") && debug.contains("R06-0000123"),
+        "{debug}"
+    );
+    for personal in ["城", "太郎", "カツラギ", "深川市2条"] {
+        assert!(!debug.contains(personal), "{personal}: {debug}");
+    }
 }

@@ -22,6 +22,25 @@ fn documented() -> Vec<(Method, String)> {
     out
 }
 
+/// The OpenAPI document says how a client authenticates: a bearer token or the session
+/// cookie, one of them required by default on every route.
+#[test]
+fn the_openapi_document_declares_how_to_authenticate() {
+    let doc = serde_json::to_value(murakumo_server::openapi()).expect("openapi json");
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["bearer"]["type"], "http", "{schemes}");
+    assert_eq!(schemes["bearer"]["scheme"], "bearer", "{schemes}");
+    assert_eq!(schemes["cookie"]["type"], "apiKey", "{schemes}");
+    assert_eq!(schemes["cookie"]["in"], "cookie", "{schemes}");
+    assert_eq!(schemes["cookie"]["name"], "murakumo_session", "{schemes}");
+    assert_eq!(
+        doc["security"],
+        json!([{ "bearer": [] }, { "cookie": [] }]),
+        "{}",
+        doc["security"]
+    );
+}
+
 /// A concrete request for a documented route, aimed at tenant B's data
 /// wherever the route takes an identifier.
 fn aimed_at_b(path: &str) -> String {

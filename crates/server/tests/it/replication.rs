@@ -998,10 +998,31 @@ async fn the_fork_check_finds_forks_of_any_length_at_any_depth(db: Db) {
     }
 
     let (check, _) = follower(s.store.clone(), vec![dc2.url()], &Part::old_primary(), None);
-    let mut lost: Vec<(String, &str, u64, u64)> = check
+    let ranges = check
         .lost_against(&dc2.url())
         .await
-        .expect("the fork check runs")
+        .expect("the fork check runs");
+    // Each range names when its first and last entries were recorded here.
+    let recorded_at = |t: TenantCode, seq: u64| {
+        let store = s.store.clone();
+        async move {
+            store
+                .tenant(&t)
+                .read_after(Chain::Ledger, seq - 1, 1)
+                .await
+                .expect("read")[0]
+                .recorded_at
+                .to_datetime()
+                .format("%Y-%m-%d %H:%M:%S UTC")
+                .to_string()
+        }
+    };
+    for r in &ranges {
+        let t = TenantCode::parse(&r.tenant).expect("tenant");
+        let expected_times = (recorded_at(t, r.first).await, recorded_at(t, r.last).await);
+        assert_eq!(r.recorded.as_ref(), Some(&expected_times), "{r}");
+    }
+    let mut lost: Vec<(String, &str, u64, u64)> = ranges
         .into_iter()
         .map(|r| (r.tenant, r.chain, r.first, r.last))
         .collect();
