@@ -84,7 +84,7 @@ target() {
             # says: name the server's package among the test arguments instead.
             run replication-fork -p murakumo-replication -f crates/replication/src/follower.rs \
                 --re 'lost_against' \
-                -- --package murakumo-server --test replication -E 'test(/fork/)' ;;
+                -- --package murakumo-server --test it -E 'test(/^replication::.*fork/)' ;;
         store)
             run store -p murakumo-store \
                 -f crates/store/src/tenant.rs -f crates/store/src/projection.rs \
