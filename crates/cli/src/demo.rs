@@ -11,7 +11,7 @@ use murakumo_core::TenantCode;
 use murakumo_ledger::{EventCodec, NewEntry};
 use murakumo_migration::{MigrationEvent, synth};
 use murakumo_store::{Operator, Store};
-use murakumo_tenancy::{StaffCreated, TenancyEvent};
+use murakumo_tenancy::TenancyEvent;
 
 /// (5-digit code, name, residents, 市区町村長 title)
 const DEMO_TOWNS: [(&str, &str, usize, &str); 2] = [
@@ -87,14 +87,20 @@ pub async fn ensure(store: &Store, data_dir: &Path, verify_url: &str) -> Result<
             ];
             let mut lines = Vec::new();
             for (login, display, role) in STAFF {
-                let pw = murakumo_auth::generate_password_for(login);
-                entries.push(entry(&TenancyEvent::StaffCreated(StaffCreated {
-                    staff_id: format!("s-{login}"),
-                    login: login.into(),
-                    display_name: display.into(),
-                    roles: vec![role.into()],
-                    password_hash: murakumo_auth::hash_password(&pw, Some(login))?,
-                })));
+                // The one staff creation (murakumo_app::staff), appended with the settings.
+                let checked = murakumo_app::staff::check(murakumo_app::staff::NewStaff {
+                    staff_id: Some(format!("s-{login}")),
+                    login: login.to_string(),
+                    display_name: display.to_string(),
+                    roles: vec![role.to_string()],
+                    password: murakumo_app::staff::Password::Generate,
+                })
+                .await?;
+                let pw = checked.password.clone().unwrap_or_default();
+                entries.push(murakumo_app::staff::created_entry(
+                    &murakumo_app::Actor::System("system:demo".into()),
+                    &checked,
+                ));
                 lines.push(format!(
                     "{name} 団体コード {code}  login: {login:<10}  password: {pw}  ({role})"
                 ));

@@ -13,9 +13,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use murakumo_core::TenantCode;
-use murakumo_ledger::{EventCodec, NewEntry};
 use murakumo_store::{Chain, Operator, Store};
-use murakumo_tenancy::{StaffCreated, TenancyEvent, parse_roles, settings, validate_login};
+use murakumo_tenancy::{settings, validate_login};
 
 #[derive(Parser)]
 #[command(
@@ -333,17 +332,6 @@ pub(crate) fn tenant_code(s: &str) -> Result<TenantCode> {
     TenantCode::parse(s).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-fn entry(actor: &str, event: &impl EventCodec) -> NewEntry {
-    let (kind, version, payload) = event.encode();
-    NewEntry {
-        kind: kind.into(),
-        version,
-        effective_date: murakumo_core::today_in_japan(),
-        actor: actor.into(),
-        payload,
-    }
-}
-
 /// Who acts when the command line changes something.
 fn cli_actor() -> String {
     format!(
@@ -509,26 +497,20 @@ async fn tenant(g: &Global, cmd: TenantCmd) -> Result<()> {
                 let (key, value) = assign
                     .split_once('=')
                     .context("--set takes KEY=VALUE (KEY= clears the value)")?;
-                let def = settings::find(key.trim())?;
-                let value = if value.trim().is_empty() {
-                    None
-                } else {
-                    Some(def.validate(value)?)
-                };
+                let value = Some(value).filter(|v| !v.trim().is_empty());
+                let app = murakumo_app::App::new(store.clone());
+                let actor = murakumo_app::Actor::System(cli_actor());
                 if prefecture {
-                    store
-                        .set_prefecture_setting(&pref, def.key, value.as_deref(), &cli_actor())
+                    murakumo_app::settings::set_prefecture(&app, &actor, &pref, key.trim(), value)
                         .await?;
                 } else {
-                    let event = TenancyEvent::SettingChanged {
-                        key: def.key.into(),
+                    let change = murakumo_app::settings::MunicipalChange {
+                        key: key.trim(),
                         value,
-                        reason,
+                        reason: &reason,
+                        effective_from: None,
                     };
-                    store
-                        .tenant(&code)
-                        .append(vec![entry(&cli_actor(), &event)])
-                        .await?;
+                    murakumo_app::settings::set_municipal(&app, &actor, &code, change).await?;
                 }
             }
             let p = store.prefecture_settings(&pref).await?;
@@ -567,23 +549,23 @@ async fn staff(g: &Global, cmd: StaffCmd) -> Result<()> {
             roles,
         } => {
             let code = tenant_code(&tenant)?;
-            store.tenant_info(&code).await?;
-            let login = login.trim().to_lowercase();
-            validate_login(&login)?;
-            let roles = parse_roles(&roles)?;
-            let pw = murakumo_auth::generate_password_for(&login);
-            let staff_id = format!("s-{}", &murakumo_auth::new_session_token().0[..12]);
-            let event = TenancyEvent::StaffCreated(StaffCreated {
-                staff_id,
-                login: login.clone(),
+            let new = murakumo_app::staff::NewStaff {
+                staff_id: None,
+                login,
                 display_name: name,
-                roles: roles.iter().map(|r| r.code().to_string()).collect(),
-                password_hash: murakumo_auth::hash_password(&pw, Some(&login))?,
-            });
-            store
-                .tenant(&code)
-                .append(vec![entry(&cli_actor(), &event)])
-                .await?;
+                roles: vec![roles],
+                password: murakumo_app::staff::Password::Generate,
+            };
+            let app = murakumo_app::App::new(store.clone());
+            let created = murakumo_app::staff::create(
+                &app,
+                &murakumo_app::Actor::System(cli_actor()),
+                &code,
+                new,
+            )
+            .await?;
+            let login = created.staff.login;
+            let pw = created.password.unwrap_or_default();
             println!("staff {login} created in {code}; password: {pw}");
         }
         StaffCmd::List { tenant } => {

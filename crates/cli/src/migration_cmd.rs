@@ -7,20 +7,19 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
-use murakumo_ledger::{EventCodec, NewEntry};
+use murakumo_ledger::EventCodec;
 use murakumo_migration::{
     Contents, Dated, DatedSeal, Encoding, Form, GaijiTable, Inputs, MigrationEvent, ReadError,
-    ReadOptions, WriteOptions, synth,
+    WriteOptions, synth,
 };
 use murakumo_resident::ResidentEvent;
 use murakumo_seal::{OfficialSealSet, SealEvent};
 use murakumo_store::Chain;
 use murakumo_tenancy::{AccessAction, AccessRecord};
 
-use crate::{Global, cli_actor, open, tenant_code};
+use murakumo_app::import::{Outcome, Step};
 
-/// The actor of entries an import records.
-pub const IMPORT_ACTOR: &str = "system:migration";
+use crate::{Global, cli_actor, open, tenant_code};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum EncodingArg {
@@ -195,17 +194,6 @@ fn print_files(manifest: &murakumo_migration::Manifest) {
     }
 }
 
-fn entry(event: &impl EventCodec, effective: NaiveDate) -> NewEntry {
-    let (kind, version, payload) = event.encode();
-    NewEntry {
-        kind: kind.into(),
-        version,
-        effective_date: effective,
-        actor: IMPORT_ACTOR.into(),
-        payload,
-    }
-}
-
 pub async fn import(g: &Global, args: ImportArgs) -> Result<()> {
     let code = tenant_code(&args.tenant)?;
     let store = open(g).await?;
@@ -221,25 +209,16 @@ pub async fn import(g: &Global, args: ImportArgs) -> Result<()> {
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let today = murakumo_core::today_in_japan();
     let t = Instant::now();
-    let read = murakumo_migration::read(
-        &inputs,
-        &ReadOptions {
-            municipality: code,
-            encoding: args.encoding.map(Into::into),
-            today,
-        },
-        &mut |p| {
-            bar.set_position(p.bytes);
-            let secs = t.elapsed().as_secs_f64().max(0.001);
-            bar.set_message(format!(
-                "{} records, {:.0} records/s",
-                p.records,
-                p.records as f64 / secs
-            ));
-        },
-    );
+    let read = murakumo_app::import::read(&inputs, code, args.encoding.map(Into::into), &mut |p| {
+        bar.set_position(p.bytes);
+        let secs = t.elapsed().as_secs_f64().max(0.001);
+        bar.set_message(format!(
+            "{} records, {:.0} records/s",
+            p.records,
+            p.records as f64 / secs
+        ));
+    });
     bar.finish_and_clear();
     let ds = match read {
         Ok(ds) => ds,
@@ -284,80 +263,9 @@ pub async fn import(g: &Global, args: ImportArgs) -> Result<()> {
         println!("--dry-run: nothing recorded");
         return Ok(());
     }
-    let ts = store.tenant(&code);
-    for e in ts.entries_of_kind("migration.imported").await? {
-        if let Some(MigrationEvent::Imported { digest, .. }) =
-            MigrationEvent::decode(&e.kind, e.version, &e.payload)?
-        {
-            if digest == ds.digest {
-                println!(
-                    "{code} already holds this data set (imported as ledger entry {}); nothing changed",
-                    e.seq
-                );
-                return Ok(());
-            }
-        }
-    }
-    // An import of this data set killed part way resumes; another one's blocks the tenant.
-    let resuming = match ts.import_mark().await? {
-        Some(m) if m.digest == ds.digest => {
-            println!(
-                "resuming the unfinished import of this data set into {code} (the register stays hidden until it completes)"
-            );
-            true
-        }
-        Some(m) => bail!(
-            "an import of another data set (digest {}) is unfinished in {code}: run `murakumo import` with that data set again to finish it (nothing was imported)",
-            m.digest
-        ),
-        None => false,
-    };
-    if !resuming && ts.has_residents().await? {
-        bail!(
-            "{code} already has residents: an import goes into a municipality whose register is still empty (nothing was imported)"
-        );
-    }
-    let mut ds = ds;
-    let mut entries: Vec<NewEntry> = Vec::with_capacity(ds.events.len() + ds.seals.len() + 3);
-    for d in &ds.events {
-        entries.push(entry(&d.event, d.effective));
-    }
-    let residents = ds.residents;
-    let events = ds.events.len() as u64;
-    let seals = ds.seals.len() as u64;
-    // The seal events after the residents' (they were checked against the
-    // register as of each 登録日); the images move into the entries.
-    for d in std::mem::take(&mut ds.seals) {
-        entries.push(entry(&d.event, d.effective));
-    }
-    if let Some(png) = ds.official_seal.take() {
-        entries.push(entry(
-            &OfficialSealSet {
-                png,
-                reason: murakumo_migration::seal::IMPORTED_OFFICIAL_SEAL_REASON.into(),
-            },
-            today,
-        ));
-    }
-    entries.push(entry(
-        &MigrationEvent::GaijiTableSet {
-            entries: ds.gaiji.entries().to_vec(),
-        },
-        today,
-    ));
-    entries.push(entry(
-        &MigrationEvent::Imported {
-            digest: ds.digest.clone(),
-            format_version: ds.version.clone(),
-            residents,
-            events,
-        },
-        today,
-    ));
-    let ds_digest = ds.digest.clone();
-    drop(ds);
-    // Written in chunks (other municipalities' counters wait at most one), seen all at once.
-    let bar = indicatif::ProgressBar::new(entries.len() as u64);
+    // The use case records it; this command shows where it is.
+    let app = murakumo_app::App::new(store.clone());
+    let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
             "{bar:30} {pos}/{len} ledger entries recorded and projected, ETA {eta}",
@@ -365,22 +273,35 @@ pub async fn import(g: &Global, args: ImportArgs) -> Result<()> {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let t2 = Instant::now();
-    let head = ts
-        .import(
-            &ds_digest,
-            entries,
-            murakumo_store::IMPORT_CHUNK,
-            |done, _| bar.set_position(done),
-        )
-        .await?;
+    let outcome = murakumo_app::import::record(&app, &code, ds, |step| match step {
+        Step::Resuming => println!(
+            "resuming the unfinished import of this data set into {code} (the register stays hidden until it completes)"
+        ),
+        Step::Recorded { done, total } => {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    })
+    .await;
     bar.finish_and_clear();
-    println!(
-        "imported into {code}: {residents} residents, {events} 異動, {seals} 印鑑登録 events (ledger now at entry {}); {:.1} s in all, {:.0} records/s",
-        head.seq,
-        t.elapsed().as_secs_f64(),
-        events as f64 / t.elapsed().as_secs_f64().max(0.001)
-    );
-    tracing::debug!(record_secs = t2.elapsed().as_secs_f64(), "import recorded");
+    match outcome? {
+        Outcome::AlreadyHeld { seq } => println!(
+            "{code} already holds this data set (imported as ledger entry {seq}); nothing changed"
+        ),
+        Outcome::Imported {
+            head_seq,
+            residents,
+            events,
+            seals,
+        } => {
+            println!(
+                "imported into {code}: {residents} residents, {events} 異動, {seals} 印鑑登録 events (ledger now at entry {head_seq}); {:.1} s in all, {:.0} records/s",
+                t.elapsed().as_secs_f64(),
+                events as f64 / t.elapsed().as_secs_f64().max(0.001)
+            );
+            tracing::debug!(record_secs = t2.elapsed().as_secs_f64(), "import recorded");
+        }
+    }
     Ok(())
 }
 

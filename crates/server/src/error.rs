@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use murakumo_app::UseCaseError;
 use murakumo_store::StoreError;
 use serde::Serialize;
 
@@ -157,6 +158,38 @@ impl From<StoreError> for ApiError {
                 retry_after_secs: None,
             },
             StoreError::Event(_) | StoreError::Entry(_) => ApiError::internal(e.to_string()),
+        }
+    }
+}
+
+/// The one place where a use case's refusal becomes an HTTP answer.
+impl From<UseCaseError> for ApiError {
+    fn from(e: UseCaseError) -> ApiError {
+        match e {
+            UseCaseError::Invalid { field, message } => ApiError::invalid(&field, message),
+            UseCaseError::BadRequest(m) => ApiError::bad_request(m),
+            UseCaseError::Forbidden { message, field } => ApiError {
+                field,
+                ..ApiError::forbidden(message)
+            },
+            UseCaseError::NotFound(m) => ApiError::not_found(m),
+            UseCaseError::Conflict { message, field } => ApiError {
+                field,
+                ..ApiError::conflict(message)
+            },
+            UseCaseError::Unavailable {
+                code,
+                message,
+                retry_after_secs,
+            } => ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code,
+                message,
+                field: None,
+                retry_after_secs,
+            },
+            UseCaseError::Store(e) => e.into(),
+            UseCaseError::Internal(m) => ApiError::internal(m),
         }
     }
 }

@@ -28,10 +28,10 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use chrono::Utc;
+use murakumo_app::sso::{self, Established};
 use murakumo_core::TenantCode;
-use murakumo_ledger::{EventCodec, NewEntry};
 use murakumo_saml::{Rejection, TenantSso, VerifiedAssertion};
-use murakumo_tenancy::{AccessAction, AccessRecord, StaffCreated, TenancyEvent};
+use murakumo_tenancy::{AccessAction, AccessRecord};
 use serde::Deserialize;
 
 use crate::state::AppState;
@@ -439,25 +439,8 @@ async fn refuse_verified(
     refuse(state, Some(tenant), Some(issuer), r).await
 }
 
-struct Established {
-    token: String,
-    staff_id: String,
-    login: String,
-}
-
-fn system_entry(issuer: &str, event: &impl EventCodec) -> NewEntry {
-    let (kind, version, payload) = event.encode();
-    NewEntry {
-        kind: kind.to_string(),
-        version,
-        effective_date: murakumo_core::today_in_japan(),
-        actor: format!("saml:{issuer}"),
-        payload,
-    }
-}
-
-/// Finds (or, where allowed, creates) the staff account, brings its roles
-/// in line with the IdP's, and opens a session.
+/// Maps the verified assertion to a staff member and hands it to the use case
+/// (`murakumo_app::sso::establish`), which finds or creates the account and opens the session.
 async fn establish(
     state: &AppState,
     tenant: &TenantCode,
@@ -465,76 +448,25 @@ async fn establish(
     a: &VerifiedAssertion,
     now: i64,
 ) -> Result<Established, Rejection> {
-    let internal = |e: murakumo_store::StoreError| Rejection::Internal(e.to_string());
     let user = cfg.mapping.map(a, tenant)?;
-    let ts = state.store.tenant(tenant);
-    let found = ts.staff_for_login(&user.login).await.map_err(internal)?;
-    let staff_id = match found {
-        Some((staff, _)) if staff.disabled => return Err(Rejection::DisabledUser(user.login)),
-        // An account made for password login is not the IdP's to take over
-        // (an IdP could name any login): only after an explicit link.
-        Some((staff, _))
-            if !ts
-                .staff_sso_linked(&staff.staff_id)
-                .await
-                .map_err(internal)? =>
-        {
-            return Err(Rejection::NotLinked(user.login));
-        }
-        Some((staff, _)) => {
-            if let Some(roles) = &user.roles {
-                let mut current = staff.roles.clone();
-                current.sort();
-                if current != *roles {
-                    let event = TenancyEvent::StaffRolesChanged {
-                        staff_id: staff.staff_id.clone(),
-                        roles: roles.iter().map(|r| r.code().to_string()).collect(),
-                    };
-                    ts.append(vec![system_entry(&a.issuer, &event)])
-                        .await
-                        .map_err(internal)?;
-                }
-            }
-            staff.staff_id
-        }
-        None if cfg.jit => {
-            let roles = user
-                .roles
-                .clone()
-                .unwrap_or_else(|| user.default_roles.clone());
-            let staff_id = crate::api::new_staff_id();
-            let event = TenancyEvent::StaffCreated(StaffCreated {
-                staff_id: staff_id.clone(),
-                login: user.login.clone(),
-                display_name: user.display_name.clone(),
-                roles: roles.iter().map(|r| r.code().to_string()).collect(),
-                // No password: this account logs in through the IdP only
-                // (an empty hash never verifies).
-                password_hash: String::new(),
-            });
-            ts.append(vec![system_entry(&a.issuer, &event)])
-                .await
-                .map_err(internal)?;
-            tracing::info!(tenant = %tenant, staff_id = %staff_id, login = %user.login, "staff account created just in time");
-            staff_id
-        }
-        None => return Err(Rejection::UnknownUser(user.login)),
-    };
-    let (token, hash) = murakumo_auth::new_session_token();
-    ts.create_saml_session(
-        &hash,
-        &staff_id,
-        &a.name_id,
-        a.session_index.as_deref(),
-        now,
-    )
-    .await
-    .map_err(internal)?;
-    Ok(Established {
-        token: format!("{tenant}.{token}"),
-        staff_id,
+    let user = sso::IdpUser {
         login: user.login,
-    })
+        display_name: user.display_name,
+        roles: user.roles,
+        default_roles: user.default_roles,
+    };
+    let assertion = sso::Assertion {
+        issuer: &a.issuer,
+        name_id: &a.name_id,
+        session_index: a.session_index.as_deref(),
+    };
+    match sso::establish(&state.app(), tenant, user, cfg.jit, assertion, now).await {
+        Ok(Ok(established)) => Ok(established),
+        Ok(Err(sso::Refusal::Disabled(login))) => Err(Rejection::DisabledUser(login)),
+        Ok(Err(sso::Refusal::NotLinked(login))) => Err(Rejection::NotLinked(login)),
+        Ok(Err(sso::Refusal::Unknown(login))) => Err(Rejection::UnknownUser(login)),
+        Err(e) => Err(Rejection::Internal(e.to_string())),
+    }
 }
 
 /// SP-initiated single logout: ends the session here, then asks the IdP to

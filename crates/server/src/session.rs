@@ -72,6 +72,17 @@ impl StaffSession {
         format!("staff:{}", self.staff.staff_id)
     }
 
+    /// The staff member as the use cases know them, acting in the request with `headers`
+    /// (its 利用目的 and id go into the access log).
+    pub fn acting(&self, headers: &HeaderMap) -> murakumo_app::StaffActor {
+        murakumo_app::StaffActor {
+            tenant: self.tenant,
+            staff: self.staff.clone(),
+            purpose: crate::api::residents::purpose(headers),
+            request_id: crate::observe::current_request_id(),
+        }
+    }
+
     /// 403 unless one of the staff member's roles allows `p`.
     pub fn require(&self, p: Permission) -> ApiResult<()> {
         if self.staff.can(p) {

@@ -4,19 +4,20 @@
 //! only when a different administrator of the municipality approves them.
 //! The rules are the tenancy crate's (`review_role_change`,
 //! `check_approver`); every proposal, approval and rejection is an entry of
-//! the municipality's ledger.
+//! the municipality's ledger. The use cases are `murakumo_app::changes`.
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use chrono::FixedOffset;
+use murakumo_app::{Actor, changes};
 use murakumo_core::TenantCode;
-use murakumo_ledger::{EventCodec, NewEntry};
 use murakumo_store::PendingChangeRow;
-use murakumo_tenancy::{ChangeRequest, Permission, TenancyEvent, check_approver, parse_roles};
+use murakumo_tenancy::{ChangeRequest, Permission};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
+use crate::error::{ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use crate::session::StaffSession;
 use crate::state::AppState;
 
@@ -81,65 +82,25 @@ impl From<PendingChangeRow> for ChangeView {
     }
 }
 
-fn new_change_id() -> String {
-    use rand::RngCore;
-    let mut b = [0u8; 8];
-    rand::thread_rng().fill_bytes(&mut b);
-    format!("c-{}", hex::encode(b))
-}
-
-fn entry(actor: &str, event: &TenancyEvent) -> NewEntry {
-    let (kind, version, payload) = event.encode();
-    NewEntry {
-        kind: kind.to_string(),
-        version,
-        effective_date: murakumo_core::today_in_japan(),
-        actor: actor.to_string(),
-        payload,
-    }
-}
-
 /// Refuses an IdP that another municipality already uses.
 pub(crate) async fn check_idp_free(
     state: &AppState,
     tenant: &TenantCode,
     entity_id: &str,
 ) -> ApiResult<()> {
-    let owners = state.store.sso_tenants_for_idp(entity_id).await?;
-    if owners.iter().any(|t| t != tenant) {
-        return Err(ApiError {
-            field: Some("idp_metadata_xml".into()),
-            ..ApiError::conflict(format!(
-                "IdPのエンティティID {entity_id:?} は別の団体がすでに使っています。IdPは1つの団体にだけ設定できます。団体ごとのIdP(またはエンティティID)を用意してください"
-            ))
-        });
-    }
-    Ok(())
+    Ok(changes::check_idp_free(&state.app(), tenant, entity_id).await?)
 }
 
-/// Records `change` as pending in `tenant`'s ledger, proposed by `actor`;
-/// returns the change as it now stands.
+/// Records `change` as pending in `tenant`'s ledger, proposed by `actor`.
 pub(crate) async fn propose(
     state: &AppState,
     tenant: &TenantCode,
-    actor: &str,
+    actor: &Actor,
     change: ChangeRequest,
 ) -> ApiResult<ChangeView> {
-    let change_id = new_change_id();
-    let ts = state.store.tenant(tenant);
-    ts.append(vec![entry(
-        actor,
-        &TenancyEvent::ChangeProposed {
-            change_id: change_id.clone(),
-            change,
-        },
-    )])
-    .await?;
-    tracing::info!(tenant = %tenant, change_id = %change_id, actor = %actor, "change proposed; waiting for a second administrator");
-    ts.change(&change_id)
+    Ok(changes::propose(&state.app(), tenant, actor, change)
         .await?
-        .map(Into::into)
-        .ok_or_else(|| ApiError::internal("proposed change not found"))
+        .into())
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -163,33 +124,6 @@ pub async fn list_changes(
     Ok(Json(rows.into_iter().map(Into::into).collect()))
 }
 
-async fn pending(
-    state: &AppState,
-    session: &StaffSession,
-    change_id: &str,
-) -> ApiResult<PendingChangeRow> {
-    session.require(Permission::StaffManage)?;
-    let row = state
-        .store
-        .tenant(&session.tenant)
-        .change(change_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("変更 {change_id} はこの団体にありません")))?;
-    if row.status != "pending" {
-        let done = if row.status == "approved" {
-            "承認"
-        } else {
-            "却下"
-        };
-        return Err(ApiError::conflict(format!(
-            "この変更({change_id})はすでに{done}されています"
-        )));
-    }
-    check_approver(&session.staff.staff_id, &row.proposed_by, &row.change)
-        .map_err(|e| ApiError::forbidden(e.to_string()))?;
-    Ok(row)
-}
-
 /// Approves a pending change (a different 団体管理者 than the one who
 /// proposed it, and not the staff member it is about); it takes effect at
 /// once.
@@ -201,52 +135,8 @@ pub async fn approve_change(
     session: StaffSession,
     ApiPath(change_id): ApiPath<String>,
 ) -> ApiResult<Json<ChangeView>> {
-    let row = pending(&state, &session, &change_id).await?;
-    let ts = state.store.tenant(&session.tenant);
-    let effect = match row.change.clone() {
-        ChangeRequest::SetRoles { staff_id, roles } => {
-            ts.staff_by_id(&staff_id).await?.ok_or_else(|| {
-                ApiError::not_found(format!("職員 {staff_id} はこの団体にいません"))
-            })?;
-            parse_roles(&roles.join(",")).map_err(|e| ApiError::invalid("roles", e.to_string()))?;
-            TenancyEvent::StaffRolesChanged { staff_id, roles }
-        }
-        ChangeRequest::ConfigureSso {
-            idp_entity_id,
-            config_json,
-        } => {
-            check_idp_free(&state, &session.tenant, &idp_entity_id).await?;
-            TenancyEvent::SsoConfigured {
-                idp_entity_id,
-                config_json,
-            }
-        }
-        ChangeRequest::LinkSso { staff_id } => {
-            ts.staff_by_id(&staff_id).await?.ok_or_else(|| {
-                ApiError::not_found(format!("職員 {staff_id} はこの団体にいません"))
-            })?;
-            TenancyEvent::StaffSsoLinked { staff_id }
-        }
-    };
-    let actor = session.actor();
-    // The approval and its effect in one append: both or neither. Two
-    // administrators approving at once: the projection lets one through.
-    ts.append(vec![
-        entry(
-            &actor,
-            &TenancyEvent::ChangeApproved {
-                change_id: change_id.clone(),
-            },
-        ),
-        entry(&actor, &effect),
-    ])
-    .await?;
-    state.cache.settings.forget(Some(&session.tenant));
-    tracing::info!(tenant = %session.tenant, change_id = %change_id, approver = %actor, "change approved");
-    let row = ts
-        .change(&change_id)
-        .await?
-        .ok_or_else(|| ApiError::internal("approved change not found"))?;
+    let row =
+        changes::approve(&state.app(), &session.acting(&HeaderMap::new()), &change_id).await?;
     Ok(Json(row.into()))
 }
 
@@ -267,20 +157,12 @@ pub async fn reject_change(
     ApiPath(change_id): ApiPath<String>,
     ApiJson(req): ApiJson<RejectChange>,
 ) -> ApiResult<Json<ChangeView>> {
-    pending(&state, &session, &change_id).await?;
-    let reason: String = req.reason.trim().chars().take(200).collect();
-    let ts = state.store.tenant(&session.tenant);
-    ts.append(vec![entry(
-        &session.actor(),
-        &TenancyEvent::ChangeRejected {
-            change_id: change_id.clone(),
-            reason,
-        },
-    )])
+    let row = changes::reject(
+        &state.app(),
+        &session.acting(&HeaderMap::new()),
+        &change_id,
+        &req.reason,
+    )
     .await?;
-    let row = ts
-        .change(&change_id)
-        .await?
-        .ok_or_else(|| ApiError::internal("rejected change not found"))?;
     Ok(Json(row.into()))
 }

@@ -27,7 +27,6 @@ use utoipa_axum::routes;
 use crate::session;
 
 use crate::state::AppState;
-pub(crate) use staff::new_staff_id;
 
 #[derive(OpenApi)]
 #[openapi(

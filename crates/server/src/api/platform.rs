@@ -4,9 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use murakumo_core::TenantCode;
-use murakumo_ledger::EventCodec;
 use murakumo_store::{Chain, TenantInfo};
-use murakumo_tenancy::settings;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -212,20 +210,16 @@ pub async fn set_prefecture_setting(
             "県版の値は日付ごとには持てません(指定した時から全団体に適用されます)。適用開始日を外してください",
         ));
     }
-    let def = settings::find(&key).map_err(|e| ApiError::invalid("key", e.to_string()))?;
-    let value = req
-        .value
-        .as_deref()
-        .map(|v| def.validate(v))
-        .transpose()
-        .map_err(|e| ApiError::invalid("value", e.to_string()))?;
-    state
-        .store
-        .set_prefecture_setting(&p, def.key, value.as_deref(), &op.actor())
+    let actor = operator(&op);
+    murakumo_app::settings::set_prefecture(&state.app(), &actor, &p, &key, req.value.as_deref())
         .await?;
-    // Every municipality of the prefecture resolves through it.
-    state.cache.settings.forget(None);
     Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+fn operator(op: &OperatorSession) -> murakumo_app::Actor {
+    murakumo_app::Actor::Operator {
+        operator_id: op.operator_id.clone(),
+    }
 }
 
 /// Sets or clears a municipality's own (個別) value of any setting, the operator's
@@ -241,35 +235,12 @@ pub async fn set_tenant_setting(
     ApiJson(req): ApiJson<SetValue>,
 ) -> ApiResult<axum::http::StatusCode> {
     let code = parse_code("code", &code)?;
-    let def = settings::find(&key).map_err(|e| ApiError::invalid("key", e.to_string()))?;
-    let value = req
-        .value
-        .as_deref()
-        .map(|v| def.validate(v))
-        .transpose()
-        .map_err(|e| ApiError::invalid("value", e.to_string()))?;
-    state.store.tenant_info(&code).await?;
-    let (kind, version, payload) = murakumo_tenancy::TenancyEvent::SettingChanged {
-        key: def.key.to_string(),
-        value,
-        reason: req.reason.trim().to_string(),
-    }
-    .encode();
-    state
-        .store
-        .tenant(&code)
-        .append(vec![murakumo_ledger::NewEntry {
-            kind: kind.to_string(),
-            version,
-            // The value's 適用開始日, as for the municipality's own changes.
-            effective_date: req
-                .effective_from
-                .unwrap_or_else(murakumo_core::today_in_japan),
-            actor: op.actor(),
-            payload,
-        }])
-        .await?;
-    state.cache.settings.forget(Some(&code));
-    metrics::counter!("murakumo_ledger_entries_appended_total").increment(1);
+    let change = murakumo_app::settings::MunicipalChange {
+        key: &key,
+        value: req.value.as_deref(),
+        reason: &req.reason,
+        effective_from: req.effective_from,
+    };
+    murakumo_app::settings::set_municipal(&state.app(), &operator(&op), &code, change).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

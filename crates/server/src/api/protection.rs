@@ -1,43 +1,26 @@
-//! 支援措置 (DV等支援措置): the one gate between staff and the record of a
-//! protected resident. Every path that returns, changes or reveals a
-//! resident — API and staff screens, detail, 異動履歴, household, search,
-//! 異動, certificates, 印鑑登録 — asks here, so a screen cannot refuse what
-//! the API allows.
-//!
-//! Staff without [`Permission::ProtectedResidentView`] are refused a
-//! protected record (the refusal is logged), and lists leave the person out
-//! altogether: neither the code nor the count gives them away. A permitted
-//! view of a protected person (an unmasking) is logged as a read.
+//! 支援措置: the gate itself is the use-case layer's (`murakumo_app::protection`), so that
+//! every path — API, screens, certificates, 印鑑登録 — asks the same one. These adapters
+//! only say who asks (the session and the request's purpose).
 
 use axum::http::HeaderMap;
-use chrono::NaiveDate;
 use murakumo_resident::Record;
-use murakumo_tenancy::{AccessAction, Permission};
+use murakumo_tenancy::AccessAction;
 
-use super::residents::log;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::session::StaffSession;
 use crate::state::AppState;
 
-/// The access-log detail of a refusal.
-pub(crate) const REFUSED: &str = "refused: 支援措置";
-/// The access-log detail of a permitted view of a protected person.
-pub(crate) const UNMASKED: &str = "unmasked: 支援措置";
+pub(crate) use murakumo_app::protection::today;
 
-/// Today in Japan, the day on which a 支援措置's term is judged.
-pub(crate) fn today() -> NaiveDate {
-    murakumo_core::today_in_japan()
-}
-
-/// Whether `session` may see `record` at all (lists use this to leave
-/// protected people out without a trace).
+/// Whether `session` may see `record` at all (lists leave protected people out).
 pub(crate) fn visible(session: &StaffSession, record: &Record) -> bool {
-    !record.protected_on(today()) || session.staff.can(Permission::ProtectedResidentView)
+    !record.protected_on(today())
+        || session
+            .staff
+            .can(murakumo_tenancy::Permission::ProtectedResidentView)
 }
 
-/// Admits `session` to `record` for `action`, or refuses with 403 (logged
-/// under `action`). Admitting a protected record logs the unmasking as a
-/// read.
+/// Admits `session` to `record` for `action`, or refuses with 403 (logged).
 pub(crate) async fn admit(
     state: &AppState,
     session: &StaffSession,
@@ -45,27 +28,26 @@ pub(crate) async fn admit(
     record: &Record,
     action: AccessAction,
 ) -> ApiResult<()> {
-    if !record.protected_on(today()) {
-        return Ok(());
-    }
-    let subject = format!("resident:{}", record.resident_code);
-    if !session.staff.can(Permission::ProtectedResidentView) {
-        log(state, session, headers, action, [subject], REFUSED).await?;
-        return Err(refusal());
-    }
-    log(
-        state,
-        session,
-        headers,
-        AccessAction::Read,
-        [subject],
-        UNMASKED,
+    Ok(
+        murakumo_app::protection::admit(&state.app(), &session.acting(headers), record, action)
+            .await?,
     )
-    .await
 }
 
-/// [`admit`] to the resident with `code`, if there is one (a record that
-/// only refers to a resident, such as a 印鑑登録).
+/// Logs the unmasking of the protected people among `records` as reads.
+pub(crate) async fn log_unmasked<'a>(
+    state: &AppState,
+    session: &StaffSession,
+    headers: &HeaderMap,
+    records: impl IntoIterator<Item = &'a Record>,
+) -> ApiResult<()> {
+    Ok(
+        murakumo_app::protection::log_unmasked(&state.app(), &session.acting(headers), records)
+            .await?,
+    )
+}
+
+/// [`admit`] to the resident with `code`, if there is one (a 印鑑登録 refers to one).
 pub(crate) async fn admit_code(
     state: &AppState,
     session: &StaffSession,
@@ -73,43 +55,8 @@ pub(crate) async fn admit_code(
     code: &str,
     action: AccessAction,
 ) -> ApiResult<()> {
-    match state.store.tenant(&session.tenant).resident(code).await? {
-        Some(record) => admit(state, session, headers, &record, action).await,
-        None => Ok(()),
-    }
-}
-
-/// Logs the unmasking of the protected people among `records` (already
-/// filtered with [`visible`]) as reads.
-pub(crate) async fn log_unmasked<'a>(
-    state: &AppState,
-    session: &StaffSession,
-    headers: &HeaderMap,
-    records: impl IntoIterator<Item = &'a Record>,
-) -> ApiResult<()> {
-    let today = today();
-    let subjects: Vec<String> = records
-        .into_iter()
-        .filter(|r| r.protected_on(today))
-        .map(|r| format!("resident:{}", r.resident_code))
-        .collect();
-    if subjects.is_empty() {
-        return Ok(());
-    }
-    log(
-        state,
-        session,
-        headers,
-        AccessAction::Read,
-        subjects,
-        UNMASKED,
-    )
-    .await
-}
-
-/// The refusal: says nothing about the person.
-pub(crate) fn refusal() -> ApiError {
-    ApiError::forbidden(
-        "この住民は支援措置の対象です。閲覧・異動・交付には住民記録責任者の確認が必要です",
+    Ok(
+        murakumo_app::protection::admit_code(&state.app(), &session.acting(headers), code, action)
+            .await?,
     )
 }

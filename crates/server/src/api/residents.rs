@@ -6,26 +6,24 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::NaiveDate;
 use murakumo_core::{format_japan_time, today_in_japan};
-use murakumo_ledger::NewEntry;
 use murakumo_resident::{
-    Citizenship, EntryReason, HEAD, Person, Record, RemovalReason, ResidentError, ResidentEvent,
-    Sex, Status, Warning, check_households, households_touched, next_household_id, validate,
+    Citizenship, EntryReason, HEAD, Person, Record, RemovalReason, ResidentEvent, Sex, Status,
+    Warning,
 };
-use murakumo_store::{Chain, ResidentQuery, StoreError};
-use murakumo_tenancy::{AccessAction, AccessRecord, Permission};
+use murakumo_store::ResidentQuery;
+use murakumo_tenancy::{AccessAction, Permission};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::protection;
-use super::settings::entry;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
-use crate::observe::current_request_id;
 use crate::session::StaffSession;
 use crate::state::AppState;
+use murakumo_app::residents;
 
 /// The purpose of an access (利用目的): header `x-purpose` (UTF-8, or
 /// percent-encoded UTF-8 as browsers send it), else `照会`.
-fn purpose(headers: &HeaderMap) -> String {
+pub(crate) fn purpose(headers: &HeaderMap) -> String {
     let raw = headers
         .get("x-purpose")
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
@@ -71,36 +69,14 @@ pub(crate) async fn log(
     subjects: impl IntoIterator<Item = String>,
     detail: &str,
 ) -> ApiResult<()> {
-    let records = access_records(headers, action, subjects, detail);
-    state
-        .store
-        .tenant(&session.tenant)
-        .log_access(&session.actor(), &records)
-        .await?;
-    metrics::counter!("murakumo_access_log_entries_total").increment(records.len() as u64);
-    Ok(())
-}
-
-/// The access-log records of one request: one per subject, with the
-/// request's purpose and id.
-pub(crate) fn access_records(
-    headers: &HeaderMap,
-    action: AccessAction,
-    subjects: impl IntoIterator<Item = String>,
-    detail: &str,
-) -> Vec<AccessRecord> {
-    let purpose = purpose(headers);
-    let request_id = current_request_id();
-    subjects
-        .into_iter()
-        .map(|subject| AccessRecord {
-            action,
-            subject,
-            purpose: purpose.clone(),
-            detail: detail.to_string(),
-            request_id: request_id.clone(),
-        })
-        .collect()
+    Ok(murakumo_app::access::log(
+        &state.app(),
+        &session.acting(headers),
+        action,
+        subjects,
+        detail,
+    )
+    .await?)
 }
 
 /// A resident as shown to staff who were admitted to the record (see
@@ -535,214 +511,8 @@ fn warnings(w: Vec<Warning>) -> Vec<WarningView> {
         .collect()
 }
 
-fn domain_error(e: ResidentError) -> ApiError {
-    match e {
-        ResidentError::Invalid { field, reason } => ApiError::invalid(field, reason),
-        ResidentError::NotFound(_) => ApiError::not_found(e.to_string()),
-        ResidentError::AlreadyRegistered(_) | ResidentError::Removed { .. } => {
-            ApiError::conflict(e.to_string())
-        }
-    }
-}
-
-/// Everyone whose record put them in a household on `date` (as it was
-/// then), 除票 included, people who have left it for another household since
-/// among them.
-async fn household_records_as_of(
-    ts: &murakumo_store::TenantStore<'_>,
-    household_id: &str,
-    date: NaiveDate,
-    today: NaiveDate,
-) -> ApiResult<Vec<Record>> {
-    let candidates = ts.household_records(household_id).await?;
-    if date >= today {
-        return Ok(candidates
-            .into_iter()
-            .filter(|r| r.household_id == household_id)
-            .collect());
-    }
-    let mut out = Vec::new();
-    for c in candidates {
-        if let Some(r) = ts.resident_as_of(&c.resident_code, date).await?
-            && r.household_id == household_id
-        {
-            out.push(r);
-        }
-    }
-    Ok(out)
-}
-
-/// The members of a household as of `date` (除票 then are left out).
-pub(crate) async fn household_as_of(
-    ts: &murakumo_store::TenantStore<'_>,
-    household_id: &str,
-    date: NaiveDate,
-    today: NaiveDate,
-) -> ApiResult<Vec<Record>> {
-    Ok(household_records_as_of(ts, household_id, date, today)
-        .await?
-        .into_iter()
-        .filter(|r| !r.is_removed())
-        .collect())
-}
-
-/// The 世帯主 of `household_id` on `date`: a member then, or one who left
-/// the register that very day (a household that moved out together, whose
-/// 除票 still name their 世帯主).
-pub(crate) async fn head_as_of(
-    ts: &murakumo_store::TenantStore<'_>,
-    household_id: &str,
-    date: NaiveDate,
-) -> ApiResult<Option<Record>> {
-    Ok(
-        household_records_as_of(ts, household_id, date, today_in_japan())
-            .await?
-            .into_iter()
-            .find(|r| {
-                r.relationship == HEAD
-                    && match &r.status {
-                        Status::Removed { date: gone, .. } => *gone >= date,
-                        _ => true,
-                    }
-            }),
-    )
-}
-
-/// 異動 of one municipality are decided and appended one at a time on this
-/// node. Correctness does not rest on it — an append is refused when anything
-/// was appended after its check (see `record_change`), whichever node or request
-/// did it — but fifty clerks of one node would otherwise check again and again.
-async fn change_turn(tenant: &murakumo_core::TenantCode) -> tokio::sync::OwnedMutexGuard<()> {
-    use std::collections::HashMap;
-    use std::sync::{Arc, Mutex, OnceLock};
-    static TURNS: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
-    let turn = TURNS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .entry(tenant.as_str().to_string())
-        .or_default()
-        .clone();
-    turn.lock_owned().await
-}
-
-/// The 世帯番号 a new household gets now: the next of the series.
-async fn next_household(ts: &murakumo_store::TenantStore<'_>) -> ApiResult<String> {
-    Ok(next_household_id(
-        ts.highest_household_id().await?.as_deref(),
-    ))
-}
-
-/// Refuses a 異動 with a text a certificate will print but the certificate font cannot: the
-/// clerk identifies the 外字 as its MJ character now, not when a resident waits for a copy.
-/// Without the font installed no certificate can be printed at all, so nothing is checked.
-fn check_printable(events: &[ResidentEvent]) -> ApiResult<()> {
-    let Ok(renderer) = super::certificates::renderer() else {
-        return Ok(());
-    };
-    for t in events
-        .iter()
-        .flat_map(ResidentEvent::texts)
-        .filter(|t| t.printed)
-    {
-        if let Err(murakumo_documents::DocumentError::MissingGlyph { codepoint, .. }) =
-            renderer.check_printable(t.field, t.value)
-        {
-            return Err(ApiError::invalid(
-                t.field,
-                format!(
-                    "文字 U+{codepoint:04X} は証明書に印字できません(証明書のフォント IPAmj明朝 にない文字です)。外字は文字情報基盤の文字(MJ文字、必要なら異体字セレクタ付き)に同定して入力してください"
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// How often a 異動 is checked again when the register changed between its check and its
-/// append (each time against the newer register) before the clerk is told to try again.
-const CHECK_ATTEMPTS: u32 = 5;
-
-/// Checks one request's 異動 against the register as it is now — each against the person's
-/// record as of the 異動日 and as last recorded, together against the household rules — and
-/// returns its warnings and the ledger entries to append (with the 印鑑登録 a removal ends).
-async fn checked_change(
-    state: &AppState,
-    session: &StaffSession,
-    ts: &murakumo_store::TenantStore<'_>,
-    events: &[ResidentEvent],
-    effective: NaiveDate,
-    new_household_id: &str,
-    deadline: i64,
-) -> ApiResult<(Vec<Warning>, Vec<NewEntry>)> {
-    let today = today_in_japan();
-    let mut warned = Vec::new();
-    let mut persons = Vec::new();
-    for event in events {
-        let code = event.resident_code();
-        let latest = ts.resident(code).await?;
-        // The gate ran before the first check; a 支援措置 set since is refused all the same.
-        if latest
-            .as_ref()
-            .is_some_and(|l| !protection::visible(session, l))
-        {
-            return Err(protection::refusal());
-        }
-        let at = match &latest {
-            Some(_) => ts.resident_as_of(code, effective).await?,
-            None => None,
-        };
-        for w in validate(
-            event,
-            at.as_ref(),
-            latest.as_ref(),
-            effective,
-            today,
-            deadline,
-        )
-        .map_err(domain_error)?
-        {
-            if !warned.contains(&w) {
-                warned.push(w);
-            }
-        }
-        persons.extend(at);
-    }
-    let mut members = persons.clone();
-    for h in households_touched(events, &persons) {
-        for m in household_as_of(ts, &h, effective, today).await? {
-            if !members.iter().any(|r| r.resident_code == m.resident_code) {
-                members.push(m);
-            }
-        }
-    }
-    check_households(events, &members, Some(new_household_id), effective).map_err(domain_error)?;
-    let mut batch = Vec::new();
-    for event in events {
-        let mut e: NewEntry = entry(session, event);
-        e.effective_date = effective;
-        batch.push(e);
-        if let ResidentEvent::Removed { reason, .. } = event {
-            // A removed resident's 印鑑登録 ends with the removal (職権抹消).
-            for mut c in super::seals::cancellations_on_removal(
-                state,
-                session,
-                event.resident_code(),
-                reason.label_ja(),
-            )
-            .await?
-            {
-                c.effective_date = effective;
-                batch.push(c);
-            }
-        }
-    }
-    Ok((warned, batch))
-}
-
-/// Records one request's 異動: through the 支援措置 gate, checked by [`checked_change`] and
-/// appended with its access-log records in one transaction, only if the register did not
-/// change in between (else checked again); returns the first person as now recorded.
+/// Records one request's 異動 (use case `residents::record_change`) and reads the first
+/// person back as now recorded.
 async fn record_change(
     state: &AppState,
     session: &StaffSession,
@@ -755,8 +525,14 @@ async fn record_change(
         .first()
         .map(|e| e.resident_code().to_string())
         .ok_or_else(|| ApiError::internal("記録する異動がありません"))?;
-    let warned =
-        append_change(state, session, headers, events, effective, new_household_id).await?;
+    let warned = residents::record_change(
+        &state.app(),
+        &session.acting(headers),
+        events,
+        effective,
+        new_household_id,
+    )
+    .await?;
     let r = state
         .store
         .tenant(&session.tenant)
@@ -767,72 +543,6 @@ async fn record_change(
         resident: view(&r),
         warnings: warnings(warned),
     }))
-}
-
-/// [`record_change`] without reading anything back: the warnings of the recorded 異動.
-async fn append_change(
-    state: &AppState,
-    session: &StaffSession,
-    headers: &HeaderMap,
-    events: Vec<ResidentEvent>,
-    effective: NaiveDate,
-    new_household_id: &str,
-) -> ApiResult<Vec<Warning>> {
-    let ts = state.store.tenant(&session.tenant);
-    // 支援措置: every person the change touches goes through the one gate.
-    let touched: std::collections::BTreeSet<&str> =
-        events.iter().map(|e| e.resident_code()).collect();
-    for code in touched {
-        if let Some(current) = ts.resident(code).await? {
-            protection::admit(state, session, headers, &current, AccessAction::Change).await?;
-        }
-    }
-    check_printable(&events)?;
-    let label = events
-        .iter()
-        .map(ResidentEvent::label_ja)
-        .collect::<Vec<_>>()
-        .join("・");
-    let mut subjects: Vec<String> = Vec::new();
-    for e in &events {
-        let s = format!("resident:{}", e.resident_code());
-        if !subjects.contains(&s) {
-            subjects.push(s);
-        }
-    }
-    let access = access_records(headers, AccessAction::Change, subjects, &label);
-    let deadline = state
-        .setting_i64(&session.tenant, "resident.notification_deadline_days")
-        .await?;
-    // Checked against the register as of one ledger entry and appended only if nothing was
-    // appended since (by another request or node): otherwise checked again.
-    let mut attempt = 0;
-    let (warned, appended) = loop {
-        attempt += 1;
-        let checked_at = ts.head(Chain::Ledger).await?.seq;
-        let (warned, batch) = checked_change(
-            state,
-            session,
-            &ts,
-            &events,
-            effective,
-            new_household_id,
-            deadline,
-        )
-        .await?;
-        let appended = batch.len() as u64;
-        match ts
-            .append_checked(batch, checked_at, &session.actor(), &access)
-            .await
-        {
-            Ok(_) => break (warned, appended),
-            Err(StoreError::LedgerMoved { .. }) if attempt < CHECK_ATTEMPTS => continue,
-            Err(e) => return Err(e.into()),
-        }
-    };
-    metrics::counter!("murakumo_ledger_entries_appended_total").increment(appended);
-    metrics::counter!("murakumo_access_log_entries_total").increment(access.len() as u64);
-    Ok(warned)
 }
 
 /// Records a 転入, 出生 or 職権記載.
@@ -846,8 +556,8 @@ pub async fn enter_resident(
 ) -> ApiResult<Json<ChangeResult>> {
     session.require(Permission::ResidentChange)?;
     let (reason, person) = entered_person(&session, &req)?;
-    let _turn = change_turn(&session.tenant).await;
-    let next = next_household(&state.store.tenant(&session.tenant)).await?;
+    let _turn = residents::change_turn(&session.tenant).await;
+    let next = residents::next_household(&state.store.tenant(&session.tenant)).await?;
     let household_id = req
         .household_id
         .as_deref()
@@ -858,7 +568,7 @@ pub async fn enter_resident(
         "" if matches!(reason, EntryReason::MoveIn { .. }) => {
             return Err(ApiError::invalid("resident_code", MOVE_IN_NEEDS_CODE));
         }
-        "" => allot_resident_code(&state, &session.tenant).await?,
+        "" => residents::allot_resident_code(&state.app(), &session.tenant).await?,
         typed => typed.to_string(),
     };
     let event = ResidentEvent::Entered {
@@ -1018,8 +728,8 @@ pub async fn enter_household(
             return refused("effective_date", "世帯の全員が同じ異動日に転入します");
         }
     }
-    let _turn = change_turn(&session.tenant).await;
-    let household_id = next_household(&state.store.tenant(&session.tenant)).await?;
+    let _turn = residents::change_turn(&session.tenant).await;
+    let household_id = residents::next_household(&state.store.tenant(&session.tenant)).await?;
     let mut events = Vec::new();
     for (i, m) in req.members.iter().enumerate() {
         let (reason, person) = entered_person(&session, m).map_err(|mut e| {
@@ -1048,10 +758,9 @@ pub async fn enter_household(
         .iter()
         .map(|e| e.resident_code().to_string())
         .collect();
-    let warned = append_change(
-        &state,
-        &session,
-        &headers,
+    let warned = residents::record_change(
+        &state.app(),
+        &session.acting(&headers),
         events,
         first.effective_date,
         &household_id,
@@ -1071,35 +780,6 @@ pub async fn enter_household(
         members,
         warnings: warnings(warned),
     }))
-}
-
-/// The next 住民票コード of the municipality's range (called under the 異動 turn, so two
-/// births of one node never get the same; another node's would be refused as a duplicate).
-async fn allot_resident_code(
-    state: &AppState,
-    tenant: &murakumo_core::TenantCode,
-) -> ApiResult<String> {
-    let settings = state.settings(tenant).await?;
-    let range = settings
-        .iter()
-        .find(|s| s.key == "resident.code_range")
-        .and_then(|s| s.value.as_deref())
-        .and_then(murakumo_tenancy::settings::code_range)
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "resident_code",
-                "住民票コードの範囲が設定されていないため、自動で記載できません。団体管理者が設定 resident.code_range に都道府県から指定された範囲を設定するか、住民票コードを入力してください",
-            )
-        })?;
-    let (first, last) = (format!("{:010}", range.0), format!("{:010}", range.1));
-    let highest = state
-        .store
-        .tenant(tenant)
-        .highest_resident_code_in(&first, &last)
-        .await?;
-    murakumo_resident::next_resident_code(range, highest.as_deref())
-        .map(|c| c.as_str().to_string())
-        .map_err(domain_error)
 }
 
 /// One 異動 of a registered resident.
@@ -1238,14 +918,14 @@ pub async fn change_resident(
     if supervised {
         session.require(Permission::ResidentSupervise)?;
     }
-    let _turn = change_turn(&session.tenant).await;
+    let _turn = residents::change_turn(&session.tenant).await;
     let ts = state.store.tenant(&session.tenant);
-    let next = next_household(&ts).await?;
+    let next = residents::next_household(&ts).await?;
     // The person's household on the 異動日, for the follow-up 異動.
     let own = ts.resident_as_of(&code, effective).await?;
     let own_household = own.as_ref().map(|r| r.household_id.clone());
     let others = match &own_household {
-        Some(h) => household_as_of(&ts, h, effective, today_in_japan())
+        Some(h) => residents::household_as_of(&ts, h, effective, today_in_japan())
             .await?
             .into_iter()
             .filter(|r| r.resident_code != code)
@@ -1360,7 +1040,7 @@ pub async fn change_resident(
         } => {
             let target = blank_to_none(household_id).unwrap_or_else(|| next.clone());
             if let Some(rel) = blank_to_none(former_head_relationship) {
-                let head = household_as_of(&ts, &target, effective, today_in_japan())
+                let head = residents::household_as_of(&ts, &target, effective, today_in_japan())
                     .await?
                     .into_iter()
                     .find(|r| r.relationship == HEAD && r.resident_code != code);

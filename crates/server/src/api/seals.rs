@@ -9,20 +9,17 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use chrono::NaiveDate;
-use murakumo_seal::{
-    CancelReason, Context, OfficialSealSet, SealError, SealEvent, SealRecord, SealStatus,
-};
-use murakumo_store::SealQuery;
+use murakumo_seal::{CancelReason, SealRecord, SealStatus};
 use murakumo_tenancy::{AccessAction, Permission};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::protection;
 use super::residents::log;
-use super::settings::entry;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use crate::session::StaffSession;
 use crate::state::AppState;
+use murakumo_app::seals;
 
 /// A registration as shown to staff.
 #[derive(Serialize, ToSchema)]
@@ -60,14 +57,6 @@ pub(crate) fn seal_view(r: &SealRecord) -> SealView {
     }
 }
 
-pub(crate) fn seal_error(e: SealError) -> ApiError {
-    match e {
-        SealError::Invalid { field, reason } => ApiError::invalid(field, reason),
-        SealError::NotFound(_) => ApiError::not_found(e.to_string()),
-        SealError::Conflict(m) => ApiError::conflict(m),
-    }
-}
-
 #[derive(Deserialize, IntoParams)]
 pub struct SealSearch {
     /// 印鑑登録番号
@@ -102,58 +91,13 @@ pub(crate) async fn search(
     headers: &HeaderMap,
     q: SealSearch,
 ) -> ApiResult<Vec<SealRecord>> {
-    let given = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
-    if !given(&q.registration_number) && !given(&q.card_number) && !given(&q.resident_code) {
-        return Err(ApiError::invalid(
-            "registration_number",
-            "give a 印鑑登録番号, a 印鑑登録証番号 or a 住民票コード",
-        ));
-    }
-    let query = SealQuery {
-        registration_number: q.registration_number.clone(),
-        card_number: q.card_number.clone(),
-        resident_code: q.resident_code.clone(),
+    let q = seals::Search {
+        registration_number: q.registration_number,
+        card_number: q.card_number,
+        resident_code: q.resident_code,
         include_cancelled: q.include_cancelled,
-        limit: 100,
     };
-    let ts = state.store.tenant(&session.tenant);
-    // A registration leads to its registrant: people under 支援措置 are
-    // left out for staff without the right, as in a resident search.
-    let mut found = Vec::new();
-    let mut unmasked = Vec::new();
-    for reg in ts.search_seals(&query).await? {
-        match ts.resident(&reg.resident_code).await? {
-            Some(r) if !protection::visible(session, &r) => continue,
-            Some(r) => unmasked.push(r),
-            None => {}
-        }
-        found.push(reg);
-    }
-    let described = [
-        ("registration_number", &q.registration_number),
-        ("card_number", &q.card_number),
-        ("resident_code", &q.resident_code),
-    ]
-    .iter()
-    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
-    .collect::<Vec<_>>()
-    .join("&");
-    let subjects = std::iter::once(format!("seal-search:{described}")).chain(
-        found
-            .iter()
-            .map(|r| format!("resident:{}", r.resident_code)),
-    );
-    log(
-        state,
-        session,
-        headers,
-        AccessAction::Search,
-        subjects,
-        "seal",
-    )
-    .await?;
-    protection::log_unmasked(state, session, headers, &unmasked).await?;
-    Ok(found)
+    Ok(seals::search(&state.app(), &session.acting(headers), q).await?)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -209,76 +153,14 @@ pub(crate) async fn register(
     effective: Option<NaiveDate>,
     notified: Option<NaiveDate>,
 ) -> ApiResult<SealRecord> {
-    let ts = state.store.tenant(&session.tenant);
-    let today = murakumo_core::today_in_japan();
-    let effective = effective.unwrap_or(today);
-    let resident = ts.resident(resident_code).await?;
-    if let Some(r) = &resident {
-        protection::admit(state, session, headers, r, AccessAction::Change).await?;
-    }
-    let existing = ts.seals_of_resident(resident_code).await?;
-    // A card number is issued once: one returned (廃止) or reported lost (亡失) never
-    // stands for a registration again.
-    let card_in_use = !ts
-        .search_seals(&SealQuery {
-            card_number: Some(card_number.to_string()),
-            include_cancelled: true,
-            limit: 1,
-            ..Default::default()
-        })
-        .await?
-        .is_empty();
-    let mut event = SealEvent::Registered {
-        registration_number: String::new(),
+    let reg = seals::Registration {
         resident_code: resident_code.to_string(),
         card_number: card_number.to_string(),
         impression_png: png,
-        notified_date: notified.unwrap_or(today),
+        effective_date: effective,
+        notified_date: notified,
     };
-    let ctx = Context {
-        resident: resident.as_ref(),
-        registration: None,
-        active_of_resident: existing.iter().find(|r| r.is_active()),
-        card_in_use,
-        scanned_at_counter: true,
-    };
-    murakumo_seal::validate(&event, &ctx, effective, today).map_err(seal_error)?;
-    if effective != today {
-        // A back-dated registration must also hold on its 登録日 (age,
-        // residence), as a migration import checks it: otherwise an
-        // export of this register would not import again.
-        let then = ts.resident_as_of(resident_code, effective).await?;
-        let ctx = Context {
-            resident: then.as_ref(),
-            ..ctx
-        };
-        murakumo_seal::validate(&event, &ctx, effective, today).map_err(seal_error)?;
-    }
-    // The number is taken only for a valid request: a refused one changes
-    // nothing, not even the counter.
-    let number = ts.next_seal_number().await?;
-    if let SealEvent::Registered {
-        registration_number,
-        ..
-    } = &mut event
-    {
-        *registration_number = number.clone();
-    }
-    let mut e = entry(session, &event);
-    e.effective_date = effective;
-    ts.append(vec![e]).await?;
-    log(
-        state,
-        session,
-        headers,
-        AccessAction::Change,
-        [format!("resident:{resident_code}")],
-        &event.label_ja(),
-    )
-    .await?;
-    ts.seal(&number)
-        .await?
-        .ok_or_else(|| ApiError::internal("the recorded registration was not found"))
+    Ok(seals::register(&state.app(), &session.acting(headers), reg).await?)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -343,84 +225,8 @@ pub(crate) async fn cancel(
     effective: Option<NaiveDate>,
     notified: Option<NaiveDate>,
 ) -> ApiResult<SealRecord> {
-    let ts = state.store.tenant(&session.tenant);
-    let today = murakumo_core::today_in_japan();
-    let effective = effective.unwrap_or(today);
-    let registration = ts.seal(number).await?;
-    if let Some(reg) = &registration {
-        protection::admit_code(
-            state,
-            session,
-            headers,
-            &reg.resident_code,
-            AccessAction::Change,
-        )
-        .await?;
-    }
-    let event = SealEvent::Cancelled {
-        registration_number: number.to_string(),
-        resident_code: registration
-            .as_ref()
-            .map(|r| r.resident_code.clone())
-            .unwrap_or_default(),
-        reason,
-        notified_date: notified.unwrap_or(today),
-    };
-    let ctx = Context {
-        resident: None,
-        registration: registration.as_ref(),
-        active_of_resident: None,
-        card_in_use: false,
-        scanned_at_counter: true,
-    };
-    murakumo_seal::validate(&event, &ctx, effective, today).map_err(seal_error)?;
-    let mut e = entry(session, &event);
-    e.effective_date = effective;
-    ts.append(vec![e]).await?;
-    log(
-        state,
-        session,
-        headers,
-        AccessAction::Change,
-        [format!("resident:{}", event.resident_code())],
-        &event.label_ja(),
-    )
-    .await?;
-    ts.seal(number)
-        .await?
-        .ok_or_else(|| ApiError::internal("the cancelled registration was not found"))
-}
-
-/// The 職権抹消 that goes with removing a resident (転出, 死亡, 職権消除):
-/// appended in the same ledger batch as the removal.
-pub(crate) async fn cancellations_on_removal(
-    state: &AppState,
-    session: &StaffSession,
-    resident_code: &str,
-    why: &str,
-) -> ApiResult<Vec<murakumo_ledger::NewEntry>> {
-    let today = murakumo_core::today_in_japan();
-    Ok(state
-        .store
-        .tenant(&session.tenant)
-        .seals_of_resident(resident_code)
-        .await?
-        .into_iter()
-        .filter(SealRecord::is_active)
-        .map(|r| {
-            entry(
-                session,
-                &SealEvent::Cancelled {
-                    registration_number: r.registration_number,
-                    resident_code: resident_code.to_string(),
-                    reason: CancelReason::ExOfficio {
-                        reason: why.to_string(),
-                    },
-                    notified_date: today,
-                },
-            )
-        })
-        .collect())
+    let actor = session.acting(headers);
+    Ok(seals::cancel(&state.app(), &actor, number, reason, effective, notified).await?)
 }
 
 /// The 印影 of a registration (PNG). The view is logged.
@@ -514,33 +320,6 @@ pub(crate) async fn store_official_seal(
     reason: Option<String>,
 ) -> ApiResult<()> {
     session.require(Permission::SettingsManage)?;
-    let reason = reason
-        .map(|r| r.trim().to_string())
-        .filter(|r| !r.is_empty());
-    let replacing = state
-        .store
-        .tenant(&session.tenant)
-        .official_seal()
-        .await?
-        .is_some();
-    let reason = match (reason, replacing) {
-        (Some(r), _) => r,
-        (None, false) => "公印の登録".to_string(),
-        (None, true) => {
-            return Err(ApiError::invalid(
-                "reason",
-                "公印を変更するときは変更の理由を入力してください(例: 新市長就任)",
-            ));
-        }
-    };
-    murakumo_seal::check_impression(&png)
-        .map_err(|e| ApiError::invalid("body", e.to_string().replace("印影", "公印")))?;
-    let event = OfficialSealSet { png, reason };
-    state
-        .store
-        .tenant(&session.tenant)
-        .append(vec![entry(session, &event)])
-        .await?;
-    state.cache.official_seal.forget(Some(&session.tenant));
-    Ok(())
+    let actor = session.acting(&HeaderMap::new());
+    Ok(seals::set_official_seal(&state.app(), &actor, png, reason).await?)
 }

@@ -2,28 +2,17 @@
 
 use axum::Json;
 use axum::extract::State;
-use murakumo_ledger::{EventCodec, NewEntry};
+use murakumo_app::Actor;
+use murakumo_app::settings::{MunicipalChange, set_municipal};
 use murakumo_store::SettingChange;
-use murakumo_tenancy::{Permission, TenancyEvent, settings};
+use murakumo_tenancy::Permission;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::platform::{SetValue, TenantView};
-use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
+use crate::error::{ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use crate::session::StaffSession;
 use crate::state::AppState;
-
-/// An event of the caller's tenant, effective today, by the caller.
-pub(crate) fn entry(session: &StaffSession, event: &impl EventCodec) -> NewEntry {
-    let (kind, version, payload) = event.encode();
-    NewEntry {
-        kind: kind.to_string(),
-        version,
-        effective_date: murakumo_core::today_in_japan(),
-        actor: session.actor(),
-        payload,
-    }
-}
 
 /// The caller's municipality.
 #[utoipa::path(get, path = "/api/v1/tenant", tag = "tenant",
@@ -91,36 +80,14 @@ pub async fn set_setting(
     ApiJson(req): ApiJson<SetValue>,
 ) -> ApiResult<axum::http::StatusCode> {
     session.require(Permission::SettingsManage)?;
-    let def = settings::find(&key).map_err(|e| ApiError::invalid("key", e.to_string()))?;
-    if def.set_by == settings::SetBy::Platform {
-        return Err(ApiError::forbidden(format!(
-            "「{}」は基盤運用者が設定する項目のため、団体では変更できません(基盤を共用する他の団体を守るための上限です)。変更が必要な場合は基盤運用者に依頼してください",
-            def.label_ja
-        )));
-    }
-    let value = req
-        .value
-        .as_deref()
-        .map(|v| def.validate(v))
-        .transpose()
-        .map_err(|e| ApiError::invalid("value", e.to_string()))?;
-    let event = TenancyEvent::SettingChanged {
-        key: def.key.to_string(),
-        value,
-        reason: req.reason.trim().to_string(),
+    let actor = Actor::Staff(session.acting(&axum::http::HeaderMap::new()));
+    let change = MunicipalChange {
+        key: &key,
+        value: req.value.as_deref(),
+        reason: &req.reason,
+        effective_from: req.effective_from,
     };
-    // The entry's effective date is the value's 適用開始日.
-    let mut change = entry(&session, &event);
-    if let Some(from) = req.effective_from {
-        change.effective_date = from;
-    }
-    state
-        .store
-        .tenant(&session.tenant)
-        .append(vec![change])
-        .await?;
-    state.cache.settings.forget(Some(&session.tenant));
-    metrics::counter!("murakumo_ledger_entries_appended_total").increment(1);
+    set_municipal(&state.app(), &actor, &session.tenant, change).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 

@@ -25,6 +25,7 @@ use super::platform::parse_code;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
 use crate::session::{OperatorSession, StaffSession};
 use crate::state::AppState;
+use murakumo_app::Actor;
 
 /// Which assertion attribute means what (names match an attribute's `Name`
 /// or `FriendlyName`).
@@ -144,7 +145,7 @@ async fn view(state: &AppState, tenant: &TenantCode) -> ApiResult<Json<SsoView>>
 async fn store(
     state: &AppState,
     tenant: &TenantCode,
-    actor: String,
+    actor: Actor,
     settings: SsoSettings,
 ) -> ApiResult<(StatusCode, Json<ChangeView>)> {
     state.store.tenant_info(tenant).await?;
@@ -210,7 +211,15 @@ pub async fn put_tenant_sso(
     ApiPath(code): ApiPath<String>,
     ApiJson(req): ApiJson<SsoSettings>,
 ) -> ApiResult<(StatusCode, Json<ChangeView>)> {
-    store(&state, &parse_code("code", &code)?, op.actor(), req).await
+    store(
+        &state,
+        &parse_code("code", &code)?,
+        Actor::Operator {
+            operator_id: op.operator_id.clone(),
+        },
+        req,
+    )
+    .await
 }
 
 /// Switches single sign-on off for a municipality (operators); password
@@ -251,5 +260,11 @@ pub async fn put_own_sso(
     ApiJson(req): ApiJson<SsoSettings>,
 ) -> ApiResult<(StatusCode, Json<ChangeView>)> {
     session.require(Permission::SettingsManage)?;
-    store(&state, &session.tenant, session.actor(), req).await
+    store(
+        &state,
+        &session.tenant,
+        Actor::Staff(session.acting(&axum::http::HeaderMap::new())),
+        req,
+    )
+    .await
 }

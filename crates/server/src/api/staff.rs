@@ -2,22 +2,20 @@
 //! a role that opens personal data (or the administrator's role) needs a
 //! second administrator (四つの目, see `changes.rs`): such a grant is
 //! recorded as pending, and nobody may grant one to themselves. So does
-//! letting a password account log in through the IdP (`sso-link`).
+//! letting a password account log in through the IdP (`sso-link`). The rules are the
+//! use cases' (`murakumo_app::staff`).
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use murakumo_tenancy::{
-    ChangeRequest, Permission, Role, RoleChange, Staff, StaffCreated, TenancyEvent, parse_roles,
-    review_role_change, validate_login,
-};
+use murakumo_app::{Actor, staff};
+use murakumo_tenancy::{Permission, Role, Staff};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::changes::{ChangeView, propose};
-use super::settings::entry;
-use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
+use super::changes::ChangeView;
+use crate::error::{ApiJson, ApiPath, ApiResult, ErrorBody};
 use crate::session::StaffSession;
 use crate::state::AppState;
 
@@ -80,7 +78,7 @@ pub struct CreateStaff {
 }
 
 fn roles_from(list: &[String]) -> ApiResult<Vec<Role>> {
-    parse_roles(&list.join(",")).map_err(|e| ApiError::invalid("roles", e.to_string()))
+    Ok(staff::parse_role_list(&list.join(","))?)
 }
 
 /// Creates a staff account. Roles that need a second administrator are not
@@ -93,83 +91,19 @@ pub async fn create_staff(
     ApiJson(req): ApiJson<CreateStaff>,
 ) -> ApiResult<Json<StaffView>> {
     session.require(Permission::StaffManage)?;
-    let login = req.login.trim().to_lowercase();
-    validate_login(&login).map_err(|e| ApiError::invalid("login", e.to_string()))?;
-    let display_name = req.display_name.trim().to_string();
-    if display_name.is_empty() || display_name.chars().count() > 60 {
-        return Err(ApiError::invalid(
-            "display_name",
-            "職員の氏名を1〜60文字で入力してください",
-        ));
-    }
-    let roles = roles_from(&req.roles)?;
-    let password = req.password;
-    let for_login = login.clone();
-    let password_hash = tokio::task::spawn_blocking(move || {
-        murakumo_auth::hash_password(&password, Some(&for_login))
-    })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?
-    .map_err(|e| ApiError::invalid("password", e.to_string()))?;
-    let staff_id = new_staff_id();
-    let review = review_role_change(
-        Some(session.staff.staff_id.as_str()),
-        &staff_id,
-        &[],
-        &roles,
-    )
-    .map_err(|e| ApiError::forbidden(e.to_string()))?;
-    let now: Vec<Role> = match &review {
-        RoleChange::Direct => roles.clone(),
-        RoleChange::NeedsApproval(_) => roles
-            .iter()
-            .copied()
-            .filter(|r| !r.needs_second_person())
-            .collect(),
+    let new = staff::NewStaff {
+        staff_id: None,
+        login: req.login,
+        display_name: req.display_name,
+        roles: req.roles,
+        password: staff::Password::Given(req.password),
     };
-    let event = TenancyEvent::StaffCreated(StaffCreated {
-        staff_id: staff_id.clone(),
-        login,
-        display_name,
-        roles: codes(&now),
-        password_hash,
-    });
-    let ts = state.store.tenant(&session.tenant);
-    ts.append(vec![entry(&session, &event)]).await?;
-    let pending_change = match review {
-        RoleChange::Direct => None,
-        RoleChange::NeedsApproval(_) => Some(
-            propose(
-                &state,
-                &session.tenant,
-                &session.actor(),
-                ChangeRequest::SetRoles {
-                    staff_id: staff_id.clone(),
-                    roles: codes(&roles),
-                },
-            )
-            .await?,
-        ),
-    };
-    let created = ts
-        .staff_by_id(&staff_id)
-        .await?
-        .ok_or_else(|| ApiError::internal("created staff not found"))?;
+    let actor = Actor::Staff(session.acting(&HeaderMap::new()));
+    let created = staff::create(&state.app(), &actor, &session.tenant, new).await?;
     Ok(Json(StaffView {
-        pending_change,
-        ..created.into()
+        pending_change: created.pending.map(Into::into),
+        ..created.staff.into()
     }))
-}
-
-fn codes(roles: &[Role]) -> Vec<String> {
-    roles.iter().map(|r| r.code().to_string()).collect()
-}
-
-pub fn new_staff_id() -> String {
-    use rand::RngCore;
-    let mut b = [0u8; 6];
-    rand::thread_rng().fill_bytes(&mut b);
-    format!("s-{}", hex::encode(b))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -193,37 +127,11 @@ pub async fn set_roles(
 ) -> ApiResult<Response> {
     session.require(Permission::StaffManage)?;
     let roles = roles_from(&req.roles)?;
-    let ts = state.store.tenant(&session.tenant);
-    let target = ts
-        .staff_by_id(&staff_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("職員 {staff_id} はこの団体にいません")))?;
-    let review = review_role_change(
-        Some(session.staff.staff_id.as_str()),
-        &staff_id,
-        &target.roles,
-        &roles,
-    )
-    .map_err(|e| ApiError {
-        field: Some("roles".into()),
-        ..ApiError::forbidden(e.to_string())
-    })?;
-    match review {
-        RoleChange::Direct => {
-            let event = TenancyEvent::StaffRolesChanged {
-                staff_id,
-                roles: codes(&roles),
-            };
-            ts.append(vec![entry(&session, &event)]).await?;
-            Ok(StatusCode::NO_CONTENT.into_response())
-        }
-        RoleChange::NeedsApproval(_) => {
-            let change = ChangeRequest::SetRoles {
-                staff_id,
-                roles: codes(&roles),
-            };
-            let view = propose(&state, &session.tenant, &session.actor(), change).await?;
-            Ok((StatusCode::ACCEPTED, Json(view)).into_response())
+    let actor = session.acting(&HeaderMap::new());
+    match staff::set_roles(&state.app(), &actor, &staff_id, roles).await? {
+        staff::RolesSet::Changed => Ok(StatusCode::NO_CONTENT.into_response()),
+        staff::RolesSet::Pending(row) => {
+            Ok((StatusCode::ACCEPTED, Json(ChangeView::from(row))).into_response())
         }
     }
 }
@@ -240,23 +148,9 @@ pub async fn link_sso(
     ApiPath(staff_id): ApiPath<String>,
 ) -> ApiResult<(StatusCode, Json<ChangeView>)> {
     session.require(Permission::StaffManage)?;
-    let ts = state.store.tenant(&session.tenant);
-    ts.staff_by_id(&staff_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("職員 {staff_id} はこの団体にいません")))?;
-    if ts.staff_sso_linked(&staff_id).await? {
-        return Err(ApiError::conflict(format!(
-            "職員 {staff_id} はすでにシングルサインオンと連携しています"
-        )));
-    }
-    let view = propose(
-        &state,
-        &session.tenant,
-        &session.actor(),
-        ChangeRequest::LinkSso { staff_id },
-    )
-    .await?;
-    Ok((StatusCode::ACCEPTED, Json(view)))
+    let actor = session.acting(&HeaderMap::new());
+    let row = staff::link_sso(&state.app(), &actor, &staff_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(row.into())))
 }
 
 /// Disables a staff account (it stays in the history; it cannot log in).
@@ -269,19 +163,7 @@ pub async fn disable_staff(
     ApiPath(staff_id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     session.require(Permission::StaffManage)?;
-    if staff_id == session.staff.staff_id {
-        return Err(ApiError::bad_request(
-            "自分のアカウントは停止できません。別の団体管理者に依頼してください",
-        ));
-    }
-    let ts = state.store.tenant(&session.tenant);
-    ts.staff_by_id(&staff_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("職員 {staff_id} はこの団体にいません")))?;
-    ts.append(vec![entry(
-        &session,
-        &TenancyEvent::StaffDisabled { staff_id },
-    )])
-    .await?;
+    let actor = session.acting(&HeaderMap::new());
+    staff::disable(&state.app(), &actor, &staff_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,294 @@
+//! 住民記録: recording a 異動. Every 異動 — a 転入, 出生 or 職権記載, a household's 転入,
+//! a 転居, 転出, 死亡, 世帯変更, 氏名変更, 職権修正, 支援措置 — is recorded by
+//! [`record_change`]: through the 支援措置 gate, checked against the register (the
+//! person's record as of the 異動日 and as last recorded, the household rules on the state
+//! after the whole batch), with the 印鑑登録 a removal ends, and appended with its
+//! access-log records in one transaction only if the register did not move since the
+//! check.
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+use murakumo_core::{TenantCode, today_in_japan};
+use murakumo_ledger::NewEntry;
+use murakumo_resident::{
+    HEAD, Record, ResidentEvent, Status, Warning, check_households, households_touched,
+    next_household_id, validate,
+};
+use murakumo_store::{Chain, StoreError, TenantStore};
+use murakumo_tenancy::AccessAction;
+
+use crate::{App, Result, StaffActor, UseCaseError, access, entry, protection, seals};
+
+/// How often a 異動 is checked again when the register changed between its check and its
+/// append (each time against the newer register) before the clerk is told to try again.
+const CHECK_ATTEMPTS: u32 = 5;
+
+/// 異動 of one municipality are decided and appended one at a time on this node.
+/// Correctness does not rest on it — an append is refused when anything was appended after
+/// its check (see [`record_change`]), whichever node or request did it — but fifty clerks of
+/// one node would otherwise check again and again. Hold it while choosing numbers (世帯番号,
+/// 住民票コード) and recording.
+pub async fn change_turn(tenant: &TenantCode) -> tokio::sync::OwnedMutexGuard<()> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static TURNS: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let turn = TURNS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .entry(tenant.as_str().to_string())
+        .or_default()
+        .clone();
+    turn.lock_owned().await
+}
+
+/// The 世帯番号 a new household gets now: the next of the series.
+pub async fn next_household(ts: &TenantStore<'_>) -> Result<String> {
+    Ok(next_household_id(
+        ts.highest_household_id().await?.as_deref(),
+    ))
+}
+
+/// Everyone whose record put them in a household on `date` (as it was then), 除票
+/// included, people who have left it for another household since among them.
+async fn household_records_as_of(
+    ts: &TenantStore<'_>,
+    household_id: &str,
+    date: NaiveDate,
+    today: NaiveDate,
+) -> Result<Vec<Record>> {
+    let candidates = ts.household_records(household_id).await?;
+    if date >= today {
+        return Ok(candidates
+            .into_iter()
+            .filter(|r| r.household_id == household_id)
+            .collect());
+    }
+    let mut out = Vec::new();
+    for c in candidates {
+        if let Some(r) = ts.resident_as_of(&c.resident_code, date).await?
+            && r.household_id == household_id
+        {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// The members of a household as of `date` (除票 then are left out).
+pub async fn household_as_of(
+    ts: &TenantStore<'_>,
+    household_id: &str,
+    date: NaiveDate,
+    today: NaiveDate,
+) -> Result<Vec<Record>> {
+    Ok(household_records_as_of(ts, household_id, date, today)
+        .await?
+        .into_iter()
+        .filter(|r| !r.is_removed())
+        .collect())
+}
+
+/// The 世帯主 of `household_id` on `date`: a member then, or one who left the register that
+/// very day (a household that moved out together, whose 除票 still name their 世帯主).
+pub async fn head_as_of(
+    ts: &TenantStore<'_>,
+    household_id: &str,
+    date: NaiveDate,
+) -> Result<Option<Record>> {
+    Ok(
+        household_records_as_of(ts, household_id, date, today_in_japan())
+            .await?
+            .into_iter()
+            .find(|r| {
+                r.relationship == HEAD
+                    && match &r.status {
+                        Status::Removed { date: gone, .. } => *gone >= date,
+                        _ => true,
+                    }
+            }),
+    )
+}
+
+/// The next 住民票コード of the municipality's range (call it under the [`change_turn`], so
+/// two births of one node never get the same; another node's would be refused as a
+/// duplicate).
+pub async fn allot_resident_code(app: &App, tenant: &TenantCode) -> Result<String> {
+    let settings = app.settings(tenant).await?;
+    let range = settings
+        .iter()
+        .find(|s| s.key == "resident.code_range")
+        .and_then(|s| s.value.as_deref())
+        .and_then(murakumo_tenancy::settings::code_range)
+        .ok_or_else(|| {
+            UseCaseError::invalid(
+                "resident_code",
+                "住民票コードの範囲が設定されていないため、自動で記載できません。団体管理者が設定 resident.code_range に都道府県から指定された範囲を設定するか、住民票コードを入力してください",
+            )
+        })?;
+    let (first, last) = (format!("{:010}", range.0), format!("{:010}", range.1));
+    let highest = app
+        .tenant(tenant)
+        .highest_resident_code_in(&first, &last)
+        .await?;
+    Ok(
+        murakumo_resident::next_resident_code(range, highest.as_deref())
+            .map(|c| c.as_str().to_string())?,
+    )
+}
+
+/// Refuses a 異動 with a text a certificate will print but the certificate font cannot: the
+/// clerk identifies the 外字 as its MJ character now, not when a resident waits for a copy.
+/// Without the font installed no certificate can be printed at all, so nothing is checked.
+fn check_printable(events: &[ResidentEvent]) -> Result<()> {
+    let Ok(renderer) = crate::certificates::renderer() else {
+        return Ok(());
+    };
+    for t in events
+        .iter()
+        .flat_map(ResidentEvent::texts)
+        .filter(|t| t.printed)
+    {
+        if let Err(murakumo_documents::DocumentError::MissingGlyph { codepoint, .. }) =
+            renderer.check_printable(t.field, t.value)
+        {
+            return Err(UseCaseError::invalid(
+                t.field,
+                format!(
+                    "文字 U+{codepoint:04X} は証明書に印字できません(証明書のフォント IPAmj明朝 にない文字です)。外字は文字情報基盤の文字(MJ文字、必要なら異体字セレクタ付き)に同定して入力してください"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks one request's 異動 against the register as it is now — each against the person's
+/// record as of the 異動日 and as last recorded, together against the household rules — and
+/// returns its warnings and the ledger entries to append (with the 印鑑登録 a removal ends).
+async fn checked_change(
+    app: &App,
+    actor: &StaffActor,
+    events: &[ResidentEvent],
+    effective: NaiveDate,
+    new_household_id: &str,
+    deadline: i64,
+) -> Result<(Vec<Warning>, Vec<NewEntry>)> {
+    let ts = app.tenant(&actor.tenant);
+    let today = today_in_japan();
+    let mut warned = Vec::new();
+    let mut persons = Vec::new();
+    for event in events {
+        let code = event.resident_code();
+        let latest = ts.resident(code).await?;
+        // The gate ran before the first check; a 支援措置 set since is refused all the same.
+        if latest
+            .as_ref()
+            .is_some_and(|l| !protection::visible(actor, l))
+        {
+            return Err(protection::refusal());
+        }
+        let at = match &latest {
+            Some(_) => ts.resident_as_of(code, effective).await?,
+            None => None,
+        };
+        for w in validate(
+            event,
+            at.as_ref(),
+            latest.as_ref(),
+            effective,
+            today,
+            deadline,
+        )? {
+            if !warned.contains(&w) {
+                warned.push(w);
+            }
+        }
+        persons.extend(at);
+    }
+    let mut members = persons.clone();
+    for h in households_touched(events, &persons) {
+        for m in household_as_of(&ts, &h, effective, today).await? {
+            if !members.iter().any(|r| r.resident_code == m.resident_code) {
+                members.push(m);
+            }
+        }
+    }
+    check_households(events, &members, Some(new_household_id), effective)?;
+    let id = actor.id();
+    // A removed resident's 印鑑登録 ends with the removal (職権抹消), in the same append.
+    let registrations = seals::registrations_of_removed(app, &actor.tenant, events).await?;
+    let ended = seals::ended_by(events, &registrations, &id, effective, today);
+    let mut batch = Vec::new();
+    for (event, ended) in events.iter().zip(ended) {
+        let mut e = entry(&id, event);
+        e.effective_date = effective;
+        batch.push(e);
+        batch.extend(ended);
+    }
+    Ok((warned, batch))
+}
+
+/// Records one request's 異動 (the person's and the household's follow-ups, all on one
+/// 異動日): through the 支援措置 gate, checked by the domain's rules and appended with its
+/// access-log records in one transaction, only if the register did not change in between
+/// (else checked again). `new_household_id` is the 世帯番号 a new household in the batch
+/// gets. Returns the warnings (e.g. 届出期間経過): the 異動 was recorded.
+pub async fn record_change(
+    app: &App,
+    actor: &StaffActor,
+    events: Vec<ResidentEvent>,
+    effective: NaiveDate,
+    new_household_id: &str,
+) -> Result<Vec<Warning>> {
+    if events.is_empty() {
+        return Err(UseCaseError::internal("記録する異動がありません"));
+    }
+    let ts = app.tenant(&actor.tenant);
+    // 支援措置: every person the change touches goes through the one gate.
+    let touched: BTreeSet<&str> = events.iter().map(|e| e.resident_code()).collect();
+    for code in touched {
+        if let Some(current) = ts.resident(code).await? {
+            protection::admit(app, actor, &current, AccessAction::Change).await?;
+        }
+    }
+    check_printable(&events)?;
+    let label = events
+        .iter()
+        .map(ResidentEvent::label_ja)
+        .collect::<Vec<_>>()
+        .join("・");
+    let mut subjects: Vec<String> = Vec::new();
+    for e in &events {
+        let s = access::resident(e.resident_code());
+        if !subjects.contains(&s) {
+            subjects.push(s);
+        }
+    }
+    let records = access::records(actor, AccessAction::Change, subjects, &label);
+    let deadline = app
+        .setting_i64(&actor.tenant, "resident.notification_deadline_days")
+        .await?;
+    // Checked against the register as of one ledger entry and appended only if nothing was
+    // appended since (by another request or node): otherwise checked again.
+    let mut attempt = 0;
+    let (warned, appended) = loop {
+        attempt += 1;
+        let checked_at = ts.head(Chain::Ledger).await?.seq;
+        let (warned, batch) =
+            checked_change(app, actor, &events, effective, new_household_id, deadline).await?;
+        let appended = batch.len() as u64;
+        match ts
+            .append_checked(batch, checked_at, &actor.id(), &records)
+            .await
+        {
+            Ok(_) => break (warned, appended),
+            Err(StoreError::LedgerMoved { .. }) if attempt < CHECK_ATTEMPTS => continue,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    metrics::counter!("murakumo_ledger_entries_appended_total").increment(appended);
+    metrics::counter!("murakumo_access_log_entries_total").increment(records.len() as u64);
+    Ok(warned)
+}
