@@ -83,22 +83,9 @@ impl StaffSession {
         }
     }
 
-    /// 403 unless one of the staff member's roles allows `p`.
+    /// 403 unless one of the staff member's roles allows `p` (the use-case layer's check).
     pub fn require(&self, p: Permission) -> ApiResult<()> {
-        if self.staff.can(p) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(format!(
-                "「{}」の権限がありません(あなたの役割: {})。必要な場合は団体管理者に役割の付与を依頼してください",
-                p.label_ja(),
-                self.staff
-                    .roles
-                    .iter()
-                    .map(|r| r.label_ja())
-                    .collect::<Vec<_>>()
-                    .join("、")
-            )))
-        }
+        Ok(self.acting(&HeaderMap::new()).require(p)?)
     }
 }
 
