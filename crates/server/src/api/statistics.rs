@@ -385,8 +385,9 @@ fn field(s: &str) -> String {
     }
 }
 
+/// 男,女,計 as CSV fields.
 fn sexes(p: &BySex) -> String {
-    format!("{},{},{}", p.male, p.female, p.total())
+    sex_cells(p).join(",")
 }
 
 /// The population as CSV lines (CRLF, as spreadsheet programs write them), a 合計 line last.
