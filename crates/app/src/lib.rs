@@ -7,8 +7,8 @@
 //! What lives here: staff accounts (`staff`), four-eyes changes (`changes`), settings
 //! (`settings`), the SAML login's session (`sso`), the 支援措置 gate and the access log
 //! (`protection`, `access`), the 異動 (`residents`), 印鑑登録 (`seals`, with the rule that
-//! spans systems: a removal ends the registration), certificate issuance (`certificates`)
-//! and the migration import (`import`).
+//! spans systems: a removal ends the registration), certificate issuance (`certificates`),
+//! the migration import (`import`) and the register's statistics (`statistics`).
 //!
 //! What does not: HTTP, sessions, cookies and status codes (the server maps
 //! [`UseCaseError`] to them in one place), argument parsing and progress bars (the CLI
@@ -32,6 +32,7 @@ pub mod seals;
 pub mod settings;
 pub mod sso;
 pub mod staff;
+pub mod statistics;
 
 use std::sync::Arc;
 

@@ -4,25 +4,21 @@
 //! (UTF-8 with a byte-order mark, which spreadsheet programs need to read it as UTF-8), or a PDF
 //! to print with `format=pdf`.
 //!
-//! The numbers are aggregates, but they are counted from everyone's records: each request is
-//! written to the access log as an export, like other bulk reads.
+//! The counting and its access-log record are the use case `murakumo_app::statistics`; this
+//! module parses the query and writes JSON, CSV or PDF.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{Datelike, Days, Months, NaiveDate};
+use chrono::{Datelike, NaiveDate};
+use murakumo_app::statistics;
 use murakumo_core::today_in_japan;
 use murakumo_documents::{Report, ReportTable, wareki};
-use murakumo_ledger::EventCodec;
-use murakumo_resident::ResidentEvent;
-use murakumo_resident::statistics::{BySex, Movements, Population, Tally};
-use murakumo_store::{Chain, StoreError, TenantStore};
-use murakumo_tenancy::{AccessAction, Permission};
+use murakumo_resident::statistics::{BySex, Movements, Population};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::certificates::renderer;
-use super::residents::log;
 use crate::error::{ApiError, ApiQuery, ApiResult, ErrorBody};
 use crate::session::StaffSession;
 use crate::state::AppState;
@@ -79,11 +75,12 @@ pub async fn population(
     ApiQuery(q): ApiQuery<PopulationQuery>,
 ) -> ApiResult<Response> {
     let on = q.on.unwrap_or_else(today_in_japan);
-    let result = population_on(&state, &session, &headers, on).await?;
+    let app = state.app();
+    let result = statistics::population(&app, &session.acting(&headers), on).await?;
     Ok(match q.format.unwrap_or_default() {
         Format::Json => axum::Json(result).into_response(),
         Format::Pdf => {
-            let municipality = municipality(&state, &session).await?;
+            let municipality = statistics::municipality(&app, &session.tenant).await?;
             pdf(
                 population_report(&result, &municipality),
                 &format!("population-{on}.pdf"),
@@ -119,13 +116,14 @@ pub async fn movements(
         None => this_month(),
         Some(m) => parse_month(m)?,
     };
-    let result = movements_in(&state, &session, &headers, first).await?;
+    let app = state.app();
+    let result = statistics::movements(&app, &session.acting(&headers), first).await?;
     let month = format!("{:04}-{:02}", first.year(), first.month());
     Ok(match q.format.unwrap_or_default() {
         Format::Json => axum::Json(result).into_response(),
         Format::Csv => csv(&movements_csv(&result), &format!("movements-{month}.csv")),
         Format::Pdf => {
-            let municipality = municipality(&state, &session).await?;
+            let municipality = statistics::municipality(&app, &session.tenant).await?;
             pdf(
                 movements_report(&result, &municipality),
                 &format!("movements-{month}.pdf"),
@@ -133,90 +131,6 @@ pub async fn movements(
             .await?
         }
     })
-}
-
-/// 人口・世帯数 as of `on`, for the caller's municipality (logged as an export).
-pub(crate) async fn population_on(
-    state: &AppState,
-    session: &StaffSession,
-    headers: &HeaderMap,
-    on: NaiveDate,
-) -> ApiResult<Population> {
-    session.require(Permission::ResidentRead)?;
-    let today = today_in_japan();
-    if on > today {
-        return Err(ApiError::invalid(
-            "on",
-            format!(
-                "基準日({})はまだ来ていません。今日({})以前の日付を指定してください。",
-                wareki(on),
-                wareki(today)
-            ),
-        ));
-    }
-    let municipality = municipality(state, session).await?;
-    let ts = state.store.tenant(&session.tenant);
-    let result = tally(&ts, on, on).await?.population(&municipality);
-    log(
-        state,
-        session,
-        headers,
-        AccessAction::Export,
-        [format!("statistics:population:{on}")],
-        "人口・世帯数",
-    )
-    .await?;
-    Ok(result)
-}
-
-/// The 異動集計 of the month that starts on `first` (logged as an export).
-pub(crate) async fn movements_in(
-    state: &AppState,
-    session: &StaffSession,
-    headers: &HeaderMap,
-    first: NaiveDate,
-) -> ApiResult<Movements> {
-    session.require(Permission::ResidentRead)?;
-    if first > today_in_japan() {
-        return Err(ApiError::invalid(
-            "month",
-            format!(
-                "{}年{}月はまだ来ていません。今月以前の月を指定してください。",
-                first.year(),
-                first.month()
-            ),
-        ));
-    }
-    let last = first
-        .checked_add_months(Months::new(1))
-        .and_then(|d| d.checked_sub_days(Days::new(1)))
-        .unwrap_or(first);
-    let ts = state.store.tenant(&session.tenant);
-    let result = tally(&ts, first, last).await?.movements();
-    log(
-        state,
-        session,
-        headers,
-        AccessAction::Export,
-        [format!(
-            "statistics:movements:{:04}-{:02}",
-            first.year(),
-            first.month()
-        )],
-        "異動集計",
-    )
-    .await?;
-    Ok(result)
-}
-
-/// 都道府県 + 市区町村, e.g. 北海道深川市: how the municipality's addresses begin.
-async fn municipality(state: &AppState, session: &StaffSession) -> ApiResult<String> {
-    let info = state.store.tenant_info(&session.tenant).await?;
-    Ok(format!(
-        "{}{}",
-        session.tenant.prefecture().name(),
-        info.name
-    ))
 }
 
 /// The first day of this month, Japan time.
@@ -237,31 +151,6 @@ pub(crate) fn parse_month(text: &str) -> ApiResult<NaiveDate> {
     let y: i32 = y.parse().map_err(|_| wrong())?;
     let m: u32 = m.parse().map_err(|_| wrong())?;
     NaiveDate::from_ymd_opt(y, m, 1).ok_or_else(wrong)
-}
-
-/// Replays the tenant's ledger up to its head as readers see it: the population as of `on`
-/// and the 異動 from `from`.
-pub(crate) async fn tally(
-    ts: &TenantStore<'_>,
-    from: NaiveDate,
-    on: NaiveDate,
-) -> ApiResult<Tally> {
-    let mut tally = Tally::new(from, on);
-    let head = ts.head(Chain::Ledger).await?;
-    let mut after = 0;
-    while after < head.seq {
-        let page = ts.read_after(Chain::Ledger, after, 10_000).await?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        for e in page.iter().take_while(|e| e.seq <= head.seq) {
-            if let Some(event) =
-                ResidentEvent::decode(&e.kind, e.version, &e.payload).map_err(StoreError::from)?
-            {
-                tally.push(&event, e.effective_date);
-            }
-        }
-    }
-    Ok(tally)
 }
 
 fn csv(body: &str, filename: &str) -> Response {

@@ -6,13 +6,14 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, NaiveDate};
+use murakumo_app::statistics;
 use murakumo_core::{parse_date_input, today_in_japan};
 use murakumo_resident::statistics::{BySex, Movements, Population};
 use murakumo_tenancy::Permission;
 use serde::Deserialize;
 
 use super::{error_box, esc, page, staff, wareki};
-use crate::api::statistics::{movements_in, parse_month, population_on, this_month};
+use crate::api::statistics::{parse_month, this_month};
 use crate::error::ApiError;
 use crate::session::StaffSession;
 use crate::state::AppState;
@@ -38,14 +39,16 @@ pub async fn statistics(
         Err(r) => return r,
     };
     let population = match parse_on(&form.on) {
-        Ok(on) => population_on(&state, &s, &headers, on)
+        Ok(on) => statistics::population(&state.app(), &s.acting(&headers), on)
             .await
+            .map_err(ApiError::from)
             .map_or_else(|e| error_box(&e), |p| population_tables(&p)),
         Err(e) => error_box(&e),
     };
     let movements = match parse_month_input(&form.month) {
-        Ok(first) => movements_in(&state, &s, &headers, first)
+        Ok(first) => statistics::movements(&state.app(), &s.acting(&headers), first)
             .await
+            .map_err(ApiError::from)
             .map_or_else(|e| error_box(&e), |m| movements_table(&m)),
         Err(e) => error_box(&e),
     };
