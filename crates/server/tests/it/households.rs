@@ -967,6 +967,23 @@ async fn statistics_count_the_register_as_it_stood(db: Db) {
     let st = r.status();
     refused(st, &r.json().await.expect("json"), "month");
 
+    // Staff without 住民記録の照会 (the administrator) and anonymous callers get nothing.
+    let admin = s.login(Some(&tenant_a()), "admin").await;
+    for (who, client) in [("admin", admin), ("anonymous", reqwest::Client::new())] {
+        for path in [
+            format!("/api/v1/statistics/population?on={}", day(29)),
+            "/api/v1/statistics/movements".to_string(),
+        ] {
+            let r = client.get(s.url(&path)).send().await.expect("send");
+            let want = if who == "admin" {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            assert_eq!(r.status(), want, "{who} {path}");
+        }
+    }
+
     // Each count is in the access log, as an export.
     let auditor = s.login(Some(&tenant_a()), "auditor").await;
     let log: Value = auditor
