@@ -31,8 +31,9 @@ use anyhow::{Context, bail, ensure};
 use chrono::{Datelike, NaiveDate};
 use murakumo_core::{ResidentCode, TenantCode};
 use murakumo_ledger::{EventCodec, NewEntry};
-use murakumo_resident::{CertificateIssued, EntryReason, RemovalReason, ResidentEvent};
+use murakumo_resident::{EntryReason, RemovalReason, ResidentEvent};
 use murakumo_store::{Chain, Store};
+use murakumo_tenancy::CertificateIssued;
 use murakumo_tenancy::{AccessAction, AccessRecord};
 
 use crate::population::{Population, Rng};
@@ -163,7 +164,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     };
 
     // 1. The city, and the full backups.
-    let store = Store::open_sqlite(&data).await?;
+    let store = Store::open_sqlite(&data, murakumo_app::systems()).await?;
     store.create_tenant(&code, "徳島市", "system:bench").await?;
     let mut population = Population::new(42, CITY);
     let t = Instant::now();
@@ -215,7 +216,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     .into_iter()
     .enumerate()
     {
-        let store = Store::open_sqlite(&data).await?;
+        let store = Store::open_sqlite(&data, murakumo_app::systems()).await?;
         simulate_day(&store, &code, mix, batch, date, &mut touch, &mut population).await?;
         heads_after[i + 1] = heads(&store, &code).await?;
         store.close().await;

@@ -198,7 +198,7 @@ pub(crate) async fn open_target(engine: Engine) -> anyhow::Result<(Target, Store
     match engine {
         Engine::Sqlite => {
             let data = dir.path().join("data");
-            let store = Store::open_sqlite(&data).await?;
+            let store = Store::open_sqlite(&data, murakumo_app::systems()).await?;
             let version = scalar(&store, "SELECT sqlite_version() AS v").await?;
             Ok((
                 Target {
@@ -220,7 +220,7 @@ pub(crate) async fn open_target(engine: Engine) -> anyhow::Result<(Target, Store
                 .await?
                 .context("starting a throwaway PostgreSQL cluster")?;
             let url = cluster.try_create_database("murakumo")?;
-            let store = Store::open_postgres(&url).await?;
+            let store = Store::open_postgres(&url, murakumo_app::systems()).await?;
             let version = scalar(&store, "SELECT current_setting('server_version') AS v").await?;
             Ok((
                 Target {
@@ -667,8 +667,10 @@ async fn run_engine(engine: Engine, opts: &Options) -> anyhow::Result<EngineRepo
 
     // Every acknowledged issuance is in the ledger's projection, once.
     let store = match engine {
-        Engine::Sqlite => Store::open_sqlite(&target.dir.path().join("data")).await?,
-        Engine::Postgres => Store::open_postgres(&target.url).await?,
+        Engine::Sqlite => {
+            Store::open_sqlite(&target.dir.path().join("data"), murakumo_app::systems()).await?
+        }
+        Engine::Postgres => Store::open_postgres(&target.url, murakumo_app::systems()).await?,
     };
     let mut distinct = HashSet::new();
     for (tenant, number) in &numbers {

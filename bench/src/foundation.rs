@@ -17,6 +17,7 @@
 //!    INSERT (and UNNEST and COPY on PostgreSQL), without hashing, chain
 //!    head or projection code (see `peer.rs`).
 
+use murakumo_resident_store::ResidentReads;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -204,7 +205,8 @@ impl Target {
         match engine {
             Engine::Sqlite => {
                 let dir = tempfile::tempdir().context("creating a temporary directory")?;
-                let store = Store::open_sqlite(&dir.path().join("store")).await?;
+                let store =
+                    Store::open_sqlite(&dir.path().join("store"), murakumo_app::systems()).await?;
                 let source_url = format!(
                     "sqlite://{}",
                     dir.path().join("store").join("murakumo.db").display()
@@ -232,7 +234,7 @@ impl Target {
                     .await?
                     .context("starting a throwaway PostgreSQL cluster")?;
                 let url = cluster.try_create_database("murakumo")?;
-                let store = Store::open_postgres(&url).await?;
+                let store = Store::open_postgres(&url, murakumo_app::systems()).await?;
                 let version =
                     scalar(&store, "SELECT current_setting('server_version') AS v").await?;
                 let settings = PG_SETTINGS

@@ -95,7 +95,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
 
     // 1. The city and its dispersed backup.
     let code = TenantCode::from_five_digits(TENANT)?;
-    let store = Store::open_sqlite(&data).await?;
+    let store = Store::open_sqlite(&data, murakumo_app::systems()).await?;
     store.create_tenant(&code, "徳島市", "system:bench").await?;
     let mut population = Population::new(42, CITY);
     let t = Instant::now();

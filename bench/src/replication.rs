@@ -115,7 +115,7 @@ fn with_store<T>(
 ) -> anyhow::Result<T> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
-        let store = Store::open_sqlite(data).await?;
+        let store = Store::open_sqlite(data, murakumo_app::systems()).await?;
         let out = f(&store).await;
         store.close().await;
         out
@@ -125,7 +125,7 @@ fn with_store<T>(
 fn certificate_entries(n: usize, from: usize) -> Vec<NewEntry> {
     (0..n)
         .map(|i| {
-            let (kind, version, payload) = murakumo_resident::CertificateIssued {
+            let (kind, version, payload) = murakumo_tenancy::CertificateIssued {
                 issue_number: format!("R8-{:07}", 5_000_000 + from + i),
                 kind: "resident_copy".into(),
                 subjects: vec!["01436009557".into()],

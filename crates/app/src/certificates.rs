@@ -4,6 +4,8 @@
 //! nothing can refuse it, so a refusal leaves no gap), the rendering, and the ledger entry
 //! that records it with its access-log records in one transaction.
 
+use murakumo_resident_store::ResidentReads;
+use murakumo_seal_store::SealReads;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
@@ -14,10 +16,10 @@ use murakumo_documents::{
     SigningKeyPair,
 };
 use murakumo_resident::{
-    CertificateIssued, Citizenship, EntryReason, Record, RemovalReason, ResidentEvent, Sex, Status,
+    Citizenship, EntryReason, Record, RemovalReason, ResidentEvent, Sex, Status,
 };
 use murakumo_store::TenantStore;
-use murakumo_tenancy::AccessAction;
+use murakumo_tenancy::{AccessAction, CertificateIssued};
 
 use crate::{App, Result, StaffActor, UseCaseError, access, entry, protection, residents};
 
@@ -649,7 +651,7 @@ async fn seal_for_card(
             )
         })?;
     let found = ts
-        .search_seals(&murakumo_store::SealQuery {
+        .search_seals(&murakumo_seal_store::SealQuery {
             card_number: Some(card.to_string()),
             limit: 1,
             ..Default::default()

@@ -10,6 +10,7 @@ use murakumo_core::TenantCode;
 use murakumo_ledger::{EventCodec, NewEntry};
 use murakumo_migration::read::Progress;
 use murakumo_migration::{Dataset, Encoding, Inputs, MigrationEvent, ReadError, ReadOptions};
+use murakumo_resident_store::ResidentReads;
 use murakumo_seal::OfficialSealSet;
 use murakumo_store::StoreError;
 

@@ -38,11 +38,30 @@ use std::sync::Arc;
 
 use murakumo_core::TenantCode;
 use murakumo_ledger::{EventCodec, NewEntry};
-use murakumo_store::Store;
+use murakumo_store::{Store, Systems};
 
 pub use actor::{Actor, StaffActor};
 pub use cache::{TENANT_CACHE_TTL, TenantCache, TenantCaches};
 pub use error::{Result, UseCaseError};
+
+/// The business systems this platform runs, as the store projects them (the platform's own
+/// systems come with the store). Every binary opens its store with these, so that whatever
+/// it appends is projected by every system; a new business system adds its projection here
+/// (docs/adding-a-business-system.md).
+pub fn systems() -> Systems {
+    Systems::new(&[
+        murakumo_resident_store::projection(),
+        murakumo_seal_store::projection(),
+    ])
+}
+
+/// Opens the database (`--database-url`, else the SQLite file in `data_dir`) with [`systems`].
+pub async fn open_store(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+) -> std::result::Result<Store, murakumo_store::StoreError> {
+    Store::open(data_dir, database_url, systems()).await
+}
 
 /// What every use case works on: the store, and the per-tenant values this node keeps for a
 /// few seconds (settings, name, 公印, signing key). Cheap to clone.

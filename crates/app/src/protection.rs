@@ -10,6 +10,7 @@
 
 use chrono::NaiveDate;
 use murakumo_resident::Record;
+use murakumo_resident_store::ResidentReads;
 use murakumo_tenancy::{AccessAction, Permission};
 
 use crate::access::{self, resident};

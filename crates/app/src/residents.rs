@@ -6,6 +6,7 @@
 //! access-log records in one transaction only if the register did not move since the
 //! check.
 
+use murakumo_resident_store::ResidentReads;
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;

@@ -7,8 +7,10 @@ use chrono::NaiveDate;
 use murakumo_core::TenantCode;
 use murakumo_ledger::NewEntry;
 use murakumo_resident::ResidentEvent;
+use murakumo_resident_store::ResidentReads;
 use murakumo_seal::{CancelReason, Context, OfficialSealSet, SealEvent, SealRecord};
-use murakumo_store::SealQuery;
+use murakumo_seal_store::SealQuery;
+use murakumo_seal_store::SealReads;
 use murakumo_tenancy::AccessAction;
 
 use crate::access::{self, resident};

@@ -2,6 +2,7 @@
 //! `murakumo_tenancy::settings`), and changing them — a municipality's own (個別) value
 //! from its 適用開始日, or a prefecture's (県版) value for all its municipalities.
 
+use murakumo_seal_store::SealReads;
 use std::sync::Arc;
 
 use chrono::NaiveDate;

@@ -60,7 +60,7 @@ async fn heads(store: &Store, t: &TenantCode) -> (u64, u64, String) {
 #[tokio::test]
 async fn round_trip_incremental_point_in_time_and_damage() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let src = Store::open_sqlite(&tmp.path().join("src"))
+    let src = Store::open_sqlite(&tmp.path().join("src"), murakumo_store::Systems::platform())
         .await
         .expect("src");
     let (x, y) = (code("131016"), code("011002"));
@@ -100,7 +100,7 @@ async fn round_trip_incremental_point_in_time_and_damage() {
     assert_eq!(report.chains.len(), 4);
 
     // Whole restore.
-    let dst = Store::open_sqlite(&tmp.path().join("dst"))
+    let dst = Store::open_sqlite(&tmp.path().join("dst"), murakumo_store::Systems::platform())
         .await
         .expect("dst");
     restore(&dst, &repo, &RestoreOptions::default())
@@ -121,7 +121,7 @@ async fn round_trip_incremental_point_in_time_and_damage() {
     );
 
     // Point in time, one tenant, into a store that has another tenant.
-    let pit = Store::open_sqlite(&tmp.path().join("pit"))
+    let pit = Store::open_sqlite(&tmp.path().join("pit"), murakumo_store::Systems::platform())
         .await
         .expect("pit");
     pit.create_tenant(&y, "札幌市", "system:test")
@@ -190,7 +190,7 @@ fn shares_of(sites: &[std::path::PathBuf], name: &str) -> Vec<Option<Vec<u8>>> {
 async fn repair_rebuilds_stale_damaged_and_misplaced_shares_exactly_and_names_what_is_lost() {
     use murakumo_backup::{FaultKind, repair};
     let tmp = tempfile::tempdir().expect("tmp");
-    let src = Store::open_sqlite(&tmp.path().join("src"))
+    let src = Store::open_sqlite(&tmp.path().join("src"), murakumo_store::Systems::platform())
         .await
         .expect("src");
     let x = code("131016");
@@ -307,7 +307,7 @@ async fn repair_rebuilds_stale_damaged_and_misplaced_shares_exactly_and_names_wh
     assert_eq!(again.bytes_written, 0);
 
     // Restore refuses, naming the lost chunk, and writes nothing.
-    let dst = Store::open_sqlite(&tmp.path().join("dst"))
+    let dst = Store::open_sqlite(&tmp.path().join("dst"), murakumo_store::Systems::platform())
         .await
         .expect("dst");
     let err = restore(&dst, &repo, &RestoreOptions::default())

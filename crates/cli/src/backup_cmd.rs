@@ -338,7 +338,7 @@ async fn drill(
     started: Instant,
     bar: &Arc<Bar>,
 ) -> Result<()> {
-    let store = Store::open_sqlite(dir)
+    let store = Store::open_sqlite(dir, murakumo_app::systems())
         .await
         .with_context(|| format!("opening the scratch directory {}", dir.display()))?;
     let report = murakumo_backup::restore(&store, repo, opts).await?;

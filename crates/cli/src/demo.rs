@@ -4,6 +4,8 @@
 //! The residents come from the synthetic data generator that `murakumo gen`
 //! writes files from (crate `murakumo-migration`, module `synth`).
 
+use murakumo_resident_store::ResidentReads;
+use murakumo_seal_store::SealReads;
 use std::path::Path;
 
 use anyhow::{Context, Result};

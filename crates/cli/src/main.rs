@@ -320,7 +320,7 @@ pub(crate) async fn open_serving(g: &Global) -> Result<Store> {
 }
 
 async fn open_store(g: &Global) -> Result<Store> {
-    Store::open(&g.data, g.database_url.as_deref())
+    murakumo_app::open_store(&g.data, g.database_url.as_deref())
         .await
         .with_context(|| match &g.database_url {
             Some(_) => "opening the PostgreSQL database given by --database-url".to_string(),

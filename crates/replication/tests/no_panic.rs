@@ -12,8 +12,8 @@ use murakumo_ledger::EventCodec;
 use murakumo_replication::wire::{
     FrameReader, OutboxEntryWire, OutboxRequest, put_frame, take_frames_limited,
 };
-use murakumo_resident::CertificateIssued;
 use murakumo_store::{Chain, Replayer, parse_issue_number};
+use murakumo_tenancy::CertificateIssued;
 use murakumo_tenancy::{ACCESS_KIND, AccessAction, AccessRecord};
 use proptest::prelude::*;
 use proptest::test_runner::Config;

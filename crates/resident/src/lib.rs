@@ -14,7 +14,7 @@
 //! migration import calls too.
 
 mod allot;
-mod certificate;
+
 mod event;
 mod household;
 mod kana;
@@ -23,7 +23,7 @@ pub mod statistics;
 mod text;
 
 pub use allot::next_resident_code;
-pub use certificate::CertificateIssued;
+
 pub use event::{Citizenship, EntryReason, Person, RemovalReason, ResidentEvent, Sex};
 pub use household::{
     HEAD, HouseholdBook, check_households, households_touched, is_series_household_id,

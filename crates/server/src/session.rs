@@ -144,42 +144,40 @@ fn not_logged_in() -> ApiError {
 /// The read models a staff request reads, by its path: every request needs the staff
 /// (its session is checked against them); the business screens and routes need their systems'.
 fn systems_needed(path: &str) -> &'static [System] {
-    use System::{Certificate, Resident, Seal, Tenancy};
+    const TENANCY: System = System::TENANCY;
+    const CERTIFICATE: System = System::CERTIFICATE;
+    use murakumo_resident_store::RESIDENT;
+    use murakumo_seal_store::SEAL;
     const BY_PREFIX: &[(&str, &[System])] = &[
-        ("/api/v1/residents", &[Tenancy, Resident, Seal, Certificate]),
+        ("/api/v1/residents", &[TENANCY, RESIDENT, SEAL, CERTIFICATE]),
         (
             "/api/v1/certificates",
-            &[Tenancy, Resident, Seal, Certificate],
+            &[TENANCY, RESIDENT, SEAL, CERTIFICATE],
         ),
-        ("/api/v1/seals", &[Tenancy, Resident, Seal, Certificate]),
-        ("/api/v1/official-seal", &[Tenancy, Seal]),
-        ("/residents", &[Tenancy, Resident, Seal, Certificate]),
-        ("/seals", &[Tenancy, Resident, Seal, Certificate]),
-        ("/official-seal", &[Tenancy, Seal]),
+        ("/api/v1/seals", &[TENANCY, RESIDENT, SEAL, CERTIFICATE]),
+        ("/api/v1/official-seal", &[TENANCY, SEAL]),
+        ("/residents", &[TENANCY, RESIDENT, SEAL, CERTIFICATE]),
+        ("/seals", &[TENANCY, RESIDENT, SEAL, CERTIFICATE]),
+        ("/official-seal", &[TENANCY, SEAL]),
     ];
     if path == "/" {
-        return &[Tenancy, Resident];
+        return &[TENANCY, RESIDENT];
     }
     BY_PREFIX
         .iter()
         .find(|(prefix, _)| path.starts_with(prefix))
-        .map_or(&[Tenancy], |(_, systems)| systems)
+        .map_or(&[TENANCY], |(_, systems)| systems)
 }
 
 /// 503 while a system's read models are rebuilt after an upgrade (`Store::rebuild_pending`).
 pub(crate) fn rebuilding(system: System) -> ApiError {
-    let what = match system {
-        System::Tenancy => "職員・設定",
-        System::Resident => "住民記録",
-        System::Certificate => "証明書の交付記録",
-        System::Seal => "印鑑登録",
-    };
+    let what = system.label();
     ApiError {
         status: StatusCode::SERVICE_UNAVAILABLE,
         code: "rebuilding",
         message: format!(
             "この団体の{what}のデータを更新後の形式に作り直しています。しばらくしてからもう一度お試しください{}",
-            if system == System::Tenancy {
+            if system == System::TENANCY {
                 ""
             } else {
                 "(ほかの業務はそのまま使えます)"

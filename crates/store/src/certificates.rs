@@ -270,10 +270,11 @@ impl TenantStore<'_> {
             .await
     }
 
-    /// Takes the next number of `series` (`{series}-0000123`), never below
+    /// Takes the next number of `series` (`{series}-0000123`; a business system numbers its
+    /// registrations with it, e.g. 印鑑登録番号), never below
     /// the highest such number in `table.column` (a read model rebuilt from
     /// the ledger): the counter row is only a cache.
-    pub(crate) async fn next_number(
+    pub async fn next_number(
         &self,
         series: &str,
         table: &'static str,

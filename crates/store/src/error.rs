@@ -71,7 +71,7 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 impl StoreError {
     /// Maps a unique-constraint violation to a [`StoreError::Conflict`] with
     /// the given message; passes any other error through.
-    pub(crate) fn on_unique(e: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
+    pub fn on_unique(e: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
         match &e {
             sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(message()),
             _ => StoreError::Database(e),

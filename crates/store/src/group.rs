@@ -26,8 +26,8 @@ use murakumo_tenancy::AccessRecord;
 use sqlx::{Any, AnyPool, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::StoreError;
 use crate::backend::{Backend, Scope};
+use crate::{StoreError, Systems};
 
 /// Writes taken into one transaction at most (a bound on how long a batch
 /// holds the write lock).
@@ -91,9 +91,13 @@ pub(crate) struct GroupCommit {
 }
 
 impl GroupCommit {
-    pub(crate) fn start(pool: AnyPool, backend: std::sync::Arc<dyn Backend>) -> GroupCommit {
+    pub(crate) fn start(
+        pool: AnyPool,
+        backend: std::sync::Arc<dyn Backend>,
+        systems: Systems,
+    ) -> GroupCommit {
         let (jobs, rx) = mpsc::unbounded_channel();
-        tokio::spawn(committer(pool, backend, rx));
+        tokio::spawn(committer(pool, backend, systems, rx));
         GroupCommit { jobs }
     }
 
@@ -120,17 +124,18 @@ impl GroupCommit {
 async fn committer(
     pool: AnyPool,
     backend: std::sync::Arc<dyn Backend>,
+    systems: Systems,
     mut rx: mpsc::UnboundedReceiver<Job>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let jobs = std::mem::take(&mut batch);
         tracing::trace!(writes = jobs.len(), "group commit");
-        run_batch(&pool, backend.as_ref(), jobs).await;
+        run_batch(&pool, backend.as_ref(), &systems, jobs).await;
     }
 }
 
-async fn run_batch(pool: &AnyPool, backend: &dyn Backend, jobs: Vec<Job>) {
+async fn run_batch(pool: &AnyPool, backend: &dyn Backend, systems: &Systems, jobs: Vec<Job>) {
     let Some(first) = jobs.first() else { return };
     let tenant = first.tenant;
     let mut tx = match backend.begin(pool, Scope::Tenant(&tenant), true).await {
@@ -141,7 +146,7 @@ async fn run_batch(pool: &AnyPool, backend: &dyn Backend, jobs: Vec<Job>) {
     let mut done = Vec::with_capacity(jobs.len());
     let mut jobs = jobs.into_iter();
     while let Some(job) = jobs.next() {
-        match in_savepoint(&mut tx, &job.tenant, job.write).await {
+        match in_savepoint(&mut tx, systems, &job.tenant, job.write).await {
             Ok(result) => done.push((job.reply, result)),
             Err(e) => {
                 // The transaction cannot be trusted any more: nothing commits.
@@ -166,13 +171,14 @@ async fn run_batch(pool: &AnyPool, backend: &dyn Backend, jobs: Vec<Job>) {
 /// transaction untrustworthy.
 async fn in_savepoint(
     tx: &mut Transaction<'static, Any>,
+    systems: &Systems,
     tenant: &TenantCode,
     write: Write,
 ) -> Result<Result<Written, StoreError>, StoreError> {
     sqlx::query("SAVEPOINT murakumo_write")
         .execute(&mut **tx)
         .await?;
-    let result = run_one(tx, tenant, write).await;
+    let result = run_one(tx, systems, tenant, write).await;
     if result.is_err() {
         // ROLLBACK TO keeps the savepoint open; RELEASE below closes it.
         sqlx::query("ROLLBACK TO murakumo_write")
@@ -187,6 +193,7 @@ async fn in_savepoint(
 
 pub(crate) async fn run_one(
     tx: &mut Transaction<'static, Any>,
+    systems: &Systems,
     tenant: &TenantCode,
     write: Write,
 ) -> Result<Written, StoreError> {
@@ -217,7 +224,7 @@ pub(crate) async fn run_one(
                     checked_at,
                 )
                 .await?;
-                crate::projection::apply(tx, tenant, &sealed).await?;
+                crate::projection::apply(systems, tx, tenant, &sealed).await?;
                 sealed
             };
             let access = match access {

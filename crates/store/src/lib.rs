@@ -30,7 +30,6 @@ mod projection;
 mod replication;
 mod rows;
 mod saml;
-mod seals;
 mod shipping;
 mod tenant;
 
@@ -41,11 +40,18 @@ pub use error::StoreError;
 pub use login::{ThrottleBucket, Throttled};
 pub use outbox::{CheckedOutboxItem, MAX_OUTBOX_PAYLOAD, OutboxRefusal, Replayer};
 pub use platform::{Operator, OperatorSessionRow, TenantInfo};
-pub use projection::System;
+pub use projection::{Projection, ProjectionRun, Start, System, Systems, fetch_records};
 pub use replication::{AppendWatch, MAX_EPOCH, NodeRole, NodeState, OutboxItem, Replayed};
-pub use rows::{AccessFilter, AccessLogRow, Chain, ResidentQuery, SettingChange};
+pub use rows::{AccessFilter, AccessLogRow, Chain, SettingChange};
+
+/// SQL helpers for business systems' projections and reads: the same placeholders, dates
+/// and ledger rows the store itself uses, so both backends run a system's SQL.
+pub mod sql {
+    pub use crate::rows::{
+        ENTRY_COLUMNS, Placeholders, date_str, entry_from_row, insert_verb, parse_date, values_list,
+    };
+}
 pub use saml::SamlSessionRow;
-pub use seals::SealQuery;
 pub use shipping::Applied;
 pub use tenant::{IMPORT_CHUNK, ImportMark, REBUILD_PAGE, SessionRow, TenantStore};
 
@@ -71,6 +77,8 @@ pub struct Store {
     pub(crate) group: Option<Arc<group::GroupCommit>>,
     /// Read models whose projection version changed, not rebuilt yet.
     pub(crate) rebuilds: Arc<Rebuilds>,
+    /// The systems whose read models this store writes.
+    pub(crate) systems: Systems,
 }
 
 /// The (tenant, system) read models to rebuild because the system's projection version
@@ -92,37 +100,51 @@ impl Rebuilds {
 
 impl Store {
     /// Opens (creating and migrating if needed) the SQLite database in a data
-    /// directory.
-    pub async fn open_sqlite(data_dir: &Path) -> Result<Store, StoreError> {
+    /// directory, projecting the read models of `systems`.
+    ///
+    /// Every process that writes a database must be opened with the same systems: entries of
+    /// a system left out are appended without their read models (a binary's systems are
+    /// `murakumo_app::systems()`).
+    pub async fn open_sqlite(data_dir: &Path, systems: Systems) -> Result<Store, StoreError> {
         let backend = backend::Sqlite::new(data_dir)?;
-        Self::open_with(Arc::new(backend)).await
+        Self::open_with(Arc::new(backend), systems).await
     }
 
-    /// Opens a PostgreSQL database by URL, migrating it if needed.
-    pub async fn open_postgres(url: &str) -> Result<Store, StoreError> {
-        Self::open_with(Arc::new(backend::Postgres::new(url))).await
+    /// Opens a PostgreSQL database by URL, migrating it if needed (see [`Store::open_sqlite`]).
+    pub async fn open_postgres(url: &str, systems: Systems) -> Result<Store, StoreError> {
+        Self::open_with(Arc::new(backend::Postgres::new(url)), systems).await
     }
 
     /// Opens by `--database-url` if given, else the data directory.
-    pub async fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Store, StoreError> {
+    pub async fn open(
+        data_dir: &Path,
+        database_url: Option<&str>,
+        systems: Systems,
+    ) -> Result<Store, StoreError> {
         match database_url {
-            Some(url) => Self::open_postgres(url).await,
-            None => Self::open_sqlite(data_dir).await,
+            Some(url) => Self::open_postgres(url, systems).await,
+            None => Self::open_sqlite(data_dir, systems).await,
         }
     }
 
-    async fn open_with(backend: Arc<dyn Backend>) -> Result<Store, StoreError> {
+    async fn open_with(backend: Arc<dyn Backend>, systems: Systems) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         backend.migrate().await?;
         let pool = backend.connect_app_pool().await?;
-        let group = (backend.kind() == BackendKind::Sqlite)
-            .then(|| Arc::new(group::GroupCommit::start(pool.clone(), backend.clone())));
+        let group = (backend.kind() == BackendKind::Sqlite).then(|| {
+            Arc::new(group::GroupCommit::start(
+                pool.clone(),
+                backend.clone(),
+                systems.clone(),
+            ))
+        });
         let mut store = Store {
             pool,
             backend,
             appended: Arc::default(),
             group,
             rebuilds: Arc::default(),
+            systems,
         };
         store.rebuilds = Arc::new(store.find_stale_projections().await?);
         // No tenant yet (a new database): nothing to rebuild, the versions are this build's.
@@ -151,12 +173,14 @@ impl Store {
         }
         // Before versions per system, one version held for all.
         let shared = versions.get("projection_version").cloned();
-        let stale: Vec<System> = System::ALL
-            .into_iter()
-            .filter(|s| {
-                let stored = versions.get(&version_key(*s)).or(shared.as_ref());
-                stored.map(String::as_str) != Some(s.version())
+        let stale: Vec<System> = self
+            .systems
+            .all()
+            .filter(|p| {
+                let stored = versions.get(&version_key(p.system())).or(shared.as_ref());
+                stored.map(String::as_str) != Some(p.version())
             })
+            .map(|p| p.system())
             .collect();
         let tenants = if stale.is_empty() {
             Vec::new()
@@ -185,7 +209,7 @@ impl Store {
         let Some((tenant, system)) = next else {
             return Ok(None);
         };
-        tracing::info!(tenant = %tenant, system = system.name(), version = system.version(), "rebuilding read models");
+        tracing::info!(tenant = %tenant, system = system.name(), "rebuilding read models");
         self.tenant(&tenant).rebuild_system(system).await?;
         self.rebuilds.pending().remove(&(tenant, system));
         Ok(Some((tenant, system)))
@@ -239,13 +263,13 @@ impl Store {
             .backend
             .begin(&self.pool, backend::Scope::Platform, true)
             .await?;
-        for system in stale {
+        for projection in stale.iter().filter_map(|s| self.systems.get(*s)) {
             sqlx::query(
                 "INSERT INTO meta (key, value) VALUES ($1, $2) \
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             )
-            .bind(version_key(*system))
-            .bind(system.version())
+            .bind(version_key(projection.system()))
+            .bind(projection.version())
             .execute(&mut *tx)
             .await?;
         }

@@ -10,7 +10,7 @@
 //! otherwise sit in the chain for good).
 
 use murakumo_ledger::{EventCodec, NewEntry};
-use murakumo_resident::CertificateIssued;
+use murakumo_tenancy::CertificateIssued;
 use murakumo_tenancy::{ACCESS_KIND, AccessRecord};
 
 use crate::certificates::{IssueNumber, parse_issue_number};

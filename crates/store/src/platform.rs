@@ -84,7 +84,7 @@ impl Store {
             payload,
         };
         let mut sealed = append_in(&mut tx, code, Chain::Ledger, vec![genesis]).await?;
-        projection::apply(&mut tx, code, &sealed).await?;
+        projection::apply(&self.systems, &mut tx, code, &sealed).await?;
         tx.commit().await?;
         Ok(sealed.remove(0))
     }

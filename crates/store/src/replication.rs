@@ -563,7 +563,7 @@ impl TenantStore<'_> {
         }
         let sealed: Vec<Entry> = append_in(&mut tx, &self.tenant, chain, vec![entry]).await?;
         if chain == Chain::Ledger {
-            projection::apply(&mut tx, &self.tenant, &sealed).await?;
+            projection::apply(&self.store.systems, &mut tx, &self.tenant, &sealed).await?;
         }
         let (seq, at) = sealed.last().map_or((0, 0), |e| (e.seq, e.recorded_at.0));
         record_receipt(&mut tx, &self.tenant, dedupe_key, chain, seq).await?;

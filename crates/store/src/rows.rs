@@ -40,18 +40,18 @@ impl Chain {
     }
 }
 
-pub(crate) const ENTRY_COLUMNS: &str =
+pub const ENTRY_COLUMNS: &str =
     "tenant_code, seq, prev_hash, hash, kind, version, effective_date, recorded_at, actor, payload";
 
-pub(crate) fn date_str(d: NaiveDate) -> String {
+pub fn date_str(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
-pub(crate) fn parse_date(s: &str) -> Option<NaiveDate> {
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
-pub(crate) fn entry_from_row(tenant: &TenantCode, row: &AnyRow) -> Result<Entry, StoreError> {
+pub fn entry_from_row(tenant: &TenantCode, row: &AnyRow) -> Result<Entry, StoreError> {
     let seq: i64 = row.try_get("seq")?;
     let corrupt = |reason: &str| StoreError::Corrupt {
         tenant: *tenant,
@@ -150,13 +150,13 @@ pub struct AccessFilter {
 /// 500-row insert. Bare `?` binds by position. So on SQLite a statement that
 /// uses these must use bare `?` for every parameter, in order.
 /// (sqlx's `QueryBuilder<Any>` emits bare `?`, which PostgreSQL rejects.)
-pub(crate) struct Placeholders {
+pub struct Placeholders {
     sqlite: bool,
     next: usize,
 }
 
 impl Placeholders {
-    pub(crate) fn new(conn: &sqlx::AnyConnection, first: usize) -> Placeholders {
+    pub fn new(conn: &sqlx::AnyConnection, first: usize) -> Placeholders {
         Placeholders {
             sqlite: is_sqlite(conn),
             next: first,
@@ -164,7 +164,7 @@ impl Placeholders {
     }
 
     /// The next placeholder.
-    pub(crate) fn next(&mut self) -> String {
+    pub fn one(&mut self) -> String {
         self.next += 1;
         if self.sqlite {
             "?".to_string()
@@ -174,14 +174,14 @@ impl Placeholders {
     }
 
     /// `n` placeholders separated by commas.
-    pub(crate) fn list(&mut self, n: usize) -> String {
-        (0..n).map(|_| self.next()).collect::<Vec<_>>().join(", ")
+    pub fn list(&mut self, n: usize) -> String {
+        (0..n).map(|_| self.one()).collect::<Vec<_>>().join(", ")
     }
 }
 
 /// `($1, $2, …), (…)` for a multi-row INSERT of `rows` rows of `cols`
 /// values; see [`Placeholders`] for why SQLite gets bare `?`.
-pub(crate) fn values_list(conn: &sqlx::AnyConnection, rows: usize, cols: usize) -> String {
+pub fn values_list(conn: &sqlx::AnyConnection, rows: usize, cols: usize) -> String {
     let mut p = Placeholders::new(conn, 1);
     (0..rows)
         .map(|_| format!("({})", p.list(cols)))
@@ -200,7 +200,7 @@ pub(crate) fn values_list(conn: &sqlx::AnyConnection, rows: usize, cols: usize) 
 /// the failing one. FAIL stops at that row without the journal (a fifth of
 /// a bulk import's database time). An upsert's `DO UPDATE` always aborts,
 /// so this only helps plain inserts and `DO NOTHING`.
-pub(crate) fn insert_verb(conn: &sqlx::AnyConnection) -> &'static str {
+pub fn insert_verb(conn: &sqlx::AnyConnection) -> &'static str {
     if is_sqlite(conn) {
         "INSERT OR FAIL"
     } else {
@@ -210,15 +210,4 @@ pub(crate) fn insert_verb(conn: &sqlx::AnyConnection) -> &'static str {
 
 fn is_sqlite(conn: &sqlx::AnyConnection) -> bool {
     conn.backend_name().eq_ignore_ascii_case("sqlite")
-}
-
-/// Conditions of a resident search; see `TenantStore::search_residents`.
-#[derive(Clone, Debug, Default)]
-pub struct ResidentQuery {
-    pub kana: Option<String>,
-    pub name: Option<String>,
-    pub birth_date: Option<NaiveDate>,
-    pub address: Option<String>,
-    pub include_removed: bool,
-    pub limit: u32,
 }

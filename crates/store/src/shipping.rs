@@ -123,7 +123,7 @@ impl TenantStore<'_> {
         .execute(&mut *tx)
         .await?;
         if chain == Chain::Ledger {
-            projection::apply(&mut tx, &self.tenant, &segment.entries).await?;
+            projection::apply(&self.store.systems, &mut tx, &self.tenant, &segment.entries).await?;
         }
         tx.commit().await?;
         Ok(Applied::Appended(h.end()))

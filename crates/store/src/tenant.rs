@@ -2,20 +2,16 @@
 
 use chrono::NaiveDate;
 use murakumo_core::TenantCode;
-use murakumo_ledger::EventCodec;
 use murakumo_ledger::{ChainHash, ChainHead, ChainVerifier, Entry, NewEntry, RecordedAt};
-use murakumo_resident::{Record, ResidentEvent, normalize_kana, normalize_name};
 use murakumo_tenancy::{AccessRecord, Staff, parse_roles};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use crate::backend::{BackendKind, Scope};
 use crate::group::{self, Write, Written};
-use crate::projection::System;
+use crate::projection::{Start, System};
 use crate::rows::{ENTRY_COLUMNS, date_str, entry_from_row, insert_verb, parse_date, values_list};
-use crate::{
-    AccessFilter, AccessLogRow, Chain, ResidentQuery, SettingChange, Store, StoreError, projection,
-};
+use crate::{AccessFilter, AccessLogRow, Chain, SettingChange, Store, StoreError, projection};
 
 /// All access to one tenant's data goes through this handle; every query it
 /// runs names the tenant.
@@ -52,7 +48,10 @@ impl TenantStore<'_> {
         &self.tenant
     }
 
-    pub(crate) async fn begin(&self, write: bool) -> Result<Transaction<'static, Any>, StoreError> {
+    /// A transaction scoped to this tenant (on PostgreSQL, row-level security admits only its
+    /// rows). Business systems use it to read their own read models (`write` = false); their
+    /// writes go through the ledger and their [`crate::Projection`], never around it.
+    pub async fn begin(&self, write: bool) -> Result<Transaction<'static, Any>, StoreError> {
         self.store
             .backend
             .begin(&self.store.pool, Scope::Tenant(&self.tenant), write)
@@ -152,17 +151,12 @@ impl TenantStore<'_> {
         let head = read_head(&mut tx, &self.tenant, Chain::Ledger)
             .await?
             .ok_or(StoreError::TenantNotFound(self.tenant))?;
-        let (start, fresh, mut mark_to_write) = match read_mark(&mut tx, &self.tenant).await? {
-            None => {
-                let fresh = sqlx::query("SELECT 1 FROM residents WHERE tenant_code = $1 LIMIT 1")
-                    .bind(self.tenant.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .is_none();
-                (head.seq, fresh, true)
+        let (start, run, mut mark_to_write) = match read_mark(&mut tx, &self.tenant).await? {
+            None => (head.seq, Start::Bulk, true),
+            // Resumed: records of the chunks already written are looked up, not inserted.
+            Some(m) if m.digest == digest && m.entries == total => {
+                (m.start.seq, Start::Append, false)
             }
-            // Resumed: residents of the chunks already written are looked up, not inserted.
-            Some(m) if m.digest == digest && m.entries == total => (m.start.seq, false, false),
             Some(m) => {
                 return Err(StoreError::Conflict(format!(
                     "an import of another data set (digest {}, {} entries) is unfinished in {}: \
@@ -183,7 +177,7 @@ impl TenantStore<'_> {
         }
         progress(done, total);
         let mut rest = entries.into_iter().skip(done as usize).peekable();
-        let mut projector = projection::Projector::new(fresh);
+        let mut projector = projection::Projector::new(&self.store.systems, run);
         let mut first = Some(tx);
         loop {
             let batch: Vec<NewEntry> = rest.by_ref().take(chunk.max(1)).collect();
@@ -259,17 +253,6 @@ impl TenantStore<'_> {
             .collect()
     }
 
-    /// Whether any resident (current or 除票) is in the register.
-    pub async fn has_residents(&self) -> Result<bool, StoreError> {
-        let mut tx = self.begin(false).await?;
-        let row = sqlx::query("SELECT 1 FROM residents WHERE tenant_code = $1 LIMIT 1")
-            .bind(self.tenant.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(row.is_some())
-    }
-
     /// Records accesses to personal data in the access log chain.
     pub async fn log_access(
         &self,
@@ -312,7 +295,7 @@ impl TenantStore<'_> {
             group.run(self.tenant, write).await?
         } else {
             let mut tx = self.begin(true).await?;
-            let written = group::run_one(&mut tx, &self.tenant, write).await?;
+            let written = group::run_one(&mut tx, &self.store.systems, &self.tenant, write).await?;
             tx.commit().await?;
             written
         };
@@ -428,26 +411,40 @@ impl TenantStore<'_> {
     #[doc(hidden)]
     pub async fn rebuild_projections_paged(&self, page: u64) -> Result<u64, StoreError> {
         let mut tx = self.begin(true).await?;
-        for system in System::ALL {
-            projection::clear(&mut tx, &self.tenant, system).await?;
+        for p in self.store.systems.all() {
+            projection::clear(&mut tx, &self.tenant, p).await?;
         }
-        self.replay(tx, projection::Projector::new(true), page)
-            .await
+        self.replay(
+            tx,
+            projection::Projector::new(&self.store.systems, Start::Rebuild),
+            page,
+        )
+        .await
     }
 
     /// Rebuilds one system's read models from the ledger (its projection version changed).
     /// Holds the ledger head's lock meanwhile: this tenant's appends wait, so that none is
     /// projected twice or missed; other tenants and other systems' reads go on.
     pub async fn rebuild_system(&self, system: System) -> Result<u64, StoreError> {
+        let projection = self.store.systems.get(system).ok_or_else(|| {
+            StoreError::Conflict(format!(
+                "the system {:?} is not one this store projects",
+                system.name()
+            ))
+        })?;
         let mut tx = self.begin(true).await?;
         sqlx::query("UPDATE chain_heads SET seq = seq WHERE tenant_code = $1 AND chain = $2")
             .bind(self.tenant.as_str())
             .bind(Chain::Ledger.name())
             .execute(&mut *tx)
             .await?;
-        projection::clear(&mut tx, &self.tenant, system).await?;
-        self.replay(tx, projection::Projector::rebuilding(system), REBUILD_PAGE)
-            .await
+        projection::clear(&mut tx, &self.tenant, projection).await?;
+        self.replay(
+            tx,
+            projection::Projector::rebuilding(projection),
+            REBUILD_PAGE,
+        )
+        .await
     }
 
     /// Replays the whole ledger through `projector` in `tx`, `page` entries at a time, and
@@ -663,295 +660,6 @@ impl TenantStore<'_> {
         q.execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    // ---- residents ----
-
-    /// A resident's current record (also a 除票).
-    pub async fn resident(&self, resident_code: &str) -> Result<Option<Record>, StoreError> {
-        let mut tx = self.begin(false).await?;
-        let row = sqlx::query(
-            "SELECT record FROM residents WHERE tenant_code = $1 AND resident_code = $2",
-        )
-        .bind(self.tenant.as_str())
-        .bind(resident_code)
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        row.map(|r| self.record_from_row(&r)).transpose()
-    }
-
-    fn record_from_row(&self, r: &AnyRow) -> Result<Record, StoreError> {
-        let json: String = r.try_get("record")?;
-        serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
-            tenant: self.tenant,
-            seq: 0,
-            reason: format!("resident record is not readable ({e}); rebuild the projections"),
-        })
-    }
-
-    /// Every ledger event of one resident, in ledger order: 異動履歴, and
-    /// the input of as-of replay.
-    pub async fn resident_events(
-        &self,
-        resident_code: &str,
-    ) -> Result<Vec<(Entry, ResidentEvent)>, StoreError> {
-        let mut tx = self.begin(false).await?;
-        let rows = sqlx::query(&format!(
-            "SELECT {} FROM ledger_entries l JOIN resident_entries r \
-             ON r.tenant_code = l.tenant_code AND r.seq = l.seq \
-             WHERE r.tenant_code = $1 AND r.resident_code = $2 ORDER BY r.seq",
-            ENTRY_COLUMNS
-                .split(", ")
-                .map(|c| format!("l.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .bind(self.tenant.as_str())
-        .bind(resident_code)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        rows.iter()
-            .filter_map(|row| {
-                let e = match entry_from_row(&self.tenant, row) {
-                    Ok(e) => e,
-                    Err(err) => return Some(Err(err)),
-                };
-                match ResidentEvent::decode(&e.kind, e.version, &e.payload) {
-                    Ok(Some(ev)) => Some(Ok((e, ev))),
-                    Ok(None) => None,
-                    Err(err) => Some(Err(err.into())),
-                }
-            })
-            .collect()
-    }
-
-    /// The record as it stood on `as_of` (bitemporal: by 異動日).
-    pub async fn resident_as_of(
-        &self,
-        resident_code: &str,
-        as_of: NaiveDate,
-    ) -> Result<Option<Record>, StoreError> {
-        let events = self.resident_events(resident_code).await?;
-        murakumo_resident::replay(events.iter().map(|(e, ev)| (ev, e.effective_date)), as_of)
-            .map_err(|e| StoreError::Conflict(e.to_string()))
-    }
-
-    /// Searches by the start of the kana name, the start of the kanji name
-    /// (異体字 folded), birth date, the start of the address; conditions
-    /// combine with AND. 除票 only when asked.
-    pub async fn search_residents(&self, q: &ResidentQuery) -> Result<Vec<Record>, StoreError> {
-        self.search_residents_where(q, |_| true).await
-    }
-
-    /// [`TenantStore::search_residents`], keeping only the records `keep`
-    /// admits, and still up to `q.limit` of them: people left out (e.g.
-    /// under 支援措置) do not shorten the list, so its length does not give
-    /// them away.
-    pub async fn search_residents_where(
-        &self,
-        q: &ResidentQuery,
-        keep: impl Fn(&Record) -> bool,
-    ) -> Result<Vec<Record>, StoreError> {
-        let mut sql = String::from("SELECT record FROM residents WHERE tenant_code = $1");
-        let mut args: Vec<String> = vec![self.tenant.as_str().to_string()];
-        let mut range = |column: &str, prefix: String, sql: &mut String| {
-            args.push(prefix.clone());
-            args.push(format!("{prefix}\u{10FFFF}"));
-            sql.push_str(&format!(
-                " AND {column} >= ${} AND {column} < ${}",
-                args.len() - 1,
-                args.len()
-            ));
-        };
-        let kana = q
-            .kana
-            .as_deref()
-            .map(normalize_kana)
-            .filter(|k| !k.is_empty());
-        let by_kana = kana.is_some();
-        let mut selective = q.birth_date.is_some();
-        if let Some(k) = kana {
-            range("search_kana", k, &mut sql);
-        }
-        if let Some(n) = q
-            .name
-            .as_deref()
-            .map(normalize_name)
-            .filter(|n| !n.is_empty())
-        {
-            range("search_name", n, &mut sql);
-            selective = true;
-        }
-        if let Some(a) = q
-            .address
-            .as_deref()
-            .map(str::trim)
-            .filter(|a| !a.is_empty())
-        {
-            if murakumo_core::Prefecture::starting(a).is_some() {
-                // A whole address from its beginning: a prefix, on the index.
-                range("address", a.to_string(), &mut sql);
-            } else {
-                // A part of one, as clerks type a 町字 and 番地 ("3条3番"): anywhere in it.
-                let escaped = a
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_");
-                args.push(format!("%{escaped}%"));
-                sql.push_str(&format!(" AND address LIKE ${} ESCAPE '\\'", args.len()));
-            }
-            selective = true;
-        }
-        if let Some(d) = q.birth_date {
-            args.push(date_str(d));
-            sql.push_str(&format!(" AND birth_date = ${}", args.len()));
-        }
-        if !q.include_removed {
-            sql.push_str(" AND status <> 'removed'");
-        }
-        // Results are in kana order. Without a kana condition but with a
-        // selective one (birth date, name, address), `|| ''` keeps the
-        // planner from walking the kana index to avoid the sort: SQLite
-        // without statistics did exactly that, reading a 270,000-resident
-        // tenant whole for a birth-date search (> 0.5 s) instead of the
-        // handful of rows the birth-date index finds.
-        let order = if by_kana || !selective {
-            "search_kana"
-        } else {
-            "search_kana || ''"
-        };
-        // resident_code is unique, so the order is total and pages do not
-        // overlap.
-        sql.push_str(&format!(" ORDER BY {order}, resident_code"));
-        let limit = q.limit.clamp(1, 1000) as usize;
-        let mut found = Vec::new();
-        let mut tx = self.begin(false).await?;
-        let mut offset = 0;
-        loop {
-            let page = format!("{sql} LIMIT {limit} OFFSET {offset}");
-            let mut query = sqlx::query(&page);
-            for a in &args {
-                query = query.bind(a.as_str());
-            }
-            let rows = query.fetch_all(&mut *tx).await?;
-            for row in &rows {
-                let record = self.record_from_row(row)?;
-                if keep(&record) && found.len() < limit {
-                    found.push(record);
-                }
-            }
-            if rows.len() < limit || found.len() >= limit {
-                break;
-            }
-            offset += limit;
-        }
-        tx.commit().await?;
-        Ok(found)
-    }
-
-    /// Current members of a household (世帯), head first.
-    pub async fn household(&self, household_id: &str) -> Result<Vec<Record>, StoreError> {
-        let mut tx = self.begin(false).await?;
-        let rows = sqlx::query(
-            "SELECT record FROM residents WHERE tenant_code = $1 AND household_id = $2 AND status <> 'removed' \
-             ORDER BY resident_code",
-        )
-        .bind(self.tenant.as_str())
-        .bind(household_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        let mut members: Vec<Record> = rows
-            .iter()
-            .map(|r| self.record_from_row(r))
-            .collect::<Result<_, _>>()?;
-        members.sort_by_key(|r| (r.relationship != "世帯主", r.person.birth_date));
-        Ok(members)
-    }
-
-    /// Everyone whose record names this household, 除票 included, and everyone who left it for
-    /// another household: the candidates for reading a household as of a past date (their
-    /// records are as last recorded; replay each as of the date).
-    pub async fn household_records(&self, household_id: &str) -> Result<Vec<Record>, StoreError> {
-        let mut tx = self.begin(false).await?;
-        let rows = sqlx::query(
-            // Two indexed reads (the household index, and the former members by primary key).
-            "SELECT resident_code, record FROM residents WHERE tenant_code = $1 AND household_id = $2 \
-             UNION SELECT r.resident_code, r.record FROM former_household_members f JOIN residents r \
-             ON r.tenant_code = f.tenant_code AND r.resident_code = f.resident_code \
-             WHERE f.tenant_code = $1 AND f.household_id = $2 ORDER BY resident_code",
-        )
-        .bind(self.tenant.as_str())
-        .bind(household_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        rows.iter().map(|r| self.record_from_row(r)).collect()
-    }
-
-    /// The highest 世帯番号 of the system's series (ten digits) this
-    /// municipality has used, 除票 included, so a number is never given
-    /// twice; a new household takes the next one
-    /// (`murakumo_resident::next_household_id`).
-    /// The highest 住民票コード recorded here (current or 除票) whose ten leading digits lie in
-    /// `first..=last` (ten digits each).
-    pub async fn highest_resident_code_in(
-        &self,
-        first: &str,
-        last: &str,
-    ) -> Result<Option<String>, StoreError> {
-        let mut tx = self.begin(false).await?;
-        // Eleven-digit codes order as their ten leading digits do.
-        let row = sqlx::query(
-            "SELECT MAX(resident_code) AS code FROM residents WHERE tenant_code = $1 \
-             AND resident_code >= $2 AND resident_code <= $3",
-        )
-        .bind(self.tenant.as_str())
-        .bind(format!("{first}0"))
-        .bind(format!("{last}9"))
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(row.try_get::<Option<String>, _>("code")?)
-    }
-
-    pub async fn highest_household_id(&self) -> Result<Option<String>, StoreError> {
-        let mut tx = self.begin(false).await?;
-        // Ten-character ids between the smallest and largest ten-digit
-        // number, highest first (by the household index); the first that is
-        // all digits is the highest number.
-        let rows = sqlx::query(
-            "SELECT DISTINCT household_id FROM residents WHERE tenant_code = $1 \
-             AND household_id >= '0000000000' AND household_id <= '9999999999' \
-             AND length(household_id) = 10 ORDER BY household_id DESC LIMIT 100",
-        )
-        .bind(self.tenant.as_str())
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        for row in &rows {
-            let id: String = row.try_get("household_id")?;
-            if murakumo_resident::is_series_household_id(&id) {
-                return Ok(Some(id));
-            }
-        }
-        Ok(None)
-    }
-
-    /// Residents currently registered (not 除票).
-    pub async fn count_residents(&self) -> Result<u64, StoreError> {
-        let mut tx = self.begin(false).await?;
-        let n: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM residents WHERE tenant_code = $1 AND status <> 'removed'",
-        )
-        .bind(self.tenant.as_str())
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("n")?;
-        tx.commit().await?;
-        Ok(n as u64)
     }
 
     // ---- access log ----

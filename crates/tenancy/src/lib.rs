@@ -8,12 +8,14 @@
 //! `murakumo-auth`.
 
 mod access;
+mod certificate;
 mod events;
 mod four_eyes;
 mod roles;
 pub mod settings;
 
 pub use access::{ACCESS_KIND, AccessAction, AccessRecord};
+pub use certificate::CertificateIssued;
 pub use events::{StaffCreated, TenancyEvent};
 pub use four_eyes::{ChangeRequest, FourEyesError, RoleChange, check_approver, review_role_change};
 pub use roles::{Permission, Role, RoleError, parse_roles};

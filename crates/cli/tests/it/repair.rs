@@ -7,12 +7,14 @@
 //! Every repair is proven by `verify` and by restores that need the repaired
 //! site.
 
+use murakumo_resident_store::ResidentReads;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use murakumo_store::{Chain, ResidentQuery, Store};
+use murakumo_resident_store::ResidentQuery;
+use murakumo_store::{Chain, Store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_murakumo");
 const PASS: &str = "correct horse battery staple 馬";
@@ -129,7 +131,9 @@ type Picture = Vec<(String, u64, String, u64, Vec<String>)>;
 fn picture(data: &Path) -> Picture {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
-        let store = Store::open_sqlite(data).await.expect("open");
+        let store = Store::open_sqlite(data, murakumo_app::systems())
+            .await
+            .expect("open");
         let mut out = Vec::new();
         for t in store.list_tenants().await.expect("list") {
             let ts = store.tenant(&t.code);

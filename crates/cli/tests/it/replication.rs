@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use murakumo_core::TenantCode;
 use murakumo_ledger::EventCodec;
-use murakumo_resident::CertificateIssued;
 use murakumo_store::{Chain, Store};
+use murakumo_tenancy::CertificateIssued;
 use murakumo_testkit::nodes::{At, Nodes, caught_up, curl, kill, metric, terminate};
 
 const BIN: &str = env!("CARGO_BIN_EXE_murakumo");
@@ -95,7 +95,9 @@ fn wait_for(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
 fn with_store<T>(data: &Path, f: impl AsyncFnOnce(&Store) -> T) -> T {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
-        let store = Store::open_sqlite(data).await.expect("open");
+        let store = Store::open_sqlite(data, murakumo_app::systems())
+            .await
+            .expect("open");
         let out = f(&store).await;
         store.close().await;
         out

@@ -381,10 +381,10 @@ pub async fn verify_code(
     // The record of issuances is being rebuilt: "not issued" would be a false answer.
     if state
         .store
-        .rebuilding(&tenant, murakumo_store::System::Certificate)
+        .rebuilding(&tenant, murakumo_store::System::CERTIFICATE)
     {
         return Err(crate::session::rebuilding(
-            murakumo_store::System::Certificate,
+            murakumo_store::System::CERTIFICATE,
         ));
     }
     let digest = hex_digest(&payload.digest);

@@ -10,7 +10,8 @@ use murakumo_resident::{
     Citizenship, EntryReason, HEAD, Person, Record, RemovalReason, ResidentEvent, Sex, Status,
     Warning,
 };
-use murakumo_store::ResidentQuery;
+use murakumo_resident_store::ResidentQuery;
+use murakumo_resident_store::ResidentReads;
 use murakumo_tenancy::{AccessAction, Permission};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use chrono::NaiveDate;
 use murakumo_seal::{CancelReason, SealRecord, SealStatus};
+use murakumo_seal_store::SealReads;
 use murakumo_tenancy::{AccessAction, Permission};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

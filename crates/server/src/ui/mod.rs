@@ -37,6 +37,7 @@ pub use seals::{
 };
 pub use statistics::statistics;
 
+use murakumo_resident_store::ResidentReads;
 use std::net::SocketAddr;
 
 use axum::Form;

@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use murakumo_core::today_in_japan;
 use murakumo_resident::{Citizenship, Record, Status};
+use murakumo_seal_store::SealReads;
 use murakumo_tenancy::Permission;
 use serde::Deserialize;
 use serde_json::{Map, Value};

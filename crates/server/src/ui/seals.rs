@@ -7,6 +7,7 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use murakumo_seal::{CancelReason, SealRecord};
+use murakumo_seal_store::SealReads;
 use murakumo_tenancy::Permission;
 use serde::Deserialize;
 

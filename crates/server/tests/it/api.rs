@@ -1,6 +1,8 @@
 //! The API end to end against a real server, on both backends.
 
 use crate::common;
+use murakumo_resident_store::ResidentReads;
+use murakumo_seal_store::SealReads;
 
 use common::{B_MARKERS, Db, TestServer, b_resident, tenant_a, tenant_b};
 use murakumo_store::Chain;
@@ -1497,7 +1499,7 @@ async fn https_when_a_certificate_is_given() {
     std::fs::write(&cert_path, cert.cert.pem()).expect("write");
     std::fs::write(&key_path, cert.key_pair.serialize_pem()).expect("write");
     let data = tempfile::tempdir().expect("tempdir");
-    let store = murakumo_store::Store::open_sqlite(data.path())
+    let store = murakumo_store::Store::open_sqlite(data.path(), murakumo_app::systems())
         .await
         .expect("open");
     let s = TestServer::serve(store, data, None, Some((cert_path, key_path))).await;

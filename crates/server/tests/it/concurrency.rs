@@ -3,6 +3,7 @@
 //! are told why (409), and the ledger and the read model agree afterwards.
 
 use crate::common;
+use murakumo_resident_store::ResidentReads;
 
 use common::{Db, TestServer, tenant_a};
 use murakumo_core::today_in_japan;

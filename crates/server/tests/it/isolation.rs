@@ -12,9 +12,10 @@ use std::collections::BTreeSet;
 use common::{B_MARKERS, B_SEAL, Db, TestServer, b_resident, resident_code, tenant_a, tenant_b};
 use murakumo_core::TenantCode;
 use murakumo_ledger::{Entry, EventCodec};
-use murakumo_resident::{CertificateIssued, ResidentEvent};
+use murakumo_resident::ResidentEvent;
 use murakumo_seal::{OfficialSealSet, SealEvent};
 use murakumo_store::{Chain, Store};
+use murakumo_tenancy::CertificateIssued;
 use murakumo_tenancy::TenancyEvent;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -290,6 +291,30 @@ async fn b_identifiers(store: &Store) -> (Vec<String>, Vec<Vec<u8>>) {
     (ids.into_iter().collect(), images)
 }
 
+/// Whether `text` names `id`: numbers inside a longer number are not it (a metric's
+/// `0.014362135` seconds does not name B's `014362`).
+fn mentions(text: &str, id: &str) -> bool {
+    let is_digit = |c: char| c.is_ascii_digit();
+    text.match_indices(id).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + id.len()..].chars().next();
+        let number_before =
+            id.starts_with(is_digit) && before.is_some_and(|c| is_digit(c) || c == '.');
+        let number_after = id.ends_with(is_digit) && after.is_some_and(is_digit);
+        !number_before && !number_after
+    })
+}
+
+#[test]
+fn an_identifier_inside_a_longer_number_is_not_named() {
+    assert!(mentions("code 014362 found", "014362"));
+    assert!(mentions("\"014362\"", "014362"));
+    assert!(!mentions("sum 0.014362135", "014362"));
+    assert!(!mentions("12014362", "014362"));
+    assert!(mentions("B-CARD-1,", "B-CARD-1"));
+    assert!(!mentions("B-CARD-10", "B-CARD-1"));
+}
+
 fn contains_bytes(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
@@ -327,7 +352,7 @@ impl Sweep {
         };
         let text = String::from_utf8_lossy(body);
         for id in &self.ids {
-            if text.contains(id.as_str()) && !known.contains(id.as_str()) {
+            if mentions(&text, id) && !known.contains(id.as_str()) {
                 panic!("{who} of A got B's {id:?} from {what}: {status} {text}");
             }
         }

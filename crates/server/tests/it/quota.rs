@@ -403,7 +403,7 @@ async fn a_projection_rebuild_holds_up_only_what_needs_it(db: Db) {
         .await
         .expect("json");
     s.store
-        .forget_projection_version(murakumo_store::System::Resident)
+        .forget_projection_version(murakumo_resident_store::RESIDENT)
         .await
         .expect("forget");
     let halted = s.halt().await;

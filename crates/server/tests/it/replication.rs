@@ -4,6 +4,7 @@
 //! fencing, and the municipal-site fallback with its outbox.
 
 use crate::common;
+use murakumo_resident_store::ResidentReads;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,8 +15,8 @@ use murakumo_ledger::{Entry, EventCodec};
 use murakumo_replication::{
     FollowConfig, FollowStatus, Follower, ReplicationError, ReplicationRuntime, SyncConfig,
 };
-use murakumo_resident::CertificateIssued;
 use murakumo_store::{Chain, NodeRole, Store};
+use murakumo_tenancy::CertificateIssued;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -163,7 +164,9 @@ impl RunningFollower {
     /// `part`, following `primary` on a fresh SQLite database.
     async fn start(primary: &TestServer, part: Part) -> RunningFollower {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open_sqlite(dir.path()).await.expect("sqlite");
+        let store = Store::open_sqlite(dir.path(), murakumo_app::systems())
+            .await
+            .expect("sqlite");
         Self::start_on(store, Some(dir), vec![primary.base.clone()], part).await
     }
 
@@ -1673,7 +1676,9 @@ async fn answer_lie(
 async fn a_follower_refuses_an_epoch_that_cannot_be_raised() {
     let liar = lying_primary(u64::MAX, false).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open_sqlite(dir.path()).await.expect("sqlite");
+    let store = Store::open_sqlite(dir.path(), murakumo_app::systems())
+        .await
+        .expect("sqlite");
     let f =
         RunningFollower::start_on(store, Some(dir), vec![liar.base.clone()], Part::replica()).await;
     eventually("the follower asks the lying primary", || {
@@ -1697,7 +1702,9 @@ async fn a_follower_refuses_a_frame_claiming_4_gib_without_reading_it() {
     let liar = lying_primary(1, true).await;
     let f = {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open_sqlite(dir.path()).await.expect("sqlite");
+        let store = Store::open_sqlite(dir.path(), murakumo_app::systems())
+            .await
+            .expect("sqlite");
         RunningFollower::start_on(store, Some(dir), vec![liar.base.clone()], Part::replica()).await
     };
     eventually("the follower pulls again", || {

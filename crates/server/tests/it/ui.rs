@@ -3,6 +3,7 @@
 //! with a screenshot of each main screen in `target/screenshots/`.
 
 use crate::common;
+use murakumo_resident_store::ResidentReads;
 
 use common::{Db, PASSWORD, TestServer, tenant_a};
 use murakumo_testkit::browser::{Browser, Key, Locator, WINDOW};

@@ -20,7 +20,10 @@ async fn a_role_that_cannot_create_roles_is_told_what_to_grant_and_nothing_chang
     )
     .expect("alter role");
 
-    let err = Store::open_postgres(&url).await.err().expect("refused");
+    let err = Store::open_postgres(&url, crate::systems())
+        .await
+        .err()
+        .expect("refused");
     let message = format!("{err:#}");
     assert!(
         message.contains(&format!(r#"ALTER ROLE "{role}" CREATEROLE;"#)),
@@ -48,7 +51,7 @@ async fn a_role_that_cannot_create_roles_is_told_what_to_grant_and_nothing_chang
         &format!(r#"ALTER ROLE "{role}" CREATEROLE"#),
     )
     .expect("grant");
-    let store = Store::open_postgres(&url)
+    let store = Store::open_postgres(&url, crate::systems())
         .await
         .expect("opens once granted");
     assert!(store.list_tenants().await.expect("tenants").is_empty());

@@ -1,6 +1,8 @@
 //! One suite, two backends: every test here runs on SQLite and on a
 //! throwaway PostgreSQL cluster.
 
+use murakumo_resident_store::ResidentReads;
+use murakumo_seal_store::SealReads;
 use std::future::Future;
 use std::ops::Range;
 
@@ -8,9 +10,9 @@ use chrono::NaiveDate;
 use murakumo_core::{ResidentCode, TenantCode};
 use murakumo_ledger::{ChainBreak, ChainHead, EventCodec, NewEntry, Segment, cut_segments};
 use murakumo_resident::{Citizenship, EntryReason, Person, ResidentEvent, Sex};
+use murakumo_resident_store::ResidentQuery;
 use murakumo_store::{
-    AccessFilter, Applied, BackendKind, Chain, IMPORT_CHUNK, ResidentQuery, Store, StoreError,
-    ThrottleBucket,
+    AccessFilter, Applied, BackendKind, Chain, IMPORT_CHUNK, Store, StoreError, ThrottleBucket,
 };
 use murakumo_tenancy::{AccessAction, AccessRecord, StaffCreated, TenancyEvent};
 use murakumo_testkit::PgCluster;
@@ -32,7 +34,9 @@ struct Harness {
 impl Harness {
     async fn sqlite() -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open_sqlite(dir.path()).await.expect("open sqlite");
+        let store = Store::open_sqlite(dir.path(), crate::systems())
+            .await
+            .expect("open sqlite");
         Harness {
             store,
             keep: Keep::Sqlite(dir),
@@ -42,7 +46,9 @@ impl Harness {
     async fn postgres() -> Harness {
         let cluster = PgCluster::start().expect("start PostgreSQL");
         let url = cluster.create_database("murakumo");
-        let store = Store::open_postgres(&url).await.expect("open postgres");
+        let store = Store::open_postgres(&url, crate::systems())
+            .await
+            .expect("open postgres");
         Harness {
             store,
             keep: Keep::Postgres {
@@ -55,8 +61,12 @@ impl Harness {
     /// A second node on the same database.
     async fn second_node(&self) -> Store {
         match &self.keep {
-            Keep::Sqlite(dir) => Store::open_sqlite(dir.path()).await.expect("open"),
-            Keep::Postgres { url, .. } => Store::open_postgres(url).await.expect("open"),
+            Keep::Sqlite(dir) => Store::open_sqlite(dir.path(), crate::systems())
+                .await
+                .expect("open"),
+            Keep::Postgres { url, .. } => Store::open_postgres(url, crate::systems())
+                .await
+                .expect("open"),
         }
     }
 
@@ -878,7 +888,9 @@ async fn login_attempts_are_reserved_atomically(h: &Harness) {
 async fn segments_ship_a_tenant_to_another_store(h: &Harness) {
     // Source: an SQLite store with a tenant's ledger and access log.
     let src_dir = tempfile::tempdir().expect("tempdir");
-    let src = Store::open_sqlite(src_dir.path()).await.expect("open");
+    let src = Store::open_sqlite(src_dir.path(), crate::systems())
+        .await
+        .expect("open");
     let t = new_fukagawa(&src).await;
     src.tenant(&t)
         .append(residents(0..300, "山田"))
@@ -970,7 +982,7 @@ async fn segments_ship_a_tenant_to_another_store(h: &Harness) {
 
     // A forked chain (same numbers, other content) is detected.
     let forked_src_dir = tempfile::tempdir().expect("tempdir");
-    let forked = Store::open_sqlite(forked_src_dir.path())
+    let forked = Store::open_sqlite(forked_src_dir.path(), crate::systems())
         .await
         .expect("open");
     new_fukagawa(&forked).await;
@@ -1397,7 +1409,7 @@ async fn seal_registrations_project_in_batches_like_one_by_one(h: &Harness) {
 // ---- replication: fencing, outbox, idempotent replay ----
 
 fn issued(number: &str) -> NewEntry {
-    let (kind, version, payload) = murakumo_resident::CertificateIssued {
+    let (kind, version, payload) = murakumo_tenancy::CertificateIssued {
         issue_number: number.into(),
         kind: "resident_copy".into(),
         subjects: vec!["10000000019".into()],
@@ -1519,7 +1531,9 @@ async fn fenced_node_refuses_appends_and_outbox_replays_once(h: &Harness) {
 async fn a_replayed_certificate_the_old_primary_held_is_not_appended_again(h: &Harness) {
     use murakumo_store::{NodeRole, Replayed};
     let old_dir = tempfile::tempdir().expect("tempdir");
-    let old = Store::open_sqlite(old_dir.path()).await.expect("open");
+    let old = Store::open_sqlite(old_dir.path(), crate::systems())
+        .await
+        .expect("open");
     let t = new_fukagawa(&old).await;
     let Replayed::Appended(seq) = replay_issued(&old.tenant(&t), "R8B1-0000001")
         .await
@@ -1672,7 +1686,7 @@ async fn an_unreadable_access_record_does_not_break_the_search(h: &Harness) {
 /// taken once, numbers run 1..=n per tenant with no gap, and every
 /// acknowledged issuance is in the ledger (projected) and the access log.
 async fn concurrent_issuances_get_distinct_numbers_and_are_recorded(h: &Harness) {
-    use murakumo_resident::CertificateIssued;
+    use murakumo_tenancy::CertificateIssued;
     let tenants = [new_fukagawa(&h.store).await, new_hokuryu(&h.store).await];
     let other = h.second_node().await;
     // Eight counters on each node, four of them in each tenant.

@@ -127,7 +127,9 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let (store, pg, url) = match db {
             Db::Sqlite => (
-                Store::open_sqlite(dir.path()).await.expect("sqlite"),
+                Store::open_sqlite(dir.path(), murakumo_app::systems())
+                    .await
+                    .expect("sqlite"),
                 None,
                 None,
             ),
@@ -135,7 +137,9 @@ impl TestServer {
                 let pg = PgCluster::start().expect("PostgreSQL");
                 let url = pg.create_database("murakumo");
                 (
-                    Store::open_postgres(&url).await.expect("postgres"),
+                    Store::open_postgres(&url, murakumo_app::systems())
+                        .await
+                        .expect("postgres"),
                     Some(pg),
                     Some(url),
                 )
@@ -425,16 +429,24 @@ impl Halted {
     /// `murakumo follow` on an old primary's database).
     pub async fn open_store(&self) -> Store {
         match &self.postgres_url {
-            Some(url) => Store::open_postgres(url).await.expect("postgres"),
-            None => Store::open_sqlite(self.dir.path()).await.expect("sqlite"),
+            Some(url) => Store::open_postgres(url, murakumo_app::systems())
+                .await
+                .expect("postgres"),
+            None => Store::open_sqlite(self.dir.path(), murakumo_app::systems())
+                .await
+                .expect("sqlite"),
         }
     }
 
     /// Opens the database again and serves on the same port.
     pub async fn resume(self) -> TestServer {
         let store = match &self.postgres_url {
-            Some(url) => Store::open_postgres(url).await.expect("postgres"),
-            None => Store::open_sqlite(self.dir.path()).await.expect("sqlite"),
+            Some(url) => Store::open_postgres(url, murakumo_app::systems())
+                .await
+                .expect("postgres"),
+            None => Store::open_sqlite(self.dir.path(), murakumo_app::systems())
+                .await
+                .expect("sqlite"),
         };
         let state = murakumo_server::AppState {
             replication: self.replication,

@@ -1,11 +1,12 @@
-//! 印鑑登録 read model: registrations (in force and cancelled), their 印影,
-//! and the tenant's 公印 image. Written only by `projection.rs`.
+//! The seal system's queries on its read models: registrations (in force and cancelled),
+//! their 印影, and the tenant's 公印 image.
 
+use async_trait::async_trait;
+use murakumo_core::TenantCode;
 use murakumo_seal::SealRecord;
+use murakumo_store::{StoreError, TenantStore};
 use sqlx::Row;
 use sqlx::any::AnyRow;
-
-use crate::{StoreError, TenantStore};
 
 /// Search conditions for registrations; all optional, combined with AND.
 #[derive(Clone, Debug, Default)]
@@ -24,9 +25,14 @@ pub struct SealQuery {
 /// The series of 印鑑登録番号: `S-0000001`, …
 const SERIES: &str = "S";
 
-impl TenantStore<'_> {
+/// The seal system's reads, on a tenant's store (`use murakumo_seal_store::SealReads`).
+#[async_trait]
+pub trait SealReads: Sync {
+    /// The tenant's store the reads run on.
+    fn tenant_store(&self) -> &TenantStore<'_>;
+
     /// Registrations matching `q`, in force first, then newest first.
-    pub async fn search_seals(&self, q: &SealQuery) -> Result<Vec<SealRecord>, StoreError> {
+    async fn search_seals(&self, q: &SealQuery) -> Result<Vec<SealRecord>, StoreError> {
         let mut sql = String::from("SELECT record FROM seals WHERE tenant_code = $1");
         let mut binds: Vec<&str> = Vec::new();
         for (col, v) in [
@@ -46,18 +52,20 @@ impl TenantStore<'_> {
             " ORDER BY status, registered_on DESC, registration_number DESC LIMIT {}",
             q.limit.clamp(1, 500)
         ));
-        let mut tx = self.begin(false).await?;
-        let mut query = sqlx::query(&sql).bind(self.tenant.as_str());
+        let mut tx = self.tenant_store().begin(false).await?;
+        let mut query = sqlx::query(&sql).bind(self.tenant_store().code().as_str());
         for b in binds {
             query = query.bind(b);
         }
         let rows = query.fetch_all(&mut *tx).await?;
         tx.commit().await?;
-        rows.iter().map(|r| self.seal_from_row(r)).collect()
+        rows.iter()
+            .map(|r| seal_from_row(self.tenant_store().code(), r))
+            .collect()
     }
 
     /// One registration by 印鑑登録番号.
-    pub async fn seal(&self, registration_number: &str) -> Result<Option<SealRecord>, StoreError> {
+    async fn seal(&self, registration_number: &str) -> Result<Option<SealRecord>, StoreError> {
         Ok(self
             .search_seals(&SealQuery {
                 registration_number: Some(registration_number.to_string()),
@@ -71,10 +79,7 @@ impl TenantStore<'_> {
     }
 
     /// Every registration of a resident, in force first.
-    pub async fn seals_of_resident(
-        &self,
-        resident_code: &str,
-    ) -> Result<Vec<SealRecord>, StoreError> {
+    async fn seals_of_resident(&self, resident_code: &str) -> Result<Vec<SealRecord>, StoreError> {
         self.search_seals(&SealQuery {
             resident_code: Some(resident_code.to_string()),
             include_cancelled: true,
@@ -85,15 +90,15 @@ impl TenantStore<'_> {
     }
 
     /// The 印影 (PNG) of a registration.
-    pub async fn seal_impression(
+    async fn seal_impression(
         &self,
         registration_number: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut tx = self.begin(false).await?;
+        let mut tx = self.tenant_store().begin(false).await?;
         let row = sqlx::query(
             "SELECT impression FROM seals WHERE tenant_code = $1 AND registration_number = $2",
         )
-        .bind(self.tenant.as_str())
+        .bind(self.tenant_store().code().as_str())
         .bind(registration_number)
         .fetch_optional(&mut *tx)
         .await?;
@@ -103,10 +108,10 @@ impl TenantStore<'_> {
     }
 
     /// The tenant's 公印 image (PNG), if one was set.
-    pub async fn official_seal(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut tx = self.begin(false).await?;
+    async fn official_seal(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut tx = self.tenant_store().begin(false).await?;
         let row = sqlx::query("SELECT png FROM official_seals WHERE tenant_code = $1")
-            .bind(self.tenant.as_str())
+            .bind(self.tenant_store().code().as_str())
             .fetch_optional(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -115,17 +120,24 @@ impl TenantStore<'_> {
     }
 
     /// Takes the next 印鑑登録番号 (`S-0000123`); see `next_issue_number`.
-    pub async fn next_seal_number(&self) -> Result<String, StoreError> {
-        self.next_number(SERIES, "seals", "registration_number")
+    async fn next_seal_number(&self) -> Result<String, StoreError> {
+        self.tenant_store()
+            .next_number(SERIES, "seals", "registration_number")
             .await
     }
+}
 
-    fn seal_from_row(&self, r: &AnyRow) -> Result<SealRecord, StoreError> {
-        let json: String = r.try_get("record")?;
-        serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
-            tenant: self.tenant,
-            seq: 0,
-            reason: format!("seal record is not readable ({e}); rebuild the projections"),
-        })
+impl SealReads for TenantStore<'_> {
+    fn tenant_store(&self) -> &TenantStore<'_> {
+        self
     }
+}
+
+fn seal_from_row(tenant: &TenantCode, r: &AnyRow) -> Result<SealRecord, StoreError> {
+    let json: String = r.try_get("record")?;
+    serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
+        tenant: *tenant,
+        seq: 0,
+        reason: format!("seal record is not readable ({e}); rebuild the projections"),
+    })
 }
