@@ -4,3 +4,4 @@
 
 mod bad_link;
 mod pg_cluster;
+mod standard;
