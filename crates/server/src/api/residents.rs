@@ -7,8 +7,7 @@ use axum::http::HeaderMap;
 use chrono::NaiveDate;
 use murakumo_core::{format_japan_time, today_in_japan};
 use murakumo_resident::{
-    Citizenship, EntryReason, HEAD, Person, Record, RemovalReason, ResidentEvent, Sex, Status,
-    Warning,
+    Citizenship, EntryReason, HEAD, Person, Record, ResidentEvent, Sex, Status, Warning,
 };
 use murakumo_resident_store::ResidentQuery;
 use murakumo_resident_store::ResidentReads;
@@ -512,32 +511,17 @@ fn warnings(w: Vec<Warning>) -> Vec<WarningView> {
         .collect()
 }
 
-/// Records one request's 異動 (use case `residents::record_change`) and reads the first
-/// person back as now recorded.
-async fn record_change(
+/// The answer to a recorded 異動: the person as now recorded, and the warnings.
+async fn changed(
     state: &AppState,
     session: &StaffSession,
-    headers: &HeaderMap,
-    events: Vec<ResidentEvent>,
-    effective: NaiveDate,
-    new_household_id: &str,
+    code: &str,
+    warned: Vec<Warning>,
 ) -> ApiResult<Json<ChangeResult>> {
-    let code = events
-        .first()
-        .map(|e| e.resident_code().to_string())
-        .ok_or_else(|| ApiError::internal("記録する異動がありません"))?;
-    let warned = residents::record_change(
-        &state.app(),
-        &session.acting(headers),
-        events,
-        effective,
-        new_household_id,
-    )
-    .await?;
     let r = state
         .store
         .tenant(&session.tenant)
-        .resident(&code)
+        .resident(code)
         .await?
         .ok_or_else(|| ApiError::internal("記録した住民の記録を読み込めませんでした"))?;
     Ok(Json(ChangeResult {
@@ -582,15 +566,16 @@ pub async fn enter_resident(
         reason,
         notified_date: req.notified_date.unwrap_or_else(today_in_japan),
     };
-    record_change(
-        &state,
-        &session,
-        &headers,
+    let code = event.resident_code().to_string();
+    let warned = residents::record_change(
+        &state.app(),
+        &session.acting(&headers),
         vec![event],
         req.effective_date,
         &next,
     )
-    .await
+    .await?;
+    changed(&state, &session, &code, warned).await
 }
 
 /// The 記載の事由 and the person of a 転入・出生・職権記載 request.
@@ -783,113 +768,14 @@ pub async fn enter_household(
     }))
 }
 
-/// One 異動 of a registered resident.
-///
-/// A household lives at one address and has exactly one 世帯主, so some
-/// 異動 carry what the household needs in the same request: `new_head` (the
-/// 住民票コード of the member who becomes 世帯主 when the 世帯主 dies, moves
-/// out or leaves), `household_move` (`all`: the whole household moves;
-/// `separate`: this person alone, as 世帯主 of a new household) and
-/// `former_head_relationship` (the new 続柄 of the 世帯主 being replaced).
-#[derive(Deserialize, ToSchema)]
-#[serde(tag = "change", rename_all = "snake_case")]
-pub enum Change {
-    /// 転居
-    Relocate {
-        address: String,
-        #[serde(default)]
-        katagaki: String,
-        /// `all` (世帯全員で転居) or `separate` (本人のみ、新しい世帯の世帯主に).
-        household_move: Option<String>,
-        new_head: Option<String>,
-    },
-    /// 転出予定
-    MoveOutPlanned {
-        planned_date: NaiveDate,
-        destination: String,
-    },
-    /// 転出取消: the 転出予定 withdrawn (the person stays).
-    CancelMoveOut { reason: String },
-    /// 転出確定
-    MoveOut {
-        destination: String,
-        /// `all`: the whole household moves out.
-        household_move: Option<String>,
-        new_head: Option<String>,
-    },
-    /// 死亡
-    Death { new_head: Option<String> },
-    /// 職権消除
-    ExOfficioRemoval {
-        reason: String,
-        new_head: Option<String>,
-    },
-    /// 世帯分離 / 世帯合併 / 世帯主変更
-    Household {
-        /// An existing household to join (or the person's own, to change the
-        /// 続柄); omit for a new household (世帯分離), numbered by the system.
-        household_id: Option<String>,
-        relationship: String,
-        new_head: Option<String>,
-        former_head_relationship: Option<String>,
-    },
-    /// 氏名変更
-    Name {
-        family_name: String,
-        #[serde(default)]
-        given_name: String,
-        family_kana: String,
-        #[serde(default)]
-        given_kana: String,
-    },
-    /// 職権修正
-    Correct {
-        field: String,
-        value: String,
-        reason: String,
-    },
-    /// 支援措置 start
-    Protect { until: NaiveDate, reason: String },
-    /// 支援措置 end
-    Unprotect { reason: String },
-}
-
 #[derive(Deserialize, ToSchema)]
 pub struct ChangeRequest {
     #[serde(flatten)]
-    pub change: Change,
+    pub change: residents::Change,
     /// 異動日
     pub effective_date: NaiveDate,
     /// 届出日; today (in Japan) if omitted.
     pub notified_date: Option<NaiveDate>,
-}
-
-fn blank_to_none(v: Option<String>) -> Option<String> {
-    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
-}
-
-/// What a `household_move` asks for.
-#[derive(PartialEq)]
-enum HouseholdMove {
-    Alone,
-    All,
-    Separate,
-}
-
-fn household_move(v: Option<String>, separate_allowed: bool) -> ApiResult<HouseholdMove> {
-    match blank_to_none(v).as_deref() {
-        None => Ok(HouseholdMove::Alone),
-        Some("all") => Ok(HouseholdMove::All),
-        Some("separate") if separate_allowed => Ok(HouseholdMove::Separate),
-        Some(_) => Err(ApiError::invalid(
-            "household_move",
-            if separate_allowed {
-                "世帯の扱いは「all」(世帯全員で転居) か「separate」(本人のみ、新しい世帯の世帯主になる) を選んでください"
-            } else {
-                "世帯の扱いは「all」(世帯全員で転出) を選ぶか、空欄にしてください"
-            },
-        )),
-    }
 }
 
 /// Records a 異動 of a registered resident (転居, 転出, 死亡, 世帯変更,
@@ -908,209 +794,16 @@ pub async fn change_resident(
     session.require(Permission::ResidentChange)?;
     let code = parse_code(&code)?;
     let notified = req.notified_date.unwrap_or_else(today_in_japan);
-    let effective = req.effective_date;
-    let supervised = matches!(
+    let warned = residents::change(
+        &state.app(),
+        &session.acting(&headers),
+        &code,
         req.change,
-        Change::ExOfficioRemoval { .. }
-            | Change::Correct { .. }
-            | Change::Protect { .. }
-            | Change::Unprotect { .. }
-    );
-    if supervised {
-        session.require(Permission::ResidentSupervise)?;
-    }
-    let _turn = residents::change_turn(&session.tenant).await;
-    let ts = state.store.tenant(&session.tenant);
-    let next = residents::next_household(&ts).await?;
-    // The person's household on the 異動日, for the follow-up 異動.
-    let own = ts.resident_as_of(&code, effective).await?;
-    let own_household = own.as_ref().map(|r| r.household_id.clone());
-    let others = match &own_household {
-        Some(h) => residents::household_as_of(&ts, h, effective, today_in_japan())
-            .await?
-            .into_iter()
-            .filter(|r| r.resident_code != code)
-            .collect(),
-        None => Vec::new(),
-    };
-    let mut follow_ups = Vec::new();
-    let new_head_event = |new_head: Option<String>| -> ApiResult<Option<ResidentEvent>> {
-        match (blank_to_none(new_head), &own_household) {
-            (Some(h), Some(household_id)) => Ok(Some(ResidentEvent::HouseholdChanged {
-                resident_code: parse_code(&h)
-                    .map_err(|e| ApiError::invalid("new_head", e.message))?,
-                household_id: household_id.clone(),
-                relationship: HEAD.into(),
-                notified_date: notified,
-            })),
-            _ => Ok(None),
-        }
-    };
-    let resident_code = code.clone();
-    let event = match req.change {
-        Change::Relocate {
-            address,
-            katagaki,
-            household_move: how,
-            new_head,
-        } => {
-            let address = address.trim().to_string();
-            match household_move(how, true)? {
-                HouseholdMove::All => {
-                    for r in &others {
-                        follow_ups.push(ResidentEvent::Relocated {
-                            resident_code: r.resident_code.clone(),
-                            address: address.clone(),
-                            katagaki: katagaki.clone(),
-                            notified_date: notified,
-                        });
-                    }
-                }
-                HouseholdMove::Separate => {
-                    follow_ups.push(ResidentEvent::HouseholdChanged {
-                        resident_code: code.clone(),
-                        household_id: next.clone(),
-                        relationship: HEAD.into(),
-                        notified_date: notified,
-                    });
-                    follow_ups.extend(new_head_event(new_head)?);
-                }
-                HouseholdMove::Alone => follow_ups.extend(new_head_event(new_head)?),
-            }
-            ResidentEvent::Relocated {
-                resident_code,
-                address,
-                katagaki,
-                notified_date: notified,
-            }
-        }
-        Change::MoveOutPlanned {
-            planned_date,
-            destination,
-        } => ResidentEvent::MoveOutPlanned {
-            resident_code,
-            planned_date,
-            destination,
-            notified_date: notified,
-        },
-        Change::MoveOut {
-            destination,
-            household_move: how,
-            new_head,
-        } => {
-            if household_move(how, false)? == HouseholdMove::All {
-                for r in &others {
-                    follow_ups.push(ResidentEvent::Removed {
-                        resident_code: r.resident_code.clone(),
-                        reason: RemovalReason::MovedOut {
-                            destination: destination.clone(),
-                        },
-                        notified_date: notified,
-                    });
-                }
-            } else {
-                follow_ups.extend(new_head_event(new_head)?);
-            }
-            ResidentEvent::Removed {
-                resident_code,
-                reason: RemovalReason::MovedOut { destination },
-                notified_date: notified,
-            }
-        }
-        Change::Death { new_head } => {
-            follow_ups.extend(new_head_event(new_head)?);
-            ResidentEvent::Removed {
-                resident_code,
-                reason: RemovalReason::Died,
-                notified_date: notified,
-            }
-        }
-        Change::ExOfficioRemoval { reason, new_head } => {
-            follow_ups.extend(new_head_event(new_head)?);
-            ResidentEvent::Removed {
-                resident_code,
-                reason: RemovalReason::ExOfficio { reason },
-                notified_date: notified,
-            }
-        }
-        Change::Household {
-            household_id,
-            relationship,
-            new_head,
-            former_head_relationship,
-        } => {
-            let target = blank_to_none(household_id).unwrap_or_else(|| next.clone());
-            if let Some(rel) = blank_to_none(former_head_relationship) {
-                let head = residents::household_as_of(&ts, &target, effective, today_in_japan())
-                    .await?
-                    .into_iter()
-                    .find(|r| r.relationship == HEAD && r.resident_code != code);
-                let Some(head) = head else {
-                    return Err(ApiError::invalid(
-                        "former_head_relationship",
-                        format!(
-                            "世帯番号「{target}」の世帯には、続柄を変える世帯主がいません。この欄は空欄にしてください"
-                        ),
-                    ));
-                };
-                follow_ups.push(ResidentEvent::HouseholdChanged {
-                    resident_code: head.resident_code,
-                    household_id: target.clone(),
-                    relationship: rel,
-                    notified_date: notified,
-                });
-            }
-            if own_household.as_deref() != Some(target.as_str()) {
-                follow_ups.extend(new_head_event(new_head)?);
-            }
-            ResidentEvent::HouseholdChanged {
-                resident_code,
-                household_id: target,
-                relationship: relationship.trim().to_string(),
-                notified_date: notified,
-            }
-        }
-        Change::Name {
-            family_name,
-            given_name,
-            family_kana,
-            given_kana,
-        } => ResidentEvent::NameChanged {
-            resident_code,
-            family_name,
-            given_name,
-            family_kana,
-            given_kana,
-            notified_date: notified,
-        },
-        Change::Correct {
-            field,
-            value,
-            reason,
-        } => ResidentEvent::Corrected {
-            resident_code,
-            field,
-            value,
-            reason,
-        },
-        Change::Protect { until, reason } => ResidentEvent::ProtectionSet {
-            resident_code,
-            until,
-            reason,
-        },
-        Change::Unprotect { reason } => ResidentEvent::ProtectionLifted {
-            resident_code,
-            reason,
-        },
-        Change::CancelMoveOut { reason } => ResidentEvent::MoveOutCancelled {
-            resident_code,
-            reason,
-            notified_date: notified,
-        },
-    };
-    let mut events = vec![event];
-    events.extend(follow_ups);
-    record_change(&state, &session, &headers, events, effective, &next).await
+        req.effective_date,
+        notified,
+    )
+    .await?;
+    changed(&state, &session, &code, warned).await
 }
 
 #[cfg(test)]
