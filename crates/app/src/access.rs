@@ -4,7 +4,7 @@
 
 use murakumo_tenancy::{AccessAction, AccessRecord};
 
-use crate::{App, Result, StaffActor};
+use crate::{App, Result, StaffActor, UseCaseError};
 
 /// The access-log records of one action: one per subject, with the actor's purpose and
 /// request id.
@@ -45,4 +45,23 @@ pub async fn log(
 /// The subject of a resident in the access log.
 pub fn resident(code: &str) -> String {
     format!("resident:{code}")
+}
+
+/// Searches the actor's municipality's access log, newest first (an auditor's 監査). A record
+/// that cannot be read is listed in its place, never failing the search.
+pub async fn search(
+    app: &App,
+    actor: &StaffActor,
+    filter: &murakumo_store::AccessFilter,
+) -> Result<Vec<murakumo_store::AccessLogRow>> {
+    actor.require(murakumo_tenancy::Permission::AccessLogRead)?;
+    if let Some(a) = &filter.action
+        && AccessAction::parse(a).is_none()
+    {
+        return Err(UseCaseError::invalid(
+            "action",
+            "操作の種類は read(閲覧)、search(検索)、change(異動)、issue(交付)、export(出力)のいずれかを指定してください",
+        ));
+    }
+    Ok(app.tenant(&actor.tenant).search_access_log(filter).await?)
 }

@@ -11,7 +11,7 @@ use murakumo_resident_store::ResidentReads;
 use murakumo_seal::{CancelReason, Context, OfficialSealSet, SealEvent, SealRecord};
 use murakumo_seal_store::SealQuery;
 use murakumo_seal_store::SealReads;
-use murakumo_tenancy::AccessAction;
+use murakumo_tenancy::{AccessAction, Permission};
 
 use crate::access::{self, resident};
 use crate::{App, Result, StaffActor, UseCaseError, entry, protection};
@@ -36,7 +36,7 @@ pub async fn search(app: &App, actor: &StaffActor, q: Search) -> Result<Vec<Seal
     if !given(&q.registration_number) && !given(&q.card_number) && !given(&q.resident_code) {
         return Err(UseCaseError::invalid(
             "registration_number",
-            "give a 印鑑登録番号, a 印鑑登録証番号 or a 住民票コード",
+            "印鑑登録番号、印鑑登録証番号、住民票コードのいずれかを入力してください",
         ));
     }
     let query = SealQuery {
@@ -84,6 +84,28 @@ pub struct Registration {
     pub effective_date: Option<NaiveDate>,
     /// 申請日; today if `None`.
     pub notified_date: Option<NaiveDate>,
+}
+
+/// The 印影 of a registration (PNG), through the 支援措置 gate of its registrant; logged as a
+/// read of the 印影.
+pub async fn impression(app: &App, actor: &StaffActor, number: &str) -> Result<Vec<u8>> {
+    actor.require(Permission::ResidentRead)?;
+    let ts = app.tenant(&actor.tenant);
+    let (Some(reg), Some(png)) = (ts.seal(number).await?, ts.seal_impression(number).await?) else {
+        return Err(UseCaseError::not_found(
+            "この印鑑登録番号の登録は、この団体にありません。印鑑登録番号を確認してください",
+        ));
+    };
+    protection::admit_code(app, actor, &reg.resident_code, AccessAction::Read).await?;
+    access::log(
+        app,
+        actor,
+        AccessAction::Read,
+        [resident(&reg.resident_code)],
+        "印影",
+    )
+    .await?;
+    Ok(png)
 }
 
 /// Registers a seal and returns the registration with its new 印鑑登録番号.

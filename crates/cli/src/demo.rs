@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use murakumo_core::TenantCode;
 use murakumo_ledger::{EventCodec, NewEntry};
 use murakumo_migration::{MigrationEvent, synth};
-use murakumo_store::{Operator, Store};
+use murakumo_store::Store;
 use murakumo_tenancy::TenancyEvent;
 
 /// (5-digit code, name, residents, 市区町村長 title)
@@ -51,13 +51,8 @@ pub async fn ensure(store: &Store, data_dir: &Path, verify_url: &str) -> Result<
         let line =
             format!("platform operator  (団体コード空欄)  login: operator      password: {pw}");
         logins.pending("operator", &[line])?;
-        store
-            .create_operator(&Operator {
-                operator_id: "op-1".into(),
-                login: "operator".into(),
-                display_name: "運用者".into(),
-                password_hash: murakumo_auth::hash_password(&pw, Some("operator"))?,
-            })
+        let app = murakumo_app::App::new(store.clone());
+        murakumo_app::platform::create_operator(&app, "operator", "運用者", Some("op-1"), &pw)
             .await?;
         logins.confirm()?;
     }

@@ -13,8 +13,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use murakumo_core::TenantCode;
-use murakumo_store::{Chain, Operator, Store};
-use murakumo_tenancy::{settings, validate_login};
+use murakumo_store::{Chain, Store};
+use murakumo_tenancy::settings;
 
 #[derive(Parser)]
 #[command(
@@ -347,18 +347,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Tenant(cmd) => tenant(&g, cmd).await,
         Command::Staff(cmd) => staff(&g, cmd).await,
         Command::Operator(OperatorCmd::Create { login, name }) => {
-            let store = open(&g).await?;
-            validate_login(&login)?;
+            let app = murakumo_app::App::new(open(&g).await?);
             let pw = murakumo_auth::generate_password_for(&login);
-            let id = format!("op-{}", &murakumo_auth::new_session_token().0[..12]);
-            store
-                .create_operator(&Operator {
-                    operator_id: id,
-                    login: login.clone(),
-                    display_name: name,
-                    password_hash: murakumo_auth::hash_password(&pw, Some(&login))?,
-                })
-                .await?;
+            murakumo_app::platform::create_operator(&app, &login, &name, None, &pw).await?;
             println!("operator {login} created; password: {pw}");
             Ok(())
         }
@@ -445,12 +436,14 @@ async fn tenant(g: &Global, cmd: TenantCmd) -> Result<()> {
     match cmd {
         TenantCmd::Create { code, name } => {
             let code = tenant_code(&code)?;
-            let name = name.trim();
-            if name.is_empty() {
-                bail!("--name is empty: give the municipality's name, e.g. 深川市");
-            }
-            store.create_tenant(&code, name, &cli_actor()).await?;
-            println!("created {code} {name} ({})", code.prefecture().name());
+            let app = murakumo_app::App::new(store.clone());
+            let actor = murakumo_app::Actor::System(cli_actor());
+            let created = murakumo_app::platform::create_tenant(&app, &actor, &code, &name).await?;
+            println!(
+                "created {code} {} ({})",
+                created.name,
+                code.prefecture().name()
+            );
         }
         TenantCmd::List { json } => {
             let list = store.list_tenants().await?;

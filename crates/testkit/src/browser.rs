@@ -7,6 +7,7 @@
 //! `$MURAKUMO_SCREENSHOTS`), named by the test, so a reviewer can look at
 //! every main screen after a run.
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -33,7 +34,10 @@ impl Browser {
         // (an error only means another part of the test already did).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let port = free_port();
+        // Its own process group, so that stopping it stops the chromium it started too: killing
+        // chromedriver alone left every test's browser running (84 processes after a suite).
         let mut driver = Command::new("chromedriver")
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -77,7 +81,7 @@ impl Browser {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Err(e) => {
-                    let _ = driver.kill();
+                    stop(&mut driver);
                     return Err(Error::Browser(format!(
                         "no WebDriver session at {url}: {e}"
                     )));
@@ -144,18 +148,28 @@ impl Browser {
     }
 
     /// Ends the session and stops the driver.
-    pub async fn close(mut self) {
+    pub async fn close(self) {
         let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        // Drop stops the driver and its browser.
     }
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        stop(&mut self.driver);
     }
+}
+
+/// Kills chromedriver's process group (the driver and the chromium it started) and reaps the
+/// driver.
+fn stop(driver: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", driver.id())])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let _ = driver.kill();
+    let _ = driver.wait();
 }
 
 fn browser_err(e: fantoccini::error::CmdError) -> Error {

@@ -9,7 +9,6 @@ pub(crate) mod certificates;
 pub(crate) mod changes;
 mod ledger;
 pub(crate) mod platform;
-pub(crate) mod protection;
 pub(crate) mod replication;
 pub(crate) mod residents;
 pub(crate) mod seals;

@@ -72,16 +72,12 @@ pub async fn create_tenant(
     ApiJson(req): ApiJson<CreateTenant>,
 ) -> ApiResult<Json<TenantView>> {
     let code = parse_code("code", &req.code)?;
-    let name = req.name.trim();
-    if name.is_empty() || name.chars().count() > 40 {
-        return Err(ApiError::invalid(
-            "name",
-            "団体名を1〜40文字で入力してください(例: 深川市)",
-        ));
-    }
-    state.store.create_tenant(&code, name, &op.actor()).await?;
-    tracing::info!(tenant = %code, operator = %op.operator_id, "tenant created");
-    Ok(Json(state.store.tenant_info(&code).await?.into()))
+    let actor = murakumo_app::Actor::Operator {
+        operator_id: op.operator_id.clone(),
+    };
+    let created =
+        murakumo_app::platform::create_tenant(&state.app(), &actor, &code, &req.name).await?;
+    Ok(Json(created.into()))
 }
 
 #[derive(Serialize, ToSchema)]

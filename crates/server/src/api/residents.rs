@@ -11,15 +11,14 @@ use murakumo_resident::{
 };
 use murakumo_resident_store::ResidentQuery;
 use murakumo_resident_store::ResidentReads;
-use murakumo_tenancy::{AccessAction, Permission};
+use murakumo_tenancy::Permission;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::protection;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use crate::session::StaffSession;
 use crate::state::AppState;
-use murakumo_app::residents;
+use murakumo_app::{register, residents};
 
 /// The purpose of an access (利用目的): header `x-purpose` (UTF-8, or
 /// percent-encoded UTF-8 as browsers send it), else `照会`.
@@ -61,24 +60,6 @@ pub(crate) fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-pub(crate) async fn log(
-    state: &AppState,
-    session: &StaffSession,
-    headers: &HeaderMap,
-    action: AccessAction,
-    subjects: impl IntoIterator<Item = String>,
-    detail: &str,
-) -> ApiResult<()> {
-    Ok(murakumo_app::access::log(
-        &state.app(),
-        &session.acting(headers),
-        action,
-        subjects,
-        detail,
-    )
-    .await?)
-}
-
 /// A resident as shown to staff who were admitted to the record (see
 /// [`super::protection`]): staff without the right never get a view of a
 /// person under 支援措置.
@@ -110,7 +91,7 @@ pub struct ResidentView {
 
 /// One person in a search result: only the items a result list shows, and
 /// exactly those named in the search's access-log records
-/// ([`SEARCH_ITEMS`]).
+/// ([`murakumo_app::register::SEARCH_ITEMS`]).
 #[derive(Serialize, ToSchema)]
 pub struct SearchHit {
     /// 住民票コード
@@ -128,10 +109,6 @@ pub struct SearchHit {
     /// Whether the person is the 世帯主 (the 続柄 itself is not a search result's item).
     pub household_head: bool,
 }
-
-/// The items of a [`SearchHit`], as the access log names them.
-pub const SEARCH_ITEMS: &str =
-    "resident_code,status,name,kana,birth_date,sex_code,address,katagaki,household_head";
 
 impl SearchHit {
     fn of(r: &Record) -> SearchHit {
@@ -171,7 +148,7 @@ fn view(r: &Record) -> ResidentView {
         address: Some(r.address.text.clone()),
         katagaki: Some(r.address.katagaki.clone()),
         became_resident: Some(r.became_resident),
-        protected: Some(r.protected_on(protection::today())),
+        protected: Some(r.protected_on(murakumo_app::protection::today())),
         record: serde_json::to_value(r).ok(),
     }
 }
@@ -206,52 +183,15 @@ pub async fn search_residents(
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> ApiResult<Json<Vec<SearchHit>>> {
-    session.require(Permission::ResidentRead)?;
-    let blank = |s: &Option<String>| s.as_deref().is_none_or(|v| v.trim().is_empty());
-    if blank(&q.kana) && blank(&q.name) && blank(&q.address) && q.birth_date.is_none() {
-        return Err(ApiError::invalid(
-            "kana",
-            "検索条件を入力してください(カナ氏名、氏名、生年月日、住所のいずれか)",
-        ));
-    }
     let query = ResidentQuery {
-        kana: q.kana.clone(),
-        name: q.name.clone(),
+        kana: q.kana,
+        name: q.name,
         birth_date: q.birth_date,
-        address: q.address.clone(),
+        address: q.address,
         include_removed: q.include_removed,
         limit: q.limit.unwrap_or(50).clamp(1, 200),
     };
-    let found = state
-        .store
-        .tenant(&session.tenant)
-        .search_residents_where(&query, |r| protection::visible(&session, r))
-        .await?;
-    let described = [
-        ("kana", &q.kana),
-        ("name", &q.name),
-        ("address", &q.address),
-    ]
-    .iter()
-    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
-    .chain(q.birth_date.map(|d| format!("birth_date={d}")))
-    .collect::<Vec<_>>()
-    .join("&");
-    let subjects = std::iter::once(format!("search:{described}")).chain(
-        found
-            .iter()
-            .map(|r| format!("resident:{}", r.resident_code)),
-    );
-    log(
-        &state,
-        &session,
-        &headers,
-        AccessAction::Search,
-        subjects,
-        SEARCH_ITEMS,
-    )
-    .await?;
-    protection::log_unmasked(&state, &session, &headers, &found).await?;
+    let found = register::search(&state.app(), &session.acting(&headers), &query).await?;
     Ok(Json(found.iter().map(SearchHit::of).collect()))
 }
 
@@ -266,14 +206,10 @@ pub struct Count {
 pub async fn count_residents(
     State(state): State<AppState>,
     session: StaffSession,
+    headers: HeaderMap,
 ) -> ApiResult<Json<Count>> {
-    session.require(Permission::ResidentRead)?;
     Ok(Json(Count {
-        count: state
-            .store
-            .tenant(&session.tenant)
-            .count_residents()
-            .await?,
+        count: register::count(&state.app(), &session.acting(&headers)).await?,
     }))
 }
 
@@ -289,34 +225,6 @@ fn parse_code(code: &str) -> ApiResult<String> {
         .map_err(|e| ApiError::invalid("resident_code", e.message_ja()))
 }
 
-/// Loads a record the caller may see, or explains (and logs) why not.
-async fn readable(
-    state: &AppState,
-    session: &StaffSession,
-    headers: &HeaderMap,
-    code: &str,
-    as_of: Option<NaiveDate>,
-) -> ApiResult<Record> {
-    let ts = state.store.tenant(&session.tenant);
-    let not_found = || {
-        ApiError::not_found(
-            "この住民票コードの方は、この団体の住民記録にありません。住民票コードを確認してください",
-        )
-    };
-    let current = ts.resident(code).await?.ok_or_else(not_found)?;
-    protection::admit(state, session, headers, &current, AccessAction::Read).await?;
-    let today = today_in_japan();
-    match as_of {
-        Some(d) if d != today => ts.resident_as_of(code, d).await?.ok_or_else(|| {
-            ApiError::not_found(format!(
-                "この方は {} 時点でまだ住民記録にありません。基準日を確認してください",
-                murakumo_documents::wareki(d)
-            ))
-        }),
-        _ => Ok(current),
-    }
-}
-
 /// One resident by 住民票コード, now or as of a date.
 #[utoipa::path(get, path = "/api/v1/residents/{resident_code}", tag = "resident",
     params(("resident_code" = String, Path, description = "住民票コード (11 digits)"), AsOfQuery),
@@ -328,18 +236,8 @@ pub async fn get_resident(
     ApiPath(code): ApiPath<String>,
     ApiQuery(q): ApiQuery<AsOfQuery>,
 ) -> ApiResult<Json<ResidentView>> {
-    session.require(Permission::ResidentRead)?;
     let code = parse_code(&code)?;
-    let r = readable(&state, &session, &headers, &code, q.as_of).await?;
-    log(
-        &state,
-        &session,
-        &headers,
-        AccessAction::Read,
-        [format!("resident:{code}")],
-        "all",
-    )
-    .await?;
+    let r = register::read(&state.app(), &session.acting(&headers), &code, q.as_of).await?;
     Ok(Json(view(&r)))
 }
 
@@ -365,23 +263,8 @@ pub async fn resident_history(
     headers: HeaderMap,
     ApiPath(code): ApiPath<String>,
 ) -> ApiResult<Json<Vec<HistoryView>>> {
-    session.require(Permission::ResidentRead)?;
     let code = parse_code(&code)?;
-    readable(&state, &session, &headers, &code, None).await?;
-    let events = state
-        .store
-        .tenant(&session.tenant)
-        .resident_events(&code)
-        .await?;
-    log(
-        &state,
-        &session,
-        &headers,
-        AccessAction::Read,
-        [format!("resident:{code}")],
-        "history",
-    )
-    .await?;
+    let events = register::history(&state.app(), &session.acting(&headers), &code).await?;
     Ok(Json(
         events
             .into_iter()
@@ -406,36 +289,9 @@ pub async fn get_household(
     headers: HeaderMap,
     ApiPath(household_id): ApiPath<String>,
 ) -> ApiResult<Json<Vec<ResidentView>>> {
-    session.require(Permission::ResidentRead)?;
-    let members = state
-        .store
-        .tenant(&session.tenant)
-        .household(&household_id)
-        .await?;
-    // Members under 支援措置 are left out for staff without the right.
-    let members: Vec<Record> = members
-        .into_iter()
-        .filter(|r| protection::visible(&session, r))
-        .collect();
-    if members.is_empty() {
-        return Err(ApiError::not_found(
-            "この世帯番号の世帯は、この団体の現在の住民記録にありません。世帯番号を確認してください",
-        ));
-    }
+    let members =
+        register::household(&state.app(), &session.acting(&headers), &household_id).await?;
     let views: Vec<ResidentView> = members.iter().map(view).collect();
-    let subjects = views
-        .iter()
-        .map(|v| format!("resident:{}", v.resident_code));
-    log(
-        &state,
-        &session,
-        &headers,
-        AccessAction::Read,
-        subjects,
-        "household",
-    )
-    .await?;
-    protection::log_unmasked(&state, &session, &headers, &members).await?;
     Ok(Json(views))
 }
 

@@ -11,12 +11,10 @@ use base64::Engine;
 use chrono::NaiveDate;
 use murakumo_seal::{CancelReason, SealRecord, SealStatus};
 use murakumo_seal_store::SealReads;
-use murakumo_tenancy::{AccessAction, Permission};
+use murakumo_tenancy::Permission;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::protection;
-use super::residents::log;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use crate::session::StaffSession;
 use crate::state::AppState;
@@ -240,30 +238,7 @@ pub async fn seal_impression(
     headers: HeaderMap,
     ApiPath(number): ApiPath<String>,
 ) -> ApiResult<Response> {
-    session.require(Permission::ResidentRead)?;
-    let ts = state.store.tenant(&session.tenant);
-    let (Some(r), Some(png)) = (ts.seal(&number).await?, ts.seal_impression(&number).await?) else {
-        return Err(ApiError::not_found(
-            "この印鑑登録番号の登録は、この団体にありません。印鑑登録番号を確認してください",
-        ));
-    };
-    protection::admit_code(
-        &state,
-        &session,
-        &headers,
-        &r.resident_code,
-        AccessAction::Read,
-    )
-    .await?;
-    log(
-        &state,
-        &session,
-        &headers,
-        AccessAction::Read,
-        [format!("resident:{}", r.resident_code)],
-        "印影",
-    )
-    .await?;
+    let png = seals::impression(&state.app(), &session.acting(&headers), &number).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "image/png"),

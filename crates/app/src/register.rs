@@ -1,0 +1,133 @@
+//! 照会: reading the register. Every read of a resident — a search, one record now or as of
+//! a date, its 異動履歴, a household — is one function here that the API and the staff
+//! screens call: the permission, the 支援措置 gate ([`protection`]) and the access-log records
+//! (which person, which items) are decided here, once, before anything is returned.
+
+use chrono::NaiveDate;
+use murakumo_ledger::Entry;
+use murakumo_resident::{Record, ResidentEvent};
+use murakumo_resident_store::{ResidentQuery, ResidentReads};
+use murakumo_tenancy::{AccessAction, Permission};
+
+use crate::access::{self, resident};
+use crate::{App, Result, StaffActor, UseCaseError, protection};
+
+/// The items a search result shows, as the access log names them.
+pub const SEARCH_ITEMS: &str =
+    "resident_code,status,name,kana,birth_date,sex_code,address,katagaki,household_head";
+
+/// Searches residents (conditions combine with AND; at least one is needed). People under
+/// 支援措置 are left out for staff without the right, without shortening the list. The
+/// search is logged with every person found ([`SEARCH_ITEMS`]), and each unmasking.
+pub async fn search(app: &App, actor: &StaffActor, q: &ResidentQuery) -> Result<Vec<Record>> {
+    actor.require(Permission::ResidentRead)?;
+    let blank = |s: &Option<String>| s.as_deref().is_none_or(|v| v.trim().is_empty());
+    if blank(&q.kana) && blank(&q.name) && blank(&q.address) && q.birth_date.is_none() {
+        return Err(UseCaseError::invalid(
+            "kana",
+            "検索条件を入力してください(カナ氏名、氏名、生年月日、住所のいずれか)",
+        ));
+    }
+    let found = app
+        .tenant(&actor.tenant)
+        .search_residents_where(q, |r| protection::visible(actor, r))
+        .await?;
+    let described = [
+        ("kana", &q.kana),
+        ("name", &q.name),
+        ("address", &q.address),
+    ]
+    .iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+    .chain(q.birth_date.map(|d| format!("birth_date={d}")))
+    .collect::<Vec<_>>()
+    .join("&");
+    let subjects = std::iter::once(format!("search:{described}"))
+        .chain(found.iter().map(|r| resident(&r.resident_code)));
+    access::log(app, actor, AccessAction::Search, subjects, SEARCH_ITEMS).await?;
+    protection::log_unmasked(app, actor, &found).await?;
+    Ok(found)
+}
+
+/// How many residents are registered (no personal data).
+pub async fn count(app: &App, actor: &StaffActor) -> Result<u64> {
+    actor.require(Permission::ResidentRead)?;
+    Ok(app.tenant(&actor.tenant).count_residents().await?)
+}
+
+/// The record the actor may see, now or as of `as_of`, through the gate (not yet logged as
+/// read: the caller logs what it discloses).
+async fn admitted(
+    app: &App,
+    actor: &StaffActor,
+    code: &str,
+    as_of: Option<NaiveDate>,
+) -> Result<Record> {
+    actor.require(Permission::ResidentRead)?;
+    let ts = app.tenant(&actor.tenant);
+    let current = ts.resident(code).await?.ok_or_else(|| {
+        UseCaseError::not_found(
+            "この住民票コードの方は、この団体の住民記録にありません。住民票コードを確認してください",
+        )
+    })?;
+    protection::admit(app, actor, &current, AccessAction::Read).await?;
+    match as_of {
+        Some(d) if d != murakumo_core::today_in_japan() => {
+            ts.resident_as_of(code, d).await?.ok_or_else(|| {
+                UseCaseError::not_found(format!(
+                    "この方は {} 時点でまだ住民記録にありません。基準日を確認してください",
+                    murakumo_documents::wareki(d)
+                ))
+            })
+        }
+        _ => Ok(current),
+    }
+}
+
+/// One resident's whole record, now or as it stood on `as_of`; logged as a read of all
+/// items.
+pub async fn read(
+    app: &App,
+    actor: &StaffActor,
+    code: &str,
+    as_of: Option<NaiveDate>,
+) -> Result<Record> {
+    let record = admitted(app, actor, code, as_of).await?;
+    access::log(app, actor, AccessAction::Read, [resident(code)], "all").await?;
+    Ok(record)
+}
+
+/// 異動履歴: every event of one resident, oldest first; logged as a read of the history.
+pub async fn history(
+    app: &App,
+    actor: &StaffActor,
+    code: &str,
+) -> Result<Vec<(Entry, ResidentEvent)>> {
+    admitted(app, actor, code, None).await?;
+    let events = app.tenant(&actor.tenant).resident_events(code).await?;
+    access::log(app, actor, AccessAction::Read, [resident(code)], "history").await?;
+    Ok(events)
+}
+
+/// The current members of a household, head first. Members under 支援措置 are left out for
+/// staff without the right; a household with no one left to show is not found. Logged as a
+/// read of each member shown.
+pub async fn household(app: &App, actor: &StaffActor, household_id: &str) -> Result<Vec<Record>> {
+    actor.require(Permission::ResidentRead)?;
+    let members: Vec<Record> = app
+        .tenant(&actor.tenant)
+        .household(household_id)
+        .await?
+        .into_iter()
+        .filter(|r| protection::visible(actor, r))
+        .collect();
+    if members.is_empty() {
+        return Err(UseCaseError::not_found(
+            "この世帯番号の世帯は、この団体の現在の住民記録にありません。世帯番号を確認してください",
+        ));
+    }
+    let subjects = members.iter().map(|r| resident(&r.resident_code));
+    access::log(app, actor, AccessAction::Read, subjects, "household").await?;
+    protection::log_unmasked(app, actor, &members).await?;
+    Ok(members)
+}
