@@ -1067,6 +1067,8 @@ fn render_peer() -> anyhow::Result<RenderPeer> {
                         EntryReason::MoveIn { previous_address } => Some(previous_address.clone()),
                         _ => None,
                     },
+                    former_surname: None,
+                    alias: None,
                     notes: vec![],
                 }),
                 _ => None,

@@ -291,6 +291,11 @@ fn member(r: &Record, include_honseki: bool, history: Vec<String>) -> Member {
         became_resident_date: Some(r.became_resident),
         address_since: Some(r.address_since),
         previous_address: previous,
+        former_surname: r
+            .former_surname
+            .as_ref()
+            .map(|f| format!("{}（{}）", f.name, f.kana)),
+        alias: r.person.alias.clone(),
         notes,
     }
 }

@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use murakumo_core::{TenantCode, today_in_japan};
 use murakumo_ledger::NewEntry;
 use murakumo_resident::{
-    HEAD, Record, RemovalReason, ResidentEvent, Status, Warning, check_households,
+    FormerSurname, HEAD, Record, RemovalReason, ResidentEvent, Status, Warning, check_households,
     households_touched, next_household_id, validate,
 };
 use murakumo_store::{Chain, StoreError, TenantStore};
@@ -360,6 +360,14 @@ pub enum Change {
         value: String,
         reason: String,
     },
+    /// 旧氏の記載・変更 (on the person's 請求; Japanese residents): the 旧氏 as the 戸籍 shows
+    /// it, and its フリガナ.
+    FormerSurname {
+        former_surname: String,
+        former_surname_kana: String,
+    },
+    /// 旧氏の削除 (on the person's 請求).
+    DeleteFormerSurname,
     /// 支援措置 start
     Protect { until: NaiveDate, reason: String },
     /// 支援措置 end
@@ -601,6 +609,22 @@ pub async fn change(
         Change::Unprotect { reason } => ResidentEvent::ProtectionLifted {
             resident_code,
             reason,
+        },
+        Change::FormerSurname {
+            former_surname,
+            former_surname_kana,
+        } => ResidentEvent::FormerSurnameSet {
+            resident_code,
+            former_surname: Some(FormerSurname {
+                name: former_surname.trim().to_string(),
+                kana: former_surname_kana.trim().to_string(),
+            }),
+            notified_date: notified,
+        },
+        Change::DeleteFormerSurname => ResidentEvent::FormerSurnameSet {
+            resident_code,
+            former_surname: None,
+            notified_date: notified,
         },
         Change::CancelMoveOut { reason } => ResidentEvent::MoveOutCancelled {
             resident_code,

@@ -29,6 +29,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             became_resident_date: Some(date(2015, 4, 1)?),
             address_since: Some(date(2019, 5, 1)?),
             previous_address: Some("札幌市中央区北1条西2丁目1番地".to_owned()),
+            former_surname: None,
+            alias: None,
             notes: vec![],
         })
     };

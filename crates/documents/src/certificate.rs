@@ -123,6 +123,12 @@ pub struct Member {
     pub address_since: Option<NaiveDate>,
     /// 前住所 (with the date of the move, as the register words it).
     pub previous_address: Option<String>,
+    /// 旧氏 with its フリガナ, e.g. 「佐藤（サトウ）」: printed with the 氏名 from layout 5 on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub former_surname: Option<String>,
+    /// 通称 (foreign residents): printed with the 氏名 from layout 5 on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
     /// 備考 lines, e.g. "令和6年3月31日 札幌市中央区…へ転出" on a 除票.
     pub notes: Vec<String>,
 }

@@ -54,7 +54,8 @@ pub const MEMBERS_PER_PAGE: usize = 4;
 ///   resolution (layout 2 fitted it to the box).
 /// - 4: each person's 住所を定めた年月日 in its own cell, between 住民となった年月日 and
 ///   前住所 (layouts 2–3 had only the 備考 of a 転居).
-pub const LAYOUT_VERSION: u32 = 4;
+/// - 5: the 旧氏 and the 通称 printed with the 氏名, on a line of their own under it.
+pub const LAYOUT_VERSION: u32 = 5;
 
 /// The layouts this renderer prints exactly as they were issued.
 pub const RENDERABLE_LAYOUTS: std::ops::RangeInclusive<u32> = 2..=LAYOUT_VERSION;
@@ -427,6 +428,16 @@ pub(crate) fn pdf_datetime(date: NaiveDate, time: Option<NaiveTime>) -> DateTime
         .utc_offset_minute(0)
 }
 
+/// What a person's 氏名 cell prints under the name (layout 5 on): 「旧氏　佐藤（サトウ）」 and
+/// 「通称　…」, when recorded.
+fn name_notes(m: &Member) -> Option<String> {
+    let notes: Vec<String> = [("旧氏", &m.former_surname), ("通称", &m.alias)]
+        .into_iter()
+        .filter_map(|(label, v)| v.as_deref().map(|v| format!("{label}　{v}")))
+        .collect();
+    (!notes.is_empty()).then(|| notes.join("　"))
+}
+
 /// A date as printed: 和暦 ("令和6年4月1日"), or Gregorian before 明治.
 pub fn wareki(date: NaiveDate) -> String {
     match WarekiDate::from_gregorian(date) {
@@ -553,6 +564,8 @@ fn check_certificate_glyphs(
             ("honseki", &m.honseki),
             ("honseki_head", &m.honseki_head),
             ("previous_address", &m.previous_address),
+            ("former_surname", &m.former_surname),
+            ("alias", &m.alias),
         ] {
             if let Some(v) = v {
                 check_glyphs(charmap, field, v)?;
@@ -868,12 +881,29 @@ impl<'s, 'a> Painter<'s, '_, 'a> {
             7.0,
             Align::Left,
         );
-        self.fitted(
-            &m.name,
-            (x + 26.0, top + 11.0, name_w - 30.0, 22.0),
-            15.0,
-            Align::Left,
-        );
+        let names = name_notes(m).filter(|_| self.layout >= 5);
+        match names {
+            None => self.fitted(
+                &m.name,
+                (x + 26.0, top + 11.0, name_w - 30.0, 22.0),
+                15.0,
+                Align::Left,
+            ),
+            Some(notes) => {
+                self.fitted(
+                    &m.name,
+                    (x + 26.0, top + 10.0, name_w - 30.0, 15.0),
+                    13.0,
+                    Align::Left,
+                );
+                self.fitted(
+                    &notes,
+                    (x + 26.0, top + 25.0, name_w - 30.0, 9.0),
+                    7.0,
+                    Align::Left,
+                );
+            }
+        }
         let bw = 125.0;
         self.cell("生年月日", &wareki(m.birth_date), x + name_w, top, bw, h1);
         let sw = 40.0;

@@ -9,7 +9,8 @@
 use chrono::NaiveDate;
 use murakumo_core::{Era, ResidentCode};
 use murakumo_resident::{
-    Citizenship, EntryReason, Person, Record, RemovalReason, ResidentEvent, Sex, Status,
+    Citizenship, EntryReason, FormerSurname, Person, Record, RemovalReason, ResidentEvent, Sex,
+    Status,
 };
 
 use crate::layout::{base, history};
@@ -407,6 +408,21 @@ pub fn history_row(municipality5: &str, serial: u64, d: &Dated) -> Vec<String> {
             row[F::Note as usize] = reason.clone();
             "15"
         }
+        ResidentEvent::FormerSurnameSet {
+            former_surname,
+            notified_date,
+            ..
+        } => {
+            notified(&mut row, notified_date);
+            match former_surname {
+                Some(f) => {
+                    row[F::FamilyName as usize] = f.name.clone();
+                    row[F::FamilyKana as usize] = f.kana.clone();
+                    "22"
+                }
+                None => "23",
+            }
+        }
     };
     row[F::Event as usize] = code.into();
     row
@@ -515,6 +531,19 @@ pub(crate) fn parse_history(row: &[String]) -> Result<Dated, FieldFault> {
         "15" => ResidentEvent::MoveOutCancelled {
             resident_code: code,
             reason: text(F::Note),
+            notified_date: notified()?,
+        },
+        "22" => ResidentEvent::FormerSurnameSet {
+            resident_code: code,
+            former_surname: Some(FormerSurname {
+                name: text(F::FamilyName),
+                kana: text(F::FamilyKana),
+            }),
+            notified_date: notified()?,
+        },
+        "23" => ResidentEvent::FormerSurnameSet {
+            resident_code: code,
+            former_surname: None,
             notified_date: notified()?,
         },
         _ => {
@@ -643,6 +672,19 @@ mod tests {
                 resident_code: code.clone(),
                 reason: "転出を取りやめたため本人申出".into(),
                 notified_date: d(2022, 1, 3),
+            },
+            ResidentEvent::FormerSurnameSet {
+                resident_code: code.clone(),
+                former_surname: Some(FormerSurname {
+                    name: "佐藤".into(),
+                    kana: "サトウ".into(),
+                }),
+                notified_date: d(2022, 1, 4),
+            },
+            ResidentEvent::FormerSurnameSet {
+                resident_code: code.clone(),
+                former_surname: None,
+                notified_date: d(2022, 1, 5),
             },
         ];
         for (i, event) in events.into_iter().enumerate() {

@@ -133,7 +133,7 @@ fn every_form_and_encoding_round_trips_byte_for_byte() {
             assert!(manifest.contains(blake3::hash(bytes).to_hex().as_str()));
         }
         assert!(written.iter().any(|(n, _)| n == "koin.png"));
-        assert!(manifest.contains("\"version\": \"1.2\""));
+        assert!(manifest.contains("\"version\": \"1.3\""));
         if encoding == Encoding::Cp932 {
             // 外字 went out through the table (F040–) and as MJ escapes.
             let hist = std::fs::read(a.join(format!("01-02_idorireki.{}", form.extension())))

@@ -74,6 +74,16 @@ pub struct Person {
     pub citizenship: Citizenship,
 }
 
+/// 旧氏 (住民基本台帳法施行令30条の13): a surname the person had before, as the 戸籍 shows it,
+/// recorded in the 住民票 at the person's request (Japanese residents only) and printed with
+/// the 氏名.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormerSurname {
+    pub name: String,
+    /// フリガナ (全角カタカナ).
+    pub kana: String,
+}
+
 /// How a resident entered the register.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EntryReason {
@@ -190,10 +200,16 @@ pub enum ResidentEvent {
         reason: String,
         notified_date: NaiveDate,
     },
+    /// 旧氏の記載・変更 (`Some`) or 削除 (`None`), on the person's 請求.
+    FormerSurnameSet {
+        resident_code: String,
+        former_surname: Option<FormerSurname>,
+        notified_date: NaiveDate,
+    },
 }
 
 // Append only: an event's index is stored in its payload.
-const KINDS: [&str; 10] = [
+const KINDS: [&str; 11] = [
     "resident.entered",
     "resident.relocated",
     "resident.move_out_planned",
@@ -204,6 +220,7 @@ const KINDS: [&str; 10] = [
     "resident.protection_set",
     "resident.protection_lifted",
     "resident.move_out_cancelled",
+    "resident.former_surname_set",
 ];
 
 impl ResidentEvent {
@@ -218,7 +235,8 @@ impl ResidentEvent {
             | ResidentEvent::Corrected { resident_code, .. }
             | ResidentEvent::ProtectionSet { resident_code, .. }
             | ResidentEvent::ProtectionLifted { resident_code, .. }
-            | ResidentEvent::MoveOutCancelled { resident_code, .. } => resident_code,
+            | ResidentEvent::MoveOutCancelled { resident_code, .. }
+            | ResidentEvent::FormerSurnameSet { resident_code, .. } => resident_code,
         }
     }
 
@@ -234,6 +252,7 @@ impl ResidentEvent {
             ResidentEvent::ProtectionSet { .. } => 7,
             ResidentEvent::ProtectionLifted { .. } => 8,
             ResidentEvent::MoveOutCancelled { .. } => 9,
+            ResidentEvent::FormerSurnameSet { .. } => 10,
         }
     }
 
@@ -257,6 +276,11 @@ impl ResidentEvent {
             ResidentEvent::ProtectionSet { .. } => "支援措置開始".into(),
             ResidentEvent::ProtectionLifted { .. } => "支援措置終了".into(),
             ResidentEvent::MoveOutCancelled { .. } => "転出取消".into(),
+            ResidentEvent::FormerSurnameSet {
+                former_surname: Some(_),
+                ..
+            } => "旧氏記載".into(),
+            ResidentEvent::FormerSurnameSet { .. } => "旧氏削除".into(),
         }
     }
 }

@@ -24,7 +24,9 @@ mod text;
 
 pub use allot::next_resident_code;
 
-pub use event::{Citizenship, EntryReason, Person, RemovalReason, ResidentEvent, Sex};
+pub use event::{
+    Citizenship, EntryReason, FormerSurname, Person, RemovalReason, ResidentEvent, Sex,
+};
 pub use household::{
     HEAD, HouseholdBook, check_households, households_touched, is_series_household_id,
     next_household_id,

@@ -5,7 +5,8 @@ use murakumo_core::ResidentCode;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Citizenship, EntryReason, Person, RemovalReason, ResidentError, ResidentEvent, Warning,
+    Citizenship, EntryReason, FormerSurname, Person, RemovalReason, ResidentError, ResidentEvent,
+    Warning,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +59,10 @@ pub struct Record {
     /// projected before it existed (the projection version was bumped).
     #[serde(default)]
     pub last_change: Option<NaiveDate>,
+    /// 旧氏, if recorded on request (absent in records projected before it existed: none
+    /// had one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub former_surname: Option<FormerSurname>,
 }
 
 impl Record {
@@ -105,6 +110,9 @@ fn changes_state(event: &ResidentEvent) -> bool {
         ResidentEvent::Corrected { .. }
             | ResidentEvent::ProtectionSet { .. }
             | ResidentEvent::ProtectionLifted { .. }
+            // A 旧氏 is a request about the name's printing: it does not contradict a 異動
+            // dated before it.
+            | ResidentEvent::FormerSurnameSet { .. }
     )
 }
 
@@ -365,6 +373,44 @@ pub fn validate(
                 check_kana("value", value, false)?;
             }
         }
+        ResidentEvent::FormerSurnameSet {
+            former_surname,
+            notified_date,
+            ..
+        } => {
+            live(current)?;
+            let Some(r) = current else {
+                return Err(ResidentError::NotFound(code.to_string()));
+            };
+            if !matches!(r.person.citizenship, Citizenship::Japanese { .. }) {
+                return invalid(
+                    "former_surname",
+                    "旧氏は日本人住民についてだけ記載できます(外国人住民の方は通称を記載します)",
+                );
+            }
+            match former_surname {
+                Some(f) => {
+                    if f.name.trim().is_empty() {
+                        return invalid("former_surname", "旧氏を入力してください");
+                    }
+                    if f.name.trim() == r.person.family_name.trim() {
+                        return invalid(
+                            "former_surname",
+                            "旧氏には、戸籍に記載されている以前の氏(現在の氏と異なる氏)を入力してください",
+                        );
+                    }
+                    check_kana("former_surname_kana", &f.kana, true)?;
+                }
+                None if r.former_surname.is_none() => {
+                    return invalid(
+                        "former_surname",
+                        "この方には旧氏が記載されていないため、削除できません",
+                    );
+                }
+                None => {}
+            }
+            notified = Some(*notified_date);
+        }
         ResidentEvent::MoveOutCancelled {
             reason,
             notified_date,
@@ -485,6 +531,7 @@ pub fn apply(
             entry_reason: reason.clone(),
             protection: None,
             last_change: Some(effective),
+            former_surname: None,
         });
     }
     let mut r = record.ok_or(ResidentError::NotFound(code))?;
@@ -547,6 +594,9 @@ pub fn apply(
         }
         ResidentEvent::ProtectionLifted { .. } => r.protection = None,
         ResidentEvent::MoveOutCancelled { .. } => r.status = Status::Current,
+        ResidentEvent::FormerSurnameSet { former_surname, .. } => {
+            r.former_surname = former_surname.clone();
+        }
     }
     Ok(r)
 }
@@ -881,6 +931,99 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    /// 旧氏: recorded, changed and deleted on request, for Japanese residents only, never the
+    /// current 氏, with its フリガナ in katakana; replayed as of a date like any 異動, and it
+    /// does not make an earlier-dated 異動 look back-dated.
+    #[test]
+    fn a_former_surname_is_recorded_changed_and_deleted_for_japanese_residents_only() {
+        let entered = apply(None, &move_in(d(2020, 4, 1)), d(2020, 4, 1)).expect("entered");
+        let set = |name: &str, kana: &str| ResidentEvent::FormerSurnameSet {
+            resident_code: code(),
+            former_surname: Some(FormerSurname {
+                name: name.into(),
+                kana: kana.into(),
+            }),
+            notified_date: d(2026, 11, 10),
+        };
+        let delete = ResidentEvent::FormerSurnameSet {
+            resident_code: code(),
+            former_surname: None,
+            notified_date: d(2026, 11, 20),
+        };
+        let check = |event: &ResidentEvent, record: &Record| {
+            validate(
+                event,
+                Some(record),
+                Some(record),
+                d(2026, 11, 10),
+                today(),
+                14,
+            )
+        };
+        let field = |r: Result<Vec<Warning>, ResidentError>| match r {
+            Err(ResidentError::Invalid { field, .. }) => field,
+            other => panic!("not refused: {other:?}"),
+        };
+        assert_eq!(field(check(&set("", "サトウ"), &entered)), "former_surname");
+        assert_eq!(
+            field(check(&set("山田", "ヤマダ"), &entered)),
+            "former_surname"
+        );
+        assert_eq!(
+            field(check(&set("佐藤", "さとう"), &entered)),
+            "former_surname_kana"
+        );
+        assert_eq!(field(check(&delete, &entered)), "former_surname");
+        assert!(check(&set("佐藤", "サトウ"), &entered).is_ok());
+        let with = apply(
+            Some(entered.clone()),
+            &set("佐藤", "サトウ"),
+            d(2026, 11, 10),
+        )
+        .expect("applies");
+        assert_eq!(
+            with.former_surname,
+            Some(FormerSurname {
+                name: "佐藤".into(),
+                kana: "サトウ".into()
+            })
+        );
+        assert_eq!(with.last_change, entered.last_change);
+        assert!(check(&delete, &with).is_ok());
+        let without = apply(Some(with.clone()), &delete, d(2026, 11, 20)).expect("applies");
+        assert_eq!(without.former_surname, None);
+        // As of a date between the two, the 旧氏 is there; before, not yet.
+        let events = [
+            (move_in(d(2020, 4, 1)), d(2020, 4, 1)),
+            (set("佐藤", "サトウ"), d(2026, 11, 10)),
+            (delete.clone(), d(2026, 11, 20)),
+        ];
+        let as_of = |day: NaiveDate| {
+            replay(events.iter().map(|(e, d)| (e, *d)), day)
+                .expect("replays")
+                .expect("registered")
+                .former_surname
+                .map(|f| f.name)
+        };
+        assert_eq!(as_of(d(2026, 11, 9)), None);
+        assert_eq!(as_of(d(2026, 11, 15)).as_deref(), Some("佐藤"));
+        assert_eq!(as_of(d(2026, 11, 21)), None);
+        // A foreign resident records a 通称 instead.
+        let mut foreign = entered.clone();
+        foreign.person.citizenship = Citizenship::Foreign {
+            nationality: "ベトナム".into(),
+            residence_status: "技能実習".into(),
+            period_until: None,
+        };
+        assert_eq!(
+            field(check(&set("佐藤", "サトウ"), &foreign)),
+            "former_surname"
+        );
+        // The event's 異動事由.
+        assert_eq!(set("佐藤", "サトウ").label_ja(), "旧氏記載");
+        assert_eq!(delete.label_ja(), "旧氏削除");
     }
 
     /// 転出取消: only while 転出予定, with a reason; the record is current again (and may then

@@ -296,7 +296,8 @@ fn movement_kind(event: &ResidentEvent) -> Option<&'static str> {
         | ResidentEvent::MoveOutCancelled { .. }
         | ResidentEvent::Corrected { .. }
         | ResidentEvent::ProtectionSet { .. }
-        | ResidentEvent::ProtectionLifted { .. } => return None,
+        | ResidentEvent::ProtectionLifted { .. }
+        | ResidentEvent::FormerSurnameSet { .. } => return None,
     })
 }
 

@@ -119,6 +119,14 @@ impl ResidentEvent {
             ResidentEvent::MoveOutCancelled { reason, .. } => {
                 out.push(text("reason", reason, REASON, false));
             }
+            ResidentEvent::FormerSurnameSet {
+                former_surname: Some(f),
+                ..
+            } => {
+                out.push(text("former_surname", &f.name, NAME, true));
+                out.push(text("former_surname_kana", &f.kana, KANA, true));
+            }
+            ResidentEvent::FormerSurnameSet { .. } => {}
             ResidentEvent::Removed { reason, .. } => match reason {
                 RemovalReason::MovedOut { destination } => {
                     out.push(text("destination", destination, ADDRESS, true))

@@ -269,7 +269,7 @@ fn a_format_1_0_data_set_without_seals_still_imports() {
     let again = i.import(&dir);
     assert!(again.contains("nothing changed"), "{again}");
     i.export(&ex, &["--encoding", "utf-8"]);
-    // The same register comes out, now in the current version (1.2) with an empty 02-01.
+    // The same register comes out, now in the current version (1.3) with an empty 02-01.
     for name in ["01-01_juminkihon.dat", "01-02_idorireki.dat", "gaiji.csv"] {
         assert_eq!(
             std::fs::read(dir.join(name)).expect("read"),
@@ -281,7 +281,7 @@ fn a_format_1_0_data_set_without_seals_still_imports() {
     assert!(!ex.join("koin.png").exists());
     assert!(!ex.join("02-01_inkan").exists());
     let manifest = std::fs::read_to_string(ex.join("manifest.json")).expect("manifest");
-    assert!(manifest.contains("\"version\": \"1.2\""), "{manifest}");
+    assert!(manifest.contains("\"version\": \"1.3\""), "{manifest}");
 }
 
 #[test]

@@ -831,6 +831,53 @@ fn the_address_since_cell_is_new_in_layout_4_and_layout_3_still_verifies() {
     assert!(v.appearance_checked);
 }
 
+/// Layout 5 prints the 旧氏 and the 通称 with the 氏名; a certificate issued with layout 4 (no
+/// such line) still prints as issued and verifies, and a 旧氏 the font cannot print is refused
+/// naming the item.
+#[test]
+fn the_former_surname_and_alias_print_from_layout_5_and_layout_4_still_verifies() {
+    let k = key(1);
+    let r = common::renderer();
+    let mut cert = common::household(2);
+    cert.members[0].former_surname = Some("佐藤（サトウ）".to_owned());
+    cert.members[1].alias = Some("山田 ミン".to_owned());
+    let current = r.issue(&cert, &k).expect("renders");
+    let text = pdf_tools::pdftotext(&current.pdf).replace(' ', "");
+    for printed in ["旧氏", "佐藤（サトウ）", "通称", "山田ミン"] {
+        assert!(text.contains(printed), "{printed} not in:\n{text}");
+    }
+    assert!(
+        r.verify_certificate_pdf(&current.pdf, &published(&[&k]))
+            .expect("verifies")
+            .appearance_checked
+    );
+
+    let old = common::household(2);
+    let issued = r.issue(&old, &k).expect("renders");
+    let layout4 = SealPayload {
+        layout: Some(4),
+        signature: murakumo_documents::sign(&old, 4, &k),
+        ..issued.payload.clone()
+    };
+    let pdf4 = r.render(&old, &layout4).expect("layout 4 renders");
+    assert!(!pdftotext_squeezed(&pdf4).contains("旧氏"));
+    let v = r
+        .verify_certificate_pdf(&pdf4, &published(&[&k]))
+        .expect("a layout-4 certificate still verifies");
+    assert!(v.appearance_checked);
+
+    let mut bad = common::household(1);
+    bad.members[0].former_surname = Some("😀".to_owned());
+    match r.issue(&bad, &k).expect_err("must be refused") {
+        DocumentError::MissingGlyph { field, .. } => assert_eq!(field, "former_surname"),
+        other => panic!("not a missing glyph: {other:?}"),
+    }
+}
+
+fn pdftotext_squeezed(pdf: &[u8]) -> String {
+    pdf_tools::pdftotext(pdf).replace(' ', "")
+}
+
 /// Nothing printed is cut off: a text is shrunk, then wrapped, and a certificate with a text
 /// that still would not fit is refused before it is numbered, naming the text.
 #[test]

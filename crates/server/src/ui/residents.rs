@@ -412,6 +412,12 @@ pub async fn resident_detail(
     if let Some(alias) = &p.alias {
         facts.push(("通称", esc(alias)));
     }
+    if let Some(former) = &r.former_surname {
+        facts.push((
+            "旧氏",
+            format!("{}({})", esc(&former.name), esc(&former.kana)),
+        ));
+    }
     match &p.citizenship {
         Citizenship::Japanese { honseki, hittosha } => {
             facts.push(("本籍", esc(honseki)));
@@ -602,6 +608,19 @@ const CHANGES: &[(&str, &str, &[Field])] = &[
             ("given_kana", "名(フリガナ)", "text"),
         ],
     ),
+    (
+        "former_surname",
+        "旧氏の記載・変更(請求による)",
+        &[
+            (
+                "former_surname",
+                "旧氏(戸籍に記載されている以前の氏)",
+                "text",
+            ),
+            ("former_surname_kana", "旧氏(フリガナ)", "text"),
+        ],
+    ),
+    ("delete_former_surname", "旧氏の削除(請求による)", &[]),
     (
         "correct",
         "職権修正",

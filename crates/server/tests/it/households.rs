@@ -1070,7 +1070,78 @@ async fn a_planned_move_out_is_withdrawn(db: Db) {
     s.stop().await;
 }
 
+/// 旧氏 (issue 18): recorded on request with its フリガナ, printed with the 氏名 on the 住民票
+/// (the signed content carries it), deleted on request; each is a 異動 in the 異動履歴, and a
+/// request that does not fit is refused naming the field.
+async fn a_former_surname_is_recorded_printed_and_deleted(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    let today = today_in_japan();
+    let n = 2_000_000_043;
+    let (st, b) = c.enter(n, "花子", "世帯主", None, HOME).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let set = |name: &str, kana: &str| {
+        json!({"change": "former_surname", "former_surname": name, "former_surname_kana": kana,
+            "effective_date": today.to_string()})
+    };
+    let delete = json!({"change": "delete_former_surname", "effective_date": today.to_string()});
+    let (st, b) = c.change(n, delete.clone()).await;
+    refused(st, &b, "former_surname");
+    let (st, b) = c.change(n, set("鈴木", "すずき")).await;
+    refused(st, &b, "former_surname_kana");
+    let (st, b) = c.change(n, set(" ", "サトウ")).await;
+    refused(st, &b, "former_surname");
+    assert!(c.resident(n).await["record"]["former_surname"].is_null());
+    let (st, b) = c.change(n, set("鈴木", "スズキ")).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(
+        c.resident(n).await["record"]["former_surname"],
+        json!({"name": "鈴木", "kana": "スズキ"})
+    );
+    s.set_issuer(&tenant_a()).await;
+    let issue = || async {
+        let pdf = c
+            .clerk
+            .post(s.url("/api/v1/certificates"))
+            .json(
+                &json!({"kind": "resident_copy", "resident_codes": [common::resident_code(n)],
+                "requester": "本人", "purpose": "勤務先提出"}),
+            )
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(pdf.status(), StatusCode::OK);
+        certified(&pdf.bytes().await.expect("pdf"))
+    };
+    let cert = issue().await;
+    assert_eq!(
+        cert["members"][0]["former_surname"], "鈴木（スズキ）",
+        "{cert}"
+    );
+    let (st, b) = c.change(n, delete.clone()).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert!(c.resident(n).await["record"]["former_surname"].is_null());
+    let cert = issue().await;
+    assert!(cert["members"][0]["former_surname"].is_null(), "{cert}");
+    let history = c
+        .get(&format!(
+            "/api/v1/residents/{}/history",
+            common::resident_code(n)
+        ))
+        .await
+        .to_string();
+    assert!(
+        history.contains("旧氏記載") && history.contains("旧氏削除"),
+        "{history}"
+    );
+    s.stop().await;
+}
+
 common::on_both_backends!(
+    a_former_surname_is_recorded_printed_and_deleted,
     a_planned_move_out_is_withdrawn,
     statistics_count_the_register_as_it_stood,
     a_household_moves_in_together_or_not_at_all,

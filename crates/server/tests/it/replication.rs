@@ -1467,6 +1467,8 @@ async fn a_site_key_alone_does_not_make_a_certificate_genuine(db: Db) {
             became_resident_date: None,
             address_since: None,
             previous_address: None,
+            former_surname: None,
+            alias: None,
             notes: vec![],
         }],
         options: CertificateOptions {

@@ -79,6 +79,8 @@ pub fn member(name: &str, kana: &str, rel: &str, birth: NaiveDate, sex: Sex) -> 
         became_resident_date: Some(date(2015, 4, 1)),
         address_since: Some(date(2019, 5, 1)),
         previous_address: Some("平成27年4月1日　札幌市中央区北1条西2丁目1番地".to_owned()),
+        former_surname: None,
+        alias: None,
         notes: Vec::new(),
     }
 }
