@@ -9,8 +9,8 @@
 use chrono::NaiveDate;
 use murakumo_core::{Era, ResidentCode};
 use murakumo_resident::{
-    Citizenship, EntryReason, FormerSurname, Person, Record, RemovalReason, ResidentEvent, Sex,
-    Status,
+    Alias, Citizenship, EntryReason, FormerSurname, Person, Record, RemovalReason, ResidentEvent,
+    Sex, Status,
 };
 
 use crate::layout::{base, history};
@@ -423,6 +423,21 @@ pub fn history_row(municipality5: &str, serial: u64, d: &Dated) -> Vec<String> {
                 None => "23",
             }
         }
+        ResidentEvent::AliasSet {
+            alias,
+            notified_date,
+            ..
+        } => {
+            notified(&mut row, notified_date);
+            match alias {
+                Some(a) => {
+                    row[F::Alias as usize] = a.name.clone();
+                    row[F::FamilyKana as usize] = a.kana.clone();
+                    "24"
+                }
+                None => "25",
+            }
+        }
     };
     row[F::Event as usize] = code.into();
     row
@@ -544,6 +559,19 @@ pub(crate) fn parse_history(row: &[String]) -> Result<Dated, FieldFault> {
         "23" => ResidentEvent::FormerSurnameSet {
             resident_code: code,
             former_surname: None,
+            notified_date: notified()?,
+        },
+        "24" => ResidentEvent::AliasSet {
+            resident_code: code,
+            alias: Some(Alias {
+                name: text(F::Alias),
+                kana: text(F::FamilyKana),
+            }),
+            notified_date: notified()?,
+        },
+        "25" => ResidentEvent::AliasSet {
+            resident_code: code,
+            alias: None,
             notified_date: notified()?,
         },
         _ => {
@@ -685,6 +713,19 @@ mod tests {
                 resident_code: code.clone(),
                 former_surname: None,
                 notified_date: d(2022, 1, 5),
+            },
+            ResidentEvent::AliasSet {
+                resident_code: code.clone(),
+                alias: Some(Alias {
+                    name: "王 太郎".into(),
+                    kana: "オウ タロウ".into(),
+                }),
+                notified_date: d(2022, 1, 6),
+            },
+            ResidentEvent::AliasSet {
+                resident_code: code.clone(),
+                alias: None,
+                notified_date: d(2022, 1, 7),
             },
         ];
         for (i, event) in events.into_iter().enumerate() {

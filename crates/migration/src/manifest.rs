@@ -14,7 +14,8 @@ pub const FORMAT: &str = "murakumo-migration";
 /// The format version this build writes.
 pub const VERSION: &str = "1.3";
 /// The format versions this build reads: 1.0 (no 02-01 印鑑登録, no 公印),
-/// 1.1, 1.2 (adds 異動事由 15 転出取消) and 1.3 (adds 22 旧氏記載 and 23 旧氏削除).
+/// 1.1, 1.2 (adds 異動事由 15 転出取消) and 1.3 (adds 22/23 旧氏記載・削除 and 24/25
+/// 通称記載・削除).
 pub const READS: [&str; 4] = ["1.0", "1.1", "1.2", "1.3"];
 
 /// Fixed-length records or CSV.

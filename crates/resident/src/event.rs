@@ -84,6 +84,15 @@ pub struct FormerSurname {
     pub kana: String,
 }
 
+/// 通称 (住民基本台帳法施行令30条の26): a name a foreign resident is commonly known by in
+/// Japan, recorded at the person's 申出 and printed with the 氏名.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alias {
+    pub name: String,
+    /// フリガナ (全角カタカナ).
+    pub kana: String,
+}
+
 /// How a resident entered the register.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EntryReason {
@@ -206,10 +215,16 @@ pub enum ResidentEvent {
         former_surname: Option<FormerSurname>,
         notified_date: NaiveDate,
     },
+    /// 通称の記載・変更 (`Some`) or 削除 (`None`), on the person's 申出.
+    AliasSet {
+        resident_code: String,
+        alias: Option<Alias>,
+        notified_date: NaiveDate,
+    },
 }
 
 // Append only: an event's index is stored in its payload.
-const KINDS: [&str; 11] = [
+const KINDS: [&str; 12] = [
     "resident.entered",
     "resident.relocated",
     "resident.move_out_planned",
@@ -221,6 +236,7 @@ const KINDS: [&str; 11] = [
     "resident.protection_lifted",
     "resident.move_out_cancelled",
     "resident.former_surname_set",
+    "resident.alias_set",
 ];
 
 impl ResidentEvent {
@@ -236,7 +252,8 @@ impl ResidentEvent {
             | ResidentEvent::ProtectionSet { resident_code, .. }
             | ResidentEvent::ProtectionLifted { resident_code, .. }
             | ResidentEvent::MoveOutCancelled { resident_code, .. }
-            | ResidentEvent::FormerSurnameSet { resident_code, .. } => resident_code,
+            | ResidentEvent::FormerSurnameSet { resident_code, .. }
+            | ResidentEvent::AliasSet { resident_code, .. } => resident_code,
         }
     }
 
@@ -253,6 +270,7 @@ impl ResidentEvent {
             ResidentEvent::ProtectionLifted { .. } => 8,
             ResidentEvent::MoveOutCancelled { .. } => 9,
             ResidentEvent::FormerSurnameSet { .. } => 10,
+            ResidentEvent::AliasSet { .. } => 11,
         }
     }
 
@@ -281,6 +299,8 @@ impl ResidentEvent {
                 ..
             } => "旧氏記載".into(),
             ResidentEvent::FormerSurnameSet { .. } => "旧氏削除".into(),
+            ResidentEvent::AliasSet { alias: Some(_), .. } => "通称記載".into(),
+            ResidentEvent::AliasSet { .. } => "通称削除".into(),
         }
     }
 }

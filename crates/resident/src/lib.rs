@@ -25,7 +25,7 @@ mod text;
 pub use allot::next_resident_code;
 
 pub use event::{
-    Citizenship, EntryReason, FormerSurname, Person, RemovalReason, ResidentEvent, Sex,
+    Alias, Citizenship, EntryReason, FormerSurname, Person, RemovalReason, ResidentEvent, Sex,
 };
 pub use household::{
     HEAD, HouseholdBook, check_households, households_touched, is_series_household_id,

@@ -63,6 +63,10 @@ pub struct Record {
     /// had one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub former_surname: Option<FormerSurname>,
+    /// The フリガナ of the 通称 (`person.alias`), when the 通称 was recorded with one by
+    /// 申出 (a 通称 given at 転入 has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias_kana: Option<String>,
 }
 
 impl Record {
@@ -113,6 +117,7 @@ fn changes_state(event: &ResidentEvent) -> bool {
             // A 旧氏 is a request about the name's printing: it does not contradict a 異動
             // dated before it.
             | ResidentEvent::FormerSurnameSet { .. }
+            | ResidentEvent::AliasSet { .. }
     )
 }
 
@@ -411,6 +416,38 @@ pub fn validate(
             }
             notified = Some(*notified_date);
         }
+        ResidentEvent::AliasSet {
+            alias,
+            notified_date,
+            ..
+        } => {
+            live(current)?;
+            let Some(r) = current else {
+                return Err(ResidentError::NotFound(code.to_string()));
+            };
+            if !matches!(r.person.citizenship, Citizenship::Foreign { .. }) {
+                return invalid(
+                    "alias",
+                    "通称は外国人住民についてだけ記載できます(日本人住民の方は旧氏を記載できます)",
+                );
+            }
+            match alias {
+                Some(a) => {
+                    if a.name.trim().is_empty() {
+                        return invalid("alias", "通称を入力してください");
+                    }
+                    check_kana("alias_kana", &a.kana, true)?;
+                }
+                None if r.person.alias.is_none() => {
+                    return invalid(
+                        "alias",
+                        "この方には通称が記載されていないため、削除できません",
+                    );
+                }
+                None => {}
+            }
+            notified = Some(*notified_date);
+        }
         ResidentEvent::MoveOutCancelled {
             reason,
             notified_date,
@@ -532,6 +569,7 @@ pub fn apply(
             protection: None,
             last_change: Some(effective),
             former_surname: None,
+            alias_kana: None,
         });
     }
     let mut r = record.ok_or(ResidentError::NotFound(code))?;
@@ -596,6 +634,10 @@ pub fn apply(
         ResidentEvent::MoveOutCancelled { .. } => r.status = Status::Current,
         ResidentEvent::FormerSurnameSet { former_surname, .. } => {
             r.former_surname = former_surname.clone();
+        }
+        ResidentEvent::AliasSet { alias, .. } => {
+            r.person.alias = alias.as_ref().map(|a| a.name.clone());
+            r.alias_kana = alias.as_ref().map(|a| a.kana.clone());
         }
     }
     Ok(r)
@@ -666,6 +708,7 @@ pub fn replay<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Alias;
     use crate::Sex;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
@@ -1024,6 +1067,71 @@ mod tests {
         // The event's 異動事由.
         assert_eq!(set("佐藤", "サトウ").label_ja(), "旧氏記載");
         assert_eq!(delete.label_ja(), "旧氏削除");
+    }
+
+    /// 通称: recorded, changed and deleted on 申出, for foreign residents only, with its
+    /// フリガナ in katakana; the record's 通称 is what was recorded last.
+    #[test]
+    fn an_alias_is_recorded_and_deleted_for_foreign_residents_only() {
+        let japanese = apply(None, &move_in(d(2020, 4, 1)), d(2020, 4, 1)).expect("entered");
+        let mut foreign = japanese.clone();
+        foreign.person.citizenship = Citizenship::Foreign {
+            nationality: "中国".into(),
+            residence_status: "永住者".into(),
+            period_until: None,
+        };
+        let set = |name: &str, kana: &str| ResidentEvent::AliasSet {
+            resident_code: code(),
+            alias: Some(Alias {
+                name: name.into(),
+                kana: kana.into(),
+            }),
+            notified_date: d(2026, 11, 10),
+        };
+        let delete = ResidentEvent::AliasSet {
+            resident_code: code(),
+            alias: None,
+            notified_date: d(2026, 11, 20),
+        };
+        let check = |event: &ResidentEvent, record: &Record| {
+            validate(
+                event,
+                Some(record),
+                Some(record),
+                d(2026, 11, 10),
+                today(),
+                14,
+            )
+        };
+        let field = |r: Result<Vec<Warning>, ResidentError>| match r {
+            Err(ResidentError::Invalid { field, .. }) => field,
+            other => panic!("not refused: {other:?}"),
+        };
+        assert_eq!(
+            field(check(&set("王 太郎", "オウ タロウ"), &japanese)),
+            "alias"
+        );
+        assert_eq!(field(check(&set(" ", "オウ"), &foreign)), "alias");
+        assert_eq!(
+            field(check(&set("王 太郎", "おう"), &foreign)),
+            "alias_kana"
+        );
+        assert_eq!(field(check(&delete, &foreign)), "alias");
+        assert!(check(&set("王 太郎", "オウ タロウ"), &foreign).is_ok());
+        let with = apply(
+            Some(foreign.clone()),
+            &set("王 太郎", "オウ タロウ"),
+            d(2026, 11, 10),
+        )
+        .expect("applies");
+        assert_eq!(
+            (with.person.alias.as_deref(), with.alias_kana.as_deref()),
+            (Some("王 太郎"), Some("オウ タロウ"))
+        );
+        assert!(check(&delete, &with).is_ok());
+        let without = apply(Some(with), &delete, d(2026, 11, 20)).expect("applies");
+        assert_eq!((without.person.alias, without.alias_kana), (None, None));
+        assert_eq!(delete.label_ja(), "通称削除");
     }
 
     /// 転出取消: only while 転出予定, with a reason; the record is current again (and may then

@@ -297,7 +297,8 @@ fn movement_kind(event: &ResidentEvent) -> Option<&'static str> {
         | ResidentEvent::Corrected { .. }
         | ResidentEvent::ProtectionSet { .. }
         | ResidentEvent::ProtectionLifted { .. }
-        | ResidentEvent::FormerSurnameSet { .. } => return None,
+        | ResidentEvent::FormerSurnameSet { .. }
+        | ResidentEvent::AliasSet { .. } => return None,
     })
 }
 

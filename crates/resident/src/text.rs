@@ -127,6 +127,11 @@ impl ResidentEvent {
                 out.push(text("former_surname_kana", &f.kana, KANA, true));
             }
             ResidentEvent::FormerSurnameSet { .. } => {}
+            ResidentEvent::AliasSet { alias: Some(a), .. } => {
+                out.push(text("alias", &a.name, NAME, true));
+                out.push(text("alias_kana", &a.kana, KANA, true));
+            }
+            ResidentEvent::AliasSet { .. } => {}
             ResidentEvent::Removed { reason, .. } => match reason {
                 RemovalReason::MovedOut { destination } => {
                     out.push(text("destination", destination, ADDRESS, true))
