@@ -328,10 +328,5 @@ impl ResidentReads for TenantStore<'_> {
 }
 
 fn record_from_row(tenant: &TenantCode, r: &AnyRow) -> Result<Record, StoreError> {
-    let json: String = r.try_get("record")?;
-    serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
-        tenant: *tenant,
-        seq: 0,
-        reason: format!("resident record is not readable ({e}); rebuild the projections"),
-    })
+    murakumo_store::sql::record_column(tenant, r, "resident record")
 }

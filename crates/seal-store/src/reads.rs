@@ -134,10 +134,5 @@ impl SealReads for TenantStore<'_> {
 }
 
 fn seal_from_row(tenant: &TenantCode, r: &AnyRow) -> Result<SealRecord, StoreError> {
-    let json: String = r.try_get("record")?;
-    serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
-        tenant: *tenant,
-        seq: 0,
-        reason: format!("seal record is not readable ({e}); rebuild the projections"),
-    })
+    murakumo_store::sql::record_column(tenant, r, "seal record")
 }

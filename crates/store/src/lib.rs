@@ -48,7 +48,8 @@ pub use rows::{AccessFilter, AccessLogRow, Chain, SettingChange};
 /// and ledger rows the store itself uses, so both backends run a system's SQL.
 pub mod sql {
     pub use crate::rows::{
-        ENTRY_COLUMNS, Placeholders, date_str, entry_from_row, insert_verb, parse_date, values_list,
+        ENTRY_COLUMNS, Placeholders, date_str, entry_from_row, insert_verb, parse_date,
+        record_column, values_list,
     };
 }
 pub use saml::SamlSessionRow;

@@ -211,3 +211,19 @@ pub fn insert_verb(conn: &sqlx::AnyConnection) -> &'static str {
 fn is_sqlite(conn: &sqlx::AnyConnection) -> bool {
     conn.backend_name().eq_ignore_ascii_case("sqlite")
 }
+
+/// The read model's `record` JSON column of `row`, for a business system's reads; a record
+/// that does not decode is corrupt (`what`, e.g. "resident record", names it) and the
+/// projections are to be rebuilt.
+pub fn record_column<T: serde::de::DeserializeOwned>(
+    tenant: &TenantCode,
+    row: &AnyRow,
+    what: &str,
+) -> Result<T, StoreError> {
+    let json: String = row.try_get("record")?;
+    serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
+        tenant: *tenant,
+        seq: 0,
+        reason: format!("{what} is not readable ({e}); rebuild the projections"),
+    })
+}
