@@ -295,7 +295,10 @@ fn member(r: &Record, include_honseki: bool, history: Vec<String>) -> Member {
             .former_surname
             .as_ref()
             .map(|f| format!("{}（{}）", f.name, f.kana)),
-        alias: r.person.alias.clone(),
+        alias: r.person.alias.as_ref().map(|a| match &r.alias_kana {
+            Some(kana) => format!("{a}（{kana}）"),
+            None => a.clone(),
+        }),
         notes,
     }
 }

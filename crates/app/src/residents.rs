@@ -13,8 +13,8 @@ use chrono::NaiveDate;
 use murakumo_core::{TenantCode, today_in_japan};
 use murakumo_ledger::NewEntry;
 use murakumo_resident::{
-    FormerSurname, HEAD, Record, RemovalReason, ResidentEvent, Status, Warning, check_households,
-    households_touched, next_household_id, validate,
+    Alias, FormerSurname, HEAD, Record, RemovalReason, ResidentEvent, Status, Warning,
+    check_households, households_touched, next_household_id, validate,
 };
 use murakumo_store::{Chain, StoreError, TenantStore};
 use murakumo_tenancy::{AccessAction, Permission};
@@ -368,6 +368,10 @@ pub enum Change {
     },
     /// 旧氏の削除 (on the person's 請求).
     DeleteFormerSurname,
+    /// 通称の記載・変更 (on the person's 申出; foreign residents): the 通称 and its フリガナ.
+    Alias { alias: String, alias_kana: String },
+    /// 通称の削除 (on the person's 申出).
+    DeleteAlias,
     /// 支援措置 start
     Protect { until: NaiveDate, reason: String },
     /// 支援措置 end
@@ -624,6 +628,19 @@ pub async fn change(
         Change::DeleteFormerSurname => ResidentEvent::FormerSurnameSet {
             resident_code,
             former_surname: None,
+            notified_date: notified,
+        },
+        Change::Alias { alias, alias_kana } => ResidentEvent::AliasSet {
+            resident_code,
+            alias: Some(Alias {
+                name: alias.trim().to_string(),
+                kana: alias_kana.trim().to_string(),
+            }),
+            notified_date: notified,
+        },
+        Change::DeleteAlias => ResidentEvent::AliasSet {
+            resident_code,
+            alias: None,
             notified_date: notified,
         },
         Change::CancelMoveOut { reason } => ResidentEvent::MoveOutCancelled {

@@ -410,7 +410,12 @@ pub async fn resident_detail(
         facts.push(("ローマ字", esc(romaji)));
     }
     if let Some(alias) = &p.alias {
-        facts.push(("通称", esc(alias)));
+        let kana = r
+            .alias_kana
+            .as_deref()
+            .map(|k| format!("({})", esc(k)))
+            .unwrap_or_default();
+        facts.push(("通称", format!("{}{kana}", esc(alias))));
     }
     if let Some(former) = &r.former_surname {
         facts.push((
@@ -622,6 +627,15 @@ const CHANGES: &[(&str, &str, &[Field])] = &[
     ),
     ("delete_former_surname", "旧氏の削除(請求による)", &[]),
     (
+        "alias",
+        "通称の記載・変更(申出による)",
+        &[
+            ("alias", "通称", "text"),
+            ("alias_kana", "通称(フリガナ)", "text"),
+        ],
+    ),
+    ("delete_alias", "通称の削除(申出による)", &[]),
+    (
         "correct",
         "職権修正",
         &[
@@ -701,8 +715,15 @@ fn change_page(
     let code = esc(&r.resident_code);
     // No kind chosen yet: the cursor starts on the first kind.
     let chosen = CHANGES.iter().any(|(k, ..)| *k == kind);
+    // 旧氏 is a Japanese resident's, 通称 a foreign resident's: the other tabs would only be refused.
+    let foreign = matches!(r.person.citizenship, Citizenship::Foreign { .. });
     let tabs: String = CHANGES
         .iter()
+        .filter(|(k, ..)| match *k {
+            "former_surname" | "delete_former_surname" => !foreign,
+            "alias" | "delete_alias" => foreign,
+            _ => true,
+        })
         .enumerate()
         .map(|(i, (k, label, _))| {
             if *k == kind {

@@ -1140,7 +1140,95 @@ async fn a_former_surname_is_recorded_printed_and_deleted(db: Db) {
     s.stop().await;
 }
 
+/// 通称 (issue 18): a foreign resident's 通称 is recorded on request with its フリガナ, printed
+/// with the 氏名 on the 住民票, and deleted on request; a Japanese resident's is refused, naming
+/// the field, and nothing changes.
+async fn an_alias_is_recorded_printed_and_deleted(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    let today = today_in_japan();
+    let (japanese, foreign) = (2_000_000_051, 2_000_000_052);
+    let (st, b) = c.enter(japanese, "花子", "世帯主", None, HOME).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let (st, b) = c
+        .post(
+            "/api/v1/residents",
+            json!({
+                "resident_code": common::resident_code(foreign), "relationship": "世帯主",
+                "family_name": "WANG", "given_name": "WEI", "family_kana": "ワン", "given_kana": "ウェイ",
+                "birth_date": "1990-04-01", "sex_code": 1, "nationality": "中国",
+                "residence_status": "永住者", "address": NEW_HOME,
+                "reason": "move_in", "previous_address": "札幌市中央区",
+                "effective_date": today.to_string()
+            }),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let set = |name: &str, kana: &str| {
+        json!({"change": "alias", "alias": name, "alias_kana": kana,
+            "effective_date": today.to_string()})
+    };
+    let delete = json!({"change": "delete_alias", "effective_date": today.to_string()});
+    let (st, b) = c.change(japanese, set("山田", "ヤマダ")).await;
+    refused(st, &b, "alias");
+    assert!(c.resident(japanese).await["record"]["person"]["alias"].is_null());
+    let (st, b) = c.change(foreign, delete.clone()).await;
+    refused(st, &b, "alias");
+    let (st, b) = c.change(foreign, set("王山", "おうやま")).await;
+    refused(st, &b, "alias_kana");
+    let (st, b) = c.change(foreign, set("王山", "オウヤマ")).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let record = c.resident(foreign).await["record"].clone();
+    assert_eq!(
+        (&record["person"]["alias"], &record["alias_kana"]),
+        (&json!("王山"), &json!("オウヤマ")),
+        "{record}"
+    );
+    s.set_issuer(&tenant_a()).await;
+    let issue = || async {
+        let pdf = c
+            .clerk
+            .post(s.url("/api/v1/certificates"))
+            .json(
+                &json!({"kind": "resident_copy", "resident_codes": [common::resident_code(foreign)],
+                "requester": "本人", "purpose": "勤務先提出"}),
+            )
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(pdf.status(), StatusCode::OK);
+        certified(&pdf.bytes().await.expect("pdf"))
+    };
+    let cert = issue().await;
+    assert_eq!(cert["members"][0]["alias"], "王山（オウヤマ）", "{cert}");
+    let (st, b) = c.change(foreign, delete).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let record = c.resident(foreign).await["record"].clone();
+    assert!(
+        record["person"]["alias"].is_null() && record["alias_kana"].is_null(),
+        "{record}"
+    );
+    let cert = issue().await;
+    assert!(cert["members"][0]["alias"].is_null(), "{cert}");
+    let history = c
+        .get(&format!(
+            "/api/v1/residents/{}/history",
+            common::resident_code(foreign)
+        ))
+        .await
+        .to_string();
+    assert!(
+        history.contains("通称記載") && history.contains("通称削除"),
+        "{history}"
+    );
+    s.stop().await;
+}
+
 common::on_both_backends!(
+    an_alias_is_recorded_printed_and_deleted,
     a_former_surname_is_recorded_printed_and_deleted,
     a_planned_move_out_is_withdrawn,
     statistics_count_the_register_as_it_stood,
