@@ -13,17 +13,14 @@ use chrono::NaiveDate;
 use murakumo_core::{TenantCode, today_in_japan};
 use murakumo_ledger::NewEntry;
 use murakumo_resident::{
-    Alias, FormerSurname, HEAD, Record, RemovalReason, ResidentEvent, Status, Warning,
-    check_households, households_touched, next_household_id, validate,
+    Alias, Citizenship, EntryReason, FormerSurname, HEAD, Person, Record, RemovalReason,
+    ResidentEvent, Sex, Status, Warning, check_households, households_touched, next_household_id,
+    validate,
 };
-use murakumo_store::{Chain, StoreError, TenantStore};
+use murakumo_store::TenantStore;
 use murakumo_tenancy::{AccessAction, Permission};
 
 use crate::{App, Result, StaffActor, UseCaseError, access, entry, protection, seals};
-
-/// How often a 異動 is checked again when the register changed between its check and its
-/// append (each time against the newer register) before the clerk is told to try again.
-const CHECK_ATTEMPTS: u32 = 5;
 
 /// 異動 of one municipality are decided and appended one at a time on this node.
 /// Correctness does not rest on it — an append is refused when anything was appended after
@@ -273,25 +270,271 @@ pub async fn record_change(
         .await?;
     // Checked against the register as of one ledger entry and appended only if nothing was
     // appended since (by another request or node): otherwise checked again.
-    let mut attempt = 0;
-    let (warned, appended) = loop {
-        attempt += 1;
-        let checked_at = ts.head(Chain::Ledger).await?.seq;
+    let (events, records) = (&events, &records);
+    access::append_decided(&ts, actor, || async move {
         let (warned, batch) =
-            checked_change(app, actor, &events, effective, new_household_id, deadline).await?;
-        let appended = batch.len() as u64;
-        match ts
-            .append_checked(batch, checked_at, &actor.id(), &records)
-            .await
+            checked_change(app, actor, events, effective, new_household_id, deadline).await?;
+        Ok((batch, records.clone(), warned))
+    })
+    .await
+}
+
+/// A 転入, 出生 or 職権記載, as the counter or an API client asks for it.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EntryRequest {
+    /// 住民票コード. Leave blank for a 出生 (or a 職権記載 of someone who never had one): the
+    /// next code of the municipality's range (setting `resident.code_range`) is recorded.
+    #[serde(default)]
+    pub resident_code: String,
+    /// 世帯番号 of an existing household to join (at the same address); if
+    /// omitted, a new household with the next number of the series, whose
+    /// 続柄 must be 世帯主.
+    pub household_id: Option<String>,
+    /// 続柄 (世帯主, 妻, 子, …)
+    pub relationship: String,
+    pub family_name: String,
+    #[serde(default)]
+    pub given_name: String,
+    pub family_kana: String,
+    #[serde(default)]
+    pub given_kana: String,
+    pub romaji: Option<String>,
+    /// 通称
+    pub alias: Option<String>,
+    pub birth_date: NaiveDate,
+    /// 1 男, 2 女, 9
+    pub sex_code: u8,
+    /// 本籍 (Japanese nationals)
+    pub honseki: Option<String>,
+    /// 筆頭者 (Japanese nationals)
+    pub hittosha: Option<String>,
+    /// 国籍・地域 (foreign residents; omit for Japanese nationals)
+    pub nationality: Option<String>,
+    /// 在留資格
+    pub residence_status: Option<String>,
+    /// 在留期間の満了日
+    pub period_until: Option<NaiveDate>,
+    pub address: String,
+    /// 方書
+    #[serde(default)]
+    pub katagaki: String,
+    /// `move_in` (転入), `birth` (出生) or `ex_officio` (職権記載).
+    pub reason: String,
+    /// 前住所 (転入)
+    pub previous_address: Option<String>,
+    /// The reason of a 職権記載.
+    pub ex_officio_reason: Option<String>,
+    /// 異動日
+    pub effective_date: NaiveDate,
+    /// 届出日; today if omitted.
+    pub notified_date: Option<NaiveDate>,
+}
+
+/// A 転入 without its 住民票コード.
+const MOVE_IN_NEEDS_CODE: &str =
+    "転入では、転出証明書(または転入通知)に記載された住民票コードを入力してください";
+
+/// Most persons one household 転入 records.
+const MAX_HOUSEHOLD_ENTRY: usize = 10;
+
+/// Records a 転入, 出生 or 職権記載 (職権記載 needs 住民記録の監督): into the household
+/// `household_id` names, or a new one with the next 世帯番号; a 出生 or 職権記載 without a
+/// 住民票コード gets the next of the municipality's range. Returns the 住民票コード and the
+/// warnings.
+pub async fn enter(
+    app: &App,
+    actor: &StaffActor,
+    req: EntryRequest,
+) -> Result<(String, Vec<Warning>)> {
+    actor.require(Permission::ResidentChange)?;
+    let (reason, person) = entered_person(actor, &req)?;
+    let _turn = change_turn(&actor.tenant).await;
+    let next = next_household(&app.tenant(&actor.tenant)).await?;
+    let household_id = req
+        .household_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map_or_else(|| next.clone(), str::to_string);
+    let resident_code = match req.resident_code.trim() {
+        "" if matches!(reason, EntryReason::MoveIn { .. }) => {
+            return Err(UseCaseError::invalid("resident_code", MOVE_IN_NEEDS_CODE));
+        }
+        "" => allot_resident_code(app, &actor.tenant).await?,
+        typed => typed.to_string(),
+    };
+    let event = ResidentEvent::Entered {
+        resident_code,
+        household_id,
+        relationship: req.relationship.trim().to_string(),
+        person,
+        address: req.address.trim().to_string(),
+        katagaki: req.katagaki.trim().to_string(),
+        reason,
+        notified_date: req.notified_date.unwrap_or_else(today_in_japan),
+    };
+    let code = event.resident_code().to_string();
+    let warned = record_change(app, actor, vec![event], req.effective_date, &next).await?;
+    Ok((code, warned))
+}
+
+/// A recorded 世帯での転入.
+pub struct HouseholdEntered {
+    /// 世帯番号 of the new household.
+    pub household_id: String,
+    /// The members' 住民票コード, in the order given.
+    pub resident_codes: Vec<String>,
+    pub warnings: Vec<Warning>,
+}
+
+/// Records the 転入 of a whole household at once (世帯での転入), 世帯主 first: all of them
+/// or none. Each member as for [`enter`] with `reason` `move_in`, the same address, 方書
+/// and 異動日, and no `household_id`: they form a new 世帯 with the next 世帯番号.
+pub async fn enter_household(
+    app: &App,
+    actor: &StaffActor,
+    members: Vec<EntryRequest>,
+) -> Result<HouseholdEntered> {
+    actor.require(Permission::ResidentChange)?;
+    let Some(first) = members.first() else {
+        return Err(UseCaseError::invalid(
+            "members",
+            "転入する世帯員を1人以上入力してください",
+        ));
+    };
+    if members.len() > MAX_HOUSEHOLD_ENTRY {
+        return Err(UseCaseError::invalid(
+            "members",
+            format!(
+                "一度に転入を記録できるのは{MAX_HOUSEHOLD_ENTRY}人までです。残りの方は、記録された世帯の世帯番号を指定して1人ずつ転入を記録してください"
+            ),
+        ));
+    }
+    for (i, m) in members.iter().enumerate() {
+        let n = i + 1;
+        let same = |a: &str, b: &str| a.trim() == b.trim();
+        let refused = |field: &str, what: &str| {
+            Err(UseCaseError::invalid(
+                &format!("members[{i}].{field}"),
+                format!("{n}人目: {what}"),
+            ))
+        };
+        if m.reason != "move_in" {
+            return refused(
+                "reason",
+                "世帯での転入は「転入」だけです。出生・職権記載は1人ずつ記録してください",
+            );
+        }
+        if m.household_id
+            .as_deref()
+            .is_some_and(|h| !h.trim().is_empty())
         {
-            Ok(_) => break (warned, appended),
-            Err(StoreError::LedgerMoved { .. }) if attempt < CHECK_ATTEMPTS => continue,
-            Err(e) => return Err(e.into()),
+            return refused(
+                "household_id",
+                "世帯での転入は新しい世帯になります(世帯番号は自動で付きます)。既存の世帯に入る方は1人ずつ記録してください",
+            );
+        }
+        if !same(&m.address, &first.address) || !same(&m.katagaki, &first.katagaki) {
+            return refused("address", "世帯の全員が同じ住所・方書に転入します");
+        }
+        if m.effective_date != first.effective_date {
+            return refused("effective_date", "世帯の全員が同じ異動日に転入します");
+        }
+    }
+    let _turn = change_turn(&actor.tenant).await;
+    let household_id = next_household(&app.tenant(&actor.tenant)).await?;
+    let mut events = Vec::new();
+    for (i, m) in members.iter().enumerate() {
+        let (reason, person) = entered_person(actor, m).map_err(|e| match e {
+            UseCaseError::Invalid { field, message } => UseCaseError::invalid(
+                &format!("members[{i}].{field}"),
+                format!("{}人目: {message}", i + 1),
+            ),
+            other => other,
+        })?;
+        if m.resident_code.trim().is_empty() {
+            return Err(UseCaseError::invalid(
+                &format!("members[{i}].resident_code"),
+                format!("{}人目: {MOVE_IN_NEEDS_CODE}", i + 1),
+            ));
+        }
+        events.push(ResidentEvent::Entered {
+            resident_code: m.resident_code.trim().to_string(),
+            household_id: household_id.clone(),
+            relationship: m.relationship.trim().to_string(),
+            person,
+            address: m.address.trim().to_string(),
+            katagaki: m.katagaki.trim().to_string(),
+            reason,
+            notified_date: m.notified_date.unwrap_or_else(today_in_japan),
+        });
+    }
+    let codes: Vec<String> = events
+        .iter()
+        .map(|e| e.resident_code().to_string())
+        .collect();
+    let warned = record_change(app, actor, events, first.effective_date, &household_id).await?;
+    Ok(HouseholdEntered {
+        household_id,
+        resident_codes: codes,
+        warnings: warned,
+    })
+}
+
+/// The 記載の事由 and the person of a 転入・出生・職権記載 request.
+fn entered_person(actor: &StaffActor, req: &EntryRequest) -> Result<(EntryReason, Person)> {
+    let reason = match req.reason.as_str() {
+        "move_in" => EntryReason::MoveIn {
+            previous_address: req.previous_address.clone().unwrap_or_default(),
+        },
+        "birth" => EntryReason::Birth,
+        "ex_officio" => {
+            actor.require(Permission::ResidentSupervise)?;
+            EntryReason::ExOfficio {
+                reason: req.ex_officio_reason.clone().unwrap_or_default(),
+            }
+        }
+        _ => {
+            return Err(UseCaseError::invalid(
+                "reason",
+                "記載の事由は move_in(転入)、birth(出生)、ex_officio(職権記載)のいずれかです",
+            ));
         }
     };
-    metrics::counter!("murakumo_ledger_entries_appended_total").increment(appended);
-    metrics::counter!("murakumo_access_log_entries_total").increment(records.len() as u64);
-    Ok(warned)
+    let sex = Sex::from_code(req.sex_code).ok_or_else(|| {
+        UseCaseError::invalid("sex_code", "性別は 1(男)、2(女)、9(その他)のいずれかです")
+    })?;
+    let citizenship = match req
+        .nationality
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        None => Citizenship::Japanese {
+            honseki: req.honseki.clone().unwrap_or_default(),
+            hittosha: req.hittosha.clone().unwrap_or_default(),
+        },
+        Some(n) => Citizenship::Foreign {
+            nationality: n.to_string(),
+            residence_status: req.residence_status.clone().unwrap_or_default(),
+            period_until: req.period_until,
+        },
+    };
+    Ok((
+        reason,
+        Person {
+            family_name: req.family_name.trim().to_string(),
+            given_name: req.given_name.trim().to_string(),
+            family_kana: req.family_kana.trim().to_string(),
+            given_kana: req.given_kana.trim().to_string(),
+            romaji: req.romaji.clone(),
+            alias: req.alias.clone(),
+            birth_date: req.birth_date,
+            sex,
+            citizenship,
+        },
+    ))
 }
 
 /// One 異動 of a registered resident, as the counter or an API client asks for it.

@@ -11,7 +11,7 @@ use murakumo_resident_store::ResidentReads;
 use murakumo_seal::{CancelReason, Context, OfficialSealSet, SealEvent, SealRecord};
 use murakumo_seal_store::SealQuery;
 use murakumo_seal_store::SealReads;
-use murakumo_tenancy::{AccessAction, Permission};
+use murakumo_tenancy::{AccessAction, AccessRecord, Permission};
 
 use crate::access::{self, resident};
 use crate::{App, Result, StaffActor, UseCaseError, entry, protection};
@@ -108,81 +108,76 @@ pub async fn impression(app: &App, actor: &StaffActor, number: &str) -> Result<V
     Ok(png)
 }
 
-/// Registers a seal and returns the registration with its new 印鑑登録番号.
+/// Registers a seal and returns the registration with its new 印鑑登録番号. Checked against
+/// the register as it stands when appended, with its access record in the same transaction.
 pub async fn register(app: &App, actor: &StaffActor, reg: Registration) -> Result<SealRecord> {
     let ts = app.tenant(&actor.tenant);
     let today = murakumo_core::today_in_japan();
     let effective = reg.effective_date.unwrap_or(today);
-    let code = reg.resident_code.as_str();
-    let resident = ts.resident(code).await?;
-    if let Some(r) = &resident {
-        protection::admit(app, actor, r, AccessAction::Change).await?;
-    }
-    let existing = ts.seals_of_resident(code).await?;
-    // A card number is issued once: one returned (廃止) or reported lost (亡失) never
-    // stands for a registration again.
-    let card_in_use = !ts
-        .search_seals(&SealQuery {
-            card_number: Some(reg.card_number.clone()),
-            include_cancelled: true,
-            limit: 1,
-            ..Default::default()
-        })
-        .await?
-        .is_empty();
-    let mut event = SealEvent::Registered {
-        registration_number: String::new(),
-        resident_code: code.to_string(),
-        card_number: reg.card_number.clone(),
-        impression_png: reg.impression_png,
-        notified_date: reg.notified_date.unwrap_or(today),
-    };
-    let ctx = Context {
-        resident: resident.as_ref(),
-        registration: None,
-        active_of_resident: existing.iter().find(|r| r.is_active()),
-        card_in_use,
-        scanned_at_counter: true,
-    };
-    murakumo_seal::validate(&event, &ctx, effective, today)?;
-    if effective != today {
-        // A back-dated registration must also hold on its 登録日 (age, residence), as a
-        // migration import checks it: otherwise an export of this register would not
-        // import again.
-        let then = ts.resident_as_of(code, effective).await?;
+    let (code, reg, ts) = (reg.resident_code.as_str(), &reg, &ts);
+    let number = access::append_decided(ts, actor, || async move {
+        let resident = ts.resident(code).await?;
+        if let Some(r) = &resident {
+            protection::admit(app, actor, r, AccessAction::Change).await?;
+        }
+        let existing = ts.seals_of_resident(code).await?;
+        // A card number is issued once: one returned (廃止) or reported lost (亡失) never
+        // stands for a registration again.
+        let card_in_use = !ts
+            .search_seals(&SealQuery {
+                card_number: Some(reg.card_number.clone()),
+                include_cancelled: true,
+                limit: 1,
+                ..Default::default()
+            })
+            .await?
+            .is_empty();
+        let mut event = SealEvent::Registered {
+            registration_number: String::new(),
+            resident_code: code.to_string(),
+            card_number: reg.card_number.clone(),
+            impression_png: reg.impression_png.clone(),
+            notified_date: reg.notified_date.unwrap_or(today),
+        };
         let ctx = Context {
-            resident: then.as_ref(),
-            ..ctx
+            resident: resident.as_ref(),
+            registration: None,
+            active_of_resident: existing.iter().find(|r| r.is_active()),
+            card_in_use,
+            scanned_at_counter: true,
         };
         murakumo_seal::validate(&event, &ctx, effective, today)?;
-    }
-    // The number is taken only for a valid request: a refused one changes nothing, not
-    // even the counter.
-    let number = ts.next_seal_number().await?;
-    if let SealEvent::Registered {
-        registration_number,
-        ..
-    } = &mut event
-    {
-        *registration_number = number.clone();
-    }
-    let mut e = entry(&actor.id(), &event);
-    e.effective_date = effective;
-    ts.append(vec![e]).await?;
-    access::log(
-        app,
-        actor,
-        AccessAction::Change,
-        [access::resident(code)],
-        &event.label_ja(),
-    )
+        if effective != today {
+            // A back-dated registration must also hold on its 登録日 (age, residence), as a
+            // migration import checks it: otherwise an export of this register would not
+            // import again.
+            let then = ts.resident_as_of(code, effective).await?;
+            let ctx = Context {
+                resident: then.as_ref(),
+                ..ctx
+            };
+            murakumo_seal::validate(&event, &ctx, effective, today)?;
+        }
+        // The number is taken only for a valid request: a refused one changes nothing, not
+        // even the counter.
+        let number = ts.next_seal_number().await?;
+        if let SealEvent::Registered {
+            registration_number,
+            ..
+        } = &mut event
+        {
+            *registration_number = number.clone();
+        }
+        Ok(logged(actor, effective, &event, number))
+    })
     .await?;
     ts.seal(&number)
         .await?
         .ok_or_else(|| UseCaseError::internal("the recorded registration was not found"))
 }
 
-/// Ends a registration: 廃止, 亡失 (the card is then void) or 職権抹消.
+/// Ends a registration: 廃止, 亡失 (the card is then void) or 職権抹消. Checked against the
+/// registration as it stands when appended, with its access record in the same transaction.
 pub async fn cancel(
     app: &App,
     actor: &StaffActor,
@@ -194,41 +189,54 @@ pub async fn cancel(
     let ts = app.tenant(&actor.tenant);
     let today = murakumo_core::today_in_japan();
     let effective = effective.unwrap_or(today);
-    let registration = ts.seal(number).await?;
-    if let Some(reg) = &registration {
-        protection::admit_code(app, actor, &reg.resident_code, AccessAction::Change).await?;
-    }
-    let event = SealEvent::Cancelled {
-        registration_number: number.to_string(),
-        resident_code: registration
-            .as_ref()
-            .map(|r| r.resident_code.clone())
-            .unwrap_or_default(),
-        reason,
-        notified_date: notified.unwrap_or(today),
-    };
-    let ctx = Context {
-        resident: None,
-        registration: registration.as_ref(),
-        active_of_resident: None,
-        card_in_use: false,
-        scanned_at_counter: true,
-    };
-    murakumo_seal::validate(&event, &ctx, effective, today)?;
-    let mut e = entry(&actor.id(), &event);
-    e.effective_date = effective;
-    ts.append(vec![e]).await?;
-    access::log(
-        app,
-        actor,
-        AccessAction::Change,
-        [resident(event.resident_code())],
-        &event.label_ja(),
-    )
+    let (ts, reason) = (&ts, &reason);
+    access::append_decided(ts, actor, || async move {
+        let registration = ts.seal(number).await?;
+        if let Some(reg) = &registration {
+            protection::admit_code(app, actor, &reg.resident_code, AccessAction::Change).await?;
+        }
+        let event = SealEvent::Cancelled {
+            registration_number: number.to_string(),
+            resident_code: registration
+                .as_ref()
+                .map(|r| r.resident_code.clone())
+                .unwrap_or_default(),
+            reason: reason.clone(),
+            notified_date: notified.unwrap_or(today),
+        };
+        let ctx = Context {
+            resident: None,
+            registration: registration.as_ref(),
+            active_of_resident: None,
+            card_in_use: false,
+            scanned_at_counter: true,
+        };
+        murakumo_seal::validate(&event, &ctx, effective, today)?;
+        Ok(logged(actor, effective, &event, ()))
+    })
     .await?;
     ts.seal(number)
         .await?
         .ok_or_else(|| UseCaseError::internal("the cancelled registration was not found"))
+}
+
+/// A seal event's entry (on its 異動日) and the access record of the change it makes to its
+/// registrant.
+fn logged<T>(
+    actor: &StaffActor,
+    effective: NaiveDate,
+    event: &SealEvent,
+    decided: T,
+) -> (Vec<NewEntry>, Vec<AccessRecord>, T) {
+    let mut e = entry(&actor.id(), event);
+    e.effective_date = effective;
+    let records = access::records(
+        actor,
+        AccessAction::Change,
+        [resident(event.resident_code())],
+        &event.label_ja(),
+    );
+    (vec![e], records, decided)
 }
 
 /// The 職権抹消 that a batch of 異動 brings with it, event by event (appended right after

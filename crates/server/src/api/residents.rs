@@ -6,9 +6,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::NaiveDate;
 use murakumo_core::{format_japan_time, today_in_japan};
-use murakumo_resident::{
-    Citizenship, EntryReason, HEAD, Person, Record, ResidentEvent, Sex, Status, Warning,
-};
+use murakumo_resident::{HEAD, Record, Status, Warning};
 use murakumo_resident_store::ResidentQuery;
 use murakumo_resident_store::ResidentReads;
 use murakumo_tenancy::Permission;
@@ -295,55 +293,7 @@ pub async fn get_household(
     Ok(Json(views))
 }
 
-#[derive(Deserialize, ToSchema)]
-pub struct EntryRequest {
-    /// 住民票コード. Leave blank for a 出生 (or a 職権記載 of someone who never had one): the
-    /// next code of the municipality's range (setting `resident.code_range`) is recorded.
-    #[serde(default)]
-    pub resident_code: String,
-    /// 世帯番号 of an existing household to join (at the same address); if
-    /// omitted, a new household with the next number of the series, whose
-    /// 続柄 must be 世帯主.
-    pub household_id: Option<String>,
-    /// 続柄 (世帯主, 妻, 子, …)
-    pub relationship: String,
-    pub family_name: String,
-    #[serde(default)]
-    pub given_name: String,
-    pub family_kana: String,
-    #[serde(default)]
-    pub given_kana: String,
-    pub romaji: Option<String>,
-    /// 通称
-    pub alias: Option<String>,
-    pub birth_date: NaiveDate,
-    /// 1 男, 2 女, 9
-    pub sex_code: u8,
-    /// 本籍 (Japanese nationals)
-    pub honseki: Option<String>,
-    /// 筆頭者 (Japanese nationals)
-    pub hittosha: Option<String>,
-    /// 国籍・地域 (foreign residents; omit for Japanese nationals)
-    pub nationality: Option<String>,
-    /// 在留資格
-    pub residence_status: Option<String>,
-    /// 在留期間の満了日
-    pub period_until: Option<NaiveDate>,
-    pub address: String,
-    /// 方書
-    #[serde(default)]
-    pub katagaki: String,
-    /// `move_in` (転入), `birth` (出生) or `ex_officio` (職権記載).
-    pub reason: String,
-    /// 前住所 (転入)
-    pub previous_address: Option<String>,
-    /// The reason of a 職権記載.
-    pub ex_officio_reason: Option<String>,
-    /// 異動日
-    pub effective_date: NaiveDate,
-    /// 届出日; today if omitted.
-    pub notified_date: Option<NaiveDate>,
-}
+pub use residents::EntryRequest;
 
 #[derive(Serialize, ToSchema)]
 pub struct ChangeResult {
@@ -396,97 +346,8 @@ pub async fn enter_resident(
     ApiJson(req): ApiJson<EntryRequest>,
 ) -> ApiResult<Json<ChangeResult>> {
     session.require(Permission::ResidentChange)?;
-    let (reason, person) = entered_person(&session, &req)?;
-    let _turn = residents::change_turn(&session.tenant).await;
-    let next = residents::next_household(&state.store.tenant(&session.tenant)).await?;
-    let household_id = req
-        .household_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|h| !h.is_empty())
-        .map_or_else(|| next.clone(), str::to_string);
-    let resident_code = match req.resident_code.trim() {
-        "" if matches!(reason, EntryReason::MoveIn { .. }) => {
-            return Err(ApiError::invalid("resident_code", MOVE_IN_NEEDS_CODE));
-        }
-        "" => residents::allot_resident_code(&state.app(), &session.tenant).await?,
-        typed => typed.to_string(),
-    };
-    let event = ResidentEvent::Entered {
-        resident_code,
-        household_id,
-        relationship: req.relationship.trim().to_string(),
-        person,
-        address: req.address.trim().to_string(),
-        katagaki: req.katagaki.trim().to_string(),
-        reason,
-        notified_date: req.notified_date.unwrap_or_else(today_in_japan),
-    };
-    let code = event.resident_code().to_string();
-    let warned = residents::record_change(
-        &state.app(),
-        &session.acting(&headers),
-        vec![event],
-        req.effective_date,
-        &next,
-    )
-    .await?;
+    let (code, warned) = residents::enter(&state.app(), &session.acting(&headers), req).await?;
     changed(&state, &session, &code, warned).await
-}
-
-/// The 記載の事由 and the person of a 転入・出生・職権記載 request.
-fn entered_person(session: &StaffSession, req: &EntryRequest) -> ApiResult<(EntryReason, Person)> {
-    let reason = match req.reason.as_str() {
-        "move_in" => EntryReason::MoveIn {
-            previous_address: req.previous_address.clone().unwrap_or_default(),
-        },
-        "birth" => EntryReason::Birth,
-        "ex_officio" => {
-            session.require(Permission::ResidentSupervise)?;
-            EntryReason::ExOfficio {
-                reason: req.ex_officio_reason.clone().unwrap_or_default(),
-            }
-        }
-        _ => {
-            return Err(ApiError::invalid(
-                "reason",
-                "記載の事由は move_in(転入)、birth(出生)、ex_officio(職権記載)のいずれかです",
-            ));
-        }
-    };
-    let sex = Sex::from_code(req.sex_code).ok_or_else(|| {
-        ApiError::invalid("sex_code", "性別は 1(男)、2(女)、9(その他)のいずれかです")
-    })?;
-    let citizenship = match req
-        .nationality
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-    {
-        None => Citizenship::Japanese {
-            honseki: req.honseki.clone().unwrap_or_default(),
-            hittosha: req.hittosha.clone().unwrap_or_default(),
-        },
-        Some(n) => Citizenship::Foreign {
-            nationality: n.to_string(),
-            residence_status: req.residence_status.clone().unwrap_or_default(),
-            period_until: req.period_until,
-        },
-    };
-    Ok((
-        reason,
-        Person {
-            family_name: req.family_name.trim().to_string(),
-            given_name: req.given_name.trim().to_string(),
-            family_kana: req.family_kana.trim().to_string(),
-            given_kana: req.given_kana.trim().to_string(),
-            romaji: req.romaji.clone(),
-            alias: req.alias.clone(),
-            birth_date: req.birth_date,
-            sex,
-            citizenship,
-        },
-    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -507,13 +368,6 @@ pub struct HouseholdEntryResult {
     pub warnings: Vec<WarningView>,
 }
 
-/// A 転入 without its 住民票コード.
-const MOVE_IN_NEEDS_CODE: &str =
-    "転入では、転出証明書(または転入通知)に記載された住民票コードを入力してください";
-
-/// Most persons one household 転入 records.
-const MAX_HOUSEHOLD_ENTRY: usize = 10;
-
 /// Records the 転入 of a whole household at once (世帯での転入): all of them or none.
 #[utoipa::path(post, path = "/api/v1/residents/household", tag = "resident",
     request_body = HouseholdEntryRequest,
@@ -525,89 +379,11 @@ pub async fn enter_household(
     ApiJson(req): ApiJson<HouseholdEntryRequest>,
 ) -> ApiResult<Json<HouseholdEntryResult>> {
     session.require(Permission::ResidentChange)?;
-    let Some(first) = req.members.first() else {
-        return Err(ApiError::invalid(
-            "members",
-            "転入する世帯員を1人以上入力してください",
-        ));
-    };
-    if req.members.len() > MAX_HOUSEHOLD_ENTRY {
-        return Err(ApiError::invalid(
-            "members",
-            format!(
-                "一度に転入を記録できるのは{MAX_HOUSEHOLD_ENTRY}人までです。残りの方は、記録された世帯の世帯番号を指定して1人ずつ転入を記録してください"
-            ),
-        ));
-    }
-    for (i, m) in req.members.iter().enumerate() {
-        let n = i + 1;
-        let same = |a: &str, b: &str| a.trim() == b.trim();
-        let refused = |field: &str, what: &str| {
-            Err(ApiError::invalid(
-                &format!("members[{i}].{field}"),
-                format!("{n}人目: {what}"),
-            ))
-        };
-        if m.reason != "move_in" {
-            return refused(
-                "reason",
-                "世帯での転入は「転入」だけです。出生・職権記載は1人ずつ記録してください",
-            );
-        }
-        if m.household_id
-            .as_deref()
-            .is_some_and(|h| !h.trim().is_empty())
-        {
-            return refused(
-                "household_id",
-                "世帯での転入は新しい世帯になります(世帯番号は自動で付きます)。既存の世帯に入る方は1人ずつ記録してください",
-            );
-        }
-        if !same(&m.address, &first.address) || !same(&m.katagaki, &first.katagaki) {
-            return refused("address", "世帯の全員が同じ住所・方書に転入します");
-        }
-        if m.effective_date != first.effective_date {
-            return refused("effective_date", "世帯の全員が同じ異動日に転入します");
-        }
-    }
-    let _turn = residents::change_turn(&session.tenant).await;
-    let household_id = residents::next_household(&state.store.tenant(&session.tenant)).await?;
-    let mut events = Vec::new();
-    for (i, m) in req.members.iter().enumerate() {
-        let (reason, person) = entered_person(&session, m).map_err(|mut e| {
-            e.message = format!("{}人目: {}", i + 1, e.message);
-            e.field = e.field.map(|f| format!("members[{i}].{f}"));
-            e
-        })?;
-        if m.resident_code.trim().is_empty() {
-            return Err(ApiError::invalid(
-                &format!("members[{i}].resident_code"),
-                format!("{}人目: {MOVE_IN_NEEDS_CODE}", i + 1),
-            ));
-        }
-        events.push(ResidentEvent::Entered {
-            resident_code: m.resident_code.trim().to_string(),
-            household_id: household_id.clone(),
-            relationship: m.relationship.trim().to_string(),
-            person,
-            address: m.address.trim().to_string(),
-            katagaki: m.katagaki.trim().to_string(),
-            reason,
-            notified_date: m.notified_date.unwrap_or_else(today_in_japan),
-        });
-    }
-    let codes: Vec<String> = events
-        .iter()
-        .map(|e| e.resident_code().to_string())
-        .collect();
-    let warned = residents::record_change(
-        &state.app(),
-        &session.acting(&headers),
-        events,
-        first.effective_date,
-        &household_id,
-    )
-    .await?;
+    let residents::HouseholdEntered {
+        household_id,
+        resident_codes: codes,
+        warnings: warned,
+    } = residents::enter_household(&state.app(), &session.acting(&headers), req.members).await?;
     let ts = state.store.tenant(&session.tenant);
     let mut members = Vec::new();
     for code in &codes {
