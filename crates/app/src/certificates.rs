@@ -156,8 +156,9 @@ fn notified_ja(effective: NaiveDate, notified: NaiveDate) -> String {
 /// The 備考 of a person's 異動 as the standard words them, from the events up
 /// to the certificate's date: how and when they came (「令和8年11月20日
 /// 東京都新宿区から転入 11月25日届出」), each 転居 (「令和8年12月1日 転居 12月3日届出」), a
-/// 転出予定, and why and when the record became a 除票.
-fn history_notes(events: &[(ResidentEvent, NaiveDate)]) -> Vec<String> {
+/// 転出予定 (from its date on: 標準仕様書 §5.1 leaves it off a certificate issued
+/// before it, `issued_on`), and why and when the record became a 除票.
+fn history_notes(events: &[(ResidentEvent, NaiveDate)], issued_on: NaiveDate) -> Vec<String> {
     use murakumo_documents::wareki;
     let last = |pick: fn(&ResidentEvent) -> bool| events.iter().rev().find(|(e, _)| pick(e));
     let mut notes = Vec::new();
@@ -211,7 +212,8 @@ fn history_notes(events: &[(ResidentEvent, NaiveDate)]) -> Vec<String> {
                 destination,
                 notified_date,
                 ..
-            } if !withdrawn()
+            } if *planned_date <= issued_on
+                && !withdrawn()
                 && !since_entry
                     .iter()
                     .any(|x| matches!(x.0, ResidentEvent::Removed { .. })) =>
@@ -423,7 +425,10 @@ pub async fn issue(app: &App, actor: &StaffActor, node: &Node, req: Request) -> 
             .ok_or_else(|| {
                 UseCaseError::not_found(format!("住民票コード {code} の方は {} 時点で住民記録にありません。基準日を確認してください", murakumo_documents::wareki(as_of)))
             })?;
-        histories.insert(code.clone(), history_notes(&events));
+        histories.insert(
+            code.clone(),
+            history_notes(&events, murakumo_core::today_in_japan()),
+        );
         match (kind, record.is_removed()) {
             (CertificateKind::RemovedRecordCopy, false) => {
                 return Err(UseCaseError::invalid(

@@ -742,7 +742,9 @@ fn change_page(
                 .enumerate()
                 .map(|(i, (name, label, ty))| change_input(name, label, ty, &value(name), i == 0))
                 .collect();
-            let effective = Some(value("effective_date")).filter(|v| !v.is_empty()).unwrap_or(today.clone());
+            // 標準仕様書 §4.0.3: the 異動日 starts empty (the clerk types the day of the
+            // move, never takes today by default), the 届出日 (処理日) as today.
+            let effective = value("effective_date");
             let notified = Some(value("notified_date")).filter(|v| !v.is_empty()).unwrap_or(today.clone());
             format!(
                 "<form class=\"card\" method=\"post\" action=\"/residents/{code}/change\"><h2>{label}</h2>\

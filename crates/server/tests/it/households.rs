@@ -1018,8 +1018,11 @@ async fn a_planned_move_out_is_withdrawn(db: Db) {
     let (st, b) = c.change(n, cancel("本人申出")).await;
     refused(st, &b, "change");
     let (st, b) = c
-        .change(n, json!({"change": "move_out_planned", "planned_date": (today + Duration::days(10)).to_string(),
-            "destination": "東京都新宿区", "effective_date": today.to_string()}))
+        .change(
+            n,
+            json!({"change": "move_out_planned", "planned_date": today.to_string(),
+            "destination": "東京都新宿区", "effective_date": today.to_string()}),
+        )
         .await;
     assert_eq!(st, StatusCode::OK, "{b}");
     assert_eq!(c.resident(n).await["status"], "moving_out");
@@ -1227,7 +1230,104 @@ async fn an_alias_is_recorded_printed_and_deleted(db: Db) {
     s.stop().await;
 }
 
+/// The value of the `<input name="…">` of a page.
+fn input_value(html: &str, name: &str) -> String {
+    let at = html
+        .find(&format!("name=\"{name}\""))
+        .unwrap_or_else(|| panic!("no input {name} in {html}"));
+    let tag_end = at + html[at..].find('>').expect("the tag ends");
+    html[at..tag_end]
+        .split_once("value=\"")
+        .and_then(|(_, v)| v.split_once('"'))
+        .map(|(v, _)| v.to_string())
+        .unwrap_or_default()
+}
+
+/// 届出日 and 異動日 (標準仕様書 §4.0.3, §4.1.0.2): the 異動 screen starts with the 異動日
+/// empty and the 届出日 as today in Japan (和暦); a 届出日 after today is refused, naming
+/// it, and nothing is recorded; today's is recorded.
+async fn the_notification_date_is_today_or_before(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    let n = 2_000_000_061;
+    let (st, b) = c.enter(n, "次郎", "世帯主", None, HOME).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let code = common::resident_code(n);
+    let html = c
+        .clerk
+        .get(s.url(&format!("/residents/{code}/change?kind=relocate")))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("page");
+    let today = today_in_japan();
+    assert_eq!(input_value(&html, "effective_date"), "");
+    assert_eq!(
+        input_value(&html, "notified_date"),
+        murakumo_documents::wareki(today)
+    );
+    let relocate = |notified: chrono::NaiveDate| {
+        json!({"change": "relocate", "address": NEW_HOME, "effective_date": today.to_string(),
+            "notified_date": notified.to_string()})
+    };
+    let (st, b) = c
+        .change(n, relocate(today + chrono::Duration::days(1)))
+        .await;
+    refused(st, &b, "notified_date");
+    assert_eq!(c.resident(n).await["record"]["address"]["text"], HOME);
+    let (st, b) = c.change(n, relocate(today)).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(c.resident(n).await["record"]["address"]["text"], NEW_HOME);
+    s.stop().await;
+}
+
+/// 転出予定 (標準仕様書 §4.1.3.0.1, §5.1): a 転出届 ten days ahead is accepted and the person
+/// is 転出予定; a 住民票 issued before that date leaves the 転出予定 off (on its date it is
+/// printed: `certificates_name_the_household_head`).
+async fn a_planned_move_out_is_left_off_certificates_before_its_date(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    let today = today_in_japan();
+    let n = 2_000_000_071;
+    let (st, b) = c.enter(n, "三郎", "世帯主", None, HOME).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let (st, b) = c
+        .change(n, json!({"change": "move_out_planned", "planned_date": (today + Duration::days(10)).to_string(),
+            "destination": "東京都新宿区", "effective_date": today.to_string()}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(c.resident(n).await["status"], "moving_out");
+    s.set_issuer(&tenant_a()).await;
+    let pdf = c
+        .clerk
+        .post(s.url("/api/v1/certificates"))
+        .json(
+            &json!({"kind": "resident_copy", "resident_codes": [common::resident_code(n)],
+            "requester": "本人", "purpose": "勤務先提出"}),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(pdf.status(), StatusCode::OK);
+    let notes = certified(&pdf.bytes().await.expect("pdf"))["members"][0]["notes"].to_string();
+    assert!(
+        notes.contains("札幌市中央区から転入") && !notes.contains("転出予定"),
+        "{notes}"
+    );
+    s.stop().await;
+}
+
 common::on_both_backends!(
+    a_planned_move_out_is_left_off_certificates_before_its_date,
+    the_notification_date_is_today_or_before,
     an_alias_is_recorded_printed_and_deleted,
     a_former_surname_is_recorded_printed_and_deleted,
     a_planned_move_out_is_withdrawn,
