@@ -407,7 +407,7 @@ pub fn section(
     s.push_str(&format!("```sh\n{command}\n```\n\n"));
     s.push_str(&format!(
         "- A: 徳島市, {} residents and {} 異動 in CP932 fixed-length files, imported with the real \
-         `murakumo import` (validation, then ledger and read models in chunks of 5,000 entries, hidden until the last commits).\n\
+         `murakumo import` (validation, then ledger and read models in chunks of 5,000 entries on PostgreSQL and 2,000 on SQLite, hidden until the last commits).\n\
          - B: 鳴門市, {} residents, {} clerks logged in to the real `murakumo serve`, paced at {} \
          requests/s in all: half the clerks issue 住民票の写し (世帯全員), half read a resident (each read \
          is an access-log write). Latency counts from when a request was due.\n\

@@ -333,7 +333,7 @@ pub fn section(
     s.push_str(
         "- Import: the real binary into an empty SQLite tenant: every record decoded, checked and \
          replayed (01-01 compared item by item with the replay of 01-02), then all ledger entries \
-         and the read models written in chunks of 5,000 entries that readers see all at once (`TenantStore::import`).\n",
+         and the read models written in chunks (2,000 entries on SQLite, 5,000 on PostgreSQL) that readers see all at once (`TenantStore::import`).\n",
     );
     if let Some(v) = r.import_validate_secs {
         s.push_str(&format!(

@@ -43,10 +43,18 @@ pub trait Backend: Send + Sync + 'static {
         scope: Scope<'_>,
         write: bool,
     ) -> Result<Transaction<'static, Any>, StoreError>;
+    /// Closes what the backend holds besides the application pool.
+    async fn close(&self) {}
 }
 
 pub(crate) struct Sqlite {
     path: PathBuf,
+    /// One connection for every write transaction of this process. SQLite has one write
+    /// lock; writers that wait for it in SQLite's busy handler poll (up to 100 ms apart) and
+    /// a steady writer — a chunked import — wins again and again, while writers waiting for
+    /// this pool's one connection are served first come, first served and woken as soon as
+    /// it is free. Another process (the CLI beside a server) still waits in the busy handler.
+    writer: tokio::sync::OnceCell<AnyPool>,
 }
 
 impl Sqlite {
@@ -61,6 +69,7 @@ impl Sqlite {
         })?;
         Ok(Sqlite {
             path: dir.join("murakumo.db"),
+            writer: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -98,8 +107,35 @@ impl Backend for Sqlite {
     }
 
     async fn connect_app_pool(&self) -> Result<AnyPool, StoreError> {
+        self.pool(8).await
+    }
+
+    async fn begin(
+        &self,
+        pool: &AnyPool,
+        _scope: Scope<'_>,
+        write: bool,
+    ) -> Result<Transaction<'static, Any>, StoreError> {
+        if !write {
+            return Ok(pool.begin().await?);
+        }
+        let writer = self.writer.get_or_try_init(|| self.pool(1)).await?;
+        // IMMEDIATE takes the write lock now (waiting up to busy_timeout for another
+        // process) instead of failing later when a reader upgrades to a writer.
+        Ok(writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    async fn close(&self) {
+        if let Some(writer) = self.writer.get() {
+            writer.close().await;
+        }
+    }
+}
+
+impl Sqlite {
+    async fn pool(&self, connections: u32) -> Result<AnyPool, StoreError> {
         Ok(AnyPoolOptions::new()
-            .max_connections(8)
+            .max_connections(connections)
             .acquire_timeout(Duration::from_secs(60))
             .after_connect(|conn, _| {
                 Box::pin(async move {
@@ -109,21 +145,6 @@ impl Backend for Sqlite {
             })
             .connect_with(self.options()?)
             .await?)
-    }
-
-    async fn begin(
-        &self,
-        pool: &AnyPool,
-        _scope: Scope<'_>,
-        write: bool,
-    ) -> Result<Transaction<'static, Any>, StoreError> {
-        // IMMEDIATE takes the write lock now (waiting up to busy_timeout)
-        // instead of failing later when a reader upgrades to a writer.
-        Ok(if write {
-            pool.begin_with("BEGIN IMMEDIATE").await?
-        } else {
-            pool.begin().await?
-        })
     }
 }
 

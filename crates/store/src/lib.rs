@@ -293,6 +293,7 @@ impl Store {
     /// Waits for in-flight work and closes all connections (graceful stop).
     pub async fn close(&self) {
         self.pool.close().await;
+        self.backend.close().await;
     }
 
     /// The pool, for tests that must prove what a raw query can and cannot see.

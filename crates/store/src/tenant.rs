@@ -176,11 +176,17 @@ impl TenantStore<'_> {
             });
         }
         progress(done, total);
+        // On SQLite another tenant's write waits for the whole chunk being written.
+        let chunk = match self.store.backend.kind() {
+            BackendKind::Sqlite => chunk.min(SQLITE_IMPORT_CHUNK),
+            BackendKind::Postgres => chunk,
+        }
+        .max(1);
         let mut rest = entries.into_iter().skip(done as usize).peekable();
         let mut projector = projection::Projector::new(&self.store.systems, run);
         let mut first = Some(tx);
         loop {
-            let batch: Vec<NewEntry> = rest.by_ref().take(chunk.max(1)).collect();
+            let batch: Vec<NewEntry> = rest.by_ref().take(chunk).collect();
             let last = rest.peek().is_none();
             let n = batch.len() as u64;
             let mut tx = match first.take() {
@@ -221,8 +227,10 @@ impl TenantStore<'_> {
             if last {
                 return Ok(head);
             }
-            // SQLite's other writers poll for its one write lock (up to 100 ms apart): leave
-            // them a gap to take it, or the next chunk would win every time.
+            // Writers of another process (an import runs as `murakumo import` beside the
+            // server) poll for SQLite's one write lock, up to 100 ms apart: leave them a gap
+            // to take it, or the next chunk would win every time. (Writers of this process
+            // queue for the backend's one write connection and are served in turn.)
             if self.store.backend.kind() == BackendKind::Sqlite {
                 tokio::time::sleep(IMPORT_GAP).await;
             }
@@ -752,6 +760,10 @@ pub struct ImportMark {
 /// Entries per transaction of an import: a chunk commits in well under a second, which is the
 /// longest another tenant's write waits for it on SQLite.
 pub const IMPORT_CHUNK: usize = 5_000;
+
+/// At most this many entries per import transaction on SQLite, where the chunk holds the
+/// database's one write lock (about 0.1 s for a 270,000-resident city's entries).
+const SQLITE_IMPORT_CHUNK: usize = 2_000;
 
 /// The pause between two chunks of an import on SQLite (see [`TenantStore::import`]).
 const IMPORT_GAP: std::time::Duration = std::time::Duration::from_millis(120);
