@@ -26,9 +26,10 @@ impl Projection for ResidentProjection {
         RESIDENT
     }
 
-    /// 7: records carry `last_change`; 8: former_household_members.
+    /// 7: records carry `last_change`; 8: former_household_members; 9: `search_kana` ignores
+    /// 濁音, 長音 and ウ/オ after an オ段 kana (標準仕様書 §2.1.2).
     fn version(&self) -> &'static str {
-        "8"
+        "9"
     }
 
     fn tables(&self) -> &'static [&'static str] {

@@ -1,9 +1,30 @@
 //! Normalisation for search: kana and names are compared in a form that
 //! ignores the differences a clerk should not have to type exactly.
 
-/// Katakana, large kana, no spaces or long-vowel marks' variants:
-/// `ﾔﾏﾀﾞ` / `やまだ` / `ヤマダ` → `ヤマダ`; `ショウ` matches `シヨウ`.
+/// The search form of a フリガナ (標準仕様書 §2.1.2): katakana, large kana, no spaces, and
+/// none of the differences the standard says a search ignores — 濁音・半濁音 and 清音
+/// (`ヤマダ` = `ヤマタ`, `パ` = `ハ`), a long-vowel mark or hyphen or none (`ルーシー` =
+/// `ルシ`), and ウ, オ or a long-vowel mark after an オ段 kana (`コウノ` = `コオノ` =
+/// `コーノ`). `ﾔﾏﾀﾞ` / `やまだ` /
+/// `ヤマダ` → `ヤマタ`; `ショウ` matches `シヨウ`. Used only for search; the record keeps
+/// the フリガナ as written.
 pub fn normalize_kana(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in kana_forms(s).chars() {
+        let c = unvoiced(c);
+        let after_o_row = out.chars().next_back().is_some_and(is_o_row);
+        if (c == 'オ' || is_long_mark(c)) && after_o_row {
+            // コウ, コオ, コー: one sound, written three ways.
+            out.push('ウ');
+        } else if !is_long_mark(c) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Katakana, large kana, half-width folded, without spaces and 中点.
+fn kana_forms(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let chars: Vec<char> = s.chars().collect();
     let mut i = 0;
@@ -61,6 +82,30 @@ fn large(c: char) -> char {
         'ヶ' => 'ケ',
         _ => c,
     }
+}
+
+/// 清音 of a 濁音 or 半濁音 (ガ→カ, パ→ハ, ヴ→ウ).
+fn unvoiced(c: char) -> char {
+    const VOICED: &str = "ガギグゲゴザジズゼゾダヂヅデドバビブベボパピプペポヴ";
+    const PLAIN: &str = "カキクケコサシスセソタチツテトハヒフヘホハヒフヘホウ";
+    VOICED
+        .chars()
+        .position(|v| v == c)
+        .and_then(|i| PLAIN.chars().nth(i))
+        .unwrap_or(c)
+}
+
+/// 長音記号 and the hyphens and dashes typed for it.
+fn is_long_mark(c: char) -> bool {
+    matches!(
+        c,
+        'ー' | 'ｰ' | '-' | '‐' | '‑' | '‒' | '–' | '—' | '―' | '－' | '〜' | '～'
+    )
+}
+
+/// An オ段 kana (after [`unvoiced`] and [`large`]).
+fn is_o_row(c: char) -> bool {
+    "オコソトノホモヨロヲ".contains(c)
 }
 
 fn halfwidth(c: char) -> Option<char> {
@@ -133,11 +178,41 @@ mod tests {
 
     #[test]
     fn kana_forms_match() {
-        assert_eq!(normalize_kana("やまだ"), "ヤマダ");
-        assert_eq!(normalize_kana("ﾔﾏﾀﾞ ﾀﾛｳ"), "ヤマダタロウ");
-        assert_eq!(normalize_kana("ﾊﾟﾝ"), "パン");
+        assert_eq!(normalize_kana("やまだ"), normalize_kana("ヤマダ"));
+        assert_eq!(normalize_kana("ﾔﾏﾀﾞ ﾀﾛｳ"), normalize_kana("ヤマダタロウ"));
+        assert_eq!(normalize_kana("ﾊﾟﾝ"), normalize_kana("パン"));
         assert_eq!(normalize_kana("キョウコ"), normalize_kana("キヨウコ"));
-        assert_eq!(normalize_kana("ハットリ"), "ハツトリ");
+        assert_eq!(normalize_kana("ハットリ"), normalize_kana("ハツトリ"));
+    }
+
+    /// 標準仕様書 §2.1.2: what a search ignores.
+    #[test]
+    fn a_search_ignores_what_the_standard_says() {
+        let same = |a: &str, b: &str| assert_eq!(normalize_kana(a), normalize_kana(b), "{a} = {b}");
+        // 清音・濁音・半濁音
+        same("ヤマダ", "ヤマタ");
+        same("ハンダ", "パンタ");
+        same("ヴィクトル", "ウイクトル");
+        same("ﾊﾞﾝﾊﾟ", "ハンハ");
+        // 長音の有無, and the hyphens typed for it
+        same("ルーシー", "ルシ");
+        same("サトー", "サトウ");
+        same("コーノ", "コウノ");
+        same("ジョン-スミス", "ジョンスミス");
+        same("ルーシー", "ル－シ－");
+        same("オーノ", "オオノ");
+        // ウ and オ after an オ段 kana
+        same("コウノ", "コオノ");
+        same("オオノ", "オウノ");
+        same("ショウジ", "ショオジ");
+        same("ゴトウ", "コトオ");
+        // …but not elsewhere: different names stay different.
+        let differ =
+            |a: &str, b: &str| assert_ne!(normalize_kana(a), normalize_kana(b), "{a} ≠ {b}");
+        differ("サトウ", "サイトウ");
+        differ("カオリ", "カウリ");
+        differ("ウエノ", "オエノ");
+        differ("タナカ", "タナベ");
     }
 
     #[test]
