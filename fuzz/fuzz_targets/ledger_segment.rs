@@ -131,7 +131,7 @@ fn check_decoded(seg: &Segment) {
         assert_eq!(Some(pair[1].seq), pair[0].seq.checked_add(1));
     }
     for e in &seg.entries {
-        assert_eq!(e.tenant, h.tenant);
+        assert_eq!(e.owner, h.owner);
         assert_eq!(e.hash, e.compute_hash());
     }
     let rebuilt = Segment::new(seg.entries.clone()).expect("decoded entries form a segment");

@@ -19,7 +19,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use libfuzzer_sys::fuzz_target;
 use murakumo_ledger::EventCodec;
 use murakumo_replication::wire::{OutboxEntryWire, OutboxRequest};
-use murakumo_resident::CertificateIssued;
+use murakumo_tenancy::CertificateIssued;
 use murakumo_store::{Chain, Replayer, parse_issue_number};
 use murakumo_tenancy::{ACCESS_KIND, AccessRecord};
 

@@ -68,7 +68,7 @@ pub fn reference_entries(
         }
         let (chunk, tail) = tail.split_at(len);
         let e = Entry::from_canonical_bytes(chunk, prev).ok()?;
-        if &e.tenant != tenant || Some(e.seq) != expected {
+        if e.owner != *tenant || Some(e.seq) != expected {
             return None;
         }
         expected = e.seq.checked_add(1);

@@ -32,6 +32,7 @@ pub async fn create_tenant(
 /// a random `op-…`.
 pub async fn create_operator(
     app: &App,
+    actor: &Actor,
     login: &str,
     display_name: &str,
     operator_id: Option<&str>,
@@ -51,15 +52,18 @@ pub async fn create_operator(
         str::to_string,
     );
     app.store
-        .create_operator(&Operator {
-            operator_id,
-            login: login.to_string(),
-            display_name: display_name.to_string(),
-            password_hash: murakumo_auth::hash_password(password, Some(login))
-                .map_err(|e| UseCaseError::internal(e.to_string()))?,
-        })
+        .create_operator(
+            &Operator {
+                operator_id,
+                login: login.to_string(),
+                display_name: display_name.to_string(),
+                password_hash: murakumo_auth::hash_password(password, Some(login))
+                    .map_err(|e| UseCaseError::internal(e.to_string()))?,
+            },
+            &actor.id(),
+        )
         .await?;
-    tracing::info!(login, "operator created");
+    tracing::info!(login, actor = %actor.id(), "operator created");
     Ok(())
 }
 
@@ -71,6 +75,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = crate::open_store(dir.path(), None).await.expect("store");
         (App::new(store), dir)
+    }
+
+    fn test_actor() -> Actor {
+        Actor::System("system:test".into())
     }
 
     fn field<T: std::fmt::Debug>(r: Result<T>) -> String {
@@ -104,11 +112,31 @@ mod tests {
     async fn an_operator_is_made_only_with_a_valid_login_and_name() {
         let (app, _dir) = app().await;
         assert_eq!(
-            field(create_operator(&app, "Op Erator", "運用者", None, "pw-long-enough-1").await),
+            field(
+                create_operator(
+                    &app,
+                    &test_actor(),
+                    "Op Erator",
+                    "運用者",
+                    None,
+                    "pw-long-enough-1"
+                )
+                .await
+            ),
             "login"
         );
         assert_eq!(
-            field(create_operator(&app, "operator", " ", None, "pw-long-enough-1").await),
+            field(
+                create_operator(
+                    &app,
+                    &test_actor(),
+                    "operator",
+                    " ",
+                    None,
+                    "pw-long-enough-1"
+                )
+                .await
+            ),
             "display_name"
         );
         assert!(
@@ -118,9 +146,16 @@ mod tests {
                 .expect("read")
                 .is_none()
         );
-        create_operator(&app, "operator", "運用者", Some("op-1"), "pw-long-enough-1")
-            .await
-            .expect("created");
+        create_operator(
+            &app,
+            &test_actor(),
+            "operator",
+            "運用者",
+            Some("op-1"),
+            "pw-long-enough-1",
+        )
+        .await
+        .expect("created");
         let op = app
             .store
             .operator_for_login("operator")

@@ -1,6 +1,7 @@
 //! One backup run: for every tenant (or one), the entries of each chain after
 //! the head recorded in the newest snapshot, cut into segments, stored as
-//! chunks; then platform data; then — last — the snapshot. A run killed
+//! chunks; then the platform's chain the same way (a run for one tenant carries its
+//! head forward); then — last — the snapshot. A run killed
 //! half-way leaves chunks but no snapshot; the next run recuts the same
 //! segments (cutting is deterministic), finds their chunks stored and sends
 //! only the rest.
@@ -10,9 +11,10 @@ use murakumo_core::TenantCode;
 use murakumo_ledger::{ChainHash, ChainHead, Entry, cut_segments};
 use murakumo_store::{Chain, Store, TenantInfo};
 
+use crate::chains::ChainRef;
+
 use crate::manifest::{
-    ChainSnapshot, FORMAT, OperatorRecord, PlatformData, SegmentRef, SigningKeyRecord, Snapshot,
-    TenantSnapshot,
+    ChainSnapshot, FORMAT, SegmentRef, SigningKeyRecord, Snapshot, TenantSnapshot,
 };
 use crate::repo::{Repository, Stats};
 use crate::{BackupError, Result};
@@ -61,9 +63,13 @@ pub async fn backup(
     let progress = repo.target().progress().clone();
     progress.message("reading the newest snapshot");
     let latest = repo.latest().await?;
-    let (parent, mut tenants) = match &latest {
-        Some((name, s)) => (Some(name.clone()), s.tenants.clone()),
-        None => (None, Vec::new()),
+    let (parent, mut tenants, platform_before) = match &latest {
+        Some((name, s)) => (
+            Some(name.clone()),
+            s.tenants.clone(),
+            s.platform_chain.clone(),
+        ),
+        None => (None, Vec::new(), None),
     };
     let infos: Vec<TenantInfo> = match &opts.tenant {
         Some(code) => vec![store.tenant_info(code).await?],
@@ -71,6 +77,15 @@ pub async fn backup(
     };
     // Rough total for the progress bar, refined as segments are encoded.
     let mut pending_entries = 0u64;
+    if opts.tenant.is_none() {
+        let base = platform_before.as_ref().map_or(0, |c| c.head_seq);
+        pending_entries += store
+            .platform_chain()
+            .head()
+            .await?
+            .seq
+            .saturating_sub(base);
+    }
     for info in &infos {
         let ts = store.tenant(&info.code);
         for chain in [Chain::Ledger, Chain::Access] {
@@ -101,7 +116,8 @@ pub async fn backup(
                 .as_ref()
                 .map(|t| t.chain(chain == Chain::Ledger).clone())
                 .unwrap_or_default();
-            let cs = backup_chain(store, repo, opts, info, chain, &prev, &mut est).await?;
+            let source = ChainRef::Tenant(store.tenant(&info.code), chain);
+            let cs = backup_chain(repo, opts, &source, &prev, &mut est).await?;
             entries_done += cs
                 .segments
                 .iter()
@@ -138,23 +154,27 @@ pub async fn backup(
     }
     tenants.sort_by(|a, b| a.code.cmp(&b.code));
 
-    progress.message("platform data");
-    let platform = PlatformData {
-        prefecture_settings: store.prefecture_settings_all().await?,
-        operators: store
-            .operators_all()
-            .await?
-            .into_iter()
-            .map(|o| OperatorRecord {
-                operator_id: o.operator_id,
-                login: o.login,
-                display_name: o.display_name,
-                password_hash: o.password_hash,
-            })
-            .collect(),
+    // The platform's chain goes with a backup of every tenant; one of a single tenant
+    // carries its head forward.
+    let platform_chain = match &opts.tenant {
+        Some(_) => platform_before.map(|c| ChainSnapshot {
+            segments: Vec::new(),
+            ..c
+        }),
+        None => {
+            progress.message("platform chain");
+            let prev = platform_before.unwrap_or_default();
+            let source = ChainRef::Platform(store.platform_chain());
+            let cs = backup_chain(repo, opts, &source, &prev, &mut est).await?;
+            entries_done += cs
+                .segments
+                .iter()
+                .map(|s| s.last_seq - s.first_seq + 1)
+                .sum::<u64>();
+            segments_done += cs.segments.len() as u64;
+            Some(cs)
+        }
     };
-    let json = serde_json::to_vec(&platform).map_err(|e| BackupError::Refuse(e.to_string()))?;
-    let platform = repo.put_blob(&json, opts.chunk_size).await?;
 
     progress.message("writing the snapshot");
     let snap = Snapshot {
@@ -163,7 +183,8 @@ pub async fn backup(
         created_at: Utc::now(),
         only_tenant: opts.tenant.map(|t| t.to_string()),
         tenants,
-        platform: Some(platform),
+        platform: None,
+        platform_chain,
     };
     let name = repo.write_snapshot(&snap).await?;
     Ok(BackupReport {
@@ -196,16 +217,13 @@ impl Estimate {
 }
 
 async fn backup_chain(
-    store: &Store,
     repo: &Repository,
     opts: &BackupOptions,
-    info: &TenantInfo,
-    chain: Chain,
+    source: &ChainRef<'_>,
     prev: &ChainSnapshot,
     est: &mut Estimate,
 ) -> Result<ChainSnapshot> {
-    let ts = store.tenant(&info.code);
-    let head = ts.head(chain).await?;
+    let head = source.head().await?;
     let base = ChainHead {
         seq: prev.head_seq,
         hash: if prev.head_seq == 0 {
@@ -213,20 +231,24 @@ async fn backup_chain(
         } else {
             ChainHash::from_hex(&prev.head_hash).ok_or_else(|| BackupError::BadRepository {
                 repo: repo.url(),
-                reason: format!("tenant {} {} head hash is not hex", info.code, chain.name()),
+                reason: format!(
+                    "{} {} head hash is not hex",
+                    source.owner(),
+                    source.chain().name()
+                ),
             })?
         },
     };
     let diverged = || BackupError::Diverged {
-        tenant: info.code.to_string(),
-        chain: chain.name(),
+        owner: source.owner(),
+        chain: source.chain().name(),
         seq: base.seq,
     };
     if head.seq < base.seq {
         return Err(diverged());
     }
     if base.seq > 0 {
-        let at = ts.read_after(chain, base.seq - 1, 1).await?;
+        let at = source.read_after(base.seq - 1, 1).await?;
         if at.first().map(|e| (e.seq, e.hash)) != Some((base.seq, base.hash)) {
             return Err(diverged());
         }
@@ -242,7 +264,7 @@ async fn backup_chain(
     let mut after = base.seq;
     loop {
         let page = if after < head.seq {
-            ts.read_after(chain, after, PAGE).await?
+            source.read_after(after, PAGE).await?
         } else {
             Vec::new()
         };

@@ -83,12 +83,13 @@ pub enum BackupError {
     },
 
     #[error(
-        "tenant {tenant}: the {chain} chain in the database does not continue the one backed up \
+        "{owner}: the {chain} chain in the database does not continue the one backed up \
          (backed up up to entry {seq}, whose hash differs here). The database was restored from an \
          older backup or rewritten; back it up into a new repository"
     )]
     Diverged {
-        tenant: String,
+        /// `tenant 131016`, or `the platform`.
+        owner: String,
         chain: &'static str,
         seq: u64,
     },

@@ -35,6 +35,7 @@
 //! draws), or look inside events.
 
 mod backup;
+mod chains;
 mod crypto;
 mod dispersed;
 mod error;

@@ -25,9 +25,14 @@ pub struct Snapshot {
     pub only_tenant: Option<String>,
     /// Every tenant backed up so far (heads carried forward).
     pub tenants: Vec<TenantSnapshot>,
-    /// Platform data (県版 settings, operators) as a blob, if backed up.
-    #[serde(default)]
+    /// Platform data (県版 settings, operators) as a blob: written by versions before the
+    /// platform chain, read only for their snapshots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<BlobRef>,
+    /// The platform's chain (operators, 県版 settings): head carried forward, segments added
+    /// by this run. `None` in snapshots of older versions (they carry `platform`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_chain: Option<ChainSnapshot>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]

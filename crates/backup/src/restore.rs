@@ -16,7 +16,9 @@ use chrono::{DateTime, Utc};
 use murakumo_core::TenantCode;
 use murakumo_ledger::{ChainHead, RecordedAt, Segment};
 use murakumo_store::SigningKeyRow;
-use murakumo_store::{Chain, Operator, Store, TenantInfo};
+use murakumo_store::{Chain, Operator, Store, StoreError, TenantInfo};
+
+use crate::chains::ChainRef;
 
 use crate::manifest::{BlobRef, ChunkRef, PlatformData, SegmentRef, Snapshot, TenantSnapshot};
 use crate::repo::Repository;
@@ -47,8 +49,10 @@ pub struct RestoreReport {
     pub snapshot: String,
     pub tenants: Vec<TenantRestored>,
     pub entries: u64,
+    /// Operators the target did not have before.
     pub operators_added: usize,
-    pub prefecture_settings: usize,
+    /// The platform's chain as restored, for snapshots that carry it.
+    pub platform: Option<ChainHead>,
 }
 
 impl RestoreReport {
@@ -97,12 +101,27 @@ pub async fn restore(
     // Fetch and check everything first: a lost object refuses the restore
     // before anything is written.
     let mut needed: Vec<(&ChunkRef, String)> = Vec::new();
-    if opts.tenant.is_none()
-        && let Some(blob) = &newest.platform
-    {
-        needed.extend(blob.chunks.iter().map(|c| (c, "platform data".to_string())));
-    }
     let at_us = opts.at.map(|t| RecordedAt::from_datetime(t).0);
+    // The platform's records go with a restore of every tenant: its chain, or for a snapshot
+    // of a version before it, the platform data blob.
+    let platform_segs = platform_segments(&lineage);
+    if opts.tenant.is_none() {
+        if newest.platform_chain.is_some() {
+            for s in platform_segs
+                .iter()
+                .take_while(|s| at_us.is_none_or(|a| s.first_recorded_at <= a))
+            {
+                needed.extend(s.blob.chunks.iter().map(|c| {
+                    (
+                        c,
+                        format!("the platform's entries {}..{}", s.first_seq, s.last_seq),
+                    )
+                }));
+            }
+        } else if let Some(blob) = &newest.platform {
+            needed.extend(blob.chunks.iter().map(|c| (c, "platform data".to_string())));
+        }
+    }
     for t in &chosen {
         for (ledger, chain) in [(true, "ledger"), (false, "access log")] {
             for s in segments_of(&lineage, &t.code, ledger) {
@@ -163,9 +182,30 @@ pub async fn restore(
         tenants: Vec::new(),
         entries: 0,
         operators_added: 0,
-        prefecture_settings: 0,
+        platform: None,
     };
-    if opts.tenant.is_none()
+    let operators_before = store.operators_all().await?.len();
+    if opts.tenant.is_none() && newest.platform_chain.is_some() {
+        progress.message("the platform's chain");
+        let target = ChainRef::Platform(store.platform_chain());
+        let (head, _) = restore_chain(
+            repo,
+            &spool,
+            &target,
+            &platform_segs,
+            at_us,
+            &mut report.entries,
+        )
+        .await
+        .map_err(|e| match e {
+            BackupError::Store(StoreError::Conflict(detail)) => BackupError::Refuse(format!(
+                "the platform's chain here holds operators or 県版 settings that are not \
+                         in the backup ({detail}); restore into an empty data directory or database"
+            )),
+            e => e,
+        })?;
+        report.platform = Some(head);
+    } else if opts.tenant.is_none()
         && let Some(blob) = &newest.platform
     {
         progress.message("platform data");
@@ -183,20 +223,26 @@ pub async fn restore(
                     .set_prefecture_setting(pref, key, Some(value), "system:restore")
                     .await?;
             }
-            report.prefecture_settings += 1;
         }
         for o in &p.operators {
-            let added = store
-                .import_operator(&Operator {
-                    operator_id: o.operator_id.clone(),
-                    login: o.login.clone(),
-                    display_name: o.display_name.clone(),
-                    password_hash: o.password_hash.clone(),
-                })
+            store
+                .import_operator(
+                    &Operator {
+                        operator_id: o.operator_id.clone(),
+                        login: o.login.clone(),
+                        display_name: o.display_name.clone(),
+                        password_hash: o.password_hash.clone(),
+                    },
+                    "system:restore",
+                )
                 .await?;
-            report.operators_added += usize::from(added);
         }
     }
+    report.operators_added = store
+        .operators_all()
+        .await?
+        .len()
+        .saturating_sub(operators_before);
 
     for t in chosen {
         if let Some(r) = restore_tenant(
@@ -226,6 +272,15 @@ pub(crate) fn segments_of<'a>(
         .iter()
         .filter_map(|(_, s)| s.tenant(code))
         .flat_map(|t| t.chain(ledger).segments.iter())
+        .collect()
+}
+
+/// Every segment of the platform's chain, in order, across a lineage.
+pub(crate) fn platform_segments(lineage: &[(String, Snapshot)]) -> Vec<&SegmentRef> {
+    lineage
+        .iter()
+        .filter_map(|(_, s)| s.platform_chain.as_ref())
+        .flat_map(|c| c.segments.iter())
         .collect()
 }
 
@@ -282,47 +337,11 @@ async fn restore_tenant(
     let mut heads = [ChainHead::EMPTY; 2];
     for (i, chain) in [Chain::Ledger, Chain::Access].into_iter().enumerate() {
         progress.message(&format!("{code} {}", chain.name()));
-        for s in segments_of(lineage, &t.code, chain == Chain::Ledger) {
-            if at_us.is_some_and(|a| s.first_recorded_at > a) {
-                break;
-            }
-            let bytes = spool.blob(repo, &s.blob)?;
-            let mut seg = Segment::decode(&bytes)?;
-            if seg.header.first_seq != s.first_seq
-                || seg.header.last_seq != s.last_seq
-                || seg.header.last_hash.to_hex() != s.last_hash
-            {
-                return Err(bad(format!(
-                    "segment {}..{} of tenant {code} is not the one its snapshot names",
-                    s.first_seq, s.last_seq
-                )));
-            }
-            let mut cut = false;
-            if let Some(a) = at_us
-                && s.last_recorded_at > a
-            {
-                let kept: Vec<_> = seg
-                    .entries
-                    .into_iter()
-                    .take_while(|e| e.recorded_at.0 <= a)
-                    .collect();
-                if kept.is_empty() {
-                    break;
-                }
-                seg = Segment::new(kept)?;
-                cut = true;
-            }
-            if let Some(last) = seg.entries.last() {
-                newest = Some(newest.map_or(last.recorded_at.0, |n| n.max(last.recorded_at.0)));
-            }
-            *entries += seg.entries.len() as u64;
-            ts.apply_segment(chain, &seg).await?;
-            if cut {
-                break;
-            }
-        }
-        progress.message(&format!("verifying {code} {}", chain.name()));
-        heads[i] = ts.verify(chain).await?;
+        let segs = segments_of(lineage, &t.code, chain == Chain::Ledger);
+        let target = ChainRef::Tenant(store.tenant(&code), chain);
+        let (head, last) = restore_chain(repo, spool, &target, &segs, at_us, entries).await?;
+        heads[i] = head;
+        newest = newest.max(last);
     }
     for k in &t.signing_keys {
         let bytes = |hex_text: &str, what: &str| {
@@ -346,6 +365,71 @@ async fn restore_tenant(
         access: heads[1],
         newest: newest.map(|n| RecordedAt(n).to_datetime()),
     }))
+}
+
+/// Applies the segments of one chain to `target` in order — of the segment that straddles
+/// `at_us`, only the entries recorded by then — and verifies the chain. Answers its head and
+/// the recording time of the newest entry applied.
+async fn restore_chain(
+    repo: &Repository,
+    spool: &Spool,
+    target: &ChainRef<'_>,
+    segs: &[&SegmentRef],
+    at_us: Option<i64>,
+    entries: &mut u64,
+) -> Result<(ChainHead, Option<i64>)> {
+    let progress = repo.target().progress().clone();
+    let mut newest: Option<i64> = None;
+    for s in segs {
+        if at_us.is_some_and(|a| s.first_recorded_at > a) {
+            break;
+        }
+        let bytes = spool.blob(repo, &s.blob)?;
+        let mut seg = Segment::decode(&bytes)?;
+        if seg.header.first_seq != s.first_seq
+            || seg.header.last_seq != s.last_seq
+            || seg.header.last_hash.to_hex() != s.last_hash
+        {
+            return Err(BackupError::BadRepository {
+                repo: repo.url(),
+                reason: format!(
+                    "segment {}..{} of {} is not the one its snapshot names",
+                    s.first_seq,
+                    s.last_seq,
+                    target.owner()
+                ),
+            });
+        }
+        let mut cut = false;
+        if let Some(a) = at_us
+            && s.last_recorded_at > a
+        {
+            let kept: Vec<_> = seg
+                .entries
+                .into_iter()
+                .take_while(|e| e.recorded_at.0 <= a)
+                .collect();
+            if kept.is_empty() {
+                break;
+            }
+            seg = Segment::new(kept)?;
+            cut = true;
+        }
+        if let Some(last) = seg.entries.last() {
+            newest = newest.max(Some(last.recorded_at.0));
+        }
+        *entries += seg.entries.len() as u64;
+        target.apply_segment(&seg).await?;
+        if cut {
+            break;
+        }
+    }
+    progress.message(&format!(
+        "verifying {} {}",
+        target.owner(),
+        target.chain().name()
+    ));
+    Ok((target.verify().await?, newest))
 }
 
 /// The objects a restore needs, fetched and checked before anything is

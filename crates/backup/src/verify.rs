@@ -19,7 +19,7 @@ use murakumo_ledger::{ChainHead, Segment};
 use rand::seq::SliceRandom;
 
 use crate::dispersed::{FaultKind, ShareFault};
-use crate::manifest::{BlobRef, ChunkRef, SegmentRef, Snapshot};
+use crate::manifest::{BlobRef, ChainSnapshot, ChunkRef, SegmentRef, Snapshot};
 use crate::repo::{DATA, Repository, SNAPSHOTS};
 use crate::restore::segments_of;
 use crate::{BackupError, Result};
@@ -38,6 +38,8 @@ pub struct VerifyReport {
     pub shares_checked: u64,
     /// (tenant, chain, head) verified in the newest snapshot.
     pub chains: Vec<(String, &'static str, ChainHead)>,
+    /// The platform's chain verified in the newest snapshot, if it carries one.
+    pub platform: Option<ChainHead>,
     /// Each problem, naming the object and what depends on it.
     pub problems: Vec<String>,
     /// Shares that are missing or bad while the object is still readable
@@ -180,65 +182,31 @@ pub async fn verify(repo: &Repository) -> Result<VerifyReport> {
             })
             .await;
         }
+        let mut checks = Checks {
+            repo,
+            stored: &stored,
+            chunk_state: &mut chunk_state,
+            seg_ok: &mut seg_ok,
+            report: &mut report,
+            sname,
+        };
+        let newest = names.last() == Some(sname);
         for t in &snap.tenants {
             for (ledger, chain) in [(true, "ledger"), (false, "access")] {
-                let c = t.chain(ledger);
-                let mut at = ChainHead::EMPTY;
-                let mut broken = false;
-                for s in segments_of(&lineage, &t.code, ledger) {
-                    let what = || {
-                        format!(
-                            "tenant {} {chain} entries {}..{} (snapshot {sname})",
-                            t.code, s.first_seq, s.last_seq
-                        )
-                    };
-                    if s.first_seq != at.seq + 1 || s.prev_hash != at.hash.to_hex() {
-                        report.problems.push(format!(
-                            "{}: does not continue the chain (which ends at entry {} there)",
-                            what(),
-                            at.seq
-                        ));
-                        broken = true;
-                        break;
-                    }
-                    let key: Vec<String> = s.blob.chunks.iter().map(|c| c.id.clone()).collect();
-                    let ok = match seg_ok.get(&key) {
-                        Some(ok) => *ok,
-                        None => {
-                            let ok = check_segment(
-                                repo,
-                                s,
-                                &stored,
-                                &mut chunk_state,
-                                &mut report,
-                                what,
-                            )
-                            .await;
-                            report.segments += 1;
-                            seg_ok.insert(key, ok);
-                            ok
-                        }
-                    };
-                    if !ok {
-                        broken = true;
-                    }
-                    at = ChainHead {
-                        seq: s.last_seq,
-                        hash: murakumo_ledger::ChainHash::from_hex(&s.last_hash)
-                            .unwrap_or(murakumo_ledger::ChainHash::GENESIS),
-                    };
+                let segs = segments_of(&lineage, &t.code, ledger);
+                let label = format!("tenant {} {chain}", t.code);
+                if let Some(at) = checks.chain(&segs, t.chain(ledger), &label).await
+                    && newest
+                {
+                    checks.report.chains.push((t.code.clone(), chain, at));
                 }
-                if !broken && (at.seq != c.head_seq || at.hash.to_hex() != c.head_hash) {
-                    report.problems.push(format!(
-                        "tenant {} {chain} in snapshot {sname}: the segments end at entry {}, \
-                         but the snapshot records the head at {}",
-                        t.code, at.seq, c.head_seq
-                    ));
-                    broken = true;
-                }
-                if !broken && names.last() == Some(sname) {
-                    report.chains.push((t.code.clone(), chain, at));
-                }
+            }
+        }
+        if let Some(c) = &snap.platform_chain {
+            let segs = crate::restore::platform_segments(&lineage);
+            let head = checks.chain(&segs, c, "the platform's chain").await;
+            if newest {
+                checks.report.platform = head;
             }
         }
     }
@@ -270,6 +238,85 @@ pub async fn verify(repo: &Repository) -> Result<VerifyReport> {
     (report.unrestorable, report.restorable) = restorability(&names, &snaps, &lost);
     take_share_log(repo, &mut report);
     Ok(report)
+}
+
+/// What a full verify carries from chain to chain: objects already checked and the report.
+struct Checks<'a> {
+    repo: &'a Repository,
+    stored: &'a BTreeSet<String>,
+    /// Chunks, checked once each: name -> None (ok) or Some(problem).
+    chunk_state: &'a mut HashMap<String, Option<String>>,
+    /// Segments, decoded once each: chunk ids -> ok?
+    seg_ok: &'a mut HashMap<Vec<String>, bool>,
+    report: &'a mut VerifyReport,
+    sname: &'a str,
+}
+
+impl Checks<'_> {
+    /// Checks one chain's segments across a lineage (`label`: "tenant 131016 ledger"): each
+    /// continues the one before and decodes, and they end at the head the snapshot records.
+    /// Answers that head when the chain is whole.
+    async fn chain(
+        &mut self,
+        segs: &[&SegmentRef],
+        recorded: &ChainSnapshot,
+        label: &str,
+    ) -> Option<ChainHead> {
+        let sname = self.sname;
+        let mut at = ChainHead::EMPTY;
+        let mut broken = false;
+        for s in segs {
+            let what = || {
+                format!(
+                    "{label} entries {}..{} (snapshot {sname})",
+                    s.first_seq, s.last_seq
+                )
+            };
+            if s.first_seq != at.seq + 1 || s.prev_hash != at.hash.to_hex() {
+                self.report.problems.push(format!(
+                    "{}: does not continue the chain (which ends at entry {} there)",
+                    what(),
+                    at.seq
+                ));
+                return None;
+            }
+            let key: Vec<String> = s.blob.chunks.iter().map(|c| c.id.clone()).collect();
+            let ok = match self.seg_ok.get(&key) {
+                Some(ok) => *ok,
+                None => {
+                    let ok = check_segment(
+                        self.repo,
+                        s,
+                        self.stored,
+                        self.chunk_state,
+                        self.report,
+                        what,
+                    )
+                    .await;
+                    self.report.segments += 1;
+                    self.seg_ok.insert(key, ok);
+                    ok
+                }
+            };
+            if !ok {
+                broken = true;
+            }
+            at = ChainHead {
+                seq: s.last_seq,
+                hash: murakumo_ledger::ChainHash::from_hex(&s.last_hash)
+                    .unwrap_or(murakumo_ledger::ChainHash::GENESIS),
+            };
+        }
+        if !broken && (at.seq != recorded.head_seq || at.hash.to_hex() != recorded.head_hash) {
+            self.report.problems.push(format!(
+                "{label} in snapshot {sname}: the segments end at entry {}, \
+                 but the snapshot records the head at {}",
+                at.seq, recorded.head_seq
+            ));
+            broken = true;
+        }
+        (!broken).then_some(at)
+    }
 }
 
 /// "MISSING data/ab/…" / "CORRUPTED data/ab/…: why" → why, in words.
@@ -317,6 +364,19 @@ pub(crate) fn restorability(
                 let n = c.object_name();
                 if lost.contains(&n) {
                     u.needs.push(format!("{n} (platform data)"));
+                }
+            }
+        }
+        if newest.platform_chain.is_some() {
+            for seg in crate::restore::platform_segments(&lineage) {
+                for c in &seg.blob.chunks {
+                    let n = c.object_name();
+                    if lost.contains(&n) {
+                        u.needs.push(format!(
+                            "{n} (the platform's entries {}..{})",
+                            seg.first_seq, seg.last_seq
+                        ));
+                    }
                 }
             }
         }

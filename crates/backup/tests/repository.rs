@@ -320,3 +320,180 @@ async fn repair_rebuilds_stale_damaged_and_misplaced_shares_exactly_and_names_wh
     );
     assert!(dst.list_tenants().await.expect("list").is_empty());
 }
+
+async fn open_store(dir: &std::path::Path) -> Store {
+    Store::open_sqlite(dir, murakumo_store::Systems::platform())
+        .await
+        .expect("store")
+}
+
+fn operator(id: &str, login: &str) -> murakumo_store::Operator {
+    murakumo_store::Operator {
+        operator_id: id.into(),
+        login: login.into(),
+        display_name: "運用".into(),
+        password_hash: format!("hash of {login}"),
+    }
+}
+
+/// (key, value, actor) of prefecture 01's 県版 history.
+async fn history(s: &Store) -> Vec<(String, Option<String>, String)> {
+    s.prefecture_setting_history("01")
+        .await
+        .expect("history")
+        .into_iter()
+        .map(|c| (c.key, c.value, c.actor))
+        .collect()
+}
+
+/// Operators and 県版 settings travel as segments of the platform's chain (issue 17 item 3):
+/// a snapshot carries no platform blob, verify checks the chain, and a restore — whole or to
+/// a point in time — rebuilds the operators and the 県版 history with the actors who set each
+/// value (a restore of the old blob named `system:restore` instead). A snapshot of an older
+/// version, with the blob, still restores.
+#[tokio::test]
+async fn the_platform_chain_travels_as_segments_and_restores_with_its_actors() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let src = open_store(&tmp.path().join("src")).await;
+    let x = code("131016");
+    src.create_tenant(&x, "千代田区", "system:test")
+        .await
+        .expect("x");
+    src.create_operator(&operator("op-1", "unyo"), "system:cli:root")
+        .await
+        .expect("operator");
+    let fee = "certificate.fee_yen.resident_copy";
+    src.set_prefecture_setting("01", fee, Some("200"), "operator:op-1")
+        .await
+        .expect("set");
+    src.set_prefecture_setting("01", fee, Some("300"), "operator:op-2")
+        .await
+        .expect("set again");
+    let url = format!("file://{}", tmp.path().join("repo").display());
+    let key = passphrase("pass phrase");
+    let repo = connect(&url, key.clone()).open(true).await.expect("create");
+    let opts = BackupOptions::default();
+    let first = backup(&src, &repo, &opts).await.expect("backup");
+    let first_head = src.platform_chain().head().await.expect("head");
+    assert_eq!(first_head.seq, 3);
+    let (_, snap) = repo.latest().await.expect("read").expect("a snapshot");
+    assert!(snap.platform.is_none(), "no platform blob: {snap:?}");
+    assert_eq!(
+        snap.platform_chain.as_ref().map(|c| c.head_seq),
+        Some(first_head.seq)
+    );
+    let between = chrono::Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+
+    src.set_prefecture_setting("01", fee, None, "operator:op-1")
+        .await
+        .expect("clear");
+    let repo = connect(&url, key.clone()).open(false).await.expect("open");
+    let second = backup(&src, &repo, &opts).await.expect("incremental");
+    assert_eq!((second.entries, second.segments), (1, 1), "{first:?}");
+    let report = verify(&repo).await.expect("verify");
+    assert!(report.ok(), "{:?}", report.problems);
+    let src_head = src.platform_chain().head().await.expect("head");
+    assert_eq!(report.platform, Some(src_head));
+
+    // Whole restore into an empty node.
+    let dst = open_store(&tmp.path().join("dst")).await;
+    let restored = restore(&dst, &repo, &RestoreOptions::default())
+        .await
+        .expect("restore");
+    assert_eq!(restored.platform, Some(src_head));
+    assert_eq!(restored.operators_added, 1);
+    assert_eq!(
+        dst.platform_chain().verify().await.expect("verifies"),
+        src_head
+    );
+    assert_eq!(history(&dst).await, history(&src).await);
+    assert_eq!(
+        history(&dst)
+            .await
+            .iter()
+            .map(|h| h.2.as_str())
+            .collect::<Vec<_>>(),
+        ["operator:op-1", "operator:op-2", "operator:op-1"]
+    );
+    assert_eq!(
+        dst.operator_for_login("unyo")
+            .await
+            .expect("read")
+            .map(|o| o.password_hash),
+        Some("hash of unyo".to_string())
+    );
+    // Restoring again changes nothing.
+    restore(&dst, &repo, &RestoreOptions::default())
+        .await
+        .expect("again");
+    assert_eq!(dst.platform_chain().head().await.expect("head"), src_head);
+
+    // To a point in time: the chain as it was then.
+    let then = open_store(&tmp.path().join("then")).await;
+    restore(
+        &then,
+        &repo,
+        &RestoreOptions {
+            at: Some(between),
+            ..RestoreOptions::default()
+        },
+    )
+    .await
+    .expect("point in time");
+    assert_eq!(
+        then.platform_chain().verify().await.expect("verifies"),
+        first_head
+    );
+    assert_eq!(
+        then.prefecture_settings("01").await.expect("read"),
+        [(fee.to_string(), "300".to_string())]
+    );
+
+    // A node whose platform chain holds records the backup lacks is refused, and told why.
+    let other = open_store(&tmp.path().join("other")).await;
+    other
+        .create_operator(&operator("op-7", "local"), "system:cli:root")
+        .await
+        .expect("local operator");
+    let err = restore(&other, &repo, &RestoreOptions::default())
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("empty data directory"), "{err}");
+
+    // A snapshot written by a version before the platform chain: the blob is read.
+    let (name, mut old) = repo.latest().await.expect("read").expect("a snapshot");
+    let data = murakumo_backup::manifest::PlatformData {
+        prefecture_settings: vec![("01".into(), fee.into(), "250".into())],
+        operators: vec![murakumo_backup::manifest::OperatorRecord {
+            operator_id: "op-1".into(),
+            login: "unyo".into(),
+            display_name: "運用".into(),
+            password_hash: "hash of unyo".into(),
+        }],
+    };
+    let blob = serde_json::to_vec(&data).expect("json");
+    old.platform = Some(repo.put_blob(&blob, 4096).await.expect("blob"));
+    old.platform_chain = None;
+    old.parent = Some(name);
+    old.created_at = chrono::Utc::now();
+    repo.write_snapshot(&old).await.expect("old snapshot");
+    let legacy = open_store(&tmp.path().join("legacy")).await;
+    let r = restore(&legacy, &repo, &RestoreOptions::default())
+        .await
+        .expect("old format");
+    assert_eq!((r.platform, r.operators_added), (None, 1));
+    assert_eq!(
+        legacy.prefecture_settings("01").await.expect("read"),
+        [(fee.to_string(), "250".to_string())]
+    );
+    assert!(
+        legacy
+            .platform_chain()
+            .verify()
+            .await
+            .expect("verifies")
+            .seq
+            >= 2
+    );
+}

@@ -326,6 +326,12 @@ fn print_restored(r: &murakumo_backup::RestoreReport) {
                 .unwrap_or_else(|| "-".into())
         );
     }
+    if let Some(head) = &r.platform {
+        println!(
+            "  the platform's chain (operators, 県版 settings): {} entries; verifies",
+            head.seq
+        );
+    }
 }
 
 /// Restores into `dir`, serves it on a scratch port until `/healthz`
@@ -445,6 +451,13 @@ pub async fn verify(args: VerifyArgs) -> Result<()> {
     for (code, chain, head) in &r.chains {
         println!(
             "{code} {chain}: ok, {} entries, head {}",
+            head.seq,
+            &head.hash.to_hex()[..16]
+        );
+    }
+    if let Some(head) = &r.platform {
+        println!(
+            "platform ledger: ok, {} entries, head {}",
             head.seq,
             &head.hash.to_hex()[..16]
         );

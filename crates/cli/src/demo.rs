@@ -52,8 +52,16 @@ pub async fn ensure(store: &Store, data_dir: &Path, verify_url: &str) -> Result<
             format!("platform operator  (団体コード空欄)  login: operator      password: {pw}");
         logins.pending("operator", &[line])?;
         let app = murakumo_app::App::new(store.clone());
-        murakumo_app::platform::create_operator(&app, "operator", "運用者", Some("op-1"), &pw)
-            .await?;
+        let actor = murakumo_app::Actor::System("system:demo".into());
+        murakumo_app::platform::create_operator(
+            &app,
+            &actor,
+            "operator",
+            "運用者",
+            Some("op-1"),
+            &pw,
+        )
+        .await?;
         logins.confirm()?;
     }
     for (five, name, population, title) in DEMO_TOWNS {

@@ -349,7 +349,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Operator(OperatorCmd::Create { login, name }) => {
             let app = murakumo_app::App::new(open(&g).await?);
             let pw = murakumo_auth::generate_password_for(&login);
-            murakumo_app::platform::create_operator(&app, &login, &name, None, &pw).await?;
+            let actor = murakumo_app::Actor::System(cli_actor());
+            murakumo_app::platform::create_operator(&app, &actor, &login, &name, None, &pw).await?;
             println!("operator {login} created; password: {pw}");
             Ok(())
         }

@@ -2,8 +2,8 @@
 
 use std::fmt;
 
+use crate::LedgerOwner;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use murakumo_core::TenantCode;
 
 /// BLAKE3 hash linking an entry to its predecessor. The hash "before" the
 /// first entry of a chain is [`ChainHash::GENESIS`] (all zeros).
@@ -58,7 +58,7 @@ impl RecordedAt {
     }
 }
 
-/// What a domain hands the ledger to append: the chain supplies tenant,
+/// What a domain hands the ledger to append: the chain supplies its owner,
 /// sequence, previous hash and recording time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewEntry {
@@ -76,7 +76,8 @@ pub struct NewEntry {
 /// A sealed ledger entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
-    pub tenant: TenantCode,
+    /// Whose chain: a municipality's or the platform's.
+    pub owner: LedgerOwner,
     pub seq: u64,
     pub prev_hash: ChainHash,
     pub kind: String,
@@ -109,14 +110,14 @@ pub enum EntryDecodeError {
 impl Entry {
     /// Seals a new entry onto a chain whose last entry is (`seq - 1`, `prev_hash`).
     pub fn seal(
-        tenant: TenantCode,
+        owner: impl Into<LedgerOwner>,
         seq: u64,
         prev_hash: ChainHash,
         recorded_at: RecordedAt,
         new: NewEntry,
     ) -> Entry {
         let mut e = Entry {
-            tenant,
+            owner: owner.into(),
             seq,
             prev_hash,
             kind: new.kind,
@@ -142,7 +143,7 @@ impl Entry {
     /// The stable, versioned byte form of everything but the hashes.
     ///
     /// Layout (all integers big-endian):
-    /// `"MKE1" tenant[6] seq:u64 kind_len:u32 kind version:u16
+    /// `"MKE1" owner[6] seq:u64 kind_len:u32 kind version:u16
     ///  effective_days_from_ce:i32 recorded_at_micros:i64 actor_len:u32 actor
     ///  payload_len:u64 payload`
     ///
@@ -152,7 +153,7 @@ impl Entry {
         let mut out =
             Vec::with_capacity(48 + self.kind.len() + self.actor.len() + self.payload.len());
         out.extend_from_slice(CANONICAL_TAG);
-        out.extend_from_slice(self.tenant.as_str().as_bytes());
+        out.extend_from_slice(self.owner.as_str().as_bytes());
         out.extend_from_slice(&self.seq.to_be_bytes());
         put_bytes32(&mut out, self.kind.as_bytes());
         out.extend_from_slice(&self.version.to_be_bytes());
@@ -178,8 +179,8 @@ impl Entry {
         let tenant_raw: [u8; 6] = r.array("tenant")?;
         let tenant_str =
             std::str::from_utf8(&tenant_raw).map_err(|_| invalid("tenant", "not ASCII digits"))?;
-        let tenant =
-            TenantCode::parse(tenant_str).map_err(|e| invalid("tenant", &e.to_string()))?;
+        let owner =
+            LedgerOwner::parse(tenant_str).map_err(|e| invalid("tenant", &e.to_string()))?;
         let seq = u64::from_be_bytes(r.array("seq")?);
         let kind = r.str32("kind")?;
         let version = u16::from_be_bytes(r.array("version")?);
@@ -195,7 +196,7 @@ impl Entry {
             return Err(EntryDecodeError::Trailing(bytes.len() - r.pos));
         }
         let mut e = Entry {
-            tenant,
+            owner,
             seq,
             prev_hash,
             kind,
@@ -267,6 +268,7 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use murakumo_core::TenantCode;
 
     pub fn tenant() -> TenantCode {
         TenantCode::parse("131016").expect("valid code")
@@ -309,6 +311,26 @@ pub(crate) mod tests {
         }
     }
 
+    /// The platform's chain is stored under six digits of its own and reads back as the
+    /// platform's, never as a municipality's.
+    #[test]
+    fn a_platform_entry_round_trips_and_hashes_apart_from_a_tenants() {
+        let at = RecordedAt(1_700_000_000_000_000);
+        let platform = Entry::seal(
+            LedgerOwner::Platform,
+            1,
+            ChainHash::GENESIS,
+            at,
+            new_entry(1),
+        );
+        let back = Entry::from_canonical_bytes(&platform.canonical_bytes(), ChainHash::GENESIS)
+            .expect("decodes");
+        assert_eq!(back.owner, LedgerOwner::Platform);
+        assert_eq!(back, platform);
+        let tenants = Entry::seal(tenant(), 1, ChainHash::GENESIS, at, new_entry(1));
+        assert_ne!(platform.hash, tenants.hash);
+    }
+
     #[test]
     fn hash_covers_every_field() {
         let e = chain(1).remove(0);
@@ -346,7 +368,7 @@ pub(crate) mod tests {
                 ..e.clone()
             },
             Entry {
-                tenant: TenantCode::parse("011002").expect("valid"),
+                owner: TenantCode::parse("011002").expect("valid").into(),
                 ..e.clone()
             },
         ];

@@ -15,10 +15,12 @@
 
 mod entry;
 mod event;
+mod owner;
 mod segment;
 mod verify;
 
 pub use entry::{ChainHash, Entry, EntryDecodeError, NewEntry, RecordedAt};
 pub use event::{EventCodec, EventDecodeError, decode_enum, decode_payload, encode_payload};
+pub use owner::LedgerOwner;
 pub use segment::{SEGMENT_MAGIC, Segment, SegmentError, SegmentHeader, cut_segments};
 pub use verify::{ChainBreak, ChainHead, ChainVerifier, verify_chain};

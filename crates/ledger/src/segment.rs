@@ -16,7 +16,7 @@
 //! Entry hashes are not stored: the receiver recomputes them from the chain,
 //! which is what proves the segment intact.
 
-use murakumo_core::TenantCode;
+use crate::LedgerOwner;
 
 use crate::{ChainBreak, ChainHash, ChainHead, ChainVerifier, Entry, EntryDecodeError};
 
@@ -28,7 +28,7 @@ const MAX_BODY: usize = 256 << 20;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SegmentHeader {
-    pub tenant: TenantCode,
+    pub owner: LedgerOwner,
     pub first_seq: u64,
     pub last_seq: u64,
     pub prev_hash: ChainHash,
@@ -96,13 +96,13 @@ impl Segment {
             ));
         }
         let header = SegmentHeader {
-            tenant: first.tenant,
+            owner: first.owner,
             first_seq: first.seq,
             last_seq: last.seq,
             prev_hash: first.prev_hash,
             last_hash: last.hash,
         };
-        let mut v = ChainVerifier::new(header.tenant, header.start());
+        let mut v = ChainVerifier::new(header.owner, header.start());
         for e in &entries {
             v.push(e)?;
         }
@@ -121,7 +121,7 @@ impl Segment {
         let h = &self.header;
         let mut out = Vec::with_capacity(HEADER_LEN + body.len());
         out.extend_from_slice(SEGMENT_MAGIC);
-        out.extend_from_slice(h.tenant.as_str().as_bytes());
+        out.extend_from_slice(h.owner.as_str().as_bytes());
         out.extend_from_slice(&h.first_seq.to_be_bytes());
         out.extend_from_slice(&h.last_seq.to_be_bytes());
         out.extend_from_slice(&h.prev_hash.0);
@@ -140,9 +140,9 @@ impl Segment {
         if bytes.len() < HEADER_LEN {
             return Err(SegmentError::Truncated("header"));
         }
-        let tenant = std::str::from_utf8(&bytes[8..14])
+        let owner = std::str::from_utf8(&bytes[8..14])
             .ok()
-            .and_then(|s| TenantCode::parse(s).ok())
+            .and_then(|s| LedgerOwner::parse(s).ok())
             .ok_or_else(|| SegmentError::BadHeader("tenant code is not valid".into()))?;
         let u64_at = |at: usize| {
             let mut a = [0u8; 8];
@@ -152,7 +152,7 @@ impl Segment {
         let hash_at =
             |at: usize| ChainHash::from_slice(&bytes[at..at + 32]).unwrap_or(ChainHash::GENESIS);
         let header = SegmentHeader {
-            tenant,
+            owner,
             first_seq: u64_at(14),
             last_seq: u64_at(22),
             prev_hash: hash_at(30),
@@ -186,7 +186,7 @@ impl Segment {
         }
         let raw = decompress_bounded(body)?;
         let mut entries = Vec::new();
-        let mut verifier = ChainVerifier::new(header.tenant, header.start());
+        let mut verifier = ChainVerifier::new(header.owner, header.start());
         let mut pos = 0usize;
         while pos < raw.len() {
             let index = entries.len();

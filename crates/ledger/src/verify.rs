@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use murakumo_core::TenantCode;
+use crate::LedgerOwner;
 
 use crate::{ChainHash, Entry};
 
@@ -39,11 +39,11 @@ pub enum ChainBreak {
     /// before it was replaced, removed or inserted with recomputed hashes.
     #[error("entry {seq} does not link to entry {}: an entry was replaced, removed or inserted", seq - 1)]
     Unlinked { seq: u64 },
-    #[error("entry {seq} belongs to tenant {found}, not {expected}")]
+    #[error("entry {seq} belongs to the chain of {found}, not {expected}")]
     WrongTenant {
         seq: u64,
-        expected: TenantCode,
-        found: TenantCode,
+        expected: LedgerOwner,
+        found: LedgerOwner,
     },
     /// The chain ends before, or differs from, the recorded head.
     #[error("chain ends at entry {found_seq} but its recorded head is entry {head_seq}{}", HeadDetail(*found_seq == *head_seq))]
@@ -78,16 +78,16 @@ impl ChainBreak {
 /// chain of any length can be streamed through it.
 #[derive(Clone, Debug)]
 pub struct ChainVerifier {
-    tenant: TenantCode,
+    owner: LedgerOwner,
     last: ChainHead,
 }
 
 impl ChainVerifier {
     /// Verifies a chain continuing after `start` (use [`ChainHead::EMPTY`] for
     /// a whole chain).
-    pub fn new(tenant: TenantCode, start: ChainHead) -> ChainVerifier {
+    pub fn new(owner: impl Into<LedgerOwner>, start: ChainHead) -> ChainVerifier {
         ChainVerifier {
-            tenant,
+            owner: owner.into(),
             last: start,
         }
     }
@@ -100,11 +100,11 @@ impl ChainVerifier {
                 found: e.seq,
             });
         };
-        if e.tenant != self.tenant {
+        if e.owner != self.owner {
             return Err(ChainBreak::WrongTenant {
                 seq: e.seq,
-                expected: self.tenant,
-                found: e.tenant,
+                expected: self.owner,
+                found: e.owner,
             });
         }
         if e.seq > expected {
@@ -151,11 +151,11 @@ impl ChainVerifier {
 
 /// Verifies a whole chain from its first entry against its recorded head.
 pub fn verify_chain<'a>(
-    tenant: &TenantCode,
+    owner: impl Into<LedgerOwner>,
     entries: impl IntoIterator<Item = &'a Entry>,
     recorded_head: ChainHead,
 ) -> Result<ChainHead, ChainBreak> {
-    let mut v = ChainVerifier::new(*tenant, ChainHead::EMPTY);
+    let mut v = ChainVerifier::new(owner, ChainHead::EMPTY);
     for e in entries {
         v.push(e)?;
     }
@@ -167,6 +167,7 @@ mod tests {
     use super::*;
     use crate::entry::tests::{chain, tenant};
     use crate::{ChainHash, Entry, RecordedAt};
+    use murakumo_core::TenantCode;
 
     fn head(c: &[Entry]) -> ChainHead {
         c.last().map_or(ChainHead::EMPTY, |e| ChainHead {
@@ -178,9 +179,9 @@ mod tests {
     #[test]
     fn intact_chain_verifies() {
         let c = chain(10);
-        assert_eq!(verify_chain(&tenant(), &c, head(&c)), Ok(head(&c)));
+        assert_eq!(verify_chain(tenant(), &c, head(&c)), Ok(head(&c)));
         assert_eq!(
-            verify_chain(&tenant(), &[], ChainHead::EMPTY),
+            verify_chain(tenant(), &[], ChainHead::EMPTY),
             Ok(ChainHead::EMPTY)
         );
     }
@@ -191,7 +192,7 @@ mod tests {
         let h = head(&c);
         c[4].payload = b"forged".to_vec();
         assert_eq!(
-            verify_chain(&tenant(), &c, h),
+            verify_chain(tenant(), &c, h),
             Err(ChainBreak::Altered { seq: 5 })
         );
     }
@@ -203,7 +204,7 @@ mod tests {
         c[4].payload = b"forged".to_vec();
         c[4].hash = c[4].compute_hash();
         assert_eq!(
-            verify_chain(&tenant(), &c, h),
+            verify_chain(tenant(), &c, h),
             Err(ChainBreak::Unlinked { seq: 6 })
         );
     }
@@ -215,7 +216,7 @@ mod tests {
         c[2].payload = b"forged".to_vec();
         c[2].hash = c[2].compute_hash();
         assert_eq!(
-            verify_chain(&tenant(), &c, h),
+            verify_chain(tenant(), &c, h),
             Err(ChainBreak::HeadMismatch {
                 head_seq: 3,
                 found_seq: 3
@@ -229,7 +230,7 @@ mod tests {
         let h = head(&c);
         c.remove(6);
         assert_eq!(
-            verify_chain(&tenant(), &c, h),
+            verify_chain(tenant(), &c, h),
             Err(ChainBreak::Missing {
                 expected: 7,
                 found: 8
@@ -238,7 +239,7 @@ mod tests {
         let mut tail_cut = chain(10);
         tail_cut.pop();
         assert_eq!(
-            verify_chain(&tenant(), &tail_cut, h),
+            verify_chain(tenant(), &tail_cut, h),
             Err(ChainBreak::HeadMismatch {
                 head_seq: 10,
                 found_seq: 9
@@ -252,7 +253,7 @@ mod tests {
         let h = head(&c);
         c.swap(3, 4);
         assert_eq!(
-            verify_chain(&tenant(), &c, h),
+            verify_chain(tenant(), &c, h),
             Err(ChainBreak::Missing {
                 expected: 4,
                 found: 5
@@ -273,7 +274,7 @@ mod tests {
         );
         c.insert(4, forged);
         assert_eq!(
-            verify_chain(&tenant(), &c, h),
+            verify_chain(tenant(), &c, h),
             Err(ChainBreak::OutOfOrder {
                 expected: 5,
                 found: 4
@@ -286,15 +287,15 @@ mod tests {
         let mut c = chain(4);
         let h = head(&c);
         let other = TenantCode::parse("011002").expect("valid");
-        c[2].tenant = other;
+        c[2].owner = other.into();
         c[2].hash = c[2].compute_hash();
-        let err = verify_chain(&tenant(), &c, h).expect_err("refused");
+        let err = verify_chain(tenant(), &c, h).expect_err("refused");
         assert_eq!(
             err,
             ChainBreak::WrongTenant {
                 seq: 3,
-                expected: tenant(),
-                found: other
+                expected: tenant().into(),
+                found: other.into()
             }
         );
         assert_eq!(err.seq(), 3);
@@ -302,7 +303,7 @@ mod tests {
 
     #[test]
     fn every_break_names_where_it_was_found() {
-        let t = tenant();
+        let t = LedgerOwner::from(tenant());
         let cases = [
             (ChainBreak::Altered { seq: 7 }, 7),
             (ChainBreak::Unlinked { seq: 8 }, 8),
@@ -412,7 +413,7 @@ mod tests {
             forged.push(e);
         }
         assert!(matches!(
-            verify_chain(&tenant(), &forged, h),
+            verify_chain(tenant(), &forged, h),
             Err(ChainBreak::HeadMismatch { .. })
         ));
     }

@@ -220,7 +220,7 @@ fn raw_body(entries: &[Entry]) -> Vec<u8> {
 fn assemble(h: &SegmentHeader, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(SEGMENT_MAGIC);
-    out.extend_from_slice(h.tenant.as_str().as_bytes());
+    out.extend_from_slice(h.owner.as_str().as_bytes());
     out.extend_from_slice(&h.first_seq.to_be_bytes());
     out.extend_from_slice(&h.last_seq.to_be_bytes());
     out.extend_from_slice(&h.prev_hash.0);
@@ -392,7 +392,7 @@ fn seq_wrap_segment() -> Vec<u8> {
     let second = Entry::seal(tenant(0), 0, first.hash, RecordedAt(0), new_entry());
     let body = zstd::bulk::compress(&raw_body(&[first.clone(), second]), 3).expect("compress");
     let header = SegmentHeader {
-        tenant: tenant(0),
+        owner: tenant(0).into(),
         first_seq: u64::MAX,
         last_seq: u64::MAX,
         prev_hash: ChainHash::GENESIS,

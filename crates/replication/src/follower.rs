@@ -394,12 +394,15 @@ impl Follower {
         }
         for op in &snap.operators {
             self.store
-                .import_operator(&Operator {
-                    operator_id: op.operator_id.clone(),
-                    login: op.login.clone(),
-                    display_name: op.display_name.clone(),
-                    password_hash: op.password_hash.clone(),
-                })
+                .import_operator(
+                    &Operator {
+                        operator_id: op.operator_id.clone(),
+                        login: op.login.clone(),
+                        display_name: op.display_name.clone(),
+                        password_hash: op.password_hash.clone(),
+                    },
+                    "system:replication",
+                )
                 .await?;
         }
         for (pref, key, value) in &snap.prefecture_settings {
@@ -693,7 +696,11 @@ impl Follower {
             t => return Err(bad(format!("unknown chain tag {t}"))),
         };
         let seg = Segment::decode(bytes).map_err(|e| bad(format!("segment: {e}")))?;
-        let tenant = seg.header.tenant;
+        let Some(tenant) = seg.header.owner.tenant().copied() else {
+            return Err(bad(
+                "a segment of the platform's chain, which this version does not follow".into(),
+            ));
+        };
         if !self.followed(&tenant) {
             return Ok((0, None));
         }

@@ -170,7 +170,7 @@ impl SealBatch {
                 .impressions
                 .remove(&number)
                 .ok_or_else(|| StoreError::Corrupt {
-                    tenant: *tenant,
+                    owner: (*tenant).into(),
                     seq: 0,
                     reason: format!("印鑑登録番号 {number} changes before it is registered"),
                 })?;

@@ -140,7 +140,8 @@ impl From<StoreError> for ApiError {
             | StoreError::NotCommitted(_)
             | StoreError::Migration(_)
             | StoreError::DataDir { .. }
-            | StoreError::Setup(_) => {
+            | StoreError::Setup(_)
+            | StoreError::PlatformChainMissing => {
                 // Details go to the log, not to the client.
                 tracing::error!(error = %e, "storage failure");
                 ApiError {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use murakumo_core::TenantCode;
+use murakumo_ledger::LedgerOwner;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, ConnectOptions, Executor, Transaction};
 
@@ -26,6 +27,18 @@ pub enum Scope<'a> {
     Platform,
     /// Creating or renaming a tenant: its rows and the tenant list.
     TenantAndPlatform(&'a TenantCode),
+    /// The platform's chain and the platform tables it projects (operators, 県版 settings).
+    PlatformChain,
+}
+
+impl<'a> Scope<'a> {
+    /// The scope of the chain of `owner`.
+    pub(crate) fn of(owner: &'a LedgerOwner) -> Scope<'a> {
+        match owner {
+            LedgerOwner::Tenant(code) => Scope::Tenant(code),
+            LedgerOwner::Platform => Scope::PlatformChain,
+        }
+    }
 }
 
 #[async_trait]
@@ -207,13 +220,9 @@ impl Backend for Postgres {
         let mut tx = pool.begin().await?;
         let (tenant, platform) = match scope {
             Scope::Tenant(t) => (t.as_str(), "off"),
-            Scope::Platform => ("", "off"),
+            Scope::Platform => ("", "on"),
             Scope::TenantAndPlatform(t) => (t.as_str(), "on"),
-        };
-        let platform = if matches!(scope, Scope::Platform) {
-            "on"
-        } else {
-            platform
+            Scope::PlatformChain => (LedgerOwner::PLATFORM_CODE, "on"),
         };
         // `true`: local to this transaction, so a pooled connection never
         // carries a tenant over to its next user.

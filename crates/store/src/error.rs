@@ -1,5 +1,5 @@
 use murakumo_core::TenantCode;
-use murakumo_ledger::{ChainBreak, EntryDecodeError, EventDecodeError};
+use murakumo_ledger::{ChainBreak, EntryDecodeError, EventDecodeError, LedgerOwner};
 
 // `Database` and `Migration` print their cause in their message and do not also report it as
 // a `source`: `{:#}` would print the database's words once per level of the chain.
@@ -20,6 +20,11 @@ pub enum StoreError {
     TenantNotFound(TenantCode),
     #[error("tenant {0} already exists")]
     TenantExists(TenantCode),
+    /// The platform's chain has no head: the database was not migrated by this version.
+    #[error(
+        "the platform's chain is missing from this database; start `murakumo serve` (or any command) of this version once to migrate it"
+    )]
+    PlatformChainMissing,
     #[error("{0}")]
     Conflict(String),
     /// A change was checked against the register as of ledger entry `checked_at`, and
@@ -29,15 +34,15 @@ pub enum StoreError {
          now at {now}); check it again against the current register"
     )]
     LedgerMoved { checked_at: u64, now: u64 },
-    #[error("chain of tenant {tenant} ({chain}) does not verify: {source}")]
+    #[error("chain of {owner} ({chain}) does not verify: {source}")]
     Chain {
-        tenant: TenantCode,
+        owner: LedgerOwner,
         chain: &'static str,
         source: ChainBreak,
     },
-    #[error("stored entry {seq} of tenant {tenant} cannot be read: {reason}")]
+    #[error("stored entry {seq} of {owner} cannot be read: {reason}")]
     Corrupt {
-        tenant: TenantCode,
+        owner: LedgerOwner,
         seq: u64,
         reason: String,
     },
@@ -69,6 +74,14 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 }
 
 impl StoreError {
+    /// The chain of `owner` has no head.
+    pub(crate) fn chain_missing(owner: LedgerOwner) -> StoreError {
+        match owner {
+            LedgerOwner::Tenant(code) => StoreError::TenantNotFound(code),
+            LedgerOwner::Platform => StoreError::PlatformChainMissing,
+        }
+    }
+
     /// Maps a unique-constraint violation to a [`StoreError::Conflict`] with
     /// the given message; passes any other error through.
     pub fn on_unique(e: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {

@@ -1,7 +1,6 @@
 //! Whole-platform reads and writes for backup and restore: everything that
 //! is not in a tenant's chains (which travel as ledger segments).
 
-use murakumo_ledger::RecordedAt;
 use sqlx::Row;
 
 use crate::backend::Scope;
@@ -57,33 +56,15 @@ impl Store {
             .collect()
     }
 
-    /// Adds a restored operator unless one with the same id or login exists.
+    /// Adds a restored operator, by `actor`, unless one with the same id or login exists.
     /// Returns whether it was added.
-    pub async fn import_operator(&self, op: &Operator) -> Result<bool, StoreError> {
-        let mut tx = self
-            .backend
-            .begin(&self.pool, Scope::Platform, true)
-            .await?;
-        let exists = sqlx::query("SELECT 1 FROM operators WHERE operator_id = $1 OR login = $2")
-            .bind(op.operator_id.as_str())
-            .bind(op.login.as_str())
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
-        if !exists {
-            sqlx::query(
-                "INSERT INTO operators (operator_id, login, display_name, password_hash, created_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(op.operator_id.as_str())
-            .bind(op.login.as_str())
-            .bind(op.display_name.as_str())
-            .bind(op.password_hash.as_str())
-            .bind(RecordedAt::now().0)
-            .execute(&mut *tx)
-            .await?;
+    pub async fn import_operator(&self, op: &Operator, actor: &str) -> Result<bool, StoreError> {
+        if self.operator_by_id(&op.operator_id).await?.is_some()
+            || self.operator_for_login(&op.login).await?.is_some()
+        {
+            return Ok(false);
         }
-        tx.commit().await?;
-        Ok(!exists)
+        self.create_operator(op, actor).await?;
+        Ok(true)
     }
 }

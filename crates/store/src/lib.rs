@@ -26,6 +26,7 @@ mod group;
 mod login;
 mod outbox;
 mod platform;
+mod platform_chain;
 mod projection;
 mod replication;
 mod rows;
@@ -40,6 +41,7 @@ pub use error::StoreError;
 pub use login::{ThrottleBucket, Throttled};
 pub use outbox::{CheckedOutboxItem, MAX_OUTBOX_PAYLOAD, OutboxRefusal, Replayer};
 pub use platform::{Operator, OperatorSessionRow, TenantInfo};
+pub use platform_chain::{PlatformChain, PrefectureSettingChange};
 pub use projection::{Projection, ProjectionRun, Start, System, Systems, fetch_records};
 pub use replication::{AppendWatch, MAX_EPOCH, NodeRole, NodeState, OutboxItem, Replayed};
 pub use rows::{AccessFilter, AccessLogRow, Chain, SettingChange};
@@ -147,6 +149,7 @@ impl Store {
             rebuilds: Arc::default(),
             systems,
         };
+        store.adopt_platform_rows().await?;
         store.rebuilds = Arc::new(store.find_stale_projections().await?);
         // No tenant yet (a new database): nothing to rebuild, the versions are this build's.
         if store.rebuilds_pending() == 0 {

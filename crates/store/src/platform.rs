@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use murakumo_core::TenantCode;
 use murakumo_ledger::{ChainHash, Entry, EventCodec, NewEntry, RecordedAt};
-use murakumo_tenancy::TenancyEvent;
+use murakumo_tenancy::{PlatformEvent, TenancyEvent};
 use sqlx::Row;
 
 use crate::backend::Scope;
@@ -155,7 +155,8 @@ impl Store {
             .collect()
     }
 
-    /// Sets (or with `None` clears) a prefecture-tier value, keeping history.
+    /// Sets (or with `None` clears) a prefecture-tier value: an entry of the platform's chain,
+    /// whose projection keeps the value and its history.
     pub async fn set_prefecture_setting(
         &self,
         prefecture_code: &str,
@@ -163,66 +164,29 @@ impl Store {
         value: Option<&str>,
         actor: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self
-            .backend
-            .begin(&self.pool, Scope::Platform, true)
-            .await?;
-        match value {
-            Some(v) => {
-                sqlx::query(
-                    "INSERT INTO prefecture_settings (prefecture_code, key, value) VALUES ($1, $2, $3) \
-                     ON CONFLICT (prefecture_code, key) DO UPDATE SET value = excluded.value",
-                )
-                .bind(prefecture_code)
-                .bind(key)
-                .bind(v)
-                .execute(&mut *tx)
-                .await?;
-            }
-            None => {
-                sqlx::query(
-                    "DELETE FROM prefecture_settings WHERE prefecture_code = $1 AND key = $2",
-                )
-                .bind(prefecture_code)
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        sqlx::query(
-            "INSERT INTO prefecture_setting_history (prefecture_code, key, value, actor, recorded_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(prefecture_code)
-        .bind(key)
-        .bind(value)
-        .bind(actor)
-        .bind(RecordedAt::now().0)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        let event = PlatformEvent::PrefectureSettingChanged {
+            prefecture: prefecture_code.to_string(),
+            key: key.to_string(),
+            value: value.map(str::to_string),
+            adopted_at: None,
+        };
+        self.append_platform(actor, &[event]).await?;
         Ok(())
     }
 
     // ---- operators ----
 
-    pub async fn create_operator(&self, op: &Operator) -> Result<(), StoreError> {
-        let mut tx = self
-            .backend
-            .begin(&self.pool, Scope::Platform, true)
-            .await?;
-        sqlx::query(
-            "INSERT INTO operators (operator_id, login, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(op.operator_id.as_str())
-        .bind(op.login.as_str())
-        .bind(op.display_name.as_str())
-        .bind(op.password_hash.as_str())
-        .bind(RecordedAt::now().0)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| StoreError::on_unique(e, || format!("operator login {:?} is already taken", op.login)))?;
-        tx.commit().await?;
+    /// Creates a platform operator: an entry of the platform's chain. A login already taken
+    /// is refused and nothing is appended.
+    pub async fn create_operator(&self, op: &Operator, actor: &str) -> Result<(), StoreError> {
+        let event = PlatformEvent::OperatorCreated {
+            operator_id: op.operator_id.clone(),
+            login: op.login.clone(),
+            display_name: op.display_name.clone(),
+            password_hash: op.password_hash.clone(),
+            adopted_at: None,
+        };
+        self.append_platform(actor, &[event]).await?;
         Ok(())
     }
 

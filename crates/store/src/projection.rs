@@ -318,7 +318,7 @@ pub async fn fetch_records<T: serde::de::DeserializeOwned>(
             let k: String = row.try_get(key)?;
             let json: String = row.try_get("record")?;
             let record = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
-                tenant: *tenant,
+                owner: (*tenant).into(),
                 seq: 0,
                 reason: format!("{table} record {k} is not readable: {e}"),
             })?;

@@ -391,7 +391,7 @@ fn outbox_item(tenant: &TenantCode, r: &sqlx::any::AnyRow) -> Result<OutboxItem,
     let date: String = r.try_get("effective_date")?;
     let id: i64 = r.try_get("id")?;
     let corrupt = |reason: &str| StoreError::Corrupt {
-        tenant: *tenant,
+        owner: (*tenant).into(),
         seq: id as u64,
         reason: format!("outbox item: {reason}"),
     };

@@ -2,7 +2,7 @@
 
 use chrono::NaiveDate;
 use murakumo_core::TenantCode;
-use murakumo_ledger::{ChainHash, Entry, RecordedAt};
+use murakumo_ledger::{ChainHash, Entry, LedgerOwner, RecordedAt};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -51,23 +51,24 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
-pub fn entry_from_row(tenant: &TenantCode, row: &AnyRow) -> Result<Entry, StoreError> {
+pub fn entry_from_row(owner: impl Into<LedgerOwner>, row: &AnyRow) -> Result<Entry, StoreError> {
+    let owner = owner.into();
     let seq: i64 = row.try_get("seq")?;
     let corrupt = |reason: &str| StoreError::Corrupt {
-        tenant: *tenant,
+        owner,
         seq: seq as u64,
         reason: reason.into(),
     };
     let code: String = row.try_get("tenant_code")?;
-    if code != tenant.as_str() {
-        return Err(corrupt("row belongs to another tenant"));
+    if code != owner.as_str() {
+        return Err(corrupt("row belongs to another chain"));
     }
     let prev: Vec<u8> = row.try_get("prev_hash")?;
     let hash: Vec<u8> = row.try_get("hash")?;
     let version: i64 = row.try_get("version")?;
     let date: String = row.try_get("effective_date")?;
     Ok(Entry {
-        tenant: *tenant,
+        owner,
         seq: seq as u64,
         prev_hash: ChainHash::from_slice(&prev)
             .ok_or_else(|| corrupt("prev_hash is not 32 bytes"))?,
@@ -222,7 +223,7 @@ pub fn record_column<T: serde::de::DeserializeOwned>(
 ) -> Result<T, StoreError> {
     let json: String = row.try_get("record")?;
     serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
-        tenant: *tenant,
+        owner: (*tenant).into(),
         seq: 0,
         reason: format!("{what} is not readable ({e}); rebuild the projections"),
     })

@@ -5,7 +5,8 @@
 //! `prev_hash` is the local head); a segment the chain already holds is
 //! accepted again without change, so shipping is idempotent and resumable.
 
-use murakumo_ledger::{ChainHead, Segment};
+use murakumo_ledger::{ChainHead, LedgerOwner, Segment};
+use sqlx::{Any, Transaction};
 
 use crate::backend::Scope;
 use crate::rows::Chain;
@@ -65,67 +66,81 @@ impl TenantStore<'_> {
         chain: Chain,
         segment: &Segment,
     ) -> Result<Applied, StoreError> {
-        let h = &segment.header;
-        if h.tenant != self.tenant {
-            return Err(StoreError::Conflict(format!(
-                "segment of tenant {} cannot be applied to tenant {}",
-                h.tenant, self.tenant
-            )));
-        }
         let mut tx = self.begin(true).await?;
-        let locked =
-            sqlx::query("UPDATE chain_heads SET seq = seq WHERE tenant_code = $1 AND chain = $2")
-                .bind(self.tenant.as_str())
-                .bind(chain.name())
-                .execute(&mut *tx)
-                .await?;
-        if locked.rows_affected() == 0 {
-            return Err(StoreError::TenantNotFound(self.tenant));
-        }
-        let head = read_head(&mut tx, &self.tenant, chain)
-            .await?
-            .ok_or(StoreError::TenantNotFound(self.tenant))?;
-        if h.last_seq <= head.seq {
-            // Already held? The local entry at last_seq must have the same hash.
-            let row = sqlx::query(&format!(
-                "SELECT hash FROM {} WHERE tenant_code = $1 AND seq = $2",
-                chain.table()
-            ))
-            .bind(self.tenant.as_str())
-            .bind(h.last_seq as i64)
-            .fetch_optional(&mut *tx)
-            .await?;
+        if let Some(held) = insert_segment(&mut tx, self.tenant.into(), chain, segment).await? {
             tx.commit().await?;
-            let held: Option<Vec<u8>> = row.map(|r| sqlx::Row::try_get(&r, "hash")).transpose()?;
-            return match held {
-                Some(hash) if hash == h.last_hash.0 => Ok(Applied::AlreadyHeld(head)),
-                _ => Err(StoreError::Conflict(format!(
-                    "segment {}..{} of tenant {} differs from the entries held here: the chains have forked",
-                    h.first_seq, h.last_seq, self.tenant
-                ))),
-            };
+            return Ok(held);
         }
-        if h.start() != head {
-            return Err(StoreError::Conflict(format!(
-                "segment {}..{} does not continue the local chain of tenant {} (which ends at entry {}); \
-                 the entries in between are needed first",
-                h.first_seq, h.last_seq, self.tenant, head.seq
-            )));
-        }
-        insert_entries(&mut tx, chain, &segment.entries).await?;
-        sqlx::query(
-            "UPDATE chain_heads SET seq = $1, hash = $2 WHERE tenant_code = $3 AND chain = $4",
-        )
-        .bind(h.last_seq as i64)
-        .bind(h.last_hash.0.to_vec())
-        .bind(self.tenant.as_str())
-        .bind(chain.name())
-        .execute(&mut *tx)
-        .await?;
         if chain == Chain::Ledger {
             projection::apply(&self.store.systems, &mut tx, &self.tenant, &segment.entries).await?;
         }
         tx.commit().await?;
-        Ok(Applied::Appended(h.end()))
+        Ok(Applied::Appended(segment.header.end()))
     }
+}
+
+/// Inserts `segment` at the end of the chain of `owner` inside `tx`, under the head's lock,
+/// if it continues that chain exactly; the caller projects the entries and commits. Answers
+/// `Some` (nothing inserted) when the chain already holds the segment, and refuses a segment
+/// of another owner, one that leaves a gap, and one that differs from what is held (a fork).
+pub(crate) async fn insert_segment(
+    tx: &mut Transaction<'static, Any>,
+    owner: LedgerOwner,
+    chain: Chain,
+    segment: &Segment,
+) -> Result<Option<Applied>, StoreError> {
+    let h = &segment.header;
+    if h.owner != owner {
+        return Err(StoreError::Conflict(format!(
+            "segment of {} cannot be applied to the chain of {owner}",
+            h.owner
+        )));
+    }
+    let locked =
+        sqlx::query("UPDATE chain_heads SET seq = seq WHERE tenant_code = $1 AND chain = $2")
+            .bind(owner.as_str())
+            .bind(chain.name())
+            .execute(&mut **tx)
+            .await?;
+    if locked.rows_affected() == 0 {
+        return Err(StoreError::chain_missing(owner));
+    }
+    let head = read_head(tx, owner, chain)
+        .await?
+        .ok_or_else(|| StoreError::chain_missing(owner))?;
+    if h.last_seq <= head.seq {
+        // Already held? The local entry at last_seq must have the same hash.
+        let row = sqlx::query(&format!(
+            "SELECT hash FROM {} WHERE tenant_code = $1 AND seq = $2",
+            chain.table()
+        ))
+        .bind(owner.as_str())
+        .bind(h.last_seq as i64)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let held: Option<Vec<u8>> = row.map(|r| sqlx::Row::try_get(&r, "hash")).transpose()?;
+        return match held {
+            Some(hash) if hash == h.last_hash.0 => Ok(Some(Applied::AlreadyHeld(head))),
+            _ => Err(StoreError::Conflict(format!(
+                "segment {}..{} of {owner} differs from the entries held here: the chains have forked",
+                h.first_seq, h.last_seq
+            ))),
+        };
+    }
+    if h.start() != head {
+        return Err(StoreError::Conflict(format!(
+            "segment {}..{} does not continue the local chain of {owner} (which ends at entry {}); \
+             the entries in between are needed first",
+            h.first_seq, h.last_seq, head.seq
+        )));
+    }
+    insert_entries(tx, chain, &segment.entries).await?;
+    sqlx::query("UPDATE chain_heads SET seq = $1, hash = $2 WHERE tenant_code = $3 AND chain = $4")
+        .bind(h.last_seq as i64)
+        .bind(h.last_hash.0.to_vec())
+        .bind(owner.as_str())
+        .bind(chain.name())
+        .execute(&mut **tx)
+        .await?;
+    Ok(None)
 }

@@ -2,7 +2,9 @@
 
 use chrono::NaiveDate;
 use murakumo_core::TenantCode;
-use murakumo_ledger::{ChainHash, ChainHead, ChainVerifier, Entry, NewEntry, RecordedAt};
+use murakumo_ledger::{
+    ChainHash, ChainHead, ChainVerifier, Entry, LedgerOwner, NewEntry, RecordedAt,
+};
 use murakumo_tenancy::{AccessRecord, Staff, parse_roles};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -168,7 +170,7 @@ impl TenantStore<'_> {
         let mut done = head.seq - start;
         if done > total {
             return Err(StoreError::Corrupt {
-                tenant: self.tenant,
+                owner: self.tenant.into(),
                 seq: head.seq,
                 reason: format!(
                     "the ledger holds {done} entries since the import began, more than its {total}"
@@ -257,7 +259,7 @@ impl TenantStore<'_> {
         .await?;
         tx.commit().await?;
         rows.iter()
-            .map(|r| entry_from_row(&self.tenant, r))
+            .map(|r| entry_from_row(self.tenant, r))
             .collect()
     }
 
@@ -348,7 +350,7 @@ impl TenantStore<'_> {
         .await?;
         tx.commit().await?;
         rows.iter()
-            .map(|r| entry_from_row(&self.tenant, r))
+            .map(|r| entry_from_row(self.tenant, r))
             .collect()
     }
 
@@ -357,54 +359,10 @@ impl TenantStore<'_> {
     /// are fine: the chain is checked up to the head read at the start.
     pub async fn verify(&self, chain: Chain) -> Result<ChainHead, StoreError> {
         let head = self.head(chain).await?;
-        let mut verifier = ChainVerifier::new(self.tenant, ChainHead::EMPTY);
-        let mut after = 0;
-        while after < head.seq {
-            let page = self.read_after(chain, after, 10_000).await?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            for e in page.iter().take_while(|e| e.seq <= head.seq) {
-                verifier
-                    .push(e)
-                    .map_err(|source| self.chain_error(chain, source))?;
-            }
-        }
-        verifier
-            .finish(head)
-            .map_err(|source| self.chain_error(chain, source))?;
-        // Rows beyond the recorded head were inserted behind the chain's back
-        // (the head and the rows are read in one statement, one snapshot).
-        let mut tx = self.begin(false).await?;
-        let row = sqlx::query(&format!(
-            "SELECT (SELECT seq FROM chain_heads WHERE tenant_code = $1 AND chain = $2) AS head, \
-                    (SELECT MAX(seq) FROM {} WHERE tenant_code = $1) AS top",
-            chain.table()
-        ))
-        .bind(self.tenant.as_str())
-        .bind(chain.name())
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        let (now_head, top): (Option<i64>, Option<i64>) =
-            (row.try_get("head")?, row.try_get("top")?);
-        if top > now_head {
-            return Err(self.chain_error(
-                chain,
-                murakumo_ledger::ChainBreak::HeadMismatch {
-                    head_seq: now_head.unwrap_or(0) as u64,
-                    found_seq: top.unwrap_or(0) as u64,
-                },
-            ));
-        }
-        Ok(head)
-    }
-
-    fn chain_error(&self, chain: Chain, source: murakumo_ledger::ChainBreak) -> StoreError {
-        StoreError::Chain {
-            tenant: self.tenant,
-            chain: chain.name(),
-            source,
-        }
+        verify_pages(self.store, self.tenant.into(), chain, head, |after| {
+            self.read_after(chain, after, VERIFY_PAGE)
+        })
+        .await
     }
 
     /// Drops this tenant's projections and rebuilds them from its ledger.
@@ -465,18 +423,7 @@ impl TenantStore<'_> {
     ) -> Result<u64, StoreError> {
         let mut after = 0u64;
         loop {
-            let rows = sqlx::query(&format!(
-                "SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE tenant_code = $1 AND seq > $2 ORDER BY seq LIMIT $3"
-            ))
-            .bind(self.tenant.as_str())
-            .bind(after as i64)
-            .bind(page.max(1) as i64)
-            .fetch_all(&mut *tx)
-            .await?;
-            let page: Vec<Entry> = rows
-                .iter()
-                .map(|r| entry_from_row(&self.tenant, r))
-                .collect::<Result<_, _>>()?;
+            let page = ledger_page_in(&mut tx, self.tenant.into(), after, page).await?;
             let Some(last) = page.last() else { break };
             after = last.seq;
             projector.apply(&mut tx, &self.tenant, &page).await?;
@@ -708,7 +655,7 @@ impl TenantStore<'_> {
         tx.commit().await?;
         rows.iter()
             .map(|row| {
-                let e = entry_from_row(&self.tenant, row)?;
+                let e = entry_from_row(self.tenant, row)?;
                 let r = match AccessRecord::from_payload(e.version, &e.payload) {
                     Ok(r) => r,
                     // One record that cannot be read must not hide the rest:
@@ -787,7 +734,7 @@ async fn read_mark(
             start: ChainHead {
                 seq: seq as u64,
                 hash: ChainHash::from_slice(&hash).ok_or_else(|| StoreError::Corrupt {
-                    tenant: *tenant,
+                    owner: (*tenant).into(),
                     seq: seq as u64,
                     reason: "the import mark's head hash is not 32 bytes".into(),
                 })?,
@@ -798,14 +745,91 @@ async fn read_mark(
     .transpose()
 }
 
+/// Entries read per query when a chain is verified.
+const VERIFY_PAGE: u32 = 10_000;
+
+/// Checks a chain of `owner` from its first entry against `head`, reading it with
+/// `read_after` a page at a time, and then that no row lies beyond the recorded head (inserted
+/// behind the chain's back).
+pub(crate) async fn verify_pages<F, Fut>(
+    store: &Store,
+    owner: LedgerOwner,
+    chain: Chain,
+    head: ChainHead,
+    mut read_after: F,
+) -> Result<ChainHead, StoreError>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<Entry>, StoreError>>,
+{
+    let broken = |source| StoreError::Chain {
+        owner,
+        chain: chain.name(),
+        source,
+    };
+    let mut verifier = ChainVerifier::new(owner, ChainHead::EMPTY);
+    let mut after = 0;
+    while after < head.seq {
+        let page = read_after(after).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for e in page.iter().take_while(|e| e.seq <= head.seq) {
+            verifier.push(e).map_err(broken)?;
+        }
+    }
+    verifier.finish(head).map_err(broken)?;
+    // The head and the rows are read in one statement, one snapshot.
+    let mut tx = store
+        .backend
+        .begin(&store.pool, Scope::of(&owner), false)
+        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT (SELECT seq FROM chain_heads WHERE tenant_code = $1 AND chain = $2) AS head, \
+                (SELECT MAX(seq) FROM {} WHERE tenant_code = $1) AS top",
+        chain.table()
+    ))
+    .bind(owner.as_str())
+    .bind(chain.name())
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let (now_head, top): (Option<i64>, Option<i64>) = (row.try_get("head")?, row.try_get("top")?);
+    if top > now_head {
+        return Err(broken(murakumo_ledger::ChainBreak::HeadMismatch {
+            head_seq: now_head.unwrap_or(0) as u64,
+            found_seq: top.unwrap_or(0) as u64,
+        }));
+    }
+    Ok(head)
+}
+
+/// Up to `page` ledger entries of `owner` after `after`, in order, inside `tx` (a rebuild's).
+pub(crate) async fn ledger_page_in(
+    tx: &mut Transaction<'static, Any>,
+    owner: LedgerOwner,
+    after: u64,
+    page: u64,
+) -> Result<Vec<Entry>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE tenant_code = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+    ))
+    .bind(owner.as_str())
+    .bind(after as i64)
+    .bind(page.max(1) as i64)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(|r| entry_from_row(owner, r)).collect()
+}
+
 pub(crate) async fn read_head(
     tx: &mut Transaction<'static, Any>,
-    tenant: &TenantCode,
+    owner: impl Into<LedgerOwner>,
     chain: Chain,
 ) -> Result<Option<ChainHead>, StoreError> {
+    let owner = owner.into();
     let row =
         sqlx::query("SELECT seq, hash FROM chain_heads WHERE tenant_code = $1 AND chain = $2")
-            .bind(tenant.as_str())
+            .bind(owner.as_str())
             .bind(chain.name())
             .fetch_optional(&mut **tx)
             .await?;
@@ -813,7 +837,7 @@ pub(crate) async fn read_head(
         let seq: i64 = r.try_get("seq")?;
         let hash: Vec<u8> = r.try_get("hash")?;
         let hash = ChainHash::from_slice(&hash).ok_or_else(|| StoreError::Corrupt {
-            tenant: *tenant,
+            owner,
             seq: seq as u64,
             reason: "chain head hash is not 32 bytes".into(),
         })?;
@@ -830,11 +854,11 @@ pub(crate) async fn read_head(
 /// sequence numbers stay gap-free and the chain never forks.
 pub(crate) async fn append_in(
     tx: &mut Transaction<'static, Any>,
-    tenant: &TenantCode,
+    owner: impl Into<LedgerOwner>,
     chain: Chain,
     news: Vec<NewEntry>,
 ) -> Result<Vec<Entry>, StoreError> {
-    append_in_at(tx, tenant, chain, news, None).await
+    append_in_at(tx, owner, chain, news, None).await
 }
 
 /// [`append_in`], refused with [`StoreError::LedgerMoved`] when `checked_at` is given and the
@@ -842,23 +866,24 @@ pub(crate) async fn append_in(
 /// commit) is no longer that entry.
 pub(crate) async fn append_in_at(
     tx: &mut Transaction<'static, Any>,
-    tenant: &TenantCode,
+    owner: impl Into<LedgerOwner>,
     chain: Chain,
     news: Vec<NewEntry>,
     checked_at: Option<u64>,
 ) -> Result<Vec<Entry>, StoreError> {
+    let owner = owner.into();
     let locked =
         sqlx::query("UPDATE chain_heads SET seq = seq WHERE tenant_code = $1 AND chain = $2")
-            .bind(tenant.as_str())
+            .bind(owner.as_str())
             .bind(chain.name())
             .execute(&mut **tx)
             .await?;
     if locked.rows_affected() == 0 {
-        return Err(StoreError::TenantNotFound(*tenant));
+        return Err(StoreError::chain_missing(owner));
     }
-    let head = read_head(tx, tenant, chain)
+    let head = read_head(tx, owner, chain)
         .await?
-        .ok_or_else(|| StoreError::TenantNotFound(*tenant))?;
+        .ok_or_else(|| StoreError::chain_missing(owner))?;
     if let Some(checked_at) = checked_at
         && checked_at != head.seq
     {
@@ -872,7 +897,7 @@ pub(crate) async fn append_in_at(
     let sealed: Vec<Entry> = news
         .into_iter()
         .map(|n| {
-            let e = Entry::seal(*tenant, prev.seq + 1, prev.hash, now, n);
+            let e = Entry::seal(owner, prev.seq + 1, prev.hash, now, n);
             prev = ChainHead {
                 seq: e.seq,
                 hash: e.hash,
@@ -884,7 +909,7 @@ pub(crate) async fn append_in_at(
     sqlx::query("UPDATE chain_heads SET seq = $1, hash = $2 WHERE tenant_code = $3 AND chain = $4")
         .bind(prev.seq as i64)
         .bind(prev.hash.0.to_vec())
-        .bind(tenant.as_str())
+        .bind(owner.as_str())
         .bind(chain.name())
         .execute(&mut **tx)
         .await?;
@@ -914,7 +939,7 @@ pub(crate) async fn insert_entries(
         let mut q = sqlx::query(&sql);
         for e in batch {
             q = q
-                .bind(e.tenant.as_str())
+                .bind(e.owner.as_str())
                 .bind(e.seq as i64)
                 .bind(e.prev_hash.0.to_vec())
                 .bind(e.hash.0.to_vec())

@@ -11,6 +11,7 @@ mod access;
 mod certificate;
 mod events;
 mod four_eyes;
+mod platform;
 mod roles;
 pub mod settings;
 
@@ -18,6 +19,7 @@ pub use access::{ACCESS_KIND, AccessAction, AccessRecord};
 pub use certificate::CertificateIssued;
 pub use events::{StaffCreated, TenancyEvent};
 pub use four_eyes::{ChangeRequest, FourEyesError, RoleChange, check_approver, review_role_change};
+pub use platform::PlatformEvent;
 pub use roles::{Permission, Role, RoleError, parse_roles};
 pub use settings::{ResolvedSetting, SetBy, SettingDef, SettingError, SettingKind, Tier};
 

@@ -6,7 +6,7 @@ use crate::common;
 use murakumo_resident_store::ResidentReads;
 
 use common::{Db, PASSWORD, TestServer, tenant_a};
-use murakumo_testkit::browser::{Browser, Key, Locator, WINDOW};
+use murakumo_testkit::browser::{Browser, Key, Locator, WINDOW, fantoccini};
 
 /// Types into the focused element.
 async fn type_keys(b: &Browser, text: &str) {
@@ -19,14 +19,22 @@ async fn type_keys(b: &Browser, text: &str) {
         .expect("type");
 }
 
+/// The text of the page's `main`. Found again when the document was replaced between finding
+/// it and reading it (a redirect after a form still landing): the reference went stale.
 async fn text(b: &Browser) -> String {
-    b.client()
-        .find(Locator::Css("main"))
-        .await
-        .expect("main")
-        .text()
-        .await
-        .expect("text")
+    for _ in 0..3 {
+        let main = b.client().find(Locator::Css("main")).await.expect("main");
+        match main.text().await {
+            Ok(t) => return t,
+            Err(fantoccini::error::CmdError::Standard(e))
+                if e.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("text: {e:?}"),
+        }
+    }
+    panic!("main was replaced three times while being read")
 }
 
 /// Sets a date field (its typed form depends on the browser's locale), or

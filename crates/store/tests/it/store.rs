@@ -8,11 +8,14 @@ use std::ops::Range;
 
 use chrono::NaiveDate;
 use murakumo_core::{ResidentCode, TenantCode};
-use murakumo_ledger::{ChainBreak, ChainHead, EventCodec, NewEntry, Segment, cut_segments};
+use murakumo_ledger::{
+    ChainBreak, ChainHead, EventCodec, LedgerOwner, NewEntry, Segment, cut_segments,
+};
 use murakumo_resident::{Citizenship, EntryReason, Person, ResidentEvent, Sex};
 use murakumo_resident_store::ResidentQuery;
 use murakumo_store::{
-    AccessFilter, Applied, BackendKind, Chain, IMPORT_CHUNK, Store, StoreError, ThrottleBucket,
+    AccessFilter, Applied, BackendKind, Chain, IMPORT_CHUNK, Operator, PrefectureSettingChange,
+    Store, StoreError, ThrottleBucket,
 };
 use murakumo_tenancy::{AccessAction, AccessRecord, StaffCreated, TenancyEvent};
 use murakumo_testkit::PgCluster;
@@ -762,6 +765,146 @@ async fn prefecture_settings_have_history(h: &Harness) {
         .await
         .expect("clear");
     assert!(s.prefecture_settings("01").await.expect("get").is_empty());
+}
+
+fn operator(id: &str, login: &str, hash: &str) -> Operator {
+    Operator {
+        operator_id: id.into(),
+        login: login.into(),
+        display_name: "運用".into(),
+        password_hash: hash.into(),
+    }
+}
+
+/// What the platform's read models hold: operators (with hashes), 県版 values and history.
+async fn platform_state(
+    s: &Store,
+) -> (
+    Vec<(String, String, String)>,
+    Vec<(String, String, String)>,
+    Vec<PrefectureSettingChange>,
+) {
+    let operators = s
+        .operators_all()
+        .await
+        .expect("operators")
+        .into_iter()
+        .map(|o| (o.operator_id, o.login, o.password_hash))
+        .collect();
+    (
+        operators,
+        s.prefecture_settings_all().await.expect("settings"),
+        s.prefecture_setting_history("01").await.expect("history"),
+    )
+}
+
+/// Operators and 県版 settings are entries of the platform's chain (issue 17 item 3): a write
+/// appends one, a refused write appends none, the chain verifies, and its read models rebuilt
+/// from it equal what was written.
+async fn the_platform_chain_records_operators_and_settings_and_rebuilds_them(h: &Harness) {
+    let s = &h.store;
+    let chain = s.platform_chain();
+    assert_eq!(chain.head().await.expect("head").seq, 0);
+    s.create_operator(&operator("op-1", "unyo", "hash-1"), "system:cli:root")
+        .await
+        .expect("operator");
+    s.set_prefecture_setting(
+        "01",
+        "tax.light_vehicle.due_date",
+        Some("06-01"),
+        "operator:op-1",
+    )
+    .await
+    .expect("set");
+    s.set_prefecture_setting(
+        "01",
+        "tax.light_vehicle.due_date",
+        Some("06-02"),
+        "operator:op-2",
+    )
+    .await
+    .expect("set again");
+    s.set_prefecture_setting("01", "certificate.fee", Some("300"), "operator:op-1")
+        .await
+        .expect("set");
+    s.set_prefecture_setting("01", "certificate.fee", None, "operator:op-1")
+        .await
+        .expect("clear");
+    let head = chain.head().await.expect("head");
+    assert_eq!(head.seq, 5);
+    // A login already taken: refused, and the chain did not move.
+    match s
+        .create_operator(&operator("op-2", "unyo", "hash-2"), "system:cli:root")
+        .await
+    {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("unyo"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(chain.head().await.expect("head"), head);
+    assert_eq!(chain.verify().await.expect("verifies"), head);
+    let entries = chain.read_after(0, 100).await.expect("read");
+    assert_eq!(
+        entries.iter().map(|e| e.actor.as_str()).collect::<Vec<_>>(),
+        [
+            "system:cli:root",
+            "operator:op-1",
+            "operator:op-2",
+            "operator:op-1",
+            "operator:op-1"
+        ]
+    );
+    assert!(entries.iter().all(|e| e.owner == LedgerOwner::Platform));
+    let written = platform_state(s).await;
+    assert_eq!(
+        written
+            .2
+            .iter()
+            .map(|c| (c.actor.as_str(), c.value.as_deref()))
+            .collect::<Vec<_>>(),
+        [
+            ("operator:op-1", Some("06-01")),
+            ("operator:op-2", Some("06-02")),
+            ("operator:op-1", Some("300")),
+            ("operator:op-1", None)
+        ]
+    );
+    assert_eq!(chain.rebuild().await.expect("rebuild"), 5);
+    assert_eq!(platform_state(s).await, written);
+    // No municipality sees the platform's chain, nor is it listed as one.
+    assert!(s.list_tenants().await.expect("list").is_empty());
+}
+
+/// A database written before the platform chain existed: at the first start of this version,
+/// its operators and 県版 history become entries (with their actors and times), and a
+/// rebuild from the chain gives back the same rows.
+async fn rows_older_than_the_platform_chain_are_adopted_into_it(h: &Harness) {
+    h.tamper(
+        "INSERT INTO operators (operator_id, login, display_name, password_hash, created_at) \
+         VALUES ('op-9', 'old', '旧運用者', 'old-hash', 1600000000000000); \
+         INSERT INTO prefecture_setting_history (prefecture_code, key, value, actor, recorded_at) \
+         VALUES ('01', 'certificate.fee', '200', 'operator:op-9', 1600000000000001); \
+         INSERT INTO prefecture_settings (prefecture_code, key, value) VALUES ('01', 'certificate.fee', '200')",
+    )
+    .await;
+    let before = platform_state(&h.store).await;
+    assert_eq!(h.store.platform_chain().head().await.expect("head").seq, 0);
+    let again = h.second_node().await;
+    let chain = again.platform_chain();
+    let head = chain.verify().await.expect("verifies");
+    assert_eq!(head.seq, 2);
+    // Opening once more adopts nothing twice.
+    let third = h.second_node().await;
+    assert_eq!(third.platform_chain().head().await.expect("head"), head);
+    assert_eq!(chain.rebuild().await.expect("rebuild"), 2);
+    assert_eq!(platform_state(&again).await, before);
+    assert_eq!(
+        again
+            .operator_for_login("old")
+            .await
+            .expect("read")
+            .map(|o| o.password_hash),
+        Some("old-hash".to_string())
+    );
 }
 
 async fn migrations_are_idempotent(h: &Harness) {
@@ -1880,6 +2023,8 @@ on_both_backends!(
     tenants_do_not_see_each_other,
     access_log_is_a_verifiable_chain,
     prefecture_settings_have_history,
+    the_platform_chain_records_operators_and_settings_and_rebuilds_them,
+    rows_older_than_the_platform_chain_are_adopted_into_it,
     migrations_are_idempotent,
     sessions_belong_to_their_tenant,
     login_attempts_are_reserved_atomically,

@@ -463,12 +463,15 @@ impl Halted {
 pub async fn seed(store: &Store) {
     let hash = murakumo_auth::hash_password(PASSWORD, None).expect("hash");
     store
-        .create_operator(&Operator {
-            operator_id: "op-1".into(),
-            login: "op".into(),
-            display_name: "運用".into(),
-            password_hash: hash.clone(),
-        })
+        .create_operator(
+            &Operator {
+                operator_id: "op-1".into(),
+                login: "op".into(),
+                display_name: "運用".into(),
+                password_hash: hash.clone(),
+            },
+            "system:test",
+        )
         .await
         .expect("operator");
     for (code, name, staff_name, family, kana, base) in [
