@@ -593,6 +593,8 @@ async fn ledger(g: &Global, cmd: LedgerCmd) -> Result<()> {
             out,
         } => return ledger_export(&store, &tenant, &chain, from, to, &out).await,
     };
+    // Without --tenant: every municipality, and the platform's own chain.
+    let platform_too = tenant.is_none();
     let codes = match tenant {
         Some(t) => vec![tenant_code(&t)?],
         None => store
@@ -635,6 +637,25 @@ async fn ledger(g: &Global, cmd: LedgerCmd) -> Result<()> {
         bar.inc(1);
     }
     bar.finish_and_clear();
+    if platform_too {
+        let chain = store.platform_chain();
+        if rebuild {
+            let n = chain.rebuild().await?;
+            println!("platform: rebuilt from {n} ledger entries");
+        } else {
+            match chain.verify().await {
+                Ok(h) => println!(
+                    "platform ledger: ok, {} entries, head {}",
+                    h.seq,
+                    &h.hash.to_hex()[..16]
+                ),
+                Err(e) => {
+                    failed += 1;
+                    println!("platform ledger: BROKEN: {e}");
+                }
+            }
+        }
+    }
     if failed > 0 {
         bail!("{failed} chain(s) do not verify");
     }

@@ -8,17 +8,15 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use murakumo_core::TenantCode;
 use murakumo_documents::SigningKeyPair;
-use murakumo_ledger::{RecordedAt, Segment};
-use murakumo_store::{
-    Applied, Chain, MAX_EPOCH, NodeRole, Operator, SigningKeyRow, Store, TenantInfo,
-};
+use murakumo_ledger::{LedgerOwner, RecordedAt, Segment};
+use murakumo_store::{Applied, Chain, MAX_EPOCH, NodeRole, SigningKeyRow, Store, TenantInfo};
 
 use crate::ReplicationError;
 use crate::runtime::FollowStatus;
 use crate::wire::{
-    CHAIN_ACCESS, CHAIN_LEDGER, FenceRequest, FrameReader, HashesRequest, HashesResponse,
-    OutboxEntryWire, OutboxRequest, OutboxResponse, PlatformSnapshot, Position, PullMeta,
-    PullRequest, SiteKeyRequest, StatusView,
+    CHAIN_ACCESS, CHAIN_LEDGER, CHAIN_PLATFORM, FenceRequest, FrameReader, HashesRequest,
+    HashesResponse, OutboxEntryWire, OutboxRequest, OutboxResponse, PlatformSnapshot, Position,
+    PullMeta, PullRequest, SiteKeyRequest, StatusView,
 };
 
 /// How to follow.
@@ -392,27 +390,6 @@ impl Follower {
                 })
                 .await?;
         }
-        for op in &snap.operators {
-            self.store
-                .import_operator(
-                    &Operator {
-                        operator_id: op.operator_id.clone(),
-                        login: op.login.clone(),
-                        display_name: op.display_name.clone(),
-                        password_hash: op.password_hash.clone(),
-                    },
-                    "system:replication",
-                )
-                .await?;
-        }
-        for (pref, key, value) in &snap.prefecture_settings {
-            let held = self.store.prefecture_settings(pref).await?;
-            if !held.iter().any(|(k, v)| k == key && v == value) {
-                self.store
-                    .set_prefecture_setting(pref, key, Some(value), "system:replication")
-                    .await?;
-            }
-        }
         for k in &snap.signing_keys {
             let Ok(code) = TenantCode::parse(&k.tenant) else {
                 continue;
@@ -522,6 +499,11 @@ impl Follower {
             all_tenants: self.cfg.tenants.is_empty(),
             wait_ms: self.cfg.wait.as_millis() as u64,
             max_bytes: Some(self.cfg.max_bytes),
+            platform: if self.cfg.tenants.is_empty() {
+                Some(self.store.platform_chain().head().await?.seq)
+            } else {
+                None
+            },
         };
         // Any gap of `idle` in the answer means the link is gone.
         let idle = self.cfg.wait + Duration::from_secs(5);
@@ -682,6 +664,40 @@ impl Follower {
         Ok(())
     }
 
+    /// Applies a segment of the platform's chain (operators, 県版 settings), which only a
+    /// follower of every tenant (another centre) asks for.
+    async fn apply_platform_frame(
+        &mut self,
+        bytes: &[u8],
+    ) -> Result<(u64, Option<i64>), ReplicationError> {
+        let bad = |reason: String| ReplicationError::BadData {
+            url: self.primary.clone(),
+            reason,
+        };
+        if !self.cfg.tenants.is_empty() {
+            return Err(bad(
+                "the platform's chain was sent to a follower of some municipalities only".into(),
+            ));
+        }
+        let seg = Segment::decode(bytes).map_err(|e| bad(format!("segment: {e}")))?;
+        if seg.header.owner != LedgerOwner::Platform {
+            return Err(bad(format!(
+                "a segment of {} in the platform's frame",
+                seg.header.owner
+            )));
+        }
+        let n = seg.entries.len() as u64;
+        match self.store.platform_chain().apply_segment(&seg).await {
+            Ok(Applied::Appended(_)) => Ok((n, seg.entries.first().map(|e| e.recorded_at.0))),
+            Ok(Applied::AlreadyHeld(_)) => Ok((0, None)),
+            Err(murakumo_store::StoreError::Conflict(detail)) => Err(ReplicationError::Forked {
+                tenant: "platform".into(),
+                detail,
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Applies one segment frame: (entries appended, recorded time of the
     /// first of them).
     async fn apply_frame(&mut self, f: &[u8]) -> Result<(u64, Option<i64>), ReplicationError> {
@@ -693,12 +709,13 @@ impl Follower {
         let chain = match *tag {
             CHAIN_LEDGER => Chain::Ledger,
             CHAIN_ACCESS => Chain::Access,
+            CHAIN_PLATFORM => return self.apply_platform_frame(bytes).await,
             t => return Err(bad(format!("unknown chain tag {t}"))),
         };
         let seg = Segment::decode(bytes).map_err(|e| bad(format!("segment: {e}")))?;
         let Some(tenant) = seg.header.owner.tenant().copied() else {
             return Err(bad(
-                "a segment of the platform's chain, which this version does not follow".into(),
+                "a segment of the platform's chain in a tenant's frame".into()
             ));
         };
         if !self.followed(&tenant) {

@@ -31,6 +31,8 @@ pub const SEGMENTS_CONTENT_TYPE: &str = "application/x-murakumo-segments";
 /// Chain tags inside segment frames.
 pub const CHAIN_LEDGER: u8 = 0;
 pub const CHAIN_ACCESS: u8 = 1;
+/// The platform's chain (operators, 県版 settings): sent to another centre only.
+pub const CHAIN_PLATFORM: u8 = 2;
 
 /// Where a follower's copy of one tenant's chains ends.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -68,6 +70,10 @@ pub struct PullRequest {
     /// Stop adding segments after about this many bytes (default 256 KiB).
     #[serde(default)]
     pub max_bytes: Option<u64>,
+    /// Where the follower's copy of the platform's chain ends, if it follows it (another
+    /// data centre does; a municipal site never gets it, whatever it asks).
+    #[serde(default)]
+    pub platform: Option<u64>,
 }
 
 /// The head of one tenant's chains on the primary.
@@ -99,9 +105,12 @@ pub struct PullMeta {
     pub now: i64,
     /// Heads of every tenant the follower follows.
     pub heads: Vec<HeadInfo>,
-    /// Changes when tenants, operators, 県版 settings or signing keys
-    /// change: the follower fetches `/replication/platform` again.
+    /// Changes when tenants or signing keys change: the follower fetches
+    /// `/replication/platform` again.
     pub platform_version: String,
+    /// The head of the primary's platform chain, for a follower that follows it.
+    #[serde(default)]
+    pub platform_head: Option<u64>,
     /// Other nodes this primary knows (the advertised URLs of its other
     /// followers, the primary it followed before): where a follower looks
     /// for the new primary when this one is lost (フェイルオーバー先の候補).
@@ -130,15 +139,6 @@ pub struct HashesResponse {
     pub head: u64,
     /// BLAKE3 (hex) of each entry; null where the node has no such entry.
     pub hashes: Vec<Option<String>>,
-}
-
-/// A platform operator with its password hash.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub struct OperatorWire {
-    pub operator_id: String,
-    pub login: String,
-    pub display_name: String,
-    pub password_hash: String,
 }
 
 /// A tenant of the platform.
@@ -182,15 +182,13 @@ pub struct SiteKeyRequest {
     pub site: String,
 }
 
-/// Everything a follower needs that is not in the tenant chains.
+/// What a follower needs that is in no chain yet: the tenant list and the tenants' signing
+/// keys. (Operators and 県版 settings travel in the platform's chain.)
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct PlatformSnapshot {
     pub epoch: u64,
     pub version: String,
     pub tenants: Vec<TenantWire>,
-    pub operators: Vec<OperatorWire>,
-    /// (prefecture code, key, value)
-    pub prefecture_settings: Vec<(String, String, String)>,
     pub signing_keys: Vec<SigningKeyWire>,
 }
 

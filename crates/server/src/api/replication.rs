@@ -21,8 +21,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use murakumo_core::TenantCode;
 use murakumo_ledger::Segment;
 use murakumo_replication::wire::{
-    CHAIN_ACCESS, CHAIN_LEDGER, FenceRequest, HashesRequest, HashesResponse, HeadInfo,
-    MAX_FRAME_BYTES, OperatorWire, OutboxRequest, OutboxResponse, OutboxResult, PlatformSnapshot,
+    CHAIN_ACCESS, CHAIN_LEDGER, CHAIN_PLATFORM, FenceRequest, HashesRequest, HashesResponse,
+    HeadInfo, MAX_FRAME_BYTES, OutboxRequest, OutboxResponse, OutboxResult, PlatformSnapshot,
     PullMeta, PullRequest, SEGMENTS_CONTENT_TYPE, SigningKeyWire, SiteKeyRequest, StatusView,
     TenantWire, put_frame,
 };
@@ -168,8 +168,22 @@ pub async fn pull(
     let wait = Duration::from_millis(req.wait_ms.min(25_000));
     let deadline = tokio::time::Instant::now() + wait;
     let mut rx = store.append_watch().subscribe();
+    // Another centre follows the platform's chain; a site never gets it.
+    let platform_from = req.platform.filter(|_| peer == Peer::Centre);
     loop {
-        let (frames, heads, sent_any) = collect(store, &tenants, &positions, budget).await?;
+        let (mut frames, heads, mut sent_any) =
+            collect(store, &tenants, &positions, budget).await?;
+        let mut platform_head = None;
+        if let Some(from) = platform_from {
+            let used = frames.iter().map(Vec::len).sum::<usize>();
+            let chain = store.platform_chain();
+            let head = chain.head().await?.seq;
+            let platform_frames =
+                platform_frames(&chain, from, head, budget.saturating_sub(used)).await?;
+            sent_any |= !platform_frames.is_empty();
+            frames.extend(platform_frames);
+            platform_head = Some(head);
+        }
         if sent_any || tokio::time::Instant::now() >= deadline {
             let peers = store
                 .peers()
@@ -182,6 +196,7 @@ pub async fn pull(
                 now: murakumo_ledger::RecordedAt::now().0,
                 heads,
                 platform_version: platform_snapshot(store, peer).await?.version,
+                platform_head,
                 peers,
             };
             let mut body = Vec::new();
@@ -312,8 +327,44 @@ async fn collect(
     Ok((frames, heads, any))
 }
 
+/// Frames of the platform's chain after `from`, up to `head`, within `budget` bytes (at least
+/// one segment when any is due, as for tenants).
+async fn platform_frames(
+    chain: &murakumo_store::PlatformChain<'_>,
+    mut from: u64,
+    head: u64,
+    budget: usize,
+) -> ApiResult<Vec<Vec<u8>>> {
+    let mut frames = Vec::new();
+    let mut used = 0usize;
+    let mut page = u64::from(PAGE);
+    while from < head && (frames.is_empty() || used < budget) {
+        let entries = chain.read_after(from, page).await?;
+        let Some(last) = entries.last() else { break };
+        let (last_seq, n) = (last.seq, entries.len() as u64);
+        let seg = Segment::new(entries)
+            .map_err(|e| ApiError::internal(format!("cannot cut a segment: {e}")))?;
+        let mut f = vec![CHAIN_PLATFORM];
+        f.extend_from_slice(&seg.encode());
+        if f.len() > MAX_FRAME_BYTES {
+            if n == 1 {
+                return Err(ApiError::internal(format!(
+                    "entry {last_seq} of the platform's chain is longer than a replication frame may be"
+                )));
+            }
+            page = n / 2;
+            continue;
+        }
+        used += f.len();
+        frames.push(f);
+        from = last_seq;
+    }
+    Ok(frames)
+}
+
 /// The platform data a peer may have: for a site, its municipality with
-/// public keys only, and no platform operators.
+/// public keys only. (Operators and 県版 settings go to another centre only, in the
+/// platform's chain.)
 async fn platform_snapshot(store: &Store, peer: Peer) -> ApiResult<PlatformSnapshot> {
     let node = store.node_state().await?;
     let mut tenants = store.list_tenants().await?;
@@ -337,10 +388,6 @@ async fn platform_snapshot(store: &Store, peer: Peer) -> ApiResult<PlatformSnaps
             });
         }
     }
-    let operators = match peer {
-        Peer::Centre => store.operators_all().await?,
-        Peer::Site(_) => Vec::new(),
-    };
     let mut snap = PlatformSnapshot {
         epoch: node.epoch,
         version: String::new(),
@@ -353,16 +400,6 @@ async fn platform_snapshot(store: &Store, peer: Peer) -> ApiResult<PlatformSnaps
                 created_at: t.created_at.timestamp_micros(),
             })
             .collect(),
-        operators: operators
-            .into_iter()
-            .map(|o| OperatorWire {
-                operator_id: o.operator_id,
-                login: o.login,
-                display_name: o.display_name,
-                password_hash: o.password_hash,
-            })
-            .collect(),
-        prefecture_settings: store.prefecture_settings_all().await?,
         signing_keys: keys,
     };
     let bytes = serde_json::to_vec(&snap).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -370,8 +407,8 @@ async fn platform_snapshot(store: &Store, peer: Peer) -> ApiResult<PlatformSnaps
     Ok(snap)
 }
 
-/// Everything a follower needs besides the tenant chains: tenants,
-/// operators, 県版 settings and the tenants' certificate signing keys
+/// What a follower needs besides the chains: the tenant list and the tenants' certificate
+/// signing keys
 /// (secrets included for another centre, which may be promoted; a site gets
 /// its municipality's public keys only and signs with its own key).
 #[utoipa::path(get, path = "/api/v1/replication/platform", tag = "replication",

@@ -1041,6 +1041,73 @@ const SITE_TOKEN: &str = "site-token-of-fukagawa-0123456789";
 /// A site with its own token is served its municipality only, gets no
 /// secret, cannot fence; it signs with its own key, which the centre
 /// publishes, so what it issues offline verifies at the centre.
+/// Operators and 県版 settings of the primary as a follower holds them: (operator, hash) and
+/// prefecture 01's history with its actors.
+async fn platform_records(
+    store: &Store,
+) -> (Vec<(String, String)>, Vec<(String, Option<String>, String)>) {
+    let operators = store
+        .operators_all()
+        .await
+        .expect("operators")
+        .into_iter()
+        .map(|o| (o.login, o.password_hash))
+        .collect();
+    let history = store
+        .prefecture_setting_history("01")
+        .await
+        .expect("history")
+        .into_iter()
+        .map(|c| (c.key, c.value, c.actor))
+        .collect();
+    (operators, history)
+}
+
+/// Another centre follows the platform's chain (issue 17 item 3): operators and 県版 values
+/// with who set them arrive as segments, also those set while it follows, and the chain
+/// verifies to the primary's head. A municipal site never receives any of it.
+async fn a_centre_follows_the_platform_chain_and_a_site_never_gets_it(db: Db) {
+    let (s, _clerk) = centre(db).await;
+    let a = tenant_a();
+    let fee = "certificate.fee_yen.resident_copy";
+    s.store
+        .set_prefecture_setting("01", fee, Some("200"), "operator:op-1")
+        .await
+        .expect("set");
+    let dc2 = RunningFollower::start(&s, Part::replica()).await;
+    let site = RunningFollower::start(&s, Part::site(a)).await;
+    s.store
+        .set_prefecture_setting("01", fee, Some("300"), "operator:op-2")
+        .await
+        .expect("set while followed");
+    let primary_head = s.store.platform_chain().head().await.expect("head");
+    eventually("centre 2 holds the platform's chain", || {
+        let store = dc2.store.clone();
+        async move { store.platform_chain().head().await.expect("head") == primary_head }
+    })
+    .await;
+    assert_eq!(
+        dc2.store.platform_chain().verify().await.expect("verifies"),
+        primary_head
+    );
+    let records = platform_records(&s.store).await;
+    assert!(
+        records.1.iter().any(|h| h.2 == "operator:op-2"),
+        "{records:?}"
+    );
+    assert_eq!(platform_records(&dc2.store).await, records);
+    caught_up(&s.store, &site.store, &[a]).await;
+    assert_eq!(
+        site.store.platform_chain().head().await.expect("head").seq,
+        0
+    );
+    assert_eq!(
+        platform_records(&site.store).await,
+        (Vec::new(), Vec::new())
+    );
+    s.stop().await;
+}
+
 async fn a_site_token_opens_one_municipality_and_the_site_signs_with_its_own_key(db: Db) {
     let a = tenant_a();
     let rt = ReplicationRuntime {
@@ -1064,7 +1131,8 @@ async fn a_site_token_opens_one_municipality_and_the_site_signs_with_its_own_key
         .map(|t| t["code"].as_str().expect("code"))
         .collect();
     assert_eq!(tenants, [a.as_str()], "{platform}");
-    assert_eq!(platform["operators"], json!([]), "{platform}");
+    // No operators at all: they travel in the platform's chain, which a site never gets.
+    assert!(platform.get("operators").is_none(), "{platform}");
     let keys = platform["signing_keys"].as_array().expect("keys");
     assert!(
         !keys.is_empty() && keys.iter().all(|k| k["secret_key"] == ""),
@@ -1740,6 +1808,7 @@ common::on_both_backends!(
     a_forked_old_primary_is_refused_and_keeps_its_entries,
     the_fork_check_finds_forks_of_any_length_at_any_depth,
     a_site_token_opens_one_municipality_and_the_site_signs_with_its_own_key,
+    a_centre_follows_the_platform_chain_and_a_site_never_gets_it,
     a_site_is_trusted_only_for_what_it_did,
     a_site_key_alone_does_not_make_a_certificate_genuine,
 );
