@@ -1069,6 +1069,7 @@ fn render_peer() -> anyhow::Result<RenderPeer> {
                     },
                     former_surname: None,
                     alias: None,
+                    foreign: person.is_foreign(),
                     notes: vec![],
                 }),
                 _ => None,

@@ -270,9 +270,10 @@ fn member(r: &Record, include_honseki: bool, history: Vec<String>) -> Member {
             "国籍・地域 {nationality}　在留資格 {residence_status}"
         ));
         if let Some(until) = period_until {
+            // 西暦 for a foreign resident (標準仕様書 §1.1.9).
             notes.push(format!(
                 "在留期間の満了日 {}",
-                murakumo_documents::wareki(*until)
+                murakumo_documents::seireki(*until)
             ));
         }
     }
@@ -301,6 +302,7 @@ fn member(r: &Record, include_honseki: bool, history: Vec<String>) -> Member {
             Some(kana) => format!("{a}（{kana}）"),
             None => a.clone(),
         }),
+        foreign: r.person.is_foreign(),
         notes,
     }
 }

@@ -31,6 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             previous_address: Some("札幌市中央区北1条西2丁目1番地".to_owned()),
             former_surname: None,
             alias: None,
+            foreign: false,
             notes: vec![],
         })
     };

@@ -101,7 +101,7 @@ pub struct Member {
     pub name: String,
     /// フリガナ.
     pub kana: String,
-    /// 生年月日 (printed in 和暦).
+    /// 生年月日 (printed in 和暦; in 西暦 for a foreign resident, see [`Member::foreign`]).
     pub birth_date: NaiveDate,
     /// 性別.
     pub sex: Sex,
@@ -129,6 +129,9 @@ pub struct Member {
     /// 通称 (foreign residents): printed with the 氏名 from layout 5 on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias: Option<String>,
+    /// 外国人住民: from layout 6 on, the 生年月日 is printed in 西暦 (標準仕様書 §1.1.9).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub foreign: bool,
     /// 備考 lines, e.g. "令和6年3月31日 札幌市中央区…へ転出" on a 除票.
     pub notes: Vec<String>,
 }

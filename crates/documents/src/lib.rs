@@ -39,7 +39,8 @@ pub use digest::{canonical_encoding, certified_digest};
 pub use ed25519_dalek::{Signature, VerifyingKey};
 pub use error::DocumentError;
 pub use render::{
-    IssuedCertificate, LAYOUT_VERSION, MEMBERS_PER_PAGE, RENDERABLE_LAYOUTS, Renderer, wareki,
+    IssuedCertificate, LAYOUT_VERSION, MEMBERS_PER_PAGE, RENDERABLE_LAYOUTS, Renderer, seireki,
+    wareki,
 };
 pub use report::{Report, ReportTable};
 pub use signing::{SealPayload, SigningKeyPair, check_verify_url, key_id, sign};

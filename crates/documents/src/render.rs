@@ -55,7 +55,8 @@ pub const MEMBERS_PER_PAGE: usize = 4;
 /// - 4: each person's 住所を定めた年月日 in its own cell, between 住民となった年月日 and
 ///   前住所 (layouts 2–3 had only the 備考 of a 転居).
 /// - 5: the 旧氏 and the 通称 printed with the 氏名, on a line of their own under it.
-pub const LAYOUT_VERSION: u32 = 5;
+/// - 6: a foreign resident's 生年月日 in 西暦 (標準仕様書 §1.1.9; layouts 2–5 printed 和暦).
+pub const LAYOUT_VERSION: u32 = 6;
 
 /// The layouts this renderer prints exactly as they were issued.
 pub const RENDERABLE_LAYOUTS: std::ops::RangeInclusive<u32> = 2..=LAYOUT_VERSION;
@@ -442,8 +443,14 @@ fn name_notes(m: &Member) -> Option<String> {
 pub fn wareki(date: NaiveDate) -> String {
     match WarekiDate::from_gregorian(date) {
         Some(w) => w.to_string(),
-        None => date.format("%Y年%-m月%-d日").to_string(),
+        None => seireki(date),
     }
+}
+
+/// A date in 西暦 as printed ("1990年4月1日"): a foreign resident's 生年月日 and 在留期間の
+/// 満了日 (標準仕様書 §1.1.9).
+pub fn seireki(date: NaiveDate) -> String {
+    date.format("%Y年%-m月%-d日").to_string()
 }
 
 /// The font seen through skrifa: glyph coverage and advance widths for layout.
@@ -905,7 +912,12 @@ impl<'s, 'a> Painter<'s, '_, 'a> {
             }
         }
         let bw = 125.0;
-        self.cell("生年月日", &wareki(m.birth_date), x + name_w, top, bw, h1);
+        let birth = if m.foreign && self.layout >= 6 {
+            seireki(m.birth_date)
+        } else {
+            wareki(m.birth_date)
+        };
+        self.cell("生年月日", &birth, x + name_w, top, bw, h1);
         let sw = 40.0;
         self.cell("性別", m.sex.label(), x + name_w + bw, top, sw, h1);
         let rel = if o.relationship {

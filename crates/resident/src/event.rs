@@ -74,6 +74,13 @@ pub struct Person {
     pub citizenship: Citizenship,
 }
 
+impl Person {
+    /// 外国人住民 (法第30条の45): dates such as the 生年月日 are written in 西暦 for them.
+    pub fn is_foreign(&self) -> bool {
+        matches!(self.citizenship, Citizenship::Foreign { .. })
+    }
+}
+
 /// 旧氏 (住民基本台帳法施行令30条の13): a surname the person had before, as the 戸籍 shows it,
 /// recorded in the 住民票 at the person's request (Japanese residents only) and printed with
 /// the 氏名.

@@ -874,6 +874,41 @@ fn the_former_surname_and_alias_print_from_layout_5_and_layout_4_still_verifies(
     }
 }
 
+/// Layout 6 prints a foreign resident's 生年月日 in 西暦 (標準仕様書 §1.1.9), a Japanese
+/// resident's in 和暦; a certificate issued with layout 5 prints as issued (和暦) and verifies.
+#[test]
+fn a_foreign_residents_birth_date_prints_in_the_western_calendar_from_layout_6() {
+    let k = key(1);
+    let r = common::renderer();
+    let mut cert = common::household(2);
+    cert.members[1].foreign = true;
+    let current = r.issue(&cert, &k).expect("renders");
+    let text = pdftotext_squeezed(&current.pdf);
+    assert!(text.contains("1961年11月2日"), "{text}");
+    assert!(!text.contains("昭和36年11月2日"), "{text}");
+    assert!(
+        text.contains("昭和33年3月14日"),
+        "the Japanese member stays in 和暦: {text}"
+    );
+    assert!(
+        r.verify_certificate_pdf(&current.pdf, &published(&[&k]))
+            .expect("verifies")
+            .appearance_checked
+    );
+
+    let layout5 = SealPayload {
+        layout: Some(5),
+        signature: murakumo_documents::sign(&cert, 5, &k),
+        ..current.payload.clone()
+    };
+    let pdf5 = r.render(&cert, &layout5).expect("layout 5 renders");
+    assert!(pdftotext_squeezed(&pdf5).contains("昭和36年11月2日"));
+    let v = r
+        .verify_certificate_pdf(&pdf5, &published(&[&k]))
+        .expect("a layout-5 certificate still verifies");
+    assert!(v.appearance_checked);
+}
+
 fn pdftotext_squeezed(pdf: &[u8]) -> String {
     pdf_tools::pdftotext(pdf).replace(' ', "")
 }

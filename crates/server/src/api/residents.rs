@@ -73,6 +73,8 @@ pub struct ResidentView {
     pub name: Option<String>,
     pub kana: Option<String>,
     pub birth_date: Option<NaiveDate>,
+    /// 外国人住民: screens show the 生年月日 in 西暦 (標準仕様書 §1.1.9).
+    pub foreign: Option<bool>,
     /// 1 男, 2 女, 9
     pub sex_code: Option<u8>,
     pub address: Option<String>,
@@ -142,6 +144,7 @@ fn view(r: &Record) -> ResidentView {
         name: Some(r.full_name()),
         kana: Some(r.full_kana()),
         birth_date: Some(r.person.birth_date),
+        foreign: Some(r.person.is_foreign()),
         sex_code: Some(r.person.sex.code()),
         address: Some(r.address.text.clone()),
         katagaki: Some(r.address.katagaki.clone()),

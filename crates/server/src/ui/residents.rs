@@ -391,12 +391,18 @@ pub async fn resident_detail(
     };
 
     let p = &r.person;
+    // 西暦 for a foreign resident's 生年月日 and 在留期間の満了日 (標準仕様書 §1.1.9).
+    let birth = if p.is_foreign() {
+        murakumo_documents::seireki(p.birth_date)
+    } else {
+        wareki(p.birth_date)
+    };
     let mut facts = vec![
         ("住民票コード", esc(&r.resident_code)),
         ("状態", esc(&status_label(&r))),
         ("氏名", esc(&r.full_name())),
         ("フリガナ", esc(&r.full_kana())),
-        ("生年月日", wareki(p.birth_date)),
+        ("生年月日", birth),
         ("性別", p.sex.label_ja().to_string()),
         ("続柄", esc(&r.relationship)),
         (
@@ -436,7 +442,7 @@ pub async fn resident_detail(
             facts.push(("国籍・地域", esc(nationality)));
             facts.push(("在留資格", esc(residence_status)));
             if let Some(d) = period_until {
-                facts.push(("在留期間の満了日", wareki(*d)));
+                facts.push(("在留期間の満了日", murakumo_documents::seireki(*d)));
             }
         }
     }
@@ -461,7 +467,13 @@ pub async fn resident_detail(
                 esc(&m.resident_code),
                 esc(m.name.as_deref().unwrap_or("")),
                 esc(m.relationship.as_deref().unwrap_or("")),
-                m.birth_date.map(wareki).unwrap_or_default()
+                m.birth_date
+                    .map(|d| if m.foreign == Some(true) {
+                        murakumo_documents::seireki(d)
+                    } else {
+                        wareki(d)
+                    })
+                    .unwrap_or_default()
             )
         })
         .collect();

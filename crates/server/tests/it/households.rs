@@ -1382,11 +1382,86 @@ async fn a_kana_search_ignores_what_the_standard_says(db: Db) {
     s.stop().await;
 }
 
+/// 標準仕様書 §1.1.9: a foreign resident's 生年月日 and 在留期間の満了日 are shown and printed
+/// in 西暦; a Japanese resident's stay in 和暦.
+async fn a_foreign_residents_dates_are_in_the_western_calendar(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    let today = today_in_japan();
+    let (japanese, foreign) = (2_000_000_071, 2_000_000_072);
+    let (st, b) = c.enter(japanese, "花子", "世帯主", None, HOME).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let (st, b) = c
+        .post(
+            "/api/v1/residents",
+            json!({
+                "resident_code": common::resident_code(foreign), "relationship": "世帯主",
+                "family_name": "WANG", "given_name": "WEI", "family_kana": "ワン", "given_kana": "ウェイ",
+                "birth_date": "1990-04-01", "sex_code": 1, "nationality": "中国",
+                "residence_status": "留学", "period_until": "2030-03-31", "address": NEW_HOME,
+                "reason": "move_in", "previous_address": "札幌市中央区",
+                "effective_date": today.to_string()
+            }),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let screen = |n: u64| {
+        let url = s.url(&format!("/residents/{}", common::resident_code(n)));
+        let clerk = c.clerk.clone();
+        async move {
+            clerk
+                .get(url)
+                .send()
+                .await
+                .expect("send")
+                .text()
+                .await
+                .expect("page")
+        }
+    };
+    let html = screen(foreign).await;
+    assert!(
+        html.contains("1990年4月1日") && html.contains("2030年3月31日"),
+        "{html}"
+    );
+    assert!(!html.contains("平成2年4月1日"), "{html}");
+    let japanese_birth = c.resident(japanese).await["birth_date"]
+        .as_str()
+        .and_then(|d| d.parse::<chrono::NaiveDate>().ok())
+        .expect("birth date");
+    assert!(
+        screen(japanese)
+            .await
+            .contains(&murakumo_documents::wareki(japanese_birth)),
+        "a Japanese resident's 生年月日 stays in 和暦"
+    );
+    s.set_issuer(&tenant_a()).await;
+    let pdf = c
+        .clerk
+        .post(s.url("/api/v1/certificates"))
+        .json(
+            &json!({"kind": "resident_copy", "resident_codes": [common::resident_code(foreign)],
+            "requester": "本人", "purpose": "勤務先提出"}),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(pdf.status(), StatusCode::OK);
+    let cert = certified(&pdf.bytes().await.expect("pdf"));
+    assert_eq!(cert["members"][0]["foreign"], true, "{cert}");
+    let notes = cert["members"][0]["notes"].to_string();
+    assert!(notes.contains("在留期間の満了日 2030年3月31日"), "{notes}");
+}
+
 common::on_both_backends!(
     a_kana_search_ignores_what_the_standard_says,
     a_planned_move_out_is_left_off_certificates_before_its_date,
     the_notification_date_is_today_or_before,
     an_alias_is_recorded_printed_and_deleted,
+    a_foreign_residents_dates_are_in_the_western_calendar,
     a_former_surname_is_recorded_printed_and_deleted,
     a_planned_move_out_is_withdrawn,
     statistics_count_the_register_as_it_stood,

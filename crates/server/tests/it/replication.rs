@@ -1537,6 +1537,7 @@ async fn a_site_key_alone_does_not_make_a_certificate_genuine(db: Db) {
             previous_address: None,
             former_surname: None,
             alias: None,
+            foreign: false,
             notes: vec![],
         }],
         options: CertificateOptions {

@@ -81,6 +81,7 @@ pub fn member(name: &str, kana: &str, rel: &str, birth: NaiveDate, sex: Sex) -> 
         previous_address: Some("平成27年4月1日　札幌市中央区北1条西2丁目1番地".to_owned()),
         former_surname: None,
         alias: None,
+        foreign: false,
         notes: Vec::new(),
     }
 }
