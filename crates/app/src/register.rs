@@ -109,15 +109,24 @@ pub async fn history(
     Ok(events)
 }
 
-/// The current members of a household, head first. Members under 支援措置 are left out for
-/// staff without the right; a household with no one left to show is not found. Logged as a
-/// read of each member shown.
-pub async fn household(app: &App, actor: &StaffActor, household_id: &str) -> Result<Vec<Record>> {
+/// The current members of a household, head first, and with `include_removed` then the
+/// members removed from the register while in it (their 除票). Members under 支援措置 are
+/// left out for staff without the right; a household with no one left to show is not found.
+/// Logged as a read of each member shown.
+pub async fn household(
+    app: &App,
+    actor: &StaffActor,
+    household_id: &str,
+    include_removed: bool,
+) -> Result<Vec<Record>> {
     actor.require(Permission::ResidentRead)?;
-    let members: Vec<Record> = app
-        .tenant(&actor.tenant)
-        .household(household_id)
-        .await?
+    let ts = app.tenant(&actor.tenant);
+    let mut members = ts.household(household_id).await?;
+    // 標準仕様書 §3.3: the household screen shows the members removed from it too.
+    if include_removed {
+        members.extend(ts.removed_household_members(household_id).await?);
+    }
+    let members: Vec<Record> = members
         .into_iter()
         .filter(|r| protection::visible(actor, r))
         .collect();

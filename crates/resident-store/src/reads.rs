@@ -235,6 +235,27 @@ pub trait ResidentReads: Sync {
         Ok(members)
     }
 
+    /// Members removed from the register while in this household (転出, 死亡, 職権消除:
+    /// their 除票 name it), for the household screen (標準仕様書 §3.3).
+    async fn removed_household_members(
+        &self,
+        household_id: &str,
+    ) -> Result<Vec<Record>, StoreError> {
+        let mut tx = self.tenant_store().begin(false).await?;
+        let rows = sqlx::query(
+            "SELECT record FROM residents WHERE tenant_code = $1 AND household_id = $2 AND status = 'removed' \
+             ORDER BY resident_code",
+        )
+        .bind(self.tenant_store().code().as_str())
+        .bind(household_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| record_from_row(self.tenant_store().code(), r))
+            .collect()
+    }
+
     /// Everyone whose record names this household, 除票 included, and everyone who left it for
     /// another household: the candidates for reading a household as of a past date (their
     /// records are as last recorded; replay each as of the date).

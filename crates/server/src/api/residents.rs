@@ -280,18 +280,33 @@ pub async fn resident_history(
     ))
 }
 
-/// The current members of a household (世帯), head first.
+#[derive(Deserialize, IntoParams)]
+pub struct HouseholdQuery {
+    /// Also the members removed from the register while in this household (転出, 死亡 …:
+    /// their 除票, `status` `removed`), after the current ones (標準仕様書 §3.3).
+    #[serde(default)]
+    pub include_removed: bool,
+}
+
+/// The current members of a household (世帯), head first; with `include_removed`, then the
+/// members removed from it.
 #[utoipa::path(get, path = "/api/v1/households/{household_id}", tag = "resident",
-    params(("household_id" = String, Path)),
+    params(("household_id" = String, Path), HouseholdQuery),
     responses((status = 200, body = [ResidentView]), (status = 404, body = ErrorBody)))]
 pub async fn get_household(
     State(state): State<AppState>,
     session: StaffSession,
     headers: HeaderMap,
     ApiPath(household_id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<HouseholdQuery>,
 ) -> ApiResult<Json<Vec<ResidentView>>> {
-    let members =
-        register::household(&state.app(), &session.acting(&headers), &household_id).await?;
+    let members = register::household(
+        &state.app(),
+        &session.acting(&headers),
+        &household_id,
+        q.include_removed,
+    )
+    .await?;
     let views: Vec<ResidentView> = members.iter().map(view).collect();
     Ok(Json(views))
 }

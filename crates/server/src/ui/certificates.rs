@@ -49,6 +49,9 @@ async fn load(
             s.clone(),
             headers.clone(),
             ApiPath(r.household_id.clone()),
+            ApiQuery(residents_api::HouseholdQuery {
+                include_removed: false,
+            }),
         )
         .await?
         .0

@@ -373,6 +373,9 @@ pub async fn resident_detail(
             s.clone(),
             headers.clone(),
             ApiPath(r.household_id.clone()),
+            ApiQuery(api::HouseholdQuery {
+                include_removed: true,
+            }),
         )
         .await
         {
@@ -459,24 +462,31 @@ pub async fn resident_detail(
         .iter()
         .map(|(k, v)| format!("<tr><th scope=\"row\">{k}</th><td>{v}</td></tr>"))
         .collect();
-    let members: String = household
-        .iter()
-        .map(|m| {
-            format!(
-                "<li><a href=\"/residents/{0}\">{1}</a>({2}・{3})</li>",
-                esc(&m.resident_code),
-                esc(m.name.as_deref().unwrap_or("")),
-                esc(m.relationship.as_deref().unwrap_or("")),
-                m.birth_date
-                    .map(|d| if m.foreign == Some(true) {
-                        murakumo_documents::seireki(d)
-                    } else {
-                        wareki(d)
-                    })
-                    .unwrap_or_default()
-            )
-        })
-        .collect();
+    let member_item = |m: &api::ResidentView| {
+        format!(
+            "<li><a href=\"/residents/{0}\">{1}</a>({2}・{3})</li>",
+            esc(&m.resident_code),
+            esc(m.name.as_deref().unwrap_or("")),
+            esc(m.relationship.as_deref().unwrap_or("")),
+            m.birth_date
+                .map(|d| if m.foreign == Some(true) {
+                    murakumo_documents::seireki(d)
+                } else {
+                    wareki(d)
+                })
+                .unwrap_or_default()
+        )
+    };
+    let (removed, current): (Vec<_>, Vec<_>) =
+        household.iter().partition(|m| m.status == "removed");
+    let mut members: String = current.into_iter().map(member_item).collect();
+    // 標準仕様書 §3.3: the members removed from the household (転出, 死亡 …) are shown too.
+    if !removed.is_empty() {
+        members.push_str(&format!(
+            "</ul><h3>消除された世帯員(除票)</h3><ul class=\"removed\">{}",
+            removed.into_iter().map(member_item).collect::<String>()
+        ));
+    }
     let history: String = history
         .iter()
         .map(|h| {

@@ -1456,12 +1456,88 @@ async fn a_foreign_residents_dates_are_in_the_western_calendar(db: Db) {
     assert!(notes.contains("在留期間の満了日 2030年3月31日"), "{notes}");
 }
 
+/// 標準仕様書 §3.3: the household screen shows the members removed from the household (here
+/// a child who died), apart from the current ones; the API lists them only when asked.
+async fn the_household_screen_shows_removed_members_too(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    let (head, child) = (2_000_000_081, 2_000_000_082);
+    let (st, b) = c.enter(head, "一郎", "世帯主", None, HOME).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let h = b["resident"]["household_id"]
+        .as_str()
+        .expect("household")
+        .to_string();
+    let (st, b) = c.enter(child, "次郎", "子", Some(&h), HOME).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let (st, b) = c
+        .change(
+            child,
+            json!({"change": "death", "effective_date": today_in_japan().to_string()}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+
+    let current = c.get(&format!("/api/v1/households/{h}")).await;
+    assert_eq!(current.as_array().map(Vec::len), Some(1), "{current}");
+    let all = c
+        .get(&format!("/api/v1/households/{h}?include_removed=true"))
+        .await;
+    let statuses: Vec<(&str, &str)> = all
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| {
+            (
+                m["resident_code"].as_str().unwrap_or(""),
+                m["status"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    let (head_code, child_code) = (common::resident_code(head), common::resident_code(child));
+    assert_eq!(
+        statuses,
+        [
+            (head_code.as_str(), "current"),
+            (child_code.as_str(), "removed")
+        ]
+    );
+
+    let html = c
+        .clerk
+        .get(s.url(&format!("/residents/{head_code}")))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("page");
+    let removed_list = html
+        .split("消除された世帯員")
+        .nth(1)
+        .expect("a list of removed members");
+    assert!(
+        removed_list.contains(&format!("/residents/{child_code}")),
+        "{html}"
+    );
+    let current_list = html.split("消除された世帯員").next().unwrap_or("");
+    assert!(
+        !current_list.contains(&format!("/residents/{child_code}\"")),
+        "{html}"
+    );
+    s.stop().await;
+}
+
 common::on_both_backends!(
     a_kana_search_ignores_what_the_standard_says,
     a_planned_move_out_is_left_off_certificates_before_its_date,
     the_notification_date_is_today_or_before,
     an_alias_is_recorded_printed_and_deleted,
     a_foreign_residents_dates_are_in_the_western_calendar,
+    the_household_screen_shows_removed_members_too,
     a_former_surname_is_recorded_printed_and_deleted,
     a_planned_move_out_is_withdrawn,
     statistics_count_the_register_as_it_stood,
