@@ -314,3 +314,31 @@ proptest! {
         prop_assert!(combine(&picked).expect("restore") == object);
     }
 }
+
+/// What a restore reports is for logs: a [`Restored`](murakumo_dispersal::Restored) prints
+/// which shares were used and why the others were not, never the object (personal data), and
+/// each rejected share says which it was and why, in words.
+#[test]
+fn a_report_names_the_shares_and_never_prints_the_object() {
+    let object = text(200);
+    let mut shares = split(&object, b"chunk/report").expect("split");
+    shares[2] = Share::from_bytes(&{
+        let mut b = shares[2].to_bytes();
+        let last = b.len() - 1;
+        b[last] ^= 0x01;
+        b
+    })
+    .expect("still a share");
+    let restored = combine_with_report(&shares).expect("two good shares restore");
+    let debug = format!("{restored:?}");
+    assert!(
+        debug.contains("object_len: 200") && debug.contains("used: [1, 2]"),
+        "{debug}"
+    );
+    assert!(
+        !debug.contains("object: ["),
+        "the object's bytes leaked into Debug: {debug}"
+    );
+    let said: Vec<String> = restored.rejected.iter().map(ToString::to_string).collect();
+    assert_eq!(said, ["share 3 is corrupted (hash mismatch)"]);
+}
