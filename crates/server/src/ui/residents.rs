@@ -784,7 +784,13 @@ fn change_page(
         err = error.map(error_box).unwrap_or_default(),
     );
     let status = error.map_or(axum::http::StatusCode::OK, |e| e.status);
-    (status, page("異動の入力", Some(who), &body)).into_response()
+    // 標準仕様書 §2.3.1: the name of the 異動 being entered stays on the screen (and in the
+    // window's title, which the task bar shows), also when the form comes back with an error.
+    let title = match CHANGES.iter().find(|(k, ..)| *k == kind) {
+        Some((_, label, _)) => format!("異動の入力({label})"),
+        None => "異動の入力".to_string(),
+    };
+    (status, page(&title, Some(who), &body)).into_response()
 }
 
 async fn current_record(

@@ -1531,6 +1531,53 @@ async fn the_household_screen_shows_removed_members_too(db: Db) {
     s.stop().await;
 }
 
+/// 標準仕様書 §2.3.1: while a 異動 is entered, its name (転居, 転出予定 …) is on the screen and
+/// in the window's title — also when the form comes back refused.
+async fn the_change_screen_names_the_change_being_entered(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    let n = 2_000_000_091;
+    let (st, b) = c.enter(n, "三郎", "世帯主", None, HOME).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let code = common::resident_code(n);
+    let title_and_heading = |html: &str, label: &str| {
+        assert!(
+            html.contains(&format!("<title>異動の入力({label})"))
+                && html.contains(&format!("<h2>{label}</h2>")),
+            "{label}: {html}"
+        );
+    };
+    for (kind, label) in [("relocate", "転居"), ("death", "死亡")] {
+        let html = c
+            .clerk
+            .get(s.url(&format!("/residents/{code}/change?kind={kind}")))
+            .send()
+            .await
+            .expect("send")
+            .text()
+            .await
+            .expect("page");
+        title_and_heading(&html, label);
+    }
+    // Refused (no address): the form comes back, still named.
+    let r = c
+        .clerk
+        .post(s.url(&format!("/residents/{code}/change")))
+        .form(&[
+            ("change", "relocate"),
+            ("address", ""),
+            ("effective_date", today_in_japan().to_string().as_str()),
+        ])
+        .send()
+        .await
+        .expect("send");
+    assert!(r.status().is_client_error(), "{}", r.status());
+    title_and_heading(&r.text().await.expect("page"), "転居");
+}
+
 common::on_both_backends!(
     a_kana_search_ignores_what_the_standard_says,
     a_planned_move_out_is_left_off_certificates_before_its_date,
@@ -1538,6 +1585,7 @@ common::on_both_backends!(
     an_alias_is_recorded_printed_and_deleted,
     a_foreign_residents_dates_are_in_the_western_calendar,
     the_household_screen_shows_removed_members_too,
+    the_change_screen_names_the_change_being_entered,
     a_former_surname_is_recorded_printed_and_deleted,
     a_planned_move_out_is_withdrawn,
     statistics_count_the_register_as_it_stood,
