@@ -1578,6 +1578,53 @@ async fn the_change_screen_names_the_change_being_entered(db: Db) {
     title_and_heading(&r.text().await.expect("page"), "転居");
 }
 
+/// 標準仕様書 §1.1.12: 本籍・筆頭者 may be recorded as 「なし」 or 「不明」 (無籍の方, a 本籍
+/// not yet known), and a 住民票 that asks for the 本籍 prints what was recorded.
+async fn honseki_may_be_recorded_as_none_or_unknown(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    s.set_issuer(&tenant_a()).await;
+    for (n, honseki, hittosha) in [
+        (2_000_000_101u64, "なし", "なし"),
+        (2_000_000_102, "不明", "不明"),
+    ] {
+        let (st, b) = c
+            .post(
+                "/api/v1/residents",
+                json!({
+                    "resident_code": common::resident_code(n), "relationship": "世帯主",
+                    "family_name": "佐藤", "given_name": "無籍", "family_kana": "サトウ", "given_kana": "ムセキ",
+                    "birth_date": "1980-01-01", "sex_code": 1, "honseki": honseki, "hittosha": hittosha,
+                    "address": HOME, "reason": "move_in", "previous_address": "札幌市中央区",
+                    "effective_date": today_in_japan().to_string()
+                }),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+        let pdf = c
+            .clerk
+            .post(s.url("/api/v1/certificates"))
+            .json(
+                &json!({"kind": "resident_copy", "resident_codes": [common::resident_code(n)],
+                "requester": "本人", "purpose": "手続き", "include_honseki": true}),
+            )
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(pdf.status(), StatusCode::OK);
+        let cert = certified(&pdf.bytes().await.expect("pdf"));
+        let m = &cert["members"][0];
+        assert_eq!(
+            (&m["honseki"], &m["honseki_head"]),
+            (&json!(honseki), &json!(hittosha)),
+            "{m}"
+        );
+    }
+}
+
 common::on_both_backends!(
     a_kana_search_ignores_what_the_standard_says,
     a_planned_move_out_is_left_off_certificates_before_its_date,
@@ -1586,6 +1633,7 @@ common::on_both_backends!(
     a_foreign_residents_dates_are_in_the_western_calendar,
     the_household_screen_shows_removed_members_too,
     the_change_screen_names_the_change_being_entered,
+    honseki_may_be_recorded_as_none_or_unknown,
     a_former_surname_is_recorded_printed_and_deleted,
     a_planned_move_out_is_withdrawn,
     statistics_count_the_register_as_it_stood,
