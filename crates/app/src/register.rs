@@ -97,14 +97,16 @@ pub async fn read(
     Ok(record)
 }
 
-/// 異動履歴: every event of one resident, oldest first; logged as a read of the history.
+/// 異動履歴: every event of one resident, oldest first; logged as a read of the history. The
+/// 付番 of the 宛名番号 is part of the entry it comes with, not a 異動 of its own: not listed.
 pub async fn history(
     app: &App,
     actor: &StaffActor,
     code: &str,
 ) -> Result<Vec<(Entry, ResidentEvent)>> {
     admitted(app, actor, code, None).await?;
-    let events = app.tenant(&actor.tenant).resident_events(code).await?;
+    let mut events = app.tenant(&actor.tenant).resident_events(code).await?;
+    events.retain(|(_, e)| !matches!(e, ResidentEvent::AddresseeNumberAssigned { .. }));
     access::log(app, actor, AccessAction::Read, [resident(code)], "history").await?;
     Ok(events)
 }

@@ -14,8 +14,8 @@ use murakumo_core::{TenantCode, today_in_japan};
 use murakumo_ledger::NewEntry;
 use murakumo_resident::{
     Alias, Citizenship, EntryReason, FormerSurname, HEAD, Person, Record, RemovalReason,
-    ResidentEvent, Sex, Status, Warning, check_households, households_touched, next_household_id,
-    validate,
+    ResidentEvent, Sex, Status, Warning, check_households, households_touched,
+    next_addressee_number, next_household_id, validate,
 };
 use murakumo_store::TenantStore;
 use murakumo_tenancy::{AccessAction, Permission};
@@ -218,11 +218,33 @@ async fn checked_change(
     // A removed resident's 印鑑登録 ends with the removal (職権抹消), in the same append.
     let registrations = seals::registrations_of_removed(app, &actor.tenant, events).await?;
     let ended = seals::ended_by(events, &registrations, &id, effective, today);
+    // 宛名番号: each person entered gets the next number, read in this check (so a number
+    // taken by another append in between makes the append refused and checked again).
+    let mut addressee = None;
+    if events
+        .iter()
+        .any(|e| matches!(e, ResidentEvent::Entered { .. }))
+    {
+        addressee = ts.highest_addressee_number().await?;
+    }
     let mut batch = Vec::new();
     for (event, ended) in events.iter().zip(ended) {
         let mut e = entry(&id, event);
         e.effective_date = effective;
         batch.push(e);
+        if let ResidentEvent::Entered { resident_code, .. } = event {
+            let number = next_addressee_number(addressee.as_deref());
+            let mut e = entry(
+                &id,
+                &ResidentEvent::AddresseeNumberAssigned {
+                    resident_code: resident_code.clone(),
+                    addressee_number: number.clone(),
+                },
+            );
+            e.effective_date = effective;
+            batch.push(e);
+            addressee = Some(number);
+        }
         batch.extend(ended);
     }
     Ok((warned, batch))

@@ -438,6 +438,12 @@ pub fn history_row(municipality5: &str, serial: u64, d: &Dated) -> Vec<String> {
                 None => "25",
             }
         }
+        ResidentEvent::AddresseeNumberAssigned {
+            addressee_number, ..
+        } => {
+            row[F::Note as usize] = addressee_number.clone();
+            "26"
+        }
     };
     row[F::Event as usize] = code.into();
     row
@@ -573,6 +579,10 @@ pub(crate) fn parse_history(row: &[String]) -> Result<Dated, FieldFault> {
             resident_code: code,
             alias: None,
             notified_date: notified()?,
+        },
+        "26" => ResidentEvent::AddresseeNumberAssigned {
+            resident_code: code,
+            addressee_number: text(F::Note),
         },
         _ => {
             return Err((
@@ -726,6 +736,10 @@ mod tests {
                 resident_code: code.clone(),
                 alias: None,
                 notified_date: d(2022, 1, 7),
+            },
+            ResidentEvent::AddresseeNumberAssigned {
+                resident_code: code.clone(),
+                addressee_number: "000000000000019".into(),
             },
         ];
         for (i, event) in events.into_iter().enumerate() {

@@ -27,9 +27,9 @@ impl Projection for ResidentProjection {
     }
 
     /// 7: records carry `last_change`; 8: former_household_members; 9: `search_kana` ignores
-    /// 濁音, 長音 and ウ/オ after an オ段 kana (標準仕様書 §2.1.2).
+    /// 濁音, 長音 and ウ/オ after an オ段 kana (標準仕様書 §2.1.2); 10: `addressee_number`.
     fn version(&self) -> &'static str {
-        "9"
+        "10"
     }
 
     fn tables(&self) -> &'static [&'static str] {
@@ -201,8 +201,8 @@ impl ResidentBatch {
             for chunk in rows.chunks(500) {
                 let sql = format!(
                     "{verb} INTO residents (tenant_code, resident_code, household_id, status, family_name, given_name, \
-                     search_kana, search_name, birth_date, address, protected_until, record) VALUES {}{}",
-                    values_list(tx, chunk.len(), 12),
+                     search_kana, search_name, birth_date, address, protected_until, addressee_number, record) VALUES {}{}",
+                    values_list(tx, chunk.len(), 13),
                     if upsert { RESIDENT_UPSERT } else { "" }
                 );
                 let mut q = sqlx::query(&sql);
@@ -231,6 +231,7 @@ impl ResidentBatch {
                         .bind(date_str(p.birth_date))
                         .bind(r.address.text.clone())
                         .bind(r.protection.as_ref().map(|x| date_str(x.until)))
+                        .bind(r.addressee_number.clone())
                         .bind(serde_json::to_string(r).unwrap_or_default());
                 }
                 q.execute(&mut **tx).await?;
@@ -273,4 +274,5 @@ impl ResidentBatch {
 const RESIDENT_UPSERT: &str = " ON CONFLICT (tenant_code, resident_code) DO UPDATE SET household_id = excluded.household_id, \
      status = excluded.status, family_name = excluded.family_name, given_name = excluded.given_name, \
      search_kana = excluded.search_kana, search_name = excluded.search_name, birth_date = excluded.birth_date, \
-     address = excluded.address, protected_until = excluded.protected_until, record = excluded.record";
+     address = excluded.address, protected_until = excluded.protected_until, \
+     addressee_number = excluded.addressee_number, record = excluded.record";

@@ -304,6 +304,21 @@ pub trait ResidentReads: Sync {
         Ok(row.try_get::<Option<String>, _>("code")?)
     }
 
+    /// The highest 宛名番号 given in this municipality (current or 除票), if any: the next
+    /// one follows it (`murakumo_resident::next_addressee_number`).
+    async fn highest_addressee_number(&self) -> Result<Option<String>, StoreError> {
+        let mut tx = self.tenant_store().begin(false).await?;
+        // Fifteen digits each: the greatest string is the greatest number.
+        let row = sqlx::query(
+            "SELECT MAX(addressee_number) AS number FROM residents WHERE tenant_code = $1",
+        )
+        .bind(self.tenant_store().code().as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(row.try_get::<Option<String>, _>("number")?)
+    }
+
     async fn highest_household_id(&self) -> Result<Option<String>, StoreError> {
         let mut tx = self.tenant_store().begin(false).await?;
         // Ten-character ids between the smallest and largest ten-digit

@@ -228,10 +228,16 @@ pub enum ResidentEvent {
         alias: Option<Alias>,
         notified_date: NaiveDate,
     },
+    /// 宛名番号の付番: the number every business system knows the person by, given with the
+    /// person's first entry (see [`crate::next_addressee_number`]). Not a 異動.
+    AddresseeNumberAssigned {
+        resident_code: String,
+        addressee_number: String,
+    },
 }
 
 // Append only: an event's index is stored in its payload.
-const KINDS: [&str; 12] = [
+const KINDS: [&str; 13] = [
     "resident.entered",
     "resident.relocated",
     "resident.move_out_planned",
@@ -244,6 +250,7 @@ const KINDS: [&str; 12] = [
     "resident.move_out_cancelled",
     "resident.former_surname_set",
     "resident.alias_set",
+    "resident.addressee_number_assigned",
 ];
 
 impl ResidentEvent {
@@ -260,7 +267,8 @@ impl ResidentEvent {
             | ResidentEvent::ProtectionLifted { resident_code, .. }
             | ResidentEvent::MoveOutCancelled { resident_code, .. }
             | ResidentEvent::FormerSurnameSet { resident_code, .. }
-            | ResidentEvent::AliasSet { resident_code, .. } => resident_code,
+            | ResidentEvent::AliasSet { resident_code, .. }
+            | ResidentEvent::AddresseeNumberAssigned { resident_code, .. } => resident_code,
         }
     }
 
@@ -278,6 +286,7 @@ impl ResidentEvent {
             ResidentEvent::MoveOutCancelled { .. } => 9,
             ResidentEvent::FormerSurnameSet { .. } => 10,
             ResidentEvent::AliasSet { .. } => 11,
+            ResidentEvent::AddresseeNumberAssigned { .. } => 12,
         }
     }
 
@@ -308,6 +317,7 @@ impl ResidentEvent {
             ResidentEvent::FormerSurnameSet { .. } => "旧氏削除".into(),
             ResidentEvent::AliasSet { alias: Some(_), .. } => "通称記載".into(),
             ResidentEvent::AliasSet { .. } => "通称削除".into(),
+            ResidentEvent::AddresseeNumberAssigned { .. } => "宛名番号付番".into(),
         }
     }
 }

@@ -13,6 +13,7 @@
 //! household lives at one address and has exactly one 世帯主), which the
 //! migration import calls too.
 
+mod addressee;
 mod allot;
 
 mod event;
@@ -22,6 +23,9 @@ mod record;
 pub mod statistics;
 mod text;
 
+pub use addressee::{
+    ADDRESSEE_NUMBER_DIGITS, check_addressee_number, m11_check_digit, next_addressee_number,
+};
 pub use allot::next_resident_code;
 
 pub use event::{

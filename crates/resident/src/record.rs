@@ -67,6 +67,10 @@ pub struct Record {
     /// 申出 (a 通称 given at 転入 has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias_kana: Option<String>,
+    /// 宛名番号, once given (people recorded before 宛名番号 existed, or imported without one,
+    /// have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addressee_number: Option<String>,
 }
 
 impl Record {
@@ -118,6 +122,8 @@ fn changes_state(event: &ResidentEvent) -> bool {
             // dated before it.
             | ResidentEvent::FormerSurnameSet { .. }
             | ResidentEvent::AliasSet { .. }
+            // A number for the other systems, given with the entry.
+            | ResidentEvent::AddresseeNumberAssigned { .. }
     )
 }
 
@@ -448,6 +454,24 @@ pub fn validate(
             }
             notified = Some(*notified_date);
         }
+        ResidentEvent::AddresseeNumberAssigned {
+            addressee_number, ..
+        } => {
+            crate::check_addressee_number(addressee_number)?;
+            let Some(r) = current else {
+                return Err(ResidentError::NotFound(code.to_string()));
+            };
+            if let Some(given) = r
+                .addressee_number
+                .as_ref()
+                .filter(|g| *g != addressee_number)
+            {
+                return invalid(
+                    "addressee_number",
+                    format!("この方には宛名番号 {given} が付番済みです。宛名番号は変わりません"),
+                );
+            }
+        }
         ResidentEvent::MoveOutCancelled {
             reason,
             notified_date,
@@ -570,6 +594,7 @@ pub fn apply(
             last_change: Some(effective),
             former_surname: None,
             alias_kana: None,
+            addressee_number: None,
         });
     }
     let mut r = record.ok_or(ResidentError::NotFound(code))?;
@@ -639,6 +664,9 @@ pub fn apply(
             r.person.alias = alias.as_ref().map(|a| a.name.clone());
             r.alias_kana = alias.as_ref().map(|a| a.kana.clone());
         }
+        ResidentEvent::AddresseeNumberAssigned {
+            addressee_number, ..
+        } => r.addressee_number = Some(addressee_number.clone()),
     }
     Ok(r)
 }

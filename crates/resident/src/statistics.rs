@@ -298,7 +298,8 @@ fn movement_kind(event: &ResidentEvent) -> Option<&'static str> {
         | ResidentEvent::ProtectionSet { .. }
         | ResidentEvent::ProtectionLifted { .. }
         | ResidentEvent::FormerSurnameSet { .. }
-        | ResidentEvent::AliasSet { .. } => return None,
+        | ResidentEvent::AliasSet { .. }
+        | ResidentEvent::AddresseeNumberAssigned { .. } => return None,
     })
 }
 

@@ -131,7 +131,7 @@ impl ResidentEvent {
                 out.push(text("alias", &a.name, NAME, true));
                 out.push(text("alias_kana", &a.kana, KANA, true));
             }
-            ResidentEvent::AliasSet { .. } => {}
+            ResidentEvent::AliasSet { .. } | ResidentEvent::AddresseeNumberAssigned { .. } => {}
             ResidentEvent::Removed { reason, .. } => match reason {
                 RemovalReason::MovedOut { destination } => {
                     out.push(text("destination", destination, ADDRESS, true))

@@ -402,6 +402,10 @@ pub async fn resident_detail(
     };
     let mut facts = vec![
         ("住民票コード", esc(&r.resident_code)),
+        (
+            "宛名番号",
+            esc(r.addressee_number.as_deref().unwrap_or("(未付番)")),
+        ),
         ("状態", esc(&status_label(&r))),
         ("氏名", esc(&r.full_name())),
         ("フリガナ", esc(&r.full_kana())),

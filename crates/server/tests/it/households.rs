@@ -1625,6 +1625,99 @@ async fn honseki_may_be_recorded_as_none_or_unknown(db: Db) {
     }
 }
 
+/// 標準仕様書 §1.1.13: every person entered gets the next 宛名番号 (15 digits, the last a
+/// モジュラス11 check digit), a household's members one each in order; it is on the resident's
+/// screen, stays with the person, and is not a 異動 of the 異動履歴.
+async fn every_person_entered_gets_the_next_addressee_number(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    let number = |v: &Value| {
+        v["record"]["addressee_number"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no 宛名番号: {v}"))
+            .to_string()
+    };
+    let (a, b) = (2_000_000_111, 2_000_000_112);
+    for n in [a, b] {
+        let (st, body) = c.enter(n, "一郎", "世帯主", None, HOME).await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+    }
+    let first = number(&c.resident(a).await);
+    assert_eq!(murakumo_resident::check_addressee_number(&first), Ok(()));
+    let second = number(&c.resident(b).await);
+    assert_eq!(
+        second,
+        murakumo_resident::next_addressee_number(Some(&first))
+    );
+
+    let today = today_in_japan().to_string();
+    let person = |n: u64, given: &str, relationship: &str| {
+        json!({
+            "resident_code": common::resident_code(n), "relationship": relationship,
+            "family_name": "鈴木", "given_name": given, "family_kana": "スズキ", "given_kana": "",
+            "birth_date": "1980-01-01", "sex_code": 1, "honseki": "北海道深川市", "hittosha": "鈴木一郎",
+            "address": "北海道深川市5条5番5号", "katagaki": "", "reason": "move_in",
+            "previous_address": "旭川市", "effective_date": today
+        })
+    };
+    let (head, wife) = (2_000_000_113, 2_000_000_114);
+    let (st, body) = c
+        .post(
+            "/api/v1/residents/household",
+            json!({"members": [person(head, "一郎", "世帯主"), person(wife, "花子", "妻")]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let third = number(&c.resident(head).await);
+    assert_eq!(
+        third,
+        murakumo_resident::next_addressee_number(Some(&second))
+    );
+    assert_eq!(
+        number(&c.resident(wife).await),
+        murakumo_resident::next_addressee_number(Some(&third))
+    );
+
+    // It stays with the person through a 異動, and the 異動履歴 lists the 異動 only.
+    let (st, body) = c
+        .change(
+            a,
+            json!({"change": "relocate", "address": NEW_HOME, "effective_date": today}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(number(&c.resident(a).await), first);
+    let history = c
+        .get(&format!(
+            "/api/v1/residents/{}/history",
+            common::resident_code(a)
+        ))
+        .await;
+    let labels: Vec<&str> = history
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter_map(|h| h["label"].as_str())
+        .collect();
+    assert_eq!(labels, ["転入", "転居"]);
+    let html = c
+        .clerk
+        .get(s.url(&format!("/residents/{}", common::resident_code(a))))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        html.contains(&format!("<th scope=\"row\">宛名番号</th><td>{first}</td>")),
+        "{html}"
+    );
+}
+
 common::on_both_backends!(
     a_kana_search_ignores_what_the_standard_says,
     a_planned_move_out_is_left_off_certificates_before_its_date,
@@ -1634,6 +1727,7 @@ common::on_both_backends!(
     the_household_screen_shows_removed_members_too,
     the_change_screen_names_the_change_being_entered,
     honseki_may_be_recorded_as_none_or_unknown,
+    every_person_entered_gets_the_next_addressee_number,
     a_former_surname_is_recorded_printed_and_deleted,
     a_planned_move_out_is_withdrawn,
     statistics_count_the_register_as_it_stood,
