@@ -157,8 +157,9 @@ fn bad_records_are_reported_with_file_line_field_value_and_reason() {
     let history = &layout::history::LAYOUT;
     patch(&hist, 3, span(history, "Sex").start, b"7");
     patch(&hist, 5, span(history, "FamilyName").start, &[0xF0, 0x50]);
-    // 01-01 line 2: 住所 differs from what 01-02 replays to.
-    patch(&base, 2, span(&layout::base::LAYOUT, "Address").start, b"X");
+    // 01-01 line 1 (the first resident, whose 01-02 rows — its entry and its 宛名番号 — come
+    // before the bad line 3): 住所 differs from what 01-02 replays to.
+    patch(&base, 1, span(&layout::base::LAYOUT, "Address").start, b"X");
     let r = rejected(&dir, "bad data");
     let p = problem_at(&r, "01-02_idorireki.dat", 3);
     assert_eq!((p.field.as_str(), p.value.as_str()), ("性別", "7"));
@@ -167,7 +168,7 @@ fn bad_records_are_reported_with_file_line_field_value_and_reason() {
     assert_eq!(p.field, "氏");
     assert!(p.reason.contains("F050"), "{}", p.reason);
     assert_eq!(r.unmapped.get("F050 (U+E010)"), Some(&1));
-    let p = problem_at(&r, "01-01_juminkihon.dat", 2);
+    let p = problem_at(&r, "01-01_juminkihon.dat", 1);
     assert_eq!(p.field, "住所");
     assert!(p.reason.contains("replayed"), "{}", p.reason);
     // Items are decoded on another thread than the records are checked on;

@@ -342,3 +342,52 @@ fn a_report_names_the_shares_and_never_prints_the_object() {
     let said: Vec<String> = restored.rejected.iter().map(ToString::to_string).collect();
     assert_eq!(said, ["share 3 is corrupted (hash mismatch)"]);
 }
+
+/// A share, and what a rebuild gives back, print for logs their identifying metadata only —
+/// never a key share, a shard or the object — and a key id that is not short printable text
+/// (a control character could forge a log line) prints as hex, cut after 48 bytes.
+#[test]
+fn shares_print_metadata_only_and_odd_key_ids_as_hex() {
+    let object = text(100);
+    let shares = split(&object, b"chunk/debug").expect("split");
+    let debug = format!("{:?}", shares[0]);
+    assert!(
+        debug.contains("index: 1")
+            && debug.contains(r#"key_id: "\"chunk/debug\"""#)
+            && debug.contains("shard_len"),
+        "{debug}"
+    );
+    assert!(
+        !debug.contains("shard: [") && !debug.contains("key_share"),
+        "{debug}"
+    );
+    let rebuilt = murakumo_dispersal::rebuild(&shares).expect("rebuild");
+    let debug = format!("{rebuilt:?}");
+    assert!(
+        debug.contains("object_len: 100") && debug.contains("index: 3"),
+        "{debug}"
+    );
+    assert!(!debug.contains("object: ["), "{debug}");
+
+    let key_id = |id: &[u8]| {
+        let s = split(&object, id).expect("split");
+        let debug = format!("{:?}", s[0]);
+        let start = debug.find("key_id: ").expect("key_id") + "key_id: ".len();
+        debug[start..]
+            .split(", object_len")
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(
+        key_id(&[b'a'; 96]),
+        format!("\"\\\"{}\\\"\"", "a".repeat(96))
+    );
+    // 97 characters: too long to quote.
+    assert_eq!(key_id(&[b'a'; 97]), format!("\"0x{}…\"", "61".repeat(48)));
+    // A line break: hex, whole when 48 bytes or fewer.
+    assert_eq!(key_id(b"chunk\nx"), "\"0x6368756e6b0a78\"");
+    let mut exactly_48 = vec![b'\n'; 48];
+    exactly_48[0] = b'z';
+    assert_eq!(key_id(&exactly_48), format!("\"0x7a{}\"", "0a".repeat(47)));
+}

@@ -307,6 +307,20 @@ fn head_age(rng: &mut Rng, kind: usize) -> i64 {
     }
 }
 
+/// The 宛名番号 a generated person gets with their entry, as a source system would have given
+/// it: the ten-digit body of the 住民票コード as the serial (so it is unique), then the check
+/// digit.
+fn addressee_number_of(resident_code: &str, effective: NaiveDate) -> Dated {
+    let serial = format!("{:0>14}", resident_code.get(..10).unwrap_or_default());
+    Dated {
+        effective,
+        event: ResidentEvent::AddresseeNumberAssigned {
+            resident_code: resident_code.to_string(),
+            addressee_number: format!("{serial}{}", murakumo_resident::m11_check_digit(&serial)),
+        },
+    }
+}
+
 impl Generator {
     /// Registers residents as of `as_of` (their 転入/出生 lie before it).
     pub fn new(seed: u64, place: Place, as_of: NaiveDate) -> Generator {
@@ -536,6 +550,7 @@ impl Generator {
                 given_kana,
                 protected: false,
             });
+            let numbered = addressee_number_of(&code, effective);
             out.push(Dated {
                 effective,
                 event: ResidentEvent::Entered {
@@ -549,6 +564,7 @@ impl Generator {
                     notified_date: notified,
                 },
             });
+            out.push(numbered);
         }
         self.households.push(Household {
             id: household_id,
@@ -673,6 +689,7 @@ impl Generator {
                 });
                 self.households[h].members.push(i);
                 let notified = self.notified(day);
+                let numbered = addressee_number_of(&code, day);
                 out.push(Dated {
                     effective: day,
                     event: ResidentEvent::Entered {
@@ -699,6 +716,7 @@ impl Generator {
                         notified_date: notified,
                     },
                 });
+                out.push(numbered);
             }
             // 死亡, and a new 世帯主 if the head died.
             1 => {
