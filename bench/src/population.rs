@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use murakumo_ledger::{EventCodec, NewEntry};
 use murakumo_migration::Dated;
 use murakumo_migration::synth::{Generator, Place};
+use murakumo_resident::ResidentEvent;
 
 pub use murakumo_migration::synth::Rng;
 
@@ -42,7 +43,12 @@ impl Population {
                     if let Some(d) = self.pending.pop_front() {
                         break d;
                     }
-                    self.pending.extend(self.generator.next_household());
+                    // The 転入 only: their 宛名番号 entries would make the bench's
+                    // "entries" half numbers, and its peer's rows differ from earlier runs.
+                    self.pending
+                        .extend(self.generator.next_household().into_iter().filter(|d| {
+                            !matches!(d.event, ResidentEvent::AddresseeNumberAssigned { .. })
+                        }));
                 };
                 let (kind, version, payload) = d.event.encode();
                 NewEntry {
@@ -60,7 +66,6 @@ impl Population {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use murakumo_resident::ResidentEvent;
 
     #[test]
     fn residents_are_valid_and_unique() {
