@@ -118,11 +118,7 @@ pub async fn backup(
                 .unwrap_or_default();
             let source = ChainRef::Tenant(store.tenant(&info.code), chain);
             let cs = backup_chain(repo, opts, &source, &prev, &mut est).await?;
-            entries_done += cs
-                .segments
-                .iter()
-                .map(|s| s.last_seq - s.first_seq + 1)
-                .sum::<u64>();
+            entries_done += cs.entries_added();
             segments_done += cs.segments.len() as u64;
             chains.push(cs);
         }
@@ -166,11 +162,7 @@ pub async fn backup(
             let prev = platform_before.unwrap_or_default();
             let source = ChainRef::Platform(store.platform_chain());
             let cs = backup_chain(repo, opts, &source, &prev, &mut est).await?;
-            entries_done += cs
-                .segments
-                .iter()
-                .map(|s| s.last_seq - s.first_seq + 1)
-                .sum::<u64>();
+            entries_done += cs.entries_added();
             segments_done += cs.segments.len() as u64;
             Some(cs)
         }

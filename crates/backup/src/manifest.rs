@@ -150,6 +150,16 @@ impl Snapshot {
     }
 }
 
+impl ChainSnapshot {
+    /// Entries in the segments this snapshot added.
+    pub fn entries_added(&self) -> u64 {
+        self.segments
+            .iter()
+            .map(|s| s.last_seq - s.first_seq + 1)
+            .sum()
+    }
+}
+
 impl TenantSnapshot {
     pub fn chain(&self, ledger: bool) -> &ChainSnapshot {
         if ledger { &self.ledger } else { &self.access }

@@ -15,7 +15,7 @@ use sqlx::{Any, Row, Transaction};
 use crate::backend::Scope;
 use crate::rows::Chain;
 use crate::shipping::insert_segment;
-use crate::tenant::{append_in, ledger_page_in, read_head, verify_pages};
+use crate::tenant::{append_in, ledger_page_in, lock_head, read_head, verify_pages};
 use crate::{Applied, Store, StoreError};
 
 const OWNER: LedgerOwner = LedgerOwner::Platform;
@@ -55,15 +55,8 @@ impl Store {
     pub(crate) async fn adopt_platform_rows(&self) -> Result<(), StoreError> {
         let chain = self.platform_chain();
         let mut tx = chain.begin(true).await?;
-        // Lock the head: two nodes starting together adopt once.
-        sqlx::query("UPDATE chain_heads SET seq = seq WHERE tenant_code = $1 AND chain = $2")
-            .bind(OWNER.as_str())
-            .bind(Chain::Ledger.name())
-            .execute(&mut *tx)
-            .await?;
-        let head = read_head(&mut tx, OWNER, Chain::Ledger)
-            .await?
-            .ok_or(StoreError::PlatformChainMissing)?;
+        // Locked: two nodes starting together adopt once.
+        let head = lock_head(&mut tx, OWNER, Chain::Ledger).await?;
         if head.seq > 0 {
             return Ok(());
         }
@@ -187,11 +180,7 @@ impl PlatformChain<'_> {
     /// lock meanwhile; returns the number of entries replayed. Operator sessions are kept.
     pub async fn rebuild(&self) -> Result<u64, StoreError> {
         let mut tx = self.begin(true).await?;
-        sqlx::query("UPDATE chain_heads SET seq = seq WHERE tenant_code = $1 AND chain = $2")
-            .bind(OWNER.as_str())
-            .bind(Chain::Ledger.name())
-            .execute(&mut *tx)
-            .await?;
+        lock_head(&mut tx, OWNER, Chain::Ledger).await?;
         for table in [
             "operators",
             "prefecture_settings",

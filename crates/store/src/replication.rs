@@ -521,15 +521,7 @@ impl TenantStore<'_> {
                 .map_err(|e| StoreError::Conflict(format!("outbox item {dedupe_key}: {e}")))?;
         }
         let entry = item.into_entry();
-        let locked =
-            sqlx::query("UPDATE chain_heads SET seq = seq WHERE tenant_code = $1 AND chain = $2")
-                .bind(self.tenant.as_str())
-                .bind(chain.name())
-                .execute(&mut *tx)
-                .await?;
-        if locked.rows_affected() == 0 {
-            return Err(StoreError::TenantNotFound(self.tenant));
-        }
+        crate::tenant::lock_head(&mut tx, self.tenant.into(), chain).await?;
         let held = sqlx::query(
             "SELECT seq FROM outbox_receipts WHERE tenant_code = $1 AND dedupe_key = $2",
         )

@@ -10,7 +10,7 @@ use sqlx::{Any, Transaction};
 
 use crate::backend::Scope;
 use crate::rows::Chain;
-use crate::tenant::{insert_entries, read_head};
+use crate::tenant::{insert_entries, lock_head};
 use crate::{Store, StoreError, TenantInfo, TenantStore, projection};
 
 /// What applying a segment did.
@@ -96,18 +96,7 @@ pub(crate) async fn insert_segment(
             h.owner
         )));
     }
-    let locked =
-        sqlx::query("UPDATE chain_heads SET seq = seq WHERE tenant_code = $1 AND chain = $2")
-            .bind(owner.as_str())
-            .bind(chain.name())
-            .execute(&mut **tx)
-            .await?;
-    if locked.rows_affected() == 0 {
-        return Err(StoreError::chain_missing(owner));
-    }
-    let head = read_head(tx, owner, chain)
-        .await?
-        .ok_or_else(|| StoreError::chain_missing(owner))?;
+    let head = lock_head(tx, owner, chain).await?;
     if h.last_seq <= head.seq {
         // Already held? The local entry at last_seq must have the same hash.
         let row = sqlx::query(&format!(

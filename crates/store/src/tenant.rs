@@ -399,11 +399,7 @@ impl TenantStore<'_> {
             ))
         })?;
         let mut tx = self.begin(true).await?;
-        sqlx::query("UPDATE chain_heads SET seq = seq WHERE tenant_code = $1 AND chain = $2")
-            .bind(self.tenant.as_str())
-            .bind(Chain::Ledger.name())
-            .execute(&mut *tx)
-            .await?;
+        lock_head(&mut tx, self.tenant.into(), Chain::Ledger).await?;
         projection::clear(&mut tx, &self.tenant, projection).await?;
         self.replay(
             tx,
@@ -849,6 +845,27 @@ pub(crate) async fn read_head(
     .transpose()
 }
 
+/// Locks the head row of `owner`'s `chain` for the rest of `tx` — appenders on any node, and
+/// a rebuild, queue here — and reads it.
+pub(crate) async fn lock_head(
+    tx: &mut Transaction<'static, Any>,
+    owner: LedgerOwner,
+    chain: Chain,
+) -> Result<ChainHead, StoreError> {
+    let locked =
+        sqlx::query("UPDATE chain_heads SET seq = seq WHERE tenant_code = $1 AND chain = $2")
+            .bind(owner.as_str())
+            .bind(chain.name())
+            .execute(&mut **tx)
+            .await?;
+    if locked.rows_affected() == 0 {
+        return Err(StoreError::chain_missing(owner));
+    }
+    read_head(tx, owner, chain)
+        .await?
+        .ok_or_else(|| StoreError::chain_missing(owner))
+}
+
 /// Seals and inserts entries at the end of a chain inside `tx`. Locks the
 /// chain head row first: concurrent appenders (on any node) queue here, so
 /// sequence numbers stay gap-free and the chain never forks.
@@ -872,18 +889,7 @@ pub(crate) async fn append_in_at(
     checked_at: Option<u64>,
 ) -> Result<Vec<Entry>, StoreError> {
     let owner = owner.into();
-    let locked =
-        sqlx::query("UPDATE chain_heads SET seq = seq WHERE tenant_code = $1 AND chain = $2")
-            .bind(owner.as_str())
-            .bind(chain.name())
-            .execute(&mut **tx)
-            .await?;
-    if locked.rows_affected() == 0 {
-        return Err(StoreError::chain_missing(owner));
-    }
-    let head = read_head(tx, owner, chain)
-        .await?
-        .ok_or_else(|| StoreError::chain_missing(owner))?;
+    let head = lock_head(tx, owner, chain).await?;
     if let Some(checked_at) = checked_at
         && checked_at != head.seq
     {
