@@ -14,8 +14,7 @@ use chrono::NaiveDate;
 use crate::record::date_ja;
 use crate::{Record, ResidentError, ResidentEvent, apply};
 
-/// 続柄 of the household head.
-pub const HEAD: &str = "世帯主";
+pub use crate::relationship::HEAD;
 
 /// Width of a system-assigned 世帯番号 (zero-padded digits).
 const HOUSEHOLD_ID_DIGITS: usize = 10;

@@ -20,6 +20,7 @@ mod event;
 mod household;
 mod kana;
 mod record;
+pub mod relationship;
 pub mod statistics;
 mod text;
 

@@ -257,6 +257,7 @@ pub fn validate(
             if household_id.trim().is_empty() || relationship.trim().is_empty() {
                 return invalid("household_id", "世帯と続柄を入力してください");
             }
+            crate::relationship::check(relationship).or_else(|m| invalid("relationship", m))?;
             notified = Some(*notified_date);
         }
         ResidentEvent::Relocated {
@@ -332,6 +333,7 @@ pub fn validate(
             if household_id.trim().is_empty() || relationship.trim().is_empty() {
                 return invalid("household_id", "世帯と続柄を入力してください");
             }
+            crate::relationship::check(relationship).or_else(|m| invalid("relationship", m))?;
             notified = Some(*notified_date);
         }
         ResidentEvent::NameChanged {

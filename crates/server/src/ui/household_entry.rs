@@ -108,7 +108,10 @@ fn form_page(
                         "code" => format!(
                             "<input id=\"{name}\" name=\"{name}\" type=\"text\" inputmode=\"numeric\" value=\"{v}\">"
                         ),
-                        _ => format!("<input id=\"{name}\" name=\"{name}\" type=\"text\" value=\"{v}\">"),
+                        _ => {
+                            let (list, options) = super::relationship_list(&name);
+                            format!("<input id=\"{name}\" name=\"{name}\" type=\"text\" value=\"{v}\"{list}>{options}")
+                        }
                     };
                     format!("<div><label for=\"{name}\">{label}</label>{input}</div>")
                 })

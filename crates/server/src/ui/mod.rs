@@ -451,3 +451,20 @@ pub async fn verify_page() -> Html<String> {
          <script src=\"/assets/verify.js\"></script>",
     )
 }
+
+/// For an input of a 続柄 (`…relationship`): the `list` attribute and its `<datalist>` of the
+/// standard relations most often entered (any other the standard allows may be typed).
+fn relationship_list(name: &str) -> (String, String) {
+    if !name.ends_with("relationship") {
+        return (String::new(), String::new());
+    }
+    let id = format!("{}-options", name.replace('.', "-"));
+    let options: String = murakumo_resident::relationship::SUGGESTED
+        .iter()
+        .map(|r| format!("<option value=\"{r}\">"))
+        .collect();
+    (
+        format!(" list=\"{id}\""),
+        format!("<datalist id=\"{id}\">{options}</datalist>"),
+    )
+}

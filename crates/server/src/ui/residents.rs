@@ -710,11 +710,14 @@ fn change_input(name: &str, label: &str, ty: &str, value: &str, first: bool) -> 
                 "<label for=\"{name}\">{label}</label><select id=\"{name}\" name=\"{name}\"{focus}>{options}</select>"
             )
         }
-        None => format!(
-            "<label for=\"{name}\">{label}</label><input id=\"{name}\" name=\"{name}\" {} value=\"{}\"{focus}>",
-            input_type(ty),
-            esc(value)
-        ),
+        None => {
+            let (list, options) = super::relationship_list(name);
+            format!(
+                "<label for=\"{name}\">{label}</label><input id=\"{name}\" name=\"{name}\" {} value=\"{}\"{list}{focus}>{options}",
+                input_type(ty),
+                esc(value)
+            )
+        }
     }
 }
 

@@ -1718,7 +1718,78 @@ async fn every_person_entered_gets_the_next_addressee_number(db: Db) {
     );
 }
 
+/// 標準仕様書 §1.1.11: a 続柄 is 世帯主, the standard terms joined with の up to four links,
+/// 妻（未届）/夫（未届）, 縁故者 or 同居人 — by 転入 and by 世帯変更 alike; anything else is
+/// refused, naming the field and what to write, and nothing is recorded. The forms offer the
+/// common ones.
+async fn relationships_are_written_as_the_standard_writes_them(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    let h = family(&c).await;
+    let head = c.ledger_head().await;
+    let today = today_in_japan().to_string();
+    for rel in ["長男", "内縁の妻", "子の子の子の子の子", "世帯主の子"] {
+        let (st, body) = c.enter(2_000_000_004, "四郎", rel, Some(&h), HOME).await;
+        refused(st, &body, "relationship");
+        let message = body["error"]["message"].as_str().unwrap_or("");
+        assert!(
+            message.contains(rel) && message.contains("子の妻"),
+            "{message}"
+        );
+        let (st, body) = c
+            .change(
+                2_000_000_003,
+                json!({"change": "household", "household_id": h, "relationship": rel,
+                "effective_date": today}),
+            )
+            .await;
+        refused(st, &body, "relationship");
+    }
+    assert_eq!(c.ledger_head().await, head, "nothing refused was recorded");
+    assert_eq!(c.resident(2_000_000_003).await["relationship"], "子");
+
+    for (n, rel) in [(2_000_000_004, "子の妻"), (2_000_000_005, "同居人")] {
+        let (st, body) = c.enter(n, "四郎", rel, Some(&h), HOME).await;
+        assert_eq!(st, StatusCode::OK, "{rel}: {body}");
+        assert_eq!(c.resident(n).await["relationship"], rel);
+    }
+    let (st, body) = c
+        .change(
+            2_000_000_002,
+            json!({"change": "household", "household_id": h, "relationship": "妻（未届）",
+            "effective_date": today}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(
+        c.resident(2_000_000_002).await["relationship"],
+        "妻（未届）"
+    );
+
+    let html = c
+        .clerk
+        .get(s.url(&format!(
+            "/residents/{}/change?kind=household",
+            common::resident_code(2_000_000_003)
+        )))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        html.contains("list=\"relationship-options\"")
+            && html.contains("<option value=\"子の妻\">"),
+        "{html}"
+    );
+}
+
 common::on_both_backends!(
+    relationships_are_written_as_the_standard_writes_them,
     a_kana_search_ignores_what_the_standard_says,
     a_planned_move_out_is_left_off_certificates_before_its_date,
     the_notification_date_is_today_or_before,
