@@ -20,6 +20,8 @@ for tool in patroni etcd haproxy curl; do
     command -v "$tool" >/dev/null || { echo "no $tool (scripts/setup-test.sh installs it)" >&2; exit 2; }
 done
 WORK=$(mktemp -d /tmp/murakumo-patroni.XXXXXX)
+# Every murakumo process of one platform shares the platform key (it seals the signing keys).
+export MURAKUMO_PLATFORM_KEY_FILE="$WORK/platform.key"
 chmod 755 "$WORK"
 AS=()
 if [[ $(id -u) -eq 0 ]]; then AS=(runuser -u postgres --); chown postgres "$WORK"; fi

@@ -14,6 +14,8 @@ MURAKUMO=${1:-target/debug/murakumo}
 PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
 [[ -x "$PGBIN/initdb" ]] || { echo "no PostgreSQL server binaries (apt-get install postgresql)" >&2; exit 2; }
 WORK=$(mktemp -d /tmp/murakumo-pg-ha.XXXXXX)
+# Every murakumo process of one platform shares the platform key (it seals the signing keys).
+export MURAKUMO_PLATFORM_KEY_FILE="$WORK/platform.key"
 chmod 755 "$WORK"
 AS=()
 if [[ $(id -u) -eq 0 ]]; then AS=(runuser -u postgres --); chown postgres "$WORK"; fi

@@ -474,7 +474,7 @@ pub async fn issue(app: &App, actor: &StaffActor, node: &Node, req: Request) -> 
         setting("certificate.issuer_title")?,
         setting("certificate.issuer_name")?,
     );
-    let key = signing_key(app, &actor.tenant, node.site_keys_only).await?;
+    let key = signing_key(app, &actor.tenant, &actor.id(), node.site_keys_only).await?;
     let series = WarekiDate::from_gregorian(today).map_or(today.format("%Y").to_string(), |w| {
         format!("{}{}", w.era().letter(), w.year())
     });
@@ -727,6 +727,7 @@ pub fn hex_digest(d: &[u8; 32]) -> String {
 async fn signing_key(
     app: &App,
     tenant: &TenantCode,
+    actor: &str,
     site_keys_only: bool,
 ) -> Result<SigningKeyPair> {
     let active = app
@@ -748,19 +749,31 @@ async fn signing_key(
              site makes its own when it first reaches the centre (murakumo follow --fallback); \
              issue at the centre until then",
         )),
-        None => rotate_key(app, tenant).await,
+        None if app.tenant(tenant).holds_sealed_signing_keys().await? => {
+            // Making a key here would leave the platform's other nodes unable to sign.
+            tracing::error!(%tenant, "the municipality's signing keys are sealed under another \
+                platform key than this node's: start it with the platform's --platform-key-file, \
+                or let the municipality's administrator rotate the key");
+            Err(UseCaseError::Unavailable {
+                code: "signing_key_sealed",
+                message: "このサーバーの基盤鍵では、この団体の証明書の署名鍵を開けません。基盤運用者に連絡してください(基盤の鍵ファイルでの再起動、又は団体管理者による署名鍵の更新が必要です)".into(),
+                retry_after_secs: None,
+            })
+        }
+        None => rotate_key(app, tenant, actor).await,
     }
 }
 
-/// Starts signing with a new key; certificates signed with the old one keep verifying.
-pub async fn rotate_key(app: &App, tenant: &TenantCode) -> Result<SigningKeyPair> {
+/// Starts signing with a new key (`actor`: who asked, or whose certificate is the first);
+/// certificates signed with the old one keep verifying.
+pub async fn rotate_key(app: &App, tenant: &TenantCode, actor: &str) -> Result<SigningKeyPair> {
     let key = SigningKeyPair::generate(&mut rand_core::OsRng);
     app.tenant(tenant)
         .rotate_signing_key(
+            actor,
             key.key_id(),
             key.verifying_key().as_bytes(),
             &key.secret_bytes(),
-            None,
         )
         .await?;
     app.cache.signing_key.forget(Some(tenant));

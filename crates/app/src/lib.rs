@@ -61,8 +61,9 @@ pub fn systems() -> Systems {
 pub async fn open_store(
     data_dir: &std::path::Path,
     database_url: Option<&str>,
+    platform_key_file: Option<&std::path::Path>,
 ) -> std::result::Result<Store, murakumo_store::StoreError> {
-    Store::open(data_dir, database_url, systems()).await
+    Store::open(data_dir, database_url, platform_key_file, systems()).await
 }
 
 /// What every use case works on: the store, and the per-tenant values this node keeps for a

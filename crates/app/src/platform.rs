@@ -73,7 +73,9 @@ mod tests {
 
     async fn app() -> (App, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = crate::open_store(dir.path(), None).await.expect("store");
+        let store = crate::open_store(dir.path(), None, None)
+            .await
+            .expect("store");
         (App::new(store), dir)
     }
 

@@ -13,9 +13,7 @@ use murakumo_store::{Chain, Store, TenantInfo};
 
 use crate::chains::ChainRef;
 
-use crate::manifest::{
-    ChainSnapshot, FORMAT, SegmentRef, SigningKeyRecord, Snapshot, TenantSnapshot,
-};
+use crate::manifest::{ChainSnapshot, FORMAT, SegmentRef, Snapshot, TenantSnapshot};
 use crate::repo::{Repository, Stats};
 use crate::{BackupError, Result};
 
@@ -132,20 +130,9 @@ pub async fn backup(
             ledger,
             access,
             files: previous.map(|p| p.files).unwrap_or_default(),
-            signing_keys: store
-                .tenant(&info.code)
-                .signing_keys_with_secrets()
-                .await?
-                .into_iter()
-                .map(|k| SigningKeyRecord {
-                    key_id: k.key_id,
-                    public_key: hex::encode(k.public_key),
-                    secret_key: hex::encode(k.secret_key),
-                    created_at: k.created_at,
-                    retired_at: k.retired_at,
-                    site: k.site,
-                })
-                .collect(),
+            // In the chains now: public halves in the ledger, secrets sealed in the
+            // platform's chain. Kept in the format for snapshots of older versions.
+            signing_keys: Vec::new(),
         });
     }
     tenants.sort_by(|a, b| a.code.cmp(&b.code));

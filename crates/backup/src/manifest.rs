@@ -48,9 +48,8 @@ pub struct TenantSnapshot {
     /// travel inside ledger entries, so none are stored here so far.)
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileRef>,
-    /// The tenant's certificate signing keys (the snapshot is encrypted),
-    /// so a restored instance keeps signing with the same key and keeps
-    /// publishing the keys of certificates already issued.
+    /// The tenant's certificate signing keys, as snapshots of versions before keys were
+    /// ledger entries held them (read, never written: the keys are in the chains now).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signing_keys: Vec<SigningKeyRecord>,
 }

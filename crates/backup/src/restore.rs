@@ -348,14 +348,18 @@ async fn restore_tenant(
             hex::decode(hex_text)
                 .map_err(|e| bad(format!("signing key {} of {code}: {what}: {e}", k.key_id)))
         };
-        ts.restore_signing_key(&SigningKeyRow {
-            key_id: k.key_id.clone(),
-            public_key: bytes(&k.public_key, "public key")?,
-            secret_key: bytes(&k.secret_key, "secret key")?,
-            created_at: k.created_at,
-            retired_at: k.retired_at,
-            site: k.site.clone(),
-        })
+        // A snapshot of an older version: the key joins the chains as it would have.
+        ts.adopt_signing_key(
+            "system:restore",
+            &SigningKeyRow {
+                key_id: k.key_id.clone(),
+                public_key: bytes(&k.public_key, "public key")?,
+                secret_key: bytes(&k.secret_key, "secret key")?,
+                created_at: k.created_at,
+                retired_at: k.retired_at,
+                site: k.site.clone(),
+            },
+        )
         .await?;
     }
     Ok(Some(TenantRestored {

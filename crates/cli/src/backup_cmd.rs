@@ -258,6 +258,7 @@ pub async fn restore(g: &Global, args: RestoreArgs) -> Result<()> {
         bar.0.finish_and_clear();
         let r = r?;
         print_restored(&r);
+        warn_of_sealed_keys(&store, &r).await?;
         read_around(&repo, &args.from);
         return Ok(());
     }
@@ -278,6 +279,30 @@ pub async fn restore(g: &Global, args: RestoreArgs) -> Result<()> {
         let _ = std::fs::remove_dir_all(&dir);
     }
     result
+}
+
+/// After a restore: the municipalities whose signing keys came back sealed under another
+/// platform key than this node's. They keep verifying what they signed; nothing is signed
+/// until the operator restarts with the platform's key file or the key is rotated.
+async fn warn_of_sealed_keys(store: &Store, r: &murakumo_backup::RestoreReport) -> Result<()> {
+    for t in &r.tenants {
+        let ts = store.tenant(&t.code);
+        let own = ts
+            .signing_keys_with_secrets()
+            .await?
+            .into_iter()
+            .any(|k| k.site.is_none());
+        if own && ts.active_signing_key().await?.is_none() {
+            eprintln!(
+                "warning: {} {}: the backup's signing keys are sealed under another platform key \
+                 than this node's: certificates issued before still verify, but none can be \
+                 issued here until this node runs with the platform's key file \
+                 (--platform-key-file), or the municipality's administrator rotates the key.",
+                t.code, t.name
+            );
+        }
+    }
+    Ok(())
 }
 
 /// After a restore from a `dispersed:` repository: the shares that had to

@@ -42,6 +42,12 @@ pub(crate) struct Global {
     /// The role must be able to create roles (for the non-owner app role).
     #[arg(long, global = true, env = "MURAKUMO_DATABASE_URL")]
     database_url: Option<String>,
+    /// The node's platform key (32 bytes; created if missing): it seals the secrets of
+    /// certificate signing keys in the platform's chain. Default: platform.key in --data.
+    /// Keep a copy apart from the backups; a restore, or a centre replica that may take over
+    /// signing, needs the same file.
+    #[arg(long, global = true, env = "MURAKUMO_PLATFORM_KEY_FILE")]
+    platform_key_file: Option<PathBuf>,
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(
         long,
@@ -320,12 +326,16 @@ pub(crate) async fn open_serving(g: &Global) -> Result<Store> {
 }
 
 async fn open_store(g: &Global) -> Result<Store> {
-    murakumo_app::open_store(&g.data, g.database_url.as_deref())
-        .await
-        .with_context(|| match &g.database_url {
-            Some(_) => "opening the PostgreSQL database given by --database-url".to_string(),
-            None => format!("opening the data directory {}", g.data.display()),
-        })
+    murakumo_app::open_store(
+        &g.data,
+        g.database_url.as_deref(),
+        g.platform_key_file.as_deref(),
+    )
+    .await
+    .with_context(|| match &g.database_url {
+        Some(_) => "opening the PostgreSQL database given by --database-url".to_string(),
+        None => format!("opening the data directory {}", g.data.display()),
+    })
 }
 
 pub(crate) fn tenant_code(s: &str) -> Result<TenantCode> {

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use murakumo_core::TenantCode;
 use murakumo_documents::SigningKeyPair;
 use murakumo_ledger::{LedgerOwner, RecordedAt, Segment};
-use murakumo_store::{Applied, Chain, MAX_EPOCH, NodeRole, SigningKeyRow, Store, TenantInfo};
+use murakumo_store::{Applied, Chain, MAX_EPOCH, NodeRole, Store, TenantInfo};
 
 use crate::ReplicationError;
 use crate::runtime::FollowStatus;
@@ -390,80 +390,55 @@ impl Follower {
                 })
                 .await?;
         }
-        for k in &snap.signing_keys {
-            let Ok(code) = TenantCode::parse(&k.tenant) else {
-                continue;
-            };
-            if !self.followed(&code) {
-                continue;
-            }
-            let bad = |what: &str| ReplicationError::BadData {
-                url: self.primary.clone(),
-                reason: format!("signing key {}: {what} is not base64", k.key_id),
-            };
-            // A site never stores the municipality's secret, even if sent.
-            self.store
-                .tenant(&code)
-                .import_signing_key(
-                    &SigningKeyRow {
-                        key_id: k.key_id.clone(),
-                        public_key: B64.decode(&k.public_key).map_err(|_| bad("public key"))?,
-                        secret_key: B64.decode(&k.secret_key).map_err(|_| bad("secret key"))?,
-                        created_at: k.created_at,
-                        retired_at: k.retired_at,
-                        site: k.site.clone(),
-                    },
-                    !self.cfg.fallback,
-                )
-                .await?;
-        }
         if self.cfg.fallback {
-            let known: HashSet<&str> = snap
-                .signing_keys
-                .iter()
-                .map(|k| k.key_id.as_str())
-                .collect();
-            self.register_site_keys(&known).await?;
+            self.register_site_keys().await?;
         }
         self.platform_version = Some(snap.version);
         Ok(())
     }
 
-    /// A municipal site signs with its own key (拠点の署名鍵), made here the
-    /// first time it follows a municipality; its public half is registered
-    /// with the primary (`known`: the key ids the primary has already), so
-    /// that what the site issues verifies at the centre and everywhere else.
-    async fn register_site_keys(&self, known: &HashSet<&str>) -> Result<(), ReplicationError> {
+    /// A municipal site signs with its own key (拠点の署名鍵), made here the first time it
+    /// follows a municipality and sealed into this node's own platform chain (a site follows
+    /// no platform chain, so it is this node's alone); its public half is registered with the
+    /// primary until the primary's ledger, followed here, publishes it, so that what the site
+    /// issues verifies at the centre and everywhere else.
+    async fn register_site_keys(&self) -> Result<(), ReplicationError> {
+        let site = self.cfg.name.as_str();
         for t in self.store.list_tenants().await? {
             if !self.followed(&t.code) {
                 continue;
             }
             let ts = self.store.tenant(&t.code);
-            let dropped = ts.forget_secrets_except_site(&self.cfg.name).await?;
-            if dropped > 0 {
-                tracing::warn!(tenant = %t.code, keys = dropped, "dropped the municipality's secret signing keys held here: a site signs with its own");
-            }
             if ts.active_signing_key().await?.is_none() {
                 let key = SigningKeyPair::generate(&mut rand_core::OsRng);
-                ts.rotate_signing_key(
-                    key.key_id(),
-                    key.verifying_key().as_bytes(),
-                    &key.secret_bytes(),
-                    Some(&self.cfg.name),
-                )
-                .await?;
+                self.store
+                    .seal_signing_key(
+                        &format!("site:{site}"),
+                        &t.code,
+                        key.key_id(),
+                        key.verifying_key().as_bytes(),
+                        Some(site),
+                        &key.secret_bytes(),
+                    )
+                    .await?;
                 tracing::info!(tenant = %t.code, key_id = key.key_id(), "made this site's signing key");
             }
+            let published: HashSet<String> = ts
+                .public_keys()
+                .await?
+                .into_iter()
+                .map(|k| k.key_id)
+                .collect();
             for k in ts.signing_keys_with_secrets().await? {
-                let own = !k.secret_key.is_empty() && k.site.as_deref() == Some(&self.cfg.name);
-                if !own || known.contains(k.key_id.as_str()) {
+                let own = !k.secret_key.is_empty() && k.site.as_deref() == Some(site);
+                if !own || published.contains(&k.key_id) {
                     continue;
                 }
                 let req = SiteKeyRequest {
                     tenant: t.code.to_string(),
                     key_id: k.key_id.clone(),
                     public_key: B64.encode(&k.public_key),
-                    site: self.cfg.name.clone(),
+                    site: site.to_string(),
                 };
                 let url = self.url("/api/v1/replication/site-keys");
                 self.send(self.client.post(url).json(&req)).await?;

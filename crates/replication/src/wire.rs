@@ -151,23 +151,6 @@ pub struct TenantWire {
     pub created_at: i64,
 }
 
-/// A tenant's certificate signing key, secret included (token-protected).
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub struct SigningKeyWire {
-    pub tenant: String,
-    pub key_id: String,
-    /// base64
-    pub public_key: String,
-    /// base64; empty when the secret is not given to this peer (a municipal
-    /// site) or not held by the primary either (a site's own key).
-    pub secret_key: String,
-    pub created_at: i64,
-    pub retired_at: Option<i64>,
-    /// The municipal site whose own key this is (`None`: the municipality's).
-    #[serde(default)]
-    pub site: Option<String>,
-}
-
 /// A municipal site's own certificate signing key, registered with the
 /// primary by the site (`POST /api/v1/replication/site-keys`): the public
 /// half only; the secret never leaves the site.
@@ -182,14 +165,14 @@ pub struct SiteKeyRequest {
     pub site: String,
 }
 
-/// What a follower needs that is in no chain yet: the tenant list and the tenants' signing
-/// keys. (Operators and 県版 settings travel in the platform's chain.)
+/// What a follower needs that is in no chain yet: the tenant list. (Operators, 県版 settings
+/// and the sealed secrets of signing keys travel in the platform's chain, the public keys in
+/// each municipality's ledger.)
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct PlatformSnapshot {
     pub epoch: u64,
     pub version: String,
     pub tenants: Vec<TenantWire>,
-    pub signing_keys: Vec<SigningKeyWire>,
 }
 
 /// One outbox item sent to the primary.

@@ -141,7 +141,9 @@ impl From<StoreError> for ApiError {
             | StoreError::Migration(_)
             | StoreError::DataDir { .. }
             | StoreError::Setup(_)
-            | StoreError::PlatformChainMissing => {
+            | StoreError::PlatformChainMissing
+            | StoreError::NoPlatformKey
+            | StoreError::PlatformKey { .. } => {
                 // Details go to the log, not to the client.
                 tracing::error!(error = %e, "storage failure");
                 ApiError {

@@ -1,10 +1,12 @@
-//! Certificate support: per-tenant signing keys, 発行番号 counters, and
-//! lookup of issued certificates.
+//! Certificate support: per-tenant signing keys (public halves in the municipality's ledger,
+//! secrets sealed in the platform's chain), 発行番号 counters, and lookup of issued
+//! certificates.
 
 use murakumo_core::TenantCode;
-use murakumo_ledger::{Entry, NewEntry, RecordedAt};
-use murakumo_tenancy::AccessRecord;
+use murakumo_ledger::{Entry, EventCodec, NewEntry, RecordedAt};
+use murakumo_tenancy::{AccessRecord, PlatformEvent, SigningKeyPublished, TenancyEvent};
 use sqlx::{Any, Row, Transaction};
+use zeroize::Zeroizing;
 
 use crate::group::Write;
 use crate::{StoreError, TenantStore};
@@ -21,11 +23,12 @@ pub struct PublicKeyRow {
     pub site: Option<String>,
 }
 
-/// A signing key with its secret: for backups, restores and followers only.
+/// A signing key as this node holds it (for checks and tests; nothing ships it: its public
+/// half travels in the municipality's ledger, its secret sealed in the platform's chain).
 ///
-/// Invariant: an empty `secret_key` means the secret is held elsewhere — the
-/// key of a municipal site, published and verified here, never signed with.
-/// A node signs with the newest unretired key whose secret it holds.
+/// Invariant: an empty `secret_key` means this node cannot sign with the key — a municipal
+/// site's key at the centre, the municipality's key at a site, or a secret sealed under
+/// another platform key. A node signs with the newest key whose secret it holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SigningKeyRow {
     pub key_id: String,
@@ -37,10 +40,6 @@ pub struct SigningKeyRow {
     /// The municipal site whose key this is (`None`: the municipality's).
     pub site: Option<String>,
 }
-
-/// Unretired keys whose secret is held on this node: what signing uses, and
-/// what a new key of the same holder retires.
-const HELD_HERE: &str = "retired_at IS NULL AND length(secret_key) > 0";
 
 /// An issued certificate as the read model holds it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -56,151 +55,189 @@ pub struct IssuedRow {
 }
 
 impl TenantStore<'_> {
-    /// The key certificates are signed with here now: (key_id, secret
-    /// bytes) of the newest unretired key whose secret this node holds (on a
-    /// municipal site, the site's own key).
-    pub async fn active_signing_key(&self) -> Result<Option<(String, Vec<u8>)>, StoreError> {
-        let mut tx = self.begin(false).await?;
-        let row = sqlx::query(&format!(
-            "SELECT key_id, secret_key FROM signing_keys WHERE tenant_code = $1 AND {HELD_HERE} \
-             ORDER BY created_at DESC LIMIT 1"
-        ))
-        .bind(self.tenant.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        row.map(|r| Ok((r.try_get("key_id")?, r.try_get("secret_key")?)))
-            .transpose()
-    }
-
-    /// Adds a new signing key and retires the previous ones held here (they
-    /// keep verifying what they signed; the keys of municipal sites are
-    /// theirs to replace). `site`: the municipal site making its own key.
-    pub async fn rotate_signing_key(
+    /// The key certificates are signed with here now: (key_id, secret bytes) of the newest
+    /// key whose sealed secret this node holds and opens under its platform key (on a
+    /// municipal site, the site's own key). `None`: none yet, or none that opens here.
+    pub async fn active_signing_key(
         &self,
-        key_id: &str,
-        public: &[u8],
-        secret: &[u8],
-        site: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let now = RecordedAt::now().0;
-        let mut tx = self.begin(true).await?;
-        sqlx::query(&format!(
-            "UPDATE signing_keys SET retired_at = $2 WHERE tenant_code = $1 AND {HELD_HERE}"
-        ))
-        .bind(self.tenant.as_str())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO signing_keys (tenant_code, key_id, public_key, secret_key, created_at, site) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(self.tenant.as_str())
-        .bind(key_id)
-        .bind(public)
-        .bind(secret)
-        .bind(now)
-        .bind(site)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| StoreError::on_unique(e, || format!("signing key {key_id} exists already")))?;
-        tx.commit().await?;
-        Ok(())
+    ) -> Result<Option<(String, Zeroizing<Vec<u8>>)>, StoreError> {
+        for (key_id, sealed) in self.sealed_secrets().await? {
+            match self.store.open_sealed(&self.tenant, &key_id, &sealed)? {
+                Some(secret) => return Ok(Some((key_id, secret))),
+                None => tracing::warn!(tenant = %self.tenant, key_id,
+                    "a signing key's secret is sealed under another platform key: this node \
+                     cannot sign with it (give it the platform's --platform-key-file)"),
+            }
+        }
+        Ok(None)
     }
 
-    /// Every signing key with its secret, oldest first: for backups (which
-    /// are encrypted: a restored instance signs with the same key, and
-    /// certificates issued before verify against keys it still publishes)
-    /// and for followers (token-protected: a fallback node signs what it
-    /// issues while the centre is away).
-    pub async fn signing_keys_with_secrets(&self) -> Result<Vec<SigningKeyRow>, StoreError> {
+    /// Whether any secret of this tenant's keys is held sealed here (opening or not): a
+    /// node without a key that opens must not make a key of its own.
+    pub async fn holds_sealed_signing_keys(&self) -> Result<bool, StoreError> {
+        Ok(!self.sealed_secrets().await?.is_empty())
+    }
+
+    /// The sealed secrets held for this tenant, newest first.
+    async fn sealed_secrets(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let mut tx = self.begin(false).await?;
         let rows = sqlx::query(
-            "SELECT key_id, public_key, secret_key, created_at, retired_at, site FROM signing_keys \
-             WHERE tenant_code = $1 ORDER BY created_at, key_id",
+            "SELECT key_id, sealed FROM signing_key_secrets WHERE tenant_code = $1 \
+             ORDER BY sealed_at DESC, key_id DESC",
         )
         .bind(self.tenant.as_str())
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
         rows.iter()
-            .map(|r| {
-                Ok(SigningKeyRow {
-                    key_id: r.try_get("key_id")?,
-                    public_key: r.try_get("public_key")?,
-                    secret_key: r.try_get("secret_key")?,
-                    created_at: r.try_get("created_at")?,
-                    retired_at: r.try_get("retired_at")?,
-                    site: r.try_get("site")?,
-                })
-            })
+            .map(|r| Ok((r.try_get("key_id")?, r.try_get("sealed")?)))
             .collect()
     }
 
-    /// Adds a restored signing key unless one with its id exists; returns
-    /// whether it was added. When the backup's active key is restored, any
-    /// key this instance made meanwhile is retired, so exactly one is active.
-    pub async fn restore_signing_key(&self, key: &SigningKeyRow) -> Result<bool, StoreError> {
-        let mut tx = self.begin(true).await?;
-        let exists = key_exists(&mut tx, &self.tenant, key.key_id.as_str()).await?;
-        if exists {
-            tx.commit().await?;
+    /// Starts signing with a new key of the municipality (at the centre): its public half is
+    /// published in the municipality's ledger, then its secret sealed in the platform's
+    /// chain. Earlier keys of the municipality retire and keep verifying what they signed. A
+    /// crash in between leaves the new key published and the previous one signing.
+    pub async fn rotate_signing_key(
+        &self,
+        actor: &str,
+        key_id: &str,
+        public: &[u8],
+        secret: &[u8],
+    ) -> Result<(), StoreError> {
+        self.publish_signing_key(actor, key_id, public, None, None)
+            .await?;
+        self.store
+            .seal_signing_key(actor, &self.tenant, key_id, public, None, secret)
+            .await
+    }
+
+    /// Publishes a public key in the municipality's ledger (`site`: a municipal site's own
+    /// key) unless a key of that id is published already; returns whether it was new.
+    pub async fn publish_signing_key(
+        &self,
+        actor: &str,
+        key_id: &str,
+        public: &[u8],
+        site: Option<&str>,
+        adopted: Option<(i64, Option<i64>)>,
+    ) -> Result<bool, StoreError> {
+        if self.signing_key_site(key_id).await?.is_some() {
             return Ok(false);
         }
-        if key.retired_at.is_none() && !key.secret_key.is_empty() {
-            sqlx::query(&format!(
-                "UPDATE signing_keys SET retired_at = $2 WHERE tenant_code = $1 AND {HELD_HERE}"
-            ))
-            .bind(self.tenant.as_str())
-            .bind(RecordedAt::now().0)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query(
-            "INSERT INTO signing_keys (tenant_code, key_id, public_key, secret_key, created_at, retired_at, site) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(self.tenant.as_str())
-        .bind(key.key_id.as_str())
-        .bind(key.public_key.as_slice())
-        .bind(key.secret_key.as_slice())
-        .bind(key.created_at)
-        .bind(key.retired_at)
-        .bind(key.site.as_deref())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        let event = TenancyEvent::SigningKeyPublished(SigningKeyPublished {
+            key_id: key_id.to_string(),
+            public_key: public.to_vec(),
+            site: site.map(str::to_string),
+            adopted,
+        });
+        self.append(vec![key_entry(actor, &event)]).await?;
         Ok(true)
     }
 
-    /// Records the public key of a municipal site's own signing key (its
-    /// secret stays at the site): certificates issued there verify here and
-    /// wherever the platform data goes. Returns whether it was new; a known
-    /// key id is left as it is.
+    /// Every signing key published here, with its secret where this node holds one, and the
+    /// keys whose secret is held but not yet published (a site's new key before the centre
+    /// has published it), oldest first.
+    pub async fn signing_keys_with_secrets(&self) -> Result<Vec<SigningKeyRow>, StoreError> {
+        let mut held = std::collections::HashMap::new();
+        for (key_id, sealed) in self.sealed_secrets().await? {
+            if let Some(secret) = self.store.open_sealed(&self.tenant, &key_id, &sealed)? {
+                held.insert(key_id, secret.to_vec());
+            }
+        }
+        let mut tx = self.begin(false).await?;
+        let published = sqlx::query(
+            "SELECT key_id, public_key, created_at, retired_at, site FROM signing_keys \
+             WHERE tenant_code = $1 ORDER BY created_at, key_id",
+        )
+        .bind(self.tenant.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        let unpublished = sqlx::query(
+            "SELECT key_id, public_key, sealed_at, site FROM signing_key_secrets s \
+             WHERE tenant_code = $1 AND NOT EXISTS (SELECT 1 FROM signing_keys k \
+             WHERE k.tenant_code = s.tenant_code AND k.key_id = s.key_id) ORDER BY sealed_at, key_id",
+        )
+        .bind(self.tenant.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut out = Vec::new();
+        for r in &published {
+            let key_id: String = r.try_get("key_id")?;
+            out.push(SigningKeyRow {
+                secret_key: held.remove(&key_id).unwrap_or_default(),
+                public_key: r.try_get("public_key")?,
+                created_at: r.try_get("created_at")?,
+                retired_at: r.try_get("retired_at")?,
+                site: r.try_get("site")?,
+                key_id,
+            });
+        }
+        for r in &unpublished {
+            let key_id: String = r.try_get("key_id")?;
+            out.push(SigningKeyRow {
+                secret_key: held.remove(&key_id).unwrap_or_default(),
+                public_key: r.try_get("public_key")?,
+                created_at: r.try_get("sealed_at")?,
+                retired_at: None,
+                site: r.try_get("site")?,
+                key_id,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Takes in a key of a backup written before keys were ledger entries (or of this
+    /// database, when a version that makes them so first opens it): publishes it with its
+    /// recorded times, and seals its secret, if any, in the platform's chain. Returns whether
+    /// anything was added; what is held already is left as it is.
+    pub async fn adopt_signing_key(
+        &self,
+        actor: &str,
+        key: &SigningKeyRow,
+    ) -> Result<bool, StoreError> {
+        let published = self
+            .publish_signing_key(
+                actor,
+                &key.key_id,
+                &key.public_key,
+                key.site.as_deref(),
+                Some((key.created_at, key.retired_at)),
+            )
+            .await?;
+        let seal = !key.secret_key.is_empty()
+            && !self
+                .sealed_secrets()
+                .await?
+                .iter()
+                .any(|(id, _)| *id == key.key_id);
+        if seal {
+            self.store
+                .seal_signing_key(
+                    actor,
+                    &self.tenant,
+                    &key.key_id,
+                    &key.public_key,
+                    key.site.as_deref(),
+                    &key.secret_key,
+                )
+                .await?;
+        }
+        Ok(published || seal)
+    }
+
+    /// Publishes the public key of a municipal site's own signing key (its secret stays at
+    /// the site): certificates issued there verify here and wherever the ledger goes.
+    /// Returns whether it was new; a known key id is left as it is.
     pub async fn register_site_key(
         &self,
         key_id: &str,
         public: &[u8],
         site: &str,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin(true).await?;
-        let exists = key_exists(&mut tx, &self.tenant, key_id).await?;
-        if !exists {
-            sqlx::query(
-                "INSERT INTO signing_keys (tenant_code, key_id, public_key, secret_key, created_at, site) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(self.tenant.as_str())
-            .bind(key_id)
-            .bind(public)
-            .bind(&[] as &[u8])
-            .bind(RecordedAt::now().0)
-            .bind(site)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(!exists)
+        self.publish_signing_key(&format!("site:{site}"), key_id, public, Some(site), None)
+            .await
     }
 
     /// Who signs with the key `key_id`: `None` if the tenant has no such
@@ -214,25 +251,6 @@ impl TenantStore<'_> {
         let site = key_site(&mut tx, &self.tenant, key_id).await?;
         tx.commit().await?;
         Ok(site)
-    }
-
-    /// On a municipal site: drops every secret but those of the site's own
-    /// keys (a site that was given the municipality's secret before it had a
-    /// key of its own keeps only the public half). Returns how many.
-    pub async fn forget_secrets_except_site(&self, site: &str) -> Result<u64, StoreError> {
-        let mut tx = self.begin(true).await?;
-        let n = sqlx::query(
-            "UPDATE signing_keys SET secret_key = $3 WHERE tenant_code = $1 \
-             AND length(secret_key) > 0 AND (site IS NULL OR site <> $2)",
-        )
-        .bind(self.tenant.as_str())
-        .bind(site)
-        .bind(&[] as &[u8])
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(n)
     }
 
     /// Every public key of the tenant, newest first.
@@ -454,22 +472,6 @@ pub(crate) async fn take_number(
     Ok(format!("{prefix}{next:07}"))
 }
 
-/// Whether the tenant has a signing key of this id (any holder).
-pub(crate) async fn key_exists(
-    tx: &mut Transaction<'static, Any>,
-    tenant: &TenantCode,
-    key_id: &str,
-) -> Result<bool, StoreError> {
-    Ok(
-        sqlx::query("SELECT 1 FROM signing_keys WHERE tenant_code = $1 AND key_id = $2")
-            .bind(tenant.as_str())
-            .bind(key_id)
-            .fetch_optional(&mut **tx)
-            .await?
-            .is_some(),
-    )
-}
-
 /// Who signs with `key_id` (see [`TenantStore::signing_key_site`]).
 pub(crate) async fn key_site(
     tx: &mut Transaction<'static, Any>,
@@ -484,6 +486,174 @@ pub(crate) async fn key_site(
     row.map(|r| r.try_get::<Option<String>, _>("site"))
         .transpose()
         .map_err(Into::into)
+}
+
+fn key_entry(actor: &str, event: &impl EventCodec) -> NewEntry {
+    let (kind, version, payload) = event.encode();
+    NewEntry {
+        kind: kind.to_string(),
+        version,
+        effective_date: murakumo_core::today_in_japan(),
+        actor: actor.to_string(),
+        payload,
+    }
+}
+
+/// Projects `tenancy.signing_key_published` into `signing_keys`: a key retires the earlier
+/// unretired keys of its holder (the municipality, or the same site), unless it was adopted
+/// with times of its own.
+pub(crate) async fn project_published(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &TenantCode,
+    e: &Entry,
+    k: SigningKeyPublished,
+) -> Result<(), StoreError> {
+    let (created, retired) = match k.adopted {
+        Some(times) => times,
+        None => {
+            sqlx::query(
+                "UPDATE signing_keys SET retired_at = $3 WHERE tenant_code = $1 \
+                 AND retired_at IS NULL AND COALESCE(site, '') = $2",
+            )
+            .bind(tenant.as_str())
+            .bind(k.site.as_deref().unwrap_or(""))
+            .bind(e.recorded_at.0)
+            .execute(&mut **tx)
+            .await?;
+            (e.recorded_at.0, None)
+        }
+    };
+    sqlx::query(
+        "INSERT INTO signing_keys (tenant_code, key_id, public_key, secret_key, created_at, retired_at, site) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_code, key_id) DO NOTHING",
+    )
+    .bind(tenant.as_str())
+    .bind(k.key_id.as_str())
+    .bind(k.public_key.as_slice())
+    .bind(&[] as &[u8])
+    .bind(created)
+    .bind(retired)
+    .bind(k.site.as_deref())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+impl crate::Store {
+    /// Seals `secret` under this node's platform key and appends it to the platform's chain.
+    pub async fn seal_signing_key(
+        &self,
+        actor: &str,
+        tenant: &TenantCode,
+        key_id: &str,
+        public: &[u8],
+        site: Option<&str>,
+        secret: &[u8],
+    ) -> Result<(), StoreError> {
+        let key = self
+            .platform_key
+            .as_ref()
+            .ok_or(StoreError::NoPlatformKey)?;
+        let event = PlatformEvent::SigningKeySealed {
+            tenant: tenant.to_string(),
+            key_id: key_id.to_string(),
+            public_key: public.to_vec(),
+            site: site.map(str::to_string),
+            sealed: key.seal(tenant.as_str(), key_id, secret),
+        };
+        self.append_platform(actor, &[event]).await?;
+        Ok(())
+    }
+
+    /// Opens a sealed secret of `tenant`'s key; `None` if it was sealed under another
+    /// platform key or changed.
+    fn open_sealed(
+        &self,
+        tenant: &TenantCode,
+        key_id: &str,
+        sealed: &[u8],
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
+        let key = self
+            .platform_key
+            .as_ref()
+            .ok_or(StoreError::NoPlatformKey)?;
+        Ok(key.open(tenant.as_str(), key_id, sealed))
+    }
+}
+
+/// `meta` key set once the signing keys of a database older than keys in chains are adopted.
+const KEYS_ADOPTED: &str = "signing_keys_in_chains";
+
+impl crate::Store {
+    /// At the first start of a version where signing keys are ledger entries: on a primary,
+    /// every key in `signing_keys` is published in its municipality's ledger (with its
+    /// recorded times) and every secret there sealed into the platform's chain; on any node
+    /// the secrets in clear are then dropped (a centre replica receives them sealed from its
+    /// primary, a municipal site makes a key of its own). Runs once per database; two nodes
+    /// starting together may both append, which the projections take once.
+    pub(crate) async fn adopt_signing_keys(&self) -> Result<(), StoreError> {
+        if self.platform_key.is_none() || self.meta_flag(KEYS_ADOPTED).await? {
+            return Ok(());
+        }
+        let primary = self.node_state().await?.role == crate::NodeRole::Primary;
+        for t in self.list_tenants().await? {
+            let ts = self.tenant(&t.code);
+            let mut tx = ts.begin(false).await?;
+            let rows = sqlx::query(
+                "SELECT key_id, public_key, secret_key, created_at, retired_at, site FROM signing_keys \
+                 WHERE tenant_code = $1 ORDER BY created_at, key_id",
+            )
+            .bind(t.code.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            for r in &rows {
+                let key = SigningKeyRow {
+                    key_id: r.try_get("key_id")?,
+                    public_key: r.try_get("public_key")?,
+                    secret_key: r.try_get("secret_key")?,
+                    created_at: r.try_get("created_at")?,
+                    retired_at: r.try_get("retired_at")?,
+                    site: r.try_get("site")?,
+                };
+                if !primary {
+                    continue;
+                }
+                // The row exists, so publish without the check (the projection keeps it).
+                let event = TenancyEvent::SigningKeyPublished(SigningKeyPublished {
+                    key_id: key.key_id.clone(),
+                    public_key: key.public_key.clone(),
+                    site: key.site.clone(),
+                    adopted: Some((key.created_at, key.retired_at)),
+                });
+                ts.append(vec![key_entry("system:adoption", &event)])
+                    .await?;
+                if !key.secret_key.is_empty() {
+                    self.seal_signing_key(
+                        "system:adoption",
+                        &t.code,
+                        &key.key_id,
+                        &key.public_key,
+                        key.site.as_deref(),
+                        &key.secret_key,
+                    )
+                    .await?;
+                }
+            }
+            let mut tx = ts.begin(true).await?;
+            sqlx::query("UPDATE signing_keys SET secret_key = $2 WHERE tenant_code = $1")
+                .bind(t.code.as_str())
+                .bind(&[] as &[u8])
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            if !rows.is_empty() {
+                tracing::info!(tenant = %t.code, keys = rows.len(), primary,
+                    "signing keys are now ledger entries; their secrets sealed in the platform's chain");
+            }
+        }
+        self.set_meta_flag(KEYS_ADOPTED).await
+    }
 }
 
 #[cfg(test)]

@@ -25,6 +25,12 @@ pub enum StoreError {
         "the platform's chain is missing from this database; start `murakumo serve` (or any command) of this version once to migrate it"
     )]
     PlatformChainMissing,
+    #[error(
+        "this node was started without a platform key (--platform-key-file): it cannot seal or open certificate signing keys"
+    )]
+    NoPlatformKey,
+    #[error("the platform key file {path}: {reason}")]
+    PlatformKey { path: String, reason: String },
     #[error("{0}")]
     Conflict(String),
     /// A change was checked against the register as of ledger entry `checked_at`, and

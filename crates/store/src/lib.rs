@@ -31,6 +31,7 @@ mod projection;
 mod replication;
 mod rows;
 mod saml;
+mod sealing;
 mod shipping;
 mod tenant;
 
@@ -55,6 +56,8 @@ pub mod sql {
     };
 }
 pub use saml::SamlSessionRow;
+pub use sealing::PlatformKey;
+
 pub use shipping::Applied;
 pub use tenant::{IMPORT_CHUNK, ImportMark, REBUILD_PAGE, SessionRow, TenantStore};
 
@@ -82,7 +85,13 @@ pub struct Store {
     pub(crate) rebuilds: Arc<Rebuilds>,
     /// The systems whose read models this store writes.
     pub(crate) systems: Systems,
+    /// Seals and opens the secrets of certificate signing keys (`None`: this store signs
+    /// nothing).
+    pub(crate) platform_key: Option<Arc<PlatformKey>>,
 }
+
+/// The platform key's file in a data directory, unless `--platform-key-file` names another.
+pub const PLATFORM_KEY_FILE: &str = "platform.key";
 
 /// The (tenant, system) read models to rebuild because the system's projection version
 /// changed, found when the store opens; [`Store::rebuild_pending`] works through them.
@@ -108,29 +117,49 @@ impl Store {
     /// Every process that writes a database must be opened with the same systems: entries of
     /// a system left out are appended without their read models (a binary's systems are
     /// `murakumo_app::systems()`).
+    ///
+    /// The node's platform key is `platform.key` in the data directory (created if missing).
     pub async fn open_sqlite(data_dir: &Path, systems: Systems) -> Result<Store, StoreError> {
         let backend = backend::Sqlite::new(data_dir)?;
-        Self::open_with(Arc::new(backend), systems).await
+        let key = PlatformKey::load_or_create(&data_dir.join(PLATFORM_KEY_FILE))?;
+        Self::open_with(Arc::new(backend), systems, Some(key)).await
     }
 
-    /// Opens a PostgreSQL database by URL, migrating it if needed (see [`Store::open_sqlite`]).
+    /// Opens a PostgreSQL database by URL, migrating it if needed (see [`Store::open_sqlite`]),
+    /// without a platform key: such a store cannot sign certificates (see [`Store::open`]).
     pub async fn open_postgres(url: &str, systems: Systems) -> Result<Store, StoreError> {
-        Self::open_with(Arc::new(backend::Postgres::new(url)), systems).await
+        Self::open_with(Arc::new(backend::Postgres::new(url)), systems, None).await
     }
 
-    /// Opens by `--database-url` if given, else the data directory.
+    /// Opens by `--database-url` if given, else the data directory, with the platform key in
+    /// `key_file` (default: `platform.key` in the data directory; created if missing).
     pub async fn open(
         data_dir: &Path,
         database_url: Option<&str>,
+        key_file: Option<&Path>,
         systems: Systems,
     ) -> Result<Store, StoreError> {
-        match database_url {
-            Some(url) => Self::open_postgres(url, systems).await,
-            None => Self::open_sqlite(data_dir, systems).await,
+        let default = data_dir.join(PLATFORM_KEY_FILE);
+        let key_file = key_file.unwrap_or(&default);
+        if key_file == default {
+            std::fs::create_dir_all(data_dir).map_err(|e| StoreError::PlatformKey {
+                path: key_file.display().to_string(),
+                reason: format!("cannot create its directory: {e}"),
+            })?;
         }
+        let key = Some(PlatformKey::load_or_create(key_file)?);
+        let backend: Arc<dyn Backend> = match database_url {
+            Some(url) => Arc::new(backend::Postgres::new(url)),
+            None => Arc::new(backend::Sqlite::new(data_dir)?),
+        };
+        Self::open_with(backend, systems, key).await
     }
 
-    async fn open_with(backend: Arc<dyn Backend>, systems: Systems) -> Result<Store, StoreError> {
+    async fn open_with(
+        backend: Arc<dyn Backend>,
+        systems: Systems,
+        platform_key: Option<PlatformKey>,
+    ) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         backend.migrate().await?;
         let pool = backend.connect_app_pool().await?;
@@ -148,8 +177,10 @@ impl Store {
             group,
             rebuilds: Arc::default(),
             systems,
+            platform_key: platform_key.map(Arc::new),
         };
         store.adopt_platform_rows().await?;
+        store.adopt_signing_keys().await?;
         store.rebuilds = Arc::new(store.find_stale_projections().await?);
         // No tenant yet (a new database): nothing to rebuild, the versions are this build's.
         if store.rebuilds_pending() == 0 {
@@ -277,6 +308,35 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Whether `key` is set in `meta` (a one-time migration done).
+    pub(crate) async fn meta_flag(&self, key: &str) -> Result<bool, StoreError> {
+        let mut tx = self
+            .backend
+            .begin(&self.pool, backend::Scope::Platform, false)
+            .await?;
+        let row = sqlx::query("SELECT 1 FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(row.is_some())
+    }
+
+    pub(crate) async fn set_meta_flag(&self, key: &str) -> Result<(), StoreError> {
+        let mut tx = self
+            .backend
+            .begin(&self.pool, backend::Scope::Platform, true)
+            .await?;
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ($1, 'done') ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }

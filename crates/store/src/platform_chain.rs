@@ -185,6 +185,7 @@ impl PlatformChain<'_> {
             "operators",
             "prefecture_settings",
             "prefecture_setting_history",
+            "signing_key_secrets",
         ] {
             sqlx::query(&format!("DELETE FROM {table}"))
                 .execute(&mut *tx)
@@ -281,6 +282,26 @@ async fn project(tx: &mut Transaction<'static, Any>, entries: &[Entry]) -> Resul
                 .bind(value.as_deref())
                 .bind(e.actor.as_str())
                 .bind(adopted_at.unwrap_or(e.recorded_at.0))
+                .execute(&mut **tx)
+                .await?;
+            }
+            PlatformEvent::SigningKeySealed {
+                tenant,
+                key_id,
+                public_key,
+                site,
+                sealed,
+            } => {
+                sqlx::query(
+                    "INSERT INTO signing_key_secrets (tenant_code, key_id, public_key, site, sealed, sealed_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_code, key_id) DO NOTHING",
+                )
+                .bind(tenant.as_str())
+                .bind(key_id.as_str())
+                .bind(public_key)
+                .bind(site)
+                .bind(sealed)
+                .bind(e.recorded_at.0)
                 .execute(&mut **tx)
                 .await?;
             }

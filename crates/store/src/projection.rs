@@ -209,7 +209,13 @@ impl Projection for Tenancy {
         PLATFORM_VERSION
     }
     fn tables(&self) -> &'static [&'static str] {
-        &["setting_history", "staff", "sso_configs", "pending_changes"]
+        &[
+            "setting_history",
+            "staff",
+            "sso_configs",
+            "pending_changes",
+            "signing_keys",
+        ]
     }
     fn start(&self, _: Start) -> Box<dyn ProjectionRun> {
         Box::new(Tenancy)
@@ -429,6 +435,9 @@ async fn apply_tenancy(
         }
         TenancyEvent::StaffSsoLinked { staff_id } => {
             changes::project_sso_linked(tx, tenant, &staff_id).await?;
+        }
+        TenancyEvent::SigningKeyPublished(k) => {
+            crate::certificates::project_published(tx, tenant, e, k).await?;
         }
     }
     Ok(())

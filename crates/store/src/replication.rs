@@ -563,47 +563,6 @@ impl TenantStore<'_> {
         self.store.appended.committed(self.tenant, chain, seq, at);
         Ok(Replayed::Appended(seq))
     }
-
-    /// Takes a signing key from the primary: added if new (a secret only if
-    /// `keep_secret`: a municipal site never stores the municipality's), its
-    /// retirement copied if known. A key this node holds the secret of keeps
-    /// it.
-    pub async fn import_signing_key(
-        &self,
-        k: &crate::SigningKeyRow,
-        keep_secret: bool,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.begin(true).await?;
-        let exists =
-            crate::certificates::key_exists(&mut tx, &self.tenant, k.key_id.as_str()).await?;
-        if exists {
-            sqlx::query(
-                "UPDATE signing_keys SET retired_at = $3 WHERE tenant_code = $1 AND key_id = $2",
-            )
-            .bind(self.tenant.as_str())
-            .bind(k.key_id.as_str())
-            .bind(k.retired_at)
-            .execute(&mut *tx)
-            .await?;
-        } else {
-            let secret: &[u8] = if keep_secret { &k.secret_key } else { &[] };
-            sqlx::query(
-                "INSERT INTO signing_keys (tenant_code, key_id, public_key, secret_key, created_at, retired_at, site) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(self.tenant.as_str())
-            .bind(k.key_id.as_str())
-            .bind(k.public_key.as_slice())
-            .bind(secret)
-            .bind(k.created_at)
-            .bind(k.retired_at)
-            .bind(k.site.as_deref())
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
 }
 
 /// Remembers that the outbox item `dedupe_key` is entry `seq` of `chain`

@@ -76,6 +76,25 @@ pub enum TenancyEvent {
     StaffSsoLinked {
         staff_id: String,
     },
+    /// A certificate signing key (証明書の署名鍵) is published: certificates signed with it verify
+    /// wherever this ledger goes. A key retires the earlier ones of the same holder (the
+    /// municipality, or one municipal site), which keep verifying what they signed. The
+    /// secret half never travels here (docs/design/platform-chain.md).
+    SigningKeyPublished(SigningKeyPublished),
+}
+
+/// Payload of `tenancy.signing_key_published` v1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningKeyPublished {
+    /// The first 8 bytes of the public key's BLAKE3, hex.
+    pub key_id: String,
+    /// Ed25519, 32 bytes.
+    pub public_key: Vec<u8>,
+    /// The municipal site (拠点) that signs with it; `None`: the municipality's own key.
+    pub site: Option<String>,
+    /// For a key made before keys were ledger entries: when it was made and retired (µs since
+    /// 1970 UTC), kept as they were instead of taken from the entry.
+    pub adopted: Option<(i64, Option<i64>)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -126,6 +145,7 @@ const CHANGE_PROPOSED: &str = "tenancy.change_proposed";
 const CHANGE_APPROVED: &str = "tenancy.change_approved";
 const CHANGE_REJECTED: &str = "tenancy.change_rejected";
 const STAFF_SSO_LINKED: &str = "tenancy.staff_sso_linked";
+const SIGNING_KEY_PUBLISHED: &str = "tenancy.signing_key_published";
 
 #[derive(Serialize, Deserialize)]
 struct ChangeProposedV1 {
@@ -238,6 +258,7 @@ impl EventCodec for TenancyEvent {
                     staff_id: staff_id.clone(),
                 }),
             ),
+            TenancyEvent::SigningKeyPublished(k) => (SIGNING_KEY_PUBLISHED, 1, encode_payload(k)),
         }
     }
 
@@ -329,6 +350,9 @@ impl EventCodec for TenancyEvent {
                     staff_id: v.staff_id,
                 }
             }
+            SIGNING_KEY_PUBLISHED => {
+                TenancyEvent::SigningKeyPublished(decode_payload(kind, version, payload)?)
+            }
             _ => {
                 return Err(EventDecodeError::UnknownVersion {
                     kind: kind.to_string(),
@@ -415,6 +439,12 @@ mod tests {
             TenancyEvent::StaffSsoLinked {
                 staff_id: "s1".into(),
             },
+            TenancyEvent::SigningKeyPublished(SigningKeyPublished {
+                key_id: "0123456789abcdef".into(),
+                public_key: vec![7; 32],
+                site: Some("北竜町役場".into()),
+                adopted: Some((1_700_000_000_000_000, None)),
+            }),
         ]
     }
 

@@ -17,7 +17,7 @@ pub mod settings;
 
 pub use access::{ACCESS_KIND, AccessAction, AccessRecord};
 pub use certificate::CertificateIssued;
-pub use events::{StaffCreated, TenancyEvent};
+pub use events::{SigningKeyPublished, StaffCreated, TenancyEvent};
 pub use four_eyes::{ChangeRequest, FourEyesError, RoleChange, check_approver, review_role_change};
 pub use platform::PlatformEvent;
 pub use roles::{Permission, Role, RoleError, parse_roles};

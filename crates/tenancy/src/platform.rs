@@ -1,5 +1,6 @@
 //! Events of the platform's own chain (docs/design/platform-chain.md): its operators (運用者)
-//! and the 県版 settings. None of them is personal data of residents.
+//! the 県版 settings and the sealed secrets of signing keys. None of them is personal data of
+//! residents.
 
 use murakumo_ledger::{EventCodec, EventDecodeError, decode_enum, encode_payload};
 use serde::{Deserialize, Serialize};
@@ -27,11 +28,24 @@ pub enum PlatformEvent {
         /// When the change was first recorded, if before its entry (adopted history).
         adopted_at: Option<i64>,
     },
+    /// The secret half of a municipality's signing key (or, on a municipal site, of the
+    /// site's own), sealed under this platform's key (`--platform-key-file`): only a node
+    /// given that key can sign with it. Its public half is a `tenancy.signing_key_published`
+    /// entry of the municipality's ledger.
+    SigningKeySealed {
+        tenant: String,
+        key_id: String,
+        public_key: Vec<u8>,
+        site: Option<String>,
+        /// XChaCha20-Poly1305: nonce (24 bytes), then ciphertext and tag.
+        sealed: Vec<u8>,
+    },
 }
 
-const KINDS: [&str; 2] = [
+const KINDS: [&str; 3] = [
     "platform.operator_created",
     "platform.prefecture_setting_changed",
+    "platform.signing_key_sealed",
 ];
 
 impl PlatformEvent {
@@ -39,6 +53,7 @@ impl PlatformEvent {
         match self {
             PlatformEvent::OperatorCreated { .. } => 0,
             PlatformEvent::PrefectureSettingChanged { .. } => 1,
+            PlatformEvent::SigningKeySealed { .. } => 2,
         }
     }
 }
@@ -81,6 +96,13 @@ mod tests {
                 key: "tax.light_vehicle.due_date".into(),
                 value: None,
                 adopted_at: Some(1_700_000_000_000_000),
+            },
+            PlatformEvent::SigningKeySealed {
+                tenant: "016489".into(),
+                key_id: "0123456789abcdef".into(),
+                public_key: vec![7; 32],
+                site: None,
+                sealed: vec![1; 72],
             },
         ];
         for (e, kind) in events.iter().zip(KINDS) {

@@ -766,7 +766,7 @@ fn issue_household_copy(
     password: &str,
     as_of: &str,
     earlier: Option<&[u8]>,
-) -> (String, String, Vec<u8>, bool) {
+) -> Result<(String, String, Vec<u8>, bool), String> {
     let port = murakumo_testkit::free_port();
     let mut child = murakumo(data, &["serve", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
@@ -817,7 +817,9 @@ fn issue_household_copy(
             .send()
             .await
             .expect("issue");
-        assert_eq!(r.status(), reqwest::StatusCode::OK);
+        if r.status() != reqwest::StatusCode::OK {
+            return Err(format!("{}: {}", r.status(), r.text().await.unwrap_or_default()));
+        }
         let digest = r.headers()["x-certified-digest"].to_str().expect("digest").to_string();
         let pdf = r.bytes().await.expect("pdf").to_vec();
         let verify = |pdf: Vec<u8>| {
@@ -832,7 +834,7 @@ fn issue_household_copy(
             Some(e) => verify(e.to_vec()).await["genuine"] == true,
             None => false,
         };
-        (digest, key_id, pdf, earlier_ok)
+        Ok((digest, key_id, pdf, earlier_ok))
     });
     stop(child);
     digest
@@ -852,14 +854,21 @@ fn certificates_after_restore_certify_the_same_content() {
         .to_string();
     let as_of = chrono::Utc::now().date_naive().to_string();
     let (before, key_before, pdf_before, _) =
-        issue_household_copy(src.path(), &password, &as_of, None);
+        issue_household_copy(src.path(), &password, &as_of, None).expect("issued");
 
     let repo = tempfile::tempdir().expect("tempdir");
     ok(src.path(), &["backup", "--to", &url(repo.path())]);
     let dst = tempfile::tempdir().expect("tempdir");
+    // The operator brings the platform key, kept apart from the backups: without it the
+    // restored node could not open the sealed signing key (below).
+    std::fs::copy(
+        src.path().join("platform.key"),
+        dst.path().join("platform.key"),
+    )
+    .expect("the platform key");
     ok(dst.path(), &["restore", "--from", &url(repo.path())]);
     let (after, key_after, _, earlier_verifies) =
-        issue_household_copy(dst.path(), &password, &as_of, Some(&pdf_before));
+        issue_household_copy(dst.path(), &password, &as_of, Some(&pdf_before)).expect("issued");
     assert_eq!(
         before, after,
         "the restored instance certifies exactly the same content"
@@ -870,4 +879,32 @@ fn certificates_after_restore_certify_the_same_content() {
         earlier_verifies,
         "a certificate issued before the backup verifies on the restored instance"
     );
+
+    // Without the platform key the sealed secret stays closed: the restore says so, and the
+    // restored node issues nothing (rather than sign with a key of its own that the
+    // platform's other nodes could not open) until it has the key file or the
+    // municipality's administrator rotates the key; its ledger still publishes the old key.
+    let keyless = tempfile::tempdir().expect("tempdir");
+    let out = run(keyless.path(), &["restore", "--from", &url(repo.path())]);
+    assert!(out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains(&format!("warning: {HOKURYU}")) && said.contains("another platform key"),
+        "{said}"
+    );
+    let refused = issue_household_copy(keyless.path(), &password, &as_of, None)
+        .expect_err("nothing is signed without the key");
+    assert!(refused.contains("基盤鍵"), "{refused}");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let public = rt.block_on(async {
+        let store = Store::open_sqlite(keyless.path(), murakumo_app::systems())
+            .await
+            .expect("open");
+        store
+            .tenant(&TenantCode::parse(HOKURYU).expect("code"))
+            .public_keys()
+            .await
+            .expect("keys")
+    });
+    assert!(public.iter().any(|k| k.key_id == key_before), "{public:?}");
 }

@@ -159,6 +159,9 @@ fn synchronous_replica_survives_kill_9_promotion_fences_the_old_primary() {
     let nodes = nodes();
     let host = At::Host;
     let password = nodes.demo(&a, HOKURYU, "supervisor");
+    // Centre 2 runs with the platform's key file, as its operator sets it up.
+    std::fs::create_dir_all(&b).expect("b");
+    std::fs::copy(a.join("platform.key"), b.join("platform.key")).expect("the platform key");
     let (pa, pb) = (murakumo_testkit::free_port(), murakumo_testkit::free_port());
     let (la, lb) = (format!("127.0.0.1:{pa}"), format!("127.0.0.1:{pb}"));
     let (ua, ub) = (format!("http://{la}"), format!("http://{lb}"));

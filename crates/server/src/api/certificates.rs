@@ -169,7 +169,9 @@ pub async fn rotate_signing_key(
     session: StaffSession,
 ) -> ApiResult<Json<PublicKeyView>> {
     session.require(Permission::SettingsManage)?;
-    let key = murakumo_app::certificates::rotate_key(&state.app(), &session.tenant).await?;
+    let key =
+        murakumo_app::certificates::rotate_key(&state.app(), &session.tenant, &session.actor())
+            .await?;
     Ok(Json(PublicKeyView {
         key_id: key.key_id().to_string(),
         public_key: hex_digest(key.verifying_key().as_bytes()),

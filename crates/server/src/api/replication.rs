@@ -23,8 +23,8 @@ use murakumo_ledger::Segment;
 use murakumo_replication::wire::{
     CHAIN_ACCESS, CHAIN_LEDGER, CHAIN_PLATFORM, FenceRequest, HashesRequest, HashesResponse,
     HeadInfo, MAX_FRAME_BYTES, OutboxRequest, OutboxResponse, OutboxResult, PlatformSnapshot,
-    PullMeta, PullRequest, SEGMENTS_CONTENT_TYPE, SigningKeyWire, SiteKeyRequest, StatusView,
-    TenantWire, put_frame,
+    PullMeta, PullRequest, SEGMENTS_CONTENT_TYPE, SiteKeyRequest, StatusView, TenantWire,
+    put_frame,
 };
 use murakumo_store::{Chain, NodeRole, OutboxRefusal, Replayed, Replayer, Store};
 use utoipa_axum::router::OpenApiRouter;
@@ -362,31 +362,13 @@ async fn platform_frames(
     Ok(frames)
 }
 
-/// The platform data a peer may have: for a site, its municipality with
-/// public keys only. (Operators and 県版 settings go to another centre only, in the
-/// platform's chain.)
+/// The platform data a peer may have that is in no chain: the tenant list (for a site, its
+/// municipality only).
 async fn platform_snapshot(store: &Store, peer: Peer) -> ApiResult<PlatformSnapshot> {
     let node = store.node_state().await?;
     let mut tenants = store.list_tenants().await?;
     if let Peer::Site(own) = peer {
         tenants.retain(|t| t.code == own);
-    }
-    let mut keys = Vec::new();
-    for t in &tenants {
-        for k in store.tenant(&t.code).signing_keys_with_secrets().await? {
-            keys.push(SigningKeyWire {
-                tenant: t.code.to_string(),
-                key_id: k.key_id,
-                public_key: B64.encode(&k.public_key),
-                secret_key: match peer {
-                    Peer::Centre => B64.encode(&k.secret_key),
-                    Peer::Site(_) => String::new(),
-                },
-                created_at: k.created_at,
-                retired_at: k.retired_at,
-                site: k.site,
-            });
-        }
     }
     let mut snap = PlatformSnapshot {
         epoch: node.epoch,
@@ -400,17 +382,15 @@ async fn platform_snapshot(store: &Store, peer: Peer) -> ApiResult<PlatformSnaps
                 created_at: t.created_at.timestamp_micros(),
             })
             .collect(),
-        signing_keys: keys,
     };
     let bytes = serde_json::to_vec(&snap).map_err(|e| ApiError::internal(e.to_string()))?;
     snap.version = blake3::hash(&bytes).to_hex()[..16].to_string();
     Ok(snap)
 }
 
-/// What a follower needs besides the chains: the tenant list and the tenants' certificate
-/// signing keys
-/// (secrets included for another centre, which may be promoted; a site gets
-/// its municipality's public keys only and signs with its own key).
+/// What a follower needs besides the chains: the tenant list. (Certificate signing keys are
+/// in the chains: public halves in each municipality's ledger, secrets sealed in the
+/// platform's chain, which only another centre follows; a site signs with its own key.)
 #[utoipa::path(get, path = "/api/v1/replication/platform", tag = "replication",
     security(("bearer" = [])),
     responses((status = 200, body = PlatformSnapshot), (status = 403, body = ErrorBody),

@@ -162,8 +162,17 @@ struct RunningFollower {
 
 impl RunningFollower {
     /// `part`, following `primary` on a fresh SQLite database.
+    /// Another centre gets the primary's platform key file first, as its operator would; a
+    /// site makes its own.
     async fn start(primary: &TestServer, part: Part) -> RunningFollower {
         let dir = tempfile::tempdir().expect("tempdir");
+        if !part.fallback {
+            std::fs::copy(
+                primary.platform_key_file(),
+                dir.path().join(murakumo_store::PLATFORM_KEY_FILE),
+            )
+            .expect("the platform key");
+        }
         let store = Store::open_sqlite(dir.path(), murakumo_app::systems())
             .await
             .expect("sqlite");
@@ -1097,9 +1106,21 @@ async fn a_centre_follows_the_platform_chain_and_a_site_never_gets_it(db: Db) {
     );
     assert_eq!(platform_records(&dc2.store).await, records);
     caught_up(&s.store, &site.store, &[a]).await;
-    assert_eq!(
-        site.store.platform_chain().head().await.expect("head").seq,
-        0
+    // The site's platform chain is its own: the sealed secret of the key it made, nothing else.
+    let own: Vec<(String, String)> = site
+        .store
+        .platform_chain()
+        .read_after(0, 100)
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|e| (e.kind, e.actor))
+        .collect();
+    assert!(
+        own.iter().all(
+            |(kind, actor)| kind == "platform.signing_key_sealed" && actor.starts_with("site:")
+        ),
+        "{own:?}"
     );
     assert_eq!(
         platform_records(&site.store).await,
@@ -1133,24 +1154,20 @@ async fn a_site_token_opens_one_municipality_and_the_site_signs_with_its_own_key
     assert_eq!(tenants, [a.as_str()], "{platform}");
     // No operators at all: they travel in the platform's chain, which a site never gets.
     assert!(platform.get("operators").is_none(), "{platform}");
-    let keys = platform["signing_keys"].as_array().expect("keys");
-    assert!(
-        !keys.is_empty() && keys.iter().all(|k| k["secret_key"] == ""),
-        "{platform}"
-    );
-    // The centre's token still gets the secret (another centre may be promoted).
-    let full: Value = replication_get(&s.base, "platform")
+    // No signing key either: public halves travel in the ledger, secrets sealed in the
+    // platform's chain, which another centre follows (it may be promoted) and a site never gets.
+    assert!(platform.get("signing_keys").is_none(), "{platform}");
+    let sealed: Vec<String> = s
+        .store
+        .platform_chain()
+        .read_after(0, 1000)
         .await
-        .json()
-        .await
-        .expect("json");
-    assert!(
-        full["signing_keys"]
-            .as_array()
-            .expect("keys")
-            .iter()
-            .any(|k| k["secret_key"] != "")
-    );
+        .expect("read")
+        .into_iter()
+        .filter(|e| e.kind == "platform.signing_key_sealed")
+        .map(|e| e.actor)
+        .collect();
+    assert_eq!(sealed.len(), 1, "the centre's key: {sealed:?}");
     // Another municipality is refused on every route that names one.
     let b = tenant_b().to_string();
     let pull = json!({"follower": "site", "epoch": 1, "positions": [{"tenant": b, "ledger": 0, "access": 0}], "wait_ms": 0});

@@ -9,7 +9,7 @@ use std::ops::Range;
 use chrono::NaiveDate;
 use murakumo_core::{ResidentCode, TenantCode};
 use murakumo_ledger::{
-    ChainBreak, ChainHead, EventCodec, LedgerOwner, NewEntry, Segment, cut_segments,
+    ChainBreak, ChainHead, Entry, EventCodec, LedgerOwner, NewEntry, Segment, cut_segments,
 };
 use murakumo_resident::{Citizenship, EntryReason, Person, ResidentEvent, Sex};
 use murakumo_resident_store::ResidentQuery;
@@ -26,6 +26,8 @@ enum Keep {
     Postgres {
         cluster: Box<PgCluster>,
         url: String,
+        /// The node's data directory: its platform key.
+        dir: tempfile::TempDir,
     },
 }
 
@@ -49,7 +51,8 @@ impl Harness {
     async fn postgres() -> Harness {
         let cluster = PgCluster::start().expect("start PostgreSQL");
         let url = cluster.create_database("murakumo");
-        let store = Store::open_postgres(&url, crate::systems())
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), Some(&url), None, crate::systems())
             .await
             .expect("open postgres");
         Harness {
@@ -57,19 +60,33 @@ impl Harness {
             keep: Keep::Postgres {
                 cluster: Box::new(cluster),
                 url,
+                dir,
             },
         }
     }
 
-    /// A second node on the same database.
+    /// A second node on the same database (with the same platform key).
     async fn second_node(&self) -> Store {
+        self.node_with_key(None).await
+    }
+
+    /// A node on the same database with the platform key in `key_file` (default: the
+    /// first node's).
+    async fn node_with_key(&self, key_file: Option<&std::path::Path>) -> Store {
+        let (dir, url) = match &self.keep {
+            Keep::Sqlite(dir) => (dir, None),
+            Keep::Postgres { url, dir, .. } => (dir, Some(url.as_str())),
+        };
+        Store::open(dir.path(), url, key_file, crate::systems())
+            .await
+            .expect("open")
+    }
+
+    /// A byte string as an SQL literal of this backend.
+    fn blob(&self, bytes: &[u8]) -> String {
         match &self.keep {
-            Keep::Sqlite(dir) => Store::open_sqlite(dir.path(), crate::systems())
-                .await
-                .expect("open"),
-            Keep::Postgres { url, .. } => Store::open_postgres(url, crate::systems())
-                .await
-                .expect("open"),
+            Keep::Sqlite(_) => format!("x'{}'", hex::encode(bytes)),
+            Keep::Postgres { .. } => format!("'\\x{}'::bytea", hex::encode(bytes)),
         }
     }
 
@@ -907,6 +924,164 @@ async fn rows_older_than_the_platform_chain_are_adopted_into_it(h: &Harness) {
     );
 }
 
+/// The signing keys as a verifier and the signer see them.
+async fn key_state(
+    s: &Store,
+    t: &TenantCode,
+) -> (
+    Vec<(String, Option<i64>, Option<String>)>,
+    Option<(String, Vec<u8>)>,
+) {
+    let ts = s.tenant(t);
+    let public = ts
+        .signing_keys_with_secrets()
+        .await
+        .expect("keys")
+        .into_iter()
+        .map(|k| (k.key_id, k.retired_at, k.site))
+        .collect();
+    let active = ts
+        .active_signing_key()
+        .await
+        .expect("active")
+        .map(|(id, secret)| (id, secret.to_vec()));
+    (public, active)
+}
+
+fn holds(entries: &[Entry], secret: &[u8]) -> bool {
+    entries
+        .iter()
+        .any(|e| e.payload.windows(secret.len()).any(|w| w == secret))
+}
+
+async fn signing_keys_are_published_in_the_ledger_and_their_secrets_only_sealed(h: &Harness) {
+    let s = &h.store;
+    let t = new_fukagawa(s).await;
+    let ts = s.tenant(&t);
+    let (first, second) = ([11u8; 32], [22u8; 32]);
+    ts.rotate_signing_key("staff:admin", "k1", &[1; 32], &first)
+        .await
+        .expect("k1");
+    ts.rotate_signing_key("staff:admin", "k2", &[2; 32], &second)
+        .await
+        .expect("k2");
+    let state = key_state(s, &t).await;
+    assert_eq!(
+        state.1,
+        Some(("k2".to_string(), second.to_vec())),
+        "the newest key signs"
+    );
+    let retired: Vec<(&str, bool)> = state
+        .0
+        .iter()
+        .map(|k| (k.0.as_str(), k.1.is_some()))
+        .collect();
+    assert_eq!(retired, [("k1", true), ("k2", false)]);
+
+    // The municipality's ledger publishes both keys, by who made them, and holds no secret.
+    let published = ts
+        .entries_of_kind("tenancy.signing_key_published")
+        .await
+        .expect("entries");
+    assert_eq!(published.len(), 2);
+    assert!(published.iter().all(|e| e.actor == "staff:admin"));
+    let ledger = ts.read_after(Chain::Ledger, 0, 1000).await.expect("ledger");
+    assert!(!holds(&ledger, &first) && !holds(&ledger, &second));
+    // The platform's chain holds the secrets, sealed only.
+    let platform = s
+        .platform_chain()
+        .read_after(0, 1000)
+        .await
+        .expect("platform");
+    let sealed = platform
+        .iter()
+        .filter(|e| e.kind == "platform.signing_key_sealed")
+        .count();
+    assert_eq!(sealed, 2);
+    assert!(!holds(&platform, &first) && !holds(&platform, &second));
+
+    // Rebuilt from the chains, the same keys sign and verify.
+    ts.rebuild_projections().await.expect("rebuild the tenant");
+    s.platform_chain()
+        .rebuild()
+        .await
+        .expect("rebuild the platform");
+    assert_eq!(key_state(s, &t).await, state);
+
+    // A node with another platform key publishes the same keys and signs with none of them.
+    let other_key = tempfile::tempdir().expect("tempdir");
+    let other = h
+        .node_with_key(Some(&other_key.path().join("platform.key")))
+        .await;
+    let (public, active) = key_state(&other, &t).await;
+    assert_eq!(public, state.0);
+    assert_eq!(active, None);
+    assert!(
+        other
+            .tenant(&t)
+            .holds_sealed_signing_keys()
+            .await
+            .expect("held"),
+        "so it must not make a key of its own"
+    );
+    // The same key file signs again.
+    assert_eq!(key_state(&h.second_node().await, &t).await, state);
+}
+
+async fn signing_keys_older_than_the_chains_are_adopted_into_them(h: &Harness) {
+    let s = &h.store;
+    let t = new_fukagawa(s).await;
+    let (first, second) = ([11u8; 32], [22u8; 32]);
+    let row = |id: &str, public: u8, secret: &[u8], created: i64, retired: &str, site: &str| {
+        format!(
+            "('{t}', '{id}', {}, {}, {created}, {retired}, {site})",
+            h.blob(&[public; 32]),
+            h.blob(secret)
+        )
+    };
+    h.tamper(&format!(
+        "INSERT INTO signing_keys (tenant_code, key_id, public_key, secret_key, created_at, retired_at, site) VALUES {}, {}, {}; \
+         DELETE FROM meta WHERE key = 'signing_keys_in_chains'",
+        row("old1", 1, &first, 1_600_000_000_000_000, "1600000000000001", "NULL"),
+        row("old2", 2, &second, 1_600_000_000_000_002, "NULL", "NULL"),
+        row("site1", 3, &[], 1_600_000_000_000_003, "NULL", "'hokuryu-site'"),
+    ))
+    .await;
+    let head = s.tenant(&t).head(Chain::Ledger).await.expect("head");
+
+    let again = h.second_node().await;
+    let adopted = key_state(&again, &t).await;
+    assert_eq!(
+        adopted,
+        (
+            vec![
+                ("old1".to_string(), Some(1_600_000_000_000_001), None),
+                ("old2".to_string(), None, None),
+                ("site1".to_string(), None, Some("hokuryu-site".to_string())),
+            ],
+            Some(("old2".to_string(), second.to_vec())),
+        )
+    );
+    let ts = again.tenant(&t);
+    let ledger_head = ts.head(Chain::Ledger).await.expect("head");
+    assert_eq!(ledger_head.seq, head.seq + 3, "each key published once");
+    let ledger = ts.read_after(Chain::Ledger, 0, 1000).await.expect("ledger");
+    assert!(!holds(&ledger, &first) && !holds(&ledger, &second));
+    // Opening once more adopts nothing twice; the chains alone give the same keys.
+    let third = h.second_node().await;
+    assert_eq!(
+        third.tenant(&t).head(Chain::Ledger).await.expect("head"),
+        ledger_head
+    );
+    third
+        .tenant(&t)
+        .rebuild_projections()
+        .await
+        .expect("rebuild");
+    third.platform_chain().rebuild().await.expect("rebuild");
+    assert_eq!(key_state(&third, &t).await, adopted);
+}
+
 async fn migrations_are_idempotent(h: &Harness) {
     new_fukagawa(&h.store).await;
     let again = h.second_node().await;
@@ -1601,6 +1776,9 @@ async fn fenced_node_refuses_appends_and_outbox_replays_once(h: &Harness) {
 
     // A fallback's certificate replayed twice is appended once.
     let ts = s.tenant(&t);
+    ts.register_site_key("k1", &[7; 32], "site")
+        .await
+        .expect("the site's key");
     let before = ts.head(Chain::Ledger).await.expect("head").seq;
     let first = replay_issued(&ts, "R8B1-0000001").await.expect("replay");
     assert_eq!(first, Replayed::Appended(before + 1));
@@ -2025,6 +2203,8 @@ on_both_backends!(
     prefecture_settings_have_history,
     the_platform_chain_records_operators_and_settings_and_rebuilds_them,
     rows_older_than_the_platform_chain_are_adopted_into_it,
+    signing_keys_are_published_in_the_ledger_and_their_secrets_only_sealed,
+    signing_keys_older_than_the_chains_are_adopted_into_them,
     migrations_are_idempotent,
     sessions_belong_to_their_tenant,
     login_attempts_are_reserved_atomically,
@@ -2168,7 +2348,7 @@ const TENANT_TABLES_WITHOUT_POLICY: &[(&str, &str)] = &[(
 /// A superuser connection to the store's database (bypasses RLS): the
 /// schema's own account of its tables, and rows written as an owner would.
 async fn superuser(h: &Harness) -> sqlx::PgPool {
-    let Keep::Postgres { cluster, url } = &h.keep else {
+    let Keep::Postgres { cluster, url, .. } = &h.keep else {
         panic!("PostgreSQL only")
     };
     let database = url.rsplit_once('/').expect("url").1;

@@ -137,7 +137,8 @@ impl TestServer {
                 let pg = PgCluster::start().expect("PostgreSQL");
                 let url = pg.create_database("murakumo");
                 (
-                    Store::open_postgres(&url, murakumo_app::systems())
+                    // The node's platform key in its data directory, as `murakumo serve`.
+                    Store::open(dir.path(), Some(&url), None, murakumo_app::systems())
                         .await
                         .expect("postgres"),
                     Some(pg),
@@ -424,12 +425,20 @@ pub struct Halted {
     pub postgres_url: Option<String>,
 }
 
+impl TestServer {
+    /// This node's platform key file: another centre that may take over copies it, as the
+    /// operator does (docs/replication.md).
+    pub fn platform_key_file(&self) -> std::path::PathBuf {
+        self._dir.path().join(murakumo_store::PLATFORM_KEY_FILE)
+    }
+}
+
 impl Halted {
     /// Opens the database again, without serving it (e.g. to run
     /// `murakumo follow` on an old primary's database).
     pub async fn open_store(&self) -> Store {
         match &self.postgres_url {
-            Some(url) => Store::open_postgres(url, murakumo_app::systems())
+            Some(url) => Store::open(self.dir.path(), Some(url), None, murakumo_app::systems())
                 .await
                 .expect("postgres"),
             None => Store::open_sqlite(self.dir.path(), murakumo_app::systems())
@@ -441,7 +450,7 @@ impl Halted {
     /// Opens the database again and serves on the same port.
     pub async fn resume(self) -> TestServer {
         let store = match &self.postgres_url {
-            Some(url) => Store::open_postgres(url, murakumo_app::systems())
+            Some(url) => Store::open(self.dir.path(), Some(url), None, murakumo_app::systems())
                 .await
                 .expect("postgres"),
             None => Store::open_sqlite(self.dir.path(), murakumo_app::systems())
