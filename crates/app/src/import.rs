@@ -66,8 +66,8 @@ fn entry(event: &impl EventCodec, effective: NaiveDate) -> NewEntry {
     e
 }
 
-/// The ledger entries a data set becomes, in the order they are recorded: the 異動, then
-/// the seal events (checked against the register as of each 登録日), the 公印, the 外字
+/// The ledger entries a data set becomes, in the order they are recorded: the 異動, the
+/// 宛名番号 of people the data set gives none, then the seal events (checked against the register as of each 登録日), the 公印, the 外字
 /// table and the import's record.
 pub fn entries(mut ds: Dataset, today: NaiveDate) -> Vec<NewEntry> {
     let mut entries: Vec<NewEntry> = Vec::with_capacity(ds.events.len() + ds.seals.len() + 3);
@@ -75,6 +75,12 @@ pub fn entries(mut ds: Dataset, today: NaiveDate) -> Vec<NewEntry> {
         entries.push(entry(&d.event, d.effective));
     }
     let events = ds.events.len() as u64;
+    // 標準仕様書 §1.1.13: every person has a 宛名番号; a source system without them (format 1.2
+    // and before) leaves them to be given here, on the day of the import.
+    for numbered in murakumo_resident::numbers_for_those_without(ds.events.iter().map(|d| &d.event))
+    {
+        entries.push(entry(&numbered, today));
+    }
     // The images move into the entries.
     for d in std::mem::take(&mut ds.seals) {
         entries.push(entry(&d.event, d.effective));
@@ -159,4 +165,93 @@ pub async fn record(
         events,
         seals,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use murakumo_migration::synth;
+    use murakumo_resident::ResidentEvent;
+
+    #[tokio::test]
+    async fn people_imported_without_an_addressee_number_get_the_next_ones() {
+        let code = TenantCode::from_five_digits("01228").expect("code");
+        let today = murakumo_core::today_in_japan();
+        let g = synth::generate(&synth::Options {
+            municipality: code,
+            population: 40,
+            seed: 3,
+            as_of: today,
+            history_days: 60,
+        });
+        // The source system gave every other person no 宛名番号.
+        let mut kept = std::collections::HashMap::new();
+        let mut events = Vec::new();
+        let mut numbered = 0;
+        for d in g.events {
+            if let ResidentEvent::AddresseeNumberAssigned {
+                resident_code,
+                addressee_number,
+            } = &d.event
+            {
+                numbered += 1;
+                if numbered % 2 == 0 {
+                    continue;
+                }
+                kept.insert(resident_code.clone(), addressee_number.clone());
+            }
+            events.push(d);
+        }
+        let people: Vec<String> = events
+            .iter()
+            .filter(|d| matches!(d.event, ResidentEvent::Entered { .. }))
+            .map(|d| d.event.resident_code().to_string())
+            .collect();
+        assert!(people.len() > kept.len() + 5, "some people lack a number");
+        let ds = Dataset {
+            version: "1.2".into(),
+            gaiji: g.gaiji,
+            events,
+            seals: Vec::new(),
+            official_seal: None,
+            residents: people.len() as u64,
+            digest: "test".into(),
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = App::new(
+            crate::open_store(dir.path(), None, None)
+                .await
+                .expect("store"),
+        );
+        let actor = crate::Actor::System("system:test".into());
+        crate::platform::create_tenant(&app, &actor, &code, "深川市")
+            .await
+            .expect("tenant");
+        record(&app, &code, ds, |_| {}).await.expect("imported");
+
+        let ts = app.tenant(&code);
+        let mut seen = std::collections::HashSet::new();
+        let highest_kept = kept.values().max().cloned();
+        for person in &people {
+            let record = ts.resident(person).await.expect("read").expect("recorded");
+            let number = record
+                .addressee_number
+                .expect("every person has a 宛名番号");
+            murakumo_resident::check_addressee_number(&number).expect("a valid number");
+            assert!(seen.insert(number.clone()), "{number} given twice");
+            match kept.get(person) {
+                Some(given) => assert_eq!(&number, given, "the source's number is kept"),
+                None => assert!(
+                    Some(&number) > highest_kept.as_ref(),
+                    "{number} after the source's"
+                ),
+            }
+        }
+        // The next person entered at the counter continues after them.
+        let highest = seen.iter().max().cloned();
+        assert_eq!(
+            ts.highest_addressee_number().await.expect("highest"),
+            highest
+        );
+    }
 }

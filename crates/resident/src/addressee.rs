@@ -6,7 +6,7 @@
 //! with weights 2 to 7 from the rightmost digit of the body (標準仕様書 §1.1.13: 「M11W2～7」),
 //! 0 when the remainder is 0 or 1.
 
-use crate::ResidentError;
+use crate::{ResidentError, ResidentEvent};
 
 /// Digits of a 宛名番号, check digit included.
 pub const ADDRESSEE_NUMBER_DIGITS: usize = 15;
@@ -57,6 +57,46 @@ pub fn next_addressee_number(highest: Option<&str>) -> String {
         .map_or(1, |b| b + 1);
     let body = format!("{body:0width$}", width = ADDRESSEE_NUMBER_DIGITS - 1);
     format!("{body}{}", m11_check_digit(&body))
+}
+
+/// 宛名番号 for the people who enter in `events` (a migration's 異動, in ledger order) without
+/// being given one there (a data set of a source system that had none): the numbers after the
+/// highest the events give, in the order the people entered.
+pub fn numbers_for_those_without<'a>(
+    events: impl IntoIterator<Item = &'a ResidentEvent>,
+) -> Vec<ResidentEvent> {
+    let mut entered: Vec<&str> = Vec::new();
+    let mut numbered = std::collections::HashSet::new();
+    let mut highest: Option<&str> = None;
+    for e in events {
+        match e {
+            ResidentEvent::Entered { .. } => entered.push(e.resident_code()),
+            ResidentEvent::AddresseeNumberAssigned {
+                resident_code,
+                addressee_number,
+            } => {
+                numbered.insert(resident_code.as_str());
+                if highest.is_none_or(|h| addressee_number.as_str() > h) {
+                    highest = Some(addressee_number);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut next = highest.map(str::to_string);
+    let mut seen = std::collections::HashSet::new();
+    entered
+        .into_iter()
+        .filter(|code| !numbered.contains(code) && seen.insert(*code))
+        .map(|code| {
+            let number = next_addressee_number(next.as_deref());
+            next = Some(number.clone());
+            ResidentEvent::AddresseeNumberAssigned {
+                resident_code: code.to_string(),
+                addressee_number: number,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

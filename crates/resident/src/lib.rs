@@ -26,6 +26,7 @@ mod text;
 
 pub use addressee::{
     ADDRESSEE_NUMBER_DIGITS, check_addressee_number, m11_check_digit, next_addressee_number,
+    numbers_for_those_without,
 };
 pub use allot::next_resident_code;
 
