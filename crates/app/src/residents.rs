@@ -533,6 +533,18 @@ fn entered_person(actor: &StaffActor, req: &EntryRequest) -> Result<(EntryReason
         .map(str::trim)
         .filter(|n| !n.is_empty())
     {
+        // 在留資格 or 在留期間 given: a foreign resident whose 国籍・地域 is missing.
+        None if req
+            .residence_status
+            .as_deref()
+            .is_some_and(|r| !r.trim().is_empty())
+            || req.period_until.is_some() =>
+        {
+            return Err(UseCaseError::invalid(
+                "nationality",
+                "外国人住民は国籍・地域を入力してください(日本人住民なら在留資格と在留期間の満了日を空欄にしてください)",
+            ));
+        }
         None => Citizenship::Japanese {
             honseki: req.honseki.clone().unwrap_or_default(),
             hittosha: req.hittosha.clone().unwrap_or_default(),

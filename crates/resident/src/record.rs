@@ -242,20 +242,21 @@ pub fn validate(
                 Citizenship::Japanese { honseki, .. } if honseki.trim().is_empty() => {
                     return invalid("honseki", "日本国籍の方は本籍が必要です");
                 }
+                Citizenship::Foreign { nationality, .. } if nationality.trim().is_empty() => {
+                    return invalid("nationality", "外国人住民は国籍・地域が必要です");
+                }
                 Citizenship::Foreign {
-                    nationality,
-                    residence_status,
-                    ..
-                } if nationality.trim().is_empty() || residence_status.trim().is_empty() => {
-                    return invalid("nationality", "外国人住民は国籍・地域と在留資格が必要です");
+                    residence_status, ..
+                } if residence_status.trim().is_empty() => {
+                    return invalid("residence_status", "外国人住民は在留資格が必要です");
                 }
                 _ => {}
             }
             if address.trim().is_empty() {
                 return invalid("address", "住所を入力してください");
             }
-            if household_id.trim().is_empty() || relationship.trim().is_empty() {
-                return invalid("household_id", "世帯と続柄を入力してください");
+            if household_id.trim().is_empty() {
+                return invalid("household_id", "世帯を入力してください");
             }
             crate::relationship::check(relationship).or_else(|m| invalid("relationship", m))?;
             notified = Some(*notified_date);

@@ -199,11 +199,33 @@ impl From<UseCaseError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> ApiError {
-        ApiError::bad_request(format!(
-            "送信された内容(JSON)がこの機能の形式に合いません: {}",
-            r.body_text()
-        ))
+        let text = r.body_text();
+        match json_data_field(&text) {
+            // A value of the wrong type, or none, where the request needs one: name the item.
+            Some(field) => ApiError::invalid(
+                &field,
+                format!(
+                    "「{}」を正しい形式で入力してください(空欄にはできません): {text}",
+                    crate::ui::field_label(&field)
+                ),
+            ),
+            None => ApiError::bad_request(format!(
+                "送信された内容(JSON)がこの機能の形式に合いません: {text}"
+            )),
+        }
     }
+}
+
+/// The request's item that a JSON body's value failed on, from axum's rejection text
+/// (`…target type: family_name: invalid type: null…`, `…target type: missing field `x`…`).
+fn json_data_field(text: &str) -> Option<String> {
+    let rest = text.split_once("into the target type: ")?.1;
+    let name = match rest.strip_prefix("missing field `") {
+        Some(missing) => missing.split_once('`')?.0,
+        None => rest.split_once(": ")?.0,
+    };
+    let item = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']');
+    (!name.is_empty() && name != "." && name.chars().all(item)).then(|| name.to_string())
 }
 
 impl From<QueryRejection> for ApiError {
@@ -237,3 +259,41 @@ pub struct ApiQuery<T>(pub T);
 pub struct ApiPath<T>(pub T);
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod json_tests {
+    use super::json_data_field;
+
+    #[test]
+    fn the_item_a_json_value_failed_on_is_named() {
+        let prefix = "Failed to deserialize the JSON body into the target type: ";
+        for (detail, field) in [
+            (
+                "family_name: invalid type: null, expected a string at line 1 column 144",
+                Some("family_name"),
+            ),
+            (
+                "members[1].birth_date: premature end of input at line 1 column 9",
+                Some("members[1].birth_date"),
+            ),
+            (
+                "missing field `sex_code` at line 1 column 20",
+                Some("sex_code"),
+            ),
+            (
+                "invalid type: integer `1`, expected a map at line 1 column 1",
+                None,
+            ),
+        ] {
+            assert_eq!(
+                json_data_field(&format!("{prefix}{detail}")).as_deref(),
+                field,
+                "{detail}"
+            );
+        }
+        assert_eq!(
+            json_data_field("Expected request with `Content-Type: application/json`"),
+            None
+        );
+    }
+}

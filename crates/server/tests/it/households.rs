@@ -1788,7 +1788,76 @@ async fn relationships_are_written_as_the_standard_writes_them(db: Db) {
     );
 }
 
+/// 標準仕様書 §1.1.6: the items the standard never leaves blank (氏, 氏のフリガナ, 生年月日,
+/// 性別, 本籍 (戸籍の表示) of a Japanese resident, 国籍・地域 and 在留資格 of a foreign one (one with
+/// a 在留資格 but no 国籍・地域 is not taken for Japanese), 住所,
+/// 住民となった年月日, 住民票コード, 続柄, 前住所 of a 転入) are refused blank, naming the item,
+/// and nothing is recorded; 宛名番号 and 世帯番号 are never asked, the system gives them; the
+/// others (名, 名のフリガナ, 筆頭者, 方書) may be blank.
+async fn the_items_the_standard_requires_are_never_blank(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    let n = 2_000_000_121;
+    let japanese = json!({
+        "resident_code": common::resident_code(n), "relationship": "世帯主",
+        "family_name": "佐藤", "given_name": "一郎", "family_kana": "サトウ", "given_kana": "イチロウ",
+        "birth_date": "1980-01-01", "sex_code": 1, "honseki": "北海道深川市", "hittosha": "佐藤一郎",
+        "address": HOME, "katagaki": "", "reason": "move_in", "previous_address": "札幌市中央区",
+        "effective_date": today_in_japan().to_string()
+    });
+    let mut foreign = japanese.clone();
+    for k in ["honseki", "hittosha"] {
+        foreign.as_object_mut().expect("object").remove(k);
+    }
+    foreign["nationality"] = json!("ベトナム");
+    foreign["residence_status"] = json!("技能実習");
+    let head = c.ledger_head().await;
+    for (body, item, field) in [
+        (&japanese, "family_name", "family_name"),
+        (&japanese, "family_kana", "family_kana"),
+        (&japanese, "birth_date", "birth_date"),
+        (&japanese, "sex_code", "sex_code"),
+        (&japanese, "honseki", "honseki"),
+        (&japanese, "address", "address"),
+        (&japanese, "effective_date", "effective_date"),
+        (&japanese, "resident_code", "resident_code"),
+        (&japanese, "relationship", "relationship"),
+        (&japanese, "previous_address", "previous_address"),
+        (&foreign, "nationality", "nationality"),
+        (&foreign, "residence_status", "residence_status"),
+    ] {
+        for blank in [json!(""), json!(null)] {
+            let mut b = body.clone();
+            b[item] = blank.clone();
+            let (st, answer) = c.post("/api/v1/residents", b).await;
+            assert_eq!(st, StatusCode::BAD_REQUEST, "{item} = {blank}: {answer}");
+            assert_eq!(
+                answer["error"]["field"], field,
+                "{item} = {blank}: {answer}"
+            );
+        }
+    }
+    assert_eq!(c.ledger_head().await, head, "nothing refused was recorded");
+
+    let mut optional = japanese.clone();
+    for item in ["given_name", "given_kana", "hittosha", "katagaki"] {
+        optional[item] = json!("");
+    }
+    let (st, answer) = c.post("/api/v1/residents", optional).await;
+    assert_eq!(st, StatusCode::OK, "{answer}");
+    let record = c.resident(n).await;
+    let (household, addressee) = (
+        record["household_id"].as_str().unwrap_or(""),
+        record["record"]["addressee_number"].as_str().unwrap_or(""),
+    );
+    assert!(!household.is_empty() && !addressee.is_empty(), "{record}");
+}
+
 common::on_both_backends!(
+    the_items_the_standard_requires_are_never_blank,
     relationships_are_written_as_the_standard_writes_them,
     a_kana_search_ignores_what_the_standard_says,
     a_planned_move_out_is_left_off_certificates_before_its_date,
