@@ -602,6 +602,11 @@ pub enum Change {
     /// 転出確定
     MoveOut {
         destination: String,
+        /// The 転入日 the 転入通知 from the new municipality gives: the person is removed
+        /// (消除日) on the earlier of it and the 転出予定日 (標準仕様書 §1.1.5), whatever
+        /// 異動日 is sent with it.
+        #[serde(default)]
+        moved_in_date: Option<NaiveDate>,
         /// `all`: the whole household moves out.
         household_move: Option<String>,
         new_head: Option<String>,
@@ -711,6 +716,16 @@ pub async fn change(
     }
     let _turn = change_turn(&actor.tenant).await;
     let ts = app.tenant(&actor.tenant);
+    let effective = match &change {
+        Change::MoveOut {
+            moved_in_date: Some(moved_in),
+            ..
+        } => removal_date_of_move_out(
+            ts.resident(code).await?.as_ref().map(|r| &r.status),
+            *moved_in,
+        ),
+        _ => effective,
+    };
     let next = next_household(&ts).await?;
     // The person's household on the 異動日, for the follow-up 異動.
     let own = ts.resident_as_of(code, effective).await?;
@@ -786,6 +801,7 @@ pub async fn change(
             destination,
             household_move: how,
             new_head,
+            ..
         } => {
             if household_move(how, false)? == HouseholdMove::All {
                 for r in &others {
@@ -936,4 +952,13 @@ fn parse_code(code: &str) -> Result<String> {
     murakumo_core::ResidentCode::parse(code)
         .map(|c| c.as_str().to_string())
         .map_err(|e| UseCaseError::invalid("resident_code", e.message_ja()))
+}
+
+/// 標準仕様書 §1.1.5: the 消除日 of a 転出 whose 転入通知 gives `moved_in` as the 転入日 — the
+/// earlier of it and the 転出予定日, if the person has one.
+pub fn removal_date_of_move_out(status: Option<&Status>, moved_in: NaiveDate) -> NaiveDate {
+    match status {
+        Some(Status::MovingOut { planned_date, .. }) => moved_in.min(*planned_date),
+        _ => moved_in,
+    }
 }

@@ -213,6 +213,7 @@ pub(crate) fn field_label(field: &str) -> std::borrow::Cow<'_, str> {
         "previous_address" => "前住所",
         "destination" => "転出先",
         "planned_date" => "転出予定日",
+        "moved_in_date" => "転入通知の転入日",
         "effective_date" => "異動日",
         "notified_date" => "届出日",
         "card_number" => "印鑑登録証番号",

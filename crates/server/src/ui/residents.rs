@@ -25,7 +25,8 @@ type Session = Result<StaffSession, ApiError>;
 /// types: blank fields are left out (so they take their defaults), `numbers`
 /// become numbers and `lists` collect repeated fields.
 /// Form fields that hold a date: typed in any form [`murakumo_core::parse_date_input`] reads.
-pub(crate) const DATE_FIELDS: [&str; 7] = [
+pub(crate) const DATE_FIELDS: [&str; 8] = [
+    "moved_in_date",
     "birth_date",
     "effective_date",
     "notified_date",
@@ -602,6 +603,11 @@ const CHANGES: &[(&str, &str, &[Field])] = &[
         "転出確定(転入通知受理)",
         &[
             ("destination", "転出先", "text"),
+            (
+                "moved_in_date",
+                "転入通知の転入日(消除日は転出予定日とこの日の早い日になります)",
+                "date",
+            ),
             (
                 "household_move",
                 "世帯の扱い",

@@ -1856,7 +1856,86 @@ async fn the_items_the_standard_requires_are_never_blank(db: Db) {
     assert!(!household.is_empty() && !addressee.is_empty(), "{record}");
 }
 
+/// 標準仕様書 §1.1.5: a 転出 recorded on its 転入通知 is removed (消除日) on the earlier of the
+/// 転出予定日 and the 転入日 the notice gives, whatever 異動日 is sent; without a 転出予定, on
+/// the 転入日. The 転出確定 form asks for it.
+async fn a_move_out_is_removed_on_the_earlier_of_the_planned_and_the_moved_in_date(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    let today = today_in_japan();
+    let days = |n: i64| (today - chrono::Duration::days(n)).to_string();
+    // (person, 転出予定日, 転入日 of the notice, the 消除日 expected)
+    let cases = [
+        (2_000_000_131u64, Some(days(20)), days(10), days(20)),
+        (2_000_000_132, Some(days(10)), days(15), days(15)),
+        (2_000_000_133, None, days(5), days(5)),
+    ];
+    for (n, planned, moved_in, removed_on) in cases {
+        // Resident for two months already.
+        let (st, b) = c
+            .post(
+                "/api/v1/residents",
+                json!({
+                    "resident_code": common::resident_code(n), "relationship": "世帯主",
+                    "family_name": "佐藤", "given_name": "一郎", "family_kana": "サトウ",
+                    "given_kana": "", "birth_date": "1980-01-01", "sex_code": 1,
+                    "honseki": "北海道深川市", "hittosha": "佐藤一郎", "address": HOME,
+                    "reason": "move_in", "previous_address": "札幌市中央区",
+                    "effective_date": days(60)
+                }),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+        if let Some(planned) = planned {
+            let (st, b) = c
+                .change(
+                    n,
+                    // 届け出られたのは30日前。
+                    json!({"change": "move_out_planned", "planned_date": planned,
+                    "destination": "東京都新宿区", "effective_date": days(30),
+                    "notified_date": days(30)}),
+                )
+                .await;
+            assert_eq!(st, StatusCode::OK, "{b}");
+        }
+        let (st, b) = c
+            .change(
+                n,
+                json!({"change": "move_out", "destination": "東京都新宿区西新宿2-8-1",
+                "moved_in_date": moved_in, "effective_date": today.to_string()}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+        let record = c.resident(n).await;
+        assert_eq!(record["status"], "removed", "{record}");
+        let status = record["record"]["status"].to_string();
+        assert!(
+            status.contains(&removed_on),
+            "{n}: {removed_on} in {status}"
+        );
+    }
+    let (st, b) = c.enter(2_000_000_134, "四郎", "世帯主", None, HOME).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let html = c
+        .clerk
+        .get(s.url(&format!(
+            "/residents/{}/change?kind=move_out",
+            common::resident_code(2_000_000_134)
+        )))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("page");
+    assert!(html.contains("転入通知の転入日"), "{html}");
+}
+
 common::on_both_backends!(
+    a_move_out_is_removed_on_the_earlier_of_the_planned_and_the_moved_in_date,
     the_items_the_standard_requires_are_never_blank,
     relationships_are_written_as_the_standard_writes_them,
     a_kana_search_ignores_what_the_standard_says,
