@@ -3,12 +3,13 @@
 //! certificates.
 
 use murakumo_core::TenantCode;
-use murakumo_ledger::{Entry, EventCodec, NewEntry, RecordedAt};
+use murakumo_ledger::{Entry, NewEntry, RecordedAt};
 use murakumo_tenancy::{AccessRecord, PlatformEvent, SigningKeyPublished, TenancyEvent};
 use sqlx::{Any, Row, Transaction};
 use zeroize::Zeroizing;
 
 use crate::group::Write;
+use crate::platform_chain::new_entry;
 use crate::{StoreError, TenantStore};
 
 /// A public signing key of a tenant, as published for verifiers.
@@ -131,7 +132,7 @@ impl TenantStore<'_> {
             site: site.map(str::to_string),
             adopted,
         });
-        self.append(vec![key_entry(actor, &event)]).await?;
+        self.append(vec![new_entry(&event, actor)]).await?;
         Ok(true)
     }
 
@@ -488,17 +489,6 @@ pub(crate) async fn key_site(
         .map_err(Into::into)
 }
 
-fn key_entry(actor: &str, event: &impl EventCodec) -> NewEntry {
-    let (kind, version, payload) = event.encode();
-    NewEntry {
-        kind: kind.to_string(),
-        version,
-        effective_date: murakumo_core::today_in_japan(),
-        actor: actor.to_string(),
-        payload,
-    }
-}
-
 /// Projects `tenancy.signing_key_published` into `signing_keys`: a key retires the earlier
 /// unretired keys of its holder (the municipality, or the same site), unless it was adopted
 /// with times of its own.
@@ -626,7 +616,7 @@ impl crate::Store {
                     site: key.site.clone(),
                     adopted: Some((key.created_at, key.retired_at)),
                 });
-                ts.append(vec![key_entry("system:adoption", &event)])
+                ts.append(vec![new_entry(&event, "system:adoption")])
                     .await?;
                 if !key.secret_key.is_empty() {
                     self.seal_signing_key(

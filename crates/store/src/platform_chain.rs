@@ -203,7 +203,8 @@ impl PlatformChain<'_> {
     }
 }
 
-fn new_entry(event: &PlatformEvent, actor: &str) -> NewEntry {
+/// A ledger entry of `event` by `actor`, effective today in Japan.
+pub(crate) fn new_entry(event: &impl EventCodec, actor: &str) -> NewEntry {
     let (kind, version, payload) = event.encode();
     NewEntry {
         kind: kind.to_string(),
