@@ -126,6 +126,20 @@ impl TenantStore<'_> {
         if self.signing_key_site(key_id).await?.is_some() {
             return Ok(false);
         }
+        self.append_published(actor, key_id, public, site, adopted)
+            .await?;
+        Ok(true)
+    }
+
+    /// Appends `tenancy.signing_key_published`, unchecked (see [`Self::publish_signing_key`]).
+    async fn append_published(
+        &self,
+        actor: &str,
+        key_id: &str,
+        public: &[u8],
+        site: Option<&str>,
+        adopted: Option<(i64, Option<i64>)>,
+    ) -> Result<(), StoreError> {
         let event = TenancyEvent::SigningKeyPublished(SigningKeyPublished {
             key_id: key_id.to_string(),
             public_key: public.to_vec(),
@@ -133,7 +147,7 @@ impl TenantStore<'_> {
             adopted,
         });
         self.append(vec![new_entry(&event, actor)]).await?;
-        Ok(true)
+        Ok(())
     }
 
     /// Every signing key published here, with its secret where this node holds one, and the
@@ -146,42 +160,28 @@ impl TenantStore<'_> {
                 held.insert(key_id, secret.to_vec());
             }
         }
+        // Published keys, oldest first, then the held ones not published yet.
         let mut tx = self.begin(false).await?;
-        let published = sqlx::query(
-            "SELECT key_id, public_key, created_at, retired_at, site FROM signing_keys \
-             WHERE tenant_code = $1 ORDER BY created_at, key_id",
-        )
-        .bind(self.tenant.as_str())
-        .fetch_all(&mut *tx)
-        .await?;
-        let unpublished = sqlx::query(
-            "SELECT key_id, public_key, sealed_at, site FROM signing_key_secrets s \
+        let rows = sqlx::query(
+            "SELECT 0 AS pending, key_id, public_key, created_at, retired_at, site FROM signing_keys \
+             WHERE tenant_code = $1 \
+             UNION ALL SELECT 1, key_id, public_key, sealed_at, NULL, site FROM signing_key_secrets s \
              WHERE tenant_code = $1 AND NOT EXISTS (SELECT 1 FROM signing_keys k \
-             WHERE k.tenant_code = s.tenant_code AND k.key_id = s.key_id) ORDER BY sealed_at, key_id",
+             WHERE k.tenant_code = s.tenant_code AND k.key_id = s.key_id) \
+             ORDER BY pending, created_at, key_id",
         )
         .bind(self.tenant.as_str())
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
         let mut out = Vec::new();
-        for r in &published {
+        for r in &rows {
             let key_id: String = r.try_get("key_id")?;
             out.push(SigningKeyRow {
                 secret_key: held.remove(&key_id).unwrap_or_default(),
                 public_key: r.try_get("public_key")?,
                 created_at: r.try_get("created_at")?,
                 retired_at: r.try_get("retired_at")?,
-                site: r.try_get("site")?,
-                key_id,
-            });
-        }
-        for r in &unpublished {
-            let key_id: String = r.try_get("key_id")?;
-            out.push(SigningKeyRow {
-                secret_key: held.remove(&key_id).unwrap_or_default(),
-                public_key: r.try_get("public_key")?,
-                created_at: r.try_get("sealed_at")?,
-                retired_at: None,
                 site: r.try_get("site")?,
                 key_id,
             });
@@ -610,14 +610,14 @@ impl crate::Store {
                     continue;
                 }
                 // The row exists, so publish without the check (the projection keeps it).
-                let event = TenancyEvent::SigningKeyPublished(SigningKeyPublished {
-                    key_id: key.key_id.clone(),
-                    public_key: key.public_key.clone(),
-                    site: key.site.clone(),
-                    adopted: Some((key.created_at, key.retired_at)),
-                });
-                ts.append(vec![new_entry(&event, "system:adoption")])
-                    .await?;
+                ts.append_published(
+                    "system:adoption",
+                    &key.key_id,
+                    &key.public_key,
+                    key.site.as_deref(),
+                    Some((key.created_at, key.retired_at)),
+                )
+                .await?;
                 if !key.secret_key.is_empty() {
                     self.seal_signing_key(
                         "system:adoption",

@@ -57,7 +57,6 @@ pub mod sql {
 }
 pub use saml::SamlSessionRow;
 pub use sealing::PlatformKey;
-
 pub use shipping::Applied;
 pub use tenant::{IMPORT_CHUNK, ImportMark, REBUILD_PAGE, SessionRow, TenantStore};
 
@@ -140,14 +139,7 @@ impl Store {
         systems: Systems,
     ) -> Result<Store, StoreError> {
         let default = data_dir.join(PLATFORM_KEY_FILE);
-        let key_file = key_file.unwrap_or(&default);
-        if key_file == default {
-            std::fs::create_dir_all(data_dir).map_err(|e| StoreError::PlatformKey {
-                path: key_file.display().to_string(),
-                reason: format!("cannot create its directory: {e}"),
-            })?;
-        }
-        let key = Some(PlatformKey::load_or_create(key_file)?);
+        let key = Some(PlatformKey::load_or_create(key_file.unwrap_or(&default))?);
         let backend: Arc<dyn Backend> = match database_url {
             Some(url) => Arc::new(backend::Postgres::new(url)),
             None => Arc::new(backend::Sqlite::new(data_dir)?),

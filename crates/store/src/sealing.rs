@@ -34,7 +34,8 @@ impl std::fmt::Debug for PlatformKey {
 }
 
 impl PlatformKey {
-    /// Reads the key file, or creates it (32 random bytes, mode 0600) if there is none.
+    /// Reads the key file, or creates it and its directory (32 random bytes, mode 0600) if
+    /// there is none.
     pub fn load_or_create(path: &Path) -> Result<PlatformKey, StoreError> {
         let bad = |why: String| StoreError::PlatformKey {
             path: path.display().to_string(),
@@ -53,6 +54,10 @@ impl PlatformKey {
                 Ok(PlatformKey::from_secret(secret))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| bad(format!("cannot create its directory: {e}")))?;
+                }
                 let mut secret = Zeroizing::new([0u8; 32]);
                 rand::rngs::OsRng.fill_bytes(secret.as_mut());
                 let mut options = std::fs::OpenOptions::new();

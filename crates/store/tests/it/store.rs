@@ -1026,6 +1026,29 @@ async fn signing_keys_are_published_in_the_ledger_and_their_secrets_only_sealed(
     );
     // The same key file signs again.
     assert_eq!(key_state(&h.second_node().await, &t).await, state);
+    // A site's key held before it is published is listed after the published ones.
+    s.seal_signing_key(
+        "site:hokuryu-site",
+        &t,
+        "k3",
+        &[3; 32],
+        Some("hokuryu-site"),
+        &[33; 32],
+    )
+    .await
+    .expect("sealed");
+    let held = ts.signing_keys_with_secrets().await.expect("keys");
+    let last = held.last().expect("keys");
+    assert_eq!(
+        (
+            held.len(),
+            last.key_id.as_str(),
+            last.site.as_deref(),
+            last.secret_key.as_slice()
+        ),
+        (3, "k3", Some("hokuryu-site"), [33u8; 32].as_slice())
+    );
+    assert_eq!(last.retired_at, None);
 }
 
 async fn signing_keys_older_than_the_chains_are_adopted_into_them(h: &Harness) {
