@@ -84,6 +84,23 @@ pub async fn log_unmasked<'a>(
     access::log(app, actor, AccessAction::Read, subjects, UNMASKED).await
 }
 
+/// The residents whose 支援措置 ends within a month from today, soonest first: their
+/// extension can be asked for now (標準仕様書 §3.4/M3), so staff ask them. Only for staff
+/// who may see protected people; each person listed is logged as an unmasking.
+pub async fn ending_soon(app: &App, actor: &StaffActor) -> Result<Vec<Record>> {
+    actor.require(Permission::ProtectedResidentView)?;
+    let from = today();
+    let to = from
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap_or(from);
+    let records = app
+        .tenant(&actor.tenant)
+        .protections_ending(from, to)
+        .await?;
+    log_unmasked(app, actor, &records).await?;
+    Ok(records)
+}
+
 /// The refusal: says nothing about the person.
 pub fn refusal() -> UseCaseError {
     UseCaseError::forbidden(

@@ -654,8 +654,13 @@ pub enum Change {
     Alias { alias: String, alias_kana: String },
     /// 通称の削除 (on the person's 申出).
     DeleteAlias,
-    /// 支援措置 start
-    Protect { until: NaiveDate, reason: String },
+    /// 支援措置 start, or its extension (延長) from one month before the term ends. Without
+    /// `until` the term is the standard's year (murakumo_resident::protection).
+    Protect {
+        #[serde(default)]
+        until: Option<NaiveDate>,
+        reason: String,
+    },
     /// 支援措置 end
     Unprotect { reason: String },
 }
@@ -900,7 +905,10 @@ pub async fn change(
         },
         Change::Protect { until, reason } => ResidentEvent::ProtectionSet {
             resident_code,
-            until,
+            until: until.unwrap_or_else(|| {
+                let in_force = own.as_ref().and_then(|r| r.protection.as_ref());
+                murakumo_resident::protection::default_end(effective, in_force.map(|p| p.until))
+            }),
             reason,
         },
         Change::Unprotect { reason } => ResidentEvent::ProtectionLifted {

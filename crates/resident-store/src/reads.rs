@@ -215,6 +215,29 @@ pub trait ResidentReads: Sync {
         Ok(found)
     }
 
+    /// Residents (not removed) whose 支援措置 ends between `from` and `to`, both included,
+    /// soonest first: whom to ask whether to extend (標準仕様書 §3.4/M3).
+    async fn protections_ending(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Record>, StoreError> {
+        let mut tx = self.tenant_store().begin(false).await?;
+        let rows = sqlx::query(
+            "SELECT record FROM residents WHERE tenant_code = $1 AND protected_until >= $2 \
+             AND protected_until <= $3 AND status <> 'removed' ORDER BY protected_until, resident_code",
+        )
+        .bind(self.tenant_store().code().as_str())
+        .bind(date_str(from))
+        .bind(date_str(to))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| record_from_row(self.tenant_store().code(), r))
+            .collect()
+    }
+
     /// Current members of a household (世帯), head first.
     async fn household(&self, household_id: &str) -> Result<Vec<Record>, StoreError> {
         let mut tx = self.tenant_store().begin(false).await?;

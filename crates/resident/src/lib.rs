@@ -19,6 +19,7 @@ mod allot;
 mod event;
 mod household;
 mod kana;
+pub mod protection;
 mod record;
 pub mod relationship;
 pub mod statistics;

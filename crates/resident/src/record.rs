@@ -500,6 +500,36 @@ pub fn validate(
             if *until <= effective {
                 return invalid("until", "支援措置の期限は開始日より後にしてください");
             }
+            let in_force = current.and_then(|r| r.protection.as_ref()).map(|p| p.until);
+            let start = crate::protection::next_term_start(effective, in_force).or_else(|opens| {
+                invalid(
+                    "effective_date",
+                    format!(
+                        "支援措置は{}まで続いています。延長の申出は期間が終わる1か月前の{}から受け付けます",
+                        date_ja(in_force.unwrap_or(effective)),
+                        date_ja(opens)
+                    ),
+                )
+            })?;
+            if *until < start {
+                return invalid(
+                    "until",
+                    format!(
+                        "延長後の期限は、いまの期間の終了日({})より後にしてください",
+                        date_ja(in_force.unwrap_or(effective))
+                    ),
+                );
+            }
+            if *until > crate::protection::latest_end(start) {
+                return invalid(
+                    "until",
+                    format!(
+                        "支援措置の期間は1年です。{}からの期間は{}までです(期限を空欄にすると自動で設定されます)",
+                        date_ja(start),
+                        date_ja(crate::protection::term_end(start))
+                    ),
+                );
+            }
             if reason.trim().is_empty() {
                 return invalid(
                     "reason",

@@ -111,6 +111,7 @@ pub fn app(state: AppState) -> Router {
             "/residents/{code}/certificate",
             get(ui::certificate_form).post(ui::certificate_submit),
         )
+        .route("/protections", get(ui::protections_ending))
         .route("/seals", get(ui::seals))
         .route("/seals/new", get(ui::seal_form).post(ui::seal_submit))
         .route("/seals/certificate", post(ui::seal_certificate_submit))

@@ -150,6 +150,7 @@ fn systems_needed(path: &str) -> &'static [System] {
     use murakumo_seal_store::SEAL;
     const BY_PREFIX: &[(&str, &[System])] = &[
         ("/api/v1/residents", &[TENANCY, RESIDENT, SEAL, CERTIFICATE]),
+        ("/api/v1/protections", &[TENANCY, RESIDENT]),
         (
             "/api/v1/certificates",
             &[TENANCY, RESIDENT, SEAL, CERTIFICATE],
@@ -157,6 +158,7 @@ fn systems_needed(path: &str) -> &'static [System] {
         ("/api/v1/seals", &[TENANCY, RESIDENT, SEAL, CERTIFICATE]),
         ("/api/v1/official-seal", &[TENANCY, SEAL]),
         ("/residents", &[TENANCY, RESIDENT, SEAL, CERTIFICATE]),
+        ("/protections", &[TENANCY, RESIDENT]),
         ("/seals", &[TENANCY, RESIDENT, SEAL, CERTIFICATE]),
         ("/official-seal", &[TENANCY, SEAL]),
     ];

@@ -100,6 +100,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(residents::resident_history))
         .routes(routes!(residents::change_resident))
         .routes(routes!(residents::get_household))
+        .routes(routes!(residents::protections_ending))
         .routes(routes!(statistics::population))
         .routes(routes!(statistics::movements))
         .routes(routes!(seals::search_seals, seals::register_seal))

@@ -154,6 +154,49 @@ fn view(r: &Record) -> ResidentView {
     }
 }
 
+/// A resident whose 支援措置 ends soon.
+#[derive(Serialize, ToSchema)]
+pub struct ProtectionEnding {
+    /// 住民票コード
+    pub resident_code: String,
+    pub name: String,
+    pub kana: String,
+    pub birth_date: NaiveDate,
+    pub address: String,
+    /// The last day of the term.
+    pub until: NaiveDate,
+}
+
+/// 支援措置の期限が近い住民 (標準仕様書 §3.4/M3): those whose term ends within a month from
+/// today, soonest first. Their extension (延長) can be asked for now: `POST
+/// /api/v1/residents/{code}/changes` with `protect` and no `until` extends by a year. Only
+/// for staff who may see protected residents; each person listed is logged as a read.
+#[utoipa::path(get, path = "/api/v1/protections/ending", tag = "resident",
+    responses((status = 200, body = [ProtectionEnding]), (status = 403, body = ErrorBody)))]
+pub async fn protections_ending(
+    State(state): State<AppState>,
+    session: StaffSession,
+    headers: HeaderMap,
+) -> ApiResult<Json<Vec<ProtectionEnding>>> {
+    let records =
+        murakumo_app::protection::ending_soon(&state.app(), &session.acting(&headers)).await?;
+    Ok(Json(
+        records
+            .iter()
+            .filter_map(|r| {
+                Some(ProtectionEnding {
+                    resident_code: r.resident_code.clone(),
+                    name: r.full_name(),
+                    kana: r.full_kana(),
+                    birth_date: r.person.birth_date,
+                    address: r.address.text.clone(),
+                    until: r.protection.as_ref()?.until,
+                })
+            })
+            .collect(),
+    ))
+}
+
 #[derive(Deserialize, IntoParams)]
 pub struct SearchQuery {
     /// Start of the kana name (氏 or 氏名; small/large kana and half-width are folded), e.g. `ヤマ`.

@@ -293,6 +293,44 @@ pub async fn residents(
     page("住民検索", Some(&who), &body).into_response()
 }
 
+/// 支援措置の期限が近い住民 (標準仕様書 §3.4/M3): whom to ask about an extension; each
+/// links to the 異動 screen, where 「支援措置の開始・延長」 with a blank 期限 extends by a year.
+pub async fn protections_ending(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    session: Session,
+) -> Response {
+    let s = match staff(session, Permission::ProtectedResidentView) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let who = s.clone();
+    let ending = match api::protections_ending(State(state), s, headers).await {
+        Ok(axum::Json(v)) => v,
+        Err(e) => return page("支援措置の期限", Some(&who), &error_box(&e)).into_response(),
+    };
+    let rows: String = ending
+        .iter()
+        .map(|p| {
+            format!(
+                "<tr><td><a href=\"/residents/{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td><td><strong>{5}</strong></td><td><a href=\"/residents/{0}/change?kind=protect\">延長する</a></td></tr>",
+                esc(&p.resident_code),
+                esc(&p.name),
+                esc(&p.kana),
+                wareki(p.birth_date),
+                esc(&p.address),
+                wareki(p.until),
+            )
+        })
+        .collect();
+    let body = format!(
+        "<div class=\"card\"><h1>支援措置の期限が近い方</h1><p>期限まで1か月以内の方です。支援措置の期間は1年で、延長の申出は期限の1か月前から受け付けます。延長するときは「延長する」から、期限を空欄のまま記録してください(1年延長されます)。この一覧の表示はアクセス記録に残ります。</p></div>\
+         <p role=\"status\">{} 人</p><table class=\"results\"><thead><tr><th>住民票コード</th><th>氏名</th><th>フリガナ</th><th>生年月日</th><th>住所</th><th>期限</th><th></th></tr></thead><tbody>{rows}</tbody></table>",
+        ending.len()
+    );
+    page("支援措置の期限", Some(&who), &body).into_response()
+}
+
 #[derive(Deserialize)]
 pub struct DetailQuery {
     /// 基準日, typed in any form staff write dates.
@@ -455,10 +493,19 @@ pub async fn resident_detail(
         }
     }
     if let Some(prot) = &r.protection {
+        let today = today_in_japan();
+        // The extension is taken from one month before the term ends (§3.4/M3).
+        let extension = if prot.until >= today
+            && murakumo_resident::protection::extension_opens(prot.until) <= today
+        {
+            " <span class=\"badge warn\">期限まで1か月以内: 延長の申出を受け付けられます</span>"
+        } else {
+            ""
+        };
         facts.push((
             "支援措置",
             format!(
-                "<span class=\"badge warn\">対象({}まで)</span>",
+                "<span class=\"badge warn\">対象({}まで)</span>{extension}",
                 wareki(prot.until)
             ),
         ));
@@ -683,9 +730,9 @@ const CHANGES: &[(&str, &str, &[Field])] = &[
     ),
     (
         "protect",
-        "支援措置の開始",
+        "支援措置の開始・延長",
         &[
-            ("until", "支援措置の期限", "date"),
+            ("until", "支援措置の期限(空欄なら1年)", "date"),
             ("reason", "理由", "text"),
         ],
     ),

@@ -37,6 +37,7 @@ const SCREENS: &[&str] = &[
     "/metrics",
     "/official-seal",
     "/official-seal/image",
+    "/protections",
     "/residents",
     "/residents/new",
     "/residents/new-household",

@@ -299,9 +299,210 @@ async fn the_staff_screens_refuse_the_clerk_the_same_way(db: Db) {
     s.stop().await;
 }
 
+/// 標準仕様書 §3.4/M3: a 支援措置 runs a year, its end set by the system; a longer term is
+/// refused; the extension is taken from one month before the end and runs a year on; the
+/// people whose term ends within a month are listed for the supervisor (each listed person
+/// logged as a read), never for a clerk.
+async fn a_protection_runs_a_year_and_is_extended_from_a_month_before_its_end(db: Db) {
+    use murakumo_resident::protection::term_end;
+    let s = TestServer::start(db).await;
+    let all = s.login(Some(&tenant_a()), "all").await;
+    let clerk = s.login(Some(&tenant_a()), "clerk").await;
+    let today = murakumo_core::today_in_japan();
+    let post = |path: String, body: Value| {
+        let all = &all;
+        let s = &s;
+        async move {
+            let r = all
+                .post(s.url(&path))
+                .json(&body)
+                .send()
+                .await
+                .expect("send");
+            let st = r.status();
+            (st, r.json::<Value>().await.expect("json"))
+        }
+    };
+    let until_of = |v: &Value| {
+        v["record"]["protection"]["until"]
+            .as_str()
+            .map(str::to_string)
+    };
+    let (year, short) = (
+        common::resident_code(1_000_000_201),
+        common::resident_code(1_000_000_202),
+    );
+    for (code, given) in [(&year, "一年"), (&short, "延長")] {
+        let (st, b) = post(
+            "/api/v1/residents".into(),
+            json!({
+                "resident_code": code, "relationship": "世帯主",
+                "family_name": "期間", "given_name": given, "family_kana": "キカン", "given_kana": "",
+                "birth_date": "1985-01-01", "sex_code": 2, "honseki": "北海道", "hittosha": "期間",
+                "address": "北海道7条7番", "reason": "move_in", "previous_address": "札幌市",
+                "effective_date": today.to_string()
+            }),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+    }
+    let changes = |code: &str| format!("/api/v1/residents/{code}/changes");
+    let resident = |code: String| {
+        let all = &all;
+        let s = &s;
+        async move {
+            all.get(s.url(&format!("/api/v1/residents/{code}")))
+                .send()
+                .await
+                .expect("send")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+
+    // No end given: the system sets the year.
+    let (st, b) = post(
+        changes(&year),
+        json!({"change": "protect", "reason": "DV", "effective_date": today.to_string()}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(
+        until_of(&resident(year.clone()).await),
+        Some(term_end(today).to_string())
+    );
+    // An extension asked for now, eleven months early, is refused, naming when it opens.
+    let before = resident(year.clone()).await;
+    let (st, b) = post(
+        changes(&year),
+        json!({"change": "protect", "reason": "DV", "effective_date": today.to_string()}),
+    )
+    .await;
+    assert_eq!(
+        (st, &b["error"]["field"]),
+        (StatusCode::BAD_REQUEST, &json!("effective_date")),
+        "{b}"
+    );
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("1か月前"),
+        "{b}"
+    );
+    assert_eq!(resident(year.clone()).await, before, "nothing changed");
+    // More than a year is refused.
+    let (st, b) = post(
+        changes(&short),
+        json!({"change": "protect", "reason": "DV", "effective_date": today.to_string(),
+               "until": (today + chrono::Months::new(12) + chrono::Days::new(1)).to_string()}),
+    )
+    .await;
+    assert_eq!(
+        (st, &b["error"]["field"]),
+        (StatusCode::BAD_REQUEST, &json!("until")),
+        "{b}"
+    );
+    assert_eq!(until_of(&resident(short.clone()).await), None);
+
+    // A shorter term (given by hand) that ends within a month.
+    let soon = today + chrono::Days::new(20);
+    let (st, b) = post(
+        changes(&short),
+        json!({"change": "protect", "reason": "DV", "effective_date": today.to_string(),
+               "until": soon.to_string()}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+
+    // The clerk gets neither the list nor its screen.
+    for path in ["/api/v1/protections/ending", "/protections"] {
+        let r = clerk.get(s.url(path)).send().await.expect("send");
+        let st = r.status();
+        let body = r.text().await.expect("body");
+        assert_eq!(st, StatusCode::FORBIDDEN, "{path}: {body}");
+        assert!(!body.contains(&short), "{path} reveals who: {body}");
+    }
+    let unmasked = |code: String| {
+        let s = &s;
+        async move {
+            s.access_log(&format!("subject=resident:{code}&action=read"))
+                .await
+                .iter()
+                .filter(|l| l["detail"] == "unmasked: 支援措置")
+                .count()
+        }
+    };
+    let unmasked_before = unmasked(short.clone()).await;
+    // The supervisor's list: the one ending within a month, not the one ending in a year.
+    let listed: Value = all
+        .get(s.url("/api/v1/protections/ending"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let codes: Vec<&str> = listed
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|p| p["resident_code"].as_str())
+        .collect();
+    assert_eq!(codes, vec![short.as_str()], "{listed}");
+    assert_eq!(listed[0]["until"], json!(soon.to_string()));
+    assert_eq!(
+        unmasked(short.clone()).await,
+        unmasked_before + 1,
+        "the listing is logged as a read of her"
+    );
+    let html = all
+        .get(s.url("/protections"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("body");
+    assert!(html.contains(&short) && !html.contains(&year), "{html}");
+    let html = all
+        .get(s.url(&format!("/residents/{short}")))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("body");
+    assert!(html.contains("延長の申出を受け付けられます"), "{html}");
+
+    // The extension, within the month: a year from the day after the term ends.
+    let (st, b) = post(
+        changes(&short),
+        json!({"change": "protect", "reason": "DV", "effective_date": today.to_string()}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(
+        until_of(&resident(short.clone()).await),
+        Some(term_end(soon + chrono::Days::new(1)).to_string())
+    );
+    let listed: Value = all
+        .get(s.url("/api/v1/protections/ending"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed, json!([]), "extended: no longer ending");
+    s.stop().await;
+}
+
 common::on_both_backends!(
     a_clerk_cannot_change_a_protected_resident,
     searches_and_households_leave_the_protected_person_out,
     a_supervisors_view_of_a_protected_resident_is_logged_as_a_read,
     the_staff_screens_refuse_the_clerk_the_same_way,
+    a_protection_runs_a_year_and_is_extended_from_a_month_before_its_end,
 );

@@ -532,6 +532,13 @@ pub async fn seed(store: &Store) {
         ];
         entries.extend((0..5).map(|i| moved_in(resident_code(base + i), family, kana, i == 0)));
         if code == tenant_b() {
+            // B has a 支援措置 ending within a month, so the list of terms ending soon has
+            // something of B's to leak.
+            entries.push(entry(&murakumo_resident::ResidentEvent::ProtectionSet {
+                resident_code: resident_code(base + 4),
+                until: murakumo_core::today_in_japan() + chrono::Days::new(10),
+                reason: "DV".into(),
+            }));
             // B has a registered seal, so routes by 印鑑登録番号 have a target.
             entries.push(entry(&murakumo_seal::SealEvent::Registered {
                 registration_number: B_SEAL.into(),
