@@ -16,23 +16,37 @@ use crate::{Record, ResidentError, ResidentEvent, apply};
 
 pub use crate::relationship::HEAD;
 
-/// Width of a system-assigned 世帯番号 (zero-padded digits).
+/// Width of a system-assigned 世帯番号: nine digits and a check digit.
 const HOUSEHOLD_ID_DIGITS: usize = 10;
 
-/// Whether `id` is a number of the system's series (ten digits).
+/// Whether `id` is a number of the system's series (ten digits). Numbers given before the
+/// check digit (ten digits, all of them the number) belong to it too.
 pub fn is_series_household_id(id: &str) -> bool {
     id.len() == HOUSEHOLD_ID_DIGITS && id.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// The 世帯番号 of the next new household: one more than the highest of the
-/// series so far (`None`: the first). Derived from the register, so a replay
-/// of the ledger gives the same numbers.
+/// Whether the series number `id` ends in its check digit (標準仕様書 §1.1.13/M3: the last
+/// digit by モジュラス11, weights 2–7, as the 宛名番号). A number given before the check
+/// digit may not; the register keeps it as it is.
+pub fn household_id_checks(id: &str) -> bool {
+    is_series_household_id(id) && {
+        let (body, check) = id.split_at(HOUSEHOLD_ID_DIGITS - 1);
+        check == crate::m11_check_digit(body).to_string()
+    }
+}
+
+/// The 世帯番号 of the next new household: the number after the highest of the series so
+/// far (`None`: the first), nine digits and its モジュラス11 check digit. Derived from the
+/// register, so a replay of the ledger gives the same numbers. The body is taken from the
+/// highest's first nine digits, so a number given before the check digit (all ten digits
+/// the number) stays below every new one and none is given twice.
 pub fn next_household_id(highest: Option<&str>) -> String {
-    let n = highest
+    let body = highest
         .filter(|h| is_series_household_id(h))
-        .and_then(|h| h.parse::<u64>().ok())
-        .unwrap_or(0);
-    format!("{:0width$}", n + 1, width = HOUSEHOLD_ID_DIGITS)
+        .and_then(|h| h[..HOUSEHOLD_ID_DIGITS - 1].parse::<u64>().ok())
+        .map_or(1, |b| b + 1);
+    let body = format!("{body:0width$}", width = HOUSEHOLD_ID_DIGITS - 1);
+    format!("{body}{}", crate::m11_check_digit(&body))
 }
 
 /// The households a request touches: those its people are in (their records
@@ -89,6 +103,14 @@ pub fn check_households(
         {
             let new = !existing.contains(household_id);
             if new && new_household_id.is_some_and(|n| n != household_id) {
+                if is_series_household_id(household_id) && !household_id_checks(household_id) {
+                    return Err(invalid(
+                        "household_id",
+                        format!(
+                            "世帯番号「{household_id}」の末尾のチェックデジットが合いません。番号を確かめてください(新しい世帯にするときは世帯番号を空欄にしてください)"
+                        ),
+                    ));
+                }
                 return Err(invalid(
                     "household_id",
                     format!(
@@ -461,11 +483,24 @@ mod tests {
     }
 
     #[test]
-    fn numbers_run_in_series() {
-        assert_eq!(next_household_id(None), "0000000001");
-        assert_eq!(next_household_id(Some("0000000041")), "0000000042");
-        assert_eq!(next_household_id(Some("NOPE123")), "0000000001");
+    fn household_numbers_run_in_series_and_end_in_a_check_digit() {
+        // モジュラス11, weights 2–7 from the right: 1×2 = 2, 11 − 2 = 9.
+        assert_eq!(next_household_id(None), "0000000019");
+        assert_eq!(next_household_id(Some("0000000019")), "0000000027");
+        assert_eq!(next_household_id(Some("NOPE123")), "0000000019");
+        // After numbers given before the check digit: above every one of them.
+        assert_eq!(next_household_id(Some("0000000041")), "0000000051");
+        assert!("0000000051" > "0000000049");
         assert!(is_series_household_id("0000000042"));
+        let mut id = None;
+        for _ in 0..200 {
+            let next = next_household_id(id.as_deref());
+            assert!(household_id_checks(&next), "{next}");
+            assert!(id.as_deref().is_none_or(|h| next.as_str() > h));
+            id = Some(next);
+        }
+        assert!(!household_id_checks("0000000018"));
+        assert!(!household_id_checks("000000001"));
         assert!(!is_series_household_id("H1"));
     }
 
@@ -538,6 +573,14 @@ mod tests {
             check_households(&[enter(4, "NOPE123", HEAD, A)], &f, None, d(2026, 5, 1)),
             Ok(())
         );
+        // A 世帯番号 of the series typed wrong is told by its check digit.
+        match check(&[household(3, "0000000018", HEAD)], &f) {
+            Err(ResidentError::Invalid { field, reason }) => {
+                assert_eq!(field, "household_id");
+                assert!(reason.contains("チェックデジット"), "{reason}");
+            }
+            other => panic!("not refused: {other:?}"),
+        }
     }
 
     #[test]

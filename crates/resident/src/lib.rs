@@ -35,8 +35,8 @@ pub use event::{
     Alias, Citizenship, EntryReason, FormerSurname, Person, RemovalReason, ResidentEvent, Sex,
 };
 pub use household::{
-    HEAD, HouseholdBook, check_households, households_touched, is_series_household_id,
-    next_household_id,
+    HEAD, HouseholdBook, check_households, household_id_checks, households_touched,
+    is_series_household_id, next_household_id,
 };
 pub use kana::{normalize_kana, normalize_name};
 pub use record::{

@@ -129,7 +129,14 @@ async fn households_keep_one_address_and_one_head(db: Db) {
         .await;
     refused(st, &body, "household_id");
     let h = family(&c).await;
-    assert_eq!(h, "0000000001", "the first of the series");
+    // The first of the series: 000000001 and its モジュラス11 check digit (§1.1.13/M3).
+    assert_eq!(h, "0000000019", "the first of the series");
+    // A 世帯番号 typed with a wrong check digit is told so.
+    let (st, body) = c
+        .enter(2_000_000_009, "九郎", "子", Some("0000000018"), HOME)
+        .await;
+    refused(st, &body, "household_id");
+    assert!(body.to_string().contains("チェックデジット"), "{body}");
     let head = c.ledger_head().await;
 
     // A second 世帯主 by 転入, or someone joining at another address.
@@ -209,7 +216,7 @@ async fn households_keep_one_address_and_one_head(db: Db) {
         )
         .await;
     assert_eq!(st, StatusCode::OK, "{body}");
-    assert_eq!(body["resident"]["household_id"], "0000000002");
+    assert_eq!(body["resident"]["household_id"], "0000000027");
     // 世帯主変更 within the household: the former head's new 続柄 with it.
     let (st, body) = c
         .change(
