@@ -263,6 +263,7 @@ pub fn validate(
         }
         ResidentEvent::Relocated {
             address,
+            katagaki,
             notified_date,
             ..
         } => {
@@ -283,8 +284,14 @@ pub fn validate(
             if address.trim().is_empty() {
                 return invalid("address", "新しい住所を入力してください");
             }
-            if current.is_some_and(|r| r.address.text == address.trim()) {
-                return invalid("address", "新しい住所が現在の住所と同じです");
+            // Another building at the same 住所 (another 方書) is a 転居 too (§4.1.2.1).
+            if current.is_some_and(|r| {
+                r.address.text == address.trim() && r.address.katagaki.trim() == katagaki.trim()
+            }) {
+                return invalid(
+                    "address",
+                    "新しい住所・方書が現在と同じです。同じ住所の別の建物に移ったときは、新しい方書を入力してください",
+                );
             }
             notified = Some(*notified_date);
         }

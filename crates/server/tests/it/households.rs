@@ -1941,6 +1941,50 @@ async fn a_move_out_is_removed_on_the_earlier_of_the_planned_and_the_moved_in_da
     assert!(html.contains("転入通知の転入日"), "{html}");
 }
 
+/// 標準仕様書 §4.1.2.1: a move to another building at the same 住所 (another 方書) is a 転居;
+/// the same 住所 and 方書 again is refused and nothing is recorded.
+async fn a_move_to_another_building_at_the_same_address_is_a_relocation(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    let n = 2_000_000_301;
+    let (st, body) = c.enter(n, "一郎", "世帯主", None, HOME).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let relocate = |katagaki: &str| {
+        json!({"change": "relocate", "address": HOME, "katagaki": katagaki,
+               "effective_date": today_in_japan().to_string()})
+    };
+    let (st, b) = c.change(n, relocate("ひまわりハイツ202")).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let r = c.resident(n).await;
+    assert_eq!(
+        (&r["address"], &r["katagaki"]),
+        (&json!(HOME), &json!("ひまわりハイツ202"))
+    );
+    let history = c
+        .get(&format!(
+            "/api/v1/residents/{}/history",
+            common::resident_code(n)
+        ))
+        .await;
+    let labels: Vec<&str> = history
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter_map(|h| h["label"].as_str())
+        .collect();
+    assert_eq!(labels, vec!["転入", "転居"], "{history}");
+
+    let head = c.ledger_head().await;
+    let (st, b) = c.change(n, relocate(" ひまわりハイツ202 ")).await;
+    refused(st, &b, "address");
+    assert!(b.to_string().contains("方書"), "says what to enter: {b}");
+    assert_eq!(c.ledger_head().await, head, "nothing recorded");
+    s.stop().await;
+}
+
 common::on_both_backends!(
     a_move_out_is_removed_on_the_earlier_of_the_planned_and_the_moved_in_date,
     the_items_the_standard_requires_are_never_blank,
@@ -1965,4 +2009,5 @@ common::on_both_backends!(
     households_keep_one_address_and_one_head,
     dates_follow_the_record,
     certificates_name_the_household_head,
+    a_move_to_another_building_at_the_same_address_is_a_relocation,
 );
