@@ -322,6 +322,95 @@ impl ResidentEvent {
     }
 }
 
+impl ResidentEvent {
+    /// What the 異動 recorded, as the 異動履歴 shows it beside the 異動事由: the new address,
+    /// name, 続柄, 旧氏 or 通称 (with its フリガナ), the corrected item and value, the reason.
+    /// Empty where the 異動事由 says it all (死亡). So the history of a 旧氏 or 通称 can be
+    /// read back (標準仕様書 §2.2.1/M2).
+    pub fn detail_ja(&self) -> String {
+        let with_kana = |name: &str, kana: &str| {
+            if kana.trim().is_empty() {
+                name.to_string()
+            } else {
+                format!("{name}({kana})")
+            }
+        };
+        let place =
+            |address: &str, katagaki: &str| format!("{address} {katagaki}").trim().to_string();
+        match self {
+            ResidentEvent::Entered {
+                address,
+                katagaki,
+                relationship,
+                reason,
+                ..
+            } => {
+                let from = match reason {
+                    EntryReason::MoveIn { previous_address }
+                    | EntryReason::MoveInNotice {
+                        previous_address, ..
+                    } => format!("(転入前住所 {previous_address})"),
+                    EntryReason::ExOfficio { reason } => format!("(事由 {reason})"),
+                    EntryReason::Birth => String::new(),
+                };
+                format!("{}・{relationship}{from}", place(address, katagaki))
+            }
+            ResidentEvent::Relocated {
+                address, katagaki, ..
+            } => place(address, katagaki),
+            ResidentEvent::MoveOutPlanned { destination, .. } => format!("転出先 {destination}"),
+            ResidentEvent::Removed { reason, .. } => match reason {
+                RemovalReason::MovedOut { destination } => format!("転出先 {destination}"),
+                RemovalReason::ExOfficio { reason } => format!("事由 {reason}"),
+                RemovalReason::Died => String::new(),
+            },
+            ResidentEvent::HouseholdChanged {
+                household_id,
+                relationship,
+                ..
+            } => format!("世帯番号 {household_id}・{relationship}"),
+            ResidentEvent::NameChanged {
+                family_name,
+                given_name,
+                family_kana,
+                given_kana,
+                ..
+            } => with_kana(
+                format!("{family_name}　{given_name}").trim(),
+                format!("{family_kana}　{given_kana}").trim(),
+            ),
+            ResidentEvent::Corrected {
+                field,
+                value,
+                reason,
+                ..
+            } => {
+                let item = crate::CORRECTABLE
+                    .iter()
+                    .find(|(f, _)| f == field)
+                    .map_or(field.as_str(), |(_, label)| *label);
+                format!("{item} → {value}(事由 {reason})")
+            }
+            ResidentEvent::ProtectionSet { until, reason, .. } => {
+                format!("{}まで(事由 {reason})", crate::record::date_ja(*until))
+            }
+            ResidentEvent::ProtectionLifted { reason, .. }
+            | ResidentEvent::MoveOutCancelled { reason, .. } => format!("事由 {reason}"),
+            ResidentEvent::FormerSurnameSet {
+                former_surname: Some(f),
+                ..
+            } => with_kana(&f.name, &f.kana),
+            ResidentEvent::AliasSet { alias: Some(a), .. } => with_kana(&a.name, &a.kana),
+            ResidentEvent::FormerSurnameSet { .. } | ResidentEvent::AliasSet { .. } => {
+                String::new()
+            }
+            ResidentEvent::AddresseeNumberAssigned {
+                addressee_number, ..
+            } => addressee_number.clone(),
+        }
+    }
+}
+
 impl EventCodec for ResidentEvent {
     const NAMESPACE: &'static str = "resident.";
 

@@ -292,6 +292,9 @@ pub struct HistoryView {
     pub effective_date: NaiveDate,
     /// 異動事由 (転入, 転居, …)
     pub label: String,
+    /// What was recorded: the new address, name, 続柄, 旧氏 or 通称 with its フリガナ, the
+    /// corrected item and value, the reason (empty where the 異動事由 says it all).
+    pub detail: String,
     /// 記録日時, Japan time (`2026-11-24 08:30:00`).
     pub recorded_at: String,
     pub actor: String,
@@ -316,6 +319,7 @@ pub async fn resident_history(
                 seq: e.seq,
                 effective_date: e.effective_date,
                 label: ev.label_ja(),
+                detail: ev.detail_ja(),
                 recorded_at: format_japan_time(e.recorded_at.to_datetime()),
                 actor: e.actor,
             })

@@ -543,9 +543,10 @@ pub async fn resident_detail(
         .iter()
         .map(|h| {
             format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 wareki(h.effective_date),
                 esc(&h.label),
+                esc(&h.detail),
                 esc(&h
                     .recorded_at
                     .chars()
@@ -596,7 +597,7 @@ pub async fn resident_detail(
          <div class=\"columns\"><section class=\"card\"><h2>記載事項</h2><table class=\"facts\">{facts}</table></section>\
          <section class=\"card\"><h2>世帯({hh})</h2><ul>{members}</ul><h2>印鑑登録</h2>\
          <table><thead><tr><th>登録番号</th><th>登録証番号</th><th>登録日</th><th>状態</th></tr></thead><tbody>{seal_rows}</tbody></table></section></div>\
-         <section class=\"card\"><h2>異動履歴</h2><table><thead><tr><th>異動日</th><th>事由</th><th>記録日時</th><th>記録者</th></tr></thead><tbody>{history}</tbody></table></section>",
+         <section class=\"card\"><h2>異動履歴</h2><table><thead><tr><th>異動日</th><th>事由</th><th>内容</th><th>記録日時</th><th>記録者</th></tr></thead><tbody>{history}</tbody></table></section>",
         name = esc(&r.full_name()),
         as_of = as_of.map(wareki).unwrap_or_default(),
         hh = esc(&r.household_id),

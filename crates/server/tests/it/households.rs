@@ -1985,6 +1985,118 @@ async fn a_move_to_another_building_at_the_same_address_is_a_relocation(db: Db) 
     s.stop().await;
 }
 
+/// 標準仕様書 §2.2.1/M2: the history of a person's 旧氏 and of a foreign resident's 通称 can be
+/// read back: each 記載, 変更 and 削除 in order with what was recorded (and its フリガナ), on
+/// the API and on the resident's screen.
+async fn the_history_of_former_surnames_and_aliases_can_be_read_back(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    let today = today_in_japan().to_string();
+    let (japanese, foreign) = (2_000_000_311, 2_000_000_312);
+    let (st, b) = c.enter(japanese, "花子", "世帯主", None, HOME).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let (st, b) = c
+        .post(
+            "/api/v1/residents",
+            json!({
+                "resident_code": common::resident_code(foreign), "relationship": "世帯主",
+                "family_name": "WANG", "given_name": "WEI", "family_kana": "ワン", "given_kana": "ウェイ",
+                "birth_date": "1990-04-01", "sex_code": 1, "nationality": "中国",
+                "residence_status": "永住者", "address": NEW_HOME,
+                "reason": "move_in", "previous_address": "札幌市中央区", "effective_date": today
+            }),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    for change in [
+        json!({"change": "former_surname", "former_surname": "鈴木", "former_surname_kana": "スズキ"}),
+        json!({"change": "former_surname", "former_surname": "高橋", "former_surname_kana": "タカハシ"}),
+        json!({"change": "delete_former_surname"}),
+    ] {
+        let mut change = change;
+        change["effective_date"] = json!(today);
+        let (st, b) = c.change(japanese, change).await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+    }
+    for change in [
+        json!({"change": "alias", "alias": "王山", "alias_kana": "オウヤマ"}),
+        json!({"change": "delete_alias"}),
+        json!({"change": "alias", "alias": "王野", "alias_kana": "オウノ"}),
+    ] {
+        let mut change = change;
+        change["effective_date"] = json!(today);
+        let (st, b) = c.change(foreign, change).await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+    }
+    let history = |n: u64| {
+        let c = &c;
+        async move {
+            let h = c
+                .get(&format!(
+                    "/api/v1/residents/{}/history",
+                    common::resident_code(n)
+                ))
+                .await;
+            h.as_array()
+                .expect("history")
+                .iter()
+                .map(|i| {
+                    assert_eq!(
+                        i["actor"],
+                        json!(format!("staff:s-clerk-{}", tenant_a())),
+                        "{i}"
+                    );
+                    (
+                        i["label"].as_str().unwrap_or_default().to_string(),
+                        i["detail"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .skip(1)
+                .collect::<Vec<_>>()
+        }
+    };
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        history(japanese).await,
+        pairs(&[
+            ("旧氏記載", "鈴木(スズキ)"),
+            ("旧氏記載", "高橋(タカハシ)"),
+            ("旧氏削除", "")
+        ])
+    );
+    assert_eq!(
+        history(foreign).await,
+        pairs(&[
+            ("通称記載", "王山(オウヤマ)"),
+            ("通称削除", ""),
+            ("通称記載", "王野(オウノ)")
+        ])
+    );
+    let html = c
+        .clerk
+        .get(s.url(&format!("/residents/{}", common::resident_code(japanese))))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        html.contains("<th>内容</th>")
+            && html.contains("鈴木(スズキ)")
+            && html.contains("高橋(タカハシ)"),
+        "{html}"
+    );
+    s.stop().await;
+}
+
 common::on_both_backends!(
     a_move_out_is_removed_on_the_earlier_of_the_planned_and_the_moved_in_date,
     the_items_the_standard_requires_are_never_blank,
@@ -2010,4 +2122,5 @@ common::on_both_backends!(
     dates_follow_the_record,
     certificates_name_the_household_head,
     a_move_to_another_building_at_the_same_address_is_a_relocation,
+    the_history_of_former_surnames_and_aliases_can_be_read_back,
 );
