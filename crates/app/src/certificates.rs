@@ -19,6 +19,7 @@ use murakumo_resident::{
     Citizenship, EntryReason, Record, RemovalReason, ResidentEvent, Sex, Status,
 };
 use murakumo_store::TenantStore;
+use murakumo_tenancy::settings::ResolvedSetting;
 use murakumo_tenancy::{AccessAction, CertificateIssued};
 
 use crate::{App, Result, StaffActor, UseCaseError, access, entry, protection, residents};
@@ -158,6 +159,34 @@ fn notified_ja(effective: NaiveDate, notified: NaiveDate) -> String {
 /// 東京都新宿区から転入 11月25日届出」), each 転居 (「令和8年12月1日 転居 12月3日届出」), a
 /// 転出予定 (from its date on: 標準仕様書 §5.1 leaves it off a certificate issued
 /// before it, `issued_on`), and why and when the record became a 除票.
+/// Who certifies (認証者): the 職務代理者 while one is in force on the day (標準仕様書
+/// §1.3.9/M2; the settings are dated, so the switch happens by itself), else the
+/// 市区町村長. A deputy with a title but no name, or the reverse, certifies nothing.
+fn issuer(
+    settings: &[ResolvedSetting],
+    setting: impl Fn(&str) -> Result<String>,
+) -> Result<(String, String)> {
+    let set = |key: &str| {
+        settings
+            .iter()
+            .find(|s| s.key == key)
+            .and_then(|s| s.value.clone())
+    };
+    match (
+        set("certificate.deputy_title"),
+        set("certificate.deputy_name"),
+    ) {
+        (Some(title), Some(name)) => Ok((title, name)),
+        (None, None) => Ok((
+            setting("certificate.issuer_title")?,
+            setting("certificate.issuer_name")?,
+        )),
+        _ => Err(UseCaseError::conflict(
+            "職務代理者の職名と氏名は、両方を同じ期間で設定してください(片方だけでは証明書を発行しません)。団体管理者が「設定」で直してください",
+        )),
+    }
+}
+
 fn history_notes(events: &[(ResidentEvent, NaiveDate)], issued_on: NaiveDate) -> Vec<String> {
     use murakumo_documents::wareki;
     let last = |pick: fn(&ResidentEvent) -> bool| events.iter().rev().find(|(e, _)| pick(e));
@@ -470,10 +499,7 @@ pub async fn issue(app: &App, actor: &StaffActor, node: &Node, req: Request) -> 
             ))
         })
         };
-    let (issuer_title, issuer_name) = (
-        setting("certificate.issuer_title")?,
-        setting("certificate.issuer_name")?,
-    );
+    let (issuer_title, issuer_name) = issuer(&settings, setting)?;
     let key = signing_key(app, &actor.tenant, &actor.id(), node.site_keys_only).await?;
     let series = WarekiDate::from_gregorian(today).map_or(today.format("%Y").to_string(), |w| {
         format!("{}{}", w.era().letter(), w.year())

@@ -128,6 +128,25 @@ pub static REGISTRY: &[SettingDef] = &[
         label_ja: "証明書の発行者氏名",
         set_by: SetBy::Municipality,
     },
+    // 職務代理者 (標準仕様書 §1.3.9/M2): while both are in force, certificates are certified in
+    // the deputy's name instead of the 市区町村長's. Set them with the 適用開始日 of the
+    // 代理, and clear them with the day after it ends: the switch is by date, on its own.
+    SettingDef {
+        key: "certificate.deputy_title",
+        kind: SettingKind::Text { max_chars: 60 },
+        standard: None,
+        dated_standard: &[],
+        label_ja: "職務代理者の職名(設定の間は証明書の認証者。例: 深川市長職務代理者 深川市副市長)",
+        set_by: SetBy::Municipality,
+    },
+    SettingDef {
+        key: "certificate.deputy_name",
+        kind: SettingKind::Text { max_chars: 40 },
+        standard: None,
+        dated_standard: &[],
+        label_ja: "職務代理者の氏名",
+        set_by: SetBy::Municipality,
+    },
     SettingDef {
         key: "certificate.verify_url",
         kind: SettingKind::WebAddress { max_chars: 120 },

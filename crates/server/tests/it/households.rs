@@ -2097,6 +2097,114 @@ async fn the_history_of_former_surnames_and_aliases_can_be_read_back(db: Db) {
     s.stop().await;
 }
 
+/// 標準仕様書 §1.3.9/M2: the 職務代理者's title and name, set with the 適用開始日 of the 代理
+/// and cleared from the day after it ends, certify in place of the 市区町村長 while in force,
+/// the switch going by date on its own; a deputy with a title but no name certifies nothing.
+async fn a_deputy_certifies_while_in_force_and_the_mayor_again_after(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    let admin = s.login(Some(&tenant_a()), "admin").await;
+    let today = today_in_japan();
+    let tomorrow = today + chrono::Days::new(1);
+    let n = 2_000_000_321;
+    let (st, b) = c.enter(n, "一郎", "世帯主", None, HOME).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    s.set_issuer(&tenant_a()).await;
+    let set = |key: &'static str, value: Option<&'static str>, from: chrono::NaiveDate| {
+        let admin = &admin;
+        let s = &s;
+        async move {
+            let r = admin
+                .put(s.url(&format!("/api/v1/settings/{key}")))
+                .json(&json!({"value": value, "reason": "職務代理", "effective_from": from.to_string()}))
+                .send()
+                .await
+                .expect("send");
+            assert_eq!(
+                r.status(),
+                StatusCode::NO_CONTENT,
+                "{key}: {}",
+                r.text().await.unwrap_or_default()
+            );
+        }
+    };
+    let issue = || async {
+        let r = c
+            .clerk
+            .post(s.url("/api/v1/certificates"))
+            .json(
+                &json!({"kind": "resident_copy", "resident_codes": [common::resident_code(n)],
+                "requester": "本人", "purpose": "手続き"}),
+            )
+            .send()
+            .await
+            .expect("send");
+        let st = r.status();
+        let bytes = r.bytes().await.expect("body");
+        if st != StatusCode::OK {
+            return Err((st, String::from_utf8_lossy(&bytes).to_string()));
+        }
+        let cert = certified(&bytes);
+        Ok((
+            cert["issuer_title"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            cert["issuer_name"].as_str().unwrap_or_default().to_string(),
+        ))
+    };
+    let mayor = Ok(("深川市長".to_string(), "山下 貴史".to_string()));
+    let deputy = Ok((
+        "深川市長職務代理者 深川市副市長".to_string(),
+        "副田 一郎".to_string(),
+    ));
+    assert_eq!(issue().await, mayor);
+
+    // The 代理 from today; it ends today, so it is cleared from tomorrow.
+    set(
+        "certificate.deputy_title",
+        Some("深川市長職務代理者 深川市副市長"),
+        today,
+    )
+    .await;
+    set("certificate.deputy_name", Some("副田 一郎"), today).await;
+    set("certificate.deputy_title", None, tomorrow).await;
+    set("certificate.deputy_name", None, tomorrow).await;
+    assert_eq!(issue().await, deputy);
+    // Tomorrow the 市区町村長 certifies again, without anyone changing anything then.
+    let tomorrows: Value = admin
+        .get(s.url(&format!("/api/v1/settings?on={tomorrow}")))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let value = |key: &str| {
+        tomorrows
+            .as_array()
+            .expect("settings")
+            .iter()
+            .find(|v| v["key"] == key)
+            .map(|v| v["value"].clone())
+    };
+    assert_eq!(value("certificate.deputy_title"), Some(Value::Null));
+    assert_eq!(value("certificate.deputy_name"), Some(Value::Null));
+    assert_eq!(value("certificate.issuer_title"), Some(json!("深川市長")));
+
+    // A deputy's name cleared today but not the title: nothing is issued, and it says why.
+    set("certificate.deputy_name", None, today).await;
+    let refused = issue().await.expect_err("refused");
+    assert_eq!(refused.0, StatusCode::CONFLICT, "{}", refused.1);
+    assert!(refused.1.contains("職務代理者"), "{}", refused.1);
+    set("certificate.deputy_title", None, today).await;
+    assert_eq!(issue().await, mayor);
+    s.stop().await;
+}
+
 common::on_both_backends!(
     a_move_out_is_removed_on_the_earlier_of_the_planned_and_the_moved_in_date,
     the_items_the_standard_requires_are_never_blank,
@@ -2123,4 +2231,5 @@ common::on_both_backends!(
     certificates_name_the_household_head,
     a_move_to_another_building_at_the_same_address_is_a_relocation,
     the_history_of_former_surnames_and_aliases_can_be_read_back,
+    a_deputy_certifies_while_in_force_and_the_mayor_again_after,
 );
