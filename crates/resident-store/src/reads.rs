@@ -215,6 +215,26 @@ pub trait ResidentReads: Sync {
         Ok(found)
     }
 
+    /// Residents (not removed) whose address begins with `prefix` (from its 都道府県: a range
+    /// on the address index), in address order and by household: at most `limit`.
+    async fn residents_at(&self, prefix: &str, limit: u32) -> Result<Vec<Record>, StoreError> {
+        let mut tx = self.tenant_store().begin(false).await?;
+        let rows = sqlx::query(
+            "SELECT record FROM residents WHERE tenant_code = $1 AND address >= $2 AND address < $3 \
+             AND status <> 'removed' ORDER BY address, household_id, resident_code LIMIT $4",
+        )
+        .bind(self.tenant_store().code().as_str())
+        .bind(prefix)
+        .bind(format!("{prefix}\u{10FFFF}"))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| record_from_row(self.tenant_store().code(), r))
+            .collect()
+    }
+
     /// Residents (not removed) whose 支援措置 ends between `from` and `to`, both included,
     /// soonest first: whom to ask whether to extend (標準仕様書 §3.4/M3).
     async fn protections_ending(

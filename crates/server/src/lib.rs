@@ -112,6 +112,7 @@ pub fn app(state: AppState) -> Router {
             get(ui::certificate_form).post(ui::certificate_submit),
         )
         .route("/protections", get(ui::protections_ending))
+        .route("/inspection-copy", get(ui::inspection_copy))
         .route("/seals", get(ui::seals))
         .route("/seals/new", get(ui::seal_form).post(ui::seal_submit))
         .route("/seals/certificate", post(ui::seal_certificate_submit))

@@ -151,6 +151,7 @@ fn systems_needed(path: &str) -> &'static [System] {
     const BY_PREFIX: &[(&str, &[System])] = &[
         ("/api/v1/residents", &[TENANCY, RESIDENT, SEAL, CERTIFICATE]),
         ("/api/v1/protections", &[TENANCY, RESIDENT]),
+        ("/api/v1/inspection-copy", &[TENANCY, RESIDENT]),
         (
             "/api/v1/certificates",
             &[TENANCY, RESIDENT, SEAL, CERTIFICATE],
@@ -159,6 +160,7 @@ fn systems_needed(path: &str) -> &'static [System] {
         ("/api/v1/official-seal", &[TENANCY, SEAL]),
         ("/residents", &[TENANCY, RESIDENT, SEAL, CERTIFICATE]),
         ("/protections", &[TENANCY, RESIDENT]),
+        ("/inspection-copy", &[TENANCY, RESIDENT]),
         ("/seals", &[TENANCY, RESIDENT, SEAL, CERTIFICATE]),
         ("/official-seal", &[TENANCY, SEAL]),
     ];

@@ -154,6 +154,51 @@ fn view(r: &Record) -> ResidentView {
     }
 }
 
+#[derive(Deserialize, IntoParams)]
+pub struct InspectionQuery {
+    /// The area: an address from its 都道府県, e.g. a 町字 (`北海道深川市1条`).
+    pub address: String,
+}
+
+/// One person of a 閲覧用の写し: the four items 住基法 第11条 opens to 閲覧.
+#[derive(Serialize, ToSchema)]
+pub struct InspectionLine {
+    pub name: String,
+    pub birth_date: NaiveDate,
+    /// 1 男, 2 女, 9
+    pub sex_code: u8,
+    pub address: String,
+    /// 方書
+    pub katagaki: String,
+}
+
+/// 住民基本台帳の一部の写し (閲覧用): 氏名・生年月日・性別・住所 of the current residents of an
+/// area, in address order. A person under 支援措置 is never listed, whoever asks (標準仕様書
+/// §3.4/M2). Each person listed is logged as a read of those items.
+#[utoipa::path(get, path = "/api/v1/inspection-copy", tag = "resident", params(InspectionQuery),
+    responses((status = 200, body = [InspectionLine]), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn inspection_copy(
+    State(state): State<AppState>,
+    session: StaffSession,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<InspectionQuery>,
+) -> ApiResult<Json<Vec<InspectionLine>>> {
+    let listed =
+        register::inspection_copy(&state.app(), &session.acting(&headers), &q.address).await?;
+    Ok(Json(
+        listed
+            .iter()
+            .map(|r| InspectionLine {
+                name: r.full_name(),
+                birth_date: r.person.birth_date,
+                sex_code: r.person.sex.code(),
+                address: r.address.text.clone(),
+                katagaki: r.address.katagaki.clone(),
+            })
+            .collect(),
+    ))
+}
+
 /// A resident whose 支援措置 ends soon.
 #[derive(Serialize, ToSchema)]
 pub struct ProtectionEnding {

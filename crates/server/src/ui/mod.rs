@@ -29,8 +29,8 @@ pub use audit::access_log;
 pub use certificates::{certificate_form, certificate_submit};
 pub use household_entry::{household_entry_form, household_entry_submit};
 pub use residents::{
-    change_form, change_submit, entry_form, entry_submit, protections_ending, resident_detail,
-    residents,
+    change_form, change_submit, entry_form, entry_submit, inspection_copy, protections_ending,
+    resident_detail, residents,
 };
 pub use seals::{
     official_seal_form, official_seal_image, official_seal_submit, seal_cancel_submit,
@@ -349,7 +349,7 @@ pub async fn home(State(state): State<AppState>, req: Request) -> Response {
              <input id=\"kana\" name=\"kana\" autofocus placeholder=\"ヤマダ タロウ\"> <button type=\"submit\">検索</button>\
              <p class=\"muted\">氏名・生年月日・住所・住民票コードでの検索は<a href=\"/residents\">住民検索</a>から。</p></form>\
              <div class=\"card\"><h2>窓口業務</h2><ul class=\"menu\"><li><a href=\"/residents\">住民検索・異動・証明書交付</a></li>\
-             <li><a href=\"/residents/new\">転入・出生の届出</a></li><li><a href=\"/residents/new-household\">世帯での転入(家族全員をまとめて)</a></li><li><a href=\"/seals\">印鑑登録・廃止・亡失</a></li></ul></div>",
+             <li><a href=\"/residents/new\">転入・出生の届出</a></li><li><a href=\"/residents/new-household\">世帯での転入(家族全員をまとめて)</a></li><li><a href=\"/seals\">印鑑登録・廃止・亡失</a></li><li><a href=\"/inspection-copy\">住民基本台帳の一部の写し(閲覧用)</a></li></ul></div>",
         );
     }
     if s.staff.can(Permission::ProtectedResidentView) {

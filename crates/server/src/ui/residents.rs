@@ -293,6 +293,69 @@ pub async fn residents(
     page("住民検索", Some(&who), &body).into_response()
 }
 
+#[derive(Deserialize)]
+pub struct InspectionForm {
+    #[serde(default)]
+    address: String,
+}
+
+/// 住民基本台帳の一部の写し (閲覧用): the area's current residents, 氏名・生年月日・性別・住所,
+/// for the 閲覧 desk to print; a person under 支援措置 is never in it (標準仕様書 §3.4/M2).
+pub async fn inspection_copy(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    session: Session,
+    Query(q): Query<InspectionForm>,
+) -> Response {
+    const TITLE: &str = "住民基本台帳の一部の写し(閲覧用)";
+    let s = match staff(session, Permission::ResidentRead) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let who = s.clone();
+    let form = format!(
+        "<form class=\"card\" method=\"get\" action=\"/inspection-copy\"><h1>{TITLE}</h1>\
+         <label for=\"address\">範囲(住所を都道府県から。例: 北海道深川市1条)</label>\
+         <input id=\"address\" name=\"address\" value=\"{}\" required> <button type=\"submit\">作成</button>\
+         <p class=\"muted\">氏名・生年月日・性別・住所の4項目です(住民基本台帳法第11条)。支援措置の対象の方は載りません。作成はアクセス記録に残ります。</p></form>",
+        esc(&q.address)
+    );
+    if q.address.trim().is_empty() {
+        return page(TITLE, Some(&who), &form).into_response();
+    }
+    let query = api::InspectionQuery {
+        address: q.address.clone(),
+    };
+    let listed = match api::inspection_copy(State(state), s, headers, ApiQuery(query)).await {
+        Ok(axum::Json(v)) => v,
+        Err(e) => {
+            return page(TITLE, Some(&who), &format!("{}{form}", error_box(&e))).into_response();
+        }
+    };
+    let rows: String = listed
+        .iter()
+        .map(|l| {
+            let sex = match l.sex_code {
+                1 => "男",
+                2 => "女",
+                _ => "",
+            };
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{sex}</td><td>{} {}</td></tr>",
+                esc(&l.name),
+                wareki(l.birth_date),
+                esc(&l.address),
+                esc(&l.katagaki)
+            )
+        })
+        .collect();
+    let body = format!(
+        "{form}<p role=\"status\">{} 人</p><table class=\"results\"><thead><tr><th>氏名</th><th>生年月日</th><th>性別</th><th>住所</th></tr></thead><tbody>{rows}</tbody></table>",
+        listed.len()
+    );
+    page(TITLE, Some(&who), &body).into_response()
+}
+
 /// 支援措置の期限が近い住民 (標準仕様書 §3.4/M3): whom to ask about an extension; each
 /// links to the 異動 screen, where 「支援措置の開始・延長」 with a blank 期限 extends by a year.
 pub async fn protections_ending(

@@ -32,6 +32,7 @@ const SCREENS: &[&str] = &[
     "/changes/{change_id}/approve",
     "/changes/{change_id}/reject",
     "/healthz",
+    "/inspection-copy",
     "/login",
     "/logout",
     "/metrics",
@@ -147,6 +148,8 @@ fn queries() -> Vec<String> {
         "kana=ヒトクノ".into(),
         "name=秘匿野".into(),
         "household_id=H-秘匿野".into(),
+        // B's residents live at the same address as A's: an area listing must hold A's only.
+        "address=北海道".into(),
     ]
     .into_iter()
     .map(|q| {

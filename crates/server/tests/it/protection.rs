@@ -499,10 +499,90 @@ async fn a_protection_runs_a_year_and_is_extended_from_a_month_before_its_end(db
     s.stop().await;
 }
 
+/// 標準仕様書 §3.4/M2: the 閲覧用の写し (住民基本台帳の一部の写し) never lists a person under
+/// 支援措置, whoever makes it — the supervisor who may see her too — on the API and the
+/// screen; the people listed are logged as read of the four items, she is not.
+async fn the_inspection_copy_never_lists_a_protected_person(db: Db) {
+    let s = TestServer::start(db).await;
+    protect(&s).await;
+    for login in ["all", "clerk"] {
+        let staff = s.login(Some(&tenant_a()), login).await;
+        let r = staff
+            .get(s.url("/api/v1/inspection-copy?address=北海道1条"))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), StatusCode::OK, "{login}");
+        let body = r.text().await.expect("body");
+        assert_nothing_of_the_victim(&body, &format!("{login}'s inspection copy"));
+        let listed: Value = serde_json::from_str(&body).expect("json");
+        let listed = listed.as_array().expect("list");
+        // The five seeded 山田 花子 of the same address, with the four items only.
+        assert_eq!(listed.len(), 5, "{body}");
+        for line in listed {
+            let mut keys: Vec<&str> = line
+                .as_object()
+                .expect("line")
+                .keys()
+                .map(String::as_str)
+                .collect();
+            keys.sort_unstable();
+            assert_eq!(
+                keys,
+                ["address", "birth_date", "katagaki", "name", "sex_code"],
+                "{line}"
+            );
+        }
+        let html = staff
+            .get(s.url("/inspection-copy?address=北海道1条"))
+            .send()
+            .await
+            .expect("send")
+            .text()
+            .await
+            .expect("html");
+        assert!(html.contains("5 人"), "{html}");
+        assert_nothing_of_the_victim(&html, &format!("{login}'s inspection screen"));
+    }
+    let logged = s
+        .access_log(&format!(
+            "subject=resident:{}&action=read",
+            common::resident_code(1_000_000_001)
+        ))
+        .await;
+    assert!(
+        logged
+            .iter()
+            .any(|l| l["detail"] == murakumo_app::register::INSPECTION_ITEMS),
+        "{logged:?}"
+    );
+    let hers = s
+        .access_log(&format!("subject=resident:{}&action=read", victim()))
+        .await;
+    assert!(
+        !hers
+            .iter()
+            .any(|l| l["detail"] == murakumo_app::register::INSPECTION_ITEMS),
+        "{hers:?}"
+    );
+    // An area not given from its 都道府県 is refused, naming the item.
+    let clerk = s.login(Some(&tenant_a()), "clerk").await;
+    let r = clerk
+        .get(s.url("/api/v1/inspection-copy?address=1条"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let b: Value = r.json().await.expect("json");
+    assert_eq!(b["error"]["field"], "address", "{b}");
+    s.stop().await;
+}
+
 common::on_both_backends!(
     a_clerk_cannot_change_a_protected_resident,
     searches_and_households_leave_the_protected_person_out,
     a_supervisors_view_of_a_protected_resident_is_logged_as_a_read,
     the_staff_screens_refuse_the_clerk_the_same_way,
     a_protection_runs_a_year_and_is_extended_from_a_month_before_its_end,
+    the_inspection_copy_never_lists_a_protected_person,
 );
