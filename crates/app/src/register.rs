@@ -94,6 +94,100 @@ pub async fn inspection_copy(
     Ok(listed)
 }
 
+/// The conditions of a search.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SearchConditions {
+    pub kana: Option<String>,
+    pub name: Option<String>,
+    pub address: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+}
+
+/// One earlier search of a staff member (検索履歴): when, and its conditions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PastSearch {
+    pub searched_at: chrono::DateTime<chrono::Utc>,
+    pub conditions: SearchConditions,
+}
+
+/// The keys of a search as the access log describes it (see [`search`]).
+const SEARCH_KEYS: [&str; 4] = ["kana", "name", "address", "birth_date"];
+
+/// The conditions of a search as [`search`] logs them (`search:kana=ヤマ&birth_date=…`). A
+/// value may itself hold `&`: a part that does not begin with a known key belongs to the
+/// value before it.
+fn parse_logged_search(subject: &str) -> Option<SearchConditions> {
+    let described = subject.strip_prefix("search:")?;
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    for part in described.split('&') {
+        let key = SEARCH_KEYS.iter().find(|k| {
+            part.strip_prefix(*k)
+                .is_some_and(|rest| rest.starts_with('='))
+        });
+        match (key, pairs.last_mut()) {
+            (Some(k), _) => pairs.push((k, part[k.len() + 1..].to_string())),
+            (None, Some((_, value))) => {
+                value.push('&');
+                value.push_str(part);
+            }
+            (None, None) => return None,
+        }
+    }
+    let get = |key: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+    };
+    let birth_date = match get("birth_date") {
+        Some(d) => Some(NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()?),
+        None => None,
+    };
+    Some(SearchConditions {
+        kana: get("kana"),
+        name: get("name"),
+        address: get("address"),
+        birth_date,
+    })
+}
+
+/// How many earlier searches [`search_history`] gives, and how far back it looks.
+pub const SEARCH_HISTORY_LEN: usize = 20;
+const SEARCH_HISTORY_DAYS: i64 = 30;
+
+/// 検索履歴 (標準仕様書 §2.1.1): the actor's own latest searches, newest first and each
+/// condition set once, from the access log that records every search; to search again with
+/// one. Only the actor's own: no one else's conditions are shown.
+pub async fn search_history(app: &App, actor: &StaffActor) -> Result<Vec<PastSearch>> {
+    actor.require(Permission::ResidentRead)?;
+    let filter = murakumo_store::AccessFilter {
+        actor: Some(actor.id()),
+        action: Some(AccessAction::Search.code().to_string()),
+        subject: None,
+        from: Some(chrono::Utc::now() - chrono::Duration::days(SEARCH_HISTORY_DAYS)),
+        to: None,
+        // A search's record names every person found too: read enough to hold the conditions.
+        limit: 5_000,
+    };
+    let rows = app.tenant(&actor.tenant).search_access_log(&filter).await?;
+    let mut out: Vec<PastSearch> = Vec::new();
+    for row in rows {
+        let Some(conditions) = parse_logged_search(&row.subject) else {
+            continue;
+        };
+        if !out.iter().any(|p| p.conditions == conditions) {
+            out.push(PastSearch {
+                searched_at: row.recorded_at,
+                conditions,
+            });
+        }
+        if out.len() == SEARCH_HISTORY_LEN {
+            break;
+        }
+    }
+    Ok(out)
+}
+
 /// How many residents are registered (no personal data).
 pub async fn count(app: &App, actor: &StaffActor) -> Result<u64> {
     actor.require(Permission::ResidentRead)?;
@@ -186,4 +280,34 @@ pub async fn household(
     access::log(app, actor, AccessAction::Read, subjects, "household").await?;
     protection::log_unmasked(app, actor, &members).await?;
     Ok(members)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_logged_search_is_read_back_with_its_conditions() {
+        let d = NaiveDate::from_ymd_opt(1985, 4, 12).expect("date");
+        assert_eq!(
+            parse_logged_search("search:kana=ヤマダ&birth_date=1985-04-12"),
+            Some(SearchConditions {
+                kana: Some("ヤマダ".into()),
+                birth_date: Some(d),
+                ..SearchConditions::default()
+            })
+        );
+        // A value holding '&' (or '=') stays whole.
+        assert_eq!(
+            parse_logged_search("search:name=A&B&address=北海道1条=2"),
+            Some(SearchConditions {
+                name: Some("A&B".into()),
+                address: Some("北海道1条=2".into()),
+                ..SearchConditions::default()
+            })
+        );
+        assert_eq!(parse_logged_search("resident:12345678901"), None);
+        assert_eq!(parse_logged_search("search:birth_date=S60"), None);
+        assert_eq!(parse_logged_search("search:nonsense"), None);
+    }
 }

@@ -152,6 +152,7 @@ fn systems_needed(path: &str) -> &'static [System] {
         ("/api/v1/residents", &[TENANCY, RESIDENT, SEAL, CERTIFICATE]),
         ("/api/v1/protections", &[TENANCY, RESIDENT]),
         ("/api/v1/inspection-copy", &[TENANCY, RESIDENT]),
+        ("/api/v1/search-history", &[TENANCY, RESIDENT]),
         (
             "/api/v1/certificates",
             &[TENANCY, RESIDENT, SEAL, CERTIFICATE],

@@ -102,6 +102,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(residents::get_household))
         .routes(routes!(residents::protections_ending))
         .routes(routes!(residents::inspection_copy))
+        .routes(routes!(residents::search_history))
         .routes(routes!(statistics::population))
         .routes(routes!(statistics::movements))
         .routes(routes!(seals::search_seals, seals::register_seal))

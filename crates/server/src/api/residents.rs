@@ -154,6 +154,41 @@ fn view(r: &Record) -> ResidentView {
     }
 }
 
+/// One of the caller's earlier searches.
+#[derive(Serialize, ToSchema)]
+pub struct PastSearchView {
+    /// When, Japan time (`2026-11-24 08:30:00`).
+    pub searched_at: String,
+    pub kana: Option<String>,
+    pub name: Option<String>,
+    pub address: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+}
+
+/// 検索履歴 (標準仕様書 §2.1.1): the caller's own latest resident searches (up to 20 in the
+/// last 30 days), newest first, each set of conditions once; `GET /api/v1/residents` with
+/// them searches again. Nobody else's searches are shown.
+#[utoipa::path(get, path = "/api/v1/search-history", tag = "resident",
+    responses((status = 200, body = [PastSearchView]), (status = 403, body = ErrorBody)))]
+pub async fn search_history(
+    State(state): State<AppState>,
+    session: StaffSession,
+    headers: HeaderMap,
+) -> ApiResult<Json<Vec<PastSearchView>>> {
+    let past = register::search_history(&state.app(), &session.acting(&headers)).await?;
+    Ok(Json(
+        past.into_iter()
+            .map(|p| PastSearchView {
+                searched_at: format_japan_time(p.searched_at),
+                kana: p.conditions.kana,
+                name: p.conditions.name,
+                address: p.conditions.address,
+                birth_date: p.conditions.birth_date,
+            })
+            .collect(),
+    ))
+}
+
 #[derive(Deserialize, IntoParams)]
 pub struct InspectionQuery {
     /// The area: an address from its 都道府県, e.g. a 町字 (`北海道深川市1条`).

@@ -168,6 +168,45 @@ fn search_form(q: &SearchForm) -> String {
     )
 }
 
+/// 検索履歴 (標準仕様書 §2.1.1): the staff member's own latest searches, each a link that
+/// searches again.
+fn past_searches(past: &[api::PastSearchView]) -> String {
+    if past.is_empty() {
+        return String::new();
+    }
+    let items: String = past
+        .iter()
+        .map(|p| {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            let mut shown = Vec::new();
+            for (key, label, value) in [
+                ("kana", "フリガナ", p.kana.clone()),
+                ("name", "氏名", p.name.clone()),
+                ("birth_date", "生年月日", p.birth_date.map(wareki)),
+                ("address", "住所", p.address.clone()),
+            ] {
+                if let Some(v) = value {
+                    let sent = match key {
+                        "birth_date" => p.birth_date.map(|d| d.to_string()).unwrap_or_default(),
+                        _ => v.clone(),
+                    };
+                    query.append_pair(key, &sent);
+                    shown.push(format!("{label}: {}", esc(&v)));
+                }
+            }
+            format!(
+                "<li><a href=\"/residents?{}\">{}</a> <span class=\"muted\">{}</span></li>",
+                esc(&query.finish()),
+                shown.join("、"),
+                esc(&p.searched_at)
+            )
+        })
+        .collect();
+    format!(
+        "<section class=\"card\"><h2>最近の検索(あなたの検索履歴)</h2><ul class=\"menu\">{items}</ul></section>"
+    )
+}
+
 /// `/residents`: search by kana, kanji name, birth date, address or
 /// 住民票コード; a code goes straight to the resident.
 pub async fn residents(
@@ -202,7 +241,16 @@ pub async fn residents(
         && q.address.trim().is_empty()
         && q.birth_date.trim().is_empty();
     if blank {
-        return page("住民検索", Some(&who), &search_form(&q)).into_response();
+        let past = match api::search_history(State(state), s, headers).await {
+            Ok(axum::Json(past)) => past_searches(&past),
+            Err(e) => error_box(&e),
+        };
+        return page(
+            "住民検索",
+            Some(&who),
+            &format!("{}{past}", search_form(&q)),
+        )
+        .into_response();
     }
     let birth_date = match q.birth_date.trim() {
         "" => None,

@@ -2205,6 +2205,74 @@ async fn a_deputy_certifies_while_in_force_and_the_mayor_again_after(db: Db) {
     s.stop().await;
 }
 
+/// 標準仕様書 §2.1.1: each staff member's searches are kept as their 検索履歴 — newest first,
+/// each set of conditions once — to search again from; nobody sees another's.
+async fn searches_are_kept_per_staff_member_to_search_again(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    for query in [
+        "kana=ヤマダ",
+        "name=山田&birth_date=1980-05-05&address=北海道1条",
+        "kana=ヤマダ",
+    ] {
+        let found = c.get(&format!("/api/v1/residents?{query}")).await;
+        assert!(found.is_array(), "{found}");
+    }
+    let history = c.get("/api/v1/search-history").await;
+    let conditions: Vec<Value> = history
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|h| json!([h["kana"], h["name"], h["birth_date"], h["address"]]))
+        .collect();
+    assert_eq!(
+        conditions,
+        vec![
+            json!(["ヤマダ", null, null, null]),
+            json!([null, "山田", "1980-05-05", "北海道1条"]),
+        ],
+        "{history}"
+    );
+    // Another staff member's history holds none of the clerk's searches.
+    let other = s.login(Some(&tenant_a()), "all").await;
+    let theirs: Value = other
+        .get(s.url("/api/v1/search-history"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(theirs, json!([]));
+    // The search screen offers them, each a link that searches again.
+    let html = c
+        .clerk
+        .get(s.url("/residents"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("最近の検索"), "{html}");
+    let link = "/residents?kana=%E3%83%A4%E3%83%9E%E3%83%80";
+    assert!(html.contains(link), "{html}");
+    let again = c
+        .clerk
+        .get(s.url(link))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("html");
+    assert!(again.contains("5 件"), "{again}");
+    s.stop().await;
+}
+
 common::on_both_backends!(
     a_move_out_is_removed_on_the_earlier_of_the_planned_and_the_moved_in_date,
     the_items_the_standard_requires_are_never_blank,
@@ -2232,4 +2300,5 @@ common::on_both_backends!(
     a_move_to_another_building_at_the_same_address_is_a_relocation,
     the_history_of_former_surnames_and_aliases_can_be_read_back,
     a_deputy_certifies_while_in_force_and_the_mayor_again_after,
+    searches_are_kept_per_staff_member_to_search_again,
 );

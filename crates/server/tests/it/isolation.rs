@@ -347,9 +347,13 @@ impl Sweep {
         }
         self.sent.push_str(carried);
         self.sent.push('\n');
-        // Only A's access log may show back what A sent in earlier requests; any other
+        // Only A's access log and A's own 検索履歴 (its API, and the search screen before a
+        // search, which lists it) may show back what A sent in earlier requests; any other
         // answer may hold only what its own request carried.
-        let known = if what.contains("/api/v1/access-log") {
+        let conditions = ["kana=", "name=", "address=", "birth_date=", "code="];
+        let own_history = what.ends_with(" /api/v1/search-history")
+            || (what.ends_with(" /residents") && !conditions.iter().any(|c| carried.contains(c)));
+        let known = if what.contains("/api/v1/access-log") || own_history {
             self.sent.as_str()
         } else {
             carried
