@@ -151,9 +151,9 @@ fn parse_logged_search(subject: &str) -> Option<SearchConditions> {
     })
 }
 
-/// How many earlier searches [`search_history`] gives, and how far back it looks.
+/// How many earlier searches [`search_history`] gives, and how far back (days) it looks.
 pub const SEARCH_HISTORY_LEN: usize = 20;
-const SEARCH_HISTORY_DAYS: i64 = 30;
+const SEARCH_HISTORY_DAYS: i64 = 7;
 
 /// 検索履歴 (標準仕様書 §2.1.1): the actor's own latest searches, newest first and each
 /// condition set once, from the access log that records every search; to search again with
@@ -164,10 +164,12 @@ pub async fn search_history(app: &App, actor: &StaffActor) -> Result<Vec<PastSea
         actor: Some(actor.id()),
         action: Some(AccessAction::Search.code().to_string()),
         subject: None,
+        // The search's own record, not those of the people it found.
+        subject_prefix: Some("search:".into()),
         from: Some(chrono::Utc::now() - chrono::Duration::days(SEARCH_HISTORY_DAYS)),
         to: None,
-        // A search's record names every person found too: read enough to hold the conditions.
-        limit: 5_000,
+        // Repeated conditions are shown once: read more than are shown.
+        limit: 10 * SEARCH_HISTORY_LEN as u32,
     };
     let rows = app.tenant(&actor.tenant).search_access_log(&filter).await?;
     let mut out: Vec<PastSearch> = Vec::new();

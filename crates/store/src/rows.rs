@@ -136,6 +136,8 @@ impl AccessLogRow {
 pub struct AccessFilter {
     pub actor: Option<String>,
     pub subject: Option<String>,
+    /// Subjects beginning with this (e.g. `search:`: the searches).
+    pub subject_prefix: Option<String>,
     pub action: Option<String>,
     pub from: Option<chrono::DateTime<chrono::Utc>>,
     pub to: Option<chrono::DateTime<chrono::Utc>>,

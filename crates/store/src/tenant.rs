@@ -632,6 +632,15 @@ impl TenantStore<'_> {
                 sql.push_str(&format!(" AND {column} = ${}", texts.len() + 1));
             }
         }
+        if let Some(prefix) = &f.subject_prefix {
+            texts.push(prefix.clone());
+            texts.push(format!("{prefix}\u{10FFFF}"));
+            sql.push_str(&format!(
+                " AND subject >= ${} AND subject < ${}",
+                texts.len(),
+                texts.len() + 1
+            ));
+        }
         let n = texts.len() + 1;
         sql.push_str(&format!(
             " AND recorded_at >= ${} AND recorded_at < ${} ORDER BY seq DESC LIMIT ${}",

@@ -71,6 +71,7 @@ pub async fn search_access_log(
         from: q.from,
         to: q.to,
         limit: q.limit.unwrap_or(200),
+        ..AccessFilter::default()
     };
     // A search of the log is not itself logged: no request purpose to record.
     let actor = session.acting(&axum::http::HeaderMap::new());

@@ -166,7 +166,7 @@ pub struct PastSearchView {
 }
 
 /// 検索履歴 (標準仕様書 §2.1.1): the caller's own latest resident searches (up to 20 in the
-/// last 30 days), newest first, each set of conditions once; `GET /api/v1/residents` with
+/// last 7 days), newest first, each set of conditions once; `GET /api/v1/residents` with
 /// them searches again. Nobody else's searches are shown.
 #[utoipa::path(get, path = "/api/v1/search-history", tag = "resident",
     responses((status = 200, body = [PastSearchView]), (status = 403, body = ErrorBody)))]

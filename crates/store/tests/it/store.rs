@@ -743,10 +743,31 @@ async fn access_log_is_a_verifiable_chain(h: &Harness) {
         .await
         .expect("search");
     assert_eq!(by_actor.len(), 2);
+    // By the beginning of the subject (a staff member's searches: `search:…`).
+    ts.log_access(
+        "staff:b",
+        &[
+            rec("search:kana=ヤマ", AccessAction::Search),
+            rec("resident:3", AccessAction::Search),
+        ],
+    )
+    .await
+    .expect("log");
+    let searches = ts
+        .search_access_log(&AccessFilter {
+            actor: Some("staff:b".into()),
+            subject_prefix: Some("search:".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("search");
+    let subjects: Vec<&str> = searches.iter().map(|r| r.subject.as_str()).collect();
+    assert_eq!(subjects, ["search:kana=ヤマ"]);
     assert_eq!(
         ts.verify(Chain::Access).await.expect("verifies"),
         ChainHead {
-            seq: 3,
+            seq: 5,
             ..ts.head(Chain::Access).await.expect("head")
         }
     );
