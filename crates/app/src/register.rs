@@ -190,6 +190,18 @@ pub async fn search_history(app: &App, actor: &StaffActor) -> Result<Vec<PastSea
     Ok(out)
 }
 
+/// 検索結果の CSV 出力 (標準仕様書 §2.1.3/M3): the people [`search`] finds (logged as that
+/// search), logged once more as an export (出力) of the same items, since the file leaves the
+/// system.
+pub async fn export(app: &App, actor: &StaffActor, q: &ResidentQuery) -> Result<Vec<Record>> {
+    let found = search(app, actor, q).await?;
+    if !found.is_empty() {
+        let subjects = found.iter().map(|r| resident(&r.resident_code));
+        access::log(app, actor, AccessAction::Export, subjects, SEARCH_ITEMS).await?;
+    }
+    Ok(found)
+}
+
 /// How many residents are registered (no personal data).
 pub async fn count(app: &App, actor: &StaffActor) -> Result<u64> {
     actor.require(Permission::ResidentRead)?;

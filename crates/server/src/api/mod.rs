@@ -95,6 +95,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             residents::enter_resident
         ))
         .routes(routes!(residents::count_residents))
+        .routes(routes!(residents::export_residents))
         .routes(routes!(residents::enter_household))
         .routes(routes!(residents::get_resident))
         .routes(routes!(residents::resident_history))

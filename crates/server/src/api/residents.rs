@@ -307,16 +307,66 @@ pub async fn search_residents(
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> ApiResult<Json<Vec<SearchHit>>> {
-    let query = ResidentQuery {
-        kana: q.kana,
-        name: q.name,
-        birth_date: q.birth_date,
-        address: q.address,
-        include_removed: q.include_removed,
-        limit: q.limit.unwrap_or(50).clamp(1, 200),
-    };
-    let found = register::search(&state.app(), &session.acting(&headers), &query).await?;
+    let found = register::search(&state.app(), &session.acting(&headers), &q.into()).await?;
     Ok(Json(found.iter().map(SearchHit::of).collect()))
+}
+
+impl From<SearchQuery> for ResidentQuery {
+    fn from(q: SearchQuery) -> ResidentQuery {
+        ResidentQuery {
+            kana: q.kana,
+            name: q.name,
+            birth_date: q.birth_date,
+            address: q.address,
+            include_removed: q.include_removed,
+            limit: q.limit.unwrap_or(50).clamp(1, 200),
+        }
+    }
+}
+
+/// 検索結果の CSV 出力 (標準仕様書 §2.1.3/M3): the people a search finds (the conditions of
+/// `GET /api/v1/residents`), with the items of a search result, as CSV (UTF-8 with a BOM,
+/// for spreadsheets). Logged as the search and as an export (出力) of each person listed.
+#[utoipa::path(get, path = "/api/v1/residents.csv", tag = "resident", params(SearchQuery),
+    responses((status = 200, content_type = "text/csv"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn export_residents(
+    State(state): State<AppState>,
+    session: StaffSession,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<SearchQuery>,
+) -> ApiResult<axum::response::Response> {
+    use super::statistics::{csv, field};
+    let found = register::export(&state.app(), &session.acting(&headers), &q.into()).await?;
+    let mut out =
+        String::from("住民票コード,状態,氏名,フリガナ,生年月日,性別,住所,方書,世帯主\r\n");
+    for r in &found {
+        let hit = SearchHit::of(r);
+        let status = match hit.status.as_str() {
+            "removed" => "除票",
+            "moving_out" => "転出予定",
+            _ => "住民",
+        };
+        let sex = match hit.sex_code {
+            1 => "男",
+            2 => "女",
+            _ => "",
+        };
+        let cells = [
+            hit.resident_code,
+            status.to_string(),
+            hit.name,
+            hit.kana,
+            hit.birth_date.to_string(),
+            sex.to_string(),
+            hit.address,
+            hit.katagaki,
+            if hit.household_head { "世帯主" } else { "" }.to_string(),
+        ];
+        let line: Vec<String> = cells.iter().map(|c| field(c)).collect();
+        out.push_str(&line.join(","));
+        out.push_str("\r\n");
+    }
+    Ok(csv(&out, "residents.csv"))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -153,7 +153,7 @@ pub(crate) fn parse_month(text: &str) -> ApiResult<NaiveDate> {
     NaiveDate::from_ymd_opt(y, m, 1).ok_or_else(wrong)
 }
 
-fn csv(body: &str, filename: &str) -> Response {
+pub(crate) fn csv(body: &str, filename: &str) -> Response {
     let mut response = format!("\u{feff}{body}").into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -266,11 +266,18 @@ pub(crate) fn movements_report(m: &Movements, municipality: &str) -> Report {
 }
 
 /// A CSV field: quoted when it holds a comma, quote or line break.
-fn field(s: &str) -> String {
+/// One CSV field: quoted when it must be; a text a spreadsheet would take for a formula
+/// (`=`, `+`, `-`, `@` first) is given a leading `'` so that it stays text.
+pub(crate) fn field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        s
     }
 }
 
@@ -323,6 +330,17 @@ pub(crate) fn movements_csv(m: &Movements) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_csv_field_is_quoted_when_needed_and_never_read_as_a_formula() {
+        assert_eq!(field("山田　花子"), "山田　花子");
+        assert_eq!(field("1条,2番"), "\"1条,2番\"");
+        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(field("+81"), "'+81");
+        assert_eq!(field("-"), "'-");
+        assert_eq!(field("@SUM"), "'@SUM");
+    }
 
     #[test]
     fn a_month_is_read_with_or_without_its_leading_zero_and_refused_otherwise() {

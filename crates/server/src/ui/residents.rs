@@ -276,6 +276,30 @@ pub async fn residents(
         include_removed: q.include_removed.is_some(),
         limit: Some(100),
     };
+    // The same search as a CSV file (標準仕様書 §2.1.3/M3).
+    let export = {
+        let mut link = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in [
+            ("kana", &query.kana),
+            ("name", &query.name),
+            ("address", &query.address),
+        ] {
+            if let Some(v) = value {
+                link.append_pair(key, v);
+            }
+        }
+        if let Some(d) = query.birth_date {
+            link.append_pair("birth_date", &d.to_string());
+        }
+        if query.include_removed {
+            link.append_pair("include_removed", "true");
+        }
+        link.append_pair("limit", "100");
+        format!(
+            "<p><a href=\"/api/v1/residents.csv?{}\" download>この結果をCSVで出力</a> <span class=\"muted\">(出力はアクセス記録に残ります)</span></p>",
+            esc(&link.finish())
+        )
+    };
     let found = match api::search_residents(State(state), s, headers, ApiQuery(query)).await {
         Ok(axum::Json(v)) => v,
         Err(e) => {
@@ -324,7 +348,7 @@ pub async fn residents(
         })
         .collect();
     let body = format!(
-        "{}<p role=\"status\">{} 件{}</p><table class=\"results\"><thead><tr><th>住民票コード</th><th>氏名</th><th>フリガナ</th><th>生年月日</th><th>性別</th><th>世帯主</th><th>住所</th><th>状態</th></tr></thead><tbody>{rows}</tbody></table>{none}",
+        "{}<p role=\"status\">{} 件{}</p>{export}<table class=\"results\"><thead><tr><th>住民票コード</th><th>氏名</th><th>フリガナ</th><th>生年月日</th><th>性別</th><th>世帯主</th><th>住所</th><th>状態</th></tr></thead><tbody>{rows}</tbody></table>{none}",
         search_form(&q),
         found.len(),
         if found.len() >= 100 {

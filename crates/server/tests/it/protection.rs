@@ -578,6 +578,82 @@ async fn the_inspection_copy_never_lists_a_protected_person(db: Db) {
     s.stop().await;
 }
 
+/// 標準仕様書 §2.1.3/M3: a search's people as a CSV file — the items of a search result —
+/// leave out a person under 支援措置 for a clerk, as the search does, and the file is logged
+/// as an export (出力) of each person in it; the screen offers it beside the results.
+async fn an_export_of_a_search_is_logged_and_leaves_the_protected_person_out(db: Db) {
+    let s = TestServer::start(db).await;
+    protect(&s).await;
+    let export = |login: &'static str| {
+        let s = &s;
+        async move {
+            let staff = s.login(Some(&tenant_a()), login).await;
+            let r = staff
+                .get(s.url("/api/v1/residents.csv?kana=ヤマダ&limit=100"))
+                .send()
+                .await
+                .expect("send");
+            assert_eq!(r.status(), StatusCode::OK, "{login}");
+            assert!(
+                r.headers()[reqwest::header::CONTENT_TYPE]
+                    .to_str()
+                    .unwrap_or_default()
+                    .starts_with("text/csv"),
+                "{login}"
+            );
+            r.text().await.expect("csv")
+        }
+    };
+    let csv = export("clerk").await;
+    let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(
+        lines[0],
+        "住民票コード,状態,氏名,フリガナ,生年月日,性別,住所,方書,世帯主"
+    );
+    assert_eq!(lines.len(), 1 + 5, "{csv}");
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.contains("山田　花子") && l.contains("北海道1条1番")),
+        "{csv}"
+    );
+    assert_nothing_of_the_victim(&csv, "the clerk's export");
+    // Each person in the file is logged as exported, by the clerk.
+    let exported = s
+        .access_log(&format!(
+            "subject=resident:{}&action=export",
+            common::resident_code(1_000_000_001)
+        ))
+        .await;
+    assert_eq!(exported.len(), 1, "{exported:?}");
+    assert_eq!(
+        exported[0]["actor"],
+        json!(format!("staff:s-clerk-{}", tenant_a()))
+    );
+    // The supervisor may see her: she is in the file, and her unmasking is logged.
+    let csv = export("all").await;
+    assert!(csv.contains(&victim()), "{csv}");
+    let hers = s
+        .access_log(&format!("subject=resident:{}&action=export", victim()))
+        .await;
+    assert_eq!(hers.len(), 1, "{hers:?}");
+    // The search screen offers the file.
+    let clerk = s.login(Some(&tenant_a()), "clerk").await;
+    let html = clerk
+        .get(s.url("/residents?kana=ヤマダ"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        html.contains("/api/v1/residents.csv?kana=%E3%83%A4%E3%83%9E%E3%83%80&amp;limit=100"),
+        "{html}"
+    );
+    s.stop().await;
+}
+
 common::on_both_backends!(
     a_clerk_cannot_change_a_protected_resident,
     searches_and_households_leave_the_protected_person_out,
@@ -585,4 +661,5 @@ common::on_both_backends!(
     the_staff_screens_refuse_the_clerk_the_same_way,
     a_protection_runs_a_year_and_is_extended_from_a_month_before_its_end,
     the_inspection_copy_never_lists_a_protected_person,
+    an_export_of_a_search_is_logged_and_leaves_the_protected_person_out,
 );
