@@ -1,4 +1,4 @@
-//! 統計: 人口・世帯数 as of a date and the 異動集計 of a month, counted from the ledger (not the
+//! 統計: 人口・世帯数 as of a date, the 異動集計 and the 印鑑登録の統計 of a month, counted from the ledger (not the
 //! read model), so a past date counts the register as it then stood, 異動 entered later with
 //! an earlier 異動日 included. The numbers are aggregates, but they are counted from everyone's
 //! records: each count is written to the access log as an export, like other bulk reads.
@@ -6,11 +6,13 @@
 use chrono::{Datelike, Days, Months, NaiveDate};
 use murakumo_core::{TenantCode, today_in_japan};
 use murakumo_documents::wareki;
-use murakumo_ledger::EventCodec;
+use murakumo_ledger::{Entry, EventCodec};
 use murakumo_resident::ResidentEvent;
 use murakumo_resident::statistics::{Movements, Population, Tally};
+use murakumo_seal::SealEvent;
+use murakumo_seal::statistics::{SealStatistics, SealTally};
 use murakumo_store::{Chain, StoreError, TenantStore};
-use murakumo_tenancy::{AccessAction, Permission};
+use murakumo_tenancy::{AccessAction, CertificateIssued, Permission};
 
 use crate::{App, Result, StaffActor, UseCaseError, access};
 
@@ -46,20 +48,7 @@ pub async fn population(app: &App, actor: &StaffActor, on: NaiveDate) -> Result<
 /// The 異動集計 of the month that starts on `first` (not a month to come).
 pub async fn movements(app: &App, actor: &StaffActor, first: NaiveDate) -> Result<Movements> {
     actor.require(Permission::ResidentRead)?;
-    if first > today_in_japan() {
-        return Err(UseCaseError::invalid(
-            "month",
-            format!(
-                "{}年{}月はまだ来ていません。今月以前の月を指定してください。",
-                first.year(),
-                first.month()
-            ),
-        ));
-    }
-    let last = first
-        .checked_add_months(Months::new(1))
-        .and_then(|d| d.checked_sub_days(Days::new(1)))
-        .unwrap_or(first);
+    let last = month_last_day(first)?;
     let result = tally(&app.tenant(&actor.tenant), first, last)
         .await?
         .movements();
@@ -78,6 +67,24 @@ pub async fn movements(app: &App, actor: &StaffActor, first: NaiveDate) -> Resul
     Ok(result)
 }
 
+/// The last day of the month that starts on `first`; a month to come is refused.
+fn month_last_day(first: NaiveDate) -> Result<NaiveDate> {
+    if first > today_in_japan() {
+        return Err(UseCaseError::invalid(
+            "month",
+            format!(
+                "{}年{}月はまだ来ていません。今月以前の月を指定してください。",
+                first.year(),
+                first.month()
+            ),
+        ));
+    }
+    Ok(first
+        .checked_add_months(Months::new(1))
+        .and_then(|d| d.checked_sub_days(Days::new(1)))
+        .unwrap_or(first))
+}
+
 /// 都道府県 + 市区町村, e.g. 北海道深川市: how the municipality's addresses begin (the name
 /// cached with the tenant's other values).
 pub async fn municipality(app: &App, tenant: &TenantCode) -> Result<String> {
@@ -89,6 +96,23 @@ pub async fn municipality(app: &App, tenant: &TenantCode) -> Result<String> {
 /// and the 異動 from `from`.
 async fn tally(ts: &TenantStore<'_>, from: NaiveDate, on: NaiveDate) -> Result<Tally> {
     let mut tally = Tally::new(from, on);
+    each_entry(ts, |e| {
+        if let Some(event) =
+            ResidentEvent::decode(&e.kind, e.version, &e.payload).map_err(StoreError::from)?
+        {
+            tally.push(&event, e.effective_date);
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(tally)
+}
+
+/// Gives `each` every entry of the tenant's ledger up to its head as readers see it, in order.
+async fn each_entry(
+    ts: &TenantStore<'_>,
+    mut each: impl FnMut(&Entry) -> Result<()>,
+) -> Result<()> {
     let head = ts.head(Chain::Ledger).await?;
     let mut after = 0;
     while after < head.seq {
@@ -96,12 +120,44 @@ async fn tally(ts: &TenantStore<'_>, from: NaiveDate, on: NaiveDate) -> Result<T
         let Some(last) = page.last() else { break };
         after = last.seq;
         for e in page.iter().take_while(|e| e.seq <= head.seq) {
-            if let Some(event) =
-                ResidentEvent::decode(&e.kind, e.version, &e.payload).map_err(StoreError::from)?
-            {
-                tally.push(&event, e.effective_date);
-            }
+            each(e)?;
         }
     }
-    Ok(tally)
+    Ok(())
+}
+
+/// 印鑑登録の統計 (M-INKAN-22) of the month that starts on `first` (not a month to come):
+/// registrations in force at its end, registered, ended by reason, and 印鑑登録証明書 issued,
+/// counted from the ledger. Logged as an export, like the other statistics.
+pub async fn seals(app: &App, actor: &StaffActor, first: NaiveDate) -> Result<SealStatistics> {
+    actor.require(Permission::ResidentRead)?;
+    let last = month_last_day(first)?;
+    let mut tally = SealTally::new(first, last);
+    each_entry(&app.tenant(&actor.tenant), |e| {
+        if let Some(event) =
+            SealEvent::decode(&e.kind, e.version, &e.payload).map_err(StoreError::from)?
+        {
+            tally.push(&event, e.effective_date);
+        } else if let Some(issued) =
+            CertificateIssued::decode(&e.kind, e.version, &e.payload).map_err(StoreError::from)?
+            && issued.kind == "seal"
+        {
+            tally.certificate(e.effective_date);
+        }
+        Ok(())
+    })
+    .await?;
+    access::log(
+        app,
+        actor,
+        AccessAction::Export,
+        [format!(
+            "statistics:seals:{:04}-{:02}",
+            first.year(),
+            first.month()
+        )],
+        "印鑑登録の統計",
+    )
+    .await?;
+    Ok(tally.finish())
 }

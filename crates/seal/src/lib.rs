@@ -20,6 +20,7 @@ use murakumo_resident::{Record, Status};
 use serde::{Deserialize, Serialize};
 
 mod image;
+pub mod statistics;
 pub use image::{
     ImageError, SAMPLE_PIXELS_PER_METRE, check_impression, check_registered_impression,
     physical_size_mm, sample_impression,

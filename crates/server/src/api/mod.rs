@@ -106,6 +106,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(residents::search_history))
         .routes(routes!(statistics::population))
         .routes(routes!(statistics::movements))
+        .routes(routes!(statistics::seals))
         .routes(routes!(seals::search_seals, seals::register_seal))
         .routes(routes!(seals::cancel_seal))
         .routes(routes!(seals::seal_impression))

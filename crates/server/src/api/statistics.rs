@@ -15,6 +15,7 @@ use murakumo_app::statistics;
 use murakumo_core::today_in_japan;
 use murakumo_documents::{Report, ReportTable, wareki};
 use murakumo_resident::statistics::{BySex, Movements, Population};
+use murakumo_seal::statistics::SealStatistics;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -131,6 +132,65 @@ pub async fn movements(
             .await?
         }
     })
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct SealStatisticsQuery {
+    /// The month counted (YYYY-MM); this month (Japan time) if omitted.
+    pub month: Option<String>,
+    /// `json` (default) or `csv`.
+    pub format: Option<Format>,
+}
+
+/// 印鑑登録の統計 (M-INKAN-22): registrations in force at the end of a month, and those
+/// registered, ended (廃止・亡失・職権抹消) and 印鑑登録証明書 issued in it, counted from the
+/// ledger.
+#[utoipa::path(get, path = "/api/v1/statistics/seals", tag = "seal",
+    params(SealStatisticsQuery),
+    responses((status = 200, description = "JSON (SealStatistics) or CSV"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn seals(
+    State(state): State<AppState>,
+    session: StaffSession,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<SealStatisticsQuery>,
+) -> ApiResult<Response> {
+    let first = match q.month.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
+        None => this_month(),
+        Some(m) => parse_month(m)?,
+    };
+    let result = statistics::seals(&state.app(), &session.acting(&headers), first).await?;
+    let month = format!("{:04}-{:02}", first.year(), first.month());
+    Ok(match q.format.unwrap_or_default() {
+        Format::Json => axum::Json(result).into_response(),
+        Format::Csv => csv(&seals_csv(&result), &format!("seals-{month}.csv")),
+        Format::Pdf => {
+            return Err(ApiError::invalid(
+                "format",
+                "印鑑登録の統計は json か csv で出力できます(印刷は統計の画面から)",
+            ));
+        }
+    })
+}
+
+/// The rows of 印鑑登録の統計: each item and its count.
+pub(crate) fn seal_rows(s: &SealStatistics) -> [(&'static str, u64); 6] {
+    [
+        ("登録者数(期間の末日)", s.in_force),
+        ("新規登録", s.registered),
+        ("廃止", s.abolished),
+        ("亡失", s.card_lost),
+        ("職権抹消", s.ex_officio),
+        ("印鑑登録証明書の交付", s.certificates),
+    ]
+}
+
+pub(crate) fn seals_csv(s: &SealStatistics) -> String {
+    let mut out = String::from("項目,件数\r\n");
+    for (item, n) in seal_rows(s) {
+        out.push_str(&format!("{},{n}\r\n", field(item)));
+    }
+    out
 }
 
 /// The first day of this month, Japan time.

@@ -9,6 +9,7 @@ use chrono::{Datelike, NaiveDate};
 use murakumo_app::statistics;
 use murakumo_core::{parse_date_input, today_in_japan};
 use murakumo_resident::statistics::{BySex, Movements, Population};
+use murakumo_seal::statistics::SealStatistics;
 use murakumo_tenancy::Permission;
 use serde::Deserialize;
 
@@ -52,12 +53,19 @@ pub async fn statistics(
             .map_or_else(|e| error_box(&e), |m| movements_table(&m)),
         Err(e) => error_box(&e),
     };
+    let seals = match parse_month_input(&form.month) {
+        Ok(first) => statistics::seals(&state.app(), &s.acting(&headers), first)
+            .await
+            .map_err(ApiError::from)
+            .map_or_else(|e| error_box(&e), |m| seals_table(&m)),
+        Err(e) => error_box(&e),
+    };
     let body = format!(
         "<form class=\"card\" method=\"get\" action=\"/statistics\"><h1>人口・世帯数と異動集計</h1>\
          <div class=\"grid\">\
          <div><label for=\"on\">基準日</label><input id=\"on\" name=\"on\" value=\"{on}\" placeholder=\"R8.11.30(空欄は今日)\" autofocus></div>\
          <div><label for=\"month\">異動集計の月</label><input id=\"month\" name=\"month\" value=\"{month}\" placeholder=\"2026-11 または R8.11(空欄は今月)\"></div>\
-         </div><p><button type=\"submit\">集計</button></p></form>{population}{movements}",
+         </div><p><button type=\"submit\">集計</button></p></form>{population}{movements}{seals}",
         on = esc(&form.on),
         month = esc(&form.month),
     );
@@ -176,6 +184,23 @@ fn movements_table(m: &Movements) -> String {
          <a href=\"/api/v1/statistics/movements?month={month}&amp;format=pdf\" target=\"_blank\">印刷用PDF</a></p>\
          <table class=\"stats\"><thead><tr><th scope=\"col\">異動事由</th>\
          <th scope=\"col\">男</th><th scope=\"col\">女</th><th scope=\"col\">計</th></tr></thead>\
+         <tbody>{rows}</tbody></table></div>",
+        from = wareki(m.from),
+        to = wareki(m.to),
+    )
+}
+
+/// 印鑑登録の統計 of the month (M-INKAN-22).
+fn seals_table(m: &SealStatistics) -> String {
+    let rows: String = crate::api::statistics::seal_rows(m)
+        .iter()
+        .map(|(item, n)| format!("<tr><th scope=\"row\">{item}</th><td>{n}</td></tr>"))
+        .collect();
+    let month = format!("{:04}-{:02}", m.from.year(), m.from.month());
+    format!(
+        "<div class=\"card\" id=\"seals\"><h2>{from}から{to}までの印鑑登録</h2>\
+         <p><a href=\"/api/v1/statistics/seals?month={month}&amp;format=csv\" download>CSVで保存</a></p>\
+         <table class=\"stats\"><thead><tr><th scope=\"col\">項目</th><th scope=\"col\">件数</th></tr></thead>\
          <tbody>{rows}</tbody></table></div>",
         from = wareki(m.from),
         to = wareki(m.to),

@@ -1482,6 +1482,137 @@ async fn seals_are_registered_certified_and_cancelled(db: Db) {
     s.stop().await;
 }
 
+/// 印鑑登録事務 M-INKAN-22 (標準オプション): the month's 印鑑登録 statistics — registrations
+/// in force at its end, registered, ended by reason, 印鑑登録証明書 issued — counted from
+/// the ledger, on the API (JSON and CSV) and the statistics screen; a month to come is refused.
+async fn seal_statistics_count_the_month(db: Db) {
+    use base64::Engine;
+    let s = TestServer::start(db).await;
+    let a = tenant_a();
+    let admin = s.login(Some(&a), "admin").await;
+    let clerk = s.login(Some(&a), "clerk").await;
+    s.set_issuer(&a).await;
+    let r = admin
+        .put(s.url("/api/v1/official-seal"))
+        .header("content-type", "image/png")
+        .body(murakumo_seal::sample_impression(1))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let mut numbers = Vec::new();
+    for (n, card) in [(1_000_000_002u64, "A-200"), (1_000_000_003, "A-201")] {
+        let png =
+            base64::engine::general_purpose::STANDARD.encode(murakumo_seal::sample_impression(n));
+        let r = clerk
+            .post(s.url("/api/v1/seals"))
+            .json(&json!({"resident_code": common::resident_code(n), "card_number": card, "impression_png": png}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), StatusCode::OK);
+        let seal: Value = r.json().await.expect("json");
+        numbers.push(
+            seal["registration_number"]
+                .as_str()
+                .expect("number")
+                .to_string(),
+        );
+    }
+    let r = clerk
+        .post(s.url(&format!("/api/v1/seals/{}/cancel", numbers[1])))
+        .json(&json!({"reason": "card_lost"}))
+        .send()
+        .await
+        .expect("send");
+    assert!(r.status().is_success(), "{}", r.status());
+    let r = clerk
+        .post(s.url("/api/v1/certificates"))
+        .json(&json!({"kind": "seal", "card_number": "A-200", "requester": "本人", "purpose": "不動産登記",
+            "applicant_name": "山田　花子", "applicant_birth_date": "1980-05-05"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let month = {
+        let today = murakumo_core::today_in_japan();
+        format!(
+            "{:04}-{:02}",
+            chrono::Datelike::year(&today),
+            chrono::Datelike::month(&today)
+        )
+    };
+    let stats: Value = clerk
+        .get(s.url(&format!("/api/v1/statistics/seals?month={month}")))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let counts = json!([
+        stats["in_force"],
+        stats["registered"],
+        stats["abolished"],
+        stats["card_lost"],
+        stats["ex_officio"],
+        stats["certificates"]
+    ]);
+    assert_eq!(counts, json!([1, 2, 0, 1, 0, 1]), "{stats}");
+    let csv = clerk
+        .get(s.url(&format!(
+            "/api/v1/statistics/seals?month={month}&format=csv"
+        )))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("csv");
+    assert!(
+        csv.contains("登録者数(期間の末日),1\r\n")
+            && csv.contains("亡失,1\r\n")
+            && csv.contains("印鑑登録証明書の交付,1\r\n"),
+        "{csv}"
+    );
+    let html = clerk
+        .get(s.url(&format!("/statistics?month={month}")))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        html.contains("<th scope=\"row\">新規登録</th><td>2</td>"),
+        "{html}"
+    );
+    // Before: nothing yet. A month to come: refused, naming the item.
+    let before: Value = clerk
+        .get(s.url("/api/v1/statistics/seals?month=2020-01"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (&before["in_force"], &before["registered"]),
+        (&json!(0), &json!(0)),
+        "{before}"
+    );
+    let r = clerk
+        .get(s.url("/api/v1/statistics/seals?month=2999-01"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["field"], "month", "{body}");
+    s.stop().await;
+}
+
 common::on_both_backends!(
     seals_are_registered_certified_and_cancelled,
     staff_of_a_cannot_reach_b_by_any_route,
@@ -1495,6 +1626,7 @@ common::on_both_backends!(
     staff_accounts_are_managed_by_the_admin,
     resident_changes_history_and_protection,
     certificates_are_issued_signed_and_verifiable,
+    seal_statistics_count_the_month,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
