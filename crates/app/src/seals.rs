@@ -108,6 +108,36 @@ pub async fn impression(app: &App, actor: &StaffActor, number: &str) -> Result<V
     Ok(png)
 }
 
+/// 交付履歴 (印鑑登録事務 M-INKAN-20): the 印鑑登録証明書 issued for a registration's
+/// registrant, oldest first (発行番号, 交付日, 交付者), through the 支援措置 gate; logged as a
+/// read. Each issuance is also in the access log under its 発行番号, 請求者 and 利用目的.
+pub async fn issuances(
+    app: &App,
+    actor: &StaffActor,
+    number: &str,
+) -> Result<Vec<murakumo_store::IssuedRow>> {
+    actor.require(Permission::ResidentRead)?;
+    let ts = app.tenant(&actor.tenant);
+    let Some(reg) = ts.seal(number).await? else {
+        return Err(UseCaseError::not_found(
+            "この印鑑登録番号の登録は、この団体にありません。印鑑登録番号を確認してください",
+        ));
+    };
+    protection::admit_code(app, actor, &reg.resident_code, AccessAction::Read).await?;
+    let issued = ts
+        .issued_certificates_of("seal", &reg.resident_code)
+        .await?;
+    access::log(
+        app,
+        actor,
+        AccessAction::Read,
+        [resident(&reg.resident_code)],
+        "印鑑登録証明書の交付履歴",
+    )
+    .await?;
+    Ok(issued)
+}
+
 /// Registers a seal and returns the registration with its new 印鑑登録番号. Checked against
 /// the register as it stands when appended, with its access record in the same transaction.
 pub async fn register(app: &App, actor: &StaffActor, reg: Registration) -> Result<SealRecord> {

@@ -363,25 +363,47 @@ impl TenantStore<'_> {
         .fetch_optional(&mut *tx)
         .await?;
         tx.commit().await?;
-        row.map(|r| {
-            let subjects: String = r.try_get("subjects")?;
-            Ok(IssuedRow {
-                issue_number: r.try_get("issue_number")?,
-                seq: r.try_get::<i64, _>("seq")? as u64,
-                kind: r.try_get("kind")?,
-                subjects: subjects
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect(),
-                digest: r.try_get("digest")?,
-                key_id: r.try_get("key_id")?,
-                issue_date: r.try_get("issue_date")?,
-                actor: r.try_get("actor")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(issued_row).transpose()
     }
+
+    /// The certificates of `kind` issued for one person alone (a 印鑑登録証明書 certifies
+    /// one registrant), oldest first: the person's 交付履歴.
+    pub async fn issued_certificates_of(
+        &self,
+        kind: &str,
+        resident_code: &str,
+    ) -> Result<Vec<IssuedRow>, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let rows = sqlx::query(
+            "SELECT issue_number, seq, kind, subjects, digest, key_id, issue_date, actor FROM certificates \
+             WHERE tenant_code = $1 AND kind = $2 AND subjects = $3 ORDER BY seq",
+        )
+        .bind(self.tenant.as_str())
+        .bind(kind)
+        .bind(resident_code)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(issued_row).collect()
+    }
+}
+
+fn issued_row(r: &sqlx::any::AnyRow) -> Result<IssuedRow, StoreError> {
+    let subjects: String = r.try_get("subjects")?;
+    Ok(IssuedRow {
+        issue_number: r.try_get("issue_number")?,
+        seq: r.try_get::<i64, _>("seq")? as u64,
+        kind: r.try_get("kind")?,
+        subjects: subjects
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        digest: r.try_get("digest")?,
+        key_id: r.try_get("key_id")?,
+        issue_date: r.try_get("issue_date")?,
+        actor: r.try_get("actor")?,
+    })
 }
 
 /// A 発行番号 taken apart: `R8-0000123` is number 123 of the centre's series

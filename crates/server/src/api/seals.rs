@@ -249,6 +249,50 @@ pub async fn seal_impression(
         .into_response())
 }
 
+/// One 印鑑登録証明書 issued.
+#[derive(Serialize, ToSchema)]
+pub struct IssuanceView {
+    /// 発行番号
+    pub issue_number: String,
+    /// 交付日
+    pub issue_date: String,
+    /// 交付者 (`staff:…`)
+    pub actor: String,
+}
+
+/// 交付履歴 (M-INKAN-20): the 印鑑登録証明書 issued for the registrant of a registration,
+/// oldest first. The view is logged; the 請求者 and 利用目的 of each are in the access log
+/// under its 発行番号.
+#[utoipa::path(get, path = "/api/v1/seals/{registration_number}/issuances", tag = "seal",
+    params(("registration_number" = String, Path, description = "印鑑登録番号")),
+    responses((status = 200, body = [IssuanceView]), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn seal_issuances(
+    State(state): State<AppState>,
+    session: StaffSession,
+    headers: HeaderMap,
+    ApiPath(number): ApiPath<String>,
+) -> ApiResult<Json<Vec<IssuanceView>>> {
+    Ok(Json(issuances(&state, &session, &headers, &number).await?))
+}
+
+/// [`seal_issuances`], for the API and the registration's screen.
+pub(crate) async fn issuances(
+    state: &AppState,
+    session: &StaffSession,
+    headers: &HeaderMap,
+    number: &str,
+) -> ApiResult<Vec<IssuanceView>> {
+    let rows = seals::issuances(&state.app(), &session.acting(headers), number).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| IssuanceView {
+            issue_number: r.issue_number,
+            issue_date: r.issue_date,
+            actor: r.actor,
+        })
+        .collect())
+}
+
 /// The municipality's 公印 image (PNG) printed on certificates.
 #[utoipa::path(get, path = "/api/v1/official-seal", tag = "tenant",
     responses((status = 200, description = "PNG", content_type = "image/png"), (status = 404, body = ErrorBody)))]

@@ -253,6 +253,27 @@ async fn detail_page(
     } else {
         String::new()
     };
+    let issued = match api::issuances(state, s, headers, number).await {
+        Ok(list) if list.is_empty() => "<p class=\"muted\">まだ交付していません。</p>".to_string(),
+        Ok(list) => {
+            let rows: String = list
+                .iter()
+                .map(|i| {
+                    format!(
+                        "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                        esc(&i.issue_number),
+                        chrono::NaiveDate::parse_from_str(&i.issue_date, "%Y-%m-%d")
+                            .map_or_else(|_| esc(&i.issue_date), wareki),
+                        esc(&i.actor)
+                    )
+                })
+                .collect();
+            format!(
+                "<table><thead><tr><th>発行番号</th><th>交付日</th><th>交付者</th></tr></thead><tbody>{rows}</tbody></table>"
+            )
+        }
+        Err(e) => error_box(&e),
+    };
     let body = format!(
         "<nav class=\"crumbs\"><a href=\"/seals\">印鑑登録</a> › {n}</nav>{notice}{err}\
          <div class=\"columns\"><section class=\"card\"><h1>印鑑登録 {n}</h1><table class=\"facts\">\
@@ -260,7 +281,8 @@ async fn detail_page(
          <tr><th scope=\"row\">印鑑登録証番号</th><td>{card}</td></tr>\
          <tr><th scope=\"row\">登録日</th><td>{on}</td></tr>\
          <tr><th scope=\"row\">状態</th><td>{state}</td></tr></table></section>\
-         <section class=\"card\"><h2>印影</h2><img class=\"impression\" src=\"/seals/{n}/image\" alt=\"登録されている印影\"></section></div>{actions}",
+         <section class=\"card\"><h2>印影</h2><img class=\"impression\" src=\"/seals/{n}/image\" alt=\"登録されている印影\"></section></div>{actions}\
+         <section class=\"card\"><h2>印鑑登録証明書の交付履歴</h2>{issued}</section>",
         err = error.map(error_box).unwrap_or_default(),
         code = esc(&v.resident_code),
         card = esc(&v.card_number),

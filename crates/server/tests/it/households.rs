@@ -2273,6 +2273,205 @@ async fn searches_are_kept_per_staff_member_to_search_again(db: Db) {
     s.stop().await;
 }
 
+/// Sets the 公印 and the 認証者, so that 印鑑登録証明書 can be issued.
+async fn seal_office(c: &Counter<'_>) {
+    let admin = c.s.login(Some(&tenant_a()), "admin").await;
+    let r = admin
+        .put(c.s.url("/api/v1/official-seal"))
+        .header("content-type", "image/png")
+        .body(murakumo_seal::sample_impression(1))
+        .send()
+        .await
+        .expect("send");
+    assert!(r.status().is_success(), "{}", r.status());
+    c.s.set_issuer(&tenant_a()).await;
+}
+
+/// Registers a seal of resident `n` with the card `card`; its 印鑑登録番号.
+async fn register_seal(c: &Counter<'_>, n: u64, card: &str) -> String {
+    use base64::Engine;
+    let png = base64::engine::general_purpose::STANDARD.encode(murakumo_seal::sample_impression(n));
+    let (st, b) = c
+        .post(
+            "/api/v1/seals",
+            json!({"resident_code": common::resident_code(n), "card_number": card, "impression_png": png}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    b["registration_number"]
+        .as_str()
+        .expect("number")
+        .to_string()
+}
+
+/// Issues a 印鑑登録証明書 with the card and the 申請書's 氏名・生年月日: the certified content
+/// and the 発行番号.
+async fn issue_seal_certificate(
+    c: &Counter<'_>,
+    card: &str,
+    (name, birth): (&str, &str),
+    requester: &str,
+) -> (Value, String) {
+    let r = c
+        .clerk
+        .post(c.s.url("/api/v1/certificates"))
+        .json(
+            &json!({"kind": "seal", "card_number": card, "requester": requester,
+            "purpose": "不動産登記", "applicant_name": name, "applicant_birth_date": birth}),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    let number = r.headers()["x-issue-number"]
+        .to_str()
+        .expect("number")
+        .to_string();
+    (certified(&r.bytes().await.expect("pdf")), number)
+}
+
+/// 印鑑登録事務 M-INKAN-18: a 転居 and a 氏名変更 of the registrant reach the 印鑑登録証明書 at
+/// once — it certifies the registrant's current 住所 and 氏名 from the register, and the 申請書
+/// is checked against the current 氏名.
+async fn a_seal_certificate_carries_the_registrants_current_name_and_address(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    seal_office(&c).await;
+    let n = 2_000_000_331;
+    let (st, b) = c.enter(n, "一郎", "世帯主", None, HOME).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let birth = c.resident(n).await["birth_date"]
+        .as_str()
+        .expect("birth")
+        .to_string();
+    register_seal(&c, n, "C-331").await;
+    let member = |cert: &Value| {
+        (
+            cert["address"]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            cert["members"][0]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        )
+    };
+    let (cert, _) = issue_seal_certificate(&c, "C-331", ("佐藤　一郎", &birth), "本人").await;
+    assert_eq!(
+        member(&cert),
+        (HOME.to_string(), "佐藤　一郎".to_string()),
+        "{cert}"
+    );
+    let today = today_in_japan().to_string();
+    for change in [
+        json!({"change": "relocate", "address": NEW_HOME, "effective_date": today}),
+        json!({"change": "name", "family_name": "高橋", "given_name": "一郎",
+            "family_kana": "タカハシ", "given_kana": "イチロウ", "effective_date": today}),
+    ] {
+        let (st, b) = c.change(n, change).await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+    }
+    let (cert, _) = issue_seal_certificate(&c, "C-331", ("高橋　一郎", &birth), "本人").await;
+    assert_eq!(
+        member(&cert),
+        (NEW_HOME.to_string(), "高橋　一郎".to_string()),
+        "{cert}"
+    );
+    // The 申請書 under the former 氏名 no longer matches.
+    let r = c
+        .clerk
+        .post(s.url("/api/v1/certificates"))
+        .json(&json!({"kind": "seal", "card_number": "C-331", "requester": "本人",
+            "purpose": "不動産登記", "applicant_name": "佐藤　一郎", "applicant_birth_date": birth}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    s.stop().await;
+}
+
+/// 印鑑登録事務 M-INKAN-20: every 印鑑登録証明書 issued is in the registration's 交付履歴
+/// (発行番号, 交付日, 交付者; API and screen) and in the access log under its 発行番号 with the
+/// 請求者 and 利用目的.
+async fn seal_certificates_have_an_issue_history_and_access_records(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    seal_office(&c).await;
+    let n = 2_000_000_341;
+    let (st, b) = c.enter(n, "一郎", "世帯主", None, HOME).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let birth = c.resident(n).await["birth_date"]
+        .as_str()
+        .expect("birth")
+        .to_string();
+    let number = register_seal(&c, n, "C-341").await;
+    let history = || async { c.get(&format!("/api/v1/seals/{number}/issuances")).await };
+    assert_eq!(history().await, json!([]));
+    let mut issued = Vec::new();
+    for requester in ["本人", "代理人"] {
+        let (_, no) = issue_seal_certificate(&c, "C-341", ("佐藤　一郎", &birth), requester).await;
+        issued.push((no, requester));
+    }
+    let listed = history().await;
+    let rows: Vec<(String, String)> = listed
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|i| {
+            assert_eq!(i["issue_date"], json!(today_in_japan().to_string()), "{i}");
+            (
+                i["issue_number"].as_str().unwrap_or_default().to_string(),
+                i["actor"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let clerk = format!("staff:s-clerk-{}", tenant_a());
+    assert_eq!(
+        rows,
+        issued
+            .iter()
+            .map(|(no, _)| (no.clone(), clerk.clone()))
+            .collect::<Vec<_>>()
+    );
+    let logged = s
+        .access_log(&format!(
+            "subject=resident:{}&action=issue",
+            common::resident_code(n)
+        ))
+        .await;
+    for (no, requester) in &issued {
+        assert!(
+            logged.iter().any(
+                |l| l["detail"] == json!(format!("{no} 請求者: {requester}"))
+                    && l["purpose"] == "不動産登記"
+                    && l["actor"] == json!(clerk)
+            ),
+            "{no}: {logged:?}"
+        );
+    }
+    let html = c
+        .clerk
+        .get(s.url(&format!("/seals/{number}")))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        html.contains("交付履歴") && issued.iter().all(|(no, _)| html.contains(no.as_str())),
+        "{html}"
+    );
+    s.stop().await;
+}
+
 common::on_both_backends!(
     a_move_out_is_removed_on_the_earlier_of_the_planned_and_the_moved_in_date,
     the_items_the_standard_requires_are_never_blank,
@@ -2301,4 +2500,6 @@ common::on_both_backends!(
     the_history_of_former_surnames_and_aliases_can_be_read_back,
     a_deputy_certifies_while_in_force_and_the_mayor_again_after,
     searches_are_kept_per_staff_member_to_search_again,
+    a_seal_certificate_carries_the_registrants_current_name_and_address,
+    seal_certificates_have_an_issue_history_and_access_records,
 );
