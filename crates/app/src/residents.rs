@@ -171,6 +171,7 @@ async fn checked_change(
     events: &[ResidentEvent],
     effective: NaiveDate,
     new_household_id: &str,
+    name_change_ends: bool,
     deadline: i64,
 ) -> Result<(Vec<Warning>, Vec<NewEntry>)> {
     let ts = app.tenant(&actor.tenant);
@@ -216,8 +217,16 @@ async fn checked_change(
     check_households(events, &members, Some(new_household_id), effective)?;
     let id = actor.id();
     // A removed resident's 印鑑登録 ends with the removal (職権抹消), in the same append.
-    let registrations = seals::registrations_of_removed(app, &actor.tenant, events).await?;
-    let ended = seals::ended_by(events, &registrations, &id, effective, today);
+    let registrations =
+        seals::registrations_ended_by(app, &actor.tenant, events, name_change_ends).await?;
+    let ended = seals::ended_by(
+        events,
+        name_change_ends,
+        &registrations,
+        &id,
+        effective,
+        today,
+    );
     // 宛名番号: each person entered gets the next number, read in this check (so a number
     // taken by another append in between makes the append refused and checked again).
     let mut addressee = None;
@@ -254,13 +263,16 @@ async fn checked_change(
 /// 異動日): through the 支援措置 gate, checked by the domain's rules and appended with its
 /// access-log records in one transaction, only if the register did not change in between
 /// (else checked again). `new_household_id` is the 世帯番号 a new household in the batch
-/// gets. Returns the warnings (e.g. 届出期間経過): the 異動 was recorded.
+/// gets; `name_change_ends` whether a 氏名変更 in it ends the person's 印鑑登録
+/// ([`seals::name_change_ends_seal`]). Returns the warnings (e.g. 届出期間経過): the 異動 was
+/// recorded.
 pub async fn record_change(
     app: &App,
     actor: &StaffActor,
     events: Vec<ResidentEvent>,
     effective: NaiveDate,
     new_household_id: &str,
+    name_change_ends: bool,
 ) -> Result<Vec<Warning>> {
     if events.is_empty() {
         return Err(UseCaseError::internal("記録する異動がありません"));
@@ -294,8 +306,16 @@ pub async fn record_change(
     // appended since (by another request or node): otherwise checked again.
     let (events, records) = (&events, &records);
     access::append_decided(&ts, actor, || async move {
-        let (warned, batch) =
-            checked_change(app, actor, events, effective, new_household_id, deadline).await?;
+        let (warned, batch) = checked_change(
+            app,
+            actor,
+            events,
+            effective,
+            new_household_id,
+            name_change_ends,
+            deadline,
+        )
+        .await?;
         Ok((batch, records.clone(), warned))
     })
     .await
@@ -397,7 +417,7 @@ pub async fn enter(
         notified_date: req.notified_date.unwrap_or_else(today_in_japan),
     };
     let code = event.resident_code().to_string();
-    let warned = record_change(app, actor, vec![event], req.effective_date, &next).await?;
+    let warned = record_change(app, actor, vec![event], req.effective_date, &next, false).await?;
     Ok((code, warned))
 }
 
@@ -496,7 +516,15 @@ pub async fn enter_household(
         .iter()
         .map(|e| e.resident_code().to_string())
         .collect();
-    let warned = record_change(app, actor, events, first.effective_date, &household_id).await?;
+    let warned = record_change(
+        app,
+        actor,
+        events,
+        first.effective_date,
+        &household_id,
+        false,
+    )
+    .await?;
     Ok(HouseholdEntered {
         household_id,
         resident_codes: codes,
@@ -635,6 +663,11 @@ pub enum Change {
         family_kana: String,
         #[serde(default)]
         given_kana: String,
+        /// For a person with a 印鑑登録 (印鑑登録事務 M-INKAN-17): `end` when the registered
+        /// seal no longer shows the 氏名 (職権抹消 in the same append), `keep` when it still
+        /// does (a seal of the 名, the 旧氏, the 通称 or the カタカナ併記名). Required then.
+        #[serde(default)]
+        seal: Option<String>,
     },
     /// 職権修正
     Correct {
@@ -754,6 +787,14 @@ pub async fn change(
             })),
             _ => Ok(None),
         }
+    };
+    // 印鑑登録事務 M-INKAN-17: a registrant's 氏名変更 ends the registration or keeps it, as
+    // the clerk decides from the seal.
+    let name_change_ends = match &change {
+        Change::Name { seal, .. } => {
+            seals::name_change_ends_seal(app, &actor.tenant, code, seal.as_deref()).await?
+        }
+        _ => false,
     };
     let resident_code = code.to_string();
     let event = match change {
@@ -885,6 +926,7 @@ pub async fn change(
             given_name,
             family_kana,
             given_kana,
+            ..
         } => ResidentEvent::NameChanged {
             resident_code,
             family_name,
@@ -952,7 +994,7 @@ pub async fn change(
     };
     let mut events = vec![event];
     events.extend(follow_ups);
-    record_change(app, actor, events, effective, &next).await
+    record_change(app, actor, events, effective, &next, name_change_ends).await
 }
 
 /// A 住民票コード as typed (11 digits with the check digit), or why not.

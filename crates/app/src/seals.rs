@@ -269,13 +269,32 @@ fn logged<T>(
     (vec![e], records, decided)
 }
 
+/// Why a 異動 ends its person's 印鑑登録 (職権抹消), if it does: a removal (転出, 死亡, 職権消除)
+/// always; a 氏名変更 when the clerk found that the registered seal no longer shows the 氏名
+/// (`name_change_ends`, 印鑑登録事務 M-INKAN-17).
+fn ending_reason(event: &ResidentEvent, name_change_ends: bool) -> Option<(&str, String)> {
+    match event {
+        ResidentEvent::Removed {
+            resident_code,
+            reason,
+            ..
+        } => Some((resident_code, reason.label_ja().to_string())),
+        ResidentEvent::NameChanged { resident_code, .. } if name_change_ends => Some((
+            resident_code,
+            "氏名変更(登録印鑑が氏名を表さなくなったため)".to_string(),
+        )),
+        _ => None,
+    }
+}
+
 /// The 職権抹消 that a batch of 異動 brings with it, event by event (appended right after
 /// the event that brings them): every active registration of a person the batch removes
-/// (転出, 死亡, 職権消除) ends on the removal's 異動日, each registration once however many
-/// removals name its registrant. `registrations` are the registrations of the people
-/// concerned, as recorded now.
+/// (転出, 死亡, 職権消除), or whose 氏名変更 ends it (`name_change_ends`), ends on the 異動日,
+/// each registration once however many events name its registrant. `registrations` are the
+/// registrations of the people concerned, as recorded now.
 pub fn ended_by(
     events: &[ResidentEvent],
+    name_change_ends: bool,
     registrations: &[SealRecord],
     actor: &str,
     effective: NaiveDate,
@@ -285,18 +304,13 @@ pub fn ended_by(
     let mut all = Vec::new();
     for event in events {
         let mut out = Vec::new();
-        let ResidentEvent::Removed {
-            resident_code,
-            reason,
-            ..
-        } = event
-        else {
+        let Some((resident_code, why)) = ending_reason(event, name_change_ends) else {
             all.push(out);
             continue;
         };
         for r in registrations
             .iter()
-            .filter(|r| r.is_active() && &r.resident_code == resident_code)
+            .filter(|r| r.is_active() && r.resident_code == resident_code)
         {
             if ended.contains(&r.registration_number.as_str()) {
                 continue;
@@ -306,9 +320,9 @@ pub fn ended_by(
                 actor,
                 &SealEvent::Cancelled {
                     registration_number: r.registration_number.clone(),
-                    resident_code: resident_code.clone(),
+                    resident_code: resident_code.to_string(),
                     reason: CancelReason::ExOfficio {
-                        reason: reason.label_ja().to_string(),
+                        reason: why.clone(),
                     },
                     notified_date: notified,
                 },
@@ -321,25 +335,56 @@ pub fn ended_by(
     all
 }
 
-/// The registrations of everyone a batch of 異動 removes, as recorded now (what
-/// [`ended_by`] looks at).
-pub async fn registrations_of_removed(
+/// The registrations of everyone a batch of 異動 may end (see [`ended_by`]), as recorded now.
+pub async fn registrations_ended_by(
     app: &App,
     tenant: &TenantCode,
     events: &[ResidentEvent],
+    name_change_ends: bool,
 ) -> Result<Vec<SealRecord>> {
     let ts = app.tenant(tenant);
     let mut out = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
     for event in events {
-        if let ResidentEvent::Removed { resident_code, .. } = event
-            && !seen.contains(&resident_code.as_str())
+        if let Some((resident_code, _)) = ending_reason(event, name_change_ends)
+            && !seen.contains(&resident_code)
         {
             seen.push(resident_code);
             out.extend(ts.seals_of_resident(resident_code).await?);
         }
     }
     Ok(out)
+}
+
+/// What a 氏名変更 does to the person's 印鑑登録 (印鑑登録事務 M-INKAN-17): `true` when it ends
+/// it. A person with an active registration needs the clerk's choice — `end` when the seal
+/// no longer shows the 氏名, `keep` when it still does (名, 旧氏, 通称, カタカナ併記名) — for
+/// the seal itself is not read by the system; without one, nothing is decided.
+pub async fn name_change_ends_seal(
+    app: &App,
+    tenant: &TenantCode,
+    resident_code: &str,
+    choice: Option<&str>,
+) -> Result<bool> {
+    let active = app
+        .tenant(tenant)
+        .seals_of_resident(resident_code)
+        .await?
+        .iter()
+        .any(SealRecord::is_active);
+    match (active, choice.map(str::trim).filter(|c| !c.is_empty())) {
+        (false, _) => Ok(false),
+        (true, Some("end")) => Ok(true),
+        (true, Some("keep")) => Ok(false),
+        (true, None) => Err(UseCaseError::invalid(
+            "seal",
+            "この方には印鑑登録があります。登録印鑑が新しい氏名を表さなくなるときは「抹消する」(end)、名・旧氏・通称などで引き続き氏名を表すときは「継続する」(keep)を選んでください",
+        )),
+        (true, Some(_)) => Err(UseCaseError::invalid(
+            "seal",
+            "印鑑登録の扱いは end(抹消する) か keep(継続する) を選んでください",
+        )),
+    }
 }
 
 /// Registers or replaces the 公印 printed on certificates. Replacing one needs a reason.
@@ -430,7 +475,7 @@ mod tests {
             removed("10000000001", RemovalReason::Died),
             removed("10000000001", RemovalReason::Died),
         ];
-        let ended = ended_by(&events, &regs, "staff:s-1", day(2), day(3));
+        let ended = ended_by(&events, false, &regs, "staff:s-1", day(2), day(3));
         assert_eq!(ended.len(), 2, "one list per event");
         assert!(ended[1].is_empty(), "not ended twice");
         let ended = ended.concat();
@@ -467,12 +512,37 @@ mod tests {
                 destination: "札幌市".into(),
             },
         );
-        let ended = cancelled(&ended_by(&[moved], &regs, "a", day(2), day(3)).concat());
+        let ended = cancelled(&ended_by(&[moved], false, &regs, "a", day(2), day(3)).concat());
         assert_eq!(ended.len(), 1, "{ended:?}");
         assert_eq!(
             ended[0].0, "2",
             "the already cancelled one is not ended again"
         );
+    }
+
+    #[test]
+    fn a_name_change_ends_the_registration_only_when_the_clerk_says_so() {
+        let regs = [reg("1", "10000000001", SealStatus::Active)];
+        let renamed = ResidentEvent::NameChanged {
+            resident_code: "10000000001".into(),
+            family_name: "高橋".into(),
+            given_name: "花子".into(),
+            family_kana: "タカハシ".into(),
+            given_kana: "ハナコ".into(),
+            notified_date: day(3),
+        };
+        let kept = ended_by(
+            std::slice::from_ref(&renamed),
+            false,
+            &regs,
+            "a",
+            day(2),
+            day(3),
+        );
+        assert!(kept.concat().is_empty());
+        let ended = cancelled(&ended_by(&[renamed], true, &regs, "a", day(2), day(3)).concat());
+        assert_eq!(ended.len(), 1, "{ended:?}");
+        assert_eq!(ended[0].0, "1");
     }
 
     #[test]
@@ -485,7 +555,7 @@ mod tests {
             notified_date: day(3),
         };
         assert!(
-            ended_by(&[moved_house], &regs, "a", day(2), day(3))
+            ended_by(&[moved_house], true, &regs, "a", day(2), day(3))
                 .concat()
                 .is_empty()
         );

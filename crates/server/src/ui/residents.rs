@@ -826,6 +826,11 @@ const CHANGES: &[(&str, &str, &[Field])] = &[
             ("given_name", "名", "text"),
             ("family_kana", "氏(フリガナ)", "text"),
             ("given_kana", "名(フリガナ)", "text"),
+            (
+                "seal",
+                "印鑑登録(登録のある方のみ)",
+                "select:=登録なし|end=登録印鑑が新しい氏名を表さないので職権で抹消する|keep=登録印鑑は名・旧氏などで引き続き氏名を表すので継続する",
+            ),
         ],
     ),
     (

@@ -2369,8 +2369,9 @@ async fn a_seal_certificate_carries_the_registrants_current_name_and_address(db:
     let today = today_in_japan().to_string();
     for change in [
         json!({"change": "relocate", "address": NEW_HOME, "effective_date": today}),
+        // The seal (of the 名 only, say) still shows the 氏名: kept (M-INKAN-17).
         json!({"change": "name", "family_name": "高橋", "given_name": "一郎",
-            "family_kana": "タカハシ", "given_kana": "イチロウ", "effective_date": today}),
+            "family_kana": "タカハシ", "given_kana": "イチロウ", "seal": "keep", "effective_date": today}),
     ] {
         let (st, b) = c.change(n, change).await;
         assert_eq!(st, StatusCode::OK, "{b}");
@@ -2472,6 +2473,79 @@ async fn seal_certificates_have_an_issue_history_and_access_records(db: Db) {
     s.stop().await;
 }
 
+/// 印鑑登録事務 M-INKAN-17: a registrant's 氏名変更 asks the clerk what the registered seal
+/// shows; when it no longer shows the 氏名 the registration ends (職権抹消, in the same
+/// append, its card no longer certifies), when it still does (名, 旧氏 …) it stays; without a
+/// choice nothing is recorded. A person without a 印鑑登録 is not asked.
+async fn a_name_change_ends_a_seal_that_no_longer_shows_the_name(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    seal_office(&c).await;
+    let (n, unregistered) = (2_000_000_351, 2_000_000_352);
+    for m in [n, unregistered] {
+        let (st, b) = c.enter(m, "一郎", "世帯主", None, HOME).await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+    }
+    let number = register_seal(&c, n, "C-351").await;
+    let today = today_in_japan().to_string();
+    let rename = |family: &str, kana: &str, seal: Option<&str>| {
+        let mut change = json!({"change": "name", "family_name": family, "given_name": "一郎",
+            "family_kana": kana, "given_kana": "イチロウ", "effective_date": today});
+        if let Some(seal) = seal {
+            change["seal"] = json!(seal);
+        }
+        change
+    };
+    let status = || async {
+        c.get(&format!(
+            "/api/v1/seals?registration_number={number}&include_cancelled=true"
+        ))
+        .await[0]
+            .clone()
+    };
+    let head = c.ledger_head().await;
+    for choice in [None, Some("maybe")] {
+        let (st, b) = c.change(n, rename("高橋", "タカハシ", choice)).await;
+        refused(st, &b, "seal");
+    }
+    assert_eq!(c.ledger_head().await, head, "nothing recorded");
+    // Not asked of someone without a 印鑑登録.
+    let (st, b) = c
+        .change(unregistered, rename("高橋", "タカハシ", None))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    // Still shows the 氏名: kept.
+    let (st, b) = c.change(n, rename("高橋", "タカハシ", Some("keep"))).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(status().await["status"], "active");
+    // No longer does: ended ex officio with the 氏名変更, and its card certifies nothing.
+    let (st, b) = c.change(n, rename("田中", "タナカ", Some("end"))).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let seal = status().await;
+    assert_eq!(seal["status"], "cancelled", "{seal}");
+    assert!(
+        seal.to_string().contains("氏名変更"),
+        "the reason names the 氏名変更: {seal}"
+    );
+    let birth = c.resident(n).await["birth_date"]
+        .as_str()
+        .expect("birth")
+        .to_string();
+    let r = c
+        .clerk
+        .post(s.url("/api/v1/certificates"))
+        .json(&json!({"kind": "seal", "card_number": "C-351", "requester": "本人",
+            "purpose": "不動産登記", "applicant_name": "田中　一郎", "applicant_birth_date": birth}))
+        .send()
+        .await
+        .expect("send");
+    assert!(r.status().is_client_error(), "{}", r.status());
+    s.stop().await;
+}
+
 common::on_both_backends!(
     a_move_out_is_removed_on_the_earlier_of_the_planned_and_the_moved_in_date,
     the_items_the_standard_requires_are_never_blank,
@@ -2502,4 +2576,5 @@ common::on_both_backends!(
     searches_are_kept_per_staff_member_to_search_again,
     a_seal_certificate_carries_the_registrants_current_name_and_address,
     seal_certificates_have_an_issue_history_and_access_records,
+    a_name_change_ends_a_seal_that_no_longer_shows_the_name,
 );
