@@ -154,23 +154,23 @@ fn notified_ja(effective: NaiveDate, notified: NaiveDate) -> String {
     }
 }
 
-/// The 備考 of a person's 異動 as the standard words them, from the events up
-/// to the certificate's date: how and when they came (「令和8年11月20日
-/// 東京都新宿区から転入 11月25日届出」), each 転居 (「令和8年12月1日 転居 12月3日届出」), a
-/// 転出予定 (from its date on: 標準仕様書 §5.1 leaves it off a certificate issued
-/// before it, `issued_on`), and why and when the record became a 除票.
 /// Who certifies (認証者): the 職務代理者 while one is in force on the day (標準仕様書
 /// §1.3.9/M2; the settings are dated, so the switch happens by itself), else the
-/// 市区町村長. A deputy with a title but no name, or the reverse, certifies nothing.
-fn issuer(
-    settings: &[ResolvedSetting],
-    setting: impl Fn(&str) -> Result<String>,
-) -> Result<(String, String)> {
+/// 市区町村長, whose title and name must then be set. A deputy with a title but no name, or
+/// the reverse, certifies nothing.
+pub(crate) fn issuer(settings: &[ResolvedSetting]) -> Result<(String, String)> {
     let set = |key: &str| {
         settings
             .iter()
             .find(|s| s.key == key)
             .and_then(|s| s.value.clone())
+    };
+    let required = |key: &str| {
+        set(key).ok_or_else(|| {
+            UseCaseError::conflict(format!(
+                "設定 {key} がこの団体にまだありません。団体管理者が「設定」で登録してください"
+            ))
+        })
     };
     match (
         set("certificate.deputy_title"),
@@ -178,8 +178,8 @@ fn issuer(
     ) {
         (Some(title), Some(name)) => Ok((title, name)),
         (None, None) => Ok((
-            setting("certificate.issuer_title")?,
-            setting("certificate.issuer_name")?,
+            required("certificate.issuer_title")?,
+            required("certificate.issuer_name")?,
         )),
         _ => Err(UseCaseError::conflict(
             "職務代理者の職名と氏名は、両方を同じ期間で設定してください(片方だけでは証明書を発行しません)。団体管理者が「設定」で直してください",
@@ -187,6 +187,11 @@ fn issuer(
     }
 }
 
+/// The 備考 of a person's 異動 as the standard words them, from the events up
+/// to the certificate's date: how and when they came (「令和8年11月20日
+/// 東京都新宿区から転入 11月25日届出」), each 転居 (「令和8年12月1日 転居 12月3日届出」), a
+/// 転出予定 (from its date on: 標準仕様書 §5.1 leaves it off a certificate issued
+/// before it, `issued_on`), and why and when the record became a 除票.
 fn history_notes(events: &[(ResidentEvent, NaiveDate)], issued_on: NaiveDate) -> Vec<String> {
     use murakumo_documents::wareki;
     let last = |pick: fn(&ResidentEvent) -> bool| events.iter().rev().find(|(e, _)| pick(e));
@@ -491,15 +496,7 @@ pub async fn issue(app: &App, actor: &StaffActor, node: &Node, req: Request) -> 
     records.sort_by_key(|r| (r.relationship != "世帯主", r.person.birth_date));
 
     let settings = app.settings(&actor.tenant).await?;
-    let setting =
-        |key: &str| {
-            settings.iter().find(|s| s.key == key).and_then(|s| s.value.clone()).ok_or_else(|| {
-            UseCaseError::conflict(format!(
-                "設定 {key} がこの団体にまだありません。団体管理者が「設定」で登録してください"
-            ))
-        })
-        };
-    let (issuer_title, issuer_name) = issuer(&settings, setting)?;
+    let (issuer_title, issuer_name) = issuer(&settings)?;
     let key = signing_key(app, &actor.tenant, &actor.id(), node.site_keys_only).await?;
     let series = WarekiDate::from_gregorian(today).map_or(today.format("%Y").to_string(), |w| {
         format!("{}{}", w.era().letter(), w.year())

@@ -138,6 +138,81 @@ pub async fn issuances(
     Ok(issued)
 }
 
+/// 印鑑登録抹消通知書 (印鑑登録事務 M-INKAN-19): what the registrant is told when the
+/// municipality ended a registration itself (職権抹消).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemovalNotice {
+    /// To whom: the registrant's 氏名, and where it is sent — the 転出先 of one who moved
+    /// out, else the address in the register.
+    pub name: String,
+    pub address: String,
+    pub registration_number: String,
+    pub registered_on: NaiveDate,
+    pub cancelled_on: NaiveDate,
+    /// 抹消の事由 (転出, 死亡, 氏名変更 …).
+    pub reason: String,
+    /// 都道府県 + 市区町村 and who notifies (the 認証者 of certificates).
+    pub municipality: String,
+    pub issuer: String,
+}
+
+/// The 印鑑登録抹消通知書 of a registration ended ex officio, through its registrant's gate;
+/// logged as an export of the registrant's 氏名 and 住所. A registration in force, or ended at
+/// the registrant's request (廃止, 亡失), has none.
+pub async fn removal_notice(app: &App, actor: &StaffActor, number: &str) -> Result<RemovalNotice> {
+    actor.require(Permission::ResidentRead)?;
+    let ts = app.tenant(&actor.tenant);
+    let Some(reg) = ts.seal(number).await? else {
+        return Err(UseCaseError::not_found(
+            "この印鑑登録番号の登録は、この団体にありません。印鑑登録番号を確認してください",
+        ));
+    };
+    let murakumo_seal::SealStatus::Cancelled {
+        date,
+        reason: CancelReason::ExOfficio { reason },
+    } = &reg.status
+    else {
+        return Err(UseCaseError::conflict(
+            "抹消通知書は職権で抹消した登録にだけあります(この登録は有効か、本人の申請で廃止・亡失したものです)",
+        ));
+    };
+    let Some(person) = ts.resident(&reg.resident_code).await? else {
+        return Err(UseCaseError::not_found("登録者の住民記録がありません"));
+    };
+    protection::admit(app, actor, &person, AccessAction::Export).await?;
+    let address = match &person.status {
+        murakumo_resident::Status::Removed {
+            reason: murakumo_resident::RemovalReason::MovedOut { destination },
+            ..
+        } => destination.clone(),
+        _ => format!("{} {}", person.address.text, person.address.katagaki)
+            .trim()
+            .to_string(),
+    };
+    // Notified by whoever certifies today: the 市区町村長, or the 職務代理者 in force.
+    let settings = app.settings(&actor.tenant).await?;
+    let (issuer_title, issuer_name) = crate::certificates::issuer(&settings)?;
+    let notice = RemovalNotice {
+        name: person.full_name(),
+        address,
+        registration_number: reg.registration_number.clone(),
+        registered_on: reg.registered_on,
+        cancelled_on: *date,
+        reason: reason.clone(),
+        municipality: crate::statistics::municipality(app, &actor.tenant).await?,
+        issuer: format!("{issuer_title} {issuer_name}"),
+    };
+    access::log(
+        app,
+        actor,
+        AccessAction::Export,
+        [resident(&reg.resident_code)],
+        "印鑑登録抹消通知書:name,address",
+    )
+    .await?;
+    Ok(notice)
+}
+
 /// Registers a seal and returns the registration with its new 印鑑登録番号. Checked against
 /// the register as it stands when appended, with its access record in the same transaction.
 pub async fn register(app: &App, actor: &StaffActor, reg: Registration) -> Result<SealRecord> {

@@ -111,6 +111,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(seals::cancel_seal))
         .routes(routes!(seals::seal_impression))
         .routes(routes!(seals::seal_issuances))
+        .routes(routes!(seals::seal_removal_notice))
         .routes(routes!(seals::get_official_seal, seals::set_official_seal))
         .routes(routes!(certificates::issue_certificate))
         .routes(routes!(certificates::rotate_signing_key))

@@ -293,6 +293,45 @@ pub(crate) async fn issuances(
         .collect())
 }
 
+/// 印鑑登録抹消通知書 (M-INKAN-19): the notice to the registrant of a registration the
+/// municipality ended (職権抹消: 転出, 死亡, 氏名変更 …), as a PDF to print and send — to the
+/// 転出先 of one who moved out. Logged as an export of the registrant's 氏名 and 住所. A
+/// registration in force, or ended at the registrant's request, has none (409).
+#[utoipa::path(get, path = "/api/v1/seals/{registration_number}/removal-notice", tag = "seal",
+    params(("registration_number" = String, Path, description = "印鑑登録番号")),
+    responses((status = 200, description = "PDF", content_type = "application/pdf"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn seal_removal_notice(
+    State(state): State<AppState>,
+    session: StaffSession,
+    headers: HeaderMap,
+    ApiPath(number): ApiPath<String>,
+) -> ApiResult<Response> {
+    use murakumo_documents::{Report, ReportTable, wareki};
+    let n = seals::removal_notice(&state.app(), &session.acting(&headers), &number).await?;
+    let today = murakumo_core::today_in_japan();
+    let report = Report {
+        title: "印鑑登録抹消通知書".into(),
+        subtitle: format!("{}　{}　{}", wareki(today), n.municipality, n.issuer),
+        tables: vec![ReportTable {
+            caption: format!(
+                "{} 様　あなたの印鑑登録を次のとおり抹消しましたので通知します。",
+                n.name
+            ),
+            columns: vec!["項目".into(), "内容".into()],
+            rows: vec![
+                vec!["氏名".into(), n.name.clone()],
+                vec!["住所(送付先)".into(), n.address.clone()],
+                vec!["印鑑登録番号".into(), n.registration_number.clone()],
+                vec!["登録日".into(), wareki(n.registered_on)],
+                vec!["抹消日".into(), wareki(n.cancelled_on)],
+                vec!["抹消の事由".into(), n.reason.clone()],
+            ],
+        }],
+        created: today,
+    };
+    super::statistics::pdf(report, &format!("seal-removal-{number}.pdf")).await
+}
+
 /// The municipality's 公印 image (PNG) printed on certificates.
 #[utoipa::path(get, path = "/api/v1/official-seal", tag = "tenant",
     responses((status = 200, description = "PNG", content_type = "image/png"), (status = 404, body = ErrorBody)))]

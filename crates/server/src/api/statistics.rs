@@ -226,7 +226,7 @@ pub(crate) fn csv(body: &str, filename: &str) -> Response {
     response
 }
 
-async fn pdf(report: Report, filename: &str) -> ApiResult<Response> {
+pub(crate) async fn pdf(report: Report, filename: &str) -> ApiResult<Response> {
     let renderer = renderer()?;
     let bytes = tokio::task::spawn_blocking(move || renderer.report(&report))
         .await

@@ -253,6 +253,20 @@ async fn detail_page(
     } else {
         String::new()
     };
+    // 職権抹消: the 抹消通知書 to send to the registrant (M-INKAN-19).
+    let removal = if matches!(
+        &r.status,
+        murakumo_seal::SealStatus::Cancelled {
+            reason: murakumo_seal::CancelReason::ExOfficio { .. },
+            ..
+        }
+    ) {
+        format!(
+            "<section class=\"card\"><h2>職権抹消</h2><p><a href=\"/api/v1/seals/{n}/removal-notice\" target=\"_blank\">印鑑登録抹消通知書(印刷用PDF)</a></p></section>"
+        )
+    } else {
+        String::new()
+    };
     let issued = match api::issuances(state, s, headers, number).await {
         Ok(list) if list.is_empty() => "<p class=\"muted\">まだ交付していません。</p>".to_string(),
         Ok(list) => {
@@ -282,7 +296,7 @@ async fn detail_page(
          <tr><th scope=\"row\">登録日</th><td>{on}</td></tr>\
          <tr><th scope=\"row\">状態</th><td>{state}</td></tr></table></section>\
          <section class=\"card\"><h2>印影</h2><img class=\"impression\" src=\"/seals/{n}/image\" alt=\"登録されている印影\"></section></div>{actions}\
-         <section class=\"card\"><h2>印鑑登録証明書の交付履歴</h2>{issued}</section>",
+         {removal}<section class=\"card\"><h2>印鑑登録証明書の交付履歴</h2>{issued}</section>",
         err = error.map(error_box).unwrap_or_default(),
         code = esc(&v.resident_code),
         card = esc(&v.card_number),

@@ -2546,6 +2546,105 @@ async fn a_name_change_ends_a_seal_that_no_longer_shows_the_name(db: Db) {
     s.stop().await;
 }
 
+/// The text a printer would print from `pdf` (poppler's pdftotext).
+fn printed_text(pdf: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("pdftotext")
+        .args(["-layout", "-", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("pdftotext (poppler-utils) runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(pdf)
+        .expect("write");
+    let out = child.wait_with_output().expect("pdftotext");
+    assert!(out.status.success(), "pdftotext failed");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// 印鑑登録事務 M-INKAN-19: a registration the municipality ended (here with the registrant's
+/// 死亡) has its 印鑑登録抹消通知書 — to whom, the 登録番号, the dates and the 事由 — as a PDF
+/// from the registration's screen; one in force, or ended at the registrant's request, has
+/// none.
+async fn a_seal_ended_ex_officio_has_a_removal_notice(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    seal_office(&c).await;
+    let (dies, stays) = (2_000_000_361, 2_000_000_362);
+    for m in [dies, stays] {
+        let (st, b) = c.enter(m, "一郎", "世帯主", None, HOME).await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+    }
+    let ended = register_seal(&c, dies, "C-361").await;
+    let active = register_seal(&c, stays, "C-362").await;
+    let notice = |number: String| {
+        let c = &c;
+        async move {
+            c.clerk
+                .get(c.s.url(&format!("/api/v1/seals/{number}/removal-notice")))
+                .send()
+                .await
+                .expect("send")
+        }
+    };
+    assert_eq!(notice(active.clone()).await.status(), StatusCode::CONFLICT);
+    let (st, b) = c
+        .change(
+            dies,
+            json!({"change": "death", "effective_date": today_in_japan().to_string()}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let r = notice(ended.clone()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()["content-type"].to_str().ok(),
+        Some("application/pdf")
+    );
+    let text = printed_text(&r.bytes().await.expect("pdf"));
+    for want in [
+        "印鑑登録抹消通知書",
+        "佐藤",
+        "一郎 様",
+        "北海道深川市5条5番",
+        ended.as_str(),
+        "死亡",
+        "深川市長",
+    ] {
+        assert!(text.contains(want), "{want} in\n{text}");
+    }
+    let html = c
+        .clerk
+        .get(s.url(&format!("/seals/{ended}")))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        html.contains(&format!("/api/v1/seals/{ended}/removal-notice")),
+        "{html}"
+    );
+    // Ended at the registrant's request (廃止): no notice.
+    let (st, b) = c
+        .post(
+            &format!("/api/v1/seals/{active}/cancel"),
+            json!({"reason": "abolished"}),
+        )
+        .await;
+    assert!(st.is_success(), "{b}");
+    assert_eq!(notice(active).await.status(), StatusCode::CONFLICT);
+    s.stop().await;
+}
+
 common::on_both_backends!(
     a_move_out_is_removed_on_the_earlier_of_the_planned_and_the_moved_in_date,
     the_items_the_standard_requires_are_never_blank,
@@ -2577,4 +2676,5 @@ common::on_both_backends!(
     a_seal_certificate_carries_the_registrants_current_name_and_address,
     seal_certificates_have_an_issue_history_and_access_records,
     a_name_change_ends_a_seal_that_no_longer_shows_the_name,
+    a_seal_ended_ex_officio_has_a_removal_notice,
 );
