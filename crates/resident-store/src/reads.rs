@@ -218,21 +218,16 @@ pub trait ResidentReads: Sync {
     /// Residents (not removed) whose address begins with `prefix` (from its 都道府県: a range
     /// on the address index), in address order and by household: at most `limit`.
     async fn residents_at(&self, prefix: &str, limit: u32) -> Result<Vec<Record>, StoreError> {
-        let mut tx = self.tenant_store().begin(false).await?;
-        let rows = sqlx::query(
-            "SELECT record FROM residents WHERE tenant_code = $1 AND address >= $2 AND address < $3 \
-             AND status <> 'removed' ORDER BY address, household_id, resident_code LIMIT $4",
+        let upper = format!("{prefix}\u{10FFFF}");
+        records_where(
+            self.tenant_store(),
+            &format!(
+                "address >= $2 AND address < $3 AND status <> 'removed' \
+                 ORDER BY address, household_id, resident_code LIMIT {limit}"
+            ),
+            &[prefix, &upper],
         )
-        .bind(self.tenant_store().code().as_str())
-        .bind(prefix)
-        .bind(format!("{prefix}\u{10FFFF}"))
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        rows.iter()
-            .map(|r| record_from_row(self.tenant_store().code(), r))
-            .collect()
+        .await
     }
 
     /// Residents (not removed) whose 支援措置 ends between `from` and `to`, both included,
@@ -242,38 +237,23 @@ pub trait ResidentReads: Sync {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<Record>, StoreError> {
-        let mut tx = self.tenant_store().begin(false).await?;
-        let rows = sqlx::query(
-            "SELECT record FROM residents WHERE tenant_code = $1 AND protected_until >= $2 \
-             AND protected_until <= $3 AND status <> 'removed' ORDER BY protected_until, resident_code",
+        records_where(
+            self.tenant_store(),
+            "protected_until >= $2 AND protected_until <= $3 AND status <> 'removed' \
+             ORDER BY protected_until, resident_code",
+            &[&date_str(from), &date_str(to)],
         )
-        .bind(self.tenant_store().code().as_str())
-        .bind(date_str(from))
-        .bind(date_str(to))
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        rows.iter()
-            .map(|r| record_from_row(self.tenant_store().code(), r))
-            .collect()
+        .await
     }
 
     /// Current members of a household (世帯), head first.
     async fn household(&self, household_id: &str) -> Result<Vec<Record>, StoreError> {
-        let mut tx = self.tenant_store().begin(false).await?;
-        let rows = sqlx::query(
-            "SELECT record FROM residents WHERE tenant_code = $1 AND household_id = $2 AND status <> 'removed' \
-             ORDER BY resident_code",
+        let mut members = records_where(
+            self.tenant_store(),
+            "household_id = $2 AND status <> 'removed' ORDER BY resident_code",
+            &[household_id],
         )
-        .bind(self.tenant_store().code().as_str())
-        .bind(household_id)
-        .fetch_all(&mut *tx)
         .await?;
-        tx.commit().await?;
-        let mut members: Vec<Record> = rows
-            .iter()
-            .map(|r| record_from_row(self.tenant_store().code(), r))
-            .collect::<Result<_, _>>()?;
         members.sort_by_key(|r| (r.relationship != "世帯主", r.person.birth_date));
         Ok(members)
     }
@@ -284,19 +264,12 @@ pub trait ResidentReads: Sync {
         &self,
         household_id: &str,
     ) -> Result<Vec<Record>, StoreError> {
-        let mut tx = self.tenant_store().begin(false).await?;
-        let rows = sqlx::query(
-            "SELECT record FROM residents WHERE tenant_code = $1 AND household_id = $2 AND status = 'removed' \
-             ORDER BY resident_code",
+        records_where(
+            self.tenant_store(),
+            "household_id = $2 AND status = 'removed' ORDER BY resident_code",
+            &[household_id],
         )
-        .bind(self.tenant_store().code().as_str())
-        .bind(household_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        rows.iter()
-            .map(|r| record_from_row(self.tenant_store().code(), r))
-            .collect()
+        .await
     }
 
     /// Everyone whose record names this household, 除票 included, and everyone who left it for
@@ -404,6 +377,25 @@ impl ResidentReads for TenantStore<'_> {
     fn tenant_store(&self) -> &TenantStore<'_> {
         self
     }
+}
+
+/// The records of the tenant's residents that match `condition` (SQL after
+/// `WHERE tenant_code = $1 AND`, with `$2`… for `args`, and its ORDER BY), in one read
+/// transaction.
+async fn records_where(
+    ts: &TenantStore<'_>,
+    condition: &str,
+    args: &[&str],
+) -> Result<Vec<Record>, StoreError> {
+    let sql = format!("SELECT record FROM residents WHERE tenant_code = $1 AND {condition}");
+    let mut tx = ts.begin(false).await?;
+    let mut query = sqlx::query(&sql).bind(ts.code().as_str());
+    for a in args {
+        query = query.bind(*a);
+    }
+    let rows = query.fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    rows.iter().map(|r| record_from_row(ts.code(), r)).collect()
 }
 
 fn record_from_row(tenant: &TenantCode, r: &AnyRow) -> Result<Record, StoreError> {
