@@ -178,9 +178,18 @@ async fn checked_change(
     let today = today_in_japan();
     let mut warned = Vec::new();
     let mut persons = Vec::new();
+    // 再転入 (標準仕様書 §4.1.1.2): one who had left (a 除票 here under the same 住民票コード)
+    // keeps the 宛名番号 given before.
+    let mut numbered_before: Vec<(String, String)> = Vec::new();
     for event in events {
         let code = event.resident_code();
         let latest = ts.resident(code).await?;
+        if let (ResidentEvent::Entered { .. }, Some(number)) = (
+            event,
+            latest.as_ref().and_then(|l| l.addressee_number.clone()),
+        ) {
+            numbered_before.push((code.to_string(), number));
+        }
         // The gate ran before the first check; a 支援措置 set since is refused all the same.
         if latest
             .as_ref()
@@ -242,7 +251,14 @@ async fn checked_change(
         e.effective_date = effective;
         batch.push(e);
         if let ResidentEvent::Entered { resident_code, .. } = event {
-            let number = next_addressee_number(addressee.as_deref());
+            let number = match numbered_before.iter().find(|(c, _)| c == resident_code) {
+                Some((_, before)) => before.clone(),
+                None => {
+                    let next = next_addressee_number(addressee.as_deref());
+                    addressee = Some(next.clone());
+                    next
+                }
+            };
             let mut e = entry(
                 &id,
                 &ResidentEvent::AddresseeNumberAssigned {
@@ -252,7 +268,6 @@ async fn checked_change(
             );
             e.effective_date = effective;
             batch.push(e);
-            addressee = Some(number);
         }
         batch.extend(ended);
     }

@@ -2645,6 +2645,44 @@ async fn a_seal_ended_ex_officio_has_a_removal_notice(db: Db) {
     s.stop().await;
 }
 
+/// 標準仕様書 §4.1.1.2: one who moved away and comes back (a 転入 under the 住民票コード of a
+/// 除票 here) is a 再転入 and keeps the 宛名番号 given before, so the other business systems
+/// still know the person by it; the next new person still gets the next number.
+async fn one_who_comes_back_keeps_the_addressee_number(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    let today = today_in_japan().to_string();
+    let (n, newcomer) = (2_000_000_371, 2_000_000_372);
+    let (st, b) = c.enter(n, "一郎", "世帯主", None, HOME).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let number = |v: &Value| v["record"]["addressee_number"].as_str().map(str::to_string);
+    let before = number(&c.resident(n).await).expect("a 宛名番号");
+    for change in [
+        json!({"change": "move_out_planned", "planned_date": today, "destination": "東京都新宿区", "effective_date": today}),
+        json!({"change": "move_out", "destination": "東京都新宿区", "effective_date": today}),
+    ] {
+        let (st, b) = c.change(n, change).await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+    }
+    assert_eq!(c.resident(n).await["status"], "removed");
+    let (st, b) = c.enter(n, "一郎", "世帯主", None, NEW_HOME).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let back = c.resident(n).await;
+    assert_eq!(back["status"], "current", "{back}");
+    assert_eq!(number(&back), Some(before.clone()), "{back}");
+    let (st, b) = c.enter(newcomer, "二郎", "世帯主", None, HOME).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(
+        number(&c.resident(newcomer).await),
+        Some(murakumo_resident::next_addressee_number(Some(&before))),
+        "the next number follows the highest given, once"
+    );
+    s.stop().await;
+}
+
 common::on_both_backends!(
     a_move_out_is_removed_on_the_earlier_of_the_planned_and_the_moved_in_date,
     the_items_the_standard_requires_are_never_blank,
@@ -2677,4 +2715,5 @@ common::on_both_backends!(
     seal_certificates_have_an_issue_history_and_access_records,
     a_name_change_ends_a_seal_that_no_longer_shows_the_name,
     a_seal_ended_ex_officio_has_a_removal_notice,
+    one_who_comes_back_keeps_the_addressee_number,
 );
