@@ -75,7 +75,7 @@ bootstrap:
     synchronous_mode: true
     postgresql:
       parameters: {wal_level: replica, max_wal_senders: 5, hot_standby: "on"}
-  initdb: [{encoding: UTF8}, {auth-local: trust}, {auth-host: trust}]
+  initdb: [{encoding: UTF8}, {locale: C}, {auth-local: trust}, {auth-host: trust}]
   pg_hba:
     - local all all trust
     - host all all 127.0.0.1/32 trust

@@ -31,7 +31,7 @@ trap cleanup EXIT
 step() { echo "== $*"; }
 
 step "primary on port $P1 (wal_level=replica)"
-"${AS[@]}" "$PGBIN/initdb" -D "$WORK/primary" -U postgres --auth-local=trust --auth-host=trust >/dev/null
+"${AS[@]}" "$PGBIN/initdb" -D "$WORK/primary" -U postgres -E UTF8 --locale=C --auth-local=trust --auth-host=trust >/dev/null
 cat >>"$WORK/primary/postgresql.conf" <<EOF
 port = $P1
 listen_addresses = '127.0.0.1'

@@ -192,6 +192,7 @@ impl Backend for Postgres {
         // together migrate one after the other.
         let pool = single_connection(self.options()?, None).await?;
         check_postgres_privileges(&pool).await?;
+        check_postgres_collation(&pool).await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         pool.close().await;
         Ok(())
@@ -271,6 +272,52 @@ async fn check_postgres_privileges(pool: &AnyPool) -> Result<(), StoreError> {
          row-level security). As a superuser, run once: {} — then start again. Nothing was changed.",
         missing.join(" ")
     )))
+}
+
+/// The prefix searches (a name's kana, an address from its 都道府県, the access log's subjects)
+/// read a range `>= p AND < p || U+10FFFF`, which holds only when text sorts by code point:
+/// the database's collation must be C (or C.UTF-8). A new database with another collation
+/// is refused before anything is created; one already in use is served, with a warning.
+async fn check_postgres_collation(pool: &AnyPool) -> Result<(), StoreError> {
+    use sqlx::Row;
+    let row = sqlx::query(
+        // datlocprovider (PostgreSQL 15 on) is 'i' for an ICU collation, which datcollate
+        // does not show; read through to_jsonb so that older servers answer NULL.
+        "SELECT datcollate::text AS collation, current_database()::text AS db, \
+                COALESCE(to_jsonb(d) ->> 'datlocprovider', 'c') AS provider, \
+                to_regclass('_sqlx_migrations') IS NOT NULL AS migrated \
+         FROM pg_database d WHERE datname = current_database()",
+    )
+    .fetch_one(pool)
+    .await?;
+    let mut collation: String = row.try_get("collation")?;
+    let provider: String = row.try_get("provider")?;
+    if provider != "c" {
+        collation = format!("{collation} (provider {provider}: ICU)");
+    } else if code_point_collation(&collation) {
+        return Ok(());
+    }
+    let db: String = row.try_get("db")?;
+    let fix = format!(
+        "create it with code-point order: createdb --template=template0 --locale=C --encoding=UTF8 {db} (or initdb --locale=C)"
+    );
+    if row.try_get::<bool, _>("migrated")? {
+        tracing::warn!(database = %db, collation = %collation,
+            "PostgreSQL: the database's collation is not C; prefix searches may miss records. To fix, {fix} and move the data with murakumo backup/restore");
+        return Ok(());
+    }
+    Err(StoreError::Setup(format!(
+        "PostgreSQL: the database {db} sorts text by the collation {collation}, but Murakumo's \
+         searches need code-point order (collation C). Nothing was changed; {fix}, then start again."
+    )))
+}
+
+/// Whether a PostgreSQL collation orders text by code point.
+fn code_point_collation(collation: &str) -> bool {
+    matches!(
+        collation.to_ascii_lowercase().as_str(),
+        "c" | "posix" | "c.utf-8" | "c.utf8" | "ucs_basic"
+    )
 }
 
 /// A pool of one connection, for migrations (sqlx's migrator wants a pool

@@ -168,6 +168,13 @@ impl PgCluster {
 
     /// [`PgCluster::create_database`], returning errors instead of panicking.
     pub fn try_create_database(&self, name: &str) -> Result<String, Error> {
+        self.try_create_database_with(name, "")
+    }
+
+    /// [`PgCluster::try_create_database`] with more of `CREATE DATABASE`'s options, e.g.
+    /// `TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'und'` for a database that does not
+    /// sort by code point.
+    pub fn try_create_database_with(&self, name: &str, options: &str) -> Result<String, Error> {
         let valid = (1..=40).contains(&name.len())
             && name
                 .bytes()
@@ -188,7 +195,7 @@ impl PgCluster {
             &self.admin_url,
             &[
                 &format!(r#"CREATE ROLE "{database}" LOGIN CREATEROLE PASSWORD '{password}'"#),
-                &format!(r#"CREATE DATABASE "{database}" OWNER "{database}""#),
+                &format!(r#"CREATE DATABASE "{database}" OWNER "{database}" {options}"#),
             ],
             &format!("creating database {database}"),
         )?;

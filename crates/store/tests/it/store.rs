@@ -2310,6 +2310,36 @@ async fn begin_as<'c>(
     tx
 }
 
+/// A new PostgreSQL database that does not sort text by code point (here an ICU collation)
+/// is refused before anything is created, saying how to create it: the prefix searches would
+/// miss records there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refuses_a_new_database_that_does_not_sort_by_code_point() {
+    let cluster = PgCluster::start().expect("start PostgreSQL");
+    let url = cluster
+        .try_create_database_with(
+            "murakumo_icu",
+            "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'und'",
+        )
+        .expect("an ICU database");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = match Store::open(dir.path(), Some(&url), None, crate::systems()).await {
+        Ok(_) => panic!("a database in ICU order was taken"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("collation") && err.contains("--locale=C"),
+        "{err}"
+    );
+    let tables = cluster
+        .psql(
+            &url,
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+        )
+        .expect("psql");
+    assert_eq!(tables.trim(), "0", "nothing was created");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_row_level_security_hides_everything_without_a_tenant() {
     let h = Harness::postgres().await;
