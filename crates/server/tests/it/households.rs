@@ -2683,6 +2683,59 @@ async fn one_who_comes_back_keeps_the_addressee_number(db: Db) {
     s.stop().await;
 }
 
+/// 標準仕様書 §4.0.10 (一括入力, 標準オプション): one entry applies the same content to
+/// several people — a 転居 of the whole household (`household_move: all`) moves every member
+/// to the same address on the same 異動日 with one request, each with a 転居 of their own in
+/// their 異動履歴; a household's 転入 is one request too (a_household_moves_in_together_or_not_at_all).
+async fn one_request_applies_the_same_change_to_the_whole_household(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    family(&c).await;
+    let today = today_in_japan().to_string();
+    let head = c.ledger_head().await;
+    let (st, b) = c
+        .change(
+            2_000_000_001,
+            json!({"change": "relocate", "address": NEW_HOME, "katagaki": "203号",
+                   "household_move": "all", "effective_date": today}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(
+        c.ledger_head().await,
+        head + 3,
+        "one 転居 per member, in one append"
+    );
+    for n in 2_000_000_001..=2_000_000_003 {
+        let r = c.resident(n).await;
+        assert_eq!(
+            (&r["address"], &r["katagaki"], &r["record"]["address_since"]),
+            (&json!(NEW_HOME), &json!("203号"), &json!(today)),
+            "{r}"
+        );
+        let history = c
+            .get(&format!(
+                "/api/v1/residents/{}/history",
+                common::resident_code(n)
+            ))
+            .await;
+        let last = history
+            .as_array()
+            .and_then(|h| h.last())
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            (&last["label"], &last["effective_date"]),
+            (&json!("転居"), &json!(today)),
+            "{history}"
+        );
+    }
+    s.stop().await;
+}
+
 common::on_both_backends!(
     a_move_out_is_removed_on_the_earlier_of_the_planned_and_the_moved_in_date,
     the_items_the_standard_requires_are_never_blank,
@@ -2716,4 +2769,5 @@ common::on_both_backends!(
     a_name_change_ends_a_seal_that_no_longer_shows_the_name,
     a_seal_ended_ex_officio_has_a_removal_notice,
     one_who_comes_back_keeps_the_addressee_number,
+    one_request_applies_the_same_change_to_the_whole_household,
 );
