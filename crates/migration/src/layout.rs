@@ -179,6 +179,10 @@ pub static CORRECTABLE: CodeTable = CodeTable {
         ("hittosha", "筆頭者"),
         ("nationality", "国籍・地域"),
         ("residence_status", "在留資格"),
+        (
+            "kana_confirmed",
+            "フリガナ確認フラグ (修正後の値は 1 確認済・0 未確認, 1.3)",
+        ),
     ],
 };
 

@@ -306,7 +306,9 @@ impl ResidentEvent {
                 format!("世帯変更({relationship})")
             }
             ResidentEvent::NameChanged { .. } => "氏名変更".into(),
-            ResidentEvent::Corrected { field, .. } => format!("職権修正({field})"),
+            ResidentEvent::Corrected { field, .. } => {
+                format!("職権修正({})", crate::record::correctable_name(field))
+            }
             ResidentEvent::ProtectionSet { .. } => "支援措置開始".into(),
             ResidentEvent::ProtectionLifted { .. } => "支援措置終了".into(),
             ResidentEvent::MoveOutCancelled { .. } => "転出取消".into(),
@@ -384,13 +386,10 @@ impl ResidentEvent {
                 value,
                 reason,
                 ..
-            } => {
-                let item = crate::CORRECTABLE
-                    .iter()
-                    .find(|(f, _)| f == field)
-                    .map_or(field.as_str(), |(_, label)| *label);
-                format!("{item} → {value}(事由 {reason})")
-            }
+            } => format!(
+                "{} → {value}(事由 {reason})",
+                crate::record::correctable_name(field)
+            ),
             ResidentEvent::ProtectionSet { until, reason, .. } => {
                 format!("{}まで(事由 {reason})", crate::record::date_ja(*until))
             }

@@ -71,6 +71,11 @@ pub struct Record {
     /// have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addressee_number: Option<String>,
+    /// フリガナ確認フラグ (標準仕様書 §1.1.18/M2): the 氏名's フリガナ has been confirmed (with
+    /// the 戸籍's 振り仮名, or the person). Recorded by 職権修正 of `kana_confirmed`; a new
+    /// フリガナ (氏名変更, or a 職権修正 of it) is unconfirmed again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub kana_confirmed: bool,
 }
 
 impl Record {
@@ -390,6 +395,9 @@ pub fn validate(
             if field == "sex" && !matches!(value.as_str(), "1" | "2" | "9") {
                 return invalid("value", "性別は 1(男)、2(女)、9 のいずれかです");
             }
+            if field == "kana_confirmed" && !matches!(value.as_str(), "0" | "1") {
+                return invalid("value", "フリガナ確認フラグは 1(確認済)か 0(未確認)です");
+            }
             if field.ends_with("kana") {
                 check_kana("value", value, false)?;
             }
@@ -584,7 +592,7 @@ pub fn validate(
 }
 
 /// Items a 職権修正 may change: the field and its name as staff know it.
-pub const CORRECTABLE: [(&str, &str); 12] = [
+pub const CORRECTABLE: [(&str, &str); 13] = [
     ("family_name", "氏"),
     ("given_name", "名"),
     ("family_kana", "氏(フリガナ)"),
@@ -597,7 +605,23 @@ pub const CORRECTABLE: [(&str, &str); 12] = [
     ("hittosha", "筆頭者"),
     ("nationality", "国籍・地域"),
     ("residence_status", "在留資格"),
+    ("kana_confirmed", "フリガナ確認フラグ(1 確認済・0 未確認)"),
 ];
+
+/// The name staff know a [`CORRECTABLE`] item by, without the hint on its values (「性別」,
+/// 「フリガナ確認フラグ」, 「氏(フリガナ)」); an unknown field as it is.
+pub(crate) fn correctable_name(field: &str) -> &str {
+    CORRECTABLE
+        .iter()
+        .find(|(f, _)| *f == field)
+        .map_or(field, |(_, label)| {
+            // 「性別(1 男・2 女・9 記載しない)」→「性別」; 「氏(フリガナ)」 stays whole.
+            label
+                .split_once('(')
+                .filter(|(_, hint)| hint.starts_with(|c: char| c.is_ascii_digit()))
+                .map_or(*label, |(name, _)| name)
+        })
+}
 
 /// Applies one event. Events that do not fit (e.g. a change before the
 /// resident entered) are refused: replay then stops with the reason.
@@ -635,6 +659,7 @@ pub fn apply(
             former_surname: None,
             alias_kana: None,
             addressee_number: None,
+            kana_confirmed: false,
         });
     }
     let mut r = record.ok_or(ResidentError::NotFound(code))?;
@@ -683,6 +708,10 @@ pub fn apply(
             given_kana,
             ..
         } => {
+            // A new フリガナ is to be confirmed again.
+            if (&r.person.family_kana, &r.person.given_kana) != (family_kana, given_kana) {
+                r.kana_confirmed = false;
+            }
             r.person.family_name = family_name.clone();
             r.person.given_name = given_name.clone();
             r.person.family_kana = family_kana.clone();
@@ -716,8 +745,14 @@ fn correct(r: &mut Record, field: &str, value: &str) {
     match field {
         "family_name" => p.family_name = value.into(),
         "given_name" => p.given_name = value.into(),
-        "family_kana" => p.family_kana = value.into(),
-        "given_kana" => p.given_kana = value.into(),
+        "family_kana" => {
+            p.family_kana = value.into();
+            r.kana_confirmed = false;
+        }
+        "given_kana" => {
+            p.given_kana = value.into();
+            r.kana_confirmed = false;
+        }
         "birth_date" => {
             if let Ok(d) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
                 p.birth_date = d;
@@ -730,6 +765,7 @@ fn correct(r: &mut Record, field: &str, value: &str) {
         }
         "katagaki" => r.address.katagaki = value.into(),
         "relationship" => r.relationship = value.into(),
+        "kana_confirmed" => r.kana_confirmed = value == "1",
         "honseki" | "hittosha" => {
             if let Citizenship::Japanese { honseki, hittosha } = &mut p.citizenship {
                 if field == "honseki" {

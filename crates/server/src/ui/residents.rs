@@ -582,7 +582,18 @@ pub async fn resident_detail(
         ),
         ("状態", esc(&status_label(&r))),
         ("氏名", esc(&r.full_name())),
-        ("フリガナ", esc(&r.full_kana())),
+        (
+            "フリガナ",
+            format!(
+                "{} <span class=\"badge\">{}</span>",
+                esc(&r.full_kana()),
+                if r.kana_confirmed {
+                    "確認済"
+                } else {
+                    "未確認"
+                }
+            ),
+        ),
         ("生年月日", birth),
         ("性別", p.sex.label_ja().to_string()),
         ("続柄", esc(&r.relationship)),
@@ -884,7 +895,8 @@ const CHANGES: &[(&str, &str, &[Field])] = &[
 /// The 職権修正 items as a select (`select:` + `field=名前|…`), from the domain's list.
 const CORRECTABLE_SELECT: &str = "select:family_name=氏|given_name=名|family_kana=氏(フリガナ)|\
 given_kana=名(フリガナ)|birth_date=生年月日|sex=性別(1 男・2 女・9 記載しない)|katagaki=方書|\
-relationship=続柄|honseki=本籍|hittosha=筆頭者|nationality=国籍・地域|residence_status=在留資格";
+relationship=続柄|honseki=本籍|hittosha=筆頭者|nationality=国籍・地域|residence_status=在留資格|\
+kana_confirmed=フリガナ確認フラグ(1 確認済・0 未確認)";
 
 fn change_input(name: &str, label: &str, ty: &str, value: &str, first: bool) -> String {
     let focus = if first { " autofocus" } else { "" };

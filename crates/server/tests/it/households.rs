@@ -2736,6 +2736,79 @@ async fn one_request_applies_the_same_change_to_the_whole_household(db: Db) {
     s.stop().await;
 }
 
+/// 標準仕様書 §1.1.18/M2: the フリガナ確認フラグ — recorded by a supervisor's 職権修正 once
+/// the フリガナ is confirmed (with the 戸籍's 振り仮名), shown on the resident's screen and in
+/// the record; a new フリガナ (氏名変更) is unconfirmed again; a value other than 1 or 0 is
+/// refused. (The 旧氏 and 通称 keep their フリガナ: a_former_surname_is_recorded_printed_and_deleted,
+/// an_alias_is_recorded_printed_and_deleted.)
+async fn the_kana_is_marked_confirmed_until_it_changes(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    let supervisor = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "all").await,
+    };
+    let n = 2_000_000_381;
+    let (st, b) = c.enter(n, "一郎", "世帯主", None, HOME).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let confirmed = |v: &Value| v["record"]["kana_confirmed"].as_bool().unwrap_or(false);
+    let screen = || async {
+        c.clerk
+            .get(s.url(&format!("/residents/{}", common::resident_code(n))))
+            .send()
+            .await
+            .expect("send")
+            .text()
+            .await
+            .expect("html")
+    };
+    assert!(!confirmed(&c.resident(n).await));
+    assert!(screen().await.contains("未確認"));
+    let today = today_in_japan().to_string();
+    let mark = |value: &str| {
+        json!({"change": "correct", "field": "kana_confirmed", "value": value,
+            "reason": "戸籍の振り仮名と照合", "effective_date": today})
+    };
+    let (st, _) = c.change(n, mark("1")).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "a 職権修正 is the supervisor's");
+    let (st, b) = supervisor.change(n, mark("2")).await;
+    refused(st, &b, "value");
+    let (st, b) = supervisor.change(n, mark("1")).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert!(confirmed(&c.resident(n).await));
+    assert!(screen().await.contains("確認済"));
+    let history = c
+        .get(&format!(
+            "/api/v1/residents/{}/history",
+            common::resident_code(n)
+        ))
+        .await
+        .to_string();
+    assert!(
+        history.contains("職権修正(フリガナ確認フラグ)"),
+        "{history}"
+    );
+    // A new フリガナ is to be confirmed again; the same フリガナ stays confirmed.
+    let rename = |family: &str, kana: &str| {
+        json!({"change": "name", "family_name": family, "given_name": "一郎",
+            "family_kana": kana, "given_kana": "", "effective_date": today})
+    };
+    let kana = c.resident(n).await["record"]["person"]["family_kana"]
+        .as_str()
+        .expect("kana")
+        .to_string();
+    let (st, b) = c.change(n, rename("佐籐", &kana)).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert!(confirmed(&c.resident(n).await), "same フリガナ");
+    let (st, b) = c.change(n, rename("高橋", "タカハシ")).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert!(!confirmed(&c.resident(n).await), "a new フリガナ");
+    s.stop().await;
+}
+
 common::on_both_backends!(
     a_move_out_is_removed_on_the_earlier_of_the_planned_and_the_moved_in_date,
     the_items_the_standard_requires_are_never_blank,
@@ -2770,4 +2843,5 @@ common::on_both_backends!(
     a_seal_ended_ex_officio_has_a_removal_notice,
     one_who_comes_back_keeps_the_addressee_number,
     one_request_applies_the_same_change_to_the_whole_household,
+    the_kana_is_marked_confirmed_until_it_changes,
 );
