@@ -213,7 +213,7 @@ impl Tally {
         let mut people = BySex::default();
         let mut foreign = 0;
         for r in self.records.values() {
-            if matches!(r.status, Status::Removed { .. }) {
+            if !counted_on(r, self.on) {
                 continue;
             }
             let sex = r.person.sex;
@@ -272,6 +272,17 @@ impl Tally {
                 })
                 .collect(),
         }
+    }
+}
+
+/// Whether `r` counts in the population on `on`: a current resident, or one who gave notice
+/// of moving out and whose 転出予定日 has not passed by then (標準仕様書 §6.1/M3); a 除票 or a
+/// 転出予定者 past the planned day does not.
+fn counted_on(r: &Record, on: NaiveDate) -> bool {
+    match &r.status {
+        Status::Current => true,
+        Status::MovingOut { planned_date, .. } => *planned_date >= on,
+        Status::Removed { .. } => false,
     }
 }
 
@@ -456,6 +467,38 @@ mod tests {
         assert_eq!(count("転入"), (0, 0), "before the month");
         assert_eq!(count("死亡"), (0, 0), "after the date");
         assert_eq!(t.movements().rows.len(), MOVEMENT_KINDS.len());
+    }
+
+    #[test]
+    fn one_moving_out_counts_until_the_planned_day_has_passed() {
+        let m = "北海道深川市";
+        let entered_a = entered(
+            "A",
+            "H1",
+            Sex::Male,
+            d(1950, 6, 1),
+            "北海道深川市1条1番1号",
+            EntryReason::Birth,
+        );
+        let planned = ResidentEvent::MoveOutPlanned {
+            resident_code: "A".into(),
+            planned_date: d(2026, 11, 15),
+            destination: "札幌市".into(),
+            notified_date: d(2026, 11, 1),
+        };
+        let people_on = |on: NaiveDate| {
+            let mut t = Tally::new(d(2026, 11, 1), on);
+            t.push(&entered_a, d(2026, 4, 1));
+            t.push(&planned, d(2026, 11, 1));
+            t.population(m).people.total()
+        };
+        assert_eq!(people_on(d(2026, 11, 14)), 1, "before the planned day");
+        assert_eq!(
+            people_on(d(2026, 11, 15)),
+            1,
+            "on the planned day: not yet passed"
+        );
+        assert_eq!(people_on(d(2026, 11, 16)), 0, "the planned day has passed");
     }
 
     #[test]
