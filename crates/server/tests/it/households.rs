@@ -2809,6 +2809,84 @@ async fn the_kana_is_marked_confirmed_until_it_changes(db: Db) {
     s.stop().await;
 }
 
+/// 標準仕様書 §5.4: the 方書 is printed, never left out, on every certificate — 住民票の写し,
+/// 記載事項証明書, 印鑑登録証明書 and 除票の写し — in the certified content and on the sheet.
+async fn the_katagaki_is_on_every_certificate(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    seal_office(&c).await;
+    let n = 2_000_000_391;
+    const KATAGAKI: &str = "さくらハイツ101号";
+    let (st, b) = c.enter(n, "一郎", "世帯主", None, HOME).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let today = today_in_japan().to_string();
+    let (st, b) = c
+        .change(
+            n,
+            json!({"change": "relocate", "address": NEW_HOME, "katagaki": KATAGAKI, "effective_date": today}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let birth = c.resident(n).await["birth_date"]
+        .as_str()
+        .expect("birth")
+        .to_string();
+    register_seal(&c, n, "C-391").await;
+    let issue = |body: Value| {
+        let c = &c;
+        async move {
+            let r = c
+                .clerk
+                .post(c.s.url("/api/v1/certificates"))
+                .json(&body)
+                .send()
+                .await
+                .expect("send");
+            assert_eq!(r.status(), StatusCode::OK, "{body}");
+            r.bytes().await.expect("pdf").to_vec()
+        }
+    };
+    let code = common::resident_code(n);
+    let mut pdfs = Vec::new();
+    for kind in ["resident_copy", "record_statement"] {
+        pdfs.push((
+            kind,
+            issue(json!({"kind": kind, "resident_codes": [code], "requester": "本人", "purpose": "手続き"}))
+                .await,
+        ));
+    }
+    pdfs.push((
+        "seal",
+        issue(
+            json!({"kind": "seal", "card_number": "C-391", "requester": "本人", "purpose": "登記",
+            "applicant_name": "佐藤　一郎", "applicant_birth_date": birth}),
+        )
+        .await,
+    ));
+    for change in [
+        json!({"change": "move_out_planned", "planned_date": today, "destination": "東京都新宿区", "effective_date": today}),
+        json!({"change": "move_out", "destination": "東京都新宿区", "effective_date": today}),
+    ] {
+        let (st, b) = c.change(n, change).await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+    }
+    pdfs.push((
+        "removed_copy",
+        issue(json!({"kind": "removed_copy", "resident_codes": [code], "requester": "本人", "purpose": "手続き"}))
+            .await,
+    ));
+    for (kind, pdf) in &pdfs {
+        let cert = certified(pdf);
+        assert_eq!(cert["address"]["katagaki"], KATAGAKI, "{kind}: {cert}");
+        let text = printed_text(pdf);
+        assert!(text.contains(KATAGAKI), "{kind} prints the 方書:\n{text}");
+    }
+    s.stop().await;
+}
+
 common::on_both_backends!(
     a_move_out_is_removed_on_the_earlier_of_the_planned_and_the_moved_in_date,
     the_items_the_standard_requires_are_never_blank,
@@ -2844,4 +2922,5 @@ common::on_both_backends!(
     one_who_comes_back_keeps_the_addressee_number,
     one_request_applies_the_same_change_to_the_whole_household,
     the_kana_is_marked_confirmed_until_it_changes,
+    the_katagaki_is_on_every_certificate,
 );
