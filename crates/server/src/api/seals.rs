@@ -317,15 +317,19 @@ pub async fn seal_removal_notice(
                 "{} 様　あなたの印鑑登録を次のとおり抹消しましたので通知します。",
                 n.name
             ),
-            columns: vec!["項目".into(), "内容".into()],
-            rows: vec![
-                vec!["氏名".into(), n.name.clone()],
-                vec!["住所(送付先)".into(), n.address.clone()],
-                vec!["印鑑登録番号".into(), n.registration_number.clone()],
-                vec!["登録日".into(), wareki(n.registered_on)],
-                vec!["抹消日".into(), wareki(n.cancelled_on)],
-                vec!["抹消の事由".into(), n.reason.clone()],
-            ],
+            // One column: the report's label column is the wide, left-aligned one.
+            columns: vec!["抹消した印鑑登録".into()],
+            rows: [
+                ("氏名", n.name.clone()),
+                ("住所(送付先)", n.address.clone()),
+                ("印鑑登録番号", n.registration_number.clone()),
+                ("登録日", wareki(n.registered_on)),
+                ("抹消日", wareki(n.cancelled_on)),
+                ("抹消の事由", n.reason.clone()),
+            ]
+            .into_iter()
+            .map(|(item, value)| vec![format!("{item}：{value}")])
+            .collect(),
         }],
         created: today,
     };
