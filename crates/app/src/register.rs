@@ -22,10 +22,15 @@ pub const SEARCH_ITEMS: &str =
 pub async fn search(app: &App, actor: &StaffActor, q: &ResidentQuery) -> Result<Vec<Record>> {
     actor.require(Permission::ResidentRead)?;
     let blank = |s: &Option<String>| s.as_deref().is_none_or(|v| v.trim().is_empty());
-    if blank(&q.kana) && blank(&q.name) && blank(&q.address) && q.birth_date.is_none() {
+    if blank(&q.kana)
+        && blank(&q.name)
+        && blank(&q.address)
+        && blank(&q.addressee_number)
+        && q.birth_date.is_none()
+    {
         return Err(UseCaseError::invalid(
             "kana",
-            "検索条件を入力してください(カナ氏名、氏名、生年月日、住所のいずれか)",
+            "検索条件を入力してください(カナ氏名、氏名、生年月日、住所、宛名番号のいずれか)",
         ));
     }
     let found = app
@@ -36,6 +41,7 @@ pub async fn search(app: &App, actor: &StaffActor, q: &ResidentQuery) -> Result<
         ("kana", &q.kana),
         ("name", &q.name),
         ("address", &q.address),
+        ("addressee_number", &q.addressee_number),
     ]
     .iter()
     .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
@@ -101,6 +107,7 @@ pub struct SearchConditions {
     pub name: Option<String>,
     pub address: Option<String>,
     pub birth_date: Option<NaiveDate>,
+    pub addressee_number: Option<String>,
 }
 
 /// One earlier search of a staff member (検索履歴): when, and its conditions.
@@ -111,7 +118,7 @@ pub struct PastSearch {
 }
 
 /// The keys of a search as the access log describes it (see [`search`]).
-const SEARCH_KEYS: [&str; 4] = ["kana", "name", "address", "birth_date"];
+const SEARCH_KEYS: [&str; 5] = ["kana", "name", "address", "birth_date", "addressee_number"];
 
 /// The conditions of a search as [`search`] logs them (`search:kana=ヤマ&birth_date=…`). A
 /// value may itself hold `&`: a part that does not begin with a known key belongs to the
@@ -148,6 +155,7 @@ fn parse_logged_search(subject: &str) -> Option<SearchConditions> {
         name: get("name"),
         address: get("address"),
         birth_date,
+        addressee_number: get("addressee_number"),
     })
 }
 

@@ -17,6 +17,8 @@ pub struct ResidentQuery {
     pub name: Option<String>,
     pub birth_date: Option<NaiveDate>,
     pub address: Option<String>,
+    /// 宛名番号, exactly (the number the other business systems know the person by).
+    pub addressee_number: Option<String>,
     pub include_removed: bool,
     pub limit: u32,
 }
@@ -171,6 +173,16 @@ pub trait ResidentReads: Sync {
         if let Some(d) = q.birth_date {
             args.push(date_str(d));
             sql.push_str(&format!(" AND birth_date = ${}", args.len()));
+        }
+        if let Some(n) = q
+            .addressee_number
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            args.push(n.to_string());
+            sql.push_str(&format!(" AND addressee_number = ${}", args.len()));
+            selective = true;
         }
         if !q.include_removed {
             sql.push_str(" AND status <> 'removed'");

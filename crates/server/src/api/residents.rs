@@ -163,6 +163,8 @@ pub struct PastSearchView {
     pub name: Option<String>,
     pub address: Option<String>,
     pub birth_date: Option<NaiveDate>,
+    /// 宛名番号
+    pub addressee_number: Option<String>,
 }
 
 /// 検索履歴 (標準仕様書 §2.1.1): the caller's own latest resident searches (up to 20 in the
@@ -184,6 +186,7 @@ pub async fn search_history(
                 name: p.conditions.name,
                 address: p.conditions.address,
                 birth_date: p.conditions.birth_date,
+                addressee_number: p.conditions.addressee_number,
             })
             .collect(),
     ))
@@ -288,6 +291,8 @@ pub struct SearchQuery {
     /// The address from its beginning (with the 都道府県: a prefix match), or a part of it (a
     /// 町字 and 番地 such as `3条3番`: found anywhere in the address).
     pub address: Option<String>,
+    /// 宛名番号 (15 digits), exactly.
+    pub addressee_number: Option<String>,
     /// Include 除票 (removed records).
     #[serde(default)]
     pub include_removed: bool,
@@ -318,6 +323,7 @@ impl From<SearchQuery> for ResidentQuery {
             name: q.name,
             birth_date: q.birth_date,
             address: q.address,
+            addressee_number: q.addressee_number,
             include_removed: q.include_removed,
             limit: q.limit.unwrap_or(50).clamp(1, 200),
         }

@@ -142,6 +142,8 @@ pub struct SearchForm {
     #[serde(default)]
     code: String,
     #[serde(default)]
+    addressee_number: String,
+    #[serde(default)]
     include_removed: Option<String>,
 }
 
@@ -152,7 +154,8 @@ fn search_form(q: &SearchForm) -> String {
          <div><label for=\"name\">氏名(漢字)</label><input id=\"name\" name=\"name\" value=\"{}\" placeholder=\"山田\"></div>\
          <div><label for=\"birth_date\">生年月日</label><input id=\"birth_date\" name=\"birth_date\" type=\"text\" inputmode=\"text\" autocomplete=\"off\" placeholder=\"例: R8.4.1 / S60.4.12 / 1985-04-12\" value=\"{}\"></div>\
          <div><label for=\"address\">住所(都道府県からなら前方一致、町字・番地だけなら部分一致)</label><input id=\"address\" name=\"address\" value=\"{}\" placeholder=\"3条3番\"></div>\
-         <div><label for=\"code\">住民票コード</label><input id=\"code\" name=\"code\" inputmode=\"numeric\" value=\"{}\"></div></div>\
+         <div><label for=\"code\">住民票コード</label><input id=\"code\" name=\"code\" inputmode=\"numeric\" value=\"{}\"></div>\
+         <div><label for=\"addressee_number\">宛名番号</label><input id=\"addressee_number\" name=\"addressee_number\" inputmode=\"numeric\" value=\"{}\"></div></div>\
          <p><label class=\"inline\"><input type=\"checkbox\" name=\"include_removed\" value=\"1\"{}> 除票も含める</label> \
          <button type=\"submit\">検索</button></p></form>",
         esc(&q.kana),
@@ -160,6 +163,7 @@ fn search_form(q: &SearchForm) -> String {
         esc(&q.birth_date),
         esc(&q.address),
         esc(&q.code),
+        esc(&q.addressee_number),
         if q.include_removed.is_some() {
             " checked"
         } else {
@@ -184,6 +188,7 @@ fn past_searches(past: &[api::PastSearchView]) -> String {
                 ("name", "氏名", p.name.clone()),
                 ("birth_date", "生年月日", p.birth_date.map(wareki)),
                 ("address", "住所", p.address.clone()),
+                ("addressee_number", "宛名番号", p.addressee_number.clone()),
             ] {
                 if let Some(v) = value {
                     let sent = match key {
@@ -239,6 +244,7 @@ pub async fn residents(
     let blank = q.kana.trim().is_empty()
         && q.name.trim().is_empty()
         && q.address.trim().is_empty()
+        && q.addressee_number.trim().is_empty()
         && q.birth_date.trim().is_empty();
     if blank {
         let past = match api::search_history(State(state), s, headers).await {
@@ -273,6 +279,7 @@ pub async fn residents(
         name: opt(&q.name),
         birth_date,
         address: opt(&q.address),
+        addressee_number: opt(&q.addressee_number),
         include_removed: q.include_removed.is_some(),
         limit: Some(100),
     };
@@ -283,6 +290,7 @@ pub async fn residents(
             ("kana", &query.kana),
             ("name", &query.name),
             ("address", &query.address),
+            ("addressee_number", &query.addressee_number),
         ] {
             if let Some(v) = value {
                 link.append_pair(key, v);

@@ -2887,6 +2887,55 @@ async fn the_katagaki_is_on_every_certificate(db: Db) {
     s.stop().await;
 }
 
+/// 標準仕様書 §2.1.3/M2 (in part): a person is found by the 宛名番号 the other business
+/// systems know them by — exactly, on the API, the search screen and in the 検索履歴.
+async fn a_person_is_found_by_the_addressee_number(db: Db) {
+    let s = TestServer::start(db).await;
+    let c = Counter {
+        s: &s,
+        clerk: s.login(Some(&tenant_a()), "clerk").await,
+    };
+    let (n, other) = (2_000_000_401, 2_000_000_402);
+    for m in [n, other] {
+        let (st, b) = c.enter(m, "一郎", "世帯主", None, HOME).await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+    }
+    let number = c.resident(n).await["record"]["addressee_number"]
+        .as_str()
+        .expect("a 宛名番号")
+        .to_string();
+    let found = c
+        .get(&format!("/api/v1/residents?addressee_number={number}"))
+        .await;
+    let codes: Vec<&str> = found
+        .as_array()
+        .expect("hits")
+        .iter()
+        .filter_map(|h| h["resident_code"].as_str())
+        .collect();
+    assert_eq!(codes, vec![common::resident_code(n)], "{found}");
+    let none = c
+        .get(&format!("/api/v1/residents?addressee_number={number}1"))
+        .await;
+    assert_eq!(none, json!([]));
+    let html = c
+        .clerk
+        .get(s.url(&format!("/residents?addressee_number={number}")))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        html.contains("1 件") && html.contains(&common::resident_code(n)),
+        "{html}"
+    );
+    let history = c.get("/api/v1/search-history").await;
+    assert_eq!(history[0]["addressee_number"], json!(number), "{history}");
+    s.stop().await;
+}
+
 common::on_both_backends!(
     a_move_out_is_removed_on_the_earlier_of_the_planned_and_the_moved_in_date,
     the_items_the_standard_requires_are_never_blank,
@@ -2923,4 +2972,5 @@ common::on_both_backends!(
     one_request_applies_the_same_change_to_the_whole_household,
     the_kana_is_marked_confirmed_until_it_changes,
     the_katagaki_is_on_every_certificate,
+    a_person_is_found_by_the_addressee_number,
 );
