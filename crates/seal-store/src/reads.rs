@@ -2,8 +2,11 @@
 //! their 印影, and the tenant's 公印 image.
 
 use async_trait::async_trait;
+use chrono::NaiveDate;
 use murakumo_core::TenantCode;
 use murakumo_seal::SealRecord;
+use murakumo_seal::statistics::SealStatistics;
+use murakumo_store::sql::date_str;
 use murakumo_store::{StoreError, TenantStore};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -30,6 +33,52 @@ const SERIES: &str = "S";
 pub trait SealReads: Sync {
     /// The tenant's store the reads run on.
     fn tenant_store(&self) -> &TenantStore<'_>;
+
+    /// 印鑑登録の統計 of `from..=to` from the registrations' dates (M-INKAN-22): those in
+    /// force at its end, registered in it, and ended in it by reason. The certificates are
+    /// the platform's to count (`TenantStore::certificates_issued`): left at 0 here.
+    async fn seal_statistics(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<SealStatistics, StoreError> {
+        let mut tx = self.tenant_store().begin(false).await?;
+        let ended = |reason: &str| {
+            format!(
+                "COALESCE(SUM(CASE WHEN cancelled_on >= $2 AND cancelled_on <= $3 \
+                 AND cancel_reason = '{reason}' THEN 1 ELSE 0 END), 0)"
+            )
+        };
+        let sql = format!(
+            "SELECT COALESCE(SUM(CASE WHEN registered_on <= $3 AND (cancelled_on IS NULL OR cancelled_on > $3) \
+             THEN 1 ELSE 0 END), 0) AS in_force, \
+             COALESCE(SUM(CASE WHEN registered_on >= $2 AND registered_on <= $3 THEN 1 ELSE 0 END), 0) AS registered, \
+             {} AS abolished, {} AS card_lost, {} AS ex_officio FROM seals WHERE tenant_code = $1",
+            ended("abolished"),
+            ended("card_lost"),
+            ended("ex_officio"),
+        );
+        let row = sqlx::query(&sql)
+            .bind(self.tenant_store().code().as_str())
+            .bind(date_str(from))
+            .bind(date_str(to))
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let count = |column: &str| -> Result<u64, StoreError> {
+            Ok(u64::try_from(row.try_get::<i64, _>(column)?).unwrap_or(0))
+        };
+        Ok(SealStatistics {
+            from,
+            to,
+            in_force: count("in_force")?,
+            registered: count("registered")?,
+            abolished: count("abolished")?,
+            card_lost: count("card_lost")?,
+            ex_officio: count("ex_officio")?,
+            certificates: 0,
+        })
+    }
 
     /// Registrations matching `q`, in force first, then newest first.
     async fn search_seals(&self, q: &SealQuery) -> Result<Vec<SealRecord>, StoreError> {

@@ -354,16 +354,38 @@ impl TenantStore<'_> {
         issue_number: &str,
     ) -> Result<Option<IssuedRow>, StoreError> {
         let mut tx = self.begin(false).await?;
-        let row = sqlx::query(
-            "SELECT issue_number, seq, kind, subjects, digest, key_id, issue_date, actor FROM certificates \
-             WHERE tenant_code = $1 AND issue_number = $2",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {ISSUED_COLUMNS} FROM certificates WHERE tenant_code = $1 AND issue_number = $2"
+        ))
         .bind(self.tenant.as_str())
         .bind(issue_number)
         .fetch_optional(&mut *tx)
         .await?;
         tx.commit().await?;
         row.as_ref().map(issued_row).transpose()
+    }
+
+    /// How many certificates of `kind` were issued from `from` to `to`, both included.
+    pub async fn certificates_issued(
+        &self,
+        kind: &str,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.begin(false).await?;
+        let n: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM certificates WHERE tenant_code = $1 AND kind = $2 \
+             AND issue_date >= $3 AND issue_date <= $4",
+        )
+        .bind(self.tenant.as_str())
+        .bind(kind)
+        .bind(crate::sql::date_str(from))
+        .bind(crate::sql::date_str(to))
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
+        tx.commit().await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// The certificates of `kind` issued for one person alone (a 印鑑登録証明書 certifies
@@ -374,10 +396,10 @@ impl TenantStore<'_> {
         resident_code: &str,
     ) -> Result<Vec<IssuedRow>, StoreError> {
         let mut tx = self.begin(false).await?;
-        let rows = sqlx::query(
-            "SELECT issue_number, seq, kind, subjects, digest, key_id, issue_date, actor FROM certificates \
-             WHERE tenant_code = $1 AND kind = $2 AND subjects = $3 ORDER BY seq",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {ISSUED_COLUMNS} FROM certificates \
+             WHERE tenant_code = $1 AND kind = $2 AND subjects = $3 ORDER BY seq"
+        ))
         .bind(self.tenant.as_str())
         .bind(kind)
         .bind(resident_code)
@@ -387,6 +409,9 @@ impl TenantStore<'_> {
         rows.iter().map(issued_row).collect()
     }
 }
+
+/// The columns [`issued_row`] reads.
+const ISSUED_COLUMNS: &str = "issue_number, seq, kind, subjects, digest, key_id, issue_date, actor";
 
 fn issued_row(r: &sqlx::any::AnyRow) -> Result<IssuedRow, StoreError> {
     let subjects: String = r.try_get("subjects")?;
