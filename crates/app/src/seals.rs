@@ -11,6 +11,7 @@ use murakumo_resident_store::ResidentReads;
 use murakumo_seal::{CancelReason, Context, OfficialSealSet, SealEvent, SealRecord};
 use murakumo_seal_store::SealQuery;
 use murakumo_seal_store::SealReads;
+use murakumo_store::TenantStore;
 use murakumo_tenancy::{AccessAction, AccessRecord, Permission};
 
 use crate::access::{self, resident};
@@ -86,15 +87,25 @@ pub struct Registration {
     pub notified_date: Option<NaiveDate>,
 }
 
+/// The registration `number` of the tenant, or not found.
+async fn registration(ts: &TenantStore<'_>, number: &str) -> Result<SealRecord> {
+    ts.seal(number).await?.ok_or_else(not_registered)
+}
+
+fn not_registered() -> UseCaseError {
+    UseCaseError::not_found(
+        "この印鑑登録番号の登録は、この団体にありません。印鑑登録番号を確認してください",
+    )
+}
+
 /// The 印影 of a registration (PNG), through the 支援措置 gate of its registrant; logged as a
 /// read of the 印影.
 pub async fn impression(app: &App, actor: &StaffActor, number: &str) -> Result<Vec<u8>> {
     actor.require(Permission::ResidentRead)?;
     let ts = app.tenant(&actor.tenant);
-    let (Some(reg), Some(png)) = (ts.seal(number).await?, ts.seal_impression(number).await?) else {
-        return Err(UseCaseError::not_found(
-            "この印鑑登録番号の登録は、この団体にありません。印鑑登録番号を確認してください",
-        ));
+    let reg = registration(&ts, number).await?;
+    let Some(png) = ts.seal_impression(number).await? else {
+        return Err(not_registered());
     };
     protection::admit_code(app, actor, &reg.resident_code, AccessAction::Read).await?;
     access::log(
@@ -118,11 +129,7 @@ pub async fn issuances(
 ) -> Result<Vec<murakumo_store::IssuedRow>> {
     actor.require(Permission::ResidentRead)?;
     let ts = app.tenant(&actor.tenant);
-    let Some(reg) = ts.seal(number).await? else {
-        return Err(UseCaseError::not_found(
-            "この印鑑登録番号の登録は、この団体にありません。印鑑登録番号を確認してください",
-        ));
-    };
+    let reg = registration(&ts, number).await?;
     protection::admit_code(app, actor, &reg.resident_code, AccessAction::Read).await?;
     let issued = ts
         .issued_certificates_of("seal", &reg.resident_code)
@@ -162,11 +169,7 @@ pub struct RemovalNotice {
 pub async fn removal_notice(app: &App, actor: &StaffActor, number: &str) -> Result<RemovalNotice> {
     actor.require(Permission::ResidentRead)?;
     let ts = app.tenant(&actor.tenant);
-    let Some(reg) = ts.seal(number).await? else {
-        return Err(UseCaseError::not_found(
-            "この印鑑登録番号の登録は、この団体にありません。印鑑登録番号を確認してください",
-        ));
-    };
+    let reg = registration(&ts, number).await?;
     let murakumo_seal::SealStatus::Cancelled {
         date,
         reason: CancelReason::ExOfficio { reason },

@@ -134,6 +134,20 @@ fn status_code(r: &Record) -> &'static str {
     }
 }
 
+/// A [`status_code`] as staff read it.
+pub(crate) fn status_label(code: &str) -> &'static str {
+    match code {
+        "removed" => "除票",
+        "moving_out" => "転出予定",
+        _ => "住民",
+    }
+}
+
+/// A 性別 code as staff read it (9, 記載しない: blank).
+pub(crate) fn sex_label(code: u8) -> &'static str {
+    murakumo_resident::Sex::from_code(code).map_or("", murakumo_resident::Sex::label_ja)
+}
+
 /// The whole record, for staff admitted to it.
 fn view(r: &Record) -> ResidentView {
     ResidentView {
@@ -347,23 +361,13 @@ pub async fn export_residents(
         String::from("住民票コード,状態,氏名,フリガナ,生年月日,性別,住所,方書,世帯主\r\n");
     for r in &found {
         let hit = SearchHit::of(r);
-        let status = match hit.status.as_str() {
-            "removed" => "除票",
-            "moving_out" => "転出予定",
-            _ => "住民",
-        };
-        let sex = match hit.sex_code {
-            1 => "男",
-            2 => "女",
-            _ => "",
-        };
         let cells = [
             hit.resident_code,
-            status.to_string(),
+            status_label(&hit.status).to_string(),
             hit.name,
             hit.kana,
             hit.birth_date.to_string(),
-            sex.to_string(),
+            sex_label(hit.sex_code).to_string(),
             hit.address,
             hit.katagaki,
             if hit.household_head { "世帯主" } else { "" }.to_string(),

@@ -322,16 +322,8 @@ pub async fn residents(
     let rows: String = found
         .iter()
         .map(|v| {
-            let status = match v.status.as_str() {
-                "removed" => "除票",
-                "moving_out" => "転出予定",
-                _ => "住民",
-            };
-            let sex = match v.sex_code {
-                1 => "男",
-                2 => "女",
-                _ => "",
-            };
+            let status = api::status_label(&v.status);
+            let sex = api::sex_label(v.sex_code);
             // 外字 are marked, so that the printed form is checked against the 届書.
             let gaiji = if murakumo_resident::has_gaiji(&v.name) {
                 " <span class=\"badge\" title=\"JIS第1・第2水準にない文字(外字)を含みます\">外字</span>"
@@ -415,15 +407,11 @@ pub async fn inspection_copy(
     let rows: String = listed
         .iter()
         .map(|l| {
-            let sex = match l.sex_code {
-                1 => "男",
-                2 => "女",
-                _ => "",
-            };
             format!(
-                "<tr><td>{}</td><td>{}</td><td>{sex}</td><td>{} {}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td></tr>",
                 esc(&l.name),
                 wareki(l.birth_date),
+                api::sex_label(l.sex_code),
                 esc(&l.address),
                 esc(&l.katagaki)
             )

@@ -70,6 +70,18 @@ impl Counter<'_> {
             .expect("json")
     }
 
+    /// The staff screen at `path`, as HTML.
+    async fn html(&self, path: &str) -> String {
+        self.clerk
+            .get(self.s.url(path))
+            .send()
+            .await
+            .expect("send")
+            .text()
+            .await
+            .expect("html")
+    }
+
     async fn resident(&self, n: u64) -> Value {
         self.get(&format!("/api/v1/residents/{}", common::resident_code(n)))
             .await
@@ -2080,14 +2092,8 @@ async fn the_history_of_former_surnames_and_aliases_can_be_read_back(db: Db) {
         ])
     );
     let html = c
-        .clerk
-        .get(s.url(&format!("/residents/{}", common::resident_code(japanese))))
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("html");
+        .html(&format!("/residents/{}", common::resident_code(japanese)))
+        .await;
     assert!(
         html.contains("<th>内容</th>")
             && html.contains("鈴木(スズキ)")
@@ -2248,27 +2254,11 @@ async fn searches_are_kept_per_staff_member_to_search_again(db: Db) {
         .expect("json");
     assert_eq!(theirs, json!([]));
     // The search screen offers them, each a link that searches again.
-    let html = c
-        .clerk
-        .get(s.url("/residents"))
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("html");
+    let html = c.html("/residents").await;
     assert!(html.contains("最近の検索"), "{html}");
     let link = "/residents?kana=%E3%83%A4%E3%83%9E%E3%83%80";
     assert!(html.contains(link), "{html}");
-    let again = c
-        .clerk
-        .get(s.url(link))
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("html");
+    let again = c.html(link).await;
     assert!(again.contains("5 件"), "{again}");
     s.stop().await;
 }
@@ -2457,15 +2447,7 @@ async fn seal_certificates_have_an_issue_history_and_access_records(db: Db) {
             "{no}: {logged:?}"
         );
     }
-    let html = c
-        .clerk
-        .get(s.url(&format!("/seals/{number}")))
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("html");
+    let html = c.html(&format!("/seals/{number}")).await;
     assert!(
         html.contains("交付履歴") && issued.iter().all(|(no, _)| html.contains(no.as_str())),
         "{html}"
@@ -2620,15 +2602,7 @@ async fn a_seal_ended_ex_officio_has_a_removal_notice(db: Db) {
     ] {
         assert!(text.contains(want), "{want} in\n{text}");
     }
-    let html = c
-        .clerk
-        .get(s.url(&format!("/seals/{ended}")))
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("html");
+    let html = c.html(&format!("/seals/{ended}")).await;
     assert!(
         html.contains(&format!("/api/v1/seals/{ended}/removal-notice")),
         "{html}"
@@ -2756,14 +2730,8 @@ async fn the_kana_is_marked_confirmed_until_it_changes(db: Db) {
     assert_eq!(st, StatusCode::OK, "{b}");
     let confirmed = |v: &Value| v["record"]["kana_confirmed"].as_bool().unwrap_or(false);
     let screen = || async {
-        c.clerk
-            .get(s.url(&format!("/residents/{}", common::resident_code(n))))
-            .send()
+        c.html(&format!("/residents/{}", common::resident_code(n)))
             .await
-            .expect("send")
-            .text()
-            .await
-            .expect("html")
     };
     assert!(!confirmed(&c.resident(n).await));
     assert!(screen().await.contains("未確認"));
@@ -2919,14 +2887,8 @@ async fn a_person_is_found_by_the_addressee_number(db: Db) {
         .await;
     assert_eq!(none, json!([]));
     let html = c
-        .clerk
-        .get(s.url(&format!("/residents?addressee_number={number}")))
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("html");
+        .html(&format!("/residents?addressee_number={number}"))
+        .await;
     assert!(
         html.contains("1 件") && html.contains(&common::resident_code(n)),
         "{html}"
